@@ -1,0 +1,136 @@
+"""Single-head scaled dot-product attention, every stage kept.
+
+Row-vector convention: ``X`` has one row per token; ``Q = X·W_Q`` with ``W_Q`` of
+shape (d_model × d_k).
+
+>>> x = np.array([[1.0, 0.0], [0.0, 1.0]])
+>>> result = attention(x)
+>>> np.round(result.weights, 4).tolist()
+[[0.67, 0.33], [0.33, 0.67]]
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class AttentionResult:
+    """Q, K, V, the scores at each stage, the weights and the output.
+
+    ``allowed`` is the boolean mask (True where query i may attend to key j) or
+    ``None`` when nothing is masked; ``empty_rows`` marks queries whose keys are
+    all masked: their weights and output are all zero.
+    """
+
+    q: np.ndarray
+    k: np.ndarray
+    v: np.ndarray
+    scores: np.ndarray  # Q·Kᵀ
+    scale: float  # √d_k, or 1 without scaling
+    scaled: np.ndarray  # scores / scale
+    allowed: np.ndarray | None
+    row_max: np.ndarray  # max over allowed keys (0 for an empty row)
+    row_sum: np.ndarray  # Σ exp over allowed keys (0 for an empty row)
+    weights: np.ndarray
+    output: np.ndarray
+    empty_rows: np.ndarray
+
+    def masked(self) -> np.ndarray:
+        """The scaled scores with masked cells set to −∞ (a new array)."""
+        if self.allowed is None:
+            return self.scaled.copy()
+        return np.where(self.allowed, self.scaled, -np.inf)
+
+    def exponentials(self) -> np.ndarray:
+        """e^(score − row max) for allowed cells, 0 for masked ones (a new array)."""
+        exps = np.exp(self.scaled - self.row_max[:, None])
+        if self.allowed is not None:
+            exps[~self.allowed] = 0.0
+        return exps
+
+
+def causal_mask(n: int) -> np.ndarray:
+    """True on and below the diagonal: token i sees tokens 0..i.
+
+    >>> causal_mask(3).astype(int).tolist()
+    [[1, 0, 0], [1, 1, 0], [1, 1, 1]]
+    """
+    return np.tril(np.ones((n, n), dtype=bool))
+
+
+def build_mask(n_queries: int, n_keys: int, *, causal: bool = False, key_padding=None) -> np.ndarray | None:
+    """Combine a causal mask and a key padding mask (1 = real token, 0 = padding)."""
+    allowed = None
+    if causal:
+        allowed = np.tril(np.ones((n_queries, n_keys), dtype=bool))
+    if key_padding is not None:
+        keep = np.asarray(key_padding, dtype=np.float64) != 0
+        row = np.broadcast_to(keep[None, :], (n_queries, n_keys))
+        allowed = row.copy() if allowed is None else (allowed & row)
+    return allowed
+
+
+def masked_softmax_rows(scaled: np.ndarray, allowed: np.ndarray | None):
+    """Row-wise softmax over allowed cells: (weights, row_max, row_sum, empty_rows).
+
+    A row with no allowed cell gets all-zero weights instead of 0/0 = NaN.
+    """
+    n_rows = scaled.shape[0]
+    if allowed is None:
+        row_max = scaled.max(axis=1)
+        weights = scaled - row_max[:, None]
+        np.exp(weights, out=weights)
+        row_sum = weights.sum(axis=1)
+        weights /= row_sum[:, None]
+        return weights, row_max, row_sum, np.zeros(n_rows, dtype=bool)
+    empty = ~allowed.any(axis=1)
+    masked = np.where(allowed, scaled, -np.inf)
+    row_max = masked.max(axis=1)
+    row_max[empty] = 0.0
+    masked -= row_max[:, None]
+    np.exp(masked, out=masked)  # exp(−∞) = 0 exactly
+    row_sum = masked.sum(axis=1)
+    safe = np.where(empty, 1.0, row_sum)
+    masked /= safe[:, None]
+    return masked, row_max, row_sum, empty
+
+
+def attention(
+    x,
+    wq=None,
+    wk=None,
+    wv=None,
+    *,
+    causal: bool = False,
+    scale: bool = True,
+    key_padding=None,
+) -> AttentionResult:
+    """softmax(Q·Kᵀ/√d_k + mask)·V with Q = X·W_Q, K = X·W_K, V = X·W_V.
+
+    Missing projection matrices are the identity (so Q = K = V = X, no copy).
+    """
+    x = np.asarray(x, dtype=np.float64)
+    q = x if wq is None else x @ np.asarray(wq, dtype=np.float64)
+    k = x if wk is None else x @ np.asarray(wk, dtype=np.float64)
+    v = x if wv is None else x @ np.asarray(wv, dtype=np.float64)
+    return attend(q, k, v, causal=causal, scale=scale, key_padding=key_padding)
+
+
+def attend(q, k, v, *, causal: bool = False, scale: bool = True, key_padding=None, allowed=None) -> AttentionResult:
+    """Attention from already projected Q, K, V (used by multi-head attention per head)."""
+    q = np.asarray(q, dtype=np.float64)
+    k = np.asarray(k, dtype=np.float64)
+    v = np.asarray(v, dtype=np.float64)
+    d_k = q.shape[1]
+    scores = q @ k.T
+    factor = math.sqrt(d_k) if scale else 1.0
+    scaled = scores / factor if scale else scores
+    if allowed is None:
+        allowed = build_mask(q.shape[0], k.shape[0], causal=causal, key_padding=key_padding)
+    weights, row_max, row_sum, empty = masked_softmax_rows(scaled, allowed)
+    output = weights @ v
+    return AttentionResult(q, k, v, scores, factor, scaled, allowed, row_max, row_sum, weights, output, empty)

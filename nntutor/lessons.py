@@ -1,0 +1,477 @@
+"""Lesson files: find them, read them (data only), validate them, find their builder.
+
+A lesson is one TOML file in ``lessons/`` (shipped inside the package) or in a
+teacher's folder given with ``--lessons-dir`` / ``NNTUTOR_LESSONS``; a file in a
+teacher's folder replaces the built-in lesson of the same name. Files are read
+with ``tomllib`` and never executed. Each names a *builder*: the walkthrough
+module ``nntutor.walkthroughs.<builder>`` (``-`` becomes ``_``) that computes it.
+This module is the single place where lesson data meets code.
+
+>>> lesson = load_lesson("neuron")
+>>> lesson.title, [spec.flag for spec in lesson.inputs][:3]
+('A single neuron', ['--x', '--w', '--b'])
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nntutor import inputs as input_parsing
+from nntutor.errors import InputError, LessonFileError
+
+FORMAT_VERSION = 1
+MAX_LESSON_BYTES = 256 * 1024
+NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
+INPUT_NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,31}")
+# Flags every lesson command has; a lesson input may not reuse them.
+RESERVED_FLAGS = frozenset(
+    {"format", "output", "o", "precision", "help", "lessons-dir", "version", "step", "vs", "full", "no-plot"}
+)
+
+LESSON_KEYS = {
+    "format_version": int,
+    "name": str,
+    "title": str,
+    "part": str,
+    "order": int,
+    "summary": str,
+    "builder": str,
+    "narrative": str,
+    "hints": list,
+    "inputs": list,
+    "quiz": list,
+    "see_also": list,
+}
+REQUIRED_LESSON_KEYS = ("format_version", "name", "title", "part", "order", "summary", "builder", "narrative")
+INPUT_KEYS = {
+    "name": str,
+    "kind": str,
+    "default": object,
+    "help": str,
+    "choices": list,
+    "minimum": (int, float),
+    "maximum": (int, float),
+    "above": (int, float),
+    "below": (int, float),
+    "metavar": str,
+}
+REQUIRED_INPUT_KEYS = ("name", "kind", "help")
+QUIZ_KEYS = {
+    "id": str,
+    "kind": str,
+    "prompt": str,
+    "choices": list,
+    "answer": object,
+    "explanation": str,
+    "tolerance": (int, float),
+}
+REQUIRED_QUIZ_KEYS = ("id", "kind", "prompt", "answer", "explanation")
+QUIZ_KINDS = ("choice", "number")
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """One lesson input, which becomes the flag ``--<name>``."""
+
+    name: str
+    kind: str
+    help: str
+    default: Any = None
+    choices: tuple[str, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+    above: float | None = None
+    below: float | None = None
+    metavar: str = ""
+
+    @property
+    def flag(self) -> str:
+        return f"--{self.name}"
+
+    @property
+    def default_text(self) -> str:
+        """The default as a learner would type it (shown in ``--help``)."""
+        value = self.default
+        if value is None:
+            return ""
+        if isinstance(value, bool):
+            return "on" if value else "off"
+        if isinstance(value, list):
+            if value and all(isinstance(row, list) for row in value):
+                return ";".join(",".join(_plain(x) for x in row) for row in value)
+            return ",".join(_plain(x) for x in value)
+        return _plain(value)
+
+
+def _plain(x: Any) -> str:
+    if isinstance(x, float) and x.is_integer():
+        return str(int(x)) if abs(x) < 1e15 else repr(x)
+    return str(x)
+
+
+@dataclass(frozen=True)
+class QuizItem:
+    """A conceptual question written in the lesson file."""
+
+    id: str
+    kind: str
+    prompt: str
+    answer: Any
+    explanation: str
+    choices: tuple[str, ...] = ()
+    tolerance: float | None = None
+
+
+@dataclass(frozen=True)
+class Lesson:
+    """A lesson file, read and validated."""
+
+    name: str
+    title: str
+    part: str
+    order: int
+    summary: str
+    builder: str
+    narrative: str
+    path: Path
+    inputs: tuple[InputSpec, ...] = ()
+    hints: tuple[str, ...] = ()
+    quiz: tuple[QuizItem, ...] = field(default_factory=tuple)
+    see_also: tuple[str, ...] = ()
+
+    def input(self, name: str) -> InputSpec:
+        for spec in self.inputs:
+            if spec.name == name:
+                return spec
+        raise KeyError(name)
+
+    def defaults(self) -> dict[str, Any]:
+        """Every input's parsed default (``None`` where there is none)."""
+        return {spec.name: default_value(spec) for spec in self.inputs}
+
+
+def default_value(spec: InputSpec) -> Any:
+    if spec.default is None:
+        return False if spec.kind == "flag" else None
+    return input_parsing.parse_input(spec, spec.default)
+
+
+# --------------------------------------------------------------------------- finding
+
+
+def builtin_lessons_dir() -> Path:
+    """``nntutor/lessons`` in an installed wheel; the repository's ``lessons/`` otherwise."""
+    here = Path(__file__).resolve().parent
+    packaged = here / "lessons"
+    if packaged.is_dir():
+        return packaged
+    return here.parent / "lessons"
+
+
+def lesson_dirs(extra: str | os.PathLike | None = None) -> list[Path]:
+    """Folders to look in, most specific first: ``extra``, ``$NNTUTOR_LESSONS``, built-in."""
+    dirs: list[Path] = []
+    for candidate in (extra, os.environ.get("NNTUTOR_LESSONS")):
+        if candidate:
+            for part in str(candidate).split(os.pathsep):
+                if part:
+                    dirs.append(Path(part))
+    dirs.append(builtin_lessons_dir())
+    return dirs
+
+
+def _check_dir(path: Path) -> None:
+    if not path.exists():
+        raise LessonFileError(str(path), "", "lessons folder does not exist")
+    if not path.is_dir():
+        raise LessonFileError(str(path), "", "is not a folder (expected a folder of lesson .toml files)")
+
+
+def lesson_files(dirs: list[Path]) -> dict[str, Path]:
+    """Lesson name -> file, earlier folders overriding later ones (names from file names only)."""
+    found: dict[str, Path] = {}
+    for folder in reversed(dirs):
+        _check_dir(folder)
+        for path in sorted(folder.glob("*.toml")):
+            if NAME_PATTERN.fullmatch(path.stem) and _inside(path, folder):
+                found[path.stem] = path
+    return found
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    """True when ``path`` really lives in ``folder`` (a symbolic link out of it does not)."""
+    try:
+        path.resolve().relative_to(folder.resolve())
+    except (OSError, ValueError):
+        return False
+    return path.is_file()
+
+
+def find_lesson_file(name: str, dirs: list[Path]) -> Path:
+    """The file for lesson ``name``; reads no other lesson."""
+    if not NAME_PATTERN.fullmatch(name):
+        raise InputError("lesson", f"{name!r} is not a lesson name (lower-case letters, digits and '-')")
+    for folder in dirs:
+        _check_dir(folder)
+        path = folder / f"{name}.toml"
+        if path.exists() and _inside(path, folder):
+            return path
+    raise UnknownLesson(name, sorted(lesson_files(dirs)))
+
+
+class UnknownLesson(InputError):
+    """No lesson of that name; suggests the closest names."""
+
+    def __init__(self, name: str, known: list[str]) -> None:
+        import difflib
+
+        close = difflib.get_close_matches(name, known, n=2, cutoff=0.5)
+        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        super().__init__("lesson", f"no lesson named {name!r}{hint} (see: nntutor list)")
+        self.suggestions = close
+
+
+def load_lesson(name: str, extra_dir: str | os.PathLike | None = None) -> Lesson:
+    """Find and read one lesson by name."""
+    return read_lesson_file(find_lesson_file(name, lesson_dirs(extra_dir)))
+
+
+def load_all(extra_dir: str | os.PathLike | None = None) -> list[Lesson]:
+    """Every lesson, in teaching order."""
+    files = lesson_files(lesson_dirs(extra_dir))
+    lessons = [read_lesson_file(path) for path in files.values()]
+    return sorted(lessons, key=lambda lesson: (lesson.order, lesson.name))
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def read_lesson_file(path: Path) -> Lesson:
+    """Read and validate one lesson file; the first problem raises ``LessonFileError``."""
+    errors = validate_file(path)
+    if errors:
+        raise errors[0]
+    return _build_lesson(path, _read_toml(path))
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    where = str(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_LESSON_BYTES:
+            raise LessonFileError(where, "", f"is {size:,} bytes; a lesson file may be at most {MAX_LESSON_BYTES:,}")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise LessonFileError(where, "", f"cannot be read ({exc.strerror or exc})") from None
+    if b"\x00" in data:
+        raise LessonFileError(where, "", "looks binary (expected a TOML text file)")
+    try:
+        return tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise LessonFileError(where, "", "is not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise LessonFileError(where, "", f"is not valid TOML ({exc})") from None
+
+
+def _type_name(expected: Any) -> str:
+    if expected is object:
+        return "any value"
+    if isinstance(expected, tuple):
+        return " or ".join(_type_name(e) for e in expected)
+    return {str: "a string", int: "an integer", list: "a list", float: "a number"}.get(expected, str(expected))
+
+
+def _check_table(
+    where: str, prefix: str, table: Any, keys: dict[str, Any], required: tuple[str, ...]
+) -> list[LessonFileError]:
+    errors: list[LessonFileError] = []
+    if not isinstance(table, dict):
+        return [LessonFileError(where, prefix, "must be a table")]
+    for key in table:
+        if key not in keys:
+            import difflib
+
+            close = difflib.get_close_matches(key, list(keys), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            errors.append(LessonFileError(where, f"{prefix}{key}", f"unknown key{hint}"))
+    for key in required:
+        if key not in table:
+            errors.append(LessonFileError(where, f"{prefix}{key}", "missing (required)"))
+    for key, expected in keys.items():
+        if key in table and expected is not object:
+            value = table[key]
+            ok = isinstance(value, expected) and not (isinstance(value, bool) and expected is not bool)
+            if not ok:
+                errors.append(LessonFileError(where, f"{prefix}{key}", f"must be {_type_name(expected)}"))
+            elif isinstance(value, str) and key not in ("metavar",) and value.strip() == "":
+                errors.append(LessonFileError(where, f"{prefix}{key}", "must not be empty"))
+    return errors
+
+
+def validate_file(path: Path) -> list[LessonFileError]:
+    """Every problem in one lesson file (empty when it is valid)."""
+    where = str(path)
+    try:
+        data = _read_toml(path)
+    except LessonFileError as exc:
+        return [exc]
+    errors = _check_table(where, "", data, LESSON_KEYS, REQUIRED_LESSON_KEYS)
+    if errors:
+        return errors
+    if data["format_version"] != FORMAT_VERSION:
+        errors.append(
+            LessonFileError(where, "format_version", f"is {data['format_version']}; this nntutor reads version {FORMAT_VERSION}")
+        )
+    if data["name"] != path.stem:
+        errors.append(LessonFileError(where, "name", f"is {data['name']!r} but the file is named {path.name!r}"))
+    if not NAME_PATTERN.fullmatch(data["name"]):
+        errors.append(LessonFileError(where, "name", "must be lower-case letters, digits and '-'"))
+    if not builder_exists(data["builder"]):
+        errors.append(LessonFileError(where, "builder", f"no walkthrough named {data['builder']!r}"))
+    for number, hint in enumerate(data.get("hints", []), start=1):
+        if not isinstance(hint, str) or not hint.strip():
+            errors.append(LessonFileError(where, f"hints[{number}]", "must be a non-empty string"))
+    seen: set[str] = set()
+    for number, raw in enumerate(data.get("inputs", []), start=1):
+        prefix = f"inputs[{number}]."
+        problems = _check_table(where, prefix, raw, INPUT_KEYS, REQUIRED_INPUT_KEYS)
+        if problems:
+            errors.extend(problems)
+            continue
+        name = raw["name"]
+        label = f"inputs.{name}"
+        if not INPUT_NAME_PATTERN.fullmatch(name):
+            errors.append(LessonFileError(where, label, "name must be letters, digits and '-' (it becomes --name)"))
+            continue
+        if name in seen:
+            errors.append(LessonFileError(where, label, "duplicate input name"))
+        if name in RESERVED_FLAGS:
+            errors.append(LessonFileError(where, label, f"--{name} is a flag every lesson already has"))
+        seen.add(name)
+        if raw["kind"] not in input_parsing.KINDS:
+            errors.append(
+                LessonFileError(where, f"{label}.kind", f"{raw['kind']!r} is not one of {', '.join(input_parsing.KINDS)}")
+            )
+            continue
+        if raw["kind"] == "choice" and not raw.get("choices"):
+            errors.append(LessonFileError(where, f"{label}.choices", "a choice input needs a list of choices"))
+            continue
+        spec = _build_input(raw)
+        if spec.default is not None:
+            try:
+                input_parsing.parse_input(spec, spec.default)
+            except InputError as exc:
+                errors.append(LessonFileError(where, f"{label}.default", f"does not parse: {exc.message}"))
+    quiz_ids: set[str] = set()
+    for number, raw in enumerate(data.get("quiz", []), start=1):
+        prefix = f"quiz[{number}]."
+        problems = _check_table(where, prefix, raw, QUIZ_KEYS, REQUIRED_QUIZ_KEYS)
+        if problems:
+            errors.extend(problems)
+            continue
+        label = f"quiz.{raw['id']}"
+        if raw["id"] in quiz_ids:
+            errors.append(LessonFileError(where, label, "duplicate quiz id"))
+        quiz_ids.add(raw["id"])
+        if raw["kind"] not in QUIZ_KINDS:
+            errors.append(LessonFileError(where, f"{label}.kind", f"must be one of {', '.join(QUIZ_KINDS)}"))
+        elif raw["kind"] == "choice":
+            choices = raw.get("choices", [])
+            if len(choices) < 2:
+                errors.append(LessonFileError(where, f"{label}.choices", "a choice question needs at least 2 choices"))
+            elif not (isinstance(raw["answer"], int) and 1 <= raw["answer"] <= len(choices)):
+                errors.append(LessonFileError(where, f"{label}.answer", f"must be the number of a choice (1–{len(choices)})"))
+        elif isinstance(raw["answer"], bool) or not isinstance(raw["answer"], (int, float)):
+            errors.append(LessonFileError(where, f"{label}.answer", "must be a number"))
+    return errors
+
+
+def _build_input(raw: dict[str, Any]) -> InputSpec:
+    return InputSpec(
+        name=raw["name"],
+        kind=raw["kind"],
+        help=raw["help"],
+        default=raw.get("default"),
+        choices=tuple(raw.get("choices", ())),
+        minimum=raw.get("minimum"),
+        maximum=raw.get("maximum"),
+        above=raw.get("above"),
+        below=raw.get("below"),
+        metavar=raw.get("metavar", ""),
+    )
+
+
+def _build_lesson(path: Path, data: dict[str, Any]) -> Lesson:
+    return Lesson(
+        name=data["name"],
+        title=data["title"],
+        part=data["part"],
+        order=data["order"],
+        summary=data["summary"],
+        builder=data["builder"],
+        narrative=data["narrative"].strip(),
+        path=path,
+        inputs=tuple(_build_input(raw) for raw in data.get("inputs", [])),
+        hints=tuple(data.get("hints", [])),
+        quiz=tuple(
+            QuizItem(
+                id=raw["id"],
+                kind=raw["kind"],
+                prompt=raw["prompt"],
+                answer=raw["answer"],
+                explanation=raw["explanation"],
+                choices=tuple(raw.get("choices", ())),
+                tolerance=raw.get("tolerance"),
+            )
+            for raw in data.get("quiz", [])
+        ),
+        see_also=tuple(data.get("see_also", [])),
+    )
+
+
+def check_all(extra_dir: str | os.PathLike | None = None) -> tuple[int, list[LessonFileError]]:
+    """Validate every lesson file in every folder: (files checked, problems)."""
+    errors: list[LessonFileError] = []
+    count = 0
+    for folder in lesson_dirs(extra_dir):
+        try:
+            _check_dir(folder)
+        except LessonFileError as exc:
+            errors.append(exc)
+            continue
+        for path in sorted(folder.glob("*.toml")):
+            count += 1
+            if not NAME_PATTERN.fullmatch(path.stem):
+                errors.append(LessonFileError(str(path), "", "file name must be lower-case letters, digits and '-'"))
+                continue
+            if not _inside(path, folder):
+                errors.append(LessonFileError(str(path), "", "is a link out of its folder (not followed)"))
+                continue
+            errors.extend(validate_file(path))
+    return count, errors
+
+
+# --------------------------------------------------------------------------- builders
+
+
+def builder_module_name(builder: str) -> str:
+    return "nntutor.walkthroughs." + builder.replace("-", "_")
+
+
+def builder_exists(builder: str) -> bool:
+    if not re.fullmatch(r"[a-z][a-z0-9_-]*", builder) or builder.startswith("_"):
+        return False
+    return importlib.util.find_spec(builder_module_name(builder)) is not None
+
+
+def get_builder(builder: str):
+    """The ``build(ctx, args) -> Trace`` function of a walkthrough (imported on demand)."""
+    module = importlib.import_module(builder_module_name(builder))
+    return module.build

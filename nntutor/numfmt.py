@@ -1,0 +1,77 @@
+"""How numbers are written for a learner: rounded for display, never in the data.
+
+>>> fmt(0.65900114, 4)
+'0.659'
+>>> fmt(-0.35, 4)
+'-0.35'
+>>> fmt(float("-inf"), 4)
+'-∞'
+>>> fmt(1.5e-07, 4)
+'1.5e-07'
+>>> fmt(0.65900114, 4, fixed=True)
+'0.6590'
+"""
+
+from __future__ import annotations
+
+import math
+from numbers import Integral, Real
+from typing import Any
+
+
+def fmt(x: Any, precision: int = 4, *, fixed: bool = False) -> str:
+    """Format one number with ``precision`` decimals.
+
+    Integers stay integers; very large or very small magnitudes switch to
+    scientific notation so nothing silently rounds to 0; infinities are written
+    ``∞``/``-∞`` and NaN as ``NaN``. ``fixed`` keeps trailing zeros (tables line
+    up); otherwise they are dropped (worked arithmetic reads more easily).
+    """
+    if isinstance(x, bool):
+        return str(x).lower()
+    if isinstance(x, Integral):
+        return str(int(x))
+    if not isinstance(x, Real):
+        return str(x)
+    x = float(x)
+    if math.isnan(x):
+        return "NaN"
+    if math.isinf(x):
+        return "∞" if x > 0 else "-∞"
+    if x == 0:
+        return "0." + "0" * precision if fixed and precision > 0 else "0"
+    magnitude = abs(x)
+    if magnitude >= 1e9 or magnitude < 0.5 * 10.0**-precision:
+        text = f"{x:.{max(precision - 1, 1)}e}"
+        mantissa, exponent = text.split("e")
+        if not fixed and "." in mantissa:
+            mantissa = mantissa.rstrip("0").rstrip(".")
+        return f"{mantissa}e{exponent}"
+    text = f"{x:.{precision}f}"
+    if not fixed and "." in text:
+        text = text.rstrip("0").rstrip(".")
+    if text in ("-0", "-0." + "0" * precision):
+        text = text[1:]
+    return text
+
+
+def fmt_signed(x: Any, precision: int = 4) -> str:
+    """A number written as a term of a sum: ``+ 0.3`` or ``- 0.3``.
+
+    >>> fmt_signed(-0.3)
+    '- 0.3'
+    """
+    text = fmt(x, precision)
+    if text.startswith("-"):
+        return "- " + text[1:]
+    return "+ " + text
+
+
+def fmt_factor(x: Any, precision: int = 4) -> str:
+    """A number used as a factor: negative values get parentheses.
+
+    >>> fmt_factor(-1.0) + "×" + fmt_factor(2.0)
+    '(-1)×2'
+    """
+    text = fmt(x, precision)
+    return f"({text})" if text.startswith("-") else text

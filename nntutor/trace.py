@@ -1,0 +1,110 @@
+"""The worked computation of one lesson, as plain data.
+
+A walkthrough builds a :class:`Trace`; a renderer turns it into text, Markdown or
+JSON. Nothing here knows about rich, Typer or the rest of the project, so a
+trace can be inspected, tested and serialised on its own.
+
+Example (what the softmax walkthrough produces, abridged)::
+
+    Trace(lesson="softmax", title="Softmax", inputs={"logits": [2.0, 1.0, 0.1]},
+          steps=[Step(id="exp", title="Exponentials",
+                      formula=r"e^{z_i - \\max z}", formula_text="e^(zᵢ − max z)",
+                      values=[Value("exp", array([1.0, 0.3679, 0.1496]))],
+                      worked=["e^(1 − 2) = e^-1 = 0.3679"],
+                      why="Exponentials are positive, so every probability is too.")],
+          outputs={"probs": array([0.659, 0.2424, 0.0986])})
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table whose cells mix text and numbers (e.g. BPE pair counts).
+
+    ``Table(columns=("pair", "count"), rows=(("e s", 9), ("s t", 9)))``
+    """
+
+    columns: tuple[str, ...]
+    rows: tuple[tuple[Any, ...], ...]
+
+
+@dataclass(frozen=True)
+class Value:
+    """One named value a step produced, kept at full precision.
+
+    ``data`` is a NumPy array (vector or matrix), a Python number, a string, a
+    :class:`Table`, or a list/dict of those. ``rows`` and ``cols`` label a
+    matrix's rows and columns (a vector uses ``cols``); ``label`` is the name
+    shown to the learner when it differs from the key. ``heat`` marks values
+    that read best as a heatmap (attention weights, encodings).
+    """
+
+    name: str
+    data: Any
+    label: str = ""
+    rows: tuple[str, ...] | None = None
+    cols: tuple[str, ...] | None = None
+    heat: bool = False
+
+    @property
+    def display_name(self) -> str:
+        return self.label or self.name
+
+
+@dataclass
+class Step:
+    """One stage of a lesson: what was computed, how, and why.
+
+    ``formula`` is LaTeX (for Markdown); ``formula_text`` is the same formula in
+    plain Unicode (for the terminal). ``worked`` holds at least one element
+    worked out in full arithmetic, e.g. ``"q2·k1 = 0.2×1 + 0.3×0 + 1×0.5 = 0.7"``.
+    """
+
+    id: str
+    title: str
+    formula: str = ""
+    formula_text: str = ""
+    values: list[Value] = field(default_factory=list)
+    worked: list[str] = field(default_factory=list)
+    why: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+    def value(self, name: str) -> Value:
+        for v in self.values:
+            if v.name == name:
+                return v
+        raise KeyError(f"step {self.id!r} has no value {name!r}")
+
+
+@dataclass
+class Trace:
+    """A whole lesson run: its inputs, ordered steps and public outputs.
+
+    ``inputs`` holds every input the computation used (random ones included),
+    so any run can be reproduced. ``outputs`` are the lesson's public contract:
+    their names are read by scripts and autograders.
+    """
+
+    lesson: str
+    title: str
+    inputs: dict[str, Any] = field(default_factory=dict)
+    steps: list[Step] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    summary: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+    def step(self, step_id: str) -> Step:
+        for s in self.steps:
+            if s.id == step_id:
+                return s
+        raise KeyError(f"trace {self.lesson!r} has no step {step_id!r}")
+
+    def add(self, step: Step) -> Step:
+        if any(s.id == step.id for s in self.steps):
+            raise ValueError(f"duplicate step id {step.id!r}")
+        self.steps.append(step)
+        return step

@@ -1,0 +1,93 @@
+"""The neuron lesson: z = w·x + b, then an activation.
+
+Default run: x = [1.5, 2, -0.5], w = [0.5, -1, 0.3], b = 0.5 gives
+z = 0.75 − 2 − 0.15 + 0.5 = -0.35 and ReLU(z) = 0.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from nntutor.core import activations
+from nntutor.core.neuron import weighted_sum
+from nntutor.errors import InputError
+from nntutor.trace import Step, Table, Trace, Value
+from nntutor.walkthroughs.activation_notes import FORMULAS, activation_worked
+from nntutor.walkthroughs.common import Context, dot_worked, index_labels
+
+COMPARED = ("relu", "leaky-relu", "sigmoid", "tanh", "gelu", "identity")
+
+
+def build(ctx: Context, args: dict[str, Any]) -> Trace:
+    x, w, b = args["x"], args["w"], float(args["b"])
+    activation = args["activation"]
+    if x.shape != w.shape:
+        raise InputError("--w", f"expected {x.size} numbers to match --x, got {w.size}")
+    s = weighted_sum(x, w, b)
+    y = float(activations.activate(activation, s.z))
+    n, f = ctx.n, ctx.f
+    labels = index_labels(x.size, "x")
+
+    trace = ctx.new_trace({"x": x, "w": w, "b": b, "activation": activation})
+    trace.add(
+        Step(
+            id="products",
+            title="Multiply each input by its weight",
+            formula=r"p_i = w_i \, x_i",
+            formula_text="pᵢ = wᵢ × xᵢ",
+            values=[Value("table", np.vstack([x, w, s.products]), rows=("x", "w", "w×x"), cols=labels)],
+            worked=[f"p{i} = {f(wi)}×{f(xi)} = {n(pi)}" for i, (xi, wi, pi) in enumerate(zip(x, w, s.products, strict=True))][:8],
+            why="Each weight says how much its input matters and in which direction: "
+            "a negative weight turns a large input into evidence against firing.",
+        )
+    )
+    trace.add(
+        Step(
+            id="sum",
+            title="Add the products and the bias",
+            formula=r"z = \sum_i w_i x_i + b = \mathbf{w}\cdot\mathbf{x} + b",
+            formula_text="z = Σᵢ wᵢxᵢ + b = w·x + b",
+            values=[
+                Value("running", s.running, label="running sum", cols=labels),
+                Value("dot", s.dot, label="w·x"),
+                Value("b", b),
+                Value("z", s.z),
+            ],
+            worked=[dot_worked(ctx, "w·x", w, x, s.dot), f"z = w·x + b = {n(s.dot)} + {f(b)} = {n(s.z)}"],
+            why="The bias shifts the threshold: it lets the neuron fire (or stay quiet) "
+            "even when the weighted inputs add up to zero.",
+        )
+    )
+    latex, text = FORMULAS[activation]
+    trace.add(
+        Step(
+            id="activation",
+            title=f"Apply the activation ({activation})",
+            formula=rf"y = {latex}" if not latex.startswith("f(") else "y = z",
+            formula_text=text,
+            values=[Value("z", s.z), Value("y", y)],
+            worked=[activation_worked(ctx, activation, s.z)],
+            why="Without a non-linear activation, stacked neurons would collapse into one "
+            "linear map; the activation is what lets a network bend.",
+        )
+    )
+    rows = tuple(
+        (name, float(activations.activate(name, s.z)), float(activations.derivative(name, s.z)))
+        for name in COMPARED
+    )
+    trace.add(
+        Step(
+            id="compare",
+            title="The same z through every activation",
+            formula=r"f(z) \text{ for } f \in \{\mathrm{ReLU}, \mathrm{LeakyReLU}, \sigma, \tanh, \mathrm{GELU}, \mathrm{id}\}",
+            formula_text="f(z) for each activation f",
+            values=[Value("compare", Table(("activation", "f(z)", "f'(z)"), rows), label=f"z = {n(s.z)}")],
+            worked=[activation_worked(ctx, name, s.z) for name in ("sigmoid", "gelu")],
+            why="The choice matters most near zero: ReLU cuts a negative z to 0, while "
+            "sigmoid, tanh and GELU still pass a graded signal (and a gradient).",
+        )
+    )
+    trace.outputs = {"z": s.z, "y": y}
+    return trace
