@@ -13,7 +13,7 @@ import sys
 from typing import Annotated, Any
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from nntutor import __version__
 from nntutor.errors import InputError, NntutorError
@@ -36,8 +36,61 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
+try:  # recent Typer: option values are coerced through pydantic TypeAdapters
+    from typer._coercion import RuntimeParam as _RuntimeParam
+    from typer._coercion import build_runtime_param as _build_runtime_param
+except ImportError:  # pragma: no cover - older Typer: nothing to skip
+    _RuntimeParam = None
+
+if _RuntimeParam is not None:
+
+    class _AsTyped(_RuntimeParam):
+        """Coercion of a ``str`` option or a flag: a value of that type passes as it is.
+
+        Anything else (never produced by our command line) goes through Typer's own path.
+        """
+
+        def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
+            if isinstance(value, self.annotation):
+                return value
+            return _build_runtime_param(param.type_descriptor)._coerce_value(value, param=param, ctx=ctx)
+
+
+def _plain_coercion(params: list) -> list:
+    """Give ``str`` options and flags (``--help`` included) a pass-through coercion.
+
+    Recent Typer versions coerce every option value with a pydantic TypeAdapter
+    built on first use: that imports pydantic and builds a schema, about 0.2 s of
+    CPU and 10 MB on every start, before any lesson runs. Our options are all
+    plain strings (``nntutor.inputs`` parses them) or flags, so none is needed.
+    With a Typer whose internals differ, the parameters are left as they are.
+    """
+    if _RuntimeParam is None:
+        return params
+    for param in params:
+        descriptor = getattr(param, "type_descriptor", None)
+        if (
+            descriptor is not None
+            and descriptor.annotation in (str, bool)
+            and descriptor.file_annotation is None
+            and getattr(param, "_runtime_param", False) is None
+        ):
+            param._runtime_param = _AsTyped(parameter_info=descriptor.parameter_info, annotation=descriptor.annotation)
+    return params
+
+
+class NntutorCommand(TyperCommand):
+    """A leaf command (a lesson, ``list``, ``check``) with cheap option coercion."""
+
+    def get_params(self, ctx):
+        return _plain_coercion(super().get_params(ctx))
+
+
 class NntutorGroup(TyperGroup):
     """The root command: turns every failure into one line and an exit code."""
+
+    def get_params(self, ctx):
+        return _plain_coercion(super().get_params(ctx))
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra: Any):
         try:
@@ -68,6 +121,9 @@ class NntutorGroup(TyperGroup):
 
 class LessonGroup(TyperGroup):
     """``nntutor lesson NAME``: one sub-command per lesson file, built when asked for."""
+
+    def get_params(self, ctx):
+        return _plain_coercion(super().get_params(ctx))
 
     def _extra_dir(self, ctx) -> str | None:
         return ctx.find_root().params.get("lessons_dir")
@@ -151,6 +207,7 @@ def lesson_command(lesson):
     app = typer.Typer(add_completion=False)
     app.command(
         lesson.name,
+        cls=NntutorCommand,
         help=_escape_help(f"{lesson.title}. {lesson.summary}\n\n{lesson.narrative}"),
         short_help=_escape_help(lesson.summary),
         epilog=epilog,
@@ -258,7 +315,7 @@ def make_app(argv: list[str] | None = None) -> typer.Typer:
     ) -> None:
         """Learn how neural networks and transformers compute."""
 
-    @app.command("list")
+    @app.command("list", cls=NntutorCommand)
     def list_lessons(ctx: typer.Context) -> None:
         """List the lessons in teaching order, grouped by part."""
         from nntutor.lessons import load_all
@@ -269,7 +326,7 @@ def make_app(argv: list[str] | None = None) -> typer.Typer:
         rows = [(lesson.part, lesson.name, lesson.summary) for lesson in lessons]
         emit(lessons_table(rows))
 
-    @app.command("check")
+    @app.command("check", cls=NntutorCommand)
     def check(ctx: typer.Context) -> None:
         """Validate every lesson file (keys, names, defaults, builders); exit 2 on any problem."""
         from nntutor.lessons import check_all

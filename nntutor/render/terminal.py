@@ -264,26 +264,26 @@ def _value_parts(value: Value, precision: int, limit: int) -> Iterator[Renderabl
 def step_renderable(step: Step, number: int, precision: int, limit: int = DEFAULT_LIMIT) -> RenderableType:
     parts: list[RenderableType] = [Rule(Text(f"Step {number} · {step.title}", style=STYLE_TITLE), align="left")]
     if step.formula_text or step.formula:
-        parts.append(Padding(Text(step.formula_text or step.formula, style=STYLE_FORMULA), (0, 0, 0, 2), expand=False))
+        parts.append(Padding(Text(step.formula_text or step.formula, style=STYLE_FORMULA), (0, 0, 0, 2), expand=True))
     scalars = [v for v in step.values if is_scalar(v.data)]
     others = [v for v in step.values if not is_scalar(v.data)]
     if scalars:
         line = Text("   ").join(scalar_text(v, precision) for v in scalars)
-        parts.append(Padding(line, (0, 0, 0, 2), expand=False))
+        parts.append(Padding(line, (0, 0, 0, 2), expand=True))
     for value in others:
         for renderable in value_renderables(value, precision, limit):
-            parts.append(Padding(renderable, (1, 0, 0, 2), expand=False))
+            parts.append(Padding(renderable, (1, 0, 0, 2), expand=True))
     if step.worked:
         worked = Text()
         for i, line in enumerate(step.worked):
             if i:
                 worked.append("\n")
             worked.append(line, style=STYLE_WORKED)
-        parts.append(Padding(worked, (1, 0, 0, 2), expand=False))
+        parts.append(Padding(worked, (1, 0, 0, 2), expand=True))
     for warning in step.warnings:
-        parts.append(Padding(Text("⚠ " + warning, style=STYLE_WARNING), (1, 0, 0, 2), expand=False))
+        parts.append(Padding(Text("⚠ " + warning, style=STYLE_WARNING), (1, 0, 0, 2), expand=True))
     if step.why:
-        parts.append(Padding(Text(step.why, style=STYLE_WHY), (1, 0, 1, 2), expand=False))
+        parts.append(Padding(Text(step.why, style=STYLE_WHY), (1, 0, 1, 2), expand=True))
     else:
         parts.append(Text(""))
     return Group(*parts)
@@ -295,9 +295,9 @@ def header_renderable(trace: Trace, narrative: str = "") -> RenderableType:
     if trace.summary:
         parts.append(Text(trace.summary))
     if narrative:
-        parts.append(Padding(Text(narrative, style=STYLE_DIM), (1, 0, 0, 0), expand=False))
+        parts.append(Padding(Text(narrative, style=STYLE_DIM), (1, 0, 0, 0), expand=True))
     for warning in trace.warnings:
-        parts.append(Padding(Text("⚠ " + warning, style=STYLE_WARNING), (1, 0, 0, 0), expand=False))
+        parts.append(Padding(Text("⚠ " + warning, style=STYLE_WARNING), (1, 0, 0, 0), expand=True))
     parts.append(Text(""))
     return Group(*parts)
 
@@ -307,10 +307,10 @@ def outputs_renderable(trace: Trace, precision: int, limit: int = DEFAULT_LIMIT)
     for name, data in trace.outputs.items():
         value = Value(name, data)
         if is_scalar(data):
-            parts.append(Padding(scalar_text(value, precision), (0, 0, 0, 2), expand=False))
+            parts.append(Padding(scalar_text(value, precision), (0, 0, 0, 2), expand=True))
         else:
             for renderable in value_renderables(value, precision, limit):
-                parts.append(Padding(renderable, (0, 0, 0, 2), expand=False))
+                parts.append(Padding(renderable, (0, 0, 0, 2), expand=True))
     return Group(*parts)
 
 

@@ -1,0 +1,370 @@
+"""nntutor's benchmark suite: each command next to its baseline, in one run.
+
+Every measurement runs the command in a fresh process, started by a tiny
+wrapper process whose only child it is, so the wrapper's
+``getrusage(RUSAGE_CHILDREN).ru_maxrss`` is that command's peak memory; wall
+time is measured around the child in the wrapper. Commands are interleaved
+(one round runs every command once) so that load on the machine hits both
+sides alike; the table shows medians over the rounds.
+
+    python benchmarks/run.py               # 5 rounds, full sizes, prints a Markdown table
+    python benchmarks/run.py --runs 9      # more rounds
+    python benchmarks/run.py --quick       # 1 round, small sizes: proves the suite works (CI)
+    python benchmarks/run.py --rows 1,2,4  # only some rows
+
+nntutor runs as ``python -m nntutor`` with PYTHONPATH set to the checkout given
+by ``--repo`` (default: the parent of this folder), from a temporary folder, so
+the code measured is the checkout's. Ours and the baselines get the same
+environment. No target is enforced: ``meets?`` just reports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+FLOOR_IMPORTS = "import numpy, rich.console, rich.table, typer"
+
+# The wrapper: runs argv (its only child), streams the child's stdout through a
+# pipe and discards it, then reports wall time and the child's peak RSS.
+WRAPPER = r"""
+import json, resource, subprocess, sys, time
+argv = json.loads(sys.argv[1])
+start = time.perf_counter()
+child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+out_bytes = 0
+while True:
+    chunk = child.stdout.read(65536)
+    if not chunk:
+        break
+    out_bytes += len(chunk)
+err = child.stderr.read()
+code = child.wait()
+wall = time.perf_counter() - start
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+peak = usage.ru_maxrss
+peak_bytes = peak if sys.platform == "darwin" else peak * 1024
+print(json.dumps({"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "peak_bytes": peak_bytes, "code": code, "stdout_bytes": out_bytes,
+                  "stderr": err.decode("utf-8", "replace")[-1500:]}))
+"""
+
+
+@dataclass
+class Command:
+    """One command line to measure (``key`` identifies it across rows)."""
+
+    key: str
+    argv: list[str]
+    walls: list[float] = field(default_factory=list)
+    cpus: list[float] = field(default_factory=list)
+    peaks: list[int] = field(default_factory=list)
+    failure: str | None = None
+
+    @property
+    def wall(self) -> float:
+        return statistics.median(self.walls)
+
+    @property
+    def cpu(self) -> float:
+        return statistics.median(self.cpus)
+
+    @property
+    def peak_mb(self) -> float:
+        return statistics.median(self.peaks) / 1e6
+
+
+@dataclass
+class Row:
+    """One line of the table: ours against a baseline, with an optional target."""
+
+    number: str
+    what: str
+    ours: str
+    baseline: str
+    baseline_label: str
+    wall_target: float | None = None
+    memory_target: float | None = None
+    skip: str | None = None  # why the row was not measured
+
+
+def measure(argv: list[str], *, cwd: Path, env: dict[str, str]) -> dict:
+    """Run ``argv`` once in a fresh process; its wall time and peak memory."""
+    done = subprocess.run(
+        [sys.executable, "-c", WRAPPER, json.dumps(argv)],
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"measuring wrapper failed: {done.stderr.strip()[-500:]}")
+    return json.loads(done.stdout)
+
+
+def lesson_available(python: list[str], name: str, *, cwd: Path, env: dict[str, str]) -> str | None:
+    """None when ``nntutor lesson NAME`` exists, else why not."""
+    done = subprocess.run(
+        [*python, "lesson", name, "--help"], cwd=cwd, env=env, capture_output=True, text=True, check=False
+    )
+    if done.returncode == 0:
+        return None
+    if done.returncode == 2 and "no lesson named" in done.stderr:
+        return f"`nntutor lesson {name}` is not available in this checkout"
+    return f"`nntutor lesson {name} --help` failed (exit {done.returncode}): {done.stderr.strip()[-200:]}"
+
+
+def subword_nmt_argv() -> list[str] | None:
+    """The ``subword-nmt`` command of this Python, or None when it is not installed."""
+    if importlib.util.find_spec("subword_nmt") is None:
+        return None
+    script = Path(sys.executable).parent / "subword-nmt"
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("subword-nmt")
+    return [found] if found else [sys.executable, "-m", "subword_nmt.subword_nmt"]
+
+
+def machine() -> str:
+    """nproc, CPU model, memory, Python version (for the README's table)."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = "unknown memory"
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                memory = f"{int(line.split()[1]) / 1024**2:.1f} GiB RAM"
+                break
+    except OSError:
+        pass
+    blas = ", ".join(f"{k}={os.environ[k]}" for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS") if k in os.environ)
+    return (
+        f"{os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else '?'}), "
+        f"{cpu}, {memory}, Python {platform.python_version()} on {platform.system()} {platform.release()}"
+        + (f", {blas}" if blas else "")
+    )
+
+
+def build(args: argparse.Namespace, work: Path, env: dict[str, str]) -> tuple[list[Row], dict[str, Command]]:
+    py = [sys.executable]
+    ours = [*py, "-m", "nntutor"]
+    n, d = (256, 64) if args.quick else (2048, 512)
+    merges = 100 if args.quick else 1000
+    corpus_size = 100_000 if args.quick else 1_000_000
+
+    commands = {
+        "floor": Command("floor", [*py, "-c", FLOOR_IMPORTS]),
+        "floor+sympy": Command("floor+sympy", [*py, "-c", FLOOR_IMPORTS + ", sympy"]),
+        "help": Command("help", [*ours, "--help"]),
+        "list": Command("list", [*ours, "list"]),
+        "attention": Command("attention", [*ours, "lesson", "attention"]),
+        "backprop": Command("backprop", [*ours, "lesson", "backprop"]),
+        "attention-big": Command(
+            "attention-big", [*ours, "lesson", "attention", "--seq-len", str(n), "--d-model", str(d), "--seed", "0"]
+        ),
+        "attention-numpy": Command(
+            "attention-numpy",
+            [*py, str(HERE / "attention_numpy.py"), "--seq-len", str(n), "--d-model", str(d), "--seed", "0"],
+        ),
+    }
+    floor = f'`python -c "{FLOOR_IMPORTS}"`'
+    rows = [
+        Row("1", "`nntutor --help`", "help", "floor", floor, wall_target=1.15),
+        Row("1", "`nntutor list`", "list", "floor", floor, wall_target=1.15),
+        Row("2", "`nntutor lesson attention` (default inputs, text to a pipe)", "attention", "floor", floor, wall_target=1.25),
+        Row("3", "`nntutor lesson backprop`", "backprop", "floor+sympy", f'`python -c "{FLOOR_IMPORTS}, sympy"`', wall_target=1.25),
+        Row(
+            "4",
+            f"`nntutor lesson attention --seq-len {n} --d-model {d} --seed 0` (text, elided)",
+            "attention-big",
+            "attention-numpy",
+            "NumPy-only script (`benchmarks/attention_numpy.py`)",
+            wall_target=1.3,
+            memory_target=1.3,
+        ),
+    ]
+
+    backprop_missing = lesson_available(ours, "backprop", cwd=work, env=env)
+    if backprop_missing:
+        rows[3].skip = backprop_missing
+
+    corpus = work / "corpus.txt"
+    bpe_what = f"`nntutor lesson bpe --file corpus --merges {merges}` ({corpus_size // 1000} KB of prose)"
+    bpe_missing = lesson_available(ours, "bpe", cwd=work, env=env)
+    subword = subword_nmt_argv()
+    bpe_rows = [
+        Row("5", bpe_what, "bpe", "subword-nmt", f"`subword-nmt learn-bpe -s {merges}`", wall_target=0.5),
+    ]
+    has_hf = importlib.util.find_spec("tokenizers") is not None
+    bpe_rows.append(Row("5", bpe_what, "bpe", "hf-tokenizers", "HuggingFace `tokenizers` BpeTrainer (Rust)"))
+    if not has_hf:
+        bpe_rows[1].skip = "HuggingFace `tokenizers` is not installed"
+    if subword is None:
+        bpe_rows[0].skip = "subword-nmt is not installed (pip install subword-nmt)"
+    if bpe_missing:
+        for row in bpe_rows:
+            row.skip = row.skip or bpe_missing
+    if any(row.skip is None for row in bpe_rows) and wanted(args, "5"):
+        subprocess.run(
+            [sys.executable, str(HERE / "corpus.py"), str(corpus), "--size", str(corpus_size)],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        commands["bpe"] = Command("bpe", [*ours, "lesson", "bpe", "--file", str(corpus), "--merges", str(merges)])
+        if subword is not None:
+            commands["subword-nmt"] = Command(
+                "subword-nmt",
+                [*subword, "learn-bpe", "-s", str(merges), "-i", str(corpus), "-o", str(work / "codes.subword-nmt")],
+            )
+        if has_hf:
+            commands["hf-tokenizers"] = Command(
+                "hf-tokenizers", [*py, str(HERE / "hf_bpe.py"), str(corpus), "--merges", str(merges)]
+            )
+    rows += bpe_rows
+    return rows, commands
+
+
+def wanted(args: argparse.Namespace, number: str) -> bool:
+    return args.rows is None or number in args.rows
+
+
+def ratio(ours: float, base: float) -> float:
+    return ours / base if base > 0 else float("inf")
+
+
+def verdict(value: float, target: float | None) -> str:
+    if target is None:
+        return ""
+    return "yes" if value <= target else "**no**"
+
+
+def table(rows: list[Row], commands: dict[str, Command], *, quick: bool = False) -> tuple[str, list[dict]]:
+    """The Markdown table (plus notes on skipped rows) and the same data as records."""
+    lines = [
+        "| # | what | ours: s | ours: MB | baseline | baseline: s | baseline: MB "
+        "| time ratio | memory ratio | CPU-time ratio | target | meets? |",
+        "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---|---|",
+    ]
+    notes: list[str] = []
+    records: list[dict] = []
+    for row in rows:
+        ours, base = commands.get(row.ours), commands.get(row.baseline)
+        target = " and ".join(
+            t for t in (
+                f"≤ {row.wall_target:g}× time" if row.wall_target is not None else "",
+                f"≤ {row.memory_target:g}× memory" if row.memory_target is not None else "",
+            ) if t
+        ) or "none (for scale)"
+        failure = row.skip or (ours.failure if ours else "not measured") or (base.failure if base else "not measured")
+        if failure or not ours.walls or not base.walls:
+            reason = failure or "not measured"
+            notes.append(f"- row {row.number} ({row.what} vs {row.baseline_label}): skipped: {reason}")
+            lines.append(f"| {row.number} | {row.what} | – | – | {row.baseline_label} | – | – | – | – | – | {target} | skipped |")
+            records.append({"row": row.number, "what": row.what, "baseline": row.baseline_label, "skipped": reason})
+            continue
+        wall_ratio = ratio(ours.wall, base.wall)
+        mem_ratio = ratio(ours.peak_mb, base.peak_mb)
+        cpu_ratio = ratio(ours.cpu, base.cpu)
+        checks = [verdict(wall_ratio, row.wall_target), verdict(mem_ratio, row.memory_target)]
+        checks = [c for c in checks if c]
+        meets = ("**no**" if "**no**" in checks else "yes") if checks else "–"
+        if quick and checks:
+            meets = "n/a (quick)"
+        lines.append(
+            f"| {row.number} | {row.what} | {ours.wall:.3f} | {ours.peak_mb:.0f} | {row.baseline_label} | "
+            f"{base.wall:.3f} | {base.peak_mb:.0f} | {wall_ratio:.2f}× | {mem_ratio:.2f}× | {cpu_ratio:.2f}× "
+            f"| {target} | {meets} |"
+        )
+        records.append({
+            "row": row.number, "what": row.what, "baseline": row.baseline_label,
+            "ours_s": ours.wall, "ours_mb": ours.peak_mb, "baseline_s": base.wall, "baseline_mb": base.peak_mb,
+            "ours_cpu_s": ours.cpu, "baseline_cpu_s": base.cpu, "cpu_ratio": cpu_ratio,
+            "time_ratio": wall_ratio, "memory_ratio": mem_ratio, "wall_target": row.wall_target,
+            "memory_target": row.memory_target, "meets": meets.strip("*"),
+            "ours_walls": ours.walls, "baseline_walls": base.walls,
+        })
+    text = "\n".join(lines)
+    if notes:
+        text += "\n\n" + "\n".join(notes)
+    return text, records
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Benchmark nntutor against its baselines (a Markdown table).")
+    parser.add_argument("--quick", action="store_true", help="1 round, small sizes (to prove the suite works; CI)")
+    parser.add_argument("--runs", type=int, default=None, help="rounds per command (default 5; 1 with --quick)")
+    parser.add_argument("--repo", type=Path, default=HERE.parent, help="the nntutor checkout to measure")
+    parser.add_argument("--rows", type=lambda s: set(s.split(",")), default=None, help="only these rows, e.g. 1,2,4")
+    parser.add_argument("--no-warmup", action="store_true", help="skip the unmeasured first run of each command")
+    parser.add_argument("--json", type=Path, default=None, help="also write every measurement to this file")
+    args = parser.parse_args(argv)
+    runs = args.runs if args.runs is not None else (1 if args.quick else 5)
+    if runs < 1:
+        parser.error("--runs must be at least 1")
+    repo = args.repo.resolve()
+    if not (repo / "nntutor" / "__init__.py").exists():
+        parser.error(f"--repo {repo} is not an nntutor checkout")
+
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(repo) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env.pop("FORCE_COLOR", None)  # text to a pipe, no colour, on both sides
+    # Byte-compile the checkout first, as an installed package is: with
+    # PYTHONDONTWRITEBYTECODE set, every run would otherwise recompile nntutor
+    # from source while the baselines' libraries load ready-made bytecode.
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(repo / "nntutor")], check=True)
+    with tempfile.TemporaryDirectory(prefix="nntutor-bench-") as tmp:
+        work = Path(tmp)
+        env["NNTUTOR_HOME"] = str(work / "home")
+        rows, commands = build(args, work, env)
+        rows = [row for row in rows if wanted(args, row.number)]
+        needed = [key for key in commands if any(key in (r.ours, r.baseline) and not r.skip for r in rows)]
+        warmup = not (args.quick or args.no_warmup)
+        for round_number in range(runs + warmup):
+            for key in needed:
+                command = commands[key]
+                if command.failure:
+                    continue
+                result = measure(command.argv, cwd=work, env=env)
+                if result["code"] != 0:
+                    command.failure = f"`{' '.join(command.argv[1:])}` exited {result['code']}: {result['stderr'].strip()[-300:]}"
+                    continue
+                if warmup and round_number == 0:
+                    continue
+                command.walls.append(result["wall"])
+                command.cpus.append(result["cpu"])
+                command.peaks.append(result["peak_bytes"])
+            print(f"round {round_number + 1 - warmup}/{runs} done" if round_number >= warmup else "warm-up done",
+                  file=sys.stderr, flush=True)
+        text, records = table(rows, commands, quick=args.quick)
+    mode = "quick mode (small sizes, 1 run: not comparable with the targets)" if args.quick else f"median of {runs} runs"
+    print(
+        f"Machine: {machine()}\n\nnntutor benchmarks, {mode}. Times are wall-clock seconds, memory is the peak "
+        "resident set size in MB; ratios are ours ÷ baseline (the CPU-time ratio, user + system, is less "
+        "sensitive to a busy machine; the targets are on wall time).\n"
+    )
+    print(text)
+    if args.json:
+        args.json.write_text(json.dumps({"machine": machine(), "runs": runs, "quick": args.quick, "rows": records}, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
