@@ -83,6 +83,44 @@ def pair_similarity(pe_a: np.ndarray, pe_b: np.ndarray) -> np.ndarray:
     return a[..., 0::2] * b[..., 0::2] + a[..., 1::2] * b[..., 1::2]
 
 
+@dataclass(frozen=True)
+class Neighbours:
+    """How alike the first position's encoding is to each other one, pair by pair.
+
+    ``pairs[j, i]`` compares pair i of positions ``a[j]`` and ``b[j]``
+    (= cos(ω_i·(b[j] − a[j]))); ``dots[j]`` is the whole dot product and
+    ``cosines[j]`` the cosine similarity of the two rows (every row has length
+    √(d/2), so the cosine is the mean of the pair similarities).
+    """
+
+    a: np.ndarray  # (k,) first position of each compared pair
+    b: np.ndarray  # (k,) second position
+    pairs: np.ndarray  # (k, d/2)
+    dots: np.ndarray  # (k,)
+    cosines: np.ndarray  # (k,)
+
+
+def neighbours(enc: Sinusoidal) -> Neighbours:
+    """Compare the first listed position with every later one (with pos + 1 when only one is listed).
+
+    >>> nb = neighbours(sinusoidal([0, 1, 2], d_model=4, base=100.0))
+    >>> np.round(nb.pairs, 4).tolist()                    # cos(1), cos(0.1); cos(2), cos(0.2)
+    [[0.5403, 0.995], [-0.4161, 0.9801]]
+    """
+    if enc.positions.size >= 2:
+        b_pos, b_pe = enc.positions[1:], enc.pe[1:]
+        a_pos = np.full(b_pos.size, enc.positions[0])
+        a_pe = np.broadcast_to(enc.pe[0], b_pe.shape)
+    else:
+        extra = sinusoidal([enc.positions[0], enc.positions[0] + 1], enc.d_model, enc.base)
+        a_pos, b_pos = extra.positions[:1], extra.positions[1:]
+        a_pe, b_pe = extra.pe[:1], extra.pe[1:]
+    pairs = pair_similarity(a_pe, b_pe)
+    dots = pairs.sum(axis=1)
+    norms = np.linalg.norm(a_pe, axis=1) * np.linalg.norm(b_pe, axis=1)
+    return Neighbours(a_pos, b_pos, pairs, dots, dots / norms)
+
+
 # ----------------------------------------------------------------------------- RoPE
 
 
