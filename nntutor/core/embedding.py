@@ -112,6 +112,23 @@ def lookup(vocab: Sequence[str], E: np.ndarray, tokens: Sequence[str]) -> Lookup
 # ----------------------------------------------------------------------------- cosine
 
 
+def _unit_scaled(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows divided by their largest magnitude (zero rows stay zero), and those magnitudes.
+
+    Scaling first keeps squares of tiny entries (1e-200) from underflowing to 0:
+    the cosine does not depend on length, so it is unchanged.
+    """
+    peak = np.max(np.abs(A), axis=-1, keepdims=True)
+    safe = np.where(peak == 0.0, 1.0, peak)
+    return A / safe, peak[..., 0]
+
+
+def norms(A: np.ndarray) -> np.ndarray:
+    """Length of each row, computed without underflow: ``norms([[3, 4]]) -> [5]``."""
+    scaled, peak = _unit_scaled(np.atleast_2d(np.asarray(A, dtype=np.float64)))
+    return peak * np.linalg.norm(scaled, axis=-1)
+
+
 def cosine(a: np.ndarray, b: np.ndarray) -> float:
     """a·b / (|a| |b|); NaN when either vector is all zeros (no direction to compare).
 
@@ -122,10 +139,10 @@ def cosine(a: np.ndarray, b: np.ndarray) -> float:
     """
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
-    na, nb = float(np.linalg.norm(a)), float(np.linalg.norm(b))
-    if na == 0.0 or nb == 0.0:
+    if not np.any(a) or not np.any(b):
         return math.nan
-    return float(np.dot(a, b)) / (na * nb)
+    ua, ub = _unit_scaled(np.vstack([a, b]))[0]
+    return float(np.dot(ua, ub)) / float(np.linalg.norm(ua) * np.linalg.norm(ub))
 
 
 @dataclass(frozen=True)
@@ -152,13 +169,14 @@ def similarity_matrix(vectors: np.ndarray) -> Similarity:
     """
     A = np.asarray(vectors, dtype=np.float64)
     dots = A @ A.T
-    norms = np.linalg.norm(A, axis=1)
-    zero = norms == 0.0
+    unit, peak = _unit_scaled(A)
+    unit_norms = np.linalg.norm(unit, axis=1)
+    zero = peak == 0.0
     undefined = zero[:, None] | zero[None, :]
-    denom = np.outer(norms, norms)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        sim = np.where(undefined, np.nan, dots / np.where(undefined, 1.0, denom))
-    return Similarity(dots, norms, sim, undefined, zero)
+    safe = np.where(zero, 1.0, unit_norms)
+    sim = (unit @ unit.T) / np.outer(safe, safe)
+    sim[undefined] = np.nan
+    return Similarity(dots, peak * unit_norms, sim, undefined, zero)
 
 
 # ----------------------------------------------------------------------------- analogy

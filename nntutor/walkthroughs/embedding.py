@@ -18,7 +18,7 @@ from nntutor.trace import Step, Table, Trace, Value
 from nntutor.walkthroughs.common import Context, dot_worked, index_labels
 
 DEFAULT_ANALOGY = "king-man+woman"
-MAX_BYTES = 256 * 1024 * 1024  # every table this lesson builds, together
+MAX_CELLS = 2_000_000  # numbers in every table this lesson builds, together (16 MB as float64)
 MAX_LISTED = 20  # vocabulary words named in an error message
 
 
@@ -103,13 +103,14 @@ def _analogy_terms(args: dict[str, Any], vocab: tuple[str, ...]) -> tuple[str, t
 
 
 def _check_size(n_tokens: int, vocab_size: int, dims: int) -> None:
+    """Refuse up front what would take too much memory (and far more as JSON or text)."""
     cells = n_tokens * vocab_size * 2 + n_tokens * n_tokens * 3 + n_tokens * dims * 2 + vocab_size * dims * 2
-    need = cells * 8
-    if need > MAX_BYTES:
+    if cells > MAX_CELLS:
         raise InputError(
             "--sentence",
-            f"{n_tokens:,} tokens with {vocab_size:,} words would need about {_megabytes(need)} for the one-hot "
-            f"rows and the similarity table (at most {_megabytes(MAX_BYTES)}); use a shorter sentence",
+            f"{n_tokens:,} tokens with {vocab_size:,} words make about {cells:,} numbers "
+            f"({_megabytes(cells * 8)} in memory, several times that as JSON) for the one-hot rows and "
+            f"the {n_tokens:,}×{n_tokens:,} similarity table; at most {MAX_CELLS:,}: use a shorter sentence",
         )
 
 
@@ -310,7 +311,7 @@ def _analogy_step(
     excluded_text = ", ".join(result.excluded)
     why = (
         f"The words of the expression ({excluded_text}) are excluded from the ranking, as is usual: "
-        "the result is built from them, so it often stays closest to one of them (typically the first), "
+        "the result is built from them, so it often stays closest to one of them, "
         "which would tell us nothing. Their cosines are listed separately. "
         "If the offsets man→woman and king→queen point the same way, king − man + woman lands near queen."
     )

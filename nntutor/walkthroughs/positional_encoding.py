@@ -20,7 +20,7 @@ from nntutor.errors import InputError
 from nntutor.trace import Step, Table, Trace, Value
 from nntutor.walkthroughs.common import Context, dot_worked
 
-MAX_BYTES = 256 * 1024 * 1024
+MAX_CELLS = 2_000_000  # numbers in the tables of one run (16 MB as float64)
 SINUSOIDAL_ONLY = ("positions", "at", "x")
 ROPE_ONLY = ("q", "k", "m", "n", "shift")
 MAX_WORKED_PAIRS = 4
@@ -36,7 +36,7 @@ def _check_even(flag: str, d: int, what: str) -> None:
     if d % 2:
         raise InputError(
             flag,
-            f"{what} is {d}, which is odd; the encoding works on pairs of dimensions (sin, cos), "
+            f"{what} {d}, which is odd; the encoding works on pairs of dimensions (sin, cos), "
             f"so it must be even (e.g. {d - 1} or {d + 1})",
         )
 
@@ -81,12 +81,14 @@ def _positions(args: dict[str, Any], given: frozenset) -> tuple[np.ndarray, str]
 
 
 def _check_size(flag: str, n_pos: int, d: int) -> None:
-    need = 8.0 * n_pos * d * 4
-    if need > MAX_BYTES:
+    """Refuse up front what would take too much memory (and far more as JSON or text)."""
+    cells = n_pos * d * 3
+    if cells > MAX_CELLS:
         raise InputError(
             flag,
-            f"{n_pos:,} positions × {d:,} dimensions would need about {_size_text(need)} "
-            f"(at most {_size_text(MAX_BYTES)}); use fewer positions or a smaller --d-model",
+            f"{n_pos:,} positions × {d:,} dimensions make about {cells:,} numbers "
+            f"({_size_text(cells * 8)} in memory, several times that as JSON); at most {MAX_CELLS:,}: "
+            "use fewer positions or a smaller --d-model",
         )
 
 
@@ -97,9 +99,9 @@ def _build_sinusoidal(ctx: Context, args: dict[str, Any], given: frozenset) -> T
     d = int(args["d-model"])
     if x is not None and "d-model" not in given:
         d = x.shape[1]
-        _check_even("--x", d, "the width of --x (its d_model)")
+        _check_even("--x", d, "has a width (d_model) of")
     else:
-        _check_even("--d-model", d, "--d-model")
+        _check_even("--d-model", d, "is")
     size_flag = "--d-model" if ("d-model" in given and pos_flag != "--positions") else pos_flag
     _check_size(size_flag, positions.size, d)
     if x is not None and x.shape != (positions.size, d):
