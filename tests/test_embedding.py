@@ -316,3 +316,9 @@ def test_cli_bad_values(run_cli, args, flag):
     assert result.exit_code == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and flag in lines[0]
+
+
+def test_core_docstring_examples():
+    import doctest
+
+    assert doctest.testmod(emb).failed == 0

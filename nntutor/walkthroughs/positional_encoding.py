@@ -20,7 +20,7 @@ from nntutor.errors import InputError
 from nntutor.trace import Step, Table, Trace, Value
 from nntutor.walkthroughs.common import Context, dot_worked
 
-MAX_CELLS = 2_000_000  # numbers in the tables of one run (16 MB as float64)
+MAX_CELLS = 1_000_000  # numbers in the tables of one run (8 MB as float64)
 SINUSOIDAL_ONLY = ("positions", "at", "x")
 ROPE_ONLY = ("q", "k", "m", "n", "shift")
 MAX_WORKED_PAIRS = 4
