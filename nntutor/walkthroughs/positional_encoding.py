@@ -200,6 +200,7 @@ def _build_sinusoidal(ctx: Context, args: dict[str, Any], given: frozenset) -> T
     # 4. adding to embeddings
     if x is not None:
         total = x + enc.pe
+        plain_dims = tuple(f"d{j}" for j in range(d))
         trace.add(
             Step(
                 id="add",
@@ -207,8 +208,8 @@ def _build_sinusoidal(ctx: Context, args: dict[str, Any], given: frozenset) -> T
                 formula=r"\mathbf{h}_{pos} = \mathbf{x}_{pos} + PE(pos)",
                 formula_text="h_pos = x_pos + PE(pos)",
                 values=[
-                    Value("x", x, label="token embeddings x", rows=pos_labels, cols=dim_labels),
-                    Value("sum", total, label="x + PE", rows=pos_labels, cols=dim_labels),
+                    Value("x", x, label="token embeddings x", rows=pos_labels, cols=plain_dims),
+                    Value("sum", total, label="x + PE", rows=pos_labels, cols=plain_dims),
                 ],
                 worked=[
                     f"h[{int(positions[r])}, {c}] = {n(x[r, c])} + {f(enc.pe[r, c])} = {n(total[r, c])}"
@@ -317,9 +318,8 @@ def _build_rope(ctx: Context, args: dict[str, Any], given: frozenset) -> Trace:
         f"({n(r.rotated_k[0])}, {n(r.rotated_k[1])})"
     )
     rot_rows = tuple(
-        (i, float(r.angles_q[i]), float(r.angles_k[i]),
-         f"[{n(r.rotations_q[i, 0, 0])} {n(r.rotations_q[i, 0, 1])}; {n(r.rotations_q[i, 1, 0])} {n(r.rotations_q[i, 1, 1])}]",
-         f"[{n(r.rotations_k[i, 0, 0])} {n(r.rotations_k[i, 0, 1])}; {n(r.rotations_k[i, 1, 0])} {n(r.rotations_k[i, 1, 1])}]")
+        (i, float(r.angles_q[i]), float(np.cos(r.angles_q[i])), float(np.sin(r.angles_q[i])),
+         float(r.angles_k[i]), float(np.cos(r.angles_k[i])), float(np.sin(r.angles_k[i])))
         for i in range(half)
     )
     trace.add(
@@ -331,7 +331,11 @@ def _build_rope(ctx: Context, args: dict[str, Any], given: frozenset) -> Trace:
             r"\begin{pmatrix} x_{2i} \\ x_{2i+1} \end{pmatrix}",
             formula_text="(x′₂ᵢ, x′₂ᵢ₊₁) = [cos mθᵢ  −sin mθᵢ; sin mθᵢ  cos mθᵢ]·(x₂ᵢ, x₂ᵢ₊₁)",
             values=[
-                Value("rotations", Table(("pair", "angle m·θ (q)", "angle n·θ (k)", "R(m·θ)", "R(n·θ)"), rot_rows)),
+                Value(
+                    "rotations",
+                    Table(("pair", "m·θ", "cos m·θ", "sin m·θ", "n·θ", "cos n·θ", "sin n·θ"), rot_rows),
+                    label="rotation angles: R(φ) = [cos φ  −sin φ; sin φ  cos φ]",
+                ),
                 Value("pe", enc.pe, label="sin/cos used (the sinusoidal PE rows of m and n)",
                       rows=(f"pos {m}", f"pos {p2}"), cols=_dim_labels(d)),
                 Value("rotated_q", r.rotated_q, label="rotated q", cols=dim_labels),
