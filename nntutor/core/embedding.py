@@ -212,7 +212,7 @@ def parse_analogy(text: str) -> tuple[tuple[int, str], ...]:
             sign = 1
             previous = "word"
     if not terms:
-        raise AnalogySyntaxError("no words (expected e.g. king-man+woman)")
+        raise AnalogySyntaxError("no words")
     if previous == "sign":
         raise AnalogySyntaxError("ends with a sign (expected a word after it)")
     return tuple(terms)
