@@ -280,7 +280,6 @@ def _analogy_step(
     if len(dims) > 8:
         worked.append(f"… and {len(dims) - 8} more dimensions, the same way")
     warnings = []
-    norm = float(emb.norms(result.vector)[0])
     if not np.any(result.vector):
         warnings.append(
             "The result is the zero vector: it has no direction, so its cosine with every word is "
@@ -297,13 +296,11 @@ def _analogy_step(
         warnings.append("Every word of the vocabulary is in the expression, so none is left to rank.")
     if result.ranking:
         best, best_cos = result.ranking[0]
-        row = E[vocab.index(best)]
+        b = vocab.index(best)
+        worked.append(dot_worked(ctx, f"result·{best}", result.vector, E[b], float(result.dots[b])))
         worked.append(
-            dot_worked(ctx, f"result·{best}", result.vector, row, float(np.dot(result.vector, row)))
-        )
-        worked.append(
-            f"cos(result, {best}) = {n(float(np.dot(result.vector, row)))} / "
-            f"({n(norm)} × {n(float(emb.norms(row)[0]))}) = {n(best_cos)}"
+            f"cos(result, {best}) = {n(float(result.dots[b]))} / ({n(result.norm)} × {n(float(result.norms[b]))}) "
+            f"= {n(best_cos)}"
         )
     excluded_rows = tuple(
         (w, float(result.cosines[vocab.index(w)])) for w in result.excluded
