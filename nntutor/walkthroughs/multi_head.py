@@ -210,8 +210,10 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
             Step(
                 id="other-heads",
                 title=f"Heads 2–{heads}: the same computation on their own columns" if heads > 2 else "Head 2: the same computation on its own columns",
-                formula=r"\mathrm{head}_i = \mathrm{softmax}\!\left(\frac{Q_i K_i^\top}{\sqrt{d_h}}\right) V_i",
-                formula_text="headᵢ = softmax(Qᵢ·Kᵢᵀ / √d_h)·Vᵢ",
+                formula=r"\mathrm{head}_i = \mathrm{softmax}\!\left(\frac{Q_i K_i^\top}{\sqrt{d_h}}"
+                + (r" + M" if causal else "")
+                + r"\right) V_i",
+                formula_text="headᵢ = softmax(Qᵢ·Kᵢᵀ / √d_h" + (" + M" if causal else "") + ")·Vᵢ",
                 values=values,
                 worked=worked,
                 why="Different columns give different scores, so the heads spread their attention "
