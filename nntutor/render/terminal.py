@@ -337,7 +337,31 @@ def render_text(trace: Trace, *, precision: int = 4, width: int = 100, limit: in
     buffer = io.StringIO()
     console = make_console(buffer, width=width, color=False)
     print_trace(console, trace, precision=precision, limit=limit, narrative=narrative)
-    return buffer.getvalue()
+    return "\n".join(line.rstrip() for line in buffer.getvalue().splitlines()) + "\n"
+
+
+def emit(*renderables: RenderableType) -> None:
+    """Print to stdout: styled in a terminal; plain text without trailing spaces when piped."""
+    if _isatty(sys.stdout) or os.environ.get("FORCE_COLOR"):
+        console = stdout_console()
+        for renderable in renderables:
+            console.print(renderable)
+        return
+    import io
+
+    buffer = io.StringIO()
+    console = make_console(buffer, width=_env_width(100), color=False)
+    for renderable in renderables:
+        console.print(renderable)
+    sys.stdout.write("\n".join(line.rstrip() for line in buffer.getvalue().splitlines()) + "\n")
+
+
+def show_trace(trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, narrative: str = "") -> None:
+    """Print to stdout: styled in a terminal; plain text without trailing spaces when piped."""
+    if _isatty(sys.stdout) or os.environ.get("FORCE_COLOR"):
+        print_trace(stdout_console(), trace, precision=precision, limit=limit, narrative=narrative)
+    else:
+        sys.stdout.write(render_text(trace, precision=precision, width=_env_width(100), limit=limit, narrative=narrative))
 
 
 def print_message(message: str, *, style: str = "") -> None:
