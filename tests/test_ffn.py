@@ -116,25 +116,25 @@ def test_seed_draws_weights_of_expansion_times_d():
     np.testing.assert_array_equal(trace.outputs["y"], again.outputs["y"])
 
 
-@pytest.mark.parametrize(
-    ("flags", "flag", "fragment"),
-    [
-        ({"x": "1,2,3"}, "--W1", "expected 3 rows"),
-        ({"x": "1;2,3"}, "--x", "row 2"),
-        ({"W1": "1,2;3,4"}, "--b1", "expected 2 numbers"),
-        ({"W1": "1,q"}, "--W1", "not a number"),
-        ({"b1": "1,2,3"}, "--b1", "expected 4 numbers"),
-        ({"W2": "1,0;0,1"}, "--W2", "expected a 4×2 matrix"),
-        ({"b2": "1"}, "--b2", "expected 2 numbers"),
-        ({"activation": "tanh"}, "--activation", "not one of"),
-        ({"expansion": "2"}, "--expansion", "--seed"),
-        ({"seed": "1", "expansion": "0"}, "--expansion", "too small"),
-        ({"seed": "1", "expansion": "99999999"}, "--expansion", "MiB"),
-        ({"seed": "-3"}, "--seed", "too small"),
-        ({"seed": "1", "W2": "1,0;0,1;1,1;1,1"}, "--W2", "--seed"),
-        ({"seed": "1", "b1": "0,0,0,0"}, "--b1", "--seed"),
-    ],
-)
+BAD = [
+    ({"x": "1,2,3"}, "--W1", "expected 3 rows"),
+    ({"x": "1;2,3"}, "--x", "row 2"),
+    ({"W1": "1,2;3,4"}, "--b1", "expected 2 numbers"),
+    ({"W1": "1,q"}, "--W1", "not a number"),
+    ({"b1": "1,2,3"}, "--b1", "expected 4 numbers"),
+    ({"W2": "1,0;0,1"}, "--W2", "expected a 4×2 matrix"),
+    ({"b2": "1"}, "--b2", "expected 2 numbers"),
+    ({"activation": "tanh"}, "--activation", "not one of"),
+    ({"expansion": "2"}, "--expansion", "--seed"),
+    ({"seed": "1", "expansion": "0"}, "--expansion", "too small"),
+    ({"seed": "1", "expansion": "99999999"}, "--expansion", "MiB"),
+    ({"seed": "-3"}, "--seed", "too small"),
+    ({"seed": "1", "W2": "1,0;0,1;1,1;1,1"}, "--W2", "--seed"),
+    ({"seed": "1", "b1": "0,0,0,0"}, "--b1", "--seed"),
+]
+
+
+@pytest.mark.parametrize(("flags", "flag", "fragment"), BAD)
 def test_bad_values_name_the_flag(flags, flag, fragment):
     with pytest.raises(InputError) as info:
         run(**flags)
@@ -148,3 +148,35 @@ def test_lesson_file_is_valid():
     lesson = load_lesson("ffn")
     assert (lesson.part, lesson.order) == ("The transformer", 510)
     assert next(q for q in lesson.quiz if q.id == "dff").answer == 4 * 512
+
+
+# ----------------------------------------------------------------- CLI
+
+
+def argv(flags: dict) -> list[str]:
+    out: list[str] = []
+    for key, value in flags.items():
+        name = "--" + key
+        out += [name] if value is True else [name, value]
+    return out
+
+
+@pytest.mark.parametrize(("flags", "flag", "fragment"), BAD)
+def test_cli_bad_values_exit_2_with_one_line(run_cli, flags, flag, fragment):
+    result = run_cli("lesson", "ffn", *argv(flags))
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert f"{flag}:" in lines[0] and fragment in lines[0]
+
+
+def test_cli_json_with_custom_flags(run_cli):
+    import json
+
+    result = run_cli("lesson", "ffn", "--x", "1,2,3;0,0,1", "--seed", "7", "--expansion", "2", "--activation", "gelu", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert set(doc["outputs"]) == {"hidden", "activated", "y"}
+    assert np.array(doc["outputs"]["hidden"]).shape == (2, 6)
+    assert np.array(doc["outputs"]["y"]).shape == (2, 3)
+    assert np.array(doc["inputs"]["W1"]).shape == (3, 6)

@@ -121,23 +121,23 @@ def test_matches_torch_layer_norm(torch, flags):
 # ----------------------------------------------------------------- flags
 
 
-@pytest.mark.parametrize(
-    ("flags", "flag", "fragment"),
-    [
-        ({"x": "1,two"}, "--x", "not a number"),
-        ({"x": "1,2;3"}, "--x", "row 2"),
-        ({"gamma": "1,2"}, "--gamma", "expected 4 numbers"),
-        ({"gamma": "1,x,1,1"}, "--gamma", "not a number"),
-        ({"beta": "1,2,3,4,5"}, "--beta", "expected 4 numbers"),
-        ({"beta": ""}, "--beta", "empty"),
-        ({"eps": "0"}, "--eps", "greater than 0"),
-        ({"eps": "-1e-5"}, "--eps", "greater than 0"),
-        ({"eps": "nan"}, "--eps", "NaN"),
-        ({"residual": "1,2"}, "--residual", "shape of --x"),
-        ({"residual": "1,2,3,4;1,2,3,4"}, "--residual", "shape of --x"),
-        ({"residual": "1,2,z,4"}, "--residual", "not a number"),
-    ],
-)
+BAD = [
+    ({"x": "1,two"}, "--x", "not a number"),
+    ({"x": "1,2;3"}, "--x", "row 2"),
+    ({"gamma": "1,2"}, "--gamma", "expected 4 numbers"),
+    ({"gamma": "1,x,1,1"}, "--gamma", "not a number"),
+    ({"beta": "1,2,3,4,5"}, "--beta", "expected 4 numbers"),
+    ({"beta": ""}, "--beta", "empty"),
+    ({"eps": "0"}, "--eps", "greater than 0"),
+    ({"eps": "-1e-5"}, "--eps", "greater than 0"),
+    ({"eps": "nan"}, "--eps", "NaN"),
+    ({"residual": "1,2"}, "--residual", "shape of --x"),
+    ({"residual": "1,2,3,4;1,2,3,4"}, "--residual", "shape of --x"),
+    ({"residual": "1,2,z,4"}, "--residual", "not a number"),
+]
+
+
+@pytest.mark.parametrize(("flags", "flag", "fragment"), BAD)
 def test_bad_values_name_the_flag(flags, flag, fragment):
     with pytest.raises(InputError) as info:
         run(**flags)
@@ -152,3 +152,35 @@ def test_lesson_file_is_valid():
     assert (lesson.part, lesson.order) == ("The transformer", 500)
     item = next(q for q in lesson.quiz if q.id == "variance-of-1234")
     assert math.isclose(item.answer, 1.25)  # (2.25 + 0.25 + 0.25 + 2.25) / 4
+
+
+# ----------------------------------------------------------------- CLI
+
+
+def argv(flags: dict) -> list[str]:
+    out: list[str] = []
+    for key, value in flags.items():
+        name = "--" + key
+        out += [name] if value is True else [name, value]
+    return out
+
+
+@pytest.mark.parametrize(("flags", "flag", "fragment"), BAD)
+def test_cli_bad_values_exit_2_with_one_line(run_cli, flags, flag, fragment):
+    result = run_cli("lesson", "layernorm", *argv(flags))
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert f"{flag}:" in lines[0] and fragment in lines[0]
+
+
+def test_cli_json_with_custom_flags(run_cli):
+    import json
+
+    result = run_cli("lesson", "layernorm", "--x", "1,2,3", "--gamma", "2,0.5,-1", "--beta", "1,0,-1", "--eps", "0.001", "--residual", "0,0,1", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    out = json.loads(result.stdout)["outputs"]
+    assert set(out) == {"mean", "var", "normalized", "y"}
+    # s = [1, 2, 4]: μ = 7/3, σ² = ((4/3)² + (1/3)² + (5/3)²)/3 = (16 + 1 + 25)/27 = 42/27 = 1.5556
+    assert out["mean"] == pytest.approx(7 / 3)
+    assert out["var"] == pytest.approx(42 / 27)

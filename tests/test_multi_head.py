@@ -206,32 +206,32 @@ def test_steps_show_split_shapes():
     assert "d_h = d_model / h = 6 / 3 = 2" in split.worked
 
 
-@pytest.mark.parametrize(
-    ("flags", "flag", "fragment"),
-    [
-        ({"heads": "3"}, "--heads", "not divisible"),
-        ({"heads": "0"}, "--heads", "too small"),
-        ({"heads": "two"}, "--heads", "not a whole number"),
-        ({"x": "1,2;3"}, "--x", "row 2"),
-        ({"x": "1,2;3,4"}, "--wq", "expected a 2×2 matrix"),
-        ({"wq": "1,0;0,1"}, "--wq", "4×4"),
-        ({"wk": "1,0,0,0"}, "--wk", "4×4"),
-        ({"wv": "a"}, "--wv", "not a number"),
-        ({"wo": "1,2;3,4"}, "--wo", "4×4"),
-        ({"tokens": "a,b"}, "--tokens", "expected 3 names"),
-        ({"tokens": "a,,b"}, "--tokens", "empty"),
-        ({"seed": "-1"}, "--seed", "too small"),
-        ({"seed": "1.5"}, "--seed", "whole number"),
-        ({"seed": "1", "wq": "1,0,0,0;0,1,0,0;0,0,1,0;0,0,0,1"}, "--wq", "--seed"),
-        ({"seq_len": "4"}, "--seq-len", "needs --seed"),
-        ({"d_model": "4"}, "--d-model", "needs --seed"),
-        ({"seed": "1", "seq_len": "4", "x": "1,2"}, "--x", "cannot be combined"),
-        ({"seed": "1", "d_model": "6", "heads": "4"}, "--heads", "d_model = 6"),
-        ({"seed": "1", "seq_len": "0"}, "--seq-len", "too small"),
-        ({"seed": "1", "d_model": "0"}, "--d-model", "too small"),
-        ({"seed": "1", "seq_len": "100000"}, "--seq-len", "MiB"),
-    ],
-)
+BAD = [
+    ({"heads": "3"}, "--heads", "not divisible"),
+    ({"heads": "0"}, "--heads", "too small"),
+    ({"heads": "two"}, "--heads", "not a whole number"),
+    ({"x": "1,2;3"}, "--x", "row 2"),
+    ({"x": "1,2;3,4"}, "--wq", "expected a 2×2 matrix"),
+    ({"wq": "1,0;0,1"}, "--wq", "4×4"),
+    ({"wk": "1,0,0,0"}, "--wk", "4×4"),
+    ({"wv": "a"}, "--wv", "not a number"),
+    ({"wo": "1,2;3,4"}, "--wo", "4×4"),
+    ({"tokens": "a,b"}, "--tokens", "expected 3 names"),
+    ({"tokens": "a,,b"}, "--tokens", "empty"),
+    ({"seed": "-1"}, "--seed", "too small"),
+    ({"seed": "1.5"}, "--seed", "whole number"),
+    ({"seed": "1", "wq": "1,0,0,0;0,1,0,0;0,0,1,0;0,0,0,1"}, "--wq", "--seed"),
+    ({"seq_len": "4"}, "--seq-len", "needs --seed"),
+    ({"d_model": "4"}, "--d-model", "needs --seed"),
+    ({"seed": "1", "seq_len": "4", "x": "1,2"}, "--x", "cannot be combined"),
+    ({"seed": "1", "d_model": "6", "heads": "4"}, "--heads", "d_model = 6"),
+    ({"seed": "1", "seq_len": "0"}, "--seq-len", "too small"),
+    ({"seed": "1", "d_model": "0"}, "--d-model", "too small"),
+    ({"seed": "1", "seq_len": "100000"}, "--seq-len", "MiB"),
+]
+
+
+@pytest.mark.parametrize(("flags", "flag", "fragment"), BAD)
 def test_bad_values_name_the_flag(flags, flag, fragment):
     with pytest.raises(InputError) as info:
         run(**flags)
@@ -252,3 +252,37 @@ def test_quiz_head_width_answer():
     item = next(q for q in load_lesson("multi-head").quiz if q.id == "head-width")
     assert item.answer == 64 == 512 // 8
     assert math.isclose(head_dim_for(512, 8), 64)
+
+
+# ----------------------------------------------------------------- CLI
+
+
+def argv(flags: dict) -> list[str]:
+    out: list[str] = []
+    for key, value in flags.items():
+        name = "--" + key.replace("_", "-")
+        out += [name] if value is True else [name, value]
+    return out
+
+
+@pytest.mark.parametrize(("flags", "flag", "fragment"), BAD)
+def test_cli_bad_values_exit_2_with_one_line(run_cli, flags, flag, fragment):
+    result = run_cli("lesson", "multi-head", *argv(flags))
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert f"{flag}:" in lines[0] and fragment in lines[0]
+
+
+def test_cli_json_with_custom_flags(run_cli):
+    import json
+
+    result = run_cli("lesson", "multi-head", "--seed", "4", "--seq-len", "5", "--d-model", "6", "--heads", "3", "--causal", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    out = doc["outputs"]
+    assert set(out) == {"weights", "heads", "concat", "output"}
+    assert np.array(out["weights"]).shape == (3, 5, 5)
+    assert np.array(out["heads"]).shape == (3, 5, 2)
+    assert np.array(out["output"]).shape == (5, 6)
+    assert doc["inputs"]["seed"] == 4 and np.array(doc["inputs"]["wq"]).shape == (6, 6)

@@ -208,23 +208,23 @@ def test_core_block_defaults_missing_vectors():
 # ----------------------------------------------------------------- flags
 
 
-@pytest.mark.parametrize(
-    ("flags", "flag", "fragment"),
-    [
-        ({"x": "1,2;3"}, "--x", "row 2"),
-        ({"x": "1,2,3"}, "--heads", "not divisible"),
-        ({"heads": "3"}, "--heads", "not divisible"),
-        ({"heads": "0"}, "--heads", "too small"),
-        ({"d_ff": "0"}, "--d-ff", "too small"),
-        ({"d_ff": "x"}, "--d-ff", "whole number"),
-        ({"d_ff": "100000000"}, "--d-ff", "MiB"),
-        ({"norm": "middle"}, "--norm", "not one of"),
-        ({"activation": "tanh"}, "--activation", "not one of"),
-        ({"seed": "-1"}, "--seed", "too small"),
-        ({"tokens": "a,b"}, "--tokens", "expected 3 names"),
-        ({"weights": "/nonexistent/w.json"}, "--weights", "does not exist"),
-    ],
-)
+BAD = [
+    ({"x": "1,2;3"}, "--x", "row 2"),
+    ({"x": "1,2,3"}, "--heads", "not divisible"),
+    ({"heads": "3"}, "--heads", "not divisible"),
+    ({"heads": "0"}, "--heads", "too small"),
+    ({"d_ff": "0"}, "--d-ff", "too small"),
+    ({"d_ff": "x"}, "--d-ff", "whole number"),
+    ({"d_ff": "100000000"}, "--d-ff", "MiB"),
+    ({"norm": "middle"}, "--norm", "not one of"),
+    ({"activation": "tanh"}, "--activation", "not one of"),
+    ({"seed": "-1"}, "--seed", "too small"),
+    ({"tokens": "a,b"}, "--tokens", "expected 3 names"),
+    ({"weights": "/nonexistent/w.json"}, "--weights", "does not exist"),
+]
+
+
+@pytest.mark.parametrize(("flags", "flag", "fragment"), BAD)
 def test_bad_values_name_the_flag(flags, flag, fragment):
     with pytest.raises(InputError) as info:
         run(**flags)
@@ -275,3 +275,45 @@ def test_lesson_file_is_valid():
     assert [e for e in errors if "transformer-block" in str(e)] == []
     lesson = load_lesson("transformer-block")
     assert (lesson.part, lesson.order) == ("The transformer", 520)
+
+
+# ----------------------------------------------------------------- CLI
+
+
+def argv(flags: dict) -> list[str]:
+    out: list[str] = []
+    for key, value in flags.items():
+        name = "--" + key.replace("_", "-")
+        out += [name] if value is True else [name, value]
+    return out
+
+
+@pytest.mark.parametrize(("flags", "flag", "fragment"), BAD)
+def test_cli_bad_values_exit_2_with_one_line(run_cli, flags, flag, fragment):
+    result = run_cli("lesson", "transformer-block", *argv(flags))
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert f"{flag}:" in lines[0] and fragment in lines[0]
+
+
+def test_cli_json_with_custom_flags(run_cli):
+    result = run_cli("lesson", "transformer-block", "--norm", "post", "--causal", "--activation", "gelu", "--heads", "4", "--d-ff", "6", "--seed", "2", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert set(doc["outputs"]) == {"attention_weights", "after_attention", "y"}
+    assert np.array(doc["outputs"]["attention_weights"]).shape == (4, 3, 3)
+    assert set(WEIGHT_SHAPES) <= set(doc["inputs"])
+    assert np.array(doc["inputs"]["W1"]).shape == (4, 6) and doc["inputs"]["seed"] == 2
+
+
+def test_cli_weights_file_round_trip_and_bad_key(run_cli, tmp_path):
+    doc = json.loads(run_cli("lesson", "transformer-block", "--seed", "8", "--format", "json").stdout)
+    path = write(tmp_path, {k: doc["inputs"][k] for k in WEIGHT_SHAPES})
+    again = json.loads(run_cli("lesson", "transformer-block", "--weights", path, "--format", "json").stdout)
+    np.testing.assert_array_equal(np.array(again["outputs"]["y"]), np.array(doc["outputs"]["y"]))
+    bad = write(tmp_path, {**TINY, "ln3_gamma": [1, 1]}, "bad.json")
+    result = run_cli("lesson", "transformer-block", "--x", "1,3", "--tokens", "a", "--heads", "1", "--weights", bad)
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+    assert "--weights:" in result.stderr and "'ln3_gamma'" in result.stderr

@@ -19,7 +19,14 @@ import numpy as np
 
 from nntutor.core import ffn as ffn_core
 from nntutor.core import multihead as mha_core
-from nntutor.core.block import MATRICES, WEIGHT_SHAPES, default_for, random_weights, shape_of, transformer_block
+from nntutor.core.block import (
+    MATRICES,
+    WEIGHT_SHAPES,
+    default_for,
+    random_weights,
+    shape_of,
+    transformer_block,
+)
 from nntutor.core.layernorm import LayerNormResult
 from nntutor.errors import InputError
 from nntutor.inputs import parse_matrix, parse_vector, read_text_file
@@ -112,8 +119,10 @@ def _ln_step(ctx: Context, sid: str, which: str, ln: LayerNormResult, in_name: s
     total = float(np.sum(s0))
     return Step(
         id=sid,
-        title=f"Layer norm {which}: {out_name} = LN{SUB[which]}({in_name}), each row on its own ({shape_text(ln.x)} → {shape_text(ln.y)})",
-        formula=rf"\mathrm{{LN}}(v) = \gamma \odot \frac{{v - \mu}}{{\sqrt{{\sigma^2 + \varepsilon}}}} + \beta",
+        title=f"Layer norm {which}: "
+        + (f"{out_name} = " if out_name != f"LN{SUB[which]}({in_name})" else "")
+        + f"LN{SUB[which]}({in_name}), each row on its own ({shape_text(ln.x)} → {shape_text(ln.y)})",
+        formula=r"\mathrm{LN}(v) = \gamma \odot \frac{v - \mu}{\sqrt{\sigma^2 + \varepsilon}} + \beta",
         formula_text="LN(v) = γ ⊙ (v − μ) / √(σ² + ε) + β   (μ, σ² over the features of one row)",
         values=[
             Value("mean", ln.mean, label="μ per row", cols=toks),
