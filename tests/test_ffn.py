@@ -180,3 +180,12 @@ def test_cli_json_with_custom_flags(run_cli):
     assert np.array(doc["outputs"]["hidden"]).shape == (2, 6)
     assert np.array(doc["outputs"]["y"]).shape == (2, 3)
     assert np.array(doc["inputs"]["W1"]).shape == (3, 6)
+
+
+@pytest.mark.parametrize("module", ["nntutor.core.ffn", "nntutor.walkthroughs.ffn"])
+def test_docstring_examples(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module))
+    assert result.failed == 0

@@ -184,3 +184,12 @@ def test_cli_json_with_custom_flags(run_cli):
     # s = [1, 2, 4]: μ = 7/3, σ² = ((4/3)² + (1/3)² + (5/3)²)/3 = (16 + 1 + 25)/27 = 42/27 = 1.5556
     assert out["mean"] == pytest.approx(7 / 3)
     assert out["var"] == pytest.approx(42 / 27)
+
+
+@pytest.mark.parametrize("module", ["nntutor.core.layernorm", "nntutor.walkthroughs.layernorm"])
+def test_docstring_examples(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module))
+    assert result.failed == 0

@@ -286,3 +286,12 @@ def test_cli_json_with_custom_flags(run_cli):
     assert np.array(out["heads"]).shape == (3, 5, 2)
     assert np.array(out["output"]).shape == (5, 6)
     assert doc["inputs"]["seed"] == 4 and np.array(doc["inputs"]["wq"]).shape == (6, 6)
+
+
+@pytest.mark.parametrize("module", ["nntutor.core.multihead", "nntutor.walkthroughs.multi_head", "nntutor.walkthroughs._transformer"])
+def test_docstring_examples(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module))
+    assert result.failed == 0

@@ -317,3 +317,12 @@ def test_cli_weights_file_round_trip_and_bad_key(run_cli, tmp_path):
     assert result.exit_code == 2
     assert result.stderr.strip().splitlines() == [result.stderr.strip()]
     assert "--weights:" in result.stderr and "'ln3_gamma'" in result.stderr
+
+
+@pytest.mark.parametrize("module", ["nntutor.core.block", "nntutor.walkthroughs.transformer_block"])
+def test_docstring_examples(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module))
+    assert result.failed == 0

@@ -30,7 +30,8 @@ def _weights(args: dict[str, Any], n: int, d: int) -> tuple[dict[str, np.ndarray
             raise InputError("--expansion", "only sizes random weights: use it with --seed (otherwise d_ff is the column count of --W1)")
         w1, b1, w2, b2 = (args[k] for k in PARAMS)
         if w1.shape[0] != d:
-            raise InputError("--W1", f"expected {d} rows, one per feature of --x (d = {d}), got {w1.shape[0]}")
+            hint = "" if "W1" in given else " (the default W1 is for d = 2; give --W1, --b1, --W2, --b2 or use --seed)"
+            raise InputError("--W1", f"expected {d} rows, one per feature of --x (d = {d}), got {w1.shape[0]}{hint}")
         d_ff = w1.shape[1]
         check_memory("--W1", estimate_bytes(n, d, d_ff), f"an FFN with d = {d}, d_ff = {d_ff} on {n} rows")
         if b1.size != d_ff:

@@ -99,6 +99,9 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
     inputs.update(w)
     if seed is not None:
         inputs["seed"] = seed
+    for name in ("seq-len", "d-model"):
+        if name in args["_given"]:
+            inputs[name] = args[name]
     trace = ctx.new_trace(inputs)
 
     # 1. projections
