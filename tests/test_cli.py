@@ -256,8 +256,10 @@ def test_svg_and_html_export(run_cli, tmp_path):
     assert run_cli("lesson", "attention", "-o", str(tmp_path / "a.svg")).exit_code == 0
     root = ET.parse(tmp_path / "a.svg").getroot()
     assert root.tag.endswith("svg")
-    svg_text = (tmp_path / "a.svg").read_text(encoding="utf-8")
+    svg_text = "".join(root.itertext()).replace("\xa0", " ")
     assert "Scaled dot-product attention" in svg_text
+    assert "0.6714 / 1.6714 = 0.4017" not in svg_text  # not causal: the default run has no mask
+    assert "S[1,0] = q1·k0 = 0.5×1 + 1×0 + 0.2×0.5 = 0.6" in svg_text
     assert run_cli("lesson", "attention", "-o", str(tmp_path / "a.html")).exit_code == 0
     html = (tmp_path / "a.html").read_text(encoding="utf-8")
     assert "<html" in html.lower() and "attention weights A" in html
@@ -266,7 +268,7 @@ def test_svg_and_html_export(run_cli, tmp_path):
 def test_step_mode_does_not_wait_when_piped(run_cli):
     result = run_cli("lesson", "attention", "--step", input="")
     assert result.exit_code == 0
-    assert "Step 6 · Mix the values with the weights" in result.stdout
+    assert "Step 5 · Mix the values with the weights" in result.stdout
 
 
 def test_step_mode_pages_in_a_terminal():
