@@ -19,8 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from nntutor.core.sampling import Filter, Sampling, sample_next
-from nntutor.core.softmax import softmax
+from nntutor.core.sampling import Filter, Sampling, sample_next, temperature_softmax
 from nntutor.errors import InputError
 from nntutor.trace import Step, Table, Trace, Value
 from nntutor.walkthroughs.common import Context, dot_worked, index_labels, sum_worked
@@ -183,7 +182,7 @@ def _temperature_step(ctx: Context, trace: Trace, s: Sampling, vocab) -> None:
     compare = tuple(
         (("T = " + n(t)) + (" (this run)" if t == T else ""), float(q[top]), float(q[lo]))
         for t in temps
-        for q in [softmax(s.logits, t)]
+        for q in [temperature_softmax(s.logits, t)[0].probs]
     )
     step = Step(
         id="temperature",
