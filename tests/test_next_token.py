@@ -326,14 +326,14 @@ def test_bad_h():
 
 
 def test_bad_wu():
-    assert "rows" in bad("--wu", h="1,2", wu="1,2,3", vocab="a,b,c")
+    assert "expected 2 rows to match the 2 numbers of --h" in bad("--wu", h="1,2", wu="1,2,3", vocab="a,b,c")
     bad("--wu", wu="1,2;3")
     bad("--wu", wu="1,inf;1,2")
 
 
 def test_bad_vocab():
-    assert "3 names but --wu has 2 columns" in bad("--vocab", h="1", wu="1,2", vocab="a,b,c")
-    assert "default vocabulary" in bad("--vocab", h="1", wu="1,2")
+    assert "expected 2 names to match the 2 columns of --wu, got 3" in bad("--vocab", h="1", wu="1,2", vocab="a,b,c")
+    assert "got the 8 of the default vocabulary" in bad("--vocab", h="1", wu="1,2")
     assert "twice" in bad("--vocab", vocab="a,b,a")
     bad("--vocab", vocab="a,,b")
     assert "too large" in bad("--vocab", h=",".join(["1"] * 2000), vocab=",".join(f"t{i}" for i in range(1000)))
@@ -364,3 +364,74 @@ def test_bad_seed():
     bad("--seed", seed="-1")
     bad("--seed", seed="abc")
     bad("--seed", seed="1.5")
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def test_cli_text_shows_the_cut_and_the_draw(run_cli):
+    result = run_cli("lesson", "next-token")
+    assert result.exit_code == 0, result.stderr
+    out = result.stdout
+    assert "← cumulative ≥ 0.9" in out
+    assert "← u = 0.6369 falls here" in out
+    assert "z[a] = 2×0.36 + (-1)×(-0.22) + 1.5×1.37 + 0.5×0.22 = 3.105" in out
+
+
+def test_cli_json_contract_and_reproducible(run_cli):
+    import json
+
+    args = ("lesson", "next-token", "--seed", "5", "--top-k", "4", "--temperature", "0.8", "--format", "json")
+    a, b = run_cli(*args), run_cli(*args)
+    assert a.exit_code == 0, a.stderr
+    assert a.stdout == b.stdout
+    doc = json.loads(a.stdout)
+    assert set(doc["outputs"]) >= {"logits", "probs", "filtered_probs", "token"}
+    assert doc["outputs"]["token"] in doc["inputs"]["vocab"]
+    assert sum(x > 0 for x in doc["outputs"]["filtered_probs"]) <= 4
+    assert doc["inputs"]["seed"] == 5 and doc["inputs"]["top-k"] == 4 and 0 <= doc["inputs"]["u"] < 1
+
+
+def test_cli_typed_weights_and_greedy(run_cli):
+    import json
+
+    result = run_cli(
+        "lesson", "next-token", "--h", "1,0", "--wu", "2,1,0;0,0,0", "--vocab", "yes,no,maybe",
+        "--greedy", "--format", "json",
+    )
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["outputs"]["token"] == "yes" and doc["outputs"]["logits"] == [2.0, 1.0, 0.0]
+    assert "u" not in doc["inputs"]
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (("--h", "1,abc"), ("--h:", "'abc' is not a number")),
+        (("--h", ""), ("--h:", "empty")),
+        (("--wu", "1,2;3"), ("--wu:", "row 2")),
+        (("--wu", "1,2;3,4"), ("--wu: expected 4 rows",)),
+        (("--vocab", "a,,b"), ("--vocab:", "empty")),
+        (("--vocab", "a,b,a"), ("--vocab:", "twice")),
+        (("--h", "1", "--wu", "1,2"), ("--vocab: expected 2 names",)),
+        (("--temperature", "0"), ("--temperature", "greater than 0")),
+        (("--temperature", "-1"), ("--temperature", "greater than 0")),
+        (("--temperature", "nan"), ("--temperature", "NaN")),
+        (("--top-k", "0"), ("--top-k", "at least 1")),
+        (("--top-k", "9"), ("--top-k: 9 is larger than the vocabulary",)),
+        (("--top-k", "two"), ("--top-k", "whole number")),
+        (("--top-p", "0"), ("--top-p", "greater than 0")),
+        (("--top-p", "1.5"), ("--top-p", "at most 1")),
+        (("--seed", "-1"), ("--seed", "at least 0")),
+        (("--seed", "x"), ("--seed", "whole number")),
+        (("--greedy=yes",), ("--greedy",)),
+    ],
+)
+def test_cli_bad_values_exit_2_one_line(run_cli, args, fragments):
+    result = run_cli("lesson", "next-token", *args)
+    assert result.exit_code == 2, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]

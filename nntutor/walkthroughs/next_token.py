@@ -44,16 +44,13 @@ def _check(args: dict[str, Any]) -> None:
         if wu.shape[0] != d:
             raise InputError(
                 "--wu",
-                f"has {wu.shape[0]} rows but --h has {d} numbers (W_U is d×V: one row per entry of h, one column per token)",
+                f"expected {d} rows to match the {d} numbers of --h (W_U is d×V: one row per entry of h, "
+                f"one column per token), got {wu.shape[0]}",
             )
         V = wu.shape[1]
         if len(vocab) != V:
-            if "vocab" in given:
-                raise InputError("--vocab", f"has {len(vocab)} names but --wu has {V} columns (one name per column)")
-            raise InputError(
-                "--vocab",
-                f"the default vocabulary has {len(vocab)} names but --wu has {V} columns: give --vocab with {V} names",
-            )
+            got = str(len(vocab)) if "vocab" in given else f"the {len(vocab)} of the default vocabulary"
+            raise InputError("--vocab", f"expected {V} names to match the {V} columns of --wu, got {got}")
     else:
         V = len(vocab)
         if d * V > MAX_RANDOM_WEIGHTS:
