@@ -393,6 +393,17 @@ def render_text(trace: Trace, *, precision: int = 4, width: int = 100, limit: in
     return "\n".join(line.rstrip() for line in buffer.getvalue().splitlines()) + "\n"
 
 
+def render_renderables(renderables: Sequence[RenderableType], width: int = 100) -> str:
+    """Renderables as plain text, trailing spaces removed."""
+    import io
+
+    buffer = io.StringIO()
+    console = make_console(buffer, width=width, color=False)
+    for renderable in renderables:
+        console.print(renderable)
+    return "\n".join(line.rstrip() for line in buffer.getvalue().splitlines()) + "\n"
+
+
 def emit(*renderables: RenderableType) -> None:
     """Print to stdout: styled in a terminal; plain text without trailing spaces when piped."""
     if _isatty(sys.stdout) or os.environ.get("FORCE_COLOR"):
@@ -479,3 +490,60 @@ def page_trace(trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, 
         index = max(index - 1, 0) if answer == "b" else index + 1
     if trace.outputs:
         console.print(outputs_renderable(trace, precision, limit))
+
+
+def _marked_table(name: str, data: Any, mask: Any, precision: int, limit: int) -> RenderableType:
+    """One run's value with changed cells marked ``*`` (and highlighted when colour is on)."""
+    array = np.asarray(data) if not isinstance(data, (str, dict, Table)) else None
+    if array is None or array.dtype == object or array.ndim > 2:
+        suffix = " *" if mask is True else ""
+        return Text(f"{name}: {data if isinstance(data, str) else '(see the full runs)'}{suffix}")
+    if array.ndim == 0:
+        text = Text(f"{name} = {fmt(array.item(), precision)}")
+        if mask is True:
+            text.append(" *", style="bold yellow")
+            text.stylize("bold yellow")
+        return text
+    matrix = array.reshape(1, -1) if array.ndim == 1 else array
+    marks = np.broadcast_to(np.asarray(mask, dtype=bool), array.shape).reshape(matrix.shape) if not isinstance(mask, bool) else np.full(matrix.shape, mask)
+    table = _new_table(None)
+    table.add_column("")
+    cols = shown_indices(matrix.shape[1], limit)
+    for j in cols:
+        table.add_column("…" if j is None else str(j), justify="right")
+    for i in shown_indices(matrix.shape[0], limit):
+        if i is None:
+            table.add_row(Text("⋮"), *[Text("⋮") for _ in cols])
+            continue
+        cells = []
+        for j in cols:
+            if j is None:
+                cells.append(Text("…"))
+                continue
+            cell = _cell(matrix[i, j].item(), precision)
+            if marks[i, j]:
+                cell.append("*")
+                cell.stylize("bold yellow")
+            cells.append(cell)
+        table.add_row(Text(str(i)), *cells)
+    return Group(Text(name, style=STYLE_LABEL), table)
+
+
+def comparison_renderable(
+    first: Trace, second: Trace, masks: dict[str, Any], labels: tuple[str, str], *, precision: int = 4, limit: int = DEFAULT_LIMIT
+) -> RenderableType:
+    """Both runs' outputs side by side, changed values marked ``*``."""
+    from rich.columns import Columns
+
+    parts: list[RenderableType] = [Rule(Text(f"Compare: {labels[0]}  vs  {labels[1]}", style=STYLE_TITLE), align="left")]
+    for name, mask in masks.items():
+        left = _marked_table(name, first.outputs.get(name, "—"), mask, precision, limit)
+        right = _marked_table(name, second.outputs.get(name, "—"), mask, precision, limit)
+        parts.append(
+            Columns(
+                [Group(Text(labels[0], style=STYLE_DIM), left), Group(Text(labels[1], style=STYLE_DIM), right)],
+                padding=(1, 4),
+            )
+        )
+    parts.append(Text("* = differs between the two runs", style=STYLE_DIM))
+    return Group(*parts)
