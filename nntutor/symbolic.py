@@ -11,14 +11,14 @@ sympy.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 # The activations sympy can differentiate here (names as in nntutor.core.activations).
 ACTIVATION_NAMES = ("relu", "leaky-relu", "sigmoid", "tanh", "gelu", "gelu-tanh", "identity")
 
 
-@lru_cache(maxsize=None)
+@cache
 def activation_expressions(name: str) -> tuple[Any, Any, Any]:
     """``(z, f(z), f'(z))`` as sympy objects, f' obtained with ``sympy.diff``.
 
@@ -51,7 +51,7 @@ def activation_expressions(name: str) -> tuple[Any, Any, Any]:
     return z, f, sp.diff(f, z)
 
 
-@lru_cache(maxsize=None)
+@cache
 def activation_derivative_latex(name: str) -> tuple[str, str]:
     """``(LaTeX of f(z), LaTeX of f'(z))`` for one activation."""
     import sympy as sp
@@ -60,7 +60,7 @@ def activation_derivative_latex(name: str) -> tuple[str, str]:
     return sp.latex(f), sp.latex(df)
 
 
-@lru_cache(maxsize=None)
+@cache
 def activation_derivative_text(name: str) -> tuple[str, str]:
     """``(f(z), f'(z))`` on one line of plain text, e.g. ``'1 - tanh(z)^2'``."""
     _, f, df = activation_expressions(name)
