@@ -353,9 +353,7 @@ def parse_input(spec: Any, raw: Any) -> Any:
         value = parse_array(flag, raw)
     elif kind == "labels":
         return parse_labels(flag, raw)
-    elif kind == "text":
-        return parse_text(flag, raw)
-    elif kind == "path":
+    elif kind == "text" or kind == "path":
         return parse_text(flag, raw)
     elif kind == "choice":
         return parse_choice(flag, raw, spec.choices)
