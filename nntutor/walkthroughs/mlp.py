@@ -150,6 +150,8 @@ def _count_step(ctx: Context, sizes: list[int]) -> Step:
         for i, c in enumerate(count.layers[:MAX_WORKED])
     ]
     worked.append(f"total: {count.weights:,} weights + {count.biases:,} biases = {count.total:,} parameters")
+    biggest = max(range(len(count.layers)), key=lambda i: count.layers[i].total)
+    share = count.layers[biggest].total / count.total
     return Step(
         id="params",
         title="Count the parameters",
@@ -158,7 +160,8 @@ def _count_step(ctx: Context, sizes: list[int]) -> Step:
         values=[Value("param_table", Table(("layer", "W shape", "weights", "biases", "total"), rows), label="parameters")],
         worked=worked,
         why="Every connection between consecutive layers is one weight and every neuron has one "
-        "bias. Almost all parameters sit in the widest connections: here the first layer.",
+        f"bias, so the count grows with the product of neighbouring widths: layer {biggest + 1} "
+        f"alone holds {share:.0%} of the parameters.",
     )
 
 
