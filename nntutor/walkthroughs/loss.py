@@ -63,7 +63,12 @@ def _check_unit_interval(flag: str, values: np.ndarray, what: str) -> None:
 
 def _check_pair(args: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     y_true, y_pred = args["y-true"], args["y-pred"]
+    given = args.get("_given", frozenset())
     if y_pred.size != y_true.size:
+        if "y-true" in given and "y-pred" not in given:
+            raise InputError(
+                "--y-true", f"has {y_true.size} numbers but the default --y-pred has {y_pred.size} (give --y-pred too)"
+            )
         raise InputError("--y-pred", f"has {y_pred.size} numbers but --y-true has {y_true.size} (one prediction per target)")
     return y_true, y_pred
 
