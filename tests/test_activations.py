@@ -174,3 +174,27 @@ def test_lesson_files_are_valid():
     _, errors = check_all()
     mine = {"activations", "layer", "mlp", "loss"}
     assert [str(e) for e in errors if any(f"/{name}.toml" in str(e) for name in mine)] == []
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def test_cli_defaults_and_custom_flags(run_cli):
+    import json
+
+    result = run_cli("lesson", "activations", "--at", "-0.5,3", "--alpha", "0.1", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    outputs = json.loads(result.stdout)["outputs"]
+    assert outputs["values"]["leaky-relu"] == pytest.approx([-0.05, 3.0], abs=1e-15)  # 0.1×(−0.5)
+    assert outputs["derivatives"]["relu"] == [0.0, 1.0]
+    result = run_cli("lesson", "activations")
+    assert result.exit_code == 0, result.stderr
+    assert "ReLU'(0) = 0" in result.stdout
+
+
+@pytest.mark.parametrize(("args", "flag"), [(("--at", "1,,2"), "--at"), (("--alpha", "1.5"), "--alpha")])
+def test_cli_bad_values(run_cli, args, flag):
+    result = run_cli("lesson", "activations", *args)
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and flag in lines[0]

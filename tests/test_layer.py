@@ -110,3 +110,34 @@ def test_bad_values_name_the_flag(raw, flag, fragment):
         run(raw)
     assert info.value.flag == flag
     assert fragment in info.value.message
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def test_cli_custom_flags_and_case_sensitive_W(run_cli):
+    import json
+
+    result = run_cli("lesson", "layer", "--W", "1,2;3,4;5,6", "--x", "1,-1", "--b", "0,0,1", "--activation", "identity", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    outputs = json.loads(result.stdout)["outputs"]
+    # [1−2, 3−4, 5−6+1] = [−1, −1, 0]
+    assert outputs["z"] == [-1.0, -1.0, 0.0] and outputs["y"] == [-1.0, -1.0, 0.0]
+    result = run_cli("lesson", "layer", "--x", "1,0;0,1", "--format", "json")
+    assert json.loads(result.stdout)["outputs"]["z"] == [[0.1, 0.3], [0.2, 0.4]]
+
+
+@pytest.mark.parametrize(
+    ("args", "flag"),
+    [
+        (("--x", "1,2,3"), "--x"),
+        (("--W", "1,2;3"), "--W"),
+        (("--b", "1"), "--b"),
+        (("--activation", "step"), "--activation"),
+    ],
+)
+def test_cli_bad_values(run_cli, args, flag):
+    result = run_cli("lesson", "layer", *args)
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and flag in lines[0]

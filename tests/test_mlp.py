@@ -198,3 +198,45 @@ def test_weights_file_conflicts(tmp_path):
     # --sizes that agrees with the file is fine; x is then drawn from the default seed
     trace = run({"weights": path, "sizes": "2,2,1"})
     assert trace.inputs["x"].shape == (2,)
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def test_cli_json_outputs(run_cli, tmp_path):
+    result = run_cli("lesson", "mlp", "--sizes", "784,16,16,10", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["outputs"]["param_count"] == 13002
+    assert [len(a) for a in data["outputs"]["activations"]] == [16, 16, 10]
+    path = write_weights(tmp_path, SMALL)
+    result = run_cli("lesson", "mlp", "--weights", path, "--x", "1,2", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["outputs"]["activations"] == [[0.0, 3.5], [-6.5]]
+
+
+@pytest.mark.parametrize(
+    ("args", "flag"),
+    [
+        (("--sizes", "3,0"), "--sizes"),
+        (("--sizes", "100000,100000"), "--sizes"),
+        (("--x", "1"), "--x"),
+        (("--seed", "x"), "--seed"),
+        (("--weights", "/nonexistent/w.json"), "--weights"),
+        (("--activation", "softmax"), "--activation"),
+        (("--output-activation", "tanh"), "--output-activation"),
+    ],
+)
+def test_cli_bad_values(run_cli, args, flag):
+    result = run_cli("lesson", "mlp", *args)
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and flag in lines[0]
+
+
+@pytest.mark.parametrize("output_format", ["text", "markdown"])
+def test_cli_renders_one_activation_vector_per_layer(run_cli, output_format):
+    # the layers have different widths (4, 3, 4): the renderers show each vector separately
+    result = run_cli("lesson", "mlp", "--format", output_format)
+    assert result.exit_code == 0, result.stderr
+    assert "activations[2]" in result.stdout.replace("\\", "")
