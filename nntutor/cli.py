@@ -212,9 +212,9 @@ def show_lesson(lesson, raw: dict[str, Any], *, output_format: str | None, outpu
 
         text = render_text(trace, precision=digits, limit=limit, narrative=lesson.narrative)
     else:
-        from nntutor.render.terminal import print_trace, stdout_console
+        from nntutor.render.terminal import show_trace
 
-        print_trace(stdout_console(), trace, precision=digits, limit=limit, narrative=lesson.narrative)
+        show_trace(trace, precision=digits, limit=limit, narrative=lesson.narrative)
         return
     if output is None:
         sys.stdout.write(text)
@@ -262,12 +262,12 @@ def make_app(argv: list[str] | None = None) -> typer.Typer:
     def list_lessons(ctx: typer.Context) -> None:
         """List the lessons in teaching order, grouped by part."""
         from nntutor.lessons import load_all
-        from nntutor.render.terminal import lessons_table, stdout_console
+        from nntutor.render.terminal import emit, lessons_table
 
         extra = ctx.find_root().params.get("lessons_dir")
         lessons = load_all(extra)
         rows = [(lesson.part, lesson.name, lesson.summary) for lesson in lessons]
-        stdout_console().print(lessons_table(rows))
+        emit(lessons_table(rows))
 
     @app.command("check")
     def check(ctx: typer.Context) -> None:

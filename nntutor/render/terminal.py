@@ -150,8 +150,41 @@ def vector_table(value: Value, precision: int, limit: int) -> RichTable:
     return table
 
 
-def matrix_table(value: Value, precision: int, limit: int) -> RichTable:
+def heat_style(x: float, low: float, high: float) -> str:
+    """Background colour for a heatmap cell: blue for negative, red for positive, white at 0.
+
+    Values are scaled by the largest magnitude in the matrix, so the legend is symmetric
+    around 0 (weights, which are never negative, run from white to red).
+    """
+    if not np.isfinite(x):
+        return "on grey23"
+    span = max(abs(low), abs(high)) or 1.0
+    t = min(abs(x) / span, 1.0)
+    if x >= 0:
+        r, g, b = 255, int(255 - 175 * t), int(255 - 205 * t)
+    else:
+        r, g, b = int(255 - 205 * t), int(255 - 150 * t), 255
+    fg = "black" if t < 0.65 else "white"
+    return f"{fg} on rgb({r},{g},{b})"
+
+
+def heat_legend(low: float, high: float, precision: int) -> Text:
+    """A colour scale from the smallest to the largest value shown."""
+    text = Text()
+    text.append("scale: ", style=STYLE_DIM)
+    steps = 8
+    for k in range(steps + 1):
+        x = low + (high - low) * k / steps
+        text.append("  ", style=heat_style(x, low, high))
+    text.append(f"  {fmt(low, precision)} … {fmt(high, precision)}", style=STYLE_DIM)
+    return text
+
+
+def matrix_table(value: Value, precision: int, limit: int, heat: bool = False) -> RichTable:
     data = np.asarray(value.data)
+    finite = data[np.isfinite(data)] if data.size else data
+    low = float(finite.min()) if finite.size else 0.0
+    high = float(finite.max()) if finite.size else 0.0
     n_rows, n_cols = data.shape
     rows = _labels(value.rows, n_rows)
     cols = _labels(value.cols, n_cols)
@@ -166,6 +199,10 @@ def matrix_table(value: Value, precision: int, limit: int) -> RichTable:
             table.add_row(Text("⋮"), *[Text("⋮" if j is not None else "⋱") for j in col_indices])
             continue
         cells = [Text("…") if j is None else _cell(data[i, j].item(), precision) for j in col_indices]
+        if heat:
+            for cell, j in zip(cells, col_indices, strict=True):
+                if j is not None:
+                    cell.stylize(heat_style(float(data[i, j]), low, high))
         table.add_row(Text(rows[i]), *cells)
     if n_rows > limit or n_cols > limit:
         table.caption = Text(
@@ -218,17 +255,26 @@ def scalar_text(value: Value, precision: int) -> Text:
     return text
 
 
-def value_renderables(value: Value, precision: int, limit: int) -> Iterator[RenderableType]:
-    """The renderables for one non-scalar value: its label above its table."""
-    for renderable in _value_parts(value, precision, limit):
+def value_renderables(value: Value, precision: int, limit: int, heat: bool = False) -> Iterator[RenderableType]:
+    """The renderables for one non-scalar value: its label above its table.
+
+    With ``heat`` (colour available) a value marked ``heat`` is drawn as a heatmap:
+    coloured cells that keep their numbers, and a legend for the scale.
+    """
+    heat = heat and value.heat
+    for renderable in _value_parts(value, precision, limit, heat):
         if isinstance(renderable, RichTable):
             title = getattr(renderable, "_nntutor_title", None) or value.display_name
-            yield Group(Text(title, style=STYLE_LABEL), renderable)
+            parts: list[RenderableType] = [Text(title, style=STYLE_LABEL), renderable]
+            legend = getattr(renderable, "_nntutor_legend", None)
+            if legend is not None:
+                parts.append(legend)
+            yield Group(*parts)
         else:
             yield renderable
 
 
-def _value_parts(value: Value, precision: int, limit: int) -> Iterator[RenderableType]:
+def _value_parts(value: Value, precision: int, limit: int, heat: bool = False) -> Iterator[RenderableType]:
     data = value.data
     if isinstance(data, Table):
         yield mixed_table(value, precision, limit)
@@ -251,14 +297,19 @@ def _value_parts(value: Value, precision: int, limit: int) -> Iterator[Renderabl
         if array.ndim == 1:
             yield vector_table(value, precision, limit)
         elif array.ndim == 2:
-            yield matrix_table(value, precision, limit)
+            table = matrix_table(value, precision, limit, heat)
+            if heat:
+                finite = array[np.isfinite(array)]
+                if finite.size:
+                    table._nntutor_legend = heat_legend(float(finite.min()), float(finite.max()), precision)  # type: ignore[attr-defined]
+            yield table
         elif array.ndim == 3:
             for index in shown_indices(array.shape[0], limit):
                 if index is None:
                     yield Text(f"… ({array.shape[0]} in all)", style=STYLE_DIM)
                     continue
                 piece = Value(value.name, array[index], rows=value.rows, cols=value.cols)
-                table = matrix_table(piece, precision, limit)
+                table = matrix_table(piece, precision, limit, heat)
                 table._nntutor_title = f"{value.display_name} [{index}]"  # type: ignore[attr-defined]
                 yield table
         else:
@@ -268,7 +319,7 @@ def _value_parts(value: Value, precision: int, limit: int) -> Iterator[Renderabl
 # --------------------------------------------------------------------------- steps
 
 
-def step_renderable(step: Step, number: int, precision: int, limit: int = DEFAULT_LIMIT) -> RenderableType:
+def step_renderable(step: Step, number: int, precision: int, limit: int = DEFAULT_LIMIT, heat: bool = False) -> RenderableType:
     parts: list[RenderableType] = [Rule(Text(f"Step {number} · {step.title}", style=STYLE_TITLE), align="left")]
     if step.formula_text or step.formula:
         parts.append(Padding(Text(step.formula_text or step.formula, style=STYLE_FORMULA), (0, 0, 0, 2), expand=False))
@@ -278,7 +329,7 @@ def step_renderable(step: Step, number: int, precision: int, limit: int = DEFAUL
         line = Text("   ").join(scalar_text(v, precision) for v in scalars)
         parts.append(Padding(line, (0, 0, 0, 2), expand=False))
     for value in others:
-        for renderable in value_renderables(value, precision, limit):
+        for renderable in value_renderables(value, precision, limit, heat):
             parts.append(Padding(renderable, (1, 0, 0, 2), expand=False))
     if step.worked:
         worked = Text()
@@ -322,18 +373,20 @@ def outputs_renderable(trace: Trace, precision: int, limit: int = DEFAULT_LIMIT)
 
 
 def trace_renderables(
-    trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, narrative: str = ""
+    trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, narrative: str = "", heat: bool = False
 ) -> Iterator[RenderableType]:
     """Everything shown for a lesson run, in order."""
     yield header_renderable(trace, narrative)
     for number, step in enumerate(trace.steps, start=1):
-        yield step_renderable(step, number, precision, limit)
+        yield step_renderable(step, number, precision, limit, heat)
     if trace.outputs:
         yield outputs_renderable(trace, precision, limit)
 
 
 def print_trace(console: Console, trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, narrative: str = "") -> None:
-    for renderable in trace_renderables(trace, precision=precision, limit=limit, narrative=narrative):
+    """Print a trace; heatmaps appear only where the console shows colour."""
+    heat = console.color_system is not None and not console.no_color
+    for renderable in trace_renderables(trace, precision=precision, limit=limit, narrative=narrative, heat=heat):
         console.print(renderable)
 
 
@@ -344,7 +397,31 @@ def render_text(trace: Trace, *, precision: int = 4, width: int = 100, limit: in
     buffer = io.StringIO()
     console = make_console(buffer, width=width, color=False)
     print_trace(console, trace, precision=precision, limit=limit, narrative=narrative)
-    return buffer.getvalue()
+    return "\n".join(line.rstrip() for line in buffer.getvalue().splitlines()) + "\n"
+
+
+def emit(*renderables: RenderableType) -> None:
+    """Print to stdout: styled in a terminal; plain text without trailing spaces when piped."""
+    if _isatty(sys.stdout) or os.environ.get("FORCE_COLOR"):
+        console = stdout_console()
+        for renderable in renderables:
+            console.print(renderable)
+        return
+    import io
+
+    buffer = io.StringIO()
+    console = make_console(buffer, width=_env_width(100), color=False)
+    for renderable in renderables:
+        console.print(renderable)
+    sys.stdout.write("\n".join(line.rstrip() for line in buffer.getvalue().splitlines()) + "\n")
+
+
+def show_trace(trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, narrative: str = "") -> None:
+    """Print to stdout: styled in a terminal; plain text without trailing spaces when piped."""
+    if _isatty(sys.stdout) or os.environ.get("FORCE_COLOR"):
+        print_trace(stdout_console(), trace, precision=precision, limit=limit, narrative=narrative)
+    else:
+        sys.stdout.write(render_text(trace, precision=precision, width=_env_width(100), limit=limit, narrative=narrative))
 
 
 def print_message(message: str, *, style: str = "") -> None:
