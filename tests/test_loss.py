@@ -50,6 +50,13 @@ def test_cross_entropy_from_logits_by_hand():
     assert trace.inputs["logits"].tolist() == [2.0, 1.0, 0.1] and "probs" not in trace.inputs
 
 
+def test_logits_whose_probability_underflows_stay_finite():
+    trace = run({"logits": "1000,-1000", "target": "1"})
+    # ln(e^1000 + e^-1000) − (−1000) = 1000 + ln(1 + e^-2000) + 1000 = 2000 (e^-2000 underflows)
+    assert trace.outputs["loss"] == 2000.0
+    assert any("rounds to 0" in w for w in trace.step("loss").worked)
+
+
 def test_zero_probability_is_clipped_and_said_so():
     trace = run({"probs": "0.5,0.5,0"})
     # −ln(1e-7) = 7·ln 10 = 16.1180956510

@@ -195,7 +195,10 @@ def _ce_from_logits(ctx: Context, trace: Trace, args: dict[str, Any]) -> float:
             worked=[
                 f"ln Σ e^z = max z + ln Σ e^(z − max z) = {n(s.maximum)} + ln({n(s.total)}) = {n(result.log_sum_exp)}",
                 f"L = {n(result.log_sum_exp)} − {f(logits[target])} = {n(result.loss)}",
-                f"check: −ln(p[{target}]) = −ln({n(result.p_target)}) = {n(-math.log(result.p_target)) if result.p_target > 0 else '∞'}",
+                f"check: −ln(p[{target}]) = −ln({n(result.p_target)}) = {n(-math.log(result.p_target))}"
+                if result.p_target > 0
+                else f"p[{target}] = e^({n(s.shifted[target])}) is below the smallest float64 and rounds to 0: "
+                "−ln of it would be ∞, but the log-sum-exp form above stays exact",
             ],
             why="Working with logits never takes the log of a rounded-to-zero probability: "
             "this is why libraries fuse softmax and cross-entropy into one function.",
