@@ -35,8 +35,8 @@ def test_gelu_check_values_from_the_issue():
 
 
 def test_default_outputs_by_hand(default_trace):
-    values = default_trace.outputs["values"]
-    derivs = default_trace.outputs["derivatives"]
+    values = {k: v.tolist() for k, v in default_trace.outputs["values"].items()}
+    derivs = {k: v.tolist() for k, v in default_trace.outputs["derivatives"].items()}
     assert set(values) == set(NAMES) and set(derivs) == set(NAMES)
     # points -2, -1, 0, 1, 2
     assert values["relu"] == [0.0, 0.0, 0.0, 1.0, 2.0]
@@ -148,8 +148,8 @@ def test_core_against_torch_property(torch, points, alpha):
 def test_custom_points_and_alpha():
     trace = run_lesson(load_lesson("activations"), {"at": "-4,0.5", "alpha": "0.3"})
     # LeakyReLU(−4) = 0.3×(−4) = −1.2; its slope there is α = 0.3
-    assert trace.outputs["values"]["leaky-relu"] == pytest.approx([-1.2, 0.5], abs=1e-15)
-    assert trace.outputs["derivatives"]["leaky-relu"] == [0.3, 1.0]
+    assert trace.outputs["values"]["leaky-relu"].tolist() == pytest.approx([-1.2, 0.5], abs=1e-15)
+    assert trace.outputs["derivatives"]["leaky-relu"].tolist() == [0.3, 1.0]
     assert math.isclose(trace.outputs["values"]["relu"][1], 0.5)
 
 

@@ -148,8 +148,9 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
             "(σ, tanh for large |z|) make gradients vanish, slopes of exactly 0 stop them.",
         )
     )
+    # name -> array (a list in the JSON export; rounded to --precision on screen)
     trace.outputs = {
-        "values": {name: table.values[name].tolist() for name in SHOWN},
-        "derivatives": {name: table.derivatives[name].tolist() for name in SHOWN},
+        "values": {name: table.values[name] for name in SHOWN},
+        "derivatives": {name: table.derivatives[name] for name in SHOWN},
     }
     return trace

@@ -131,6 +131,7 @@ def _parameters(args: dict[str, Any]) -> tuple[list[int], list[tuple[np.ndarray,
     x = args.get("x")
     if x is None:
         x = np.round(rng.uniform(-1.0, 1.0, size=sizes[0]), 2) + 0.0
+        source += f"; x drawn with seed {seed}, uniform in ±1, rounded to 2 decimals"
     elif x.size != sizes[0]:
         flag = "--weights" if args.get("weights") and "x" not in given else "--x"
         raise InputError(flag, f"--x has {x.size} numbers but the network's input size is {sizes[0]}")
