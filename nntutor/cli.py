@@ -18,8 +18,16 @@ from typer.core import TyperGroup
 from nntutor import __version__
 from nntutor.errors import InputError, NntutorError
 
-FORMATS = ("text", "markdown", "json")
-EXTENSIONS = {".md": "markdown", ".markdown": "markdown", ".json": "json", ".txt": "text"}
+FORMATS = ("text", "markdown", "json", "svg", "html")
+EXTENSIONS = {
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".json": "json",
+    ".txt": "text",
+    ".svg": "svg",
+    ".html": "html",
+    ".htm": "html",
+}
 FLAG_SYNTAX = (
     "Flag syntax: a scalar is 0.5; a vector is 1.5,2,-0.5; a matrix has rows separated by ';' "
     "(quote it: \"1,0;0,1\"); JSON lists like [[1,0],[0,1]] work too."
@@ -121,11 +129,11 @@ def lesson_command(lesson):
     common = {
         "output_format": (
             str | None,
-            typer.Option(None, "--format", "-f", help="Output format: text, markdown or json.", metavar="FORMAT", rich_help_panel="Output"),
+            typer.Option(None, "--format", "-f", help="Output format: text, markdown, json, svg or html (svg/html: the coloured terminal view as a picture).", metavar="FORMAT", rich_help_panel="Output"),
         ),
         "output": (
             str | None,
-            typer.Option(None, "--output", "-o", help="Write to a file instead of the terminal; the format follows the extension (.md, .json, .txt).", metavar="PATH", rich_help_panel="Output"),
+            typer.Option(None, "--output", "-o", help="Write to a file instead of the terminal; the format follows the extension (.md, .json, .txt, .svg, .html).", metavar="PATH", rich_help_panel="Output"),
         ),
         "precision": (
             str | None,
@@ -135,6 +143,10 @@ def lesson_command(lesson):
             bool,
             typer.Option(False, "--full", help="Show every row and column of large matrices (for a pager).", rich_help_panel="Output"),
         ),
+        "step": (
+            bool,
+            typer.Option(False, "--step", help="Pause after each step (Enter: next, b: back, q: quit); ignored when not in a terminal.", rich_help_panel="Output"),
+        ),
     }
     for name, (annotation, option) in common.items():
         params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=annotation))
@@ -142,7 +154,7 @@ def lesson_command(lesson):
     def run(**kwargs: Any) -> None:
         raw = {spec.name: kwargs[_parameter_name(spec.name)] for spec in lesson.inputs}
         show_lesson(lesson, raw, output_format=kwargs["output_format"], output=kwargs["output"],
-                    precision=kwargs["precision"], full=kwargs["full"])
+                    precision=kwargs["precision"], full=kwargs["full"], step=kwargs["step"])
 
     run.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     run.__doc__ = f"{lesson.title}: {lesson.summary}"
@@ -187,7 +199,7 @@ def _choose_format(output_format: str | None, output: str | None) -> str:
 
 
 def show_lesson(lesson, raw: dict[str, Any], *, output_format: str | None, output: str | None,
-                precision: str | None, full: bool) -> None:
+                precision: str | None, full: bool, step: bool = False) -> None:
     """Run the lesson and send its trace to the chosen renderer and destination."""
     from nntutor.run import run_lesson
 
@@ -207,17 +219,24 @@ def show_lesson(lesson, raw: dict[str, Any], *, output_format: str | None, outpu
         from nntutor.render.markdown import render_markdown
 
         text = render_markdown(trace, precision=digits, limit=limit, narrative=lesson.narrative)
+    elif fmt_name in ("svg", "html"):
+        from nntutor.render.terminal import render_picture
+
+        text = render_picture(trace, fmt_name, precision=digits, limit=limit, narrative=lesson.narrative)
     elif output is not None:
         from nntutor.render.terminal import render_text
 
         text = render_text(trace, precision=digits, limit=limit, narrative=lesson.narrative)
     else:
-        from nntutor.render.terminal import show_trace
+        from nntutor.render.terminal import page_trace, show_trace
 
-        show_trace(trace, precision=digits, limit=limit, narrative=lesson.narrative)
+        if step and sys.stdin.isatty() and sys.stdout.isatty():
+            page_trace(trace, precision=digits, limit=limit, narrative=lesson.narrative)
+        else:
+            show_trace(trace, precision=digits, limit=limit, narrative=lesson.narrative)
         return
     if output is None:
-        sys.stdout.write(text)
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
         return
     from nntutor.files import write_atomic
 

@@ -453,3 +453,36 @@ def lessons_table(rows: Sequence[tuple[str, str, str]]) -> RenderableType:
             current = part
         table.add_row(Text("  " + name, style="bold cyan"), Text(summary))
     return Group(table, Text(""), Text("Run one with: nntutor lesson NAME   (its flags: nntutor lesson NAME --help)", style=STYLE_DIM))
+
+
+def render_picture(trace: Trace, kind: str, *, precision: int = 4, limit: int = DEFAULT_LIMIT, narrative: str = "", width: int = 100) -> str:
+    """The coloured terminal rendering recorded as an SVG picture or an HTML page (``kind``)."""
+    import io
+
+    console = make_console(io.StringIO(), width=width, color=True, record=True)
+    print_trace(console, trace, precision=precision, limit=limit, narrative=narrative)
+    if kind == "svg":
+        return console.export_svg(title=f"nntutor · {trace.title}")
+    return console.export_html(inline_styles=True)
+
+
+def page_trace(trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, narrative: str = "", read=input) -> None:
+    """Show one step at a time in a terminal: Enter for the next, ``b`` for back, ``q`` to stop."""
+    console = stdout_console()
+    heat = console.color_system is not None and not console.no_color
+    steps = trace.steps
+    console.print(header_renderable(trace, narrative))
+    index = 0
+    while 0 <= index < len(steps):
+        console.print(step_renderable(steps[index], index + 1, precision, limit, heat))
+        prompt = f"[step {index + 1}/{len(steps)}] Enter: next · b: back · q: quit "
+        try:
+            answer = read(prompt).strip().lower()
+        except (EOFError, KeyboardInterrupt):
+            console.print()
+            return
+        if answer == "q":
+            return
+        index = max(index - 1, 0) if answer == "b" else index + 1
+    if trace.outputs:
+        console.print(outputs_renderable(trace, precision, limit))
