@@ -23,7 +23,7 @@ from rich.table import Table as RichTable
 from rich.text import Text
 
 from nntutor.numfmt import fmt
-from nntutor.render.layout import DEFAULT_LIMIT, is_scalar, shown_indices
+from nntutor.render.layout import DEFAULT_LIMIT, is_ragged, is_scalar, shown_indices
 from nntutor.trace import Step, Table, Trace, Value
 
 STYLE_TITLE = "bold"
@@ -285,6 +285,13 @@ def _value_parts(value: Value, precision: int, limit: int, heat: bool = False) -
         text.append(value.display_name, style=STYLE_LABEL)
         text.append(": " + " | ".join(data))
         yield text
+    elif is_ragged(data):
+        for index, item in enumerate(data):
+            piece = Value(f"{value.name}[{index}]", item, label=f"{value.display_name}[{index}]")
+            for part in _value_parts(piece, precision, limit):
+                if isinstance(part, RichTable) and not getattr(part, "_nntutor_title", None):
+                    part._nntutor_title = piece.display_name  # type: ignore[attr-defined]
+                yield part
     else:
         array = np.asarray(data)
         if array.ndim == 1:
