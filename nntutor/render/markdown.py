@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from nntutor.numfmt import fmt
-from nntutor.render.layout import DEFAULT_LIMIT, is_scalar, shown_indices
+from nntutor.render.layout import DEFAULT_LIMIT, is_ragged, is_scalar, shown_indices
 from nntutor.trace import Step, Table, Trace, Value
 
 
@@ -67,6 +67,12 @@ def value_markdown(value: Value, precision: int, limit: int = DEFAULT_LIMIT) -> 
         return [title, "", *_table(["key", "value"], rows)]
     if isinstance(data, (list, tuple)) and all(isinstance(item, str) for item in data):
         return [f"{title}: " + " · ".join(escape(item) for item in data)]
+    if is_ragged(data):
+        parts: list[str] = []
+        for index, item in enumerate(data):
+            piece = Value(f"{value.name}[{index}]", item, label=f"{value.display_name}[{index}]")
+            parts += [*value_markdown(piece, precision, limit), ""]
+        return parts[:-1]
     array = np.asarray(data)
     if array.ndim == 1:
         cols = _labels(value.cols, array.size)

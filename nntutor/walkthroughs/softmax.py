@@ -47,6 +47,12 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
     def matrix(attr: str) -> np.ndarray:
         return np.column_stack([getattr(run, attr) for run in runs])
 
+    def per_temperature(name: str, values: list[float], label: str) -> Value:
+        """One number per temperature: a scalar when there is a single temperature."""
+        if single:
+            return Value(name, float(values[0]), label=label)
+        return Value(name, np.array(values), label=label, cols=cols)
+
     inputs: dict[str, Any] = {"logits": logits, "labels": list(labels), "temperature": temperatures.tolist()}
     if target is not None:
         inputs["target"] = target
@@ -70,7 +76,7 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
             formula=r"z''_i = z'_i - \max_j z'_j",
             formula_text="z″ᵢ = z′ᵢ − maxⱼ z′ⱼ",
             values=[
-                Value("max", np.array([run.maximum for run in runs]), label="max z/T", cols=cols),
+                per_temperature("max", [run.maximum for run in runs], "max z/T"),
                 Value("shifted", matrix("shifted"), label="z/T − max", rows=rows, cols=cols),
             ],
             worked=[f"{rows[first]}: {n_(run.scaled[first])} − {f(run.maximum)} = {n_(run.shifted[first])}" for run in runs],
@@ -95,7 +101,7 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
             title="Add up the exponentials",
             formula=r"S = \sum_j e_j",
             formula_text="S = Σⱼ eⱼ",
-            values=[Value("sum", np.array([run.total for run in runs]), label="S", cols=cols)],
+            values=[per_temperature("sum", [run.total for run in runs], "S")],
             worked=[sum_worked(ctx, f"S ({cols[k]})", run.exps, run.total) for k, run in enumerate(runs)],
             why="The sum is the normaliser: dividing by it makes the shares add up to exactly 1.",
         )
@@ -109,7 +115,7 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
             formula_text="pᵢ = eᵢ / S",
             values=[
                 Value("probs", probs, label="probabilities p", rows=rows, cols=cols, heat=True),
-                Value("total", np.array([float(np.sum(run.probs)) for run in runs]), label="Σ p (check)", cols=cols),
+                per_temperature("total", [float(np.sum(run.probs)) for run in runs], "Σ p (check)"),
             ],
             worked=[
                 f"p({rows[i]}) = {n_(runs[0].exps[i])} / {n_(runs[0].total)} = {n_(runs[0].probs[i])}"
@@ -126,7 +132,7 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
             title=f"Cross-entropy for the target {rows[target]!s}",
             formula=r"L = -\ln p_{\text{target}}",
             formula_text="L = −ln p_target   (natural log)",
-            values=[Value("loss", np.array(losses), label="cross-entropy L", cols=cols)],
+            values=[per_temperature("loss", losses, "cross-entropy L")],
             worked=[f"L ({cols[k]}) = −ln({n_(run.probs[target])}) = {n_(losses[k])}" for k, run in enumerate(runs)],
             why="The loss only looks at the probability given to the right answer: near 1 costs almost "
             "nothing, near 0 costs a lot (−ln p grows without bound).",
