@@ -103,7 +103,10 @@ def _cell(value: Any, precision: int) -> Text:
     if isinstance(value, (int, float, np.integer, np.floating)):
         return Text(fmt(value, precision, fixed=isinstance(value, (float, np.floating))), justify="right")
     if isinstance(value, (list, tuple)):
-        return Text(" ".join(str(item) for item in value))
+        items = [fmt(item, precision) if isinstance(item, (float, np.floating)) else str(item) for item in value]
+        if len(items) > DEFAULT_LIMIT:
+            items = [*items[:4], f"… ({len(items) - 7} more)", *items[-3:]]
+        return Text(" ".join(items))
     if isinstance(value, np.ndarray):
         return Text(_inline_array(value, precision))
     return Text(str(value))
