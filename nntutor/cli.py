@@ -147,6 +147,10 @@ def lesson_command(lesson):
             str | None,
             typer.Option(None, "--vs", help="Run the lesson again with these flags changed and compare, e.g. --vs \"--temperature 5\" or --vs \"--no-scale\".", metavar="\"FLAGS\"", rich_help_panel="Output"),
         ),
+        "no_plot": (
+            bool,
+            typer.Option(False, "--no-plot", help="Leave out the plots (curves, loss per epoch, …).", rich_help_panel="Output"),
+        ),
         "step": (
             bool,
             typer.Option(False, "--step", help="Pause after each step (Enter: next, b: back, q: quit); ignored when not in a terminal.", rich_help_panel="Output"),
@@ -158,7 +162,7 @@ def lesson_command(lesson):
     def run(**kwargs: Any) -> None:
         raw = {spec.name: kwargs[_parameter_name(spec.name)] for spec in lesson.inputs}
         show_lesson(lesson, raw, output_format=kwargs["output_format"], output=kwargs["output"],
-                    precision=kwargs["precision"], full=kwargs["full"], step=kwargs["step"], vs=kwargs["vs"])
+                    precision=kwargs["precision"], full=kwargs["full"], step=kwargs["step"], vs=kwargs["vs"], plots=not kwargs["no_plot"])
 
     run.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     run.__doc__ = f"{lesson.title}: {lesson.summary}"
@@ -203,7 +207,7 @@ def _choose_format(output_format: str | None, output: str | None) -> str:
 
 
 def show_lesson(lesson, raw: dict[str, Any], *, output_format: str | None, output: str | None,
-                precision: str | None, full: bool, step: bool = False, vs: str | None = None) -> None:
+                precision: str | None, full: bool, step: bool = False, vs: str | None = None, plots: bool = True) -> None:
     """Run the lesson and send its trace to the chosen renderer and destination."""
     from nntutor.run import run_lesson
 
@@ -227,22 +231,22 @@ def show_lesson(lesson, raw: dict[str, Any], *, output_format: str | None, outpu
     elif fmt_name == "markdown":
         from nntutor.render.markdown import render_markdown
 
-        text = render_markdown(trace, precision=digits, limit=limit, narrative=lesson.narrative)
+        text = render_markdown(trace, precision=digits, limit=limit, narrative=lesson.narrative, plots=plots)
     elif fmt_name in ("svg", "html"):
         from nntutor.render.terminal import render_picture
 
-        text = render_picture(trace, fmt_name, precision=digits, limit=limit, narrative=lesson.narrative)
+        text = render_picture(trace, fmt_name, precision=digits, limit=limit, narrative=lesson.narrative, plots=plots)
     elif output is not None:
         from nntutor.render.terminal import render_text
 
-        text = render_text(trace, precision=digits, limit=limit, narrative=lesson.narrative)
+        text = render_text(trace, precision=digits, limit=limit, narrative=lesson.narrative, plots=plots)
     else:
         from nntutor.render.terminal import page_trace, show_trace
 
         if step and sys.stdin.isatty() and sys.stdout.isatty():
-            page_trace(trace, precision=digits, limit=limit, narrative=lesson.narrative)
+            page_trace(trace, precision=digits, limit=limit, narrative=lesson.narrative, plots=plots)
         else:
-            show_trace(trace, precision=digits, limit=limit, narrative=lesson.narrative)
+            show_trace(trace, precision=digits, limit=limit, narrative=lesson.narrative, plots=plots)
         return
     if output is None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")

@@ -170,3 +170,16 @@ def tabulate(names, points, *, alpha: float = 0.01) -> ActivationTable:
     values = {name: np.asarray(activate(name, z, alpha=alpha), dtype=np.float64) for name in names}
     derivatives = {name: np.asarray(derivative(name, z, alpha=alpha), dtype=np.float64) for name in names}
     return ActivationTable(z, float(alpha), values, derivatives)
+
+
+def curves(names, low: float = -4.0, high: float = 4.0, points: int = 161, *, alpha: float = 0.01):
+    """f and f' of each named activation on an even grid: (grid, {name: f}, {name: f'}).
+
+    >>> grid, f, df = curves(["relu"], -1.0, 1.0, 3)
+    >>> grid.tolist(), f["relu"].tolist(), df["relu"].tolist()
+    ([-1.0, 0.0, 1.0], [0.0, 0.0, 1.0], [0.0, 0.0, 1.0])
+    """
+    grid = np.linspace(low, high, points)
+    values = {name: activate(name, grid, alpha=alpha) for name in names}
+    slopes = {name: derivative(name, grid, alpha=alpha) for name in names}
+    return grid, values, slopes

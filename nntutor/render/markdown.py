@@ -112,7 +112,7 @@ def _matrix(array: np.ndarray, value: Value, precision: int, limit: int) -> list
     return lines
 
 
-def step_markdown(step: Step, number: int, precision: int, limit: int = DEFAULT_LIMIT) -> list[str]:
+def step_markdown(step: Step, number: int, precision: int, limit: int = DEFAULT_LIMIT, plots: bool = True) -> list[str]:
     lines = [f"## {number}. {escape(step.title)}", ""]
     if step.formula:
         lines += ["$$", step.formula, "$$", ""]
@@ -126,6 +126,11 @@ def step_markdown(step: Step, number: int, precision: int, limit: int = DEFAULT_
     for value in step.values:
         if not is_scalar(value.data):
             lines += [*value_markdown(value, precision, limit), ""]
+    if plots and step.plots:
+        from nntutor.render.plots import plot_text
+
+        for plot in step.plots:
+            lines += ["```text", plot_text(plot, width=72, height=16, color=False), "```", ""]
     if step.worked:
         lines += ["```text", *step.worked, "```", ""]
     for warning in step.warnings:
@@ -135,7 +140,9 @@ def step_markdown(step: Step, number: int, precision: int, limit: int = DEFAULT_
     return lines
 
 
-def render_markdown(trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, narrative: str = "") -> str:
+def render_markdown(
+    trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, narrative: str = "", plots: bool = True
+) -> str:
     lines = [f"# {escape(trace.title)}", ""]
     if trace.summary:
         lines += [escape(trace.summary), ""]
@@ -144,7 +151,7 @@ def render_markdown(trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LI
     for warning in trace.warnings:
         lines += [f"> **Warning:** {escape(warning)}", ""]
     for number, step in enumerate(trace.steps, start=1):
-        lines += step_markdown(step, number, precision, limit)
+        lines += step_markdown(step, number, precision, limit, plots)
     if trace.outputs:
         lines += ["## Result", ""]
         for name, data in trace.outputs.items():

@@ -13,7 +13,7 @@ import numpy as np
 
 from nntutor.core import activations
 from nntutor.errors import InputError
-from nntutor.trace import Step, Trace, Value
+from nntutor.trace import Plot, Series, Step, Trace, Value
 from nntutor.walkthroughs.activation_notes import NAMES, activation_worked, derivative_worked
 from nntutor.walkthroughs.common import Context
 
@@ -124,6 +124,9 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
         )
     )
     names = tuple(NAMES[name] for name in SHOWN)
+    low = min(-4.0, float(points.min()))
+    high = max(4.0, float(points.max()))
+    grid, curve_f, curve_df = activations.curves(SHOWN, low, high, alpha=alpha)
     trace.add(
         Step(
             id="values",
@@ -134,6 +137,7 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
             worked=[activation_worked(ctx, name, example, alpha=alpha) for name in ("gelu", "gelu-tanh")],
             why="Far from 0 the smooth activations agree with ReLU (GELU) or saturate (σ, tanh); "
             "they differ most for small |z|.",
+            plots=[Plot("f(z)", tuple(Series(NAMES[k], grid, curve_f[k]) for k in SHOWN), xlabel="z", ylabel="f(z)")],
         )
     )
     trace.add(
@@ -146,6 +150,7 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
             worked=[derivative_worked(ctx, name, example, alpha=alpha) for name in ("sigmoid", "tanh")],
             why="Backpropagation multiplies these slopes layer after layer: slopes well below 1 "
             "(σ, tanh for large |z|) make gradients vanish, slopes of exactly 0 stop them.",
+            plots=[Plot("f'(z)", tuple(Series(NAMES[k], grid, curve_df[k]) for k in SHOWN), xlabel="z", ylabel="f'(z)")],
         )
     )
     # name -> array (a list in the JSON export; rounded to --precision on screen)
