@@ -105,3 +105,41 @@ def test_bad_values_name_the_flag(flag, value):
     with pytest.raises(InputError) as info:
         run(**{flag: value})
     assert info.value.flag == f"--{flag}"
+
+
+# ----------------------------------------------------------------- CLI
+
+
+@pytest.mark.parametrize("flag", ["--w1", "--b1", "--v1", "--w2", "--b2", "--v2", "--c", "--x0"])
+def test_cli_bad_values_exit_2_with_one_line(run_cli, flag):
+    result = run_cli("lesson", "tiny-mlp", flag, "1e9")
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert f"{flag}:" in lines[0] and "too large" in lines[0]
+
+
+def test_cli_json_with_custom_flags(run_cli):
+    import json
+
+    result = run_cli("lesson", "tiny-mlp", "--w1", "1", "--b1", "0", "--v1", "1", "--w2", "0", "--b2", "2",
+                     "--v2", "3", "--c", "-1", "--x0", "-2", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert set(doc["outputs"]) == {"y", "grads", "kinks"}
+    # f(−2) = 1×ReLU(−2) + 3×ReLU(2) − 1 = 0 + 6 − 1 = 5; hinge 2 has w = 0: no kink (null)
+    assert doc["outputs"]["y"] == pytest.approx(5.0)
+    assert doc["outputs"]["kinks"] == [0.0, None]
+    # ∂f/∂w1 = v1·step(−2)·x0 = 0; ∂f/∂v2 = ReLU(2) = 2; ∂f/∂w2 = v2·step(2)·x0 = 3×1×(−2) = −6
+    assert doc["outputs"]["grads"] == pytest.approx(
+        {"w1": 0.0, "b1": 0.0, "v1": 0.0, "w2": -6.0, "b2": 3.0, "v2": 2.0, "c": 1.0}
+    )
+
+
+@pytest.mark.parametrize("module", ["nntutor.core.tiny_mlp", "nntutor.walkthroughs.tiny_mlp"])
+def test_docstring_examples(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module))
+    assert result.failed == 0

@@ -169,3 +169,47 @@ def test_bad_values_name_the_flag(flag, value):
     with pytest.raises(InputError) as info:
         run(**{flag: value})
     assert info.value.flag == "--" + flag.replace("_", "-")
+
+
+# ----------------------------------------------------------------- CLI
+
+CLI_BAD = [
+    ("--dataset", "iris", "not one of"),
+    ("--hidden", "0", "at least 1"),
+    ("--activation", "gelu", "not one of"),
+    ("--epochs", "99999", "at most 5000"),
+    ("--batch-size", "9", "larger than the xor data set"),
+    ("--lr", "0", "greater than 0"),
+    ("--seed", "abc", "not a whole number"),
+]
+
+
+@pytest.mark.parametrize(("flag", "value", "fragment"), CLI_BAD)
+def test_cli_bad_values_exit_2_with_one_line(run_cli, flag, value, fragment):
+    result = run_cli("lesson", "training", flag, value)
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert f"{flag}:" in lines[0] and fragment in lines[0]
+
+
+def test_cli_json_with_custom_flags(run_cli):
+    import json
+
+    result = run_cli("lesson", "training", "--dataset", "blobs", "--hidden", "3", "--epochs", "12", "--batch-size", "3",
+                     "--lr", "0.5", "--seed", "2", "--activation", "relu", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert set(doc["outputs"]) == {"losses", "predictions"}
+    assert len(doc["outputs"]["losses"]) == 12 and len(doc["outputs"]["predictions"]) == 8
+    assert np.array(doc["inputs"]["W1"]).shape == (3, 2)
+    assert np.array(doc["inputs"]["orders"]).shape == (12, 8)
+
+
+@pytest.mark.parametrize("module", ["nntutor.core.training", "nntutor.walkthroughs.training"])
+def test_docstring_examples(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module))
+    assert result.failed == 0
