@@ -310,3 +310,12 @@ def test_docstring_examples(module):
 
     result = doctest.testmod(importlib.import_module(module))
     assert result.failed == 0
+
+
+def test_default_param_fits_a_smaller_network():
+    # 1-1-1, identity, half-sse at x = 1, y = 5: ŷ = 3×(2×1 + 0) + 1 = 7, L = ½(5 − 7)² = 2,
+    # δ2 = 2, ∂L/∂W2 = δ2·h = 2×2 = 4, ∂L/∂W1 = W2·δ2·x = 3×2×1 = 6
+    trace = run(x="1", y="5", W1="2", b1="0", W2="3", b2="1", activation="relu", output_activation="identity")
+    assert trace.inputs["param"] == ["W1[0,0]", "W2[0,0]"]
+    assert dict(trace.step("symbolic").value("derivatives").data.rows) == pytest.approx({"W1[0,0]": 6.0, "W2[0,0]": 4.0})
+    assert trace.outputs["loss"] == pytest.approx(2.0)
