@@ -38,8 +38,8 @@ MAX_ELEMENTS = 1_000_000
 MAX_MAGNITUDE = 1e6
 MAX_FILE_BYTES = 16 * 1024 * 1024
 
-_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
-_INTEGER = re.compile(r"[+-]?\d+")
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
+_INTEGER = re.compile(r"[+-]?[0-9]+", re.ASCII)
 _VECTOR_EXAMPLE = "numbers separated by commas, e.g. 1.5,2,-0.5"
 _MATRIX_EXAMPLE = "rows of numbers separated by ';', e.g. \"1,0;0,1\""
 
@@ -353,9 +353,7 @@ def parse_input(spec: Any, raw: Any) -> Any:
         value = parse_array(flag, raw)
     elif kind == "labels":
         return parse_labels(flag, raw)
-    elif kind == "text":
-        return parse_text(flag, raw)
-    elif kind == "path":
+    elif kind == "text" or kind == "path":
         return parse_text(flag, raw)
     elif kind == "choice":
         return parse_choice(flag, raw, spec.choices)

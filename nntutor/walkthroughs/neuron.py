@@ -37,7 +37,7 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
             title="Multiply each input by its weight",
             formula=r"p_i = w_i \, x_i",
             formula_text="pᵢ = wᵢ × xᵢ",
-            values=[Value("table", np.vstack([x, w, s.products]), rows=("x", "w", "w×x"), cols=labels)],
+            values=[Value("products", np.vstack([x, w, s.products]), label="inputs, weights and their products", rows=("x", "w", "w×x"), cols=labels)],
             worked=[f"p{i} = {f(wi)}×{f(xi)} = {n(pi)}" for i, (xi, wi, pi) in enumerate(zip(x, w, s.products, strict=True))][:8],
             why="Each weight says how much its input matters and in which direction: "
             "a negative weight turns a large input into evidence against firing.",

@@ -1,0 +1,318 @@
+"""The ``nntutor`` command: gathers flags and hands over. Thin by design.
+
+Each lesson's inputs become real flags of ``nntutor lesson NAME``; the lesson's
+command is built on demand from its file alone, so starting the CLI never reads
+the other lessons. Every error a learner can cause ends as one line on stderr
+and exit code 2 (1 for a runtime failure such as an unwritable file).
+"""
+
+from __future__ import annotations
+
+import inspect
+import sys
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from nntutor import __version__
+from nntutor.errors import InputError, NntutorError
+
+FORMATS = ("text", "markdown", "json", "svg", "html")
+EXTENSIONS = {
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".json": "json",
+    ".txt": "text",
+    ".svg": "svg",
+    ".html": "html",
+    ".htm": "html",
+}
+FLAG_SYNTAX = (
+    "Flag syntax: a scalar is 0.5; a vector is 1.5,2,-0.5; a matrix has rows separated by ';' "
+    "(quote it: \"1,0;0,1\"); JSON lists like [[1,0],[0,1]] work too."
+)
+
+
+def _say(message: str) -> None:
+    from nntutor.render.terminal import print_message
+
+    print_message(message)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+class NntutorGroup(TyperGroup):
+    """The root command: turns every failure into one line and an exit code."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra: Any):
+        try:
+            result = super().main(
+                args=args, prog_name=prog_name or "nntutor", complete_var=complete_var, standalone_mode=False, **extra
+            )
+        except NntutorError as exc:
+            _say(f"error: {_one_line(str(exc))}")
+            sys.exit(exc.exit_code)
+        except typer.Abort:
+            _say("Aborted.")
+            sys.exit(130)
+        except KeyboardInterrupt:
+            _say("Interrupted.")
+            sys.exit(130)
+        except typer.TyperException as exc:
+            if type(exc).__name__ == "NoArgsIsHelpError":
+                help_text = exc.format_message()
+                if help_text.strip():
+                    sys.stdout.write(help_text.rstrip("\n") + "\n")
+                sys.exit(0)
+            ctx = getattr(exc, "ctx", None)
+            where = f" (see: {ctx.command_path} --help)" if ctx is not None else ""
+            _say(f"error: {_one_line(exc.format_message())}{where}")
+            sys.exit(getattr(exc, "exit_code", 2))
+        sys.exit(result if isinstance(result, int) else 0)
+
+
+class LessonGroup(TyperGroup):
+    """``nntutor lesson NAME``: one sub-command per lesson file, built when asked for."""
+
+    def _extra_dir(self, ctx) -> str | None:
+        return ctx.find_root().params.get("lessons_dir")
+
+    def list_commands(self, ctx) -> list[str]:
+        from nntutor.lessons import load_all
+
+        return [lesson.name for lesson in load_all(self._extra_dir(ctx))]
+
+    def get_command(self, ctx, cmd_name: str):
+        from nntutor.lessons import load_lesson
+
+        return lesson_command(load_lesson(cmd_name, self._extra_dir(ctx)))
+
+
+def _parameter_name(input_name: str) -> str:
+    return "in_" + input_name.replace("-", "_")
+
+
+def _escape_help(text: str) -> str:
+    from nntutor.render.terminal import escape_help
+
+    return escape_help(text)
+
+
+def lesson_command(lesson):
+    """A Typer command whose options are the lesson's inputs plus the output options."""
+    params = []
+    for spec in lesson.inputs:
+        help_text = _escape_help(spec.help)
+        if spec.kind == "choice":
+            help_text += f" One of: {', '.join(spec.choices)}."
+        if spec.kind == "flag":
+            option = typer.Option(False, spec.flag, help=help_text, rich_help_panel="Lesson inputs")
+            annotation: Any = bool
+        else:
+            option = typer.Option(
+                None,
+                spec.flag,
+                help=help_text,
+                show_default=spec.default_text or False,
+                metavar=spec.metavar or spec.kind.upper(),
+                rich_help_panel="Lesson inputs",
+            )
+            annotation = str | None
+        params.append(
+            inspect.Parameter(
+                _parameter_name(spec.name), inspect.Parameter.KEYWORD_ONLY, default=option, annotation=annotation
+            )
+        )
+    common = {
+        "output_format": (
+            str | None,
+            typer.Option(None, "--format", "-f", help="Output format: text, markdown, json, svg or html (svg/html: the coloured terminal view as a picture).", metavar="FORMAT", rich_help_panel="Output"),
+        ),
+        "output": (
+            str | None,
+            typer.Option(None, "--output", "-o", help="Write to a file instead of the terminal; the format follows the extension (.md, .json, .txt, .svg, .html).", metavar="PATH", rich_help_panel="Output"),
+        ),
+        "precision": (
+            str | None,
+            typer.Option(None, "--precision", help="Decimals shown in text and Markdown (JSON never rounds).", show_default="4", metavar="N", rich_help_panel="Output"),
+        ),
+        "full": (
+            bool,
+            typer.Option(False, "--full", help="Show every row and column of large matrices (for a pager).", rich_help_panel="Output"),
+        ),
+        "step": (
+            bool,
+            typer.Option(False, "--step", help="Pause after each step (Enter: next, b: back, q: quit); ignored when not in a terminal.", rich_help_panel="Output"),
+        ),
+    }
+    for name, (annotation, option) in common.items():
+        params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=annotation))
+
+    def run(**kwargs: Any) -> None:
+        raw = {spec.name: kwargs[_parameter_name(spec.name)] for spec in lesson.inputs}
+        show_lesson(lesson, raw, output_format=kwargs["output_format"], output=kwargs["output"],
+                    precision=kwargs["precision"], full=kwargs["full"], step=kwargs["step"])
+
+    run.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    run.__doc__ = f"{lesson.title}: {lesson.summary}"
+    example = f"nntutor lesson {lesson.name} --help"
+    epilog = _escape_help(f"{FLAG_SYNTAX}  Export: nntutor lesson {lesson.name} -o {lesson.name}.md")
+    app = typer.Typer(add_completion=False)
+    app.command(
+        lesson.name,
+        help=_escape_help(f"{lesson.title}. {lesson.summary}\n\n{lesson.narrative}"),
+        short_help=_escape_help(lesson.summary),
+        epilog=epilog,
+        options_metavar=f"[LESSON INPUTS] (see {example})" if False else "[OPTIONS]",
+    )(run)
+    return typer.main.get_command(app)
+
+
+def _parse_precision(raw: str | None) -> int:
+    from nntutor.inputs import check_range, parse_integer
+
+    if raw is None:
+        return 4
+    value = parse_integer("--precision", raw)
+    check_range("--precision", value, minimum=0, maximum=15)
+    return value
+
+
+def _choose_format(output_format: str | None, output: str | None) -> str:
+    from pathlib import Path
+
+    if output_format is not None:
+        if output_format not in FORMATS:
+            raise InputError("--format", f"{output_format!r} is not one of: {', '.join(FORMATS)}")
+        return output_format
+    if output is None:
+        return "text"
+    suffix = Path(output).suffix.lower()
+    if suffix not in EXTENSIONS:
+        raise InputError(
+            "--output", f"cannot tell the format from {suffix or 'no extension'!r} (use .md, .json or .txt, or --format)"
+        )
+    return EXTENSIONS[suffix]
+
+
+def show_lesson(lesson, raw: dict[str, Any], *, output_format: str | None, output: str | None,
+                precision: str | None, full: bool, step: bool = False) -> None:
+    """Run the lesson and send its trace to the chosen renderer and destination."""
+    from nntutor.run import run_lesson
+
+    digits = _parse_precision(precision)
+    fmt_name = _choose_format(output_format, output)
+    if output is not None:
+        from nntutor.files import check_writable
+
+        check_writable(output)
+    trace = run_lesson(lesson, raw, precision=digits)
+    limit = 0 if full else 8
+    if fmt_name == "json":
+        from nntutor.render.json import render_json
+
+        text = render_json(trace)
+    elif fmt_name == "markdown":
+        from nntutor.render.markdown import render_markdown
+
+        text = render_markdown(trace, precision=digits, limit=limit, narrative=lesson.narrative)
+    elif fmt_name in ("svg", "html"):
+        from nntutor.render.terminal import render_picture
+
+        text = render_picture(trace, fmt_name, precision=digits, limit=limit, narrative=lesson.narrative)
+    elif output is not None:
+        from nntutor.render.terminal import render_text
+
+        text = render_text(trace, precision=digits, limit=limit, narrative=lesson.narrative)
+    else:
+        from nntutor.render.terminal import page_trace, show_trace
+
+        if step and sys.stdin.isatty() and sys.stdout.isatty():
+            page_trace(trace, precision=digits, limit=limit, narrative=lesson.narrative)
+        else:
+            show_trace(trace, precision=digits, limit=limit, narrative=lesson.narrative)
+        return
+    if output is None:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        return
+    from nntutor.files import write_atomic
+
+    write_atomic(output, text)
+    _say(f"wrote {output} ({fmt_name})")
+
+
+# --------------------------------------------------------------------------- the app
+
+
+def _version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"nntutor {__version__}\n")
+        raise typer.Exit()
+
+
+def make_app(argv: list[str] | None = None) -> typer.Typer:
+    """The Typer application (``argv`` is accepted for symmetry with tests; commands load lazily)."""
+    app = typer.Typer(
+        cls=NntutorGroup,
+        name="nntutor",
+        help="Learn how neural networks and transformers compute, by computing them in front of you. "
+        "Start with 'nntutor list', then 'nntutor lesson neuron'.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+    )
+
+    @app.callback()
+    def root(
+        lessons_dir: Annotated[
+            str | None,
+            typer.Option("--lessons-dir", help="A folder of extra lesson files (yours override the built-in ones); also $NNTUTOR_LESSONS.", metavar="DIR"),
+        ] = None,
+        version: Annotated[
+            bool, typer.Option("--version", help="Show the version and exit.", callback=_version, is_eager=True)
+        ] = False,
+    ) -> None:
+        """Learn how neural networks and transformers compute."""
+
+    @app.command("list")
+    def list_lessons(ctx: typer.Context) -> None:
+        """List the lessons in teaching order, grouped by part."""
+        from nntutor.lessons import load_all
+        from nntutor.render.terminal import emit, lessons_table
+
+        extra = ctx.find_root().params.get("lessons_dir")
+        lessons = load_all(extra)
+        rows = [(lesson.part, lesson.name, lesson.summary) for lesson in lessons]
+        emit(lessons_table(rows))
+
+    @app.command("check")
+    def check(ctx: typer.Context) -> None:
+        """Validate every lesson file (keys, names, defaults, builders); exit 2 on any problem."""
+        from nntutor.lessons import check_all
+
+        extra = ctx.find_root().params.get("lessons_dir")
+        count, errors = check_all(extra)
+        for error in errors:
+            _say(str(error))
+        if errors:
+            _say(f"{len(errors)} problem(s) in {count} lesson file(s)")
+            raise typer.Exit(2)
+        sys.stdout.write(f"checked {count} lesson file(s): all valid\n")
+
+    lesson_app = typer.Typer(
+        cls=LessonGroup,
+        no_args_is_help=True,
+        help="Run a lesson: every number computed and shown with its arithmetic. "
+        "Each lesson's inputs are flags: 'nntutor lesson attention --help'.",
+    )
+    app.add_typer(lesson_app, name="lesson")
+    return app
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app = make_app(sys.argv[1:])
+    typer.main.get_command(app).main(args=sys.argv[1:], prog_name="nntutor")

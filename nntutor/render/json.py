@@ -1,0 +1,87 @@
+"""Trace -> JSON with full-precision numbers.
+
+Shape (the public contract read by scripts and autograders)::
+
+    {"format": 1, "lesson": "softmax", "title": "...", "nntutor_version": "0.1.0",
+     "inputs": {...}, "steps": [{"id", "title", "formula", "values", "worked", "why", "warnings"}],
+     "outputs": {...}, "warnings": [...]}
+
+Numbers are written with Python's shortest round-trip repr (nothing rounded);
+infinities and NaN, which JSON lacks, are written as the strings "inf", "-inf"
+and "nan". A mixed table is ``{"columns": [...], "rows": [[...], ...]}``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import numpy as np
+
+from nntutor import __version__
+from nntutor.trace import Table, Trace
+
+FORMAT = 1
+
+
+def plain(value: Any) -> Any:
+    """NumPy and trace data -> JSON-ready Python data (no rounding).
+
+    >>> plain(np.array([1.5, -np.inf]))
+    [1.5, '-inf']
+    """
+    if isinstance(value, np.ndarray):
+        if value.dtype == bool:
+            return value.tolist()
+        if np.issubdtype(value.dtype, np.integer):
+            return value.tolist()
+        return plain(value.tolist())
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        x = float(value)
+        if math.isnan(x):
+            return "nan"
+        if math.isinf(x):
+            return "inf" if x > 0 else "-inf"
+        return x
+    if isinstance(value, Table):
+        return {"columns": list(value.columns), "rows": [plain(list(row)) for row in value.rows]}
+    if isinstance(value, dict):
+        return {str(key): plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(item) for item in value]
+    if value is None or isinstance(value, str):
+        return value
+    return str(value)
+
+
+def trace_document(trace: Trace) -> dict[str, Any]:
+    return {
+        "format": FORMAT,
+        "lesson": trace.lesson,
+        "title": trace.title,
+        "nntutor_version": __version__,
+        "inputs": plain(trace.inputs),
+        "steps": [
+            {
+                "id": step.id,
+                "title": step.title,
+                "formula": step.formula,
+                "values": {value.name: plain(value.data) for value in step.values},
+                "worked": list(step.worked),
+                "why": step.why,
+                "warnings": list(step.warnings),
+            }
+            for step in trace.steps
+        ],
+        "outputs": plain(trace.outputs),
+        "warnings": list(trace.warnings),
+    }
+
+
+def render_json(trace: Trace) -> str:
+    return json.dumps(trace_document(trace), indent=2, ensure_ascii=False, allow_nan=False) + "\n"

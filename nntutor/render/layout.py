@@ -1,0 +1,31 @@
+"""Layout decisions shared by every renderer (which cells to show, what is a scalar).
+
+>>> shown_indices(10, 8)
+[0, 1, 2, 3, None, 7, 8, 9]
+>>> shown_indices(3, 8)
+[0, 1, 2]
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+DEFAULT_LIMIT = 8
+
+
+def shown_indices(count: int, limit: int) -> list[int | None]:
+    """Which indices to show; ``None`` marks the ``…`` gap (first half, gap, last few)."""
+    if limit <= 0 or count <= limit:
+        return list(range(count))
+    head = max(limit // 2, 1)
+    tail = max(limit - head - 1, 1)
+    return [*range(head), None, *range(count - tail, count)]
+
+
+def is_scalar(data: Any) -> bool:
+    """True for a single number or string (shown inline, not as a table)."""
+    if isinstance(data, np.ndarray):
+        return data.ndim == 0
+    return isinstance(data, (int, float, bool, str, np.integer, np.floating, np.bool_))

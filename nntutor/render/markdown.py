@@ -1,0 +1,151 @@
+"""Trace -> GitHub-flavoured Markdown: a heading a step, GFM tables, ``$…$`` math.
+
+Display math is written as a ``$$`` block on its own lines, which GitHub renders;
+worked arithmetic goes in a fenced ``text`` block so nothing in it is read as
+Markdown. Large matrices are elided as in the terminal (the JSON export has
+every value).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from nntutor.numfmt import fmt
+from nntutor.render.layout import DEFAULT_LIMIT, is_scalar, shown_indices
+from nntutor.trace import Step, Table, Trace, Value
+
+
+def escape(text: Any) -> str:
+    """Make text safe inside a Markdown table cell or paragraph.
+
+    >>> escape("a|b*c")
+    'a\\\\|b\\\\*c'
+    """
+    out = str(text).replace("\\", "\\\\")
+    for ch in "|*_`[]<>#$":
+        out = out.replace(ch, "\\" + ch)
+    return out.replace("\n", " ")
+
+
+def _cell(value: Any, precision: int) -> str:
+    if isinstance(value, (bool, np.bool_)):
+        return "1" if value else "0"
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return fmt(value, precision, fixed=isinstance(value, (float, np.floating)))
+    if isinstance(value, (list, tuple)):
+        return escape(" ".join(str(item) for item in value))
+    if isinstance(value, np.ndarray):
+        flat = value.ravel()
+        return "[" + ", ".join("…" if i is None else fmt(flat[i], precision) for i in shown_indices(flat.size, DEFAULT_LIMIT)) + "]"
+    return escape(value)
+
+
+def _labels(labels, count: int) -> list[str]:
+    if labels is not None and len(labels) == count:
+        return [escape(label) for label in labels]
+    return [str(i) for i in range(count)]
+
+
+def _table(header: list[str], rows: list[list[str]], align_first_left: bool = True) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |"]
+    aligns = [":---" if (i == 0 and align_first_left) else "---:" for i in range(len(header))]
+    lines.append("| " + " | ".join(aligns) + " |")
+    lines.extend("| " + " | ".join(row) + " |" for row in rows)
+    return lines
+
+
+def value_markdown(value: Value, precision: int, limit: int = DEFAULT_LIMIT) -> list[str]:
+    data = value.data
+    title = f"**{escape(value.display_name)}**"
+    if isinstance(data, Table):
+        rows = [[_cell(c, precision) for c in row] for row in data.rows]
+        return [title, "", *_table([escape(c) for c in data.columns], rows, align_first_left=True)]
+    if isinstance(data, dict):
+        rows = [[escape(k), _cell(v, precision)] for k, v in data.items()]
+        return [title, "", *_table(["key", "value"], rows)]
+    if isinstance(data, (list, tuple)) and all(isinstance(item, str) for item in data):
+        return [f"{title}: " + " · ".join(escape(item) for item in data)]
+    array = np.asarray(data)
+    if array.ndim == 1:
+        cols = _labels(value.cols, array.size)
+        idx = shown_indices(array.size, limit)
+        header = [""] + ["…" if i is None else cols[i] for i in idx]
+        row = [escape(value.name)] + ["…" if i is None else _cell(array[i].item(), precision) for i in idx]
+        return [title, "", *_table(header, [row])]
+    if array.ndim == 2:
+        return [title, "", *_matrix(array, value, precision, limit)]
+    if array.ndim == 3:
+        lines: list[str] = []
+        for k in shown_indices(array.shape[0], limit):
+            if k is None:
+                lines += [f"… ({array.shape[0]} in all)", ""]
+                continue
+            lines += [f"**{escape(value.display_name)} [{k}]**", "", *_matrix(array[k], value, precision, limit), ""]
+        return lines
+    return [f"{title}: array of shape {array.shape}"]
+
+
+def _matrix(array: np.ndarray, value: Value, precision: int, limit: int) -> list[str]:
+    n_rows, n_cols = array.shape
+    rows = _labels(value.rows, n_rows)
+    cols = _labels(value.cols, n_cols)
+    ridx = shown_indices(n_rows, limit)
+    cidx = shown_indices(n_cols, limit)
+    header = [""] + ["…" if j is None else cols[j] for j in cidx]
+    body = []
+    for i in ridx:
+        if i is None:
+            body.append(["⋮"] * (len(cidx) + 1))
+            continue
+        body.append([f"**{rows[i]}**"] + ["…" if j is None else _cell(array[i, j].item(), precision) for j in cidx])
+    lines = _table(header, body)
+    if n_rows > limit or n_cols > limit:
+        lines += ["", f"*{n_rows}×{n_cols} matrix, elided for display; the JSON export has every value.*"]
+    return lines
+
+
+def step_markdown(step: Step, number: int, precision: int, limit: int = DEFAULT_LIMIT) -> list[str]:
+    lines = [f"## {number}. {escape(step.title)}", ""]
+    if step.formula:
+        lines += ["$$", step.formula, "$$", ""]
+    scalars = [v for v in step.values if is_scalar(v.data)]
+    for value in scalars:
+        data = value.data.item() if isinstance(value.data, np.ndarray) else value.data
+        shown = escape(data) if isinstance(data, str) else fmt(data, precision)
+        lines.append(f"- **{escape(value.display_name)}** = {shown}")
+    if scalars:
+        lines.append("")
+    for value in step.values:
+        if not is_scalar(value.data):
+            lines += [*value_markdown(value, precision, limit), ""]
+    if step.worked:
+        lines += ["```text", *step.worked, "```", ""]
+    for warning in step.warnings:
+        lines += [f"> **Warning:** {escape(warning)}", ""]
+    if step.why:
+        lines += [f"*{escape(step.why)}*", ""]
+    return lines
+
+
+def render_markdown(trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, narrative: str = "") -> str:
+    lines = [f"# {escape(trace.title)}", ""]
+    if trace.summary:
+        lines += [escape(trace.summary), ""]
+    if narrative:
+        lines += [escape(narrative), ""]
+    for warning in trace.warnings:
+        lines += [f"> **Warning:** {escape(warning)}", ""]
+    for number, step in enumerate(trace.steps, start=1):
+        lines += step_markdown(step, number, precision, limit)
+    if trace.outputs:
+        lines += ["## Result", ""]
+        for name, data in trace.outputs.items():
+            value = Value(name, data)
+            if is_scalar(data):
+                lines.append(f"- **{escape(name)}** = {escape(data) if isinstance(data, str) else fmt(data, precision)}")
+            else:
+                lines += ["", *value_markdown(value, precision, limit), ""]
+        lines.append("")
+    return "\n".join(lines).rstrip("\n") + "\n"

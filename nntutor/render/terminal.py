@@ -1,0 +1,481 @@
+"""Trace -> rich renderables for the terminal. All terminal styling lives here.
+
+Each step becomes a section: a rule with its number and title, the formula, a
+table per value (labelled rows and columns, large matrices elided with ``…``
+but computed in full), the worked arithmetic, and a sentence of why.
+
+Tests render to ``make_console(file=StringIO(), width=80)`` and compare text.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from typing import IO, Any
+
+import numpy as np
+from rich import box
+from rich.console import Console, Group, RenderableType
+from rich.padding import Padding
+from rich.rule import Rule
+from rich.table import Table as RichTable
+from rich.text import Text
+
+from nntutor.numfmt import fmt
+from nntutor.render.layout import DEFAULT_LIMIT, is_scalar, shown_indices
+from nntutor.trace import Step, Table, Trace, Value
+
+STYLE_TITLE = "bold"
+STYLE_FORMULA = "bold cyan"
+STYLE_LABEL = "bold"
+STYLE_HEADER = "bold magenta"
+STYLE_WORKED = "green"
+STYLE_WHY = "italic"
+STYLE_WARNING = "bold yellow"
+STYLE_DIM = "dim"
+
+
+def make_console(
+    file: IO[str] | None = None,
+    *,
+    width: int | None = None,
+    color: bool | None = None,
+    record: bool = False,
+    stderr: bool = False,
+) -> Console:
+    """The one Console factory: markup, emoji and highlighting off (user text is shown as typed).
+
+    ``color=None`` lets rich decide (no colour with NO_COLOR or when piped);
+    ``False`` forces plain text; ``True`` forces colour.
+    """
+    if width is None and file is not None and not _isatty(file):
+        width = _env_width(100)
+    kwargs: dict[str, Any] = {}
+    if color is False:
+        kwargs["color_system"] = None
+        kwargs["no_color"] = True
+    elif color is True:
+        kwargs["force_terminal"] = True
+        kwargs["color_system"] = "truecolor"
+    return Console(
+        file=file,
+        width=width,
+        markup=False,
+        emoji=False,
+        highlight=False,
+        record=record,
+        stderr=stderr,
+        soft_wrap=False,
+        **kwargs,
+    )
+
+
+def _isatty(file: IO[str]) -> bool:
+    try:
+        return file.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _env_width(default: int) -> int:
+    try:
+        return max(40, int(os.environ.get("COLUMNS", default)))
+    except ValueError:
+        return default
+
+
+def stdout_console() -> Console:
+    """Console for data on stdout: terminal width when interactive, 100 columns when piped."""
+    return make_console(sys.stdout)
+
+
+def error_console() -> Console:
+    return make_console(sys.stderr, stderr=True)
+
+
+# --------------------------------------------------------------------------- cells
+
+
+def _cell(value: Any, precision: int) -> Text:
+    if isinstance(value, (bool, np.bool_)):
+        return Text("1" if value else "0", justify="right")
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return Text(fmt(value, precision, fixed=isinstance(value, (float, np.floating))), justify="right")
+    if isinstance(value, (list, tuple)):
+        return Text(" ".join(str(item) for item in value))
+    if isinstance(value, np.ndarray):
+        return Text(_inline_array(value, precision))
+    return Text(str(value))
+
+
+def _inline_array(array: np.ndarray, precision: int) -> str:
+    flat = array.ravel()
+    shown = shown_indices(flat.size, DEFAULT_LIMIT)
+    parts = ["…" if i is None else fmt(flat[i], precision) for i in shown]
+    return "[" + ", ".join(parts) + "]"
+
+
+def _labels(labels: Sequence[str] | None, count: int) -> list[str]:
+    if labels is not None and len(labels) == count:
+        return [str(label) for label in labels]
+    return [str(i) for i in range(count)]
+
+
+def _new_table(title: str | None) -> RichTable:
+    return RichTable(
+        box=box.SIMPLE_HEAD,
+        header_style=STYLE_HEADER,
+        pad_edge=False,
+        show_edge=False,
+    )
+
+
+# --------------------------------------------------------------------------- values
+
+
+def vector_table(value: Value, precision: int, limit: int) -> RichTable:
+    data = np.asarray(value.data)
+    cols = _labels(value.cols, data.size)
+    table = _new_table(None)
+    indices = shown_indices(data.size, limit)
+    table.add_column("", style=STYLE_DIM)
+    for i in indices:
+        table.add_column(Text("…" if i is None else cols[i]), justify="right")
+    row = [Text(value.name, style=STYLE_DIM)]
+    row += [Text("…") if i is None else _cell(data[i].item(), precision) for i in indices]
+    table.add_row(*row)
+    if data.size > limit:
+        table.caption = Text(f"{data.size} values, {len(indices) - 1} shown", style=STYLE_DIM)
+    return table
+
+
+def heat_style(x: float, low: float, high: float) -> str:
+    """Background colour for a heatmap cell: blue for negative, red for positive, white at 0.
+
+    Values are scaled by the largest magnitude in the matrix, so the legend is symmetric
+    around 0 (weights, which are never negative, run from white to red).
+    """
+    if not np.isfinite(x):
+        return "on grey23"
+    span = max(abs(low), abs(high)) or 1.0
+    t = min(abs(x) / span, 1.0)
+    if x >= 0:
+        r, g, b = 255, int(255 - 175 * t), int(255 - 205 * t)
+    else:
+        r, g, b = int(255 - 205 * t), int(255 - 150 * t), 255
+    fg = "black" if t < 0.65 else "white"
+    return f"{fg} on rgb({r},{g},{b})"
+
+
+def heat_legend(low: float, high: float, precision: int) -> Text:
+    """A colour scale from the smallest to the largest value shown."""
+    text = Text()
+    text.append("scale: ", style=STYLE_DIM)
+    steps = 8
+    for k in range(steps + 1):
+        x = low + (high - low) * k / steps
+        text.append("  ", style=heat_style(x, low, high))
+    text.append(f"  {fmt(low, precision)} … {fmt(high, precision)}", style=STYLE_DIM)
+    return text
+
+
+def matrix_table(value: Value, precision: int, limit: int, heat: bool = False) -> RichTable:
+    data = np.asarray(value.data)
+    finite = data[np.isfinite(data)] if data.size else data
+    low = float(finite.min()) if finite.size else 0.0
+    high = float(finite.max()) if finite.size else 0.0
+    n_rows, n_cols = data.shape
+    rows = _labels(value.rows, n_rows)
+    cols = _labels(value.cols, n_cols)
+    table = _new_table(None)
+    row_indices = shown_indices(n_rows, limit)
+    col_indices = shown_indices(n_cols, limit)
+    table.add_column("", style=STYLE_LABEL)
+    for j in col_indices:
+        table.add_column(Text("…" if j is None else cols[j]), justify="right")
+    for i in row_indices:
+        if i is None:
+            table.add_row(Text("⋮"), *[Text("⋮" if j is not None else "⋱") for j in col_indices])
+            continue
+        cells = [Text("…") if j is None else _cell(data[i, j].item(), precision) for j in col_indices]
+        if heat:
+            for cell, j in zip(cells, col_indices, strict=True):
+                if j is not None:
+                    cell.stylize(heat_style(float(data[i, j]), low, high))
+        table.add_row(Text(rows[i]), *cells)
+    if n_rows > limit or n_cols > limit:
+        table.caption = Text(
+            f"{n_rows}×{n_cols} matrix, elided for display (computed in full; --format json has every value)",
+            style=STYLE_DIM,
+        )
+    return table
+
+
+def mixed_table(value: Value, precision: int, limit: int) -> RichTable:
+    data: Table = value.data
+    table = _new_table(None)
+    for column in data.columns:
+        table.add_column(Text(str(column)))
+    row_limit = max(limit * 4, 24)
+    indices = shown_indices(len(data.rows), row_limit)
+    for i in indices:
+        if i is None:
+            table.add_row(*[Text("⋮") for _ in data.columns])
+        else:
+            table.add_row(*[_cell(cell, precision) for cell in data.rows[i]])
+    if len(data.rows) > row_limit:
+        table.caption = Text(f"{len(data.rows)} rows, {len(indices) - 1} shown", style=STYLE_DIM)
+    return table
+
+
+def mapping_table(value: Value, precision: int, limit: int) -> RichTable:
+    table = _new_table(None)
+    table.add_column("key", style=STYLE_LABEL)
+    table.add_column("value")
+    items = list(value.data.items())
+    indices = shown_indices(len(items), max(limit * 4, 24))
+    for i in indices:
+        if i is None:
+            table.add_row(Text("⋮"), Text("⋮"))
+            continue
+        key, item = items[i]
+        table.add_row(Text(str(key)), _cell(item, precision))
+    return table
+
+
+def scalar_text(value: Value, precision: int) -> Text:
+    data = value.data
+    if isinstance(data, np.ndarray):
+        data = data.item()
+    text = Text()
+    text.append(value.display_name, style=STYLE_LABEL)
+    text.append(" = " if not isinstance(data, str) else ": ")
+    text.append(data if isinstance(data, str) else fmt(data, precision))
+    return text
+
+
+def value_renderables(value: Value, precision: int, limit: int, heat: bool = False) -> Iterator[RenderableType]:
+    """The renderables for one non-scalar value: its label above its table.
+
+    With ``heat`` (colour available) a value marked ``heat`` is drawn as a heatmap:
+    coloured cells that keep their numbers, and a legend for the scale.
+    """
+    heat = heat and value.heat
+    for renderable in _value_parts(value, precision, limit, heat):
+        if isinstance(renderable, RichTable):
+            title = getattr(renderable, "_nntutor_title", None) or value.display_name
+            parts: list[RenderableType] = [Text(title, style=STYLE_LABEL), renderable]
+            legend = getattr(renderable, "_nntutor_legend", None)
+            if legend is not None:
+                parts.append(legend)
+            yield Group(*parts)
+        else:
+            yield renderable
+
+
+def _value_parts(value: Value, precision: int, limit: int, heat: bool = False) -> Iterator[RenderableType]:
+    data = value.data
+    if isinstance(data, Table):
+        yield mixed_table(value, precision, limit)
+    elif isinstance(data, dict):
+        yield mapping_table(value, precision, limit)
+    elif isinstance(data, (list, tuple)) and all(isinstance(item, str) for item in data):
+        text = Text()
+        text.append(value.display_name, style=STYLE_LABEL)
+        text.append(": " + " | ".join(data))
+        yield text
+    else:
+        array = np.asarray(data)
+        if array.ndim == 1:
+            yield vector_table(value, precision, limit)
+        elif array.ndim == 2:
+            table = matrix_table(value, precision, limit, heat)
+            if heat:
+                finite = array[np.isfinite(array)]
+                if finite.size:
+                    table._nntutor_legend = heat_legend(float(finite.min()), float(finite.max()), precision)  # type: ignore[attr-defined]
+            yield table
+        elif array.ndim == 3:
+            for index in shown_indices(array.shape[0], limit):
+                if index is None:
+                    yield Text(f"… ({array.shape[0]} in all)", style=STYLE_DIM)
+                    continue
+                piece = Value(value.name, array[index], rows=value.rows, cols=value.cols)
+                table = matrix_table(piece, precision, limit, heat)
+                table._nntutor_title = f"{value.display_name} [{index}]"  # type: ignore[attr-defined]
+                yield table
+        else:
+            yield Text(f"{value.display_name}: array of shape {array.shape}", style=STYLE_DIM)
+
+
+# --------------------------------------------------------------------------- steps
+
+
+def step_renderable(step: Step, number: int, precision: int, limit: int = DEFAULT_LIMIT, heat: bool = False) -> RenderableType:
+    parts: list[RenderableType] = [Rule(Text(f"Step {number} · {step.title}", style=STYLE_TITLE), align="left")]
+    if step.formula_text or step.formula:
+        parts.append(Padding(Text(step.formula_text or step.formula, style=STYLE_FORMULA), (0, 0, 0, 2), expand=False))
+    scalars = [v for v in step.values if is_scalar(v.data)]
+    others = [v for v in step.values if not is_scalar(v.data)]
+    if scalars:
+        line = Text("   ").join(scalar_text(v, precision) for v in scalars)
+        parts.append(Padding(line, (0, 0, 0, 2), expand=False))
+    for value in others:
+        for renderable in value_renderables(value, precision, limit, heat):
+            parts.append(Padding(renderable, (1, 0, 0, 2), expand=False))
+    if step.worked:
+        worked = Text()
+        for i, line in enumerate(step.worked):
+            if i:
+                worked.append("\n")
+            worked.append(line, style=STYLE_WORKED)
+        parts.append(Padding(worked, (1, 0, 0, 2), expand=False))
+    for warning in step.warnings:
+        parts.append(Padding(Text("⚠ " + warning, style=STYLE_WARNING), (1, 0, 0, 2), expand=False))
+    if step.why:
+        parts.append(Padding(Text(step.why, style=STYLE_WHY), (1, 0, 1, 2), expand=False))
+    else:
+        parts.append(Text(""))
+    return Group(*parts)
+
+
+def header_renderable(trace: Trace, narrative: str = "") -> RenderableType:
+    title = Text(trace.title, style="bold underline")
+    parts: list[RenderableType] = [title]
+    if trace.summary:
+        parts.append(Text(trace.summary))
+    if narrative:
+        parts.append(Padding(Text(narrative, style=STYLE_DIM), (1, 0, 0, 0), expand=False))
+    for warning in trace.warnings:
+        parts.append(Padding(Text("⚠ " + warning, style=STYLE_WARNING), (1, 0, 0, 0), expand=False))
+    parts.append(Text(""))
+    return Group(*parts)
+
+
+def outputs_renderable(trace: Trace, precision: int, limit: int = DEFAULT_LIMIT) -> RenderableType:
+    parts: list[RenderableType] = [Rule(Text("Result", style=STYLE_TITLE), align="left")]
+    for name, data in trace.outputs.items():
+        value = Value(name, data)
+        if is_scalar(data):
+            parts.append(Padding(scalar_text(value, precision), (0, 0, 0, 2), expand=False))
+        else:
+            for renderable in value_renderables(value, precision, limit):
+                parts.append(Padding(renderable, (0, 0, 0, 2), expand=False))
+    return Group(*parts)
+
+
+def trace_renderables(
+    trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, narrative: str = "", heat: bool = False
+) -> Iterator[RenderableType]:
+    """Everything shown for a lesson run, in order."""
+    yield header_renderable(trace, narrative)
+    for number, step in enumerate(trace.steps, start=1):
+        yield step_renderable(step, number, precision, limit, heat)
+    if trace.outputs:
+        yield outputs_renderable(trace, precision, limit)
+
+
+def print_trace(console: Console, trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, narrative: str = "") -> None:
+    """Print a trace; heatmaps appear only where the console shows colour."""
+    heat = console.color_system is not None and not console.no_color
+    for renderable in trace_renderables(trace, precision=precision, limit=limit, narrative=narrative, heat=heat):
+        console.print(renderable)
+
+
+def render_text(trace: Trace, *, precision: int = 4, width: int = 100, limit: int = DEFAULT_LIMIT, narrative: str = "") -> str:
+    """The terminal rendering as plain text (for ``-o trace.txt`` and tests)."""
+    import io
+
+    buffer = io.StringIO()
+    console = make_console(buffer, width=width, color=False)
+    print_trace(console, trace, precision=precision, limit=limit, narrative=narrative)
+    return "\n".join(line.rstrip() for line in buffer.getvalue().splitlines()) + "\n"
+
+
+def emit(*renderables: RenderableType) -> None:
+    """Print to stdout: styled in a terminal; plain text without trailing spaces when piped."""
+    if _isatty(sys.stdout) or os.environ.get("FORCE_COLOR"):
+        console = stdout_console()
+        for renderable in renderables:
+            console.print(renderable)
+        return
+    import io
+
+    buffer = io.StringIO()
+    console = make_console(buffer, width=_env_width(100), color=False)
+    for renderable in renderables:
+        console.print(renderable)
+    sys.stdout.write("\n".join(line.rstrip() for line in buffer.getvalue().splitlines()) + "\n")
+
+
+def show_trace(trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, narrative: str = "") -> None:
+    """Print to stdout: styled in a terminal; plain text without trailing spaces when piped."""
+    if _isatty(sys.stdout) or os.environ.get("FORCE_COLOR"):
+        print_trace(stdout_console(), trace, precision=precision, limit=limit, narrative=narrative)
+    else:
+        sys.stdout.write(render_text(trace, precision=precision, width=_env_width(100), limit=limit, narrative=narrative))
+
+
+def print_message(message: str, *, style: str = "") -> None:
+    """One line to stderr (errors, notices): never parsed as markup."""
+    error_console().print(Text(message, style=style), soft_wrap=True)
+
+
+def escape_help(text: str) -> str:
+    """Help text from a lesson file, shown literally by Typer's rich help (``[i]`` stays ``[i]``)."""
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def lessons_table(rows: Sequence[tuple[str, str, str]]) -> RenderableType:
+    """``nntutor list``: lessons grouped by part, in teaching order.
+
+    ``rows`` are (part, name, summary) in order.
+    """
+    table = RichTable(box=None, show_header=False, pad_edge=False, padding=(0, 2, 0, 0))
+    table.add_column("name", style="bold cyan", no_wrap=True)
+    table.add_column("summary")
+    current = None
+    for part, name, summary in rows:
+        if part != current:
+            if current is not None:
+                table.add_row(Text(""), Text(""))
+            table.add_row(Text(part, style="bold underline"), Text(""))
+            current = part
+        table.add_row(Text("  " + name, style="bold cyan"), Text(summary))
+    return Group(table, Text(""), Text("Run one with: nntutor lesson NAME   (its flags: nntutor lesson NAME --help)", style=STYLE_DIM))
+
+
+def render_picture(trace: Trace, kind: str, *, precision: int = 4, limit: int = DEFAULT_LIMIT, narrative: str = "", width: int = 100) -> str:
+    """The coloured terminal rendering recorded as an SVG picture or an HTML page (``kind``)."""
+    import io
+
+    console = make_console(io.StringIO(), width=width, color=True, record=True)
+    print_trace(console, trace, precision=precision, limit=limit, narrative=narrative)
+    if kind == "svg":
+        return console.export_svg(title=f"nntutor · {trace.title}")
+    return console.export_html(inline_styles=True)
+
+
+def page_trace(trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, narrative: str = "", read=input) -> None:
+    """Show one step at a time in a terminal: Enter for the next, ``b`` for back, ``q`` to stop."""
+    console = stdout_console()
+    heat = console.color_system is not None and not console.no_color
+    steps = trace.steps
+    console.print(header_renderable(trace, narrative))
+    index = 0
+    while 0 <= index < len(steps):
+        console.print(step_renderable(steps[index], index + 1, precision, limit, heat))
+        prompt = f"[step {index + 1}/{len(steps)}] Enter: next · b: back · q: quit "
+        try:
+            answer = read(prompt).strip().lower()
+        except (EOFError, KeyboardInterrupt):
+            console.print()
+            return
+        if answer == "q":
+            return
+        index = max(index - 1, 0) if answer == "b" else index + 1
+    if trace.outputs:
+        console.print(outputs_renderable(trace, precision, limit))

@@ -1,0 +1,259 @@
+"""The attention lesson: single-head scaled dot-product attention, step by step.
+
+Default X (4 tokens × 3 dims) with identity projections, so Q = K = V = X:
+s[1,0] = q1·k0 = 0.5×1 + 1×0 + 0.2×0.5 = 0.6, scaled by √3.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from nntutor.core.attention import attention
+from nntutor.errors import InputError
+from nntutor.trace import Step, Trace, Value
+from nntutor.walkthroughs.common import Context, dot_worked, sum_worked
+
+MAX_MEMORY_BYTES = 4 * 1024**3
+DEFAULT_SEQ_LEN = 4
+DEFAULT_D_MODEL = 3
+
+
+def memory_estimate(n: int, d: int) -> int:
+    """Bytes the run needs: about six n×n float64 matrices plus the n×d ones."""
+    return 8 * (6 * n * n + 6 * n * d)
+
+
+def _human_bytes(count: float) -> str:
+    for unit in ("bytes", "KB", "MB", "GB", "TB"):
+        if count < 1000 or unit == "TB":
+            return f"{count:.0f} {unit}" if unit == "bytes" else f"{count:.1f} {unit}"
+        count /= 1000
+    return f"{count:.1f} TB"  # pragma: no cover
+
+
+def check_size(flag: str, n: int, d: int) -> None:
+    """Refuse, before allocating anything, a run that would exhaust memory."""
+    need = memory_estimate(n, d)
+    if need > MAX_MEMORY_BYTES:
+        scores = 8 * n * n
+        raise InputError(
+            flag,
+            f"{n} tokens × {d} dims needs ~{_human_bytes(need)} (the {n}×{n} score matrix alone is "
+            f"{_human_bytes(scores)}); at most {_human_bytes(MAX_MEMORY_BYTES)} is allowed",
+        )
+
+
+def resolve_x(args: dict[str, Any]) -> tuple[np.ndarray, dict[str, Any]]:
+    """X from --x, or random from --seed/--seq-len/--d-model (rounded to 2 decimals)."""
+    given = args.get("_given", frozenset())
+    sized = [name for name in ("seq-len", "d-model", "seed") if name in given]
+    if "x" in given:
+        for name in ("seq-len", "d-model"):
+            if name in given:
+                raise InputError(f"--{name}", "cannot be combined with --x (the sizes come from --x)")
+        return args["x"], {}
+    if not sized:
+        return args["x"], {}
+    n = args["seq-len"] if args["seq-len"] is not None else DEFAULT_SEQ_LEN
+    d = args["d-model"] if args["d-model"] is not None else DEFAULT_D_MODEL
+    check_size("--seq-len" if "seq-len" in given else "--d-model", n, d)
+    seed = args["seed"] if args["seed"] is not None else 0
+    rng = np.random.default_rng(seed)
+    x = np.round(rng.uniform(-1.0, 1.0, size=(n, d)), 2)
+    return x, {"seed": seed, "seq-len": n, "d-model": d}
+
+
+def _check_projection(flag: str, w: np.ndarray | None, d: int) -> None:
+    if w is not None and w.shape[0] != d:
+        raise InputError(flag, f"expected {d} rows to match the {d} columns of --x, got {w.shape[0]}")
+
+
+def build(ctx: Context, args: dict[str, Any]) -> Trace:
+    x, random_info = resolve_x(args)
+    n, d = x.shape
+    check_size("--x", n, d)
+    wq, wk, wv = args["wq"], args["wk"], args["wv"]
+    for flag, w in (("--wq", wq), ("--wk", wk), ("--wv", wv)):
+        _check_projection(flag, w, d)
+    d_q = wq.shape[1] if wq is not None else d
+    d_k = wk.shape[1] if wk is not None else d
+    if d_q != d_k:
+        raise InputError("--wk", f"expected {d_q} columns to match --wq (queries and keys need the same size), got {d_k}")
+    tokens = args["tokens"]
+    if tokens is None or ("tokens" not in args.get("_given", frozenset()) and len(tokens) != n):
+        tokens = tuple(f"t{i}" for i in range(n))
+    if len(tokens) != n:
+        raise InputError("--tokens", f"expected {n} names to match the {n} rows of --x, got {len(tokens)}")
+    padding = args["padding"]
+    if padding is not None:
+        if padding.size != n:
+            raise InputError("--padding", f"expected {n} values (one per token), got {padding.size}")
+        if not np.all((padding == 0) | (padding == 1)):
+            raise InputError("--padding", "expected only 0 (masked) and 1 (kept) values")
+    causal = bool(args["causal"])
+    scale = not bool(args["no-scale"])
+
+    result = attention(x, wq, wk, wv, causal=causal, scale=scale, key_padding=padding)
+    labels = tuple(tokens)
+    n_, f = ctx.n, ctx.f
+    i = 1 if n > 1 else 0  # the query worked out in full
+    j = 0
+
+    inputs: dict[str, Any] = {"x": x, "tokens": list(labels), "causal": causal, "scale": scale}
+    for name, w in (("wq", wq), ("wk", wk), ("wv", wv)):
+        inputs[name] = w if w is not None else np.eye(d)
+    if padding is not None:
+        inputs["padding"] = padding
+    inputs.update(random_info)
+    trace = ctx.new_trace(inputs)
+
+    identity = wq is None and wk is None and wv is None
+    dims = [f"d{c}" for c in range(d)]
+    if identity:
+        proj_values = [Value("x", x, label="X (= Q = K = V)", rows=labels, cols=tuple(dims))]
+        worked = [f"W_Q = W_K = W_V = I (the {d}×{d} identity), so q{i} = x{i} = [{', '.join(n_(v) for v in x[i])}]"]
+    else:
+        proj_values = [
+            Value("q", result.q, label="Q = X·W_Q", rows=labels),
+            Value("k", result.k, label="K = X·W_K", rows=labels),
+            Value("v", result.v, label="V = X·W_V", rows=labels),
+        ]
+        w_q = wq if wq is not None else np.eye(d)
+        worked = [dot_worked(ctx, f"Q[{i},0] = x{i}·W_Q[:,0]", x[i], w_q[:, 0], result.q[i, 0])]
+    trace.add(
+        Step(
+            id="projections",
+            title="Project each token into a query, a key and a value",
+            formula=r"Q = X W_Q,\quad K = X W_K,\quad V = X W_V",
+            formula_text="Q = X·W_Q,  K = X·W_K,  V = X·W_V",
+            values=proj_values,
+            worked=worked,
+            why="The query says what a token is looking for, the key what it offers to others, "
+            "and the value what it passes on when attended to.",
+        )
+    )
+    trace.add(
+        Step(
+            id="scores",
+            title="Score every query against every key",
+            formula=r"S = Q K^\top,\quad S_{ij} = \mathbf{q}_i \cdot \mathbf{k}_j",
+            formula_text="S = Q·Kᵀ,  Sᵢⱼ = qᵢ·kⱼ",
+            values=[Value("scores", result.scores, label="raw scores Q·Kᵀ (rows: queries, columns: keys)", rows=labels, cols=labels)],
+            worked=[dot_worked(ctx, f"S[{i},{j}] = q{i}·k{j}", result.q[i], result.k[j], result.scores[i, j])],
+            why="A dot product is large when two vectors point the same way: "
+            "each row says how well one token's query matches every key.",
+        )
+    )
+    if scale:
+        trace.add(
+            Step(
+                id="scale",
+                title=f"Divide by √d_k = √{d_k}",
+                formula=r"S' = \frac{Q K^\top}{\sqrt{d_k}}",
+                formula_text=f"S′ = S / √d_k = S / {n_(result.scale)}",
+                values=[Value("scaled", result.scaled, label="scaled scores", rows=labels, cols=labels)],
+                worked=[f"S′[{i},{j}] = {n_(result.scores[i, j])} / √{d_k} = {n_(result.scores[i, j])} / {n_(result.scale)} = {n_(result.scaled[i, j])}"],
+                why="With d_k random components a dot product's variance grows like d_k; without the "
+                "division, large scores push softmax into a near one-hot corner where gradients vanish.",
+            )
+        )
+    else:
+        trace.add(
+            Step(
+                id="scale",
+                title="No scaling (--no-scale)",
+                formula=r"S' = Q K^\top",
+                formula_text="S′ = S (not divided by √d_k)",
+                values=[Value("scaled", result.scaled, label="unscaled scores", rows=labels, cols=labels)],
+                worked=[f"S′[{i},{j}] = S[{i},{j}] = {n_(result.scaled[i, j])} (√d_k = {n_(np.sqrt(d_k))} would divide it)"],
+                why="Compare the weights below with a scaled run: unscaled scores are larger, so softmax is peakier.",
+            )
+        )
+    if result.allowed is not None:
+        what = []
+        if causal:
+            what.append("causal: token i may only look at tokens 0..i")
+        if padding is not None:
+            what.append("padding: keys marked 0 are hidden from every query")
+        step = Step(
+            id="mask",
+            title="Mask what may not be seen",
+            formula=r"S'_{ij} = -\infty \text{ where masked}",
+            formula_text="S′ᵢⱼ = −∞ where masked (" + "; ".join(what) + ")",
+            values=[Value("masked", result.masked(), label="scores after masking", rows=labels, cols=labels)],
+            worked=[_mask_worked(ctx, result, i, labels)],
+            why="e^(−∞) = 0, so a masked key gets exactly zero weight while the remaining weights still sum to 1.",
+        )
+        for row in np.flatnonzero(result.empty_rows):
+            step.warnings.append(
+                f"query {labels[row]} has every key masked: its weights are set to 0 and its output to 0 "
+                "(plain softmax would compute 0/0 = NaN here)"
+            )
+        trace.add(step)
+    exps = result.exponentials()
+    weights = result.weights
+    row_terms = exps[i]
+    trace.add(
+        Step(
+            id="softmax",
+            title="Softmax along each row",
+            formula=r"A_{ij} = \frac{e^{S'_{ij} - \max_k S'_{ik}}}{\sum_k e^{S'_{ik} - \max_k S'_{ik}}}",
+            formula_text="Aᵢⱼ = exp(S′ᵢⱼ − maxₖ S′ᵢₖ) / Σₖ exp(S′ᵢₖ − maxₖ S′ᵢₖ)",
+            values=[
+                Value("exp", exps, label="exp(S′ − row max)", rows=labels, cols=labels),
+                Value("row_sum", result.row_sum, label="row sums of the exponentials", cols=labels),
+                Value("weights", weights, label="attention weights A (each row sums to 1)", rows=labels, cols=labels, heat=True),
+            ],
+            worked=[
+                f"row max for {labels[i]} = {n_(result.row_max[i])}",
+                sum_worked(ctx, f"Σ exp (row {labels[i]})", row_terms, result.row_sum[i]),
+                f"A[{i},{j}] = {n_(exps[i, j])} / {n_(result.row_sum[i])} = {n_(weights[i, j])}"
+                if result.row_sum[i] > 0
+                else f"A[{i},{j}] = 0 (every key masked)",
+            ],
+            why="Softmax turns each row of scores into a probability distribution over the keys: "
+            "how much of its attention a query spends on each token.",
+        )
+    )
+    d_v = result.v.shape[1]
+    column = 0
+    terms = " + ".join(f"{f(weights[i, c])}×{f(result.v[c, column])}" for c in range(min(n, 6)))
+    if n > 6:
+        terms += f" + … ({n - 6} more)"
+    trace.add(
+        Step(
+            id="output",
+            title="Mix the values with the weights",
+            formula=r"\mathrm{Attention}(Q,K,V) = A V,\quad \mathbf{o}_i = \sum_j A_{ij}\,\mathbf{v}_j",
+            formula_text="O = A·V,  oᵢ = Σⱼ Aᵢⱼ vⱼ",
+            values=[Value("output", result.output, label=f"output O ({n}×{d_v})", rows=labels)],
+            worked=[
+                f"o{i} = " + " + ".join(f"{n_(weights[i, c])}·v{c}" for c in range(min(n, 6))) + (" + …" if n > 6 else ""),
+                f"O[{i},{column}] = {terms} = {n_(result.output[i, column])}",
+            ],
+            why="Each output row is a weighted average of the value rows: "
+            "a token's new representation blends in the tokens it attends to.",
+        )
+    )
+    trace.outputs = {
+        "q": result.q,
+        "k": result.k,
+        "v": result.v,
+        "scores": result.scores,
+        "scaled": result.scaled,
+        "weights": weights,
+        "output": result.output,
+    }
+    return trace
+
+
+def _mask_worked(ctx: Context, result, i: int, labels: tuple[str, ...]) -> str:
+    allowed = result.allowed[i]
+    seen = [labels[c] for c in np.flatnonzero(allowed)]
+    hidden = [labels[c] for c in np.flatnonzero(~allowed)]
+    text = f"query {labels[i]} sees {', '.join(seen) if seen else 'nothing'}"
+    if hidden:
+        text += f"; hidden: {', '.join(hidden)} (set to −∞)"
+    return text

@@ -1,0 +1,145 @@
+"""The softmax lesson: logits to probabilities, one temperature per column.
+
+Default run: logits 2, 1.8, 1.2, 0.8, 0.6 at T = 0.5, 1, 2; at T = 1 the
+probabilities are e^(zᵢ − 2) / Σⱼ e^(zⱼ − 2).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from nntutor.core.softmax import softmax_steps
+from nntutor.errors import InputError
+from nntutor.trace import Step, Trace, Value
+from nntutor.walkthroughs.common import Context, sum_worked
+
+
+def _column_labels(temperatures: np.ndarray, ctx: Context) -> tuple[str, ...]:
+    return tuple(f"T={ctx.n(t)}" for t in temperatures)
+
+
+def build(ctx: Context, args: dict[str, Any]) -> Trace:
+    logits = args["logits"]
+    temperatures = args["temperature"]
+    labels = args["labels"]
+    target = args["target"]
+    n = logits.size
+    given = args.get("_given", frozenset())
+    if labels is None or ("labels" not in given and len(labels) != n):
+        labels = tuple(f"z{i}" for i in range(n))
+    if len(labels) != n:
+        raise InputError("--labels", f"expected {n} names to match --logits, got {len(labels)}")
+    if len(set(temperatures.tolist())) != temperatures.size:
+        raise InputError("--temperature", "the same temperature is listed twice (expected distinct values)")
+    if target is not None and not 0 <= target < n:
+        raise InputError("--target", f"{target} is out of range (expected an index from 0 to {n - 1})")
+
+    runs = [softmax_steps(logits, float(t)) for t in temperatures]
+    cols = _column_labels(temperatures, ctx)
+    rows = tuple(labels)
+    n_, f = ctx.n, ctx.f
+    first = 0
+    single = temperatures.size == 1
+
+    def matrix(attr: str) -> np.ndarray:
+        return np.column_stack([getattr(run, attr) for run in runs])
+
+    def per_temperature(name: str, values: list[float], label: str) -> Value:
+        """One number per temperature: a scalar when there is a single temperature."""
+        if single:
+            return Value(name, float(values[0]), label=label)
+        return Value(name, np.array(values), label=label, cols=cols)
+
+    inputs: dict[str, Any] = {"logits": logits, "labels": list(labels), "temperature": temperatures.tolist()}
+    if target is not None:
+        inputs["target"] = target
+    trace = ctx.new_trace(inputs)
+    trace.add(
+        Step(
+            id="scale",
+            title="Divide the logits by the temperature",
+            formula=r"z'_i = \frac{z_i}{T}",
+            formula_text="z′ᵢ = zᵢ / T",
+            values=[Value("scaled", matrix("scaled"), label="z / T", rows=rows, cols=cols)],
+            worked=[f"{rows[first]}: {n_(logits[first])} / {n_(run.temperature)} = {n_(run.scaled[first])}" for run in runs],
+            why="A temperature below 1 stretches the gaps between logits (sharper, more confident); "
+            "above 1 it shrinks them (flatter, more uniform).",
+        )
+    )
+    trace.add(
+        Step(
+            id="shift",
+            title="Subtract the largest value",
+            formula=r"z''_i = z'_i - \max_j z'_j",
+            formula_text="z″ᵢ = z′ᵢ − maxⱼ z′ⱼ",
+            values=[
+                per_temperature("max", [run.maximum for run in runs], "max z/T"),
+                Value("shifted", matrix("shifted"), label="z/T − max", rows=rows, cols=cols),
+            ],
+            worked=[f"{rows[first]}: {n_(run.scaled[first])} − {f(run.maximum)} = {n_(run.shifted[first])}" for run in runs],
+            why="Softmax is unchanged by adding a constant to every logit, and after the shift every "
+            "exponent is ≤ 0, so e^x cannot overflow (e^1000 is infinite in float64; e^0 = 1 is fine).",
+        )
+    )
+    trace.add(
+        Step(
+            id="exp",
+            title="Exponentiate",
+            formula=r"e_i = e^{z''_i}",
+            formula_text="eᵢ = exp(z″ᵢ)",
+            values=[Value("exp", matrix("exps"), label="exp(z/T − max)", rows=rows, cols=cols)],
+            worked=[f"{rows[i]}: e^({n_(runs[0].shifted[i])}) = {n_(runs[0].exps[i])}" for i in range(min(n, 3))],
+            why="Exponentials are always positive and preserve order: a larger logit always gets a larger share.",
+        )
+    )
+    trace.add(
+        Step(
+            id="sum",
+            title="Add up the exponentials",
+            formula=r"S = \sum_j e_j",
+            formula_text="S = Σⱼ eⱼ",
+            values=[per_temperature("sum", [run.total for run in runs], "S")],
+            worked=[sum_worked(ctx, f"S ({cols[k]})", run.exps, run.total) for k, run in enumerate(runs)],
+            why="The sum is the normaliser: dividing by it makes the shares add up to exactly 1.",
+        )
+    )
+    probs = matrix("probs")
+    trace.add(
+        Step(
+            id="probs",
+            title="Divide each exponential by the sum",
+            formula=r"p_i = \frac{e_i}{S} = \frac{e^{z_i/T}}{\sum_j e^{z_j/T}}",
+            formula_text="pᵢ = eᵢ / S",
+            values=[
+                Value("probs", probs, label="probabilities p", rows=rows, cols=cols, heat=True),
+                per_temperature("total", [float(np.sum(run.probs)) for run in runs], "Σ p (check)"),
+            ],
+            worked=[
+                f"p({rows[i]}) = {n_(runs[0].exps[i])} / {n_(runs[0].total)} = {n_(runs[0].probs[i])}"
+                for i in range(min(n, 3))
+            ],
+            why="Each probability is that logit's share of the total; the column sums to 1.",
+        )
+    )
+    outputs: dict[str, Any] = {"probs": runs[0].probs if single else [run.probs for run in runs]}
+    if target is not None:
+        losses = [-math.log(run.probs[target]) if run.probs[target] > 0 else math.inf for run in runs]
+        step = Step(
+            id="loss",
+            title=f"Cross-entropy for the target {rows[target]!s}",
+            formula=r"L = -\ln p_{\text{target}}",
+            formula_text="L = −ln p_target   (natural log)",
+            values=[per_temperature("loss", losses, "cross-entropy L")],
+            worked=[f"L ({cols[k]}) = −ln({n_(run.probs[target])}) = {n_(losses[k])}" for k, run in enumerate(runs)],
+            why="The loss only looks at the probability given to the right answer: near 1 costs almost "
+            "nothing, near 0 costs a lot (−ln p grows without bound).",
+        )
+        if any(math.isinf(loss) for loss in losses):
+            step.warnings.append("the target's probability underflowed to 0, so the loss is infinite")
+        trace.add(step)
+        outputs["loss"] = losses[0] if single else losses
+    trace.outputs = outputs
+    return trace

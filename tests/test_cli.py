@@ -1,0 +1,292 @@
+"""The command line: every command, every output format, every error path."""
+
+import json
+import os
+import sys
+
+import pytest
+
+from nntutor import __version__
+
+
+def _one_error_line(result, *fragments):
+    assert result.exit_code == 2, (result.exit_code, result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    assert result.stdout == ""
+
+
+def test_version(run_cli):
+    result = run_cli("--version")
+    assert result.exit_code == 0
+    assert result.stdout.strip() == f"nntutor {__version__}"
+
+
+def test_no_arguments_shows_help(run_cli):
+    result = run_cli()
+    assert result.exit_code == 0
+    assert "lesson" in result.stdout and "list" in result.stdout
+
+
+def test_list_groups_lessons_by_part(run_cli):
+    result = run_cli("list")
+    assert result.exit_code == 0
+    out = result.stdout
+    assert out.index("Neurons and layers") < out.index("neuron") < out.index("Attention") < out.index("attention")
+    assert "Queries meet keys" in out
+
+
+def test_check_passes(run_cli):
+    result = run_cli("check")
+    assert result.exit_code == 0, result.stderr
+    assert "all valid" in result.stdout
+
+
+def test_check_reports_file_and_key(run_cli, tmp_path):
+    (tmp_path / "broken.toml").write_text('format_version = 1\nname = "broken"\n')
+    result = run_cli("--lessons-dir", str(tmp_path), "check")
+    assert result.exit_code == 2
+    assert f"{tmp_path / 'broken.toml'}: title: missing" in result.stderr
+
+
+def test_lesson_help_lists_its_own_inputs(run_cli):
+    result = run_cli("lesson", "attention", "--help")
+    assert result.exit_code == 0
+    for flag in ("--x", "--tokens", "--wq", "--causal", "--no-scale", "--padding", "--seq-len", "--seed", "--format", "--output"):
+        assert flag in result.stdout
+    assert "1,0,0.5;0.5,1,0.2" in result.stdout  # the default is shown
+
+
+def test_lesson_group_help_lists_lessons(run_cli):
+    result = run_cli("lesson", "--help")
+    assert result.exit_code == 0
+    assert "attention" in result.stdout and "softmax" in result.stdout
+
+
+def test_neuron_text(run_cli):
+    result = run_cli("lesson", "neuron")
+    assert result.exit_code == 0
+    assert "z = w·x + b = -1.4 + 0.5 = -0.9" in result.stdout
+    assert "ReLU(-0.9) = max(0, -0.9) = 0" in result.stdout
+
+
+def test_softmax_huge_logits(run_cli):
+    result = run_cli("lesson", "softmax", "--logits", "1000,1001,1002", "--format", "json")
+    assert result.exit_code == 0
+    doc = json.loads(result.stdout)
+    probs = doc["outputs"]["probs"]
+    assert len(probs) == 3 and all(len(p) == 3 for p in probs)
+    assert probs[1] == pytest.approx([0.0900306, 0.2447285, 0.6652410], abs=1e-7)
+
+
+def test_attention_causal_json_contract(run_cli):
+    result = run_cli("lesson", "attention", "--causal", "--format", "json")
+    assert result.exit_code == 0
+    doc = json.loads(result.stdout)
+    assert set(doc) >= {"lesson", "title", "inputs", "steps", "outputs"}
+    assert doc["lesson"] == "attention"
+    assert set(doc["outputs"]) == {"q", "k", "v", "scores", "scaled", "weights", "output"}
+    for step in doc["steps"]:
+        assert set(step) >= {"id", "title", "formula", "values"}
+    masked = next(s for s in doc["steps"] if s["id"] == "mask")["values"]["masked"]
+    assert masked[0][1] == "-inf"
+    assert doc["inputs"]["causal"] is True
+    assert doc["inputs"]["x"][0] == [1.0, 0.0, 0.5]
+
+
+def test_json_keeps_full_precision(run_cli):
+    result = run_cli("lesson", "softmax", "--logits", "2,1,0.1", "--temperature", "1", "--format", "json", "--precision", "1")
+    probs = json.loads(result.stdout)["outputs"]["probs"]
+    assert probs[0] == pytest.approx(0.6590011388859679, abs=1e-15)
+
+
+def test_precision_changes_display(run_cli):
+    result = run_cli("lesson", "softmax", "--logits", "2,1,0.1", "--temperature", "1", "--precision", "2")
+    assert "p(z0) = 1 / 1.52 = 0.66" in result.stdout
+
+
+def test_export_markdown_atomically(run_cli, tmp_path):
+    target = tmp_path / "trace.md"
+    result = run_cli("lesson", "attention", "-o", str(target))
+    assert result.exit_code == 0, result.stderr
+    text = target.read_text(encoding="utf-8")
+    assert text.startswith("# Scaled dot-product attention")
+    assert "$$" in text
+    assert [p.name for p in tmp_path.iterdir()] == ["trace.md"]  # no temporary file left
+
+
+def test_export_json_and_text(run_cli, tmp_path):
+    assert run_cli("lesson", "neuron", "-o", str(tmp_path / "t.json")).exit_code == 0
+    assert json.loads((tmp_path / "t.json").read_text())["outputs"]["z"] == pytest.approx(-0.9)
+    assert run_cli("lesson", "neuron", "-o", str(tmp_path / "t.txt")).exit_code == 0
+    assert "\x1b[" not in (tmp_path / "t.txt").read_text()
+
+
+def test_unwritable_output_exit_1_and_no_partial_file(run_cli, tmp_path):
+    result = run_cli("lesson", "neuron", "-o", str(tmp_path / "missing" / "t.md"))
+    assert result.exit_code == 1
+    assert "does not exist" in result.stderr
+    (tmp_path / "folder.md").mkdir()
+    result = run_cli("lesson", "neuron", "-o", str(tmp_path / "folder.md"))
+    assert result.exit_code == 1
+    assert "is a folder" in result.stderr
+    if os.geteuid() != 0 and sys.platform != "win32":
+        locked = tmp_path / "locked"
+        locked.mkdir()
+        locked.chmod(0o500)
+        result = run_cli("lesson", "neuron", "-o", str(locked / "t.md"))
+        assert result.exit_code == 1
+        assert list(locked.iterdir()) == []
+
+
+def test_output_through_symlink_refused(run_cli, tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    (tmp_path / "link.md").symlink_to(victim)
+    result = run_cli("lesson", "neuron", "-o", str(tmp_path / "link.md"))
+    assert result.exit_code == 1
+    assert victim.read_text() == "keep me"
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (("lesson", "neuron", "--w", "1,2"), ("--w: expected 3 numbers to match --x, got 2",)),
+        (("lesson", "neuron", "--x", "abc"), ("--x: 'abc' is not a number",)),
+        (("lesson", "neuron", "--b", "nan"), ("--b:", "NaN")),
+        (("lesson", "neuron", "--b", "inf"), ("--b:", "infinity")),
+        (("lesson", "neuron", "--b", ""), ("--b:", "empty")),
+        (("lesson", "neuron", "--activation", "sigmoidd"), ("--activation", "did you mean 'sigmoid'")),
+        (("lesson", "attnetion",), ("no lesson named 'attnetion'", "did you mean 'attention'")),
+        (("lesson", "../../etc/passwd",), ("is not a lesson name",)),
+        (("lesson", "neuron", "--nope", "1"), ("No such option: --nope",)),
+        (("lesson", "neuron", "--x"), ("--x", "requires an argument")),
+        (("lesson", "neuron", "--format", "pdf"), ("--format: 'pdf' is not one of",)),
+        (("lesson", "neuron", "-o", "trace.pdf"), ("--output", ".pdf")),
+        (("lesson", "neuron", "--precision", "99"), ("--precision", "at most 15")),
+        (("lesson", "softmax", "--temperature", "0"), ("--temperature", "greater than 0")),
+        (("lesson", "softmax", "--temperature", "-1"), ("--temperature", "greater than 0")),
+        (("lesson", "softmax", "--labels", "a,b"), ("--labels: expected 5 names to match --logits, got 2",)),
+        (("lesson", "softmax", "--target", "9"), ("--target: 9 is out of range",)),
+        (("lesson", "softmax", "--target", "x"), ("--target", "not a whole number")),
+        (("lesson", "softmax", "--logits", "1,2;3,4"), ("--logits", "several rows")),
+        (("lesson", "attention", "--x", "1,2;3"), ("--x: row 2 has 1 numbers but row 1 has 2",)),
+        (("lesson", "attention", "--tokens", "a,b"), ("--tokens: expected 4 names",)),
+        (("lesson", "attention", "--wq", "1,0;0,1"), ("--wq: expected 3 rows",)),
+        (("lesson", "attention", "--wq", "1;0;0", "--wk", "1,0;0,1;1,1"), ("--wk: expected 1 columns to match --wq",)),
+        (("lesson", "attention", "--padding", "1,0"), ("--padding: expected 4 values",)),
+        (("lesson", "attention", "--padding", "1,0,2,1"), ("--padding", "only 0")),
+        (("lesson", "attention", "--seq-len", "100000"), ("--seq-len", "GB")),
+        (("lesson", "attention", "--seq-len", "0"), ("--seq-len", "at least 1")),
+        (("lesson", "attention", "--d-model", "-1"), ("--d-model", "at least 1")),
+        (("lesson", "attention", "--seed", "abc"), ("--seed", "whole number")),
+        (("lesson", "attention", "--x", "1,0;0,1", "--seq-len", "3"), ("--seq-len: cannot be combined with --x",)),
+        (("lesson", "attention", "--x", "[[1,0],[0,\"a\"]]"), ("--x", "is not a number")),
+    ],
+)
+def test_bad_input_is_one_line_exit_2(run_cli, args, fragments):
+    _one_error_line(run_cli(*args), *fragments)
+
+
+def test_markup_in_user_text_is_shown_literally(run_cli):
+    result = run_cli("lesson", "softmax", "--labels", "[i],[bold]x,y,z,w", "--temperature", "1")
+    assert result.exit_code == 0
+    assert "[i]" in result.stdout and "[bold]x" in result.stdout
+
+
+def test_teacher_variant_via_environment(run_cli, tmp_path, monkeypatch):
+    from nntutor.lessons import builtin_lessons_dir
+
+    text = (builtin_lessons_dir() / "attention.toml").read_text()
+    text = text.replace('default = "The,cat,sat,down"', 'default = "Le,chat,est,là"')
+    text = text.replace("Attention lets every token", "Dans ma classe, attention lets every token")
+    (tmp_path / "attention.toml").write_text(text, encoding="utf-8")
+    monkeypatch.setenv("NNTUTOR_LESSONS", str(tmp_path))
+    from typer.testing import CliRunner
+
+    from nntutor import cli
+
+    result = CliRunner().invoke(cli.make_app(), ["lesson", "attention"])
+    assert result.exit_code == 0, result.stderr
+    assert "Dans ma classe" in result.stdout and "chat" in result.stdout
+    result = run_cli("--lessons-dir", str(tmp_path), "lesson", "attention", "--format", "json")
+    assert json.loads(result.stdout)["inputs"]["tokens"] == ["Le", "chat", "est", "là"]
+
+
+def test_random_inputs_from_seed(run_cli):
+    a = run_cli("lesson", "attention", "--seq-len", "6", "--d-model", "8", "--seed", "3", "--format", "json")
+    b = run_cli("lesson", "attention", "--seq-len", "6", "--d-model", "8", "--seed", "3", "--format", "json")
+    assert a.exit_code == 0
+    assert a.stdout == b.stdout
+    doc = json.loads(a.stdout)
+    assert len(doc["inputs"]["x"]) == 6 and len(doc["inputs"]["x"][0]) == 8
+
+
+def test_large_matrix_is_elided_but_computed(run_cli):
+    result = run_cli("lesson", "attention", "--seq-len", "20", "--d-model", "12", "--seed", "1")
+    assert result.exit_code == 0
+    assert "…" in result.stdout
+    assert "20×20 matrix, elided for display" in result.stdout
+    doc = json.loads(run_cli("lesson", "attention", "--seq-len", "20", "--d-model", "12", "--seed", "1", "--format", "json").stdout)
+    assert len(doc["outputs"]["weights"]) == 20 and len(doc["outputs"]["weights"][19]) == 20
+
+
+def test_python_dash_m(tmp_path):
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-m", "nntutor", "--version"], capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode == 0 and out.stdout.startswith("nntutor ")
+
+
+def test_piped_output_has_no_colour(tmp_path):
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR")}
+    out = subprocess.run([sys.executable, "-m", "nntutor", "lesson", "neuron"], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert out.returncode == 0
+    assert "\x1b[" not in out.stdout
+
+
+def test_svg_and_html_export(run_cli, tmp_path):
+    import xml.etree.ElementTree as ET
+
+    assert run_cli("lesson", "attention", "-o", str(tmp_path / "a.svg")).exit_code == 0
+    root = ET.parse(tmp_path / "a.svg").getroot()
+    assert root.tag.endswith("svg")
+    svg_text = "".join(root.itertext()).replace("\xa0", " ")
+    assert "Scaled dot-product attention" in svg_text
+    assert "0.6714 / 1.6714 = 0.4017" not in svg_text  # not causal: the default run has no mask
+    assert "S[1,0] = q1·k0 = 0.5×1 + 1×0 + 0.2×0.5 = 0.6" in svg_text
+    assert run_cli("lesson", "attention", "-o", str(tmp_path / "a.html")).exit_code == 0
+    html = (tmp_path / "a.html").read_text(encoding="utf-8")
+    assert "<html" in html.lower() and "attention weights A" in html
+
+
+def test_step_mode_does_not_wait_when_piped(run_cli):
+    result = run_cli("lesson", "attention", "--step", input="")
+    assert result.exit_code == 0
+    assert "Step 5 · Mix the values with the weights" in result.stdout
+
+
+def test_step_mode_pages_in_a_terminal():
+    from nntutor.lessons import load_lesson
+    from nntutor.render import terminal
+    from nntutor.run import run_lesson
+
+    answers = iter(["", "b", "", "q"])
+    prompts = []
+
+    def read(prompt):
+        prompts.append(prompt)
+        return next(answers)
+
+    terminal.page_trace(run_lesson(load_lesson("neuron")), read=read)
+    assert prompts == [
+        "[step 1/4] Enter: next · b: back · q: quit ",
+        "[step 2/4] Enter: next · b: back · q: quit ",
+        "[step 1/4] Enter: next · b: back · q: quit ",
+        "[step 2/4] Enter: next · b: back · q: quit ",
+    ]

@@ -1,0 +1,104 @@
+"""Lesson files: validation with readable errors, teacher folders, shipped in the package."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from nntutor.errors import InputError, LessonFileError
+from nntutor.lessons import builtin_lessons_dir, check_all, load_all, load_lesson, validate_file
+
+
+def test_every_shipped_lesson_is_valid():
+    count, errors = check_all()
+    assert count >= 3
+    assert errors == []
+
+
+def test_lessons_come_in_teaching_order():
+    names = [lesson.name for lesson in load_all()]
+    assert names.index("neuron") < names.index("softmax") < names.index("attention")
+
+
+def _write(folder: Path, name: str, text: str) -> Path:
+    path = folder / f"{name}.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _variant(tmp_path: Path, replace: dict[str, str]) -> Path:
+    text = (builtin_lessons_dir() / "neuron.toml").read_text(encoding="utf-8")
+    for old, new in replace.items():
+        assert old in text
+        text = text.replace(old, new)
+    return _write(tmp_path, "neuron", text)
+
+
+@pytest.mark.parametrize(
+    ("replace", "key", "fragment"),
+    [
+        ({'builder = "neuron"': 'builder = "nope"'}, "builder", "no walkthrough named 'nope'"),
+        ({'order = 100': 'order = 100\ncolour = "red"'}, "colour", "unknown key"),
+        ({'summary = "Weighted sum plus bias, then an activation: z = w·x + b, y = f(z)."\n': ""}, "summary", "missing"),
+        ({'default = "1.5,2,-0.5"': 'default = "1.5,x"'}, "inputs.x.default", "does not parse"),
+        ({'name = "w"': 'name = "x"'}, "inputs.x", "duplicate input name"),
+        ({'kind = "scalar"': 'kind = "number"'}, "inputs.b.kind", "is not one of"),
+        ({'format_version = 1': 'format_version = 9'}, "format_version", "reads version 1"),
+        ({'answer = 0\n': 'answer = "zero"\n'}, "quiz.relu-negative.answer", "must be a number"),
+        ({'hints = [': 'hints = ["",'}, "hints[1]", "non-empty"),
+    ],
+)
+def test_check_names_file_and_key(tmp_path, replace, key, fragment):
+    path = _variant(tmp_path, replace)
+    errors = validate_file(path)
+    assert errors, "the broken file was accepted"
+    messages = [str(e) for e in errors]
+    assert any(m.startswith(f"{path}: {key}") and fragment in m for m in messages), messages
+
+
+def test_not_toml_and_binary_files_are_refused(tmp_path):
+    bad = _write(tmp_path, "broken", "name = [")
+    assert "is not valid TOML" in str(validate_file(bad)[0])
+    binary = tmp_path / "bin.toml"
+    binary.write_bytes(b"\x00\xff")
+    assert "looks binary" in str(validate_file(binary)[0])
+    huge = tmp_path / "huge.toml"
+    huge.write_text("# " + "x" * 300_000)
+    assert "at most" in str(validate_file(huge)[0])
+
+
+def test_teacher_folder_overrides_builtin_lesson(tmp_path):
+    _variant(tmp_path, {'default = "0.5"': 'default = "2.5"', "A neuron multiplies": "In my class, a neuron multiplies"})
+    lesson = load_lesson("neuron", tmp_path)
+    assert lesson.path.parent == tmp_path
+    assert lesson.input("b").default == "2.5"
+    assert lesson.narrative.startswith("In my class")
+
+
+def test_lesson_names_cannot_escape_the_folder(tmp_path):
+    with pytest.raises(InputError, match="is not a lesson name"):
+        load_lesson("../../etc/passwd", tmp_path)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    _write(outside, "secret", (builtin_lessons_dir() / "neuron.toml").read_text().replace('"neuron"', '"secret"', 1))
+    inside = tmp_path / "inside"
+    inside.mkdir()
+    (inside / "secret.toml").symlink_to(outside / "secret.toml")
+    with pytest.raises(InputError, match="no lesson named 'secret'"):
+        load_lesson("secret", inside)
+
+
+def test_unknown_lesson_suggests_the_closest(tmp_path):
+    with pytest.raises(InputError, match="did you mean 'attention'"):
+        load_lesson("attenton")
+
+
+def test_missing_lessons_dir_is_an_error(tmp_path):
+    with pytest.raises(LessonFileError, match="does not exist"):
+        load_lesson("neuron", tmp_path / "nope")
+
+
+def test_variant_folder_copy_is_valid(tmp_path):
+    shutil.copy(builtin_lessons_dir() / "attention.toml", tmp_path / "attention.toml")
+    count, errors = check_all(tmp_path)
+    assert errors == []

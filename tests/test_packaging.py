@@ -1,0 +1,53 @@
+"""The wheel ships the lessons: build it, install it elsewhere, run it from another folder."""
+
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.slow
+def test_wheel_contains_lessons_and_runs(tmp_path):
+    pytest.importorskip("build")
+    dist = tmp_path / "dist"
+    built = subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(dist), str(ROOT)],
+        capture_output=True,
+        text=True,
+    )
+    if built.returncode != 0 and "No module named" in built.stderr + built.stdout:
+        pytest.skip("hatchling is not installed for --no-isolation builds")
+    assert built.returncode == 0, built.stdout + built.stderr
+    wheel = next(dist.glob("nntutor-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    shipped = {Path(n).name for n in names if n.startswith("nntutor/lessons/")}
+    expected = {p.name for p in (ROOT / "lessons").glob("*.toml")}
+    assert expected and expected <= shipped
+    target = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "--quiet", "--target", str(target), str(wheel)],
+        check=True,
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = dict(os.environ, PYTHONPATH=str(target), NO_COLOR="1")
+    env.pop("NNTUTOR_LESSONS", None)
+    where = subprocess.run(
+        [sys.executable, "-c", "import nntutor, nntutor.lessons as l; print(nntutor.__file__); print(l.builtin_lessons_dir())"],
+        capture_output=True, text=True, cwd=elsewhere, env=env, check=True,
+    ).stdout.splitlines()
+    assert where[0].startswith(str(target)) and where[1] == str(target / "nntutor" / "lessons")
+    listed = subprocess.run([sys.executable, "-m", "nntutor", "list"], capture_output=True, text=True, cwd=elsewhere, env=env)
+    assert listed.returncode == 0, listed.stderr
+    for name in expected:
+        assert Path(name).stem in listed.stdout
+    lesson = subprocess.run(
+        [sys.executable, "-m", "nntutor", "lesson", "attention", "--causal"], capture_output=True, text=True, cwd=elsewhere, env=env
+    )
+    assert lesson.returncode == 0, lesson.stderr
+    assert "attention weights A" in lesson.stdout

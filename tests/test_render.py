@@ -1,0 +1,122 @@
+"""Renderers: fixed-width terminal text, Markdown parsed back, JSON shape."""
+
+import io
+import json
+
+import numpy as np
+from markdown_it import MarkdownIt
+
+from nntutor.lessons import load_lesson
+from nntutor.numfmt import fmt
+from nntutor.render.json import plain, render_json
+from nntutor.render.markdown import render_markdown
+from nntutor.render.terminal import make_console, print_trace, render_text
+from nntutor.run import run_lesson
+from nntutor.trace import Step, Table, Trace, Value
+
+
+def test_number_formatting():
+    assert fmt(0.65900114, 4) == "0.659"
+    assert fmt(0.65900114, 4, fixed=True) == "0.6590"
+    assert fmt(-0.0000001, 4) == "-1e-07"
+    assert fmt(float("-inf")) == "-∞"
+    assert fmt(3) == "3"
+    assert fmt(-0.00001, 2) == "-1e-05"
+    assert fmt(-0.004, 2) == "-4e-03"  # below the shown precision: scientific, never a silent 0
+
+
+def test_terminal_render_fixed_width():
+    trace = run_lesson(load_lesson("attention"), {"causal": True})
+    buffer = io.StringIO()
+    console = make_console(buffer, width=80, color=False)
+    print_trace(console, trace)
+    text = buffer.getvalue()
+    assert "\x1b[" not in text
+    assert "Step 2 · Score every query against every key" in text
+    assert "S[1,0] = q1·k0 = 0.5×1 + 1×0 + 0.2×0.5 = 0.6" in text
+    assert "-∞" in text
+    # labelled rows and columns: the token names head the weight table
+    weights_block = text[text.index("attention weights A"):]
+    assert weights_block.splitlines()[1].split() == ["The", "cat", "sat", "down"]
+    assert all(len(line) <= 80 for line in text.splitlines())
+
+
+def test_colour_is_forced_on_and_off():
+    trace = run_lesson(load_lesson("neuron"))
+    on = io.StringIO()
+    print_trace(make_console(on, width=80, color=True), trace)
+    assert "\x1b[" in on.getvalue()
+    off = io.StringIO()
+    print_trace(make_console(off, width=80, color=False), trace)
+    assert "\x1b[" not in off.getvalue()
+
+
+def test_no_color_environment(monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    buffer = io.StringIO()
+    console = make_console(buffer, width=80)
+    console.print("x", style="bold red")
+    assert "\x1b[" not in buffer.getvalue()
+
+
+def test_large_matrix_elided_in_text_and_markdown():
+    big = np.arange(400, dtype=float).reshape(20, 20)
+    trace = Trace("t", "T", steps=[Step("s", "S", values=[Value("m", big)])])
+    text = render_text(trace, width=120)
+    assert "…" in text and "⋮" in text
+    assert "399" in text  # the last element is still shown
+    md = render_markdown(trace)
+    assert "…" in md and "elided" in md
+    assert json.loads(render_json(trace))["steps"][0]["values"]["m"][19][19] == 399.0
+
+
+def test_markdown_parses_with_tables_and_math():
+    trace = run_lesson(load_lesson("attention"), {"causal": True})
+    md = render_markdown(trace)
+    tokens = MarkdownIt("commonmark").enable("table").parse(md)
+    headings = [tokens[i + 1].content for i, t in enumerate(tokens) if t.type == "heading_open" and t.tag == "h2"]
+    assert headings[:2] == ["1. Project each token into a query, a key and a value", "2. Score every query against every key"]
+    assert sum(1 for t in tokens if t.type == "table_open") >= 6
+    paragraphs = [tokens[i + 1].content for i, t in enumerate(tokens) if t.type == "paragraph_open"]
+    assert any(p.startswith("$$\nS = Q K^\\top") for p in paragraphs)
+    fences = [t.content for t in tokens if t.type == "fence"]
+    assert any("q1·k0 = 0.5×1 + 1×0 + 0.2×0.5 = 0.6" in f for f in fences)
+    # a table cell holds the computed weight, and the header names the tokens
+    cells = [t.content for t in tokens if t.type == "inline"]
+    assert "0.4017" in cells and "down" in cells
+
+
+def test_markdown_escapes_user_text():
+    trace = Trace("t", "T|*x*", steps=[Step("s", "a|b", values=[Value("v", np.array([1.0, 2.0]), cols=("|", "*"))])])
+    md = render_markdown(trace)
+    assert "# T\\|\\*x\\*" in md
+    tokens = MarkdownIt("commonmark").enable("table").parse(md)
+    assert sum(1 for t in tokens if t.type == "th_open") == 3
+
+
+def test_json_shape_and_special_values():
+    trace = Trace(
+        "t",
+        "T",
+        inputs={"x": np.array([1.0, 2.0])},
+        steps=[Step("s", "S", formula="x", values=[Value("tab", Table(("a", "b"), (("p", 1),))), Value("m", np.array([-np.inf, 0.5]))])],
+        outputs={"y": np.float64(0.1), "n": np.int64(3), "d": {"W": np.eye(2)}},
+    )
+    doc = json.loads(render_json(trace))
+    assert doc["steps"][0]["values"] == {"tab": {"columns": ["a", "b"], "rows": [["p", 1]]}, "m": ["-inf", 0.5]}
+    assert doc["outputs"] == {"y": 0.1, "n": 3, "d": {"W": [[1.0, 0.0], [0.0, 1.0]]}}
+    assert plain(np.float64(0.1) + np.float64(0.2)) == 0.30000000000000004
+
+
+def test_heatmap_cells_carry_numbers_in_colour_and_plain_without():
+    trace = run_lesson(load_lesson("attention"), {"causal": True})
+    coloured = io.StringIO()
+    print_trace(make_console(coloured, width=100, color=True), trace)
+    text = coloured.getvalue()
+    assert "scale:" in text
+    # the weight 0.4017 is drawn on a coloured background (an rgb background escape precedes it)
+    index = text.index("0.4017", text.index("attention weights A"))
+    assert "\x1b[" in text[index - 40 : index] and "48;2;" in text[index - 40 : index]
+    plain_text = render_text(trace, width=100)
+    assert "scale:" not in plain_text
+    assert "0.4017" in plain_text
