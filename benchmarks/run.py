@@ -224,7 +224,7 @@ def build(args: argparse.Namespace, work: Path, env: dict[str, str]) -> tuple[li
             row.skip = row.skip or bpe_missing
     if any(row.skip is None for row in bpe_rows) and wanted(args, "5"):
         subprocess.run(
-            [sys.executable, str(HERE / "corpus.py"), str(corpus), "--size", str(corpus_size)],
+            [sys.executable, str(HERE / "bpe_corpus.py"), str(corpus), "--size", str(corpus_size)],
             check=True,
             stdout=subprocess.DEVNULL,
         )
