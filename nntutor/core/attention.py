@@ -23,7 +23,9 @@ class AttentionResult:
 
     ``allowed`` is the boolean mask (True where query i may attend to key j) or
     ``None`` when nothing is masked; ``empty_rows`` marks queries whose keys are
-    all masked: their weights and output are all zero.
+    all masked: their weights and output are all zero. ``exps`` holds
+    e^(score − row max) (0 where masked) when the caller asked to keep it
+    (``keep_exps=True``), else ``None``: :meth:`exponentials` recomputes it.
     """
 
     q: np.ndarray
@@ -38,6 +40,7 @@ class AttentionResult:
     weights: np.ndarray
     output: np.ndarray
     empty_rows: np.ndarray
+    exps: np.ndarray | None = None
 
     def masked(self) -> np.ndarray:
         """The scaled scores with masked cells set to −∞ (a new array)."""
@@ -47,6 +50,8 @@ class AttentionResult:
 
     def exponentials(self) -> np.ndarray:
         """e^(score − row max) for allowed cells, 0 for masked ones (a new array)."""
+        if self.exps is not None:
+            return self.exps.copy()
         exps = np.exp(self.scaled - self.row_max[:, None])
         if self.allowed is not None:
             exps[~self.allowed] = 0.0
@@ -74,29 +79,45 @@ def build_mask(n_queries: int, n_keys: int, *, causal: bool = False, key_padding
     return allowed
 
 
-def masked_softmax_rows(scaled: np.ndarray, allowed: np.ndarray | None):
-    """Row-wise softmax over allowed cells: (weights, row_max, row_sum, empty_rows).
+def masked_exp_rows(scaled: np.ndarray, allowed: np.ndarray | None):
+    """Row-wise e^(s − row max) over allowed cells: (exps, row_max, row_sum, empty_rows).
 
-    A row with no allowed cell gets all-zero weights instead of 0/0 = NaN.
+    Masked cells are exactly 0 (e^(−∞)); a row with no allowed cell has max 0 and sum 0.
+    ``exps`` is one new array (the subtraction and the exponential work in place).
+
+    >>> exps, row_max, row_sum, empty = masked_exp_rows(np.array([[0.0, np.log(3.0)]]), None)
+    >>> np.round(exps, 4).tolist(), round(float(row_sum[0]), 4)
+    ([[0.3333, 1.0]], 1.3333)
     """
     n_rows = scaled.shape[0]
     if allowed is None:
         row_max = scaled.max(axis=1)
-        weights = scaled - row_max[:, None]
-        np.exp(weights, out=weights)
-        row_sum = weights.sum(axis=1)
-        weights /= row_sum[:, None]
-        return weights, row_max, row_sum, np.zeros(n_rows, dtype=bool)
+        exps = scaled - row_max[:, None]
+        np.exp(exps, out=exps)
+        return exps, row_max, exps.sum(axis=1), np.zeros(n_rows, dtype=bool)
     empty = ~allowed.any(axis=1)
-    masked = np.where(allowed, scaled, -np.inf)
-    row_max = masked.max(axis=1)
+    exps = np.where(allowed, scaled, -np.inf)
+    row_max = exps.max(axis=1)
     row_max[empty] = 0.0
-    masked -= row_max[:, None]
-    np.exp(masked, out=masked)  # exp(−∞) = 0 exactly
-    row_sum = masked.sum(axis=1)
-    safe = np.where(empty, 1.0, row_sum)
-    masked /= safe[:, None]
-    return masked, row_max, row_sum, empty
+    exps -= row_max[:, None]
+    np.exp(exps, out=exps)  # exp(−∞) = 0 exactly
+    return exps, row_max, exps.sum(axis=1), empty
+
+
+def masked_softmax_rows(scaled: np.ndarray, allowed: np.ndarray | None):
+    """Row-wise softmax over allowed cells: (weights, row_max, row_sum, empty_rows).
+
+    A row with no allowed cell gets all-zero weights instead of 0/0 = NaN.
+    The weights are one new array (the exponentials, divided in place).
+    """
+    exps, row_max, row_sum, empty = masked_exp_rows(scaled, allowed)
+    exps /= _safe_sums(row_sum, empty)[:, None]
+    return exps, row_max, row_sum, empty
+
+
+def _safe_sums(row_sum: np.ndarray, empty: np.ndarray) -> np.ndarray:
+    """The row sums with 1 for empty rows (whose exponentials are all 0), so 0/1 = 0."""
+    return np.where(empty, 1.0, row_sum) if empty.any() else row_sum
 
 
 def attention(
@@ -108,20 +129,29 @@ def attention(
     causal: bool = False,
     scale: bool = True,
     key_padding=None,
+    keep_exps: bool = False,
 ) -> AttentionResult:
     """softmax(Q·Kᵀ/√d_k + mask)·V with Q = X·W_Q, K = X·W_K, V = X·W_V.
 
     Missing projection matrices are the identity (so Q = K = V = X, no copy).
+    ``keep_exps=True`` keeps the exponentials in the result (one more n×n array,
+    but no second pass of ``exp`` when they are shown).
     """
     x = np.asarray(x, dtype=np.float64)
     q = x if wq is None else x @ np.asarray(wq, dtype=np.float64)
     k = x if wk is None else x @ np.asarray(wk, dtype=np.float64)
     v = x if wv is None else x @ np.asarray(wv, dtype=np.float64)
-    return attend(q, k, v, causal=causal, scale=scale, key_padding=key_padding)
+    return attend(q, k, v, causal=causal, scale=scale, key_padding=key_padding, keep_exps=keep_exps)
 
 
-def attend(q, k, v, *, causal: bool = False, scale: bool = True, key_padding=None, allowed=None) -> AttentionResult:
-    """Attention from already projected Q, K, V (used by multi-head attention per head)."""
+def attend(
+    q, k, v, *, causal: bool = False, scale: bool = True, key_padding=None, allowed=None, keep_exps: bool = False
+) -> AttentionResult:
+    """Attention from already projected Q, K, V (used by multi-head attention per head).
+
+    Memory: scores, scaled scores and weights are one n×n array each (plus the
+    exponentials with ``keep_exps``); every other stage works in place.
+    """
     q = np.asarray(q, dtype=np.float64)
     k = np.asarray(k, dtype=np.float64)
     v = np.asarray(v, dtype=np.float64)
@@ -131,6 +161,11 @@ def attend(q, k, v, *, causal: bool = False, scale: bool = True, key_padding=Non
     scaled = scores / factor if scale else scores
     if allowed is None:
         allowed = build_mask(q.shape[0], k.shape[0], causal=causal, key_padding=key_padding)
-    weights, row_max, row_sum, empty = masked_softmax_rows(scaled, allowed)
+    if keep_exps:
+        exps, row_max, row_sum, empty = masked_exp_rows(scaled, allowed)
+        weights = exps / _safe_sums(row_sum, empty)[:, None]
+    else:
+        exps = None
+        weights, row_max, row_sum, empty = masked_softmax_rows(scaled, allowed)
     output = weights @ v
-    return AttentionResult(q, k, v, scores, factor, scaled, allowed, row_max, row_sum, weights, output, empty)
+    return AttentionResult(q, k, v, scores, factor, scaled, allowed, row_max, row_sum, weights, output, empty, exps)

@@ -183,11 +183,26 @@ def heat_legend(low: float, high: float, precision: int) -> Text:
     return text
 
 
+def finite_range(data: np.ndarray) -> tuple[float, float] | None:
+    """(min, max) of the finite entries, or None when there is none; never copies the array.
+
+    >>> finite_range(np.array([[1.0, -np.inf], [3.0, 0.5]]))
+    (0.5, 3.0)
+    """
+    if data.size == 0:
+        return None
+    finite = np.isfinite(data)
+    if finite.all():
+        return float(data.min()), float(data.max())
+    if not finite.any():
+        return None
+    return float(data.min(where=finite, initial=np.inf)), float(data.max(where=finite, initial=-np.inf))
+
+
 def matrix_table(value: Value, precision: int, limit: int, heat: bool = False) -> RichTable:
     data = np.asarray(value.data)
-    finite = data[np.isfinite(data)] if data.size else data
-    low = float(finite.min()) if finite.size else 0.0
-    high = float(finite.max()) if finite.size else 0.0
+    # the colour scale is only needed for a heatmap (a big matrix is not scanned otherwise)
+    low, high = (finite_range(data) if heat else None) or (0.0, 0.0)
     n_rows, n_cols = data.shape
     rows = _labels(value.rows, n_rows)
     cols = _labels(value.cols, n_cols)
@@ -301,10 +316,9 @@ def _value_parts(value: Value, precision: int, limit: int, heat: bool = False) -
             yield vector_table(value, precision, limit)
         elif array.ndim == 2:
             table = matrix_table(value, precision, limit, heat)
-            if heat:
-                finite = array[np.isfinite(array)]
-                if finite.size:
-                    table._nntutor_legend = heat_legend(float(finite.min()), float(finite.max()), precision)  # type: ignore[attr-defined]
+            span = finite_range(array) if heat else None
+            if span is not None:
+                table._nntutor_legend = heat_legend(span[0], span[1], precision)  # type: ignore[attr-defined]
             yield table
         elif array.ndim == 3:
             for index in shown_indices(array.shape[0], limit):

@@ -95,15 +95,17 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
     causal = bool(args["causal"])
     scale = not bool(args["no-scale"])
 
-    result = attention(x, wq, wk, wv, causal=causal, scale=scale, key_padding=padding)
+    # keep_exps: the exponentials are shown, so keep them rather than run exp twice
+    result = attention(x, wq, wk, wv, causal=causal, scale=scale, key_padding=padding, keep_exps=True)
     labels = tuple(tokens)
     n_, f = ctx.n, ctx.f
     i = 1 if n > 1 else 0  # the query worked out in full
     j = 0
 
     inputs: dict[str, Any] = {"x": x, "tokens": list(labels), "causal": causal, "scale": scale}
+    eye = np.eye(d) if any(w is None for w in (wq, wk, wv)) else None  # one identity shared by the missing projections
     for name, w in (("wq", wq), ("wk", wk), ("wv", wv)):
-        inputs[name] = w if w is not None else np.eye(d)
+        inputs[name] = w if w is not None else eye
     if padding is not None:
         inputs["padding"] = padding
     inputs.update(random_info)
@@ -120,7 +122,7 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
             Value("k", result.k, label="K = X·W_K", rows=labels),
             Value("v", result.v, label="V = X·W_V", rows=labels),
         ]
-        w_q = wq if wq is not None else np.eye(d)
+        w_q = wq if wq is not None else eye
         worked = [dot_worked(ctx, f"Q[{i},0] = x{i}·W_Q[:,0]", x[i], w_q[:, 0], result.q[i, 0])]
     trace.add(
         Step(
@@ -192,7 +194,7 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
                 "(plain softmax would compute 0/0 = NaN here)"
             )
         trace.add(step)
-    exps = result.exponentials()
+    exps = result.exps
     weights = result.weights
     row_terms = exps[i]
     trace.add(
