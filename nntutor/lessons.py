@@ -255,10 +255,11 @@ def load_all(extra_dir: str | os.PathLike | None = None) -> list[Lesson]:
 
 def read_lesson_file(path: Path) -> Lesson:
     """Read and validate one lesson file; the first problem raises ``LessonFileError``."""
-    errors = validate_file(path)
+    data = _read_toml(path)  # parsed once, for both validating and building
+    errors = validate_data(path, data)
     if errors:
         raise errors[0]
-    return _build_lesson(path, _read_toml(path))
+    return _build_lesson(path, data)
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -317,11 +318,16 @@ def _check_table(
 
 def validate_file(path: Path) -> list[LessonFileError]:
     """Every problem in one lesson file (empty when it is valid)."""
-    where = str(path)
     try:
         data = _read_toml(path)
     except LessonFileError as exc:
         return [exc]
+    return validate_data(path, data)
+
+
+def validate_data(path: Path, data: dict[str, Any]) -> list[LessonFileError]:
+    """Every problem in the parsed contents ``data`` of the lesson file ``path``."""
+    where = str(path)
     errors = _check_table(where, "", data, LESSON_KEYS, REQUIRED_LESSON_KEYS)
     if errors:
         return errors
