@@ -429,3 +429,15 @@ def test_vocabulary_is_fixed_by_the_corpus():
     assert len(words) == 1 + len(set(CORPUS.split())) == 46
     quiz = {q.id: q for q in load_lesson("pipeline").quiz}
     assert quiz["unembed-size"].answer == 8 * len(bpe)  # the quiz quotes d_model = 8 and V = 88
+
+
+def test_docstring_examples():
+    import doctest
+
+    from nntutor.core import pipeline as core
+    from nntutor.walkthroughs import pipeline as walk
+
+    for module in (core, walk):
+        result = doctest.testmod(module)
+        assert result.failed == 0
+    assert doctest.testmod(core).attempted >= 5
