@@ -99,6 +99,8 @@ def test_greedy_picks_the_largest_probability_and_sample_uses_u():
     assert trace.outputs["next_token"] == trace.inputs["vocab"][int(np.argmax(probs))]
     assert "greedy" in trace.step("next-token").title
     s = run(sample=True, seed="3")
+    # u is drawn after every weight: sampling does not change the model or its probabilities
+    np.testing.assert_array_equal(s.outputs["probs"], run(seed="3").outputs["probs"])
     u = s.inputs["u"]
     order = np.argsort(-s.outputs["probs"], kind="stable")
     cumulative = np.cumsum(s.outputs["probs"][order])
@@ -424,8 +426,13 @@ def test_cli_bad_values_exit_2_with_one_line(run_cli, args, flag):
 def test_vocabulary_is_fixed_by_the_corpus():
     bpe, words = build_vocabulary("bpe"), build_vocabulary("whitespace")
     assert len(set(bpe)) == len(bpe) and len(set(words)) == len(words)
-    # every merge adds one symbol: <unk> + the corpus's distinct starting symbols + one per merge
-    assert len(bpe) == 1 + 40 + len(learned_bpe().merges) == 88
+    # <unk> + the corpus's distinct starting symbols (a character inside a word, or the last
+    # character with </w>) + one new symbol per merge
+    words_ = CORPUS.split()
+    start = {c for w in words_ for c in w[:-1]} | {w[-1] + "</w>" for w in words_}
+    assert set(bpe[1 : 1 + len(start)]) == start
+    assert len(bpe) == 1 + len(start) + len(learned_bpe().merges) == 88
+    assert list(bpe[1 + len(start) :]) == [m.symbol for m in learned_bpe().merges]
     assert len(words) == 1 + len(set(CORPUS.split())) == 46
     quiz = {q.id: q for q in load_lesson("pipeline").quiz}
     assert quiz["unembed-size"].answer == 8 * len(bpe)  # the quiz quotes d_model = 8 and V = 88
