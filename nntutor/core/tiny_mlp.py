@@ -39,8 +39,9 @@ class Hinge:
     z: float  # w·x0 + b
     relu: float  # ReLU(z)
     term: float  # v·ReLU(z)
-    kink: float | None  # −b/w, None when w = 0 (the hinge is constant)
+    kink: float | None  # −b/w; None when w = 0 (the hinge is constant) or when −b/w overflows
     faces: str  # "right" (w > 0: on for x > kink), "left" (w < 0), "none" (w = 0)
+    beyond_range: bool = False  # w ≠ 0 but −b/w is beyond float64: no kink at any representable x
 
 
 @dataclass(frozen=True)
@@ -87,8 +88,11 @@ def _hinge(w: float, b: float, v: float, x0: float) -> Hinge:
     z = w * x0 + b
     r = max(z, 0.0)
     kink = None if w == 0 else -b / w
+    beyond = kink is not None and not math.isfinite(kink)
+    if beyond:
+        kink = None
     faces = "none" if w == 0 else ("right" if w > 0 else "left")
-    return Hinge(w, b, v, z, r, v * r, kink, faces)
+    return Hinge(w, b, v, z, r, v * r, kink, faces, beyond)
 
 
 def analyse(params: dict[str, float], x0: float) -> TinyMLP:
@@ -134,9 +138,9 @@ def _regions(hinges: tuple[Hinge, Hinge], c: float) -> tuple[Region, ...]:
         if math.isinf(left) and math.isinf(right):
             probe = 0.0
         elif math.isinf(left):
-            probe = right - 1.0
+            probe = right - max(1.0, abs(right))  # a step that is not lost to rounding
         elif math.isinf(right):
-            probe = left + 1.0
+            probe = left + max(1.0, abs(left))
         else:
             probe = 0.5 * (left + right)
         active = []

@@ -105,7 +105,12 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
     params, x, y = _check(args)
     activation, out_act, loss = args["activation"], args["output-activation"], args["loss"]
     lr = float(args["lr"])
-    chosen = parse_params(args["param"], params)
+    if "param" in args.get("_given", ()):
+        chosen = parse_params(args["param"], params)
+    else:
+        # The default (one weight from each layer), moved inside a network smaller than 2-2-2.
+        n_in, n_out = params.W1.shape[1], params.W2.shape[0]
+        chosen = [("W1", (0, min(1, n_in - 1))), ("W2", (min(1, n_out - 1), 0))]
     n, f = ctx.n, ctx.f
     n_in, n_hid, n_out = x.size, params.W1.shape[0], params.W2.shape[0]
     xl, hl, ol = index_labels(n_in, "x"), index_labels(n_hid, "h"), index_labels(n_out, "ŷ")
@@ -349,9 +354,8 @@ def _symbolic_step(ctx, params: bp.Params, x, y, activation, out_act, loss, chos
         )
         return step
     sym = sb.network_derivatives(params.as_dict(), x, y, activation, out_act, loss, chosen)
-    step.formula = r"\begin{aligned} " + r" \\ ".join(
-        [sym.loss_latex, *(d[0] for d in sym.definitions), *(d.latex for d in sym.derivations)]
-    ) + r" \end{aligned}"
+    lines = [sym.loss_latex, *(d[0] for d in sym.definitions), *(d.latex for d in sym.derivations)]
+    step.formula = r"\begin{aligned} " + r" \\ ".join(line.replace(" = ", " &= ", 1) for line in lines) + r" \end{aligned}"
     step.formula_text = "\n".join([sym.loss_text, *(d[1] for d in sym.definitions), *(d.text for d in sym.derivations)])
     step.values = [
         Value(

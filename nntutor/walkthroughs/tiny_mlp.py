@@ -35,7 +35,13 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
     kink_rows = []
     kink_worked = []
     for i, h in enumerate(r.hinges, start=1):
-        if h.kink is None:
+        if h.beyond_range:
+            kink_rows.append((f"hinge {i}", "none", "—", f"slope {n(h.v * h.w)} everywhere" if h.b > 0 else "0 everywhere"))
+            kink_worked.append(
+                f"hinge {i}: −b{i}/w{i} = −{f(h.b)}/{f(h.w)} is beyond the largest float (about 1.8e308): "
+                "no kink at any x a computer can hold"
+            )
+        elif h.kink is None:
             kink_rows.append((f"hinge {i}", "none", "—", f"constant ReLU({n(h.b)}) = {n(max(h.b, 0.0))}"))
             kink_worked.append(f"hinge {i}: w{i} = 0, so w{i}·x + b{i} = {n(h.b)} for every x: no kink (the hinge is a constant)")
         else:
