@@ -166,7 +166,7 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
     if out_act == "softmax":
         exps = np.exp(fw.z2 - np.max(fw.z2))
         worked.append(
-            f"ŷ = softmax(z2): ŷ[0] = e^({n(fw.z2[0] - np.max(fw.z2))}) / ({' + '.join(n(e) for e in exps[:6])}"
+            f"ŷ = softmax(z2): ŷ[0] = e^(z2[0] − max z2) / Σⱼ e^(z2[j] − max z2) = e^({n(fw.z2[0] - np.max(fw.z2))}) / ({' + '.join(n(e) for e in exps[:6])}"
             f"{' + …' if n_out > 6 else ''}) = {n(fw.yhat[0])}"
         )
     else:
@@ -372,7 +372,7 @@ def _output_delta_step(ctx: Context, r: bp.Backprop, y, out_act: str, loss: str)
     fw = r.forward
     n_out = len(y)
     ol = index_labels(n_out, "ŷ")
-    values = [Value("dL_dyhat", _finite_or_none(r.dL_dyhat), label="∂L/∂ŷ", cols=ol)]
+    values = [Value("dL_dyhat", _finite_or_table(r.dL_dyhat, ol), label="∂L/∂ŷ", cols=ol)]
     worked = []
     if loss == "ce":
         formula = r"\boldsymbol{\delta}^{(2)} = \hat{\mathbf{y}} - \mathbf{y}"
@@ -415,15 +415,20 @@ def _output_delta_step(ctx: Context, r: bp.Backprop, y, out_act: str, loss: str)
     )
     if loss == "ce" and not np.all(np.isfinite(r.dL_dyhat)):
         step.warnings.append(
-            "Some ŷ rounded to exactly 0 or 1, so ∂L/∂ŷ is infinite there (shown as empty); δ2 = ŷ − y is still finite."
+            "Some ŷ rounded to exactly 0 or 1, so ∂L/∂ŷ is infinite there; δ2 = ŷ − y is still finite."
         )
     return step
 
 
-def _finite_or_none(a: np.ndarray):
+def _finite_or_table(a: np.ndarray, labels: tuple[str, ...]):
+    """The vector itself, or (when ŷ saturated) a table that says which entries are infinite."""
     if np.all(np.isfinite(a)):
         return a
-    return [float(v) if np.isfinite(v) else None for v in a]
+    rows = tuple(
+        (label, float(v) if np.isfinite(v) else "infinite (ŷ rounded to exactly 0 or 1)")
+        for label, v in zip(labels, a, strict=True)
+    )
+    return Table(("output", "∂L/∂ŷ"), rows)
 
 
 def _chain_step(ctx: Context, params: bp.Params, r: bp.Backprop, chosen) -> Step:
