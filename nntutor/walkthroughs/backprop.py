@@ -21,9 +21,11 @@ from nntutor.walkthroughs.common import Context, dot_worked, index_labels
 
 MAX_PARAMS = 1000
 MAX_CHOSEN = 6
-_PARAM_ITEM = r"\s*(W1|W2)\s*\[\s*(\d{1,4})\s*,\s*(\d{1,4})\s*\]\s*|\s*(b1|b2)\s*\[\s*(\d{1,4})\s*\]\s*"
+MAX_PARAM_CHARS = 200
+# Whitespace is removed first, so the list pattern has one way to match (no backtracking blow-up).
+_PARAM_ITEM = r"(W1|W2)\[([0-9]{1,4}),([0-9]{1,4})\]|(b1|b2)\[([0-9]{1,4})\]"
 _PARAM = re.compile(_PARAM_ITEM)
-_PARAM_LIST = re.compile(rf"(?:{_PARAM_ITEM})(?:[;\s]+(?:{_PARAM_ITEM}))*\s*")
+_PARAM_LIST = re.compile(rf"(?:(?:{_PARAM_ITEM});?)+")
 _PARAM_EXAMPLE = "e.g. W1[0,1] or 'W1[0,1];b2[0]' (W1, W2 take [row,column]; b1, b2 take [index])"
 
 LOSS_TEXT = {
@@ -42,11 +44,15 @@ def parse_params(text: str, params: bp.Params) -> list[tuple[str, tuple[int, ...
 
     Read with a regular expression only (nothing is evaluated).
     """
-    if not _PARAM_LIST.fullmatch(text or ""):
+    text = text or ""
+    if len(text) > MAX_PARAM_CHARS:
+        raise InputError("--param", f"is {len(text)} characters long; at most {MAX_PARAM_CHARS} are accepted")
+    compact = re.sub(r"\s+", "", text)
+    if not _PARAM_LIST.fullmatch(compact):
         raise InputError("--param", f"{text!r} is not a list of parameters ({_PARAM_EXAMPLE})")
     chosen: list[tuple[str, tuple[int, ...]]] = []
     shapes = {name: array.shape for name, array in params.as_dict().items()}
-    for m in _PARAM.finditer(text):
+    for m in _PARAM.finditer(compact):
         if m.group(1):
             name, index = m.group(1), (int(m.group(2)), int(m.group(3)))
         else:
