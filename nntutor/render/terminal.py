@@ -23,7 +23,7 @@ from rich.table import Table as RichTable
 from rich.text import Text
 
 from nntutor.numfmt import fmt
-from nntutor.render.layout import DEFAULT_LIMIT, is_scalar, shown_indices
+from nntutor.render.layout import DEFAULT_LIMIT, is_ragged, is_scalar, shown_indices
 from nntutor.trace import Step, Table, Trace, Value
 
 STYLE_TITLE = "bold"
@@ -103,7 +103,10 @@ def _cell(value: Any, precision: int) -> Text:
     if isinstance(value, (int, float, np.integer, np.floating)):
         return Text(fmt(value, precision, fixed=isinstance(value, (float, np.floating))), justify="right")
     if isinstance(value, (list, tuple)):
-        return Text(" ".join(str(item) for item in value))
+        items = [fmt(item, precision) if isinstance(item, (float, np.floating)) else str(item) for item in value]
+        if len(items) > DEFAULT_LIMIT:
+            items = [*items[:4], f"… ({len(items) - 7} more)", *items[-3:]]
+        return Text(" ".join(items))
     if isinstance(value, np.ndarray):
         return Text(_inline_array(value, precision))
     return Text(str(value))
@@ -285,6 +288,13 @@ def _value_parts(value: Value, precision: int, limit: int, heat: bool = False) -
         text.append(value.display_name, style=STYLE_LABEL)
         text.append(": " + " | ".join(data))
         yield text
+    elif is_ragged(data):
+        for index, item in enumerate(data):
+            piece = Value(f"{value.name}[{index}]", item, label=f"{value.display_name}[{index}]")
+            for part in _value_parts(piece, precision, limit):
+                if isinstance(part, RichTable) and not getattr(part, "_nntutor_title", None):
+                    part._nntutor_title = piece.display_name  # type: ignore[attr-defined]
+                yield part
     else:
         array = np.asarray(data)
         if array.ndim == 1:
@@ -309,10 +319,27 @@ def _value_parts(value: Value, precision: int, limit: int, heat: bool = False) -
             yield Text(f"{value.display_name}: array of shape {array.shape}", style=STYLE_DIM)
 
 
+class PlotView:
+    """A plot that fits the width it is given (rich calls ``__rich_console__`` with it)."""
+
+    def __init__(self, plot) -> None:
+        self.plot = plot
+
+    def __rich_console__(self, console: Console, options):
+        from nntutor.render.plots import plot_text
+
+        width = min(options.max_width, 100)
+        color = console.color_system is not None and not console.no_color
+        text = plot_text(self.plot, width=width, height=max(10, min(18, width // 4)), color=color)
+        yield Text.from_ansi(text) if color else Text(text)
+
+
 # --------------------------------------------------------------------------- steps
 
 
-def step_renderable(step: Step, number: int, precision: int, limit: int = DEFAULT_LIMIT, heat: bool = False) -> RenderableType:
+def step_renderable(
+    step: Step, number: int, precision: int, limit: int = DEFAULT_LIMIT, heat: bool = False, plots: bool = True
+) -> RenderableType:
     parts: list[RenderableType] = [Rule(Text(f"Step {number} · {step.title}", style=STYLE_TITLE), align="left")]
     if step.formula_text or step.formula:
         parts.append(Padding(Text(step.formula_text or step.formula, style=STYLE_FORMULA), (0, 0, 0, 2), expand=False))
@@ -324,6 +351,9 @@ def step_renderable(step: Step, number: int, precision: int, limit: int = DEFAUL
     for value in others:
         for renderable in value_renderables(value, precision, limit, heat):
             parts.append(Padding(renderable, (1, 0, 0, 2), expand=False))
+    if plots:
+        for plot in step.plots:
+            parts.append(Padding(PlotView(plot), (1, 0, 0, 2), expand=False))
     if step.worked:
         worked = Text()
         for i, line in enumerate(step.worked):
@@ -366,30 +396,45 @@ def outputs_renderable(trace: Trace, precision: int, limit: int = DEFAULT_LIMIT)
 
 
 def trace_renderables(
-    trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, narrative: str = "", heat: bool = False
+    trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, narrative: str = "", heat: bool = False, plots: bool = True
 ) -> Iterator[RenderableType]:
     """Everything shown for a lesson run, in order."""
     yield header_renderable(trace, narrative)
     for number, step in enumerate(trace.steps, start=1):
-        yield step_renderable(step, number, precision, limit, heat)
+        yield step_renderable(step, number, precision, limit, heat, plots)
     if trace.outputs:
         yield outputs_renderable(trace, precision, limit)
 
 
-def print_trace(console: Console, trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, narrative: str = "") -> None:
+def print_trace(
+    console: Console, trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, narrative: str = "", plots: bool = True
+) -> None:
     """Print a trace; heatmaps appear only where the console shows colour."""
     heat = console.color_system is not None and not console.no_color
-    for renderable in trace_renderables(trace, precision=precision, limit=limit, narrative=narrative, heat=heat):
+    for renderable in trace_renderables(trace, precision=precision, limit=limit, narrative=narrative, heat=heat, plots=plots):
         console.print(renderable)
 
 
-def render_text(trace: Trace, *, precision: int = 4, width: int = 100, limit: int = DEFAULT_LIMIT, narrative: str = "") -> str:
+def render_text(
+    trace: Trace, *, precision: int = 4, width: int = 100, limit: int = DEFAULT_LIMIT, narrative: str = "", plots: bool = True
+) -> str:
     """The terminal rendering as plain text (for ``-o trace.txt`` and tests)."""
     import io
 
     buffer = io.StringIO()
     console = make_console(buffer, width=width, color=False)
-    print_trace(console, trace, precision=precision, limit=limit, narrative=narrative)
+    print_trace(console, trace, precision=precision, limit=limit, narrative=narrative, plots=plots)
+    return "\n".join(line.rstrip() for line in buffer.getvalue().splitlines()) + "\n"
+
+
+def render_renderables(renderables: Sequence[RenderableType], width: int = 100) -> str:
+    """Renderables as plain text, trailing spaces removed."""
+    import io
+
+    buffer = io.StringIO()
+    console = make_console(buffer, width=width, color=False)
+    for renderable in renderables:
+        console.print(renderable)
     return "\n".join(line.rstrip() for line in buffer.getvalue().splitlines()) + "\n"
 
 
@@ -409,12 +454,14 @@ def emit(*renderables: RenderableType) -> None:
     sys.stdout.write("\n".join(line.rstrip() for line in buffer.getvalue().splitlines()) + "\n")
 
 
-def show_trace(trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, narrative: str = "") -> None:
+def show_trace(trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, narrative: str = "", plots: bool = True) -> None:
     """Print to stdout: styled in a terminal; plain text without trailing spaces when piped."""
     if _isatty(sys.stdout) or os.environ.get("FORCE_COLOR"):
-        print_trace(stdout_console(), trace, precision=precision, limit=limit, narrative=narrative)
+        print_trace(stdout_console(), trace, precision=precision, limit=limit, narrative=narrative, plots=plots)
     else:
-        sys.stdout.write(render_text(trace, precision=precision, width=_env_width(100), limit=limit, narrative=narrative))
+        sys.stdout.write(
+            render_text(trace, precision=precision, width=_env_width(100), limit=limit, narrative=narrative, plots=plots)
+        )
 
 
 def print_message(message: str, *, style: str = "") -> None:
@@ -448,18 +495,22 @@ def lessons_table(rows: Sequence[tuple[str, str, str]]) -> RenderableType:
     return Group(table, Text(""), Text("Run one with: nntutor lesson NAME   (its flags: nntutor lesson NAME --help)", style=STYLE_DIM))
 
 
-def render_picture(trace: Trace, kind: str, *, precision: int = 4, limit: int = DEFAULT_LIMIT, narrative: str = "", width: int = 100) -> str:
+def render_picture(
+    trace: Trace, kind: str, *, precision: int = 4, limit: int = DEFAULT_LIMIT, narrative: str = "", width: int = 100, plots: bool = True
+) -> str:
     """The coloured terminal rendering recorded as an SVG picture or an HTML page (``kind``)."""
     import io
 
     console = make_console(io.StringIO(), width=width, color=True, record=True)
-    print_trace(console, trace, precision=precision, limit=limit, narrative=narrative)
+    print_trace(console, trace, precision=precision, limit=limit, narrative=narrative, plots=plots)
     if kind == "svg":
         return console.export_svg(title=f"nntutor · {trace.title}")
     return console.export_html(inline_styles=True)
 
 
-def page_trace(trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, narrative: str = "", read=input) -> None:
+def page_trace(
+    trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, narrative: str = "", read=input, plots: bool = True
+) -> None:
     """Show one step at a time in a terminal: Enter for the next, ``b`` for back, ``q`` to stop."""
     console = stdout_console()
     heat = console.color_system is not None and not console.no_color
@@ -467,7 +518,7 @@ def page_trace(trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, 
     console.print(header_renderable(trace, narrative))
     index = 0
     while 0 <= index < len(steps):
-        console.print(step_renderable(steps[index], index + 1, precision, limit, heat))
+        console.print(step_renderable(steps[index], index + 1, precision, limit, heat, plots))
         prompt = f"[step {index + 1}/{len(steps)}] Enter: next · b: back · q: quit "
         try:
             answer = read(prompt).strip().lower()
@@ -479,3 +530,60 @@ def page_trace(trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, 
         index = max(index - 1, 0) if answer == "b" else index + 1
     if trace.outputs:
         console.print(outputs_renderable(trace, precision, limit))
+
+
+def _marked_table(name: str, data: Any, mask: Any, precision: int, limit: int) -> RenderableType:
+    """One run's value with changed cells marked ``*`` (and highlighted when colour is on)."""
+    array = np.asarray(data) if not isinstance(data, (str, dict, Table)) else None
+    if array is None or array.dtype == object or array.ndim > 2:
+        suffix = " *" if mask is True else ""
+        return Text(f"{name}: {data if isinstance(data, str) else '(see the full runs)'}{suffix}")
+    if array.ndim == 0:
+        text = Text(f"{name} = {fmt(array.item(), precision)}")
+        if mask is True:
+            text.append(" *", style="bold yellow")
+            text.stylize("bold yellow")
+        return text
+    matrix = array.reshape(1, -1) if array.ndim == 1 else array
+    marks = np.broadcast_to(np.asarray(mask, dtype=bool), array.shape).reshape(matrix.shape) if not isinstance(mask, bool) else np.full(matrix.shape, mask)
+    table = _new_table(None)
+    table.add_column("")
+    cols = shown_indices(matrix.shape[1], limit)
+    for j in cols:
+        table.add_column("…" if j is None else str(j), justify="right")
+    for i in shown_indices(matrix.shape[0], limit):
+        if i is None:
+            table.add_row(Text("⋮"), *[Text("⋮") for _ in cols])
+            continue
+        cells = []
+        for j in cols:
+            if j is None:
+                cells.append(Text("…"))
+                continue
+            cell = _cell(matrix[i, j].item(), precision)
+            if marks[i, j]:
+                cell.append("*")
+                cell.stylize("bold yellow")
+            cells.append(cell)
+        table.add_row(Text(str(i)), *cells)
+    return Group(Text(name, style=STYLE_LABEL), table)
+
+
+def comparison_renderable(
+    first: Trace, second: Trace, masks: dict[str, Any], labels: tuple[str, str], *, precision: int = 4, limit: int = DEFAULT_LIMIT
+) -> RenderableType:
+    """Both runs' outputs side by side, changed values marked ``*``."""
+    from rich.columns import Columns
+
+    parts: list[RenderableType] = [Rule(Text(f"Compare: {labels[0]}  vs  {labels[1]}", style=STYLE_TITLE), align="left")]
+    for name, mask in masks.items():
+        left = _marked_table(name, first.outputs.get(name, "—"), mask, precision, limit)
+        right = _marked_table(name, second.outputs.get(name, "—"), mask, precision, limit)
+        parts.append(
+            Columns(
+                [Group(Text(labels[0], style=STYLE_DIM), left), Group(Text(labels[1], style=STYLE_DIM), right)],
+                padding=(1, 4),
+            )
+        )
+    parts.append(Text("* = differs between the two runs", style=STYLE_DIM))
+    return Group(*parts)
