@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from nntutor.numfmt import fmt
-from nntutor.render.layout import DEFAULT_LIMIT, is_scalar, shown_indices
+from nntutor.render.layout import DEFAULT_LIMIT, is_scalar, shown_indices, text_rows
 from nntutor.trace import Step, Table, Trace, Value
 
 
@@ -67,6 +67,10 @@ def value_markdown(value: Value, precision: int, limit: int = DEFAULT_LIMIT) -> 
         return [title, "", *_table(["key", "value"], rows)]
     if isinstance(data, (list, tuple)) and all(isinstance(item, str) for item in data):
         return [f"{title}: " + " · ".join(escape(item) for item in data)]
+    table = text_rows(data)
+    if table is not None:
+        rows = [[_cell(c, precision) for c in row] for row in table.rows]
+        return [title, "", *_table([escape(c) for c in table.columns], rows, align_first_left=True)]
     array = np.asarray(data)
     if array.ndim == 1:
         cols = _labels(value.cols, array.size)

@@ -23,7 +23,7 @@ from rich.table import Table as RichTable
 from rich.text import Text
 
 from nntutor.numfmt import fmt
-from nntutor.render.layout import DEFAULT_LIMIT, is_scalar, shown_indices
+from nntutor.render.layout import DEFAULT_LIMIT, is_scalar, shown_indices, text_rows
 from nntutor.trace import Step, Table, Trace, Value
 
 STYLE_TITLE = "bold"
@@ -285,6 +285,8 @@ def _value_parts(value: Value, precision: int, limit: int, heat: bool = False) -
         text.append(value.display_name, style=STYLE_LABEL)
         text.append(": " + " | ".join(data))
         yield text
+    elif text_rows(data) is not None:
+        yield mixed_table(Value(value.name, text_rows(data), label=value.label), precision, limit)
     else:
         array = np.asarray(data)
         if array.ndim == 1:
