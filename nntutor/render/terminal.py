@@ -23,7 +23,7 @@ from rich.table import Table as RichTable
 from rich.text import Text
 
 from nntutor.numfmt import fmt
-from nntutor.render.layout import DEFAULT_LIMIT, is_ragged, is_scalar, shown_indices
+from nntutor.render.layout import DEFAULT_LIMIT, is_ragged, is_scalar, shown_indices, text_rows
 from nntutor.trace import Step, Table, Trace, Value
 
 STYLE_TITLE = "bold"
@@ -309,6 +309,8 @@ def value_renderables(value: Value, precision: int, limit: int, heat: bool = Fal
         for index, item in enumerate(data):
             piece = Value(f"{value.name}[{index}]", item, label=f"{title}[{index}]", heat=value.heat)
             yield from value_renderables(piece, precision, limit, heat)
+    elif text_rows(data) is not None:
+        yield Group(Text(title, style=STYLE_LABEL), mixed_table(Value(value.name, text_rows(data), label=value.label), precision, limit))
     else:
         array = np.asarray(data)
         if array.ndim in (1, 2):
