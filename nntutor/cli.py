@@ -61,6 +61,11 @@ class NntutorGroup(TyperGroup):
         except KeyboardInterrupt:
             _say("Interrupted.")
             sys.exit(130)
+        except MemoryError:
+            _say("error: not enough memory for this run; try smaller sizes")
+            sys.exit(1)
+        except BrokenPipeError:
+            sys.exit(1)
         except typer.TyperException as exc:
             if type(exc).__name__ == "NoArgsIsHelpError":
                 help_text = exc.format_message()
@@ -71,6 +76,13 @@ class NntutorGroup(TyperGroup):
             where = f" (see: {ctx.command_path} --help)" if ctx is not None else ""
             _say(f"error: {_one_line(exc.format_message())}{where}")
             sys.exit(getattr(exc, "exit_code", 2))
+        except Exception as exc:  # a bug: one line, no traceback (NNTUTOR_DEBUG=1 shows it)
+            import os
+
+            if os.environ.get("NNTUTOR_DEBUG"):
+                raise
+            _say(f"internal error: {type(exc).__name__}: {_one_line(str(exc))[:300]} (please report it; NNTUTOR_DEBUG=1 shows details)")
+            sys.exit(1)
         sys.exit(result if isinstance(result, int) else 0)
 
 

@@ -320,3 +320,17 @@ def test_vs_text_and_bad_flags(run_cli):
     _one_error_line(run_cli("lesson", "softmax", "--vs", "--temperature"), "--vs: --temperature needs a value")
     _one_error_line(run_cli("lesson", "softmax", "--vs", "--temperature 0"), "--temperature", "greater than 0")
     _one_error_line(run_cli("lesson", "softmax", "--vs", "'unbalanced"), "--vs: cannot split")
+
+
+def test_an_internal_error_is_one_line_not_a_traceback(run_cli, monkeypatch):
+    from nntutor.walkthroughs import neuron
+
+    def broken(ctx, args):
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.setattr(neuron, "build", broken)
+    result = run_cli("lesson", "neuron")
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines() == [
+        "internal error: ZeroDivisionError: boom (please report it; NNTUTOR_DEBUG=1 shows details)"
+    ]
