@@ -143,3 +143,14 @@ def test_docstring_examples(module):
 
     result = doctest.testmod(importlib.import_module(module))
     assert result.failed == 0
+
+
+def test_curve_plot_passes_through_the_kinks_and_x0():
+    trace = run()
+    (plot,) = trace.step("shape").plots
+    f = plot.series[0]
+    grid = np.asarray(f.x)
+    assert grid.min() < -1 and grid.max() > 1  # shows both kinks (−1, 0.5) and x0 = 1
+    # on the grid, f = the sum of its two hinge series + c, and equals the lesson's f
+    np.testing.assert_allclose(f.y, np.asarray(plot.series[1].y) + np.asarray(plot.series[2].y), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(f.y, tm.value(tm.DEFAULTS, grid), rtol=0, atol=1e-12)

@@ -114,9 +114,12 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
     if "param" in args.get("_given", ()):
         chosen = parse_params(args["param"], params)
     else:
-        # The default (one weight from each layer), moved inside a network smaller than 2-2-2.
-        n_in, n_out = params.W1.shape[1], params.W2.shape[0]
-        chosen = [("W1", (0, min(1, n_in - 1))), ("W2", (min(1, n_out - 1), 0))]
+        try:  # the lesson file's default
+            chosen = parse_params(args["param"], params)
+        except InputError:
+            # It does not fit this (smaller) network: one weight from each layer that does.
+            n_in, n_out = params.W1.shape[1], params.W2.shape[0]
+            chosen = [("W1", (0, min(1, n_in - 1))), ("W2", (min(1, n_out - 1), 0))]
     n, f = ctx.n, ctx.f
     n_in, n_hid, n_out = x.size, params.W1.shape[0], params.W2.shape[0]
     xl, hl, ol = index_labels(n_in, "x"), index_labels(n_hid, "h"), index_labels(n_out, "ŷ")

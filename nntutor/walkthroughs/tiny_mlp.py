@@ -13,7 +13,7 @@ import math
 from typing import Any
 
 from nntutor.core import tiny_mlp as tm
-from nntutor.trace import Step, Table, Trace, Value
+from nntutor.trace import Plot, Series, Step, Table, Trace, Value
 from nntutor.walkthroughs.common import Context
 
 SHAPE_WHY = {
@@ -138,6 +138,7 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
         if reg.active:
             terms = " + ".join(f"{f(r.hinges[i - 1].v)}×{f(r.hinges[i - 1].w)}" for i in reg.active)
             shape_worked.append(f"slope on {_interval(ctx, reg.left, reg.right)} = {terms} = {n(reg.slope)}")
+    grid, f_grid, t1, t2 = tm.curve(params, x0)
     turning = [k for k in sorted({k for k in r.kinks if k is not None})]
     if r.shape in ("bump", "notch") and turning:
         for k in turning:
@@ -155,6 +156,14 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
             worked=shape_worked,
             why=SHAPE_WHY[r.shape] + " A wider network adds more hinges, and enough of them can "
             "approximate any continuous curve piece by piece.",
+            plots=[
+                Plot(
+                    "f(x) and its two hinges",
+                    (Series("f", grid, f_grid), Series("v1·ReLU(w1·x + b1)", grid, t1), Series("v2·ReLU(w2·x + b2)", grid, t2)),
+                    xlabel="x",
+                    ylabel="f(x)",
+                )
+            ],
         )
     )
     # kinks: hinge → x of its kink; a hinge without a kink (w = 0) has no entry.
