@@ -12,6 +12,13 @@ import os
 import pytest
 
 
+@pytest.fixture(autouse=True)
+def _progress_in_tmp(monkeypatch, tmp_path_factory):
+    """Every test (and every subprocess it starts) keeps progress in a temporary folder,
+    never in the user's real data folder: ``nntutor lesson`` records what was studied."""
+    monkeypatch.setenv("NNTUTOR_HOME", str(tmp_path_factory.mktemp("nntutor-home")))
+
+
 @pytest.fixture(scope="session")
 def torch():
     """PyTorch in float64, or a skip (a failure when the oracle is required)."""
