@@ -312,7 +312,7 @@ def progress_command(reset: bool, yes: bool, as_json: bool, data_dir: str | None
         if reset:
             if not yes and not typer.confirm(f"Forget everything studied and answered (in {store.path})?", default=False):
                 _say("Nothing was reset.")
-                raise typer.Exit(1)
+                return
             store.reset()
             _say(f"Progress reset ({store.path}).")
             return

@@ -190,6 +190,7 @@ class Question:
     explanation: str = ""
     step: Step | None = None
     step_number: int = 0
+    index: tuple[int, ...] = ()  # the element asked, as an index into the step value's data
     mistakes: tuple[tuple[str, str, float], ...] = ()  # (id, name, value)
 
     def judge(self, given: float) -> bool:
@@ -411,6 +412,7 @@ def _question_on(lesson: Lesson, raw: dict[str, Any], trace: Trace, target: Targ
         explanation=step.why,
         step=step,
         step_number=trace.steps.index(step) + 1,
+        index=index,
         mistakes=mistakes,
     )
 
