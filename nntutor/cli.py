@@ -266,15 +266,16 @@ def quiz_command(ctx: typer.Context, lesson_names: list[str] | None, count: str,
     store = Store(data_dir)
     for notice in store.notices:
         _say(f"note: {notice}")
-    review = None
-    if not lessons:
+    review, due = None, []
+    if not lessons:  # review mode: lessons studied (all, the first time), due items first
         everything = load_all(extra)
         studied = {row["lesson"] for row in store.studied()}
         lessons = [lesson for lesson in everything if lesson.name in studied] or everything
         review = store.review_weights()
+        due = [row["item"] for row in store.due(limit=number)]
     if chosen_seed is None:
         chosen_seed = quiz.new_seed()
-    questions = quiz.make_quiz(lessons, count=number, seed=chosen_seed, review=review)
+    questions = quiz.make_quiz(lessons, count=number, seed=chosen_seed, review=review, first=due)
     if not questions:
         raise InputError("lesson", "these lessons have no quiz questions")
     session = uuid.uuid4().hex[:12]

@@ -486,32 +486,39 @@ def make_quiz(
     count: int = 5,
     seed: int | None = None,
     review: dict[str, float] | None = None,
+    first: Sequence[str] = (),
 ) -> list[Question]:
-    """``count`` questions on these lessons; the same seed (and review weights) gives the same quiz.
+    """``count`` questions on these lessons; the same seed (and review data) gives the same quiz.
 
-    ``review`` maps item keys to weights from the progress store (items due
-    for review, answered wrong, weigh more); without it every item of a kind
-    is equally likely.
+    ``first``: item keys asked before anything else, in order (the items due
+    for review). ``review`` maps item keys to weights from the progress store
+    (due items, and those answered wrong, weigh more); without it every item
+    of a kind is equally likely.
     """
     if not lessons:
         return []
     rng = np.random.default_rng(seed)
     pool = slots(lessons)
     questions: list[Question] = []
-    available = list(pool)
+    by_item = {slot.item: slot for slot in pool}
+    queue = [by_item[item] for item in dict.fromkeys(first) if item in by_item]
+    available = [slot for slot in pool if slot not in queue]
     guard = 0
     while len(questions) < count and pool and guard < count * 10:
         guard += 1
-        if not available:
-            available = list(pool)
-        weights = np.array(
-            [
-                (NUMERIC_WEIGHT if slot.target is not None else CONCEPT_WEIGHT) * (review or {}).get(slot.item, 1.0)
-                for slot in available
-            ]
-        )
-        weights = weights / weights.sum()
-        slot = available.pop(int(rng.choice(len(available), p=weights)))
+        if queue:
+            slot = queue.pop(0)
+        else:
+            if not available:
+                available = list(pool)
+            weights = np.array(
+                [
+                    (NUMERIC_WEIGHT if slot.target is not None else CONCEPT_WEIGHT) * (review or {}).get(slot.item, 1.0)
+                    for slot in available
+                ]
+            )
+            weights = weights / weights.sum()
+            slot = available.pop(int(rng.choice(len(available), p=weights)))
         if slot.concept is not None:
             questions.append(concept_question(slot.lesson, slot.concept))
             continue

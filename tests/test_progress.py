@@ -295,3 +295,26 @@ def test_two_writers_hammering_the_store(tmp_path):
         assert review == {f"softmax:exp.e{i}" for i in range(7)}
     conn = sqlite3.connect(home / progress.FILENAME)
     assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+@pytest.mark.slow
+def test_ctrl_c_saves_answers_and_prints_the_summary(tmp_path):
+    home = tmp_path / "home"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nntutor", "quiz", "softmax", "--seed", "3", "--count", "5"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(home), cwd=tmp_path,
+    )
+    try:
+        _read_until(proc, b"answer> ", 1)
+        proc.stdin.write(b"-0.84\n")
+        proc.stdin.flush()
+        _read_until(proc, b"answer> ", 1)  # the second question waits for an answer
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130
+    assert b"Score: 1/1 right (1 of 5 questions answered, interrupted)" in out
+    with Store(home) as store:
+        assert [a["answer"] for a in store.answers()] == ["-0.84"]

@@ -365,3 +365,18 @@ def test_cli_bad_flags(run_cli, args, flag):
     line = result.stderr.strip()
     assert len(line.splitlines()) == 1 and "Traceback" not in line
     assert line.startswith(f"error: {flag}")
+
+
+def test_cli_review_mode_asks_what_was_missed_first(run_cli):
+    wrong = run_cli("quiz", "softmax", "--seed", "3", "--count", "1", input="0.5\n")  # shifted[2] is -0.84
+    assert "✗ Not quite" in wrong.stdout
+    doc = _json(run_cli("quiz", "--count", "2", "--json", input="skip\nskip\n"))
+    assert doc["questions"][0]["item"] == "softmax:shift.shifted"  # due again straight away
+    assert {q["lesson"] for q in doc["questions"]} == {"softmax"}  # only lessons studied
+
+
+def test_first_items_come_first():
+    lessons = [load_lesson("softmax"), load_lesson("neuron")]
+    questions = quiz.make_quiz(lessons, count=3, seed=0, first=["neuron:quiz.bias-role", "softmax:sum.sum", "nosuch:x.y"])
+    assert [q.item for q in questions[:2]] == ["neuron:quiz.bias-role", "softmax:sum.sum"]
+    assert len(questions) == 3
