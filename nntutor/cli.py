@@ -18,8 +18,16 @@ from typer.core import TyperGroup
 from nntutor import __version__
 from nntutor.errors import InputError, NntutorError
 
-FORMATS = ("text", "markdown", "json")
-EXTENSIONS = {".md": "markdown", ".markdown": "markdown", ".json": "json", ".txt": "text"}
+FORMATS = ("text", "markdown", "json", "svg", "html")
+EXTENSIONS = {
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".json": "json",
+    ".txt": "text",
+    ".svg": "svg",
+    ".html": "html",
+    ".htm": "html",
+}
 DATA_DIR_HELP = "Where your progress is kept (default: $NNTUTOR_HOME, else your user data folder)."
 FLAG_SYNTAX = (
     "Flag syntax: a scalar is 0.5; a vector is 1.5,2,-0.5; a matrix has rows separated by ';' "
@@ -122,11 +130,11 @@ def lesson_command(lesson):
     common = {
         "output_format": (
             str | None,
-            typer.Option(None, "--format", "-f", help="Output format: text, markdown or json.", metavar="FORMAT", rich_help_panel="Output"),
+            typer.Option(None, "--format", "-f", help="Output format: text, markdown, json, svg or html (svg/html: the coloured terminal view as a picture).", metavar="FORMAT", rich_help_panel="Output"),
         ),
         "output": (
             str | None,
-            typer.Option(None, "--output", "-o", help="Write to a file instead of the terminal; the format follows the extension (.md, .json, .txt).", metavar="PATH", rich_help_panel="Output"),
+            typer.Option(None, "--output", "-o", help="Write to a file instead of the terminal; the format follows the extension (.md, .json, .txt, .svg, .html).", metavar="PATH", rich_help_panel="Output"),
         ),
         "precision": (
             str | None,
@@ -136,6 +144,18 @@ def lesson_command(lesson):
             bool,
             typer.Option(False, "--full", help="Show every row and column of large matrices (for a pager).", rich_help_panel="Output"),
         ),
+        "vs": (
+            str | None,
+            typer.Option(None, "--vs", help="Run the lesson again with these flags changed and compare, e.g. --vs \"--temperature 5\" or --vs \"--no-scale\".", metavar="\"FLAGS\"", rich_help_panel="Output"),
+        ),
+        "no_plot": (
+            bool,
+            typer.Option(False, "--no-plot", help="Leave out the plots (curves, loss per epoch, …).", rich_help_panel="Output"),
+        ),
+        "step": (
+            bool,
+            typer.Option(False, "--step", help="Pause after each step (Enter: next, b: back, q: quit); ignored when not in a terminal.", rich_help_panel="Output"),
+        ),
     }
     for name, (annotation, option) in common.items():
         params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=annotation))
@@ -143,7 +163,7 @@ def lesson_command(lesson):
     def run(**kwargs: Any) -> None:
         raw = {spec.name: kwargs[_parameter_name(spec.name)] for spec in lesson.inputs}
         show_lesson(lesson, raw, output_format=kwargs["output_format"], output=kwargs["output"],
-                    precision=kwargs["precision"], full=kwargs["full"])
+                    precision=kwargs["precision"], full=kwargs["full"], step=kwargs["step"], vs=kwargs["vs"], plots=not kwargs["no_plot"])
 
     run.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     run.__doc__ = f"{lesson.title}: {lesson.summary}"
@@ -188,7 +208,7 @@ def _choose_format(output_format: str | None, output: str | None) -> str:
 
 
 def show_lesson(lesson, raw: dict[str, Any], *, output_format: str | None, output: str | None,
-                precision: str | None, full: bool) -> None:
+                precision: str | None, full: bool, step: bool = False, vs: str | None = None, plots: bool = True) -> None:
     """Run the lesson and send its trace to the chosen renderer and destination."""
     from nntutor.run import run_lesson
 
@@ -201,6 +221,11 @@ def show_lesson(lesson, raw: dict[str, Any], *, output_format: str | None, outpu
     trace = run_lesson(lesson, raw, precision=digits)
     _record_studied(lesson.name)
     limit = 0 if full else 8
+    if vs is not None:
+        other_raw = {**raw, **vs_overrides(lesson, vs)}
+        other = run_lesson(lesson, other_raw, precision=digits)
+        show_comparison(lesson, trace, other, vs, fmt_name=fmt_name, output=output, digits=digits, limit=limit)
+        return
     if fmt_name == "json":
         from nntutor.render.json import render_json
 
@@ -208,16 +233,97 @@ def show_lesson(lesson, raw: dict[str, Any], *, output_format: str | None, outpu
     elif fmt_name == "markdown":
         from nntutor.render.markdown import render_markdown
 
-        text = render_markdown(trace, precision=digits, limit=limit, narrative=lesson.narrative)
+        text = render_markdown(trace, precision=digits, limit=limit, narrative=lesson.narrative, plots=plots)
+    elif fmt_name in ("svg", "html"):
+        from nntutor.render.terminal import render_picture
+
+        text = render_picture(trace, fmt_name, precision=digits, limit=limit, narrative=lesson.narrative, plots=plots)
     elif output is not None:
         from nntutor.render.terminal import render_text
 
-        text = render_text(trace, precision=digits, limit=limit, narrative=lesson.narrative)
+        text = render_text(trace, precision=digits, limit=limit, narrative=lesson.narrative, plots=plots)
     else:
-        from nntutor.render.terminal import show_trace
+        from nntutor.render.terminal import page_trace, show_trace
 
-        show_trace(trace, precision=digits, limit=limit, narrative=lesson.narrative)
+        if step and sys.stdin.isatty() and sys.stdout.isatty():
+            page_trace(trace, precision=digits, limit=limit, narrative=lesson.narrative, plots=plots)
+        else:
+            show_trace(trace, precision=digits, limit=limit, narrative=lesson.narrative, plots=plots)
         return
+    if output is None:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        return
+    from nntutor.files import write_atomic
+
+    write_atomic(output, text)
+    _say(f"wrote {output} ({fmt_name})")
+
+
+def vs_overrides(lesson, text: str) -> dict[str, Any]:
+    """``--vs "--temperature 5 --no-scale"`` -> {"temperature": "5", "no-scale": True}."""
+    import shlex
+
+    try:
+        tokens = shlex.split(text)
+    except ValueError as exc:
+        raise InputError("--vs", f"cannot split {text!r} into flags ({exc})") from None
+    if not tokens:
+        raise InputError("--vs", "is empty (expected the flags to change, e.g. --vs \"--temperature 5\")")
+    specs = {spec.flag: spec for spec in lesson.inputs}
+    overrides: dict[str, Any] = {}
+    index = 0
+    while index < len(tokens):
+        token = tokens[index]
+        name, _, inline = token.partition("=")
+        spec = specs.get(name)
+        if spec is None:
+            raise InputError("--vs", f"{name!r} is not an input of lesson {lesson.name!r} (see: nntutor lesson {lesson.name} --help)")
+        if spec.kind == "flag":
+            if inline:
+                raise InputError("--vs", f"{name} takes no value")
+            overrides[spec.name] = True
+            index += 1
+            continue
+        if inline:
+            overrides[spec.name] = inline
+            index += 1
+        elif index + 1 < len(tokens):
+            overrides[spec.name] = tokens[index + 1]
+            index += 2
+        else:
+            raise InputError("--vs", f"{name} needs a value")
+    return overrides
+
+
+def show_comparison(lesson, first, second, vs: str, *, fmt_name: str, output: str | None, digits: int, limit: int) -> None:
+    """Both runs: the first in full, then the outputs side by side with changes marked."""
+    from nntutor.compare import changed
+
+    masks = changed(first.outputs, second.outputs)
+    labels = ("as given", f"with {vs}")
+    if fmt_name == "json":
+        import json
+
+        from nntutor.render.json import trace_document
+
+        document = {"vs": vs, "runs": [trace_document(first), trace_document(second)], "differences": masks}
+        text = json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    else:
+        from nntutor.render.terminal import (
+            comparison_renderable,
+            emit,
+            render_renderables,
+            trace_renderables,
+        )
+
+        renderables = [
+            *trace_renderables(first, precision=digits, limit=limit, narrative=lesson.narrative),
+            comparison_renderable(first, second, masks, labels, precision=digits, limit=limit),
+        ]
+        if output is None:
+            emit(*renderables)
+            return
+        text = render_renderables(renderables)
     if output is None:
         sys.stdout.write(text)
         return

@@ -248,3 +248,75 @@ def test_piped_output_has_no_colour(tmp_path):
     out = subprocess.run([sys.executable, "-m", "nntutor", "lesson", "neuron"], capture_output=True, text=True, env=env, cwd=tmp_path)
     assert out.returncode == 0
     assert "\x1b[" not in out.stdout
+
+
+def test_svg_and_html_export(run_cli, tmp_path):
+    import xml.etree.ElementTree as ET
+
+    assert run_cli("lesson", "attention", "-o", str(tmp_path / "a.svg")).exit_code == 0
+    root = ET.parse(tmp_path / "a.svg").getroot()
+    assert root.tag.endswith("svg")
+    svg_text = "".join(root.itertext()).replace("\xa0", " ")
+    assert "Scaled dot-product attention" in svg_text
+    assert "0.6714 / 1.6714 = 0.4017" not in svg_text  # not causal: the default run has no mask
+    assert "S[1,0] = q1·k0 = 0.5×1 + 1×0 + 0.2×0.5 = 0.6" in svg_text
+    assert run_cli("lesson", "attention", "-o", str(tmp_path / "a.html")).exit_code == 0
+    html = (tmp_path / "a.html").read_text(encoding="utf-8")
+    assert "<html" in html.lower() and "attention weights A" in html
+
+
+def test_step_mode_does_not_wait_when_piped(run_cli):
+    result = run_cli("lesson", "attention", "--step", input="")
+    assert result.exit_code == 0
+    assert "Step 5 · Mix the values with the weights" in result.stdout
+
+
+def test_step_mode_pages_in_a_terminal():
+    from nntutor.lessons import load_lesson
+    from nntutor.render import terminal
+    from nntutor.run import run_lesson
+
+    answers = iter(["", "b", "", "q"])
+    prompts = []
+
+    def read(prompt):
+        prompts.append(prompt)
+        return next(answers)
+
+    terminal.page_trace(run_lesson(load_lesson("neuron")), read=read)
+    assert prompts == [
+        "[step 1/4] Enter: next · b: back · q: quit ",
+        "[step 2/4] Enter: next · b: back · q: quit ",
+        "[step 1/4] Enter: next · b: back · q: quit ",
+        "[step 2/4] Enter: next · b: back · q: quit ",
+    ]
+
+
+def test_vs_marks_exactly_the_values_that_differ(run_cli):
+    result = run_cli("lesson", "attention", "--causal", "--vs", "--no-scale", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    first, second = (run["outputs"] for run in doc["runs"])
+    assert doc["runs"][1]["inputs"]["scale"] is False
+    diff = doc["differences"]
+    assert diff["q"] == [[False] * 3] * 4  # projections do not depend on scaling
+    # row 0 attends only to itself in both runs (weight 1), so it must not be marked
+    assert diff["weights"][0] == [False, False, False, False]
+    # masked cells are exactly 0 in both runs: unmarked; visible cells of rows 1-3 change
+    assert diff["weights"][1] == [True, True, False, False]
+    for name in ("weights", "scaled", "output"):
+        for i, row in enumerate(diff[name]):
+            for j, mark in enumerate(row):
+                assert mark == (first[name][i][j] != second[name][i][j])
+
+
+def test_vs_text_and_bad_flags(run_cli):
+    result = run_cli("lesson", "softmax", "--temperature", "1", "--vs", "--temperature 5")
+    assert result.exit_code == 0
+    assert "Compare: as given  vs  with --temperature 5" in result.stdout
+    assert "0.6364*" not in result.stdout  # marks follow numbers, never invent them
+    assert "*" in result.stdout.split("Compare:")[1]
+    _one_error_line(run_cli("lesson", "softmax", "--vs", "--nope 1"), "--vs: '--nope' is not an input")
+    _one_error_line(run_cli("lesson", "softmax", "--vs", "--temperature"), "--vs: --temperature needs a value")
+    _one_error_line(run_cli("lesson", "softmax", "--vs", "--temperature 0"), "--temperature", "greater than 0")
+    _one_error_line(run_cli("lesson", "softmax", "--vs", "'unbalanced"), "--vs: cannot split")

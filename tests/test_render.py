@@ -106,3 +106,17 @@ def test_json_shape_and_special_values():
     assert doc["steps"][0]["values"] == {"tab": {"columns": ["a", "b"], "rows": [["p", 1]]}, "m": ["-inf", 0.5]}
     assert doc["outputs"] == {"y": 0.1, "n": 3, "d": {"W": [[1.0, 0.0], [0.0, 1.0]]}}
     assert plain(np.float64(0.1) + np.float64(0.2)) == 0.30000000000000004
+
+
+def test_heatmap_cells_carry_numbers_in_colour_and_plain_without():
+    trace = run_lesson(load_lesson("attention"), {"causal": True})
+    coloured = io.StringIO()
+    print_trace(make_console(coloured, width=100, color=True), trace)
+    text = coloured.getvalue()
+    assert "scale:" in text
+    # the weight 0.4017 is drawn on a coloured background (an rgb background escape precedes it)
+    index = text.index("0.4017", text.index("attention weights A"))
+    assert "\x1b[" in text[index - 40 : index] and "48;2;" in text[index - 40 : index]
+    plain_text = render_text(trace, width=100)
+    assert "scale:" not in plain_text
+    assert "0.4017" in plain_text

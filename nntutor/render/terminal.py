@@ -23,7 +23,7 @@ from rich.table import Table as RichTable
 from rich.text import Text
 
 from nntutor.numfmt import fmt
-from nntutor.render.layout import DEFAULT_LIMIT, is_scalar, shown_indices
+from nntutor.render.layout import DEFAULT_LIMIT, is_ragged, is_scalar, shown_indices
 from nntutor.trace import Step, Table, Trace, Value
 
 STYLE_TITLE = "bold"
@@ -103,7 +103,10 @@ def _cell(value: Any, precision: int) -> Text:
     if isinstance(value, (int, float, np.integer, np.floating)):
         return Text(fmt(value, precision, fixed=isinstance(value, (float, np.floating))), justify="right")
     if isinstance(value, (list, tuple)):
-        return Text(" ".join(str(item) for item in value))
+        items = [fmt(item, precision) if isinstance(item, (float, np.floating)) else str(item) for item in value]
+        if len(items) > DEFAULT_LIMIT:
+            items = [*items[:4], f"… ({len(items) - 7} more)", *items[-3:]]
+        return Text(" ".join(items))
     if isinstance(value, np.ndarray):
         return Text(_inline_array(value, precision))
     return Text(str(value))
@@ -150,8 +153,41 @@ def vector_table(value: Value, precision: int, limit: int) -> RichTable:
     return table
 
 
-def matrix_table(value: Value, precision: int, limit: int) -> RichTable:
+def heat_style(x: float, low: float, high: float) -> str:
+    """Background colour for a heatmap cell: blue for negative, red for positive, white at 0.
+
+    Values are scaled by the largest magnitude in the matrix, so the legend is symmetric
+    around 0 (weights, which are never negative, run from white to red).
+    """
+    if not np.isfinite(x):
+        return "on grey23"
+    span = max(abs(low), abs(high)) or 1.0
+    t = min(abs(x) / span, 1.0)
+    if x >= 0:
+        r, g, b = 255, int(255 - 175 * t), int(255 - 205 * t)
+    else:
+        r, g, b = int(255 - 205 * t), int(255 - 150 * t), 255
+    fg = "black" if t < 0.65 else "white"
+    return f"{fg} on rgb({r},{g},{b})"
+
+
+def heat_legend(low: float, high: float, precision: int) -> Text:
+    """A colour scale from the smallest to the largest value shown."""
+    text = Text()
+    text.append("scale: ", style=STYLE_DIM)
+    steps = 8
+    for k in range(steps + 1):
+        x = low + (high - low) * k / steps
+        text.append("  ", style=heat_style(x, low, high))
+    text.append(f"  {fmt(low, precision)} … {fmt(high, precision)}", style=STYLE_DIM)
+    return text
+
+
+def matrix_table(value: Value, precision: int, limit: int, heat: bool = False) -> RichTable:
     data = np.asarray(value.data)
+    finite = data[np.isfinite(data)] if data.size else data
+    low = float(finite.min()) if finite.size else 0.0
+    high = float(finite.max()) if finite.size else 0.0
     n_rows, n_cols = data.shape
     rows = _labels(value.rows, n_rows)
     cols = _labels(value.cols, n_cols)
@@ -166,6 +202,10 @@ def matrix_table(value: Value, precision: int, limit: int) -> RichTable:
             table.add_row(Text("⋮"), *[Text("⋮" if j is not None else "⋱") for j in col_indices])
             continue
         cells = [Text("…") if j is None else _cell(data[i, j].item(), precision) for j in col_indices]
+        if heat:
+            for cell, j in zip(cells, col_indices, strict=True):
+                if j is not None:
+                    cell.stylize(heat_style(float(data[i, j]), low, high))
         table.add_row(Text(rows[i]), *cells)
     if n_rows > limit or n_cols > limit:
         table.caption = Text(
@@ -218,17 +258,26 @@ def scalar_text(value: Value, precision: int) -> Text:
     return text
 
 
-def value_renderables(value: Value, precision: int, limit: int) -> Iterator[RenderableType]:
-    """The renderables for one non-scalar value: its label above its table."""
-    for renderable in _value_parts(value, precision, limit):
+def value_renderables(value: Value, precision: int, limit: int, heat: bool = False) -> Iterator[RenderableType]:
+    """The renderables for one non-scalar value: its label above its table.
+
+    With ``heat`` (colour available) a value marked ``heat`` is drawn as a heatmap:
+    coloured cells that keep their numbers, and a legend for the scale.
+    """
+    heat = heat and value.heat
+    for renderable in _value_parts(value, precision, limit, heat):
         if isinstance(renderable, RichTable):
             title = getattr(renderable, "_nntutor_title", None) or value.display_name
-            yield Group(Text(title, style=STYLE_LABEL), renderable)
+            parts: list[RenderableType] = [Text(title, style=STYLE_LABEL), renderable]
+            legend = getattr(renderable, "_nntutor_legend", None)
+            if legend is not None:
+                parts.append(legend)
+            yield Group(*parts)
         else:
             yield renderable
 
 
-def _value_parts(value: Value, precision: int, limit: int) -> Iterator[RenderableType]:
+def _value_parts(value: Value, precision: int, limit: int, heat: bool = False) -> Iterator[RenderableType]:
     data = value.data
     if isinstance(data, Table):
         yield mixed_table(value, precision, limit)
@@ -239,29 +288,58 @@ def _value_parts(value: Value, precision: int, limit: int) -> Iterator[Renderabl
         text.append(value.display_name, style=STYLE_LABEL)
         text.append(": " + " | ".join(data))
         yield text
+    elif is_ragged(data):
+        for index, item in enumerate(data):
+            piece = Value(f"{value.name}[{index}]", item, label=f"{value.display_name}[{index}]")
+            for part in _value_parts(piece, precision, limit):
+                if isinstance(part, RichTable) and not getattr(part, "_nntutor_title", None):
+                    part._nntutor_title = piece.display_name  # type: ignore[attr-defined]
+                yield part
     else:
         array = np.asarray(data)
         if array.ndim == 1:
             yield vector_table(value, precision, limit)
         elif array.ndim == 2:
-            yield matrix_table(value, precision, limit)
+            table = matrix_table(value, precision, limit, heat)
+            if heat:
+                finite = array[np.isfinite(array)]
+                if finite.size:
+                    table._nntutor_legend = heat_legend(float(finite.min()), float(finite.max()), precision)  # type: ignore[attr-defined]
+            yield table
         elif array.ndim == 3:
             for index in shown_indices(array.shape[0], limit):
                 if index is None:
                     yield Text(f"… ({array.shape[0]} in all)", style=STYLE_DIM)
                     continue
                 piece = Value(value.name, array[index], rows=value.rows, cols=value.cols)
-                table = matrix_table(piece, precision, limit)
+                table = matrix_table(piece, precision, limit, heat)
                 table._nntutor_title = f"{value.display_name} [{index}]"  # type: ignore[attr-defined]
                 yield table
         else:
             yield Text(f"{value.display_name}: array of shape {array.shape}", style=STYLE_DIM)
 
 
+class PlotView:
+    """A plot that fits the width it is given (rich calls ``__rich_console__`` with it)."""
+
+    def __init__(self, plot) -> None:
+        self.plot = plot
+
+    def __rich_console__(self, console: Console, options):
+        from nntutor.render.plots import plot_text
+
+        width = min(options.max_width, 100)
+        color = console.color_system is not None and not console.no_color
+        text = plot_text(self.plot, width=width, height=max(10, min(18, width // 4)), color=color)
+        yield Text.from_ansi(text) if color else Text(text)
+
+
 # --------------------------------------------------------------------------- steps
 
 
-def step_renderable(step: Step, number: int, precision: int, limit: int = DEFAULT_LIMIT) -> RenderableType:
+def step_renderable(
+    step: Step, number: int, precision: int, limit: int = DEFAULT_LIMIT, heat: bool = False, plots: bool = True
+) -> RenderableType:
     parts: list[RenderableType] = [Rule(Text(f"Step {number} · {step.title}", style=STYLE_TITLE), align="left")]
     if step.formula_text or step.formula:
         parts.append(Padding(Text(step.formula_text or step.formula, style=STYLE_FORMULA), (0, 0, 0, 2), expand=False))
@@ -271,8 +349,11 @@ def step_renderable(step: Step, number: int, precision: int, limit: int = DEFAUL
         line = Text("   ").join(scalar_text(v, precision) for v in scalars)
         parts.append(Padding(line, (0, 0, 0, 2), expand=False))
     for value in others:
-        for renderable in value_renderables(value, precision, limit):
+        for renderable in value_renderables(value, precision, limit, heat):
             parts.append(Padding(renderable, (1, 0, 0, 2), expand=False))
+    if plots:
+        for plot in step.plots:
+            parts.append(Padding(PlotView(plot), (1, 0, 0, 2), expand=False))
     if step.worked:
         worked = Text()
         for i, line in enumerate(step.worked):
@@ -315,28 +396,45 @@ def outputs_renderable(trace: Trace, precision: int, limit: int = DEFAULT_LIMIT)
 
 
 def trace_renderables(
-    trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, narrative: str = ""
+    trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, narrative: str = "", heat: bool = False, plots: bool = True
 ) -> Iterator[RenderableType]:
     """Everything shown for a lesson run, in order."""
     yield header_renderable(trace, narrative)
     for number, step in enumerate(trace.steps, start=1):
-        yield step_renderable(step, number, precision, limit)
+        yield step_renderable(step, number, precision, limit, heat, plots)
     if trace.outputs:
         yield outputs_renderable(trace, precision, limit)
 
 
-def print_trace(console: Console, trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, narrative: str = "") -> None:
-    for renderable in trace_renderables(trace, precision=precision, limit=limit, narrative=narrative):
+def print_trace(
+    console: Console, trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, narrative: str = "", plots: bool = True
+) -> None:
+    """Print a trace; heatmaps appear only where the console shows colour."""
+    heat = console.color_system is not None and not console.no_color
+    for renderable in trace_renderables(trace, precision=precision, limit=limit, narrative=narrative, heat=heat, plots=plots):
         console.print(renderable)
 
 
-def render_text(trace: Trace, *, precision: int = 4, width: int = 100, limit: int = DEFAULT_LIMIT, narrative: str = "") -> str:
+def render_text(
+    trace: Trace, *, precision: int = 4, width: int = 100, limit: int = DEFAULT_LIMIT, narrative: str = "", plots: bool = True
+) -> str:
     """The terminal rendering as plain text (for ``-o trace.txt`` and tests)."""
     import io
 
     buffer = io.StringIO()
     console = make_console(buffer, width=width, color=False)
-    print_trace(console, trace, precision=precision, limit=limit, narrative=narrative)
+    print_trace(console, trace, precision=precision, limit=limit, narrative=narrative, plots=plots)
+    return "\n".join(line.rstrip() for line in buffer.getvalue().splitlines()) + "\n"
+
+
+def render_renderables(renderables: Sequence[RenderableType], width: int = 100) -> str:
+    """Renderables as plain text, trailing spaces removed."""
+    import io
+
+    buffer = io.StringIO()
+    console = make_console(buffer, width=width, color=False)
+    for renderable in renderables:
+        console.print(renderable)
     return "\n".join(line.rstrip() for line in buffer.getvalue().splitlines()) + "\n"
 
 
@@ -356,12 +454,14 @@ def emit(*renderables: RenderableType) -> None:
     sys.stdout.write("\n".join(line.rstrip() for line in buffer.getvalue().splitlines()) + "\n")
 
 
-def show_trace(trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, narrative: str = "") -> None:
+def show_trace(trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, narrative: str = "", plots: bool = True) -> None:
     """Print to stdout: styled in a terminal; plain text without trailing spaces when piped."""
     if _isatty(sys.stdout) or os.environ.get("FORCE_COLOR"):
-        print_trace(stdout_console(), trace, precision=precision, limit=limit, narrative=narrative)
+        print_trace(stdout_console(), trace, precision=precision, limit=limit, narrative=narrative, plots=plots)
     else:
-        sys.stdout.write(render_text(trace, precision=precision, width=_env_width(100), limit=limit, narrative=narrative))
+        sys.stdout.write(
+            render_text(trace, precision=precision, width=_env_width(100), limit=limit, narrative=narrative, plots=plots)
+        )
 
 
 def print_message(message: str, *, style: str = "") -> None:
@@ -393,3 +493,97 @@ def lessons_table(rows: Sequence[tuple[str, str, str]]) -> RenderableType:
             current = part
         table.add_row(Text("  " + name, style="bold cyan"), Text(summary))
     return Group(table, Text(""), Text("Run one with: nntutor lesson NAME   (its flags: nntutor lesson NAME --help)", style=STYLE_DIM))
+
+
+def render_picture(
+    trace: Trace, kind: str, *, precision: int = 4, limit: int = DEFAULT_LIMIT, narrative: str = "", width: int = 100, plots: bool = True
+) -> str:
+    """The coloured terminal rendering recorded as an SVG picture or an HTML page (``kind``)."""
+    import io
+
+    console = make_console(io.StringIO(), width=width, color=True, record=True)
+    print_trace(console, trace, precision=precision, limit=limit, narrative=narrative, plots=plots)
+    if kind == "svg":
+        return console.export_svg(title=f"nntutor · {trace.title}")
+    return console.export_html(inline_styles=True)
+
+
+def page_trace(
+    trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, narrative: str = "", read=input, plots: bool = True
+) -> None:
+    """Show one step at a time in a terminal: Enter for the next, ``b`` for back, ``q`` to stop."""
+    console = stdout_console()
+    heat = console.color_system is not None and not console.no_color
+    steps = trace.steps
+    console.print(header_renderable(trace, narrative))
+    index = 0
+    while 0 <= index < len(steps):
+        console.print(step_renderable(steps[index], index + 1, precision, limit, heat, plots))
+        prompt = f"[step {index + 1}/{len(steps)}] Enter: next · b: back · q: quit "
+        try:
+            answer = read(prompt).strip().lower()
+        except (EOFError, KeyboardInterrupt):
+            console.print()
+            return
+        if answer == "q":
+            return
+        index = max(index - 1, 0) if answer == "b" else index + 1
+    if trace.outputs:
+        console.print(outputs_renderable(trace, precision, limit))
+
+
+def _marked_table(name: str, data: Any, mask: Any, precision: int, limit: int) -> RenderableType:
+    """One run's value with changed cells marked ``*`` (and highlighted when colour is on)."""
+    array = np.asarray(data) if not isinstance(data, (str, dict, Table)) else None
+    if array is None or array.dtype == object or array.ndim > 2:
+        suffix = " *" if mask is True else ""
+        return Text(f"{name}: {data if isinstance(data, str) else '(see the full runs)'}{suffix}")
+    if array.ndim == 0:
+        text = Text(f"{name} = {fmt(array.item(), precision)}")
+        if mask is True:
+            text.append(" *", style="bold yellow")
+            text.stylize("bold yellow")
+        return text
+    matrix = array.reshape(1, -1) if array.ndim == 1 else array
+    marks = np.broadcast_to(np.asarray(mask, dtype=bool), array.shape).reshape(matrix.shape) if not isinstance(mask, bool) else np.full(matrix.shape, mask)
+    table = _new_table(None)
+    table.add_column("")
+    cols = shown_indices(matrix.shape[1], limit)
+    for j in cols:
+        table.add_column("…" if j is None else str(j), justify="right")
+    for i in shown_indices(matrix.shape[0], limit):
+        if i is None:
+            table.add_row(Text("⋮"), *[Text("⋮") for _ in cols])
+            continue
+        cells = []
+        for j in cols:
+            if j is None:
+                cells.append(Text("…"))
+                continue
+            cell = _cell(matrix[i, j].item(), precision)
+            if marks[i, j]:
+                cell.append("*")
+                cell.stylize("bold yellow")
+            cells.append(cell)
+        table.add_row(Text(str(i)), *cells)
+    return Group(Text(name, style=STYLE_LABEL), table)
+
+
+def comparison_renderable(
+    first: Trace, second: Trace, masks: dict[str, Any], labels: tuple[str, str], *, precision: int = 4, limit: int = DEFAULT_LIMIT
+) -> RenderableType:
+    """Both runs' outputs side by side, changed values marked ``*``."""
+    from rich.columns import Columns
+
+    parts: list[RenderableType] = [Rule(Text(f"Compare: {labels[0]}  vs  {labels[1]}", style=STYLE_TITLE), align="left")]
+    for name, mask in masks.items():
+        left = _marked_table(name, first.outputs.get(name, "—"), mask, precision, limit)
+        right = _marked_table(name, second.outputs.get(name, "—"), mask, precision, limit)
+        parts.append(
+            Columns(
+                [Group(Text(labels[0], style=STYLE_DIM), left), Group(Text(labels[1], style=STYLE_DIM), right)],
+                padding=(1, 4),
+            )
+        )
+    parts.append(Text("* = differs between the two runs", style=STYLE_DIM))
+    return Group(*parts)

@@ -1,0 +1,134 @@
+"""Multi-head attention: h single-head attentions on column slices, concatenated.
+
+Row-vector convention: ``Q = X·W_Q + b_Q`` with ``W_Q`` of shape (d_model × d_model).
+Head i uses columns ``i·d_head … (i+1)·d_head − 1`` of Q, K and V
+(``d_head = d_model / h``) and runs :func:`nntutor.core.attention.attend` on
+them; the head outputs are laid side by side and projected by ``W_O``.
+
+With identity projections and one token per row, e.g. two heads on
+X = [[1, 0, 0, 1], [0, 1, 1, 0]]: head 0 sees columns 0–1, head 1 columns 2–3.
+
+>>> x = np.array([[1.0, 0.0, 0.0, 1.0], [0.0, 1.0, 1.0, 0.0]])
+>>> eye = np.eye(4)
+>>> r = multi_head_attention(x, eye, eye, eye, eye, heads=2)
+>>> np.round(r.weights[0], 4).tolist()
+[[0.6698, 0.3302], [0.3302, 0.6698]]
+>>> r.concat.shape, r.head_dim
+((2, 4), 2)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from nntutor.core.attention import AttentionResult, attend, build_mask
+
+
+@dataclass(frozen=True)
+class MultiHeadResult:
+    """Every stage of multi-head attention.
+
+    ``q``, ``k``, ``v`` are the full projections (n × d_model); ``heads[i]`` is
+    the single-head :class:`AttentionResult` of head i on its column slice;
+    ``concat`` is the head outputs side by side (n × d_model) and ``output``
+    is ``concat·W_O + b_O``.
+    """
+
+    x: np.ndarray
+    q: np.ndarray
+    k: np.ndarray
+    v: np.ndarray
+    head_dim: int
+    heads: tuple[AttentionResult, ...]
+    concat: np.ndarray
+    wo: np.ndarray
+    bo: np.ndarray
+    output: np.ndarray
+
+    @property
+    def n_heads(self) -> int:
+        return len(self.heads)
+
+    @property
+    def weights(self) -> np.ndarray:
+        """Attention weights of every head, shape (h × n_queries × n_keys)."""
+        return np.stack([head.weights for head in self.heads])
+
+    @property
+    def head_outputs(self) -> np.ndarray:
+        """Every head's output, shape (h × n × d_head)."""
+        return np.stack([head.output for head in self.heads])
+
+    def columns(self, head: int) -> slice:
+        """The columns of Q, K, V that head ``head`` works on."""
+        return head_columns(head, self.head_dim)
+
+
+def head_columns(head: int, head_dim: int) -> slice:
+    """``head_columns(1, 2) -> slice(2, 4)``: head 1 of width 2 takes columns 2 and 3."""
+    return slice(head * head_dim, (head + 1) * head_dim)
+
+
+def head_dim_for(d_model: int, heads: int) -> int:
+    """d_model / h, refusing a split that does not come out even.
+
+    >>> head_dim_for(6, 3)
+    2
+    """
+    if heads < 1:
+        raise ValueError("the number of heads must be at least 1")
+    if d_model % heads:
+        raise ValueError(f"d_model = {d_model} is not divisible by h = {heads}")
+    return d_model // heads
+
+
+def _bias(b, width: int) -> np.ndarray:
+    return np.zeros(width) if b is None else np.asarray(b, dtype=np.float64)
+
+
+def multi_head_attention(
+    x,
+    wq,
+    wk,
+    wv,
+    wo,
+    *,
+    heads: int,
+    causal: bool = False,
+    bq=None,
+    bk=None,
+    bv=None,
+    bo=None,
+) -> MultiHeadResult:
+    """concat(head₁, …, head_h)·W_O + b_O with headᵢ = attention on columns of Q, K, V."""
+    x = np.asarray(x, dtype=np.float64)
+    n, d = x.shape
+    head_dim = head_dim_for(d, heads)
+    q = x @ np.asarray(wq, dtype=np.float64) + _bias(bq, d)
+    k = x @ np.asarray(wk, dtype=np.float64) + _bias(bk, d)
+    v = x @ np.asarray(wv, dtype=np.float64) + _bias(bv, d)
+    allowed = build_mask(n, n, causal=causal)
+    results = []
+    for i in range(heads):
+        cols = head_columns(i, head_dim)
+        results.append(attend(q[:, cols], k[:, cols], v[:, cols], allowed=allowed))
+    concat = np.concatenate([r.output for r in results], axis=1)
+    wo = np.asarray(wo, dtype=np.float64)
+    bo = _bias(bo, wo.shape[1])
+    output = concat @ wo + bo
+    return MultiHeadResult(x, q, k, v, head_dim, tuple(results), concat, wo, bo, output)
+
+
+def estimate_bytes(n: int, d_model: int, heads: int) -> int:
+    """A generous estimate of the memory a multi-head run of this size needs.
+
+    Per head about six n×n arrays (scores, scaled, mask, exponentials,
+    weights, and a copy when stacking), plus a dozen n×d arrays and four d×d
+    weight matrices, 8 bytes each.
+
+    >>> estimate_bytes(3, 4, 2)
+    2528
+    """
+    return 8 * (6 * heads * n * n + 12 * n * d_model + 4 * d_model * d_model)

@@ -1,0 +1,509 @@
+"""The backprop lesson: one example through a two-layer network, and back.
+
+Default network (2-2-2, sigmoid everywhere, half-sse, lr 0.5): x = (1, 0.5),
+y = (1, 0), W1 = [[0.3, −0.4], [0.5, 0.3]], b1 = (0.1, −0.1),
+W2 = [[0.6, −0.3], [−0.2, 0.4]], b2 = (0, 0.1). The first hidden unit has
+z1₀ = 0.3×1 + (−0.4)×0.5 + 0.1 = 0.2.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+
+from nntutor.core import backprop as bp
+from nntutor.errors import InputError
+from nntutor.trace import Step, Table, Trace, Value
+from nntutor.walkthroughs.activation_notes import FORMULAS, activation_worked
+from nntutor.walkthroughs.common import Context, dot_worked, index_labels
+
+MAX_PARAMS = 1000
+MAX_CHOSEN = 6
+_PARAM_ITEM = r"\s*(W1|W2)\s*\[\s*(\d{1,4})\s*,\s*(\d{1,4})\s*\]\s*|\s*(b1|b2)\s*\[\s*(\d{1,4})\s*\]\s*"
+_PARAM = re.compile(_PARAM_ITEM)
+_PARAM_LIST = re.compile(rf"(?:{_PARAM_ITEM})(?:[;\s]+(?:{_PARAM_ITEM}))*\s*")
+_PARAM_EXAMPLE = "e.g. W1[0,1] or 'W1[0,1];b2[0]' (W1, W2 take [row,column]; b1, b2 take [index])"
+
+LOSS_TEXT = {
+    "half-sse": (r"L = \tfrac{1}{2} \sum_k (y_k - \hat y_k)^2", "L = ½·Σₖ (yₖ − ŷₖ)²"),
+    "mse": (r"L = \frac{1}{n} \sum_k (y_k - \hat y_k)^2", "L = (1/n)·Σₖ (yₖ − ŷₖ)²"),
+    "ce-softmax": (r"L = -\sum_k y_k \ln \hat y_k", "L = −Σₖ yₖ·ln ŷₖ"),
+    "ce-sigmoid": (
+        r"L = -\sum_k \left[ y_k \ln \hat y_k + (1 - y_k) \ln (1 - \hat y_k) \right]",
+        "L = −Σₖ [yₖ·ln ŷₖ + (1 − yₖ)·ln(1 − ŷₖ)]",
+    ),
+}
+
+
+def parse_params(text: str, params: bp.Params) -> list[tuple[str, tuple[int, ...]]]:
+    """``'W1[0,1];b2[0]'`` -> ``[('W1', (0, 1)), ('b2', (0,))]``, checked against the shapes.
+
+    Read with a regular expression only (nothing is evaluated).
+    """
+    if not _PARAM_LIST.fullmatch(text or ""):
+        raise InputError("--param", f"{text!r} is not a list of parameters ({_PARAM_EXAMPLE})")
+    chosen: list[tuple[str, tuple[int, ...]]] = []
+    shapes = {name: array.shape for name, array in params.as_dict().items()}
+    for m in _PARAM.finditer(text):
+        if m.group(1):
+            name, index = m.group(1), (int(m.group(2)), int(m.group(3)))
+        else:
+            name, index = m.group(4), (int(m.group(5)),)
+        shape = shapes[name]
+        if any(i >= s for i, s in zip(index, shape, strict=True)):
+            size = "×".join(str(s) for s in shape)
+            raise InputError(
+                "--param", f"{name}[{','.join(map(str, index))}] is out of range: {name} is {size} (indices start at 0)"
+            )
+        if (name, index) not in chosen:
+            chosen.append((name, index))
+    if len(chosen) > MAX_CHOSEN:
+        raise InputError("--param", f"{len(chosen)} parameters chosen; at most {MAX_CHOSEN} are derived in full")
+    return chosen
+
+
+def _check(args: dict[str, Any]) -> tuple[bp.Params, np.ndarray, np.ndarray]:
+    x = np.asarray(args["x"], dtype=np.float64)
+    y = np.asarray(args["y"], dtype=np.float64)
+    W1, b1 = np.asarray(args["W1"], dtype=np.float64), np.asarray(args["b1"], dtype=np.float64)
+    W2, b2 = np.asarray(args["W2"], dtype=np.float64), np.asarray(args["b2"], dtype=np.float64)
+    if W1.shape[1] != x.size:
+        raise InputError("--W1", f"has {W1.shape[1]} columns but --x has {x.size} numbers (W1 is hidden × inputs)")
+    if b1.size != W1.shape[0]:
+        raise InputError("--b1", f"expected {W1.shape[0]} numbers (one per row of --W1), got {b1.size}")
+    if W2.shape[1] != W1.shape[0]:
+        raise InputError(
+            "--W2", f"has {W2.shape[1]} columns but --W1 has {W1.shape[0]} rows (W2 is outputs × hidden)"
+        )
+    if b2.size != W2.shape[0]:
+        raise InputError("--b2", f"expected {W2.shape[0]} numbers (one per row of --W2), got {b2.size}")
+    if y.size != W2.shape[0]:
+        raise InputError("--y", f"expected {W2.shape[0]} numbers (one per output, the rows of --W2), got {y.size}")
+    params = bp.Params(W1, b1, W2, b2)
+    if params.count() > MAX_PARAMS:
+        raise InputError(
+            "--W1", f"the network has {params.count():,} parameters; this lesson shows at most {MAX_PARAMS:,}"
+        )
+    out, loss = args["output-activation"], args["loss"]
+    if loss == "ce":
+        if out == "identity":
+            raise InputError(
+                "--loss", "ce needs probabilities: use --output-activation sigmoid or softmax (identity outputs are not)"
+            )
+        if np.any(y < 0) or np.any(y > 1):
+            raise InputError("--y", "with --loss ce the targets must be probabilities between 0 and 1")
+        if out == "softmax" and abs(float(np.sum(y)) - 1.0) > 1e-9:
+            raise InputError(
+                "--y", f"with softmax and --loss ce the targets must sum to 1 (a distribution), got {float(np.sum(y)):g}"
+            )
+    return params, x, y
+
+
+def build(ctx: Context, args: dict[str, Any]) -> Trace:
+    params, x, y = _check(args)
+    activation, out_act, loss = args["activation"], args["output-activation"], args["loss"]
+    lr = float(args["lr"])
+    if "param" in args.get("_given", ()):
+        chosen = parse_params(args["param"], params)
+    else:
+        # The default (one weight from each layer), moved inside a network smaller than 2-2-2.
+        n_in, n_out = params.W1.shape[1], params.W2.shape[0]
+        chosen = [("W1", (0, min(1, n_in - 1))), ("W2", (min(1, n_out - 1), 0))]
+    n, f = ctx.n, ctx.f
+    n_in, n_hid, n_out = x.size, params.W1.shape[0], params.W2.shape[0]
+    xl, hl, ol = index_labels(n_in, "x"), index_labels(n_hid, "h"), index_labels(n_out, "ŷ")
+
+    r = bp.backprop(params, x, y, activation, out_act, loss)
+    fw = r.forward
+    trace = ctx.new_trace(
+        {
+            "x": x,
+            "y": y,
+            "W1": params.W1,
+            "b1": params.b1,
+            "W2": params.W2,
+            "b2": params.b2,
+            "activation": activation,
+            "output-activation": out_act,
+            "loss": loss,
+            "lr": lr,
+            "param": [_label(name, index) for name, index in chosen],
+        }
+    )
+
+    # 1. Hidden layer.
+    worked = []
+    for i in range(min(n_hid, 4)):
+        worked.append(dot_worked(ctx, f"W1[{i}]·x", params.W1[i], x, float(params.W1[i] @ x)))
+        worked.append(f"z1[{i}] = {n(params.W1[i] @ x)} + {f(params.b1[i])} = {n(fw.z1[i])}")
+        worked.append(f"h[{i}] = {activation_worked(ctx, activation, fw.z1[i])}")
+    trace.add(
+        Step(
+            id="hidden",
+            title="Forward: the hidden layer",
+            formula=r"\mathbf{z}^{(1)} = W^{(1)}\mathbf{x} + \mathbf{b}^{(1)}, \quad \mathbf{h} = f(\mathbf{z}^{(1)}), \quad "
+            + FORMULAS[activation][0],
+            formula_text=f"z1 = W1·x + b1,  h = f(z1),  {FORMULAS[activation][1]}",
+            values=[
+                Value("x", x, cols=xl),
+                Value("W1", params.W1, rows=index_labels(n_hid, "z1_"), cols=xl),
+                Value("b1", params.b1, cols=index_labels(n_hid, "z1_")),
+                Value("z1", fw.z1, cols=index_labels(n_hid, "z1_")),
+                Value("h", fw.h, cols=hl),
+            ],
+            worked=worked,
+            why="Each hidden unit is one neuron: a weighted sum of the inputs plus a bias, then the activation.",
+        )
+    )
+
+    # 2. Output layer and loss.
+    worked = []
+    for k in range(min(n_out, 4)):
+        worked.append(dot_worked(ctx, f"W2[{k}]·h", params.W2[k], fw.h, float(params.W2[k] @ fw.h)))
+        worked.append(f"z2[{k}] = {n(params.W2[k] @ fw.h)} + {f(params.b2[k])} = {n(fw.z2[k])}")
+    if out_act == "softmax":
+        exps = np.exp(fw.z2 - np.max(fw.z2))
+        worked.append(
+            f"ŷ = softmax(z2): ŷ[0] = e^({n(fw.z2[0] - np.max(fw.z2))}) / ({' + '.join(n(e) for e in exps[:6])}"
+            f"{' + …' if n_out > 6 else ''}) = {n(fw.yhat[0])}"
+        )
+    else:
+        worked.extend(f"ŷ[{k}] = {activation_worked(ctx, out_act, fw.z2[k])}" for k in range(min(n_out, 4)))
+    worked.append(_loss_worked(ctx, loss, out_act, y, fw.yhat, float(r.loss)))
+    loss_key = f"ce-{out_act}" if loss == "ce" else loss
+    if out_act == "softmax":
+        out_formula, out_text = r"\hat y_k = \frac{e^{z_k}}{\sum_j e^{z_j}}", "ŷₖ = e^(zₖ) / Σⱼ e^(zⱼ)"
+    else:
+        out_formula, out_text = FORMULAS[out_act]
+    output_step = Step(
+        id="output",
+        title="Forward: the output layer and the loss",
+        formula=r"\mathbf{z}^{(2)} = W^{(2)}\mathbf{h} + \mathbf{b}^{(2)}, \quad \hat{\mathbf{y}} = g(\mathbf{z}^{(2)}), \quad "
+        + out_formula
+        + r", \quad "
+        + LOSS_TEXT[loss_key][0],
+        formula_text=f"z2 = W2·h + b2,  ŷ = g(z2),  {out_text},  {LOSS_TEXT[loss_key][1]}",
+        values=[
+            Value("W2", params.W2, rows=index_labels(n_out, "z2_"), cols=hl),
+            Value("b2", params.b2, cols=index_labels(n_out, "z2_")),
+            Value("z2", fw.z2, cols=index_labels(n_out, "z2_")),
+            Value("output", fw.yhat, label="ŷ", cols=ol),
+            Value("y", y, label="target y", cols=ol),
+            Value("loss", float(r.loss), label="L"),
+        ],
+        worked=worked,
+        why=(f"The output activation is {out_act}; " if out_act != "identity" else "The outputs are left as they are (identity); ")
+        + _loss_why(loss, out_act),
+    )
+    if out_act == "softmax" and n_out == 1:
+        output_step.warnings.append("softmax of a single output is always 1: nothing can be learned from it.")
+    trace.add(output_step)
+
+    # 3. The exact derivatives (sympy).
+    trace.add(_symbolic_step(ctx, params, x, y, activation, out_act, loss, chosen))
+
+    # 4. δ at the output.
+    trace.add(_output_delta_step(ctx, r, y, out_act, loss))
+
+    # 5. δ at the hidden layer.
+    worked = []
+    for i in range(min(n_hid, 4)):
+        terms = " + ".join(f"{f(params.W2[k, i])}×{f(r.delta2[k])}" for k in range(min(n_out, 6)))
+        worked.append(
+            f"δ1[{i}] = ({terms}{' + …' if n_out > 6 else ''}) × f′({n(fw.z1[i])}) = {n(r.back[i])} × {f(r.f_prime[i])} = {n(r.delta1[i])}"
+        )
+    trace.add(
+        Step(
+            id="hidden-delta",
+            title="Backward: δ at the hidden layer",
+            formula=r"\boldsymbol{\delta}^{(1)} = \left(W^{(2)\top} \boldsymbol{\delta}^{(2)}\right) \odot f'(\mathbf{z}^{(1)})",
+            formula_text="δ1 = (W2ᵀ·δ2) ⊙ f′(z1)",
+            values=[
+                Value("back", r.back, label="W2ᵀ·δ2 = ∂L/∂h", cols=hl),
+                Value("f_prime", r.f_prime, label="f′(z1)", cols=hl),
+                Value("delta1", r.delta1, label="δ1 = ∂L/∂z1", cols=hl),
+            ],
+            worked=worked,
+            why="Each hidden unit fed every output, so its blame is the sum of the output δs, each weighted "
+            "by the connection it travelled along, then scaled by how much the unit's activation responds "
+            "to its input (f′)." + (" ReLU's derivative at exactly 0 is taken as 0, as PyTorch does." if activation == "relu" else ""),
+        )
+    )
+
+    # 6. The chosen parameters as chain-rule factors.
+    trace.add(_chain_step(ctx, params, r, chosen))
+
+    # 7. Full gradient tables.
+    g = r.grads
+    trace.add(
+        Step(
+            id="gradients",
+            title="Every gradient",
+            formula=r"\frac{\partial L}{\partial W^{(2)}} = \boldsymbol{\delta}^{(2)} \mathbf{h}^\top, \;"
+            r"\frac{\partial L}{\partial \mathbf{b}^{(2)}} = \boldsymbol{\delta}^{(2)}, \;"
+            r"\frac{\partial L}{\partial W^{(1)}} = \boldsymbol{\delta}^{(1)} \mathbf{x}^\top, \;"
+            r"\frac{\partial L}{\partial \mathbf{b}^{(1)}} = \boldsymbol{\delta}^{(1)}",
+            formula_text="∂L/∂W2 = δ2·hᵀ,  ∂L/∂b2 = δ2,  ∂L/∂W1 = δ1·xᵀ,  ∂L/∂b1 = δ1",
+            values=[
+                Value("dW1", g.W1, label="∂L/∂W1", rows=index_labels(n_hid, "z1_"), cols=xl),
+                Value("db1", g.b1, label="∂L/∂b1", cols=index_labels(n_hid, "z1_")),
+                Value("dW2", g.W2, label="∂L/∂W2", rows=index_labels(n_out, "z2_"), cols=hl),
+                Value("db2", g.b2, label="∂L/∂b2", cols=index_labels(n_out, "z2_")),
+            ],
+            worked=[
+                f"∂L/∂W2[0,0] = δ2[0]×h[0] = {f(r.delta2[0])}×{f(fw.h[0])} = {n(g.W2[0, 0])}",
+                f"∂L/∂W1[0,0] = δ1[0]×x[0] = {f(r.delta1[0])}×{f(x[0])} = {n(g.W1[0, 0])}",
+            ],
+            why="A weight's gradient is the δ of the unit it feeds times the value it multiplies: "
+            "an outer product, so one backward pass gives every gradient at once.",
+        )
+    )
+
+    # 8. Finite-difference check.
+    trace.add(_check_step(ctx, params, x, y, activation, out_act, loss, r))
+
+    # 9. One step of gradient descent.
+    new = bp.sgd_step(params, g, lr)
+    after = bp.loss_value(bp.forward(new, x, activation, out_act), y, out_act, loss)
+    trace.add(
+        Step(
+            id="update",
+            title="One step of gradient descent",
+            formula=r"\theta \leftarrow \theta - \eta \, \frac{\partial L}{\partial \theta}",
+            formula_text="θ ← θ − η·∂L/∂θ",
+            values=[
+                Value("W1", new.W1, label="new W1", rows=index_labels(n_hid, "z1_"), cols=xl),
+                Value("b1", new.b1, label="new b1", cols=index_labels(n_hid, "z1_")),
+                Value("W2", new.W2, label="new W2", rows=index_labels(n_out, "z2_"), cols=hl),
+                Value("b2", new.b2, label="new b2", cols=index_labels(n_out, "z2_")),
+                Value("loss_before", float(r.loss), label="L before"),
+                Value("loss_after", after, label="L after"),
+            ],
+            worked=[
+                f"W1[0,0] ← {n(params.W1[0, 0])} − {n(lr)}×{f(g.W1[0, 0])} = {n(new.W1[0, 0])}",
+                f"W2[0,0] ← {n(params.W2[0, 0])} − {n(lr)}×{f(g.W2[0, 0])} = {n(new.W2[0, 0])}",
+                f"loss on the same example: {n(float(r.loss))} → {n(after)}",
+            ],
+            why="Every parameter moves a little against its own gradient; for a small enough learning "
+            "rate the loss on this example goes down.",
+        )
+    )
+    if after > float(r.loss):
+        trace.step("update").warnings.append(
+            f"The loss went up ({n(float(r.loss))} → {n(after)}): lr = {n(lr)} overshoots here; try a smaller --lr."
+        )
+    trace.outputs = {
+        "hidden": fw.h,
+        "output": fw.yhat,
+        "loss": float(r.loss),
+        "grads": g.as_dict(),
+        "updated": new.as_dict(),
+    }
+    return trace
+
+
+def _label(name: str, index: tuple[int, ...]) -> str:
+    return f"{name}[{','.join(str(i) for i in index)}]"
+
+
+def _loss_worked(ctx: Context, loss: str, out_act: str, y, yhat, value: float) -> str:
+    n, f = ctx.n, ctx.f
+    k = min(len(y), 6)
+    more = " + …" if len(y) > 6 else ""
+    if loss == "half-sse":
+        terms = " + ".join(f"({n(y[i])} − {n(yhat[i])})²" for i in range(k))
+        return f"L = ½×[{terms}{more}] = {n(value)}"
+    if loss == "mse":
+        terms = " + ".join(f"({n(y[i])} − {n(yhat[i])})²" for i in range(k))
+        return f"L = (1/{len(y)})×[{terms}{more}] = {n(value)}"
+    if out_act == "softmax":
+        terms = " + ".join(f"{f(y[i])}×ln {n(yhat[i])}" for i in range(k) if y[i] != 0)
+        return f"L = −({terms}{more}) = {n(value)} (natural log; terms with y = 0 vanish)"
+    terms = " + ".join(f"{f(y[i])}×ln {n(yhat[i])} + {f(1 - y[i])}×ln {n(1 - yhat[i])}" for i in range(k))
+    return f"L = −({terms}{more}) = {n(value)} (natural log)"
+
+
+def _loss_why(loss: str, out_act: str) -> str:
+    if loss == "half-sse":
+        return "the loss is half the sum of squared errors: the ½ cancels the 2 of the derivative, so ∂L/∂ŷ = ŷ − y."
+    if loss == "mse":
+        return "the loss is the mean squared error over the outputs, so ∂L/∂ŷ = 2(ŷ − y)/n."
+    if out_act == "softmax":
+        return "the loss is the cross-entropy of the target distribution (natural log): only the probability given to the right answers counts."
+    return "the loss is binary cross-entropy per output (natural log): each output is its own yes/no probability."
+
+
+def _symbolic_step(ctx, params: bp.Params, x, y, activation, out_act, loss, chosen) -> Step:
+    from nntutor import symbolic_backprop as sb
+
+    step = Step(
+        id="symbolic",
+        title="The exact derivatives (sympy)",
+        formula=r"\frac{\partial L}{\partial \theta} \text{ for each chosen } \theta",
+        formula_text="∂L/∂θ for each chosen θ",
+        why="sympy writes the loss as one formula in the parameters and differentiates it exactly; "
+        "the chain rule is visible in the result as a product of factors, one per layer crossed. "
+        "Here z1ᵢ and z2ₖ abbreviate the pre-activation sums" + (", and step(z) = 1 for z > 0, else 0." if activation == "relu" else "."),
+    )
+    if params.count() > sb.MAX_SYMBOLIC_PARAMS:
+        step.warnings.append(
+            f"The network has {params.count()} parameters; the symbolic derivation is shown for networks of at most "
+            f"{sb.MAX_SYMBOLIC_PARAMS}. The δ rule below computes the same derivatives."
+        )
+        return step
+    sym = sb.network_derivatives(params.as_dict(), x, y, activation, out_act, loss, chosen)
+    lines = [sym.loss_latex, *(d[0] for d in sym.definitions), *(d.latex for d in sym.derivations)]
+    step.formula = r"\begin{aligned} " + r" \\ ".join(line.replace(" = ", " &= ", 1) for line in lines) + r" \end{aligned}"
+    step.formula_text = "\n".join([sym.loss_text, *(d[1] for d in sym.definitions), *(d.text for d in sym.derivations)])
+    step.values = [
+        Value(
+            "derivatives",
+            Table(("parameter", "∂L/∂θ (sympy, exact)"), tuple((d.name, d.value) for d in sym.derivations)),
+        )
+    ]
+    step.worked = [f"{d.name}: the formula above evaluated at the numbers of this network = {ctx.n(d.value)}" for d in sym.derivations]
+    return step
+
+
+def _output_delta_step(ctx: Context, r: bp.Backprop, y, out_act: str, loss: str) -> Step:
+    n, f = ctx.n, ctx.f
+    fw = r.forward
+    n_out = len(y)
+    ol = index_labels(n_out, "ŷ")
+    values = [Value("dL_dyhat", _finite_or_none(r.dL_dyhat), label="∂L/∂ŷ", cols=ol)]
+    worked = []
+    if loss == "ce":
+        formula = r"\boldsymbol{\delta}^{(2)} = \hat{\mathbf{y}} - \mathbf{y}"
+        if out_act == "softmax":
+            text = "∂L/∂ŷₖ = −yₖ/ŷₖ; through the softmax Jacobian this collapses to δ2 = ŷ − y (the targets sum to 1)"
+            values.append(Value("jacobian", bp.softmax_jacobian(fw.yhat), label="softmax Jacobian ∂ŷ/∂z2", rows=ol, cols=index_labels(n_out, "z2_")))
+        else:
+            text = "∂L/∂ŷₖ = −yₖ/ŷₖ + (1 − yₖ)/(1 − ŷₖ) and σ′ = ŷₖ(1 − ŷₖ): their product collapses to δ2 = ŷ − y"
+            values.append(Value("g_prime", r.g_prime, label="g′(z2) = ŷ(1 − ŷ)", cols=ol))
+        for k in range(min(n_out, 4)):
+            worked.append(f"δ2[{k}] = ŷ[{k}] − y[{k}] = {n(fw.yhat[k])} − {f(y[k])} = {n(r.delta2[k])}")
+        formula_text = text
+    elif out_act == "softmax":
+        formula = r"\boldsymbol{\delta}^{(2)} = J^\top \frac{\partial L}{\partial \hat{\mathbf{y}}}, \quad J_{ij} = \hat y_i (\delta_{ij} - \hat y_j)"
+        formula_text = "δ2 = Jᵀ·∂L/∂ŷ, with J[i,j] = ŷᵢ(δᵢⱼ − ŷⱼ) (every output depends on every z2)"
+        J = bp.softmax_jacobian(fw.yhat)
+        values.append(Value("jacobian", J, label="softmax Jacobian ∂ŷ/∂z2", rows=ol, cols=index_labels(n_out, "z2_")))
+        for k in range(min(n_out, 3)):
+            terms = " + ".join(f"{f(J[j, k])}×{f(r.dL_dyhat[j])}" for j in range(min(n_out, 6)))
+            worked.append(f"δ2[{k}] = {terms}{' + …' if n_out > 6 else ''} = {n(r.delta2[k])}")
+    else:
+        formula = r"\boldsymbol{\delta}^{(2)} = \frac{\partial L}{\partial \hat{\mathbf{y}}} \odot g'(\mathbf{z}^{(2)})"
+        formula_text = "δ2 = ∂L/∂ŷ ⊙ g′(z2)"
+        values.append(Value("g_prime", r.g_prime, label="g′(z2)", cols=ol))
+        scale = "" if loss == "half-sse" else f"2/{n_out}×"
+        for k in range(min(n_out, 4)):
+            worked.append(
+                f"δ2[{k}] = {scale}({n(fw.yhat[k])} − {f(y[k])}) × {n(r.g_prime[k])} = {f(r.dL_dyhat[k])}×{f(r.g_prime[k])} = {n(r.delta2[k])}"
+            )
+    values.append(Value("delta2", r.delta2, label="δ2 = ∂L/∂z2", cols=index_labels(n_out, "z2_")))
+    step = Step(
+        id="output-delta",
+        title="Backward: δ at the output",
+        formula=formula,
+        formula_text=formula_text,
+        values=values,
+        worked=worked,
+        why="δ2 says how much the loss changes when each output pre-activation z2 moves: "
+        "the loss's slope times the output activation's slope.",
+    )
+    if loss == "ce" and not np.all(np.isfinite(r.dL_dyhat)):
+        step.warnings.append(
+            "Some ŷ rounded to exactly 0 or 1, so ∂L/∂ŷ is infinite there (shown as empty); δ2 = ŷ − y is still finite."
+        )
+    return step
+
+
+def _finite_or_none(a: np.ndarray):
+    if np.all(np.isfinite(a)):
+        return a
+    return [float(v) if np.isfinite(v) else None for v in a]
+
+
+def _chain_step(ctx: Context, params: bp.Params, r: bp.Backprop, chosen) -> Step:
+    n, f = ctx.n, ctx.f
+    fw = r.forward
+    worked = []
+    rows = []
+    for name, index in chosen:
+        label = _label(name, index)
+        if name == "W2":
+            k, i = index
+            worked.append(f"∂L/∂{label} = δ2[{k}] × h[{i}] = {f(r.delta2[k])}×{f(fw.h[i])} = {n(r.grads.W2[k, i])}")
+            value = r.grads.W2[k, i]
+        elif name == "b2":
+            (k,) = index
+            worked.append(f"∂L/∂{label} = δ2[{k}] × 1 = {n(r.delta2[k])}")
+            value = r.grads.b2[k]
+        elif name == "W1":
+            i, j = index
+            worked.append(
+                f"∂L/∂{label} = (Σₖ W2[k,{i}]·δ2[k]) × f′(z1[{i}]) × x[{j}] = {f(r.back[i])}×{f(r.f_prime[i])}×{f(fw.x[j])} = {n(r.grads.W1[i, j])}"
+            )
+            value = r.grads.W1[i, j]
+        else:
+            (i,) = index
+            worked.append(
+                f"∂L/∂{label} = (Σₖ W2[k,{i}]·δ2[k]) × f′(z1[{i}]) × 1 = {f(r.back[i])}×{f(r.f_prime[i])} = {n(r.grads.b1[i])}"
+            )
+            value = r.grads.b1[i]
+        rows.append((label, float(value)))
+    return Step(
+        id="chain",
+        title="The chosen derivatives as chain-rule factors",
+        formula=r"\frac{\partial L}{\partial W^{(2)}_{ki}} = \delta^{(2)}_k h_i, \quad "
+        r"\frac{\partial L}{\partial W^{(1)}_{ij}} = \Big(\sum_k W^{(2)}_{ki} \delta^{(2)}_k\Big) f'(z^{(1)}_i)\, x_j",
+        formula_text="∂L/∂W2[k,i] = δ2[k]·h[i];  ∂L/∂W1[i,j] = (Σₖ W2[k,i]·δ2[k])·f′(z1[i])·x[j]",
+        values=[Value("chosen", Table(("parameter", "∂L/∂θ (δ rule)"), tuple(rows)))],
+        worked=worked,
+        why="The same numbers as sympy's formulas, but computed from the δs: each factor is a value the "
+        "forward or backward pass already holds, which is why backpropagation is cheap.",
+    )
+
+
+def _check_step(ctx: Context, params, x, y, activation, out_act, loss, r: bp.Backprop) -> Step:
+    n = ctx.n
+    fd = bp.finite_differences(params, x, y, activation, out_act, loss)
+    rows = []
+    worst = 0.0
+    for name in bp.PARAM_NAMES:
+        analytic = getattr(r.grads, name)
+        numeric = getattr(fd.grads, name)
+        for index in np.ndindex(analytic.shape):
+            err = abs(float(analytic[index]) - float(numeric[index]))
+            worst = max(worst, err)
+            rows.append((_label(name, index), float(analytic[index]), float(numeric[index]), err))
+    h = fd.h
+    step = Step(
+        id="check",
+        title="Check: central finite differences",
+        formula=r"\frac{\partial L}{\partial \theta} \approx \frac{L(\theta + h) - L(\theta - h)}{2h}, \quad h = 10^{-6}",
+        formula_text="∂L/∂θ ≈ (L(θ + h) − L(θ − h)) / 2h,  h = 10⁻⁶",
+        values=[
+            Value("table", Table(("parameter", "backprop", "finite difference", "|difference|"), tuple(rows))),
+            Value("max_error", worst, label="largest |difference|"),
+        ],
+        worked=[
+            f"W1[0,0]: ({_long(fd.plus.W1[0, 0])} − {_long(fd.minus.W1[0, 0])}) / (2×{h:g}) = {n(fd.grads.W1[0, 0])}"
+            f" vs backprop {n(r.grads.W1[0, 0])}"
+        ],
+        why="Nudging one parameter a tiny step each way and watching the loss needs no calculus at all; "
+        "agreement to many digits means the backward pass is right. (The difference is not 0: a finite h "
+        "and rounding each leave an error of about 1e-10.)",
+    )
+    if activation == "relu" and np.any(np.abs(r.forward.z1) < 10 * h * (1 + float(np.max(np.abs(x))))):
+        step.warnings.append(
+            "A hidden pre-activation sits at (or next to) ReLU's kink at 0: there the finite difference "
+            "averages the two one-sided slopes and need not match the derivative convention (0)."
+        )
+    return step
+
+
+def _long(v: float) -> str:
+    return f"{float(v):.12g}"

@@ -1,0 +1,142 @@
+"""The position-wise feed-forward lesson: each row through x·W₁ + b₁, an
+activation, then ·W₂ + b₂, with no mixing between rows.
+
+Default run: row 0, x = [1, -1]: hidden = [0.5, -1.5, 1, -0.9],
+ReLU → [0.5, 0, 1, 0], y = [0.5 − 1 + 0.1, 1 − 0.1] = [-0.4, 0.9].
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from nntutor.core.ffn import estimate_bytes, feed_forward
+from nntutor.errors import InputError
+from nntutor.trace import Step, Trace, Value
+from nntutor.walkthroughs._transformer import check_memory, random_matrix, refuse_with, shape_text
+from nntutor.walkthroughs.activation_notes import FORMULAS, activation_worked
+from nntutor.walkthroughs.common import Context, dot_worked, index_labels
+
+PARAMS = ("W1", "b1", "W2", "b2")
+MAX_SHOWN = 8
+
+
+def _weights(args: dict[str, Any], n: int, d: int) -> tuple[dict[str, np.ndarray], int | None]:
+    given = args["_given"]
+    seed = args["seed"]
+    if seed is None:
+        if "expansion" in given:
+            raise InputError("--expansion", "only sizes random weights: use it with --seed (otherwise d_ff is the column count of --W1)")
+        w1, b1, w2, b2 = (args[k] for k in PARAMS)
+        if w1.shape[0] != d:
+            hint = "" if "W1" in given else " (the default W1 is for d = 2; give --W1, --b1, --W2, --b2 or use --seed)"
+            raise InputError("--W1", f"expected {d} rows, one per feature of --x (d = {d}), got {w1.shape[0]}{hint}")
+        d_ff = w1.shape[1]
+        check_memory("--W1", estimate_bytes(n, d, d_ff), f"an FFN with d = {d}, d_ff = {d_ff} on {n} rows")
+        if b1.size != d_ff:
+            raise InputError("--b1", f"expected {d_ff} numbers, one per column of --W1 (d_ff = {d_ff}), got {b1.size}")
+        if w2.shape != (d_ff, d):
+            raise InputError("--W2", f"expected a {d_ff}×{d} matrix (d_ff × d, back to the width of --x), got {shape_text(w2)}")
+        if b2.size != d:
+            raise InputError("--b2", f"expected {d} numbers, one per feature of --x, got {b2.size}")
+        return {"W1": w1, "b1": b1, "W2": w2, "b2": b2}, None
+    for key in PARAMS:
+        if key in given:
+            raise refuse_with(f"--{key}", "--seed", "--seed draws W1, b1, W2 and b2; drop one of the two")
+    d_ff = args["expansion"] * d
+    check_memory("--expansion", estimate_bytes(n, d, d_ff), f"an FFN with d = {d}, d_ff = {d_ff} on {n} rows")
+    rng = np.random.default_rng(seed)
+    w = {
+        "W1": random_matrix(rng, (d, d_ff), 1.0 / np.sqrt(d)),
+        "b1": random_matrix(rng, (d_ff,), 0.1),
+        "W2": random_matrix(rng, (d_ff, d), 1.0 / np.sqrt(d_ff)),
+        "b2": random_matrix(rng, (d,), 0.1),
+    }
+    return w, seed
+
+
+def build(ctx: Context, args: dict[str, Any]) -> Trace:
+    x = args["x"]
+    if x.ndim == 1:
+        x = x[None, :]
+    n, d = x.shape
+    w, seed = _weights(args, n, d)
+    activation = args["activation"]
+    r = feed_forward(x, w["W1"], w["b1"], w["W2"], w["b2"], activation)
+    d_ff = r.hidden.shape[1]
+    num, f = ctx.n, ctx.f
+    rows = index_labels(n, "row ")
+    feats = index_labels(d, "d")
+    units = index_labels(d_ff, "h")
+
+    inputs: dict[str, Any] = {"x": x, **w, "activation": activation}
+    if seed is not None:
+        inputs["seed"] = seed
+        inputs["expansion"] = args["expansion"]
+    trace = ctx.new_trace(inputs)
+
+    k = min(d_ff, MAX_SHOWN)
+    trace.add(
+        Step(
+            id="hidden",
+            title=f"Expand each row (row 0 worked in full): x·W₁ + b₁ ({n}×{d} · {d}×{d_ff} → {n}×{d_ff})",
+            formula=r"H = X W_1 + b_1",
+            formula_text="H = X·W₁ + b₁   (each row: hᵢ = xᵢ·W₁ + b₁)",
+            values=[
+                Value("x", x, label=f"X ({shape_text(x)})", rows=rows, cols=feats),
+                Value("W1", w["W1"], label=f"W₁ ({shape_text(w['W1'])})", rows=feats, cols=units),
+                Value("b1", w["b1"], label="b₁", cols=units),
+                Value("hidden", r.hidden, label=f"H ({shape_text(r.hidden)})", rows=rows, cols=units),
+            ],
+            worked=[
+                dot_worked(ctx, f"row 0: x·W₁[:, {j}]", x[0], w["W1"][:, j], float(x[0] @ w["W1"][:, j]))
+                + f"; + b₁[{j}] = {num(float(x[0] @ w['W1'][:, j]))} + {f(w['b1'][j])} = {num(r.hidden[0, j])}"
+                for j in range(k)
+            ]
+            + ([f"… and {d_ff - k} more hidden units of row 0, each the same way"] if d_ff > k else []),
+            why=f"Every row is multiplied by the same W₁ on its own: rows never mix here, unlike "
+            f"attention. The FFN is one small MLP applied at every position, widening each "
+            f"token's vector from d = {d} to d_ff = {d_ff} features.",
+        )
+    )
+    latex, text = FORMULAS[activation]
+    zeros = int(np.count_nonzero(r.activated[0] == 0.0))
+    worked = [f"row 0: {activation_worked(ctx, activation, r.hidden[0, j])}" for j in range(k)]
+    if activation == "relu":
+        worked.append(f"row 0: ReLU set {zeros} of the {d_ff} hidden units to 0")
+    trace.add(
+        Step(
+            id="activation",
+            title=f"Apply {activation} to every hidden unit",
+            formula=latex,
+            formula_text=text,
+            values=[Value("activated", r.activated, label=f"A = {activation}(H)", rows=rows, cols=units)],
+            worked=worked,
+            why="The non-linearity is what makes the FFN more than one matrix: without it, "
+            "W₁ and W₂ would collapse into the single matrix W₁·W₂.",
+        )
+    )
+    trace.add(
+        Step(
+            id="output",
+            title=f"Project back: A·W₂ + b₂ ({n}×{d_ff} · {d_ff}×{d} → {n}×{d})",
+            formula=r"Y = A W_2 + b_2",
+            formula_text="Y = A·W₂ + b₂",
+            values=[
+                Value("W2", w["W2"], label=f"W₂ ({shape_text(w['W2'])})", rows=units, cols=feats),
+                Value("b2", w["b2"], label="b₂", cols=feats),
+                Value("y", r.y, label=f"Y ({shape_text(r.y)})", rows=rows, cols=feats),
+            ],
+            worked=[
+                dot_worked(ctx, f"row 0: a·W₂[:, {j}]", r.activated[0], w["W2"][:, j], float(r.activated[0] @ w["W2"][:, j]))
+                + f"; + b₂[{j}] = {num(float(r.activated[0] @ w['W2'][:, j]))} + {f(w['b2'][j])} = {num(r.y[0, j])}"
+                for j in range(min(d, MAX_SHOWN))
+            ]
+            + ([f"… and {d - MAX_SHOWN} more outputs of row 0, each the same way"] if d > MAX_SHOWN else []),
+            why="W₂ brings each row back to width d, so the result can be added to the block's "
+            "input by the residual connection.",
+        )
+    )
+    trace.outputs = {"hidden": r.hidden, "activated": r.activated, "y": r.y}
+    return trace

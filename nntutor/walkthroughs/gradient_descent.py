@@ -1,0 +1,213 @@
+"""The gradient-descent lesson: minimise f(x, y) = a·x² + b·y² one step at a time.
+
+Default run: a = 1, b = 10, start (2, 1), lr = 0.08. The first step has
+∇f = (2×1×2, 2×10×1) = (4, 20), update −0.08×(4, 20) = (−0.32, −1.6), new point
+(1.68, −0.6) and f = 1.68² + 10×0.36 = 6.4224. The limit is 2/(2·10) = 0.1.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from nntutor.core import descent
+from nntutor.errors import InputError
+from nntutor.trace import Step, Table, Trace, Value
+from nntutor.walkthroughs.common import Context
+
+
+def build(ctx: Context, args: dict[str, Any]) -> Trace:
+    a, b = float(args["a"]), float(args["b"])
+    start = np.asarray(args["start"], dtype=np.float64)
+    lr = float(args["lr"])
+    steps = int(args["steps"])
+    n, f = ctx.n, ctx.f
+    if a == 0 and b == 0:
+        raise InputError("--a", "a and b are both 0: f is 0 everywhere and there is nothing to descend")
+    notes: list[str] = []
+    if b == 0:
+        # The one-dimensional case: f(x) = a·x²; y plays no part.
+        if start.size not in (1, 2):
+            raise InputError("--start", f"expected 1 number (x) when --b is 0, got {start.size}")
+        if start.size == 2:
+            notes.append(f"With b = 0, f does not depend on y: only x = {n(start[0])} is followed.")
+        start = start[:1]
+        coefficients = np.array([a])
+        names = ("x",)
+    else:
+        if start.size != 2:
+            raise InputError("--start", f"expected 2 numbers (x,y), got {start.size} (one number works only with --b 0)")
+        coefficients = np.array([a, b])
+        names = ("x", "y")
+    one_d = len(names) == 1
+
+    run = descent.descend(coefficients, start, lr, steps)
+    lambdas = descent.hessian_eigenvalues(coefficients)
+    trace = ctx.new_trace({"a": a, "b": b, "start": start, "lr": lr, "steps": steps})
+
+    # 1. The function and its gradient.
+    if one_d:
+        formula = r"f(x) = a x^2, \quad f'(x) = 2 a x"
+        formula_text = "f(x) = a·x²,  f′(x) = 2a·x"
+        f_start = f"f({n(start[0])}) = {n(a)}×{f(start[0])}² = {n(run.losses[0])}"
+        g0 = descent.gradient(coefficients, start)
+        g_start = f"f′({n(start[0])}) = 2×{n(a)}×{f(start[0])} = {n(g0[0])}"
+    else:
+        formula = r"f(x, y) = a x^2 + b y^2, \quad \nabla f = (2 a x,\; 2 b y)"
+        formula_text = "f(x, y) = a·x² + b·y²,  ∇f = (2a·x, 2b·y)"
+        x0, y0 = start
+        f_start = f"f({n(x0)}, {n(y0)}) = {n(a)}×{f(x0)}² + {n(b)}×{f(y0)}² = {n(run.losses[0])}"
+        g0 = descent.gradient(coefficients, start)
+        g_start = f"∇f({n(x0)}, {n(y0)}) = (2×{n(a)}×{f(x0)}, 2×{n(b)}×{f(y0)}) = ({n(g0[0])}, {n(g0[1])})"
+    trace.add(
+        Step(
+            id="function",
+            title="The bowl and its slope",
+            formula=formula,
+            formula_text=formula_text,
+            values=[
+                Value("start", start, cols=names),
+                Value("f_start", run.losses[0], label="f(start)"),
+                Value("gradient_start", g0, label="gradient at start", cols=names),
+            ],
+            worked=[f_start, g_start],
+            why="The gradient points uphill, steepest where the bowl is steepest; "
+            "gradient descent walks the other way. "
+            + ("With b = 0 this is the one-dimensional parabola a·x². " if one_d else "")
+            + " ".join(notes),
+        )
+    )
+
+    # 2. The stability limit.
+    lam_max = float(np.max(lambdas))
+    factor_rows = []
+    factor_worked = []
+    for name, c, lam, k in zip(names, coefficients, lambdas, run.factors, strict=True):
+        factor_rows.append((name, float(c), float(lam), float(k), _verdict(float(k))))
+        factor_worked.append(f"{name}: 1 − 2×{n(c)}×{n(lr)} = {n(k)}")
+    limit_worked = (
+        f"λ = 2·c: ({', '.join(n(v) for v in lambdas)}); lr < 2/λ_max = 2/{n(lam_max)} = {n(run.limit)}"
+    )
+    stability = Step(
+        id="stability",
+        title="How large may the learning rate be?",
+        formula=r"p_i \leftarrow p_i - \eta \cdot 2 c_i p_i = (1 - 2 c_i \eta)\, p_i, \quad "
+        r"\text{stable iff } |1 - 2 c_i \eta| < 1 \iff \eta < \frac{2}{\lambda_{\max}} = \frac{2}{2 \max_i c_i}",
+        formula_text="pᵢ ← pᵢ − η·2cᵢ·pᵢ = (1 − 2cᵢη)·pᵢ;  stable iff |1 − 2cᵢη| < 1, i.e. η < 2/λ_max = 2/(2·max cᵢ)",
+        values=[
+            Value(
+                "factors",
+                Table(("coordinate", "c", "curvature λ = 2c", "factor 1 − 2c·lr", "each step"), tuple(factor_rows)),
+            ),
+            Value("limit", run.limit, label="2/λ_max"),
+            Value("lr", lr),
+        ],
+        worked=[limit_worked, *factor_worked],
+        why="Each step multiplies a coordinate by its factor. A factor between 0 and 1 shrinks it "
+        "smoothly, between −1 and 0 it flips sign and still shrinks (zig-zag), and beyond −1 it "
+        "overshoots further than it started: the steepest direction sets the limit for all of them.",
+    )
+    if lr > run.limit:
+        stability.warnings.append(
+            f"lr = {n(lr)} is above the limit {n(run.limit)}: the run diverges "
+            f"(|factor| = {n(float(np.max(np.abs(run.factors))))} > 1)."
+        )
+    elif lr == run.limit:
+        stability.warnings.append(
+            f"lr = {n(lr)} is exactly the limit: the steepest coordinate flips sign forever without shrinking."
+        )
+    trace.add(stability)
+
+    # 3. The steps.
+    columns = ("step", *names, *(f"∂f/∂{v}" for v in names), *(f"Δ{v}" for v in names), *(f"new {v}" for v in names), "f(new)")
+    rows = []
+    for t in range(run.steps_done):
+        rows.append(
+            (
+                t + 1,
+                *(float(v) for v in run.points[t]),
+                *(float(v) for v in run.gradients[t]),
+                *(float(v) for v in run.updates[t]),
+                *(float(v) for v in run.points[t + 1]),
+                float(run.losses[t + 1]),
+            )
+        )
+    worked = []
+    if run.steps_done:
+        p, g, u, q = run.points[0], run.gradients[0], run.updates[0], run.points[1]
+        worked = [
+            f"step 1: gradient = ({', '.join(f'2×{n(c)}×{f(v)}' for c, v in zip(coefficients, p, strict=True))}) = ({_vec(ctx, g)})",
+            f"update = −{n(lr)}×({_vec(ctx, g)}) = ({_vec(ctx, u)})",
+            f"new point = ({', '.join(f'{n(v)} + {f(d)}' for v, d in zip(p, u, strict=True))}) = ({_vec(ctx, q)})",
+            f"f = {' + '.join(f'{n(c)}×{f(v)}²' for c, v in zip(coefficients, q, strict=True))}"
+            + ("" if one_d else f" = {' + '.join(f(c * v * v) for c, v in zip(coefficients, q, strict=True))}")
+            + f" = {n(run.losses[1])}",
+        ]
+    steps_step = Step(
+        id="steps",
+        title="Step by step",
+        formula=r"\mathbf{p}_{t+1} = \mathbf{p}_t - \eta\, \nabla f(\mathbf{p}_t)",
+        formula_text="p(t+1) = p(t) − η·∇f(p(t))",
+        values=[Value("steps", Table(columns, tuple(rows)), label="gradient, update, new point and f per step")],
+        worked=worked,
+        why="Every step uses only the slope at the current point: a big slope means a big step.",
+    )
+    if run.overflow_step is not None:
+        message = (
+            f"Stopped after step {run.steps_done} of {steps}: step {run.overflow_step} would overflow "
+            f"float64 (numbers beyond about 1.8e308). The run diverged because lr = {n(lr)} > {n(run.limit)}."
+        )
+        steps_step.warnings.append(message)
+        trace.warnings.append(message)
+    trace.add(steps_step)
+
+    # 4. Where the run ended.
+    final = run.points[-1]
+    trend = _trend(run.losses)
+    trace.add(
+        Step(
+            id="result",
+            title="Where the run ended",
+            formula=r"f(\mathbf{p}_T)",
+            formula_text="f(p_T)",
+            values=[
+                Value("path", run.points, label="path", rows=tuple(str(t) for t in range(len(run.points))), cols=names),
+                Value("losses", run.losses, label="f at each point", cols=tuple(str(t) for t in range(len(run.losses)))),
+                Value("final", final, label="final point", cols=names),
+            ],
+            worked=[
+                f"after {run.steps_done} steps: p = ({_vec(ctx, final)}), f = {n(run.losses[-1])} "
+                f"(started at f = {n(run.losses[0])}); {trend}"
+            ],
+            why="The minimum is at the origin where f = 0. How fast a coordinate gets there is set by its "
+            "factor |1 − 2c·lr|: the shallow direction (small c) is the slow one, the steep direction "
+            "(large c) limits how large lr may be.",
+        )
+    )
+    trace.outputs = {"path": run.points, "losses": run.losses}
+    return trace
+
+
+def _vec(ctx: Context, v) -> str:
+    return ", ".join(ctx.n(float(x)) for x in np.asarray(v).ravel())
+
+
+def _verdict(k: float) -> str:
+    if k == 0:
+        return "lands on 0 in one step"
+    if abs(k) < 1:
+        return "shrinks" if k > 0 else "shrinks, flipping sign"
+    if abs(k) == 1:
+        return "stays put" if k == 1 else "flips sign, never shrinks"
+    return "grows, flipping sign" if k < 0 else "grows"
+
+
+def _trend(losses: np.ndarray) -> str:
+    if len(losses) < 2:
+        return "no step was taken."
+    if losses[-1] < losses[0]:
+        return "f went down."
+    if losses[-1] > losses[0]:
+        return "f went up: the run diverged."
+    return "f did not change."

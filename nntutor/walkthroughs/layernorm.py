@@ -1,0 +1,197 @@
+"""The layer-normalisation lesson: mean, deviations, (biased) variance, ε, normalise,
+scale and shift, optionally after a residual addition.
+
+Default run: x = [1, 2, 3, 4]: μ = 10/4 = 2.5, deviations [-1.5, -0.5, 0.5, 1.5],
+σ² = (2.25 + 0.25 + 0.25 + 2.25)/4 = 1.25, √(1.25 + 0.00001) = 1.118,
+normalised [-1.3416, -0.4472, 0.4472, 1.3416].
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from nntutor.core.layernorm import layer_norm
+from nntutor.errors import InputError
+from nntutor.trace import Step, Trace, Value
+from nntutor.walkthroughs._transformer import shape_text
+from nntutor.walkthroughs.common import Context, index_labels, sum_worked
+
+MAX_SHOWN = 8  # elements of the worked row written out one by one
+
+
+def _check_width(flag: str, v: np.ndarray | None, d: int) -> None:
+    if v is not None and v.size != d:
+        raise InputError(flag, f"expected {d} numbers, one per feature (column) of --x, got {v.size}")
+
+
+def build(ctx: Context, args: dict[str, Any]) -> Trace:
+    x = args["x"]
+    gamma, beta, eps, sub = args["gamma"], args["beta"], float(args["eps"]), args["residual"]
+    d = x.shape[-1]
+    _check_width("--gamma", gamma, d)
+    _check_width("--beta", beta, d)
+    if sub is not None and sub.shape != x.shape:
+        raise InputError("--residual", f"expected the shape of --x ({shape_text(x)}), got {shape_text(sub)}")
+    num, f = ctx.n, ctx.f
+    is_rows = x.ndim == 2
+    feats = index_labels(d, "x")
+    rows = index_labels(x.shape[0], "row ") if is_rows else None
+
+    def val(name, data, label="", **kw):
+        if np.ndim(data) == 2:
+            return Value(name, data, label=label, rows=rows, cols=kw.get("cols", feats))
+        if np.ndim(data) == 1 and is_rows and kw.get("per_row"):
+            return Value(name, data, label=label, cols=rows)
+        return Value(name, data, label=label, cols=kw.get("cols", feats) if np.ndim(data) == 1 else None)
+
+    inputs: dict[str, Any] = {
+        "x": x,
+        "gamma": gamma if gamma is not None else np.ones(d),
+        "beta": beta if beta is not None else np.zeros(d),
+        "eps": eps,
+    }
+    if sub is not None:
+        inputs["residual"] = sub
+    trace = ctx.new_trace(inputs)
+
+    s = x + sub if sub is not None else x
+    r = layer_norm(s, gamma, beta, eps)
+    row0 = (lambda a: a[0]) if is_rows else (lambda a: a)
+    first = "row 0: " if is_rows else ""
+    name = "s" if sub is not None else "x"
+    k = min(d, MAX_SHOWN)
+
+    if sub is not None:
+        trace.add(
+            Step(
+                id="residual",
+                title="Add the sublayer's output to its input (the residual connection)",
+                formula=r"s = x + \mathrm{sublayer}(x)",
+                formula_text="s = x + sublayer(x)",
+                values=[val("x", x, "x"), val("residual", sub, "sublayer(x)"), val("s", s, "s = x + sublayer(x)")],
+                worked=[
+                    f"{first}s{i} = {num(row0(x)[i])} + {f(row0(sub)[i])} = {num(row0(s)[i])}" for i in range(k)
+                ],
+                why="In a transformer, LN(x + sublayer(x)) normalises the sum: the input passes "
+                "through unchanged and the sublayer only adds a correction, which keeps deep "
+                "stacks trainable.",
+            )
+        )
+
+    mean0 = float(row0(r.mean))
+    trace.add(
+        Step(
+            id="mean",
+            title=f"Mean of the {d} features" + (" of each row" if is_rows else ""),
+            formula=r"\mu = \frac{1}{d} \sum_{i=1}^{d} " + name + "_i",
+            formula_text=f"μ = (1/d)·Σᵢ {name}ᵢ",
+            values=[val("mean", r.mean, "μ", per_row=True)],
+            worked=[
+                sum_worked(ctx, f"{first}Σ {name}ᵢ", row0(s), float(np.sum(row0(s)))),
+                f"{first}μ = {num(float(np.sum(row0(s))))} / {d} = {num(mean0)}",
+            ],
+            why="Layer norm looks at one token's vector at a time, across its features; it never "
+            "mixes tokens (batch norm, by contrast, averages one feature across examples).",
+        )
+    )
+    trace.add(
+        Step(
+            id="deviations",
+            title="Subtract the mean",
+            formula=name + r"_i - \mu",
+            formula_text=f"{name}ᵢ − μ",
+            values=[val("deviations", r.deviations, f"{name} − μ")],
+            worked=[f"{first}{num(row0(s)[i])} − {f(mean0)} = {num(row0(r.deviations)[i])}" for i in range(k)],
+            why="After this the features are centred: their mean is 0.",
+        )
+    )
+    total0 = float(np.sum(row0(r.squared)))
+    var0 = float(row0(r.var))
+    unbiased_line = (
+        f"{first}for comparison, the unbiased (sample) variance divides by d − 1: "
+        f"{num(total0)} / {d - 1} = {num(float(row0(r.var_unbiased)))}, "
+        f"which would give the normalised values [{', '.join(num(v) for v in row0(r.normalized_unbiased)[:k])}"
+        + (", …" if d > k else "")
+        + "]"
+        if r.var_unbiased is not None
+        else "the unbiased variance would divide by d − 1 = 0: it is undefined for a single feature"
+    )
+    var_values = [val("var", r.var, "σ² (biased, ÷ d)", per_row=True)]
+    if r.var_unbiased is not None:
+        var_values.append(val("var_unbiased", r.var_unbiased, "unbiased ÷ (d − 1), not used", per_row=True))
+    trace.add(
+        Step(
+            id="variance",
+            title="Variance: the mean of the squared deviations (divide by d)",
+            formula=r"\sigma^2 = \frac{1}{d} \sum_{i=1}^{d} (" + name + r"_i - \mu)^2",
+            formula_text=f"σ² = (1/d)·Σᵢ ({name}ᵢ − μ)²",
+            values=[val("squared", r.squared, f"({name} − μ)²")] + var_values,
+            worked=[
+                sum_worked(ctx, f"{first}Σ ({name}ᵢ − μ)²", row0(r.squared), total0),
+                f"{first}σ² = {num(total0)} / {d} = {num(var0)}",
+                unbiased_line,
+            ],
+            why="Layer norm divides by d, not d − 1: it is not estimating the variance of some "
+            "larger population from a sample, it rescales exactly these d numbers so that their "
+            "own spread is 1. The biased form is what PyTorch's layer_norm computes (and what "
+            "trained models expect); using d − 1 gives slightly smaller normalised values.",
+        )
+    )
+    std0 = float(row0(r.std))
+    trace.add(
+        Step(
+            id="std",
+            title="Standard deviation, with ε added for safety",
+            formula=r"\sigma_\varepsilon = \sqrt{\sigma^2 + \varepsilon}",
+            formula_text="σ_ε = √(σ² + ε)",
+            values=[val("std", r.std, "√(σ² + ε)", per_row=True), Value("eps", eps, label="ε")],
+            worked=[f"{first}√({num(var0)} + {num(eps)}) = √{num(var0 + eps)} = {num(std0)}"],
+            why="ε keeps the division defined when every feature is equal (σ² = 0), and barely "
+            "changes anything otherwise.",
+        )
+    )
+    norm_step = trace.add(
+        Step(
+            id="normalize",
+            title="Normalise: divide each deviation by σ_ε",
+            formula=r"\hat{" + name + r"}_i = \frac{" + name + r"_i - \mu}{\sqrt{\sigma^2 + \varepsilon}}",
+            formula_text=f"{name}̂ᵢ = ({name}ᵢ − μ) / √(σ² + ε)",
+            values=[val("normalized", r.normalized, f"{name}̂")],
+            worked=[f"{first}{num(row0(r.deviations)[i])} / {num(std0)} = {num(row0(r.normalized)[i])}" for i in range(k)],
+            why="Now every token's vector has mean 0 and variance (almost exactly) 1, whatever "
+            "its scale was: the next layer sees numbers of a predictable size.",
+        )
+    )
+    constant = np.atleast_1d(r.var == 0)
+    for i in np.flatnonzero(constant)[:3]:
+        where = f"row {i}" if is_rows else "x"
+        norm_step.warnings.append(
+            f"{where} is constant: its variance is 0, so every normalised value is 0 (ε keeps the division defined)"
+        )
+    g0, b0 = r.gamma, r.beta
+    trace.add(
+        Step(
+            id="scale-shift",
+            title="Scale by γ and shift by β (learned, per feature)",
+            formula=r"y_i = \gamma_i \hat{" + name + r"}_i + \beta_i",
+            formula_text=f"yᵢ = γᵢ·{name}̂ᵢ + βᵢ",
+            values=[
+                Value("gamma", r.gamma, label="γ", cols=feats),
+                Value("beta", r.beta, label="β", cols=feats),
+                val("y", r.y, "y"),
+            ],
+            worked=[
+                f"{first}y{i} = {f(g0[i])}×{f(row0(r.normalized)[i])} + {f(b0[i])} = {num(row0(r.y)[i])}"
+                for i in range(k)
+            ],
+            why="γ and β let the network undo the normalisation where it helps: with γ = σ and "
+            "β = μ it could restore the original values. They start at 1 and 0.",
+        )
+    )
+    if is_rows:
+        trace.outputs = {"mean": r.mean, "var": r.var, "normalized": r.normalized, "y": r.y}
+    else:
+        trace.outputs = {"mean": float(r.mean), "var": float(r.var), "normalized": r.normalized, "y": r.y}
+    return trace

@@ -1,0 +1,267 @@
+"""The multi-head attention lesson: project, split into h heads, attend per head,
+concatenate, project with W_O.
+
+Default run: 3 tokens (The, cat, sat), d_model = 4, h = 2 heads of 2 columns.
+Head 1's weights for 'sat' are [0.1978, 0.4011, 0.4011]; the output row of
+'The' is [1.0521, 0.8937, 0.3903, -0.1961].
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from nntutor.core.multihead import estimate_bytes, head_columns, multi_head_attention
+from nntutor.errors import InputError
+from nntutor.trace import Step, Table, Trace, Value
+from nntutor.walkthroughs._transformer import (
+    check_memory,
+    feature_labels,
+    random_matrix,
+    refuse_with,
+    shape_text,
+    token_labels,
+)
+from nntutor.walkthroughs.common import Context, dot_worked
+
+WEIGHTS = ("wq", "wk", "wv", "wo")
+
+
+def divisors(d: int) -> list[int]:
+    return [k for k in range(1, d + 1) if d % k == 0]
+
+
+def check_heads(d: int, heads: int, what: str = "the columns of --x") -> int:
+    """d/h, or an InputError on --heads naming the head counts that would work."""
+    if heads > d or d % heads:
+        options = ", ".join(str(k) for k in divisors(d)[:12])
+        raise InputError(
+            "--heads",
+            f"d_model = {d} ({what}) is not divisible by h = {heads}: each head takes d_model/h "
+            f"columns, so h must divide {d} (e.g. {options})",
+        )
+    return d // heads
+
+
+def _inputs(args: dict[str, Any]) -> tuple[np.ndarray, dict[str, np.ndarray], int | None]:
+    """X and the four weight matrices, typed or drawn from --seed (drawn in that order)."""
+    given = args["_given"]
+    seed = args["seed"]
+    x = args["x"]
+    if x.ndim == 1:
+        x = x[None, :]
+    sizes = [name for name in ("seq-len", "d-model") if name in given]
+    random_x = bool(sizes)
+    if random_x:
+        if seed is None:
+            raise InputError(f"--{sizes[0]}", "needs --seed: the random X of that size is drawn from the seed")
+        if "x" in given:
+            raise refuse_with("--x", f"--{sizes[0]}", "--x gives X itself; --seq-len/--d-model ask for a random X")
+    n = args["seq-len"] if "seq-len" in given else x.shape[0]
+    d = args["d-model"] if "d-model" in given else x.shape[1]
+    heads = args["heads"]
+    check_heads(d, heads, "--d-model" if "d-model" in given else "the columns of --x")
+    flag = f"--{sizes[0]}" if random_x else "--x"
+    check_memory(flag, estimate_bytes(n, d, heads), f"{heads} heads over {n} tokens of width {d}")
+    weights: dict[str, np.ndarray] = {}
+    if seed is None:
+        for name in WEIGHTS:
+            w = args[name]
+            if w.shape != (d, d):
+                hint = "" if name in given else f" (the default is for d_model = {w.shape[0]}; give --{name} or use --seed)"
+                raise InputError(f"--{name}", f"expected a {d}×{d} matrix to match d_model = {d}, got {shape_text(w)}{hint}")
+            weights[name] = w
+        return x, weights, None
+    for name in WEIGHTS:
+        if name in given:
+            raise refuse_with(f"--{name}", "--seed", "--seed draws all four weight matrices; drop one of the two")
+    rng = np.random.default_rng(seed)
+    if random_x:
+        x = random_matrix(rng, (n, d))
+    for name in WEIGHTS:
+        weights[name] = random_matrix(rng, (d, d), 1.0 / np.sqrt(d))
+    return x, weights, seed
+
+
+def build(ctx: Context, args: dict[str, Any]) -> Trace:
+    x, w, seed = _inputs(args)
+    heads = args["heads"]
+    causal = bool(args["causal"])
+    n, d = x.shape
+    toks = token_labels(args["tokens"], n, args["_given"])
+    feats = feature_labels(d)
+    r = multi_head_attention(x, w["wq"], w["wk"], w["wv"], w["wo"], heads=heads, causal=causal)
+    dh = r.head_dim
+    num, f = ctx.n, ctx.f
+
+    inputs: dict[str, Any] = {"x": x, "tokens": list(toks), "heads": heads, "causal": causal}
+    inputs.update(w)
+    if seed is not None:
+        inputs["seed"] = seed
+    for name in ("seq-len", "d-model"):
+        if name in args["_given"]:
+            inputs[name] = args[name]
+    trace = ctx.new_trace(inputs)
+
+    # 1. projections
+    trace.add(
+        Step(
+            id="projections",
+            title=f"Project X ({shape_text(x)}) into queries, keys and values",
+            formula=r"Q = X W_Q,\quad K = X W_K,\quad V = X W_V",
+            formula_text="Q = X·W_Q,  K = X·W_K,  V = X·W_V",
+            values=[
+                Value("x", x, label=f"X ({shape_text(x)})", rows=toks, cols=feats),
+                Value("q", r.q, label=f"Q ({shape_text(r.q)})", rows=toks, cols=feats),
+                Value("k", r.k, label=f"K ({shape_text(r.k)})", rows=toks, cols=feats),
+                Value("v", r.v, label=f"V ({shape_text(r.v)})", rows=toks, cols=feats),
+            ],
+            worked=[
+                dot_worked(ctx, f"Q[{toks[0]}, d0] = X[{toks[0]}]·W_Q[:, 0]", x[0], w["wq"][:, 0], r.q[0, 0]),
+                dot_worked(ctx, f"K[{toks[0]}, d0] = X[{toks[0]}]·W_K[:, 0]", x[0], w["wk"][:, 0], r.k[0, 0]),
+                dot_worked(ctx, f"V[{toks[0]}, d0] = X[{toks[0]}]·W_V[:, 0]", x[0], w["wv"][:, 0], r.v[0, 0]),
+            ],
+            why="The projections are done once, at full width d_model; the heads then share "
+            "the work by taking different columns, so h heads cost no more than one wide head.",
+        )
+    )
+
+    # 2. split
+    rows = []
+    for i in range(heads):
+        cols = head_columns(i, dh)
+        span = f"{cols.start}–{cols.stop - 1}" if dh > 1 else str(cols.start)
+        rows.append((f"head {i + 1}", span, f"{n}×{dh}", f"{n}×{dh}", f"{n}×{dh}"))
+    first = head_columns(0, dh)
+    trace.add(
+        Step(
+            id="split",
+            title=f"Split into h = {heads} heads of d_model/h = {d}/{heads} = {dh} columns",
+            formula=r"Q_i = Q[:, (i-1)d_h : i\,d_h],\quad d_h = d_{model}/h",
+            formula_text="Qᵢ = columns (i−1)·d_h … i·d_h − 1 of Q (same for K, V),  d_h = d_model / h",
+            values=[
+                Value("split", Table(("head", "columns", "Qᵢ", "Kᵢ", "Vᵢ"), tuple(rows)), label="who gets which columns"),
+                Value("q1", r.q[:, first], label=f"Q₁ ({n}×{dh})", rows=toks, cols=feats[first]),
+                Value("k1", r.k[:, first], label=f"K₁ ({n}×{dh})", rows=toks, cols=feats[first]),
+                Value("v1", r.v[:, first], label=f"V₁ ({n}×{dh})", rows=toks, cols=feats[first]),
+            ],
+            worked=[f"d_h = d_model / h = {d} / {heads} = {dh}", f"Q ({n}×{d}) → {heads} blocks of {n}×{dh}"],
+            why="Each head sees only its own slice of the queries, keys and values, so each "
+            "can learn a different notion of relevance (one may track the previous word, "
+            "another the subject of the sentence).",
+        )
+    )
+
+    # 3. head 1 in full
+    h1 = r.heads[0]
+    i = n - 1  # the last token: it may attend to every token even with --causal
+    j = 0
+    exps = h1.exponentials()[i]
+    allowed_i = np.ones(n, dtype=bool) if h1.allowed is None else h1.allowed[i]
+    shown = [k for k in range(n) if allowed_i[k]][:8]
+    values = [
+        Value("scores", h1.scores, label="Q₁·K₁ᵀ", rows=toks, cols=toks),
+        Value("scaled", h1.scaled, label=f"Q₁·K₁ᵀ / √{dh}", rows=toks, cols=toks),
+    ]
+    if h1.allowed is not None:
+        values.append(Value("allowed", h1.allowed.astype(np.int64), label="causal mask (1 = may attend)", rows=toks, cols=toks))
+    values += [
+        Value("weights1", h1.weights, label="head 1 weights", rows=toks, cols=toks, heat=True),
+        Value("head1", h1.output, label=f"head 1 output ({n}×{dh})", rows=toks, cols=feats[first]),
+    ]
+    trace.add(
+        Step(
+            id="head-1",
+            title="Head 1, worked in full",
+            formula=r"\mathrm{head}_1 = \mathrm{softmax}\!\left(\frac{Q_1 K_1^\top}{\sqrt{d_h}}"
+            + (r" + M" if causal else "")
+            + r"\right) V_1",
+            formula_text="head₁ = softmax(Q₁·K₁ᵀ / √d_h" + (" + M" if causal else "") + ")·V₁",
+            values=values,
+            worked=[
+                dot_worked(ctx, f"s[{toks[i]}, {toks[j]}] = Q₁[{toks[i]}]·K₁[{toks[j]}]", h1.q[i], h1.k[j], h1.scores[i, j]),
+                f"{num(h1.scores[i, j])} / √{dh} = {num(h1.scores[i, j])} / {num(h1.scale)} = {num(h1.scaled[i, j])}",
+                f"row {toks[i]}: max = {num(h1.row_max[i])}; "
+                + ", ".join(f"e^({num(h1.scaled[i, k])} − {f(h1.row_max[i])}) = {num(exps[k])}" for k in shown),
+                f"sum = {num(h1.row_sum[i])}; weights = "
+                + ", ".join(f"{num(exps[k])}/{num(h1.row_sum[i])} = {num(h1.weights[i, k])}" for k in shown),
+                dot_worked(ctx, f"head₁[{toks[i]}, {feats[0]}] = weights[{toks[i]}]·V₁[:, 0]", h1.weights[i], h1.v[:, 0], h1.output[i, 0]),
+            ],
+            why=f"This is single-head attention, only on {dh} of the {d} columns: the scale is "
+            f"√d_h = √{dh}, the width of the head, not of the model.",
+        )
+    )
+
+    # 4. the other heads
+    if heads > 1:
+        values = []
+        worked = []
+        for hi in range(1, heads):
+            res = r.heads[hi]
+            cols = head_columns(hi, dh)
+            values.append(Value(f"weights{hi + 1}", res.weights, label=f"head {hi + 1} weights", rows=toks, cols=toks, heat=True))
+            values.append(Value(f"head{hi + 1}", res.output, label=f"head {hi + 1} output", rows=toks, cols=feats[cols]))
+            if len(worked) < 8:
+                top = int(np.argmax(res.weights[i]))
+                top1 = int(np.argmax(h1.weights[i]))
+                worked.append(
+                    f"head {hi + 1}: {toks[i]} attends most to {toks[top]} ({num(res.weights[i, top])}); "
+                    f"in head 1 to {toks[top1]} ({num(h1.weights[i, top1])})"
+                )
+        trace.add(
+            Step(
+                id="other-heads",
+                title=f"Heads 2–{heads}: the same computation on their own columns" if heads > 2 else "Head 2: the same computation on its own columns",
+                formula=r"\mathrm{head}_i = \mathrm{softmax}\!\left(\frac{Q_i K_i^\top}{\sqrt{d_h}}"
+                + (r" + M" if causal else "")
+                + r"\right) V_i",
+                formula_text="headᵢ = softmax(Qᵢ·Kᵢᵀ / √d_h" + (" + M" if causal else "") + ")·Vᵢ",
+                values=values,
+                worked=worked,
+                why="Different columns give different scores, so the heads spread their attention "
+                "differently over the same tokens.",
+            )
+        )
+
+    # 5. concat
+    trace.add(
+        Step(
+            id="concat",
+            title=f"Concatenate the {heads} head outputs side by side ({n}×{dh} each → {n}×{d})",
+            formula=r"C = [\mathrm{head}_1 \mid \cdots \mid \mathrm{head}_h]",
+            formula_text="C = [head₁ | head₂ | … | head_h]",
+            values=[Value("concat", r.concat, label=f"C ({shape_text(r.concat)})", rows=toks, cols=feats)],
+            worked=[
+                f"C[{toks[0]}] = "
+                + " | ".join("[" + ", ".join(num(v) for v in r.heads[hi].output[0][:4]) + (", …" if dh > 4 else "") + "]" for hi in range(min(heads, 4)))
+                + (" | …" if heads > 4 else "")
+            ],
+            why="Laying the heads side by side brings the width back to d_model, so the block's "
+            "output can be added to its input (the residual connection).",
+        )
+    )
+
+    # 6. output projection
+    trace.add(
+        Step(
+            id="output",
+            title="Mix the heads with the output projection W_O",
+            formula=r"\mathrm{MHA}(X) = C\, W_O",
+            formula_text="MHA(X) = C·W_O",
+            values=[
+                Value("wo", w["wo"], label=f"W_O ({shape_text(w['wo'])})", rows=feats, cols=feats),
+                Value("output", r.output, label=f"output ({shape_text(r.output)})", rows=toks, cols=feats),
+            ],
+            worked=[dot_worked(ctx, f"out[{toks[0]}, d0] = C[{toks[0]}]·W_O[:, 0]", r.concat[0], w["wo"][:, 0], r.output[0, 0])],
+            why="Each head wrote into its own columns; W_O lets every output column combine what "
+            "all the heads found.",
+        )
+    )
+    trace.outputs = {
+        "weights": r.weights,
+        "heads": r.head_outputs,
+        "concat": r.concat,
+        "output": r.output,
+    }
+    return trace

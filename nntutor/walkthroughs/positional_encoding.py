@@ -1,0 +1,423 @@
+"""The positional-encoding lesson: sinusoidal tables and rotary embeddings (RoPE).
+
+Default run: positions 0–7, d_model = 8, base 10000. The pairs turn at
+1, 0.1, 0.01 and 0.001 radians per position, so PE(7) =
+[sin 7, cos 7, sin 0.7, cos 0.7, sin 0.07, cos 0.07, sin 0.007, cos 0.007]
+= [0.657, 0.7539, 0.6442, 0.7648, 0.0699, 0.9976, 0.007, 1] (4 decimals).
+
+With ``--kind rope``: q = [1, 0.5, -1, 2] at m = 5 and k = [0.5, 1, 1, -0.5]
+at n = 2 are rotated pair by pair; their score is the same at (8, 5).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from nntutor.core import positional as posenc
+from nntutor.errors import InputError
+from nntutor.trace import Step, Table, Trace, Value
+from nntutor.walkthroughs.common import Context, dot_worked
+
+MAX_CELLS = 1_000_000  # numbers in the tables of one run (8 MB as float64)
+SINUSOIDAL_ONLY = ("positions", "at", "x")
+ROPE_ONLY = ("q", "k", "m", "n", "shift")
+MAX_WORKED_PAIRS = 4
+
+
+def _size_text(n_bytes: float) -> str:
+    if n_bytes >= 1024**3:
+        return f"{n_bytes / 1024**3:,.1f} GB"
+    return f"{n_bytes / 1024**2:,.1f} MB"
+
+
+def _check_even(flag: str, d: int, what: str) -> None:
+    if d % 2:
+        raise InputError(
+            flag,
+            f"{what} {d}, which is odd; the encoding works on pairs of dimensions (sin, cos), "
+            f"so it must be even (e.g. {d - 1} or {d + 1})",
+        )
+
+
+def _dim_labels(d: int) -> tuple[str, ...]:
+    return tuple(f"{'sin' if j % 2 == 0 else 'cos'}·{j // 2}" for j in range(d))
+
+
+def build(ctx: Context, args: dict[str, Any]) -> Trace:
+    given = args.get("_given", frozenset())
+    kind = args.get("kind") or "sinusoidal"
+    if kind == "rope":
+        for name in SINUSOIDAL_ONLY:
+            if name in given:
+                raise InputError(f"--{name}", "is only used with --kind sinusoidal (RoPE uses --q, --k, --m, --n)")
+        return _build_rope(ctx, args, given)
+    for name in ROPE_ONLY:
+        if name in given:
+            raise InputError(f"--{name}", "is only used with --kind rope (add --kind rope)")
+    return _build_sinusoidal(ctx, args, given)
+
+
+# ----------------------------------------------------------------------------- sinusoidal
+
+
+def _positions(args: dict[str, Any], given: frozenset) -> tuple[np.ndarray, str]:
+    x = args.get("x")
+    if "at" in given and "positions" in given:
+        raise InputError("--at", "give either --positions (a count) or --at (a list of positions), not both")
+    if "at" in given:
+        at = args["at"]
+        for value in at:
+            if value < 0 or not float(value).is_integer():
+                raise InputError("--at", f"{value:g} is not a position (expected whole numbers ≥ 0, e.g. 0,1,100)")
+        return at.astype(np.float64), "--at"
+    if "positions" in given or x is None:
+        count = int(args["positions"])
+        if count < 1:
+            raise InputError("--positions", f"{count} is too small (expected at least 1)")
+        return np.arange(count, dtype=np.float64), "--positions"
+    return np.arange(x.shape[0], dtype=np.float64), "--x"
+
+
+def _check_size(flag: str, n_pos: int, d: int) -> None:
+    """Refuse up front what would take too much memory (and far more as JSON or text)."""
+    cells = n_pos * d * 3
+    if cells > MAX_CELLS:
+        raise InputError(
+            flag,
+            f"{n_pos:,} positions × {d:,} dimensions make about {cells:,} numbers "
+            f"({_size_text(cells * 8)} in memory, several times that as JSON); at most {MAX_CELLS:,}: "
+            "use fewer positions or a smaller --d-model",
+        )
+
+
+def _build_sinusoidal(ctx: Context, args: dict[str, Any], given: frozenset) -> Trace:
+    n, f = ctx.n, ctx.f
+    x = args.get("x")
+    positions, pos_flag = _positions(args, given)
+    d = int(args["d-model"])
+    if x is not None and "d-model" not in given:
+        d = x.shape[1]
+        _check_even("--x", d, "has a width (d_model) of")
+    else:
+        _check_even("--d-model", d, "is")
+    size_flag = "--d-model" if ("d-model" in given and pos_flag != "--positions") else pos_flag
+    _check_size(size_flag, positions.size, d)
+    if x is not None and x.shape != (positions.size, d):
+        raise InputError(
+            "--x",
+            f"is {x.shape[0]}×{x.shape[1]} but the encoding is {positions.size}×{d} "
+            "(expected one row per position and d_model columns)",
+        )
+    base = float(args["base"])
+    enc = posenc.sinusoidal(positions, d, base)
+    half = d // 2
+    pos_labels = tuple(f"pos {int(p)}" for p in positions)
+    pair_labels = tuple(f"pair {i}" for i in range(half))
+    dim_labels = _dim_labels(d)
+    inputs: dict[str, Any] = {"kind": "sinusoidal", "positions": [int(p) for p in positions], "d-model": d, "base": base}
+    if x is not None:
+        inputs["x"] = x
+    trace = ctx.new_trace(inputs)
+
+    # 1. frequencies
+    shown = sorted(set(list(range(min(half, MAX_WORKED_PAIRS - 1))) + [half - 1]))
+    freq_rows = tuple(
+        (i, f"{2 * i}, {2 * i + 1}", float(enc.exponents[i]), float(enc.divisors[i]), float(enc.frequencies[i]),
+         float(enc.wavelengths[i]))
+        for i in range(half)
+    )
+    trace.add(
+        Step(
+            id="frequencies",
+            title="One frequency per pair of dimensions",
+            formula=r"\omega_i = \frac{1}{\mathrm{base}^{2i/d}},\qquad \lambda_i = \frac{2\pi}{\omega_i}",
+            formula_text="ωᵢ = 1 / base^(2i/d); wavelength λᵢ = 2π / ωᵢ",
+            values=[
+                Value(
+                    "frequencies",
+                    Table(("pair i", "dimensions", "2i/d", "base^(2i/d)", "ω (rad per position)", "wavelength"),
+                          freq_rows),
+                )
+            ],
+            worked=[
+                f"ω{i} = 1 / {n(base)}^({2 * i}/{d}) = 1 / {n(enc.divisors[i])} = {n(enc.frequencies[i])} "
+                f"rad per position (a full turn every {n(enc.wavelengths[i])} positions)"
+                for i in shown
+            ],
+            why="Dimensions 2i and 2i+1 share one frequency. The first pair turns fast (one radian per "
+            "position); each later pair turns slower, by a constant factor, so together they run "
+            "from fine to coarse like the hands of a clock.",
+        )
+    )
+
+    # 2. one position worked in full
+    p_index = positions.size - 1
+    p = positions[p_index]
+    cells = np.vstack([np.repeat(enc.angles[p_index], 2), enc.pe[p_index]])
+    worked = []
+    for i in range(min(half, MAX_WORKED_PAIRS)):
+        a = enc.angles[p_index, i]
+        worked.append(
+            f"PE({int(p)}, {2 * i}) = sin({int(p)} / {n(enc.divisors[i])}) = sin({n(a)}) = {n(enc.pe[p_index, 2 * i])};  "
+            f"PE({int(p)}, {2 * i + 1}) = cos({n(a)}) = {n(enc.pe[p_index, 2 * i + 1])}"
+        )
+    if half > MAX_WORKED_PAIRS:
+        worked.append(f"… and {half - MAX_WORKED_PAIRS} more pairs, the same way")
+    trace.add(
+        Step(
+            id="worked",
+            title=f"Position {int(p)}, cell by cell",
+            formula=r"PE(pos, 2i) = \sin(pos\,\omega_i),\quad PE(pos, 2i{+}1) = \cos(pos\,\omega_i)",
+            formula_text="PE(pos, 2i) = sin(pos·ωᵢ), PE(pos, 2i+1) = cos(pos·ωᵢ)",
+            values=[Value("cells", cells, label=f"position {int(p)}", rows=("angle pos·ω", "value"), cols=dim_labels)],
+            worked=worked,
+            why="Each pair is a point on the unit circle (sin² + cos² = 1) at the angle pos·ωᵢ: the "
+            "position is written as a set of angles, one per frequency.",
+        )
+    )
+
+    # 3. the full table
+    trace.add(
+        Step(
+            id="table",
+            title="The whole encoding table",
+            formula=r"PE \in \mathbb{R}^{n \times d}",
+            formula_text=f"PE: {positions.size} positions × {d} dimensions",
+            values=[
+                Value("angles", enc.angles, label="angles pos·ωᵢ (radians)", rows=pos_labels, cols=pair_labels),
+                Value("pe", enc.pe, label="PE", rows=pos_labels, cols=dim_labels, heat=True),
+            ],
+            worked=[f"PE({int(positions[0])}, 0) = sin({n(enc.angles[0, 0])}) = {n(enc.pe[0, 0])}"]
+            + (["position 0 is all (sin 0, cos 0) = (0, 1) pairs"] if positions[0] == 0 else []),
+            why="Read down a column: the left columns flicker from row to row, the right ones barely "
+            "move. Every value lies in [−1, 1], whatever the position, so the encoding never swamps "
+            "the token embedding it is added to.",
+        )
+    )
+
+    # 4. adding to embeddings
+    if x is not None:
+        total = posenc.add_encoding(x, enc.pe)
+        plain_dims = tuple(f"d{j}" for j in range(d))
+        trace.add(
+            Step(
+                id="add",
+                title="Add the encoding to the token embeddings",
+                formula=r"\mathbf{h}_{pos} = \mathbf{x}_{pos} + PE(pos)",
+                formula_text="h_pos = x_pos + PE(pos)",
+                values=[
+                    Value("x", x, label="token embeddings x", rows=pos_labels, cols=plain_dims),
+                    Value("sum", total, label="x + PE", rows=pos_labels, cols=plain_dims),
+                ],
+                worked=[
+                    f"h[{int(positions[r])}, {c}] = {n(x[r, c])} + {f(enc.pe[r, c])} = {n(total[r, c])}"
+                    for r, c in ((0, 0), (positions.size - 1, min(1, d - 1)))
+                ],
+                why="Attention treats its input as a set; after the addition the same word at two "
+                "positions is two different vectors, so order becomes visible to the network.",
+            )
+        )
+
+    # 5. neighbours
+    nb = posenc.neighbours(enc)
+    nb_labels = tuple(f"{int(a)} vs {int(b)}" for a, b in zip(nb.a, nb.b, strict=True))
+    a0, b0 = nb.a[0], nb.b[0]
+    worked = []
+    for i in sorted({0, half - 1}):
+        sa, ca = nb.a_pe[0, 2 * i], nb.a_pe[0, 2 * i + 1]
+        sb, cb = nb.b_pe[0, 2 * i], nb.b_pe[0, 2 * i + 1]
+        worked.append(
+            f"pair {i}: {f(sa)}×{f(sb)} + {f(ca)}×{f(cb)} = {n(nb.pairs[0, i])} "
+            f"= cos({n(enc.frequencies[i])} × ({int(b0)} − {int(a0)}))"
+        )
+    worked.append(
+        f"cos(PE({int(a0)}), PE({int(b0)})) = {n(nb.dots[0])} / {half} = {n(nb.cosines[0])} "
+        f"(every PE row has length √{half})"
+    )
+    extra = "" if positions.size >= 2 else f" (only one position was listed, so it is compared with {int(b0)})"
+    trace.add(
+        Step(
+            id="neighbours",
+            title="Why nearby positions look alike",
+            formula=r"\sin a \sin b + \cos a \cos b = \cos(a - b) = \cos(\omega_i\,\Delta)",
+            formula_text="sin a·sin b + cos a·cos b = cos(a − b) = cos(ωᵢ·Δ)",
+            values=[
+                Value("pair_similarity", nb.pairs, label=f"similarity per pair, position {int(a0)} vs the others", rows=nb_labels, cols=pair_labels,
+                      heat=True),
+                Value("cosine", nb.cosines, label="cosine of whole rows", cols=nb_labels),
+            ],
+            worked=worked,
+            why="Each pair's similarity is cos(ωᵢ·Δ) for the distance Δ between the positions: it depends "
+            "only on how far apart they are. Here the first position is compared with each other one. "
+            "In the slow pairs (small ωᵢ) a step of a few positions barely "
+            "turns the angle, so the similarity stays near 1; the fast pairs tell neighbours apart. "
+            "Far-apart positions differ in the slow pairs too." + extra,
+        )
+    )
+    trace.outputs = {"pe": enc.pe, "angles": enc.angles}
+    return trace
+
+
+# ----------------------------------------------------------------------------- RoPE
+
+
+def _build_rope(ctx: Context, args: dict[str, Any], given: frozenset) -> Trace:
+    n, f = ctx.n, ctx.f
+    q, k = args["q"], args["k"]
+    if q.size < 2 or q.size % 2:
+        raise InputError(
+            "--q", f"has {q.size} numbers; RoPE rotates pairs of dimensions, so it needs an even count (e.g. 4)"
+        )
+    if k.shape != q.shape:
+        raise InputError("--k", f"expected {q.size} numbers to match --q, got {k.size}")
+    d = q.size
+    if "d-model" in given and int(args["d-model"]) != d:
+        raise InputError(
+            "--d-model", f"is {args['d-model']} but --q has {d} numbers (with --kind rope the size comes from --q)"
+        )
+    m, p2, s = int(args["m"]), int(args["n"]), int(args["shift"])
+    if m + s < 0 or p2 + s < 0:
+        raise InputError("--shift", f"{s} would move a position below 0 ({m} + {s}, {p2} + {s})")
+    base = float(args["base"])
+    r = posenc.rope(q, k, m, p2, base)
+    half = d // 2
+    pair_labels = tuple(f"pair {i}" for i in range(half))
+    dim_labels = tuple(f"d{j}" for j in range(d))
+    enc = posenc.sinusoidal([m, p2], d, base)
+    trace = ctx.new_trace({"kind": "rope", "q": q, "k": k, "m": m, "n": p2, "shift": s, "base": base, "d-model": d})
+
+    trace.add(
+        Step(
+            id="frequencies",
+            title="One rotation speed per pair of dimensions",
+            formula=r"\theta_i = \frac{1}{\mathrm{base}^{2i/d}}",
+            formula_text="θᵢ = 1 / base^(2i/d)",
+            values=[Value("theta", r.frequencies, label="θᵢ (rad per position)", cols=pair_labels)],
+            worked=[f"θ{i} = 1 / {n(base)}^({2 * i}/{d}) = {n(r.frequencies[i])}" for i in range(min(half, 4))],
+            why="The same frequencies as the sinusoidal encoding: instead of adding sin and cos to the "
+            "embedding, RoPE uses them to turn the query and key.",
+        )
+    )
+
+    worked = []
+    for i in range(min(half, MAX_WORKED_PAIRS)):
+        c, sn = r.cos_q[i], r.sin_q[i]
+        a, b = q[2 * i], q[2 * i + 1]
+        worked.append(
+            f"q pair {i}: angle {m}×{n(r.frequencies[i])} = {n(r.angles_q[i])}; "
+            f"[{n(c)} {n(-sn)}; {n(sn)} {n(c)}]·({n(a)}, {n(b)}) = "
+            f"({f(a)}×{f(c)} − {f(b)}×{f(sn)}, {f(a)}×{f(sn)} + {f(b)}×{f(c)}) = "
+            f"({n(r.rotated_q[2 * i])}, {n(r.rotated_q[2 * i + 1])})"
+        )
+    c, sn = r.cos_k[0], r.sin_k[0]
+    worked.append(
+        f"k pair 0: angle {p2}×{n(r.frequencies[0])} = {n(r.angles_k[0])}; "
+        f"({f(k[0])}×{f(c)} − {f(k[1])}×{f(sn)}, {f(k[0])}×{f(sn)} + {f(k[1])}×{f(c)}) = "
+        f"({n(r.rotated_k[0])}, {n(r.rotated_k[1])})"
+    )
+    rot_rows = tuple(
+        (i, float(r.angles_q[i]), float(r.cos_q[i]), float(r.sin_q[i]),
+         float(r.angles_k[i]), float(r.cos_k[i]), float(r.sin_k[i]))
+        for i in range(half)
+    )
+    trace.add(
+        Step(
+            id="rotate",
+            title=f"Rotate q by its position m = {m} and k by n = {p2}",
+            formula=r"\begin{pmatrix} x'_{2i} \\ x'_{2i+1} \end{pmatrix} = "
+            r"\begin{pmatrix} \cos m\theta_i & -\sin m\theta_i \\ \sin m\theta_i & \cos m\theta_i \end{pmatrix}"
+            r"\begin{pmatrix} x_{2i} \\ x_{2i+1} \end{pmatrix}",
+            formula_text="(x′₂ᵢ, x′₂ᵢ₊₁) = [cos mθᵢ  −sin mθᵢ; sin mθᵢ  cos mθᵢ]·(x₂ᵢ, x₂ᵢ₊₁)",
+            values=[
+                Value(
+                    "rotations",
+                    Table(("pair", "m·θ", "cos m·θ", "sin m·θ", "n·θ", "cos n·θ", "sin n·θ"), rot_rows),
+                    label="rotation angles: R(φ) = [cos φ  −sin φ; sin φ  cos φ]",
+                ),
+                Value("pe", enc.pe, label="sin/cos used (the sinusoidal PE rows of m and n)",
+                      rows=(f"pos {m}", f"pos {p2}"), cols=_dim_labels(d)),
+                Value("rotated_q", r.rotated_q, label="rotated q", cols=dim_labels),
+                Value("rotated_k", r.rotated_k, label="rotated k", cols=dim_labels),
+            ],
+            worked=worked,
+            why="A rotation keeps each pair's length and only turns it, by an angle proportional to the "
+            "position. The cos and sin it uses are exactly the sinusoidal encoding's entries for that position.",
+        )
+    )
+
+    trace.add(
+        Step(
+            id="score",
+            title="Score the rotated query against the rotated key",
+            formula=r"s = \mathbf{q}'\cdot\mathbf{k}'",
+            formula_text="s = q′·k′",
+            values=[
+                Value("pair_scores", r.pair_scores, label="contribution of each pair", cols=pair_labels),
+                Value("score", r.score, label="q′·k′"),
+                Value("plain", r.plain_score, label="q·k without rotation"),
+            ],
+            worked=[
+                dot_worked(ctx, "q′·k′", r.rotated_q, r.rotated_k, r.score),
+                dot_worked(ctx, "q·k (no rotation)", q, k, r.plain_score),
+            ],
+            why="The rotations change the score from q·k to a value that depends on the two positions.",
+        )
+    )
+
+    # relative-position demonstration
+    cases = [("as given", m, p2), (f"both shifted by {s}", m + s, p2 + s)]
+    delta = m - p2
+    canonical = (delta, 0) if delta >= 0 else (0, -delta)
+    if canonical != (m, p2) and canonical != (m + s, p2 + s):
+        cases.append(("same offset from 0", *canonical))
+    cases.append(("offset changed by 1", m + 1, p2))
+    rows = []
+    scores = []
+    for label, mm, nn in cases:
+        sc = posenc.rope(q, k, mm, nn, base).score
+        scores.append(sc)
+        rows.append((label, mm, nn, mm - nn, sc))
+    rel = posenc.relative_score(q, k, delta, base)
+    worked = [
+        f"score at ({m}, {p2}) = {n(scores[0])}; at ({m + s}, {p2 + s}) = {n(scores[1])}: "
+        f"the same, because m − n = {delta} in both",
+        f"pair 0: ({f(q[0])}×{f(k[0])} + {f(q[1])}×{f(k[1])})×cos({n(rel.phi[0])}) + "
+        f"({f(q[0])}×{f(k[1])} − {f(q[1])}×{f(k[0])})×sin({n(rel.phi[0])}) = "
+        f"{n(rel.aligned[0])}×{f(rel.cos_phi[0])} + {f(rel.crossed[0])}×{f(rel.sin_phi[0])} = {n(rel.terms[0])}",
+        f"sum over pairs with m − n = {delta} alone: {n(rel.score)}",
+    ]
+    warnings = []
+    if abs(scores[-1] - scores[0]) <= 1e-12 * max(1.0, abs(scores[0])):
+        warnings.append(
+            "Changing the offset by 1 did not change the score for these q and k (e.g. a zero vector): "
+            "try other values to see the dependence on m − n."
+        )
+    trace.add(
+        Step(
+            id="relative",
+            title="The score depends only on m − n",
+            formula=r"R(m\theta)\mathbf{q}\cdot R(n\theta)\mathbf{k} = \mathbf{q}^\top R\big((n-m)\theta\big)\,\mathbf{k}",
+            formula_text="R(mθ)q · R(nθ)k = qᵀ·R((n − m)θ)·k",
+            values=[
+                Value("shifted", Table(("case", "m", "n", "m − n", "score"), tuple(rows)),
+                      label="scores at other positions"),
+                Value("relative_pair_scores", rel.terms, label="each pair from m − n alone", cols=pair_labels),
+            ],
+            worked=worked,
+            why="Turning both vectors by the same extra angle does not change the angle between them, "
+            "so only the difference of the rotations, (m − n)θᵢ, reaches the score: attention with RoPE "
+            "sees relative positions, not absolute ones.",
+            warnings=warnings,
+        )
+    )
+    angles = np.vstack([r.angles_q, r.angles_k])
+    trace.outputs = {
+        "pe": enc.pe,
+        "angles": angles,
+        "rotated_q": r.rotated_q,
+        "rotated_k": r.rotated_k,
+        "score": r.score,
+    }
+    return trace

@@ -1,0 +1,168 @@
+"""The tiny-mlp lesson: two ReLU hinges make a ramp, a bump or a notch.
+
+Default: f(x) = 1·ReLU(1·x + 1) + (−1.5)·ReLU(2·x − 1) + 0 at x0 = 1, which is
+1·2 − 1.5·1 = 0.5; kinks at −1 and 0.5; a bump peaking at f(0.5) = 1.5.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from nntutor.core import tiny_mlp as tm
+from nntutor.trace import Step, Table, Trace, Value
+from nntutor.walkthroughs.common import Context
+
+SHAPE_WHY = {
+    "bump": "The curve rises and then falls: the second hinge switches on with a slope steep enough to "
+    "overturn the first. Subtracting hinges is how a ReLU network builds a local bump.",
+    "notch": "The curve falls and then rises: a dip. It is a bump turned upside down (negate v1, v2).",
+    "ramp": "The curve only ever goes one way. With slopes 0, s, 0 it is a ramp from one level to another "
+    "(a soft step); with slopes that keep their sign it is a ramp that bends.",
+    "flat": "Neither hinge ever changes the slope: f is constant.",
+}
+
+
+def build(ctx: Context, args: dict[str, Any]) -> Trace:
+    params = {name: float(args[name]) for name in tm.PARAMS}
+    x0 = float(args["x0"])
+    n, f = ctx.n, ctx.f
+    r = tm.analyse(params, x0)
+    h1, h2 = r.hinges
+    trace = ctx.new_trace({**params, "x0": x0})
+
+    # 1. Kinks.
+    kink_rows = []
+    kink_worked = []
+    for i, h in enumerate(r.hinges, start=1):
+        if h.beyond_range:
+            kink_rows.append((f"hinge {i}", "none", "—", f"slope {n(h.v * h.w)} everywhere" if h.b > 0 else "0 everywhere"))
+            kink_worked.append(
+                f"hinge {i}: −b{i}/w{i} = −{f(h.b)}/{f(h.w)} is beyond the largest float (about 1.8e308): "
+                "no kink at any x a computer can hold"
+            )
+        elif h.kink is None:
+            kink_rows.append((f"hinge {i}", "none", "—", f"constant ReLU({n(h.b)}) = {n(max(h.b, 0.0))}"))
+            kink_worked.append(f"hinge {i}: w{i} = 0, so w{i}·x + b{i} = {n(h.b)} for every x: no kink (the hinge is a constant)")
+        else:
+            kink_rows.append(
+                (f"hinge {i}", h.kink, "x > kink" if h.faces == "right" else "x < kink", f"slope {n(h.v * h.w)} where on")
+            )
+            kink_worked.append(f"hinge {i}: w{i}·x + b{i} = 0 at x = −b{i}/w{i} = −{f(h.b)}/{f(h.w)} = {n(h.kink)}")
+    trace.add(
+        Step(
+            id="kinks",
+            title="Where each hinge bends",
+            formula=r"w_i x + b_i = 0 \iff x = -\frac{b_i}{w_i} \quad (w_i \ne 0)",
+            formula_text="wᵢ·x + bᵢ = 0  ⇔  x = −bᵢ/wᵢ  (wᵢ ≠ 0)",
+            values=[Value("kinks", Table(("hinge", "kink at x", "on for", "contribution"), tuple(kink_rows)))],
+            worked=kink_worked,
+            why="ReLU is 0 until its input turns positive: each hinge is flat on one side of its kink and a "
+            "straight line on the other. A positive w turns it on to the right, a negative w to the left; "
+            "with w = 0 the input never changes, so there is no kink at all.",
+        )
+    )
+
+    # 2. Value at x0.
+    trace.add(
+        Step(
+            id="value",
+            title=f"The value at x0 = {n(x0)}",
+            formula=r"f(x) = v_1\,\mathrm{ReLU}(w_1 x + b_1) + v_2\,\mathrm{ReLU}(w_2 x + b_2) + c",
+            formula_text="f(x) = v1·ReLU(w1·x + b1) + v2·ReLU(w2·x + b2) + c",
+            values=[
+                Value("z", [h1.z, h2.z], label="wᵢ·x0 + bᵢ", cols=("hinge 1", "hinge 2")),
+                Value("relu", [h1.relu, h2.relu], label="ReLU", cols=("hinge 1", "hinge 2")),
+                Value("y", r.y, label="f(x0)"),
+            ],
+            worked=[
+                f"z1 = {f(h1.w)}×{f(x0)} + {f(h1.b)} = {n(h1.z)}, ReLU = {n(h1.relu)}",
+                f"z2 = {f(h2.w)}×{f(x0)} + {f(h2.b)} = {n(h2.z)}, ReLU = {n(h2.relu)}",
+                f"f = {f(h1.v)}×{f(h1.relu)} + {f(h2.v)}×{f(h2.relu)} + {f(params['c'])} = {n(r.y)}",
+            ],
+            why="Two neurons in the hidden layer, one output neuron without activation: the smallest network "
+            "whose output can bend twice.",
+        )
+    )
+
+    # 3. Gradients: sympy and numeric side by side.
+    from nntutor import symbolic_backprop as sb
+
+    sym = sb.tiny_mlp_derivatives(params, x0)
+    s1, s2 = (1 if h1.z > 0 else 0), (1 if h2.z > 0 else 0)
+    numeric_worked = {
+        "w1": f"v1·step(z1)·x0 = {f(h1.v)}×{s1}×{f(x0)}",
+        "b1": f"v1·step(z1) = {f(h1.v)}×{s1}",
+        "v1": f"ReLU(z1) = ReLU({n(h1.z)})",
+        "w2": f"v2·step(z2)·x0 = {f(h2.v)}×{s2}×{f(x0)}",
+        "b2": f"v2·step(z2) = {f(h2.v)}×{s2}",
+        "v2": f"ReLU(z2) = ReLU({n(h2.z)})",
+        "c": "1 (c is added as it is)",
+    }
+    rows = tuple((name, sym[name].text, sym[name].value, r.grads[name]) for name in tm.PARAMS)
+    grad_step = Step(
+        id="gradients",
+        title=f"The gradient at x0 = {n(x0)}, every parameter",
+        formula=r"\begin{aligned} " + r" \\ ".join(sym[name].latex for name in tm.PARAMS) + r" \end{aligned}",
+        formula_text="\n".join(sym[name].text for name in tm.PARAMS),
+        values=[
+            Value("grads", Table(("parameter", "sympy formula", "sympy value", "numeric"), rows)),
+            Value("dydx", r.dydx, label="∂f/∂x at x0 (the slope of the curve)"),
+        ],
+        worked=[
+            f"∂f/∂{name} = {numeric_worked[name]}" + ("" if name == "c" else f" = {n(r.grads[name])}")
+            for name in tm.PARAMS
+        ],
+        why="step(z) = 1 for z > 0, else 0, is ReLU's derivative. A hinge that is off at x0 passes no "
+        "gradient to its own w and b: nudging them changes nothing here (a 'dead' unit for this input). "
+        "Its v still gets ReLU(z) = 0.",
+    )
+    for i in r.at_kink:
+        grad_step.warnings.append(
+            f"x0 is exactly at hinge {i}'s kink: f has no derivative there; the one-sided convention "
+            "ReLU′(0) = 0 (as PyTorch) is used."
+        )
+    trace.add(grad_step)
+
+    # 4. The shape.
+    region_rows = []
+    for reg in r.regions:
+        active = " + ".join(f"hinge {i}" for i in reg.active) or "none"
+        region_rows.append((_interval(ctx, reg.left, reg.right), active, reg.slope, f"{n(reg.slope)}·x + {f(reg.intercept)}"))
+    slopes = ", ".join(n(reg.slope) for reg in r.regions)
+    shape_worked = [f"slopes from left to right: {slopes} → {r.shape}"]
+    for reg in r.regions:
+        if reg.active:
+            terms = " + ".join(f"{f(r.hinges[i - 1].v)}×{f(r.hinges[i - 1].w)}" for i in reg.active)
+            shape_worked.append(f"slope on {_interval(ctx, reg.left, reg.right)} = {terms} = {n(reg.slope)}")
+    turning = [k for k in sorted({k for k in r.kinks if k is not None})]
+    if r.shape in ("bump", "notch") and turning:
+        for k in turning:
+            shape_worked.append(f"f({n(k)}) = {n(float(tm.value(params, k)))}")
+    trace.add(
+        Step(
+            id="shape",
+            title=f"Two hinges make a {r.shape}",
+            formula=r"f'(x) = \sum_{i \text{ on at } x} v_i w_i",
+            formula_text="f′(x) = Σ over the hinges that are on at x of vᵢ·wᵢ",
+            values=[
+                Value("regions", Table(("x", "hinges on", "slope", "f(x) there"), tuple(region_rows))),
+                Value("shape", r.shape),
+            ],
+            worked=shape_worked,
+            why=SHAPE_WHY[r.shape] + " A wider network adds more hinges, and enough of them can "
+            "approximate any continuous curve piece by piece.",
+        )
+    )
+    trace.outputs = {"y": r.y, "grads": dict(r.grads), "kinks": list(r.kinks)}
+    return trace
+
+
+def _interval(ctx: Context, left: float, right: float) -> str:
+    if math.isinf(left) and math.isinf(right):
+        return "all x"
+    if math.isinf(left):
+        return f"x < {ctx.n(right)}"
+    if math.isinf(right):
+        return f"x > {ctx.n(left)}"
+    return f"{ctx.n(left)} < x < {ctx.n(right)}"

@@ -1,0 +1,199 @@
+"""The training lesson: mini-batch SGD on XOR (or two blobs), epoch by epoch.
+
+Default run: XOR, 4 tanh hidden units, one sigmoid output, binary cross-entropy,
+batch size 2, lr 1, 200 epochs, seed 0. Before training every prediction is
+near 0.5; after it the four corners are classified correctly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from nntutor.core import backprop as bp
+from nntutor.core import training as tr
+from nntutor.errors import InputError
+from nntutor.trace import Step, Table, Trace, Value
+from nntutor.walkthroughs.common import Context, index_labels, sum_worked
+
+
+def build(ctx: Context, args: dict[str, Any]) -> Trace:
+    data = tr.dataset(args["dataset"])
+    hidden, epochs = int(args["hidden"]), int(args["epochs"])
+    batch_size, lr, seed = int(args["batch-size"]), float(args["lr"]), int(args["seed"])
+    activation = args["activation"]
+    n_examples = len(data.X)
+    if batch_size > n_examples:
+        raise InputError(
+            "--batch-size", f"{batch_size} is larger than the {data.name} data set ({n_examples} examples)"
+        )
+    n, f = ctx.n, ctx.f
+    params = tr.init_params(seed, data.X.shape[1], hidden)
+    orders = tr.batch_orders(seed, n_examples, epochs)
+    run = tr.train(data, params, orders, batch_size, lr, activation)
+
+    trace = ctx.new_trace(
+        {
+            "dataset": data.name,
+            "hidden": hidden,
+            "epochs": epochs,
+            "batch-size": batch_size,
+            "lr": lr,
+            "seed": seed,
+            "activation": activation,
+            "W1": params.W1,
+            "b1": params.b1,
+            "W2": params.W2,
+            "b2": params.b2,
+            "orders": orders,
+        }
+    )
+    hl = index_labels(hidden, "h")
+    examples = tuple(f"({', '.join(n(v) for v in row)})" for row in data.X)
+
+    # 1. Data and network.
+    trace.add(
+        Step(
+            id="setup",
+            title="The data and the network",
+            formula=r"\hat y = \sigma\!\left(W^{(2)} f(W^{(1)}\mathbf{x} + \mathbf{b}^{(1)}) + b^{(2)}\right), \quad "
+            r"L = -\tfrac{1}{|B|}\sum_{n \in B} \left[y_n \ln \hat y_n + (1 - y_n)\ln(1 - \hat y_n)\right]",
+            formula_text="ŷ = σ(W2·f(W1·x + b1) + b2);  L = −(1/|B|)·Σₙ [yₙ·ln ŷₙ + (1 − yₙ)·ln(1 − ŷₙ)]",
+            values=[
+                Value(
+                    "data",
+                    Table(("example", "x0", "x1", "target"), tuple((i, *map(float, x), int(t)) for i, (x, t) in enumerate(zip(data.X, data.y[:, 0], strict=True)))),
+                    label=f"the {data.name} data set",
+                ),
+                Value("W1", params.W1, label="initial W1", rows=hl, cols=("x0", "x1")),
+                Value("b1", params.b1, label="initial b1", cols=hl),
+                Value("W2", params.W2, label="initial W2", rows=("out",), cols=hl),
+                Value("b2", params.b2, label="initial b2", cols=("out",)),
+                Value("initial_loss", run.initial_loss, label="loss before training"),
+            ],
+            worked=[
+                f"2 inputs → {hidden} hidden ({activation}) → 1 output (sigmoid): "
+                f"{params.W1.size} + {hidden} + {params.W2.size} + 1 = {params.count()} parameters",
+                f"weights drawn uniformly from [−1, 1] with seed {seed}, rounded to 2 decimals; biases start at 0",
+            ],
+            why="XOR cannot be separated by one straight line, so a network without a hidden layer cannot "
+            "learn it; the hidden units bend the input space until it can."
+            if data.name == "xor"
+            else "Two clusters that one straight line separates: an easy problem, learned in a few epochs.",
+        )
+    )
+
+    # 2. The first mini-batch in detail.
+    first = run.first
+    detail = first.detail
+    cols = (*(f"example {int(i)}" for i in first.indices), "mean", "before", "after")
+    rows = []
+    for name in bp.PARAM_NAMES:
+        per = getattr(detail.grads, name)
+        mean = getattr(first.mean, name)
+        before = getattr(first.before, name)
+        after = getattr(first.after, name)
+        for index in np.ndindex(mean.shape):
+            label = f"{name}[{','.join(str(i) for i in index)}]"
+            rows.append(
+                (label, *(float(per[(b, *index)]) for b in range(len(first.indices))), float(mean[index]), float(before[index]), float(after[index]))
+            )
+    fw = detail.forward
+    forward_rows = tuple(
+        (int(i), *map(float, data.X[i]), float(data.y[i, 0]), float(fw.yhat[b, 0]), float(detail.loss[b]), float(detail.delta2[b, 0]))
+        for b, i in enumerate(first.indices)
+    )
+    g_per = detail.grads.W2[:, 0, 0]
+    mean_w2 = float(first.mean.W2[0, 0])
+    # Work out an example whose h[0] is not 0 (at x = (0, 0) a tanh unit with b = 0 gives 0).
+    b = next((k for k in range(len(first.indices)) if fw.h[k, 0] != 0), 0)
+    ex = int(first.indices[b])
+    trace.add(
+        Step(
+            id="first-batch",
+            title=f"The first mini-batch in detail (examples {', '.join(str(int(i)) for i in first.indices)})",
+            formula=r"\mathbf{g} = \frac{1}{|B|} \sum_{n \in B} \nabla_\theta L_n, \quad \theta \leftarrow \theta - \eta\, \mathbf{g}",
+            formula_text="g = (1/|B|)·Σₙ ∇L_n,   θ ← θ − η·g",
+            values=[
+                Value(
+                    "forward",
+                    Table(("example", "x0", "x1", "y", "ŷ", "loss", "δ2 = ŷ − y"), forward_rows),
+                    label="each example's forward pass",
+                ),
+                Value("gradients", Table(("parameter", *cols), tuple(rows)), label="per-example gradients, their mean, the update"),
+            ],
+            worked=[
+                f"example {ex}: ŷ = {n(fw.yhat[b, 0])}, δ2 = ŷ − y = {n(fw.yhat[b, 0])} − {n(data.y[ex, 0])} = {n(detail.delta2[b, 0])}",
+                f"∂L/∂W2[0,0] for example {ex} = δ2×h[0] = {f(detail.delta2[b, 0])}×{f(fw.h[b, 0])} = {n(g_per[b])}",
+                sum_worked(ctx, "sum over the batch", g_per, float(np.sum(g_per))) + f"; mean = {n(np.sum(g_per))} / {len(g_per)} = {n(mean_w2)}",
+                f"W2[0,0] ← {n(first.before.W2[0, 0])} − {n(lr)}×{f(mean_w2)} = {n(first.after.W2[0, 0])}",
+            ],
+            why="Each example pulls the weights its own way; averaging over a mini-batch gives a less noisy "
+            "direction than one example, and is far cheaper than the whole data set on big problems.",
+        )
+    )
+
+    # 3. Loss per epoch.
+    losses = run.losses
+    shown = _epochs_to_show(len(losses))
+    loss_rows = tuple((e + 1, float(losses[e])) for e in shown)
+    batches = -(-n_examples // batch_size)
+    loss_step = Step(
+        id="epochs",
+        title="The loss after every epoch",
+        formula=r"\bar L_{\text{epoch}} = \frac{1}{N} \sum_{n=1}^{N} L_n",
+        formula_text="mean loss over all N examples, after each epoch",
+        values=[
+            Value("losses", losses, label="loss per epoch", cols=tuple(str(e + 1) for e in range(len(losses)))),
+            Value("table", Table(("epoch", "loss"), loss_rows), label="selected epochs"),
+        ],
+        worked=[
+            f"one epoch = {n_examples} examples in batches of {batch_size} = {batches} updates; "
+            f"{run.epochs_done} epochs = {run.epochs_done * batches} updates",
+            f"loss: {n(run.initial_loss)} before training → {n(losses[0])} after epoch 1 → {n(losses[-1])} after epoch {len(losses)}",
+        ],
+        why="The examples are shuffled every epoch, so the batches differ; the loss need not fall at every "
+        "epoch, but with a sensible learning rate it trends down.",
+    )
+    if run.epochs_done < epochs:
+        loss_step.warnings.append(f"Stopped after epoch {run.epochs_done}: the parameters overflowed (lr = {n(lr)} is too large).")
+        trace.warnings.extend(loss_step.warnings)
+    if len(losses) and losses[-1] > run.initial_loss:
+        loss_step.warnings.append("The loss ended higher than it started: try a smaller --lr.")
+    trace.add(loss_step)
+
+    # 4. Final predictions.
+    preds = run.predictions
+    pred_rows = tuple(
+        (i, examples[i], int(data.y[i, 0]), float(preds[i]), int(preds[i] >= 0.5), "yes" if int(preds[i] >= 0.5) == int(data.y[i, 0]) else "no")
+        for i in range(n_examples)
+    )
+    correct = sum(1 for row in pred_rows if row[-1] == "yes")
+    trace.add(
+        Step(
+            id="predictions",
+            title="Final predictions against the targets",
+            formula=r"\text{class} = [\hat y \ge 0.5]",
+            formula_text="class = 1 if ŷ ≥ 0.5 else 0",
+            values=[
+                Value("predictions", preds, label="ŷ", cols=tuple(str(i) for i in range(n_examples))),
+                Value("table", Table(("example", "x", "target", "ŷ", "class", "correct"), pred_rows)),
+            ],
+            worked=[f"{correct} of {n_examples} examples classified correctly"],
+            why="ŷ is the network's probability that the class is 1; a confident, correct network pushes it "
+            "towards the target, which is exactly what lowered the cross-entropy.",
+        )
+    )
+    trace.outputs = {"losses": losses, "predictions": preds}
+    return trace
+
+
+def _epochs_to_show(count: int) -> list[int]:
+    """First 5, about ten evenly spaced, and the last epoch (0-based indices)."""
+    chosen = set(range(min(count, 5)))
+    step = max(1, count // 10)
+    chosen.update(range(0, count, step))
+    if count:
+        chosen.add(count - 1)
+    return sorted(chosen)

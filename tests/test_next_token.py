@@ -1,0 +1,437 @@
+"""The next-token lesson: hand-worked sampling cases, the PyTorch oracle, bad flags."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from nntutor.core.sampling import (
+    inverse_cdf_draw,
+    rank,
+    sample_next,
+    temperature_softmax,
+    top_k_filter,
+    top_p_count,
+    top_p_filter,
+)
+from nntutor.errors import InputError
+from nntutor.lessons import load_lesson
+from nntutor.run import run_lesson
+
+# h = [1, 0] and W_U = [[2, 1, 0], [0, 0, 0]] give the logits [2, 1, 0].
+H = "1,0"
+WU = "2,1,0;0,0,0"
+VOCAB = "a,b,c"
+# softmax([2, 1, 0]): e^0, e^-1, e^-2 = 1, 0.36787944, 0.13533528; sum 1.50321472
+P_210 = [0.6652409557748218, 0.24472847105479764, 0.09003057317038046]
+
+
+def run(**flags):
+    raw = {name.replace("_", "-"): value for name, value in flags.items()}
+    return run_lesson(load_lesson("next-token"), raw)
+
+
+def bad(flag: str, **flags) -> str:
+    with pytest.raises(InputError) as info:
+        run(**flags)
+    assert info.value.flag == flag, str(info.value)
+    return info.value.message
+
+
+# --------------------------------------------------------------------------- hand-worked
+
+
+def test_logits_and_softmax_by_hand():
+    trace = run(h=H, wu=WU, vocab=VOCAB, top_p="1")
+    np.testing.assert_allclose(trace.outputs["logits"], [2.0, 1.0, 0.0], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(trace.outputs["probs"], P_210, rtol=0, atol=1e-12)
+    # top-p = 1 and no top-k: nothing is filtered.
+    np.testing.assert_allclose(trace.outputs["filtered_probs"], P_210, rtol=0, atol=1e-12)
+
+
+def test_one_logit_expanded_in_full():
+    # h = [2, -1], column "y" of W_U = [0.5, 3]: 2×0.5 + (-1)×3 = 1 - 3 = -2
+    trace = run(h="2,-1", wu="0.5,1;3,-4", vocab="y,x")
+    assert trace.outputs["logits"].tolist() == [-2.0, 6.0]
+    worked = " ".join(trace.step("logits").worked)
+    assert "z[x] = 2×1 + (-1)×(-4) = 6" in worked
+
+
+def test_temperature_half_by_hand():
+    # [2, 1, 0] / 0.5 = [4, 2, 0]: e^0, e^-2, e^-4 = 1, 0.13533528, 0.01831564; sum 1.15365092
+    trace = run(h=H, wu=WU, vocab=VOCAB, temperature="0.5", top_p="1")
+    np.testing.assert_allclose(
+        trace.outputs["probs"], [0.8668133321973347, 0.11731042782619835, 0.01587623997646677], atol=1e-12
+    )
+
+
+def test_top_p_cut_and_draw_by_hand():
+    # Ranked 0.6652, 0.2447, 0.0900. p = 0.8: sum before rank 2 is 0.6652 < 0.8 (kept),
+    # cumulative 0.9100 ≥ 0.8, so rank 3 (sum before 0.9100) is cut.
+    # Renormalised: 0.6652 / 0.9100 = 0.7311 (= 1/(1 + e^-1)), 0.2447 / 0.9100 = 0.2689.
+    trace = run(h=H, wu=WU, vocab=VOCAB, top_p="0.8", seed="0")
+    sig = 1 / (1 + math.exp(-1))  # 0.7310585786300049
+    np.testing.assert_allclose(trace.outputs["filtered_probs"], [sig, 1 - sig, 0.0], atol=1e-12)
+    # seed 0: default_rng(0).random() = 0.63696…, floored to 4 decimals: u = 0.6369 < 0.7311 → "a"
+    assert trace.inputs["u"] == 0.6369
+    assert trace.outputs["token"] == "a" and trace.outputs["token_id"] == 0
+    rows = trace.step("top-p").value("ranked").data.rows
+    assert [row[5] for row in rows] == ["kept", "kept", "cut"]
+    assert rows[1][6].startswith("←") and rows[0][6] == rows[2][6] == ""
+
+
+def test_draw_lands_past_the_first_slice():
+    # probs [0.2, 0.5, 0.3]: ranked b (0.5), c (0.3), a (0.2); slices [0, 0.5), [0.5, 0.8), [0.8, 1)
+    d = inverse_cdf_draw([0.2, 0.5, 0.3], 0.0)
+    assert d.order.tolist() == [1, 2, 0] and d.token == 1
+    assert inverse_cdf_draw([0.2, 0.5, 0.3], 0.4999).token == 1
+    assert inverse_cdf_draw([0.2, 0.5, 0.3], 0.5).token == 2  # a slice is closed on the left
+    assert inverse_cdf_draw([0.2, 0.5, 0.3], 0.79).token == 2
+    assert inverse_cdf_draw([0.2, 0.5, 0.3], 0.8).token == 0
+    assert inverse_cdf_draw([0.2, 0.5, 0.3], 0.9999).token == 0
+    np.testing.assert_allclose(d.lower, [0.0, 0.5, 0.8])
+
+
+def test_zero_probability_tokens_are_never_drawn():
+    d = inverse_cdf_draw([0.0, 1.0, 0.0], 0.9999)
+    assert d.token == 1 and d.order.tolist() == [1]
+
+
+def test_top_p_keeps_the_smallest_set_reaching_p():
+    # ranked 0.5, 0.25, 0.25
+    assert top_p_count([0.5, 0.25, 0.25], 0.1) == 1
+    assert top_p_count([0.5, 0.25, 0.25], 0.5) == 1  # 0.5 already reaches 0.5
+    assert top_p_count([0.5, 0.25, 0.25], 0.5000001) == 2
+    assert top_p_count([0.5, 0.25, 0.25], 0.75) == 2  # 0.5 + 0.25 = 0.75 reaches 0.75
+    assert top_p_count([0.5, 0.25, 0.25], 0.76) == 3
+    assert top_p_count([0.5, 0.25, 0.25], 1.0) == 3
+    # the lesson's quiz item: 0.5, 0.3, 0.15, 0.05 with p = 0.8 keeps 2 (0.5 + 0.3 = 0.8)
+    assert top_p_count([0.5, 0.3, 0.15, 0.05], 0.8) == 2
+
+
+def test_top_p_filter_ranks_before_cutting():
+    f = top_p_filter([0.2, 0.5, 0.3], 0.75)  # ranked 0.5, 0.3 (cum 0.8 ≥ 0.75) | 0.2 cut
+    assert f.kept.tolist() == [False, True, True]
+    np.testing.assert_allclose(f.renormalised, [0.0, 0.625, 0.375])  # 0.5/0.8, 0.3/0.8
+
+
+def test_top_k_by_hand_and_ties():
+    f = top_k_filter([0.1, 0.6, 0.3], 2)
+    assert f.kept.tolist() == [False, True, True]
+    np.testing.assert_allclose(f.renormalised, [0.0, 0.6 / 0.9, 0.3 / 0.9])  # 0.6667, 0.3333
+    # four equal probabilities: exactly k = 2 kept, the first two in vocabulary order
+    tie = top_k_filter([0.25, 0.25, 0.25, 0.25], 2)
+    assert tie.kept.tolist() == [True, True, False, False]
+    assert rank([0.2, 0.5, 0.2, 0.1]).tolist() == [1, 0, 2, 3]
+
+
+def test_top_k_then_top_p_in_the_lesson():
+    # logits [2, 1, 0], top-k 2: 0.6652 + 0.2447 = 0.9100 kept; renormalised 0.7311, 0.2689.
+    # top-p 0.7 on those: 0.7311 ≥ 0.7 already, so only "a" is left.
+    trace = run(h=H, wu=WU, vocab=VOCAB, top_k="2", top_p="0.7")
+    assert trace.outputs["filtered_probs"].tolist() == [1.0, 0.0, 0.0]
+    assert trace.outputs["token"] == "a"
+    top_k_rows = trace.step("top-k").value("ranked").data.rows
+    assert [row[5] for row in top_k_rows] == ["kept", "kept", "cut"]
+    top_p_rows = trace.step("top-p").value("ranked").data.rows
+    assert [row[1] for row in top_p_rows] == ["a", "b"]  # only what top-k kept
+    assert [row[5] for row in top_p_rows] == ["kept", "cut"]
+
+
+def test_greedy_takes_the_argmax_with_ties_to_the_first():
+    trace = run(h="1", wu="1,3,3,-2", vocab="w,x,y,z", greedy=True, top_p="1")
+    assert trace.outputs["token"] == "x"
+    assert "u" not in trace.inputs
+    assert trace.step("draw").title.startswith("Greedy")
+
+
+def test_tiny_temperature_overflow_is_reported_not_nan():
+    # logits 1000, 2000, -1000 divided by 1e-306 overflow float64: the T → 0 limit is used.
+    trace = run(h="1000", wu="1,2,-1", vocab="a,b,c", temperature="1e-306")
+    assert trace.outputs["probs"].tolist() == [0.0, 1.0, 0.0]
+    assert trace.outputs["token"] == "b"
+    assert trace.step("temperature").warnings
+    assert all(np.isfinite(v).all() for v in (trace.outputs["probs"], trace.outputs["filtered_probs"]))
+
+
+def test_default_run():
+    trace = run()
+    inputs = trace.inputs
+    assert inputs["vocab"] == ["the", "cat", "sat", "on", "a", "mat", "dog", "."]
+    assert inputs["wu"].shape == (4, 8) and inputs["wu_random"] is True
+    # The random W_U is recorded exactly and reproduces the logits: h·W_U.
+    np.testing.assert_allclose(trace.outputs["logits"], inputs["h"] @ inputs["wu"], atol=1e-12)
+    assert np.all(inputs["wu"] == np.round(inputs["wu"], 2))
+    assert math.isclose(trace.outputs["filtered_probs"].sum(), 1.0, abs_tol=1e-12)
+    assert [s.id for s in trace.steps] == ["logits", "temperature", "top-k", "top-p", "renormalise", "draw"]
+    assert trace.outputs["token"] == inputs["vocab"][trace.outputs["token_id"]]
+    for step in trace.steps:
+        assert step.worked and step.why
+
+
+def test_seed_gives_the_same_u_with_or_without_wu():
+    drawn = run(seed="7")
+    typed = run(seed="7", wu="1,0,0,0,0,0,0,0;0,1,0,0,0,0,0,0;0,0,1,0,0,0,0,0;0,0,0,1,0,0,0,0")
+    # default_rng(7).random() = 0.62509…, floored: 0.625
+    assert drawn.inputs["u"] == typed.inputs["u"] == 0.625
+    assert typed.inputs["wu_random"] is False
+    assert not np.array_equal(run(seed="8").inputs["wu"], drawn.inputs["wu"])
+
+
+def test_same_seed_same_trace():
+    a, b = run(seed="3", temperature="1.5"), run(seed="3", temperature="1.5")
+    assert a.outputs["token"] == b.outputs["token"]
+    np.testing.assert_array_equal(a.inputs["wu"], b.inputs["wu"])
+
+
+# --------------------------------------------------------------------------- properties
+
+probs_vectors = st.lists(st.floats(0.0, 1.0, allow_nan=False), min_size=1, max_size=12).filter(
+    lambda xs: sum(xs) > 1e-6
+).map(lambda xs: np.array(xs) / np.sum(xs))
+
+
+@given(probs_vectors, st.floats(1e-6, 1.0))
+@settings(max_examples=200, deadline=None)
+def test_top_p_property(probs, p):
+    f = top_p_filter(probs, p)
+    ranked = probs[f.order]
+    kept = ranked[: f.count]
+    assert f.kept.sum() == f.count
+    assert set(np.flatnonzero(f.kept)) == set(f.order[: f.count].tolist())  # a prefix of the ranking
+    if p < 1.0:
+        # reaches p (up to rounding of the sum) unless everything is kept …
+        assert f.count == probs.size or kept.sum() >= p - 1e-12
+        # … and is the smallest such set: without its last token it falls short of p.
+        assert kept[:-1].sum() < p + 1e-12
+
+
+@given(probs_vectors, st.data())
+@settings(max_examples=100, deadline=None)
+def test_top_k_property(probs, data):
+    k = data.draw(st.integers(1, probs.size))
+    f = top_k_filter(probs, k)
+    assert f.kept.sum() == k
+    assert probs[f.kept].min() >= probs[~f.kept].max(initial=-1.0)
+
+
+@given(
+    st.lists(st.floats(-5, 5), min_size=3, max_size=3),
+    st.lists(st.floats(-5, 5), min_size=9, max_size=9),
+    st.floats(0.05, 5.0),
+)
+@settings(max_examples=100, deadline=None)
+def test_greedy_is_argmax_of_logits_at_any_temperature(h, w, t):
+    W = np.array(w).reshape(3, 3)
+    s = sample_next(h, W, temperature=t, top_p=0.5, greedy=True)
+    logits = np.array(h) @ W
+    assume(np.sort(logits)[-1] - np.sort(logits)[-2] > 1e-9)
+    assert s.draw.token == int(np.argmax(logits))
+    assert math.isclose(s.filtered_probs.sum(), 1.0, abs_tol=1e-12)
+
+
+def test_temperature_softmax_matches_plain_softmax_when_finite():
+    steps, overflow = temperature_softmax([2.0, 1.0, 0.0], 1.0)
+    assert not overflow
+    np.testing.assert_allclose(steps.probs, P_210, atol=1e-12)
+
+
+# --------------------------------------------------------------------------- PyTorch oracle
+
+
+def torch_reference(torch, h, W, T, k, p, u):
+    """An independent sampler: torch softmax, torch.topk, HF-style top-p, searchsorted."""
+    logits = torch.tensor(h) @ torch.tensor(W)
+    probs = torch.softmax(logits / T, dim=-1)
+    filtered = probs.clone()
+    if k is not None:
+        values, indices = torch.topk(filtered, k)
+        mask = torch.zeros_like(filtered, dtype=torch.bool)
+        mask[indices] = True
+        filtered = torch.where(mask, filtered, torch.zeros_like(filtered))
+        filtered = filtered / filtered.sum()
+    if p is not None and p < 1:
+        # Hugging Face TopPLogitsWarper: ascending sort, drop where cumulative ≤ 1 − p, keep the top one.
+        asc, idx = torch.sort(filtered, descending=False)
+        remove = torch.cumsum(asc, dim=-1) <= (1 - p)
+        remove[-1] = False
+        drop = torch.zeros_like(remove)
+        drop[idx] = remove
+        filtered = torch.where(drop | (filtered == 0), torch.zeros_like(filtered), filtered)
+        filtered = filtered / filtered.sum()
+    desc, order = torch.sort(filtered, descending=True, stable=True)
+    positive = desc > 0
+    desc, order = desc[positive], order[positive]
+    cdf = torch.cumsum(desc, dim=-1)
+    position = min(int(torch.searchsorted(cdf, torch.tensor([u]), right=True)[0]), len(order) - 1)
+    return logits.numpy(), probs.numpy(), filtered.numpy(), int(order[position])
+
+
+@pytest.mark.oracle
+@given(
+    st.integers(1, 5),
+    st.integers(2, 9),
+    st.integers(0, 2**32 - 1),
+    st.floats(0.2, 3.0),
+    st.one_of(st.none(), st.integers(1, 9)),
+    st.one_of(st.none(), st.floats(0.05, 1.0)),
+    st.floats(0.0, 0.9999),
+)
+@settings(max_examples=150, deadline=None)
+def test_against_torch(torch, d, V, seed, T, k, p, u):
+    rng = np.random.default_rng(seed)
+    h = rng.normal(size=d)
+    W = rng.normal(size=(d, V)) * 2
+    if k is not None:
+        k = min(k, V)
+    s = sample_next(h, W, temperature=T, top_k=k, top_p=p, u=u)
+    # Ties and exact top-p boundaries are decided by rounding (or arbitrarily by torch.topk): avoid them.
+    ranked = np.sort(s.softmax.probs)[::-1]
+    assume(np.all(np.abs(np.diff(ranked)) > 1e-12))
+    if p is not None:
+        before = np.concatenate(([0.0], np.cumsum(np.sort(s.top_k.renormalised)[::-1])[:-1]))
+        assume(np.all(np.abs(before - p) > 1e-9))
+    assume(np.all(np.abs(s.draw.upper - u) > 1e-9))
+    logits, probs, filtered, token = torch_reference(torch, h, W, T, k, p, u)
+    np.testing.assert_allclose(s.logits, logits, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(s.softmax.probs, probs, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(s.filtered_probs, filtered, rtol=0, atol=1e-10)
+    assert s.draw.token == token
+
+
+@pytest.mark.oracle
+def test_lesson_default_against_torch(torch):
+    trace = run()
+    i = trace.inputs
+    logits, probs, filtered, token = torch_reference(
+        torch, i["h"], i["wu"], i["temperature"], i["top-k"], i["top-p"], i["u"]
+    )
+    np.testing.assert_allclose(trace.outputs["logits"], logits, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(trace.outputs["probs"], probs, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(trace.outputs["filtered_probs"], filtered, rtol=0, atol=1e-10)
+    assert trace.outputs["token_id"] == token
+
+
+# --------------------------------------------------------------------------- bad values
+
+
+def test_bad_h():
+    assert "not a number" in bad("--h", h="1,abc")
+    bad("--h", h="")
+    bad("--h", h="1,nan")
+
+
+def test_bad_wu():
+    assert "expected 2 rows to match the 2 numbers of --h" in bad("--wu", h="1,2", wu="1,2,3", vocab="a,b,c")
+    bad("--wu", wu="1,2;3")
+    bad("--wu", wu="1,inf;1,2")
+
+
+def test_bad_vocab():
+    assert "expected 2 names to match the 2 columns of --wu, got 3" in bad("--vocab", h="1", wu="1,2", vocab="a,b,c")
+    assert "got the 8 of the default vocabulary" in bad("--vocab", h="1", wu="1,2")
+    assert "twice" in bad("--vocab", vocab="a,b,a")
+    bad("--vocab", vocab="a,,b")
+    assert "too large" in bad("--vocab", h=",".join(["1"] * 2000), vocab=",".join(f"t{i}" for i in range(1000)))
+
+
+def test_bad_temperature():
+    bad("--temperature", temperature="0")
+    bad("--temperature", temperature="-1")
+    bad("--temperature", temperature="nan")
+    bad("--temperature", temperature="warm")
+
+
+def test_bad_top_k():
+    bad("--top-k", top_k="0")
+    bad("--top-k", top_k="-3")
+    assert "larger than the vocabulary" in bad("--top-k", top_k="9")
+    bad("--top-k", top_k="1.5")
+
+
+def test_bad_top_p():
+    bad("--top-p", top_p="0")
+    bad("--top-p", top_p="1.5")
+    bad("--top-p", top_p="-0.2")
+    bad("--top-p", top_p="1,2")
+
+
+def test_bad_seed():
+    bad("--seed", seed="-1")
+    bad("--seed", seed="abc")
+    bad("--seed", seed="1.5")
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def test_cli_text_shows_the_cut_and_the_draw(run_cli):
+    result = run_cli("lesson", "next-token")
+    assert result.exit_code == 0, result.stderr
+    out = result.stdout
+    assert "← cumulative ≥ 0.9" in out
+    assert "← u = 0.6369 falls here" in out
+    assert "z[a] = 2×0.36 + (-1)×(-0.22) + 1.5×1.37 + 0.5×0.22 = 3.105" in out
+
+
+def test_cli_json_contract_and_reproducible(run_cli):
+    import json
+
+    args = ("lesson", "next-token", "--seed", "5", "--top-k", "4", "--temperature", "0.8", "--format", "json")
+    a, b = run_cli(*args), run_cli(*args)
+    assert a.exit_code == 0, a.stderr
+    assert a.stdout == b.stdout
+    doc = json.loads(a.stdout)
+    assert set(doc["outputs"]) >= {"logits", "probs", "filtered_probs", "token"}
+    assert doc["outputs"]["token"] in doc["inputs"]["vocab"]
+    assert sum(x > 0 for x in doc["outputs"]["filtered_probs"]) <= 4
+    assert doc["inputs"]["seed"] == 5 and doc["inputs"]["top-k"] == 4 and 0 <= doc["inputs"]["u"] < 1
+
+
+def test_cli_typed_weights_and_greedy(run_cli):
+    import json
+
+    result = run_cli(
+        "lesson", "next-token", "--h", "1,0", "--wu", "2,1,0;0,0,0", "--vocab", "yes,no,maybe",
+        "--greedy", "--format", "json",
+    )
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["outputs"]["token"] == "yes" and doc["outputs"]["logits"] == [2.0, 1.0, 0.0]
+    assert "u" not in doc["inputs"]
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (("--h", "1,abc"), ("--h:", "'abc' is not a number")),
+        (("--h", ""), ("--h:", "empty")),
+        (("--wu", "1,2;3"), ("--wu:", "row 2")),
+        (("--wu", "1,2;3,4"), ("--wu: expected 4 rows",)),
+        (("--vocab", "a,,b"), ("--vocab:", "empty")),
+        (("--vocab", "a,b,a"), ("--vocab:", "twice")),
+        (("--h", "1", "--wu", "1,2"), ("--vocab: expected 2 names",)),
+        (("--temperature", "0"), ("--temperature", "greater than 0")),
+        (("--temperature", "-1"), ("--temperature", "greater than 0")),
+        (("--temperature", "nan"), ("--temperature", "NaN")),
+        (("--top-k", "0"), ("--top-k", "at least 1")),
+        (("--top-k", "9"), ("--top-k: 9 is larger than the vocabulary",)),
+        (("--top-k", "two"), ("--top-k", "whole number")),
+        (("--top-p", "0"), ("--top-p", "greater than 0")),
+        (("--top-p", "1.5"), ("--top-p", "at most 1")),
+        (("--seed", "-1"), ("--seed", "at least 0")),
+        (("--seed", "x"), ("--seed", "whole number")),
+        (("--greedy=yes",), ("--greedy",)),
+    ],
+)
+def test_cli_bad_values_exit_2_one_line(run_cli, args, fragments):
+    result = run_cli("lesson", "next-token", *args)
+    assert result.exit_code == 2, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]

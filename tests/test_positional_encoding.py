@@ -1,0 +1,335 @@
+"""The positional-encoding lesson: hand-worked values, PyTorch oracles, properties, flags and the CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nntutor.core import positional as posenc
+from nntutor.errors import InputError
+from nntutor.lessons import check_all, load_lesson
+from nntutor.run import run_lesson
+
+
+def run(**flags):
+    return run_lesson(load_lesson("positional-encoding"), {k.replace("_", "-"): v for k, v in flags.items()})
+
+
+# ----------------------------------------------------------------------------- hand-worked (sinusoidal)
+
+
+def test_default_frequencies():
+    trace = run()
+    rows = trace.step("frequencies").value("frequencies").data.rows
+    # ω_i = 1 / 10000^(2i/8): 10000^0 = 1, 10000^0.25 = 10, 10000^0.5 = 100, 10000^0.75 = 1000
+    assert [r[4] for r in rows] == pytest.approx([1.0, 0.1, 0.01, 0.001], rel=1e-15)
+    assert [r[5] for r in rows] == pytest.approx([2 * math.pi * 10**k for k in range(4)], rel=1e-14)
+
+
+def test_position_zero_and_one_by_hand():
+    pe = run().outputs["pe"]
+    assert pe.shape == (8, 8)
+    assert pe[0].tolist() == [0.0, 1.0] * 4  # sin 0 = 0, cos 0 = 1 in every pair
+    # angles at position 1: 1, 0.1, 0.01, 0.001 (values of sin/cos from the tables of the functions)
+    expected = [
+        0.8414709848078965, 0.5403023058681398,  # sin 1, cos 1
+        0.09983341664682815, 0.9950041652780258,  # sin 0.1, cos 0.1
+        0.009999833334166664, 0.9999500004166653,  # sin 0.01, cos 0.01
+        0.0009999998333333417, 0.9999995000000417,  # sin 0.001, cos 0.001
+    ]
+    np.testing.assert_allclose(pe[1], expected, rtol=0, atol=1e-15)
+
+
+def test_position_100_by_hand_not_the_seed_table():
+    trace = run(at="0,1,100")
+    pe = trace.outputs["pe"]
+    # angles at 100: 100, 10, 1, 0.1. The seed text prints PE[100] = [-0.506, 0.863, -0.999,
+    # 0.045, 0.842, …]: its third and fourth values are wrong (sin 10 = -0.544, cos 10 = -0.839).
+    expected = [
+        -0.5063656411097588, 0.8623188722876839,  # sin 100, cos 100
+        -0.5440211108893698, -0.8390715290764524,  # sin 10, cos 10
+        0.8414709848078965, 0.5403023058681398,  # sin 1, cos 1
+        0.09983341664682815, 0.9950041652780258,  # sin 0.1, cos 0.1
+    ]
+    np.testing.assert_allclose(pe[2], expected, rtol=0, atol=1e-12)
+    assert trace.outputs["angles"][2].tolist() == pytest.approx([100.0, 10.0, 1.0, 0.1], rel=1e-14)
+    assert trace.inputs["positions"] == [0, 1, 100]
+
+
+def test_worked_step_for_last_position():
+    trace = run()
+    worked = trace.step("worked").worked
+    # position 7: sin(7) = 0.65699, cos(7) = 0.75390; pair 1: sin(0.7) = 0.64422
+    assert worked[0].startswith("PE(7, 0) = sin(7 / 1) = sin(7) = 0.657;")
+    assert "cos(7) = 0.7539" in worked[0]
+    assert "sin(0.7) = 0.6442" in worked[1]
+
+
+def test_neighbours_similarity_by_hand():
+    trace = run(at="0,1,100")
+    step = trace.step("neighbours")
+    pairs = step.value("pair_similarity").data
+    # pair i compares angles ω_i·a and ω_i·b: sin a sin b + cos a cos b = cos(ω_i Δ)
+    # 0 vs 1: cos 1, cos 0.1, cos 0.01, cos 0.001; 0 vs 100: cos 100, cos 10, cos 1, cos 0.1
+    np.testing.assert_allclose(
+        pairs,
+        [[0.5403023058681398, 0.9950041652780258, 0.9999500004166653, 0.9999995000000417],
+         [0.8623188722876839, -0.8390715290764524, 0.5403023058681398, 0.9950041652780258]],
+        rtol=0, atol=1e-12,
+    )
+    cos = step.value("cosine").data
+    # whole-row cosine = mean of the pair similarities (each row has length √4 = 2)
+    assert cos[0] == pytest.approx((0.5403023058681398 + 0.9950041652780258 + 0.9999500004166653
+                                    + 0.9999995000000417) / 4, abs=1e-12)
+    # the slowest pair stays near 1 between neighbours, the fastest does not
+    assert pairs[0, -1] > 0.999 and pairs[0, 0] < 0.6
+
+
+def test_single_position_compares_with_the_next():
+    trace = run(at="5")
+    nb = trace.step("neighbours")
+    assert nb.value("pair_similarity").data.shape == (1, 4)
+    assert nb.value("pair_similarity").data[0, 0] == pytest.approx(math.cos(1), abs=1e-12)
+
+
+def test_add_to_embeddings():
+    x = "1,0,0,0;0,1,0,0;0,0,1,0"
+    trace = run(x=x)  # shape 3×4 sets positions 0..2 and d_model 4
+    pe = trace.outputs["pe"]
+    assert pe.shape == (3, 4)
+    total = trace.step("add").value("sum").data
+    # row 1: x = (0,1,0,0) plus PE(1) = (sin 1, cos 1, sin 0.01, cos 0.01)
+    np.testing.assert_allclose(
+        total[1], [0.8414709848078965, 1.5403023058681398, 0.009999833334166664, 0.9999500004166653],
+        rtol=0, atol=1e-15,
+    )
+    assert trace.inputs["d-model"] == 4
+
+
+def test_base_changes_frequencies():
+    trace = run(d_model="4", base="100")
+    # ω = 1/100^(0/4), 1/100^(2/4) = 1, 0.1
+    np.testing.assert_allclose(trace.outputs["angles"][3], [3.0, 0.3], rtol=1e-15)
+
+
+# ----------------------------------------------------------------------------- oracles (sinusoidal)
+
+
+def _torch_pe(torch, positions, d, base):
+    # the "div_term" form: exp(2i · (−ln base / d)), interleaved with strided assignment
+    pos = torch.tensor(positions, dtype=torch.float64)[:, None]
+    div = torch.exp(torch.arange(0, d, 2, dtype=torch.float64) * (-math.log(base) / d))
+    pe = torch.zeros(len(positions), d, dtype=torch.float64)
+    pe[:, 0::2] = torch.sin(pos * div)
+    pe[:, 1::2] = torch.cos(pos * div)
+    return pe
+
+
+@pytest.mark.parametrize(("positions", "d", "base"), [(list(range(8)), 8, 10000.0), ([0, 3, 17, 250], 12, 500.0),
+                                                       (list(range(5)), 2, 10000.0)])
+def test_sinusoidal_against_torch(torch, positions, d, base):
+    trace = run(at=",".join(map(str, positions)), d_model=str(d), base=repr(base))
+    expected = _torch_pe(torch, positions, d, base).numpy()
+    np.testing.assert_allclose(trace.outputs["pe"], expected, rtol=0, atol=1e-10)
+    # a second, complex-number route: e^{i·pos·ω} has cos as real part and sin as imaginary part
+    omega = torch.pow(torch.tensor(base), -torch.arange(0, d, 2, dtype=torch.float64) / d)
+    z = torch.polar(torch.ones(len(positions), d // 2), torch.tensor(positions, dtype=torch.float64)[:, None] * omega)
+    np.testing.assert_allclose(trace.outputs["pe"][:, 0::2], z.imag.numpy(), rtol=0, atol=1e-10)
+    np.testing.assert_allclose(trace.outputs["pe"][:, 1::2], z.real.numpy(), rtol=0, atol=1e-10)
+    angles = torch.tensor(positions, dtype=torch.float64)[:, None] * omega
+    np.testing.assert_allclose(trace.outputs["angles"], angles.numpy(), rtol=1e-12, atol=0)
+
+
+# ----------------------------------------------------------------------------- RoPE
+
+
+def _torch_rope(torch, x, pos, base):
+    d = x.numel()
+    theta = base ** (-torch.arange(0, d, 2, dtype=torch.float64) / d)
+    xc = torch.view_as_complex(x.reshape(-1, 2).contiguous())
+    turned = xc * torch.polar(torch.ones_like(theta), pos * theta)
+    return torch.view_as_real(turned).reshape(-1)
+
+
+def test_rope_default_by_hand():
+    trace = run(kind="rope")
+    # q = (1, 0.5, -1, 2), k = (0.5, 1, 1, -0.5), m − n = 3, θ = (1, 0.01)
+    # pair 0: (q0k0 + q1k1)·cos 3 + (q0k1 − q1k0)·sin 3 = 1·cos 3 + 0.75·sin 3
+    # pair 1: (−1 − 1)·cos 0.03 + (0.5 − 2)·sin 0.03
+    expected = (1 * -0.9899924966004454 + 0.75 * 0.1411200080598672) + (-2 * math.cos(0.03) - 1.5 * math.sin(0.03))
+    assert trace.outputs["score"] == pytest.approx(expected, abs=1e-12)
+    assert trace.outputs["score"] == pytest.approx(-2.92825, abs=1e-5)
+    # q pair 0 turned by 5 rad: (1·cos 5 − 0.5·sin 5, 1·sin 5 + 0.5·cos 5)
+    np.testing.assert_allclose(
+        trace.outputs["rotated_q"][:2],
+        [math.cos(5) - 0.5 * math.sin(5), math.sin(5) + 0.5 * math.cos(5)], rtol=0, atol=1e-15,
+    )
+    assert trace.outputs["angles"].tolist() == [[5.0, 0.05], [2.0, 0.02]]
+    # the pe rows are the cos/sin the rotations use
+    assert trace.outputs["pe"][0, 0] == pytest.approx(math.sin(5), abs=1e-15)
+    rows = trace.step("relative").value("shifted").data.rows
+    assert rows[0][4] == pytest.approx(rows[1][4], abs=1e-12)  # (5, 2) and (8, 5)
+    assert rows[-1][3] == 4 and abs(rows[-1][4] - rows[0][4]) > 0.1  # offset 4 differs
+
+
+def test_rope_two_dims_textbook():
+    # a 2-d vector (1, 0) at position 1 turns by 1 radian: (cos 1, sin 1)
+    trace = run(kind="rope", q="1,0", k="1,0", m="1", n="0")
+    np.testing.assert_allclose(trace.outputs["rotated_q"], [0.5403023058681398, 0.8414709848078965], atol=1e-15)
+    assert trace.outputs["rotated_k"].tolist() == [1.0, 0.0]
+    assert trace.outputs["score"] == pytest.approx(0.5403023058681398, abs=1e-15)  # cos(1 − 0)
+
+
+@pytest.mark.parametrize(("q", "k", "m", "n", "base"), [
+    ("1,0.5,-1,2", "0.5,1,1,-0.5", 5, 2, 10000.0),
+    ("0.3,-1.2,2,0.7,-0.4,1.1", "1,0,-0.5,0.25,2,-1", 17, 40, 10000.0),
+    ("2,1", "-1,3", 0, 9, 50.0),
+])
+def test_rope_against_torch_complex(torch, q, k, m, n, base):
+    trace = run(kind="rope", q=q, k=k, m=str(m), n=str(n), base=repr(base))
+    qt = torch.tensor([float(v) for v in q.split(",")])
+    kt = torch.tensor([float(v) for v in k.split(",")])
+    rq, rk = _torch_rope(torch, qt, m, base), _torch_rope(torch, kt, n, base)
+    np.testing.assert_allclose(trace.outputs["rotated_q"], rq.numpy(), rtol=0, atol=1e-10)
+    np.testing.assert_allclose(trace.outputs["rotated_k"], rk.numpy(), rtol=0, atol=1e-10)
+    assert trace.outputs["score"] == pytest.approx(float(torch.dot(rq, rk)), abs=1e-10)
+
+
+_vec = st.lists(st.floats(-5, 5, allow_nan=False), min_size=1, max_size=4)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data(), st.integers(1, 4), st.integers(0, 500), st.integers(0, 500), st.integers(0, 500))
+def test_rope_score_depends_only_on_offset(data, pairs, m, n, s):
+    elems = st.floats(-5, 5, allow_nan=False)
+    q = np.array(data.draw(st.lists(elems, min_size=2 * pairs, max_size=2 * pairs)))
+    k = np.array(data.draw(st.lists(elems, min_size=2 * pairs, max_size=2 * pairs)))
+    r = posenc.rope(q, k, m, n)
+    shifted = posenc.rope(q, k, m + s, n + s)
+    scale = 1 + float(np.abs(q).sum() * np.abs(k).sum())
+    assert abs(r.score - shifted.score) <= 1e-9 * scale
+    assert abs(r.score - float(np.sum(posenc.relative_pair_scores(q, k, m - n)))) <= 1e-9 * scale
+    np.testing.assert_allclose(np.linalg.norm(r.rotated_q), np.linalg.norm(q), rtol=1e-12, atol=1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 6), st.lists(st.integers(0, 10_000), min_size=2, max_size=6))
+def test_pair_similarity_is_cos_of_offset(half, positions):
+    enc = posenc.sinusoidal(positions, 2 * half)
+    nb = posenc.neighbours(enc)
+    delta = nb.b - nb.a
+    np.testing.assert_allclose(nb.pairs, np.cos(delta[:, None] * enc.frequencies[None, :]), atol=1e-9)
+    np.testing.assert_allclose(np.linalg.norm(enc.pe, axis=1), math.sqrt(half), rtol=1e-12)
+
+
+# ----------------------------------------------------------------------------- bad values (direct)
+
+
+@pytest.mark.parametrize(
+    ("flags", "flag", "fragment"),
+    [
+        ({"d_model": "7"}, "--d-model", "odd"),
+        ({"d_model": "0"}, "--d-model", "too small"),
+        ({"base": "1"}, "--base", "greater than 1"),
+        ({"base": "-3"}, "--base", "greater than 1"),
+        ({"positions": "0"}, "--positions", "too small"),
+        ({"positions": "2.5"}, "--positions", "whole number"),
+        ({"at": "0,1.5"}, "--at", "whole numbers"),
+        ({"at": "-1,2"}, "--at", "whole numbers"),
+        ({"at": "0,1", "positions": "3"}, "--at", "not both"),
+        ({"x": "1,2;3,4", "positions": "3"}, "--x", "2×2 but the encoding is 3×2"),
+        ({"x": "1,2;3,4", "d_model": "4"}, "--x", "2×2 but the encoding is 2×4"),
+        ({"x": "1,2,3"}, "--x", "odd"),
+        ({"x": "1,2;3"}, "--x", "row 2"),
+        ({"kind": "cosine"}, "--kind", "not one of"),
+        ({"q": "1,2"}, "--q", "only used with --kind rope"),
+        ({"kind": "rope", "x": "1,2"}, "--x", "only used with --kind sinusoidal"),
+        ({"kind": "rope", "q": "1,2,3", "k": "1,2,3"}, "--q", "even"),
+        ({"kind": "rope", "k": "1,2"}, "--k", "expected 4 numbers"),
+        ({"kind": "rope", "m": "-1"}, "--m", "too small"),
+        ({"kind": "rope", "n": "two"}, "--n", "whole number"),
+        ({"kind": "rope", "shift": "-3"}, "--shift", "below 0"),
+        ({"kind": "rope", "d_model": "8"}, "--d-model", "--q has 4"),
+        ({"positions": "100000000"}, "--positions", "numbers"),
+        ({"d_model": "400000", "at": "1"}, "--d-model", "numbers"),
+    ],
+)
+def test_bad_values(flags, flag, fragment):
+    with pytest.raises(InputError) as info:
+        run(**flags)
+    assert info.value.flag == flag
+    assert fragment in info.value.message
+
+
+def test_lesson_file_checks_clean():
+    _, errors = check_all()
+    assert [e for e in errors if "positional" in str(e)] == []
+    lesson = load_lesson("positional-encoding")
+    assert (lesson.part, lesson.order, lesson.builder) == ("Tokens and positions", 320, "positional-encoding")
+    assert len(lesson.quiz) >= 2 and len(lesson.hints) >= 2
+
+
+# ----------------------------------------------------------------------------- CLI
+
+
+def test_cli_sinusoidal_json(run_cli):
+    result = run_cli("lesson", "positional-encoding", "--at", "0,1,100", "--d-model", "4", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    out = json.loads(result.stdout)["outputs"]
+    assert set(out) == {"pe", "angles"}
+    # d = 4: ω = 1, 0.01; PE(100) = (sin 100, cos 100, sin 1, cos 1)
+    np.testing.assert_allclose(
+        out["pe"][2], [-0.5063656411097588, 0.8623188722876839, 0.8414709848078965, 0.5403023058681398], atol=1e-12
+    )
+
+
+def test_cli_rope_json(run_cli):
+    result = run_cli("lesson", "positional-encoding", "--kind", "rope", "--q", "1,0", "--k", "0,1",
+                     "--m", "2", "--n", "1", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    out = json.loads(result.stdout)["outputs"]
+    assert set(out) == {"pe", "angles", "rotated_q", "rotated_k", "score"}
+    # q turned by 2, k = (0,1) turned by 1 → (−sin 1, cos 1); score = cos2·(−sin1) + sin2·cos1 = sin(2 − 1)
+    assert out["score"] == pytest.approx(0.8414709848078965, abs=1e-12)
+
+
+def test_cli_terminal_runs(run_cli):
+    for args in ((), ("--kind", "rope"), ("--x", "1,0;0,1")):
+        result = run_cli("lesson", "positional-encoding", *args)
+        assert result.exit_code == 0, result.stderr
+        assert "Step 1" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "flag"),
+    [
+        (("--kind", "alibi"), "--kind"),
+        (("--positions", "-2"), "--positions"),
+        (("--at", "a,b"), "--at"),
+        (("--d-model", "9"), "--d-model"),
+        (("--base", "0.5"), "--base"),
+        (("--x", "1,2;3,4;5,6", "--positions", "2"), "--x"),
+        (("--kind", "rope", "--q", "1,2,3"), "--q"),
+        (("--kind", "rope", "--k", "nan,1,2,3"), "--k"),
+        (("--kind", "rope", "--m", "1.5"), "--m"),
+        (("--kind", "rope", "--n", "-4"), "--n"),
+        (("--kind", "rope", "--shift", "x"), "--shift"),
+        (("--positions", "10000000"), "--positions"),
+    ],
+)
+def test_cli_bad_values(run_cli, args, flag):
+    result = run_cli("lesson", "positional-encoding", *args)
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and flag in lines[0]
+
+
+def test_core_docstring_examples():
+    import doctest
+
+    assert doctest.testmod(posenc).failed == 0
