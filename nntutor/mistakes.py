@@ -226,3 +226,72 @@ def _neuron_no_activation(case: Case) -> float | None:
     if case.value != "y" or case.trace.inputs.get("activation") == "identity":
         return None
     return float(case.trace.outputs["z"])
+
+
+# --------------------------------------------------------------------------- layer norm
+
+
+@register("layernorm", "unbiased-variance", "used the unbiased variance (÷ (d−1) instead of ÷ d)")
+def _layernorm_unbiased(case: Case) -> float | None:
+    if case.value not in ("var", "std", "normalized", "y"):
+        return None
+    try:
+        var_unbiased = case.trace.step("variance").value("var_unbiased").data
+        deviations = np.asarray(case.trace.step("deviations").value("deviations").data, dtype=np.float64)
+    except KeyError:
+        return None
+    if var_unbiased is None:
+        return None
+    var_unbiased = float(var_unbiased)
+    eps = float(case.trace.inputs.get("eps", 0.0))
+    std = math.sqrt(var_unbiased + eps)
+    if case.value == "var":
+        return var_unbiased
+    if case.value == "std":
+        return std
+    normalized = deviations[case.index] / std
+    if case.value == "normalized":
+        return float(normalized)
+    gamma = np.asarray(case.trace.inputs["gamma"], dtype=np.float64)
+    beta = np.asarray(case.trace.inputs["beta"], dtype=np.float64)
+    return float(gamma[case.index] * normalized + beta[case.index])
+
+
+# --------------------------------------------------------------------------- loss
+
+
+def _loss_p_used(case: Case) -> float | None:
+    if case.value != "loss" or case.trace.inputs.get("kind", "ce") != "ce":
+        return None
+    p = case.element(step="loss", value="p_used")
+    return p if p is not None and p > 0 else None
+
+
+@register("loss", "log10", "used log base 10 (cross-entropy uses the natural log, ln)")
+def _loss_log10(case: Case) -> float | None:
+    p = _loss_p_used(case)
+    return -math.log10(p) if p is not None else None
+
+
+@register("loss", "log2", "used log base 2 (cross-entropy uses the natural log, ln)")
+def _loss_log2(case: Case) -> float | None:
+    p = _loss_p_used(case)
+    return -math.log2(p) if p is not None else None
+
+
+# --------------------------------------------------------------------------- gradient descent
+
+
+@register("gradient-descent", "wrong-sign", "stepped up the gradient (p + η·∇f instead of p − η·∇f)")
+def _descent_wrong_sign(case: Case) -> float | None:
+    """On f = Σ cᵢ·pᵢ², a step multiplies coordinate i by (1 − 2·cᵢ·η); the wrong sign by (1 + 2·cᵢ·η)."""
+    if case.value != "path" or len(case.index) != 2:
+        return None
+    inputs = case.trace.inputs
+    step, coordinate = case.index
+    coefficients = [float(inputs["a"]), float(inputs.get("b", 0.0))]
+    start = np.asarray(inputs["start"], dtype=np.float64)
+    if coordinate >= start.size:
+        return None
+    factor = 1.0 + 2.0 * coefficients[coordinate] * float(inputs["lr"])
+    return float(start[coordinate] * factor**step)

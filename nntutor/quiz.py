@@ -49,6 +49,7 @@ NUMERIC_INPUT_KINDS = ("scalar", "vector", "matrix", "array")
 NUMERIC_WEIGHT = 2.0  # numeric questions are asked about twice as often as conceptual ones
 CONCEPT_WEIGHT = 1.0
 COMMANDS = ("hint", "show", "skip", "quit")
+SMALL_SCALAR = 0.1  # scalars with a default below this (ε, learning rates) are not perturbed
 
 
 # --------------------------------------------------------------------------- per-builder settings
@@ -84,6 +85,12 @@ def _softmax_target(rng: np.random.Generator, raw: dict[str, Any], lesson: Lesso
     return {"target": str(int(rng.integers(0, count)))}
 
 
+def _loss_probs(rng: np.random.Generator, raw: dict[str, Any], lesson: Lesson) -> dict[str, Any]:
+    """A fresh probability vector (4 entries, 2 decimals, each at least 0.05, summing to 1) and a target."""
+    cents = 5 + rng.multinomial(80, [0.25] * 4)
+    return {"probs": ",".join(_number_text(c / 100) for c in cents), "target": str(int(rng.integers(0, 4)))}
+
+
 OVERRIDES: dict[str, QuizSettings] = {
     "neuron": QuizSettings(
         targets=(Target("products", "products", rows=(2,)), Target("sum", "dot"), Target("sum", "z"), Target("activation", "y")),
@@ -99,6 +106,15 @@ OVERRIDES: dict[str, QuizSettings] = {
         ),
         fixed={"temperature": "1"},
         extra=_softmax_target,
+    ),
+    "loss": QuizSettings(targets=(Target("loss", "p_used"), Target("loss", "loss")), extra=_loss_probs),
+    "gradient-descent": QuizSettings(
+        targets=(
+            Target("function", "f_start"),
+            Target("function", "gradient_start"),
+            Target("stability", "limit"),
+            Target("result", "path", rows=(1, 2)),
+        ),
     ),
     "attention": QuizSettings(
         targets=(Target("scores", "scores"), Target("scale", "scaled"), Target("softmax", "weights"), Target("output", "output")),
@@ -145,7 +161,9 @@ def _clip(spec, array: np.ndarray) -> np.ndarray:
 def random_inputs(lesson: Lesson, rng: np.random.Generator) -> dict[str, Any]:
     """Flag values for a quiz run: every numeric default perturbed (shape kept, 2 decimals).
 
-    Each entry moves by up to ± max(0.5, spread of the default's entries).
+    A vector or matrix entry moves by up to ± max(0.5, spread of the default's
+    entries); a scalar by up to ± half its value (scalars below 0.1, such as ε
+    or a learning rate, stay as they are). Inputs without a default stay unset.
     """
     settings = settings_for(lesson)
     raw: dict[str, Any] = {}
@@ -154,7 +172,12 @@ def random_inputs(lesson: Lesson, rng: np.random.Generator) -> dict[str, Any]:
             raw[spec.name] = settings.fixed[spec.name]
         elif spec.kind in NUMERIC_INPUT_KINDS and spec.default is not None:
             base = np.asarray(default_value(spec), dtype=np.float64)
-            spread = max(0.5, float(np.std(base)) if base.size > 1 else 0.5 * abs(float(base)))
+            if base.size == 1 and spec.kind == "scalar":
+                if abs(float(base)) < SMALL_SCALAR:
+                    continue  # a small setting (a learning rate, an ε): kept at its default
+                spread = 0.5 * abs(float(base))
+            else:
+                spread = max(0.5, float(np.std(base)))
             moved = np.round(base + rng.uniform(-spread, spread, size=base.shape), 2)
             raw[spec.name] = flag_text(_clip(spec, moved))
         elif spec.kind == "choice" and spec.name in settings.vary:
@@ -231,11 +254,22 @@ def tolerance_text(rel: float, abs_: float, integer: bool) -> str:
 def _numeric_cells(data: Any) -> list[tuple[int, ...]]:
     """Indices of the numeric elements of a value's data (``[()]`` for a scalar)."""
     if isinstance(data, Table):
+        def numeric(cell: Any) -> bool:
+            return isinstance(cell, (int, float, np.integer, np.floating)) and not isinstance(cell, (bool, np.bool_))
+
+        def counter(j: int) -> bool:  # a column that only numbers the rows (0, 1, 2 … or 1, 2, 3 …)
+            column = [row[j] if j < len(row) else None for row in data.rows]
+            return all(isinstance(c, (int, np.integer)) for c in column) and (
+                column == list(range(len(column))) or column == list(range(1, len(column) + 1))
+            )
+
+        width = max((len(row) for row in data.rows), default=0)
+        skip = {j for j in range(width) if counter(j)}
         return [
             (i, j)
             for i, row in enumerate(data.rows)
             for j, cell in enumerate(row)
-            if isinstance(cell, (int, float, np.integer, np.floating)) and not isinstance(cell, (bool, np.bool_))
+            if j not in skip and numeric(cell) and math.isfinite(float(cell))
         ]
     if isinstance(data, (bool, np.bool_, str)) or data is None:
         return []
@@ -273,14 +307,47 @@ def _targets(lesson: Lesson, trace: Trace) -> list[Target]:
                 continue
             found.append(target)
         return found
-    input_names = {name.replace("-", "_") for name in trace.inputs} | set(trace.inputs)
+    input_names = {_plain_name(name) for name in trace.inputs}
+    input_arrays = list(_arrays(trace.inputs))
     found = []
     for step in trace.steps:
         for value in step.values:
-            if value.name in input_names or not _numeric_cells(value.data):
+            if _plain_name(value.name) in input_names or not _worth_asking(value.data, input_arrays):
                 continue
             found.append(Target(step.id, value.name))
     return found
+
+
+def _plain_name(name: str) -> str:
+    return name.replace("-", "").replace("_", "").lower()
+
+
+def _arrays(data: Any):
+    """Every numeric array inside the inputs (lists and dicts searched too)."""
+    if isinstance(data, np.ndarray):
+        yield data
+    elif isinstance(data, dict):
+        for item in data.values():
+            yield from _arrays(item)
+    elif isinstance(data, (list, tuple)):
+        for item in data:
+            yield from _arrays(item)
+
+
+def _worth_asking(data: Any, input_arrays: list[np.ndarray]) -> bool:
+    """A computed value: numeric, not an input shown back, not only 0/1 (lookups, masks), not all ≈ 0 (checks)."""
+    cells = _numeric_cells(data)
+    if not cells:
+        return False
+    if isinstance(data, Table):
+        return True
+    array = np.asarray(data, dtype=np.float64)
+    if any(other.shape == array.shape and np.array_equal(other, array) for other in input_arrays):
+        return False
+    finite = array[np.isfinite(array)]
+    if np.all(np.isin(finite, (0.0, 1.0))) and array.size > 1:
+        return False
+    return not bool(np.all(np.abs(finite) < DEFAULT_ABS))
 
 
 def target_items(lesson: Lesson, trace: Trace | None = None) -> list[str]:
@@ -337,13 +404,11 @@ def _command(lesson: Lesson, raw: dict[str, Any]) -> str:
 
 def numeric_question(lesson: Lesson, rng: np.random.Generator, target: Target | None = None, *, tries: int = 20) -> Question | None:
     """A question on one element of one step value, from a fresh random run (None if none can be made)."""
-    from nntutor.run import run_lesson
 
     for attempt in range(tries):
         raw = random_inputs(lesson, rng) if attempt < tries - 1 else {}
-        try:
-            trace = run_lesson(lesson, raw)
-        except NntutorError:
+        trace = _run_dropping_refused(lesson, raw)
+        if trace is None:
             continue
         targets = _targets(lesson, trace)
         if target is not None:
@@ -354,6 +419,25 @@ def numeric_question(lesson: Lesson, rng: np.random.Generator, target: Target | 
         question = _question_on(lesson, raw, trace, chosen, rng)
         if question is not None:
             return question
+    return None
+
+
+def _run_dropping_refused(lesson: Lesson, raw: dict[str, Any]) -> Trace | None:
+    """Run with these flags; a flag the lesson refuses (e.g. one that does not go with
+    another) is dropped and the run tried again. ``raw`` is updated in place."""
+    from nntutor.errors import InputError
+    from nntutor.run import run_lesson
+
+    for _ in range(len(raw) + 1):
+        try:
+            return run_lesson(lesson, raw)
+        except InputError as exc:
+            name = exc.flag[2:] if exc.flag.startswith("--") else ""
+            if name not in raw or name in settings_for(lesson).fixed:
+                return None
+            del raw[name]
+        except NntutorError:
+            return None
     return None
 
 

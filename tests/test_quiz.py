@@ -243,6 +243,45 @@ def test_softmax_not_normalised_uses_the_exp_values():
     assert found["not-normalised"] == pytest.approx(0.367879, abs=1e-6)
 
 
+def test_layernorm_unbiased_variance_hand_worked():
+    # x = 1,2,3,4: μ = 2.5, Σ(x−μ)² = 2.25 + 0.25 + 0.25 + 2.25 = 5; biased σ² = 5/4 = 1.25, unbiased 5/3
+    found, case = _case("layernorm", {}, "variance", "var", ())
+    assert case.element() == pytest.approx(1.25)
+    assert found["unbiased-variance"] == pytest.approx(5 / 3)
+    found, case = _case("layernorm", {}, "normalize", "normalized", (3,))
+    assert case.element() == pytest.approx(1.341635, abs=1e-6)  # 1.5 / √(1.25 + 1e-5)
+    assert found["unbiased-variance"] == pytest.approx(1.161892, abs=1e-6)  # 1.5 / √(5/3 + 1e-5)
+
+
+def test_loss_log_bases_hand_worked():
+    found, case = _case("loss", {}, "loss", "loss", ())  # probs 0.1,0.2,0.6,0.1, target 2
+    assert case.element() == pytest.approx(0.510826, abs=1e-6)  # −ln 0.6
+    assert found["log10"] == pytest.approx(0.221849, abs=1e-6)  # −log10 0.6
+    assert found["log2"] == pytest.approx(0.736966, abs=1e-6)  # −log2 0.6
+
+
+def test_gradient_step_with_the_wrong_sign_hand_worked():
+    # a = 1, b = 10, start (2, 1), η = 0.08: x ← x·(1 − 2·1·0.08) = 0.84x; the wrong sign gives 1.16x
+    found, case = _case("gradient-descent", {}, "result", "path", (1, 0))
+    assert case.element() == pytest.approx(1.68)  # 2 × 0.84
+    assert found["wrong-sign"] == pytest.approx(2.32)  # 2 × 1.16
+    found, case = _case("gradient-descent", {}, "result", "path", (2, 1))
+    assert case.element() == pytest.approx(0.36)  # 1 × (1 − 1.6)² = 0.36
+    assert found["wrong-sign"] == pytest.approx(6.76)  # 1 × (1 + 1.6)² = 6.76
+
+
+def test_every_lesson_can_be_quizzed():
+    """Generic questions work for every lesson file, including those with no quiz settings."""
+    from nntutor.lessons import load_all
+
+    for lesson in load_all():
+        questions = quiz.make_quiz([lesson], count=3, seed=0)
+        assert len(questions) == 3, lesson.name
+        numeric = quiz.numeric_question(lesson, np.random.default_rng(0))
+        assert numeric is not None and math.isfinite(numeric.expected), lesson.name
+        assert numeric.hints and numeric.reveal, lesson.name
+
+
 def test_registry_rejects_duplicates_and_lists_by_builder():
     assert {m.id for m in mistakes.mistakes_for("attention")} >= {"no-scale", "not-normalised"}
     with pytest.raises(ValueError):
