@@ -180,7 +180,7 @@ class Store:
             raise _Unreadable(f"it is damaged ({check[0] if check else 'no answer from quick_check'})")
 
     def _create(self, conn: sqlite3.Connection) -> None:
-        with _transaction(conn):
+        with _transaction(conn, convert=False):
             for statement in _TABLES.values():
                 conn.execute(statement)
             conn.execute("CREATE INDEX IF NOT EXISTS answers_lesson ON answers (lesson)")
@@ -335,8 +335,11 @@ def _now(now: float | None) -> float:
 
 
 @contextmanager
-def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
-    """BEGIN IMMEDIATE … COMMIT: takes the write lock up front (waiting up to the busy timeout)."""
+def _transaction(conn: sqlite3.Connection, *, convert: bool = True) -> Iterator[None]:
+    """BEGIN IMMEDIATE … COMMIT: takes the write lock up front (waiting up to the busy timeout).
+
+    With ``convert``, an SQLite error while writing becomes a :class:`ProgressError`.
+    """
     try:
         conn.execute("BEGIN IMMEDIATE")
     except sqlite3.OperationalError as exc:
@@ -345,7 +348,10 @@ def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
         raise
     try:
         yield
-    except BaseException:
-        conn.execute("ROLLBACK")
+        conn.execute("COMMIT")
+    except BaseException as exc:
+        with suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+        if convert and isinstance(exc, sqlite3.Error):
+            raise ProgressError(f"could not save progress ({exc})") from None
         raise
-    conn.execute("COMMIT")

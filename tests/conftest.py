@@ -33,17 +33,17 @@ def torch():
 
 
 @pytest.fixture
-def run_cli(monkeypatch, tmp_path):
+def run_cli(monkeypatch, tmp_path_factory):
     """Run ``nntutor ARGS...`` in-process with Typer's CliRunner; returns the Result.
 
     ``result.exit_code``, ``result.stdout`` and ``result.stderr`` are separate.
-    The progress store goes to a temporary folder.
+    The progress store goes to a temporary folder of its own (``$NNTUTOR_HOME``).
     """
     from typer.testing import CliRunner
 
     from nntutor import cli
 
-    monkeypatch.setenv("NNTUTOR_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("NNTUTOR_HOME", str(tmp_path_factory.mktemp("home")))  # not in tmp_path: tests list it
     monkeypatch.delenv("NNTUTOR_LESSONS", raising=False)
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("COLUMNS", "100")

@@ -318,3 +318,14 @@ def test_ctrl_c_saves_answers_and_prints_the_summary(tmp_path):
     assert b"Score: 1/1 right (1 of 5 questions answered, interrupted)" in out
     with Store(home) as store:
         assert [a["answer"] for a in store.answers()] == ["-0.84"]
+
+
+def test_an_answer_that_cannot_be_saved_warns_and_the_quiz_goes_on(run_cli, monkeypatch):
+    def fail(self, answer, *, now=None):
+        raise progress.ProgressError("could not save progress (database or disk is full)")
+
+    monkeypatch.setattr(Store, "record_answer", fail)
+    result = run_cli("quiz", "softmax", "--seed", "3", "--count", "2", input="-0.84\nskip\n")
+    assert result.exit_code == 0
+    assert result.stderr.count("warning: this answer was not saved (could not save progress (database or disk is full))") == 2
+    assert "Score: 1/2 right" in result.stdout
