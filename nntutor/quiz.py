@@ -57,11 +57,13 @@ SMALL_SCALAR = 0.1  # scalars with a default below this (ε, learning rates) are
 
 @dataclass(frozen=True)
 class Target:
-    """A step value to ask about; ``rows`` restricts the first index (e.g. only the products row)."""
+    """A step value to ask about; ``rows``/``cols`` restrict the first/second index
+    (e.g. only the products row of the neuron's table)."""
 
     step: str
     value: str
     rows: tuple[int, ...] | None = None
+    cols: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,41 @@ OVERRIDES: dict[str, QuizSettings] = {
     "attention": QuizSettings(
         targets=(Target("scores", "scores"), Target("scale", "scaled"), Target("softmax", "weights"), Target("output", "output")),
     ),
+    # Lessons whose generic choice would ask for inputs shown back or for values no one computes by hand:
+    "activations": QuizSettings(
+        targets=tuple(Target(name, name, rows=(1, 2)) for name in ("relu", "leaky-relu", "sigmoid", "tanh", "gelu")),
+    ),
+    "backprop": QuizSettings(
+        targets=tuple(
+            Target(step, value)
+            for step, value in (
+                ("hidden", "z1"), ("hidden", "h"), ("output", "z2"), ("output", "output"), ("output", "loss"),
+                ("output-delta", "delta2"), ("hidden-delta", "delta1"), ("gradients", "dW1"), ("gradients", "db1"),
+                ("gradients", "dW2"), ("gradients", "db2"),
+            )
+        ),
+    ),
+    "training": QuizSettings(
+        targets=(
+            Target("setup", "initial_loss"),
+            Target("first-batch", "forward", cols=(4, 5, 6)),
+            Target("first-batch", "gradients", cols=(1, 2, 3, 5)),
+        ),
+    ),
+    "embedding": QuizSettings(
+        targets=(Target("ids", "ids"), Target("similarity", "norms"), Target("similarity", "similarity"), Target("analogy", "vector")),
+    ),
+    "positional-encoding": QuizSettings(targets=(Target("table", "angles"), Target("table", "pe"))),
+    "next-token": QuizSettings(
+        targets=(
+            Target("logits", "logits"),
+            Target("temperature", "scaled"),
+            Target("temperature", "exps"),
+            Target("temperature", "probs"),
+            Target("renormalise", "filtered_probs"),
+        ),
+    ),
+    "pipeline": QuizSettings(targets=(Target("positions", "x0"), Target("unembed", "logits"))),
 }
 
 
@@ -447,6 +484,8 @@ def _question_on(lesson: Lesson, raw: dict[str, Any], trace: Trace, target: Targ
     cells = _numeric_cells(value.data)
     if target.rows is not None:
         cells = [c for c in cells if c and c[0] in target.rows]
+    if target.cols is not None:
+        cells = [c for c in cells if len(c) > 1 and c[1] in target.cols]
     if not cells:
         return None
     # Prefer an element the step's worked arithmetic does not already spell out.
