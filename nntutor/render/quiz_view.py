@@ -116,6 +116,15 @@ def _indented(text: Text) -> Text:
     return Text("  ") + text
 
 
+def _labels_for(inputs: dict[str, Any], count: int) -> tuple[str, ...] | None:
+    """Names for the rows of an input matrix (or entries of a vector): the first list of
+    ``count`` strings among the inputs (token names, class labels), if there is one."""
+    for data in inputs.values():
+        if isinstance(data, (list, tuple)) and len(data) == count and data and all(isinstance(item, str) for item in data):
+            return tuple(data)
+    return None
+
+
 def _inputs_renderables(inputs: dict[str, Any], precision: int) -> list[RenderableType]:
     parts: list[RenderableType] = []
     line = Text()
@@ -133,7 +142,10 @@ def _inputs_renderables(inputs: dict[str, Any], precision: int) -> list[Renderab
         elif isinstance(data, (list, tuple)) and all(isinstance(item, (int, float)) for item in data):
             text = f"{name} = [{', '.join(fmt(item, precision) for item in data)}]"
         else:
-            for renderable in value_renderables(Value(name, data), precision, INPUT_LIMIT):
+            shape = np.shape(data)
+            labels = _labels_for(inputs, shape[0]) if len(shape) in (1, 2) else None
+            value = Value(name, data, rows=labels, cols=None) if len(shape) == 2 else Value(name, data, cols=labels)
+            for renderable in value_renderables(value, precision, INPUT_LIMIT):
                 parts.append(renderable)
             continue
         if line:
