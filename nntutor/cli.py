@@ -411,7 +411,6 @@ def progress_command(reset: bool, yes: bool, as_json: bool, data_dir: str | None
 
     from nntutor.progress import Store
     from nntutor.render import quiz_view
-    from nntutor.render.terminal import emit
 
     with Store(data_dir) as store:
         for notice in store.notices:
@@ -427,7 +426,7 @@ def progress_command(reset: bool, yes: bool, as_json: bool, data_dir: str | None
     if as_json:
         sys.stdout.write(quiz_view.progress_json(report))
     else:
-        emit(quiz_view.progress_renderable(report, time.time()))
+        quiz_view.QuizView(sys.stdout).print(quiz_view.progress_renderable(report, time.time()))
 
 
 # --------------------------------------------------------------------------- the app
@@ -491,7 +490,7 @@ def make_app(argv: list[str] | None = None) -> typer.Typer:
     @app.command("quiz")
     def quiz(
         ctx: typer.Context,
-        lessons: Annotated[list[str] | None, typer.Argument(help="Lessons to be quizzed on (default: those you studied, due items first).", metavar="[LESSON]...", show_default=False)] = None,
+        lessons: Annotated[list[str] | None, typer.Argument(help="Lessons to be quizzed on (default: those you studied, due items first).", metavar="LESSON", show_default=False)] = None,
         count: Annotated[str, typer.Option("--count", "-n", help="How many questions.", metavar="N")] = "5",
         seed: Annotated[str | None, typer.Option("--seed", help="Seed for the random inputs: the same seed and lessons give the same quiz (for a class).", metavar="N")] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print questions, answers, verdicts and score as JSON on stdout (screens go to stderr).")] = False,

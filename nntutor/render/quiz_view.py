@@ -317,8 +317,9 @@ def progress_renderable(report: dict[str, Any], now: float) -> RenderableType:
         return Group(*parts)
     parts.append(Rule(Text("Lessons studied", style=STYLE_TITLE), align="left"))
     for row in studied:
-        runs = row["runs"]
-        parts.append(_indented(Text(f"{row['lesson']:<20} last {_when(row['last'], now)}; {runs} lesson run(s)")))
+        parts.append(
+            _indented(Text(f"{row['lesson']:<20} last {_when(row['last'], now)}; {row['runs']} lesson run(s), {row['answers']} quiz answer(s)"))
+        )
     parts.append(Rule(Text("Quiz accuracy", style=STYLE_TITLE), align="left"))
     if report["accuracy"]:
         for row in report["accuracy"]:
