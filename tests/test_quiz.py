@@ -327,6 +327,7 @@ def test_cli_wrong_unparseable_hint_show_skip(run_cli):
     screen = result.stderr  # with --json the screens go to stderr
     assert "✗ Not quite: you gave 999; the answer is -0.84." in screen
     assert "could not read that as a number" in screen
+    assert screen.count("compute exp[4]") == 2  # abc: the question is asked again
     assert screen.count("answer> ") == 6  # abc asked the same question again
     assert "Hint 1/" in screen and "Hint 2/" in screen
     assert "Step 3 · Exponentiate" in screen  # show: the worked step

@@ -85,6 +85,7 @@ class QuizView:
         self.stream = stream
         self.precision = precision
         self.interactive = _isatty(stream) or bool(os.environ.get("FORCE_COLOR"))
+        self._current = None
 
     def print(self, *renderables: RenderableType) -> None:
         """Styled in a terminal; plain text without trailing spaces otherwise. Never word-wrapped."""
@@ -106,9 +107,12 @@ class QuizView:
     def show(self, event: str, data: Any) -> None:
         if event == "question":
             number, total, question = data
+            self._current = question
             self.print(question_renderable(question, number, total, self.precision))
         elif event == "reply":
             self.print(reply_renderable(data, self.precision))
+            if data.kind in ("unreadable", "bad-choice") and self._current is not None:
+                self.print(Text(self._current.prompt, style=STYLE_TITLE))  # the question again
 
 
 def _indented(text: Text) -> Text:
