@@ -44,6 +44,12 @@ def test_data_dir_precedence(monkeypatch, tmp_path):
     assert progress.data_dir() == tmp_path / "xdg" / "nntutor"
 
 
+def test_default_is_the_platform_user_data_folder(monkeypatch):
+    platformdirs = pytest.importorskip("platformdirs")
+    monkeypatch.delenv("NNTUTOR_HOME")
+    assert progress.data_dir() == Path(platformdirs.user_data_dir("nntutor", appauthor=False))
+
+
 def test_schema_version_table(tmp_path):
     Store(tmp_path).close()
     conn = sqlite3.connect(tmp_path / progress.FILENAME)
