@@ -2,6 +2,9 @@
 
 Default: f(x) = 1·ReLU(1·x + 1) + (−1.5)·ReLU(2·x − 1) + 0 at x0 = 1, which is
 1·2 − 1.5·1 = 0.5; kinks at −1 and 0.5; a bump peaking at f(0.5) = 1.5.
+
+Outputs: ``y`` (f(x0)), ``grads`` (parameter → ∂f/∂θ at x0) and ``kinks``
+(``{"hinge1": x, "hinge2": x}``; a hinge with w = 0 has no kink and no entry).
 """
 
 from __future__ import annotations
@@ -154,7 +157,9 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
             "approximate any continuous curve piece by piece.",
         )
     )
-    trace.outputs = {"y": r.y, "grads": dict(r.grads), "kinks": list(r.kinks)}
+    # kinks: hinge → x of its kink; a hinge without a kink (w = 0) has no entry.
+    kinks = {f"hinge{i}": k for i, k in enumerate(r.kinks, start=1) if k is not None}
+    trace.outputs = {"y": r.y, "grads": dict(r.grads), "kinks": kinks}
     return trace
 
 
