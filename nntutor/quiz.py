@@ -155,6 +155,13 @@ OVERRIDES: dict[str, QuizSettings] = {
             Target("renormalise", "filtered_probs"),
         ),
     ),
+    "bpe": QuizSettings(
+        targets=(
+            Target("symbols", "initial_vocab_size"),
+            *(Target(f"merge-{n}", "frequency") for n in range(1, 11)),
+            Target("encode", "encoded"),
+        ),
+    ),
     "pipeline": QuizSettings(targets=(Target("positions", "x0"), Target("unembed", "logits"))),
 }
 
