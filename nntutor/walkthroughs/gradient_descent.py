@@ -218,7 +218,13 @@ def _plots(run: descent.DescentRun, names: tuple[str, ...]) -> list[Plot]:
     steps = np.arange(len(run.losses), dtype=np.float64)
     plots = [Plot("f at each step", (Series("f", steps, run.losses),), xlabel="step", ylabel="f")]
     if len(names) == 2:
-        plots.append(
-            Plot("the path (x, y)", (Series("path", run.points[:, 0], run.points[:, 1]),), xlabel="x", ylabel="y", kind="scatter")
-        )
+        a, b = (float(c) for c in run.coefficients)
+        series = [Series("path", run.points[:, 0], run.points[:, 1])]
+        if a > 0 and b > 0 and np.isfinite(run.losses[0]) and run.losses[0] > 0:
+            # contour lines through the start, and at a quarter and a sixteenth of its height
+            for fraction in (1.0, 0.25, 0.0625):
+                level = float(run.losses[0]) * fraction
+                xs, ys = descent.contour(a, b, level)
+                series.append(Series(f"f = {level:.3g}", xs, ys))
+        plots.append(Plot("the path over the bowl's contour lines", tuple(series), xlabel="x", ylabel="y", kind="scatter"))
     return plots
