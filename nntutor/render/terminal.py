@@ -401,15 +401,36 @@ def header_renderable(trace: Trace, narrative: str = "") -> RenderableType:
     return Group(*parts)
 
 
+def _shown_in_steps(trace: Trace, data: Any) -> str | None:
+    """The title of the step that already shows this very array, if any (no need to repeat it)."""
+    if not isinstance(data, np.ndarray) or data.ndim == 0:
+        return None
+    for step in trace.steps:
+        for value in step.values:
+            if value.data is data or (
+                isinstance(value.data, np.ndarray) and value.data.shape == data.shape and np.shares_memory(value.data, data)
+            ):
+                return step.title
+    return None
+
+
 def outputs_renderable(trace: Trace, precision: int, limit: int = DEFAULT_LIMIT) -> RenderableType:
+    """The lesson's public outputs; arrays already shown in a step are named, not repeated."""
     parts: list[RenderableType] = [prose(Rule(Text("Result", style=STYLE_TITLE), align="left"))]
+    already = {name: _shown_in_steps(trace, data) for name, data in trace.outputs.items()}
+    repeated = [name for name, where in already.items() if where]
     for name, data in trace.outputs.items():
+        if already[name]:
+            continue
         value = Value(name, data)
         if is_scalar(data):
             parts.append(Padding(scalar_text(value, precision), (0, 0, 0, 2), expand=False))
         else:
             for renderable in value_renderables(value, precision, limit):
                 parts.append(Padding(renderable, (0, 0, 0, 2), expand=False))
+    if repeated:
+        note = "shown above: " + ", ".join(repeated) + " (--format json writes every output in full)"
+        parts.append(prose(Padding(Text(note, style=STYLE_DIM), (0, 0, 0, 2), expand=False)))
     return Group(*parts)
 
 
