@@ -35,8 +35,7 @@ MAX_FILE_BYTES = 2_000_000
 # A file counts as prose when common English function words make up at least this
 # share of its words (tables of font names or code listings fall far below it).
 FUNCTION_WORDS = frozenset(
-    ["the", "of", "and", "to", "a", "in", "is", "that", "for", "it", "be", "as",
-     "with", "this", "are", "or", "by", "not", "on", "you", "an", "if", "can"]
+    ["the", "of", "and", "to", "a", "in", "is", "that", "for", "it", "be", "as", "with", "this", "are", "or", "by", "not", "on", "you", "an", "if", "can"]
 )
 MIN_FUNCTION_SHARE = 0.15
 

@@ -28,6 +28,7 @@ EXTENSIONS = {
     ".html": "html",
     ".htm": "html",
 }
+DATA_DIR_HELP = "Where your progress is kept (default: $NNTUTOR_HOME, else your user data folder)."
 FLAG_SYNTAX = (
     "Flag syntax: a scalar is 0.5; a vector is 1.5,2,-0.5; a matrix has rows separated by ';' "
     "(quote it: \"1,0;0,1\"); JSON lists like [[1,0],[0,1]] work too."
@@ -114,6 +115,11 @@ class NntutorGroup(TyperGroup):
         except KeyboardInterrupt:
             _say("Interrupted.")
             sys.exit(130)
+        except MemoryError:
+            _say("error: not enough memory for this run; try smaller sizes")
+            sys.exit(1)
+        except BrokenPipeError:
+            sys.exit(1)
         except typer.TyperException as exc:
             if type(exc).__name__ == "NoArgsIsHelpError":
                 help_text = exc.format_message()
@@ -124,6 +130,13 @@ class NntutorGroup(TyperGroup):
             where = f" (see: {ctx.command_path} --help)" if ctx is not None else ""
             _say(f"error: {_one_line(exc.format_message())}{where}")
             sys.exit(getattr(exc, "exit_code", 2))
+        except Exception as exc:  # a bug: one line, no traceback (NNTUTOR_DEBUG=1 shows it)
+            import os
+
+            if os.environ.get("NNTUTOR_DEBUG"):
+                raise
+            _say(f"internal error: {type(exc).__name__}: {_one_line(str(exc))[:300]} (please report it; NNTUTOR_DEBUG=1 shows details)")
+            sys.exit(1)
         sys.exit(result if isinstance(result, int) else 0)
 
 
@@ -275,6 +288,7 @@ def show_lesson(lesson, raw: dict[str, Any], *, output_format: str | None, outpu
 
         check_writable(output)
     trace = run_lesson(lesson, raw, precision=digits)
+    _record_studied(lesson.name)
     limit = 0 if full else 8
     if vs is not None:
         other_raw = {**raw, **vs_overrides(lesson, vs)}
@@ -388,6 +402,102 @@ def show_comparison(lesson, first, second, vs: str, *, fmt_name: str, output: st
     _say(f"wrote {output} ({fmt_name})")
 
 
+def _record_studied(name: str) -> None:
+    """Note the lesson run in the progress store; a failure only warns (it never breaks a lesson)."""
+    try:
+        from nntutor.progress import Store
+
+        with Store() as store:
+            store.record_studied(name)
+            for notice in store.notices:
+                _say(f"note: {notice}")
+    except Exception as exc:  # noqa: BLE001 - recording progress must never break a lesson
+        _say(f"warning: could not record this lesson in your progress ({_one_line(str(exc)) or type(exc).__name__})")
+
+
+# --------------------------------------------------------------------------- quiz and progress
+
+
+def quiz_command(ctx: typer.Context, lesson_names: list[str] | None, count: str, seed: str | None,
+                 as_json: bool, data_dir: str | None) -> None:
+    """Glue for ``nntutor quiz``: choose lessons, make questions, play them, record every answer."""
+    import uuid
+
+    from nntutor import quiz
+    from nntutor.inputs import check_range, parse_integer
+    from nntutor.lessons import load_all, load_lesson
+    from nntutor.progress import Answer, Store
+    from nntutor.render import quiz_view
+
+    extra = ctx.find_root().params.get("lessons_dir")
+    number = parse_integer("--count", count)
+    check_range("--count", number, minimum=1, maximum=quiz.MAX_COUNT)
+    chosen_seed = parse_integer("--seed", seed) if seed is not None else None
+    if chosen_seed is not None:
+        check_range("--seed", chosen_seed, minimum=0)
+    lessons = [load_lesson(name, extra) for name in dict.fromkeys(lesson_names or [])]
+    screen = sys.stderr if as_json else sys.stdout
+    view = quiz_view.QuizView(screen)
+    store = Store(data_dir)
+    for notice in store.notices:
+        _say(f"note: {notice}")
+    review, due = None, []
+    if not lessons:  # review mode: lessons studied (all, the first time), due items first
+        everything = load_all(extra)
+        studied = {row["lesson"] for row in store.studied()}
+        lessons = [lesson for lesson in everything if lesson.name in studied] or everything
+        review = store.review_weights()
+        due = [row["item"] for row in store.due(limit=number)]
+    if chosen_seed is None:
+        chosen_seed = quiz.new_seed()
+    questions = quiz.make_quiz(lessons, count=number, seed=chosen_seed, review=review, first=due)
+    if not questions:
+        raise InputError("lesson", "these lessons have no quiz questions")
+    session = uuid.uuid4().hex[:12]
+
+    def record(outcome) -> None:
+        q = outcome.question
+        try:
+            store.record_answer(Answer(session, q.lesson, q.item, q.step_kind, q.prompt, q.expected, outcome.answer,
+                                       outcome.correct, outcome.revealed, outcome.skipped, outcome.hints,
+                                       outcome.mistake[0] if outcome.mistake else None))
+        except NntutorError as exc:
+            _say(f"warning: this answer was not saved ({_one_line(str(exc))})")
+
+    result = quiz.play(questions, quiz_view.make_reader(sys.stdin, screen), view.show, record)
+    view.print(quiz_view.summary_renderable(quiz.summarise(result), stopped=result.stopped,
+                                            due=store.due(), seed=chosen_seed))
+    store.close()
+    if as_json:
+        sys.stdout.write(quiz_view.quiz_json(result, chosen_seed))
+    if result.stopped == "interrupt":
+        raise typer.Exit(130)
+
+
+def progress_command(reset: bool, yes: bool, as_json: bool, data_dir: str | None) -> None:
+    """Glue for ``nntutor progress``."""
+    import time
+
+    from nntutor.progress import Store
+    from nntutor.render import quiz_view
+
+    with Store(data_dir) as store:
+        for notice in store.notices:
+            _say(f"note: {notice}")
+        if reset:
+            if not yes and not typer.confirm(f"Forget everything studied and answered (in {store.path})?", default=False):
+                _say("Nothing was reset.")
+                return
+            store.reset()
+            _say(f"Progress reset ({store.path}).")
+            return
+        report = store.report()
+    if as_json:
+        sys.stdout.write(quiz_view.progress_json(report))
+    else:
+        quiz_view.QuizView(sys.stdout).print(quiz_view.progress_renderable(report, time.time()))
+
+
 # --------------------------------------------------------------------------- the app
 
 
@@ -445,6 +555,31 @@ def make_app(argv: list[str] | None = None) -> typer.Typer:
             _say(f"{len(errors)} problem(s) in {count} lesson file(s)")
             raise typer.Exit(2)
         sys.stdout.write(f"checked {count} lesson file(s): all valid\n")
+
+    @app.command("quiz")
+    def quiz(
+        ctx: typer.Context,
+        lessons: Annotated[list[str] | None, typer.Argument(help="Lessons to be quizzed on (default: those you studied, due items first).", metavar="LESSON", show_default=False)] = None,
+        count: Annotated[str, typer.Option("--count", "-n", help="How many questions.", metavar="N")] = "5",
+        seed: Annotated[str | None, typer.Option("--seed", help="Seed for the random inputs: the same seed and lessons give the same quiz (for a class).", metavar="N")] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="Print questions, answers, verdicts and score as JSON on stdout (screens go to stderr).")] = False,
+        data_dir: Annotated[str | None, typer.Option("--data-dir", help=DATA_DIR_HELP, metavar="DIR")] = None,
+    ) -> None:
+        """Quiz yourself: compute values from lessons run on fresh inputs, and concept questions.
+
+        At the prompt: a number (7/13, e^2, sqrt(2)/2 work), or hint, show, skip, quit.
+        """
+        quiz_command(ctx, lessons, count, seed, as_json, data_dir)
+
+    @app.command("progress")
+    def progress(
+        reset: Annotated[bool, typer.Option("--reset", help="Forget everything studied and answered (asks first).")] = False,
+        yes: Annotated[bool, typer.Option("--yes", "-y", help="With --reset: do not ask.")] = False,
+        as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+        data_dir: Annotated[str | None, typer.Option("--data-dir", help=DATA_DIR_HELP, metavar="DIR")] = None,
+    ) -> None:
+        """Lessons studied and when, quiz accuracy, weakest kinds of step, what is due for review."""
+        progress_command(reset, yes, as_json, data_dir)
 
     lesson_app = typer.Typer(
         cls=LessonGroup,

@@ -319,3 +319,16 @@ def test_default_param_fits_a_smaller_network():
     assert trace.inputs["param"] == ["W1[0,0]", "W2[0,0]"]
     assert dict(trace.step("symbolic").value("derivatives").data.rows) == pytest.approx({"W1[0,0]": 6.0, "W2[0,0]": 4.0})
     assert trace.outputs["loss"] == pytest.approx(2.0)
+
+
+def test_param_parsing_is_linear_and_bounded():
+    import time
+
+    start = time.perf_counter()
+    for text in ["W1[0,0]" + " " * 150 + "x", "W1[0,0];" * 24 + "?", "W1[٠,٠]"]:
+        with pytest.raises(InputError) as info:
+            run(param=text)
+        assert info.value.flag == "--param"
+    with pytest.raises(InputError, match="at most 200"):
+        run(param="W1[0,0] " * 40)
+    assert time.perf_counter() - start < 5

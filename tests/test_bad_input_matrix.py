@@ -109,3 +109,43 @@ def test_every_lesson_runs_with_defaults_in_every_format(lesson, monkeypatch, tm
     for fmt in ("text", "json", "markdown"):
         result, _ = _run(["lesson", lesson, "--format", fmt, "--no-plot"], monkeypatch, tmp_path)
         assert result.exit_code == 0, (fmt, result.stderr[-1000:], repr(result.exception))
+
+
+# Sizes and rates that are numbers but never make sense: refused wherever a lesson has them.
+NAMED_BAD = {
+    "heads": ["0", "-1"],
+    "seq-len": ["0", "-1", "100000"],
+    "d-model": ["0", "-1"],
+    "temperature": ["0", "-1", "-0.5"],
+    "lr": ["0", "-0.1"],
+    "merges": ["-1", "100000000000"],
+    "layers": ["0", "-2"],
+    "epochs": ["0", "-1"],
+    "steps": ["-1"],
+    "batch-size": ["0", "-4"],
+    "hidden": ["0", "-1"],
+    "positions": ["0", "-3"],
+    "top-k": ["0", "-1"],
+    "top-p": ["0", "-0.1", "1.5"],
+    "eps": ["-1"],
+    "base": ["0", "-10", "1"],
+    "d-ff": ["0", "-1"],
+    "expansion": ["0", "-1"],
+    "min-frequency": ["0", "-1"],
+    "top": ["-1"],
+    "count": ["0"],
+}
+
+
+def _named_cases():
+    for lesson in LESSONS:
+        for spec in lesson.inputs:
+            for value in NAMED_BAD.get(spec.name, []):
+                yield pytest.param(lesson.name, spec.flag, value, id=f"{lesson.name}{spec.flag}={value}")
+
+
+@pytest.mark.parametrize(("lesson", "flag", "value"), list(_named_cases()))
+def test_nonsense_sizes_and_rates_are_refused(lesson, flag, value, monkeypatch, tmp_path):
+    result, _ = _run(["lesson", lesson, flag, value, "--format", "json", "--no-plot"], monkeypatch, tmp_path)
+    _assert_clean_refusal(result, flag)
+    assert flag in result.stderr

@@ -320,3 +320,44 @@ def test_vs_text_and_bad_flags(run_cli):
     _one_error_line(run_cli("lesson", "softmax", "--vs", "--temperature"), "--vs: --temperature needs a value")
     _one_error_line(run_cli("lesson", "softmax", "--vs", "--temperature 0"), "--temperature", "greater than 0")
     _one_error_line(run_cli("lesson", "softmax", "--vs", "'unbalanced"), "--vs: cannot split")
+
+
+def test_an_internal_error_is_one_line_not_a_traceback(run_cli, monkeypatch):
+    from nntutor.walkthroughs import neuron
+
+    def broken(ctx, args):
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.setattr(neuron, "build", broken)
+    result = run_cli("lesson", "neuron")
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines() == [
+        "internal error: ZeroDivisionError: boom (please report it; NNTUTOR_DEBUG=1 shows details)"
+    ]
+
+
+def test_failed_write_leaves_no_partial_file(run_cli, tmp_path, monkeypatch):
+    import nntutor.files
+
+    def refuse(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(nntutor.files.os, "replace", refuse)
+    target = tmp_path / "out"
+    target.mkdir()
+    result = run_cli("lesson", "neuron", "-o", str(target / "trace.md"))
+    assert result.exit_code == 1
+    assert result.stderr.strip() == f"error: --output: cannot write '{target / 'trace.md'}' (No space left on device)"
+    assert list(target.iterdir()) == []
+
+
+def test_failed_write_keeps_the_old_file(run_cli, tmp_path, monkeypatch):
+    import nntutor.files
+
+    target = tmp_path / "trace.json"
+    target.write_text("old")
+    monkeypatch.setattr(nntutor.files.os, "fsync", lambda fd: (_ for _ in ()).throw(OSError(5, "Input/output error")))
+    result = run_cli("lesson", "neuron", "-o", str(target))
+    assert result.exit_code == 1
+    assert target.read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "home") == ["trace.json"]

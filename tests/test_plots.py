@@ -58,3 +58,16 @@ def test_markdown_keeps_plots_as_text_blocks(run_cli, tmp_path):
     assert run_cli("lesson", "softmax", "-o", str(target)).exit_code == 0
     text = target.read_text(encoding="utf-8")
     assert "```text\n" in text and "probability against temperature" in text
+
+
+def test_descent_path_is_drawn_over_true_contour_lines(run_cli):
+    doc = json.loads(run_cli("lesson", "gradient-descent", "--format", "json").stdout)
+    plot = next(p for s in doc["steps"] for p in s["plots"] if "contour" in p["title"])
+    path = plot["series"][0]
+    assert path["name"] == "path"
+    assert path["x"][0] == 2.0 and path["y"][0] == 1.0  # the default start
+    # each contour point satisfies a·x² + b·y² = level, with a = 1 and b = 10 (defaults)
+    start_f = 1 * 2.0**2 + 10 * 1.0**2  # = 14
+    for series, fraction in zip(plot["series"][1:], (1.0, 0.25, 0.0625), strict=True):
+        x, y = np.array(series["x"]), np.array(series["y"])
+        np.testing.assert_allclose(x**2 + 10 * y**2, start_f * fraction, rtol=1e-12)

@@ -22,7 +22,7 @@ def test_defaults_by_hand():
     # z1 = 1×1 + 1 = 2, z2 = 2×1 − 1 = 1; f = 1×ReLU(2) − 1.5×ReLU(1) + 0 = 2 − 1.5 = 0.5
     assert trace.outputs["y"] == pytest.approx(0.5, abs=1e-15)
     # kinks: −b1/w1 = −1/1 = −1, −b2/w2 = 1/2 = 0.5
-    assert trace.outputs["kinks"] == pytest.approx([-1.0, 0.5])
+    assert trace.outputs["kinks"] == pytest.approx({"hinge1": -1.0, "hinge2": 0.5})
     # ∂f/∂w = v·step(z)·x0, ∂f/∂b = v·step(z), ∂f/∂v = ReLU(z), ∂f/∂c = 1
     assert trace.outputs["grads"] == pytest.approx(
         {"w1": 1.0, "b1": 1.0, "v1": 2.0, "w2": -1.5, "b2": -1.5, "v2": 1.0, "c": 1.0}
@@ -49,7 +49,7 @@ def test_shapes(raw, shape):
 
 def test_zero_weight_means_no_kink():
     trace = run(w2="0", b2="0.5")
-    assert trace.outputs["kinks"][1] is None
+    assert trace.outputs["kinks"] == {"hinge1": -1.0}
     assert "no kink" in trace.step("kinks").worked[1]
     # hinge 2 is the constant −1.5×ReLU(0.5) = −0.75; f(1) = 2 − 0.75 = 1.25
     assert trace.outputs["y"] == pytest.approx(1.25)
@@ -129,7 +129,7 @@ def test_cli_json_with_custom_flags(run_cli):
     assert set(doc["outputs"]) == {"y", "grads", "kinks"}
     # f(−2) = 1×ReLU(−2) + 3×ReLU(2) − 1 = 0 + 6 − 1 = 5; hinge 2 has w = 0: no kink (null)
     assert doc["outputs"]["y"] == pytest.approx(5.0)
-    assert doc["outputs"]["kinks"] == [0.0, None]
+    assert doc["outputs"]["kinks"] == {"hinge1": 0.0}
     # ∂f/∂w1 = v1·step(−2)·x0 = 0; ∂f/∂v2 = ReLU(2) = 2; ∂f/∂w2 = v2·step(2)·x0 = 3×1×(−2) = −6
     assert doc["outputs"]["grads"] == pytest.approx(
         {"w1": 0.0, "b1": 0.0, "v1": 0.0, "w2": -6.0, "b2": 3.0, "v2": 2.0, "c": 1.0}
@@ -143,3 +143,14 @@ def test_docstring_examples(module):
 
     result = doctest.testmod(importlib.import_module(module))
     assert result.failed == 0
+
+
+def test_curve_plot_passes_through_the_kinks_and_x0():
+    trace = run()
+    (plot,) = trace.step("shape").plots
+    f = plot.series[0]
+    grid = np.asarray(f.x)
+    assert grid.min() < -1 and grid.max() > 1  # shows both kinks (−1, 0.5) and x0 = 1
+    # on the grid, f = the sum of its two hinge series + c, and equals the lesson's f
+    np.testing.assert_allclose(f.y, np.asarray(plot.series[1].y) + np.asarray(plot.series[2].y), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(f.y, tm.value(tm.DEFAULTS, grid), rtol=0, atol=1e-12)

@@ -213,3 +213,10 @@ def test_docstring_examples(module):
 
     result = doctest.testmod(importlib.import_module(module))
     assert result.failed == 0
+
+
+def test_loss_plot_is_the_loss_per_epoch():
+    trace = run(epochs="10")
+    (plot,) = trace.step("epochs").plots
+    np.testing.assert_array_equal(plot.series[0].y, trace.outputs["losses"])
+    assert list(plot.series[0].x) == list(range(1, 11))

@@ -60,7 +60,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import pairwise
+from itertools import chain, pairwise
 
 END = "</w>"
 Pair = tuple[str, str]
@@ -123,8 +123,10 @@ class Merge:
     gains the new symbol and loses ``vanished``, the symbols no longer used);
     ``words_changed`` how many distinct words it rewrote. ``top_pairs`` (the
     best ``top_k`` pairs before the merge, with counts) and ``changed`` (some of
-    the rewritten words as ``(word, occurrences merged, symbols after)``) are
-    recorded only for the first ``detail`` merges.
+    the rewritten words as ``(word, occurrences of the pair, symbols after)``)
+    are recorded only for the first ``detail`` merges. Occurrences are counted
+    as pairs are (``a a a`` holds (a, a) twice), though only one of two
+    overlapping occurrences can be merged.
     """
 
     rank: int
@@ -190,12 +192,17 @@ class _Learner:
         self.heap: list[tuple[int, str, Pair]] = []
         self.threshold = 0.0
         self._keys: dict[str, str] = {}
-        stats, index = self.stats, self.index
-        for j, (symbols, f) in enumerate(zip(self.symbols, self.freqs, strict=True)):
-            self.sym_count.update(symbols)
+        # Where each pair occurs (a word index once per occurrence), then the
+        # counts: stats[p] = Σ over occurrences of the word's count.
+        where: defaultdict[Pair, list[int]] = defaultdict(list)
+        for j, symbols in enumerate(self.symbols):
             for pair in pairwise(symbols):
-                stats[pair] += f
-                index[pair][j] += 1
+                where[pair].append(j)
+        freq_of = self.freqs.__getitem__
+        for pair, js in where.items():
+            self.stats[pair] = sum(map(freq_of, js))
+            self.index[pair] = defaultdict(int, Counter(js))
+        self.sym_count.update(chain.from_iterable(self.symbols))
         self.vocab_size = len(self.sym_count)
         self.vanished: list[str] = []  # symbols the current merge used up
 
@@ -240,7 +247,7 @@ class _Learner:
         return found
 
     def top(self, k: int) -> list[tuple[Pair, int]]:
-        """The ``k`` best pairs, with the counts the tool holds for them."""
+        """The ``k`` best pairs and their counts (the pair about to be merged first)."""
         found: list[tuple[Pair, int]] = []
         seen: set[Pair] = set()
         while len(found) < k:
@@ -254,11 +261,16 @@ class _Learner:
             self._push(pair, count)
         if len(found) == k:
             return found
-        # Fewer than k pairs reach the threshold: look at the pruned ones too.
-        view = dict(self.big)
-        view.update(self.stats)
-        candidates = ((p, c) for p, c in view.items() if c > 0)
-        return heapq.nlargest(k, candidates, key=lambda item: (item[1], item[0]))
+        # Fewer than k pairs reach the threshold, so some of the best may have
+        # been pruned: count every pair of the current segmentation afresh.
+        counts: defaultdict[Pair, int] = defaultdict(int)
+        for symbols, f in zip(self.symbols, self.freqs, strict=True):
+            for pair in pairwise(symbols):
+                counts[pair] += f
+        best = heapq.nlargest(k, counts.items(), key=lambda item: (item[1], item[0]))
+        if found and found[0][0] not in dict(best):  # the tool's pick always comes first
+            best = [found[0], *best[: k - 1]]
+        return best
 
     # ---- the tool's two-table bookkeeping
 
@@ -287,7 +299,7 @@ class _Learner:
 
     # ---- one merge
 
-    def merge(self, pair: Pair, j_limit: int) -> tuple[int, list[tuple[int, int]]]:
+    def merge(self, pair: Pair, j_limit: int) -> tuple[int, list[tuple[int, tuple[str, ...]]]]:
         """Merge ``pair`` in every indexed word; returns (words changed, some of them).
 
         For each word the tool's index lists, the pairs lost around each merged
@@ -305,7 +317,7 @@ class _Learner:
         pattern = None
         merged_total = 0
         changed = 0
-        some: list[tuple[int, int]] = []
+        some: list[tuple[int, tuple[str, ...]]] = []
         raised: set[Pair] = set()
         self.vanished = []
         for j, n in occurrences.items():
@@ -365,7 +377,7 @@ class _Learner:
             if new != old:
                 changed += 1
                 if len(some) < j_limit:
-                    some.append((j, len(old) - len(new)))
+                    some.append((j, old))
             # "X new Y" gains (X, new) and (new, Y); in "new new" the pair is gained once.
             last = len(new) - 1
             for k in positions:
@@ -482,7 +494,10 @@ def learn_bpe(
                 break
         pair, frequency = found
         if frequency < min_frequency:
-            stop, stop_pair, stop_frequency = "min-frequency", pair, frequency
+            if frequency > 0:
+                stop, stop_pair, stop_frequency = "min-frequency", pair, frequency
+            else:
+                stop = "no-pairs"
             break
         top = tuple(learner.top(top_k)) if i < detail and top_k > 0 else ()
         changed, some = learner.merge(pair, changed_limit if i < detail else 0)
@@ -497,7 +512,9 @@ def learn_bpe(
                 words_changed=changed,
                 vanished=tuple(learner.vanished),
                 top_pairs=top,
-                changed=tuple((learner.words[j], merged, learner.symbols[j]) for j, merged in some),
+                changed=tuple(
+                    (learner.words[j], sum(1 for p in pairwise(old) if p == pair), learner.symbols[j]) for j, old in some
+                ),
             )
         )
     segmentation = dict(zip(learner.words, learner.symbols, strict=True))

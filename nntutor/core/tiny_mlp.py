@@ -169,3 +169,23 @@ def classify(slopes: list[float]) -> str:
         if a < 0 < b:
             return "notch"
     return "ramp"
+
+
+def curve(params: dict[str, float], x0: float, points: int = 201):
+    """f and each hinge's term on an even grid that shows every kink and x0: (grid, f, term1, term2).
+
+    The grid runs from the leftmost of (kinks, x0) minus a margin to the rightmost plus
+    one; the margin is half the span, at least 1.
+
+    >>> grid, f, t1, t2 = curve(DEFAULTS, 1.0, 5)
+    >>> grid.tolist(), f.tolist()   # span −1 … 1, margin 1: x = −2, −1, 0, 1, 2
+    ([-2.0, -1.0, 0.0, 1.0, 2.0], [0.0, 0.0, 1.0, 0.5, -1.5])
+    """
+    p = {k: float(params[k]) for k in PARAMS}
+    marks = [float(x0)] + [k for k in (_hinge(p["w1"], p["b1"], p["v1"], x0).kink, _hinge(p["w2"], p["b2"], p["v2"], x0).kink) if k is not None]
+    low, high = min(marks), max(marks)
+    margin = max(1.0, 0.5 * (high - low))
+    grid = np.linspace(low - margin, high + margin, points)
+    term1 = p["v1"] * activations.relu(p["w1"] * grid + p["b1"])
+    term2 = p["v2"] * activations.relu(p["w2"] * grid + p["b2"])
+    return grid, term1 + term2 + p["c"], term1, term2

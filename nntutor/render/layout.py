@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from nntutor.trace import Table
+
 DEFAULT_LIMIT = 8
 
 
@@ -24,6 +26,26 @@ def shown_indices(count: int, limit: int) -> list[int | None]:
     head = max(limit // 2, 1)
     tail = max(limit - head - 1, 1)
     return [*range(head), None, *range(count - tail, count)]
+
+
+def text_rows(data: Any) -> Table | None:
+    """A list of rows holding text (e.g. BPE merges ``[["s", "t</w>"], ...]``) as a Table, else None.
+
+    NumPy would turn such a list into an array of strings, which has no numbers to format.
+
+    >>> text_rows([["s", "t</w>"], ["e", "st</w>"]]).rows
+    ((1, 's', 't</w>'), (2, 'e', 'st</w>'))
+    """
+    if not isinstance(data, (list, tuple)) or not data:
+        return None
+    if not all(isinstance(row, (list, tuple)) for row in data):
+        return None
+    if not any(isinstance(cell, str) for row in data for cell in row):
+        return None
+    width = max(len(row) for row in data)
+    columns = ("#", *(str(i) for i in range(width)))
+    rows = tuple((i, *row, *([""] * (width - len(row)))) for i, row in enumerate(data, start=1))
+    return Table(columns, rows)
 
 
 def is_scalar(data: Any) -> bool:

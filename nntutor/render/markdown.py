@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from nntutor.numfmt import fmt
-from nntutor.render.layout import DEFAULT_LIMIT, is_ragged, is_scalar, shown_indices
+from nntutor.render.layout import DEFAULT_LIMIT, is_ragged, is_scalar, shown_indices, text_rows
 from nntutor.trace import Step, Table, Trace, Value
 
 
@@ -73,6 +73,10 @@ def value_markdown(value: Value, precision: int, limit: int = DEFAULT_LIMIT) -> 
             piece = Value(f"{value.name}[{index}]", item, label=f"{value.display_name}[{index}]")
             parts += [*value_markdown(piece, precision, limit), ""]
         return parts[:-1]
+    table = text_rows(data)
+    if table is not None:
+        rows = [[_cell(c, precision) for c in row] for row in table.rows]
+        return [title, "", *_table([escape(c) for c in table.columns], rows, align_first_left=True)]
     array = np.asarray(data)
     if array.ndim == 1:
         cols = _labels(value.cols, array.size)

@@ -23,7 +23,7 @@ from rich.table import Table as RichTable
 from rich.text import Text
 
 from nntutor.numfmt import fmt
-from nntutor.render.layout import DEFAULT_LIMIT, is_ragged, is_scalar, shown_indices
+from nntutor.render.layout import DEFAULT_LIMIT, is_ragged, is_scalar, shown_indices, text_rows
 from nntutor.trace import Step, Table, Trace, Value
 
 STYLE_TITLE = "bold"
@@ -137,22 +137,6 @@ def _new_table(title: str | None) -> RichTable:
 # --------------------------------------------------------------------------- values
 
 
-def vector_table(value: Value, precision: int, limit: int) -> RichTable:
-    data = np.asarray(value.data)
-    cols = _labels(value.cols, data.size)
-    table = _new_table(None)
-    indices = shown_indices(data.size, limit)
-    table.add_column("", style=STYLE_DIM)
-    for i in indices:
-        table.add_column(Text("…" if i is None else cols[i]), justify="right")
-    row = [Text(value.name, style=STYLE_DIM)]
-    row += [Text("…") if i is None else _cell(data[i].item(), precision) for i in indices]
-    table.add_row(*row)
-    if data.size > limit:
-        table.caption = Text(f"{data.size} values, {len(indices) - 1} shown", style=STYLE_DIM)
-    return table
-
-
 def heat_style(x: float, low: float, high: float) -> str:
     """Background colour for a heatmap cell: blue for negative, red for positive, white at 0.
 
@@ -199,8 +183,12 @@ def finite_range(data: np.ndarray) -> tuple[float, float] | None:
     return float(data.min(where=finite, initial=np.inf)), float(data.max(where=finite, initial=-np.inf))
 
 
-def matrix_table(value: Value, precision: int, limit: int, heat: bool = False) -> RichTable:
+def matrix_table(value: Value, precision: int, limit: int, heat: bool = False, col_limit: int | None = None) -> RichTable:
+    """A labelled table of a matrix (a vector is one row named after the value)."""
     data = np.asarray(value.data)
+    if data.ndim == 1:
+        data = data.reshape(1, -1)
+        value = Value(value.name, data, rows=(value.name,), cols=value.cols)
     # the colour scale is only needed for a heatmap (a big matrix is not scanned otherwise)
     low, high = (finite_range(data) if heat else None) or (0.0, 0.0)
     n_rows, n_cols = data.shape
@@ -208,7 +196,7 @@ def matrix_table(value: Value, precision: int, limit: int, heat: bool = False) -
     cols = _labels(value.cols, n_cols)
     table = _new_table(None)
     row_indices = shown_indices(n_rows, limit)
-    col_indices = shown_indices(n_cols, limit)
+    col_indices = shown_indices(n_cols, limit if col_limit is None else col_limit)
     table.add_column("", style=STYLE_LABEL)
     for j in col_indices:
         table.add_column(Text("…" if j is None else cols[j]), justify="right")
@@ -222,12 +210,52 @@ def matrix_table(value: Value, precision: int, limit: int, heat: bool = False) -
                 if j is not None:
                     cell.stylize(heat_style(float(data[i, j]), low, high))
         table.add_row(Text(rows[i]), *cells)
-    if n_rows > limit or n_cols > limit:
+    if len(row_indices) < n_rows or len(col_indices) < n_cols:
+        what = f"{n_cols} values" if n_rows == 1 else f"{n_rows}×{n_cols} matrix"
         table.caption = Text(
-            f"{n_rows}×{n_cols} matrix, elided for display (computed in full; --format json has every value)",
+            f"{what}, elided for display (computed in full; --format json has every value)",
             style=STYLE_DIM,
         )
     return table
+
+
+class MatrixView:
+    """A matrix (or vector) that elides columns to fit the width it is given.
+
+    Rows and columns beyond ``limit`` are always elided (``limit`` 0: show all, for a
+    pager); then columns are dropped further until the table fits, so cells never wrap.
+    """
+
+    def __init__(self, title: str, value: Value, precision: int, limit: int, heat: bool = False) -> None:
+        self.title = title
+        self.value = value
+        self.precision = precision
+        self.limit = limit
+        self.heat = heat
+
+    def __rich_console__(self, console: Console, options):
+        from rich.measure import Measurement
+
+        data = np.asarray(self.value.data)
+        n_cols = data.shape[-1]
+        col_limit = n_cols if self.limit <= 0 else min(self.limit, n_cols) if n_cols > self.limit else n_cols
+        table = matrix_table(self.value, self.precision, self.limit, self.heat, col_limit)
+        unbounded = options.update_width(100_000)
+        natural = Measurement.get(console, unbounded, table).maximum
+        if self.limit > 0:
+            while col_limit > 2 and natural > options.max_width:
+                col_limit -= 1
+                table = matrix_table(self.value, self.precision, self.limit, self.heat, col_limit)
+                natural = Measurement.get(console, unbounded, table).maximum
+        yield Text(self.title, style=STYLE_LABEL)
+        if natural > options.max_width:  # --full: as wide as it needs (a pager scrolls sideways)
+            yield from console.render(table, options.update_width(natural))
+            yield Text("")
+        else:
+            yield table
+        span = finite_range(data) if self.heat else None
+        if span is not None:
+            yield heat_legend(span[0], span[1], self.precision)
 
 
 def mixed_table(value: Value, precision: int, limit: int) -> RichTable:
@@ -280,57 +308,36 @@ def value_renderables(value: Value, precision: int, limit: int, heat: bool = Fal
     coloured cells that keep their numbers, and a legend for the scale.
     """
     heat = heat and value.heat
-    for renderable in _value_parts(value, precision, limit, heat):
-        if isinstance(renderable, RichTable):
-            title = getattr(renderable, "_nntutor_title", None) or value.display_name
-            parts: list[RenderableType] = [Text(title, style=STYLE_LABEL), renderable]
-            legend = getattr(renderable, "_nntutor_legend", None)
-            if legend is not None:
-                parts.append(legend)
-            yield Group(*parts)
-        else:
-            yield renderable
-
-
-def _value_parts(value: Value, precision: int, limit: int, heat: bool = False) -> Iterator[RenderableType]:
+    title = value.display_name
     data = value.data
     if isinstance(data, Table):
-        yield mixed_table(value, precision, limit)
+        yield Group(Text(title, style=STYLE_LABEL), mixed_table(value, precision, limit))
     elif isinstance(data, dict):
-        yield mapping_table(value, precision, limit)
+        yield Group(Text(title, style=STYLE_LABEL), mapping_table(value, precision, limit))
     elif isinstance(data, (list, tuple)) and all(isinstance(item, str) for item in data):
         text = Text()
-        text.append(value.display_name, style=STYLE_LABEL)
+        text.append(title, style=STYLE_LABEL)
         text.append(": " + " | ".join(data))
         yield text
     elif is_ragged(data):
         for index, item in enumerate(data):
-            piece = Value(f"{value.name}[{index}]", item, label=f"{value.display_name}[{index}]")
-            for part in _value_parts(piece, precision, limit):
-                if isinstance(part, RichTable) and not getattr(part, "_nntutor_title", None):
-                    part._nntutor_title = piece.display_name  # type: ignore[attr-defined]
-                yield part
+            piece = Value(f"{value.name}[{index}]", item, label=f"{title}[{index}]", heat=value.heat)
+            yield from value_renderables(piece, precision, limit, heat)
+    elif text_rows(data) is not None:
+        yield Group(Text(title, style=STYLE_LABEL), mixed_table(Value(value.name, text_rows(data), label=value.label), precision, limit))
     else:
         array = np.asarray(data)
-        if array.ndim == 1:
-            yield vector_table(value, precision, limit)
-        elif array.ndim == 2:
-            table = matrix_table(value, precision, limit, heat)
-            span = finite_range(array) if heat else None
-            if span is not None:
-                table._nntutor_legend = heat_legend(span[0], span[1], precision)  # type: ignore[attr-defined]
-            yield table
+        if array.ndim in (1, 2):
+            yield MatrixView(title, value, precision, limit, heat)
         elif array.ndim == 3:
             for index in shown_indices(array.shape[0], limit):
                 if index is None:
                     yield Text(f"… ({array.shape[0]} in all)", style=STYLE_DIM)
                     continue
                 piece = Value(value.name, array[index], rows=value.rows, cols=value.cols)
-                table = matrix_table(piece, precision, limit, heat)
-                table._nntutor_title = f"{value.display_name} [{index}]"  # type: ignore[attr-defined]
-                yield table
+                yield MatrixView(f"{title} [{index}]", piece, precision, limit, heat)
         else:
-            yield Text(f"{value.display_name}: array of shape {array.shape}", style=STYLE_DIM)
+            yield Text(f"{title}: array of shape {array.shape}", style=STYLE_DIM)
 
 
 class PlotView:
@@ -351,17 +358,28 @@ class PlotView:
 # --------------------------------------------------------------------------- steps
 
 
+READING_WIDTH = 100
+FULL_WIDTH = 100_000
+
+
+def prose(renderable: RenderableType) -> RenderableType:
+    """Keep text at a readable width even when tables may be wider (``--full``)."""
+    from rich.constrain import Constrain
+
+    return Constrain(renderable, READING_WIDTH)
+
+
 def step_renderable(
     step: Step, number: int, precision: int, limit: int = DEFAULT_LIMIT, heat: bool = False, plots: bool = True
 ) -> RenderableType:
-    parts: list[RenderableType] = [Rule(Text(f"Step {number} · {step.title}", style=STYLE_TITLE), align="left")]
+    parts: list[RenderableType] = [prose(Rule(Text(f"Step {number} · {step.title}", style=STYLE_TITLE), align="left"))]
     if step.formula_text or step.formula:
-        parts.append(Padding(Text(step.formula_text or step.formula, style=STYLE_FORMULA), (0, 0, 0, 2), expand=True))
+        parts.append(prose(Padding(Text(step.formula_text or step.formula, style=STYLE_FORMULA), (0, 0, 0, 2), expand=True)))
     scalars = [v for v in step.values if is_scalar(v.data)]
     others = [v for v in step.values if not is_scalar(v.data)]
     if scalars:
         line = Text("   ").join(scalar_text(v, precision) for v in scalars)
-        parts.append(Padding(line, (0, 0, 0, 2), expand=True))
+        parts.append(prose(Padding(line, (0, 0, 0, 2), expand=True)))
     for value in others:
         for renderable in value_renderables(value, precision, limit, heat):
             parts.append(Padding(renderable, (1, 0, 0, 2), expand=True))
@@ -374,11 +392,11 @@ def step_renderable(
             if i:
                 worked.append("\n")
             worked.append(line, style=STYLE_WORKED)
-        parts.append(Padding(worked, (1, 0, 0, 2), expand=True))
+        parts.append(prose(Padding(worked, (1, 0, 0, 2), expand=True)))
     for warning in step.warnings:
-        parts.append(Padding(Text("⚠ " + warning, style=STYLE_WARNING), (1, 0, 0, 2), expand=True))
+        parts.append(prose(Padding(Text("⚠ " + warning, style=STYLE_WARNING), (1, 0, 0, 2), expand=True)))
     if step.why:
-        parts.append(Padding(Text(step.why, style=STYLE_WHY), (1, 0, 1, 2), expand=True))
+        parts.append(prose(Padding(Text(step.why, style=STYLE_WHY), (1, 0, 1, 2), expand=True)))
     else:
         parts.append(Text(""))
     return Group(*parts)
@@ -388,24 +406,45 @@ def header_renderable(trace: Trace, narrative: str = "") -> RenderableType:
     title = Text(trace.title, style="bold underline")
     parts: list[RenderableType] = [title]
     if trace.summary:
-        parts.append(Text(trace.summary))
+        parts.append(prose(Text(trace.summary)))
     if narrative:
-        parts.append(Padding(Text(narrative, style=STYLE_DIM), (1, 0, 0, 0), expand=True))
+        parts.append(prose(Padding(Text(narrative, style=STYLE_DIM), (1, 0, 0, 0), expand=True)))
     for warning in trace.warnings:
-        parts.append(Padding(Text("⚠ " + warning, style=STYLE_WARNING), (1, 0, 0, 0), expand=True))
+        parts.append(prose(Padding(Text("⚠ " + warning, style=STYLE_WARNING), (1, 0, 0, 0), expand=True)))
     parts.append(Text(""))
     return Group(*parts)
 
 
+def _shown_in_steps(trace: Trace, data: Any) -> str | None:
+    """The title of the step that already shows this very array, if any (no need to repeat it)."""
+    if not isinstance(data, np.ndarray) or data.ndim == 0:
+        return None
+    for step in trace.steps:
+        for value in step.values:
+            if value.data is data or (
+                isinstance(value.data, np.ndarray) and value.data.shape == data.shape and np.shares_memory(value.data, data)
+            ):
+                return step.title
+    return None
+
+
 def outputs_renderable(trace: Trace, precision: int, limit: int = DEFAULT_LIMIT) -> RenderableType:
-    parts: list[RenderableType] = [Rule(Text("Result", style=STYLE_TITLE), align="left")]
+    """The lesson's public outputs; arrays already shown in a step are named, not repeated."""
+    parts: list[RenderableType] = [prose(Rule(Text("Result", style=STYLE_TITLE), align="left"))]
+    already = {name: _shown_in_steps(trace, data) for name, data in trace.outputs.items()}
+    repeated = [name for name, where in already.items() if where]
     for name, data in trace.outputs.items():
+        if already[name]:
+            continue
         value = Value(name, data)
         if is_scalar(data):
             parts.append(Padding(scalar_text(value, precision), (0, 0, 0, 2), expand=True))
         else:
             for renderable in value_renderables(value, precision, limit):
                 parts.append(Padding(renderable, (0, 0, 0, 2), expand=True))
+    if repeated:
+        note = "shown above: " + ", ".join(repeated) + " (--format json writes every output in full)"
+        parts.append(prose(Padding(Text(note, style=STYLE_DIM), (0, 0, 0, 2), expand=True)))
     return Group(*parts)
 
 
@@ -473,9 +512,8 @@ def show_trace(trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, 
     if _isatty(sys.stdout) or os.environ.get("FORCE_COLOR"):
         print_trace(stdout_console(), trace, precision=precision, limit=limit, narrative=narrative, plots=plots)
     else:
-        sys.stdout.write(
-            render_text(trace, precision=precision, width=_env_width(100), limit=limit, narrative=narrative, plots=plots)
-        )
+        width = FULL_WIDTH if limit <= 0 else _env_width(100)
+        sys.stdout.write(render_text(trace, precision=precision, width=width, limit=limit, narrative=narrative, plots=plots))
 
 
 def print_message(message: str, *, style: str = "") -> None:

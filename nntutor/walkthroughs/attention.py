@@ -103,9 +103,8 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
     j = 0
 
     inputs: dict[str, Any] = {"x": x, "tokens": list(labels), "causal": causal, "scale": scale}
-    eye = np.eye(d) if any(w is None for w in (wq, wk, wv)) else None  # one identity shared by the missing projections
     for name, w in (("wq", wq), ("wk", wk), ("wv", wv)):
-        inputs[name] = w if w is not None else eye
+        inputs[name] = w if w is not None else "identity"
     if padding is not None:
         inputs["padding"] = padding
     inputs.update(random_info)
@@ -122,7 +121,7 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
             Value("k", result.k, label="K = X·W_K", rows=labels),
             Value("v", result.v, label="V = X·W_V", rows=labels),
         ]
-        w_q = wq if wq is not None else eye
+        w_q = wq if wq is not None else np.eye(d)
         worked = [dot_worked(ctx, f"Q[{i},0] = x{i}·W_Q[:,0]", x[i], w_q[:, 0], result.q[i, 0])]
     trace.add(
         Step(

@@ -387,12 +387,18 @@ def _softmax_step(ctx, trace: Trace, r: Forward, vocab) -> None:
     n, f = ctx.n, ctx.f
     sm = r.sampling.softmax
     T = sm.temperature
-    j = int(rank(sm.probs)[0])
+    order = rank(sm.probs)
+    top = int(order[0])
+    j = int(order[1]) if order.size > 1 else top  # the runner-up: its exponential is not e^0
     worked = []
     if not r.sampling.overflow:
-        worked.append(f"z[{vocab[j]}]/T = {n(sm.logits[j])} / {n(T)} = {n(sm.scaled[j])}; minus the largest, {n(sm.maximum)}: e^{f(sm.shifted[j])} = {n(sm.exps[j])}")
+        worked.append(
+            f"z[{vocab[j]}]/T = {n(sm.logits[j])} / {n(T)} = {n(sm.scaled[j])}; minus the largest "
+            f"(z[{vocab[top]}]/T = {n(sm.maximum)}): e^({n(sm.scaled[j])} − {f(sm.maximum)}) = e^{f(sm.shifted[j])} = {n(sm.exps[j])}"
+        )
     worked.append(sum_worked(ctx, "Σ e^(z/T − max)", sm.exps, sm.total))
     worked.append(f"p[{vocab[j]}] = {n(sm.exps[j])} / {n(sm.total)} = {n(sm.probs[j])}")
+    worked.append(f"p[{vocab[top]}] = e^0 / {n(sm.total)} = {n(sm.probs[top])} (the most probable)")
     step = Step(
         id="softmax",
         title=f"Softmax at temperature T = {n(T)} ({len(vocab)} probabilities)",

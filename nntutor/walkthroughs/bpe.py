@@ -1,0 +1,313 @@
+"""The bpe lesson: learn byte-pair-encoding merges as subword-nmt does, then segment words.
+
+Default run (the paper's corpus: low ×5, lower ×2, newest ×6, widest ×3, 10 merges):
+(e, s) and (s, t</w>) both occur 9 times; the tie goes to the greater pair, so the
+merges are s+t</w>, e+st</w>, l+o, w+est</w>, n+e, ne+west</w>, lo+w</w>, w+i,
+wi+d, wid+est</w>, and the vocabulary goes 11 → 10, 10, 9, 10, 10, 9, 9, 9, 8, 7.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from nntutor.core import bpe
+from nntutor.errors import InputError
+from nntutor.inputs import read_text_file
+from nntutor.trace import Step, Table, Trace, Value
+from nntutor.walkthroughs.common import Context
+
+MAX_MERGES = 100_000
+MAX_ENCODE_WORDS = 1_000
+WORD_ROWS = 200  # rows of the word-frequency and initial-symbol tables
+CHANGED_ROWS = 10  # words listed per merge shown in full
+ENCODE_DEFAULT = 10  # corpus words segmented when --encode is not given
+
+
+def _symbols(symbols: tuple[str, ...]) -> str:
+    return " ".join(symbols)
+
+
+def _pair(pair: tuple[str, str]) -> str:
+    return f"{pair[0]} + {pair[1]}"
+
+
+def _corpus(args: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
+    """The text, the flag it came from, and what trace.inputs records about it."""
+    given = args.get("_given", frozenset())
+    path = args.get("file")
+    if path is not None:
+        if "text" in given:
+            raise InputError("--file", "give either --text or --file, not both")
+        text = read_text_file("--file", path)
+        data = text.encode("utf-8")
+        record = {"text": None, "file": path, "file_bytes": len(data), "file_sha256": hashlib.sha256(data).hexdigest()}
+        if not text.strip():
+            raise InputError("--file", f"{path!r} holds no words (it is empty or only whitespace)")
+        return text, "--file", record
+    text = args["text"]
+    if not text.strip():
+        raise InputError("--text", "is empty or only whitespace (give some words, e.g. --text \"low lower newest\")")
+    return text, "--text", {"text": text, "file": None}
+
+
+def _why_tie(chosen: tuple[str, str], other: tuple[str, str]) -> str:
+    """Why ``chosen`` beats ``other`` at the same count (tuple order, code points)."""
+    side, a, b = ("left", chosen[0], other[0]) if chosen[0] != other[0] else ("right", chosen[1], other[1])
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            return (
+                f"the {side} symbols differ first at {x!r} (U+{ord(x):04X}) vs {y!r} (U+{ord(y):04X}), "
+                f"and {x!r} is greater"
+            )
+    return f"the {side} symbol {a!r} extends {b!r}, and a longer string is greater"
+
+
+def _merge_step(ctx: Context, merge: bpe.Merge, before_vocab: int, counts: dict[str, int], top: int) -> Step:
+    a, b = merge.pair
+    worked: list[str] = []
+    occurrences = [(w, n) for w, n, _ in merge.changed]
+    total = sum(counts[w] * n for w, n in occurrences)
+    if merge.changed and merge.words_changed == len(merge.changed) and total == merge.frequency:
+        terms = " + ".join(f"{counts[w]}×{n} ({w})" for w, n in occurrences)
+        worked.append(f"count({a}, {b}) = {terms} = {merge.frequency}")
+    else:
+        worked.append(
+            f"count({a}, {b}) = {merge.frequency}: the sum over the {merge.words_changed:,} words containing the "
+            "pair of (word count × occurrences in the word)"
+        )
+    ties = [p for p, c in merge.top_pairs if c == merge.frequency and p != merge.pair]
+    if ties:
+        worked.append(
+            f"tie at {merge.frequency}: ({a}, {b}) wins over ({ties[0][0]}, {ties[0][1]}) because "
+            + _why_tie(merge.pair, ties[0])
+        )
+    fresh = merge.vocab_size - before_vocab + len(merge.vanished)
+    gained = f" + 1 ({merge.symbol} is new)" if fresh == 1 else f" + 0 ({merge.symbol} was already used)"
+    lost = f" − {len(merge.vanished)} ({', '.join(merge.vanished)} no longer used)" if merge.vanished else ""
+    worked.append(f"vocabulary = {before_vocab}{gained}{lost} = {merge.vocab_size}")
+    values = [
+        Value(
+            "top_pairs",
+            Table(("pair", "count"), tuple((_symbols(p), c) for p, c in merge.top_pairs)),
+            label=f"top {top} pair counts before merge {merge.rank}",
+        ),
+        Value("pair", f"{a} + {b} → {merge.symbol}", label="merged pair"),
+        Value("frequency", merge.frequency),
+        Value(
+            "changed",
+            Table(
+                ("word", "count", "pair occurrences", "symbols after"),
+                tuple((w, counts[w], n, _symbols(s)) for w, n, s in merge.changed[:CHANGED_ROWS]),
+            ),
+            label=f"words changed ({merge.words_changed:,})",
+        ),
+        Value("vocab_size", merge.vocab_size, label="vocabulary size"),
+    ]
+    return Step(
+        id=f"merge-{merge.rank}",
+        title=f"Merge {merge.rank}: {a} + {b} → {merge.symbol}",
+        formula=r"(a, b)^{*} = \arg\max_{(a,b)} \sum_{w} \mathrm{count}(w)\,\mathrm{occ}_{w}(a\,b)",
+        formula_text="best pair = argmax over (a, b) of Σ_w count(w) × occurrences of (a b) in w",
+        values=values,
+        worked=worked,
+        why=(
+            "The most frequent pair becomes one new symbol everywhere it occurs; only the pairs next to "
+            "each merged occurrence change their counts, so nothing else needs recounting."
+        ),
+    )
+
+
+def build(ctx: Context, args: dict[str, Any]) -> Trace:
+    text, source_flag, record = _corpus(args)
+    num_merges = int(args["merges"])
+    if num_merges > MAX_MERGES:
+        raise InputError(
+            "--merges",
+            f"{num_merges:,} is more than this lesson allows (at most {MAX_MERGES:,}); learning stops by itself "
+            "once no pair occurs --min-frequency times, so a large value already means 'until the pairs run out'",
+        )
+    min_frequency = int(args["min-frequency"])
+    top = int(args["top"])
+    show = int(args["show"])
+    counts_in_order = bpe.count_words(text)
+    if not counts_in_order:
+        raise InputError(source_flag, "holds no words (only spaces and line breaks)")
+    encode_text = args.get("encode")
+    if encode_text is not None:
+        encode_words = list(dict.fromkeys(bpe.split_words(encode_text)))
+        if not encode_words:
+            raise InputError("--encode", "holds no words (give words separated by spaces, e.g. --encode \"lowest newer\")")
+        if len(encode_words) > MAX_ENCODE_WORDS:
+            raise InputError(
+                "--encode", f"{len(encode_words):,} distinct words is too many (at most {MAX_ENCODE_WORDS:,})"
+            )
+    result = bpe.learn_bpe(counts_in_order, num_merges, min_frequency, top_k=top, detail=show, changed_limit=CHANGED_ROWS)
+    counts = result.word_counts
+    if encode_text is None:
+        encode_words = list(counts)[:ENCODE_DEFAULT]
+
+    record.update(
+        {"merges": num_merges, "min-frequency": min_frequency, "top": top, "show": show, "encode": encode_words}
+    )
+    trace = ctx.new_trace(record)
+    n_tokens = sum(counts.values())
+    words = list(counts)
+    shown_words = words[:WORD_ROWS]
+    more = f" (the {len(shown_words)} most frequent shown; --format json has all)" if len(words) > WORD_ROWS else ""
+    odd = [w for w in words if any(ch.isspace() for ch in w)]
+    word_step = trace.add(
+        Step(
+            id="words",
+            title="Split the text into words and count them",
+            formula=r"\mathrm{count}(w) = \#\{\text{occurrences of } w\}",
+            formula_text="count(w) = number of times w occurs",
+            values=[
+                Value("word_counts", Table(("word", "count"), tuple((w, counts[w]) for w in shown_words)),
+                      label=f"word counts{more}"),
+                Value("tokens", n_tokens, label="words in the text"),
+                Value("distinct", len(words), label="distinct words"),
+            ],
+            worked=[
+                f"{len(words)} distinct words, {n_tokens} in all: "
+                + " + ".join(str(counts[w]) for w in words[:8])
+                + (" + …" if len(words) > 8 else "")
+                + f" = {n_tokens}"
+            ],
+            why=(
+                "BPE works on word types, not on running text: each distinct word is processed once and its "
+                "count weights every pair inside it. Words are split on spaces and line breaks, as subword-nmt does."
+            ),
+        )
+    )
+    if odd:
+        word_step.warnings.append(
+            f"{len(odd)} word(s) contain a tab or another non-space whitespace character, e.g. {odd[0]!r}: "
+            "like subword-nmt, only spaces and line breaks separate words"
+        )
+
+    first = words[0]
+    initial = {w: bpe.initial_symbols(w) for w in shown_words}
+    symbols0 = sorted({s for w in words for s in bpe.initial_symbols(w)})
+    trace.add(
+        Step(
+            id="symbols",
+            title="Write each word as characters, marking the end of the word",
+            formula=r"w = c_1 c_2 \dots c_n \;\mapsto\; (c_1, c_2, \dots, c_n\texttt{</w>})",
+            formula_text="w = c₁c₂…cₙ  ↦  (c₁, c₂, …, cₙ</w>)",
+            values=[
+                Value("initial", Table(("word", "count", "symbols"),
+                                       tuple((w, counts[w], _symbols(initial[w])) for w in shown_words)),
+                      label=f"initial symbols{more}"),
+                Value("initial_vocab", Table(("symbol",), tuple((s,) for s in symbols0[:WORD_ROWS])),
+                      label=f"initial vocabulary ({len(symbols0)} symbols)"),
+                Value("initial_vocab_size", result.initial_vocab_size, label="initial vocabulary size"),
+            ],
+            worked=[f"{first} → {_symbols(bpe.initial_symbols(first))}"],
+            why=(
+                "The marker </w> rides on the last character, so a word-final 'w</w>' is a different symbol "
+                "from the 'w' inside a word: merges can learn endings such as 'est</w>'."
+            ),
+        )
+    )
+
+    before = result.initial_vocab_size
+    for merge in result.merges[:show]:
+        trace.add(_merge_step(ctx, merge, before, counts, top))
+        before = merge.vocab_size
+
+    later = result.merges[show:]
+    if later:
+        trace.add(
+            Step(
+                id="later-merges",
+                title=f"Merges {later[0].rank}–{later[-1].rank}, in brief",
+                formula_text="the same rule, merge after merge",
+                values=[
+                    Value(
+                        "later",
+                        Table(
+                            ("#", "pair", "new symbol", "count", "words changed", "vocabulary"),
+                            tuple((m.rank, _symbols(m.pair), m.symbol, m.frequency, m.words_changed, m.vocab_size)
+                                  for m in later),
+                        ),
+                        label=f"merges {later[0].rank}–{later[-1].rank}",
+                    )
+                ],
+                worked=[f"merge {later[0].rank}: count({later[0].pair[0]}, {later[0].pair[1]}) = {later[0].frequency}"],
+                why="Counts fall as merges go on: early merges capture the commonest pieces, later ones rarer ones.",
+            )
+        )
+
+    stop_note = {
+        "merges": f"stopped after the {num_merges} merges asked for (--merges)",
+        "no-pairs": "stopped early: no adjacent pair is left (every word is a single symbol)",
+        "min-frequency": (
+            f"stopped early: the best pair left, {_symbols(result.stop_pair or ('', ''))}, occurs "
+            f"{result.stop_frequency} {'time' if result.stop_frequency == 1 else 'times'}, "
+            f"fewer than --min-frequency {min_frequency}"
+        ),
+    }[result.stop]
+    merge_step = trace.add(
+        Step(
+            id="merges",
+            title="The merge list (in the order learned)",
+            formula_text="merge i: left + right → new symbol",
+            values=[
+                Value("merges", Table(("#", "left", "right", "new symbol"),
+                                      tuple((m.rank, m.pair[0], m.pair[1], m.symbol) for m in result.merges)),
+                      label=f"{len(result.merges)} {'merge' if len(result.merges) == 1 else 'merges'}"),
+                Value("vocab_size", [m.vocab_size for m in result.merges], label="vocabulary size after each merge",
+                      cols=tuple(f"after {m.rank}" for m in result.merges)),
+            ],
+            worked=[f"{len(result.merges)} {'merge' if len(result.merges) == 1 else 'merges'}; {stop_note}"],
+            why=(
+                "This list is the whole tokenizer: subword-nmt writes it, one pair a line, to its codes file, "
+                "and segmenting any text replays it."
+            ),
+        )
+    )
+    if result.stop != "merges":
+        merge_step.warnings.append(stop_note[0].upper() + stop_note[1:])
+
+    ranks = bpe.merge_ranks(result.pairs)
+    encoded: dict[str, list[str]] = {}
+    rows = []
+    worked = []
+    for word in encode_words:
+        steps = bpe.encode_steps(word, ranks)
+        tokens = steps[-1][2] if steps else bpe.initial_symbols(word)
+        encoded[word] = list(tokens)
+        rows.append((word, _symbols(tokens), " ".join(bpe.apply_bpe_form(tokens)), len(tokens)))
+        if not worked and steps:
+            chain = [_symbols(bpe.initial_symbols(word))]
+            chain += [f"(merge {rank + 1}: {p[0]} + {p[1]}) {_symbols(s)}" for rank, p, s in steps[:12]]
+            if len(steps) > 12:
+                chain.append(f"… {len(steps) - 12} more merges … {_symbols(tokens)}")
+            worked.append(f"{word}: " + " → ".join(chain))
+    if not worked:
+        worked.append(f"{encode_words[0]}: no learned merge applies, so it stays {rows[0][1]}")
+    trace.add(
+        Step(
+            id="encode",
+            title="Segment words with the learned merges",
+            formula_text="repeat: merge the adjacent pair learned earliest, at every occurrence",
+            values=[
+                Value("encoded", Table(("word", "tokens", "as apply-bpe writes it", "number of tokens"), tuple(rows)),
+                      label="segmentations"),
+            ],
+            worked=worked,
+            why=(
+                "A word never seen in training is still cut into known pieces: frequent words end up as one "
+                "token, rare ones as several subwords, and nothing is out of vocabulary except unseen characters."
+            ),
+        )
+    )
+
+    trace.outputs = {
+        "word_counts": counts,
+        "merges": [[a, b] for a, b in result.pairs],
+        "vocab_size": [m.vocab_size for m in result.merges],
+        "encoded": encoded,
+    }
+    return trace
