@@ -36,7 +36,7 @@ FLAG_SYNTAX = (
 
 
 def _say(message: str) -> None:
-    from nntutor.render.terminal import print_message
+    from nntutor.render.console import print_message
 
     print_message(message)
 
@@ -152,7 +152,7 @@ class LessonGroup(TyperGroup):
     def list_commands(self, ctx) -> list[str]:
         from nntutor.lessons import load_all
 
-        return [lesson.name for lesson in load_all(self._extra_dir(ctx))]
+        return [lesson.name for lesson in load_all(self._extra_dir(ctx), check_inputs=False)]
 
     def get_command(self, ctx, cmd_name: str):
         from nntutor.lessons import load_lesson
@@ -165,7 +165,7 @@ def _parameter_name(input_name: str) -> str:
 
 
 def _escape_help(text: str) -> str:
-    from nntutor.render.terminal import escape_help
+    from nntutor.render.console import escape_help
 
     return escape_help(text)
 
@@ -535,10 +535,10 @@ def make_app(argv: list[str] | None = None) -> typer.Typer:
     def list_lessons(ctx: typer.Context) -> None:
         """List the lessons in teaching order, grouped by part."""
         from nntutor.lessons import load_all
-        from nntutor.render.terminal import emit, lessons_table
+        from nntutor.render.console import emit, lessons_table
 
         extra = ctx.find_root().params.get("lessons_dir")
-        lessons = load_all(extra)
+        lessons = load_all(extra, check_inputs=False)  # names and summaries: NumPy is not needed
         rows = [(lesson.part, lesson.name, lesson.summary) for lesson in lessons]
         emit(lessons_table(rows))
 

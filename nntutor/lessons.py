@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nntutor import inputs as input_parsing
 from nntutor.errors import InputError, LessonFileError
 
 FORMAT_VERSION = 1
@@ -160,7 +159,9 @@ class Lesson:
 def default_value(spec: InputSpec) -> Any:
     if spec.default is None:
         return False if spec.kind == "flag" else None
-    return input_parsing.parse_input(spec, spec.default)
+    from nntutor.inputs import parse_input  # NumPy: only when a lesson's inputs are parsed
+
+    return parse_input(spec, spec.default)
 
 
 # --------------------------------------------------------------------------- finding
@@ -243,20 +244,25 @@ def load_lesson(name: str, extra_dir: str | os.PathLike | None = None) -> Lesson
     return read_lesson_file(find_lesson_file(name, lesson_dirs(extra_dir)))
 
 
-def load_all(extra_dir: str | os.PathLike | None = None) -> list[Lesson]:
-    """Every lesson, in teaching order."""
+def load_all(extra_dir: str | os.PathLike | None = None, *, check_inputs: bool = True) -> list[Lesson]:
+    """Every lesson, in teaching order.
+
+    ``check_inputs=False`` (for listing: ``nntutor list`` shows names and summaries)
+    skips checking input kinds and parsing defaults, which needs NumPy; running a
+    lesson (:func:`load_lesson`) and ``nntutor check`` always check them.
+    """
     files = lesson_files(lesson_dirs(extra_dir))
-    lessons = [read_lesson_file(path) for path in files.values()]
+    lessons = [read_lesson_file(path, check_inputs=check_inputs) for path in files.values()]
     return sorted(lessons, key=lambda lesson: (lesson.order, lesson.name))
 
 
 # --------------------------------------------------------------------------- reading
 
 
-def read_lesson_file(path: Path) -> Lesson:
+def read_lesson_file(path: Path, *, check_inputs: bool = True) -> Lesson:
     """Read and validate one lesson file; the first problem raises ``LessonFileError``."""
     data = _read_toml(path)  # parsed once, for both validating and building
-    errors = validate_data(path, data)
+    errors = validate_data(path, data, check_inputs=check_inputs)
     if errors:
         raise errors[0]
     return _build_lesson(path, data)
@@ -325,8 +331,11 @@ def validate_file(path: Path) -> list[LessonFileError]:
     return validate_data(path, data)
 
 
-def validate_data(path: Path, data: dict[str, Any]) -> list[LessonFileError]:
-    """Every problem in the parsed contents ``data`` of the lesson file ``path``."""
+def validate_data(path: Path, data: dict[str, Any], *, check_inputs: bool = True) -> list[LessonFileError]:
+    """Every problem in the parsed contents ``data`` of the lesson file ``path``.
+
+    ``check_inputs=False`` leaves out input kinds and defaults (see :func:`load_all`).
+    """
     where = str(path)
     errors = _check_table(where, "", data, LESSON_KEYS, REQUIRED_LESSON_KEYS)
     if errors:
@@ -361,6 +370,10 @@ def validate_data(path: Path, data: dict[str, Any]) -> list[LessonFileError]:
         if name in RESERVED_FLAGS:
             errors.append(LessonFileError(where, label, f"--{name} is a flag every lesson already has"))
         seen.add(name)
+        if not check_inputs:
+            continue
+        from nntutor import inputs as input_parsing  # NumPy: only when defaults are parsed
+
         if raw["kind"] not in input_parsing.KINDS:
             errors.append(
                 LessonFileError(where, f"{label}.kind", f"{raw['kind']!r} is not one of {', '.join(input_parsing.KINDS)}")

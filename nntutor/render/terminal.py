@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterator, Sequence
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 from rich import box
@@ -23,6 +23,17 @@ from rich.table import Table as RichTable
 from rich.text import Text
 
 from nntutor.numfmt import fmt
+from nntutor.render.console import (  # noqa: F401 (re-exported: the console helpers live there, numpy-free)
+    _env_width,
+    _isatty,
+    emit,
+    error_console,
+    escape_help,
+    lessons_table,
+    make_console,
+    print_message,
+    stdout_console,
+)
 from nntutor.render.layout import DEFAULT_LIMIT, is_ragged, is_scalar, shown_indices, text_rows
 from nntutor.trace import Step, Table, Trace, Value
 
@@ -34,64 +45,6 @@ STYLE_WORKED = "green"
 STYLE_WHY = "italic"
 STYLE_WARNING = "bold yellow"
 STYLE_DIM = "dim"
-
-
-def make_console(
-    file: IO[str] | None = None,
-    *,
-    width: int | None = None,
-    color: bool | None = None,
-    record: bool = False,
-    stderr: bool = False,
-) -> Console:
-    """The one Console factory: markup, emoji and highlighting off (user text is shown as typed).
-
-    ``color=None`` lets rich decide (no colour with NO_COLOR or when piped);
-    ``False`` forces plain text; ``True`` forces colour.
-    """
-    if width is None and file is not None and not _isatty(file):
-        width = _env_width(100)
-    kwargs: dict[str, Any] = {}
-    if color is False:
-        kwargs["color_system"] = None
-        kwargs["no_color"] = True
-    elif color is True:
-        kwargs["force_terminal"] = True
-        kwargs["color_system"] = "truecolor"
-    return Console(
-        file=file,
-        width=width,
-        markup=False,
-        emoji=False,
-        highlight=False,
-        record=record,
-        stderr=stderr,
-        soft_wrap=False,
-        **kwargs,
-    )
-
-
-def _isatty(file: IO[str]) -> bool:
-    try:
-        return file.isatty()
-    except (AttributeError, ValueError):
-        return False
-
-
-def _env_width(default: int) -> int:
-    try:
-        return max(40, int(os.environ.get("COLUMNS", default)))
-    except ValueError:
-        return default
-
-
-def stdout_console() -> Console:
-    """Console for data on stdout: terminal width when interactive, 100 columns when piped."""
-    return make_console(sys.stdout)
-
-
-def error_console() -> Console:
-    return make_console(sys.stderr, stderr=True)
 
 
 # --------------------------------------------------------------------------- cells
@@ -491,22 +444,6 @@ def render_renderables(renderables: Sequence[RenderableType], width: int = 100) 
     return "\n".join(line.rstrip() for line in buffer.getvalue().splitlines()) + "\n"
 
 
-def emit(*renderables: RenderableType) -> None:
-    """Print to stdout: styled in a terminal; plain text without trailing spaces when piped."""
-    if _isatty(sys.stdout) or os.environ.get("FORCE_COLOR"):
-        console = stdout_console()
-        for renderable in renderables:
-            console.print(renderable)
-        return
-    import io
-
-    buffer = io.StringIO()
-    console = make_console(buffer, width=_env_width(100), color=False)
-    for renderable in renderables:
-        console.print(renderable)
-    sys.stdout.write("\n".join(line.rstrip() for line in buffer.getvalue().splitlines()) + "\n")
-
-
 def show_trace(trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, narrative: str = "", plots: bool = True) -> None:
     """Print to stdout: styled in a terminal; plain text without trailing spaces when piped."""
     if _isatty(sys.stdout) or os.environ.get("FORCE_COLOR"):
@@ -514,37 +451,6 @@ def show_trace(trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, 
     else:
         width = FULL_WIDTH if limit <= 0 else _env_width(100)
         sys.stdout.write(render_text(trace, precision=precision, width=width, limit=limit, narrative=narrative, plots=plots))
-
-
-def print_message(message: str, *, style: str = "") -> None:
-    """One line to stderr (errors, notices): never parsed as markup."""
-    error_console().print(Text(message, style=style), soft_wrap=True)
-
-
-def escape_help(text: str) -> str:
-    """Help text from a lesson file, shown literally by Typer's rich help (``[i]`` stays ``[i]``)."""
-    from rich.markup import escape
-
-    return escape(text)
-
-
-def lessons_table(rows: Sequence[tuple[str, str, str]]) -> RenderableType:
-    """``nntutor list``: lessons grouped by part, in teaching order.
-
-    ``rows`` are (part, name, summary) in order.
-    """
-    table = RichTable(box=None, show_header=False, pad_edge=False, padding=(0, 2, 0, 0))
-    table.add_column("name", style="bold cyan", no_wrap=True)
-    table.add_column("summary")
-    current = None
-    for part, name, summary in rows:
-        if part != current:
-            if current is not None:
-                table.add_row(Text(""), Text(""))
-            table.add_row(Text(part, style="bold underline"), Text(""))
-            current = part
-        table.add_row(Text("  " + name, style="bold cyan"), Text(summary))
-    return Group(table, Text(""), Text("Run one with: nntutor lesson NAME   (its flags: nntutor lesson NAME --help)", style=STYLE_DIM))
 
 
 def render_picture(
