@@ -451,3 +451,12 @@ def test_cli_bad_values(run_cli, bad_files, args, flag, fragment):
     message = result.stderr.strip()
     assert len(message.splitlines()) == 1
     assert flag in message and fragment in message, message
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(st.sampled_from(list("ab é猫\t\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029\xa0")), max_size=200))
+def test_word_counts_equal_subword_nmt_reader(text):
+    # The tool's own vocabulary reader, fed as its command line feeds it (codecs UTF-8 lines).
+    reader = codecs.getreader("utf-8")(io.BytesIO(text.encode("utf-8")))
+    assert bpe.count_words(text) == dict(learn_module.get_vocabulary(reader))
+    assert Counter(bpe.split_words(text)) == Counter(bpe.count_words(text))
