@@ -11,11 +11,13 @@ import codecs
 import contextlib
 import io
 import json
+import os
 import random
 import subprocess
 import sys
 from collections import Counter
 from itertools import pairwise
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -409,7 +411,9 @@ def test_cli_terminal_runs(run_cli):
 def test_cli_markdown_renders_merges(run_cli):
     result = run_cli("lesson", "bpe", "--format", "markdown")
     assert result.exit_code == 0, result.stderr
-    assert "st&lt;/w&gt;" in result.stdout or "st</w>" in result.stdout
+    # '<' and '>' are escaped, so '</w>' cannot be taken for an HTML tag.
+    assert "## 3. Merge 1: s + t\\</w\\> → st\\</w\\>" in result.stdout
+    assert "| newest | 6 |" in result.stdout
 
 
 @pytest.fixture
@@ -460,3 +464,20 @@ def test_word_counts_equal_subword_nmt_reader(text):
     reader = codecs.getreader("utf-8")(io.BytesIO(text.encode("utf-8")))
     assert bpe.count_words(text) == dict(learn_module.get_vocabulary(reader))
     assert Counter(bpe.split_words(text)) == Counter(bpe.count_words(text))
+
+
+def test_lesson_does_not_import_sympy():
+    # Start-up cost matters on every command: the bpe lesson needs neither sympy nor torch.
+    code = (
+        "import sys\n"
+        "from nntutor.lessons import load_lesson\n"
+        "from nntutor.run import run_lesson\n"
+        "run_lesson(load_lesson('bpe'), {})\n"
+        "print(sorted(m for m in ('sympy', 'torch') if m in sys.modules))\n"
+    )
+    root = str(Path(__file__).resolve().parent.parent)
+    env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    completed = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True, env=env, cwd=root
+    )
+    assert completed.stdout.strip() == "[]"

@@ -27,7 +27,9 @@ Worked example (the paper's corpus: low ×5, lower ×2, newest ×6, widest ×3):
 {'lowest': ('lo', 'w', 'est</w>')}
 
 Being faithful to the reference means copying its behaviour, quirks included,
-so that a learner can check every merge against the tool:
+so that a learner can check every merge against the tool (``learn-bpe -s N
+--min-frequency F`` on plain text: no ``--dict-input``, no ``--total-symbols``,
+so N is the number of merges, not a target vocabulary size):
 
 - words are separated by spaces and line breaks only (the tool reads lines with
   Python's ``codecs`` reader, which breaks lines wherever ``str.splitlines``
@@ -602,6 +604,10 @@ def merge_ranks(merges: Sequence[Pair]) -> dict[Pair, int]:
 
 def encode(words: Iterable[str], merges: Sequence[Pair]) -> dict[str, tuple[str, ...]]:
     """Segment each distinct word with the learned merges (earliest learned first).
+
+    Agrees with ``subword-nmt apply-bpe`` (codes version 0.2, no glossaries,
+    vocabulary filter or dropout) once written in its form (``apply_bpe_form``),
+    for words split as for learning (``split_words``).
 
     >>> encode(["low", "lower"], [("l", "o"), ("lo", "w</w>")])
     {'low': ('low</w>',), 'lower': ('lo', 'w', 'e', 'r</w>')}
