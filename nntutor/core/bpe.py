@@ -329,6 +329,7 @@ class _Learner:
         merged_total = 0
         changed = 0
         some: list[tuple[int, tuple[str, ...]]] = []
+        room = j_limit
         raised: set[Pair] = set()
         self.vanished = []
         for j, n in occurrences.items():
@@ -374,7 +375,10 @@ class _Learner:
                 positions = [k for k, s in enumerate(new) if s == joined]
             elif not starts:
                 new = old
-                positions = [k for k, s in enumerate(new) if s == joined] if joined in old else []
+                if joined in old:
+                    positions = [k for k, s in enumerate(new) if s == joined]
+                else:
+                    continue  # nothing merged, nothing gained
             else:
                 if len(starts) == 1:
                     k = starts[0]
@@ -397,8 +401,9 @@ class _Learner:
             symbols[j] = new
             if new != old:
                 changed += 1
-                if len(some) < j_limit:
+                if room:
                     some.append((j, old))
+                    room -= 1
             # "X new Y" gains (X, new) and (new, Y); in "new new" the pair is gained once.
             last = len(new) - 1
             for k in positions:
