@@ -238,7 +238,10 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
                         label=f"merges {later[0].rank}–{later[-1].rank}",
                     )
                 ],
-                worked=[f"merge {later[0].rank}: count({_symbols(later[0].pair)}) = {later[0].frequency}"],
+                worked=[
+                    f"merge {m.rank}: count({_vis(m.pair[0])}, {_vis(m.pair[1])}) = {m.frequency} → {_vis(m.symbol)}"
+                    for m in (later[0], later[-1])[: len(later)]
+                ],
                 why="Counts fall as merges go on: early merges capture the commonest pieces, later ones rarer ones.",
             )
         )
