@@ -19,8 +19,8 @@ from nntutor.walkthroughs.common import Context
 
 MAX_MERGES = 100_000
 MAX_ENCODE_WORDS = 1_000
-WORD_ROWS = 200  # rows of the word-frequency and initial-symbol tables
-CHANGED_ROWS = 10  # words listed per merge shown in full
+WORD_ROWS = 24  # rows of the word-frequency and initial-symbol tables (the output has every word)
+CHANGED_ROWS = 6  # words listed per merge shown in full
 ENCODE_DEFAULT = 10  # corpus words segmented when --encode is not given
 
 
@@ -159,7 +159,7 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
     n_tokens = sum(counts.values())
     words = list(counts)
     shown_words = words[:WORD_ROWS]
-    more = f" (the {len(shown_words)} most frequent; --format json has all)" if len(words) > WORD_ROWS else ""
+    more = f" (the {len(shown_words)} most frequent; the word_counts output has all)" if len(words) > WORD_ROWS else ""
     odd = result.spaced_words
     word_step = trace.add(
         Step(
@@ -259,12 +259,11 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
         Step(
             id="merges",
             title="The merge list (in the order learned)",
-            formula_text="merge i: left + right → new symbol",
+            formula_text="merge i: left right  (new symbol = left + right)",
             values=[
-                Value("merges", Table(("#", "left", "right", "new symbol"),
-                                      tuple((m.rank, _vis(m.pair[0]), _vis(m.pair[1]), _vis(m.symbol))
-                                            for m in result.merges)),
-                      label=f"{len(result.merges)} {'merge' if len(result.merges) == 1 else 'merges'}"),
+                Value("merges", Table(("#", "codes line"), tuple((m.rank, _symbols(m.pair)) for m in result.merges)),
+                      label=f"{len(result.merges)} {'merge' if len(result.merges) == 1 else 'merges'}, "
+                      "as subword-nmt writes them (after its '#version: 0.2' line)"),
                 Value("vocab_size", [m.vocab_size for m in result.merges], label="vocabulary size after each merge",
                       cols=tuple(f"after {m.rank}" for m in result.merges)),
             ],
