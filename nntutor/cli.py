@@ -28,6 +28,7 @@ EXTENSIONS = {
     ".html": "html",
     ".htm": "html",
 }
+DATA_DIR_HELP = "Where your progress is kept (default: $NNTUTOR_HOME, else your user data folder)."
 FLAG_SYNTAX = (
     "Flag syntax: a scalar is 0.5; a vector is 1.5,2,-0.5; a matrix has rows separated by ';' "
     "(quote it: \"1,0;0,1\"); JSON lists like [[1,0],[0,1]] work too."
@@ -61,6 +62,11 @@ class NntutorGroup(TyperGroup):
         except KeyboardInterrupt:
             _say("Interrupted.")
             sys.exit(130)
+        except MemoryError:
+            _say("error: not enough memory for this run; try smaller sizes")
+            sys.exit(1)
+        except BrokenPipeError:
+            sys.exit(1)
         except typer.TyperException as exc:
             if type(exc).__name__ == "NoArgsIsHelpError":
                 help_text = exc.format_message()
@@ -71,6 +77,13 @@ class NntutorGroup(TyperGroup):
             where = f" (see: {ctx.command_path} --help)" if ctx is not None else ""
             _say(f"error: {_one_line(exc.format_message())}{where}")
             sys.exit(getattr(exc, "exit_code", 2))
+        except Exception as exc:  # a bug: one line, no traceback (NNTUTOR_DEBUG=1 shows it)
+            import os
+
+            if os.environ.get("NNTUTOR_DEBUG"):
+                raise
+            _say(f"internal error: {type(exc).__name__}: {_one_line(str(exc))[:300]} (please report it; NNTUTOR_DEBUG=1 shows details)")
+            sys.exit(1)
         sys.exit(result if isinstance(result, int) else 0)
 
 
@@ -143,6 +156,14 @@ def lesson_command(lesson):
             bool,
             typer.Option(False, "--full", help="Show every row and column of large matrices (for a pager).", rich_help_panel="Output"),
         ),
+        "vs": (
+            str | None,
+            typer.Option(None, "--vs", help="Run the lesson again with these flags changed and compare, e.g. --vs \"--temperature 5\" or --vs \"--no-scale\".", metavar="\"FLAGS\"", rich_help_panel="Output"),
+        ),
+        "no_plot": (
+            bool,
+            typer.Option(False, "--no-plot", help="Leave out the plots (curves, loss per epoch, …).", rich_help_panel="Output"),
+        ),
         "step": (
             bool,
             typer.Option(False, "--step", help="Pause after each step (Enter: next, b: back, q: quit); ignored when not in a terminal.", rich_help_panel="Output"),
@@ -154,7 +175,7 @@ def lesson_command(lesson):
     def run(**kwargs: Any) -> None:
         raw = {spec.name: kwargs[_parameter_name(spec.name)] for spec in lesson.inputs}
         show_lesson(lesson, raw, output_format=kwargs["output_format"], output=kwargs["output"],
-                    precision=kwargs["precision"], full=kwargs["full"], step=kwargs["step"])
+                    precision=kwargs["precision"], full=kwargs["full"], step=kwargs["step"], vs=kwargs["vs"], plots=not kwargs["no_plot"])
 
     run.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     run.__doc__ = f"{lesson.title}: {lesson.summary}"
@@ -199,7 +220,7 @@ def _choose_format(output_format: str | None, output: str | None) -> str:
 
 
 def show_lesson(lesson, raw: dict[str, Any], *, output_format: str | None, output: str | None,
-                precision: str | None, full: bool, step: bool = False) -> None:
+                precision: str | None, full: bool, step: bool = False, vs: str | None = None, plots: bool = True) -> None:
     """Run the lesson and send its trace to the chosen renderer and destination."""
     from nntutor.run import run_lesson
 
@@ -210,7 +231,13 @@ def show_lesson(lesson, raw: dict[str, Any], *, output_format: str | None, outpu
 
         check_writable(output)
     trace = run_lesson(lesson, raw, precision=digits)
+    _record_studied(lesson.name)
     limit = 0 if full else 8
+    if vs is not None:
+        other_raw = {**raw, **vs_overrides(lesson, vs)}
+        other = run_lesson(lesson, other_raw, precision=digits)
+        show_comparison(lesson, trace, other, vs, fmt_name=fmt_name, output=output, digits=digits, limit=limit)
+        return
     if fmt_name == "json":
         from nntutor.render.json import render_json
 
@@ -218,22 +245,22 @@ def show_lesson(lesson, raw: dict[str, Any], *, output_format: str | None, outpu
     elif fmt_name == "markdown":
         from nntutor.render.markdown import render_markdown
 
-        text = render_markdown(trace, precision=digits, limit=limit, narrative=lesson.narrative)
+        text = render_markdown(trace, precision=digits, limit=limit, narrative=lesson.narrative, plots=plots)
     elif fmt_name in ("svg", "html"):
         from nntutor.render.terminal import render_picture
 
-        text = render_picture(trace, fmt_name, precision=digits, limit=limit, narrative=lesson.narrative)
+        text = render_picture(trace, fmt_name, precision=digits, limit=limit, narrative=lesson.narrative, plots=plots)
     elif output is not None:
         from nntutor.render.terminal import render_text
 
-        text = render_text(trace, precision=digits, limit=limit, narrative=lesson.narrative)
+        text = render_text(trace, precision=digits, limit=limit, narrative=lesson.narrative, plots=plots)
     else:
         from nntutor.render.terminal import page_trace, show_trace
 
         if step and sys.stdin.isatty() and sys.stdout.isatty():
-            page_trace(trace, precision=digits, limit=limit, narrative=lesson.narrative)
+            page_trace(trace, precision=digits, limit=limit, narrative=lesson.narrative, plots=plots)
         else:
-            show_trace(trace, precision=digits, limit=limit, narrative=lesson.narrative)
+            show_trace(trace, precision=digits, limit=limit, narrative=lesson.narrative, plots=plots)
         return
     if output is None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
@@ -242,6 +269,176 @@ def show_lesson(lesson, raw: dict[str, Any], *, output_format: str | None, outpu
 
     write_atomic(output, text)
     _say(f"wrote {output} ({fmt_name})")
+
+
+def vs_overrides(lesson, text: str) -> dict[str, Any]:
+    """``--vs "--temperature 5 --no-scale"`` -> {"temperature": "5", "no-scale": True}."""
+    import shlex
+
+    try:
+        tokens = shlex.split(text)
+    except ValueError as exc:
+        raise InputError("--vs", f"cannot split {text!r} into flags ({exc})") from None
+    if not tokens:
+        raise InputError("--vs", "is empty (expected the flags to change, e.g. --vs \"--temperature 5\")")
+    specs = {spec.flag: spec for spec in lesson.inputs}
+    overrides: dict[str, Any] = {}
+    index = 0
+    while index < len(tokens):
+        token = tokens[index]
+        name, _, inline = token.partition("=")
+        spec = specs.get(name)
+        if spec is None:
+            raise InputError("--vs", f"{name!r} is not an input of lesson {lesson.name!r} (see: nntutor lesson {lesson.name} --help)")
+        if spec.kind == "flag":
+            if inline:
+                raise InputError("--vs", f"{name} takes no value")
+            overrides[spec.name] = True
+            index += 1
+            continue
+        if inline:
+            overrides[spec.name] = inline
+            index += 1
+        elif index + 1 < len(tokens):
+            overrides[spec.name] = tokens[index + 1]
+            index += 2
+        else:
+            raise InputError("--vs", f"{name} needs a value")
+    return overrides
+
+
+def show_comparison(lesson, first, second, vs: str, *, fmt_name: str, output: str | None, digits: int, limit: int) -> None:
+    """Both runs: the first in full, then the outputs side by side with changes marked."""
+    from nntutor.compare import changed
+
+    masks = changed(first.outputs, second.outputs)
+    labels = ("as given", f"with {vs}")
+    if fmt_name == "json":
+        import json
+
+        from nntutor.render.json import trace_document
+
+        document = {"vs": vs, "runs": [trace_document(first), trace_document(second)], "differences": masks}
+        text = json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    else:
+        from nntutor.render.terminal import (
+            comparison_renderable,
+            emit,
+            render_renderables,
+            trace_renderables,
+        )
+
+        renderables = [
+            *trace_renderables(first, precision=digits, limit=limit, narrative=lesson.narrative),
+            comparison_renderable(first, second, masks, labels, precision=digits, limit=limit),
+        ]
+        if output is None:
+            emit(*renderables)
+            return
+        text = render_renderables(renderables)
+    if output is None:
+        sys.stdout.write(text)
+        return
+    from nntutor.files import write_atomic
+
+    write_atomic(output, text)
+    _say(f"wrote {output} ({fmt_name})")
+
+
+def _record_studied(name: str) -> None:
+    """Note the lesson run in the progress store; a failure only warns (it never breaks a lesson)."""
+    try:
+        from nntutor.progress import Store
+
+        with Store() as store:
+            store.record_studied(name)
+            for notice in store.notices:
+                _say(f"note: {notice}")
+    except Exception as exc:  # noqa: BLE001 - recording progress must never break a lesson
+        _say(f"warning: could not record this lesson in your progress ({_one_line(str(exc)) or type(exc).__name__})")
+
+
+# --------------------------------------------------------------------------- quiz and progress
+
+
+def quiz_command(ctx: typer.Context, lesson_names: list[str] | None, count: str, seed: str | None,
+                 as_json: bool, data_dir: str | None) -> None:
+    """Glue for ``nntutor quiz``: choose lessons, make questions, play them, record every answer."""
+    import uuid
+
+    from nntutor import quiz
+    from nntutor.inputs import check_range, parse_integer
+    from nntutor.lessons import load_all, load_lesson
+    from nntutor.progress import Answer, Store
+    from nntutor.render import quiz_view
+
+    extra = ctx.find_root().params.get("lessons_dir")
+    number = parse_integer("--count", count)
+    check_range("--count", number, minimum=1, maximum=quiz.MAX_COUNT)
+    chosen_seed = parse_integer("--seed", seed) if seed is not None else None
+    if chosen_seed is not None:
+        check_range("--seed", chosen_seed, minimum=0)
+    lessons = [load_lesson(name, extra) for name in dict.fromkeys(lesson_names or [])]
+    screen = sys.stderr if as_json else sys.stdout
+    view = quiz_view.QuizView(screen)
+    store = Store(data_dir)
+    for notice in store.notices:
+        _say(f"note: {notice}")
+    review, due = None, []
+    if not lessons:  # review mode: lessons studied (all, the first time), due items first
+        everything = load_all(extra)
+        studied = {row["lesson"] for row in store.studied()}
+        lessons = [lesson for lesson in everything if lesson.name in studied] or everything
+        review = store.review_weights()
+        due = [row["item"] for row in store.due(limit=number)]
+    if chosen_seed is None:
+        chosen_seed = quiz.new_seed()
+    questions = quiz.make_quiz(lessons, count=number, seed=chosen_seed, review=review, first=due)
+    if not questions:
+        raise InputError("lesson", "these lessons have no quiz questions")
+    session = uuid.uuid4().hex[:12]
+
+    def record(outcome) -> None:
+        q = outcome.question
+        try:
+            store.record_answer(Answer(session, q.lesson, q.item, q.step_kind, q.prompt, q.expected, outcome.answer,
+                                       outcome.correct, outcome.revealed, outcome.skipped, outcome.hints,
+                                       outcome.mistake[0] if outcome.mistake else None))
+        except NntutorError as exc:
+            _say(f"warning: this answer was not saved ({_one_line(str(exc))})")
+
+    result = quiz.play(questions, quiz_view.make_reader(sys.stdin, screen), view.show, record)
+    view.print(quiz_view.summary_renderable(quiz.summarise(result), stopped=result.stopped,
+                                            due=store.due(), seed=chosen_seed))
+    store.close()
+    if as_json:
+        sys.stdout.write(quiz_view.quiz_json(result, chosen_seed))
+    if result.stopped == "interrupt":
+        raise typer.Exit(130)
+
+
+def progress_command(reset: bool, yes: bool, as_json: bool, data_dir: str | None) -> None:
+    """Glue for ``nntutor progress``."""
+    import time
+
+    from nntutor.progress import Store
+    from nntutor.render import quiz_view
+
+    with Store(data_dir) as store:
+        for notice in store.notices:
+            _say(f"note: {notice}")
+        if reset:
+            if not yes and not typer.confirm(f"Forget everything studied and answered (in {store.path})?", default=False):
+                _say("Nothing was reset.")
+                return
+            store.reset()
+            _say(f"Progress reset ({store.path}).")
+            return
+        report = store.report()
+    if as_json:
+        sys.stdout.write(quiz_view.progress_json(report))
+    else:
+        quiz_view.QuizView(sys.stdout).print(quiz_view.progress_renderable(report, time.time()))
 
 
 # --------------------------------------------------------------------------- the app
@@ -301,6 +498,31 @@ def make_app(argv: list[str] | None = None) -> typer.Typer:
             _say(f"{len(errors)} problem(s) in {count} lesson file(s)")
             raise typer.Exit(2)
         sys.stdout.write(f"checked {count} lesson file(s): all valid\n")
+
+    @app.command("quiz")
+    def quiz(
+        ctx: typer.Context,
+        lessons: Annotated[list[str] | None, typer.Argument(help="Lessons to be quizzed on (default: those you studied, due items first).", metavar="LESSON", show_default=False)] = None,
+        count: Annotated[str, typer.Option("--count", "-n", help="How many questions.", metavar="N")] = "5",
+        seed: Annotated[str | None, typer.Option("--seed", help="Seed for the random inputs: the same seed and lessons give the same quiz (for a class).", metavar="N")] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="Print questions, answers, verdicts and score as JSON on stdout (screens go to stderr).")] = False,
+        data_dir: Annotated[str | None, typer.Option("--data-dir", help=DATA_DIR_HELP, metavar="DIR")] = None,
+    ) -> None:
+        """Quiz yourself: compute values from lessons run on fresh inputs, and concept questions.
+
+        At the prompt: a number (7/13, e^2, sqrt(2)/2 work), or hint, show, skip, quit.
+        """
+        quiz_command(ctx, lessons, count, seed, as_json, data_dir)
+
+    @app.command("progress")
+    def progress(
+        reset: Annotated[bool, typer.Option("--reset", help="Forget everything studied and answered (asks first).")] = False,
+        yes: Annotated[bool, typer.Option("--yes", "-y", help="With --reset: do not ask.")] = False,
+        as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+        data_dir: Annotated[str | None, typer.Option("--data-dir", help=DATA_DIR_HELP, metavar="DIR")] = None,
+    ) -> None:
+        """Lessons studied and when, quiz accuracy, weakest kinds of step, what is due for review."""
+        progress_command(reset, yes, as_json, data_dir)
 
     lesson_app = typer.Typer(
         cls=LessonGroup,

@@ -393,6 +393,16 @@ def validate_file(path: Path) -> list[LessonFileError]:
     return errors
 
 
+def reflow(text: str) -> str:
+    """Join a TOML multi-line string's lines into paragraphs (blank lines separate them).
+
+    >>> reflow("One line\\nand its tail.\\n\\nNext paragraph.\\n")
+    'One line and its tail.\\n\\nNext paragraph.'
+    """
+    paragraphs = re.split(r"\n\s*\n", text.strip())
+    return "\n\n".join(" ".join(line.strip() for line in p.splitlines() if line.strip()) for p in paragraphs)
+
+
 def _build_input(raw: dict[str, Any]) -> InputSpec:
     return InputSpec(
         name=raw["name"],
@@ -416,7 +426,7 @@ def _build_lesson(path: Path, data: dict[str, Any]) -> Lesson:
         order=data["order"],
         summary=data["summary"],
         builder=data["builder"],
-        narrative=data["narrative"].strip(),
+        narrative=reflow(data["narrative"]),
         path=path,
         inputs=tuple(_build_input(raw) for raw in data.get("inputs", [])),
         hints=tuple(data.get("hints", [])),

@@ -3,7 +3,7 @@
 >>> from nntutor.lessons import load_lesson
 >>> trace = run_lesson(load_lesson("neuron"), {"b": "0"})
 >>> round(trace.outputs["z"], 10)
--0.85
+-1.4
 """
 
 from __future__ import annotations

@@ -55,6 +55,29 @@ class Value:
         return self.label or self.name
 
 
+@dataclass(frozen=True)
+class Series:
+    """One line of a plot: ``y`` against ``x`` (computed values, never made up)."""
+
+    name: str
+    x: Any
+    y: Any
+
+
+@dataclass(frozen=True)
+class Plot:
+    """A line plot a step wants drawn, e.g. an activation curve or the loss per epoch.
+
+    ``kind`` is ``"line"`` or ``"scatter"`` (points, e.g. a descent path).
+    """
+
+    title: str
+    series: tuple[Series, ...]
+    xlabel: str = ""
+    ylabel: str = ""
+    kind: str = "line"
+
+
 @dataclass
 class Step:
     """One stage of a lesson: what was computed, how, and why.
@@ -72,6 +95,7 @@ class Step:
     worked: list[str] = field(default_factory=list)
     why: str = ""
     warnings: list[str] = field(default_factory=list)
+    plots: list[Plot] = field(default_factory=list)
 
     def value(self, name: str) -> Value:
         for v in self.values:

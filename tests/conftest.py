@@ -12,6 +12,13 @@ import os
 import pytest
 
 
+@pytest.fixture(autouse=True)
+def _progress_in_tmp(monkeypatch, tmp_path_factory):
+    """Every test (and every subprocess it starts) keeps progress in a temporary folder,
+    never in the user's real data folder: ``nntutor lesson`` records what was studied."""
+    monkeypatch.setenv("NNTUTOR_HOME", str(tmp_path_factory.mktemp("nntutor-home")))
+
+
 @pytest.fixture(scope="session")
 def torch():
     """PyTorch in float64, or a skip (a failure when the oracle is required)."""
@@ -26,17 +33,17 @@ def torch():
 
 
 @pytest.fixture
-def run_cli(monkeypatch, tmp_path):
+def run_cli(monkeypatch, tmp_path_factory):
     """Run ``nntutor ARGS...`` in-process with Typer's CliRunner; returns the Result.
 
     ``result.exit_code``, ``result.stdout`` and ``result.stderr`` are separate.
-    The progress store goes to a temporary folder.
+    The progress store goes to a temporary folder of its own (``$NNTUTOR_HOME``).
     """
     from typer.testing import CliRunner
 
     from nntutor import cli
 
-    monkeypatch.setenv("NNTUTOR_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("NNTUTOR_HOME", str(tmp_path_factory.mktemp("home")))  # not in tmp_path: tests list it
     monkeypatch.delenv("NNTUTOR_LESSONS", raising=False)
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("COLUMNS", "100")

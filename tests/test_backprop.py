@@ -244,3 +244,91 @@ def test_too_many_parameters_refused():
     with pytest.raises(InputError) as info:
         run(x=js(np.ones(40)), W1=js(np.ones((30, 40))), b1=js(np.zeros(30)), W2=js(np.ones((2, 30))))
     assert info.value.flag == "--W1"
+
+
+# ----------------------------------------------------------------- CLI
+
+CLI_BAD = [
+    ("--x", "1,abc", "not a number"),
+    ("--y", "1,0,0", "expected 2 numbers"),
+    ("--W1", "1,2,3;4,5,6", "columns"),
+    ("--b1", "1", "expected 2 numbers"),
+    ("--W2", "1,2,3;4,5,6", "columns"),
+    ("--b2", "1,2,3", "expected 2 numbers"),
+    ("--activation", "gelu", "not one of"),
+    ("--output-activation", "tanh", "not one of"),
+    ("--loss", "l1", "not one of"),
+    ("--lr", "-0.5", "greater than 0"),
+    ("--param", "W1[9,9]", "out of range"),
+    ("--param", "os.system('ls')", "not a list of parameters"),
+]
+
+
+@pytest.mark.parametrize(("flag", "value", "fragment"), CLI_BAD)
+def test_cli_bad_values_exit_2_with_one_line(run_cli, flag, value, fragment):
+    result = run_cli("lesson", "backprop", flag, value)
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert f"{flag}:" in lines[0] and fragment in lines[0]
+
+
+def test_cli_identity_ce_refused(run_cli):
+    result = run_cli("lesson", "backprop", "--output-activation", "identity", "--loss", "ce")
+    assert result.exit_code == 2 and "--loss:" in result.stderr
+
+
+def test_cli_json_with_custom_flags(run_cli):
+    import json
+
+    result = run_cli(
+        "lesson", "backprop", "--x", "1,2", "--y", "1", "--W1", "1,-1;0.5,0.5", "--b1", "0.5,0", "--W2", "2,-1",
+        "--b2", "0.25", "--activation", "relu", "--output-activation", "identity", "--param", "W1[1,0]",
+        "--format", "json",
+    )
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert set(doc["outputs"]) == {"hidden", "output", "loss", "grads", "updated"}
+    assert set(doc["outputs"]["grads"]) == set(doc["outputs"]["updated"]) == {"W1", "b1", "W2", "b2"}
+    assert doc["outputs"]["loss"] == pytest.approx(2.53125)  # as in test_relu_identity_network_exact
+    np.testing.assert_allclose(doc["outputs"]["grads"]["W1"], [[0, 0], [2.25, 4.5]], rtol=0, atol=1e-12)
+    assert doc["inputs"]["param"] == ["W1[1,0]"]
+
+
+def test_cli_markdown_has_latex_derivative(run_cli):
+    result = run_cli("lesson", "backprop", "--format", "markdown")
+    assert result.exit_code == 0, result.stderr
+    assert r"\frac{\partial L}{\partial W^{(1)}_{0,1}}" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "module", ["nntutor.core.backprop", "nntutor.symbolic_backprop", "nntutor.walkthroughs.backprop"]
+)
+def test_docstring_examples(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module))
+    assert result.failed == 0
+
+
+def test_default_param_fits_a_smaller_network():
+    # 1-1-1, identity, half-sse at x = 1, y = 5: ŷ = 3×(2×1 + 0) + 1 = 7, L = ½(5 − 7)² = 2,
+    # δ2 = 2, ∂L/∂W2 = δ2·h = 2×2 = 4, ∂L/∂W1 = W2·δ2·x = 3×2×1 = 6
+    trace = run(x="1", y="5", W1="2", b1="0", W2="3", b2="1", activation="relu", output_activation="identity")
+    assert trace.inputs["param"] == ["W1[0,0]", "W2[0,0]"]
+    assert dict(trace.step("symbolic").value("derivatives").data.rows) == pytest.approx({"W1[0,0]": 6.0, "W2[0,0]": 4.0})
+    assert trace.outputs["loss"] == pytest.approx(2.0)
+
+
+def test_param_parsing_is_linear_and_bounded():
+    import time
+
+    start = time.perf_counter()
+    for text in ["W1[0,0]" + " " * 150 + "x", "W1[0,0];" * 24 + "?", "W1[٠,٠]"]:
+        with pytest.raises(InputError) as info:
+            run(param=text)
+        assert info.value.flag == "--param"
+    with pytest.raises(InputError, match="at most 200"):
+        run(param="W1[0,0] " * 40)
+    assert time.perf_counter() - start < 5

@@ -290,3 +290,74 @@ def test_step_mode_pages_in_a_terminal():
         "[step 1/4] Enter: next · b: back · q: quit ",
         "[step 2/4] Enter: next · b: back · q: quit ",
     ]
+
+
+def test_vs_marks_exactly_the_values_that_differ(run_cli):
+    result = run_cli("lesson", "attention", "--causal", "--vs", "--no-scale", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    first, second = (run["outputs"] for run in doc["runs"])
+    assert doc["runs"][1]["inputs"]["scale"] is False
+    diff = doc["differences"]
+    assert diff["q"] == [[False] * 3] * 4  # projections do not depend on scaling
+    # row 0 attends only to itself in both runs (weight 1), so it must not be marked
+    assert diff["weights"][0] == [False, False, False, False]
+    # masked cells are exactly 0 in both runs: unmarked; visible cells of rows 1-3 change
+    assert diff["weights"][1] == [True, True, False, False]
+    for name in ("weights", "scaled", "output"):
+        for i, row in enumerate(diff[name]):
+            for j, mark in enumerate(row):
+                assert mark == (first[name][i][j] != second[name][i][j])
+
+
+def test_vs_text_and_bad_flags(run_cli):
+    result = run_cli("lesson", "softmax", "--temperature", "1", "--vs", "--temperature 5")
+    assert result.exit_code == 0
+    assert "Compare: as given  vs  with --temperature 5" in result.stdout
+    assert "0.6364*" not in result.stdout  # marks follow numbers, never invent them
+    assert "*" in result.stdout.split("Compare:")[1]
+    _one_error_line(run_cli("lesson", "softmax", "--vs", "--nope 1"), "--vs: '--nope' is not an input")
+    _one_error_line(run_cli("lesson", "softmax", "--vs", "--temperature"), "--vs: --temperature needs a value")
+    _one_error_line(run_cli("lesson", "softmax", "--vs", "--temperature 0"), "--temperature", "greater than 0")
+    _one_error_line(run_cli("lesson", "softmax", "--vs", "'unbalanced"), "--vs: cannot split")
+
+
+def test_an_internal_error_is_one_line_not_a_traceback(run_cli, monkeypatch):
+    from nntutor.walkthroughs import neuron
+
+    def broken(ctx, args):
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.setattr(neuron, "build", broken)
+    result = run_cli("lesson", "neuron")
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines() == [
+        "internal error: ZeroDivisionError: boom (please report it; NNTUTOR_DEBUG=1 shows details)"
+    ]
+
+
+def test_failed_write_leaves_no_partial_file(run_cli, tmp_path, monkeypatch):
+    import nntutor.files
+
+    def refuse(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(nntutor.files.os, "replace", refuse)
+    target = tmp_path / "out"
+    target.mkdir()
+    result = run_cli("lesson", "neuron", "-o", str(target / "trace.md"))
+    assert result.exit_code == 1
+    assert result.stderr.strip() == f"error: --output: cannot write '{target / 'trace.md'}' (No space left on device)"
+    assert list(target.iterdir()) == []
+
+
+def test_failed_write_keeps_the_old_file(run_cli, tmp_path, monkeypatch):
+    import nntutor.files
+
+    target = tmp_path / "trace.json"
+    target.write_text("old")
+    monkeypatch.setattr(nntutor.files.os, "fsync", lambda fd: (_ for _ in ()).throw(OSError(5, "Input/output error")))
+    result = run_cli("lesson", "neuron", "-o", str(target))
+    assert result.exit_code == 1
+    assert target.read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "home") == ["trace.json"]

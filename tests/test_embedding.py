@@ -322,3 +322,11 @@ def test_core_docstring_examples():
     import doctest
 
     assert doctest.testmod(emb).failed == 0
+
+
+def test_tiny_vectors_keep_their_cosine():
+    # (1e-200, 0)·(1e-200, 1e-200) underflows to 0 if squared directly; the cosine is still 1/√2
+    trace = run(vocab="a,b", E="1e-200,0;1e-200,1e-200", sentence="a b", analogy="a")
+    assert trace.outputs["similarity"][0, 1] == pytest.approx(1 / math.sqrt(2), abs=1e-15)
+    assert trace.outputs["analogy"]["ranking"][0][0] == "b"
+    assert not trace.step("analogy").warnings

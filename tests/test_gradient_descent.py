@@ -175,3 +175,67 @@ def test_no_sympy_import(lesson):
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
+
+
+# ----------------------------------------------------------------- CLI
+
+CLI_BAD = [
+    ("--a", "-1", "too small"),
+    ("--b", "x", "not a number"),
+    ("--start", "1,2,3", "expected 2 numbers"),
+    ("--lr", "0", "greater than 0"),
+    ("--steps", "5000", "at most 1000"),
+]
+
+
+@pytest.mark.parametrize(("flag", "value", "fragment"), CLI_BAD)
+def test_cli_bad_values_exit_2_with_one_line(run_cli, flag, value, fragment):
+    result = run_cli("lesson", "gradient-descent", flag, value)
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert f"{flag}:" in lines[0] and fragment in lines[0]
+
+
+def test_cli_json_with_custom_flags(run_cli):
+    import json
+
+    result = run_cli("lesson", "gradient-descent", "--a", "2", "--b", "0", "--start", "1", "--lr", "0.1",
+                     "--steps", "3", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert set(doc["outputs"]) == {"path", "losses"}
+    # x ← x·(1 − 2×2×0.1) = 0.6·x: 1, 0.6, 0.36, 0.216; f = 2x²
+    assert np.array(doc["outputs"]["path"]) == pytest.approx(np.array([[1], [0.6], [0.36], [0.216]]))
+    assert doc["outputs"]["losses"] == pytest.approx([2, 0.72, 0.2592, 0.093312])
+
+
+def test_cli_diverging_run_ends_normally(run_cli):
+    import json
+
+    result = run_cli("lesson", "gradient-descent", "--lr", "5", "--steps", "1000", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["warnings"] and "overflow" in doc["warnings"][0]
+    assert np.all(np.isfinite(np.array(doc["outputs"]["losses"], dtype=float)))
+    text = run_cli("lesson", "gradient-descent", "--lr", "5", "--steps", "1000")
+    assert text.exit_code == 0 and "Stopped after step" in text.stdout
+    assert "nan" not in text.stdout.lower() and "∞" not in text.stdout
+
+
+@pytest.mark.parametrize("module", ["nntutor.core.descent", "nntutor.walkthroughs.gradient_descent"])
+def test_docstring_examples(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module))
+    assert result.failed == 0
+
+
+def test_plots_hold_the_computed_run():
+    trace = run()
+    loss_plot, path_plot = trace.step("result").plots
+    np.testing.assert_array_equal(loss_plot.series[0].y, trace.outputs["losses"])
+    np.testing.assert_array_equal(path_plot.series[0].x, trace.outputs["path"][:, 0])
+    assert path_plot.kind == "scatter"
+    assert len(run(b="0", start="1").step("result").plots) == 1  # no path plot in 1-D

@@ -120,3 +120,21 @@ def test_heatmap_cells_carry_numbers_in_colour_and_plain_without():
     plain_text = render_text(trace, width=100)
     assert "scale:" not in plain_text
     assert "0.4017" in plain_text
+
+
+def test_wide_matrices_elide_columns_to_fit_instead_of_wrapping():
+    rng = np.random.default_rng(1)
+    x = np.round(rng.uniform(-1, 1, (12, 10)), 2)
+    trace = Trace("t", "T", steps=[Step("s", "S", values=[Value("x", x)])])
+    text = render_text(trace, width=60)
+    body = text.split("──\n", 2)[-1]
+    table_lines = [line for line in body.splitlines() if line.strip().startswith(("0 ", "11 "))]
+    assert table_lines and all(len(line) <= 60 for line in table_lines)
+    assert "…" in table_lines[0]
+    cells = table_lines[0].split()[1:]
+    # every visible cell is a whole number, never a wrapped or cut one
+    assert all(c == "…" or c == f"{float(c):.4f}" for c in cells), cells
+    assert f"{x[0, 9]:.4f}" in table_lines[0]  # the last column is kept
+    full = render_text(trace, width=100_000, limit=0)
+    assert "…" not in full
+    assert f"{x[11, 9]:.4f}" in full

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -144,3 +145,41 @@ def derivative(name: str, z, *, alpha: float = 0.01):
     if name == "leaky-relu":
         return d_leaky_relu(z, alpha)
     return DERIVATIVES[name](z)
+
+
+@dataclass(frozen=True)
+class ActivationTable:
+    """f(z) and f'(z) of several activations at the same points.
+
+    >>> t = tabulate(("relu", "sigmoid"), [-1.0, 0.0, 1.0])
+    >>> t.values["relu"].tolist(), t.derivatives["relu"].tolist()
+    ([0.0, 0.0, 1.0], [0.0, 0.0, 1.0])
+    >>> np.round(t.derivatives["sigmoid"], 4).tolist()
+    [0.1966, 0.25, 0.1966]
+    """
+
+    points: np.ndarray
+    alpha: float
+    values: dict[str, np.ndarray]
+    derivatives: dict[str, np.ndarray]
+
+
+def tabulate(names, points, *, alpha: float = 0.01) -> ActivationTable:
+    """Every named activation and its derivative evaluated at ``points``."""
+    z = np.asarray(points, dtype=np.float64)
+    values = {name: np.asarray(activate(name, z, alpha=alpha), dtype=np.float64) for name in names}
+    derivatives = {name: np.asarray(derivative(name, z, alpha=alpha), dtype=np.float64) for name in names}
+    return ActivationTable(z, float(alpha), values, derivatives)
+
+
+def curves(names, low: float = -4.0, high: float = 4.0, points: int = 161, *, alpha: float = 0.01):
+    """f and f' of each named activation on an even grid: (grid, {name: f}, {name: f'}).
+
+    >>> grid, f, df = curves(["relu"], -1.0, 1.0, 3)
+    >>> grid.tolist(), f["relu"].tolist(), df["relu"].tolist()
+    ([-1.0, 0.0, 1.0], [0.0, 0.0, 1.0], [0.0, 0.0, 1.0])
+    """
+    grid = np.linspace(low, high, points)
+    values = {name: activate(name, grid, alpha=alpha) for name in names}
+    slopes = {name: derivative(name, grid, alpha=alpha) for name in names}
+    return grid, values, slopes

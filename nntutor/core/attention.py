@@ -5,8 +5,8 @@ shape (d_model × d_k).
 
 >>> x = np.array([[1.0, 0.0], [0.0, 1.0]])
 >>> result = attention(x)
->>> np.round(result.weights, 4).tolist()
-[[0.67, 0.33], [0.33, 0.67]]
+>>> np.round(result.weights, 4).tolist()  # e^(1/√2) / (e^(1/√2) + e^0) = 0.6698
+[[0.6698, 0.3302], [0.3302, 0.6698]]
 """
 
 from __future__ import annotations

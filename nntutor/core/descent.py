@@ -125,3 +125,14 @@ def descend(coefficients, start, lr: float, steps: int) -> DescentRun:
         steps_requested=int(steps),
         overflow_step=overflow_step,
     )
+
+
+def contour(a: float, b: float, level: float, points: int = 120):
+    """The ellipse a·x² + b·y² = level as (xs, ys), for drawing the bowl's contour lines.
+
+    >>> xs, ys = contour(1.0, 4.0, 4.0, 4)
+    >>> np.round(xs, 6).tolist(), np.round(ys, 6).tolist()
+    ([2.0, -1.0, -1.0, 2.0], [0.0, 0.866025, -0.866025, -0.0])
+    """
+    t = np.linspace(0.0, 2.0 * np.pi, points)
+    return np.sqrt(level / a) * np.cos(t), np.sqrt(level / b) * np.sin(t)

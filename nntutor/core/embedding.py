@@ -212,7 +212,7 @@ def parse_analogy(text: str) -> tuple[tuple[int, str], ...]:
             sign = 1
             previous = "word"
     if not terms:
-        raise AnalogySyntaxError("no words (expected e.g. king-man+woman)")
+        raise AnalogySyntaxError("no words")
     if previous == "sign":
         raise AnalogySyntaxError("ends with a sign (expected a word after it)")
     return tuple(terms)
@@ -232,6 +232,9 @@ class Analogy:
     partial_sums: np.ndarray  # (terms, d) running total after each term
     vector: np.ndarray  # (d,) the result
     cosines: np.ndarray  # (V,) cosine of the result with every word (NaN if undefined)
+    dots: np.ndarray  # (V,) result · each word's row
+    norms: np.ndarray  # (V,) length of each word's row
+    norm: float  # length of the result
     excluded: tuple[str, ...]
     ranking: tuple[tuple[str, float], ...]
     undefined: tuple[str, ...]
@@ -259,4 +262,16 @@ def analogy(vocab: Sequence[str], E: np.ndarray, terms: Sequence[tuple[int, str]
         key=lambda item: -item[1],
     )
     undefined = tuple(w for w, c in candidates if math.isnan(c))
-    return Analogy(tuple(terms), signed, partial, vector, cosines, excluded, tuple(ranked), undefined)
+    return Analogy(
+        tuple(terms),
+        signed,
+        partial,
+        vector,
+        cosines,
+        E @ vector,
+        norms(E),
+        float(norms(vector)[0]),
+        excluded,
+        tuple(ranked),
+        undefined,
+    )

@@ -2,7 +2,7 @@
 
 >>> s = weighted_sum(np.array([1.5, 2.0, -0.5]), np.array([0.5, -1.0, 0.3]), 0.5)
 >>> s.products.tolist(), round(s.z, 10)
-([0.75, -2.0, -0.15], -0.35)
+([0.75, -2.0, -0.15], -0.9)
 """
 
 from __future__ import annotations

@@ -68,6 +68,18 @@ def sinusoidal(positions: Sequence[float] | np.ndarray, d_model: int, base: floa
     return Sinusoidal(pos, d_model, float(base), exponents, divisors, freq, 2 * np.pi / freq, angles, pe)
 
 
+def add_encoding(x: np.ndarray, pe: np.ndarray) -> np.ndarray:
+    """Token embeddings plus their positions' encodings, row by row (shapes must match).
+
+    >>> add_encoding(np.array([[1.0, 1.0]]), sinusoidal([0], 2).pe).tolist()
+    [[1.0, 2.0]]
+    """
+    x = np.asarray(x, dtype=np.float64)
+    if x.shape != pe.shape:
+        raise ValueError(f"x has shape {x.shape} but the encoding has {pe.shape}")
+    return x + pe
+
+
 def pair_similarity(pe_a: np.ndarray, pe_b: np.ndarray) -> np.ndarray:
     """Per dimension pair, the dot product of two encodings' (sin, cos) pieces.
 
@@ -95,6 +107,8 @@ class Neighbours:
 
     a: np.ndarray  # (k,) first position of each compared pair
     b: np.ndarray  # (k,) second position
+    a_pe: np.ndarray  # (k, d) encoding of a
+    b_pe: np.ndarray  # (k, d) encoding of b
     pairs: np.ndarray  # (k, d/2)
     dots: np.ndarray  # (k,)
     cosines: np.ndarray  # (k,)
@@ -118,7 +132,7 @@ def neighbours(enc: Sinusoidal) -> Neighbours:
     pairs = pair_similarity(a_pe, b_pe)
     dots = pairs.sum(axis=1)
     norms = np.linalg.norm(a_pe, axis=1) * np.linalg.norm(b_pe, axis=1)
-    return Neighbours(a_pos, b_pos, pairs, dots, dots / norms)
+    return Neighbours(a_pos, b_pos, np.array(a_pe), np.array(b_pe), pairs, dots, dots / norms)
 
 
 # ----------------------------------------------------------------------------- RoPE
@@ -161,6 +175,10 @@ class Rope:
     frequencies: np.ndarray  # (d/2,) θ_i
     angles_q: np.ndarray  # (d/2,) m·θ_i
     angles_k: np.ndarray  # (d/2,) n·θ_i
+    cos_q: np.ndarray  # (d/2,) cos m·θ_i
+    sin_q: np.ndarray
+    cos_k: np.ndarray  # (d/2,) cos n·θ_i
+    sin_k: np.ndarray
     rotations_q: np.ndarray  # (d/2, 2, 2)
     rotations_k: np.ndarray  # (d/2, 2, 2)
     rotated_q: np.ndarray
@@ -189,6 +207,10 @@ def rope(q: np.ndarray, k: np.ndarray, m: int, n: int, base: float = 10000.0) ->
         theta,
         aq,
         ak,
+        np.cos(aq),
+        np.sin(aq),
+        np.cos(ak),
+        np.sin(ak),
         np.array([rotation(a) for a in aq]).reshape(-1, 2, 2),
         np.array([rotation(a) for a in ak]).reshape(-1, 2, 2),
         rq,
@@ -199,13 +221,31 @@ def rope(q: np.ndarray, k: np.ndarray, m: int, n: int, base: float = 10000.0) ->
     )
 
 
-def relative_pair_scores(q: np.ndarray, k: np.ndarray, offset: float, base: float = 10000.0) -> np.ndarray:
+@dataclass(frozen=True)
+class Relative:
+    """The score rebuilt from the offset m − n alone, pair by pair.
+
+    ``terms[i] = aligned[i]·cos(phi[i]) + crossed[i]·sin(phi[i])`` with
+    ``aligned = q₀k₀ + q₁k₁``, ``crossed = q₀k₁ − q₁k₀`` and ``phi = (m − n)·θ_i``.
+    """
+
+    offset: float
+    aligned: np.ndarray
+    crossed: np.ndarray
+    phi: np.ndarray
+    cos_phi: np.ndarray
+    sin_phi: np.ndarray
+    terms: np.ndarray
+    score: float
+
+
+def relative_score(q: np.ndarray, k: np.ndarray, offset: float, base: float = 10000.0) -> Relative:
     """Each pair's score written with the offset m − n alone.
 
     ``R(mθ)q · R(nθ)k = q·R((n−m)θ)k = (q₀k₀ + q₁k₁)·cos((m−n)θ) + (q₀k₁ − q₁k₀)·sin((m−n)θ)``
     for the pair (q₀, q₁), (k₀, k₁).
 
-    >>> np.round(relative_pair_scores(np.array([1.0, 0.0]), np.array([0.0, 1.0]), 1.0), 4).tolist()
+    >>> np.round(relative_score(np.array([1.0, 0.0]), np.array([0.0, 1.0]), 1.0).terms, 4).tolist()
     [0.8415]
     """
     q = np.asarray(q, dtype=np.float64)
@@ -214,4 +254,11 @@ def relative_pair_scores(q: np.ndarray, k: np.ndarray, offset: float, base: floa
     phi = offset * theta
     aligned = q[0::2] * k[0::2] + q[1::2] * k[1::2]
     crossed = q[0::2] * k[1::2] - q[1::2] * k[0::2]
-    return aligned * np.cos(phi) + crossed * np.sin(phi)
+    c, s = np.cos(phi), np.sin(phi)
+    terms = aligned * c + crossed * s
+    return Relative(float(offset), aligned, crossed, phi, c, s, terms, float(np.sum(terms)))
+
+
+def relative_pair_scores(q: np.ndarray, k: np.ndarray, offset: float, base: float = 10000.0) -> np.ndarray:
+    """Just the per-pair terms of :func:`relative_score`."""
+    return relative_score(q, k, offset, base).terms

@@ -65,3 +65,14 @@ def cross_entropy_from_logits(logits, target: int, temperature: float = 1.0) -> 
     0.417
     """
     return float(-log_softmax(logits, temperature)[target])
+
+
+def temperature_sweep(logits, low: float = 0.1, high: float = 10.0, points: int = 80):
+    """Probabilities over a geometric grid of temperatures: (temperatures, probs of shape T×n).
+
+    >>> temps, probs = temperature_sweep(np.array([1.0, 0.0]), 1.0, 1.0, 1)
+    >>> np.round(probs, 4).tolist()
+    [[0.7311, 0.2689]]
+    """
+    temps = np.geomspace(low, high, points)
+    return temps, np.vstack([softmax(logits, t) for t in temps])

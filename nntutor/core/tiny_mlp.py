@@ -39,8 +39,9 @@ class Hinge:
     z: float  # w·x0 + b
     relu: float  # ReLU(z)
     term: float  # v·ReLU(z)
-    kink: float | None  # −b/w, None when w = 0 (the hinge is constant)
+    kink: float | None  # −b/w; None when w = 0 (the hinge is constant) or when −b/w overflows
     faces: str  # "right" (w > 0: on for x > kink), "left" (w < 0), "none" (w = 0)
+    beyond_range: bool = False  # w ≠ 0 but −b/w is beyond float64: no kink at any representable x
 
 
 @dataclass(frozen=True)
@@ -87,8 +88,11 @@ def _hinge(w: float, b: float, v: float, x0: float) -> Hinge:
     z = w * x0 + b
     r = max(z, 0.0)
     kink = None if w == 0 else -b / w
+    beyond = kink is not None and not math.isfinite(kink)
+    if beyond:
+        kink = None
     faces = "none" if w == 0 else ("right" if w > 0 else "left")
-    return Hinge(w, b, v, z, r, v * r, kink, faces)
+    return Hinge(w, b, v, z, r, v * r, kink, faces, beyond)
 
 
 def analyse(params: dict[str, float], x0: float) -> TinyMLP:
@@ -134,9 +138,9 @@ def _regions(hinges: tuple[Hinge, Hinge], c: float) -> tuple[Region, ...]:
         if math.isinf(left) and math.isinf(right):
             probe = 0.0
         elif math.isinf(left):
-            probe = right - 1.0
+            probe = right - max(1.0, abs(right))  # a step that is not lost to rounding
         elif math.isinf(right):
-            probe = left + 1.0
+            probe = left + max(1.0, abs(left))
         else:
             probe = 0.5 * (left + right)
         active = []
@@ -165,3 +169,23 @@ def classify(slopes: list[float]) -> str:
         if a < 0 < b:
             return "notch"
     return "ramp"
+
+
+def curve(params: dict[str, float], x0: float, points: int = 201):
+    """f and each hinge's term on an even grid that shows every kink and x0: (grid, f, term1, term2).
+
+    The grid runs from the leftmost of (kinks, x0) minus a margin to the rightmost plus
+    one; the margin is half the span, at least 1.
+
+    >>> grid, f, t1, t2 = curve(DEFAULTS, 1.0, 5)
+    >>> grid.tolist(), f.tolist()   # span −1 … 1, margin 1: x = −2, −1, 0, 1, 2
+    ([-2.0, -1.0, 0.0, 1.0, 2.0], [0.0, 0.0, 1.0, 0.5, -1.5])
+    """
+    p = {k: float(params[k]) for k in PARAMS}
+    marks = [float(x0)] + [k for k in (_hinge(p["w1"], p["b1"], p["v1"], x0).kink, _hinge(p["w2"], p["b2"], p["v2"], x0).kink) if k is not None]
+    low, high = min(marks), max(marks)
+    margin = max(1.0, 0.5 * (high - low))
+    grid = np.linspace(low - margin, high + margin, points)
+    term1 = p["v1"] * activations.relu(p["w1"] * grid + p["b1"])
+    term2 = p["v2"] * activations.relu(p["w2"] * grid + p["b2"])
+    return grid, term1 + term2 + p["c"], term1, term2

@@ -75,6 +75,16 @@ def trace_document(trace: Trace) -> dict[str, Any]:
                 "worked": list(step.worked),
                 "why": step.why,
                 "warnings": list(step.warnings),
+                "plots": [
+                    {
+                        "title": plot.title,
+                        "xlabel": plot.xlabel,
+                        "ylabel": plot.ylabel,
+                        "kind": plot.kind,
+                        "series": [{"name": s.name, "x": plain(np.asarray(s.x)), "y": plain(np.asarray(s.y))} for s in plot.series],
+                    }
+                    for plot in step.plots
+                ],
             }
             for step in trace.steps
         ],

@@ -4,6 +4,8 @@
 [0, 1, 2, 3, None, 7, 8, 9]
 >>> shown_indices(3, 8)
 [0, 1, 2]
+>>> is_ragged([np.zeros(3), np.zeros(2)])
+True
 """
 
 from __future__ import annotations
@@ -51,3 +53,13 @@ def is_scalar(data: Any) -> bool:
     if isinstance(data, np.ndarray):
         return data.ndim == 0
     return isinstance(data, (int, float, bool, str, np.integer, np.floating, np.bool_))
+
+
+def is_ragged(data: Any) -> bool:
+    """True for a list/tuple of arrays of different shapes (e.g. one activation vector per layer).
+
+    NumPy cannot make one array of it, so renderers show each item on its own.
+    """
+    if not isinstance(data, (list, tuple)) or not data or any(isinstance(item, str) for item in data):
+        return False
+    return len({np.shape(item) for item in data}) > 1

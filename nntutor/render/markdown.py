@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from nntutor.numfmt import fmt
-from nntutor.render.layout import DEFAULT_LIMIT, is_scalar, shown_indices, text_rows
+from nntutor.render.layout import DEFAULT_LIMIT, is_ragged, is_scalar, shown_indices, text_rows
 from nntutor.trace import Step, Table, Trace, Value
 
 
@@ -67,6 +67,12 @@ def value_markdown(value: Value, precision: int, limit: int = DEFAULT_LIMIT) -> 
         return [title, "", *_table(["key", "value"], rows)]
     if isinstance(data, (list, tuple)) and all(isinstance(item, str) for item in data):
         return [f"{title}: " + " · ".join(escape(item) for item in data)]
+    if is_ragged(data):
+        parts: list[str] = []
+        for index, item in enumerate(data):
+            piece = Value(f"{value.name}[{index}]", item, label=f"{value.display_name}[{index}]")
+            parts += [*value_markdown(piece, precision, limit), ""]
+        return parts[:-1]
     table = text_rows(data)
     if table is not None:
         rows = [[_cell(c, precision) for c in row] for row in table.rows]
@@ -110,7 +116,7 @@ def _matrix(array: np.ndarray, value: Value, precision: int, limit: int) -> list
     return lines
 
 
-def step_markdown(step: Step, number: int, precision: int, limit: int = DEFAULT_LIMIT) -> list[str]:
+def step_markdown(step: Step, number: int, precision: int, limit: int = DEFAULT_LIMIT, plots: bool = True) -> list[str]:
     lines = [f"## {number}. {escape(step.title)}", ""]
     if step.formula:
         lines += ["$$", step.formula, "$$", ""]
@@ -124,6 +130,11 @@ def step_markdown(step: Step, number: int, precision: int, limit: int = DEFAULT_
     for value in step.values:
         if not is_scalar(value.data):
             lines += [*value_markdown(value, precision, limit), ""]
+    if plots and step.plots:
+        from nntutor.render.plots import plot_text
+
+        for plot in step.plots:
+            lines += ["```text", plot_text(plot, width=72, height=16, color=False), "```", ""]
     if step.worked:
         lines += ["```text", *step.worked, "```", ""]
     for warning in step.warnings:
@@ -133,7 +144,9 @@ def step_markdown(step: Step, number: int, precision: int, limit: int = DEFAULT_
     return lines
 
 
-def render_markdown(trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, narrative: str = "") -> str:
+def render_markdown(
+    trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, narrative: str = "", plots: bool = True
+) -> str:
     lines = [f"# {escape(trace.title)}", ""]
     if trace.summary:
         lines += [escape(trace.summary), ""]
@@ -142,7 +155,7 @@ def render_markdown(trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LI
     for warning in trace.warnings:
         lines += [f"> **Warning:** {escape(warning)}", ""]
     for number, step in enumerate(trace.steps, start=1):
-        lines += step_markdown(step, number, precision, limit)
+        lines += step_markdown(step, number, precision, limit, plots)
     if trace.outputs:
         lines += ["## Result", ""]
         for name, data in trace.outputs.items():

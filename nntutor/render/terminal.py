@@ -23,7 +23,7 @@ from rich.table import Table as RichTable
 from rich.text import Text
 
 from nntutor.numfmt import fmt
-from nntutor.render.layout import DEFAULT_LIMIT, is_scalar, shown_indices, text_rows
+from nntutor.render.layout import DEFAULT_LIMIT, is_ragged, is_scalar, shown_indices, text_rows
 from nntutor.trace import Step, Table, Trace, Value
 
 STYLE_TITLE = "bold"
@@ -103,7 +103,10 @@ def _cell(value: Any, precision: int) -> Text:
     if isinstance(value, (int, float, np.integer, np.floating)):
         return Text(fmt(value, precision, fixed=isinstance(value, (float, np.floating))), justify="right")
     if isinstance(value, (list, tuple)):
-        return Text(" ".join(str(item) for item in value))
+        items = [fmt(item, precision) if isinstance(item, (float, np.floating)) else str(item) for item in value]
+        if len(items) > DEFAULT_LIMIT:
+            items = [*items[:4], f"… ({len(items) - 7} more)", *items[-3:]]
+        return Text(" ".join(items))
     if isinstance(value, np.ndarray):
         return Text(_inline_array(value, precision))
     return Text(str(value))
@@ -132,22 +135,6 @@ def _new_table(title: str | None) -> RichTable:
 
 
 # --------------------------------------------------------------------------- values
-
-
-def vector_table(value: Value, precision: int, limit: int) -> RichTable:
-    data = np.asarray(value.data)
-    cols = _labels(value.cols, data.size)
-    table = _new_table(None)
-    indices = shown_indices(data.size, limit)
-    table.add_column("", style=STYLE_DIM)
-    for i in indices:
-        table.add_column(Text("…" if i is None else cols[i]), justify="right")
-    row = [Text(value.name, style=STYLE_DIM)]
-    row += [Text("…") if i is None else _cell(data[i].item(), precision) for i in indices]
-    table.add_row(*row)
-    if data.size > limit:
-        table.caption = Text(f"{data.size} values, {len(indices) - 1} shown", style=STYLE_DIM)
-    return table
 
 
 def heat_style(x: float, low: float, high: float) -> str:
@@ -180,8 +167,12 @@ def heat_legend(low: float, high: float, precision: int) -> Text:
     return text
 
 
-def matrix_table(value: Value, precision: int, limit: int, heat: bool = False) -> RichTable:
+def matrix_table(value: Value, precision: int, limit: int, heat: bool = False, col_limit: int | None = None) -> RichTable:
+    """A labelled table of a matrix (a vector is one row named after the value)."""
     data = np.asarray(value.data)
+    if data.ndim == 1:
+        data = data.reshape(1, -1)
+        value = Value(value.name, data, rows=(value.name,), cols=value.cols)
     finite = data[np.isfinite(data)] if data.size else data
     low = float(finite.min()) if finite.size else 0.0
     high = float(finite.max()) if finite.size else 0.0
@@ -190,7 +181,7 @@ def matrix_table(value: Value, precision: int, limit: int, heat: bool = False) -
     cols = _labels(value.cols, n_cols)
     table = _new_table(None)
     row_indices = shown_indices(n_rows, limit)
-    col_indices = shown_indices(n_cols, limit)
+    col_indices = shown_indices(n_cols, limit if col_limit is None else col_limit)
     table.add_column("", style=STYLE_LABEL)
     for j in col_indices:
         table.add_column(Text("…" if j is None else cols[j]), justify="right")
@@ -204,12 +195,53 @@ def matrix_table(value: Value, precision: int, limit: int, heat: bool = False) -
                 if j is not None:
                     cell.stylize(heat_style(float(data[i, j]), low, high))
         table.add_row(Text(rows[i]), *cells)
-    if n_rows > limit or n_cols > limit:
+    if len(row_indices) < n_rows or len(col_indices) < n_cols:
+        what = f"{n_cols} values" if n_rows == 1 else f"{n_rows}×{n_cols} matrix"
         table.caption = Text(
-            f"{n_rows}×{n_cols} matrix, elided for display (computed in full; --format json has every value)",
+            f"{what}, elided for display (computed in full; --format json has every value)",
             style=STYLE_DIM,
         )
     return table
+
+
+class MatrixView:
+    """A matrix (or vector) that elides columns to fit the width it is given.
+
+    Rows and columns beyond ``limit`` are always elided (``limit`` 0: show all, for a
+    pager); then columns are dropped further until the table fits, so cells never wrap.
+    """
+
+    def __init__(self, title: str, value: Value, precision: int, limit: int, heat: bool = False) -> None:
+        self.title = title
+        self.value = value
+        self.precision = precision
+        self.limit = limit
+        self.heat = heat
+
+    def __rich_console__(self, console: Console, options):
+        from rich.measure import Measurement
+
+        data = np.asarray(self.value.data)
+        n_cols = data.shape[-1]
+        col_limit = n_cols if self.limit <= 0 else min(self.limit, n_cols) if n_cols > self.limit else n_cols
+        table = matrix_table(self.value, self.precision, self.limit, self.heat, col_limit)
+        unbounded = options.update_width(100_000)
+        natural = Measurement.get(console, unbounded, table).maximum
+        if self.limit > 0:
+            while col_limit > 2 and natural > options.max_width:
+                col_limit -= 1
+                table = matrix_table(self.value, self.precision, self.limit, self.heat, col_limit)
+                natural = Measurement.get(console, unbounded, table).maximum
+        yield Text(self.title, style=STYLE_LABEL)
+        if natural > options.max_width:  # --full: as wide as it needs (a pager scrolls sideways)
+            yield from console.render(table, options.update_width(natural))
+            yield Text("")
+        else:
+            yield table
+        if self.heat:
+            finite = data[np.isfinite(data)]
+            if finite.size:
+                yield heat_legend(float(finite.min()), float(finite.max()), self.precision)
 
 
 def mixed_table(value: Value, precision: int, limit: int) -> RichTable:
@@ -262,81 +294,95 @@ def value_renderables(value: Value, precision: int, limit: int, heat: bool = Fal
     coloured cells that keep their numbers, and a legend for the scale.
     """
     heat = heat and value.heat
-    for renderable in _value_parts(value, precision, limit, heat):
-        if isinstance(renderable, RichTable):
-            title = getattr(renderable, "_nntutor_title", None) or value.display_name
-            parts: list[RenderableType] = [Text(title, style=STYLE_LABEL), renderable]
-            legend = getattr(renderable, "_nntutor_legend", None)
-            if legend is not None:
-                parts.append(legend)
-            yield Group(*parts)
-        else:
-            yield renderable
-
-
-def _value_parts(value: Value, precision: int, limit: int, heat: bool = False) -> Iterator[RenderableType]:
+    title = value.display_name
     data = value.data
     if isinstance(data, Table):
-        yield mixed_table(value, precision, limit)
+        yield Group(Text(title, style=STYLE_LABEL), mixed_table(value, precision, limit))
     elif isinstance(data, dict):
-        yield mapping_table(value, precision, limit)
+        yield Group(Text(title, style=STYLE_LABEL), mapping_table(value, precision, limit))
     elif isinstance(data, (list, tuple)) and all(isinstance(item, str) for item in data):
         text = Text()
-        text.append(value.display_name, style=STYLE_LABEL)
+        text.append(title, style=STYLE_LABEL)
         text.append(": " + " | ".join(data))
         yield text
+    elif is_ragged(data):
+        for index, item in enumerate(data):
+            piece = Value(f"{value.name}[{index}]", item, label=f"{title}[{index}]", heat=value.heat)
+            yield from value_renderables(piece, precision, limit, heat)
     elif text_rows(data) is not None:
-        yield mixed_table(Value(value.name, text_rows(data), label=value.label), precision, limit)
+        yield Group(Text(title, style=STYLE_LABEL), mixed_table(Value(value.name, text_rows(data), label=value.label), precision, limit))
     else:
         array = np.asarray(data)
-        if array.ndim == 1:
-            yield vector_table(value, precision, limit)
-        elif array.ndim == 2:
-            table = matrix_table(value, precision, limit, heat)
-            if heat:
-                finite = array[np.isfinite(array)]
-                if finite.size:
-                    table._nntutor_legend = heat_legend(float(finite.min()), float(finite.max()), precision)  # type: ignore[attr-defined]
-            yield table
+        if array.ndim in (1, 2):
+            yield MatrixView(title, value, precision, limit, heat)
         elif array.ndim == 3:
             for index in shown_indices(array.shape[0], limit):
                 if index is None:
                     yield Text(f"… ({array.shape[0]} in all)", style=STYLE_DIM)
                     continue
                 piece = Value(value.name, array[index], rows=value.rows, cols=value.cols)
-                table = matrix_table(piece, precision, limit, heat)
-                table._nntutor_title = f"{value.display_name} [{index}]"  # type: ignore[attr-defined]
-                yield table
+                yield MatrixView(f"{title} [{index}]", piece, precision, limit, heat)
         else:
-            yield Text(f"{value.display_name}: array of shape {array.shape}", style=STYLE_DIM)
+            yield Text(f"{title}: array of shape {array.shape}", style=STYLE_DIM)
+
+
+class PlotView:
+    """A plot that fits the width it is given (rich calls ``__rich_console__`` with it)."""
+
+    def __init__(self, plot) -> None:
+        self.plot = plot
+
+    def __rich_console__(self, console: Console, options):
+        from nntutor.render.plots import plot_text
+
+        width = min(options.max_width, 100)
+        color = console.color_system is not None and not console.no_color
+        text = plot_text(self.plot, width=width, height=max(10, min(18, width // 4)), color=color)
+        yield Text.from_ansi(text) if color else Text(text)
 
 
 # --------------------------------------------------------------------------- steps
 
 
-def step_renderable(step: Step, number: int, precision: int, limit: int = DEFAULT_LIMIT, heat: bool = False) -> RenderableType:
-    parts: list[RenderableType] = [Rule(Text(f"Step {number} · {step.title}", style=STYLE_TITLE), align="left")]
+READING_WIDTH = 100
+FULL_WIDTH = 100_000
+
+
+def prose(renderable: RenderableType) -> RenderableType:
+    """Keep text at a readable width even when tables may be wider (``--full``)."""
+    from rich.constrain import Constrain
+
+    return Constrain(renderable, READING_WIDTH)
+
+
+def step_renderable(
+    step: Step, number: int, precision: int, limit: int = DEFAULT_LIMIT, heat: bool = False, plots: bool = True
+) -> RenderableType:
+    parts: list[RenderableType] = [prose(Rule(Text(f"Step {number} · {step.title}", style=STYLE_TITLE), align="left"))]
     if step.formula_text or step.formula:
-        parts.append(Padding(Text(step.formula_text or step.formula, style=STYLE_FORMULA), (0, 0, 0, 2), expand=False))
+        parts.append(prose(Padding(Text(step.formula_text or step.formula, style=STYLE_FORMULA), (0, 0, 0, 2), expand=False)))
     scalars = [v for v in step.values if is_scalar(v.data)]
     others = [v for v in step.values if not is_scalar(v.data)]
     if scalars:
         line = Text("   ").join(scalar_text(v, precision) for v in scalars)
-        parts.append(Padding(line, (0, 0, 0, 2), expand=False))
+        parts.append(prose(Padding(line, (0, 0, 0, 2), expand=False)))
     for value in others:
         for renderable in value_renderables(value, precision, limit, heat):
             parts.append(Padding(renderable, (1, 0, 0, 2), expand=False))
+    if plots:
+        for plot in step.plots:
+            parts.append(Padding(PlotView(plot), (1, 0, 0, 2), expand=False))
     if step.worked:
         worked = Text()
         for i, line in enumerate(step.worked):
             if i:
                 worked.append("\n")
             worked.append(line, style=STYLE_WORKED)
-        parts.append(Padding(worked, (1, 0, 0, 2), expand=False))
+        parts.append(prose(Padding(worked, (1, 0, 0, 2), expand=False)))
     for warning in step.warnings:
-        parts.append(Padding(Text("⚠ " + warning, style=STYLE_WARNING), (1, 0, 0, 2), expand=False))
+        parts.append(prose(Padding(Text("⚠ " + warning, style=STYLE_WARNING), (1, 0, 0, 2), expand=False)))
     if step.why:
-        parts.append(Padding(Text(step.why, style=STYLE_WHY), (1, 0, 1, 2), expand=False))
+        parts.append(prose(Padding(Text(step.why, style=STYLE_WHY), (1, 0, 1, 2), expand=False)))
     else:
         parts.append(Text(""))
     return Group(*parts)
@@ -346,52 +392,88 @@ def header_renderable(trace: Trace, narrative: str = "") -> RenderableType:
     title = Text(trace.title, style="bold underline")
     parts: list[RenderableType] = [title]
     if trace.summary:
-        parts.append(Text(trace.summary))
+        parts.append(prose(Text(trace.summary)))
     if narrative:
-        parts.append(Padding(Text(narrative, style=STYLE_DIM), (1, 0, 0, 0), expand=False))
+        parts.append(prose(Padding(Text(narrative, style=STYLE_DIM), (1, 0, 0, 0), expand=False)))
     for warning in trace.warnings:
-        parts.append(Padding(Text("⚠ " + warning, style=STYLE_WARNING), (1, 0, 0, 0), expand=False))
+        parts.append(prose(Padding(Text("⚠ " + warning, style=STYLE_WARNING), (1, 0, 0, 0), expand=False)))
     parts.append(Text(""))
     return Group(*parts)
 
 
+def _shown_in_steps(trace: Trace, data: Any) -> str | None:
+    """The title of the step that already shows this very array, if any (no need to repeat it)."""
+    if not isinstance(data, np.ndarray) or data.ndim == 0:
+        return None
+    for step in trace.steps:
+        for value in step.values:
+            if value.data is data or (
+                isinstance(value.data, np.ndarray) and value.data.shape == data.shape and np.shares_memory(value.data, data)
+            ):
+                return step.title
+    return None
+
+
 def outputs_renderable(trace: Trace, precision: int, limit: int = DEFAULT_LIMIT) -> RenderableType:
-    parts: list[RenderableType] = [Rule(Text("Result", style=STYLE_TITLE), align="left")]
+    """The lesson's public outputs; arrays already shown in a step are named, not repeated."""
+    parts: list[RenderableType] = [prose(Rule(Text("Result", style=STYLE_TITLE), align="left"))]
+    already = {name: _shown_in_steps(trace, data) for name, data in trace.outputs.items()}
+    repeated = [name for name, where in already.items() if where]
     for name, data in trace.outputs.items():
+        if already[name]:
+            continue
         value = Value(name, data)
         if is_scalar(data):
             parts.append(Padding(scalar_text(value, precision), (0, 0, 0, 2), expand=False))
         else:
             for renderable in value_renderables(value, precision, limit):
                 parts.append(Padding(renderable, (0, 0, 0, 2), expand=False))
+    if repeated:
+        note = "shown above: " + ", ".join(repeated) + " (--format json writes every output in full)"
+        parts.append(prose(Padding(Text(note, style=STYLE_DIM), (0, 0, 0, 2), expand=False)))
     return Group(*parts)
 
 
 def trace_renderables(
-    trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, narrative: str = "", heat: bool = False
+    trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, narrative: str = "", heat: bool = False, plots: bool = True
 ) -> Iterator[RenderableType]:
     """Everything shown for a lesson run, in order."""
     yield header_renderable(trace, narrative)
     for number, step in enumerate(trace.steps, start=1):
-        yield step_renderable(step, number, precision, limit, heat)
+        yield step_renderable(step, number, precision, limit, heat, plots)
     if trace.outputs:
         yield outputs_renderable(trace, precision, limit)
 
 
-def print_trace(console: Console, trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, narrative: str = "") -> None:
+def print_trace(
+    console: Console, trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, narrative: str = "", plots: bool = True
+) -> None:
     """Print a trace; heatmaps appear only where the console shows colour."""
     heat = console.color_system is not None and not console.no_color
-    for renderable in trace_renderables(trace, precision=precision, limit=limit, narrative=narrative, heat=heat):
+    for renderable in trace_renderables(trace, precision=precision, limit=limit, narrative=narrative, heat=heat, plots=plots):
         console.print(renderable)
 
 
-def render_text(trace: Trace, *, precision: int = 4, width: int = 100, limit: int = DEFAULT_LIMIT, narrative: str = "") -> str:
+def render_text(
+    trace: Trace, *, precision: int = 4, width: int = 100, limit: int = DEFAULT_LIMIT, narrative: str = "", plots: bool = True
+) -> str:
     """The terminal rendering as plain text (for ``-o trace.txt`` and tests)."""
     import io
 
     buffer = io.StringIO()
     console = make_console(buffer, width=width, color=False)
-    print_trace(console, trace, precision=precision, limit=limit, narrative=narrative)
+    print_trace(console, trace, precision=precision, limit=limit, narrative=narrative, plots=plots)
+    return "\n".join(line.rstrip() for line in buffer.getvalue().splitlines()) + "\n"
+
+
+def render_renderables(renderables: Sequence[RenderableType], width: int = 100) -> str:
+    """Renderables as plain text, trailing spaces removed."""
+    import io
+
+    buffer = io.StringIO()
+    console = make_console(buffer, width=width, color=False)
+    for renderable in renderables:
+        console.print(renderable)
     return "\n".join(line.rstrip() for line in buffer.getvalue().splitlines()) + "\n"
 
 
@@ -411,12 +493,13 @@ def emit(*renderables: RenderableType) -> None:
     sys.stdout.write("\n".join(line.rstrip() for line in buffer.getvalue().splitlines()) + "\n")
 
 
-def show_trace(trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, narrative: str = "") -> None:
+def show_trace(trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, narrative: str = "", plots: bool = True) -> None:
     """Print to stdout: styled in a terminal; plain text without trailing spaces when piped."""
     if _isatty(sys.stdout) or os.environ.get("FORCE_COLOR"):
-        print_trace(stdout_console(), trace, precision=precision, limit=limit, narrative=narrative)
+        print_trace(stdout_console(), trace, precision=precision, limit=limit, narrative=narrative, plots=plots)
     else:
-        sys.stdout.write(render_text(trace, precision=precision, width=_env_width(100), limit=limit, narrative=narrative))
+        width = FULL_WIDTH if limit <= 0 else _env_width(100)
+        sys.stdout.write(render_text(trace, precision=precision, width=width, limit=limit, narrative=narrative, plots=plots))
 
 
 def print_message(message: str, *, style: str = "") -> None:
@@ -450,18 +533,22 @@ def lessons_table(rows: Sequence[tuple[str, str, str]]) -> RenderableType:
     return Group(table, Text(""), Text("Run one with: nntutor lesson NAME   (its flags: nntutor lesson NAME --help)", style=STYLE_DIM))
 
 
-def render_picture(trace: Trace, kind: str, *, precision: int = 4, limit: int = DEFAULT_LIMIT, narrative: str = "", width: int = 100) -> str:
+def render_picture(
+    trace: Trace, kind: str, *, precision: int = 4, limit: int = DEFAULT_LIMIT, narrative: str = "", width: int = 100, plots: bool = True
+) -> str:
     """The coloured terminal rendering recorded as an SVG picture or an HTML page (``kind``)."""
     import io
 
     console = make_console(io.StringIO(), width=width, color=True, record=True)
-    print_trace(console, trace, precision=precision, limit=limit, narrative=narrative)
+    print_trace(console, trace, precision=precision, limit=limit, narrative=narrative, plots=plots)
     if kind == "svg":
         return console.export_svg(title=f"nntutor · {trace.title}")
     return console.export_html(inline_styles=True)
 
 
-def page_trace(trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, narrative: str = "", read=input) -> None:
+def page_trace(
+    trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, narrative: str = "", read=input, plots: bool = True
+) -> None:
     """Show one step at a time in a terminal: Enter for the next, ``b`` for back, ``q`` to stop."""
     console = stdout_console()
     heat = console.color_system is not None and not console.no_color
@@ -469,7 +556,7 @@ def page_trace(trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, 
     console.print(header_renderable(trace, narrative))
     index = 0
     while 0 <= index < len(steps):
-        console.print(step_renderable(steps[index], index + 1, precision, limit, heat))
+        console.print(step_renderable(steps[index], index + 1, precision, limit, heat, plots))
         prompt = f"[step {index + 1}/{len(steps)}] Enter: next · b: back · q: quit "
         try:
             answer = read(prompt).strip().lower()
@@ -481,3 +568,60 @@ def page_trace(trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, 
         index = max(index - 1, 0) if answer == "b" else index + 1
     if trace.outputs:
         console.print(outputs_renderable(trace, precision, limit))
+
+
+def _marked_table(name: str, data: Any, mask: Any, precision: int, limit: int) -> RenderableType:
+    """One run's value with changed cells marked ``*`` (and highlighted when colour is on)."""
+    array = np.asarray(data) if not isinstance(data, (str, dict, Table)) else None
+    if array is None or array.dtype == object or array.ndim > 2:
+        suffix = " *" if mask is True else ""
+        return Text(f"{name}: {data if isinstance(data, str) else '(see the full runs)'}{suffix}")
+    if array.ndim == 0:
+        text = Text(f"{name} = {fmt(array.item(), precision)}")
+        if mask is True:
+            text.append(" *", style="bold yellow")
+            text.stylize("bold yellow")
+        return text
+    matrix = array.reshape(1, -1) if array.ndim == 1 else array
+    marks = np.broadcast_to(np.asarray(mask, dtype=bool), array.shape).reshape(matrix.shape) if not isinstance(mask, bool) else np.full(matrix.shape, mask)
+    table = _new_table(None)
+    table.add_column("")
+    cols = shown_indices(matrix.shape[1], limit)
+    for j in cols:
+        table.add_column("…" if j is None else str(j), justify="right")
+    for i in shown_indices(matrix.shape[0], limit):
+        if i is None:
+            table.add_row(Text("⋮"), *[Text("⋮") for _ in cols])
+            continue
+        cells = []
+        for j in cols:
+            if j is None:
+                cells.append(Text("…"))
+                continue
+            cell = _cell(matrix[i, j].item(), precision)
+            if marks[i, j]:
+                cell.append("*")
+                cell.stylize("bold yellow")
+            cells.append(cell)
+        table.add_row(Text(str(i)), *cells)
+    return Group(Text(name, style=STYLE_LABEL), table)
+
+
+def comparison_renderable(
+    first: Trace, second: Trace, masks: dict[str, Any], labels: tuple[str, str], *, precision: int = 4, limit: int = DEFAULT_LIMIT
+) -> RenderableType:
+    """Both runs' outputs side by side, changed values marked ``*``."""
+    from rich.columns import Columns
+
+    parts: list[RenderableType] = [Rule(Text(f"Compare: {labels[0]}  vs  {labels[1]}", style=STYLE_TITLE), align="left")]
+    for name, mask in masks.items():
+        left = _marked_table(name, first.outputs.get(name, "—"), mask, precision, limit)
+        right = _marked_table(name, second.outputs.get(name, "—"), mask, precision, limit)
+        parts.append(
+            Columns(
+                [Group(Text(labels[0], style=STYLE_DIM), left), Group(Text(labels[1], style=STYLE_DIM), right)],
+                padding=(1, 4),
+            )
+        )
+    parts.append(Text("* = differs between the two runs", style=STYLE_DIM))
+    return Group(*parts)

@@ -103,7 +103,7 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
 
     inputs: dict[str, Any] = {"x": x, "tokens": list(labels), "causal": causal, "scale": scale}
     for name, w in (("wq", wq), ("wk", wk), ("wv", wv)):
-        inputs[name] = w if w is not None else np.eye(d)
+        inputs[name] = w if w is not None else "identity"
     if padding is not None:
         inputs["padding"] = padding
     inputs.update(random_info)

@@ -21,9 +21,11 @@ from nntutor.walkthroughs.common import Context, dot_worked, index_labels
 
 MAX_PARAMS = 1000
 MAX_CHOSEN = 6
-_PARAM_ITEM = r"\s*(W1|W2)\s*\[\s*(\d{1,4})\s*,\s*(\d{1,4})\s*\]\s*|\s*(b1|b2)\s*\[\s*(\d{1,4})\s*\]\s*"
+MAX_PARAM_CHARS = 200
+# Whitespace is removed first, so the list pattern has one way to match (no backtracking blow-up).
+_PARAM_ITEM = r"(W1|W2)\[([0-9]{1,4}),([0-9]{1,4})\]|(b1|b2)\[([0-9]{1,4})\]"
 _PARAM = re.compile(_PARAM_ITEM)
-_PARAM_LIST = re.compile(rf"(?:{_PARAM_ITEM})(?:[;\s]+(?:{_PARAM_ITEM}))*\s*")
+_PARAM_LIST = re.compile(rf"(?:(?:{_PARAM_ITEM});?)+")
 _PARAM_EXAMPLE = "e.g. W1[0,1] or 'W1[0,1];b2[0]' (W1, W2 take [row,column]; b1, b2 take [index])"
 
 LOSS_TEXT = {
@@ -42,11 +44,15 @@ def parse_params(text: str, params: bp.Params) -> list[tuple[str, tuple[int, ...
 
     Read with a regular expression only (nothing is evaluated).
     """
-    if not _PARAM_LIST.fullmatch(text or ""):
+    text = text or ""
+    if len(text) > MAX_PARAM_CHARS:
+        raise InputError("--param", f"is {len(text)} characters long; at most {MAX_PARAM_CHARS} are accepted")
+    compact = re.sub(r"\s+", "", text)
+    if not _PARAM_LIST.fullmatch(compact):
         raise InputError("--param", f"{text!r} is not a list of parameters ({_PARAM_EXAMPLE})")
     chosen: list[tuple[str, tuple[int, ...]]] = []
     shapes = {name: array.shape for name, array in params.as_dict().items()}
-    for m in _PARAM.finditer(text):
+    for m in _PARAM.finditer(compact):
         if m.group(1):
             name, index = m.group(1), (int(m.group(2)), int(m.group(3)))
         else:
@@ -105,7 +111,15 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
     params, x, y = _check(args)
     activation, out_act, loss = args["activation"], args["output-activation"], args["loss"]
     lr = float(args["lr"])
-    chosen = parse_params(args["param"], params)
+    if "param" in args.get("_given", ()):
+        chosen = parse_params(args["param"], params)
+    else:
+        try:  # the lesson file's default
+            chosen = parse_params(args["param"], params)
+        except InputError:
+            # It does not fit this (smaller) network: one weight from each layer that does.
+            n_in, n_out = params.W1.shape[1], params.W2.shape[0]
+            chosen = [("W1", (0, min(1, n_in - 1))), ("W2", (min(1, n_out - 1), 0))]
     n, f = ctx.n, ctx.f
     n_in, n_hid, n_out = x.size, params.W1.shape[0], params.W2.shape[0]
     xl, hl, ol = index_labels(n_in, "x"), index_labels(n_hid, "h"), index_labels(n_out, "ŷ")
@@ -161,7 +175,7 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
     if out_act == "softmax":
         exps = np.exp(fw.z2 - np.max(fw.z2))
         worked.append(
-            f"ŷ = softmax(z2): ŷ[0] = e^({n(fw.z2[0] - np.max(fw.z2))}) / ({' + '.join(n(e) for e in exps[:6])}"
+            f"ŷ = softmax(z2): ŷ[0] = e^(z2[0] − max z2) / Σⱼ e^(z2[j] − max z2) = e^({n(fw.z2[0] - np.max(fw.z2))}) / ({' + '.join(n(e) for e in exps[:6])}"
             f"{' + …' if n_out > 6 else ''}) = {n(fw.yhat[0])}"
         )
     else:
@@ -349,9 +363,8 @@ def _symbolic_step(ctx, params: bp.Params, x, y, activation, out_act, loss, chos
         )
         return step
     sym = sb.network_derivatives(params.as_dict(), x, y, activation, out_act, loss, chosen)
-    step.formula = r"\begin{aligned} " + r" \\ ".join(
-        [sym.loss_latex, *(d[0] for d in sym.definitions), *(d.latex for d in sym.derivations)]
-    ) + r" \end{aligned}"
+    lines = [sym.loss_latex, *(d[0] for d in sym.definitions), *(d.latex for d in sym.derivations)]
+    step.formula = r"\begin{aligned} " + r" \\ ".join(line.replace(" = ", " &= ", 1) for line in lines) + r" \end{aligned}"
     step.formula_text = "\n".join([sym.loss_text, *(d[1] for d in sym.definitions), *(d.text for d in sym.derivations)])
     step.values = [
         Value(
@@ -368,7 +381,7 @@ def _output_delta_step(ctx: Context, r: bp.Backprop, y, out_act: str, loss: str)
     fw = r.forward
     n_out = len(y)
     ol = index_labels(n_out, "ŷ")
-    values = [Value("dL_dyhat", _finite_or_none(r.dL_dyhat), label="∂L/∂ŷ", cols=ol)]
+    values = [Value("dL_dyhat", _finite_or_table(r.dL_dyhat, ol), label="∂L/∂ŷ", cols=ol)]
     worked = []
     if loss == "ce":
         formula = r"\boldsymbol{\delta}^{(2)} = \hat{\mathbf{y}} - \mathbf{y}"
@@ -411,15 +424,20 @@ def _output_delta_step(ctx: Context, r: bp.Backprop, y, out_act: str, loss: str)
     )
     if loss == "ce" and not np.all(np.isfinite(r.dL_dyhat)):
         step.warnings.append(
-            "Some ŷ rounded to exactly 0 or 1, so ∂L/∂ŷ is infinite there (shown as empty); δ2 = ŷ − y is still finite."
+            "Some ŷ rounded to exactly 0 or 1, so ∂L/∂ŷ is infinite there; δ2 = ŷ − y is still finite."
         )
     return step
 
 
-def _finite_or_none(a: np.ndarray):
+def _finite_or_table(a: np.ndarray, labels: tuple[str, ...]):
+    """The vector itself, or (when ŷ saturated) a table that says which entries are infinite."""
     if np.all(np.isfinite(a)):
         return a
-    return [float(v) if np.isfinite(v) else None for v in a]
+    rows = tuple(
+        (label, float(v) if np.isfinite(v) else "infinite (ŷ rounded to exactly 0 or 1)")
+        for label, v in zip(labels, a, strict=True)
+    )
+    return Table(("output", "∂L/∂ŷ"), rows)
 
 
 def _chain_step(ctx: Context, params: bp.Params, r: bp.Backprop, chosen) -> Step:

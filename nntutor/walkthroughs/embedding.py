@@ -280,30 +280,27 @@ def _analogy_step(
     if len(dims) > 8:
         worked.append(f"… and {len(dims) - 8} more dimensions, the same way")
     warnings = []
-    norm = float(np.linalg.norm(result.vector))
-    if norm == 0.0:
+    if not np.any(result.vector):
         warnings.append(
             "The result is the zero vector: it has no direction, so its cosine with every word is "
             "undefined and nothing can be ranked."
         )
-    if result.undefined and norm != 0.0:
+    if result.undefined and np.any(result.vector):
         warnings.append(
             f"Left out of the ranking (zero vector, cosine undefined): {', '.join(result.undefined)}."
         )
-    zero_inputs = [w for w in result.excluded if math.isnan(result.cosines[vocab.index(w)]) and norm != 0.0]
+    zero_inputs = [w for w in result.excluded if math.isnan(result.cosines[vocab.index(w)]) and np.any(result.vector)]
     if zero_inputs:
         warnings.append(f"Zero vector, cosine undefined (NaN): {', '.join(zero_inputs)}.")
-    if not result.ranking and norm != 0.0 and not result.undefined:
+    if not result.ranking and np.any(result.vector) and not result.undefined:
         warnings.append("Every word of the vocabulary is in the expression, so none is left to rank.")
     if result.ranking:
         best, best_cos = result.ranking[0]
-        row = E[vocab.index(best)]
+        b = vocab.index(best)
+        worked.append(dot_worked(ctx, f"result·{best}", result.vector, E[b], float(result.dots[b])))
         worked.append(
-            dot_worked(ctx, f"result·{best}", result.vector, row, float(np.dot(result.vector, row)))
-        )
-        worked.append(
-            f"cos(result, {best}) = {n(float(np.dot(result.vector, row)))} / "
-            f"({n(norm)} × {n(float(np.linalg.norm(row)))}) = {n(best_cos)}"
+            f"cos(result, {best}) = {n(float(result.dots[b]))} / ({n(result.norm)} × {n(float(result.norms[b]))}) "
+            f"= {n(best_cos)}"
         )
     excluded_rows = tuple(
         (w, float(result.cosines[vocab.index(w)])) for w in result.excluded

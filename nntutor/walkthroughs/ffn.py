@@ -19,7 +19,7 @@ from nntutor.walkthroughs.activation_notes import FORMULAS, activation_worked
 from nntutor.walkthroughs.common import Context, dot_worked, index_labels
 
 PARAMS = ("W1", "b1", "W2", "b2")
-MAX_SHOWN = 6
+MAX_SHOWN = 8
 
 
 def _weights(args: dict[str, Any], n: int, d: int) -> tuple[dict[str, np.ndarray], int | None]:
@@ -80,7 +80,7 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
     trace.add(
         Step(
             id="hidden",
-            title=f"Expand each row: x·W₁ + b₁ ({n}×{d} · {d}×{d_ff} → {n}×{d_ff})",
+            title=f"Expand each row (row 0 worked in full): x·W₁ + b₁ ({n}×{d} · {d}×{d_ff} → {n}×{d_ff})",
             formula=r"H = X W_1 + b_1",
             formula_text="H = X·W₁ + b₁   (each row: hᵢ = xᵢ·W₁ + b₁)",
             values=[
@@ -92,8 +92,9 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
             worked=[
                 dot_worked(ctx, f"row 0: x·W₁[:, {j}]", x[0], w["W1"][:, j], float(x[0] @ w["W1"][:, j]))
                 + f"; + b₁[{j}] = {num(float(x[0] @ w['W1'][:, j]))} + {f(w['b1'][j])} = {num(r.hidden[0, j])}"
-                for j in range(min(k, 2))
-            ],
+                for j in range(k)
+            ]
+            + ([f"… and {d_ff - k} more hidden units of row 0, each the same way"] if d_ff > k else []),
             why=f"Every row is multiplied by the same W₁ on its own: rows never mix here, unlike "
             f"attention. The FFN is one small MLP applied at every position, widening each "
             f"token's vector from d = {d} to d_ff = {d_ff} features.",
@@ -130,8 +131,9 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
             worked=[
                 dot_worked(ctx, f"row 0: a·W₂[:, {j}]", r.activated[0], w["W2"][:, j], float(r.activated[0] @ w["W2"][:, j]))
                 + f"; + b₂[{j}] = {num(float(r.activated[0] @ w['W2'][:, j]))} + {f(w['b2'][j])} = {num(r.y[0, j])}"
-                for j in range(min(d, 2))
-            ],
+                for j in range(min(d, MAX_SHOWN))
+            ]
+            + ([f"… and {d - MAX_SHOWN} more outputs of row 0, each the same way"] if d > MAX_SHOWN else []),
             why="W₂ brings each row back to width d, so the result can be added to the block's "
             "input by the residual connection.",
         )

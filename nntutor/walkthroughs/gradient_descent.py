@@ -13,7 +13,7 @@ import numpy as np
 
 from nntutor.core import descent
 from nntutor.errors import InputError
-from nntutor.trace import Step, Table, Trace, Value
+from nntutor.trace import Plot, Series, Step, Table, Trace, Value
 from nntutor.walkthroughs.common import Context
 
 
@@ -180,6 +180,7 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
                 f"after {run.steps_done} steps: p = ({_vec(ctx, final)}), f = {n(run.losses[-1])} "
                 f"(started at f = {n(run.losses[0])}); {trend}"
             ],
+            plots=_plots(run, names),
             why="The minimum is at the origin where f = 0. How fast a coordinate gets there is set by its "
             "factor |1 − 2c·lr|: the shallow direction (small c) is the slow one, the steep direction "
             "(large c) limits how large lr may be.",
@@ -211,3 +212,19 @@ def _trend(losses: np.ndarray) -> str:
     if losses[-1] > losses[0]:
         return "f went up: the run diverged."
     return "f did not change."
+
+
+def _plots(run: descent.DescentRun, names: tuple[str, ...]) -> list[Plot]:
+    steps = np.arange(len(run.losses), dtype=np.float64)
+    plots = [Plot("f at each step", (Series("f", steps, run.losses),), xlabel="step", ylabel="f")]
+    if len(names) == 2:
+        a, b = (float(c) for c in run.coefficients)
+        series = [Series("path", run.points[:, 0], run.points[:, 1])]
+        if a > 0 and b > 0 and np.isfinite(run.losses[0]) and run.losses[0] > 0:
+            # contour lines through the start, and at a quarter and a sixteenth of its height
+            for fraction in (1.0, 0.25, 0.0625):
+                level = float(run.losses[0]) * fraction
+                xs, ys = descent.contour(a, b, level)
+                series.append(Series(f"f = {level:.3g}", xs, ys))
+        plots.append(Plot("the path over the bowl's contour lines", tuple(series), xlabel="x", ylabel="y", kind="scatter"))
+    return plots

@@ -1,7 +1,7 @@
 """The neuron lesson: z = w·x + b, then an activation.
 
 Default run: x = [1.5, 2, -0.5], w = [0.5, -1, 0.3], b = 0.5 gives
-z = 0.75 − 2 − 0.15 + 0.5 = -0.35 and ReLU(z) = 0.
+z = 0.75 − 2 − 0.15 + 0.5 = -0.9 and ReLU(z) = 0.
 """
 
 from __future__ import annotations

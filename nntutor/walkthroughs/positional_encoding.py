@@ -199,7 +199,8 @@ def _build_sinusoidal(ctx: Context, args: dict[str, Any], given: frozenset) -> T
 
     # 4. adding to embeddings
     if x is not None:
-        total = x + enc.pe
+        total = posenc.add_encoding(x, enc.pe)
+        plain_dims = tuple(f"d{j}" for j in range(d))
         trace.add(
             Step(
                 id="add",
@@ -207,8 +208,8 @@ def _build_sinusoidal(ctx: Context, args: dict[str, Any], given: frozenset) -> T
                 formula=r"\mathbf{h}_{pos} = \mathbf{x}_{pos} + PE(pos)",
                 formula_text="h_pos = x_pos + PE(pos)",
                 values=[
-                    Value("x", x, label="token embeddings x", rows=pos_labels, cols=dim_labels),
-                    Value("sum", total, label="x + PE", rows=pos_labels, cols=dim_labels),
+                    Value("x", x, label="token embeddings x", rows=pos_labels, cols=plain_dims),
+                    Value("sum", total, label="x + PE", rows=pos_labels, cols=plain_dims),
                 ],
                 worked=[
                     f"h[{int(positions[r])}, {c}] = {n(x[r, c])} + {f(enc.pe[r, c])} = {n(total[r, c])}"
@@ -225,8 +226,8 @@ def _build_sinusoidal(ctx: Context, args: dict[str, Any], given: frozenset) -> T
     a0, b0 = nb.a[0], nb.b[0]
     worked = []
     for i in sorted({0, half - 1}):
-        sa, sb = float(np.sin(a0 * enc.frequencies[i])), float(np.sin(b0 * enc.frequencies[i]))
-        ca, cb = float(np.cos(a0 * enc.frequencies[i])), float(np.cos(b0 * enc.frequencies[i]))
+        sa, ca = nb.a_pe[0, 2 * i], nb.a_pe[0, 2 * i + 1]
+        sb, cb = nb.b_pe[0, 2 * i], nb.b_pe[0, 2 * i + 1]
         worked.append(
             f"pair {i}: {f(sa)}×{f(sb)} + {f(ca)}×{f(cb)} = {n(nb.pairs[0, i])} "
             f"= cos({n(enc.frequencies[i])} × ({int(b0)} − {int(a0)}))"
@@ -302,7 +303,7 @@ def _build_rope(ctx: Context, args: dict[str, Any], given: frozenset) -> Trace:
 
     worked = []
     for i in range(min(half, MAX_WORKED_PAIRS)):
-        c, sn = np.cos(r.angles_q[i]), np.sin(r.angles_q[i])
+        c, sn = r.cos_q[i], r.sin_q[i]
         a, b = q[2 * i], q[2 * i + 1]
         worked.append(
             f"q pair {i}: angle {m}×{n(r.frequencies[i])} = {n(r.angles_q[i])}; "
@@ -310,16 +311,15 @@ def _build_rope(ctx: Context, args: dict[str, Any], given: frozenset) -> Trace:
             f"({f(a)}×{f(c)} − {f(b)}×{f(sn)}, {f(a)}×{f(sn)} + {f(b)}×{f(c)}) = "
             f"({n(r.rotated_q[2 * i])}, {n(r.rotated_q[2 * i + 1])})"
         )
-    c, sn = np.cos(r.angles_k[0]), np.sin(r.angles_k[0])
+    c, sn = r.cos_k[0], r.sin_k[0]
     worked.append(
         f"k pair 0: angle {p2}×{n(r.frequencies[0])} = {n(r.angles_k[0])}; "
         f"({f(k[0])}×{f(c)} − {f(k[1])}×{f(sn)}, {f(k[0])}×{f(sn)} + {f(k[1])}×{f(c)}) = "
         f"({n(r.rotated_k[0])}, {n(r.rotated_k[1])})"
     )
     rot_rows = tuple(
-        (i, float(r.angles_q[i]), float(r.angles_k[i]),
-         f"[{n(r.rotations_q[i, 0, 0])} {n(r.rotations_q[i, 0, 1])}; {n(r.rotations_q[i, 1, 0])} {n(r.rotations_q[i, 1, 1])}]",
-         f"[{n(r.rotations_k[i, 0, 0])} {n(r.rotations_k[i, 0, 1])}; {n(r.rotations_k[i, 1, 0])} {n(r.rotations_k[i, 1, 1])}]")
+        (i, float(r.angles_q[i]), float(r.cos_q[i]), float(r.sin_q[i]),
+         float(r.angles_k[i]), float(r.cos_k[i]), float(r.sin_k[i]))
         for i in range(half)
     )
     trace.add(
@@ -331,7 +331,11 @@ def _build_rope(ctx: Context, args: dict[str, Any], given: frozenset) -> Trace:
             r"\begin{pmatrix} x_{2i} \\ x_{2i+1} \end{pmatrix}",
             formula_text="(x′₂ᵢ, x′₂ᵢ₊₁) = [cos mθᵢ  −sin mθᵢ; sin mθᵢ  cos mθᵢ]·(x₂ᵢ, x₂ᵢ₊₁)",
             values=[
-                Value("rotations", Table(("pair", "angle m·θ (q)", "angle n·θ (k)", "R(m·θ)", "R(n·θ)"), rot_rows)),
+                Value(
+                    "rotations",
+                    Table(("pair", "m·θ", "cos m·θ", "sin m·θ", "n·θ", "cos n·θ", "sin n·θ"), rot_rows),
+                    label="rotation angles: R(φ) = [cos φ  −sin φ; sin φ  cos φ]",
+                ),
                 Value("pe", enc.pe, label="sin/cos used (the sinusoidal PE rows of m and n)",
                       rows=(f"pos {m}", f"pos {p2}"), cols=_dim_labels(d)),
                 Value("rotated_q", r.rotated_q, label="rotated q", cols=dim_labels),
@@ -375,18 +379,14 @@ def _build_rope(ctx: Context, args: dict[str, Any], given: frozenset) -> Trace:
         sc = posenc.rope(q, k, mm, nn, base).score
         scores.append(sc)
         rows.append((label, mm, nn, mm - nn, sc))
-    relative = posenc.relative_pair_scores(q, k, delta, base)
-    i = 0
-    aligned = q[0] * k[0] + q[1] * k[1]
-    crossed = q[0] * k[1] - q[1] * k[0]
-    phi = delta * r.frequencies[0]
+    rel = posenc.relative_score(q, k, delta, base)
     worked = [
         f"score at ({m}, {p2}) = {n(scores[0])}; at ({m + s}, {p2 + s}) = {n(scores[1])}: "
         f"the same, because m − n = {delta} in both",
-        f"pair {i}: ({f(q[0])}×{f(k[0])} + {f(q[1])}×{f(k[1])})×cos({n(phi)}) + "
-        f"({f(q[0])}×{f(k[1])} − {f(q[1])}×{f(k[0])})×sin({n(phi)}) = "
-        f"{n(aligned)}×{f(np.cos(phi))} + {f(crossed)}×{f(np.sin(phi))} = {n(relative[0])}",
-        f"sum over pairs with m − n = {delta} alone: {n(float(np.sum(relative)))}",
+        f"pair 0: ({f(q[0])}×{f(k[0])} + {f(q[1])}×{f(k[1])})×cos({n(rel.phi[0])}) + "
+        f"({f(q[0])}×{f(k[1])} − {f(q[1])}×{f(k[0])})×sin({n(rel.phi[0])}) = "
+        f"{n(rel.aligned[0])}×{f(rel.cos_phi[0])} + {f(rel.crossed[0])}×{f(rel.sin_phi[0])} = {n(rel.terms[0])}",
+        f"sum over pairs with m − n = {delta} alone: {n(rel.score)}",
     ]
     warnings = []
     if abs(scores[-1] - scores[0]) <= 1e-12 * max(1.0, abs(scores[0])):
@@ -403,7 +403,7 @@ def _build_rope(ctx: Context, args: dict[str, Any], given: frozenset) -> Trace:
             values=[
                 Value("shifted", Table(("case", "m", "n", "m − n", "score"), tuple(rows)),
                       label="scores at other positions"),
-                Value("relative_pair_scores", relative, label="each pair from m − n alone", cols=pair_labels),
+                Value("relative_pair_scores", rel.terms, label="each pair from m − n alone", cols=pair_labels),
             ],
             worked=worked,
             why="Turning both vectors by the same extra angle does not change the angle between them, "

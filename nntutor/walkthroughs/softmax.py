@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from nntutor.core.softmax import softmax_steps
+from nntutor.core.softmax import softmax_steps, temperature_sweep
 from nntutor.errors import InputError
-from nntutor.trace import Step, Trace, Value
+from nntutor.trace import Plot, Series, Step, Trace, Value
 from nntutor.walkthroughs.common import Context, sum_worked
 
 
@@ -122,6 +122,7 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
                 for i in range(min(n, 3))
             ],
             why="Each probability is that logit's share of the total; the column sums to 1.",
+            plots=[_sweep_plot(logits, rows, temperatures)],
         )
     )
     outputs: dict[str, Any] = {"probs": runs[0].probs if single else [run.probs for run in runs]}
@@ -143,3 +144,17 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
         outputs["loss"] = losses[0] if single else losses
     trace.outputs = outputs
     return trace
+
+
+def _sweep_plot(logits: np.ndarray, labels: tuple[str, ...], temperatures: np.ndarray) -> Plot:
+    """Each class's probability as the temperature goes from 0.1 to 10 (log scale)."""
+    low = min(0.1, float(temperatures.min()))
+    high = max(10.0, float(temperatures.max()))
+    temps, probs = temperature_sweep(logits, low, high)
+    log_t = np.log10(temps)
+    return Plot(
+        title="probability against temperature",
+        xlabel="log10 T",
+        ylabel="p",
+        series=tuple(Series(label, log_t, probs[:, i]) for i, label in enumerate(labels[:8])),
+    )

@@ -2,6 +2,9 @@
 
 Default: f(x) = 1·ReLU(1·x + 1) + (−1.5)·ReLU(2·x − 1) + 0 at x0 = 1, which is
 1·2 − 1.5·1 = 0.5; kinks at −1 and 0.5; a bump peaking at f(0.5) = 1.5.
+
+Outputs: ``y`` (f(x0)), ``grads`` (parameter → ∂f/∂θ at x0) and ``kinks``
+(``{"hinge1": x, "hinge2": x}``; a hinge with w = 0 has no kink and no entry).
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ import math
 from typing import Any
 
 from nntutor.core import tiny_mlp as tm
-from nntutor.trace import Step, Table, Trace, Value
+from nntutor.trace import Plot, Series, Step, Table, Trace, Value
 from nntutor.walkthroughs.common import Context
 
 SHAPE_WHY = {
@@ -35,7 +38,13 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
     kink_rows = []
     kink_worked = []
     for i, h in enumerate(r.hinges, start=1):
-        if h.kink is None:
+        if h.beyond_range:
+            kink_rows.append((f"hinge {i}", "none", "—", f"slope {n(h.v * h.w)} everywhere" if h.b > 0 else "0 everywhere"))
+            kink_worked.append(
+                f"hinge {i}: −b{i}/w{i} = −{f(h.b)}/{f(h.w)} is beyond the largest float (about 1.8e308): "
+                "no kink at any x a computer can hold"
+            )
+        elif h.kink is None:
             kink_rows.append((f"hinge {i}", "none", "—", f"constant ReLU({n(h.b)}) = {n(max(h.b, 0.0))}"))
             kink_worked.append(f"hinge {i}: w{i} = 0, so w{i}·x + b{i} = {n(h.b)} for every x: no kink (the hinge is a constant)")
         else:
@@ -129,6 +138,7 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
         if reg.active:
             terms = " + ".join(f"{f(r.hinges[i - 1].v)}×{f(r.hinges[i - 1].w)}" for i in reg.active)
             shape_worked.append(f"slope on {_interval(ctx, reg.left, reg.right)} = {terms} = {n(reg.slope)}")
+    grid, f_grid, t1, t2 = tm.curve(params, x0)
     turning = [k for k in sorted({k for k in r.kinks if k is not None})]
     if r.shape in ("bump", "notch") and turning:
         for k in turning:
@@ -146,9 +156,19 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
             worked=shape_worked,
             why=SHAPE_WHY[r.shape] + " A wider network adds more hinges, and enough of them can "
             "approximate any continuous curve piece by piece.",
+            plots=[
+                Plot(
+                    "f(x) and its two hinges",
+                    (Series("f", grid, f_grid), Series("v1·ReLU(w1·x + b1)", grid, t1), Series("v2·ReLU(w2·x + b2)", grid, t2)),
+                    xlabel="x",
+                    ylabel="f(x)",
+                )
+            ],
         )
     )
-    trace.outputs = {"y": r.y, "grads": dict(r.grads), "kinks": list(r.kinks)}
+    # kinks: hinge → x of its kink; a hinge without a kink (w = 0) has no entry.
+    kinks = {f"hinge{i}": k for i, k in enumerate(r.kinks, start=1) if k is not None}
+    trace.outputs = {"y": r.y, "grads": dict(r.grads), "kinks": kinks}
     return trace
 
 

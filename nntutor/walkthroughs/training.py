@@ -14,7 +14,7 @@ import numpy as np
 from nntutor.core import backprop as bp
 from nntutor.core import training as tr
 from nntutor.errors import InputError
-from nntutor.trace import Step, Table, Trace, Value
+from nntutor.trace import Plot, Series, Step, Table, Trace, Value
 from nntutor.walkthroughs.common import Context, index_labels, sum_worked
 
 
@@ -155,6 +155,14 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
         ],
         why="The examples are shuffled every epoch, so the batches differ; the loss need not fall at every "
         "epoch, but with a sensible learning rate it trends down.",
+        plots=[
+            Plot(
+                "loss per epoch",
+                (Series("loss", np.arange(1, len(losses) + 1, dtype=np.float64), losses),),
+                xlabel="epoch",
+                ylabel="loss",
+            )
+        ],
     )
     if run.epochs_done < epochs:
         loss_step.warnings.append(f"Stopped after epoch {run.epochs_done}: the parameters overflowed (lr = {n(lr)} is too large).")

@@ -1,0 +1,353 @@
+"""Quiz and progress screens: questions, replies, the end summary, ``nntutor progress``.
+
+Text only depends on the question, never on the terminal: the same quiz gives
+the same words whatever the width or colour. With ``--json`` the screens go to
+stderr so stdout holds only the JSON document.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import IO, Any
+
+import numpy as np
+from rich.console import Group, RenderableType
+from rich.padding import Padding
+from rich.rule import Rule
+from rich.text import Text
+
+from nntutor.numfmt import fmt
+from nntutor.render.json import plain
+from nntutor.render.layout import is_scalar
+from nntutor.render.terminal import (
+    STYLE_DIM,
+    STYLE_FORMULA,
+    STYLE_LABEL,
+    STYLE_TITLE,
+    STYLE_WARNING,
+    STYLE_WORKED,
+    make_console,
+    step_renderable,
+    value_renderables,
+)
+from nntutor.trace import Value
+
+PROMPT = "answer> "
+_WIDTH = 100  # tables in piped output; text is never wrapped
+INPUT_LIMIT = 32  # input matrices up to this size are shown in full
+COMMANDS_TEXT = "Type a number (7/13, e^2, sqrt(2)/2 work), or: hint, show, skip, quit."
+
+
+def _isatty(stream: IO[str]) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def make_reader(stdin: IO[str], screen: IO[str]) -> Callable[[], str | None]:
+    """``read()`` for :func:`nntutor.quiz.play`: a prompt and one line (``None`` at end of input).
+
+    In a terminal the line is read with ``input`` (line editing); otherwise
+    lines are read one by one from the pipe and echoed, so a transcript reads
+    like a session.
+    """
+    interactive = _isatty(stdin) and _isatty(screen)
+
+    def read() -> str | None:
+        screen.write(PROMPT)
+        screen.flush()
+        if interactive:
+            try:
+                return input()
+            except EOFError:
+                screen.write("\n")
+                return None
+        line = stdin.readline()
+        if line == "":
+            screen.write("\n")
+            return None
+        screen.write(line if line.endswith("\n") else line + "\n")
+        return line.rstrip("\r\n")
+
+    return read
+
+
+class QuizView:
+    """Prints a quiz as it is played (``show`` is the callback :func:`nntutor.quiz.play` wants)."""
+
+    def __init__(self, stream: IO[str], *, precision: int = 4) -> None:
+        self.stream = stream
+        self.precision = precision
+        self.interactive = _isatty(stream) or bool(os.environ.get("FORCE_COLOR"))
+        self._current = None
+
+    def print(self, *renderables: RenderableType) -> None:
+        """Styled in a terminal; plain text without trailing spaces otherwise. Never word-wrapped."""
+        if self.interactive:
+            console = make_console(self.stream)
+            for renderable in renderables:
+                console.print(renderable, soft_wrap=True)
+        else:
+            buffer = io.StringIO()
+            console = make_console(buffer, width=_WIDTH, color=False)
+            for renderable in renderables:
+                console.print(renderable, soft_wrap=True)
+            self.stream.write("\n".join(line.rstrip() for line in buffer.getvalue().splitlines()) + "\n")
+        self.stream.flush()
+
+    def notice(self, message: str) -> None:
+        self.print(Text("note: " + message, style=STYLE_WARNING))
+
+    def show(self, event: str, data: Any) -> None:
+        if event == "question":
+            number, total, question = data
+            self._current = question
+            self.print(question_renderable(question, number, total, self.precision))
+        elif event == "reply":
+            self.print(reply_renderable(data, self.precision))
+            if data.kind in ("unreadable", "bad-choice") and self._current is not None:
+                self.print(Text(self._current.prompt, style=STYLE_TITLE))  # the question again
+
+
+def _indented(text: Text) -> Text:
+    """Text two spaces in (no Padding: padded text would be cropped instead of running on)."""
+    return Text("  ") + text
+
+
+def _labels_for(inputs: dict[str, Any], count: int) -> tuple[str, ...] | None:
+    """Names for the rows of an input matrix (or entries of a vector): the first list of
+    ``count`` strings among the inputs (token names, class labels), if there is one."""
+    for data in inputs.values():
+        if isinstance(data, (list, tuple)) and len(data) == count and data and all(isinstance(item, str) for item in data):
+            return tuple(data)
+    return None
+
+
+def _inputs_renderables(inputs: dict[str, Any], precision: int) -> list[RenderableType]:
+    parts: list[RenderableType] = []
+    line = Text()
+    for name, data in inputs.items():
+        if isinstance(data, bool):
+            text = f"{name}: {'on' if data else 'off'}"
+        elif isinstance(data, (list, tuple)) and all(isinstance(item, str) for item in data):
+            text = f"{name}: {', '.join(data)}"
+        elif isinstance(data, str):
+            text = f"{name}: {data}"
+        elif isinstance(data, np.ndarray) and data.ndim == 2 and data.shape[0] == data.shape[1] and np.array_equal(data, np.eye(data.shape[0])):
+            text = f"{name}: the {data.shape[0]}×{data.shape[0]} identity"
+        elif is_scalar(data):
+            text = f"{name} = {fmt(data, precision)}"
+        elif isinstance(data, (list, tuple)) and all(isinstance(item, (int, float)) for item in data):
+            text = f"{name} = [{', '.join(fmt(item, precision) for item in data)}]"
+        else:
+            shape = np.shape(data)
+            labels = _labels_for(inputs, shape[0]) if len(shape) in (1, 2) else None
+            value = Value(name, data, rows=labels, cols=None) if len(shape) == 2 else Value(name, data, cols=labels)
+            for renderable in value_renderables(value, precision, INPUT_LIMIT):
+                parts.append(renderable)
+            continue
+        if line:
+            line.append("   ")
+        line.append(text)
+    if line:
+        parts.insert(0, line)
+    return parts
+
+
+def question_renderable(question, number: int, total: int, precision: int = 4) -> RenderableType:
+    parts: list[RenderableType] = [Text("")]
+    parts.append(Rule(Text(f"Question {number}/{total} · {question.lesson}", style=STYLE_TITLE), align="left"))
+    if question.inputs:
+        parts.append(Text("Inputs:", style=STYLE_LABEL))
+        for renderable in _inputs_renderables(question.inputs, precision):
+            parts.append(_indented(renderable) if isinstance(renderable, Text) else Padding(renderable, (0, 0, 0, 2), expand=False))
+    parts.append(Text(question.prompt, style=STYLE_TITLE))
+    for i, choice in enumerate(question.choices, start=1):
+        parts.append(_indented(Text(f"{i}. {choice}")))
+    parts.append(Text(question.tolerance, style=STYLE_DIM))
+    parts.append(Text(COMMANDS_TEXT, style=STYLE_DIM))
+    return Group(*parts)
+
+
+def _answer_lines(question) -> list[RenderableType]:
+    parts: list[RenderableType] = []
+    for line in question.reveal:
+        parts.append(_indented(Text(line, style=STYLE_WORKED)))
+    if question.command:
+        parts.append(_indented(Text(f"The whole computation: {question.command}", style=STYLE_DIM)))
+    return parts
+
+
+def reply_renderable(reply, precision: int = 4) -> RenderableType:
+    kind = reply.kind
+    if kind == "empty":
+        return Text(COMMANDS_TEXT, style=STYLE_DIM)
+    if kind in ("hint", "no-hint"):
+        return Text(reply.text, style=STYLE_FORMULA)
+    if kind == "unreadable":
+        return Text(f"{reply.text}. Try again, or type hint, show, skip or quit.", style=STYLE_WARNING)
+    if kind == "bad-choice":
+        return Text(reply.text + ".", style=STYLE_WARNING)
+    if kind == "quit":
+        return Text("Stopping here: everything answered so far is saved.")
+    outcome = reply.outcome
+    question = outcome.question
+    if kind == "right":
+        return Group(Text(f"✓ Right. The answer is {question.expected_text}.", style="bold green"), *_answer_lines(question))
+    if kind == "wrong":
+        parts: list[RenderableType] = [
+            Text(f"✗ Not quite: you gave {outcome.answer}; the answer is {question.expected_text}.", style="bold red")
+        ]
+        if outcome.mistake is not None:
+            parts.append(Text(f"Your answer is what you get if you {outcome.mistake[1]}.", style=STYLE_WARNING))
+        parts.extend(_answer_lines(question))
+        return Group(*parts)
+    if kind == "revealed":
+        parts = [Text(f"The answer is {question.expected_text}.", style=STYLE_LABEL)]
+        if question.step is not None:
+            parts.append(step_renderable(question.step, question.step_number, precision))
+            parts.append(_indented(Text(question.reveal[-1], style=STYLE_WORKED)))
+            if question.command:
+                parts.append(_indented(Text(f"The whole computation: {question.command}", style=STYLE_DIM)))
+        else:
+            parts.extend(_answer_lines(question))
+        return Group(*parts)
+    if kind == "skipped":
+        return Text("Skipped: it will come back in a later quiz.", style=STYLE_DIM)
+    return Text(reply.text)  # pragma: no cover
+
+
+def summary_renderable(summary, *, stopped: str = "", due: Sequence[dict[str, Any]] = (), seed: int | None = None) -> RenderableType:
+    parts: list[RenderableType] = [Text(""), Rule(Text("Summary", style=STYLE_TITLE), align="left")]
+    line = f"Score: {summary.correct}/{summary.asked} right"
+    if summary.asked < summary.total:
+        line += f" ({summary.asked} of {summary.total} questions answered"
+        line += {"interrupt": ", interrupted)", "eof": ", input ended)", "quit": ", you quit)"}.get(stopped, ")")
+    parts.append(Text(line, style=STYLE_LABEL))
+    if summary.by_lesson:
+        parts.append(Text("By lesson:   " + "   ".join(f"{t.name} {t.text}" for t in summary.by_lesson)))
+    if summary.by_step:
+        parts.append(Text("By kind of step:"))
+        for tally in summary.by_step:
+            parts.append(_indented(Text(f"{tally.text:>6}  {tally.name}")))
+    if summary.review:
+        parts.append(Text("Review next:", style=STYLE_LABEL))
+        for item in summary.review:
+            parts.append(_indented(Text(item)))
+    elif summary.asked:
+        parts.append(Text("Nothing to review from this quiz."))
+    if due:
+        parts.append(Text(f"{len(due)} item(s) due for review in all: nntutor quiz (without a lesson) asks them first.", style=STYLE_DIM))
+    if seed is not None:
+        parts.append(Text(f"Seed {seed}: the same quiz again with --seed {seed}.", style=STYLE_DIM))
+    return Group(*parts)
+
+
+def quiz_json(result, seed: int | None) -> str:
+    """The ``--json`` document: ``questions`` (lesson, prompt, expected, answer, correct, revealed, …) and ``score``."""
+    from nntutor.quiz import summarise
+
+    summary = summarise(result)
+    questions = []
+    for outcome in result.outcomes:
+        q = outcome.question
+        questions.append(
+            {
+                "lesson": q.lesson,
+                "item": q.item,
+                "kind": q.kind,
+                "step_kind": q.step_kind,
+                "prompt": q.prompt,
+                "choices": list(q.choices),
+                "inputs": plain(q.inputs),
+                "command": q.command,
+                "tolerance": q.tolerance,
+                "expected": int(q.expected) if q.integer else q.expected,
+                "answer": outcome.answer,
+                "value": outcome.value,
+                "correct": outcome.correct,
+                "revealed": outcome.revealed,
+                "skipped": outcome.skipped,
+                "hints": outcome.hints,
+                "mistake": None if outcome.mistake is None else {"id": outcome.mistake[0], "name": outcome.mistake[1]},
+            }
+        )
+    doc = {
+        "format": 1,
+        "seed": seed,
+        "questions": questions,
+        "score": {
+            "correct": summary.correct,
+            "asked": summary.asked,
+            "total": summary.total,
+            "fraction": summary.correct / summary.asked if summary.asked else 0.0,
+        },
+        "stopped": result.stopped or None,
+        "by_lesson": {t.name: {"correct": t.correct, "asked": t.asked} for t in summary.by_lesson},
+        "by_step": {t.name: {"correct": t.correct, "asked": t.asked} for t in summary.by_step},
+    }
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+# --------------------------------------------------------------------------- progress
+
+
+def _when(at: float, now: float) -> str:
+    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(at))
+    ago = now - at
+    if ago < 0:
+        return stamp
+    if ago < 3600:
+        rel = f"{int(ago // 60)} min ago"
+    elif ago < 86400:
+        rel = f"{int(ago // 3600)} h ago"
+    else:
+        rel = f"{int(ago // 86400)} days ago"
+    return f"{stamp} ({rel})"
+
+
+def progress_renderable(report: dict[str, Any], now: float) -> RenderableType:
+    """``nntutor progress``: studied lessons, accuracy, weakest steps, what is due."""
+    parts: list[RenderableType] = [Text(f"Progress ({report['path']})", style="bold underline"), Text("")]
+    studied = report["studied"]
+    if not studied and not report["accuracy"]:
+        parts.append(Text("Nothing studied yet. Start with: nntutor lesson neuron, then nntutor quiz neuron."))
+        return Group(*parts)
+    parts.append(Rule(Text("Lessons studied", style=STYLE_TITLE), align="left"))
+    for row in studied:
+        parts.append(
+            _indented(Text(f"{row['lesson']:<20} last {_when(row['last'], now)}; {row['runs']} lesson run(s), {row['answers']} quiz answer(s)"))
+        )
+    parts.append(Rule(Text("Quiz accuracy", style=STYLE_TITLE), align="left"))
+    if report["accuracy"]:
+        for row in report["accuracy"]:
+            share = row["correct"] / row["asked"] if row["asked"] else 0.0
+            parts.append(_indented(Text(f"{row['lesson']:<20} {row['correct']}/{row['asked']} right ({share:.0%})")))
+    else:
+        parts.append(_indented(Text("No quiz answers yet: nntutor quiz")))
+    if report["weakest"]:
+        parts.append(Rule(Text("Weakest kinds of step", style=STYLE_TITLE), align="left"))
+        for row in report["weakest"]:
+            parts.append(_indented(Text(f"{row['step_kind']:<28} {row['correct']}/{row['asked']} right")))
+    parts.append(Rule(Text("Due for review", style=STYLE_TITLE), align="left"))
+    if report["due"]:
+        for row in report["due"]:
+            parts.append(_indented(Text(row["prompt"])))
+        parts.append(Text("Run nntutor quiz (without a lesson) to review them.", style=STYLE_DIM))
+    else:
+        parts.append(_indented(Text("Nothing due.")))
+    return Group(*parts)
+
+
+def progress_json(report: dict[str, Any]) -> str:
+    return json.dumps(plain(report), indent=2, ensure_ascii=False) + "\n"
+
+
+def stdout_view() -> QuizView:
+    return QuizView(sys.stdout)

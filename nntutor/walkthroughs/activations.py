@@ -1,0 +1,161 @@
+"""The activations lesson: f(z) and f'(z) of six activations at a few points.
+
+Each derivative formula is derived by sympy (``nntutor.symbolic``), then
+evaluated with NumPy (``nntutor.core.activations``). Default points
+-2, -1, 0, 1, 2: e.g. GELU(1) = 1×Φ(1) = 0.8413 and σ'(0) = 0.5×0.5 = 0.25.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from nntutor.core import activations
+from nntutor.errors import InputError
+from nntutor.trace import Plot, Series, Step, Trace, Value
+from nntutor.walkthroughs.activation_notes import NAMES, activation_worked, derivative_worked
+from nntutor.walkthroughs.common import Context
+
+SHOWN = ("relu", "leaky-relu", "sigmoid", "tanh", "gelu", "gelu-tanh")
+MAX_POINTS = 10_000
+
+WHY = {
+    "relu": "ReLU passes positive numbers unchanged and silences negative ones. Its slope is "
+    "exactly 1 or 0, so gradients flow through active units without shrinking, and "
+    "inactive units pass no gradient at all.",
+    "leaky-relu": "A small slope α for z ≤ 0 keeps a trickle of gradient flowing, so a unit "
+    "stuck on the negative side can still learn.",
+    "sigmoid": "σ squashes any number into (0, 1), handy for a probability. Its slope is at most "
+    "0.25 (at z = 0) and vanishes for large |z|: stacked sigmoids shrink gradients.",
+    "tanh": "tanh squashes into (−1, 1) and is centred on 0; its slope is 1 at z = 0 and vanishes "
+    "for large |z|, like σ (tanh(z) = 2σ(2z) − 1).",
+    "gelu": "GELU weights z by Φ(z), the probability that a standard normal variable is below z: "
+    "a smooth ReLU that dips slightly below 0 for negative z. Transformers (BERT, GPT-2) use it.",
+    "gelu-tanh": "The tanh form approximates Φ(z) with a cheap formula; it differs from the exact "
+    "GELU by less than 0.001 everywhere, which is why both appear in libraries.",
+}
+
+
+def _point_labels(ctx: Context, points: np.ndarray) -> tuple[str, ...]:
+    return tuple(f"z={ctx.n(p)}" for p in points)
+
+
+def _example_point(points: np.ndarray) -> float:
+    """The point worked out in full: 1 if present, else the first non-zero point."""
+    if np.any(points == 1.0):
+        return 1.0
+    nonzero = points[points != 0]
+    return float(nonzero[0]) if nonzero.size else float(points[0])
+
+
+def build(ctx: Context, args: dict[str, Any]) -> Trace:
+    from nntutor import symbolic  # sympy loads only when this lesson runs
+
+    points = args["at"]
+    alpha = float(args["alpha"])
+    if points.size > MAX_POINTS:
+        raise InputError("--at", f"{points.size:,} points is too many (at most {MAX_POINTS:,})")
+    table = activations.tabulate(SHOWN, points, alpha=alpha)
+    labels = _point_labels(ctx, points)
+    example = _example_point(points)
+    n = ctx.n
+
+    trace = ctx.new_trace({"at": points, "alpha": alpha})
+    trace.add(
+        Step(
+            id="points",
+            title="The points z where every activation is evaluated",
+            formula=r"z \in \{" + ", ".join(n(p) for p in points[:12]) + (r", \ldots" if points.size > 12 else "") + r"\}",
+            formula_text="z ∈ {" + ", ".join(n(p) for p in points[:12]) + (", …" if points.size > 12 else "") + "}",
+            values=[Value("at", points, label="z", cols=labels), Value("alpha", alpha, label="α (leaky-relu slope)")],
+            why="An activation acts on each number separately, so a handful of points on both "
+            "sides of 0 shows its whole character: where it is flat, where it passes z through.",
+        )
+    )
+    for name in SHOWN:
+        latex_f, latex_df = symbolic.activation_derivative_latex(name)
+        text_f, text_df = symbolic.activation_derivative_text(name)
+        worked = [
+            activation_worked(ctx, name, example, alpha=alpha),
+            derivative_worked(ctx, name, example, alpha=alpha),
+        ]
+        if name == "sigmoid" and symbolic.sigmoid_derivative_is_s_times_one_minus_s():
+            worked.append("sympy: e^(−z)/(1 + e^(−z))² − σ(z)·(1 − σ(z)) simplifies to 0, so σ' = σ·(1 − σ)")
+        if name in ("relu", "leaky-relu") and example != 0 and np.any(points == 0):
+            worked.append(derivative_worked(ctx, name, 0.0, alpha=alpha))
+        label = NAMES[name]
+        trace.add(
+            Step(
+                id=name,
+                title=f"{label}: value and slope (derivative derived by sympy)",
+                formula=rf"f(z) = {latex_f}, \qquad f'(z) = \frac{{d f}}{{d z}} = {latex_df}",
+                formula_text=f"f(z) = {text_f};  f'(z) = {text_df}",
+                values=[
+                    Value(
+                        name,
+                        np.vstack([points, table.values[name], table.derivatives[name]]),
+                        label=label,
+                        rows=("z", "f(z)", "f'(z)"),
+                        cols=labels,
+                    )
+                ],
+                worked=worked,
+                why=WHY[name],
+            )
+        )
+    trace.add(
+        Step(
+            id="relu-at-zero",
+            title="ReLU has no derivative at 0: the convention",
+            formula=r"\lim_{h \to 0^-} \frac{\mathrm{ReLU}(h) - \mathrm{ReLU}(0)}{h} = 0 \ne 1 = "
+            r"\lim_{h \to 0^+} \frac{\mathrm{ReLU}(h) - \mathrm{ReLU}(0)}{h}, \qquad \mathrm{ReLU}'(0) := 0",
+            formula_text="slope from the left = 0, slope from the right = 1; ReLU'(0) is set to 0",
+            values=[
+                Value("left", 0.0, label="slope from the left"),
+                Value("right", 1.0, label="slope from the right"),
+                Value("convention", float(activations.derivative("relu", 0.0)), label="ReLU'(0) used"),
+            ],
+            worked=[derivative_worked(ctx, "relu", 0.0), derivative_worked(ctx, "leaky-relu", 0.0, alpha=alpha)],
+            why="The kink at 0 has two one-sided slopes. Any value between 0 and 1 is a valid "
+            "subgradient; PyTorch (and this tutor) use 0, so an input of exactly 0 passes no "
+            "gradient. The sympy formulas above encode the same choice: the z > 0 branch is "
+            "the only one with slope 1.",
+        )
+    )
+    names = tuple(NAMES[name] for name in SHOWN)
+    low = min(-4.0, float(points.min()))
+    high = max(4.0, float(points.max()))
+    grid, curve_f, curve_df = activations.curves(SHOWN, low, high, alpha=alpha)
+    trace.add(
+        Step(
+            id="values",
+            title="All activations side by side: f(z)",
+            formula_text="f(z) for each activation f (rows) and point z (columns)",
+            formula=r"f(z)",
+            values=[Value("values", np.vstack([table.values[k] for k in SHOWN]), rows=names, cols=labels)],
+            worked=[activation_worked(ctx, name, example, alpha=alpha) for name in ("gelu", "gelu-tanh")],
+            why="Far from 0 the smooth activations agree with ReLU (GELU) or saturate (σ, tanh); "
+            "they differ most for small |z|.",
+            plots=[Plot("f(z)", tuple(Series(NAMES[k], grid, curve_f[k]) for k in SHOWN), xlabel="z", ylabel="f(z)")],
+        )
+    )
+    trace.add(
+        Step(
+            id="derivatives",
+            title="All activations side by side: f'(z)",
+            formula_text="f'(z) for each activation f (rows) and point z (columns)",
+            formula=r"f'(z)",
+            values=[Value("derivatives", np.vstack([table.derivatives[k] for k in SHOWN]), rows=names, cols=labels)],
+            worked=[derivative_worked(ctx, name, example, alpha=alpha) for name in ("sigmoid", "tanh")],
+            why="Backpropagation multiplies these slopes layer after layer: slopes well below 1 "
+            "(σ, tanh for large |z|) make gradients vanish, slopes of exactly 0 stop them.",
+            plots=[Plot("f'(z)", tuple(Series(NAMES[k], grid, curve_df[k]) for k in SHOWN), xlabel="z", ylabel="f'(z)")],
+        )
+    )
+    # name -> array (a list in the JSON export; rounded to --precision on screen)
+    trace.outputs = {
+        "values": {name: table.values[name] for name in SHOWN},
+        "derivatives": {name: table.derivatives[name] for name in SHOWN},
+    }
+    return trace

@@ -1,0 +1,153 @@
+"""The layer lesson: many neurons at once, z = W·x + b, y = f(z).
+
+Default run: W = [[0.1, 0.2], [0.3, 0.4]], x = [1, 0], b = [0, 0]:
+z₀ = 0.1×1 + 0.2×0 = 0.1, z₁ = 0.3×1 + 0.4×0 = 0.3, and ReLU keeps both.
+A matrix --x is a batch (one example per row): Z = X·Wᵀ + b.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from nntutor.core.layer import dense
+from nntutor.errors import InputError
+from nntutor.trace import Step, Trace, Value
+from nntutor.walkthroughs.activation_notes import FORMULAS, activation_worked
+from nntutor.walkthroughs.common import Context, dot_worked, index_labels
+
+MAX_WORKED_ROWS = 8
+
+
+def _check_shapes(args: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    x, w, b = args["x"], args["W"], args["b"]
+    given = args.get("_given", frozenset())
+    n_out, n_in = w.shape
+    width = x.shape[-1]
+    if width != n_in:
+        if "x" in given or "W" not in given:
+            raise InputError(
+                "--x", f"has {width} numbers per example but --W has {n_in} columns (one weight per input)"
+            )
+        raise InputError(
+            "--W", f"has {n_in} columns but --x has {width} numbers per example (give --x with {n_in} numbers)"
+        )
+    if b is None:
+        b = np.zeros(n_out)
+    elif b.shape != (n_out,):
+        raise InputError("--b", f"expected {n_out} numbers (one per row of --W), got {b.size}")
+    return x, w, b
+
+
+def build(ctx: Context, args: dict[str, Any]) -> Trace:
+    x, w, b = _check_shapes(args)
+    activation = args["activation"]
+    result = dense(x, w, b, activation)
+    n, f = ctx.n, ctx.f
+    n_out, n_in = w.shape
+    neurons = index_labels(n_out, "n")
+    inputs = index_labels(n_in, "x")
+    batched = result.batched
+
+    trace = ctx.new_trace({"x": x, "W": w, "b": b, "activation": activation})
+    if batched:
+        shape_line = (
+            f"X ({x.shape[0]}×{n_in}, one example per row) · Wᵀ ({n_in}×{n_out}) = "
+            f"{x.shape[0]}×{n_out}, plus b ({n_out}) added to every row"
+        )
+    else:
+        shape_line = f"W ({n_out}×{n_in}) · x ({n_in}) = {n_out} numbers, plus b ({n_out})"
+    trace.add(
+        Step(
+            id="shapes",
+            title="Shapes: one row of W per neuron",
+            formula=rf"W \in \mathbb{{R}}^{{{n_out} \times {n_in}}}",
+            formula_text=f"W is {n_out}×{n_in} (outputs × inputs)",
+            values=[
+                Value("W", w, rows=neurons, cols=inputs),
+                Value("x", x, label="X" if batched else "x", cols=inputs, rows=index_labels(x.shape[0], "ex") if batched else None),
+                Value("b", b, cols=neurons),
+            ],
+            worked=[shape_line],
+            why="Each neuron has one weight per input, so the layer's weights stack into a matrix: "
+            "row i holds neuron i's weights. The number of rows is the number of outputs.",
+        )
+    )
+    if not batched:
+        worked = [
+            dot_worked(ctx, f"W[{i}]·x", w[i], x, result.products[i]) for i in range(min(n_out, MAX_WORKED_ROWS))
+        ]
+        if n_out > MAX_WORKED_ROWS:
+            worked.append(f"… and {n_out - MAX_WORKED_ROWS} more rows, each the same way")
+        trace.add(
+            Step(
+                id="products",
+                title="Each output is its row's dot product with x",
+                formula=r"(W\mathbf{x})_i = \sum_j W_{ij}\, x_j",
+                formula_text="(W·x)ᵢ = Σⱼ Wᵢⱼ·xⱼ",
+                values=[Value("Wx", result.products, label="W·x", cols=neurons)],
+                worked=worked,
+                why="A matrix-vector product is just every neuron's weighted sum computed side by side.",
+            )
+        )
+    else:
+        first = x[0]
+        worked = [shape_line]
+        worked += [
+            dot_worked(ctx, f"(X·Wᵀ)[0,{i}] = X[0]·W[{i}]", first, w[i], result.products[0, i])
+            for i in range(min(n_out, MAX_WORKED_ROWS))
+        ]
+        trace.add(
+            Step(
+                id="products",
+                title="The whole batch as one matrix product",
+                formula=r"(X W^\top)_{ki} = \sum_j X_{kj}\, W_{ij}",
+                formula_text="(X·Wᵀ)ₖᵢ = Σⱼ Xₖⱼ·Wᵢⱼ",
+                values=[
+                    Value("WT", w.T, label="Wᵀ", rows=inputs, cols=neurons),
+                    Value("XWT", result.products, label="X·Wᵀ", rows=index_labels(x.shape[0], "ex"), cols=neurons),
+                ],
+                worked=worked,
+                why="With examples as rows, X·Wᵀ computes every neuron for every example at once: "
+                "entry (k, i) is example k's input dotted with neuron i's weights.",
+            )
+        )
+    if batched:
+        bias_worked = [
+            f"Z[0,{i}] = {n(result.products[0, i])} + {f(b[i])} = {n(result.z[0, i])}"
+            for i in range(min(n_out, MAX_WORKED_ROWS))
+        ]
+    else:
+        bias_worked = [
+            f"z{i} = {n(result.products[i])} + {f(b[i])} = {n(result.z[i])}" for i in range(min(n_out, MAX_WORKED_ROWS))
+        ]
+    trace.add(
+        Step(
+            id="bias",
+            title="Add the biases",
+            formula=r"Z = X W^\top + \mathbf{b}" if batched else r"\mathbf{z} = W\mathbf{x} + \mathbf{b}",
+            formula_text="Z = X·Wᵀ + b (b added to every row)" if batched else "z = W·x + b",
+            values=[Value("z", result.z, label="Z" if batched else "z", cols=neurons,
+                          rows=index_labels(x.shape[0], "ex") if batched else None)],
+            worked=bias_worked,
+            why="Each neuron has its own bias, one number per output, shared by every example.",
+        )
+    )
+    latex, text = FORMULAS[activation]
+    flat_z = result.z.ravel()
+    trace.add(
+        Step(
+            id="activation",
+            title=f"Apply the activation ({activation}) to every entry",
+            formula=r"\mathbf{y} = f(\mathbf{z}),\quad " + latex,
+            formula_text=f"y = f(z) element by element, {text}",
+            values=[Value("y", result.y, label="Y" if batched else "y", cols=neurons,
+                          rows=index_labels(x.shape[0], "ex") if batched else None)],
+            worked=[activation_worked(ctx, activation, float(v)) for v in flat_z[:n_out][:MAX_WORKED_ROWS]],
+            why="The activation acts on each number separately; it is what stops two stacked "
+            "layers from collapsing into one matrix.",
+        )
+    )
+    trace.outputs = {"z": result.z, "y": result.y}
+    return trace

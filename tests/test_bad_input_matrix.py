@@ -1,0 +1,151 @@
+"""Every lesson's every flag, fed malformed values: exit 2, one line naming the flag, no traceback.
+
+The cases are generated from the lesson files, so a new lesson is covered without
+touching this file. Values that are always wrong must be refused; values that
+may be legal for some inputs (0, -1, a single number) must either run or be
+refused cleanly.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from typer.testing import CliRunner
+
+from nntutor import cli
+from nntutor.lessons import load_all
+
+NUMERIC = ("scalar", "integer", "vector", "matrix", "array")
+LONG = "1," * 50_000  # a 100,000-character value
+
+ALWAYS_BAD = {
+    "numeric": ["", ",", ";;", "nan", "NaN", "inf", "-inf", "1e308", "1e-320", "abc", "١٢", "\u22121", "0x10", "1_000", LONG, "[1, null]", "{}", "[[1,2],[3]]"],
+    "integer": ["1.5", "1e3", "99999999999999", "", "abc", "٣"],
+    "choice": ["definitely-not-a-choice", "", "RELU?"],
+    "labels": ["", ",", "a,,b", " , "],
+    "text": [LONG + "x", "a\x00b", "a\x1bb"],
+}
+MAYBE_BAD = {
+    "numeric": ["0", "-1", "1", "1;2", "[[1]]", "1e-300", "-0"],
+    "integer": ["0", "-1", "-100000", "100000000"],
+    "labels": ["x", "🙂,漢字,é"],
+    "text": ["", "   ", "🙂 漢字 é", "[i]"],
+}
+
+LESSONS = load_all()
+
+
+def _cases():
+    for lesson in LESSONS:
+        for spec in lesson.inputs:
+            if spec.kind == "flag":
+                continue
+            if spec.kind == "path":
+                continue  # covered by test_bad_files below
+            family = "numeric" if spec.kind in ("scalar", "vector", "matrix", "array") else spec.kind
+            for value in ALWAYS_BAD.get(family, []):
+                yield pytest.param(lesson.name, spec.flag, value, True, id=f"{lesson.name}{spec.flag}={value[:12]!r}")
+            for value in MAYBE_BAD.get(family, []):
+                yield pytest.param(lesson.name, spec.flag, value, False, id=f"{lesson.name}{spec.flag}~{value[:12]!r}")
+
+
+def _run(args, monkeypatch, tmp_path):
+    monkeypatch.setenv("NNTUTOR_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.delenv("NNTUTOR_LESSONS", raising=False)
+    started = time.perf_counter()
+    result = CliRunner().invoke(cli.make_app(), args)
+    return result, time.perf_counter() - started
+
+
+def _assert_clean_refusal(result, flag: str | None):
+    assert result.exit_code == 2, (result.exit_code, result.stderr[-500:], repr(result.exception))
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    if flag is not None:
+        assert flag in lines[0] or "--" in lines[0], lines[0]
+
+
+@pytest.mark.parametrize(("lesson", "flag", "value", "always_bad"), list(_cases()))
+def test_malformed_flag_values(lesson, flag, value, always_bad, monkeypatch, tmp_path):
+    result, seconds = _run(["lesson", lesson, flag, value, "--format", "json", "--no-plot"], monkeypatch, tmp_path)
+    assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "Traceback" not in result.stderr
+    if always_bad:
+        _assert_clean_refusal(result, flag)
+        assert flag in result.stderr
+    else:
+        assert result.exit_code in (0, 2), (result.exit_code, result.stderr[-500:])
+        if result.exit_code == 2:
+            _assert_clean_refusal(result, flag)
+        else:
+            assert "nan" not in result.stdout.split('"outputs"')[-1].lower() or lesson in ("embedding",)
+    assert seconds < 20, f"{lesson} {flag}={value[:20]!r} took {seconds:.1f} s"
+
+
+def _path_inputs():
+    for lesson in LESSONS:
+        for spec in lesson.inputs:
+            if spec.kind == "path":
+                yield pytest.param(lesson.name, spec.flag, id=f"{lesson.name}{spec.flag}")
+
+
+@pytest.mark.parametrize(("lesson", "flag"), list(_path_inputs()))
+def test_bad_files(lesson, flag, monkeypatch, tmp_path):
+    binary = tmp_path / "binary.bin"
+    binary.write_bytes(bytes(range(256)))
+    latin = tmp_path / "latin.txt"
+    latin.write_bytes("caf\xe9 cr\xe8me".encode("latin-1"))
+    for path in (tmp_path / "missing.txt", tmp_path, binary, latin):
+        result, _ = _run(["lesson", lesson, flag, str(path)], monkeypatch, tmp_path)
+        _assert_clean_refusal(result, flag)
+        assert flag in result.stderr
+
+
+@pytest.mark.parametrize("lesson", [lesson.name for lesson in LESSONS])
+def test_every_lesson_runs_with_defaults_in_every_format(lesson, monkeypatch, tmp_path):
+    for fmt in ("text", "json", "markdown"):
+        result, _ = _run(["lesson", lesson, "--format", fmt, "--no-plot"], monkeypatch, tmp_path)
+        assert result.exit_code == 0, (fmt, result.stderr[-1000:], repr(result.exception))
+
+
+# Sizes and rates that are numbers but never make sense: refused wherever a lesson has them.
+NAMED_BAD = {
+    "heads": ["0", "-1"],
+    "seq-len": ["0", "-1", "100000"],
+    "d-model": ["0", "-1"],
+    "temperature": ["0", "-1", "-0.5"],
+    "lr": ["0", "-0.1"],
+    "merges": ["-1", "100000000000"],
+    "layers": ["0", "-2"],
+    "epochs": ["0", "-1"],
+    "steps": ["-1"],
+    "batch-size": ["0", "-4"],
+    "hidden": ["0", "-1"],
+    "positions": ["0", "-3"],
+    "top-k": ["0", "-1"],
+    "top-p": ["0", "-0.1", "1.5"],
+    "eps": ["-1"],
+    "base": ["0", "-10", "1"],
+    "d-ff": ["0", "-1"],
+    "expansion": ["0", "-1"],
+    "min-frequency": ["0", "-1"],
+    "top": ["-1"],
+    "count": ["0"],
+}
+
+
+def _named_cases():
+    for lesson in LESSONS:
+        for spec in lesson.inputs:
+            for value in NAMED_BAD.get(spec.name, []):
+                yield pytest.param(lesson.name, spec.flag, value, id=f"{lesson.name}{spec.flag}={value}")
+
+
+@pytest.mark.parametrize(("lesson", "flag", "value"), list(_named_cases()))
+def test_nonsense_sizes_and_rates_are_refused(lesson, flag, value, monkeypatch, tmp_path):
+    result, _ = _run(["lesson", lesson, flag, value, "--format", "json", "--no-plot"], monkeypatch, tmp_path)
+    _assert_clean_refusal(result, flag)
+    assert flag in result.stderr

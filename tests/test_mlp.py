@@ -1,0 +1,242 @@
+"""The mlp lesson: parameter counts, hand-worked forward passes, weights files, nn.Linear oracle."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from nntutor.core import mlp
+from nntutor.errors import InputError
+from nntutor.lessons import load_lesson
+from nntutor.run import run_lesson
+
+
+def run(raw=None):
+    return run_lesson(load_lesson("mlp"), raw or {})
+
+
+def write_weights(tmp_path, layers, name="w.json"):
+    path = tmp_path / name
+    path.write_text(json.dumps(layers), encoding="utf-8")
+    return str(path)
+
+
+SMALL = [
+    {"W": [[1, -1], [0.5, 2]], "b": [0, -1]},
+    {"W": [[1, -2]], "b": [0.5]},
+]
+
+
+def test_param_count_of_the_issue_example():
+    trace = run({"sizes": "784,16,16,10"})
+    # weights 784×16 + 16×16 + 16×10 = 12544 + 256 + 160 = 12960; biases 16 + 16 + 10 = 42
+    assert trace.outputs["param_count"] == 13002
+    count = mlp.param_count((784, 16, 16, 10))
+    assert (count.weights, count.biases) == (12960, 42)
+    assert "total: 12,960 weights + 42 biases = 13,002 parameters" in trace.step("params").worked
+    assert [a.shape for a in trace.outputs["activations"]] == [(16,), (16,), (10,)]
+
+
+def test_default_run_shapes_and_recorded_inputs():
+    trace = run()
+    # sizes 3,4,3,4: 3×4 + 4×3 + 3×4 = 36 weights, 4 + 3 + 4 = 11 biases
+    assert trace.outputs["param_count"] == 47
+    assert [a.shape for a in trace.outputs["activations"]] == [(4,), (3,), (4,)]
+    assert trace.inputs["seed"] == 0 and trace.inputs["sizes"] == [3, 4, 3, 4]
+    for layer, (n_in, n_out) in zip(trace.inputs["weights"], [(3, 4), (4, 3), (3, 4)], strict=True):
+        w = layer["W"]
+        assert w.shape == (n_out, n_in)
+        assert np.all(np.abs(w) <= 1 / np.sqrt(n_in) + 0.005)  # ±1/√n_in, rounded to 2 decimals
+        np.testing.assert_array_equal(w, np.round(w, 2))
+    np.testing.assert_array_equal(trace.inputs["x"], np.round(trace.inputs["x"], 2))
+
+
+def test_forward_by_hand_from_a_weights_file(tmp_path):
+    trace = run({"weights": write_weights(tmp_path, SMALL), "x": "1,2"})
+    # z1 = [1×1 + (−1)×2 + 0, 0.5×1 + 2×2 − 1] = [−1, 3.5]; ReLU → [0, 3.5]
+    # z2 = 1×0 + (−2)×3.5 + 0.5 = −6.5; identity output
+    a1, a2 = trace.outputs["activations"]
+    assert a1.tolist() == [0.0, 3.5]
+    assert a2.tolist() == [-6.5]
+    assert trace.outputs["param_count"] == 2 * 2 + 2 + 2 * 1 + 1  # 9
+    assert trace.inputs["sizes"] == [2, 2, 1]
+    assert "z1[0] = W1[0]·a0 + b1[0] = -1 + 0 = -1" in trace.step("layer-1").worked
+
+
+def test_softmax_output_by_hand(tmp_path):
+    layers = [SMALL[0], {"W": [[1, 0], [0, 1]], "b": [0, 0]}]
+    trace = run({"weights": write_weights(tmp_path, {"layers": layers}), "x": "1,2", "output-activation": "softmax"})
+    # a1 = [0, 3.5]; softmax([0, 3.5]) = [1, e^3.5]/(1 + e^3.5) = [1, 33.1154520]/34.1154520
+    out = trace.outputs["activations"][-1]
+    assert out.tolist() == pytest.approx([0.0293122308, 0.9706877692], abs=1e-10)
+    assert out.sum() == pytest.approx(1.0, abs=1e-15)
+
+
+def test_seeded_run_reproduces_from_its_recorded_inputs(tmp_path):
+    first = run({"sizes": "4,5,3", "seed": "7", "activation": "tanh"})
+    layers = [{"W": layer["W"].tolist(), "b": layer["b"].tolist()} for layer in first.inputs["weights"]]
+    x = ",".join(repr(float(v)) for v in first.inputs["x"])
+    again = run({"weights": write_weights(tmp_path, layers), "x": x, "activation": "tanh"})
+    for a, b in zip(first.outputs["activations"], again.outputs["activations"], strict=True):
+        np.testing.assert_array_equal(a, b)
+    other = run({"sizes": "4,5,3", "seed": "8", "activation": "tanh"})
+    assert not np.array_equal(other.inputs["weights"][0]["W"], first.inputs["weights"][0]["W"])
+
+
+# --------------------------------------------------------------------------- PyTorch oracle
+
+
+@pytest.mark.oracle
+@pytest.mark.parametrize(
+    ("activation", "output_activation"),
+    [("relu", "identity"), ("sigmoid", "softmax"), ("tanh", "sigmoid"), ("gelu", "softmax"), ("leaky-relu", "identity")],
+)
+def test_against_torch_linear_stack(torch, activation, output_activation):
+    trace = run({"sizes": "5,7,6,4", "seed": "3", "activation": activation, "output-activation": output_activation})
+    nn, F = torch.nn, torch.nn.functional
+    hidden = {"relu": nn.ReLU(), "sigmoid": nn.Sigmoid(), "tanh": nn.Tanh(), "gelu": nn.GELU(), "leaky-relu": nn.LeakyReLU(0.01)}
+    modules = []
+    for index, layer in enumerate(trace.inputs["weights"]):
+        w = torch.from_numpy(layer["W"])
+        linear = nn.Linear(w.shape[1], w.shape[0], dtype=torch.float64)
+        with torch.no_grad():
+            linear.weight.copy_(w)
+            linear.bias.copy_(torch.from_numpy(layer["b"]))
+        modules.append(linear)
+        if index < len(trace.inputs["weights"]) - 1:
+            modules.append(hidden[activation])
+    out = nn.Sequential(*modules)(torch.from_numpy(trace.inputs["x"]))
+    if output_activation == "softmax":
+        out = F.softmax(out, dim=-1)
+    elif output_activation == "sigmoid":
+        out = torch.sigmoid(out)
+    np.testing.assert_allclose(trace.outputs["activations"][-1], out.detach().numpy(), rtol=1e-10, atol=1e-10)
+    # every hidden layer's output too: modules are [Linear, act, Linear, act, …, Linear]
+    a = torch.from_numpy(trace.inputs["x"])
+    for layer in range(len(trace.inputs["weights"]) - 1):
+        a = modules[2 * layer + 1](modules[2 * layer](a))
+        np.testing.assert_allclose(trace.outputs["activations"][layer], a.detach().numpy(), rtol=1e-10, atol=1e-10)
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+@pytest.mark.parametrize(
+    ("raw", "flag", "fragment"),
+    [
+        ({"sizes": "3.5,2"}, "--sizes", "whole numbers"),
+        ({"sizes": "0,2"}, "--sizes", "whole numbers"),
+        ({"sizes": "3"}, "--sizes", "at least 2"),
+        ({"sizes": "100000,100000,10"}, "--sizes", "MB as float64"),
+        ({"sizes": ",".join(["2"] * 40)}, "--sizes", "layers"),
+        ({"sizes": "a,b"}, "--sizes", "'a'"),
+        ({"x": "1,2"}, "--x", "input size is 3"),
+        ({"x": "1,zz,3"}, "--x", "'zz'"),
+        ({"seed": "-1"}, "--seed", "too small"),
+        ({"seed": "1.5"}, "--seed", "whole number"),
+        ({"activation": "softmax"}, "--activation", "is not one of"),
+        ({"output-activation": "relu"}, "--output-activation", "is not one of"),
+    ],
+)
+def test_bad_values_name_the_flag(raw, flag, fragment):
+    with pytest.raises(InputError) as info:
+        run(raw)
+    assert info.value.flag == flag
+    assert fragment in info.value.message
+
+
+def test_memory_estimate_is_stated():
+    with pytest.raises(InputError) as info:
+        run({"sizes": "784,100000,10"})
+    # 784×100000 + 100000×10 = 79,400,000 weights + 100,010 biases = 79,500,010 parameters
+    assert "79,500,010 parameters" in info.value.message
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        ("not json", "is not valid JSON (line 1, column 1)"),
+        ("{}", "expected a list of layers"),
+        ("[]", "non-empty list"),
+        ("[1]", "layer 1 must be an object"),
+        ('[{"W": [[1, 2]], "b": [0], "c": 1}]', "layer 1 has the unknown key 'c'"),
+        ('[{"W": [[1, 2]]}]', "layer 1 has no 'b'"),
+        ('[{"W": [1, 2], "b": [0]}]', "layer 1 'W' must be a list of rows"),
+        ('[{"W": [[1, 2], [3]], "b": [0, 0]}]', "layer 1 'W': row 2 has 1 numbers"),
+        ('[{"W": [[1, "a"]], "b": [0]}]', "layer 1 'W': '\"a\"' is not a number"),
+        ('[{"W": [[1, 2]], "b": [0, 1]}]', "layer 1 'b' has 2 numbers but 'W' has 1 rows"),
+        ('[{"W": [[1, 2]], "b": 0}]', "layer 1 'b' must be a JSON list"),
+        ('[{"W": [[1, 2]], "b": [0]}, {"W": [[1, 2]], "b": [0]}]', "layer 2 'W' has 2 columns but layer 1 has 1 outputs"),
+        ('[{"W": [[1, 2]], "b": [1e400]}]', "layer 1 'b'"),
+    ],
+)
+def test_bad_weights_files(tmp_path, content, fragment):
+    path = tmp_path / "bad.json"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(InputError) as info:
+        run({"weights": str(path), "x": "1,2"})
+    assert info.value.flag == "--weights"
+    assert fragment in info.value.message
+
+
+def test_weights_file_conflicts(tmp_path):
+    path = write_weights(tmp_path, SMALL)
+    with pytest.raises(InputError) as info:
+        run({"weights": str(tmp_path / "missing.json")})
+    assert info.value.flag == "--weights" and "does not exist" in info.value.message
+    with pytest.raises(InputError) as info:
+        run({"weights": path, "seed": "3"})
+    assert info.value.flag == "--seed"
+    with pytest.raises(InputError) as info:
+        run({"weights": path, "sizes": "2,3,1"})
+    assert info.value.flag == "--sizes" and "2,2,1" in info.value.message
+    with pytest.raises(InputError) as info:
+        run({"weights": path, "x": "1,2,3"})
+    assert info.value.flag == "--x"
+    # --sizes that agrees with the file is fine; x is then drawn from the default seed
+    trace = run({"weights": path, "sizes": "2,2,1"})
+    assert trace.inputs["x"].shape == (2,)
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def test_cli_json_outputs(run_cli, tmp_path):
+    result = run_cli("lesson", "mlp", "--sizes", "784,16,16,10", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["outputs"]["param_count"] == 13002
+    assert [len(a) for a in data["outputs"]["activations"]] == [16, 16, 10]
+    path = write_weights(tmp_path, SMALL)
+    result = run_cli("lesson", "mlp", "--weights", path, "--x", "1,2", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["outputs"]["activations"] == [[0.0, 3.5], [-6.5]]
+
+
+@pytest.mark.parametrize(
+    ("args", "flag"),
+    [
+        (("--sizes", "3,0"), "--sizes"),
+        (("--sizes", "100000,100000"), "--sizes"),
+        (("--x", "1"), "--x"),
+        (("--seed", "x"), "--seed"),
+        (("--weights", "/nonexistent/w.json"), "--weights"),
+        (("--activation", "softmax"), "--activation"),
+        (("--output-activation", "tanh"), "--output-activation"),
+    ],
+)
+def test_cli_bad_values(run_cli, args, flag):
+    result = run_cli("lesson", "mlp", *args)
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and flag in lines[0]
+
+
+@pytest.mark.parametrize("output_format", ["text", "markdown"])
+def test_cli_renders_one_activation_vector_per_layer(run_cli, output_format):
+    # the layers have different widths (4, 3, 4): the renderers show each vector separately
+    result = run_cli("lesson", "mlp", "--format", output_format)
+    assert result.exit_code == 0, result.stderr
+    assert "activations[2]" in result.stdout.replace("\\", "")
