@@ -75,3 +75,16 @@ def fmt_factor(x: Any, precision: int = 4) -> str:
     """
     text = fmt(x, precision)
     return f"({text})" if text.startswith("-") else text
+
+
+def human_bytes(count: float) -> str:
+    """A memory size for a learner (decimal units).
+
+    >>> human_bytes(8 * 100_000**2), human_bytes(268_435_456), human_bytes(512)
+    ('80.0 GB', '268.4 MB', '512 bytes')
+    """
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if count < 1000:
+            return f"{count:.0f} {unit}" if unit == "bytes" else f"{count:.1f} {unit}"
+        count /= 1000
+    return f"{count:,.1f} TB"

@@ -127,7 +127,7 @@ BAD = [
     ({"activation": "tanh"}, "--activation", "not one of"),
     ({"expansion": "2"}, "--expansion", "--seed"),
     ({"seed": "1", "expansion": "0"}, "--expansion", "too small"),
-    ({"seed": "1", "expansion": "99999999"}, "--expansion", "MiB"),
+    ({"seed": "1", "expansion": "99999999"}, "--expansion", "of memory"),
     ({"seed": "-3"}, "--seed", "too small"),
     ({"seed": "1", "W2": "1,0;0,1;1,1;1,1"}, "--W2", "--seed"),
     ({"seed": "1", "b1": "0,0,0,0"}, "--b1", "--seed"),

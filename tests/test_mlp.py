@@ -129,7 +129,7 @@ def test_against_torch_linear_stack(torch, activation, output_activation):
         ({"sizes": "3.5,2"}, "--sizes", "whole numbers"),
         ({"sizes": "0,2"}, "--sizes", "whole numbers"),
         ({"sizes": "3"}, "--sizes", "at least 2"),
-        ({"sizes": "100000,100000,10"}, "--sizes", "MB as float64"),
+        ({"sizes": "100000,100000,10"}, "--sizes", "GB as float64"),
         ({"sizes": ",".join(["2"] * 40)}, "--sizes", "layers"),
         ({"sizes": "a,b"}, "--sizes", "'a'"),
         ({"x": "1,2"}, "--x", "input size is 3"),

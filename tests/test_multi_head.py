@@ -227,7 +227,7 @@ BAD = [
     ({"seed": "1", "d_model": "6", "heads": "4"}, "--heads", "d_model = 6"),
     ({"seed": "1", "seq_len": "0"}, "--seq-len", "too small"),
     ({"seed": "1", "d_model": "0"}, "--d-model", "too small"),
-    ({"seed": "1", "seq_len": "100000"}, "--seq-len", "MiB"),
+    ({"seed": "1", "seq_len": "100000"}, "--seq-len", "of memory"),
 ]
 
 

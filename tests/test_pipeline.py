@@ -338,7 +338,7 @@ BAD = [
     ({"heads": "3"}, "--heads", "not divisible"),
     ({"heads": "16"}, "--heads", "not divisible"),
     ({"heads": "0"}, "--heads", "too small"),
-    ({"heads": "512", "d_model": "512", "layers": "8", "text": " ".join(["bank"] * 250)}, "--heads", "MiB"),
+    ({"heads": "512", "d_model": "512", "layers": "8", "text": " ".join(["bank"] * 250)}, "--heads", "of memory"),
     ({"temperature": "0"}, "--temperature", "greater than 0"),
     ({"temperature": "-1"}, "--temperature", "greater than 0"),
     ({"temperature": "nan"}, "--temperature", "NaN"),

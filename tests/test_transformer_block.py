@@ -215,7 +215,7 @@ BAD = [
     ({"heads": "0"}, "--heads", "too small"),
     ({"d_ff": "0"}, "--d-ff", "too small"),
     ({"d_ff": "x"}, "--d-ff", "whole number"),
-    ({"d_ff": "100000000"}, "--d-ff", "MiB"),
+    ({"d_ff": "100000000"}, "--d-ff", "of memory"),
     ({"norm": "middle"}, "--norm", "not one of"),
     ({"activation": "tanh"}, "--activation", "not one of"),
     ({"seed": "-1"}, "--seed", "too small"),

@@ -27,7 +27,9 @@ Worked example (the paper's corpus: low ×5, lower ×2, newest ×6, widest ×3):
 {'lowest': ('lo', 'w', 'est</w>')}
 
 Being faithful to the reference means copying its behaviour, quirks included,
-so that a learner can check every merge against the tool:
+so that a learner can check every merge against the tool (``learn-bpe -s N
+--min-frequency F`` on plain text: no ``--dict-input``, no ``--total-symbols``,
+so N is the number of merges, not a target vocabulary size):
 
 - words are separated by spaces and line breaks only (the tool reads lines with
   Python's ``codecs`` reader, which breaks lines wherever ``str.splitlines``
@@ -60,6 +62,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from itertools import chain, pairwise
 
 END = "</w>"
@@ -67,6 +70,8 @@ Pair = tuple[str, str]
 
 _TOP = "\U0010ffff"  # sorts after every complemented character: ends a symbol's heap key
 _WHITESPACE = re.compile(r"\s")
+# Line breaks for str.splitlines (and so for the tool's codecs reader) besides \r and \n.
+_ODD_BREAK = re.compile("[\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
 
 
 # --------------------------------------------------------------------------- words
@@ -93,9 +98,15 @@ def count_words(text: str) -> dict[str, int]:
     >>> count_words("low low lower low")
     {'low': 3, 'lower': 1}
     """
-    counter: Counter[str] = Counter()
-    for line in text.splitlines(True):
-        counter.update(line.strip("\r\n ").split(" "))
+    if _ODD_BREAK.search(text) is None:
+        # Only '\n' and '\r' end lines, and each line loses them at its ends:
+        # the same words as splitting the whole text on ' ', '\r' and '\n'.
+        counter = Counter(text.replace("\r", " ").replace("\n", " ").split(" "))
+    else:
+        words: list[str] = []
+        for line in text.splitlines(True):
+            words += line.strip("\r\n ").split(" ")
+        counter = Counter(words)
     counter.pop("", None)
     return dict(counter)
 
@@ -152,6 +163,8 @@ class BPEResult:
     ``stop`` says why learning ended: ``"merges"`` (the requested number was
     made), ``"min-frequency"`` (the best pair, ``stop_pair`` counted
     ``stop_frequency`` times, was too rare) or ``"no-pairs"`` (no pair left).
+    ``spaced_words`` are the words holding whitespace other than spaces (tabs,
+    no-break spaces…), which the tool keeps inside words.
     """
 
     word_counts: dict[str, int]
@@ -162,6 +175,7 @@ class BPEResult:
     min_frequency: int
     stop_pair: Pair | None = None
     stop_frequency: int = 0
+    spaced_words: tuple[str, ...] = ()
 
     @property
     def pairs(self) -> list[Pair]:
@@ -169,10 +183,6 @@ class BPEResult:
 
 
 # --------------------------------------------------------------------------- learning
-
-
-def _counts() -> defaultdict[int, int]:
-    return defaultdict(int)
 
 
 class _Learner:
@@ -187,7 +197,7 @@ class _Learner:
         # Missing keys read as 0 and are created by += and -=, as in the tool.
         self.stats: defaultdict[Pair, int] = defaultdict(int)  # working pair counts (pruned)
         self.big: dict[Pair, int] = {}  # full counts, as of each pair's last pruning
-        self.index: defaultdict[Pair, defaultdict[int, int]] = defaultdict(_counts)  # pair -> word -> count
+        self.index: defaultdict[Pair, defaultdict[int, int]] = defaultdict(partial(defaultdict, int))  # pair -> word -> count
         self.sym_count: Counter[str] = Counter()  # occurrences of each symbol across distinct words
         self.heap: list[tuple[int, str, Pair]] = []
         self.threshold = 0.0
@@ -309,6 +319,7 @@ class _Learner:
         """
         first, second = pair
         joined = first + second
+        same = first == second
         stats, index, t = self.stats, self.index, self.threshold
         symbols, freqs, has_space = self.symbols, self.freqs, self.has_space
         occurrences = index[pair]
@@ -318,6 +329,7 @@ class _Learner:
         merged_total = 0
         changed = 0
         some: list[tuple[int, tuple[str, ...]]] = []
+        room = j_limit
         raised: set[Pair] = set()
         self.vanished = []
         for j, n in occurrences.items():
@@ -326,14 +338,12 @@ class _Learner:
             old = symbols[j]
             f = freqs[j]
             last = len(old) - 1
-            out: list[str] = []
-            positions: list[int] = []  # where the merged symbols land in the new word
-            start = i = 0
-            while True:
-                try:
-                    i = old.index(first, i)
-                except ValueError:
-                    break
+            starts: list[int] = []  # where each merged occurrence starts in the old word
+            i = 0
+            remaining = old.count(first)  # (counting first avoids index() raising at the end)
+            while remaining:
+                i = old.index(first, i)
+                remaining -= 1
                 if i < last and old[i + 1] == second:
                     # "X first second Y" loses (X, first) and (second, Y); in
                     # "first second first second" the middle pair is lost once.
@@ -345,16 +355,16 @@ class _Learner:
                         p = (second, old[i + 2])
                         stats[p] -= f
                         index[p][j] -= 1
-                    out.extend(old[start:i])
-                    positions.append(len(out))
-                    out.append(joined)
+                    starts.append(i)
                     i += 2
-                    start = i
+                    if same:  # the second symbol was another occurrence of the first
+                        remaining -= 1
                 else:
                     i += 1
-            if has_space[j]:
+            if has_space[j] and any(len(s) > 1 and _WHITESPACE.search(s) for s in old):
                 # The tool merges with a regular expression on the space-joined
-                # symbols, which can also match inside symbols holding whitespace.
+                # symbols, which can also match inside symbols holding whitespace
+                # (with whitespace only in one-character symbols, it cannot).
                 if pattern is None:
                     pattern = re.compile(r"(?<!\S)" + re.escape(first + " " + second) + r"(?!\S)")
                 new = tuple(pattern.sub(lambda _m: joined, " ".join(old)).split(" "))
@@ -363,21 +373,37 @@ class _Learner:
                     for s in before.keys() | after.keys():
                         self._bump(s, after[s] - before[s])
                 positions = [k for k, s in enumerate(new) if s == joined]
-            elif positions:
-                out.extend(old[start:])
-                new = tuple(out)
-                merged_total += len(positions)
-                if joined in old:  # symbols already equal to the new one count too
-                    positions = [k for k, s in enumerate(new) if s == joined]
-            else:
+            elif not starts:
                 new = old
                 if joined in old:
+                    positions = [k for k, s in enumerate(new) if s == joined]
+                else:
+                    continue  # nothing merged, nothing gained
+            else:
+                if len(starts) == 1:
+                    k = starts[0]
+                    new = old[:k] + (joined,) + old[k + 2 :]
+                    positions = starts
+                else:
+                    out: list[str] = []
+                    positions = []  # where the merged symbols land in the new word
+                    at = 0
+                    for k in starts:
+                        out.extend(old[at:k])
+                        positions.append(len(out))
+                        out.append(joined)
+                        at = k + 2
+                    out.extend(old[at:])
+                    new = tuple(out)
+                merged_total += len(starts)
+                if joined in old:  # symbols already equal to the new one count too
                     positions = [k for k, s in enumerate(new) if s == joined]
             symbols[j] = new
             if new != old:
                 changed += 1
-                if len(some) < j_limit:
+                if room:
                     some.append((j, old))
+                    room -= 1
             # "X new Y" gains (X, new) and (new, Y); in "new new" the pair is gained once.
             last = len(new) - 1
             for k in positions:
@@ -527,6 +553,7 @@ def learn_bpe(
         min_frequency=min_frequency,
         stop_pair=stop_pair,
         stop_frequency=stop_frequency,
+        spaced_words=tuple(w for w, spaced in zip(learner.words, learner.has_space, strict=True) if spaced),
     )
 
 
@@ -582,6 +609,10 @@ def merge_ranks(merges: Sequence[Pair]) -> dict[Pair, int]:
 
 def encode(words: Iterable[str], merges: Sequence[Pair]) -> dict[str, tuple[str, ...]]:
     """Segment each distinct word with the learned merges (earliest learned first).
+
+    Agrees with ``subword-nmt apply-bpe`` (codes version 0.2, no glossaries,
+    vocabulary filter or dropout) once written in its form (``apply_bpe_form``),
+    for words split as for learning (``split_words``).
 
     >>> encode(["low", "lower"], [("l", "o"), ("lo", "w</w>")])
     {'low': ('low</w>',), 'lower': ('lo', 'w', 'e', 'r</w>')}

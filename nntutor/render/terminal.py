@@ -370,11 +370,15 @@ def header_renderable(trace: Trace, narrative: str = "") -> RenderableType:
 
 def _shown_in_steps(trace: Trace, data: Any) -> str | None:
     """The title of the step that already shows this very array, if any (no need to repeat it)."""
-    if not isinstance(data, np.ndarray) or data.ndim == 0:
+    if is_scalar(data):
         return None
     for step in trace.steps:
         for value in step.values:
-            if value.data is data or (
+            if value.data is data:
+                return step.title
+            if not isinstance(data, np.ndarray):
+                continue
+            if (
                 isinstance(value.data, np.ndarray) and value.data.shape == data.shape and np.shares_memory(value.data, data)
             ):
                 return step.title

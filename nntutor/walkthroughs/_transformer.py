@@ -14,6 +14,7 @@ from collections.abc import Collection, Sequence
 import numpy as np
 
 from nntutor.errors import InputError
+from nntutor.numfmt import human_bytes
 from nntutor.walkthroughs.common import index_labels
 
 # Runs whose arrays would need more than this are refused up front.
@@ -30,8 +31,8 @@ def check_memory(flag: str, needed: int, what: str) -> None:
     if needed > MAX_BYTES:
         raise InputError(
             flag,
-            f"{what} would need about {needed / 2**20:,.0f} MiB of memory "
-            f"(at most {MAX_BYTES / 2**20:,.0f} MiB); choose smaller sizes",
+            f"{what} would need about {human_bytes(needed)} of memory "
+            f"(at most {human_bytes(MAX_BYTES)}); choose smaller sizes",
         )
 
 

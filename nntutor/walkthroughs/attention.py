@@ -12,6 +12,7 @@ import numpy as np
 
 from nntutor.core.attention import attention
 from nntutor.errors import InputError
+from nntutor.numfmt import human_bytes
 from nntutor.trace import Step, Trace, Value
 from nntutor.walkthroughs.common import Context, dot_worked, sum_worked
 
@@ -25,14 +26,6 @@ def memory_estimate(n: int, d: int) -> int:
     return 8 * (6 * n * n + 6 * n * d)
 
 
-def _human_bytes(count: float) -> str:
-    for unit in ("bytes", "KB", "MB", "GB", "TB"):
-        if count < 1000 or unit == "TB":
-            return f"{count:.0f} {unit}" if unit == "bytes" else f"{count:.1f} {unit}"
-        count /= 1000
-    return f"{count:.1f} TB"  # pragma: no cover
-
-
 def check_size(flag: str, n: int, d: int) -> None:
     """Refuse, before allocating anything, a run that would exhaust memory."""
     need = memory_estimate(n, d)
@@ -40,8 +33,8 @@ def check_size(flag: str, n: int, d: int) -> None:
         scores = 8 * n * n
         raise InputError(
             flag,
-            f"{n} tokens × {d} dims needs ~{_human_bytes(need)} (the {n}×{n} score matrix alone is "
-            f"{_human_bytes(scores)}); at most {_human_bytes(MAX_MEMORY_BYTES)} is allowed",
+            f"{n} tokens × {d} dims needs ~{human_bytes(need)} (the {n}×{n} score matrix alone is "
+            f"{human_bytes(scores)}); at most {human_bytes(MAX_MEMORY_BYTES)} is allowed",
         )
 
 

@@ -19,17 +19,21 @@ from nntutor.walkthroughs.common import Context
 
 MAX_MERGES = 100_000
 MAX_ENCODE_WORDS = 1_000
-WORD_ROWS = 200  # rows of the word-frequency and initial-symbol tables
-CHANGED_ROWS = 10  # words listed per merge shown in full
+WORD_ROWS = 24  # rows of the word-frequency and initial-symbol tables (the output has every word)
+CHANGED_ROWS = 6  # words listed per merge shown in full
 ENCODE_DEFAULT = 10  # corpus words segmented when --encode is not given
 
 
+def _vis(text: str) -> str:
+    """Text as shown: whitespace and invisible characters escaped (a tab is \\t)."""
+    if text.isprintable() and not any(ch.isspace() for ch in text):
+        return text
+    return "".join(ch if ch.isprintable() and not ch.isspace() else repr(ch)[1:-1] for ch in text)
+
+
 def _symbols(symbols: tuple[str, ...]) -> str:
-    return " ".join(symbols)
-
-
-def _pair(pair: tuple[str, str]) -> str:
-    return f"{pair[0]} + {pair[1]}"
+    """Symbols separated by spaces (no symbol holds a space)."""
+    return " ".join(_vis(s) for s in symbols)
 
 
 def _corpus(args: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
@@ -64,12 +68,13 @@ def _why_tie(chosen: tuple[str, str], other: tuple[str, str]) -> str:
 
 
 def _merge_step(ctx: Context, merge: bpe.Merge, before_vocab: int, counts: dict[str, int], top: int) -> Step:
-    a, b = merge.pair
+    a, b = (_vis(x) for x in merge.pair)
+    new = _vis(merge.symbol)
     worked: list[str] = []
     occurrences = [(w, n) for w, n, _ in merge.changed]
     total = sum(counts[w] * n for w, n in occurrences)
     if merge.changed and merge.words_changed == len(merge.changed) and total == merge.frequency:
-        terms = " + ".join(f"{counts[w]}×{n} ({w})" for w, n in occurrences)
+        terms = " + ".join(f"{counts[w]}×{n} ({_vis(w)})" for w, n in occurrences)
         worked.append(f"count({a}, {b}) = {terms} = {merge.frequency}")
     else:
         worked.append(
@@ -79,12 +84,12 @@ def _merge_step(ctx: Context, merge: bpe.Merge, before_vocab: int, counts: dict[
     ties = [p for p, c in merge.top_pairs if c == merge.frequency and p != merge.pair]
     if ties:
         worked.append(
-            f"tie at {merge.frequency}: ({a}, {b}) wins over ({ties[0][0]}, {ties[0][1]}) because "
+            f"tie at {merge.frequency}: ({a}, {b}) wins over ({_vis(ties[0][0])}, {_vis(ties[0][1])}) because "
             + _why_tie(merge.pair, ties[0])
         )
     fresh = merge.vocab_size - before_vocab + len(merge.vanished)
-    gained = f" + 1 ({merge.symbol} is new)" if fresh == 1 else f" + 0 ({merge.symbol} was already used)"
-    lost = f" − {len(merge.vanished)} ({', '.join(merge.vanished)} no longer used)" if merge.vanished else ""
+    gained = f" + 1 ({new} is new)" if fresh == 1 else f" + 0 ({new} was already used)"
+    lost = f" − {len(merge.vanished)} ({', '.join(map(_vis, merge.vanished))} no longer used)" if merge.vanished else ""
     worked.append(f"vocabulary = {before_vocab}{gained}{lost} = {merge.vocab_size}")
     values = [
         Value(
@@ -92,13 +97,13 @@ def _merge_step(ctx: Context, merge: bpe.Merge, before_vocab: int, counts: dict[
             Table(("pair", "count"), tuple((_symbols(p), c) for p, c in merge.top_pairs)),
             label=f"top {top} pair counts before merge {merge.rank}",
         ),
-        Value("pair", f"{a} + {b} → {merge.symbol}", label="merged pair"),
+        Value("pair", f"{a} + {b} → {new}", label="merged pair"),
         Value("frequency", merge.frequency),
         Value(
             "changed",
             Table(
                 ("word", "count", "pair occurrences", "symbols after"),
-                tuple((w, counts[w], n, _symbols(s)) for w, n, s in merge.changed[:CHANGED_ROWS]),
+                tuple((_vis(w), counts[w], n, _symbols(s)) for w, n, s in merge.changed[:CHANGED_ROWS]),
             ),
             label=f"words changed ({merge.words_changed:,})",
         ),
@@ -106,7 +111,7 @@ def _merge_step(ctx: Context, merge: bpe.Merge, before_vocab: int, counts: dict[
     ]
     return Step(
         id=f"merge-{merge.rank}",
-        title=f"Merge {merge.rank}: {a} + {b} → {merge.symbol}",
+        title=f"Merge {merge.rank}: {a} + {b} → {new}",
         formula=r"(a, b)^{*} = \arg\max_{(a,b)} \sum_{w} \mathrm{count}(w)\,\mathrm{occ}_{w}(a\,b)",
         formula_text="best pair = argmax over (a, b) of Σ_w count(w) × occurrences of (a b) in w",
         values=values,
@@ -154,8 +159,8 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
     n_tokens = sum(counts.values())
     words = list(counts)
     shown_words = words[:WORD_ROWS]
-    more = f" (the {len(shown_words)} most frequent shown; --format json has all)" if len(words) > WORD_ROWS else ""
-    odd = [w for w in words if any(ch.isspace() for ch in w)]
+    more = f" (the {len(shown_words)} most frequent; the word_counts output has all)" if len(words) > WORD_ROWS else ""
+    odd = result.spaced_words
     word_step = trace.add(
         Step(
             id="words",
@@ -163,7 +168,7 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
             formula=r"\mathrm{count}(w) = \#\{\text{occurrences of } w\}",
             formula_text="count(w) = number of times w occurs",
             values=[
-                Value("word_counts", Table(("word", "count"), tuple((w, counts[w]) for w in shown_words)),
+                Value("word_counts", Table(("word", "count"), tuple((_vis(w), counts[w]) for w in shown_words)),
                       label=f"word counts{more}"),
                 Value("tokens", n_tokens, label="words in the text"),
                 Value("distinct", len(words), label="distinct words"),
@@ -188,7 +193,7 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
 
     first = words[0]
     initial = {w: bpe.initial_symbols(w) for w in shown_words}
-    symbols0 = sorted({s for w in words for s in bpe.initial_symbols(w)})
+    symbols0 = sorted({s for w in words for s in w[:-1]} | {w[-1] + bpe.END for w in words})
     trace.add(
         Step(
             id="symbols",
@@ -197,13 +202,12 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
             formula_text="w = c₁c₂…cₙ  ↦  (c₁, c₂, …, cₙ</w>)",
             values=[
                 Value("initial", Table(("word", "count", "symbols"),
-                                       tuple((w, counts[w], _symbols(initial[w])) for w in shown_words)),
+                                       tuple((_vis(w), counts[w], _symbols(initial[w])) for w in shown_words)),
                       label=f"initial symbols{more}"),
-                Value("initial_vocab", Table(("symbol",), tuple((s,) for s in symbols0[:WORD_ROWS])),
-                      label=f"initial vocabulary ({len(symbols0)} symbols)"),
+                Value("initial_vocab", _symbols(tuple(symbols0)), label=f"initial vocabulary ({len(symbols0)} symbols)"),
                 Value("initial_vocab_size", result.initial_vocab_size, label="initial vocabulary size"),
             ],
-            worked=[f"{first} → {_symbols(bpe.initial_symbols(first))}"],
+            worked=[f"{_vis(first)} → {_symbols(bpe.initial_symbols(first))}"],
             why=(
                 "The marker </w> rides on the last character, so a word-final 'w</w>' is a different symbol "
                 "from the 'w' inside a word: merges can learn endings such as 'est</w>'."
@@ -234,7 +238,10 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
                         label=f"merges {later[0].rank}–{later[-1].rank}",
                     )
                 ],
-                worked=[f"merge {later[0].rank}: count({later[0].pair[0]}, {later[0].pair[1]}) = {later[0].frequency}"],
+                worked=[
+                    f"merge {m.rank}: count({_vis(m.pair[0])}, {_vis(m.pair[1])}) = {m.frequency} → {_vis(m.symbol)}"
+                    for m in (later[0], later[-1])[: len(later)]
+                ],
                 why="Counts fall as merges go on: early merges capture the commonest pieces, later ones rarer ones.",
             )
         )
@@ -252,11 +259,11 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
         Step(
             id="merges",
             title="The merge list (in the order learned)",
-            formula_text="merge i: left + right → new symbol",
+            formula_text="merge i: left right  (new symbol = left + right)",
             values=[
-                Value("merges", Table(("#", "left", "right", "new symbol"),
-                                      tuple((m.rank, m.pair[0], m.pair[1], m.symbol) for m in result.merges)),
-                      label=f"{len(result.merges)} {'merge' if len(result.merges) == 1 else 'merges'}"),
+                Value("merges", Table(("#", "codes line"), tuple((m.rank, _symbols(m.pair)) for m in result.merges)),
+                      label=f"{len(result.merges)} {'merge' if len(result.merges) == 1 else 'merges'}, "
+                      "as subword-nmt writes them (after its '#version: 0.2' line)"),
                 Value("vocab_size", [m.vocab_size for m in result.merges], label="vocabulary size after each merge",
                       cols=tuple(f"after {m.rank}" for m in result.merges)),
             ],
@@ -278,15 +285,15 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
         steps = bpe.encode_steps(word, ranks)
         tokens = steps[-1][2] if steps else bpe.initial_symbols(word)
         encoded[word] = list(tokens)
-        rows.append((word, _symbols(tokens), " ".join(bpe.apply_bpe_form(tokens)), len(tokens)))
+        rows.append((_vis(word), _symbols(tokens), _symbols(bpe.apply_bpe_form(tokens)), len(tokens)))
         if not worked and steps:
             chain = [_symbols(bpe.initial_symbols(word))]
-            chain += [f"(merge {rank + 1}: {p[0]} + {p[1]}) {_symbols(s)}" for rank, p, s in steps[:12]]
+            chain += [f"(merge {rank + 1}: {_vis(p[0])} + {_vis(p[1])}) {_symbols(s)}" for rank, p, s in steps[:12]]
             if len(steps) > 12:
                 chain.append(f"… {len(steps) - 12} more merges … {_symbols(tokens)}")
-            worked.append(f"{word}: " + " → ".join(chain))
+            worked.append(f"{_vis(word)}: " + " → ".join(chain))
     if not worked:
-        worked.append(f"{encode_words[0]}: no learned merge applies, so it stays {rows[0][1]}")
+        worked.append(f"{_vis(encode_words[0])}: no learned merge applies, so it stays {rows[0][1]}")
     trace.add(
         Step(
             id="encode",

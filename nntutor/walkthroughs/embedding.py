@@ -14,6 +14,7 @@ import numpy as np
 
 from nntutor.core import embedding as emb
 from nntutor.errors import InputError
+from nntutor.numfmt import human_bytes
 from nntutor.trace import Step, Table, Trace, Value
 from nntutor.walkthroughs.common import Context, dot_worked, index_labels
 
@@ -27,12 +28,6 @@ def _vocab_list(vocab: tuple[str, ...]) -> str:
     if len(vocab) > MAX_LISTED:
         shown += f", … ({len(vocab) - MAX_LISTED} more)"
     return shown
-
-
-def _megabytes(n_bytes: float) -> str:
-    if n_bytes >= 1024**3:
-        return f"{n_bytes / 1024**3:,.1f} GB"
-    return f"{n_bytes / 1024**2:,.1f} MB"
 
 
 def _table(args: dict[str, Any]) -> tuple[tuple[str, ...], np.ndarray, tuple[str, ...], bool]:
@@ -109,7 +104,7 @@ def _check_size(n_tokens: int, vocab_size: int, dims: int) -> None:
         raise InputError(
             "--sentence",
             f"{n_tokens:,} tokens with {vocab_size:,} words make about {cells:,} numbers "
-            f"({_megabytes(cells * 8)} in memory, several times that as JSON) for the one-hot rows and "
+            f"({human_bytes(cells * 8)} in memory, several times that as JSON) for the one-hot rows and "
             f"the {n_tokens:,}×{n_tokens:,} similarity table; at most {MAX_CELLS:,}: use a shorter sentence",
         )
 

@@ -16,6 +16,7 @@ from nntutor.core import mlp
 from nntutor.core.softmax import softmax_steps
 from nntutor.errors import InputError
 from nntutor.inputs import parse_matrix, parse_vector, read_text_file
+from nntutor.numfmt import human_bytes
 from nntutor.trace import Step, Table, Trace, Value
 from nntutor.walkthroughs.activation_notes import FORMULAS, activation_worked
 from nntutor.walkthroughs.common import Context, dot_worked, index_labels
@@ -47,8 +48,8 @@ def _check_memory(flag: str, sizes: list[int]) -> None:
         count = mlp.param_count(sizes).total
         raise InputError(
             flag,
-            f"{','.join(map(str, sizes))} has {count:,} parameters: about {needed / 2**20:,.1f} MB as float64 "
-            f"(at most {MAX_BYTES // 2**20} MB here)",
+            f"{','.join(map(str, sizes))} has {count:,} parameters: about {human_bytes(needed)} as float64 "
+            f"(at most {human_bytes(MAX_BYTES)} here)",
         )
 
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from nntutor.core import positional as posenc
 from nntutor.errors import InputError
+from nntutor.numfmt import human_bytes
 from nntutor.trace import Step, Table, Trace, Value
 from nntutor.walkthroughs.common import Context, dot_worked
 
@@ -24,12 +25,6 @@ MAX_CELLS = 1_000_000  # numbers in the tables of one run (8 MB as float64)
 SINUSOIDAL_ONLY = ("positions", "at", "x")
 ROPE_ONLY = ("q", "k", "m", "n", "shift")
 MAX_WORKED_PAIRS = 4
-
-
-def _size_text(n_bytes: float) -> str:
-    if n_bytes >= 1024**3:
-        return f"{n_bytes / 1024**3:,.1f} GB"
-    return f"{n_bytes / 1024**2:,.1f} MB"
 
 
 def _check_even(flag: str, d: int, what: str) -> None:
@@ -87,7 +82,7 @@ def _check_size(flag: str, n_pos: int, d: int) -> None:
         raise InputError(
             flag,
             f"{n_pos:,} positions × {d:,} dimensions make about {cells:,} numbers "
-            f"({_size_text(cells * 8)} in memory, several times that as JSON); at most {MAX_CELLS:,}: "
+            f"({human_bytes(cells * 8)} in memory, several times that as JSON); at most {MAX_CELLS:,}: "
             "use fewer positions or a smaller --d-model",
         )
 
