@@ -172,6 +172,25 @@ def matrix_table(value: Value, precision: int, limit: int, heat: bool = False, c
     return table
 
 
+def width_bound(table: RichTable) -> int:
+    """An upper bound on a table's natural width, from its cells' text alone (cheap).
+
+    Each column needs at most its widest cell plus its padding (1 a side) and a
+    separator; a cell that is not plain text makes the bound unusable (huge).
+    """
+    from rich.cells import cell_len
+
+    total = 0
+    for column in table.columns:
+        widest = 0
+        for cell in (column.header, *column.cells):
+            if not isinstance(cell, Text):
+                return FULL_WIDTH
+            widest = max(widest, cell_len(cell.plain))
+        total += widest + 3
+    return total
+
+
 class MatrixView:
     """A matrix (or vector) that elides columns to fit the width it is given.
 
@@ -194,12 +213,19 @@ class MatrixView:
         col_limit = n_cols if self.limit <= 0 else min(self.limit, n_cols) if n_cols > self.limit else n_cols
         table = matrix_table(self.value, self.precision, self.limit, self.heat, col_limit)
         unbounded = options.update_width(100_000)
-        natural = Measurement.get(console, unbounded, table).maximum
+
+        def natural_width(table: RichTable) -> int:
+            # a table that surely fits is not measured (rich measures it again to draw it)
+            if width_bound(table) <= options.max_width:
+                return 0
+            return Measurement.get(console, unbounded, table).maximum
+
+        natural = natural_width(table)
         if self.limit > 0:
             while col_limit > 2 and natural > options.max_width:
                 col_limit -= 1
                 table = matrix_table(self.value, self.precision, self.limit, self.heat, col_limit)
-                natural = Measurement.get(console, unbounded, table).maximum
+                natural = natural_width(table)
         yield Text(self.title, style=STYLE_LABEL)
         if natural > options.max_width:  # --full: as wide as it needs (a pager scrolls sideways)
             yield from console.render(table, options.update_width(natural))
