@@ -176,7 +176,7 @@ def width_bound(table: RichTable) -> int:
     """An upper bound on a table's natural width, from its cells' text alone (cheap).
 
     Each column needs at most its widest cell plus its padding (1 a side) and a
-    separator; a cell that is not plain text makes the bound unusable (huge).
+    separator; a cell that is not text makes the bound unusable (huge).
     """
     from rich.cells import cell_len
 
@@ -184,9 +184,11 @@ def width_bound(table: RichTable) -> int:
     for column in table.columns:
         widest = 0
         for cell in (column.header, *column.cells):
-            if not isinstance(cell, Text):
+            if isinstance(cell, Text):
+                cell = cell.plain
+            elif not isinstance(cell, str):
                 return FULL_WIDTH
-            widest = max(widest, cell_len(cell.plain))
+            widest = max(widest, cell_len(cell))
         total += widest + 3
     return total
 
