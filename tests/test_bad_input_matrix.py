@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from nntutor import cli
 from nntutor.lessons import load_all
+from tests.helpers import assert_refused
 
 NUMERIC = ("scalar", "integer", "vector", "matrix", "array")
 LONG = "1," * 50_000  # a 100,000-character value
@@ -60,12 +61,9 @@ def _run(args, monkeypatch, tmp_path):
 
 
 def _assert_clean_refusal(result, flag: str | None):
-    assert result.exit_code == 2, (result.exit_code, result.stderr[-500:], repr(result.exception))
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr[-2000:]
-    assert "Traceback" not in result.stderr
+    line = assert_refused(result)
     if flag is not None:
-        assert flag in lines[0] or "--" in lines[0], lines[0]
+        assert flag in line or "--" in line, line
 
 
 @pytest.mark.parametrize(("lesson", "flag", "value", "always_bad"), list(_cases()))

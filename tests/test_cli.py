@@ -7,16 +7,7 @@ import sys
 import pytest
 
 from nntutor import __version__
-
-
-def _one_error_line(result, *fragments):
-    assert result.exit_code == 2, (result.exit_code, result.stdout, result.stderr)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert "Traceback" not in result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-    assert result.stdout == ""
+from tests.helpers import assert_refused
 
 
 def test_version(run_cli):
@@ -188,7 +179,7 @@ def test_output_through_symlink_refused(run_cli, tmp_path):
     ],
 )
 def test_bad_input_is_one_line_exit_2(run_cli, args, fragments):
-    _one_error_line(run_cli(*args), *fragments)
+    assert_refused(run_cli(*args), *fragments)
 
 
 def test_markup_in_user_text_is_shown_literally(run_cli):
@@ -316,10 +307,10 @@ def test_vs_text_and_bad_flags(run_cli):
     assert "Compare: as given  vs  with --temperature 5" in result.stdout
     assert "0.6364*" not in result.stdout  # marks follow numbers, never invent them
     assert "*" in result.stdout.split("Compare:")[1]
-    _one_error_line(run_cli("lesson", "softmax", "--vs", "--nope 1"), "--vs: '--nope' is not an input")
-    _one_error_line(run_cli("lesson", "softmax", "--vs", "--temperature"), "--vs: --temperature needs a value")
-    _one_error_line(run_cli("lesson", "softmax", "--vs", "--temperature 0"), "--temperature", "greater than 0")
-    _one_error_line(run_cli("lesson", "softmax", "--vs", "'unbalanced"), "--vs: cannot split")
+    assert_refused(run_cli("lesson", "softmax", "--vs", "--nope 1"), "--vs: '--nope' is not an input")
+    assert_refused(run_cli("lesson", "softmax", "--vs", "--temperature"), "--vs: --temperature needs a value")
+    assert_refused(run_cli("lesson", "softmax", "--vs", "--temperature 0"), "--temperature", "greater than 0")
+    assert_refused(run_cli("lesson", "softmax", "--vs", "'unbalanced"), "--vs: cannot split")
 
 
 def test_an_internal_error_is_one_line_not_a_traceback(run_cli, monkeypatch):

@@ -13,6 +13,7 @@ from nntutor.core.multihead import head_dim_for, multi_head_attention
 from nntutor.errors import InputError
 from nntutor.lessons import check_all, load_lesson
 from nntutor.run import run_lesson
+from tests.helpers import assert_refused, flags_to_argv
 
 
 def run(**flags):
@@ -257,21 +258,9 @@ def test_quiz_head_width_answer():
 # ----------------------------------------------------------------- CLI
 
 
-def argv(flags: dict) -> list[str]:
-    out: list[str] = []
-    for key, value in flags.items():
-        name = "--" + key.replace("_", "-")
-        out += [name] if value is True else [name, value]
-    return out
-
-
 @pytest.mark.parametrize(("flags", "flag", "fragment"), BAD)
 def test_cli_bad_values_exit_2_with_one_line(run_cli, flags, flag, fragment):
-    result = run_cli("lesson", "multi-head", *argv(flags))
-    assert result.exit_code == 2
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1
-    assert f"{flag}:" in lines[0] and fragment in lines[0]
+    assert_refused(run_cli("lesson", "multi-head", *flags_to_argv(flags)), f"{flag}:", fragment)
 
 
 def test_cli_json_with_custom_flags(run_cli):
