@@ -14,8 +14,11 @@ sides alike; the table shows medians over the rounds.
 
 nntutor runs as ``python -m nntutor`` with PYTHONPATH set to the checkout given
 by ``--repo`` (default: the parent of this folder), from a temporary folder, so
-the code measured is the checkout's. Ours and the baselines get the same
-environment. No target is enforced: ``meets?`` just reports.
+the code measured is the checkout's (byte-compiled first, as an installed
+package is). Ours and the baselines get the same environment, passed on as it
+is (``OPENBLAS_*`` and thread settings included). The BPE row builds its corpus
+with ``bpe_corpus.py``; a row whose lesson or tool is missing is skipped with a
+note. No target is enforced: ``meets?`` just reports.
 """
 
 from __future__ import annotations
