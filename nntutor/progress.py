@@ -134,6 +134,11 @@ class Store:
             try:
                 self._check(conn)
                 self._create(conn)
+                # Write-ahead log, synced at checkpoints: a commit survives the process being
+                # killed (only a power cut could lose the last ones), and readers never block
+                # the writer of a second quiz.
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("PRAGMA synchronous = NORMAL")
                 return conn
             except _Unreadable as exc:
                 conn.close()
