@@ -11,6 +11,9 @@ import os
 
 import pytest
 
+# Not a test module: the atheris harness runs on its own (see its docstring).
+collect_ignore = ["fuzz_atheris.py"]
+
 
 @pytest.fixture(autouse=True)
 def _progress_in_tmp(monkeypatch, tmp_path_factory):
