@@ -469,7 +469,7 @@ def quiz_command(ctx: typer.Context, lesson_names: list[str] | None, count: str,
                                             due=store.due(), seed=chosen_seed))
     store.close()
     if as_json:
-        sys.stdout.write(quiz_view.quiz_json(result, chosen_seed))
+        sys.stdout.write(quiz_view.quiz_json(result, quiz.summarise(result), chosen_seed))
     if result.stopped == "interrupt":
         raise typer.Exit(130)
 

@@ -249,11 +249,11 @@ def summary_renderable(summary, *, stopped: str = "", due: Sequence[dict[str, An
     return Group(*parts)
 
 
-def quiz_json(result, seed: int | None) -> str:
-    """The ``--json`` document: ``questions`` (lesson, prompt, expected, answer, correct, revealed, …) and ``score``."""
-    from nntutor.quiz import summarise
+def quiz_json(result, summary, seed: int | None) -> str:
+    """The ``--json`` document: ``questions`` (lesson, prompt, expected, answer, correct, revealed, …) and ``score``.
 
-    summary = summarise(result)
+    ``summary`` is ``nntutor.quiz.summarise(result)``: the renderer only formats it.
+    """
     questions = []
     for outcome in result.outcomes:
         q = outcome.question
