@@ -169,6 +169,11 @@ def test_default_run():
     assert math.isclose(trace.outputs["filtered_probs"].sum(), 1.0, abs_tol=1e-12)
     assert [s.id for s in trace.steps] == ["logits", "temperature", "top-k", "top-p", "renormalise", "draw"]
     assert trace.outputs["token"] == inputs["vocab"][trace.outputs["token_id"]]
+    # What the module docstring and the lesson text promise for the default run
+    # (seed 0: u = 0.6369; top-p 0.9 keeps 5 of 8; u falls in the slice of "dog").
+    assert inputs["u"] == 0.6369
+    assert int(np.count_nonzero(trace.outputs["filtered_probs"])) == 5
+    assert trace.outputs["token"] == "dog"
     for step in trace.steps:
         assert step.worked and step.why
 
