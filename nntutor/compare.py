@@ -42,8 +42,3 @@ def changed(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
         result[name] = bool(mask) if mask.ndim == 0 else mask.tolist()
     return result
 
-
-def any_changed(mask: Any) -> bool:
-    if isinstance(mask, list):
-        return any(any_changed(item) for item in mask)
-    return bool(mask)

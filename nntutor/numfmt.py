@@ -55,18 +55,6 @@ def fmt(x: Any, precision: int = 4, *, fixed: bool = False) -> str:
     return text
 
 
-def fmt_signed(x: Any, precision: int = 4) -> str:
-    """A number written as a term of a sum: ``+ 0.3`` or ``- 0.3``.
-
-    >>> fmt_signed(-0.3)
-    '- 0.3'
-    """
-    text = fmt(x, precision)
-    if text.startswith("-"):
-        return "- " + text[1:]
-    return "+ " + text
-
-
 def fmt_factor(x: Any, precision: int = 4) -> str:
     """A number used as a factor: negative values get parentheses.
 
