@@ -15,11 +15,9 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
-from rich import box
 from rich.console import Console, Group, RenderableType
 from rich.padding import Padding
 from rich.rule import Rule
-from rich.table import Table as RichTable
 from rich.text import Text
 
 from nntutor.numfmt import fmt
@@ -34,6 +32,7 @@ from nntutor.render.console import (  # noqa: F401 (re-exported: the console hel
     print_message,
     stdout_console,
 )
+from nntutor.render.grid import GridTable
 from nntutor.render.layout import DEFAULT_LIMIT, is_ragged, is_scalar, shown_indices, text_rows
 from nntutor.trace import Step, Table, Trace, Value
 
@@ -78,13 +77,8 @@ def _labels(labels: Sequence[str] | None, count: int) -> list[str]:
     return [str(i) for i in range(count)]
 
 
-def _new_table(title: str | None) -> RichTable:
-    return RichTable(
-        box=box.SIMPLE_HEAD,
-        header_style=STYLE_HEADER,
-        pad_edge=False,
-        show_edge=False,
-    )
+def _new_table() -> GridTable:
+    return GridTable(header_style=STYLE_HEADER)
 
 
 # --------------------------------------------------------------------------- values
@@ -136,7 +130,7 @@ def finite_range(data: np.ndarray) -> tuple[float, float] | None:
     return float(data.min(where=finite, initial=np.inf)), float(data.max(where=finite, initial=-np.inf))
 
 
-def matrix_table(value: Value, precision: int, limit: int, heat: bool = False, col_limit: int | None = None) -> RichTable:
+def matrix_table(value: Value, precision: int, limit: int, heat: bool = False, col_limit: int | None = None) -> GridTable:
     """A labelled table of a matrix (a vector is one row named after the value)."""
     data = np.asarray(value.data)
     if data.ndim == 1:
@@ -147,7 +141,7 @@ def matrix_table(value: Value, precision: int, limit: int, heat: bool = False, c
     n_rows, n_cols = data.shape
     rows = _labels(value.rows, n_rows)
     cols = _labels(value.cols, n_cols)
-    table = _new_table(None)
+    table = _new_table()
     row_indices = shown_indices(n_rows, limit)
     col_indices = shown_indices(n_cols, limit if col_limit is None else col_limit)
     table.add_column("", style=STYLE_LABEL)
@@ -172,27 +166,6 @@ def matrix_table(value: Value, precision: int, limit: int, heat: bool = False, c
     return table
 
 
-def width_bound(table: RichTable) -> int:
-    """An upper bound on a table's natural width, from its cells' text alone (cheap).
-
-    Each column needs at most its widest cell plus its padding (1 a side) and a
-    separator; a cell that is not text makes the bound unusable (huge).
-    """
-    from rich.cells import cell_len
-
-    total = 0
-    for column in table.columns:
-        widest = 0
-        for cell in (column.header, *column.cells):
-            if isinstance(cell, Text):
-                cell = cell.plain
-            elif not isinstance(cell, str):
-                return FULL_WIDTH
-            widest = max(widest, cell_len(cell))
-        total += widest + 3
-    return total
-
-
 class MatrixView:
     """A matrix (or vector) that elides columns to fit the width it is given.
 
@@ -208,26 +181,16 @@ class MatrixView:
         self.heat = heat
 
     def __rich_console__(self, console: Console, options):
-        from rich.measure import Measurement
-
         data = np.asarray(self.value.data)
         n_cols = data.shape[-1]
         col_limit = n_cols if self.limit <= 0 else min(self.limit, n_cols) if n_cols > self.limit else n_cols
         table = matrix_table(self.value, self.precision, self.limit, self.heat, col_limit)
-        unbounded = options.update_width(100_000)
-
-        def natural_width(table: RichTable) -> int:
-            # a table that surely fits is not measured (rich measures it again to draw it)
-            if width_bound(table) <= options.max_width:
-                return 0
-            return Measurement.get(console, unbounded, table).maximum
-
-        natural = natural_width(table)
+        natural = table.natural_width()
         if self.limit > 0:
             while col_limit > 2 and natural > options.max_width:
                 col_limit -= 1
                 table = matrix_table(self.value, self.precision, self.limit, self.heat, col_limit)
-                natural = natural_width(table)
+                natural = table.natural_width()
         yield Text(self.title, style=STYLE_LABEL)
         if natural > options.max_width:  # --full: as wide as it needs (a pager scrolls sideways)
             yield from console.render(table, options.update_width(natural))
@@ -239,9 +202,9 @@ class MatrixView:
             yield heat_legend(span[0], span[1], self.precision)
 
 
-def mixed_table(value: Value, precision: int, limit: int) -> RichTable:
+def mixed_table(value: Value, precision: int, limit: int) -> GridTable:
     data: Table = value.data
-    table = _new_table(None)
+    table = _new_table()
     for column in data.columns:
         table.add_column(Text(str(column)))
     row_limit = max(limit * 4, 24)
@@ -256,8 +219,8 @@ def mixed_table(value: Value, precision: int, limit: int) -> RichTable:
     return table
 
 
-def mapping_table(value: Value, precision: int, limit: int) -> RichTable:
-    table = _new_table(None)
+def mapping_table(value: Value, precision: int, limit: int) -> GridTable:
+    table = _new_table()
     table.add_column("key", style=STYLE_LABEL)
     table.add_column("value")
     items = list(value.data.items())
@@ -536,7 +499,7 @@ def _marked_table(name: str, data: Any, mask: Any, precision: int, limit: int) -
         return text
     matrix = array.reshape(1, -1) if array.ndim == 1 else array
     marks = np.broadcast_to(np.asarray(mask, dtype=bool), array.shape).reshape(matrix.shape) if not isinstance(mask, bool) else np.full(matrix.shape, mask)
-    table = _new_table(None)
+    table = _new_table()
     table.add_column("")
     cols = shown_indices(matrix.shape[1], limit)
     for j in cols:
