@@ -403,16 +403,14 @@ def show_comparison(lesson, first, second, vs: str, *, fmt_name: str, output: st
 
 
 def _record_studied(name: str) -> None:
-    """Note the lesson run in the progress store; a failure only warns (it never breaks a lesson)."""
+    """Note the lesson run in the study log; a failure only warns (it never breaks a lesson)."""
     try:
-        from nntutor.progress import Store
+        from nntutor import studylog
 
-        with Store() as store:
-            store.record_studied(name)
-            for notice in store.notices:
-                _say(f"note: {notice}")
+        studylog.append(name)
     except Exception as exc:  # noqa: BLE001 - recording progress must never break a lesson
-        _say(f"warning: could not record this lesson in your progress ({_one_line(str(exc)) or type(exc).__name__})")
+        reason = f"{exc.strerror}: {exc.filename}" if isinstance(exc, OSError) and exc.strerror else _one_line(str(exc))
+        _say(f"warning: could not record this lesson in your progress ({reason or type(exc).__name__}); set NNTUTOR_HOME to a writable folder")
 
 
 # --------------------------------------------------------------------------- quiz and progress

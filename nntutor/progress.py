@@ -1,8 +1,9 @@
 """What a learner studied and answered: a small SQLite file in their data folder.
 
 Where: ``--data-dir``, else ``$NNTUTOR_HOME``, else the platform's user data
-folder (``platformdirs``; ``~/.local/share/nntutor`` on Linux). The file is
-``progress.sqlite3``.
+folder (``platformdirs``; ``~/.local/share/nntutor`` on Linux; see
+:mod:`nntutor.datadir`). The file is ``progress.sqlite3``; lesson runs are noted
+beside it in the study log (:mod:`nntutor.studylog`), which this store reads.
 
 - Each answer is written in its own transaction, committed before the next
   question is asked: a crash, Ctrl-C or a killed process loses nothing already
@@ -34,9 +35,10 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+from nntutor import studylog
+from nntutor.datadir import data_dir
 from nntutor.errors import NntutorError
 
 SCHEMA_VERSION = 1
@@ -69,21 +71,6 @@ class ProgressError(NntutorError):
 
 class _Unreadable(Exception):
     """The file exists but is not a progress database this version can use."""
-
-
-def data_dir(explicit: str | os.PathLike | None = None) -> Path:
-    """The folder that holds the progress file."""
-    if explicit:
-        return Path(explicit).expanduser()
-    home = os.environ.get("NNTUTOR_HOME")
-    if home:
-        return Path(home).expanduser()
-    try:
-        import platformdirs
-    except ImportError:
-        base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-        return Path(base) / "nntutor"
-    return Path(platformdirs.user_data_dir("nntutor", appauthor=False))
 
 
 @dataclass(frozen=True)
@@ -230,8 +217,8 @@ class Store:
         return _transaction(self._conn)
 
     def record_studied(self, lesson: str, *, now: float | None = None) -> None:
-        with self._write():
-            self._conn.execute("INSERT INTO studied (lesson, at) VALUES (?, ?)", (lesson, _now(now)))
+        """Note a lesson run (in the study log: lesson runs never open the database)."""
+        studylog.append(lesson, self.folder, now=now)
 
     def record_answer(self, answer: Answer, *, now: float | None = None) -> None:
         """Store one answer and update its review schedule, in one committed transaction."""
@@ -266,10 +253,11 @@ class Store:
             )
 
     def reset(self) -> None:
-        """Forget everything studied and answered (the file stays, emptied)."""
+        """Forget everything studied and answered (the file stays, emptied; the study log goes)."""
         with self._write():
             for table in ("studied", "answers", "review"):
                 self._conn.execute(f"DELETE FROM {table}")
+        studylog.clear(self.folder)
 
     # ------------------------------------------------------------------ reading
 
@@ -283,12 +271,22 @@ class Store:
         return self._rows("SELECT * FROM answers ORDER BY id")
 
     def studied(self) -> list[dict[str, Any]]:
-        """Each lesson studied (run, or answered in a quiz): lesson runs, quiz answers, when last."""
-        return self._rows(
+        """Each lesson studied (run, or answered in a quiz): lesson runs, quiz answers, when last.
+
+        Runs come from the study log (and from the ``studied`` table, where runs were kept
+        before the log existed).
+        """
+        rows = self._rows(
             "SELECT lesson, SUM(run) AS runs, SUM(1 - run) AS answers, MAX(at) AS last FROM ("
             " SELECT lesson, at, 1 AS run FROM studied UNION ALL SELECT lesson, at, 0 AS run FROM answers)"
-            " GROUP BY lesson ORDER BY last DESC, lesson"
+            " GROUP BY lesson"
         )
+        by_lesson = {row["lesson"]: row for row in rows}
+        for lesson, at in studylog.read(self.folder):
+            row = by_lesson.setdefault(lesson, {"lesson": lesson, "runs": 0, "answers": 0, "last": at})
+            row["runs"] += 1
+            row["last"] = max(row["last"], at)
+        return sorted(by_lesson.values(), key=lambda row: (-row["last"], row["lesson"]))
 
     def report(self, *, now: float | None = None) -> dict[str, Any]:
         """Everything ``nntutor progress`` shows."""

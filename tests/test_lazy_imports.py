@@ -9,9 +9,12 @@ fresh Python process and then looks at ``sys.modules``:
 - ``pydantic`` is what recent Typer versions import to coerce option values;
   our options are plain strings, so it must never be imported
   (see ``nntutor.cli._plain_coercion``);
-- ``numpy`` is not needed to list the lessons or to show help.
+- ``numpy`` is not needed to list the lessons or to show help;
+- ``sqlite3`` belongs to the quiz and ``nntutor progress``: a lesson run only
+  appends a line to the study log (:mod:`nntutor.studylog`).
 
-A positive control (``backprop`` does import sympy) shows the check can fail.
+Positive controls (``backprop`` does import sympy, ``progress`` sqlite3) show
+the check can fail.
 """
 
 from __future__ import annotations
@@ -58,7 +61,7 @@ def probe(*runs: list[str], tmp_path: Path) -> list[dict]:
     env["NO_COLOR"] = "1"
     env.pop("NNTUTOR_LESSONS", None)
     done = subprocess.run(
-        [sys.executable, "-c", PROBE, json.dumps(["sympy", "numpy", *NEVER]), json.dumps(list(runs))],
+        [sys.executable, "-c", PROBE, json.dumps(["sympy", "numpy", "sqlite3", *NEVER]), json.dumps(list(runs))],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -83,7 +86,7 @@ def lesson_names() -> list[str]:
 def test_no_sympy_and_no_pydantic(argv, tmp_path):
     (result,) = probe(argv, tmp_path=tmp_path)
     assert result["code"] == 0
-    unwanted = {"sympy", *NEVER} | ({"numpy"} if argv[0] != "lesson" else set())
+    unwanted = {"sympy", "sqlite3", *NEVER} | ({"numpy"} if argv[0] != "lesson" else set())
     loaded = set(result["loaded"]) & unwanted
     assert not loaded, f"nntutor {' '.join(argv)} imported {sorted(loaded)}"
 
@@ -95,7 +98,7 @@ def test_no_lesson_outside_the_symbolic_ones_imports_sympy(tmp_path):
     # One process for all: nothing may have loaded sympy after any of them.
     for result in probe(*(["lesson", name] for name in others), tmp_path=tmp_path):
         assert result["code"] == 0, result
-        loaded = set(result["loaded"]) & {"sympy", *NEVER}
+        loaded = set(result["loaded"]) & {"sympy", "sqlite3", *NEVER}
         assert not loaded, f"nntutor {' '.join(result['argv'])} imported {sorted(loaded)}"
 
 
@@ -108,3 +111,11 @@ def test_the_check_can_fail_backprop_does_import_sympy(tmp_path):
     assert "sympy" in result["loaded"]
     assert "numpy" in result["loaded"]
     assert "pydantic" not in result["loaded"]
+    assert "sqlite3" not in result["loaded"]
+
+
+@pytest.mark.slow
+def test_the_check_can_fail_progress_does_import_sqlite(tmp_path):
+    (result,) = probe(["progress"], tmp_path=tmp_path)
+    assert result["code"] == 0
+    assert "sqlite3" in result["loaded"]

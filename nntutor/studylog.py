@@ -1,0 +1,81 @@
+"""The study log: one line per lesson run, appended to ``studied.log`` in the data folder.
+
+Every ``nntutor lesson`` run is noted here, so it must cost next to nothing: a
+single ``write`` to a file opened for appending, with no database to open and
+no SQLite to import. Appends of one short line are atomic, so lessons run at
+the same time never mix their lines, and a line is never rewritten, so a
+killed process loses nothing already noted. ``nntutor progress`` and the quiz
+read the log through :meth:`nntutor.progress.Store.studied`.
+
+Each line is ``<unix time>\\t<lesson name>\\n``; a line that is not (a torn write
+after a power cut, an edit by hand) is skipped when the log is read.
+
+>>> import tempfile
+>>> folder = tempfile.mkdtemp()
+>>> append("softmax", folder, now=100.0)
+>>> append("neuron", folder, now=200.5)
+>>> read(folder)
+[('softmax', 100.0), ('neuron', 200.5)]
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import re
+import time
+from pathlib import Path
+
+from nntutor.datadir import data_dir
+
+FILENAME = "studied.log"
+_LESSON_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
+_MAX_LOG_BYTES = 64 * 1024 * 1024  # a log this big is not ours (or is read only in part)
+
+
+def log_path(folder: str | os.PathLike | None = None) -> Path:
+    return data_dir(folder) / FILENAME
+
+
+def append(lesson: str, folder: str | os.PathLike | None = None, *, now: float | None = None) -> None:
+    """Note one run of ``lesson``. Raises ``OSError`` when the folder or file cannot be written."""
+    if not _LESSON_NAME.fullmatch(lesson):
+        raise ValueError(f"not a lesson name: {lesson!r}")
+    path = log_path(folder)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = f"{time.time() if now is None else now:.3f}\t{lesson}\n".encode("ascii")
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(path, flags, 0o644)
+    try:
+        os.write(fd, line)
+    finally:
+        os.close(fd)
+
+
+def read(folder: str | os.PathLike | None = None) -> list[tuple[str, float]]:
+    """Every run noted, oldest first, as (lesson, unix time); malformed lines are skipped."""
+    path = log_path(folder)
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(_MAX_LOG_BYTES)
+    except FileNotFoundError:
+        return []
+    runs = []
+    for raw in data.split(b"\n")[:-1]:  # after the last newline: nothing, or a torn line
+        at_text, tab, lesson = raw.decode("ascii", "replace").partition("\t")
+        if not tab or not _LESSON_NAME.fullmatch(lesson):
+            continue
+        try:
+            at = float(at_text)
+        except ValueError:
+            continue
+        if math.isfinite(at) and at >= 0:
+            runs.append((lesson, at))
+    return runs
+
+
+def clear(folder: str | os.PathLike | None = None) -> None:
+    """Forget every run noted (``nntutor progress --reset``)."""
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(log_path(folder))
