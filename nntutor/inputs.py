@@ -21,7 +21,6 @@ are matched with a regular expression and JSON is read with ``json.loads``.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import sys
@@ -120,6 +119,8 @@ def parse_integer(flag: str, raw: Any) -> int:
 
 
 def _json_list(flag: str, raw: str) -> Any:
+    import json  # only for inputs written as JSON lists (most runs never need it)
+
     try:
         data = json.loads(raw)
     except (ValueError, RecursionError):
@@ -131,6 +132,8 @@ def _json_list(flag: str, raw: str) -> Any:
 
 def _json_number(flag: str, item: Any, expected: str) -> float:
     if isinstance(item, bool) or not isinstance(item, (int, float)):
+        import json
+
         raise InputError(flag, f"{_shown(json.dumps(item))} is not a number (expected {expected})")
     return parse_number(flag, repr(float(item)) if isinstance(item, float) else str(item), expected=expected)
 
@@ -231,7 +234,12 @@ def _rectangular(flag: str, rows: list[list[float]]) -> np.ndarray:
 
 def parse_array(flag: str, raw: Any) -> np.ndarray:
     """A vector, or a matrix when there are several rows (``;`` or nested lists)."""
-    text = raw if isinstance(raw, str) else json.dumps(raw)
+    if isinstance(raw, str):
+        text = raw
+    else:  # a default from a lesson file (a TOML list)
+        import json
+
+        text = json.dumps(raw)
     stripped = text.strip()
     if ";" in stripped or stripped.startswith("[["):
         return parse_matrix(flag, raw)
