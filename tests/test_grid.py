@@ -1,10 +1,13 @@
-"""GridTable draws exactly what rich's Table draws, character for character and style for style.
+"""The fast drawing paths draw exactly what rich would, character for character and style for style.
 
 The oracle is rich itself: every comparison renders the same table through
 ``GridTable`` (the fast path) and through the ``rich.table.Table`` it stands for
-(``to_rich``), and compares each character with the style it is drawn in.
+(``to_rich``), or the same block through ``Indent`` and through
+``rich.padding.Padding``, and compares each character with the style it is
+drawn in (trailing unstyled spaces aside: piped output strips them).
 """
 
+import functools
 import io
 
 import pytest
@@ -17,6 +20,7 @@ from rich.text import Text
 from nntutor.lessons import load_all
 from nntutor.render import terminal
 from nntutor.render.grid import GridTable
+from nntutor.render.indent import Indent
 from nntutor.run import run_lesson
 
 
@@ -32,6 +36,17 @@ def styled_lines(renderable, width: int, color: bool = True) -> list[list[tuple[
         [(char, segment.style.render("x", color_system=system) if segment.style else "x") for segment in line for char in segment.text]
         for line in lines
     ]
+
+
+def without_trailing_blanks(lines):
+    """Lines with trailing unstyled spaces removed (Padding pads every line to the width; Indent does not)."""
+    trimmed = []
+    for line in lines:
+        line = list(line)
+        while line and line[-1] == (" ", "x"):
+            line.pop()
+        trimmed.append(line)
+    return trimmed
 
 
 def plain_text(renderable, width: int) -> str:
@@ -144,8 +159,9 @@ def test_generated_tables_match_rich(table, width, color):
     assert styled_lines(table, width, color) == styled_lines(RichOnly(table), width, color)
 
 
+@functools.cache
 def every_lesson_trace():
-    return [(lesson.name, lesson, run_lesson(lesson)) for lesson in load_all()]
+    return tuple((lesson.name, lesson, run_lesson(lesson)) for lesson in load_all())
 
 
 @pytest.mark.parametrize("width", [100, 60, 40])
@@ -161,3 +177,34 @@ def test_every_lesson_draws_as_rich_would(width, monkeypatch):
     monkeypatch.setattr(GridTable, "__rich_console__", lambda self, console, options: iter([self.to_rich()]))
     for name, lesson, trace in traces:
         assert drawn(lesson, trace) == fast[name], name
+
+
+@pytest.mark.parametrize("width", [100, 50])
+def test_every_lesson_indents_as_padding_would(width, monkeypatch):
+    """Whole lessons (default inputs, heatmaps on), Indent against rich's Padding(expand=True)."""
+    from rich.padding import Padding
+
+    traces = every_lesson_trace()
+
+    def drawn(lesson, trace):
+        return [
+            without_trailing_blanks(styled_lines(r, width))
+            for r in terminal.trace_renderables(trace, narrative=lesson.narrative, heat=True, plots=True)
+        ]
+
+    fast = {name: drawn(lesson, trace) for name, lesson, trace in traces}
+
+    def as_padding(self, console, options):
+        yield Padding(self.renderable, (self.top, 0, self.bottom, self.left), expand=True)
+
+    monkeypatch.setattr(Indent, "__rich_console__", as_padding)
+    for name, lesson, trace in traces:
+        assert drawn(lesson, trace) == fast[name], name
+
+
+def test_indent_hand_drawn():
+    # 13 columns less an indent of 3 leaves 10: "alpha beta" (10) fits, "gamma" wraps
+    text = Text("alpha beta gamma")
+    assert [line.rstrip() for line in plain_text(Indent(text, left=3, top=1, bottom=1), 13).splitlines()] == [
+        "", "   alpha beta", "   gamma", "",
+    ]

@@ -192,6 +192,12 @@ class GridTable:
         left, right = self._padding(index)
         inner = width - left - right
         justify = cell.justify or justify
+        if not cell.spans and not cell.style:  # most cells: one string, all in the cell style
+            plain = cell.plain.rstrip() if justify in ("right", "center") else cell.plain
+            spare = inner - cell_len(plain)
+            before = spare if justify == "right" else spare // 2 if justify == "center" else 0
+            yield Segment(" " * (left + before) + plain + " " * (spare - before + right), style)
+            return
         line = cell.copy()
         if justify in ("right", "center"):
             line.rstrip()

@@ -33,6 +33,7 @@ from nntutor.render.console import (  # noqa: F401 (re-exported: the console hel
     stdout_console,
 )
 from nntutor.render.grid import GridTable
+from nntutor.render.indent import Indent
 from nntutor.render.layout import DEFAULT_LIMIT, is_ragged, is_scalar, shown_indices, text_rows
 from nntutor.trace import Step, Table, Trace, Value
 
@@ -318,15 +319,15 @@ def step_renderable(
 ) -> RenderableType:
     parts: list[RenderableType] = [prose(Rule(Text(f"Step {number} · {step.title}", style=STYLE_TITLE), align="left"))]
     if step.formula_text or step.formula:
-        parts.append(prose(Padding(Text(step.formula_text or step.formula, style=STYLE_FORMULA), (0, 0, 0, 2), expand=True)))
+        parts.append(prose(Indent(Text(step.formula_text or step.formula, style=STYLE_FORMULA))))
     scalars = [v for v in step.values if is_scalar(v.data)]
     others = [v for v in step.values if not is_scalar(v.data)]
     if scalars:
         line = Text("   ").join(scalar_text(v, precision) for v in scalars)
-        parts.append(prose(Padding(line, (0, 0, 0, 2), expand=True)))
+        parts.append(prose(Indent(line)))
     for value in others:
         for renderable in value_renderables(value, precision, limit, heat):
-            parts.append(Padding(renderable, (1, 0, 0, 2), expand=True))
+            parts.append(Indent(renderable, top=1))
     if plots:
         for plot in step.plots:
             parts.append(Padding(PlotView(plot), (1, 0, 0, 2), expand=False))
@@ -336,11 +337,11 @@ def step_renderable(
             if i:
                 worked.append("\n")
             worked.append(line, style=STYLE_WORKED)
-        parts.append(prose(Padding(worked, (1, 0, 0, 2), expand=True)))
+        parts.append(prose(Indent(worked, top=1)))
     for warning in step.warnings:
-        parts.append(prose(Padding(Text("⚠ " + warning, style=STYLE_WARNING), (1, 0, 0, 2), expand=True)))
+        parts.append(prose(Indent(Text("⚠ " + warning, style=STYLE_WARNING), top=1)))
     if step.why:
-        parts.append(prose(Padding(Text(step.why, style=STYLE_WHY), (1, 0, 1, 2), expand=True)))
+        parts.append(prose(Indent(Text(step.why, style=STYLE_WHY), top=1, bottom=1)))
     else:
         parts.append(Text(""))
     return Group(*parts)
@@ -352,9 +353,9 @@ def header_renderable(trace: Trace, narrative: str = "") -> RenderableType:
     if trace.summary:
         parts.append(prose(Text(trace.summary)))
     if narrative:
-        parts.append(prose(Padding(Text(narrative, style=STYLE_DIM), (1, 0, 0, 0), expand=True)))
+        parts.append(prose(Indent(Text(narrative, style=STYLE_DIM), left=0, top=1)))
     for warning in trace.warnings:
-        parts.append(prose(Padding(Text("⚠ " + warning, style=STYLE_WARNING), (1, 0, 0, 0), expand=True)))
+        parts.append(prose(Indent(Text("⚠ " + warning, style=STYLE_WARNING), left=0, top=1)))
     parts.append(Text(""))
     return Group(*parts)
 
@@ -386,13 +387,13 @@ def outputs_renderable(trace: Trace, precision: int, limit: int = DEFAULT_LIMIT)
             continue
         value = Value(name, data)
         if is_scalar(data):
-            parts.append(Padding(scalar_text(value, precision), (0, 0, 0, 2), expand=True))
+            parts.append(Indent(scalar_text(value, precision)))
         else:
             for renderable in value_renderables(value, precision, limit):
-                parts.append(Padding(renderable, (0, 0, 0, 2), expand=True))
+                parts.append(Indent(renderable))
     if repeated:
         note = "shown above: " + ", ".join(repeated) + " (--format json writes every output in full)"
-        parts.append(prose(Padding(Text(note, style=STYLE_DIM), (0, 0, 0, 2), expand=True)))
+        parts.append(prose(Indent(Text(note, style=STYLE_DIM))))
     return Group(*parts)
 
 
