@@ -101,6 +101,15 @@ class NntutorGroup(TyperGroup):
     def get_params(self, ctx):
         return _plain_coercion(super().get_params(ctx))
 
+    def list_commands(self, ctx) -> list[str]:
+        return [*super().list_commands(ctx), *(name for name in SUBCOMMANDS if name not in self.commands)]
+
+    def get_command(self, ctx, cmd_name: str):
+        # only the sub-command being run is built (each costs Typer a few ms of introspection)
+        if cmd_name not in self.commands and cmd_name in SUBCOMMANDS:
+            self.add_command(SUBCOMMANDS[cmd_name](), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra: Any):
         try:
             result = super().main(
@@ -505,8 +514,84 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+def list_lessons(ctx: typer.Context) -> None:
+    """List the lessons in teaching order, grouped by part."""
+    from nntutor.lessons import load_all
+    from nntutor.render.console import emit, lessons_table
+
+    extra = ctx.find_root().params.get("lessons_dir")
+    lessons = load_all(extra, check_inputs=False)  # names and summaries: NumPy is not needed
+    rows = [(lesson.part, lesson.name, lesson.summary) for lesson in lessons]
+    emit(lessons_table(rows))
+
+
+def check(ctx: typer.Context) -> None:
+    """Validate every lesson file (keys, names, defaults, builders); exit 2 on any problem."""
+    from nntutor.lessons import check_all
+
+    extra = ctx.find_root().params.get("lessons_dir")
+    count, errors = check_all(extra)
+    for error in errors:
+        _say(str(error))
+    if errors:
+        _say(f"{len(errors)} problem(s) in {count} lesson file(s)")
+        raise typer.Exit(2)
+    sys.stdout.write(f"checked {count} lesson file(s): all valid\n")
+
+
+def quiz(
+    ctx: typer.Context,
+    lessons: Annotated[list[str] | None, typer.Argument(help="Lessons to be quizzed on (default: those you studied, due items first).", metavar="LESSON", show_default=False)] = None,
+    count: Annotated[str, typer.Option("--count", "-n", help="How many questions.", metavar="N")] = "5",
+    seed: Annotated[str | None, typer.Option("--seed", help="Seed for the random inputs: the same seed and lessons give the same quiz (for a class).", metavar="N")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print questions, answers, verdicts and score as JSON on stdout (screens go to stderr).")] = False,
+    data_dir: Annotated[str | None, typer.Option("--data-dir", help=DATA_DIR_HELP, metavar="DIR")] = None,
+) -> None:
+    """Quiz yourself: compute values from lessons run on fresh inputs, and concept questions.
+
+    At the prompt: a number (7/13, e^2, sqrt(2)/2 work), or hint, show, skip, quit.
+    """
+    quiz_command(ctx, lessons, count, seed, as_json, data_dir)
+
+
+def progress(
+    reset: Annotated[bool, typer.Option("--reset", help="Forget everything studied and answered (asks first).")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="With --reset: do not ask.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    data_dir: Annotated[str | None, typer.Option("--data-dir", help=DATA_DIR_HELP, metavar="DIR")] = None,
+) -> None:
+    """Lessons studied and when, quiz accuracy, weakest kinds of step, what is due for review."""
+    progress_command(reset, yes, as_json, data_dir)
+
+
+def _command(name: str, function, **settings: Any):
+    """One sub-command, turned into a click command only when it is run (or help lists it)."""
+    app = typer.Typer(add_completion=False)
+    app.command(name, **settings)(function)
+    return typer.main.get_command(app)
+
+
+def _lesson_group():
+    return LessonGroup(
+        name="lesson",
+        no_args_is_help=True,
+        help="Run a lesson: every number computed and shown with its arithmetic. "
+        "Each lesson's inputs are flags: 'nntutor lesson attention --help'.",
+    )
+
+
+# The sub-commands in the order help lists them; NntutorGroup builds each on demand.
+SUBCOMMANDS = {
+    "list": lambda: _command("list", list_lessons, cls=NntutorCommand),
+    "check": lambda: _command("check", check, cls=NntutorCommand),
+    "quiz": lambda: _command("quiz", quiz),
+    "progress": lambda: _command("progress", progress),
+    "lesson": _lesson_group,
+}
+
+
 def make_app(argv: list[str] | None = None) -> typer.Typer:
-    """The Typer application (``argv`` is accepted for symmetry with tests; commands load lazily)."""
+    """The Typer application: the root options; sub-commands are built when asked for (``SUBCOMMANDS``)."""
     app = typer.Typer(
         cls=NntutorGroup,
         name="nntutor",
@@ -529,63 +614,6 @@ def make_app(argv: list[str] | None = None) -> typer.Typer:
     ) -> None:
         """Learn how neural networks and transformers compute."""
 
-    @app.command("list", cls=NntutorCommand)
-    def list_lessons(ctx: typer.Context) -> None:
-        """List the lessons in teaching order, grouped by part."""
-        from nntutor.lessons import load_all
-        from nntutor.render.console import emit, lessons_table
-
-        extra = ctx.find_root().params.get("lessons_dir")
-        lessons = load_all(extra, check_inputs=False)  # names and summaries: NumPy is not needed
-        rows = [(lesson.part, lesson.name, lesson.summary) for lesson in lessons]
-        emit(lessons_table(rows))
-
-    @app.command("check", cls=NntutorCommand)
-    def check(ctx: typer.Context) -> None:
-        """Validate every lesson file (keys, names, defaults, builders); exit 2 on any problem."""
-        from nntutor.lessons import check_all
-
-        extra = ctx.find_root().params.get("lessons_dir")
-        count, errors = check_all(extra)
-        for error in errors:
-            _say(str(error))
-        if errors:
-            _say(f"{len(errors)} problem(s) in {count} lesson file(s)")
-            raise typer.Exit(2)
-        sys.stdout.write(f"checked {count} lesson file(s): all valid\n")
-
-    @app.command("quiz")
-    def quiz(
-        ctx: typer.Context,
-        lessons: Annotated[list[str] | None, typer.Argument(help="Lessons to be quizzed on (default: those you studied, due items first).", metavar="LESSON", show_default=False)] = None,
-        count: Annotated[str, typer.Option("--count", "-n", help="How many questions.", metavar="N")] = "5",
-        seed: Annotated[str | None, typer.Option("--seed", help="Seed for the random inputs: the same seed and lessons give the same quiz (for a class).", metavar="N")] = None,
-        as_json: Annotated[bool, typer.Option("--json", help="Print questions, answers, verdicts and score as JSON on stdout (screens go to stderr).")] = False,
-        data_dir: Annotated[str | None, typer.Option("--data-dir", help=DATA_DIR_HELP, metavar="DIR")] = None,
-    ) -> None:
-        """Quiz yourself: compute values from lessons run on fresh inputs, and concept questions.
-
-        At the prompt: a number (7/13, e^2, sqrt(2)/2 work), or hint, show, skip, quit.
-        """
-        quiz_command(ctx, lessons, count, seed, as_json, data_dir)
-
-    @app.command("progress")
-    def progress(
-        reset: Annotated[bool, typer.Option("--reset", help="Forget everything studied and answered (asks first).")] = False,
-        yes: Annotated[bool, typer.Option("--yes", "-y", help="With --reset: do not ask.")] = False,
-        as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
-        data_dir: Annotated[str | None, typer.Option("--data-dir", help=DATA_DIR_HELP, metavar="DIR")] = None,
-    ) -> None:
-        """Lessons studied and when, quiz accuracy, weakest kinds of step, what is due for review."""
-        progress_command(reset, yes, as_json, data_dir)
-
-    lesson_app = typer.Typer(
-        cls=LessonGroup,
-        no_args_is_help=True,
-        help="Run a lesson: every number computed and shown with its arithmetic. "
-        "Each lesson's inputs are flags: 'nntutor lesson attention --help'.",
-    )
-    app.add_typer(lesson_app, name="lesson")
     return app
 
 
