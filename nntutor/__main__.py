@@ -1,6 +1,6 @@
 """``python -m nntutor`` runs the command-line tutor."""
 
-from nntutor.cli import main
+from nntutor.entry import main
 
 if __name__ == "__main__":
     main()
