@@ -46,6 +46,11 @@ class NetworkSymbolic:
     derivations: tuple[Derivation, ...]
 
 
+def _true_if_real(z):
+    """True when sympy knows ``z`` is real; otherwise unknown (None), never False."""
+    return True if z.is_real else None
+
+
 @functools.cache
 def _functions():
     """sympy Function classes for σ, ReLU and its step derivative (built once, on demand)."""
@@ -63,6 +68,17 @@ def _functions():
         def fdiff(self, argindex=1):
             return sympy.Integer(0)
 
+        # Facts for a real argument: step is 0 or 1. Stating them spares sympy's assumption
+        # system a long search each time differentiation asks "is this term zero?".
+        def _eval_is_real(self):
+            return _true_if_real(self.args[0])
+
+        def _eval_is_finite(self):
+            return _true_if_real(self.args[0])
+
+        def _eval_is_nonnegative(self):
+            return _true_if_real(self.args[0])
+
         def _latex(self, printer):
             return r"\mathbb{1}\left[" + printer._print(self.args[0]) + r" > 0\right]"
 
@@ -79,6 +95,16 @@ def _functions():
             s = Sigmoid(self.args[0])
             return s * (1 - s)
 
+        # For a real argument σ lies strictly between 0 and 1.
+        def _eval_is_real(self):
+            return _true_if_real(self.args[0])
+
+        def _eval_is_finite(self):
+            return _true_if_real(self.args[0])
+
+        def _eval_is_positive(self):
+            return _true_if_real(self.args[0])
+
         def _latex(self, printer):
             return r"\sigma\left(" + printer._print(self.args[0]) + r"\right)"
 
@@ -93,6 +119,16 @@ def _functions():
 
         def fdiff(self, argindex=1):
             return Step(self.args[0])
+
+        # For a real argument ReLU is real and never negative (finite when the argument is).
+        def _eval_is_real(self):
+            return _true_if_real(self.args[0])
+
+        def _eval_is_finite(self):
+            return True if self.args[0].is_finite else None
+
+        def _eval_is_nonnegative(self):
+            return _true_if_real(self.args[0])
 
         def _latex(self, printer):
             return r"\mathrm{ReLU}\left(" + printer._print(self.args[0]) + r"\right)"
