@@ -19,9 +19,8 @@ import importlib.util
 import os
 import re
 import tomllib
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from nntutor.errors import InputError, LessonFileError
 
@@ -75,8 +74,7 @@ REQUIRED_QUIZ_KEYS = ("id", "kind", "prompt", "answer", "explanation")
 QUIZ_KINDS = ("choice", "number")
 
 
-@dataclass(frozen=True)
-class InputSpec:
+class InputSpec(NamedTuple):
     """One lesson input, which becomes the flag ``--<name>``."""
 
     name: str
@@ -115,8 +113,7 @@ def _plain(x: Any) -> str:
     return str(x)
 
 
-@dataclass(frozen=True)
-class QuizItem:
+class QuizItem(NamedTuple):
     """A conceptual question written in the lesson file."""
 
     id: str
@@ -128,8 +125,7 @@ class QuizItem:
     tolerance: float | None = None
 
 
-@dataclass(frozen=True)
-class Lesson:
+class Lesson(NamedTuple):
     """A lesson file, read and validated."""
 
     name: str
@@ -142,7 +138,7 @@ class Lesson:
     path: Path
     inputs: tuple[InputSpec, ...] = ()
     hints: tuple[str, ...] = ()
-    quiz: tuple[QuizItem, ...] = field(default_factory=tuple)
+    quiz: tuple[QuizItem, ...] = ()
     see_also: tuple[str, ...] = ()
 
     def input(self, name: str) -> InputSpec:

@@ -16,8 +16,7 @@ at w = 2, b = −1, v = 3, x = 1 is 3·1·1 = 3::
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -26,8 +25,7 @@ import numpy as np
 MAX_SYMBOLIC_PARAMS = 60
 
 
-@dataclass(frozen=True)
-class Derivation:
+class Derivation(NamedTuple):
     """One exact derivative: as LaTeX, as plain text, and its value at the given point."""
 
     name: str  # e.g. "W1[0,1]"
@@ -36,8 +34,7 @@ class Derivation:
     value: float  # the exact expression evaluated (30 significant digits, then rounded to float)
 
 
-@dataclass(frozen=True)
-class NetworkSymbolic:
+class NetworkSymbolic(NamedTuple):
     """The loss of the two-layer network written with sympy, and its derivatives."""
 
     loss_latex: str

@@ -13,12 +13,19 @@ Example (what the softmax walkthrough produces, abridged)::
                       worked=["e^(1 − 2) = e^-1 = 0.3679"],
                       why="Exponentials are positive, so every probability is too.")],
           outputs={"probs": array([0.659, 0.2424, 0.0986])})
+
+Immutable records here and in ``nntutor.core`` are ``NamedTuple`` classes: on
+Python 3.11 defining one takes about 0.15 ms against 1 ms for a frozen
+dataclass, and every lesson run defines a dozen or more before it computes
+anything. :class:`Step` and :class:`Trace`, which grow as a walkthrough runs,
+are dataclasses; so is :class:`Table`, a kind of data that renderers must tell
+apart from a plain tuple.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 
 @dataclass(frozen=True)
@@ -32,8 +39,7 @@ class Table:
     rows: tuple[tuple[Any, ...], ...]
 
 
-@dataclass(frozen=True)
-class Value:
+class Value(NamedTuple):
     """One named value a step produced, kept at full precision.
 
     ``data`` is a NumPy array (vector or matrix), a Python number, a string, a
@@ -55,8 +61,7 @@ class Value:
         return self.label or self.name
 
 
-@dataclass(frozen=True)
-class Series:
+class Series(NamedTuple):
     """One line of a plot: ``y`` against ``x`` (computed values, never made up)."""
 
     name: str
@@ -64,8 +69,7 @@ class Series:
     y: Any
 
 
-@dataclass(frozen=True)
-class Plot:
+class Plot(NamedTuple):
     """A line plot a step wants drawn, e.g. an activation curve or the loss per epoch.
 
     ``kind`` is ``"line"`` or ``"scatter"`` (points, e.g. a descent path).

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -147,8 +147,7 @@ def derivative(name: str, z, *, alpha: float = 0.01):
     return DERIVATIVES[name](z)
 
 
-@dataclass(frozen=True)
-class ActivationTable:
+class ActivationTable(NamedTuple):
     """f(z) and f'(z) of several activations at the same points.
 
     >>> t = tabulate(("relu", "sigmoid"), [-1.0, 0.0, 1.0])

@@ -12,13 +12,12 @@ shape (d_model × d_k).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
 
-@dataclass(frozen=True)
-class AttentionResult:
+class AttentionResult(NamedTuple):
     """Q, K, V, the scores at each stage, the weights and the output.
 
     ``allowed`` is the boolean mask (True where query i may attend to key j) or

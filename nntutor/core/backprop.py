@@ -22,7 +22,7 @@ L = ½(5 − 7)² = 2, δ2 = ŷ − y = 2, ∂L/∂W2 = δ2·h = 4, δ1 = 3·2 =
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -35,8 +35,7 @@ LOSSES = ("half-sse", "mse", "ce")
 PARAM_NAMES = ("W1", "b1", "W2", "b2")
 
 
-@dataclass(frozen=True)
-class Params:
+class Params(NamedTuple):
     """The four parameter arrays: W1 (hidden × inputs), b1, W2 (outputs × hidden), b2."""
 
     W1: np.ndarray
@@ -56,8 +55,7 @@ class Params:
         return Params(**d)
 
 
-@dataclass(frozen=True)
-class Forward:
+class Forward(NamedTuple):
     """Every value of the forward pass."""
 
     x: np.ndarray
@@ -67,8 +65,7 @@ class Forward:
     yhat: np.ndarray  # g(z2)
 
 
-@dataclass(frozen=True)
-class Backprop:
+class Backprop(NamedTuple):
     """The forward pass, the loss, and every factor of the backward pass.
 
     ``dL_dyhat`` is ∂L/∂ŷ (for ce it can be infinite where ŷ saturates at 0 or 1;
@@ -219,8 +216,7 @@ def sgd_step(params: Params, grads: Params, lr: float) -> Params:
     )
 
 
-@dataclass(frozen=True)
-class FiniteDifference:
+class FiniteDifference(NamedTuple):
     """Central differences (L(θ + h) − L(θ − h)) / 2h for every parameter, one example."""
 
     h: float

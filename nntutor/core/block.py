@@ -15,7 +15,7 @@ True
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -77,8 +77,7 @@ def random_weights(rng: np.random.Generator, d: int, d_ff: int) -> dict[str, np.
     return out
 
 
-@dataclass(frozen=True)
-class BlockResult:
+class BlockResult(NamedTuple):
     """Every sub-result of one block.
 
     ``attention_input`` is what MHA saw (x for post-norm, LN₁(x) for pre-norm);

@@ -61,9 +61,9 @@ import heapq
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from functools import partial
 from itertools import chain, pairwise
+from typing import NamedTuple
 
 END = "</w>"
 Pair = tuple[str, str]
@@ -125,8 +125,7 @@ def initial_symbols(word: str) -> tuple[str, ...]:
 # --------------------------------------------------------------------------- results
 
 
-@dataclass(frozen=True)
-class Merge:
+class Merge(NamedTuple):
     """One learned merge and what it did.
 
     ``frequency`` is the pair's count when it was chosen; ``vocab_size`` the
@@ -154,8 +153,7 @@ class Merge:
         return self.pair[0] + self.pair[1]
 
 
-@dataclass(frozen=True)
-class BPEResult:
+class BPEResult(NamedTuple):
     """Everything learned: counts, merges in order, the final segmentation.
 
     ``word_counts`` is ordered by decreasing count (first appearance breaks

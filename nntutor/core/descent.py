@@ -15,13 +15,12 @@ more than it started with, and the run diverges.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
 
-@dataclass(frozen=True)
-class DescentRun:
+class DescentRun(NamedTuple):
     """A whole run, every step kept.
 
     ``points[t]`` and ``losses[t]`` are the point and f after t steps (row 0 is

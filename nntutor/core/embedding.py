@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -75,8 +75,7 @@ def token_ids(vocab: Sequence[str], tokens: Sequence[str]) -> np.ndarray:
     return np.array(ids, dtype=np.int64)
 
 
-@dataclass(frozen=True)
-class Lookup:
+class Lookup(NamedTuple):
     """The ids, their one-hot rows and the looked-up vectors (``one_hot @ E == E[ids]``)."""
 
     tokens: tuple[str, ...]
@@ -145,8 +144,7 @@ def cosine(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.dot(ua, ub)) / float(np.linalg.norm(ua) * np.linalg.norm(ub))
 
 
-@dataclass(frozen=True)
-class Similarity:
+class Similarity(NamedTuple):
     """Cosine similarity of every pair of rows, with its parts.
 
     ``similarity[i, j] = dots[i, j] / (norms[i] · norms[j])``; cells involving a
@@ -218,8 +216,7 @@ def parse_analogy(text: str) -> tuple[tuple[int, str], ...]:
     return tuple(terms)
 
 
-@dataclass(frozen=True)
-class Analogy:
+class Analogy(NamedTuple):
     """The analogy's vector and its neighbours.
 
     ``ranking`` lists ``(word, cosine)`` best first over the vocabulary minus

@@ -11,15 +11,14 @@ W₁ of shape (d × d_ff) and W₂ of shape (d_ff × d). Rows never mix.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
 from nntutor.core.activations import activate
 
 
-@dataclass(frozen=True)
-class FFNResult:
+class FFNResult(NamedTuple):
     """x, the hidden pre-activations, the activated values and the output (rows)."""
 
     x: np.ndarray

@@ -13,15 +13,14 @@ to every row).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
 from nntutor.core import activations
 
 
-@dataclass(frozen=True)
-class LayerResult:
+class LayerResult(NamedTuple):
     """Inputs, pre-activations and outputs of one dense layer.
 
     ``x`` is a vector (one example) or a matrix (a batch, one example per row);

@@ -12,13 +12,12 @@ LN(x) = γ ⊙ (x − μ) / √(σ² + ε) + β, with μ the mean of the row and
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
 
-@dataclass(frozen=True)
-class LayerNormResult:
+class LayerNormResult(NamedTuple):
     """Every stage of LN over the last axis; shapes follow ``x`` (a vector or rows).
 
     ``var`` is the biased variance used (Σ(x−μ)²/d); ``var_unbiased`` is

@@ -15,7 +15,7 @@ finite loss instead of ∞.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -24,8 +24,7 @@ from nntutor.core.softmax import log_softmax, softmax
 DEFAULT_EPS = 1e-7
 
 
-@dataclass(frozen=True)
-class CrossEntropy:
+class CrossEntropy(NamedTuple):
     """−ln p[target], with the clipping (if any) that kept it finite.
 
     ``probs`` are the probabilities (computed by softmax when ``logits`` is
@@ -64,8 +63,7 @@ def cross_entropy_logits(logits, target: int) -> CrossEntropy:
     return CrossEntropy(p, int(target), float(p[target]), float(p[target]), False, float(-log_p[target]), z, lse)
 
 
-@dataclass(frozen=True)
-class BinaryCrossEntropy:
+class BinaryCrossEntropy(NamedTuple):
     """Mean over elements of −[y·ln p + (1 − y)·ln(1 − p)], p clipped into [eps, 1 − eps]."""
 
     y_true: np.ndarray
@@ -89,8 +87,7 @@ def binary_cross_entropy(y_true, y_pred, eps: float = DEFAULT_EPS) -> BinaryCros
     return BinaryCrossEntropy(y, p, p_used, p_used != p, terms, float(np.mean(terms)))
 
 
-@dataclass(frozen=True)
-class SquaredError:
+class SquaredError(NamedTuple):
     """Differences, their squares, their sum and the loss (mean or half sum)."""
 
     y_true: np.ndarray

@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -23,8 +23,7 @@ from nntutor.core.softmax import softmax
 OUTPUT_ACTIVATIONS = ("identity", "softmax", "sigmoid")
 
 
-@dataclass(frozen=True)
-class LayerCount:
+class LayerCount(NamedTuple):
     """Parameters of one layer: n_in × n_out weights and n_out biases."""
 
     n_in: int
@@ -37,8 +36,7 @@ class LayerCount:
         return self.weights + self.biases
 
 
-@dataclass(frozen=True)
-class ParamCount:
+class ParamCount(NamedTuple):
     """The parameter count of a whole network, layer by layer.
 
     >>> c = param_count((3, 4, 2))
@@ -95,8 +93,7 @@ def random_parameters(sizes, rng: np.random.Generator) -> list[tuple[np.ndarray,
     return layers
 
 
-@dataclass(frozen=True)
-class ForwardPass:
+class ForwardPass(NamedTuple):
     """Every layer's input, pre-activation z and output a = f(z)."""
 
     x: np.ndarray

@@ -19,15 +19,14 @@ X = [[1, 0, 0, 1], [0, 1, 1, 0]]: head 0 sees columns 0–1, head 1 columns 2–
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
 from nntutor.core.attention import AttentionResult, attend, build_mask
 
 
-@dataclass(frozen=True)
-class MultiHeadResult:
+class MultiHeadResult(NamedTuple):
     """Every stage of multi-head attention.
 
     ``q``, ``k``, ``v`` are the full projections (n × d_model); ``heads[i]`` is

@@ -7,13 +7,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
 
-@dataclass(frozen=True)
-class WeightedSum:
+class WeightedSum(NamedTuple):
     """z = w·x + b, with each product and the running sum kept."""
 
     x: np.ndarray

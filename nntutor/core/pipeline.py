@@ -37,8 +37,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import cache
+from typing import NamedTuple
 
 import numpy as np
 
@@ -145,8 +145,7 @@ def strip_end(token: str) -> str:
     return token[: -len(END)] if token.endswith(END) else token
 
 
-@dataclass(frozen=True)
-class PipelineWeights:
+class PipelineWeights(NamedTuple):
     """Everything the model is made of: E (V × d), one dict per block, W_U (d × V)."""
 
     E: np.ndarray
@@ -167,8 +166,7 @@ def draw_u(rng: np.random.Generator) -> float:
     return math.floor(float(rng.random()) * 10_000) / 10_000
 
 
-@dataclass(frozen=True)
-class Forward:
+class Forward(NamedTuple):
     """Every stage from ids to the next token.
 
     ``x0 = embedded + positions.pe``; ``blocks[i].y`` feeds block i + 1;

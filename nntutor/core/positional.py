@@ -20,13 +20,12 @@ score ``q·R((n−m)θ)·k``: only the offset ``m − n`` remains.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
 
-@dataclass(frozen=True)
-class Sinusoidal:
+class Sinusoidal(NamedTuple):
     """The table and its ingredients.
 
     ``angles[p, i] = positions[p] · frequencies[i]``;
@@ -95,8 +94,7 @@ def pair_similarity(pe_a: np.ndarray, pe_b: np.ndarray) -> np.ndarray:
     return a[..., 0::2] * b[..., 0::2] + a[..., 1::2] * b[..., 1::2]
 
 
-@dataclass(frozen=True)
-class Neighbours:
+class Neighbours(NamedTuple):
     """How alike the first position's encoding is to each other one, pair by pair.
 
     ``pairs[j, i]`` compares pair i of positions ``a[j]`` and ``b[j]``
@@ -163,8 +161,7 @@ def rotate(x: np.ndarray, angles: np.ndarray) -> np.ndarray:
     return out
 
 
-@dataclass(frozen=True)
-class Rope:
+class Rope(NamedTuple):
     """A query at position m and a key at position n, rotated, and their score."""
 
     q: np.ndarray
@@ -221,8 +218,7 @@ def rope(q: np.ndarray, k: np.ndarray, m: int, n: int, base: float = 10000.0) ->
     )
 
 
-@dataclass(frozen=True)
-class Relative:
+class Relative(NamedTuple):
     """The score rebuilt from the offset m − n alone, pair by pair.
 
     ``terms[i] = aligned[i]·cos(phi[i]) + crossed[i]·sin(phi[i])`` with

@@ -32,15 +32,14 @@ probability, highest first, and equal probabilities keep vocabulary order
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
 from nntutor.core.softmax import SoftmaxSteps, softmax_steps
 
 
-@dataclass(frozen=True)
-class Filter:
+class Filter(NamedTuple):
     """One filtering stage (top-k or top-p) over a probability vector.
 
     ``order`` ranks all V tokens (highest probability first); ``sorted_probs``
@@ -65,8 +64,7 @@ class Filter:
         return self.parameter is not None
 
 
-@dataclass(frozen=True)
-class Draw:
+class Draw(NamedTuple):
     """Where the draw lands: ``u`` on the cumulative distribution of kept tokens.
 
     ``order`` lists the kept tokens by rank; ``lower``/``upper`` are each one's
@@ -84,8 +82,7 @@ class Draw:
     token: int
 
 
-@dataclass(frozen=True)
-class Sampling:
+class Sampling(NamedTuple):
     """Every stage from the hidden vector to the chosen token."""
 
     h: np.ndarray

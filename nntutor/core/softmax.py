@@ -6,13 +6,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
 
-@dataclass(frozen=True)
-class SoftmaxSteps:
+class SoftmaxSteps(NamedTuple):
     """Every stage of a stable softmax of one vector at one temperature."""
 
     logits: np.ndarray

@@ -19,7 +19,7 @@ f = 1·2 + (−1.5)·1 + 0 = 0.5; kinks at −1/1 = −1 and 1/2 = 0.5; slopes 0
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -29,8 +29,7 @@ PARAMS = ("w1", "b1", "v1", "w2", "b2", "v2", "c")
 DEFAULTS = {"w1": 1.0, "b1": 1.0, "v1": 1.0, "w2": 2.0, "b2": -1.0, "v2": -1.5, "c": 0.0}
 
 
-@dataclass(frozen=True)
-class Hinge:
+class Hinge(NamedTuple):
     """One term v·ReLU(w·x + b), evaluated at x0."""
 
     w: float
@@ -44,8 +43,7 @@ class Hinge:
     beyond_range: bool = False  # w ≠ 0 but −b/w is beyond float64: no kink at any representable x
 
 
-@dataclass(frozen=True)
-class Region:
+class Region(NamedTuple):
     """A stretch of x between kinks where f is one straight line: f = slope·x + intercept."""
 
     left: float  # −inf for the first region
@@ -55,8 +53,7 @@ class Region:
     intercept: float
 
 
-@dataclass(frozen=True)
-class TinyMLP:
+class TinyMLP(NamedTuple):
     params: dict[str, float]
     x0: float
     hinges: tuple[Hinge, Hinge]

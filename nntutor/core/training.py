@@ -16,7 +16,7 @@ for every input, a loss of ln 2 = 0.6931 per example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -26,8 +26,7 @@ OUTPUT_ACTIVATION = "sigmoid"
 LOSS = "ce"
 
 
-@dataclass(frozen=True)
-class Dataset:
+class Dataset(NamedTuple):
     """Inputs (one example per row) and 0/1 targets (one column)."""
 
     name: str
@@ -78,8 +77,7 @@ def dataset_loss(params: backprop.Params, data: Dataset, activation: str) -> flo
     return float(np.mean(backprop.loss_value(fw, data.y, OUTPUT_ACTIVATION, LOSS)))
 
 
-@dataclass(frozen=True)
-class BatchUpdate:
+class BatchUpdate(NamedTuple):
     """One mini-batch step: per-example gradients, their mean, and the parameters before and after."""
 
     indices: np.ndarray
@@ -90,8 +88,7 @@ class BatchUpdate:
     batch_loss: float
 
 
-@dataclass(frozen=True)
-class TrainingRun:
+class TrainingRun(NamedTuple):
     """A whole run: the loss after every epoch, the first mini-batch in detail, the final model."""
 
     data: Dataset

@@ -8,8 +8,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -17,8 +16,7 @@ from nntutor.numfmt import fmt, fmt_factor
 from nntutor.trace import Trace
 
 
-@dataclass(frozen=True)
-class Context:
+class Context(NamedTuple):
     """How a lesson is being built: its file's data and the display precision."""
 
     lesson: Any = None  # nntutor.lessons.Lesson (kept loose: walkthroughs are tested without files)
