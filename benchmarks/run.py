@@ -4,8 +4,9 @@ Every measurement runs the command in a fresh process, started by a tiny
 wrapper process whose only child it is, so the wrapper's
 ``getrusage(RUSAGE_CHILDREN).ru_maxrss`` is that command's peak memory; wall
 time is measured around the child in the wrapper. Commands are interleaved
-(one round runs every command once) so that load on the machine hits both
-sides alike; the table shows medians over the rounds.
+(one round runs every command once, in a shuffled order) so that load on the
+machine, and whatever ran just before, hit both sides alike; the table shows
+medians over the rounds.
 
     python benchmarks/run.py               # 5 rounds, full sizes, prints a Markdown table
     python benchmarks/run.py --runs 9      # more rounds
@@ -28,6 +29,7 @@ import importlib.util
 import json
 import os
 import platform
+import random
 import shutil
 import statistics
 import subprocess
@@ -341,7 +343,10 @@ def main(argv: list[str] | None = None) -> int:
         needed = [key for key in commands if any(key in (r.ours, r.baseline) and not r.skip for r in rows)]
         warmup = not (args.quick or args.no_warmup)
         for round_number in range(runs + warmup):
-            for key in needed:
+            # A fresh order each round, so no command always follows the same (heavy or light) one.
+            order = list(needed)
+            random.Random(round_number).shuffle(order)
+            for key in order:
                 command = commands[key]
                 if command.failure:
                     continue
