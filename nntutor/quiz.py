@@ -40,7 +40,7 @@ from nntutor.answers import AnswerError, parse_answer, verdict
 from nntutor.errors import NntutorError
 from nntutor.lessons import Lesson, QuizItem, default_value
 from nntutor.numfmt import fmt
-from nntutor.trace import Step, Table, Trace
+from nntutor.trace import Step, Table, Trace, concrete
 
 DEFAULT_REL = 0.01
 DEFAULT_ABS = 0.005
@@ -356,7 +356,7 @@ def _targets(lesson: Lesson, trace: Trace) -> list[Target]:
     found = []
     for step in trace.steps:
         for value in step.values:
-            if _plain_name(value.name) in input_names or not _worth_asking(value.data, input_arrays):
+            if _plain_name(value.name) in input_names or not _worth_asking(concrete(value.data), input_arrays):
                 continue
             found.append(Target(step.id, value.name))
     return found
@@ -488,6 +488,7 @@ def _run_dropping_refused(lesson: Lesson, raw: dict[str, Any]) -> Trace | None:
 def _question_on(lesson: Lesson, raw: dict[str, Any], trace: Trace, target: Target, rng: np.random.Generator) -> Question | None:
     step = trace.step(target.step)
     value = step.value(target.value)
+    value = value._replace(data=concrete(value.data))
     cells = _numeric_cells(value.data)
     if target.rows is not None:
         cells = [c for c in cells if c and c[0] in target.rows]

@@ -39,6 +39,62 @@ class Table:
     rows: tuple[tuple[Any, ...], ...]
 
 
+class Deferred:
+    """A matrix that a step shows but does not keep: its rows are computed when asked for.
+
+    For big inputs some intermediate matrices (attention's exponentials, its
+    masked scores) are as large as the outputs but needed by no output. Keeping
+    them would raise a run's peak memory by one n×n array each; a Deferred
+    keeps only how to compute them (from arrays the trace holds anyway). The
+    terminal computes the few rows it shows; anything needing every value
+    (``np.asarray(d)``: JSON, Markdown, the quiz) computes them all, with the
+    same arithmetic, so the numbers are identical.
+
+    ``rows(indices)`` must return those rows (a 2-D float64 array) for a list
+    of row indices or a slice.
+
+    >>> import numpy as np
+    >>> square = np.arange(6.0).reshape(3, 2)
+    >>> d = Deferred((3, 2), lambda rows: square[rows] ** 2)
+    >>> d.shape, d.rows([2]).tolist(), float(np.asarray(d).sum()), float(d[1, 1])
+    ((3, 2), [[16.0, 25.0]], 55.0, 9.0)
+    """
+
+    __slots__ = ("shape", "_rows")
+
+    def __init__(self, shape: tuple[int, int], rows: Any) -> None:
+        self.shape = tuple(int(n) for n in shape)
+        self._rows = rows
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def rows(self, indices: Any) -> Any:
+        return self._rows(indices)
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> Any:
+        full = self._rows(slice(None))
+        return full if dtype is None else full.astype(dtype)
+
+    def __getitem__(self, key: Any) -> Any:
+        row, rest = (key[0], key[1:]) if isinstance(key, tuple) else (key, ())
+        if isinstance(row, int):
+            return self._rows([row])[(0, *rest)]
+        return self.__array__()[key]
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __repr__(self) -> str:
+        return f"Deferred(shape={self.shape})"
+
+
+def concrete(data: Any) -> Any:
+    """``data`` itself, or every row of it when it is :class:`Deferred` (an array)."""
+    return data.__array__() if isinstance(data, Deferred) else data
+
+
 class Value(NamedTuple):
     """One named value a step produced, kept at full precision.
 

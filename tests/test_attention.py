@@ -121,3 +121,51 @@ def test_rows_sum_to_one_and_masked_weights_are_exactly_zero(x, causal, scale):
     assert np.all(result.weights >= 0)
     if causal:
         assert np.all(result.weights[np.triu_indices(x.shape[0], k=1)] == 0.0)
+
+
+# --------------------------------------------------------------------------- shown, not kept
+
+
+def test_exponentials_and_masked_scores_are_shown_but_recomputed(torch):
+    """exp(S′ − row max) and the masked scores are Deferred: by the definition and against PyTorch."""
+    from nntutor.trace import Deferred
+
+    trace = run_lesson(load_lesson("attention"), {"causal": True, "padding": "1,0,1,1"})
+    exp_value = trace.step("softmax").value("exp")
+    masked_value = trace.step("mask").value("masked")
+    assert isinstance(exp_value.data, Deferred) and isinstance(masked_value.data, Deferred)
+    scaled = trace.outputs["scaled"]
+    allowed = np.tril(np.ones((4, 4), dtype=bool)) & np.array([True, False, True, True])[None, :]
+    # by the definition: −∞ where masked, then e^(s − max over the row's allowed cells)
+    masked = np.where(allowed, scaled, -np.inf)
+    np.testing.assert_array_equal(np.asarray(masked_value.data), masked)
+    expected = np.exp(masked - masked.max(axis=1, keepdims=True))
+    np.testing.assert_array_equal(np.asarray(exp_value.data), expected)
+    # row 1 sees only key 0 (key 1 is padding): e^0 = 1 there, exactly 0 elsewhere
+    assert np.asarray(exp_value.data)[1].tolist() == [1.0, 0.0, 0.0, 0.0]
+    # the exponentials over their row sums are PyTorch's softmax of the masked scores
+    reference = torch.softmax(torch.tensor(masked), dim=-1).numpy()
+    exps = np.asarray(exp_value.data)
+    np.testing.assert_allclose(exps / exps.sum(axis=1, keepdims=True), reference, rtol=0, atol=1e-12)
+    # rows on request are the same numbers as the whole
+    np.testing.assert_array_equal(exp_value.data.rows([3, 0]), exps[[3, 0]])
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_a_big_run_holds_three_n_by_n_matrices(causal):
+    """Scores, scaled scores and weights are kept; exp and the masked scores are not (n = 1024)."""
+    import tracemalloc
+
+    from nntutor.render.terminal import render_text
+
+    n = 1024
+    matrix = n * n * 8
+    tracemalloc.start()
+    try:
+        trace = run_lesson(load_lesson("attention"), {"seq-len": str(n), "d-model": "8", "seed": "0", "causal": causal})
+        text = render_text(trace)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert "exp(S′ − row max)" in text and "1024×1024 matrix, elided" in text
+    assert 3 * matrix < peak < 3.5 * matrix  # four or five matrices before exp and the mask were deferred

@@ -22,9 +22,10 @@ class AttentionResult(NamedTuple):
 
     ``allowed`` is the boolean mask (True where query i may attend to key j) or
     ``None`` when nothing is masked; ``empty_rows`` marks queries whose keys are
-    all masked: their weights and output are all zero. ``exps`` holds
-    e^(score − row max) (0 where masked) when the caller asked to keep it
-    (``keep_exps=True``), else ``None``: :meth:`exponentials` recomputes it.
+    all masked: their weights and output are all zero. The exponentials
+    e^(score − row max) and the masked scores are not kept (each would be one
+    more n×n array): :meth:`exponentials` and :meth:`masked` compute any rows of
+    them again, with the same arithmetic, so the numbers are identical.
     """
 
     q: np.ndarray
@@ -39,21 +40,21 @@ class AttentionResult(NamedTuple):
     weights: np.ndarray
     output: np.ndarray
     empty_rows: np.ndarray
-    exps: np.ndarray | None = None
 
-    def masked(self) -> np.ndarray:
-        """The scaled scores with masked cells set to −∞ (a new array)."""
+    def masked(self, rows=slice(None)) -> np.ndarray:
+        """Rows of the scaled scores with masked cells set to −∞ (a new array; all rows by default)."""
         if self.allowed is None:
-            return self.scaled.copy()
-        return np.where(self.allowed, self.scaled, -np.inf)
+            return self.scaled[rows].copy()
+        return np.where(self.allowed[rows], self.scaled[rows], -np.inf)
 
-    def exponentials(self) -> np.ndarray:
-        """e^(score − row max) for allowed cells, 0 for masked ones (a new array)."""
-        if self.exps is not None:
-            return self.exps.copy()
-        exps = np.exp(self.scaled - self.row_max[:, None])
-        if self.allowed is not None:
-            exps[~self.allowed] = 0.0
+    def exponentials(self, rows=slice(None)) -> np.ndarray:
+        """Rows of e^(score − row max), 0 where masked (a new array; all rows by default).
+
+        >>> result = attention(np.array([[1.0, 0.0], [0.0, 1.0]]))
+        >>> np.round(result.exponentials([1]), 4).tolist()  # e^(0 − 1/√2), e^0
+        [[0.4931, 1.0]]
+        """
+        exps, _, _, _ = masked_exp_rows(self.scaled[rows], None if self.allowed is None else self.allowed[rows])
         return exps
 
 
@@ -128,28 +129,23 @@ def attention(
     causal: bool = False,
     scale: bool = True,
     key_padding=None,
-    keep_exps: bool = False,
 ) -> AttentionResult:
     """softmax(Q·Kᵀ/√d_k + mask)·V with Q = X·W_Q, K = X·W_K, V = X·W_V.
 
     Missing projection matrices are the identity (so Q = K = V = X, no copy).
-    ``keep_exps=True`` keeps the exponentials in the result (one more n×n array,
-    but no second pass of ``exp`` when they are shown).
     """
     x = np.asarray(x, dtype=np.float64)
     q = x if wq is None else x @ np.asarray(wq, dtype=np.float64)
     k = x if wk is None else x @ np.asarray(wk, dtype=np.float64)
     v = x if wv is None else x @ np.asarray(wv, dtype=np.float64)
-    return attend(q, k, v, causal=causal, scale=scale, key_padding=key_padding, keep_exps=keep_exps)
+    return attend(q, k, v, causal=causal, scale=scale, key_padding=key_padding)
 
 
-def attend(
-    q, k, v, *, causal: bool = False, scale: bool = True, key_padding=None, allowed=None, keep_exps: bool = False
-) -> AttentionResult:
+def attend(q, k, v, *, causal: bool = False, scale: bool = True, key_padding=None, allowed=None) -> AttentionResult:
     """Attention from already projected Q, K, V (used by multi-head attention per head).
 
-    Memory: scores, scaled scores and weights are one n×n array each (plus the
-    exponentials with ``keep_exps``); every other stage works in place.
+    Memory: scores, scaled scores and weights are one n×n array each; the
+    exponentials become the weights in place.
     """
     q = np.asarray(q, dtype=np.float64)
     k = np.asarray(k, dtype=np.float64)
@@ -160,11 +156,6 @@ def attend(
     scaled = scores / factor if scale else scores
     if allowed is None:
         allowed = build_mask(q.shape[0], k.shape[0], causal=causal, key_padding=key_padding)
-    if keep_exps:
-        exps, row_max, row_sum, empty = masked_exp_rows(scaled, allowed)
-        weights = exps / _safe_sums(row_sum, empty)[:, None]
-    else:
-        exps = None
-        weights, row_max, row_sum, empty = masked_softmax_rows(scaled, allowed)
+    weights, row_max, row_sum, empty = masked_softmax_rows(scaled, allowed)
     output = weights @ v
-    return AttentionResult(q, k, v, scores, factor, scaled, allowed, row_max, row_sum, weights, output, empty, exps)
+    return AttentionResult(q, k, v, scores, factor, scaled, allowed, row_max, row_sum, weights, output, empty)

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from nntutor import __version__
-from nntutor.trace import Table, Trace
+from nntutor.trace import Deferred, Table, Trace, concrete
 
 FORMAT = 1
 
@@ -48,6 +48,8 @@ def plain(value: Any) -> Any:
         if math.isinf(x):
             return "inf" if x > 0 else "-inf"
         return x
+    if isinstance(value, Deferred):
+        return plain(concrete(value))
     if isinstance(value, Table):
         return {"columns": list(value.columns), "rows": [plain(list(row)) for row in value.rows]}
     if isinstance(value, dict):

@@ -35,7 +35,7 @@ from nntutor.render.console import (  # noqa: F401 (re-exported: the console hel
 from nntutor.render.grid import GridTable
 from nntutor.render.indent import Indent
 from nntutor.render.layout import DEFAULT_LIMIT, is_ragged, is_scalar, shown_indices, text_rows
-from nntutor.trace import Step, Table, Trace, Value
+from nntutor.trace import Deferred, Step, Table, Trace, Value
 
 STYLE_TITLE = "bold"
 STYLE_FORMULA = "bold cyan"
@@ -132,19 +132,26 @@ def finite_range(data: np.ndarray) -> tuple[float, float] | None:
 
 
 def matrix_table(value: Value, precision: int, limit: int, heat: bool = False, col_limit: int | None = None) -> GridTable:
-    """A labelled table of a matrix (a vector is one row named after the value)."""
-    data = np.asarray(value.data)
-    if data.ndim == 1:
-        data = data.reshape(1, -1)
-        value = Value(value.name, data, rows=(value.name,), cols=value.cols)
+    """A labelled table of a matrix (a vector is one row named after the value).
+
+    Only the rows shown are read, so a :class:`Deferred` matrix computes just those.
+    """
+    data = value.data
+    if not isinstance(data, Deferred):
+        data = np.asarray(data)
+        if data.ndim == 1:
+            data = data.reshape(1, -1)
+            value = Value(value.name, data, rows=(value.name,), cols=value.cols)
     # the colour scale is only needed for a heatmap (a big matrix is not scanned otherwise)
-    low, high = (finite_range(data) if heat else None) or (0.0, 0.0)
+    low, high = (finite_range(np.asarray(data)) if heat else None) or (0.0, 0.0)
     n_rows, n_cols = data.shape
     rows = _labels(value.rows, n_rows)
     cols = _labels(value.cols, n_cols)
     table = _new_table()
     row_indices = shown_indices(n_rows, limit)
     col_indices = shown_indices(n_cols, limit if col_limit is None else col_limit)
+    shown_rows = [i for i in row_indices if i is not None]
+    row_data = dict(zip(shown_rows, data.rows(shown_rows), strict=True)) if isinstance(data, Deferred) else data
     table.add_column("", style=STYLE_LABEL)
     for j in col_indices:
         table.add_column(Text("…" if j is None else cols[j]), justify="right")
@@ -152,11 +159,12 @@ def matrix_table(value: Value, precision: int, limit: int, heat: bool = False, c
         if i is None:
             table.add_row(Text("⋮"), *[Text("⋮" if j is not None else "⋱") for j in col_indices])
             continue
-        cells = [Text("…") if j is None else _cell(data[i, j].item(), precision) for j in col_indices]
+        row = row_data[i]
+        cells = [Text("…") if j is None else _cell(row[j].item(), precision) for j in col_indices]
         if heat:
             for cell, j in zip(cells, col_indices, strict=True):
                 if j is not None:
-                    cell.stylize(heat_style(float(data[i, j]), low, high))
+                    cell.stylize(heat_style(float(row[j]), low, high))
         table.add_row(Text(rows[i]), *cells)
     if len(row_indices) < n_rows or len(col_indices) < n_cols:
         what = f"{n_cols} values" if n_rows == 1 else f"{n_rows}×{n_cols} matrix"
@@ -182,8 +190,8 @@ class MatrixView:
         self.heat = heat
 
     def __rich_console__(self, console: Console, options):
-        data = np.asarray(self.value.data)
-        n_cols = data.shape[-1]
+        data = self.value.data
+        n_cols = np.shape(data)[-1]
         col_limit = n_cols if self.limit <= 0 else min(self.limit, n_cols) if n_cols > self.limit else n_cols
         table = matrix_table(self.value, self.precision, self.limit, self.heat, col_limit)
         natural = table.natural_width()
@@ -198,7 +206,7 @@ class MatrixView:
             yield Text("")
         else:
             yield table
-        span = finite_range(data) if self.heat else None
+        span = finite_range(np.asarray(data)) if self.heat else None
         if span is not None:
             yield heat_legend(span[0], span[1], self.precision)
 
@@ -255,7 +263,9 @@ def value_renderables(value: Value, precision: int, limit: int, heat: bool = Fal
     heat = heat and value.heat
     title = value.display_name
     data = value.data
-    if isinstance(data, Table):
+    if isinstance(data, Deferred):
+        yield MatrixView(title, value, precision, limit, heat)
+    elif isinstance(data, Table):
         yield Group(Text(title, style=STYLE_LABEL), mixed_table(value, precision, limit))
     elif isinstance(data, dict):
         yield Group(Text(title, style=STYLE_LABEL), mapping_table(value, precision, limit))

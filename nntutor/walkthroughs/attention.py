@@ -13,7 +13,7 @@ import numpy as np
 from nntutor.core.attention import attention
 from nntutor.errors import InputError
 from nntutor.numfmt import human_bytes
-from nntutor.trace import Step, Trace, Value
+from nntutor.trace import Deferred, Step, Trace, Value
 from nntutor.walkthroughs.common import Context, dot_worked, sum_worked
 
 MAX_MEMORY_BYTES = 4 * 1024**3
@@ -22,7 +22,12 @@ DEFAULT_D_MODEL = 3
 
 
 def memory_estimate(n: int, d: int) -> int:
-    """Bytes the run needs: about six n×n float64 matrices plus the n×d ones."""
+    """Bytes a run may need, with room to spare: six n×n float64 matrices plus the n×d ones.
+
+    The run keeps three (S, S′, A) and computes the exponentials and the masked
+    scores again when they are shown; an export that writes them in full holds
+    them too, with its own working space.
+    """
     return 8 * (6 * n * n + 6 * n * d)
 
 
@@ -88,8 +93,7 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
     causal = bool(args["causal"])
     scale = not bool(args["no-scale"])
 
-    # keep_exps: the exponentials are shown, so keep them rather than run exp twice
-    result = attention(x, wq, wk, wv, causal=causal, scale=scale, key_padding=padding, keep_exps=True)
+    result = attention(x, wq, wk, wv, causal=causal, scale=scale, key_padding=padding)
     labels = tuple(tokens)
     n_, f = ctx.n, ctx.f
     i = 1 if n > 1 else 0  # the query worked out in full
@@ -176,7 +180,7 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
             title="Mask what may not be seen",
             formula=r"S'_{ij} = -\infty \text{ where masked}",
             formula_text="S′ᵢⱼ = −∞ where masked (" + "; ".join(what) + ")",
-            values=[Value("masked", result.masked(), label="scores after masking", rows=labels, cols=labels)],
+            values=[Value("masked", Deferred((n, n), result.masked), label="scores after masking", rows=labels, cols=labels)],
             worked=[_mask_worked(ctx, result, i, labels)],
             why="e^(−∞) = 0, so a masked key gets exactly zero weight while the remaining weights still sum to 1.",
         )
@@ -186,9 +190,11 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
                 "(plain softmax would compute 0/0 = NaN here)"
             )
         trace.add(step)
-    exps = result.exps
+    # The exponentials and the masked scores are shown but not kept: at n tokens each is
+    # n×n numbers, and the rows the learner sees (or an export asks for) are recomputed.
+    exps = Deferred((n, n), result.exponentials)
     weights = result.weights
-    row_terms = exps[i]
+    row_terms = result.exponentials([i])[0]
     trace.add(
         Step(
             id="softmax",
@@ -203,7 +209,7 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
             worked=[
                 f"row max for {labels[i]} = {n_(result.row_max[i])}",
                 sum_worked(ctx, f"Σ exp (row {labels[i]})", row_terms, result.row_sum[i]),
-                f"A[{i},{j}] = {n_(exps[i, j])} / {n_(result.row_sum[i])} = {n_(weights[i, j])}"
+                f"A[{i},{j}] = {n_(row_terms[j])} / {n_(result.row_sum[i])} = {n_(weights[i, j])}"
                 if result.row_sum[i] > 0
                 else f"A[{i},{j}] = 0 (every key masked)",
             ],

@@ -157,7 +157,7 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
     h1 = r.heads[0]
     i = n - 1  # the last token: it may attend to every token even with --causal
     j = 0
-    exps = h1.exponentials()[i]
+    exps = h1.exponentials([i])[0]
     allowed_i = np.ones(n, dtype=bool) if h1.allowed is None else h1.allowed[i]
     shown = [k for k in range(n) if allowed_i[k]][:8]
     values = [
