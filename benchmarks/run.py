@@ -265,8 +265,8 @@ def table(rows: list[Row], commands: dict[str, Command], *, quick: bool = False)
     """The Markdown table (plus notes on skipped rows) and the same data as records."""
     lines = [
         "| # | what | ours: s | ours: MB | baseline | baseline: s | baseline: MB "
-        "| time ratio | memory ratio | CPU-time ratio | target | meets? |",
-        "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---|---|",
+        "| time ratio | best-run time ratio | memory ratio | CPU-time ratio | target | meets? |",
+        "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     notes: list[str] = []
     records: list[dict] = []
@@ -282,10 +282,11 @@ def table(rows: list[Row], commands: dict[str, Command], *, quick: bool = False)
         if failure or not ours.walls or not base.walls:
             reason = failure or "not measured"
             notes.append(f"- row {row.number} ({row.what} vs {row.baseline_label}): skipped: {reason}")
-            lines.append(f"| {row.number} | {row.what} | – | – | {row.baseline_label} | – | – | – | – | – | {target} | skipped |")
+            lines.append(f"| {row.number} | {row.what} | – | – | {row.baseline_label} | – | – | – | – | – | – | {target} | skipped |")
             records.append({"row": row.number, "what": row.what, "baseline": row.baseline_label, "skipped": reason})
             continue
         wall_ratio = ratio(ours.wall, base.wall)
+        best_ratio = ratio(min(ours.walls), min(base.walls))
         mem_ratio = ratio(ours.peak_mb, base.peak_mb)
         cpu_ratio = ratio(ours.cpu, base.cpu)
         checks = [verdict(wall_ratio, row.wall_target), verdict(mem_ratio, row.memory_target)]
@@ -295,14 +296,14 @@ def table(rows: list[Row], commands: dict[str, Command], *, quick: bool = False)
             meets = "n/a (quick)"
         lines.append(
             f"| {row.number} | {row.what} | {ours.wall:.3f} | {ours.peak_mb:.0f} | {row.baseline_label} | "
-            f"{base.wall:.3f} | {base.peak_mb:.0f} | {wall_ratio:.2f}× | {mem_ratio:.2f}× | {cpu_ratio:.2f}× "
+            f"{base.wall:.3f} | {base.peak_mb:.0f} | {wall_ratio:.2f}× | {best_ratio:.2f}× | {mem_ratio:.2f}× | {cpu_ratio:.2f}× "
             f"| {target} | {meets} |"
         )
         records.append({
             "row": row.number, "what": row.what, "baseline": row.baseline_label,
             "ours_s": ours.wall, "ours_mb": ours.peak_mb, "baseline_s": base.wall, "baseline_mb": base.peak_mb,
             "ours_cpu_s": ours.cpu, "baseline_cpu_s": base.cpu, "cpu_ratio": cpu_ratio,
-            "time_ratio": wall_ratio, "memory_ratio": mem_ratio, "wall_target": row.wall_target,
+            "time_ratio": wall_ratio, "best_run_time_ratio": best_ratio, "memory_ratio": mem_ratio, "wall_target": row.wall_target,
             "memory_target": row.memory_target, "meets": meets.strip("*"),
             "ours_walls": ours.walls, "baseline_walls": base.walls,
         })
@@ -365,8 +366,9 @@ def main(argv: list[str] | None = None) -> int:
     mode = "quick mode (small sizes, 1 run: not comparable with the targets)" if args.quick else f"median of {runs} runs"
     print(
         f"Machine: {machine()}\n\nnntutor benchmarks, {mode}. Times are wall-clock seconds, memory is the peak "
-        "resident set size in MB; ratios are ours ÷ baseline (the CPU-time ratio, user + system, is less "
-        "sensitive to a busy machine; the targets are on wall time).\n"
+        "resident set size in MB; ratios are ours ÷ baseline. The targets are on the median wall times; on a "
+        "busy machine the best-run ratio (fastest of ours ÷ fastest of the baseline) and the CPU-time ratio "
+        "(user + system) move less from one run of the suite to the next.\n"
     )
     print(text)
     if args.json:
