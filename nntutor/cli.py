@@ -110,6 +110,20 @@ class NntutorGroup(TyperGroup):
             self.add_command(SUBCOMMANDS[cmd_name](), cmd_name)
         return super().get_command(ctx, cmd_name)
 
+    def resolve_command(self, ctx, args):
+        try:
+            return super().resolve_command(ctx, args)
+        except typer.TyperException as error:
+            # Typer suggests from the commands built so far (none yet): suggest from all of them
+            message = getattr(error, "message", None)
+            if isinstance(message, str) and args and "Did you mean" not in message:
+                from difflib import get_close_matches
+
+                matches = get_close_matches(args[0], self.list_commands(ctx))
+                if matches:
+                    error.message = f"{message.rstrip('.')}. Did you mean {', '.join(repr(m) for m in matches)}?"
+            raise
+
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra: Any):
         try:
             result = super().main(
@@ -418,8 +432,13 @@ def _record_studied(name: str) -> None:
 
         studylog.append(name)
     except Exception as exc:  # noqa: BLE001 - recording progress must never break a lesson
+        import errno
+
         reason = f"{exc.strerror}: {exc.filename}" if isinstance(exc, OSError) and exc.strerror else _one_line(str(exc))
-        _say(f"warning: could not record this lesson in your progress ({reason or type(exc).__name__}); set NNTUTOR_HOME to a writable folder")
+        hint = ""
+        if isinstance(exc, OSError) and exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EEXIST):
+            hint = "; set NNTUTOR_HOME to a writable folder"
+        _say(f"warning: could not record this lesson in your progress ({reason or type(exc).__name__}){hint}")
 
 
 # --------------------------------------------------------------------------- quiz and progress

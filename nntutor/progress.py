@@ -254,10 +254,13 @@ class Store:
 
     def reset(self) -> None:
         """Forget everything studied and answered (the file stays, emptied; the study log goes)."""
+        try:
+            studylog.clear(self.folder)  # first: if it cannot go, nothing is half reset
+        except OSError as exc:
+            raise ProgressError(f"cannot remove {studylog.log_path(self.folder)} ({exc.strerror or exc})") from None
         with self._write():
             for table in ("studied", "answers", "review"):
                 self._conn.execute(f"DELETE FROM {table}")
-        studylog.clear(self.folder)
 
     # ------------------------------------------------------------------ reading
 
@@ -282,7 +285,11 @@ class Store:
             " GROUP BY lesson"
         )
         by_lesson = {row["lesson"]: row for row in rows}
-        for lesson, at in studylog.read(self.folder):
+        try:
+            runs = studylog.read(self.folder)
+        except OSError as exc:
+            raise ProgressError(f"cannot read {studylog.log_path(self.folder)} ({exc.strerror or exc})") from None
+        for lesson, at in runs:
             row = by_lesson.setdefault(lesson, {"lesson": lesson, "runs": 0, "answers": 0, "last": at})
             row["runs"] += 1
             row["last"] = max(row["last"], at)

@@ -8,7 +8,8 @@ killed process loses nothing already noted. ``nntutor progress`` and the quiz
 read the log through :meth:`nntutor.progress.Store.studied`.
 
 Each line is ``<unix time>\\t<lesson name>\\n``; a line that is not (a torn write
-after a power cut, an edit by hand) is skipped when the log is read.
+after a power cut, an edit by hand, a blank line) is skipped when the log is read.
+An append that finds the last line unfinished starts on a new line.
 
 >>> import tempfile
 >>> folder = tempfile.mkdtemp()
@@ -21,6 +22,7 @@ after a power cut, an edit by hand) is skipped when the log is read.
 from __future__ import annotations
 
 import contextlib
+import errno
 import math
 import os
 import re
@@ -31,7 +33,7 @@ from nntutor.datadir import data_dir
 
 FILENAME = "studied.log"
 _LESSON_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
-_MAX_LOG_BYTES = 64 * 1024 * 1024  # a log this big is not ours (or is read only in part)
+_MAX_LOG_BYTES = 64 * 1024 * 1024  # about three million runs; a bigger log is read from its end
 
 
 def log_path(folder: str | os.PathLike | None = None) -> Path:
@@ -45,20 +47,39 @@ def append(lesson: str, folder: str | os.PathLike | None = None, *, now: float |
     path = log_path(folder)
     path.parent.mkdir(parents=True, exist_ok=True)
     line = f"{time.time() if now is None else now:.3f}\t{lesson}\n".encode("ascii")
-    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
-    fd = os.open(path, flags, 0o644)
+    flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
-        os.write(fd, line)
+        fd = os.open(path, flags, 0o644)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise OSError(errno.ELOOP, "the study log is a symbolic link; not writing through it", str(path)) from None
+        raise
+    try:
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            line = b"\n" + line  # a torn last line (power cut, full disk) must not swallow this run
+        if os.write(fd, line) != len(line):
+            raise OSError(errno.ENOSPC, "the study log was only partly written", str(path))
     finally:
         os.close(fd)
 
 
 def read(folder: str | os.PathLike | None = None) -> list[tuple[str, float]]:
-    """Every run noted, oldest first, as (lesson, unix time); malformed lines are skipped."""
+    """Every run noted, oldest first, as (lesson, unix time); malformed lines are skipped.
+
+    A log larger than 64 MB (millions of runs) is read from its newest 64 MB.
+    Raises ``OSError`` when the log exists but cannot be read.
+    """
     path = log_path(folder)
     try:
         with open(path, "rb") as handle:
-            data = handle.read(_MAX_LOG_BYTES)
+            size = os.fstat(handle.fileno()).st_size
+            if size > _MAX_LOG_BYTES:
+                handle.seek(size - _MAX_LOG_BYTES)
+                data = handle.read(_MAX_LOG_BYTES)
+                data = data[data.find(b"\n") + 1 :]  # the first line is cut: skip it
+            else:
+                data = handle.read()
     except FileNotFoundError:
         return []
     runs = []
@@ -76,6 +97,6 @@ def read(folder: str | os.PathLike | None = None) -> list[tuple[str, float]]:
 
 
 def clear(folder: str | os.PathLike | None = None) -> None:
-    """Forget every run noted (``nntutor progress --reset``)."""
+    """Forget every run noted (``nntutor progress --reset``). Raises ``OSError`` when it cannot."""
     with contextlib.suppress(FileNotFoundError):
         os.remove(log_path(folder))

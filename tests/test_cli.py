@@ -374,3 +374,11 @@ def test_the_program_collects_garbage_less_often_but_importing_the_library_does_
     from nntutor.entry import GC_THRESHOLDS
 
     assert lines[-1] == str(GC_THRESHOLDS)
+
+
+@pytest.mark.parametrize(("typed", "meant"), [("lessons", "lesson"), ("li", "list"), ("progres", "progress"), ("quizz", "quiz")])
+def test_a_mistyped_command_gets_a_suggestion(run_cli, typed, meant):
+    # sub-commands are built only when run, so the suggestion must not depend on which were built
+    result = run_cli(typed)
+    assert result.exit_code == 2
+    assert f"No such command '{typed}'. Did you mean '{meant}'?" in result.stderr
