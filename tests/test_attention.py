@@ -126,15 +126,19 @@ def test_rows_sum_to_one_and_masked_weights_are_exactly_zero(x, causal, scale):
 # --------------------------------------------------------------------------- shown, not kept
 
 
-def test_exponentials_and_masked_scores_are_shown_but_recomputed(torch):
-    """exp(S′ − row max) and the masked scores are Deferred: by the definition and against PyTorch."""
+def test_scaled_and_masked_scores_and_exponentials_are_shown_but_recomputed(torch):
+    """S′, the masked scores and exp(S′ − row max) are Deferred: by the definition and against PyTorch."""
     from nntutor.trace import Deferred
 
     trace = run_lesson(load_lesson("attention"), {"causal": True, "padding": "1,0,1,1"})
+    scaled_value = trace.step("scale").value("scaled")
     exp_value = trace.step("softmax").value("exp")
     masked_value = trace.step("mask").value("masked")
-    assert isinstance(exp_value.data, Deferred) and isinstance(masked_value.data, Deferred)
-    scaled = trace.outputs["scaled"]
+    assert all(isinstance(v.data, Deferred) for v in (scaled_value, exp_value, masked_value))
+    assert trace.outputs["scaled"] is scaled_value.data  # one object: shown once, named in the result
+    # by the definition: S′ = S / √d_k with d_k = 3 for the default X
+    scaled = trace.outputs["scores"] / np.sqrt(3.0)
+    np.testing.assert_array_equal(np.asarray(scaled_value.data), scaled)
     allowed = np.tril(np.ones((4, 4), dtype=bool)) & np.array([True, False, True, True])[None, :]
     # by the definition: −∞ where masked, then e^(s − max over the row's allowed cells)
     masked = np.where(allowed, scaled, -np.inf)
@@ -147,13 +151,16 @@ def test_exponentials_and_masked_scores_are_shown_but_recomputed(torch):
     reference = torch.softmax(torch.tensor(masked), dim=-1).numpy()
     exps = np.asarray(exp_value.data)
     np.testing.assert_allclose(exps / exps.sum(axis=1, keepdims=True), reference, rtol=0, atol=1e-12)
+    # and they are the very numbers the weights were made from (row 1 and every other row)
+    sums = exps.sum(axis=1, keepdims=True)
+    np.testing.assert_array_equal(np.divide(exps, sums, out=np.zeros_like(exps), where=sums > 0), trace.outputs["weights"])
     # rows on request are the same numbers as the whole
     np.testing.assert_array_equal(exp_value.data.rows([3, 0]), exps[[3, 0]])
 
 
 @pytest.mark.parametrize("causal", [False, True])
-def test_a_big_run_holds_three_n_by_n_matrices(causal):
-    """Scores, scaled scores and weights are kept; exp and the masked scores are not (n = 1024)."""
+def test_a_big_run_holds_two_n_by_n_matrices(causal):
+    """Scores and weights are kept; the scaled and masked scores and exp are not (n = 1024)."""
     import tracemalloc
 
     from nntutor.render.terminal import render_text
@@ -168,4 +175,6 @@ def test_a_big_run_holds_three_n_by_n_matrices(causal):
     finally:
         tracemalloc.stop()
     assert "exp(S′ − row max)" in text and "1024×1024 matrix, elided" in text
-    assert 3 * matrix < peak < 3.5 * matrix  # four or five matrices before exp and the mask were deferred
+    # the causal mask adds an n×n array of booleans (an eighth of a matrix); three
+    # matrices were kept while the scaled scores were, five before exp and the mask were deferred
+    assert 2 * matrix < peak < 2.5 * matrix

@@ -1,4 +1,4 @@
-"""Single-head scaled dot-product attention, every stage kept.
+"""Single-head scaled dot-product attention, every stage available to show.
 
 Row-vector convention: ``X`` has one row per token; ``Q = X·W_Q`` with ``W_Q`` of
 shape (d_model × d_k).
@@ -18,14 +18,15 @@ import numpy as np
 
 
 class AttentionResult(NamedTuple):
-    """Q, K, V, the scores at each stage, the weights and the output.
+    """Q, K, V, the raw scores, the weights and the output.
 
     ``allowed`` is the boolean mask (True where query i may attend to key j) or
     ``None`` when nothing is masked; ``empty_rows`` marks queries whose keys are
-    all masked: their weights and output are all zero. The exponentials
-    e^(score − row max) and the masked scores are not kept (each would be one
-    more n×n array): :meth:`exponentials` and :meth:`masked` compute any rows of
-    them again, with the same arithmetic, so the numbers are identical.
+    all masked: their weights and output are all zero. Only two n×n arrays are
+    kept, the scores and the weights: the scaled scores, the masked scores and
+    the exponentials would be three more, so :meth:`scaled`, :meth:`masked` and
+    :meth:`exponentials` compute any rows of them again, with the same
+    arithmetic as the softmax used, so the numbers are identical.
     """
 
     q: np.ndarray
@@ -33,7 +34,6 @@ class AttentionResult(NamedTuple):
     v: np.ndarray
     scores: np.ndarray  # Q·Kᵀ
     scale: float  # √d_k, or 1 without scaling
-    scaled: np.ndarray  # scores / scale
     allowed: np.ndarray | None
     row_max: np.ndarray  # max over allowed keys (0 for an empty row)
     row_sum: np.ndarray  # Σ exp over allowed keys (0 for an empty row)
@@ -41,11 +41,21 @@ class AttentionResult(NamedTuple):
     output: np.ndarray
     empty_rows: np.ndarray
 
+    def scaled(self, rows=slice(None)) -> np.ndarray:
+        """Rows of the scaled scores S / √d_k (S itself without scaling; a new array; all rows by default).
+
+        >>> result = attention(np.array([[1.0, 0.0], [0.0, 1.0]]))
+        >>> np.round(result.scaled([0]), 4).tolist()  # [1/√2, 0/√2]
+        [[0.7071, 0.0]]
+        """
+        return self.scores[rows] / self.scale
+
     def masked(self, rows=slice(None)) -> np.ndarray:
         """Rows of the scaled scores with masked cells set to −∞ (a new array; all rows by default)."""
-        if self.allowed is None:
-            return self.scaled[rows].copy()
-        return np.where(self.allowed[rows], self.scaled[rows], -np.inf)
+        scaled = self.scaled(rows)
+        if self.allowed is not None:
+            np.copyto(scaled, -np.inf, where=~self.allowed[rows])
+        return scaled
 
     def exponentials(self, rows=slice(None)) -> np.ndarray:
         """Rows of e^(score − row max), 0 where masked (a new array; all rows by default).
@@ -54,7 +64,8 @@ class AttentionResult(NamedTuple):
         >>> np.round(result.exponentials([1]), 4).tolist()  # e^(0 − 1/√2), e^0
         [[0.4931, 1.0]]
         """
-        exps, _, _, _ = masked_exp_rows(self.scaled[rows], None if self.allowed is None else self.allowed[rows])
+        allowed = None if self.allowed is None else self.allowed[rows]
+        exps, _, _, _ = exp_rows_in_place(self.scaled(rows), allowed)
         return exps
 
 
@@ -79,38 +90,41 @@ def build_mask(n_queries: int, n_keys: int, *, causal: bool = False, key_padding
     return allowed
 
 
-def masked_exp_rows(scaled: np.ndarray, allowed: np.ndarray | None):
-    """Row-wise e^(s − row max) over allowed cells: (exps, row_max, row_sum, empty_rows).
+def exp_rows_in_place(scaled: np.ndarray, allowed: np.ndarray | None):
+    """Row-wise e^(s − row max) over allowed cells, written over ``scaled``: (exps, row_max, row_sum, empty_rows).
 
-    Masked cells are exactly 0 (e^(−∞)); a row with no allowed cell has max 0 and sum 0.
-    ``exps`` is one new array (the subtraction and the exponential work in place).
+    Masked cells become exactly 0 (e^(−∞)); a row with no allowed cell has max 0 and
+    sum 0. ``exps`` is ``scaled`` itself: no n×n array is allocated, so pass a copy
+    if the scores are still needed.
 
-    >>> exps, row_max, row_sum, empty = masked_exp_rows(np.array([[0.0, np.log(3.0)]]), None)
+    >>> exps, row_max, row_sum, empty = exp_rows_in_place(np.array([[0.0, np.log(3.0)]]), None)
     >>> np.round(exps, 4).tolist(), round(float(row_sum[0]), 4)
     ([[0.3333, 1.0]], 1.3333)
     """
     n_rows = scaled.shape[0]
     if allowed is None:
+        empty = np.zeros(n_rows, dtype=bool)
         row_max = scaled.max(axis=1)
-        exps = scaled - row_max[:, None]
-        np.exp(exps, out=exps)
-        return exps, row_max, exps.sum(axis=1), np.zeros(n_rows, dtype=bool)
-    empty = ~allowed.any(axis=1)
-    exps = np.where(allowed, scaled, -np.inf)
-    row_max = exps.max(axis=1)
-    row_max[empty] = 0.0
-    exps -= row_max[:, None]
-    np.exp(exps, out=exps)  # exp(−∞) = 0 exactly
-    return exps, row_max, exps.sum(axis=1), empty
+    else:
+        empty = ~allowed.any(axis=1)
+        np.copyto(scaled, -np.inf, where=~allowed)
+        row_max = scaled.max(axis=1)
+        row_max[empty] = 0.0
+    scaled -= row_max[:, None]
+    np.exp(scaled, out=scaled)  # exp(−∞) = 0 exactly
+    return scaled, row_max, scaled.sum(axis=1), empty
 
 
-def masked_softmax_rows(scaled: np.ndarray, allowed: np.ndarray | None):
-    """Row-wise softmax over allowed cells: (weights, row_max, row_sum, empty_rows).
+def softmax_rows_in_place(scaled: np.ndarray, allowed: np.ndarray | None):
+    """Row-wise softmax over allowed cells, written over ``scaled``: (weights, row_max, row_sum, empty_rows).
 
     A row with no allowed cell gets all-zero weights instead of 0/0 = NaN.
-    The weights are one new array (the exponentials, divided in place).
+
+    >>> weights, _, _, _ = softmax_rows_in_place(np.array([[0.0, np.log(3.0)]]), None)
+    >>> weights.tolist()
+    [[0.25, 0.75]]
     """
-    exps, row_max, row_sum, empty = masked_exp_rows(scaled, allowed)
+    exps, row_max, row_sum, empty = exp_rows_in_place(scaled, allowed)
     exps /= _safe_sums(row_sum, empty)[:, None]
     return exps, row_max, row_sum, empty
 
@@ -144,8 +158,8 @@ def attention(
 def attend(q, k, v, *, causal: bool = False, scale: bool = True, key_padding=None, allowed=None) -> AttentionResult:
     """Attention from already projected Q, K, V (used by multi-head attention per head).
 
-    Memory: scores, scaled scores and weights are one n×n array each; the
-    exponentials become the weights in place.
+    Memory: the scores and the weights are one n×n array each; the scaled scores
+    are divided into the array that becomes the weights, in place.
     """
     q = np.asarray(q, dtype=np.float64)
     k = np.asarray(k, dtype=np.float64)
@@ -153,9 +167,8 @@ def attend(q, k, v, *, causal: bool = False, scale: bool = True, key_padding=Non
     d_k = q.shape[1]
     scores = q @ k.T
     factor = math.sqrt(d_k) if scale else 1.0
-    scaled = scores / factor if scale else scores
     if allowed is None:
         allowed = build_mask(q.shape[0], k.shape[0], causal=causal, key_padding=key_padding)
-    weights, row_max, row_sum, empty = masked_softmax_rows(scaled, allowed)
+    weights, row_max, row_sum, empty = softmax_rows_in_place(scores / factor, allowed)
     output = weights @ v
-    return AttentionResult(q, k, v, scores, factor, scaled, allowed, row_max, row_sum, weights, output, empty)
+    return AttentionResult(q, k, v, scores, factor, allowed, row_max, row_sum, weights, output, empty)

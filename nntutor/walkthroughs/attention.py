@@ -144,6 +144,11 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
             "each row says how well one token's query matches every key.",
         )
     )
+    # The scaled scores, the masked scores and the exponentials are shown but not kept: at
+    # n tokens each is n×n numbers, and the rows the learner sees (or an export asks for)
+    # are recomputed with the arithmetic the softmax used.
+    scaled = Deferred((n, n), result.scaled)
+    scaled_ij = result.scaled([i])[0, j]
     if scale:
         trace.add(
             Step(
@@ -151,8 +156,8 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
                 title=f"Divide by √d_k = √{d_k}",
                 formula=r"S' = \frac{Q K^\top}{\sqrt{d_k}}",
                 formula_text=f"S′ = S / √d_k = S / {n_(result.scale)}",
-                values=[Value("scaled", result.scaled, label="scaled scores", rows=labels, cols=labels)],
-                worked=[f"S′[{i},{j}] = {n_(result.scores[i, j])} / √{d_k} = {n_(result.scores[i, j])} / {n_(result.scale)} = {n_(result.scaled[i, j])}"],
+                values=[Value("scaled", scaled, label="scaled scores", rows=labels, cols=labels)],
+                worked=[f"S′[{i},{j}] = {n_(result.scores[i, j])} / √{d_k} = {n_(result.scores[i, j])} / {n_(result.scale)} = {n_(scaled_ij)}"],
                 why="With d_k random components a dot product's variance grows like d_k; without the "
                 "division, large scores push softmax into a near one-hot corner where gradients vanish.",
             )
@@ -164,8 +169,8 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
                 title="No scaling (--no-scale)",
                 formula=r"S' = Q K^\top",
                 formula_text="S′ = S (not divided by √d_k)",
-                values=[Value("scaled", result.scaled, label="unscaled scores", rows=labels, cols=labels)],
-                worked=[f"S′[{i},{j}] = S[{i},{j}] = {n_(result.scaled[i, j])} (√d_k = {n_(np.sqrt(d_k))} would divide it)"],
+                values=[Value("scaled", scaled, label="unscaled scores", rows=labels, cols=labels)],
+                worked=[f"S′[{i},{j}] = S[{i},{j}] = {n_(scaled_ij)} (√d_k = {n_(np.sqrt(d_k))} would divide it)"],
                 why="Compare the weights below with a scaled run: unscaled scores are larger, so softmax is peakier.",
             )
         )
@@ -190,8 +195,6 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
                 "(plain softmax would compute 0/0 = NaN here)"
             )
         trace.add(step)
-    # The exponentials and the masked scores are shown but not kept: at n tokens each is
-    # n×n numbers, and the rows the learner sees (or an export asks for) are recomputed.
     exps = Deferred((n, n), result.exponentials)
     weights = result.weights
     row_terms = result.exponentials([i])[0]
@@ -242,7 +245,7 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
         "k": result.k,
         "v": result.v,
         "scores": result.scores,
-        "scaled": result.scaled,
+        "scaled": scaled,
         "weights": weights,
         "output": result.output,
     }

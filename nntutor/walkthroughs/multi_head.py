@@ -158,11 +158,12 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
     i = n - 1  # the last token: it may attend to every token even with --causal
     j = 0
     exps = h1.exponentials([i])[0]
+    scaled_i = h1.scaled(i)
     allowed_i = np.ones(n, dtype=bool) if h1.allowed is None else h1.allowed[i]
     shown = [k for k in range(n) if allowed_i[k]][:8]
     values = [
         Value("scores", h1.scores, label="Q₁·K₁ᵀ", rows=toks, cols=toks),
-        Value("scaled", h1.scaled, label=f"Q₁·K₁ᵀ / √{dh}", rows=toks, cols=toks),
+        Value("scaled", h1.scaled(), label=f"Q₁·K₁ᵀ / √{dh}", rows=toks, cols=toks),
     ]
     if h1.allowed is not None:
         values.append(Value("allowed", h1.allowed.astype(np.int64), label="causal mask (1 = may attend)", rows=toks, cols=toks))
@@ -181,9 +182,9 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
             values=values,
             worked=[
                 dot_worked(ctx, f"s[{toks[i]}, {toks[j]}] = Q₁[{toks[i]}]·K₁[{toks[j]}]", h1.q[i], h1.k[j], h1.scores[i, j]),
-                f"{num(h1.scores[i, j])} / √{dh} = {num(h1.scores[i, j])} / {num(h1.scale)} = {num(h1.scaled[i, j])}",
+                f"{num(h1.scores[i, j])} / √{dh} = {num(h1.scores[i, j])} / {num(h1.scale)} = {num(scaled_i[j])}",
                 f"row {toks[i]}: max = {num(h1.row_max[i])}; "
-                + ", ".join(f"e^({num(h1.scaled[i, k])} − {f(h1.row_max[i])}) = {num(exps[k])}" for k in shown),
+                + ", ".join(f"e^({num(scaled_i[k])} − {f(h1.row_max[i])}) = {num(exps[k])}" for k in shown),
                 f"sum = {num(h1.row_sum[i])}; weights = "
                 + ", ".join(f"{num(exps[k])}/{num(h1.row_sum[i])} = {num(h1.weights[i, k])}" for k in shown),
                 dot_worked(ctx, f"head₁[{toks[i]}, {feats[0]}] = weights[{toks[i]}]·V₁[:, 0]", h1.weights[i], h1.v[:, 0], h1.output[i, 0]),

@@ -204,8 +204,8 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
             values=head_values,
             worked=[
                 dot_worked(ctx, f"head 1: s[{toks[i]}, {toks[0]}] = Q₁[{toks[i]}]·K₁[{toks[0]}]", h1.q[i], h1.k[0], h1.scores[i, 0])
-                + f"; ÷ √{dh} = {num(h1.scaled[i, 0])}",
-                f"head 1, row {toks[i]}: softmax([{', '.join(num(v) for v in h1.scaled[i][:8])}"
+                + f"; ÷ √{dh} = {num(h1.scaled(i)[0])}",
+                f"head 1, row {toks[i]}: softmax([{', '.join(num(v) for v in h1.scaled(i)[:8])}"
                 + (", …" if n > 8 else "")
                 + f"]) = [{', '.join(num(v) for v in h1.weights[i][:8])}" + (", …" if n > 8 else "") + "]",
             ],
