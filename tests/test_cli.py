@@ -376,6 +376,35 @@ def test_the_program_collects_garbage_less_often_but_importing_the_library_does_
     assert lines[-1] == str(GC_THRESHOLDS)
 
 
+@pytest.mark.parametrize("leaving", ["leave", "sys.exit"])
+def test_the_program_leaves_without_teardown_but_with_everything_written(leaving):
+    # A global whose __del__ speaks shows whether the interpreter was torn down.
+    probe = (
+        "import atexit, sys\n"
+        "from nntutor.entry import leave\n"
+        "class Noisy:\n"
+        "    def __del__(self):\n"
+        "        sys.stderr.write('torn down\\n')\n"
+        "noisy = Noisy()\n"
+        "atexit.register(lambda: sys.stderr.write('atexit ran\\n'))\n"
+        "sys.stdout.write('x' * 100_000)\n"
+        f"{leaving}(3)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert done.returncode == 3
+    assert done.stdout == "x" * 100_000  # flushed
+    expected = "atexit ran\n" if leaving == "leave" else "atexit ran\ntorn down\n"
+    assert done.stderr == expected
+
+
+def test_leaving_with_a_message_prints_it_and_exits_1():
+    probe = "from nntutor.entry import leave\nleave('no lessons here')\n"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert (done.returncode, done.stdout, done.stderr) == (1, "", "no lessons here\n")
+
+
 @pytest.mark.parametrize(("typed", "meant"), [("lessons", "lesson"), ("li", "list"), ("progres", "progress"), ("quizz", "quiz")])
 def test_a_mistyped_command_gets_a_suggestion(run_cli, typed, meant):
     # sub-commands are built only when run, so the suggestion must not depend on which were built
