@@ -13,10 +13,11 @@ medians over the rounds.
     python benchmarks/run.py --quick       # 1 round, small sizes: proves the suite works (CI)
     python benchmarks/run.py --rows 1,2,4  # only some rows
 
-nntutor runs as ``python -m nntutor`` with PYTHONPATH set to the checkout given
-by ``--repo`` (default: the parent of this folder), from a temporary folder, so
-the code measured is the checkout's (byte-compiled first, as an installed
-package is). Ours and the baselines get the same environment, passed on as it
+nntutor runs as the ``nntutor`` command pip installs (a copy of that
+console-script file, calling ``nntutor.entry:main``) with PYTHONPATH set to the
+checkout given by ``--repo`` (default: the parent of this folder), from a
+temporary folder, so the code measured is the checkout's (byte-compiled first,
+as an installed package is). Ours and the baselines get the same environment, passed on as it
 is (``OPENBLAS_*`` and thread settings included). The BPE row builds its corpus
 with ``bpe_corpus.py``; a row whose lesson or tool is missing is skipped with a
 note. No target is enforced: ``meets?`` just reports.
@@ -168,9 +169,21 @@ def machine() -> str:
     )
 
 
+# What pip writes for ``[project.scripts] nntutor = "nntutor.entry:main"`` (less the #! line).
+CONSOLE_SCRIPT = """\
+import sys
+from nntutor.entry import main
+if __name__ == '__main__':
+    sys.argv[0] = sys.argv[0].removesuffix('.exe')
+    sys.exit(main())
+"""
+
+
 def build(args: argparse.Namespace, work: Path, env: dict[str, str]) -> tuple[list[Row], dict[str, Command]]:
     py = [sys.executable]
-    ours = [*py, "-m", "nntutor"]
+    script = work / "nntutor"
+    script.write_text(CONSOLE_SCRIPT, encoding="utf-8")
+    ours = [*py, str(script)]
     n, d = (256, 64) if args.quick else (2048, 512)
     merges = 100 if args.quick else 1000
     corpus_size = 100_000 if args.quick else 1_000_000
