@@ -258,7 +258,6 @@ def lesson_command(lesson):
 
     run.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     run.__doc__ = f"{lesson.title}: {lesson.summary}"
-    example = f"nntutor lesson {lesson.name} --help"
     epilog = _escape_help(f"{FLAG_SYNTAX}  Export: nntutor lesson {lesson.name} -o {lesson.name}.md")
     app = typer.Typer(add_completion=False)
     app.command(
@@ -267,7 +266,6 @@ def lesson_command(lesson):
         help=_escape_help(f"{lesson.title}. {lesson.summary}\n\n{lesson.narrative}"),
         short_help=_escape_help(lesson.summary),
         epilog=epilog,
-        options_metavar=f"[LESSON INPUTS] (see {example})" if False else "[OPTIONS]",
     )(run)
     return typer.main.get_command(app)
 
