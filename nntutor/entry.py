@@ -40,7 +40,7 @@ def main() -> NoReturn:
 
 
 def exit_status(code: object) -> int:
-    """The status ``sys.exit(code)`` ends the process with (printing a message code to stderr).
+    """The status ``sys.exit(code)`` ends the process with (a message code is printed to stderr).
 
     >>> exit_status(None), exit_status(2), exit_status(True)
     (0, 2, 1)
@@ -48,16 +48,20 @@ def exit_status(code: object) -> int:
     if code is None:
         return 0
     if isinstance(code, int):
-        return int(code)
-    print(code, file=sys.stderr)
+        return int(code) if -(2**31) <= code < 2**31 else 1
+    if sys.stderr is not None:
+        sys.stderr.write(f"{code}\n")
     return 1
 
 
 def leave(code: object) -> NoReturn:
     """End the process with ``code`` as ``sys.exit`` would, skipping the interpreter's teardown.
 
-    A reader that went away (``nntutor … | head``) is exit status 1, as in the CLI.
-    Without CPython's ``atexit._run_exitfuncs`` it is a plain ``sys.exit``.
+    Output that cannot be delivered turns a success into exit status 1, as in the
+    CLI: silently when the reader went away (``nntutor … | head``), with one
+    ``error:`` line otherwise (a full disk). A plain ``sys.exit`` would exit 120
+    with an "Exception ignored" report instead. Without CPython's
+    ``atexit._run_exitfuncs`` this is a plain ``sys.exit``.
     """
     import atexit
 
@@ -67,11 +71,22 @@ def leave(code: object) -> NoReturn:
     status = exit_status(code)
     run_exit_functions()
     for stream in (sys.stdout, sys.stderr):
+        if stream is None:
+            continue
         try:
-            if stream is not None:
-                stream.flush()
+            stream.flush()
         except BrokenPipeError:
             status = status or 1
-        except (OSError, ValueError):  # closed or failing: nothing more can be said there
-            pass
+        except (OSError, ValueError) as exc:  # a full disk, a closed stream
+            status = status or 1
+            if stream is sys.stdout:
+                _report(f"error: could not write the output: {exc}")
     os._exit(status)
+
+
+def _report(message: str) -> None:
+    try:
+        sys.stderr.write(message + "\n")
+        sys.stderr.flush()
+    except (AttributeError, OSError, ValueError):
+        pass

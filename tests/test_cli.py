@@ -376,9 +376,19 @@ def test_the_program_collects_garbage_less_often_but_importing_the_library_does_
     assert lines[-1] == str(GC_THRESHOLDS)
 
 
+def _run_probe(probe: str, **kwargs) -> subprocess.CompletedProcess:
+    """Run Python code with this checkout importable and stdout buffered (as it is by default)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
+    if "stdout" not in kwargs:
+        kwargs["capture_output"] = True
+    return subprocess.run([sys.executable, "-c", probe], text=True, env=env, timeout=120, check=False, **kwargs)
+
+
 @pytest.mark.parametrize("leaving", ["leave", "sys.exit"])
 def test_the_program_leaves_without_teardown_but_with_everything_written(leaving):
-    # A global whose __del__ speaks shows whether the interpreter was torn down.
+    # A global whose __del__ speaks shows whether the interpreter was torn down; the
+    # 5,000 characters are less than stdout's buffer, so they arrive only if it is flushed.
     probe = (
         "import atexit, sys\n"
         "from nntutor.entry import leave\n"
@@ -387,22 +397,40 @@ def test_the_program_leaves_without_teardown_but_with_everything_written(leaving
         "        sys.stderr.write('torn down\\n')\n"
         "noisy = Noisy()\n"
         "atexit.register(lambda: sys.stderr.write('atexit ran\\n'))\n"
-        "sys.stdout.write('x' * 100_000)\n"
+        "sys.stdout.write('x' * 5000)\n"
         f"{leaving}(3)\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=120, check=False)
+    done = _run_probe(probe)
     assert done.returncode == 3
-    assert done.stdout == "x" * 100_000  # flushed
+    assert done.stdout == "x" * 5000
     expected = "atexit ran\n" if leaving == "leave" else "atexit ran\ntorn down\n"
     assert done.stderr == expected
 
 
 def test_leaving_with_a_message_prints_it_and_exits_1():
-    probe = "from nntutor.entry import leave\nleave('no lessons here')\n"
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=120, check=False)
+    done = _run_probe("from nntutor.entry import leave\nleave('no lessons here')\n")
     assert (done.returncode, done.stdout, done.stderr) == (1, "", "no lessons here\n")
+
+
+PENDING_OUTPUT = "import sys\nfrom nntutor.entry import leave\nsys.stdout.write('x' * 5000)\nleave(0)\n"
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_output_that_cannot_be_written_is_an_error_not_a_success():
+    with open("/dev/full", "w") as full:
+        done = _run_probe(PENDING_OUTPUT, stdout=full, stderr=subprocess.PIPE)
+    assert done.returncode == 1
+    assert done.stderr == "error: could not write the output: [Errno 28] No space left on device\n"
+
+
+def test_a_reader_that_went_away_is_exit_1_without_a_message():
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the output is flushed
+    try:
+        done = _run_probe(PENDING_OUTPUT, stdout=write_end, stderr=subprocess.PIPE)
+    finally:
+        os.close(write_end)
+    assert (done.returncode, done.stderr) == (1, "")
 
 
 @pytest.mark.parametrize(("typed", "meant"), [("lessons", "lesson"), ("li", "list"), ("progres", "progress"), ("quizz", "quiz")])
