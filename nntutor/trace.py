@@ -42,10 +42,10 @@ class Table:
 class Deferred:
     """A matrix that a step shows but does not keep: its rows are computed when asked for.
 
-    For big inputs some intermediate matrices (attention's exponentials, its
-    masked scores) are as large as the outputs but needed by no output. Keeping
-    them would raise a run's peak memory by one n×n array each; a Deferred
-    keeps only how to compute them (from arrays the trace holds anyway). The
+    For big inputs some intermediate matrices (attention's scaled and masked
+    scores, its exponentials) are as large as the outputs and cheap to compute
+    again. Keeping them would raise a run's peak memory by one n×n array each; a
+    Deferred keeps only how to compute them (from arrays the trace holds anyway). The
     terminal computes the few rows it shows; anything needing every value
     (``np.asarray(d)``: JSON, Markdown, the quiz) computes them all, with the
     same arithmetic, so the numbers are identical.

@@ -94,8 +94,8 @@ def exp_rows_in_place(scaled: np.ndarray, allowed: np.ndarray | None):
     """Row-wise e^(s − row max) over allowed cells, written over ``scaled``: (exps, row_max, row_sum, empty_rows).
 
     Masked cells become exactly 0 (e^(−∞)); a row with no allowed cell has max 0 and
-    sum 0. ``exps`` is ``scaled`` itself: no n×n array is allocated, so pass a copy
-    if the scores are still needed.
+    sum 0. ``exps`` is ``scaled`` itself: no n×n float array is allocated (a mask
+    costs one n×n array of booleans), so pass a copy if the scores are still needed.
 
     >>> exps, row_max, row_sum, empty = exp_rows_in_place(np.array([[0.0, np.log(3.0)]]), None)
     >>> np.round(exps, 4).tolist(), round(float(row_sum[0]), 4)

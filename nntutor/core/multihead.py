@@ -123,8 +123,8 @@ def multi_head_attention(
 def estimate_bytes(n: int, d_model: int, heads: int) -> int:
     """A generous estimate of the memory a multi-head run of this size needs.
 
-    Per head at most six n×n arrays (the scores, the weights, the mask, and
-    temporaries while the softmax and the stacking run), plus a dozen n×d arrays and four d×d
+    Per head at most six n×n arrays (the scores, the weights, and temporaries
+    while the softmax and the stacking run; the boolean mask is shared), plus a dozen n×d arrays and four d×d
     weight matrices, 8 bytes each.
 
     >>> estimate_bytes(3, 4, 2)

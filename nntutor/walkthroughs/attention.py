@@ -24,9 +24,9 @@ DEFAULT_D_MODEL = 3
 def memory_estimate(n: int, d: int) -> int:
     """Bytes a run may need, with room to spare: six n×n float64 matrices plus the n×d ones.
 
-    The run keeps three (S, S′, A) and computes the exponentials and the masked
-    scores again when they are shown; an export that writes them in full holds
-    them too, with its own working space.
+    The run keeps two (S and A) and computes the scaled and masked scores and the
+    exponentials again when they are shown; an export that writes them in full
+    holds them too, with its own working space.
     """
     return 8 * (6 * n * n + 6 * n * d)
 

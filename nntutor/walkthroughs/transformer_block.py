@@ -195,6 +195,7 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
         Value(f"weights{k + 1}", res.weights, label=f"head {k + 1} weights", rows=toks, cols=toks, heat=True)
         for k, res in enumerate(m.heads)
     ]
+    scaled_i = h1.scaled(i)
     trace.add(
         Step(
             id="attention-heads",
@@ -204,8 +205,8 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
             values=head_values,
             worked=[
                 dot_worked(ctx, f"head 1: s[{toks[i]}, {toks[0]}] = Q₁[{toks[i]}]·K₁[{toks[0]}]", h1.q[i], h1.k[0], h1.scores[i, 0])
-                + f"; ÷ √{dh} = {num(h1.scaled(i)[0])}",
-                f"head 1, row {toks[i]}: softmax([{', '.join(num(v) for v in h1.scaled(i)[:8])}"
+                + f"; ÷ √{dh} = {num(scaled_i[0])}",
+                f"head 1, row {toks[i]}: softmax([{', '.join(num(v) for v in scaled_i[:8])}"
                 + (", …" if n > 8 else "")
                 + f"]) = [{', '.join(num(v) for v in h1.weights[i][:8])}" + (", …" if n > 8 else "") + "]",
             ],
