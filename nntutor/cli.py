@@ -154,8 +154,12 @@ class NntutorGroup(TyperGroup):
             _say(f"error: {_one_line(exc.format_message())}{where}")
             sys.exit(getattr(exc, "exit_code", 2))
         except Exception as exc:  # a bug: one line, no traceback (NNTUTOR_DEBUG=1 shows it)
+            import errno
             import os
 
+            if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EIO):
+                _say(f"error: could not write the output: {exc}")  # a full disk is not a bug
+                sys.exit(1)
             if os.environ.get("NNTUTOR_DEBUG"):
                 raise
             _say(f"internal error: {type(exc).__name__}: {_one_line(str(exc))[:300]} (please report it; NNTUTOR_DEBUG=1 shows details)")

@@ -423,6 +423,17 @@ def test_output_that_cannot_be_written_is_an_error_not_a_success():
     assert done.stderr == "error: could not write the output: [Errno 28] No space left on device\n"
 
 
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_a_full_disk_while_writing_unbuffered_output_is_an_error_not_a_bug():
+    # with PYTHONUNBUFFERED the write fails inside the command, not in the final flush
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-m", "nntutor", "list"], stdout=full, stderr=subprocess.PIPE,
+                              text=True, env=env, timeout=120, check=False)
+    assert done.returncode == 1
+    assert done.stderr == "error: could not write the output: [Errno 28] No space left on device\n"
+
+
 def test_a_reader_that_went_away_is_exit_1_without_a_message():
     read_end, write_end = os.pipe()
     os.close(read_end)  # the reader is gone before the output is flushed
