@@ -45,8 +45,8 @@ class Deferred:
     For big inputs some intermediate matrices (attention's scaled and masked
     scores, its exponentials) are as large as the outputs and cheap to compute
     again. Keeping them would raise a run's peak memory by one n×n array each; a
-    Deferred keeps only how to compute them (from arrays the trace holds anyway). The
-    terminal computes the few rows it shows; anything needing every value
+    Deferred keeps only how to compute them (from arrays the trace holds anyway).
+    The terminal computes the few rows it shows; anything needing every value
     (``np.asarray(d)``: JSON, Markdown, the quiz) computes them all, with the
     same arithmetic, so the numbers are identical.
 

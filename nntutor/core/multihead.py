@@ -124,8 +124,8 @@ def estimate_bytes(n: int, d_model: int, heads: int) -> int:
     """A generous estimate of the memory a multi-head run of this size needs.
 
     Per head at most six n×n arrays (the scores, the weights, and temporaries
-    while the softmax and the stacking run; the boolean mask is shared), plus a dozen n×d arrays and four d×d
-    weight matrices, 8 bytes each.
+    while the softmax and the stacking run; the boolean mask is shared), plus a
+    dozen n×d arrays and four d×d weight matrices, 8 bytes each.
 
     >>> estimate_bytes(3, 4, 2)
     2528
