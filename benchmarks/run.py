@@ -14,7 +14,7 @@ medians over the rounds.
     python benchmarks/run.py --rows 1,2,4  # only some rows
 
 nntutor runs as the ``nntutor`` command pip installs (a copy of that
-console-script file, calling ``nntutor.entry:main``) with PYTHONPATH set to the
+console-script file, calling ``nntutor.cli.entry:main``) with PYTHONPATH set to the
 checkout given by ``--repo`` (default: the parent of this folder), from a
 temporary folder, so the code measured is the checkout's (byte-compiled first,
 as an installed package is). Ours and the baselines get the same environment, passed on as it
@@ -169,10 +169,10 @@ def machine() -> str:
     )
 
 
-# What pip writes for ``[project.scripts] nntutor = "nntutor.entry:main"`` (less the #! line).
+# What pip writes for ``[project.scripts] nntutor = "nntutor.cli.entry:main"`` (less the #! line).
 CONSOLE_SCRIPT = """\
 import sys
-from nntutor.entry import main
+from nntutor.cli.entry import main
 if __name__ == '__main__':
     sys.argv[0] = sys.argv[0].removesuffix('.exe')
     sys.exit(main())

@@ -1,6 +1,6 @@
 """``python -m nntutor`` runs the command-line tutor."""
 
-from nntutor.entry import main
+from nntutor.cli.entry import main
 
 if __name__ == "__main__":
     main()

@@ -21,8 +21,9 @@ import atheris
 with atheris.instrument_imports():
     import numpy as np
 
-    from nntutor import answers, inputs
+    from nntutor.catalog import inputs
     from nntutor.errors import InputError
+    from nntutor.quiz import answers
 
 PARSERS = (
     inputs.parse_scalar,

@@ -9,11 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nntutor import symbolic
+from nntutor.catalog.lessonfile import check_all, load_lesson
+from nntutor.catalog.run import run_lesson
 from nntutor.core import activations
 from nntutor.errors import InputError
-from nntutor.lessons import check_all, load_lesson
-from nntutor.run import run_lesson
+from nntutor.symbolic import derivatives as symbolic
 
 NAMES = ("relu", "leaky-relu", "sigmoid", "tanh", "gelu", "gelu-tanh")
 

@@ -13,9 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import nntutor.answers as answers_module
-from nntutor.answers import MAX_DEPTH, MAX_EXPONENT, PHRASE, AnswerError, parse_answer, verdict
+import nntutor.quiz.answers as answers_module
 from nntutor.errors import NntutorError
+from nntutor.quiz.answers import MAX_DEPTH, MAX_EXPONENT, PHRASE, AnswerError, parse_answer, verdict
 
 
 @pytest.fixture

@@ -8,9 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from nntutor.catalog.lessonfile import load_lesson
+from nntutor.catalog.run import run_lesson
 from nntutor.core.attention import attention
-from nntutor.lessons import load_lesson
-from nntutor.run import run_lesson
 
 X = np.array([[1, 0, 0.5], [0.5, 1, 0.2], [0.2, 0.3, 1], [1, 0.5, 0.3]])
 

@@ -8,11 +8,11 @@ import json
 import numpy as np
 import pytest
 
+from nntutor.catalog.lessonfile import load_lesson
+from nntutor.catalog.run import run_lesson
 from nntutor.core import backprop as bp
 from nntutor.errors import InputError
-from nntutor.lessons import load_lesson
-from nntutor.run import run_lesson
-from nntutor.symbolic_backprop import network_derivatives
+from nntutor.symbolic.backprop import network_derivatives
 
 
 def run(**raw):
@@ -302,7 +302,7 @@ def test_cli_markdown_has_latex_derivative(run_cli):
 
 
 @pytest.mark.parametrize(
-    "module", ["nntutor.core.backprop", "nntutor.symbolic_backprop", "nntutor.walkthroughs.backprop"]
+    "module", ["nntutor.core.backprop", "nntutor.symbolic.backprop", "nntutor.walkthroughs.backprop"]
 )
 def test_docstring_examples(module):
     import doctest

@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from nntutor import cli
-from nntutor.lessons import load_all
+from nntutor.catalog.lessonfile import load_all
 from tests.helpers import assert_refused
 
 NUMERIC = ("scalar", "integer", "vector", "matrix", "array")

@@ -23,9 +23,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from nntutor.catalog.lessonfile import check_all, load_lesson
+from nntutor.catalog.run import run_lesson
 from nntutor.core import bpe
-from nntutor.lessons import check_all, load_lesson
-from nntutor.run import run_lesson
 
 learn_module = pytest.importorskip("subword_nmt.learn_bpe", reason="subword-nmt oracle not installed")
 apply_module = pytest.importorskip("subword_nmt.apply_bpe", reason="subword-nmt oracle not installed")
@@ -477,8 +477,8 @@ def test_lesson_does_not_import_sympy():
     # Start-up cost matters on every command: the bpe lesson needs neither sympy nor torch.
     code = (
         "import sys\n"
-        "from nntutor.lessons import load_lesson\n"
-        "from nntutor.run import run_lesson\n"
+        "from nntutor.catalog.lessonfile import load_lesson\n"
+        "from nntutor.catalog.run import run_lesson\n"
         "run_lesson(load_lesson('bpe'), {})\n"
         "print(sorted(m for m in ('sympy', 'torch') if m in sys.modules))\n"
     )

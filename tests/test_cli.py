@@ -191,7 +191,7 @@ def test_markup_in_user_text_is_shown_literally(run_cli):
 
 
 def test_teacher_variant_via_environment(run_cli, tmp_path, monkeypatch):
-    from nntutor.lessons import builtin_lessons_dir
+    from nntutor.catalog.lessonfile import builtin_lessons_dir
 
     text = (builtin_lessons_dir() / "attention.toml").read_text()
     text = text.replace('default = "The,cat,sat,down"', 'default = "Le,chat,est,là"')
@@ -265,9 +265,9 @@ def test_step_mode_does_not_wait_when_piped(run_cli):
 
 
 def test_step_mode_pages_in_a_terminal():
-    from nntutor.lessons import load_lesson
+    from nntutor.catalog.lessonfile import load_lesson
+    from nntutor.catalog.run import run_lesson
     from nntutor.render import terminal
-    from nntutor.run import run_lesson
 
     answers = iter(["", "b", "", "q"])
     prompts = []
@@ -330,12 +330,12 @@ def test_an_internal_error_is_one_line_not_a_traceback(run_cli, monkeypatch):
 
 
 def test_failed_write_leaves_no_partial_file(run_cli, tmp_path, monkeypatch):
-    import nntutor.files
+    import nntutor.render.files
 
     def refuse(src, dst):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(nntutor.files.os, "replace", refuse)
+    monkeypatch.setattr(nntutor.render.files.os, "replace", refuse)
     target = tmp_path / "out"
     target.mkdir()
     result = run_cli("lesson", "neuron", "-o", str(target / "trace.md"))
@@ -345,11 +345,11 @@ def test_failed_write_leaves_no_partial_file(run_cli, tmp_path, monkeypatch):
 
 
 def test_failed_write_keeps_the_old_file(run_cli, tmp_path, monkeypatch):
-    import nntutor.files
+    import nntutor.render.files
 
     target = tmp_path / "trace.json"
     target.write_text("old")
-    monkeypatch.setattr(nntutor.files.os, "fsync", lambda fd: (_ for _ in ()).throw(OSError(5, "Input/output error")))
+    monkeypatch.setattr(nntutor.render.files.os, "fsync", lambda fd: (_ for _ in ()).throw(OSError(5, "Input/output error")))
     result = run_cli("lesson", "neuron", "-o", str(target))
     assert result.exit_code == 1
     assert target.read_text() == "old"
@@ -363,7 +363,7 @@ def test_the_program_collects_garbage_less_often_but_importing_the_library_does_
         "print(gc.get_threshold() == (700, 10, 10))\n"  # importing the library changes nothing
         "atexit.register(lambda: print(gc.get_threshold()))\n"
         "sys.argv = ['nntutor', '--version']\n"
-        "from nntutor.entry import main\n"
+        "from nntutor.cli.entry import main\n"
         "main()\n"
     )
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
@@ -371,7 +371,7 @@ def test_the_program_collects_garbage_less_often_but_importing_the_library_does_
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0] == "True" and lines[1].startswith("nntutor ")
-    from nntutor.entry import GC_THRESHOLDS
+    from nntutor.cli.entry import GC_THRESHOLDS
 
     assert lines[-1] == str(GC_THRESHOLDS)
 
@@ -391,7 +391,7 @@ def test_the_program_leaves_without_teardown_but_with_everything_written(leaving
     # 5,000 characters are less than stdout's buffer, so they arrive only if it is flushed.
     probe = (
         "import atexit, sys\n"
-        "from nntutor.entry import leave\n"
+        "from nntutor.cli.entry import leave\n"
         "class Noisy:\n"
         "    def __del__(self):\n"
         "        sys.stderr.write('torn down\\n')\n"
@@ -408,11 +408,11 @@ def test_the_program_leaves_without_teardown_but_with_everything_written(leaving
 
 
 def test_leaving_with_a_message_prints_it_and_exits_1():
-    done = _run_probe("from nntutor.entry import leave\nleave('no lessons here')\n")
+    done = _run_probe("from nntutor.cli.entry import leave\nleave('no lessons here')\n")
     assert (done.returncode, done.stdout, done.stderr) == (1, "", "no lessons here\n")
 
 
-PENDING_OUTPUT = "import sys\nfrom nntutor.entry import leave\nsys.stdout.write('x' * 5000)\nleave(0)\n"
+PENDING_OUTPUT = "import sys\nfrom nntutor.cli.entry import leave\nsys.stdout.write('x' * 5000)\nleave(0)\n"
 
 
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")

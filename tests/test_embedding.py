@@ -11,10 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from nntutor.catalog.lessonfile import check_all, load_lesson
+from nntutor.catalog.run import run_lesson
 from nntutor.core import embedding as emb
 from nntutor.errors import InputError
-from nntutor.lessons import check_all, load_lesson
-from nntutor.run import run_lesson
 
 
 def run(**flags):

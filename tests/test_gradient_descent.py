@@ -12,10 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from nntutor.catalog.lessonfile import check_all, load_lesson
+from nntutor.catalog.run import run_lesson
 from nntutor.core import descent
 from nntutor.errors import InputError
-from nntutor.lessons import check_all, load_lesson
-from nntutor.run import run_lesson
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -166,7 +166,7 @@ def test_lesson_files_check_clean():
 @pytest.mark.parametrize("lesson", ["gradient-descent", "training"])
 def test_no_sympy_import(lesson):
     code = (
-        "from nntutor.lessons import load_lesson; from nntutor.run import run_lesson; "
+        "from nntutor.catalog.lessonfile import load_lesson; from nntutor.catalog.run import run_lesson; "
         f"run_lesson(load_lesson({lesson!r})); import sys; print('sympy' in sys.modules)"
     )
     out = subprocess.run(

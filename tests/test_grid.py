@@ -17,11 +17,11 @@ from rich.color import ColorSystem
 from rich.console import Console
 from rich.text import Text
 
-from nntutor.lessons import load_all
+from nntutor.catalog.lessonfile import load_all
+from nntutor.catalog.run import run_lesson
 from nntutor.render import terminal
 from nntutor.render.grid import GridTable
 from nntutor.render.indent import Indent
-from nntutor.run import run_lesson
 
 
 def styled_lines(renderable, width: int, color: bool = True) -> list[list[tuple[str, str]]]:

@@ -5,8 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nntutor.errors import InputError
-from nntutor.inputs import (
+from nntutor.catalog.inputs import (
     parse_array,
     parse_integer,
     parse_labels,
@@ -15,6 +14,7 @@ from nntutor.inputs import (
     parse_vector,
     read_text_file,
 )
+from nntutor.errors import InputError
 
 
 def test_scalar_vector_matrix_syntax():

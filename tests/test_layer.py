@@ -8,10 +8,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from nntutor.catalog.lessonfile import load_lesson
+from nntutor.catalog.run import run_lesson
 from nntutor.core.layer import dense
 from nntutor.errors import InputError
-from nntutor.lessons import load_lesson
-from nntutor.run import run_lesson
 
 
 def run(raw=None):

@@ -11,7 +11,7 @@ fresh Python process and then looks at ``sys.modules``:
   (see ``nntutor.cli._plain_coercion``);
 - ``numpy`` is not needed to list the lessons or to show help;
 - ``sqlite3`` belongs to the quiz and ``nntutor progress``: a lesson run only
-  appends a line to the study log (:mod:`nntutor.studylog`).
+  appends a line to the study log (:mod:`nntutor.study.studylog`).
 
 Positive controls (``backprop`` does import sympy, ``progress`` sqlite3) show
 the check can fail.
@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-# Lessons that derive with sympy (nntutor.symbolic); every other lesson must not import it.
+# Lessons that derive with sympy (nntutor.symbolic.derivatives); every other lesson must not import it.
 SYMPY_LESSONS = frozenset({"activations", "backprop", "tiny-mlp"})
 NEVER = ("pydantic",)
 

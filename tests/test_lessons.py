@@ -5,8 +5,14 @@ from pathlib import Path
 
 import pytest
 
+from nntutor.catalog.lessonfile import (
+    builtin_lessons_dir,
+    check_all,
+    load_all,
+    load_lesson,
+    validate_file,
+)
 from nntutor.errors import InputError, LessonFileError
-from nntutor.lessons import builtin_lessons_dir, check_all, load_all, load_lesson, validate_file
 
 
 def test_every_shipped_lesson_is_valid():

@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from nntutor.catalog.lessonfile import load_lesson
+from nntutor.catalog.run import run_lesson
 from nntutor.core import loss as core
 from nntutor.errors import InputError
-from nntutor.lessons import load_lesson
-from nntutor.run import run_lesson
 
 
 def run(raw=None):

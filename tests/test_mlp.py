@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pytest
 
+from nntutor.catalog.lessonfile import load_lesson
+from nntutor.catalog.run import run_lesson
 from nntutor.core import mlp
 from nntutor.errors import InputError
-from nntutor.lessons import load_lesson
-from nntutor.run import run_lesson
 
 
 def run(raw=None):

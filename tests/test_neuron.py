@@ -5,9 +5,9 @@ import math
 import numpy as np
 import pytest
 
+from nntutor.catalog.lessonfile import load_lesson
+from nntutor.catalog.run import run_lesson
 from nntutor.core import activations
-from nntutor.lessons import load_lesson
-from nntutor.run import run_lesson
 
 
 def test_default_neuron_by_hand():

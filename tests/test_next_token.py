@@ -9,6 +9,8 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from nntutor.catalog.lessonfile import load_lesson
+from nntutor.catalog.run import run_lesson
 from nntutor.core.sampling import (
     inverse_cdf_draw,
     rank,
@@ -19,8 +21,6 @@ from nntutor.core.sampling import (
     top_p_filter,
 )
 from nntutor.errors import InputError
-from nntutor.lessons import load_lesson
-from nntutor.run import run_lesson
 
 # h = [1, 0] and W_U = [[2, 1, 0], [0, 0, 0]] give the logits [2, 1, 0].
 H = "1,0"

@@ -38,7 +38,7 @@ def test_wheel_contains_lessons_and_runs(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(target), NO_COLOR="1")
     env.pop("NNTUTOR_LESSONS", None)
     where = subprocess.run(
-        [sys.executable, "-c", "import nntutor, nntutor.lessons as l; print(nntutor.__file__); print(l.builtin_lessons_dir())"],
+        [sys.executable, "-c", "import nntutor, nntutor.catalog.lessonfile as l; print(nntutor.__file__); print(l.builtin_lessons_dir())"],
         capture_output=True, text=True, cwd=elsewhere, env=env, check=True,
     ).stdout.splitlines()
     assert where[0].startswith(str(target)) and where[1] == str(target / "nntutor" / "lessons")

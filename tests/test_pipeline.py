@@ -13,6 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from nntutor.catalog.lessonfile import load_lesson
+from nntutor.catalog.run import run_lesson
 from nntutor.core.block import WEIGHT_SHAPES, random_weights, transformer_block
 from nntutor.core.bpe import apply_bpe_form, encode
 from nntutor.core.layernorm import layer_norm
@@ -20,8 +22,6 @@ from nntutor.core.pipeline import CORPUS, build_vocabulary, learned_bpe
 from nntutor.core.positional import sinusoidal
 from nntutor.core.softmax import softmax
 from nntutor.errors import InputError
-from nntutor.lessons import load_lesson
-from nntutor.run import run_lesson
 
 DEFAULT_TEXT = "Was the bank flooded?"
 

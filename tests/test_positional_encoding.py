@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from nntutor.catalog.lessonfile import check_all, load_lesson
+from nntutor.catalog.run import run_lesson
 from nntutor.core import positional as posenc
 from nntutor.errors import InputError
-from nntutor.lessons import check_all, load_lesson
-from nntutor.run import run_lesson
 
 
 def run(**flags):

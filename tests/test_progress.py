@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from nntutor import progress
-from nntutor.progress import DAY, Answer, Store
+from nntutor.study import progress
+from nntutor.study.progress import DAY, Answer, Store
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -282,7 +282,7 @@ def test_two_quizzes_at_once(tmp_path):
 def test_two_writers_hammering_the_store(tmp_path):
     home = tmp_path / "home"
     script = (
-        "import sys; from nntutor.progress import Store, Answer\n"
+        "import sys; from nntutor.study.progress import Store, Answer\n"
         "s = Store(sys.argv[1])\n"
         "for i in range(60):\n"
         "    s.record_answer(Answer(sys.argv[2], 'softmax', f'softmax:exp.e{i % 7}', 'softmax.exp', 'p', 1.0, '1', i % 3 == 0))\n"

@@ -8,9 +8,10 @@ import math
 import numpy as np
 import pytest
 
-from nntutor import mistakes, quiz
-from nntutor.lessons import load_lesson
-from nntutor.run import run_lesson
+from nntutor.catalog.lessonfile import load_lesson
+from nntutor.catalog.run import run_lesson
+from nntutor.quiz import mistakes
+from nntutor.quiz import questions as quiz
 
 
 def first_question(lesson: str, seed: int):
@@ -272,7 +273,7 @@ def test_gradient_step_with_the_wrong_sign_hand_worked():
 
 def test_every_lesson_can_be_quizzed():
     """Generic questions work for every lesson file, including those with no quiz settings."""
-    from nntutor.lessons import load_all
+    from nntutor.catalog.lessonfile import load_all
 
     for lesson in load_all():
         questions = quiz.make_quiz([lesson], count=3, seed=0)

@@ -6,12 +6,12 @@ import json
 import numpy as np
 from markdown_it import MarkdownIt
 
-from nntutor.lessons import load_lesson
+from nntutor.catalog.lessonfile import load_lesson
+from nntutor.catalog.run import run_lesson
 from nntutor.numfmt import fmt
 from nntutor.render.json import plain, render_json
 from nntutor.render.markdown import render_markdown
 from nntutor.render.terminal import make_console, print_trace, render_text
-from nntutor.run import run_lesson
 from nntutor.trace import Step, Table, Trace, Value
 
 

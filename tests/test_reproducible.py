@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from nntutor.lessons import load_all
+from nntutor.catalog.lessonfile import load_all
 
 LESSONS = load_all()
 

@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from nntutor.catalog.lessonfile import load_lesson
+from nntutor.catalog.run import run_lesson
 from nntutor.core.softmax import cross_entropy_from_logits, softmax, softmax_steps
-from nntutor.lessons import load_lesson
-from nntutor.run import run_lesson
 
 
 def test_textbook_values():

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from nntutor import studylog
-from nntutor.progress import Store
+from nntutor.study import studylog
+from nntutor.study.progress import Store
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -79,7 +79,7 @@ def test_a_huge_log_is_read_from_its_newest_end(tmp_path, monkeypatch):
 
 
 def test_an_unreadable_log_is_one_clean_error_and_reset_changes_nothing(tmp_path):
-    from nntutor.progress import ProgressError
+    from nntutor.study.progress import ProgressError
 
     store = Store(tmp_path)
     store._conn.execute("INSERT INTO studied (lesson, at) VALUES ('neuron', 50.0)")
@@ -103,7 +103,7 @@ def test_cli_reports_an_unreadable_log_in_one_line(run_cli):
 
 @pytest.mark.slow
 def test_concurrent_appends_never_mix_lines(tmp_path):
-    script = "import sys; from nntutor import studylog\nfor _ in range(400): studylog.append(sys.argv[2], sys.argv[1])\n"
+    script = "import sys; from nntutor.study import studylog\nfor _ in range(400): studylog.append(sys.argv[2], sys.argv[1])\n"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     procs = [
         subprocess.Popen([sys.executable, "-c", script, str(tmp_path), name], env=env, stderr=subprocess.PIPE)

@@ -8,11 +8,11 @@ import time
 import numpy as np
 import pytest
 
+from nntutor.catalog.lessonfile import load_lesson
+from nntutor.catalog.run import run_lesson
 from nntutor.core import backprop as bp
 from nntutor.core import training as tr
 from nntutor.errors import InputError
-from nntutor.lessons import load_lesson
-from nntutor.run import run_lesson
 
 
 def run(**raw):

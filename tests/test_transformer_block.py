@@ -8,10 +8,10 @@ import json
 import numpy as np
 import pytest
 
+from nntutor.catalog.lessonfile import check_all, load_lesson
+from nntutor.catalog.run import run_lesson
 from nntutor.core.block import WEIGHT_SHAPES, random_weights, transformer_block
 from nntutor.errors import InputError
-from nntutor.lessons import check_all, load_lesson
-from nntutor.run import run_lesson
 from tests.helpers import assert_refused, flags_to_argv
 
 

@@ -51,7 +51,7 @@ def _isatty(stream: IO[str]) -> bool:
 
 
 def make_reader(stdin: IO[str], screen: IO[str]) -> Callable[[], str | None]:
-    """``read()`` for :func:`nntutor.quiz.play`: a prompt and one line (``None`` at end of input).
+    """``read()`` for :func:`nntutor.quiz.questions.play`: a prompt and one line (``None`` at end of input).
 
     In a terminal the line is read with ``input`` (line editing); otherwise
     lines are read one by one from the pipe and echoed, so a transcript reads
@@ -79,7 +79,7 @@ def make_reader(stdin: IO[str], screen: IO[str]) -> Callable[[], str | None]:
 
 
 class QuizView:
-    """Prints a quiz as it is played (``show`` is the callback :func:`nntutor.quiz.play` wants)."""
+    """Prints a quiz as it is played (``show`` is the callback :func:`nntutor.quiz.questions.play` wants)."""
 
     def __init__(self, stream: IO[str], *, precision: int = 4) -> None:
         self.stream = stream
@@ -252,7 +252,7 @@ def summary_renderable(summary, *, stopped: str = "", due: Sequence[dict[str, An
 def quiz_json(result, summary, seed: int | None) -> str:
     """The ``--json`` document: ``questions`` (lesson, prompt, expected, answer, correct, revealed, …) and ``score``.
 
-    ``summary`` is ``nntutor.quiz.summarise(result)``: the renderer only formats it.
+    ``summary`` is ``nntutor.quiz.questions.summarise(result)``: the renderer only formats it.
     """
     questions = []
     for outcome in result.outcomes:

@@ -1,6 +1,6 @@
 """The activations lesson: f(z) and f'(z) of six activations at a few points.
 
-Each derivative formula is derived by sympy (``nntutor.symbolic``), then
+Each derivative formula is derived by sympy (``nntutor.symbolic.derivatives``), then
 evaluated with NumPy (``nntutor.core.activations``). Default points
 -2, -1, 0, 1, 2: e.g. GELU(1) = 1×Φ(1) = 0.8413 and σ'(0) = 0.5×0.5 = 0.25.
 """
@@ -50,7 +50,7 @@ def _example_point(points: np.ndarray) -> float:
 
 
 def build(ctx: Context, args: dict[str, Any]) -> Trace:
-    from nntutor import symbolic  # sympy loads only when this lesson runs
+    from nntutor.symbolic import derivatives as symbolic  # sympy loads only when this lesson runs
 
     points = args["at"]
     alpha = float(args["alpha"])

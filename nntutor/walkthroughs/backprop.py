@@ -345,7 +345,7 @@ def _loss_why(loss: str, out_act: str) -> str:
 
 
 def _symbolic_step(ctx, params: bp.Params, x, y, activation, out_act, loss, chosen) -> Step:
-    from nntutor import symbolic_backprop as sb
+    from nntutor.symbolic import backprop as sb
 
     step = Step(
         id="symbolic",

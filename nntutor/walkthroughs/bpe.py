@@ -11,9 +11,9 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from nntutor.catalog.inputs import read_text_file
 from nntutor.core import bpe
 from nntutor.errors import InputError
-from nntutor.inputs import read_text_file
 from nntutor.trace import Step, Table, Trace, Value
 from nntutor.walkthroughs.common import Context
 

@@ -19,7 +19,7 @@ from nntutor.trace import Trace
 class Context(NamedTuple):
     """How a lesson is being built: its file's data and the display precision."""
 
-    lesson: Any = None  # nntutor.lessons.Lesson (kept loose: walkthroughs are tested without files)
+    lesson: Any = None  # nntutor.catalog.lessonfile.Lesson (kept loose: walkthroughs are tested without files)
     precision: int = 4
 
     def n(self, x: Any) -> str:

@@ -12,10 +12,10 @@ from typing import Any
 
 import numpy as np
 
+from nntutor.catalog.inputs import parse_matrix, parse_vector, read_text_file
 from nntutor.core import mlp
 from nntutor.core.softmax import softmax_steps
 from nntutor.errors import InputError
-from nntutor.inputs import parse_matrix, parse_vector, read_text_file
 from nntutor.numfmt import human_bytes
 from nntutor.trace import Step, Table, Trace, Value
 from nntutor.walkthroughs.activation_notes import FORMULAS, activation_worked

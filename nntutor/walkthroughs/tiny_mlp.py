@@ -89,7 +89,7 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
     )
 
     # 3. Gradients: sympy and numeric side by side.
-    from nntutor import symbolic_backprop as sb
+    from nntutor.symbolic import backprop as sb
 
     sym = sb.tiny_mlp_derivatives(params, x0)
     s1, s2 = (1 if h1.z > 0 else 0), (1 if h2.z > 0 else 0)

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from nntutor.catalog.inputs import parse_matrix, parse_vector, read_text_file
 from nntutor.core import ffn as ffn_core
 from nntutor.core import multihead as mha_core
 from nntutor.core.block import (
@@ -29,7 +30,6 @@ from nntutor.core.block import (
 )
 from nntutor.core.layernorm import LayerNormResult
 from nntutor.errors import InputError
-from nntutor.inputs import parse_matrix, parse_vector, read_text_file
 from nntutor.trace import Step, Trace, Value
 from nntutor.walkthroughs._transformer import check_memory, refuse_with, shape_text, token_labels
 from nntutor.walkthroughs.activation_notes import activation_worked

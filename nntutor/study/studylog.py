@@ -5,7 +5,7 @@ single ``write`` to a file opened for appending, with no database to open and
 no SQLite to import. Appends of one short line are atomic, so lessons run at
 the same time never mix their lines, and a line is never rewritten, so a
 killed process loses nothing already noted. ``nntutor progress`` and the quiz
-read the log through :meth:`nntutor.progress.Store.studied`.
+read the log through :meth:`nntutor.study.progress.Store.studied`.
 
 Each line is ``<unix time>\\t<lesson name>\\n``; a line that is not (a torn write
 after a power cut, an edit by hand, a blank line) is skipped when the log is read.
@@ -29,7 +29,7 @@ import re
 import time
 from pathlib import Path
 
-from nntutor.datadir import data_dir
+from nntutor.study.datadir import data_dir
 
 FILENAME = "studied.log"
 _LESSON_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")

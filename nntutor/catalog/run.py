@@ -1,6 +1,6 @@
 """Run a lesson: parse its inputs (flags over defaults), call its walkthrough.
 
->>> from nntutor.lessons import load_lesson
+>>> from nntutor.catalog.lessonfile import load_lesson
 >>> trace = run_lesson(load_lesson("neuron"), {"b": "0"})
 >>> round(trace.outputs["z"], 10)
 -1.4
@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from nntutor.catalog.inputs import parse_input
+from nntutor.catalog.lessonfile import Lesson, default_value, get_builder
 from nntutor.errors import InputError
-from nntutor.inputs import parse_input
-from nntutor.lessons import Lesson, default_value, get_builder
 from nntutor.trace import Trace
 from nntutor.walkthroughs.common import Context
 

@@ -32,7 +32,7 @@ from nntutor.trace import Table, Trace
 class Case:
     """The question a mistake is recomputed for: one element of one step value of a run."""
 
-    lesson: Any  # nntutor.lessons.Lesson
+    lesson: Any  # nntutor.catalog.lessonfile.Lesson
     raw: dict[str, Any]  # the flag values the run used
     trace: Trace
     step: str
@@ -51,8 +51,8 @@ class Case:
 
     def rerun(self, **changes: Any) -> Trace | None:
         """The same run with some flags changed (``no_scale=True`` sets ``--no-scale``)."""
+        from nntutor.catalog.run import run_lesson
         from nntutor.errors import NntutorError
-        from nntutor.run import run_lesson
 
         raw = dict(self.raw)
         raw.update({name.replace("_", "-"): value for name, value in changes.items()})

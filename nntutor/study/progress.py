@@ -2,8 +2,8 @@
 
 Where: ``--data-dir``, else ``$NNTUTOR_HOME``, else the platform's user data
 folder (``platformdirs``; ``~/.local/share/nntutor`` on Linux; see
-:mod:`nntutor.datadir`). The file is ``progress.sqlite3``; lesson runs are noted
-beside it in the study log (:mod:`nntutor.studylog`), which this store reads.
+:mod:`nntutor.study.datadir`). The file is ``progress.sqlite3``; lesson runs are noted
+beside it in the study log (:mod:`nntutor.study.studylog`), which this store reads.
 
 - Each answer is written in its own transaction, committed before the next
   question is asked: a crash, Ctrl-C or a killed process loses nothing already
@@ -37,9 +37,9 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 
-from nntutor import studylog
-from nntutor.datadir import data_dir
 from nntutor.errors import NntutorError
+from nntutor.study import studylog
+from nntutor.study.datadir import data_dir
 
 SCHEMA_VERSION = 1
 FILENAME = "progress.sqlite3"

@@ -13,12 +13,12 @@ Two kinds of question:
 
 Numeric answers are right within 1% relative or 0.005 absolute (integers
 exactly). A wrong answer is compared with the values registered mistakes give
-(:mod:`nntutor.mistakes`) and the matching one is named.
+(:mod:`nntutor.quiz.mistakes`) and the matching one is named.
 
 :func:`play` runs a quiz with injected ``read``/``show``/``record`` callables;
 the CLI supplies the terminal and the progress store.
 
->>> from nntutor.lessons import load_lesson
+>>> from nntutor.catalog.lessonfile import load_lesson
 >>> questions = make_quiz([load_lesson("softmax")], count=2, seed=3)
 >>> [q.lesson for q in questions]
 ['softmax', 'softmax']
@@ -35,11 +35,11 @@ from typing import Any
 
 import numpy as np
 
-from nntutor import mistakes as mistake_registry
-from nntutor.answers import AnswerError, parse_answer, verdict
+from nntutor.catalog.lessonfile import Lesson, QuizItem, default_value
 from nntutor.errors import NntutorError
-from nntutor.lessons import Lesson, QuizItem, default_value
 from nntutor.numfmt import fmt
+from nntutor.quiz import mistakes as mistake_registry
+from nntutor.quiz.answers import AnswerError, parse_answer, verdict
 from nntutor.trace import Step, Table, Trace, concrete
 
 DEFAULT_REL = 0.01
@@ -400,7 +400,7 @@ def target_items(lesson: Lesson, trace: Trace | None = None) -> list[str]:
     if settings.targets:
         return [f"{lesson.name}:{t.step}.{t.value}" for t in settings.targets]
     if trace is None:
-        from nntutor.run import run_lesson
+        from nntutor.catalog.run import run_lesson
 
         trace = run_lesson(lesson, {})
     return [f"{lesson.name}:{t.step}.{t.value}" for t in _targets(lesson, trace)]
@@ -469,8 +469,8 @@ def numeric_question(lesson: Lesson, rng: np.random.Generator, target: Target | 
 def _run_dropping_refused(lesson: Lesson, raw: dict[str, Any]) -> Trace | None:
     """Run with these flags; a flag the lesson refuses (e.g. one that does not go with
     another) is dropped and the run tried again. ``raw`` is updated in place."""
+    from nntutor.catalog.run import run_lesson
     from nntutor.errors import InputError
-    from nntutor.run import run_lesson
 
     for _ in range(len(raw) + 1):
         try:
@@ -598,7 +598,7 @@ def slots(lessons: Sequence[Lesson]) -> list[Slot]:
         if settings.targets:
             targets = list(settings.targets)
         else:
-            from nntutor.run import run_lesson
+            from nntutor.catalog.run import run_lesson
 
             try:
                 targets = _targets(lesson, run_lesson(lesson, {}))

@@ -155,7 +155,7 @@ class Lesson(NamedTuple):
 def default_value(spec: InputSpec) -> Any:
     if spec.default is None:
         return False if spec.kind == "flag" else None
-    from nntutor.inputs import parse_input  # NumPy: only when a lesson's inputs are parsed
+    from nntutor.catalog.inputs import parse_input  # NumPy: only when a lesson's inputs are parsed
 
     return parse_input(spec, spec.default)
 
@@ -165,11 +165,11 @@ def default_value(spec: InputSpec) -> Any:
 
 def builtin_lessons_dir() -> Path:
     """``nntutor/lessons`` in an installed wheel; the repository's ``lessons/`` otherwise."""
-    here = Path(__file__).resolve().parent
-    packaged = here / "lessons"
+    package = Path(__file__).resolve().parent.parent
+    packaged = package / "lessons"
     if packaged.is_dir():
         return packaged
-    return here.parent / "lessons"
+    return package.parent / "lessons"
 
 
 def lesson_dirs(extra: str | os.PathLike | None = None) -> list[Path]:
@@ -368,7 +368,7 @@ def validate_data(path: Path, data: dict[str, Any], *, check_inputs: bool = True
         seen.add(name)
         if not check_inputs:
             continue
-        from nntutor import inputs as input_parsing  # NumPy: only when defaults are parsed
+        from nntutor.catalog import inputs as input_parsing  # NumPy: only when defaults are parsed
 
         if raw["kind"] not in input_parsing.KINDS:
             errors.append(

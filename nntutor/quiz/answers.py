@@ -13,7 +13,7 @@ Answers may be written as plain numbers or as small arithmetic expressions::
 >>> parse_answer("system(1)")
 Traceback (most recent call last):
   ...
-nntutor.answers.AnswerError: could not read that as a number: 'system' is not a known name (known: e, pi, sqrt, exp, ln, log, log10, log2)
+nntutor.quiz.answers.AnswerError: could not read that as a number: 'system' is not a known name (known: e, pi, sqrt, exp, ln, log, log10, log2)
 
 The text is never evaluated by Python (no ``eval``, no ``sympify``, no
 ``parse_expr``: all of them can run code). A small recursive-descent parser of

@@ -71,7 +71,7 @@ def _plain_coercion(params: list) -> list:
     Recent Typer versions coerce every option value with a pydantic TypeAdapter
     built on first use: that imports pydantic and builds a schema, about 0.2 s of
     CPU and 10 MB on every start, before any lesson runs. Our options are all
-    plain strings (``nntutor.inputs`` parses them) or flags, so none is needed.
+    plain strings (``nntutor.catalog.inputs`` parses them) or flags, so none is needed.
     With a Typer whose internals differ, the parameters are left as they are.
     """
     if _RuntimeParam is None:
@@ -177,12 +177,12 @@ class LessonGroup(TyperGroup):
         return ctx.find_root().params.get("lessons_dir")
 
     def list_commands(self, ctx) -> list[str]:
-        from nntutor.lessons import load_all
+        from nntutor.catalog.lessonfile import load_all
 
         return [lesson.name for lesson in load_all(self._extra_dir(ctx), check_inputs=False)]
 
     def get_command(self, ctx, cmd_name: str):
-        from nntutor.lessons import load_lesson
+        from nntutor.catalog.lessonfile import load_lesson
 
         return lesson_command(load_lesson(cmd_name, self._extra_dir(ctx)))
 
@@ -275,7 +275,7 @@ def lesson_command(lesson):
 
 
 def _parse_precision(raw: str | None) -> int:
-    from nntutor.inputs import check_range, parse_integer
+    from nntutor.catalog.inputs import check_range, parse_integer
 
     if raw is None:
         return 4
@@ -304,12 +304,12 @@ def _choose_format(output_format: str | None, output: str | None) -> str:
 def show_lesson(lesson, raw: dict[str, Any], *, output_format: str | None, output: str | None,
                 precision: str | None, full: bool, step: bool = False, vs: str | None = None, plots: bool = True) -> None:
     """Run the lesson and send its trace to the chosen renderer and destination."""
-    from nntutor.run import run_lesson
+    from nntutor.catalog.run import run_lesson
 
     digits = _parse_precision(precision)
     fmt_name = _choose_format(output_format, output)
     if output is not None:
-        from nntutor.files import check_writable
+        from nntutor.render.files import check_writable
 
         check_writable(output)
     trace = run_lesson(lesson, raw, precision=digits)
@@ -347,7 +347,7 @@ def show_lesson(lesson, raw: dict[str, Any], *, output_format: str | None, outpu
     if output is None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
         return
-    from nntutor.files import write_atomic
+    from nntutor.render.files import write_atomic
 
     write_atomic(output, text)
     _say(f"wrote {output} ({fmt_name})")
@@ -391,7 +391,7 @@ def vs_overrides(lesson, text: str) -> dict[str, Any]:
 
 def show_comparison(lesson, first, second, vs: str, *, fmt_name: str, output: str | None, digits: int, limit: int) -> None:
     """Both runs: the first in full, then the outputs side by side with changes marked."""
-    from nntutor.compare import changed
+    from nntutor.render.compare import changed
 
     masks = changed(first.outputs, second.outputs)
     labels = ("as given", f"with {vs}")
@@ -421,7 +421,7 @@ def show_comparison(lesson, first, second, vs: str, *, fmt_name: str, output: st
     if output is None:
         sys.stdout.write(text)
         return
-    from nntutor.files import write_atomic
+    from nntutor.render.files import write_atomic
 
     write_atomic(output, text)
     _say(f"wrote {output} ({fmt_name})")
@@ -430,7 +430,7 @@ def show_comparison(lesson, first, second, vs: str, *, fmt_name: str, output: st
 def _record_studied(name: str) -> None:
     """Note the lesson run in the study log; a failure only warns (it never breaks a lesson)."""
     try:
-        from nntutor import studylog
+        from nntutor.study import studylog
 
         studylog.append(name)
     except Exception as exc:  # noqa: BLE001 - recording progress must never break a lesson
@@ -451,11 +451,11 @@ def quiz_command(ctx: typer.Context, lesson_names: list[str] | None, count: str,
     """Glue for ``nntutor quiz``: choose lessons, make questions, play them, record every answer."""
     import uuid
 
-    from nntutor import quiz
-    from nntutor.inputs import check_range, parse_integer
-    from nntutor.lessons import load_all, load_lesson
-    from nntutor.progress import Answer, Store
+    from nntutor.catalog.inputs import check_range, parse_integer
+    from nntutor.catalog.lessonfile import load_all, load_lesson
+    from nntutor.quiz import questions as quiz
     from nntutor.render import quiz_view
+    from nntutor.study.progress import Answer, Store
 
     extra = ctx.find_root().params.get("lessons_dir")
     number = parse_integer("--count", count)
@@ -506,8 +506,8 @@ def progress_command(reset: bool, yes: bool, as_json: bool, data_dir: str | None
     """Glue for ``nntutor progress``."""
     import time
 
-    from nntutor.progress import Store
     from nntutor.render import quiz_view
+    from nntutor.study.progress import Store
 
     with Store(data_dir) as store:
         for notice in store.notices:
@@ -537,7 +537,7 @@ def _version(value: bool) -> None:
 
 def list_lessons(ctx: typer.Context) -> None:
     """List the lessons in teaching order, grouped by part."""
-    from nntutor.lessons import load_all
+    from nntutor.catalog.lessonfile import load_all
     from nntutor.render.console import emit, lessons_table
 
     extra = ctx.find_root().params.get("lessons_dir")
@@ -548,7 +548,7 @@ def list_lessons(ctx: typer.Context) -> None:
 
 def check(ctx: typer.Context) -> None:
     """Validate every lesson file (keys, names, defaults, builders); exit 2 on any problem."""
-    from nntutor.lessons import check_all
+    from nntutor.catalog.lessonfile import check_all
 
     extra = ctx.find_root().params.get("lessons_dir")
     count, errors = check_all(extra)

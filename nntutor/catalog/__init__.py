@@ -1,0 +1,1 @@
+"""Lesson files and the code they name: schema, folders, flag parsing, the registry, running."""

@@ -1,0 +1,1 @@
+"""The quiz: questions from lesson traces, known mistakes, the safe answer parser, the session and its summary."""

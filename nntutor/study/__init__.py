@@ -1,0 +1,1 @@
+"""What a learner has done: the progress store (SQLite), the study log, the data folder."""

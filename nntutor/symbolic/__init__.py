@@ -1,0 +1,1 @@
+"""Exact derivatives with sympy (imported lazily, only by the lessons that derive)."""
