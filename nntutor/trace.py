@@ -95,14 +95,56 @@ def concrete(data: Any) -> Any:
     return data.__array__() if isinstance(data, Deferred) else data
 
 
+KINDS = ("text", "scalar", "vector", "matrix", "stack", "table", "mapping", "labels", "rows", "ragged", "other")
+
+
+def classify(data: Any) -> str:
+    """What kind of value ``data`` is, decided once for every renderer and the quiz.
+
+    ``text`` a string; ``scalar`` one number; ``vector``/``matrix``/``stack`` a 1-, 2- or
+    3-D numeric array (a :class:`Deferred` is a matrix); ``table`` a :class:`Table`;
+    ``mapping`` a dict; ``labels`` a list of strings; ``rows`` a list of rows holding
+    text (BPE merges); ``ragged`` a list of arrays of different shapes (one per layer).
+
+    >>> import numpy as np
+    >>> [classify(x) for x in (0.5, "a", np.zeros(3), np.zeros((2, 2)), ["a", "b"], [[1, 2], [3]])]
+    ['scalar', 'text', 'vector', 'matrix', 'labels', 'ragged']
+    """
+    import numpy as np
+
+    if isinstance(data, str):
+        return "text"
+    if isinstance(data, Deferred):
+        return "matrix"
+    if isinstance(data, Table):
+        return "table"
+    if isinstance(data, dict):
+        return "mapping"
+    if isinstance(data, (list, tuple)) and data:
+        if all(isinstance(item, str) for item in data):
+            return "labels"
+        if all(isinstance(row, (list, tuple)) for row in data) and any(
+            isinstance(cell, str) for row in data for cell in row
+        ):
+            return "rows"
+        if not any(isinstance(item, str) for item in data) and len({np.shape(item) for item in data}) > 1:
+            return "ragged"
+    try:
+        ndim = np.ndim(data)
+    except (TypeError, ValueError):
+        return "other"
+    return {0: "scalar", 1: "vector", 2: "matrix", 3: "stack"}.get(ndim, "other")
+
+
 class Value(NamedTuple):
     """One named value a step produced, kept at full precision.
 
     ``data`` is a NumPy array (vector or matrix), a Python number, a string, a
-    :class:`Table`, or a list/dict of those. ``rows`` and ``cols`` label a
-    matrix's rows and columns (a vector uses ``cols``); ``label`` is the name
-    shown to the learner when it differs from the key. ``heat`` marks values
-    that read best as a heatmap (attention weights, encodings).
+    :class:`Table`, or a list/dict of those; :attr:`kind` says which
+    (:func:`classify`). ``rows`` and ``cols`` label a matrix's rows and columns
+    (a vector uses ``cols``); ``label`` is the name shown to the learner when it
+    differs from the key. ``heat`` marks values that read best as a heatmap
+    (attention weights, encodings).
     """
 
     name: str
@@ -115,6 +157,11 @@ class Value(NamedTuple):
     @property
     def display_name(self) -> str:
         return self.label or self.name
+
+    @property
+    def kind(self) -> str:
+        """``scalar``, ``vector``, ``matrix``, ``table`` … (see :func:`classify`)."""
+        return classify(self.data)
 
 
 class Series(NamedTuple):
@@ -170,11 +217,13 @@ class Trace:
 
     ``inputs`` holds every input the computation used (random ones included),
     so any run can be reproduced. ``outputs`` are the lesson's public contract:
-    their names are read by scripts and autograders.
+    their names are read by scripts and autograders. ``narrative`` is the
+    lesson's introduction, shown before the steps.
     """
 
     lesson: str
     title: str
+    narrative: str = ""
     inputs: dict[str, Any] = field(default_factory=dict)
     steps: list[Step] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)

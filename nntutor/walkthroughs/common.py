@@ -36,6 +36,7 @@ class Context(NamedTuple):
             lesson=name or (lesson.name if lesson is not None else ""),
             title=title or (lesson.title if lesson is not None else ""),
             summary=lesson.summary if lesson is not None else "",
+            narrative=lesson.narrative if lesson is not None else "",
             inputs=inputs,
         )
 
