@@ -321,7 +321,7 @@ def test_an_internal_error_is_one_line_not_a_traceback(run_cli, monkeypatch):
     def broken(ctx, args):
         raise ZeroDivisionError("boom")
 
-    monkeypatch.setattr(neuron, "build", broken)
+    monkeypatch.setattr(neuron, "WALKTHROUGH", neuron.WALKTHROUGH._replace(build=broken))
     result = run_cli("lesson", "neuron")
     assert result.exit_code == 1
     assert result.stderr.strip().splitlines() == [

@@ -10,7 +10,7 @@ import pytest
 
 from nntutor.catalog.lessonfile import load_lesson
 from nntutor.catalog.run import run_lesson
-from nntutor.quiz import mistakes
+from nntutor.quiz import mistakes, session
 from nntutor.quiz import questions as quiz
 
 
@@ -105,16 +105,15 @@ def test_random_inputs_keep_shapes_and_bounds():
     lesson = load_lesson("softmax")
     rng = np.random.default_rng(0)
     for _ in range(20):
-        raw = quiz.random_inputs(lesson, rng)
-        assert len(raw["logits"].split(",")) == 5
-        assert raw["temperature"] == "1"
-        assert 0 <= int(raw["target"]) < 5
-        for token in raw["logits"].split(","):
-            assert len(token.split(".")[-1]) <= 2  # two decimals at most: readable
-    spec = load_lesson("attention").input("x")
-    raw = quiz.random_inputs(load_lesson("attention"), np.random.default_rng(1))
-    assert np.asarray([row.split(",") for row in raw["x"].split(";")]).shape == (4, 3)
-    assert spec.kind == "matrix"
+        values = quiz.random_inputs(lesson, rng)
+        assert values["logits"].shape == (5,)
+        assert values["temperature"].tolist() == [1.0]
+        assert 0 <= values["target"] < 5
+        assert np.array_equal(values["logits"], np.round(values["logits"], 2))  # two decimals at most: readable
+        for token in quiz.flag_text(values["logits"]).split(","):
+            assert len(token.split(".")[-1]) <= 2
+    values = quiz.random_inputs(load_lesson("attention"), np.random.default_rng(1))
+    assert values["x"].shape == (4, 3)
 
 
 def test_worked_example_does_not_give_the_answer_away():
@@ -128,8 +127,10 @@ def test_worked_example_does_not_give_the_answer_away():
 
 
 def test_generic_questions_for_a_builder_without_settings(monkeypatch):
-    """A lesson with no entry in OVERRIDES still gets numeric questions from its trace."""
-    monkeypatch.delitem(quiz.OVERRIDES, "attention")
+    """A lesson module that declares no targets still gets numeric questions from its trace."""
+    from nntutor.walkthroughs import attention
+
+    monkeypatch.setattr(attention, "WALKTHROUGH", attention.WALKTHROUGH._replace(targets=()))
     lesson = load_lesson("attention")
     items = quiz.target_items(lesson)
     assert "attention:softmax.weights" in items and "attention:output.output" in items
@@ -162,7 +163,7 @@ def test_review_weights_favour_items_answered_wrong():
 
 def test_attempt_replies():
     q = first_question("softmax", 3)  # shifted[2] = -0.84
-    attempt = quiz.Attempt(q)
+    attempt = session.Attempt(q)
     assert attempt.respond("").kind == "empty"
     reply = attempt.respond("__import__('os').system('x')")
     assert reply.kind == "unreadable" and reply.text.startswith("could not read that as a number")
@@ -171,13 +172,13 @@ def test_attempt_replies():
     assert attempt.respond("HINT").kind == "hint"
     right = attempt.respond("-21/25")  # = -0.84 exactly
     assert right.kind == "right" and right.outcome.correct and right.outcome.hints == 1
-    assert quiz.Attempt(q).respond("-0.845").kind == "right"  # within 0.005
-    assert quiz.Attempt(q).respond("-0.86").kind == "wrong"
+    assert session.Attempt(q).respond("-0.845").kind == "right"  # within 0.005
+    assert session.Attempt(q).respond("-0.86").kind == "wrong"
 
 
 def test_hints_are_staged_formula_then_worked_element():
     q = first_question("attention", 3)
-    attempt = quiz.Attempt(q)
+    attempt = session.Attempt(q)
     first = attempt.respond("hint").text
     second = attempt.respond("hint").text
     assert first.startswith("Hint 1/") and "S = Q·Kᵀ" in first
@@ -190,20 +191,23 @@ def test_hints_are_staged_formula_then_worked_element():
 def test_choice_answers_must_name_a_choice():
     lesson = load_lesson("attention")
     q = quiz.concept_question(lesson, lesson.quiz[0])
-    assert quiz.Attempt(q).respond("4").kind == "bad-choice"
-    assert quiz.Attempt(q).respond("1.5").kind == "bad-choice"
-    assert quiz.Attempt(q).respond("1").kind == "right"
-    assert quiz.Attempt(q).respond("2").kind == "wrong"
+    assert session.Attempt(q).respond("4").kind == "bad-choice"
+    assert session.Attempt(q).respond("1.5").kind == "bad-choice"
+    assert session.Attempt(q).respond("1").kind == "right"
+    assert session.Attempt(q).respond("2").kind == "wrong"
 
 
 # --------------------------------------------------------------------------- mistakes
 
 
 def _case(lesson_name, raw, step, value, index):
+    from nntutor.catalog.run import parse_args, prepare
+
     lesson = load_lesson(lesson_name)
-    trace = run_lesson(lesson, raw)
-    case = mistakes.Case(lesson, raw, trace, step, value, index)
-    return {m.id: v for m, v in mistakes.alternatives(lesson.builder, case)}, case
+    prepared = prepare(lesson, parse_args(lesson, raw))
+    trace = prepared.build()
+    case = mistakes.Case(prepared, trace, step, value, index)
+    return {m.id: v for m, v in mistakes.alternatives(prepared.walkthrough.mistakes, case)}, case
 
 
 def test_attention_without_sqrt_dk_hand_worked():
@@ -283,10 +287,19 @@ def test_every_lesson_can_be_quizzed():
         assert numeric.hints and numeric.reveal, lesson.name
 
 
-def test_registry_rejects_duplicates_and_lists_by_builder():
-    assert {m.id for m in mistakes.mistakes_for("attention")} >= {"no-scale", "not-normalised"}
-    with pytest.raises(ValueError):
-        mistakes.register("attention", "no-scale", "again")(lambda case: None)
+def test_check_rejects_duplicate_mistakes_and_values_that_do_not_exist(monkeypatch):
+    from nntutor.catalog.check import cross_references
+    from nntutor.walkthroughs import attention
+    from nntutor.walkthroughs._declare import Mistake
+
+    declared = attention.WALKTHROUGH
+    assert {m.id for m in declared.mistakes} >= {"no-scale", "not-normalised"}
+    assert cross_references(load_lesson("attention")) == []
+    again = Mistake("no-scale", "again", lambda case: None, values=("weigths",))
+    monkeypatch.setattr(attention, "WALKTHROUGH", declared._replace(mistakes=(*declared.mistakes, again)))
+    problems = [str(p) for p in cross_references(load_lesson("attention"))]
+    assert any(p.endswith("attention.py: mistakes.no-scale: duplicate mistake id") for p in problems), problems
+    assert any(p.endswith("attention.py: mistakes.no-scale: 'weigths' is no value of 'attention'") for p in problems), problems
 
 
 # --------------------------------------------------------------------------- whole quizzes through the CLI

@@ -3,9 +3,9 @@
 A lesson is one TOML file in ``lessons/`` (shipped inside the package) or in a
 teacher's folder given with ``--lessons-dir`` / ``NNTUTOR_LESSONS``; a file in a
 teacher's folder replaces the built-in lesson of the same name. Files are read
-with ``tomllib`` and never executed. Each names a *builder*: the walkthrough
-module ``nntutor.walkthroughs.<builder>`` (``-`` becomes ``_``) that computes it.
-This module is the single place where lesson data meets code.
+with ``tomllib`` and never executed. Each names a *builder*: the lesson module
+``nntutor.walkthroughs.<builder>`` (see :mod:`nntutor.catalog.registry`);
+:mod:`nntutor.catalog.check` validates every reference from a file into code.
 
 >>> lesson = load_lesson("neuron")
 >>> lesson.title, [spec.flag for spec in lesson.inputs][:3]
@@ -14,14 +14,13 @@ This module is the single place where lesson data meets code.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import os
 import re
 import tomllib
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from nntutor.catalog import registry
 from nntutor.errors import InputError, LessonFileError
 
 FORMAT_VERSION = 1
@@ -344,8 +343,12 @@ def validate_data(path: Path, data: dict[str, Any], *, check_inputs: bool = True
         errors.append(LessonFileError(where, "name", f"is {data['name']!r} but the file is named {path.name!r}"))
     if not NAME_PATTERN.fullmatch(data["name"]):
         errors.append(LessonFileError(where, "name", "must be lower-case letters, digits and '-'"))
-    if not builder_exists(data["builder"]):
-        errors.append(LessonFileError(where, "builder", f"no walkthrough named {data['builder']!r}"))
+    if data["builder"] not in registry.builders():
+        import difflib
+
+        close = difflib.get_close_matches(data["builder"], registry.builders(), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        errors.append(LessonFileError(where, "builder", f"no walkthrough named {data['builder']!r}{hint}"))
     for number, hint in enumerate(data.get("hints", []), start=1):
         if not isinstance(hint, str) or not hint.strip():
             errors.append(LessonFileError(where, f"hints[{number}]", "must be a non-empty string"))
@@ -481,22 +484,3 @@ def check_all(extra_dir: str | os.PathLike | None = None) -> tuple[int, list[Les
                 continue
             errors.extend(validate_file(path))
     return count, errors
-
-
-# --------------------------------------------------------------------------- builders
-
-
-def builder_module_name(builder: str) -> str:
-    return "nntutor.walkthroughs." + builder.replace("-", "_")
-
-
-def builder_exists(builder: str) -> bool:
-    if not re.fullmatch(r"[a-z][a-z0-9_-]*", builder) or builder.startswith("_"):
-        return False
-    return importlib.util.find_spec(builder_module_name(builder)) is not None
-
-
-def get_builder(builder: str):
-    """The ``build(ctx, args) -> Trace`` function of a walkthrough (imported on demand)."""
-    module = importlib.import_module(builder_module_name(builder))
-    return module.build

@@ -454,6 +454,8 @@ def quiz_command(ctx: typer.Context, lesson_names: list[str] | None, count: str,
     from nntutor.catalog.inputs import check_range, parse_integer
     from nntutor.catalog.lessonfile import load_all, load_lesson
     from nntutor.quiz import questions as quiz
+    from nntutor.quiz.session import play
+    from nntutor.quiz.summary import summarise
     from nntutor.render import quiz_view
     from nntutor.study.progress import Answer, Store
 
@@ -492,12 +494,12 @@ def quiz_command(ctx: typer.Context, lesson_names: list[str] | None, count: str,
         except NntutorError as exc:
             _say(f"warning: this answer was not saved ({_one_line(str(exc))})")
 
-    result = quiz.play(questions, quiz_view.make_reader(sys.stdin, screen), view.show, record)
-    view.print(quiz_view.summary_renderable(quiz.summarise(result), stopped=result.stopped,
+    result = play(questions, quiz_view.make_reader(sys.stdin, screen), view.show, record)
+    view.print(quiz_view.summary_renderable(summarise(result), stopped=result.stopped,
                                             due=store.due(), seed=chosen_seed))
     store.close()
     if as_json:
-        sys.stdout.write(quiz_view.quiz_json(result, quiz.summarise(result), chosen_seed))
+        sys.stdout.write(quiz_view.quiz_json(result, summarise(result), chosen_seed))
     if result.stopped == "interrupt":
         raise typer.Exit(130)
 
@@ -547,11 +549,11 @@ def list_lessons(ctx: typer.Context) -> None:
 
 
 def check(ctx: typer.Context) -> None:
-    """Validate every lesson file (keys, names, defaults, builders); exit 2 on any problem."""
-    from nntutor.catalog.lessonfile import check_all
+    """Validate every lesson file and what it names in code (builder, quiz targets, mistakes); exit 2 on any problem."""
+    from nntutor.catalog.check import check_lessons
 
     extra = ctx.find_root().params.get("lessons_dir")
-    count, errors = check_all(extra)
+    count, errors = check_lessons(extra)
     for error in errors:
         _say(str(error))
     if errors:

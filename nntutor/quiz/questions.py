@@ -6,17 +6,15 @@ Two kinds of question:
   defaults perturbed by a seeded generator, shapes kept) and one element of one
   step's value is asked for, e.g. "attention · Softmax along each row: compute
   weights[2,0]". This is generic: a lesson added later gets numeric questions
-  without quiz code. :data:`OVERRIDES` may narrow which values are asked about
-  or fix some inputs for a builder.
+  without quiz code. A lesson module's ``WALKTHROUGH`` may narrow which values
+  are asked about (``targets``) and which inputs are perturbed.
 - *conceptual*: the ``[[quiz]]`` items of the lesson file (``choice``: answer
   with the number of the choice; ``number``: a numeric answer).
 
 Numeric answers are right within 1% relative or 0.005 absolute (integers
-exactly). A wrong answer is compared with the values registered mistakes give
-(:mod:`nntutor.quiz.mistakes`) and the matching one is named.
-
-:func:`play` runs a quiz with injected ``read``/``show``/``record`` callables;
-the CLI supplies the terminal and the progress store.
+exactly). A wrong answer is compared with the values the lesson's known mistakes
+give (:mod:`nntutor.quiz.mistakes`) and the matching one is named. Answering is
+in :mod:`nntutor.quiz.session`, the score in :mod:`nntutor.quiz.summary`.
 
 >>> from nntutor.catalog.lessonfile import load_lesson
 >>> questions = make_quiz([load_lesson("softmax")], count=2, seed=3)
@@ -29,7 +27,7 @@ from __future__ import annotations
 import math
 import re
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,9 +36,10 @@ import numpy as np
 from nntutor.catalog.lessonfile import Lesson, QuizItem, default_value
 from nntutor.errors import NntutorError
 from nntutor.numfmt import fmt
-from nntutor.quiz import mistakes as mistake_registry
-from nntutor.quiz.answers import AnswerError, parse_answer, verdict
+from nntutor.quiz import mistakes as mistake_tools
+from nntutor.quiz.answers import verdict
 from nntutor.trace import Step, Table, Trace, concrete
+from nntutor.walkthroughs._declare import Target, Walkthrough
 
 DEFAULT_REL = 0.01
 DEFAULT_ABS = 0.005
@@ -52,129 +51,23 @@ COMMANDS = ("hint", "show", "skip", "quit")
 SMALL_SCALAR = 0.1  # scalars with a default below this (ε, learning rates) are not perturbed
 
 
-# --------------------------------------------------------------------------- per-builder settings
+# --------------------------------------------------------------------------- what a lesson declares
 
 
-@dataclass(frozen=True)
-class Target:
-    """A step value to ask about; ``rows``/``cols`` restrict the first/second index
-    (e.g. only the products row of the neuron's table)."""
+def declared(lesson: Lesson) -> Walkthrough:
+    """The lesson's walkthrough declaration: its targets, mistakes and quiz inputs."""
+    from nntutor.catalog.run import walkthrough_of
 
-    step: str
-    value: str
-    rows: tuple[int, ...] | None = None
-    cols: tuple[int, ...] | None = None
-
-
-@dataclass(frozen=True)
-class QuizSettings:
-    """How numeric questions are made for one builder (all optional).
-
-    ``targets``: the values asked about (default: every numeric step value that
-    is not an input); ``fixed``: flag values used for every quiz run; ``vary``:
-    choice inputs drawn at random; ``extra(rng, raw, lesson)``: more flag values.
-    """
-
-    targets: tuple[Target, ...] = ()
-    fixed: dict[str, Any] = field(default_factory=dict)
-    vary: tuple[str, ...] = ()
-    extra: Callable[[np.random.Generator, dict[str, Any], Lesson], dict[str, Any]] | None = None
-
-
-def _softmax_target(rng: np.random.Generator, raw: dict[str, Any], lesson: Lesson) -> dict[str, Any]:
-    logits = raw.get("logits") or lesson.input("logits").default
-    count = len(str(logits).split(","))
-    return {"target": str(int(rng.integers(0, count)))}
-
-
-def _loss_probs(rng: np.random.Generator, raw: dict[str, Any], lesson: Lesson) -> dict[str, Any]:
-    """A fresh probability vector (4 entries, 2 decimals, each at least 0.05, summing to 1) and a target."""
-    cents = 5 + rng.multinomial(80, [0.25] * 4)
-    return {"probs": ",".join(_number_text(c / 100) for c in cents), "target": str(int(rng.integers(0, 4)))}
-
-
-OVERRIDES: dict[str, QuizSettings] = {
-    "neuron": QuizSettings(
-        targets=(Target("products", "products", rows=(2,)), Target("sum", "dot"), Target("sum", "z"), Target("activation", "y")),
-        extra=lambda rng, raw, lesson: {"activation": str(rng.choice(["relu", "sigmoid", "tanh"]))},
-    ),
-    "softmax": QuizSettings(
-        targets=(
-            Target("shift", "shifted"),
-            Target("exp", "exp"),
-            Target("sum", "sum"),
-            Target("probs", "probs"),
-            Target("loss", "loss"),
-        ),
-        fixed={"temperature": "1"},
-        extra=_softmax_target,
-    ),
-    "loss": QuizSettings(targets=(Target("loss", "p_used"), Target("loss", "loss")), extra=_loss_probs),
-    "gradient-descent": QuizSettings(
-        targets=(
-            Target("function", "f_start"),
-            Target("function", "gradient_start"),
-            Target("stability", "limit"),
-            Target("result", "path", rows=(1, 2)),
-        ),
-    ),
-    "attention": QuizSettings(
-        targets=(Target("scores", "scores"), Target("scale", "scaled"), Target("softmax", "weights"), Target("output", "output")),
-    ),
-    # Lessons whose generic choice would ask for inputs shown back or for values no one computes by hand:
-    "activations": QuizSettings(
-        targets=tuple(Target(name, name, rows=(1, 2)) for name in ("relu", "leaky-relu", "sigmoid", "tanh", "gelu")),
-    ),
-    "backprop": QuizSettings(
-        targets=tuple(
-            Target(step, value)
-            for step, value in (
-                ("hidden", "z1"), ("hidden", "h"), ("output", "z2"), ("output", "output"), ("output", "loss"),
-                ("output-delta", "delta2"), ("hidden-delta", "delta1"), ("gradients", "dW1"), ("gradients", "db1"),
-                ("gradients", "dW2"), ("gradients", "db2"),
-            )
-        ),
-    ),
-    "training": QuizSettings(
-        targets=(
-            Target("setup", "initial_loss"),
-            Target("first-batch", "forward", cols=(4, 5, 6)),
-            Target("first-batch", "gradients", cols=(1, 2, 3, 5)),
-        ),
-    ),
-    "embedding": QuizSettings(
-        targets=(Target("ids", "ids"), Target("similarity", "norms"), Target("similarity", "similarity"), Target("analogy", "vector")),
-    ),
-    "positional-encoding": QuizSettings(targets=(Target("table", "angles"), Target("table", "pe"))),
-    "next-token": QuizSettings(
-        targets=(
-            Target("logits", "logits"),
-            Target("temperature", "scaled"),
-            Target("temperature", "exps"),
-            Target("temperature", "probs"),
-            Target("renormalise", "filtered_probs"),
-        ),
-    ),
-    "bpe": QuizSettings(
-        targets=(
-            Target("symbols", "initial_vocab_size"),
-            *(Target(f"merge-{n}", "frequency") for n in range(1, 11)),
-            Target("encode", "encoded"),
-        ),
-    ),
-    "pipeline": QuizSettings(targets=(Target("positions", "x0"), Target("unembed", "logits"))),
-}
-
-
-def settings_for(lesson: Lesson) -> QuizSettings:
-    return OVERRIDES.get(lesson.builder, QuizSettings())
+    return walkthrough_of(lesson)
 
 
 # --------------------------------------------------------------------------- random inputs
 
 
 def flag_text(value: Any) -> str:
-    """An array or number written as a flag value: ``0.5``, ``1,2``, ``1,0;0,1``."""
+    """A value written as a flag, for the command that repeats a quiz run: ``0.5``, ``1,2``, ``1,0;0,1``."""
+    if isinstance(value, str):
+        return value
     array = np.asarray(value, dtype=np.float64)
     if array.ndim == 0:
         return _number_text(float(array))
@@ -203,17 +96,20 @@ def _clip(spec, array: np.ndarray) -> np.ndarray:
 
 
 def random_inputs(lesson: Lesson, rng: np.random.Generator) -> dict[str, Any]:
-    """Flag values for a quiz run: every numeric default perturbed (shape kept, 2 decimals).
+    """Typed input values for a quiz run: every numeric default perturbed (shape kept, 2 decimals).
 
     A vector or matrix entry moves by up to ± max(0.5, spread of the default's
     entries); a scalar by up to ± half its value (scalars below 0.1, such as ε
-    or a learning rate, stay as they are). Inputs without a default stay unset.
+    or a learning rate, stay as they are). Inputs without a default, and those
+    the lesson keeps (``Walkthrough.keep``), stay at their defaults.
     """
-    settings = settings_for(lesson)
-    raw: dict[str, Any] = {}
+    plan = declared(lesson)
+    values: dict[str, Any] = {}
     for spec in lesson.inputs:
-        if spec.name in settings.fixed:
-            raw[spec.name] = settings.fixed[spec.name]
+        if spec.name in plan.fixed:
+            values[spec.name] = plan.fixed[spec.name]
+        elif spec.name in plan.keep:
+            continue
         elif spec.kind in NUMERIC_INPUT_KINDS and spec.default is not None:
             base = np.asarray(default_value(spec), dtype=np.float64)
             if base.size == 1 and spec.kind == "scalar":
@@ -223,12 +119,13 @@ def random_inputs(lesson: Lesson, rng: np.random.Generator) -> dict[str, Any]:
             else:
                 spread = max(0.5, float(np.std(base)))
             moved = np.round(base + rng.uniform(-spread, spread, size=base.shape), 2)
-            raw[spec.name] = flag_text(_clip(spec, moved))
-        elif spec.kind == "choice" and spec.name in settings.vary:
-            raw[spec.name] = str(rng.choice(list(spec.choices)))
-    if settings.extra is not None:
-        raw.update(settings.extra(rng, raw, lesson))
-    return raw
+            moved = _clip(spec, moved) + 0.0  # + 0.0 turns -0.0 into 0.0
+            values[spec.name] = float(moved) if spec.kind == "scalar" else moved
+        elif spec.kind == "choice" and spec.name in plan.vary:
+            values[spec.name] = str(rng.choice(list(spec.choices)))
+    if plan.extra is not None:
+        values.update(plan.extra(rng, {**lesson.defaults(), **values}))
+    return values
 
 
 # --------------------------------------------------------------------------- questions
@@ -341,10 +238,10 @@ def _is_integer_data(data: Any, index: tuple[int, ...]) -> bool:
 
 def _targets(lesson: Lesson, trace: Trace) -> list[Target]:
     """The values numeric questions ask about, for this run."""
-    settings = settings_for(lesson)
-    if settings.targets:
+    declared_targets = declared(lesson).targets
+    if declared_targets:
         found = []
-        for target in settings.targets:
+        for target in declared_targets:
             try:
                 trace.step(target.step).value(target.value)
             except KeyError:
@@ -396,9 +293,9 @@ def _worth_asking(data: Any, input_arrays: list[np.ndarray]) -> bool:
 
 def target_items(lesson: Lesson, trace: Trace | None = None) -> list[str]:
     """The item keys of the numeric questions a lesson can ask."""
-    settings = settings_for(lesson)
-    if settings.targets:
-        return [f"{lesson.name}:{t.step}.{t.value}" for t in settings.targets]
+    declared_targets = declared(lesson).targets
+    if declared_targets:
+        return [f"{lesson.name}:{t.key}" for t in declared_targets]
     if trace is None:
         from nntutor.catalog.run import run_lesson
 
@@ -433,26 +330,36 @@ def _index_text(name: str, index: tuple[int, ...], data: Any, value) -> tuple[st
     return f"{name}[{index[0]},{index[1]}]", ", ".join(where)
 
 
-def _command(lesson: Lesson, raw: dict[str, Any]) -> str:
+def _command(lesson: Lesson, values: dict[str, Any]) -> str:
+    """The command that repeats a quiz run: ``nntutor lesson softmax --logits 2.1,0.9 --target 1``."""
     parts = ["nntutor", "lesson", lesson.name]
-    for name, value in raw.items():
+    for name, value in values.items():
         if isinstance(value, bool):
             if value:
                 parts.append(f"--{name}")
             continue
-        text = str(value)
+        text = flag_text(value)
         parts.append(f"--{name}")
         parts.append(f"'{text}'" if re.search(r"[;\s'\"]", text) or text.startswith("-") else text)
     return " ".join(parts)
 
 
 def numeric_question(lesson: Lesson, rng: np.random.Generator, target: Target | None = None, *, tries: int = 20) -> Question | None:
-    """A question on one element of one step value, from a fresh random run (None if none can be made)."""
+    """A question on one element of one step value, from a fresh random run (None if none can be made).
 
+    The lesson is built on perturbed typed inputs; a draw the lesson's check refuses
+    is replaced by another, and the last try uses the defaults.
+    """
+    from nntutor.catalog.run import prepare
+    from nntutor.walkthroughs._declare import Args
+
+    defaults = lesson.defaults()
     for attempt in range(tries):
-        raw = random_inputs(lesson, rng) if attempt < tries - 1 else {}
-        trace = _run_dropping_refused(lesson, raw)
-        if trace is None:
+        values = random_inputs(lesson, rng) if attempt < tries - 1 else {}
+        try:
+            prepared = prepare(lesson, Args({**defaults, **values}, given=values))
+            trace = prepared.build()
+        except NntutorError:
             continue
         targets = _targets(lesson, trace)
         if target is not None:
@@ -460,32 +367,15 @@ def numeric_question(lesson: Lesson, rng: np.random.Generator, target: Target | 
         if not targets:
             continue
         chosen = targets[int(rng.integers(0, len(targets)))] if target is None else targets[0]
-        question = _question_on(lesson, raw, trace, chosen, rng)
+        question = _question_on(lesson, prepared, values, trace, chosen, rng)
         if question is not None:
             return question
     return None
 
 
-def _run_dropping_refused(lesson: Lesson, raw: dict[str, Any]) -> Trace | None:
-    """Run with these flags; a flag the lesson refuses (e.g. one that does not go with
-    another) is dropped and the run tried again. ``raw`` is updated in place."""
-    from nntutor.catalog.run import run_lesson
-    from nntutor.errors import InputError
-
-    for _ in range(len(raw) + 1):
-        try:
-            return run_lesson(lesson, raw)
-        except InputError as exc:
-            name = exc.flag[2:] if exc.flag.startswith("--") else ""
-            if name not in raw or name in settings_for(lesson).fixed:
-                return None
-            del raw[name]
-        except NntutorError:
-            return None
-    return None
-
-
-def _question_on(lesson: Lesson, raw: dict[str, Any], trace: Trace, target: Target, rng: np.random.Generator) -> Question | None:
+def _question_on(
+    lesson: Lesson, prepared: Any, values: dict[str, Any], trace: Trace, target: Target, rng: np.random.Generator
+) -> Question | None:
     step = trace.step(target.step)
     value = step.value(target.value)
     value = value._replace(data=concrete(value.data))
@@ -500,11 +390,11 @@ def _question_on(lesson: Lesson, raw: dict[str, Any], trace: Trace, target: Targ
     fresh = [
         c
         for c in cells
-        if not any(_reveals(line, fmt(mistake_registry.element_of(value.data, c), 4)) for line in step.worked)
+        if not any(_reveals(line, fmt(mistake_tools.element_of(value.data, c), 4)) for line in step.worked)
     ]
     pool = fresh or cells
     index = pool[int(rng.integers(0, len(pool)))]
-    expected = mistake_registry.element_of(value.data, index)
+    expected = mistake_tools.element_of(value.data, index)
     if expected is None or not math.isfinite(expected):
         return None
     integer = _is_integer_data(value.data, index)
@@ -520,10 +410,10 @@ def _question_on(lesson: Lesson, raw: dict[str, Any], trace: Trace, target: Targ
     if worked:
         hints.append("A worked element of the same step: " + "   ".join(worked))
     hints.extend(lesson.hints)
-    case = mistake_registry.Case(lesson, raw, trace, step.id, value.name, index)
+    case = mistake_tools.Case(prepared, trace, step.id, value.name, index)
     mistakes = tuple(
         (m.id, m.name, v)
-        for m, v in mistake_registry.alternatives(lesson.builder, case)
+        for m, v in mistake_tools.alternatives(prepared.walkthrough.mistakes, case)
         if not verdict(expected, v, rel=DEFAULT_REL, abs_=DEFAULT_ABS, integer=integer)
     )
     return Question(
@@ -537,7 +427,7 @@ def _question_on(lesson: Lesson, raw: dict[str, Any], trace: Trace, target: Targ
         integer=integer,
         tolerance=tolerance_text(DEFAULT_REL, DEFAULT_ABS, integer),
         inputs=dict(trace.inputs),
-        command=_command(lesson, raw),
+        command=_command(lesson, values),
         hints=tuple(hints),
         reveal=tuple(step.worked) + (f"{element} = {fmt(expected, 6)}",),
         explanation=step.why,
@@ -594,9 +484,9 @@ def slots(lessons: Sequence[Lesson]) -> list[Slot]:
     """Everything the quiz could ask about these lessons."""
     found = []
     for lesson in lessons:
-        settings = settings_for(lesson)
-        if settings.targets:
-            targets = list(settings.targets)
+        declared_targets = declared(lesson).targets
+        if declared_targets:
+            targets = list(declared_targets)
         else:
             from nntutor.catalog.run import run_lesson
 
@@ -664,168 +554,3 @@ def make_quiz(
 def new_seed() -> int:
     """A seed for a quiz started without ``--seed`` (shown, so it can be repeated)."""
     return secrets.randbelow(1_000_000)
-
-
-# --------------------------------------------------------------------------- answering
-
-
-@dataclass
-class Outcome:
-    """How one question ended."""
-
-    question: Question
-    answer: str | None = None  # as typed
-    value: float | None = None
-    correct: bool = False
-    revealed: bool = False
-    skipped: bool = False
-    hints: int = 0
-    mistake: tuple[str, str] | None = None
-
-
-@dataclass(frozen=True)
-class Reply:
-    """What the quiz says back to one line typed at the prompt.
-
-    ``kind``: ``hint``, ``no-hint``, ``unreadable``, ``bad-choice``, ``empty``,
-    ``right``, ``wrong``, ``revealed``, ``skipped``, ``quit``. ``outcome`` is set
-    when the question is over.
-    """
-
-    kind: str
-    text: str = ""
-    outcome: Outcome | None = None
-
-
-class Attempt:
-    """One question being answered: feed it lines, it replies."""
-
-    def __init__(self, question: Question) -> None:
-        self.question = question
-        self.hints_used = 0
-
-    def respond(self, line: str) -> Reply:
-        q = self.question
-        text = line.strip()
-        command = text.lower()
-        if command == "":
-            return Reply("empty")
-        if command == "hint":
-            if self.hints_used < len(q.hints):
-                self.hints_used += 1
-                return Reply("hint", f"Hint {self.hints_used}/{len(q.hints)}: {q.hints[self.hints_used - 1]}")
-            return Reply("no-hint", "No more hints: type show to see the worked answer, or skip.")
-        if command == "show":
-            return Reply("revealed", outcome=Outcome(q, revealed=True, hints=self.hints_used))
-        if command == "skip":
-            return Reply("skipped", outcome=Outcome(q, skipped=True, hints=self.hints_used))
-        if command in ("quit", "exit", "q"):
-            return Reply("quit")
-        try:
-            value = parse_answer(text)
-        except AnswerError as exc:
-            return Reply("unreadable", str(exc))
-        if q.kind == "choice" and not (value.is_integer() and 1 <= value <= len(q.choices)):
-            return Reply("bad-choice", f"answer with the number of a choice, from 1 to {len(q.choices)}")
-        if q.judge(value):
-            return Reply("right", outcome=Outcome(q, answer=text, value=value, correct=True, hints=self.hints_used))
-        mistake = q.diagnose(value)
-        return Reply("wrong", outcome=Outcome(q, answer=text, value=value, hints=self.hints_used, mistake=mistake))
-
-
-@dataclass
-class QuizResult:
-    outcomes: list[Outcome]
-    asked: int
-    total: int
-    stopped: str = ""  # "", "quit", "eof" or "interrupt"
-
-
-def play(
-    questions: Sequence[Question],
-    read: Callable[[], str | None],
-    show: Callable[[str, Any], None],
-    record: Callable[[Outcome], None],
-) -> QuizResult:
-    """Ask every question in turn.
-
-    ``read()`` returns the next line, ``None`` at end of input, and may raise
-    KeyboardInterrupt; ``show(event, data)`` displays ``("question", (number,
-    total, question))`` or ``("reply", reply)``; ``record(outcome)`` saves an
-    answer as soon as it is given (so leaving early loses nothing answered).
-    """
-    outcomes: list[Outcome] = []
-    asked = 0
-    for number, question in enumerate(questions, start=1):
-        asked = number
-        show("question", (number, len(questions), question))
-        attempt = Attempt(question)
-        while True:
-            try:
-                line = read()
-            except KeyboardInterrupt:
-                return QuizResult(outcomes, asked, len(questions), "interrupt")
-            if line is None:
-                return QuizResult(outcomes, asked, len(questions), "eof")
-            reply = attempt.respond(line)
-            show("reply", reply)
-            if reply.kind == "quit":
-                return QuizResult(outcomes, asked, len(questions), "quit")
-            if reply.outcome is not None:
-                outcomes.append(reply.outcome)
-                record(reply.outcome)
-                break
-    return QuizResult(outcomes, asked, len(questions))
-
-
-# --------------------------------------------------------------------------- summary
-
-
-@dataclass(frozen=True)
-class Tally:
-    name: str
-    correct: int
-    answered: int  # right or wrong (not skipped)
-    asked: int  # also counts revealed and skipped
-
-    @property
-    def text(self) -> str:
-        return f"{self.correct}/{self.asked}"
-
-
-def _tally(outcomes: Sequence[Outcome], key: Callable[[Outcome], str]) -> list[Tally]:
-    groups: dict[str, list[Outcome]] = {}
-    for outcome in outcomes:
-        groups.setdefault(key(outcome), []).append(outcome)
-    return [
-        Tally(name, sum(o.correct for o in group), sum(o.answer is not None for o in group), len(group))
-        for name, group in groups.items()
-    ]
-
-
-@dataclass(frozen=True)
-class Summary:
-    correct: int
-    asked: int
-    total: int
-    by_lesson: list[Tally]
-    by_step: list[Tally]
-    review: list[str]  # item prompts to review next (wrong, revealed or skipped)
-
-
-def summarise(result: QuizResult) -> Summary:
-    outcomes = result.outcomes
-    by_step = _tally(outcomes, lambda o: f"{o.question.lesson}: {o.question.step_title}")
-    review = []
-    for outcome in outcomes:
-        if not outcome.correct:
-            why = "revealed" if outcome.revealed else "skipped" if outcome.skipped else "wrong"
-            review.append(f"{outcome.question.lesson} · {outcome.question.step_title} ({why})")
-    return Summary(
-        correct=sum(o.correct for o in outcomes),
-        asked=len(outcomes),
-        total=result.total,
-        by_lesson=_tally(outcomes, lambda o: o.question.lesson),
-        by_step=sorted(by_step, key=lambda t: (t.correct / t.asked if t.asked else 1, t.name)),
-        review=list(dict.fromkeys(review)),
-    )

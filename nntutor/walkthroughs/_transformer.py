@@ -15,7 +15,7 @@ import numpy as np
 
 from nntutor.errors import InputError
 from nntutor.numfmt import human_bytes
-from nntutor.walkthroughs.common import index_labels
+from nntutor.walkthroughs._common import index_labels
 
 # Runs whose arrays would need more than this are refused up front.
 MAX_BYTES = 256 * 1024 * 1024

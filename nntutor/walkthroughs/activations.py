@@ -14,8 +14,9 @@ import numpy as np
 from nntutor.core import activations
 from nntutor.errors import InputError
 from nntutor.trace import Plot, Series, Step, Trace, Value
-from nntutor.walkthroughs.activation_notes import NAMES, activation_worked, derivative_worked
-from nntutor.walkthroughs.common import Context
+from nntutor.walkthroughs._activation_notes import NAMES, activation_worked, derivative_worked
+from nntutor.walkthroughs._common import Context
+from nntutor.walkthroughs._declare import Target, Walkthrough, unchecked
 
 SHOWN = ("relu", "leaky-relu", "sigmoid", "tanh", "gelu", "gelu-tanh")
 MAX_POINTS = 10_000
@@ -159,3 +160,10 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
         "derivatives": {name: table.derivatives[name] for name in SHOWN},
     }
     return trace
+
+
+WALKTHROUGH = Walkthrough(
+    check=unchecked,
+    build=build,
+    targets=tuple(Target(name, name, rows=(1, 2)) for name in ("relu", "leaky-relu", "sigmoid", "tanh", "gelu")),
+)

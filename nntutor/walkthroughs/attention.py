@@ -6,7 +6,7 @@ s[1,0] = q1·k0 = 0.5×1 + 1×0 + 0.2×0.5 = 0.6, scaled by √3.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -14,7 +14,8 @@ from nntutor.core.attention import attention
 from nntutor.errors import InputError
 from nntutor.numfmt import human_bytes
 from nntutor.trace import Deferred, Step, Trace, Value
-from nntutor.walkthroughs.common import Context, dot_worked, sum_worked
+from nntutor.walkthroughs._common import Context, dot_worked, sum_worked
+from nntutor.walkthroughs._declare import Args, Mistake, Target, Walkthrough
 
 MAX_MEMORY_BYTES = 4 * 1024**3
 DEFAULT_SEQ_LEN = 4
@@ -43,9 +44,23 @@ def check_size(flag: str, n: int, d: int) -> None:
         )
 
 
-def resolve_x(args: dict[str, Any]) -> tuple[np.ndarray, dict[str, Any]]:
+class Inputs(NamedTuple):
+    """Checked inputs: X (n × d_model), token labels, optional projections, masking and scaling."""
+
+    x: np.ndarray
+    tokens: tuple[str, ...]
+    wq: np.ndarray | None
+    wk: np.ndarray | None
+    wv: np.ndarray | None
+    causal: bool
+    scale: bool
+    padding: np.ndarray | None
+    drawn: dict[str, Any]  # seed and sizes when X was drawn at random, else empty
+
+
+def resolve_x(args: Args) -> tuple[np.ndarray, dict[str, Any]]:
     """X from --x, or random from --seed/--seq-len/--d-model (rounded to 2 decimals)."""
-    given = args.get("_given", frozenset())
+    given = args.given
     sized = [name for name in ("seq-len", "d-model", "seed") if name in given]
     if "x" in given:
         for name in ("seq-len", "d-model"):
@@ -68,8 +83,9 @@ def _check_projection(flag: str, w: np.ndarray | None, d: int) -> None:
         raise InputError(flag, f"expected {d} rows to match the {d} columns of --x, got {w.shape[0]}")
 
 
-def build(ctx: Context, args: dict[str, Any]) -> Trace:
-    x, random_info = resolve_x(args)
+def check(args: Args) -> Inputs:
+    """The flags checked together: sizes, projection shapes, one label and one padding entry per token."""
+    x, drawn = resolve_x(args)
     n, d = x.shape
     check_size("--x", n, d)
     wq, wk, wv = args["wq"], args["wk"], args["wv"]
@@ -80,7 +96,7 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
     if d_q != d_k:
         raise InputError("--wk", f"expected {d_q} columns to match --wq (queries and keys need the same size), got {d_k}")
     tokens = args["tokens"]
-    if tokens is None or ("tokens" not in args.get("_given", frozenset()) and len(tokens) != n):
+    if tokens is None or ("tokens" not in args.given and len(tokens) != n):
         tokens = tuple(f"t{i}" for i in range(n))
     if len(tokens) != n:
         raise InputError("--tokens", f"expected {n} names to match the {n} rows of --x, got {len(tokens)}")
@@ -90,8 +106,17 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
             raise InputError("--padding", f"expected {n} values (one per token), got {padding.size}")
         if not np.all((padding == 0) | (padding == 1)):
             raise InputError("--padding", "expected only 0 (masked) and 1 (kept) values")
-    causal = bool(args["causal"])
-    scale = not bool(args["no-scale"])
+    return Inputs(x, tuple(tokens), wq, wk, wv, bool(args["causal"]), not bool(args["no-scale"]), padding, drawn)
+
+
+def build(ctx: Context, inputs: Inputs) -> Trace:
+    x, wq, wk, wv, causal, scale, padding = (
+        inputs.x, inputs.wq, inputs.wk, inputs.wv, inputs.causal, inputs.scale, inputs.padding
+    )
+    n, d = x.shape
+    d_k = wk.shape[1] if wk is not None else d
+    tokens = inputs.tokens
+    random_info = inputs.drawn
 
     result = attention(x, wq, wk, wv, causal=causal, scale=scale, key_padding=padding)
     labels = tuple(tokens)
@@ -99,13 +124,13 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
     i = 1 if n > 1 else 0  # the query worked out in full
     j = 0
 
-    inputs: dict[str, Any] = {"x": x, "tokens": list(labels), "causal": causal, "scale": scale}
+    recorded: dict[str, Any] = {"x": x, "tokens": list(labels), "causal": causal, "scale": scale}
     for name, w in (("wq", wq), ("wk", wk), ("wv", wv)):
-        inputs[name] = w if w is not None else "identity"
+        recorded[name] = w if w is not None else "identity"
     if padding is not None:
-        inputs["padding"] = padding
-    inputs.update(random_info)
-    trace = ctx.new_trace(inputs)
+        recorded["padding"] = padding
+    recorded.update(random_info)
+    trace = ctx.new_trace(recorded)
 
     identity = wq is None and wk is None and wv is None
     dims = [f"d{c}" for c in range(d)]
@@ -260,3 +285,30 @@ def _mask_worked(ctx: Context, result, i: int, labels: tuple[str, ...]) -> str:
     if hidden:
         text += f"; hidden: {', '.join(hidden)} (set to −∞)"
     return text
+
+
+# --------------------------------------------------------------------------- known mistakes
+
+
+def _no_scale(case) -> float | None:
+    if not case.inputs.scale:
+        return None
+    return case.element(case.rerun(scale=False))
+
+
+def _not_normalised(case) -> float | None:
+    return case.element(step="softmax", value="exp")
+
+
+ATTENTION_MISTAKES = (
+    Mistake("no-scale", "forgot to divide the scores by √d_k", _no_scale, values=("scaled", "weights", "output")),
+    Mistake("not-normalised", "did not divide by the row sum (softmax not normalised)", _not_normalised, values=("weights",)),
+)
+
+
+WALKTHROUGH = Walkthrough(
+    check=check,
+    build=build,
+    targets=(Target("scores", "scores"), Target("scale", "scaled"), Target("softmax", "weights"), Target("output", "output")),
+    mistakes=ATTENTION_MISTAKES,
+)

@@ -16,8 +16,9 @@ import numpy as np
 from nntutor.core import backprop as bp
 from nntutor.errors import InputError
 from nntutor.trace import Step, Table, Trace, Value
-from nntutor.walkthroughs.activation_notes import FORMULAS, activation_worked
-from nntutor.walkthroughs.common import Context, dot_worked, index_labels
+from nntutor.walkthroughs._activation_notes import FORMULAS, activation_worked
+from nntutor.walkthroughs._common import Context, dot_worked, index_labels
+from nntutor.walkthroughs._declare import Target, Walkthrough, unchecked
 
 MAX_PARAMS = 1000
 MAX_CHOSEN = 6
@@ -521,3 +522,17 @@ def _check_step(ctx: Context, params, x, y, activation, out_act, loss, r: bp.Bac
 
 def _long(v: float) -> str:
     return f"{float(v):.12g}"
+
+
+WALKTHROUGH = Walkthrough(
+    check=unchecked,
+    build=build,
+    targets=tuple(
+        Target(step, value)
+        for step, value in (
+            ("hidden", "z1"), ("hidden", "h"), ("output", "z2"), ("output", "output"), ("output", "loss"),
+            ("output-delta", "delta2"), ("hidden-delta", "delta1"), ("gradients", "dW1"), ("gradients", "db1"),
+            ("gradients", "dW2"), ("gradients", "db2"),
+        )
+    ),
+)

@@ -15,7 +15,8 @@ from nntutor.catalog.inputs import read_text_file
 from nntutor.core import bpe
 from nntutor.errors import InputError
 from nntutor.trace import Step, Table, Trace, Value
-from nntutor.walkthroughs.common import Context
+from nntutor.walkthroughs._common import Context
+from nntutor.walkthroughs._declare import Target, Walkthrough, unchecked
 
 MAX_MERGES = 100_000
 MAX_ENCODE_WORDS = 1_000
@@ -318,3 +319,14 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
         "encoded": encoded,
     }
     return trace
+
+
+WALKTHROUGH = Walkthrough(
+    check=unchecked,
+    build=build,
+    targets=(
+        Target("symbols", "initial_vocab_size"),
+        *(Target(f"merge-{n}", "frequency") for n in range(1, 11)),
+        Target("encode", "encoded"),
+    ),
+)

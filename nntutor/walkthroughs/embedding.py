@@ -16,7 +16,8 @@ from nntutor.core import embedding as emb
 from nntutor.errors import InputError
 from nntutor.numfmt import human_bytes
 from nntutor.trace import Step, Table, Trace, Value
-from nntutor.walkthroughs.common import Context, dot_worked, index_labels
+from nntutor.walkthroughs._common import Context, dot_worked, index_labels
+from nntutor.walkthroughs._declare import Target, Walkthrough, unchecked
 
 DEFAULT_ANALOGY = "king-man+woman"
 MAX_CELLS = 2_000_000  # numbers in every table this lesson builds, together (16 MB as float64)
@@ -344,3 +345,10 @@ def _analogy_step(
         "ranking": [[w, c] for w, c in result.ranking],
         "excluded": list(result.excluded),
     }
+
+
+WALKTHROUGH = Walkthrough(
+    check=unchecked,
+    build=build,
+    targets=(Target("ids", "ids"), Target("similarity", "norms"), Target("similarity", "similarity"), Target("analogy", "vector")),
+)

@@ -14,9 +14,10 @@ import numpy as np
 from nntutor.core.ffn import estimate_bytes, feed_forward
 from nntutor.errors import InputError
 from nntutor.trace import Step, Trace, Value
+from nntutor.walkthroughs._activation_notes import FORMULAS, activation_worked
+from nntutor.walkthroughs._common import Context, dot_worked, index_labels
+from nntutor.walkthroughs._declare import Walkthrough, unchecked
 from nntutor.walkthroughs._transformer import check_memory, random_matrix, refuse_with, shape_text
-from nntutor.walkthroughs.activation_notes import FORMULAS, activation_worked
-from nntutor.walkthroughs.common import Context, dot_worked, index_labels
 
 PARAMS = ("W1", "b1", "W2", "b2")
 MAX_SHOWN = 8
@@ -140,3 +141,9 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
     )
     trace.outputs = {"hidden": r.hidden, "activated": r.activated, "y": r.y}
     return trace
+
+
+WALKTHROUGH = Walkthrough(
+    check=unchecked,
+    build=build,
+)

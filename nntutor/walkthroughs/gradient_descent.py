@@ -14,7 +14,8 @@ import numpy as np
 from nntutor.core import descent
 from nntutor.errors import InputError
 from nntutor.trace import Plot, Series, Step, Table, Trace, Value
-from nntutor.walkthroughs.common import Context
+from nntutor.walkthroughs._common import Context
+from nntutor.walkthroughs._declare import Mistake, Target, Walkthrough, unchecked
 
 
 def build(ctx: Context, args: dict[str, Any]) -> Trace:
@@ -228,3 +229,38 @@ def _plots(run: descent.DescentRun, names: tuple[str, ...]) -> list[Plot]:
                 series.append(Series(f"f = {level:.3g}", xs, ys))
         plots.append(Plot("the path over the bowl's contour lines", tuple(series), xlabel="x", ylabel="y", kind="scatter"))
     return plots
+
+
+# --------------------------------------------------------------------------- known mistakes
+
+
+def _wrong_sign(case) -> float | None:
+    """On f = Σ cᵢ·pᵢ², a step multiplies coordinate i by (1 − 2·cᵢ·η); the wrong sign by (1 + 2·cᵢ·η)."""
+    if len(case.index) != 2:
+        return None
+    inputs = case.trace.inputs
+    step, coordinate = case.index
+    coefficients = [float(inputs["a"]), float(inputs.get("b", 0.0))]
+    start = np.asarray(inputs["start"], dtype=np.float64)
+    if coordinate >= start.size:
+        return None
+    factor = 1.0 + 2.0 * coefficients[coordinate] * float(inputs["lr"])
+    return float(start[coordinate] * factor**step)
+
+
+DESCENT_MISTAKES = (
+    Mistake("wrong-sign", "stepped up the gradient (p + η·∇f instead of p − η·∇f)", _wrong_sign, values=("path",)),
+)
+
+
+WALKTHROUGH = Walkthrough(
+    check=unchecked,
+    build=build,
+    targets=(
+        Target("function", "f_start"),
+        Target("function", "gradient_start"),
+        Target("stability", "limit"),
+        Target("result", "path", rows=(1, 2)),
+    ),
+    mistakes=DESCENT_MISTAKES,
+)

@@ -14,8 +14,9 @@ import numpy as np
 from nntutor.core.layer import dense
 from nntutor.errors import InputError
 from nntutor.trace import Step, Trace, Value
-from nntutor.walkthroughs.activation_notes import FORMULAS, activation_worked
-from nntutor.walkthroughs.common import Context, dot_worked, index_labels
+from nntutor.walkthroughs._activation_notes import FORMULAS, activation_worked
+from nntutor.walkthroughs._common import Context, dot_worked, index_labels
+from nntutor.walkthroughs._declare import Walkthrough, unchecked
 
 MAX_WORKED_ROWS = 8
 
@@ -151,3 +152,9 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
     )
     trace.outputs = {"z": result.z, "y": result.y}
     return trace
+
+
+WALKTHROUGH = Walkthrough(
+    check=unchecked,
+    build=build,
+)

@@ -8,6 +8,7 @@ normalised [-1.3416, -0.4472, 0.4472, 1.3416].
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -15,8 +16,9 @@ import numpy as np
 from nntutor.core.layernorm import layer_norm
 from nntutor.errors import InputError
 from nntutor.trace import Step, Trace, Value
+from nntutor.walkthroughs._common import Context, index_labels, sum_worked
+from nntutor.walkthroughs._declare import Mistake, Walkthrough, unchecked
 from nntutor.walkthroughs._transformer import shape_text
-from nntutor.walkthroughs.common import Context, index_labels, sum_worked
 
 MAX_SHOWN = 8  # elements of the worked row written out one by one
 
@@ -195,3 +197,41 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
     else:
         trace.outputs = {"mean": float(r.mean), "var": float(r.var), "normalized": r.normalized, "y": r.y}
     return trace
+
+
+# --------------------------------------------------------------------------- known mistakes
+
+
+def _unbiased(case) -> float | None:
+    try:
+        var_unbiased = case.trace.step("variance").value("var_unbiased").data
+        deviations = np.asarray(case.trace.step("deviations").value("deviations").data, dtype=np.float64)
+    except KeyError:
+        return None
+    if var_unbiased is None:
+        return None
+    var_unbiased = float(var_unbiased)
+    eps = float(case.trace.inputs.get("eps", 0.0))
+    std = math.sqrt(var_unbiased + eps)
+    if case.value == "var":
+        return var_unbiased
+    if case.value == "std":
+        return std
+    normalized = deviations[case.index] / std
+    if case.value == "normalized":
+        return float(normalized)
+    gamma = np.asarray(case.trace.inputs["gamma"], dtype=np.float64)
+    beta = np.asarray(case.trace.inputs["beta"], dtype=np.float64)
+    return float(gamma[case.index] * normalized + beta[case.index])
+
+
+LAYERNORM_MISTAKES = (
+    Mistake("unbiased-variance", "used the unbiased variance (÷ (d−1) instead of ÷ d)", _unbiased, values=("var", "std", "normalized", "y")),
+)
+
+
+WALKTHROUGH = Walkthrough(
+    check=unchecked,
+    build=build,
+    mistakes=LAYERNORM_MISTAKES,
+)

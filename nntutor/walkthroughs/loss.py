@@ -16,7 +16,8 @@ from nntutor.core import loss as core
 from nntutor.core.softmax import softmax_steps
 from nntutor.errors import InputError
 from nntutor.trace import Step, Table, Trace, Value
-from nntutor.walkthroughs.common import Context, index_labels, sum_worked
+from nntutor.walkthroughs._common import Context, index_labels, sum_worked
+from nntutor.walkthroughs._declare import Mistake, Target, Walkthrough, unchecked
 
 PROB_TOLERANCE = 1e-6
 WRONG_PROBS = (0.8, 0.1, 0.05, 0.05)
@@ -351,3 +352,45 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
             loss = _squared(ctx, trace, args, half=kind == "half-sse")
     trace.outputs = {"loss": loss}
     return trace
+
+
+# --------------------------------------------------------------------------- quiz and known mistakes
+
+
+def _quiz_probs(rng: np.random.Generator, values: dict[str, Any]) -> dict[str, Any]:
+    """A fresh probability vector (4 entries, 2 decimals, each at least 0.05, summing to 1) and a target."""
+    cents = 5 + rng.multinomial(80, [0.25] * 4)
+    return {"probs": cents / 100, "target": int(rng.integers(0, 4))}
+
+
+def _p_used(case) -> float | None:
+    if case.trace.inputs.get("kind", "ce") != "ce":
+        return None
+    p = case.element(step="loss", value="p_used")
+    return p if p is not None and p > 0 else None
+
+
+def _log10(case) -> float | None:
+    p = _p_used(case)
+    return -math.log10(p) if p is not None else None
+
+
+def _log2(case) -> float | None:
+    p = _p_used(case)
+    return -math.log2(p) if p is not None else None
+
+
+LOSS_MISTAKES = (
+    Mistake("log10", "used log base 10 (cross-entropy uses the natural log, ln)", _log10, values=("loss",)),
+    Mistake("log2", "used log base 2 (cross-entropy uses the natural log, ln)", _log2, values=("loss",)),
+)
+
+
+WALKTHROUGH = Walkthrough(
+    check=unchecked,
+    build=build,
+    targets=(Target("loss", "p_used"), Target("loss", "loss")),
+    mistakes=LOSS_MISTAKES,
+    keep=("y-true",),
+    extra=_quiz_probs,
+)

@@ -18,8 +18,9 @@ from nntutor.core.softmax import softmax_steps
 from nntutor.errors import InputError
 from nntutor.numfmt import human_bytes
 from nntutor.trace import Step, Table, Trace, Value
-from nntutor.walkthroughs.activation_notes import FORMULAS, activation_worked
-from nntutor.walkthroughs.common import Context, dot_worked, index_labels
+from nntutor.walkthroughs._activation_notes import FORMULAS, activation_worked
+from nntutor.walkthroughs._common import Context, dot_worked, index_labels
+from nntutor.walkthroughs._declare import Walkthrough, unchecked
 
 MAX_LAYERS = 32
 MAX_BYTES = 16 * 1024 * 1024  # what a forward pass may hold (float64), checked before allocating
@@ -259,3 +260,10 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
         trace.add(_layer_step(ctx, index, result, index == len(params) - 1))
     trace.outputs = {"activations": list(result.outputs), "param_count": count.total}
     return trace
+
+
+WALKTHROUGH = Walkthrough(
+    check=unchecked,
+    build=build,
+    keep=("sizes",),
+)

@@ -15,6 +15,8 @@ import numpy as np
 from nntutor.core.multihead import estimate_bytes, head_columns, multi_head_attention
 from nntutor.errors import InputError
 from nntutor.trace import Step, Table, Trace, Value
+from nntutor.walkthroughs._common import Context, dot_worked
+from nntutor.walkthroughs._declare import Walkthrough, unchecked
 from nntutor.walkthroughs._transformer import (
     check_memory,
     feature_labels,
@@ -23,7 +25,6 @@ from nntutor.walkthroughs._transformer import (
     shape_text,
     token_labels,
 )
-from nntutor.walkthroughs.common import Context, dot_worked
 
 WEIGHTS = ("wq", "wk", "wv", "wo")
 
@@ -266,3 +267,9 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
         "output": r.output,
     }
     return trace
+
+
+WALKTHROUGH = Walkthrough(
+    check=unchecked,
+    build=build,
+)

@@ -14,8 +14,9 @@ from nntutor.core import activations
 from nntutor.core.neuron import weighted_sum
 from nntutor.errors import InputError
 from nntutor.trace import Step, Table, Trace, Value
-from nntutor.walkthroughs.activation_notes import FORMULAS, activation_worked
-from nntutor.walkthroughs.common import Context, dot_worked, index_labels
+from nntutor.walkthroughs._activation_notes import FORMULAS, activation_worked
+from nntutor.walkthroughs._common import Context, dot_worked, index_labels
+from nntutor.walkthroughs._declare import Mistake, Target, Walkthrough, unchecked
 
 COMPARED = ("relu", "leaky-relu", "sigmoid", "tanh", "gelu", "identity")
 
@@ -91,3 +92,50 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
     )
     trace.outputs = {"z": s.z, "y": y}
     return trace
+
+
+# --------------------------------------------------------------------------- known mistakes
+
+
+def _without_bias(case) -> float | None:
+    """z − b, put through the activation when y was asked."""
+    z = case.trace.outputs.get("z")
+    b = case.trace.inputs.get("b")
+    if z is None or b is None or float(b) == 0.0:
+        return None
+    if case.value == "z":
+        return float(z) - float(b)
+    return float(activations.activate(case.trace.inputs["activation"], float(z) - float(b)))
+
+
+def _other_activation(asked: str, used: str):
+    def compute(case) -> float | None:
+        if case.trace.inputs.get("activation") != asked:
+            return None
+        return float(activations.activate(used, float(case.trace.outputs["z"])))
+
+    return compute
+
+
+def _no_activation(case) -> float | None:
+    if case.trace.inputs.get("activation") == "identity":
+        return None
+    return float(case.trace.outputs["z"])
+
+
+NEURON_MISTAKES = (
+    Mistake("no-bias", "left out the bias b (z = w·x + b)", _without_bias, values=("z", "y")),
+    Mistake("relu-for-sigmoid", "applied ReLU where the question asks for sigmoid", _other_activation("sigmoid", "relu"), values=("y",)),
+    Mistake("sigmoid-for-relu", "applied sigmoid where the question asks for ReLU", _other_activation("relu", "sigmoid"), values=("y",)),
+    Mistake("relu-for-tanh", "applied ReLU where the question asks for tanh", _other_activation("tanh", "relu"), values=("y",)),
+    Mistake("no-activation", "stopped at z and forgot the activation", _no_activation, values=("y",)),
+)
+
+
+WALKTHROUGH = Walkthrough(
+    check=unchecked,
+    build=build,
+    targets=(Target("products", "products", rows=(2,)), Target("sum", "dot"), Target("sum", "z"), Target("activation", "y")),
+    mistakes=NEURON_MISTAKES,
+    extra=lambda rng, values: {"activation": str(rng.choice(["relu", "sigmoid", "tanh"]))},
+)

@@ -22,7 +22,8 @@ import numpy as np
 from nntutor.core.sampling import Filter, Sampling, sample_next, temperature_softmax
 from nntutor.errors import InputError
 from nntutor.trace import Step, Table, Trace, Value
-from nntutor.walkthroughs.common import Context, dot_worked, index_labels, sum_worked
+from nntutor.walkthroughs._common import Context, dot_worked, index_labels, sum_worked
+from nntutor.walkthroughs._declare import Target, Walkthrough, unchecked
 
 MAX_RANDOM_WEIGHTS = 1_000_000  # d × V numbers drawn for a random W_U
 TABLE_ROWS = 30  # ranked tables show at most this many rows, then "…"
@@ -381,3 +382,16 @@ def _draw_step(ctx: Context, trace: Trace, s: Sampling, vocab, seed: int) -> Non
             "(inverse-CDF sampling). Another --seed gives another u.",
         )
     trace.add(step)
+
+
+WALKTHROUGH = Walkthrough(
+    check=unchecked,
+    build=build,
+    targets=(
+        Target("logits", "logits"),
+        Target("temperature", "scaled"),
+        Target("temperature", "exps"),
+        Target("temperature", "probs"),
+        Target("renormalise", "filtered_probs"),
+    ),
+)

@@ -40,8 +40,9 @@ from nntutor.core.pipeline import (
 from nntutor.core.sampling import rank
 from nntutor.errors import InputError
 from nntutor.trace import Step, Table, Trace, Value
+from nntutor.walkthroughs._common import Context, dot_worked, index_labels, sum_worked
+from nntutor.walkthroughs._declare import Target, Walkthrough, unchecked
 from nntutor.walkthroughs._transformer import check_memory, shape_text
-from nntutor.walkthroughs.common import Context, dot_worked, index_labels, sum_worked
 from nntutor.walkthroughs.multi_head import check_heads
 
 MAX_TOKENS = 256  # every token gets a row in every table: more is unreadable
@@ -452,3 +453,10 @@ def _next_step(ctx, trace: Trace, r: Forward, vocab, seed: int) -> None:
             + see("next-token"),
         )
     )
+
+
+WALKTHROUGH = Walkthrough(
+    check=unchecked,
+    build=build,
+    targets=(Target("positions", "x0"), Target("unembed", "logits")),
+)

@@ -19,7 +19,8 @@ from nntutor.core import positional as posenc
 from nntutor.errors import InputError
 from nntutor.numfmt import human_bytes
 from nntutor.trace import Step, Table, Trace, Value
-from nntutor.walkthroughs.common import Context, dot_worked
+from nntutor.walkthroughs._common import Context, dot_worked
+from nntutor.walkthroughs._declare import Target, Walkthrough, unchecked
 
 MAX_CELLS = 1_000_000  # numbers in the tables of one run (8 MB as float64)
 SINUSOIDAL_ONLY = ("positions", "at", "x")
@@ -416,3 +417,11 @@ def _build_rope(ctx: Context, args: dict[str, Any], given: frozenset) -> Trace:
         "score": r.score,
     }
     return trace
+
+
+WALKTHROUGH = Walkthrough(
+    check=unchecked,
+    build=build,
+    targets=(Target("table", "angles"), Target("table", "pe")),
+    keep=("q", "k"),
+)

@@ -14,7 +14,8 @@ import numpy as np
 from nntutor.core.softmax import softmax_steps, temperature_sweep
 from nntutor.errors import InputError
 from nntutor.trace import Plot, Series, Step, Trace, Value
-from nntutor.walkthroughs.common import Context, sum_worked
+from nntutor.walkthroughs._common import Context, sum_worked
+from nntutor.walkthroughs._declare import Mistake, Target, Walkthrough, unchecked
 
 
 def _column_labels(temperatures: np.ndarray, ctx: Context) -> tuple[str, ...]:
@@ -158,3 +159,64 @@ def _sweep_plot(logits: np.ndarray, labels: tuple[str, ...], temperatures: np.nd
         ylabel="p",
         series=tuple(Series(label, log_t, probs[:, i]) for i, label in enumerate(labels[:8])),
     )
+
+
+# --------------------------------------------------------------------------- quiz and known mistakes
+
+
+def _quiz_target(rng: np.random.Generator, values: dict[str, Any]) -> dict[str, Any]:
+    """A target class for a quiz run, drawn among the logits."""
+    return {"target": int(rng.integers(0, np.size(values["logits"])))}
+
+
+def _not_normalised(case) -> float | None:
+    return case.element(step="exp", value="exp")
+
+
+def _no_shift(case) -> float | None:
+    scaled = case.element(step="scale", value="scaled")
+    return math.exp(scaled) if scaled is not None and scaled < 700 else None
+
+
+def _target_probability(case) -> float | None:
+    target = case.trace.inputs.get("target")
+    if target is None:
+        return None
+    probs = np.asarray(case.trace.step("probs").value("probs").data)
+    column = case.index[0] if case.index else 0
+    p = float(probs[target, column]) if probs.ndim == 2 else float(probs[target])
+    return p if p > 0 else None
+
+
+def _log10(case) -> float | None:
+    p = _target_probability(case)
+    return -math.log10(p) if p is not None else None
+
+
+def _log2(case) -> float | None:
+    p = _target_probability(case)
+    return -math.log2(p) if p is not None else None
+
+
+SOFTMAX_MISTAKES = (
+    Mistake("not-normalised", "did not divide by the sum of the exponentials (softmax not normalised)", _not_normalised, values=("probs",)),
+    Mistake("no-max-shift", "exponentiated z/T without subtracting the largest value first", _no_shift, values=("exp",)),
+    Mistake("log10", "used log base 10 for the cross-entropy (it is the natural log, ln)", _log10, values=("loss",)),
+    Mistake("log2", "used log base 2 for the cross-entropy (it is the natural log, ln)", _log2, values=("loss",)),
+)
+
+
+WALKTHROUGH = Walkthrough(
+    check=unchecked,
+    build=build,
+    targets=(
+        Target("shift", "shifted"),
+        Target("exp", "exp"),
+        Target("sum", "sum"),
+        Target("probs", "probs"),
+        Target("loss", "loss"),
+    ),
+    mistakes=SOFTMAX_MISTAKES,
+    fixed={"temperature": np.array([1.0])},
+    extra=_quiz_target,
+)

@@ -14,7 +14,8 @@ from typing import Any
 
 from nntutor.core import tiny_mlp as tm
 from nntutor.trace import Plot, Series, Step, Table, Trace, Value
-from nntutor.walkthroughs.common import Context
+from nntutor.walkthroughs._common import Context
+from nntutor.walkthroughs._declare import Walkthrough, unchecked
 
 SHAPE_WHY = {
     "bump": "The curve rises and then falls: the second hinge switches on with a slope steep enough to "
@@ -180,3 +181,9 @@ def _interval(ctx: Context, left: float, right: float) -> str:
     if math.isinf(right):
         return f"x > {ctx.n(left)}"
     return f"{ctx.n(left)} < x < {ctx.n(right)}"
+
+
+WALKTHROUGH = Walkthrough(
+    check=unchecked,
+    build=build,
+)

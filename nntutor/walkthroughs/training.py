@@ -15,7 +15,8 @@ from nntutor.core import backprop as bp
 from nntutor.core import training as tr
 from nntutor.errors import InputError
 from nntutor.trace import Plot, Series, Step, Table, Trace, Value
-from nntutor.walkthroughs.common import Context, index_labels, sum_worked
+from nntutor.walkthroughs._common import Context, index_labels, sum_worked
+from nntutor.walkthroughs._declare import Target, Walkthrough, unchecked
 
 
 def build(ctx: Context, args: dict[str, Any]) -> Trace:
@@ -205,3 +206,14 @@ def _epochs_to_show(count: int) -> list[int]:
     if count:
         chosen.add(count - 1)
     return sorted(chosen)
+
+
+WALKTHROUGH = Walkthrough(
+    check=unchecked,
+    build=build,
+    targets=(
+        Target("setup", "initial_loss"),
+        Target("first-batch", "forward", cols=(4, 5, 6)),
+        Target("first-batch", "gradients", cols=(1, 2, 3, 5)),
+    ),
+)

@@ -31,9 +31,10 @@ from nntutor.core.block import (
 from nntutor.core.layernorm import LayerNormResult
 from nntutor.errors import InputError
 from nntutor.trace import Step, Trace, Value
+from nntutor.walkthroughs._activation_notes import activation_worked
+from nntutor.walkthroughs._common import Context, dot_worked, index_labels, sum_worked
+from nntutor.walkthroughs._declare import Walkthrough, unchecked
 from nntutor.walkthroughs._transformer import check_memory, refuse_with, shape_text, token_labels
-from nntutor.walkthroughs.activation_notes import activation_worked
-from nntutor.walkthroughs.common import Context, dot_worked, index_labels, sum_worked
 from nntutor.walkthroughs.multi_head import check_heads
 
 SUB = {"1": "₁", "2": "₂"}
@@ -309,3 +310,9 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
         trace.add(_ln_step(ctx, "ln2", "2", r.ln2, "s₂", "y", toks, feats))
     trace.outputs = {"attention_weights": m.weights, "after_attention": r.after_attention, "y": r.y}
     return trace
+
+
+WALKTHROUGH = Walkthrough(
+    check=unchecked,
+    build=build,
+)

@@ -1,6 +1,6 @@
 """How each activation is written and worked out for one number.
 
->>> from nntutor.walkthroughs.common import Context
+>>> from nntutor.walkthroughs._common import Context
 >>> activation_worked(Context(), "sigmoid", 0.15)
 'σ(0.15) = 1 / (1 + e^(-0.15)) = 1 / (1 + 0.8607) = 0.5374'
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 from nntutor.core import activations
-from nntutor.walkthroughs.common import Context
+from nntutor.walkthroughs._common import Context
 
 # name -> (LaTeX, plain text)
 FORMULAS: dict[str, tuple[str, str]] = {

@@ -1,0 +1,132 @@
+"""Answering a quiz: one line typed at the prompt gets one reply; a session asks every question.
+
+:func:`play` runs the questions with injected ``read``/``show``/``record`` callables, so
+the same session runs in a terminal, on piped answers and in tests.
+
+>>> from nntutor.catalog.lessonfile import load_lesson
+>>> from nntutor.quiz.questions import concept_question
+>>> lesson = load_lesson("attention")
+>>> attempt = Attempt(concept_question(lesson, lesson.quiz[1]))
+>>> attempt.respond("hint").kind, attempt.respond("1").kind
+('hint', 'right')
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from nntutor.quiz.answers import AnswerError, parse_answer
+from nntutor.quiz.questions import Question
+
+
+@dataclass
+class Outcome:
+    """How one question ended."""
+
+    question: Question
+    answer: str | None = None  # as typed
+    value: float | None = None
+    correct: bool = False
+    revealed: bool = False
+    skipped: bool = False
+    hints: int = 0
+    mistake: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What the quiz says back to one line typed at the prompt.
+
+    ``kind``: ``hint``, ``no-hint``, ``unreadable``, ``bad-choice``, ``empty``,
+    ``right``, ``wrong``, ``revealed``, ``skipped``, ``quit``. ``outcome`` is set
+    when the question is over.
+    """
+
+    kind: str
+    text: str = ""
+    outcome: Outcome | None = None
+
+
+class Attempt:
+    """One question being answered: feed it lines, it replies."""
+
+    def __init__(self, question: Question) -> None:
+        self.question = question
+        self.hints_used = 0
+
+    def respond(self, line: str) -> Reply:
+        q = self.question
+        text = line.strip()
+        command = text.lower()
+        if command == "":
+            return Reply("empty")
+        if command == "hint":
+            if self.hints_used < len(q.hints):
+                self.hints_used += 1
+                return Reply("hint", f"Hint {self.hints_used}/{len(q.hints)}: {q.hints[self.hints_used - 1]}")
+            return Reply("no-hint", "No more hints: type show to see the worked answer, or skip.")
+        if command == "show":
+            return Reply("revealed", outcome=Outcome(q, revealed=True, hints=self.hints_used))
+        if command == "skip":
+            return Reply("skipped", outcome=Outcome(q, skipped=True, hints=self.hints_used))
+        if command in ("quit", "exit", "q"):
+            return Reply("quit")
+        try:
+            value = parse_answer(text)
+        except AnswerError as exc:
+            return Reply("unreadable", str(exc))
+        if q.kind == "choice" and not (value.is_integer() and 1 <= value <= len(q.choices)):
+            return Reply("bad-choice", f"answer with the number of a choice, from 1 to {len(q.choices)}")
+        if q.judge(value):
+            return Reply("right", outcome=Outcome(q, answer=text, value=value, correct=True, hints=self.hints_used))
+        mistake = q.diagnose(value)
+        return Reply("wrong", outcome=Outcome(q, answer=text, value=value, hints=self.hints_used, mistake=mistake))
+
+
+@dataclass
+class QuizResult:
+    outcomes: list[Outcome]
+    asked: int
+    total: int
+    stopped: str = ""  # "", "quit", "eof" or "interrupt"
+
+
+def play(
+    questions: Sequence[Question],
+    read: Callable[[], str | None],
+    show: Callable[[str, Any], None],
+    record: Callable[[Outcome], None],
+) -> QuizResult:
+    """Ask every question in turn.
+
+    ``read()`` returns the next line, ``None`` at end of input, and may raise
+    KeyboardInterrupt; ``show(event, data)`` displays ``("question", (number,
+    total, question))`` or ``("reply", reply)``; ``record(outcome)`` saves an
+    answer as soon as it is given (so leaving early loses nothing answered).
+    """
+    outcomes: list[Outcome] = []
+    asked = 0
+    for number, question in enumerate(questions, start=1):
+        asked = number
+        show("question", (number, len(questions), question))
+        attempt = Attempt(question)
+        while True:
+            try:
+                line = read()
+            except KeyboardInterrupt:
+                return QuizResult(outcomes, asked, len(questions), "interrupt")
+            if line is None:
+                return QuizResult(outcomes, asked, len(questions), "eof")
+            reply = attempt.respond(line)
+            show("reply", reply)
+            if reply.kind == "quit":
+                return QuizResult(outcomes, asked, len(questions), "quit")
+            if reply.outcome is not None:
+                outcomes.append(reply.outcome)
+                record(reply.outcome)
+                break
+    return QuizResult(outcomes, asked, len(questions))
+
+

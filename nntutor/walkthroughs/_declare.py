@@ -1,0 +1,99 @@
+"""What a walkthrough module declares about its lesson, in one object: :class:`Walkthrough`.
+
+Every lesson module ends with one declaration, the only place code-side facts about
+the lesson live (the lesson file holds the data: inputs, defaults, narrative, hints)::
+
+    WALKTHROUGH = Walkthrough(
+        check=check,            # Args (each flag parsed on its own) -> the lesson's typed inputs
+        build=build,            # (Context, inputs) -> Trace; never raises an input error
+        targets=(Target("scores", "scores"), Target("softmax", "weights")),
+        mistakes=(Mistake("no-scale", "forgot to divide the scores by √d_k", _no_scale),),
+        keep=("sizes",),        # inputs the quiz leaves at their defaults
+    )
+
+``nntutor check`` reads these declarations: the builder named by a lesson file must be
+a module with a ``WALKTHROUGH``, every target must name a step and value that a run on
+the defaults produces, and every mistake must apply to an existing value.
+
+>>> args = Args({"x": 1.5, "causal": False}, given={"x"})
+>>> args["x"], args.given
+(1.5, frozenset({'x'}))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
+
+
+class Args(dict):
+    """Every input of a lesson parsed on its own from its flag (defaults filled in).
+
+    ``given`` names the inputs the learner typed: some lessons decide from it
+    (random inputs when only ``--seed`` is given, default labels when only
+    ``--x`` is). A walkthrough's ``check`` turns Args into its typed inputs.
+    """
+
+    def __init__(self, values: Mapping[str, Any] = (), given: Any = ()) -> None:
+        super().__init__(values)
+        self.given = frozenset(given)
+
+
+class Target(NamedTuple):
+    """A step value the quiz may ask about; ``rows``/``cols`` restrict the first/second index.
+
+    ``Target("products", "products", rows=(2,))``: only the products row of the neuron's table.
+    """
+
+    step: str
+    value: str
+    rows: tuple[int, ...] | None = None
+    cols: tuple[int, ...] | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.step}.{self.value}"
+
+
+class Mistake(NamedTuple):
+    """A known mistake: ``compute(case)`` recomputes the value it leads to (``None``: does not apply).
+
+    ``values`` names the step values it can explain (``nntutor check`` makes sure they exist).
+    ``case`` is a :class:`nntutor.quiz.mistakes.Case`: the asked element, the run's typed
+    inputs, and ``case.rerun(field=value)`` to build the lesson again with an input changed.
+    """
+
+    id: str
+    name: str
+    compute: Callable[[Any], float | None]
+    values: tuple[str, ...] = ()
+
+
+class Walkthrough(NamedTuple):
+    """Everything code-side about one lesson.
+
+    - ``check(args) -> inputs``: every cross-flag rule (shapes that must agree, flags that
+      do not go together, sizes that would exhaust memory), raising ``InputError`` that
+      names the flag; returns the typed inputs (a NamedTuple) ``build`` works from.
+    - ``build(ctx, inputs) -> Trace``: the teaching; it never refuses input.
+    - ``targets``: the values numeric quiz questions ask about (empty: every computed value).
+    - ``mistakes``: the known mistakes a wrong answer is checked against.
+    - ``keep``: inputs the quiz does not perturb (sizes, inputs that only go with another choice).
+    - ``fixed``: typed input values the quiz always uses (``{"temperature": 1.0}``).
+    - ``vary``: choice inputs the quiz draws at random.
+    - ``extra(rng, values) -> dict``: more typed values for a quiz run (a fresh target class).
+    """
+
+    check: Callable[[Args], Any]
+    build: Callable[[Any, Any], Any]
+    targets: tuple[Target, ...] = ()
+    mistakes: tuple[Mistake, ...] = ()
+    keep: tuple[str, ...] = ()
+    fixed: Mapping[str, Any] = {}
+    vary: tuple[str, ...] = ()
+    extra: Callable[[Any, dict[str, Any]], dict[str, Any]] | None = None
+
+
+def unchecked(args: Args) -> dict[str, Any]:
+    """A placeholder ``check`` while a lesson's build still checks its own flags."""
+    return {**args, "_given": args.given}
