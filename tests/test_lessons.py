@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from nntutor.catalog import registry
+from nntutor.catalog.check import check_lessons, cross_references
 from nntutor.catalog.lessonfile import (
     builtin_lessons_dir,
     check_all,
@@ -19,6 +21,55 @@ def test_every_shipped_lesson_is_valid():
     count, errors = check_all()
     assert count >= 3
     assert errors == []
+
+
+@pytest.mark.parametrize("name", [lesson.name for lesson in load_all()])
+def test_every_lesson_file_and_its_code_agree(name):
+    """Each shipped lesson: its builder is a lesson module, which builds the file's defaults,
+    and every quiz target and known mistake of the module names a value the run produces."""
+    lesson = load_lesson(name)
+    assert cross_references(lesson) == []
+    assert lesson.builder in registry.builders()
+
+
+def _check_folder(folder: Path) -> list[str]:
+    """``nntutor check --lessons-dir folder``'s problem lines for files in that folder."""
+    _, errors = check_lessons(folder)
+    return [str(e) for e in errors]
+
+
+def test_check_catches_a_builder_that_is_not_a_lesson_module(tmp_path):
+    path = _variant(tmp_path, {'builder = "neuron"': 'builder = "common"'})
+    assert _check_folder(tmp_path) == [f"{path}: builder: no walkthrough named 'common'"]
+    path = _variant(tmp_path, {'builder = "neuron"': 'builder = "attention"'})
+    problems = _check_folder(tmp_path)
+    assert len(problems) == 1 and problems[0].startswith(f"{path}: builder: 'attention' cannot build this file's inputs")
+
+
+def test_check_catches_a_module_without_a_declaration(tmp_path, monkeypatch):
+    from nntutor.walkthroughs import neuron
+
+    monkeypatch.delattr(neuron, "WALKTHROUGH")
+    problems = _check_folder(tmp_path)
+    assert any(p.endswith("neuron.toml: builder: nntutor.walkthroughs.neuron is not a lesson module (it declares no WALKTHROUGH)") for p in problems), problems
+
+
+def test_check_catches_a_misspelt_quiz_target(monkeypatch, tmp_path):
+    from nntutor.walkthroughs import attention
+    from nntutor.walkthroughs._declare import Target
+
+    declared = attention.WALKTHROUGH
+    monkeypatch.setattr(attention, "WALKTHROUGH", declared._replace(targets=(*declared.targets, Target("softmax", "weigths"))))
+    problems = [p for p in _check_folder(tmp_path) if "attention" in p]
+    assert problems == [f"{attention.__file__}: targets: 'softmax.weigths' is no step value of a run of 'attention' on its defaults"]
+
+
+def test_check_catches_labels_that_do_not_match_their_matrix(tmp_path):
+    text = (builtin_lessons_dir() / "attention.toml").read_text(encoding="utf-8")
+    path = _write(tmp_path, "attention", text.replace('default = "The,cat,sat,down"', 'default = "I,love,my"'))
+    assert [p for p in _check_folder(tmp_path) if p.startswith(str(path))] == [
+        f"{path}: inputs.tokens.default: expected 4 names to match the 4 rows of --x, got 3"
+    ]
 
 
 def test_lessons_come_in_teaching_order():
