@@ -239,16 +239,29 @@ def load_lesson(name: str, extra_dir: str | os.PathLike | None = None) -> Lesson
     return read_lesson_file(find_lesson_file(name, lesson_dirs(extra_dir)))
 
 
-def load_all(extra_dir: str | os.PathLike | None = None, *, check_inputs: bool = True) -> list[Lesson]:
-    """Every lesson, in teaching order.
+def scan(
+    extra_dir: str | os.PathLike | None = None, *, check_inputs: bool = True
+) -> tuple[list[Lesson], list[LessonFileError]]:
+    """Every readable lesson in teaching order, and the first problem of each broken file.
 
-    ``check_inputs=False`` (for listing: ``nntutor list`` shows names and summaries)
-    skips checking input kinds and parsing defaults, which needs NumPy; running a
-    lesson (:func:`load_lesson`) and ``nntutor check`` always check them.
+    One broken file never hides the others: ``nntutor list`` shows it as broken, with the reason.
+    ``check_inputs=False`` (for listing names and summaries) skips checking input
+    kinds and parsing defaults, which needs NumPy; running a lesson
+    (:func:`load_lesson`) and ``nntutor check`` always check them.
     """
-    files = lesson_files(lesson_dirs(extra_dir))
-    lessons = [read_lesson_file(path, check_inputs=check_inputs) for path in files.values()]
-    return sorted(lessons, key=lambda lesson: (lesson.order, lesson.name))
+    lessons: list[Lesson] = []
+    broken: list[LessonFileError] = []
+    for path in lesson_files(lesson_dirs(extra_dir)).values():
+        try:
+            lessons.append(read_lesson_file(path, check_inputs=check_inputs))
+        except LessonFileError as exc:
+            broken.append(exc)
+    return sorted(lessons, key=lambda lesson: (lesson.order, lesson.name)), broken
+
+
+def load_all(extra_dir: str | os.PathLike | None = None, *, check_inputs: bool = True) -> list[Lesson]:
+    """Every lesson that can be read, in teaching order (broken files: see :func:`scan`)."""
+    return scan(extra_dir, check_inputs=check_inputs)[0]
 
 
 # --------------------------------------------------------------------------- reading
@@ -329,7 +342,7 @@ def validate_file(path: Path) -> list[LessonFileError]:
 def validate_data(path: Path, data: dict[str, Any], *, check_inputs: bool = True) -> list[LessonFileError]:
     """Every problem in the parsed contents ``data`` of the lesson file ``path``.
 
-    ``check_inputs=False`` leaves out input kinds and defaults (see :func:`load_all`).
+    ``check_inputs=False`` leaves out input kinds and defaults (see :func:`scan`).
     """
     where = str(path)
     errors = _check_table(where, "", data, LESSON_KEYS, REQUIRED_LESSON_KEYS)
