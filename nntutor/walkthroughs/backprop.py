@@ -4,12 +4,24 @@ Default network (2-2-2, sigmoid everywhere, half-sse, lr 0.5): x = (1, 0.5),
 y = (1, 0), W1 = [[0.3, −0.4], [0.5, 0.3]], b1 = (0.1, −0.1),
 W2 = [[0.6, −0.3], [−0.2, 0.4]], b2 = (0, 0.1). The first hidden unit has
 z1₀ = 0.3×1 + (−0.4)×0.5 + 0.1 = 0.2.
+
+``check`` chains the shapes and resolves ``--param`` into the parameters derived in
+full; the lesson file's default ``W1[0,1];W2[1,0]`` falls back to one weight per
+layer when it does not fit a smaller network:
+
+>>> from nntutor.catalog.lessonfile import load_lesson
+>>> from nntutor.catalog.run import parse_args
+>>> lesson = load_lesson("backprop")
+>>> check(parse_args(lesson, {})).chosen
+(('W1', (0, 1)), ('W2', (1, 0)))
+>>> check(parse_args(lesson, {"x": "1", "y": "5", "W1": "2", "b1": "0", "W2": "3", "b2": "1"})).chosen
+(('W1', (0, 0)), ('W2', (0, 0)))
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import NamedTuple
 
 import numpy as np
 
@@ -18,7 +30,7 @@ from nntutor.errors import InputError
 from nntutor.trace import Step, Table, Trace, Value
 from nntutor.walkthroughs._activation_notes import FORMULAS, activation_worked
 from nntutor.walkthroughs._common import Context, dot_worked, index_labels
-from nntutor.walkthroughs._declare import Target, Walkthrough, unchecked
+from nntutor.walkthroughs._declare import Args, Target, Walkthrough
 
 MAX_PARAMS = 1000
 MAX_CHOSEN = 6
@@ -71,7 +83,45 @@ def parse_params(text: str, params: bp.Params) -> list[tuple[str, tuple[int, ...
     return chosen
 
 
-def _check(args: dict[str, Any]) -> tuple[bp.Params, np.ndarray, np.ndarray]:
+class Inputs(NamedTuple):
+    """Checked inputs: one example, a two-layer network whose shapes chain, and what to show of it."""
+
+    x: np.ndarray  # the input example
+    y: np.ndarray  # its target, one number per output
+    params: bp.Params  # W1 (hidden × inputs), b1, W2 (outputs × hidden), b2
+    activation: str  # hidden layer f
+    output_activation: str  # output layer g
+    loss: str  # half-sse, mse or ce
+    lr: float  # of the gradient-descent step at the end
+    chosen: tuple[tuple[str, tuple[int, ...]], ...]  # parameters derived in full: ("W1", (0, 1)), …
+
+
+def check(args: Args) -> Inputs:
+    """The flags checked together: shapes, size, loss and targets, and the chosen parameters."""
+    params, x, y = _network(args)
+    if "param" in args.given:
+        chosen = parse_params(args["param"], params)
+    else:
+        try:  # the lesson file's default
+            chosen = parse_params(args["param"], params)
+        except InputError:
+            # It does not fit this (smaller) network: one weight from each layer that does.
+            n_in, n_out = params.W1.shape[1], params.W2.shape[0]
+            chosen = [("W1", (0, min(1, n_in - 1))), ("W2", (min(1, n_out - 1), 0))]
+    return Inputs(
+        x=x,
+        y=y,
+        params=params,
+        activation=args["activation"],
+        output_activation=args["output-activation"],
+        loss=args["loss"],
+        lr=float(args["lr"]),
+        chosen=tuple(chosen),
+    )
+
+
+def _network(args: Args) -> tuple[bp.Params, np.ndarray, np.ndarray]:
+    """(params, x, y) with every shape checked against the others, and the loss against the outputs."""
     x = np.asarray(args["x"], dtype=np.float64)
     y = np.asarray(args["y"], dtype=np.float64)
     W1, b1 = np.asarray(args["W1"], dtype=np.float64), np.asarray(args["b1"], dtype=np.float64)
@@ -108,19 +158,11 @@ def _check(args: dict[str, Any]) -> tuple[bp.Params, np.ndarray, np.ndarray]:
     return params, x, y
 
 
-def build(ctx: Context, args: dict[str, Any]) -> Trace:
-    params, x, y = _check(args)
-    activation, out_act, loss = args["activation"], args["output-activation"], args["loss"]
-    lr = float(args["lr"])
-    if "param" in args.get("_given", ()):
-        chosen = parse_params(args["param"], params)
-    else:
-        try:  # the lesson file's default
-            chosen = parse_params(args["param"], params)
-        except InputError:
-            # It does not fit this (smaller) network: one weight from each layer that does.
-            n_in, n_out = params.W1.shape[1], params.W2.shape[0]
-            chosen = [("W1", (0, min(1, n_in - 1))), ("W2", (min(1, n_out - 1), 0))]
+def build(ctx: Context, inputs: Inputs) -> Trace:
+    params, x, y = inputs.params, inputs.x, inputs.y
+    activation, out_act, loss = inputs.activation, inputs.output_activation, inputs.loss
+    lr = inputs.lr
+    chosen = list(inputs.chosen)
     n, f = ctx.n, ctx.f
     n_in, n_hid, n_out = x.size, params.W1.shape[0], params.W2.shape[0]
     xl, hl, ol = index_labels(n_in, "x"), index_labels(n_hid, "h"), index_labels(n_out, "ŷ")
@@ -525,7 +567,7 @@ def _long(v: float) -> str:
 
 
 WALKTHROUGH = Walkthrough(
-    check=unchecked,
+    check=check,
     build=build,
     targets=tuple(
         Target(step, value)

@@ -3,12 +3,23 @@
 Default run: sizes 3,4,3,4, weights drawn with seed 0 from ±1/√n_in and rounded
 to 2 decimals, x drawn from ±1 the same way. ``--sizes 784,16,16,10`` has
 784×16 + 16×16 + 16×10 = 12,960 weights and 16 + 16 + 10 = 42 biases: 13,002.
+
+``check`` turns the flags into the network itself (the layers drawn or read from
+``--weights``, x drawn when not given), every shape chained:
+
+>>> from nntutor.catalog.lessonfile import load_lesson
+>>> from nntutor.catalog.run import parse_args
+>>> inputs = check(parse_args(load_lesson("mlp"), {"sizes": "784,16,16,10"}))
+>>> [w.shape for w, _ in inputs.layers], inputs.x.shape
+([(16, 784), (16, 16), (10, 16)], (784,))
+>>> mlp.param_count(sizes_of(inputs.layers)).total
+13002
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -20,7 +31,7 @@ from nntutor.numfmt import human_bytes
 from nntutor.trace import Step, Table, Trace, Value
 from nntutor.walkthroughs._activation_notes import FORMULAS, activation_worked
 from nntutor.walkthroughs._common import Context, dot_worked, index_labels
-from nntutor.walkthroughs._declare import Walkthrough, unchecked
+from nntutor.walkthroughs._declare import Args, Walkthrough
 
 MAX_LAYERS = 32
 MAX_BYTES = 16 * 1024 * 1024  # what a forward pass may hold (float64), checked before allocating
@@ -108,36 +119,59 @@ def read_weights(path: str) -> list[tuple[np.ndarray, np.ndarray]]:
     return layers
 
 
-def _parameters(args: dict[str, Any]) -> tuple[list[int], list[tuple[np.ndarray, np.ndarray]], np.ndarray, str]:
-    """(sizes, parameters, x, where the parameters came from), every shape checked."""
-    given = args.get("_given", frozenset())
+class Inputs(NamedTuple):
+    """Checked inputs: the network (every layer's W and b, shapes chained), x and the activations."""
+
+    x: np.ndarray  # a0: one number per input of the first layer
+    layers: tuple[tuple[np.ndarray, np.ndarray], ...]  # (W, b) per layer; W is outputs × inputs
+    activation: str  # hidden layers
+    output_activation: str  # last layer
+    seed: int  # what the random layers (and a drawn x) come from
+    weights_file: str | None  # the --weights file the layers were read from (None: drawn from seed)
+    x_drawn: bool  # x was drawn from seed (no --x given)
+
+
+def sizes_of(layers) -> list[int]:
+    """The width of every layer, input first: ``[W1 columns, W1 rows, W2 rows, …]``."""
+    return [layers[0][0].shape[1]] + [w.shape[0] for w, _ in layers]
+
+
+def check(args: Args) -> Inputs:
+    """The flags checked together: the layers (drawn, or read and shape-checked), x against them, memory."""
+    given = args.given
     seed = int(args["seed"])
     rng = np.random.default_rng(seed)
-    if args.get("weights"):
+    weights_file = args["weights"] or None
+    if weights_file:
         if "seed" in given:
             raise InputError("--seed", "cannot be combined with --weights (the weights come from the file)")
-        params = read_weights(args["weights"])
-        sizes = [params[0][0].shape[1]] + [w.shape[0] for w, _ in params]
+        params = read_weights(weights_file)
+        sizes = sizes_of(params)
         if "sizes" in given and _sizes(args["sizes"]) != sizes:
             raise InputError(
                 "--sizes", f"is {','.join(map(str, _sizes(args['sizes'])))} but --weights has the shapes "
                 f"{','.join(map(str, sizes))}"
             )
         _check_memory("--weights", sizes)
-        source = f"read from {args['weights']}"
     else:
         sizes = _sizes(args["sizes"])
         _check_memory("--sizes", sizes)
         params = mlp.random_parameters(sizes, rng)
-        source = f"drawn with seed {seed}, uniform in ±1/√n_in, rounded to 2 decimals"
-    x = args.get("x")
+    x = args["x"]
     if x is None:
         x = np.round(rng.uniform(-1.0, 1.0, size=sizes[0]), 2) + 0.0
-        source += f"; x drawn with seed {seed}, uniform in ±1, rounded to 2 decimals"
     elif x.size != sizes[0]:
-        flag = "--weights" if args.get("weights") and "x" not in given else "--x"
+        flag = "--weights" if weights_file and "x" not in given else "--x"
         raise InputError(flag, f"--x has {x.size} numbers but the network's input size is {sizes[0]}")
-    return sizes, params, x, source
+    return Inputs(
+        x=x,
+        layers=tuple(params),
+        activation=args["activation"],
+        output_activation=args["output-activation"],
+        seed=seed,
+        weights_file=weights_file,
+        x_drawn=args["x"] is None,
+    )
 
 
 # --------------------------------------------------------------------------- steps
@@ -213,25 +247,31 @@ def _layer_step(ctx: Context, index: int, result: mlp.ForwardPass, last: bool) -
     )
 
 
-def build(ctx: Context, args: dict[str, Any]) -> Trace:
-    sizes, params, x, source = _parameters(args)
-    activation = args["activation"]
-    output_activation = args["output-activation"]
+def build(ctx: Context, inputs: Inputs) -> Trace:
+    x, params = inputs.x, list(inputs.layers)
+    activation, output_activation = inputs.activation, inputs.output_activation
+    sizes = sizes_of(params)
+    if inputs.weights_file is not None:
+        source = f"read from {inputs.weights_file}"
+    else:
+        source = f"drawn with seed {inputs.seed}, uniform in ±1/√n_in, rounded to 2 decimals"
+    if inputs.x_drawn:
+        source += f"; x drawn with seed {inputs.seed}, uniform in ±1, rounded to 2 decimals"
     result = mlp.forward(x, params, activation, output_activation)
     count = mlp.param_count(sizes)
 
-    inputs = {
+    recorded: dict[str, Any] = {
         "sizes": sizes,
         "x": x,
         "weights": [{"W": w, "b": b} for w, b in params],
         "activation": activation,
         "output-activation": output_activation,
     }
-    if args.get("weights"):
-        inputs["weights_file"] = args["weights"]
+    if inputs.weights_file is not None:
+        recorded["weights_file"] = inputs.weights_file
     else:
-        inputs["seed"] = int(args["seed"])
-    trace = ctx.new_trace(inputs)
+        recorded["seed"] = inputs.seed
+    trace = ctx.new_trace(recorded)
     arch = tuple(
         (f"{i + 1}", f"{w.shape[1]} → {w.shape[0]}", f"{w.shape[0]}×{w.shape[1]}", f"{b.size}",
          output_activation if i == len(params) - 1 else activation)
@@ -263,7 +303,7 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
 
 
 WALKTHROUGH = Walkthrough(
-    check=unchecked,
+    check=check,
     build=build,
     keep=("sizes",),
 )

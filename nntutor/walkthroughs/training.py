@@ -3,11 +3,21 @@
 Default run: XOR, 4 tanh hidden units, one sigmoid output, binary cross-entropy,
 batch size 2, lr 1, 200 epochs, seed 0. Before training every prediction is
 near 0.5; after it the four corners are classified correctly.
+
+``check`` draws everything random from the seed: the initial weights (uniform in
+[−1, 1], rounded to 2 decimals; biases 0) and one shuffled order per epoch. With
+4 examples and batch size 2, one epoch is 2 updates:
+
+>>> from nntutor.catalog.lessonfile import load_lesson
+>>> from nntutor.catalog.run import parse_args
+>>> inputs = check(parse_args(load_lesson("training"), {}))
+>>> inputs.params.W1.shape, inputs.orders.shape, inputs.batch_size
+((4, 2), (200, 4), 2)
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import NamedTuple
 
 import numpy as np
 
@@ -16,22 +26,49 @@ from nntutor.core import training as tr
 from nntutor.errors import InputError
 from nntutor.trace import Plot, Series, Step, Table, Trace, Value
 from nntutor.walkthroughs._common import Context, index_labels, sum_worked
-from nntutor.walkthroughs._declare import Target, Walkthrough, unchecked
+from nntutor.walkthroughs._declare import Args, Target, Walkthrough
 
 
-def build(ctx: Context, args: dict[str, Any]) -> Trace:
+class Inputs(NamedTuple):
+    """Checked inputs: the data set, the initial network and the shuffles drawn from the seed, the SGD settings."""
+
+    data: tr.Dataset  # the built-in data set (one example per row of X, 0/1 targets)
+    activation: str  # hidden layer
+    params: bp.Params  # initial W1 (hidden × 2), b1, W2 (1 × hidden), b2, drawn from seed
+    orders: np.ndarray  # epochs × examples: the shuffled order of every epoch, drawn from seed
+    batch_size: int  # at most the number of examples
+    lr: float
+    seed: int  # what params and orders were drawn from
+
+
+def check(args: Args) -> Inputs:
+    """The flags checked together (a batch fits the data set); the random start drawn from the seed."""
     data = tr.dataset(args["dataset"])
     hidden, epochs = int(args["hidden"]), int(args["epochs"])
-    batch_size, lr, seed = int(args["batch-size"]), float(args["lr"]), int(args["seed"])
-    activation = args["activation"]
+    batch_size, seed = int(args["batch-size"]), int(args["seed"])
     n_examples = len(data.X)
     if batch_size > n_examples:
         raise InputError(
             "--batch-size", f"{batch_size} is larger than the {data.name} data set ({n_examples} examples)"
         )
+    return Inputs(
+        data=data,
+        activation=args["activation"],
+        params=tr.init_params(seed, data.X.shape[1], hidden),
+        orders=tr.batch_orders(seed, n_examples, epochs),
+        batch_size=batch_size,
+        lr=float(args["lr"]),
+        seed=seed,
+    )
+
+
+def build(ctx: Context, inputs: Inputs) -> Trace:
+    data, params, orders, activation = inputs.data, inputs.params, inputs.orders, inputs.activation
+    batch_size, lr, seed = inputs.batch_size, inputs.lr, inputs.seed
+    hidden, epochs = params.W1.shape[0], orders.shape[0]
+    n_examples = len(data.X)
+    assert batch_size <= n_examples, "check keeps a batch within the data set"
     n, f = ctx.n, ctx.f
-    params = tr.init_params(seed, data.X.shape[1], hidden)
-    orders = tr.batch_orders(seed, n_examples, epochs)
     run = tr.train(data, params, orders, batch_size, lr, activation)
 
     trace = ctx.new_trace(
@@ -209,7 +246,7 @@ def _epochs_to_show(count: int) -> list[int]:
 
 
 WALKTHROUGH = Walkthrough(
-    check=unchecked,
+    check=check,
     build=build,
     targets=(
         Target("setup", "initial_loss"),
