@@ -9,20 +9,96 @@ wi+d, wid+est</w>, and the vocabulary goes 11 → 10, 10, 9, 10, 10, 9, 9, 9, 8,
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import Any, NamedTuple
 
 from nntutor.catalog.inputs import read_text_file
 from nntutor.core import bpe
 from nntutor.errors import InputError
 from nntutor.trace import Step, Table, Trace, Value
 from nntutor.walkthroughs._common import Context
-from nntutor.walkthroughs._declare import Target, Walkthrough, unchecked
+from nntutor.walkthroughs._declare import Args, Target, Walkthrough
 
 MAX_MERGES = 100_000
 MAX_ENCODE_WORDS = 1_000
 WORD_ROWS = 24  # rows of the word-frequency and initial-symbol tables (the output has every word)
 CHANGED_ROWS = 6  # words listed per merge shown in full
 ENCODE_DEFAULT = 10  # corpus words segmented when --encode is not given
+
+
+class Inputs(NamedTuple):
+    """Checked inputs: the corpus already counted, where it came from, and the learning settings."""
+
+    word_counts: dict[str, int]  # every word of the corpus with its count, in order of first appearance
+    text: str | None  # the --text corpus as typed; None when it was read from --file
+    file: str | None  # the --file path; None for --text
+    file_bytes: int | None  # size of the --file in bytes (None for --text)
+    file_sha256: str | None  # SHA-256 of the --file's bytes (None for --text)
+    merges: int  # how many merges to learn at most (-s N)
+    min_frequency: int  # stop when the best pair occurs fewer times than this
+    top: int  # pair counts listed before each merge shown in full
+    show: int  # merges shown in full
+    encode: tuple[str, ...] | None  # distinct words to segment; None: the corpus's ENCODE_DEFAULT most frequent
+
+
+def _corpus(args: Args) -> tuple[str, str, tuple[str | None, str | None, int | None, str | None]]:
+    """The text, the flag it came from, and the Inputs fields (text, file, file_bytes, file_sha256)."""
+    path = args["file"]
+    if path is not None:
+        if "text" in args.given:
+            raise InputError("--file", "give either --text or --file, not both")
+        text = read_text_file("--file", path)
+        data = text.encode("utf-8")
+        if not text.strip():
+            raise InputError("--file", f"{path!r} holds no words (it is empty or only whitespace)")
+        return text, "--file", (None, path, len(data), hashlib.sha256(data).hexdigest())
+    text = args["text"]
+    if not text.strip():
+        raise InputError("--text", "is empty or only whitespace (give some words, e.g. --text \"low lower newest\")")
+    return text, "--text", (text, None, None, None)
+
+
+def check(args: Args) -> Inputs:
+    """The corpus read (--text or --file, not both) and counted; --merges and --encode bounded.
+
+    >>> from nntutor.catalog.run import parse_args
+    >>> from nntutor.catalog.lessonfile import load_lesson
+    >>> inputs = check(parse_args(load_lesson("bpe"), {"text": "low low lower", "encode": "lowest low lowest"}))
+    >>> inputs.word_counts, inputs.encode
+    ({'low': 2, 'lower': 1}, ('lowest', 'low'))
+    """
+    text, source_flag, (typed, path, file_bytes, file_sha256) = _corpus(args)
+    num_merges = int(args["merges"])
+    if num_merges > MAX_MERGES:
+        raise InputError(
+            "--merges",
+            f"{num_merges:,} is more than this lesson allows (at most {MAX_MERGES:,}); learning stops by itself "
+            "once no pair occurs --min-frequency times, so a large value already means 'until the pairs run out'",
+        )
+    counts_in_order = bpe.count_words(text)
+    if not counts_in_order:
+        raise InputError(source_flag, "holds no words (only spaces and line breaks)")
+    encode_text = args["encode"]
+    encode_words: tuple[str, ...] | None = None
+    if encode_text is not None:
+        encode_words = tuple(dict.fromkeys(bpe.split_words(encode_text)))
+        if not encode_words:
+            raise InputError("--encode", "holds no words (give words separated by spaces, e.g. --encode \"lowest newer\")")
+        if len(encode_words) > MAX_ENCODE_WORDS:
+            raise InputError(
+                "--encode", f"{len(encode_words):,} distinct words is too many (at most {MAX_ENCODE_WORDS:,})"
+            )
+    return Inputs(
+        word_counts=counts_in_order,
+        text=typed,
+        file=path,
+        file_bytes=file_bytes,
+        file_sha256=file_sha256,
+        merges=num_merges,
+        min_frequency=int(args["min-frequency"]),
+        top=int(args["top"]),
+        show=int(args["show"]),
+        encode=encode_words,
+    )
 
 
 def _vis(text: str) -> str:
@@ -35,25 +111,6 @@ def _vis(text: str) -> str:
 def _symbols(symbols: tuple[str, ...]) -> str:
     """Symbols separated by spaces (no symbol holds a space)."""
     return " ".join(_vis(s) for s in symbols)
-
-
-def _corpus(args: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
-    """The text, the flag it came from, and what trace.inputs records about it."""
-    given = args.get("_given", frozenset())
-    path = args.get("file")
-    if path is not None:
-        if "text" in given:
-            raise InputError("--file", "give either --text or --file, not both")
-        text = read_text_file("--file", path)
-        data = text.encode("utf-8")
-        record = {"text": None, "file": path, "file_bytes": len(data), "file_sha256": hashlib.sha256(data).hexdigest()}
-        if not text.strip():
-            raise InputError("--file", f"{path!r} holds no words (it is empty or only whitespace)")
-        return text, "--file", record
-    text = args["text"]
-    if not text.strip():
-        raise InputError("--text", "is empty or only whitespace (give some words, e.g. --text \"low lower newest\")")
-    return text, "--text", {"text": text, "file": None}
 
 
 def _why_tie(chosen: tuple[str, str], other: tuple[str, str]) -> str:
@@ -124,39 +181,30 @@ def _merge_step(ctx: Context, merge: bpe.Merge, before_vocab: int, counts: dict[
     )
 
 
-def build(ctx: Context, args: dict[str, Any]) -> Trace:
-    text, source_flag, record = _corpus(args)
-    num_merges = int(args["merges"])
-    if num_merges > MAX_MERGES:
-        raise InputError(
-            "--merges",
-            f"{num_merges:,} is more than this lesson allows (at most {MAX_MERGES:,}); learning stops by itself "
-            "once no pair occurs --min-frequency times, so a large value already means 'until the pairs run out'",
-        )
-    min_frequency = int(args["min-frequency"])
-    top = int(args["top"])
-    show = int(args["show"])
-    counts_in_order = bpe.count_words(text)
-    if not counts_in_order:
-        raise InputError(source_flag, "holds no words (only spaces and line breaks)")
-    encode_text = args.get("encode")
-    if encode_text is not None:
-        encode_words = list(dict.fromkeys(bpe.split_words(encode_text)))
-        if not encode_words:
-            raise InputError("--encode", "holds no words (give words separated by spaces, e.g. --encode \"lowest newer\")")
-        if len(encode_words) > MAX_ENCODE_WORDS:
-            raise InputError(
-                "--encode", f"{len(encode_words):,} distinct words is too many (at most {MAX_ENCODE_WORDS:,})"
-            )
-    result = bpe.learn_bpe(counts_in_order, num_merges, min_frequency, top_k=top, detail=show, changed_limit=CHANGED_ROWS)
-    counts = result.word_counts
-    if encode_text is None:
-        encode_words = list(counts)[:ENCODE_DEFAULT]
-
+def _record(inputs: Inputs, encode_words: list[str]) -> dict[str, Any]:
+    """What trace.inputs records: the corpus source, the settings, the words segmented."""
+    if inputs.file is not None:
+        record: dict[str, Any] = {
+            "text": None, "file": inputs.file, "file_bytes": inputs.file_bytes, "file_sha256": inputs.file_sha256,
+        }
+    else:
+        record = {"text": inputs.text, "file": None}
     record.update(
-        {"merges": num_merges, "min-frequency": min_frequency, "top": top, "show": show, "encode": encode_words}
+        {"merges": inputs.merges, "min-frequency": inputs.min_frequency, "top": inputs.top, "show": inputs.show,
+         "encode": encode_words}
     )
-    trace = ctx.new_trace(record)
+    return record
+
+
+def build(ctx: Context, inputs: Inputs) -> Trace:
+    num_merges, min_frequency, top, show = inputs.merges, inputs.min_frequency, inputs.top, inputs.show
+    result = bpe.learn_bpe(
+        inputs.word_counts, num_merges, min_frequency, top_k=top, detail=show, changed_limit=CHANGED_ROWS
+    )
+    counts = result.word_counts
+    encode_words = list(inputs.encode) if inputs.encode is not None else list(counts)[:ENCODE_DEFAULT]
+
+    trace = ctx.new_trace(_record(inputs, encode_words))
     n_tokens = sum(counts.values())
     words = list(counts)
     shown_words = words[:WORD_ROWS]
@@ -322,7 +370,7 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
 
 
 WALKTHROUGH = Walkthrough(
-    check=unchecked,
+    check=check,
     build=build,
     targets=(
         Target("symbols", "initial_vocab_size"),

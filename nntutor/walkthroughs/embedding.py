@@ -8,7 +8,7 @@ Default run (the built-in toy table, 6 words × 4 named dimensions): the sentenc
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -17,7 +17,7 @@ from nntutor.errors import InputError
 from nntutor.numfmt import human_bytes
 from nntutor.trace import Step, Table, Trace, Value
 from nntutor.walkthroughs._common import Context, dot_worked, index_labels
-from nntutor.walkthroughs._declare import Target, Walkthrough, unchecked
+from nntutor.walkthroughs._declare import Args, Target, Walkthrough
 
 DEFAULT_ANALOGY = "king-man+woman"
 MAX_CELLS = 2_000_000  # numbers in every table this lesson builds, together (16 MB as float64)
@@ -31,9 +31,21 @@ def _vocab_list(vocab: tuple[str, ...]) -> str:
     return shown
 
 
-def _table(args: dict[str, Any]) -> tuple[tuple[str, ...], np.ndarray, tuple[str, ...], bool]:
+class Inputs(NamedTuple):
+    """Checked inputs: the embedding table, the tokens to look up, and the analogy (if any)."""
+
+    vocab: tuple[str, ...]  # one word per row of E, all distinct
+    E: np.ndarray  # the embedding matrix (len(vocab) × d)
+    dims: tuple[str, ...]  # names of E's columns (royal, male, age, food for the toy table)
+    toy: bool  # whether E comes from the built-in toy table
+    tokens: tuple[str, ...]  # the sentence's words, each in vocab
+    analogy: str | None  # the analogy expression as shown; None: no analogy
+    terms: tuple[tuple[int, str], ...]  # its signed words, ((1, 'king'), (-1, 'man'), …); () with no analogy
+
+
+def _table(args: Args) -> tuple[tuple[str, ...], np.ndarray, tuple[str, ...], bool]:
     """The vocabulary, E, the dimension names, and whether the toy table is used."""
-    vocab, E = args.get("vocab"), args.get("E")
+    vocab, E = args["vocab"], args["E"]
     if vocab is not None:
         seen: set[str] = set()
         for word in vocab:
@@ -65,8 +77,8 @@ def _table(args: dict[str, Any]) -> tuple[tuple[str, ...], np.ndarray, tuple[str
     return tuple(vocab), E, index_labels(E.shape[1], "d"), False
 
 
-def _tokens(args: dict[str, Any], vocab: tuple[str, ...]) -> tuple[str, ...]:
-    sentence = args.get("sentence")
+def _tokens(args: Args, vocab: tuple[str, ...]) -> tuple[str, ...]:
+    sentence = args["sentence"]
     if sentence is None:
         default = emb.tokenize(emb.TOY_SENTENCE)
         if all(w in vocab for w in default):
@@ -81,8 +93,8 @@ def _tokens(args: dict[str, Any], vocab: tuple[str, ...]) -> tuple[str, ...]:
     return tokens
 
 
-def _analogy_terms(args: dict[str, Any], vocab: tuple[str, ...]) -> tuple[str, tuple[tuple[int, str], ...]] | None:
-    text = args.get("analogy")
+def _analogy_terms(args: Args, vocab: tuple[str, ...]) -> tuple[str, tuple[tuple[int, str], ...]] | None:
+    text = args["analogy"]
     if text is None:
         terms = emb.parse_analogy(DEFAULT_ANALOGY)
         if all(word in vocab for _, word in terms):
@@ -110,17 +122,31 @@ def _check_size(n_tokens: int, vocab_size: int, dims: int) -> None:
         )
 
 
+def check(args: Args) -> Inputs:
+    """The table (built-in rows or --E named by --vocab), the sentence and the analogy checked against it.
+
+    >>> from nntutor.catalog.run import parse_args
+    >>> from nntutor.catalog.lessonfile import load_lesson
+    >>> inputs = check(parse_args(load_lesson("embedding"), {"vocab": "king,man,woman,queen"}))
+    >>> inputs.tokens, inputs.analogy, inputs.terms
+    (('man', 'king', 'woman', 'queen'), 'king-man+woman', ((1, 'king'), (-1, 'man'), (1, 'woman')))
+    """
+    vocab, E, dims, toy = _table(args)
+    tokens = _tokens(args, vocab)
+    analogy_request = _analogy_terms(args, vocab)
+    _check_size(len(tokens), len(vocab), E.shape[1])
+    analogy, terms = analogy_request if analogy_request is not None else (None, ())
+    return Inputs(vocab, E, dims, toy, tokens, analogy, terms)
+
+
 def _signed(ctx: Context, sign: int, x: float, first: bool) -> str:
     if first:
         return ctx.n(x) if sign > 0 else f"−{ctx.f(x)}"
     return f"{'+' if sign > 0 else '−'} {ctx.f(x)}"
 
 
-def build(ctx: Context, args: dict[str, Any]) -> Trace:
-    vocab, E, dims, toy = _table(args)
-    tokens = _tokens(args, vocab)
-    analogy_request = _analogy_terms(args, vocab)
-    _check_size(len(tokens), len(vocab), E.shape[1])
+def build(ctx: Context, inputs: Inputs) -> Trace:
+    vocab, E, dims, toy, tokens = inputs.vocab, inputs.E, inputs.dims, inputs.toy, inputs.tokens
     n, f = ctx.n, ctx.f
 
     looked = emb.lookup(vocab, E, tokens)
@@ -130,7 +156,7 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
             "vocab": list(vocab),
             "E": E,
             "sentence": " ".join(tokens),
-            "analogy": analogy_request[0] if analogy_request else None,
+            "analogy": inputs.analogy,
         }
     )
     if toy:
@@ -225,15 +251,14 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
 
     # 4. analogy
     analogy_out = None
-    if analogy_request is None:
+    if inputs.analogy is None:
         trace.warnings.append(
             "No analogy: --analogy was not given and the vocabulary lacks king, man or woman "
             "(try e.g. --analogy with three of your words)."
         )
     else:
-        text, terms = analogy_request
-        result = emb.analogy(vocab, E, terms)
-        analogy_out = _analogy_step(ctx, trace, vocab, E, dims, text, result)
+        result = emb.analogy(vocab, E, inputs.terms)
+        analogy_out = _analogy_step(ctx, trace, vocab, E, dims, inputs.analogy, result)
     trace.outputs = {
         "ids": [int(i) for i in looked.ids],
         "vectors": looked.vectors,
@@ -348,7 +373,7 @@ def _analogy_step(
 
 
 WALKTHROUGH = Walkthrough(
-    check=unchecked,
+    check=check,
     build=build,
     targets=(Target("ids", "ids"), Target("similarity", "norms"), Target("similarity", "similarity"), Target("analogy", "vector")),
 )

@@ -15,7 +15,7 @@ picks "dog" (rank 2).
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -23,7 +23,7 @@ from nntutor.core.sampling import Filter, Sampling, sample_next, temperature_sof
 from nntutor.errors import InputError
 from nntutor.trace import Step, Table, Trace, Value
 from nntutor.walkthroughs._common import Context, dot_worked, index_labels, sum_worked
-from nntutor.walkthroughs._declare import Target, Walkthrough, unchecked
+from nntutor.walkthroughs._declare import Args, Target, Walkthrough
 
 MAX_RANDOM_WEIGHTS = 1_000_000  # d × V numbers drawn for a random W_U
 TABLE_ROWS = 30  # ranked tables show at most this many rows, then "…"
@@ -37,9 +37,51 @@ def _random_inputs(seed: int, d: int, V: int, need_weights: bool) -> tuple[float
     return u, np.round(rng.normal(size=(d, V)), 2)
 
 
-def _check(args: dict[str, Any]) -> None:
+class Inputs(NamedTuple):
+    """Checked inputs: h, W_U (typed or drawn from the seed), the token names and the sampling settings."""
+
+    h: np.ndarray  # the final hidden vector (length d)
+    W_U: np.ndarray  # the unembedding matrix, d × V: --wu, or drawn from --seed
+    wu_random: bool  # whether W_U was drawn from the seed (--wu not given)
+    vocab: tuple[str, ...]  # one distinct name per column of W_U
+    temperature: float  # T > 0
+    top_k: int | None  # keep the k most probable tokens (1 to V); None: off
+    top_p: float  # nucleus threshold, 0 < p ≤ 1
+    greedy: bool  # take the most probable token instead of drawing
+    seed: int  # the seed u (and a random W_U) came from
+    u: float  # the draw's uniform number: the seed's first number, floored to 4 decimals
+
+
+def check(args: Args) -> Inputs:
+    """Shapes of --h, --wu and --vocab checked together, --top-k bounded; u and a missing W_U drawn from --seed.
+
+    >>> from nntutor.catalog.run import parse_args
+    >>> from nntutor.catalog.lessonfile import load_lesson
+    >>> inputs = check(parse_args(load_lesson("next-token"), {"vocab": "yes,no"}))
+    >>> inputs.u, inputs.W_U.shape, inputs.wu_random
+    (0.6369, (4, 2), True)
+    """
+    _check_shapes(args)
+    h, vocab, seed = args["h"], tuple(args["vocab"]), int(args["seed"])
+    u, random_wu = _random_inputs(seed, h.size, len(vocab), args["wu"] is None)
+    W_U = args["wu"] if args["wu"] is not None else random_wu
+    return Inputs(
+        h=h,
+        W_U=W_U,
+        wu_random=args["wu"] is None,
+        vocab=vocab,
+        temperature=float(args["temperature"]),
+        top_k=args["top-k"],
+        top_p=args["top-p"],
+        greedy=bool(args["greedy"]),
+        seed=seed,
+        u=u,
+    )
+
+
+def _check_shapes(args: Args) -> None:
     h, wu, vocab = args["h"], args["wu"], args["vocab"]
-    given = args.get("_given", frozenset())
+    given = args.given
     d = h.size
     if wu is not None:
         if wu.shape[0] != d:
@@ -95,24 +137,20 @@ def _ranked_table(f: Filter, vocab, label: str, mark: str) -> Table:
     return Table(("rank", "token", label, "sum before", "cumulative", "kept?", ""), tuple(rows))
 
 
-def build(ctx: Context, args: dict[str, Any]) -> Trace:
-    _check(args)
-    h, vocab = args["h"], tuple(args["vocab"])
-    T, k, p = float(args["temperature"]), args["top-k"], args["top-p"]
-    greedy, seed = bool(args["greedy"]), int(args["seed"])
-    d, V = h.size, len(vocab)
-    u, random_wu = _random_inputs(seed, d, V, args["wu"] is None)
-    W_U = args["wu"] if args["wu"] is not None else random_wu
+def build(ctx: Context, inputs: Inputs) -> Trace:
+    h, W_U, vocab = inputs.h, inputs.W_U, inputs.vocab
+    T, k, p = inputs.temperature, inputs.top_k, inputs.top_p
+    greedy, seed, u = inputs.greedy, inputs.seed, inputs.u
     s = sample_next(h, W_U, temperature=T, top_k=k, top_p=p, u=u, greedy=greedy)
 
-    inputs: dict[str, Any] = {
+    record: dict[str, Any] = {
         "h": h, "wu": W_U, "vocab": list(vocab), "temperature": T, "top-k": k, "top-p": p,
-        "greedy": greedy, "seed": seed, "wu_random": args["wu"] is None,
+        "greedy": greedy, "seed": seed, "wu_random": inputs.wu_random,
     }
     if not greedy:
-        inputs["u"] = u
-    trace = ctx.new_trace(inputs)
-    _logits_step(ctx, trace, s, vocab, random=args["wu"] is None, seed=seed)
+        record["u"] = u
+    trace = ctx.new_trace(record)
+    _logits_step(ctx, trace, s, vocab, random=inputs.wu_random, seed=seed)
     _temperature_step(ctx, trace, s, vocab)
     _top_k_step(ctx, trace, s, vocab)
     _top_p_step(ctx, trace, s, vocab)
@@ -385,7 +423,7 @@ def _draw_step(ctx: Context, trace: Trace, s: Sampling, vocab, seed: int) -> Non
 
 
 WALKTHROUGH = Walkthrough(
-    check=unchecked,
+    check=check,
     build=build,
     targets=(
         Target("logits", "logits"),

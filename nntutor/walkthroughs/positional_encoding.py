@@ -11,7 +11,7 @@ at n = 2 are rotated pair by pair; their score is the same at (8, 5).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -20,7 +20,7 @@ from nntutor.errors import InputError
 from nntutor.numfmt import human_bytes
 from nntutor.trace import Step, Table, Trace, Value
 from nntutor.walkthroughs._common import Context, dot_worked
-from nntutor.walkthroughs._declare import Target, Walkthrough, unchecked
+from nntutor.walkthroughs._declare import Args, Target, Walkthrough
 
 MAX_CELLS = 1_000_000  # numbers in the tables of one run (8 MB as float64)
 SINUSOIDAL_ONLY = ("positions", "at", "x")
@@ -41,25 +41,51 @@ def _dim_labels(d: int) -> tuple[str, ...]:
     return tuple(f"{'sin' if j % 2 == 0 else 'cos'}·{j // 2}" for j in range(d))
 
 
-def build(ctx: Context, args: dict[str, Any]) -> Trace:
-    given = args.get("_given", frozenset())
-    kind = args.get("kind") or "sinusoidal"
+class Inputs(NamedTuple):
+    """Checked inputs for either kind; the fields of the other kind hold their defaults.
+
+    Sinusoidal: ``positions``, ``d_model`` (even), ``base`` and optional embeddings ``x``
+    (one row per position). RoPE: ``q`` and ``k`` (the same even length, which is
+    ``d_model``), their positions ``m`` and ``n``, the ``shift`` and ``base``.
+    """
+
+    kind: str  # "sinusoidal" or "rope"
+    positions: np.ndarray | None  # the positions encoded, as float64 (sinusoidal; None for rope)
+    d_model: int  # the width d: --d-model, or the width of --x, or the length of --q (rope)
+    base: float  # the base of the frequencies 1 / base^(2i/d)
+    x: np.ndarray | None  # token embeddings to add the encoding to (sinusoidal; positions × d_model)
+    q: np.ndarray  # RoPE: the query vector
+    k: np.ndarray  # RoPE: the key vector (same length as q)
+    m: int  # RoPE: the query's position
+    n: int  # RoPE: the key's position
+    shift: int  # RoPE: how far both positions move in the relative-position demonstration
+
+
+def check(args: Args) -> Inputs:
+    """The flags of the chosen kind checked together; a flag of the other kind is refused.
+
+    >>> from nntutor.catalog.run import parse_args
+    >>> from nntutor.catalog.lessonfile import load_lesson
+    >>> inputs = check(parse_args(load_lesson("positional-encoding"), {"x": "1,2;3,4"}))
+    >>> inputs.positions, inputs.d_model
+    (array([0., 1.]), 2)
+    """
+    given = args.given
+    kind = args["kind"] or "sinusoidal"
     if kind == "rope":
         for name in SINUSOIDAL_ONLY:
             if name in given:
                 raise InputError(f"--{name}", "is only used with --kind sinusoidal (RoPE uses --q, --k, --m, --n)")
-        return _build_rope(ctx, args, given)
+        return _check_rope(args)
     for name in ROPE_ONLY:
         if name in given:
             raise InputError(f"--{name}", "is only used with --kind rope (add --kind rope)")
-    return _build_sinusoidal(ctx, args, given)
+    return _check_sinusoidal(args)
 
 
-# ----------------------------------------------------------------------------- sinusoidal
-
-
-def _positions(args: dict[str, Any], given: frozenset) -> tuple[np.ndarray, str]:
-    x = args.get("x")
+def _positions(args: Args) -> tuple[np.ndarray, str]:
+    given = args.given
+    x = args["x"]
     if "at" in given and "positions" in given:
         raise InputError("--at", "give either --positions (a count) or --at (a list of positions), not both")
     if "at" in given:
@@ -88,10 +114,10 @@ def _check_size(flag: str, n_pos: int, d: int) -> None:
         )
 
 
-def _build_sinusoidal(ctx: Context, args: dict[str, Any], given: frozenset) -> Trace:
-    n, f = ctx.n, ctx.f
-    x = args.get("x")
-    positions, pos_flag = _positions(args, given)
+def _check_sinusoidal(args: Args) -> Inputs:
+    given = args.given
+    x = args["x"]
+    positions, pos_flag = _positions(args)
     d = int(args["d-model"])
     if x is not None and "d-model" not in given:
         d = x.shape[1]
@@ -106,7 +132,46 @@ def _build_sinusoidal(ctx: Context, args: dict[str, Any], given: frozenset) -> T
             f"is {x.shape[0]}×{x.shape[1]} but the encoding is {positions.size}×{d} "
             "(expected one row per position and d_model columns)",
         )
-    base = float(args["base"])
+    return Inputs(
+        kind="sinusoidal", positions=positions, d_model=d, base=float(args["base"]), x=x,
+        q=args["q"], k=args["k"], m=int(args["m"]), n=int(args["n"]), shift=int(args["shift"]),
+    )
+
+
+def _check_rope(args: Args) -> Inputs:
+    q, k = args["q"], args["k"]
+    if q.size < 2 or q.size % 2:
+        raise InputError(
+            "--q", f"has {q.size} numbers; RoPE rotates pairs of dimensions, so it needs an even count (e.g. 4)"
+        )
+    if k.shape != q.shape:
+        raise InputError("--k", f"expected {q.size} numbers to match --q, got {k.size}")
+    d = q.size
+    if "d-model" in args.given and int(args["d-model"]) != d:
+        raise InputError(
+            "--d-model", f"is {args['d-model']} but --q has {d} numbers (with --kind rope the size comes from --q)"
+        )
+    m, p2, s = int(args["m"]), int(args["n"]), int(args["shift"])
+    if m + s < 0 or p2 + s < 0:
+        raise InputError("--shift", f"{s} would move a position below 0 ({m} + {s}, {p2} + {s})")
+    return Inputs(
+        kind="rope", positions=None, d_model=d, base=float(args["base"]), x=None, q=q, k=k, m=m, n=p2, shift=s
+    )
+
+
+def build(ctx: Context, inputs: Inputs) -> Trace:
+    if inputs.kind == "rope":
+        return _build_rope(ctx, inputs)
+    return _build_sinusoidal(ctx, inputs)
+
+
+# ----------------------------------------------------------------------------- sinusoidal
+
+
+def _build_sinusoidal(ctx: Context, inputs: Inputs) -> Trace:
+    n, f = ctx.n, ctx.f
+    x, positions, d, base = inputs.x, inputs.positions, inputs.d_model, inputs.base
+    assert positions is not None  # check resolves them for the sinusoidal kind
     enc = posenc.sinusoidal(positions, d, base)
     half = d // 2
     pos_labels = tuple(f"pos {int(p)}" for p in positions)
@@ -259,24 +324,10 @@ def _build_sinusoidal(ctx: Context, args: dict[str, Any], given: frozenset) -> T
 # ----------------------------------------------------------------------------- RoPE
 
 
-def _build_rope(ctx: Context, args: dict[str, Any], given: frozenset) -> Trace:
+def _build_rope(ctx: Context, inputs: Inputs) -> Trace:
     n, f = ctx.n, ctx.f
-    q, k = args["q"], args["k"]
-    if q.size < 2 or q.size % 2:
-        raise InputError(
-            "--q", f"has {q.size} numbers; RoPE rotates pairs of dimensions, so it needs an even count (e.g. 4)"
-        )
-    if k.shape != q.shape:
-        raise InputError("--k", f"expected {q.size} numbers to match --q, got {k.size}")
-    d = q.size
-    if "d-model" in given and int(args["d-model"]) != d:
-        raise InputError(
-            "--d-model", f"is {args['d-model']} but --q has {d} numbers (with --kind rope the size comes from --q)"
-        )
-    m, p2, s = int(args["m"]), int(args["n"]), int(args["shift"])
-    if m + s < 0 or p2 + s < 0:
-        raise InputError("--shift", f"{s} would move a position below 0 ({m} + {s}, {p2} + {s})")
-    base = float(args["base"])
+    q, k, d, base = inputs.q, inputs.k, inputs.d_model, inputs.base
+    m, p2, s = inputs.m, inputs.n, inputs.shift
     r = posenc.rope(q, k, m, p2, base)
     half = d // 2
     pair_labels = tuple(f"pair {i}" for i in range(half))
@@ -420,7 +471,7 @@ def _build_rope(ctx: Context, args: dict[str, Any], given: frozenset) -> Trace:
 
 
 WALKTHROUGH = Walkthrough(
-    check=unchecked,
+    check=check,
     build=build,
     targets=(Target("table", "angles"), Target("table", "pe")),
     keep=("q", "k"),
