@@ -38,7 +38,7 @@ from nntutor.errors import NntutorError
 from nntutor.numfmt import fmt
 from nntutor.quiz import mistakes as mistake_tools
 from nntutor.quiz.answers import verdict
-from nntutor.trace import Step, Table, Trace, concrete
+from nntutor.trace import Step, Table, Trace, classify, concrete
 from nntutor.walkthroughs._declare import Target, Walkthrough
 
 DEFAULT_REL = 0.01
@@ -193,38 +193,45 @@ def tolerance_text(rel: float, abs_: float, integer: bool) -> str:
 
 
 def _numeric_cells(data: Any) -> list[tuple[int, ...]]:
-    """Indices of the numeric elements of a value's data (``[()]`` for a scalar)."""
-    if isinstance(data, Table):
-        def numeric(cell: Any) -> bool:
-            return isinstance(cell, (int, float, np.integer, np.floating)) and not isinstance(cell, (bool, np.bool_))
+    """Indices of the finite numeric elements of a value's data (``[()]`` for a scalar).
 
-        def counter(j: int) -> bool:  # a column that only numbers the rows (0, 1, 2 … or 1, 2, 3 …)
-            column = [row[j] if j < len(row) else None for row in data.rows]
-            return all(isinstance(c, (int, np.integer)) for c in column) and (
-                column == list(range(len(column))) or column == list(range(1, len(column) + 1))
-            )
-
-        width = max((len(row) for row in data.rows), default=0)
-        skip = {j for j in range(width) if counter(j)}
-        return [
-            (i, j)
-            for i, row in enumerate(data.rows)
-            for j, cell in enumerate(row)
-            if j not in skip and numeric(cell) and math.isfinite(float(cell))
-        ]
-    if isinstance(data, (bool, np.bool_, str)) or data is None:
-        return []
-    if isinstance(data, (int, float, np.integer, np.floating)):
-        return [()] if math.isfinite(float(data)) else []
-    if isinstance(data, dict):
-        return []
-    try:
+    >>> _numeric_cells(np.array([1.0, np.inf, 2.0])), _numeric_cells("text"), _numeric_cells(2.5)
+    ([(0,), (2,)], [], [()])
+    """
+    kind = classify(data)
+    if kind == "table":
+        return _table_cells(data)
+    if kind == "scalar":
         array = np.asarray(data)
-    except (ValueError, TypeError):
+        return [()] if array.dtype.kind in "fiu" and math.isfinite(float(array)) else []
+    if kind not in ("vector", "matrix"):
         return []
-    if array.dtype.kind not in "fiu" or array.ndim not in (1, 2) or array.size == 0:
+    array = np.asarray(data)
+    if array.dtype.kind not in "fiu" or array.size == 0:
         return []
     return [tuple(int(k) for k in index) for index in zip(*np.nonzero(np.isfinite(array)), strict=True)]
+
+
+def _table_cells(table: Table) -> list[tuple[int, int]]:
+    """The numeric cells of a mixed table, leaving out a column that only numbers the rows."""
+
+    def numeric(cell: Any) -> bool:
+        return isinstance(cell, (int, float, np.integer, np.floating)) and not isinstance(cell, (bool, np.bool_))
+
+    def counter(j: int) -> bool:  # 0, 1, 2 … or 1, 2, 3 …
+        column = [row[j] if j < len(row) else None for row in table.rows]
+        return all(isinstance(c, (int, np.integer)) for c in column) and (
+            column == list(range(len(column))) or column == list(range(1, len(column) + 1))
+        )
+
+    width = max((len(row) for row in table.rows), default=0)
+    skip = {j for j in range(width) if counter(j)}
+    return [
+        (i, j)
+        for i, row in enumerate(table.rows)
+        for j, cell in enumerate(row)
+        if j not in skip and numeric(cell) and math.isfinite(float(cell))
+    ]
 
 
 def _is_integer_data(data: Any, index: tuple[int, ...]) -> bool:
