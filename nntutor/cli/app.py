@@ -16,6 +16,7 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 
 from nntutor import __version__
+from nntutor.cli.typer_compat import plain_coercion
 from nntutor.errors import InputError, NntutorError
 
 FORMATS = ("text", "markdown", "json", "svg", "html")
@@ -45,61 +46,18 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
-try:  # recent Typer: option values are coerced through pydantic TypeAdapters
-    from typer._coercion import RuntimeParam as _RuntimeParam
-    from typer._coercion import build_runtime_param as _build_runtime_param
-except ImportError:  # pragma: no cover - older Typer: nothing to skip
-    _RuntimeParam = None
-
-if _RuntimeParam is not None:
-
-    class _AsTyped(_RuntimeParam):
-        """Coercion of a ``str`` option or a flag: a value of that type passes as it is.
-
-        Anything else (never produced by our command line) goes through Typer's own path.
-        """
-
-        def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
-            if isinstance(value, self.annotation):
-                return value
-            return _build_runtime_param(param.type_descriptor)._coerce_value(value, param=param, ctx=ctx)
-
-
-def _plain_coercion(params: list) -> list:
-    """Give ``str`` options and flags (``--help`` included) a pass-through coercion.
-
-    Recent Typer versions coerce every option value with a pydantic TypeAdapter
-    built on first use: that imports pydantic and builds a schema, about 0.2 s of
-    CPU and 10 MB on every start, before any lesson runs. Our options are all
-    plain strings (``nntutor.catalog.inputs`` parses them) or flags, so none is needed.
-    With a Typer whose internals differ, the parameters are left as they are.
-    """
-    if _RuntimeParam is None:
-        return params
-    for param in params:
-        descriptor = getattr(param, "type_descriptor", None)
-        if (
-            descriptor is not None
-            and descriptor.annotation in (str, bool)
-            and descriptor.file_annotation is None
-            and getattr(param, "_runtime_param", False) is None
-        ):
-            param._runtime_param = _AsTyped(parameter_info=descriptor.parameter_info, annotation=descriptor.annotation)
-    return params
-
-
 class NntutorCommand(TyperCommand):
-    """A leaf command (a lesson, ``list``, ``check``) with cheap option coercion."""
+    """A leaf command (a lesson, ``list``, ``check``) with cheap option coercion (:mod:`nntutor.cli.typer_compat`)."""
 
     def get_params(self, ctx):
-        return _plain_coercion(super().get_params(ctx))
+        return plain_coercion(super().get_params(ctx))
 
 
 class NntutorGroup(TyperGroup):
     """The root command: turns every failure into one line and an exit code."""
 
     def get_params(self, ctx):
-        return _plain_coercion(super().get_params(ctx))
+        return plain_coercion(super().get_params(ctx))
 
     def list_commands(self, ctx) -> list[str]:
         return [*super().list_commands(ctx), *(name for name in SUBCOMMANDS if name not in self.commands)]
@@ -171,7 +129,7 @@ class LessonGroup(TyperGroup):
     """``nntutor lesson NAME``: one sub-command per lesson file, built when asked for."""
 
     def get_params(self, ctx):
-        return _plain_coercion(super().get_params(ctx))
+        return plain_coercion(super().get_params(ctx))
 
     def _extra_dir(self, ctx) -> str | None:
         return ctx.find_root().params.get("lessons_dir")
