@@ -356,26 +356,6 @@ def test_failed_write_keeps_the_old_file(run_cli, tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir() if p.name != "home") == ["trace.json"]
 
 
-def test_the_program_collects_garbage_less_often_but_importing_the_library_does_not(tmp_path):
-    probe = (
-        "import atexit, gc, sys\n"
-        "import nntutor.cli\n"
-        "print(gc.get_threshold() == (700, 10, 10))\n"  # importing the library changes nothing
-        "atexit.register(lambda: print(gc.get_threshold()))\n"
-        "sys.argv = ['nntutor', '--version']\n"
-        "from nntutor.cli.entry import main\n"
-        "main()\n"
-    )
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=120, check=False)
-    assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()
-    assert lines[0] == "True" and lines[1].startswith("nntutor ")
-    from nntutor.cli.entry import GC_THRESHOLDS
-
-    assert lines[-1] == str(GC_THRESHOLDS)
-
-
 def _run_probe(probe: str, **kwargs) -> subprocess.CompletedProcess:
     """Run Python code with this checkout importable and stdout buffered (as it is by default)."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
