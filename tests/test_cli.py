@@ -430,3 +430,71 @@ def test_a_mistyped_command_gets_a_suggestion(run_cli, typed, meant):
     result = run_cli(typed)
     assert result.exit_code == 2
     assert f"No such command '{typed}'. Did you mean '{meant}'?" in result.stderr
+
+
+@pytest.fixture
+def teacher_dir(tmp_path):
+    """A teacher's folder: a variant of attention (French tokens) and a new lesson, my-softmax."""
+    from nntutor.catalog.lessonfile import builtin_lessons_dir
+
+    folder = tmp_path / "my-lessons"
+    folder.mkdir()
+    attention = (builtin_lessons_dir() / "attention.toml").read_text(encoding="utf-8")
+    assert 'default = "The,cat,sat,down"' in attention
+    (folder / "attention.toml").write_text(attention.replace('default = "The,cat,sat,down"', 'default = "Le,chat,est,là"'), encoding="utf-8")
+    softmax = (builtin_lessons_dir() / "softmax.toml").read_text(encoding="utf-8")
+    assert '\nname = "softmax"\n' in softmax
+    (folder / "my-softmax.toml").write_text(softmax.replace('\nname = "softmax"\n', '\nname = "my-softmax"\n'), encoding="utf-8")
+    return folder
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        lambda d: ["--lessons-dir", d, "lesson", "attention"],
+        lambda d: ["lesson", "attention", "--lessons-dir", d],
+        lambda d: ["lesson", "attention", f"--lessons-dir={d}"],
+        lambda d: ["lesson", "attention", "--causal", "--lessons-dir", d, "--precision", "2"],
+        lambda d: ["--lessons-dir", "no-such-folder", "lesson", "attention", "--lessons-dir", d],  # nearer wins
+    ],
+    ids=["root", "after", "after=", "among-flags", "both"],
+)
+def test_lessons_dir_before_or_after_the_lesson(run_cli, teacher_dir, where):
+    result = run_cli(*where(str(teacher_dir)), "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["inputs"]["tokens"] == ["Le", "chat", "est", "là"]
+
+
+def test_lessons_dir_after_the_lesson_finds_a_lesson_only_there(run_cli, teacher_dir):
+    assert_refused(run_cli("lesson", "my-softmax"), "no lesson named 'my-softmax'")
+    result = run_cli("lesson", "my-softmax", "--lessons-dir", str(teacher_dir))
+    assert result.exit_code == 0, result.stderr
+    assert "Softmax" in result.stdout
+    help_text = run_cli("lesson", "my-softmax", "--lessons-dir", str(teacher_dir), "--help").stdout
+    assert "--logits" in help_text and "--lessons-dir" in help_text
+    assert_refused(run_cli("lesson", "attention", "--lessons-dir"), "--lessons-dir", "requires an argument")
+
+
+@pytest.mark.parametrize("after", [False, True], ids=["root", "after"])
+def test_list_check_and_quiz_take_lessons_dir_before_or_after(run_cli, teacher_dir, after):
+    def run(command, *rest, **kwargs):
+        option = ["--lessons-dir", str(teacher_dir)]
+        argv = [command, *rest, *option] if after else [*option, command, *rest]
+        return run_cli(*argv, **kwargs)
+
+    listed = run("list")
+    assert listed.exit_code == 0, listed.stderr
+    assert "my-softmax" in listed.stdout
+    checked = run("check")
+    assert checked.exit_code == 0, checked.stderr
+    from nntutor.catalog.lessonfile import builtin_lessons_dir
+
+    count = len(list(builtin_lessons_dir().glob("*.toml"))) + 2  # every file is checked, the teacher's two too
+    assert checked.stdout.strip() == f"checked {count} lesson file(s): all valid"
+    quizzed = run("quiz", "my-softmax", "-n", "1", "--seed", "1", "--json", input="skip\n")
+    assert quizzed.exit_code == 0, quizzed.stderr
+    assert [q["lesson"] for q in json.loads(quizzed.stdout)["questions"]] == ["my-softmax"]
+    (teacher_dir / "broken.toml").write_text('format_version = 1\nname = "broken"\n')
+    broken = run("check")
+    assert broken.exit_code == 2
+    assert f"{teacher_dir / 'broken.toml'}: title: missing" in broken.stderr

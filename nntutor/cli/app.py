@@ -29,6 +29,7 @@ EXTENSIONS = {
     ".html": "html",
     ".htm": "html",
 }
+LESSONS_DIR_HELP = "A folder of extra lesson files (yours override the built-in ones); also $NNTUTOR_LESSONS."
 DATA_DIR_HELP = "Where your progress is kept (default: $NNTUTOR_HOME, else your user data folder)."
 FLAG_SYNTAX = (
     "Flag syntax: a scalar is 0.5; a vector is 1.5,2,-0.5; a matrix has rows separated by ';' "
@@ -44,6 +45,56 @@ def _say(message: str) -> None:
 
 def _one_line(text: str) -> str:
     return " ".join(str(text).split())
+
+
+def _lessons_dir_option():
+    return typer.Option("--lessons-dir", help=LESSONS_DIR_HELP, metavar="DIR")
+
+
+# ``nntutor lesson NAME --lessons-dir D``: seen by LessonGroup before NAME's command is built
+_LESSONS_DIR_AFTER_NAME = "nntutor.lessons_dir_after_name"
+
+
+def _lessons_dir_of(ctx) -> str | None:
+    """The ``--lessons-dir`` in force for this command (``None``: ``$NNTUTOR_LESSONS`` and the built-in ones).
+
+    It may be given before the sub-command (``nntutor --lessons-dir D list``) or after it
+    (``nntutor list --lessons-dir D``, ``nntutor lesson attention --lessons-dir D``); when both
+    are given, the one nearer the command wins.
+    """
+    after_name = ctx.meta.get(_LESSONS_DIR_AFTER_NAME)
+    if after_name is not None:
+        return after_name
+    while ctx is not None:
+        value = ctx.params.get("lessons_dir")
+        if value is not None:
+            return value
+        ctx = ctx.parent
+    return None
+
+
+def _lessons_dir_in(args: list[str]) -> str | None:
+    """The last ``--lessons-dir DIR`` (or ``--lessons-dir=DIR``) among a command's arguments.
+
+    >>> _lessons_dir_in(["--causal", "--lessons-dir", "mine", "-o", "a.md"])
+    'mine'
+    >>> _lessons_dir_in(["--lessons-dir=a", "--lessons-dir", "b"]), _lessons_dir_in(["--", "--lessons-dir", "x"])
+    ('b', None)
+    """
+    found = None
+    index = 0
+    while index < len(args):
+        token = args[index]
+        if token == "--":
+            break
+        if token == "--lessons-dir" and index + 1 < len(args):
+            found = args[index + 1]
+            index += 2
+            continue
+        if token.startswith("--lessons-dir="):
+            found = token.partition("=")[2]
+        index += 1
+    return found
 
 
 class NntutorCommand(TyperCommand):
@@ -131,18 +182,23 @@ class LessonGroup(TyperGroup):
     def get_params(self, ctx):
         return plain_coercion(super().get_params(ctx))
 
-    def _extra_dir(self, ctx) -> str | None:
-        return ctx.find_root().params.get("lessons_dir")
-
     def list_commands(self, ctx) -> list[str]:
         from nntutor.catalog.lessonfile import load_all
 
-        return [lesson.name for lesson in load_all(self._extra_dir(ctx), check_inputs=False)]
+        return [lesson.name for lesson in load_all(_lessons_dir_of(ctx), check_inputs=False)]
+
+    def resolve_command(self, ctx, args):
+        # the lesson is looked up in the folder given after its name, so that option is
+        # needed before the lesson's command (and its parser) exists
+        after_name = _lessons_dir_in(args[1:])
+        if after_name is not None:
+            ctx.meta[_LESSONS_DIR_AFTER_NAME] = after_name
+        return super().resolve_command(ctx, args)
 
     def get_command(self, ctx, cmd_name: str):
         from nntutor.catalog.lessonfile import load_lesson
 
-        return lesson_command(load_lesson(cmd_name, self._extra_dir(ctx)))
+        return lesson_command(load_lesson(cmd_name, _lessons_dir_of(ctx)))
 
 
 def _parameter_name(input_name: str) -> str:
@@ -212,6 +268,9 @@ def lesson_command(lesson):
     }
     for name, (annotation, option) in common.items():
         params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=annotation))
+    # read by LessonGroup before this command is built (the lesson was found there)
+    lessons_dir = typer.Option(None, "--lessons-dir", help=LESSONS_DIR_HELP, metavar="DIR")
+    params.append(inspect.Parameter("lessons_dir", inspect.Parameter.KEYWORD_ONLY, default=lessons_dir, annotation=str | None))
 
     def run(**kwargs: Any) -> None:
         raw = {spec.name: kwargs[_parameter_name(spec.name)] for spec in lesson.inputs}
@@ -415,7 +474,7 @@ def quiz_command(ctx: typer.Context, lesson_names: list[str] | None, count: str,
     from nntutor.render import quiz_view
     from nntutor.study.progress import Answer, Store
 
-    extra = ctx.find_root().params.get("lessons_dir")
+    extra = _lessons_dir_of(ctx)
     number = parse_integer("--count", count)
     check_range("--count", number, minimum=1, maximum=quiz.MAX_COUNT)
     chosen_seed = parse_integer("--seed", seed) if seed is not None else None
@@ -493,22 +552,22 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-def list_lessons(ctx: typer.Context) -> None:
+def list_lessons(ctx: typer.Context, lessons_dir: Annotated[str | None, _lessons_dir_option()] = None) -> None:
     """List the lessons in teaching order, grouped by part."""
     from nntutor.catalog.lessonfile import load_all
     from nntutor.render.console import emit, lessons_table
 
-    extra = ctx.find_root().params.get("lessons_dir")
+    extra = _lessons_dir_of(ctx)
     lessons = load_all(extra, check_inputs=False)  # names and summaries: NumPy is not needed
     rows = [(lesson.part, lesson.name, lesson.summary) for lesson in lessons]
     emit(lessons_table(rows))
 
 
-def check(ctx: typer.Context) -> None:
+def check(ctx: typer.Context, lessons_dir: Annotated[str | None, _lessons_dir_option()] = None) -> None:
     """Validate every lesson file (keys, names, defaults, builders); exit 2 on any problem."""
     from nntutor.catalog.lessonfile import check_all
 
-    extra = ctx.find_root().params.get("lessons_dir")
+    extra = _lessons_dir_of(ctx)
     count, errors = check_all(extra)
     for error in errors:
         _say(str(error))
@@ -525,6 +584,7 @@ def quiz(
     seed: Annotated[str | None, typer.Option("--seed", help="Seed for the random inputs: the same seed and lessons give the same quiz (for a class).", metavar="N")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print questions, answers, verdicts and score as JSON on stdout (screens go to stderr).")] = False,
     data_dir: Annotated[str | None, typer.Option("--data-dir", help=DATA_DIR_HELP, metavar="DIR")] = None,
+    lessons_dir: Annotated[str | None, _lessons_dir_option()] = None,
 ) -> None:
     """Quiz yourself: compute values from lessons run on fresh inputs, and concept questions.
 
@@ -583,10 +643,7 @@ def make_app(argv: list[str] | None = None) -> typer.Typer:
 
     @app.callback()
     def root(
-        lessons_dir: Annotated[
-            str | None,
-            typer.Option("--lessons-dir", help="A folder of extra lesson files (yours override the built-in ones); also $NNTUTOR_LESSONS.", metavar="DIR"),
-        ] = None,
+        lessons_dir: Annotated[str | None, _lessons_dir_option()] = None,
         version: Annotated[
             bool, typer.Option("--version", help="Show the version and exit.", callback=_version, is_eager=True)
         ] = False,
