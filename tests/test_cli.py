@@ -498,3 +498,36 @@ def test_list_check_and_quiz_take_lessons_dir_before_or_after(run_cli, teacher_d
     broken = run("check")
     assert broken.exit_code == 2
     assert f"{teacher_dir / 'broken.toml'}: title: missing" in broken.stderr
+
+
+def test_lesson_file_prints_the_built_in_file_byte_for_byte(run_cli, tmp_path):
+    import tomllib
+
+    from nntutor.catalog.lessonfile import builtin_lessons_dir
+
+    result = run_cli("lesson-file", "attention")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout_bytes == (builtin_lessons_dir() / "attention.toml").read_bytes()
+    assert tomllib.loads(result.stdout)["name"] == "attention"
+    # the README's recipe: save it in a folder of your own, edit it, use it
+    mine = tmp_path / "my-lessons"
+    mine.mkdir()
+    (mine / "attention.toml").write_bytes(result.stdout_bytes.replace(b"The,cat,sat,down", b"Le,chat,est,l\xc3\xa0"))
+    assert run_cli("--lessons-dir", str(mine), "check").exit_code == 0
+    doc = json.loads(run_cli("lesson", "attention", "--lessons-dir", str(mine), "--format", "json").stdout)
+    assert doc["inputs"]["tokens"] == ["Le", "chat", "est", "là"]
+
+
+@pytest.mark.parametrize("after", [False, True], ids=["root", "after"])
+def test_lesson_file_prints_the_file_nntutor_would_use(run_cli, teacher_dir, after):
+    option = ["--lessons-dir", str(teacher_dir)]
+    for name in ("attention", "my-softmax"):
+        argv = ["lesson-file", name, *option] if after else [*option, "lesson-file", name]
+        result = run_cli(*argv)
+        assert result.exit_code == 0, result.stderr
+        assert result.stdout_bytes == (teacher_dir / f"{name}.toml").read_bytes()
+
+
+def test_lesson_file_of_an_unknown_lesson_is_one_line_with_suggestions(run_cli):
+    assert_refused(run_cli("lesson-file", "attnetion"), "no lesson named 'attnetion'", "did you mean 'attention'")
+    assert_refused(run_cli("lesson-file", "../../etc/passwd"), "is not a lesson name")

@@ -577,6 +577,32 @@ def check(ctx: typer.Context, lessons_dir: Annotated[str | None, _lessons_dir_op
     sys.stdout.write(f"checked {count} lesson file(s): all valid\n")
 
 
+def lesson_file(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The lesson's name (see: nntutor list).", metavar="LESSON", show_default=False)],
+    lessons_dir: Annotated[str | None, _lessons_dir_option()] = None,
+) -> None:
+    """Print a lesson's file (TOML) exactly as nntutor reads it: the start of your own variant.
+
+    For example: nntutor lesson-file attention > my-lessons/attention.toml
+    """
+    from nntutor.catalog.lessonfile import find_lesson_file, lesson_dirs
+    from nntutor.errors import LessonFileError
+
+    path = find_lesson_file(name, lesson_dirs(_lessons_dir_of(ctx)))
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise LessonFileError(str(path), "", f"cannot be read ({exc.strerror or exc})") from None
+    sys.stdout.flush()
+    buffer = getattr(sys.stdout, "buffer", None)
+    if buffer is None:  # a text-only stream (never the terminal or a pipe)
+        sys.stdout.write(data.decode("utf-8"))
+    else:
+        buffer.write(data)  # byte for byte: no newline translation, no re-encoding
+        buffer.flush()
+
+
 def quiz(
     ctx: typer.Context,
     lessons: Annotated[list[str] | None, typer.Argument(help="Lessons to be quizzed on (default: those you studied, due items first).", metavar="LESSON", show_default=False)] = None,
@@ -626,6 +652,7 @@ SUBCOMMANDS = {
     "quiz": lambda: _command("quiz", quiz),
     "progress": lambda: _command("progress", progress),
     "lesson": _lesson_group,
+    "lesson-file": lambda: _command("lesson-file", lesson_file, cls=NntutorCommand),
 }
 
 
