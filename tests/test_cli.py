@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -531,3 +532,31 @@ def test_lesson_file_prints_the_file_nntutor_would_use(run_cli, teacher_dir, aft
 def test_lesson_file_of_an_unknown_lesson_is_one_line_with_suggestions(run_cli):
     assert_refused(run_cli("lesson-file", "attnetion"), "no lesson named 'attnetion'", "did you mean 'attention'")
     assert_refused(run_cli("lesson-file", "../../etc/passwd"), "is not a lesson name")
+
+
+LEARNER_ORDER = ["lesson", "list", "quiz", "progress", "check", "lesson-file"]
+
+
+def _listed_commands(help_text: str) -> list[str]:
+    panel = help_text.split("Commands")[1]
+    return [match.group(1) for match in re.finditer(r"^│ ([a-z][a-z-]*) ", panel, re.MULTILINE)]
+
+
+@pytest.mark.parametrize("argv", [["--help"], []], ids=["--help", "no arguments"])
+def test_help_lists_commands_in_the_order_a_learner_uses_them(run_cli, argv):
+    result = run_cli(*argv)
+    assert result.exit_code == 0
+    assert _listed_commands(result.stdout) == LEARNER_ORDER
+
+
+def test_command_order_does_not_depend_on_which_commands_were_built():
+    import typer
+
+    from nntutor.cli.app import SUBCOMMANDS, make_app
+
+    assert list(SUBCOMMANDS) == LEARNER_ORDER
+    group = typer.main.get_command(make_app())
+    ctx = typer.Context(group, info_name="nntutor")
+    for name in ("check", "progress"):  # click would list the built ones first, sorted
+        group.get_command(ctx, name)
+    assert group.list_commands(ctx) == LEARNER_ORDER

@@ -111,7 +111,8 @@ class NntutorGroup(TyperGroup):
         return plain_coercion(super().get_params(ctx))
 
     def list_commands(self, ctx) -> list[str]:
-        return [*super().list_commands(ctx), *(name for name in SUBCOMMANDS if name not in self.commands)]
+        # in SUBCOMMANDS order (a learner's), whether built yet or not; click would sort them
+        return [*SUBCOMMANDS, *(name for name in super().list_commands(ctx) if name not in SUBCOMMANDS)]
 
     def get_command(self, ctx, cmd_name: str):
         # only the sub-command being run is built (each costs Typer a few ms of introspection)
@@ -645,13 +646,15 @@ def _lesson_group():
     )
 
 
-# The sub-commands in the order help lists them; NntutorGroup builds each on demand.
+# The sub-commands in the order help lists them, the order a learner uses them: run a
+# lesson, see the others, quiz, look at progress; then the teacher's tools.
+# NntutorGroup builds each on demand.
 SUBCOMMANDS = {
+    "lesson": _lesson_group,
     "list": lambda: _command("list", list_lessons, cls=NntutorCommand),
-    "check": lambda: _command("check", check, cls=NntutorCommand),
     "quiz": lambda: _command("quiz", quiz),
     "progress": lambda: _command("progress", progress),
-    "lesson": _lesson_group,
+    "check": lambda: _command("check", check, cls=NntutorCommand),
     "lesson-file": lambda: _command("lesson-file", lesson_file, cls=NntutorCommand),
 }
 
