@@ -29,7 +29,6 @@ EXTENSIONS = {
     ".html": "html",
     ".htm": "html",
 }
-LESSONS_DIR_HELP = "A folder of extra lesson files (yours override the built-in ones); also $NNTUTOR_LESSONS."
 DATA_DIR_HELP = "Where your progress is kept (default: $NNTUTOR_HOME, else your user data folder)."
 FLAG_SYNTAX = (
     "Flag syntax: a scalar is 0.5; a vector is 1.5,2,-0.5; a matrix has rows separated by ';' "
@@ -45,6 +44,9 @@ def _say(message: str) -> None:
 
 def _one_line(text: str) -> str:
     return " ".join(str(text).split())
+
+
+LESSONS_DIR_HELP = "A folder of extra lesson files (yours override the built-in ones); also $NNTUTOR_LESSONS."
 
 
 def _lessons_dir_option():
