@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -356,26 +357,6 @@ def test_failed_write_keeps_the_old_file(run_cli, tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir() if p.name != "home") == ["trace.json"]
 
 
-def test_the_program_collects_garbage_less_often_but_importing_the_library_does_not(tmp_path):
-    probe = (
-        "import atexit, gc, sys\n"
-        "import nntutor.cli\n"
-        "print(gc.get_threshold() == (700, 10, 10))\n"  # importing the library changes nothing
-        "atexit.register(lambda: print(gc.get_threshold()))\n"
-        "sys.argv = ['nntutor', '--version']\n"
-        "from nntutor.cli.entry import main\n"
-        "main()\n"
-    )
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=120, check=False)
-    assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()
-    assert lines[0] == "True" and lines[1].startswith("nntutor ")
-    from nntutor.cli.entry import GC_THRESHOLDS
-
-    assert lines[-1] == str(GC_THRESHOLDS)
-
-
 def _run_probe(probe: str, **kwargs) -> subprocess.CompletedProcess:
     """Run Python code with this checkout importable and stdout buffered (as it is by default)."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
@@ -449,4 +430,134 @@ def test_a_mistyped_command_gets_a_suggestion(run_cli, typed, meant):
     # sub-commands are built only when run, so the suggestion must not depend on which were built
     result = run_cli(typed)
     assert result.exit_code == 2
-    assert f"No such command '{typed}'. Did you mean '{meant}'?" in result.stderr
+    # the closest first ('lessons' also suggests 'lesson-file', after 'lesson')
+    assert f"No such command '{typed}'. Did you mean '{meant}'" in result.stderr
+
+
+@pytest.fixture
+def teacher_dir(tmp_path):
+    """A teacher's folder: a variant of attention (French tokens) and a new lesson, my-softmax."""
+    from nntutor.catalog.lessonfile import builtin_lessons_dir
+
+    folder = tmp_path / "my-lessons"
+    folder.mkdir()
+    attention = (builtin_lessons_dir() / "attention.toml").read_text(encoding="utf-8")
+    assert 'default = "The,cat,sat,down"' in attention
+    (folder / "attention.toml").write_text(attention.replace('default = "The,cat,sat,down"', 'default = "Le,chat,est,là"'), encoding="utf-8")
+    softmax = (builtin_lessons_dir() / "softmax.toml").read_text(encoding="utf-8")
+    assert '\nname = "softmax"\n' in softmax
+    (folder / "my-softmax.toml").write_text(softmax.replace('\nname = "softmax"\n', '\nname = "my-softmax"\n'), encoding="utf-8")
+    return folder
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        lambda d: ["--lessons-dir", d, "lesson", "attention"],
+        lambda d: ["lesson", "attention", "--lessons-dir", d],
+        lambda d: ["lesson", "attention", f"--lessons-dir={d}"],
+        lambda d: ["lesson", "attention", "--causal", "--lessons-dir", d, "--precision", "2"],
+        lambda d: ["--lessons-dir", "no-such-folder", "lesson", "attention", "--lessons-dir", d],  # nearer wins
+    ],
+    ids=["root", "after", "after=", "among-flags", "both"],
+)
+def test_lessons_dir_before_or_after_the_lesson(run_cli, teacher_dir, where):
+    result = run_cli(*where(str(teacher_dir)), "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["inputs"]["tokens"] == ["Le", "chat", "est", "là"]
+
+
+def test_lessons_dir_after_the_lesson_finds_a_lesson_only_there(run_cli, teacher_dir):
+    assert_refused(run_cli("lesson", "my-softmax"), "no lesson named 'my-softmax'")
+    result = run_cli("lesson", "my-softmax", "--lessons-dir", str(teacher_dir))
+    assert result.exit_code == 0, result.stderr
+    assert "Softmax" in result.stdout
+    help_text = run_cli("lesson", "my-softmax", "--lessons-dir", str(teacher_dir), "--help").stdout
+    assert "--logits" in help_text and "--lessons-dir" in help_text
+    assert_refused(run_cli("lesson", "attention", "--lessons-dir"), "--lessons-dir", "requires an argument")
+
+
+@pytest.mark.parametrize("after", [False, True], ids=["root", "after"])
+def test_list_check_and_quiz_take_lessons_dir_before_or_after(run_cli, teacher_dir, after):
+    def run(command, *rest, **kwargs):
+        option = ["--lessons-dir", str(teacher_dir)]
+        argv = [command, *rest, *option] if after else [*option, command, *rest]
+        return run_cli(*argv, **kwargs)
+
+    listed = run("list")
+    assert listed.exit_code == 0, listed.stderr
+    assert "my-softmax" in listed.stdout
+    checked = run("check")
+    assert checked.exit_code == 0, checked.stderr
+    from nntutor.catalog.lessonfile import builtin_lessons_dir
+
+    count = len(list(builtin_lessons_dir().glob("*.toml"))) + 2  # every file is checked, the teacher's two too
+    assert checked.stdout.strip() == f"checked {count} lesson file(s): all valid"
+    quizzed = run("quiz", "my-softmax", "-n", "1", "--seed", "1", "--json", input="skip\n")
+    assert quizzed.exit_code == 0, quizzed.stderr
+    assert [q["lesson"] for q in json.loads(quizzed.stdout)["questions"]] == ["my-softmax"]
+    (teacher_dir / "broken.toml").write_text('format_version = 1\nname = "broken"\n')
+    broken = run("check")
+    assert broken.exit_code == 2
+    assert f"{teacher_dir / 'broken.toml'}: title: missing" in broken.stderr
+
+
+def test_lesson_file_prints_the_built_in_file_byte_for_byte(run_cli, tmp_path):
+    import tomllib
+
+    from nntutor.catalog.lessonfile import builtin_lessons_dir
+
+    result = run_cli("lesson-file", "attention")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout_bytes == (builtin_lessons_dir() / "attention.toml").read_bytes()
+    assert tomllib.loads(result.stdout)["name"] == "attention"
+    # the README's recipe: save it in a folder of your own, edit it, use it
+    mine = tmp_path / "my-lessons"
+    mine.mkdir()
+    (mine / "attention.toml").write_bytes(result.stdout_bytes.replace(b"The,cat,sat,down", b"Le,chat,est,l\xc3\xa0"))
+    assert run_cli("--lessons-dir", str(mine), "check").exit_code == 0
+    doc = json.loads(run_cli("lesson", "attention", "--lessons-dir", str(mine), "--format", "json").stdout)
+    assert doc["inputs"]["tokens"] == ["Le", "chat", "est", "là"]
+
+
+@pytest.mark.parametrize("after", [False, True], ids=["root", "after"])
+def test_lesson_file_prints_the_file_nntutor_would_use(run_cli, teacher_dir, after):
+    option = ["--lessons-dir", str(teacher_dir)]
+    for name in ("attention", "my-softmax"):
+        argv = ["lesson-file", name, *option] if after else [*option, "lesson-file", name]
+        result = run_cli(*argv)
+        assert result.exit_code == 0, result.stderr
+        assert result.stdout_bytes == (teacher_dir / f"{name}.toml").read_bytes()
+
+
+def test_lesson_file_of_an_unknown_lesson_is_one_line_with_suggestions(run_cli):
+    assert_refused(run_cli("lesson-file", "attnetion"), "no lesson named 'attnetion'", "did you mean 'attention'")
+    assert_refused(run_cli("lesson-file", "../../etc/passwd"), "is not a lesson name")
+
+
+LEARNER_ORDER = ["lesson", "list", "quiz", "progress", "check", "lesson-file"]
+
+
+def _listed_commands(help_text: str) -> list[str]:
+    panel = help_text.split("Commands")[1]
+    return [match.group(1) for match in re.finditer(r"^│ ([a-z][a-z-]*) ", panel, re.MULTILINE)]
+
+
+@pytest.mark.parametrize("argv", [["--help"], []], ids=["--help", "no arguments"])
+def test_help_lists_commands_in_the_order_a_learner_uses_them(run_cli, argv):
+    result = run_cli(*argv)
+    assert result.exit_code == 0
+    assert _listed_commands(result.stdout) == LEARNER_ORDER
+
+
+def test_command_order_does_not_depend_on_which_commands_were_built():
+    import typer
+
+    from nntutor.cli.app import SUBCOMMANDS, make_app
+
+    assert list(SUBCOMMANDS) == LEARNER_ORDER
+    group = typer.main.get_command(make_app())
+    ctx = typer.Context(group, info_name="nntutor")
+    for name in ("check", "progress"):  # click would list the built ones first, sorted
+        group.get_command(ctx, name)
+    assert group.list_commands(ctx) == LEARNER_ORDER

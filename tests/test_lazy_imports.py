@@ -8,7 +8,7 @@ fresh Python process and then looks at ``sys.modules``:
   ``nntutor --help`` must not import it;
 - ``pydantic`` is what recent Typer versions import to coerce option values;
   our options are plain strings, so it must never be imported
-  (see ``nntutor.cli._plain_coercion``);
+  (see :mod:`nntutor.cli.typer_compat`);
 - ``numpy`` is not needed to list the lessons or to show help;
 - ``sqlite3`` belongs to the quiz and ``nntutor progress``: a lesson run only
   appends a line to the study log (:mod:`nntutor.study.studylog`).

@@ -1,4 +1,5 @@
-"""The wheel ships the lessons: build it, install it elsewhere, run it from another folder."""
+"""The wheel ships the lessons: build it, install it elsewhere, run it from another folder
+(list, a lesson, and lesson-file, which prints a shipped lesson file)."""
 
 import os
 import subprocess
@@ -51,3 +52,9 @@ def test_wheel_contains_lessons_and_runs(tmp_path):
     )
     assert lesson.returncode == 0, lesson.stderr
     assert "attention weights A" in lesson.stdout
+    # a pip user's way to start a variant: the shipped file, byte for byte
+    shipped_file = subprocess.run(
+        [sys.executable, "-m", "nntutor", "lesson-file", "attention"], capture_output=True, cwd=elsewhere, env=env
+    )
+    assert shipped_file.returncode == 0, shipped_file.stderr
+    assert shipped_file.stdout == (ROOT / "lessons" / "attention.toml").read_bytes()

@@ -9,6 +9,7 @@ and exit code 2 (1 for a runtime failure such as an unwritable file).
 from __future__ import annotations
 
 import inspect
+from pathlib import Path
 import sys
 from typing import Annotated, Any
 
@@ -16,6 +17,7 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 
 from nntutor import __version__
+from nntutor.cli.typer_compat import plain_coercion
 from nntutor.errors import InputError, NntutorError
 
 FORMATS = ("text", "markdown", "json", "svg", "html")
@@ -45,64 +47,75 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
-try:  # recent Typer: option values are coerced through pydantic TypeAdapters
-    from typer._coercion import RuntimeParam as _RuntimeParam
-    from typer._coercion import build_runtime_param as _build_runtime_param
-except ImportError:  # pragma: no cover - older Typer: nothing to skip
-    _RuntimeParam = None
-
-if _RuntimeParam is not None:
-
-    class _AsTyped(_RuntimeParam):
-        """Coercion of a ``str`` option or a flag: a value of that type passes as it is.
-
-        Anything else (never produced by our command line) goes through Typer's own path.
-        """
-
-        def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
-            if isinstance(value, self.annotation):
-                return value
-            return _build_runtime_param(param.type_descriptor)._coerce_value(value, param=param, ctx=ctx)
+LESSONS_DIR_HELP = "A folder of extra lesson files (yours override the built-in ones); also $NNTUTOR_LESSONS."
 
 
-def _plain_coercion(params: list) -> list:
-    """Give ``str`` options and flags (``--help`` included) a pass-through coercion.
+def _lessons_dir_option():
+    return typer.Option("--lessons-dir", help=LESSONS_DIR_HELP, metavar="DIR")
 
-    Recent Typer versions coerce every option value with a pydantic TypeAdapter
-    built on first use: that imports pydantic and builds a schema, about 0.2 s of
-    CPU and 10 MB on every start, before any lesson runs. Our options are all
-    plain strings (``nntutor.catalog.inputs`` parses them) or flags, so none is needed.
-    With a Typer whose internals differ, the parameters are left as they are.
+
+# ``nntutor lesson NAME --lessons-dir D``: seen by LessonGroup before NAME's command is built
+_LESSONS_DIR_AFTER_NAME = "nntutor.lessons_dir_after_name"
+
+
+def _lessons_dir_of(ctx) -> str | None:
+    """The ``--lessons-dir`` in force for this command (``None``: ``$NNTUTOR_LESSONS`` and the built-in ones).
+
+    It may be given before the sub-command (``nntutor --lessons-dir D list``) or after it
+    (``nntutor list --lessons-dir D``, ``nntutor lesson attention --lessons-dir D``); when both
+    are given, the one nearer the command wins.
     """
-    if _RuntimeParam is None:
-        return params
-    for param in params:
-        descriptor = getattr(param, "type_descriptor", None)
-        if (
-            descriptor is not None
-            and descriptor.annotation in (str, bool)
-            and descriptor.file_annotation is None
-            and getattr(param, "_runtime_param", False) is None
-        ):
-            param._runtime_param = _AsTyped(parameter_info=descriptor.parameter_info, annotation=descriptor.annotation)
-    return params
+    after_name = ctx.meta.get(_LESSONS_DIR_AFTER_NAME)
+    if after_name is not None:
+        return after_name
+    while ctx is not None:
+        value = ctx.params.get("lessons_dir")
+        if value is not None:
+            return value
+        ctx = ctx.parent
+    return None
+
+
+def _lessons_dir_in(args: list[str]) -> str | None:
+    """The last ``--lessons-dir DIR`` (or ``--lessons-dir=DIR``) among a command's arguments.
+
+    >>> _lessons_dir_in(["--causal", "--lessons-dir", "mine", "-o", "a.md"])
+    'mine'
+    >>> _lessons_dir_in(["--lessons-dir=a", "--lessons-dir", "b"]), _lessons_dir_in(["--", "--lessons-dir", "x"])
+    ('b', None)
+    """
+    found = None
+    index = 0
+    while index < len(args):
+        token = args[index]
+        if token == "--":
+            break
+        if token == "--lessons-dir" and index + 1 < len(args):
+            found = args[index + 1]
+            index += 2
+            continue
+        if token.startswith("--lessons-dir="):
+            found = token.partition("=")[2]
+        index += 1
+    return found
 
 
 class NntutorCommand(TyperCommand):
-    """A leaf command (a lesson, ``list``, ``check``) with cheap option coercion."""
+    """A leaf command (a lesson, ``list``, ``check``) with cheap option coercion (:mod:`nntutor.cli.typer_compat`)."""
 
     def get_params(self, ctx):
-        return _plain_coercion(super().get_params(ctx))
+        return plain_coercion(super().get_params(ctx))
 
 
 class NntutorGroup(TyperGroup):
     """The root command: turns every failure into one line and an exit code."""
 
     def get_params(self, ctx):
-        return _plain_coercion(super().get_params(ctx))
+        return plain_coercion(super().get_params(ctx))
 
     def list_commands(self, ctx) -> list[str]:
-        return [*super().list_commands(ctx), *(name for name in SUBCOMMANDS if name not in self.commands)]
+        # in SUBCOMMANDS order (a learner's), whether built yet or not; click would sort them
+        return [*SUBCOMMANDS, *(name for name in super().list_commands(ctx) if name not in SUBCOMMANDS)]
 
     def get_command(self, ctx, cmd_name: str):
         # only the sub-command being run is built (each costs Typer a few ms of introspection)
@@ -171,20 +184,25 @@ class LessonGroup(TyperGroup):
     """``nntutor lesson NAME``: one sub-command per lesson file, built when asked for."""
 
     def get_params(self, ctx):
-        return _plain_coercion(super().get_params(ctx))
-
-    def _extra_dir(self, ctx) -> str | None:
-        return ctx.find_root().params.get("lessons_dir")
+        return plain_coercion(super().get_params(ctx))
 
     def list_commands(self, ctx) -> list[str]:
         from nntutor.catalog.lessonfile import load_all
 
-        return [lesson.name for lesson in load_all(self._extra_dir(ctx), check_inputs=False)]
+        return [lesson.name for lesson in load_all(_lessons_dir_of(ctx), check_inputs=False)]
+
+    def resolve_command(self, ctx, args):
+        # the lesson is looked up in the folder given after its name, so that option is
+        # needed before the lesson's command (and its parser) exists
+        after_name = _lessons_dir_in(args[1:])
+        if after_name is not None:
+            ctx.meta[_LESSONS_DIR_AFTER_NAME] = after_name
+        return super().resolve_command(ctx, args)
 
     def get_command(self, ctx, cmd_name: str):
         from nntutor.catalog.lessonfile import load_lesson
 
-        return lesson_command(load_lesson(cmd_name, self._extra_dir(ctx)))
+        return lesson_command(load_lesson(cmd_name, _lessons_dir_of(ctx)))
 
 
 def _parameter_name(input_name: str) -> str:
@@ -254,6 +272,9 @@ def lesson_command(lesson):
     }
     for name, (annotation, option) in common.items():
         params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=annotation))
+    # read by LessonGroup before this command is built (the lesson was found there)
+    lessons_dir = typer.Option(None, "--lessons-dir", help=LESSONS_DIR_HELP, metavar="DIR")
+    params.append(inspect.Parameter("lessons_dir", inspect.Parameter.KEYWORD_ONLY, default=lessons_dir, annotation=str | None))
 
     def run(**kwargs: Any) -> None:
         raw = {spec.name: kwargs[_parameter_name(spec.name)] for spec in lesson.inputs}
@@ -459,7 +480,7 @@ def quiz_command(ctx: typer.Context, lesson_names: list[str] | None, count: str,
     from nntutor.render import quiz_view
     from nntutor.study.progress import Answer, Store
 
-    extra = ctx.find_root().params.get("lessons_dir")
+    extra = _lessons_dir_of(ctx)
     number = parse_integer("--count", count)
     check_range("--count", number, minimum=1, maximum=quiz.MAX_COUNT)
     chosen_seed = parse_integer("--seed", seed) if seed is not None else None
@@ -537,22 +558,23 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-def list_lessons(ctx: typer.Context) -> None:
+def list_lessons(ctx: typer.Context, lessons_dir: Annotated[str | None, _lessons_dir_option()] = None) -> None:
     """List the lessons in teaching order, grouped by part."""
-    from nntutor.catalog.lessonfile import load_all
+    from nntutor.catalog.lessonfile import scan
     from nntutor.render.console import emit, lessons_table
 
-    extra = ctx.find_root().params.get("lessons_dir")
-    lessons = load_all(extra, check_inputs=False)  # names and summaries: NumPy is not needed
+    extra = _lessons_dir_of(ctx)
+    lessons, broken = scan(extra, check_inputs=False)  # names and summaries: NumPy is not needed
     rows = [(lesson.part, lesson.name, lesson.summary) for lesson in lessons]
+    rows += [("Broken lesson files (see: nntutor check)", Path(error.path).stem, _one_line(error.message)) for error in broken]
     emit(lessons_table(rows))
 
 
-def check(ctx: typer.Context) -> None:
+def check(ctx: typer.Context, lessons_dir: Annotated[str | None, _lessons_dir_option()] = None) -> None:
     """Validate every lesson file and what it names in code (builder, quiz targets, mistakes); exit 2 on any problem."""
     from nntutor.catalog.check import check_lessons
 
-    extra = ctx.find_root().params.get("lessons_dir")
+    extra = _lessons_dir_of(ctx)
     count, errors = check_lessons(extra)
     for error in errors:
         _say(str(error))
@@ -562,6 +584,32 @@ def check(ctx: typer.Context) -> None:
     sys.stdout.write(f"checked {count} lesson file(s): all valid\n")
 
 
+def lesson_file(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The lesson's name (see: nntutor list).", metavar="LESSON", show_default=False)],
+    lessons_dir: Annotated[str | None, _lessons_dir_option()] = None,
+) -> None:
+    """Print a lesson's file (TOML) exactly as nntutor reads it: the start of your own variant.
+
+    For example: nntutor lesson-file attention > my-lessons/attention.toml
+    """
+    from nntutor.catalog.lessonfile import find_lesson_file, lesson_dirs
+    from nntutor.errors import LessonFileError
+
+    path = find_lesson_file(name, lesson_dirs(_lessons_dir_of(ctx)))
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise LessonFileError(str(path), "", f"cannot be read ({exc.strerror or exc})") from None
+    sys.stdout.flush()
+    buffer = getattr(sys.stdout, "buffer", None)
+    if buffer is None:  # a text-only stream (never the terminal or a pipe)
+        sys.stdout.write(data.decode("utf-8"))
+    else:
+        buffer.write(data)  # byte for byte: no newline translation, no re-encoding
+        buffer.flush()
+
+
 def quiz(
     ctx: typer.Context,
     lessons: Annotated[list[str] | None, typer.Argument(help="Lessons to be quizzed on (default: those you studied, due items first).", metavar="LESSON", show_default=False)] = None,
@@ -569,6 +617,7 @@ def quiz(
     seed: Annotated[str | None, typer.Option("--seed", help="Seed for the random inputs: the same seed and lessons give the same quiz (for a class).", metavar="N")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print questions, answers, verdicts and score as JSON on stdout (screens go to stderr).")] = False,
     data_dir: Annotated[str | None, typer.Option("--data-dir", help=DATA_DIR_HELP, metavar="DIR")] = None,
+    lessons_dir: Annotated[str | None, _lessons_dir_option()] = None,
 ) -> None:
     """Quiz yourself: compute values from lessons run on fresh inputs, and concept questions.
 
@@ -603,13 +652,16 @@ def _lesson_group():
     )
 
 
-# The sub-commands in the order help lists them; NntutorGroup builds each on demand.
+# The sub-commands in the order help lists them, the order a learner uses them: run a
+# lesson, see the others, quiz, look at progress; then the teacher's tools.
+# NntutorGroup builds each on demand.
 SUBCOMMANDS = {
+    "lesson": _lesson_group,
     "list": lambda: _command("list", list_lessons, cls=NntutorCommand),
-    "check": lambda: _command("check", check, cls=NntutorCommand),
     "quiz": lambda: _command("quiz", quiz),
     "progress": lambda: _command("progress", progress),
-    "lesson": _lesson_group,
+    "check": lambda: _command("check", check, cls=NntutorCommand),
+    "lesson-file": lambda: _command("lesson-file", lesson_file, cls=NntutorCommand),
 }
 
 
@@ -627,10 +679,7 @@ def make_app(argv: list[str] | None = None) -> typer.Typer:
 
     @app.callback()
     def root(
-        lessons_dir: Annotated[
-            str | None,
-            typer.Option("--lessons-dir", help="A folder of extra lesson files (yours override the built-in ones); also $NNTUTOR_LESSONS.", metavar="DIR"),
-        ] = None,
+        lessons_dir: Annotated[str | None, _lessons_dir_option()] = None,
         version: Annotated[
             bool, typer.Option("--version", help="Show the version and exit.", callback=_version, is_eager=True)
         ] = False,

@@ -1,35 +1,20 @@
-"""The ``nntutor`` program: set up the process, hand over to the CLI (:mod:`nntutor.cli`), leave fast.
+"""The ``nntutor`` program: hand over to the CLI (:mod:`nntutor.cli`), then leave fast.
 
-Start-up imports NumPy, rich and Typer (and sympy for the derivations):
-about 10^5 objects that live as long as the process. Two settings, made here in
-the program and never on import of the library, keep them from costing every run:
-
-- **Collect less often.** CPython's default collector runs a young collection
-  every 700 new objects and keeps promoting and re-scanning those, which costs a
-  lesson 5–15 % of its run (measured with ``gc.callbacks``: 67 ms of collections
-  in a ``backprop`` run, 28 ms with the thresholds below). Reference cycles are
-  still found and freed.
-- **Leave without tearing down.** After the command is done, a normal exit
-  frees every module and object one by one: about 65 ms after an ``attention``
-  run and 200 ms once sympy is loaded, while the learner waits for the prompt.
-  :func:`leave` runs the ``atexit`` handlers, flushes stdout and stderr, and ends
-  the process with that exit status (as mypy does). Everything nntutor writes is
-  complete before then: exports are renamed into place, the study log is one
-  ``write``, progress is committed per answer.
+After the command is done, a normal exit frees every module and object one by
+one: about 65 ms after an ``attention`` run and 200 ms once sympy is loaded,
+while the learner waits for the prompt. :func:`leave` skips that teardown (as
+mypy does); its docstring holds the contract that makes this safe. This is done
+here, in the program, never on import of the library.
 """
 
 from __future__ import annotations
 
-import gc
 import os
 import sys
 from typing import NoReturn
 
-GC_THRESHOLDS = (20_000, 20, 10)
-
 
 def main() -> NoReturn:
-    gc.set_threshold(*GC_THRESHOLDS)
     from nntutor.cli import main as cli_main
 
     try:
@@ -56,6 +41,14 @@ def exit_status(code: object) -> int:
 
 def leave(code: object) -> NoReturn:
     """End the process with ``code`` as ``sys.exit`` would, skipping the interpreter's teardown.
+
+    It runs the ``atexit`` handlers, flushes stdout and stderr, and ends the
+    process with ``os._exit``: nothing is freed, so no ``__del__`` runs and no
+    file is closed for us. The contract: **every write is complete before it is
+    called.** nntutor keeps it by leaving nothing for a teardown to finish:
+    exports are renamed into place (``nntutor.render.files``), the study log is
+    one ``write`` per lesson run (``nntutor.study.studylog``), and progress is
+    committed per answer (``nntutor.study.progress``). New output must keep it too.
 
     Output that cannot be delivered turns a success into exit status 1, as in the
     CLI: silently when the reader went away (``nntutor … | head``), with one
