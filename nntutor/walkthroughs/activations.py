@@ -3,11 +3,16 @@
 Each derivative formula is derived by sympy (``nntutor.symbolic.derivatives``), then
 evaluated with NumPy (``nntutor.core.activations``). Default points
 -2, -1, 0, 1, 2: e.g. GELU(1) = 1×Φ(1) = 0.8413 and σ'(0) = 0.5×0.5 = 0.25.
+
+>>> inputs = check(Args({"at": np.array([-2.0, -1, 0, 1, 2]), "alpha": 0.01}))
+>>> trace = build(Context(), inputs)
+>>> round(float(trace.outputs["values"]["gelu"][3]), 4), float(trace.outputs["derivatives"]["sigmoid"][2])
+(0.8413, 0.25)
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import NamedTuple
 
 import numpy as np
 
@@ -16,7 +21,7 @@ from nntutor.errors import InputError
 from nntutor.trace import Plot, Series, Step, Trace, Value
 from nntutor.walkthroughs._activation_notes import NAMES, activation_worked, derivative_worked
 from nntutor.walkthroughs._common import Context
-from nntutor.walkthroughs._declare import Target, Walkthrough, unchecked
+from nntutor.walkthroughs._declare import Args, Target, Walkthrough
 
 SHOWN = ("relu", "leaky-relu", "sigmoid", "tanh", "gelu", "gelu-tanh")
 MAX_POINTS = 10_000
@@ -50,13 +55,25 @@ def _example_point(points: np.ndarray) -> float:
     return float(nonzero[0]) if nonzero.size else float(points[0])
 
 
-def build(ctx: Context, args: dict[str, Any]) -> Trace:
-    from nntutor.symbolic import derivatives as symbolic  # sympy loads only when this lesson runs
+class Inputs(NamedTuple):
+    """Checked inputs: the points z (at most MAX_POINTS) and leaky ReLU's slope."""
 
+    points: np.ndarray  # the points z where every activation is evaluated (--at)
+    alpha: float  # leaky ReLU's slope for z ≤ 0 (between 0 and 1: the lesson file bounds it)
+
+
+def check(args: Args) -> Inputs:
+    """At most MAX_POINTS points (every one is shown and exported)."""
     points = args["at"]
-    alpha = float(args["alpha"])
     if points.size > MAX_POINTS:
         raise InputError("--at", f"{points.size:,} points is too many (at most {MAX_POINTS:,})")
+    return Inputs(points, float(args["alpha"]))
+
+
+def build(ctx: Context, inputs: Inputs) -> Trace:
+    from nntutor.symbolic import derivatives as symbolic  # sympy loads only when this lesson runs
+
+    points, alpha = inputs
     table = activations.tabulate(SHOWN, points, alpha=alpha)
     labels = _point_labels(ctx, points)
     example = _example_point(points)
@@ -163,7 +180,7 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
 
 
 WALKTHROUGH = Walkthrough(
-    check=unchecked,
+    check=check,
     build=build,
     targets=tuple(Target(name, name, rows=(1, 2)) for name in ("relu", "leaky-relu", "sigmoid", "tanh", "gelu")),
 )

@@ -3,11 +3,22 @@
 Default run: a = 1, b = 10, start (2, 1), lr = 0.08. The first step has
 ∇f = (2×1×2, 2×10×1) = (4, 20), update −0.08×(4, 20) = (−0.32, −1.6), new point
 (1.68, −0.6) and f = 1.68² + 10×0.36 = 6.4224. The limit is 2/(2·10) = 0.1.
+
+>>> inputs = check(Args({"a": 1.0, "b": 10.0, "start": np.array([2.0, 1.0]), "lr": 0.08, "steps": 15}))
+>>> trace = build(Context(), inputs)
+>>> trace.outputs["path"][1].round(10).tolist(), round(float(trace.outputs["losses"][1]), 4)
+([1.68, -0.6], 6.4224)
+
+With b = 0 the bowl is the parabola f(x) = a·x² and only x is followed:
+
+>>> inputs = check(Args({"a": 1.0, "b": 0.0, "start": np.array([2.0, 1.0]), "lr": 0.08, "steps": 15}))
+>>> inputs.start, inputs.y_ignored
+(array([2.]), True)
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import NamedTuple
 
 import numpy as np
 
@@ -15,30 +26,48 @@ from nntutor.core import descent
 from nntutor.errors import InputError
 from nntutor.trace import Plot, Series, Step, Table, Trace, Value
 from nntutor.walkthroughs._common import Context
-from nntutor.walkthroughs._declare import Mistake, Target, Walkthrough, unchecked
+from nntutor.walkthroughs._declare import Args, Mistake, Target, Walkthrough
 
 
-def build(ctx: Context, args: dict[str, Any]) -> Trace:
+class Inputs(NamedTuple):
+    """Checked inputs: a bowl that is not flat, a start point with one number per coordinate."""
+
+    a: float  # the curvature coefficient of x (≥ 0)
+    b: float  # the curvature coefficient of y (≥ 0; 0: the one-dimensional f = a·x²); not both 0
+    start: np.ndarray  # the start point (x, y), or (x,) when b = 0
+    lr: float  # the learning rate (> 0)
+    steps: int  # how many steps to take (1 to 1000)
+    y_ignored: bool  # b = 0 but --start also gave a y, which the run leaves out
+
+
+def check(args: Args) -> Inputs:
+    """Not both a and b 0; --start gives x,y (or just x when --b is 0)."""
     a, b = float(args["a"]), float(args["b"])
     start = np.asarray(args["start"], dtype=np.float64)
-    lr = float(args["lr"])
-    steps = int(args["steps"])
-    n, f = ctx.n, ctx.f
     if a == 0 and b == 0:
         raise InputError("--a", "a and b are both 0: f is 0 everywhere and there is nothing to descend")
+    y_ignored = False
+    if b == 0:
+        if start.size not in (1, 2):
+            raise InputError("--start", f"expected 1 number (x) when --b is 0, got {start.size}")
+        y_ignored = start.size == 2
+        start = start[:1]
+    elif start.size != 2:
+        raise InputError("--start", f"expected 2 numbers (x,y), got {start.size} (one number works only with --b 0)")
+    return Inputs(a, b, start, float(args["lr"]), int(args["steps"]), y_ignored)
+
+
+def build(ctx: Context, inputs: Inputs) -> Trace:
+    a, b, start, lr, steps = inputs.a, inputs.b, inputs.start, inputs.lr, inputs.steps
+    n, f = ctx.n, ctx.f
     notes: list[str] = []
     if b == 0:
         # The one-dimensional case: f(x) = a·x²; y plays no part.
-        if start.size not in (1, 2):
-            raise InputError("--start", f"expected 1 number (x) when --b is 0, got {start.size}")
-        if start.size == 2:
+        if inputs.y_ignored:
             notes.append(f"With b = 0, f does not depend on y: only x = {n(start[0])} is followed.")
-        start = start[:1]
         coefficients = np.array([a])
         names = ("x",)
     else:
-        if start.size != 2:
-            raise InputError("--start", f"expected 2 numbers (x,y), got {start.size} (one number works only with --b 0)")
         coefficients = np.array([a, b])
         names = ("x", "y")
     one_d = len(names) == 1
@@ -254,7 +283,7 @@ DESCENT_MISTAKES = (
 
 
 WALKTHROUGH = Walkthrough(
-    check=unchecked,
+    check=check,
     build=build,
     targets=(
         Target("function", "f_start"),

@@ -3,11 +3,19 @@
 Default run: W = [[0.1, 0.2], [0.3, 0.4]], x = [1, 0], b = [0, 0]:
 z₀ = 0.1×1 + 0.2×0 = 0.1, z₁ = 0.3×1 + 0.4×0 = 0.3, and ReLU keeps both.
 A matrix --x is a batch (one example per row): Z = X·Wᵀ + b.
+
+>>> args = Args({"x": np.array([1.0, 0]), "W": np.array([[0.1, 0.2], [0.3, 0.4]]), "b": None,
+...              "activation": "relu"})
+>>> inputs = check(args)
+>>> inputs.b  # no --b: one zero bias per row of W
+array([0., 0.])
+>>> build(Context(), inputs).outputs["y"]
+array([0.1, 0.3])
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import NamedTuple
 
 import numpy as np
 
@@ -16,14 +24,24 @@ from nntutor.errors import InputError
 from nntutor.trace import Step, Trace, Value
 from nntutor.walkthroughs._activation_notes import FORMULAS, activation_worked
 from nntutor.walkthroughs._common import Context, dot_worked, index_labels
-from nntutor.walkthroughs._declare import Walkthrough, unchecked
+from nntutor.walkthroughs._declare import Args, Walkthrough
 
 MAX_WORKED_ROWS = 8
 
 
-def _check_shapes(args: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+class Inputs(NamedTuple):
+    """Checked inputs: x (a vector, or a batch with one example per row) matching W's columns."""
+
+    x: np.ndarray  # one input vector (n_in), or a batch (examples × n_in)
+    w: np.ndarray  # the weights W, one row per neuron (n_out × n_in)
+    b: np.ndarray  # one bias per row of W (zeros when --b is not given)
+    activation: str  # applied to every entry of z
+
+
+def check(args: Args) -> Inputs:
+    """x's width must match W's columns (the flag the learner typed is named); b one number per row."""
     x, w, b = args["x"], args["W"], args["b"]
-    given = args.get("_given", frozenset())
+    given = args.given
     n_out, n_in = w.shape
     width = x.shape[-1]
     if width != n_in:
@@ -38,17 +56,16 @@ def _check_shapes(args: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndar
         b = np.zeros(n_out)
     elif b.shape != (n_out,):
         raise InputError("--b", f"expected {n_out} numbers (one per row of --W), got {b.size}")
-    return x, w, b
+    return Inputs(x, w, b, args["activation"])
 
 
-def build(ctx: Context, args: dict[str, Any]) -> Trace:
-    x, w, b = _check_shapes(args)
-    activation = args["activation"]
+def build(ctx: Context, inputs: Inputs) -> Trace:
+    x, w, b, activation = inputs
     result = dense(x, w, b, activation)
     n, f = ctx.n, ctx.f
     n_out, n_in = w.shape
     neurons = index_labels(n_out, "n")
-    inputs = index_labels(n_in, "x")
+    input_labels = index_labels(n_in, "x")
     batched = result.batched
 
     trace = ctx.new_trace({"x": x, "W": w, "b": b, "activation": activation})
@@ -66,8 +83,8 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
             formula=rf"W \in \mathbb{{R}}^{{{n_out} \times {n_in}}}",
             formula_text=f"W is {n_out}×{n_in} (outputs × inputs)",
             values=[
-                Value("W", w, rows=neurons, cols=inputs),
-                Value("x", x, label="X" if batched else "x", cols=inputs, rows=index_labels(x.shape[0], "ex") if batched else None),
+                Value("W", w, rows=neurons, cols=input_labels),
+                Value("x", x, label="X" if batched else "x", cols=input_labels, rows=index_labels(x.shape[0], "ex") if batched else None),
                 Value("b", b, cols=neurons),
             ],
             worked=[shape_line],
@@ -106,7 +123,7 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
                 formula=r"(X W^\top)_{ki} = \sum_j X_{kj}\, W_{ij}",
                 formula_text="(X·Wᵀ)ₖᵢ = Σⱼ Xₖⱼ·Wᵢⱼ",
                 values=[
-                    Value("WT", w.T, label="Wᵀ", rows=inputs, cols=neurons),
+                    Value("WT", w.T, label="Wᵀ", rows=input_labels, cols=neurons),
                     Value("XWT", result.products, label="X·Wᵀ", rows=index_labels(x.shape[0], "ex"), cols=neurons),
                 ],
                 worked=worked,
@@ -155,6 +172,6 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
 
 
 WALKTHROUGH = Walkthrough(
-    check=unchecked,
+    check=check,
     build=build,
 )

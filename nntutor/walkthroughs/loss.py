@@ -3,12 +3,28 @@
 Default run: probs [0.1, 0.2, 0.6, 0.1], target 2: L = −ln 0.6 = 0.5108 (natural
 log); the confidently wrong [0.8, 0.1, 0.05, 0.05] with the same target costs
 −ln 0.05 = 2.9957.
+
+>>> args = Args({"kind": "ce", "probs": np.array([0.1, 0.2, 0.6, 0.1]), "logits": None, "target": 2,
+...              "y-true": np.array([1.0, 0, 1, 0]), "y-pred": np.array([0.9, 0.2, 0.6, 0.4]),
+...              "eps": 1e-7})
+>>> inputs = check(args)
+>>> inputs.y_true is None  # cross-entropy does not read the pair
+True
+>>> round(build(Context(), inputs).outputs["loss"], 4)
+0.5108
+
+MSE of y = [1, 0, 1, 0] against ŷ = [0.9, 0.2, 0.6, 0.4]:
+(0.01 + 0.04 + 0.16 + 0.16) / 4 = 0.0925.
+
+>>> inputs = check(Args({**args, "kind": "mse"}))
+>>> round(build(Context(), inputs).outputs["loss"], 4)
+0.0925
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -17,7 +33,7 @@ from nntutor.core.softmax import softmax_steps
 from nntutor.errors import InputError
 from nntutor.trace import Step, Table, Trace, Value
 from nntutor.walkthroughs._common import Context, index_labels, sum_worked
-from nntutor.walkthroughs._declare import Mistake, Target, Walkthrough, unchecked
+from nntutor.walkthroughs._declare import Args, Mistake, Target, Walkthrough
 
 PROB_TOLERANCE = 1e-6
 WRONG_PROBS = (0.8, 0.1, 0.05, 0.05)
@@ -30,6 +46,24 @@ PAIR_INPUTS = ("y-true", "y-pred")
 
 
 # --------------------------------------------------------------------------- inputs
+
+
+class Inputs(NamedTuple):
+    """Checked inputs of one kind of loss; what that kind does not read is None.
+
+    - ``ce`` from probabilities: ``probs`` (non-negative, summing to 1), ``target``, ``eps``;
+    - ``ce`` from logits (when --logits is given): ``logits``, ``target``;
+    - ``bce``: ``y_true`` and ``y_pred`` (one prediction per target, all in [0, 1]), ``eps``;
+    - ``mse``, ``half-sse``: ``y_true`` and ``y_pred`` (one prediction per target).
+    """
+
+    kind: str  # "ce", "bce", "mse" or "half-sse"
+    probs: np.ndarray | None  # predicted class probabilities (ce without --logits)
+    logits: np.ndarray | None  # raw class scores (ce with --logits)
+    target: int | None  # the true class, a valid index into probs or logits (ce)
+    y_true: np.ndarray | None  # targets (bce, mse, half-sse)
+    y_pred: np.ndarray | None  # predictions, as many as y_true (bce, mse, half-sse)
+    eps: float | None  # probabilities are clipped into [eps, 1 − eps] before the log (ce from probs, bce)
 
 
 def _refuse(given: frozenset, names: tuple[str, ...], message: str) -> None:
@@ -62,9 +96,9 @@ def _check_unit_interval(flag: str, values: np.ndarray, what: str) -> None:
             raise InputError(flag, f"entry {index} is {v:g} ({what} must be between 0 and 1)")
 
 
-def _check_pair(args: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+def _check_pair(args: Args) -> tuple[np.ndarray, np.ndarray]:
     y_true, y_pred = args["y-true"], args["y-pred"]
-    given = args.get("_given", frozenset())
+    given = args.given
     if y_pred.size != y_true.size:
         if "y-true" in given and "y-pred" not in given:
             raise InputError(
@@ -72,6 +106,35 @@ def _check_pair(args: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
             )
         raise InputError("--y-pred", f"has {y_pred.size} numbers but --y-true has {y_true.size} (one prediction per target)")
     return y_true, y_pred
+
+
+def check(args: Args) -> Inputs:
+    """Only the flags the chosen --kind reads, each checked (probabilities, target index, pair sizes)."""
+    kind = args["kind"]
+    given = args.given
+    if kind == "ce":
+        _refuse(given, PAIR_INPUTS, "is used with --kind bce, mse or half-sse (cross-entropy reads --probs or --logits with --target)")
+        target = int(args["target"])
+        logits = args["logits"]
+        if logits is not None:
+            if "probs" in given:
+                raise InputError("--logits", "give --probs or --logits, not both")
+            _refuse(given, ("eps",), "only clips probabilities; from --logits the loss is ln Σ e^z − z_t, which never takes ln 0")
+            _check_target(target, logits.size)
+            return Inputs(kind, None, logits, target, None, None, None)
+        probs = args["probs"]
+        _check_probs(probs)
+        _check_target(target, probs.size)
+        return Inputs(kind, probs, None, target, None, None, float(args["eps"]))
+    _refuse(given, CE_INPUTS, f"is used with --kind ce; --kind {kind} reads --y-true and --y-pred")
+    if kind == "bce":
+        y_true, y_pred = _check_pair(args)
+        _check_unit_interval("--y-true", y_true, "targets")
+        _check_unit_interval("--y-pred", y_pred, "predicted probabilities")
+        return Inputs(kind, None, None, None, y_true, y_pred, float(args["eps"]))
+    _refuse(given, ("eps",), "only clips probabilities (--kind ce or bce)")
+    y_true, y_pred = _check_pair(args)
+    return Inputs(kind, None, None, None, y_true, y_pred, None)
 
 
 # --------------------------------------------------------------------------- cross-entropy
@@ -108,10 +171,8 @@ def _comparison_step(ctx: Context, result: core.CrossEntropy) -> Step:
     )
 
 
-def _ce_from_probs(ctx: Context, trace: Trace, args: dict[str, Any]) -> float:
-    probs, target, eps = args["probs"], int(args["target"]), float(args["eps"])
-    _check_probs(probs)
-    _check_target(target, probs.size)
+def _ce_from_probs(ctx: Context, trace: Trace, inputs: Inputs) -> float:
+    probs, target, eps = inputs.probs, inputs.target, inputs.eps
     result = core.cross_entropy_probs(probs, target, eps)
     n = ctx.n
     classes = index_labels(probs.size, "class ")
@@ -158,9 +219,8 @@ def _ce_from_probs(ctx: Context, trace: Trace, args: dict[str, Any]) -> float:
     return result.loss
 
 
-def _ce_from_logits(ctx: Context, trace: Trace, args: dict[str, Any]) -> float:
-    logits, target = args["logits"], int(args["target"])
-    _check_target(target, logits.size)
+def _ce_from_logits(ctx: Context, trace: Trace, inputs: Inputs) -> float:
+    logits, target = inputs.logits, inputs.target
     result = core.cross_entropy_logits(logits, target)
     s = softmax_steps(logits)
     n, f = ctx.n, ctx.f
@@ -219,11 +279,8 @@ def _clipped_text(ctx: Context, p: float, used: float, eps: float) -> str:
     return ctx.n(eps) if used < 0.5 else f"(1 − {ctx.n(eps)})"
 
 
-def _bce(ctx: Context, trace: Trace, args: dict[str, Any]) -> float:
-    y_true, y_pred = _check_pair(args)
-    _check_unit_interval("--y-true", y_true, "targets")
-    _check_unit_interval("--y-pred", y_pred, "predicted probabilities")
-    eps = float(args["eps"])
+def _bce(ctx: Context, trace: Trace, inputs: Inputs) -> float:
+    y_true, y_pred, eps = inputs.y_true, inputs.y_pred, inputs.eps
     result = core.binary_cross_entropy(y_true, y_pred, eps)
     n, f = ctx.n, ctx.f
     labels = index_labels(y_true.size)
@@ -274,8 +331,8 @@ def _bce(ctx: Context, trace: Trace, args: dict[str, Any]) -> float:
     return result.loss
 
 
-def _squared(ctx: Context, trace: Trace, args: dict[str, Any], half: bool) -> float:
-    y_true, y_pred = _check_pair(args)
+def _squared(ctx: Context, trace: Trace, inputs: Inputs, half: bool) -> float:
+    y_true, y_pred = inputs.y_true, inputs.y_pred
     result = core.half_sse(y_true, y_pred) if half else core.mse(y_true, y_pred)
     n, f = ctx.n, ctx.f
     labels = index_labels(y_true.size)
@@ -330,26 +387,15 @@ def _squared(ctx: Context, trace: Trace, args: dict[str, Any], half: bool) -> fl
 # --------------------------------------------------------------------------- build
 
 
-def build(ctx: Context, args: dict[str, Any]) -> Trace:
-    kind = args["kind"]
-    given = args.get("_given", frozenset())
+def build(ctx: Context, inputs: Inputs) -> Trace:
+    kind = inputs.kind
     trace = ctx.new_trace({"kind": kind})
     if kind == "ce":
-        _refuse(given, PAIR_INPUTS, "is used with --kind bce, mse or half-sse (cross-entropy reads --probs or --logits with --target)")
-        if args.get("logits") is not None:
-            if "probs" in given:
-                raise InputError("--logits", "give --probs or --logits, not both")
-            _refuse(given, ("eps",), "only clips probabilities; from --logits the loss is ln Σ e^z − z_t, which never takes ln 0")
-            loss = _ce_from_logits(ctx, trace, args)
-        else:
-            loss = _ce_from_probs(ctx, trace, args)
+        loss = _ce_from_logits(ctx, trace, inputs) if inputs.logits is not None else _ce_from_probs(ctx, trace, inputs)
+    elif kind == "bce":
+        loss = _bce(ctx, trace, inputs)
     else:
-        _refuse(given, CE_INPUTS, f"is used with --kind ce; --kind {kind} reads --y-true and --y-pred")
-        if kind == "bce":
-            loss = _bce(ctx, trace, args)
-        else:
-            _refuse(given, ("eps",), "only clips probabilities (--kind ce or bce)")
-            loss = _squared(ctx, trace, args, half=kind == "half-sse")
+        loss = _squared(ctx, trace, inputs, half=kind == "half-sse")
     trace.outputs = {"loss": loss}
     return trace
 
@@ -387,7 +433,7 @@ LOSS_MISTAKES = (
 
 
 WALKTHROUGH = Walkthrough(
-    check=unchecked,
+    check=check,
     build=build,
     targets=(Target("loss", "p_used"), Target("loss", "loss")),
     mistakes=LOSS_MISTAKES,

@@ -2,11 +2,17 @@
 
 Default run: x = [1.5, 2, -0.5], w = [0.5, -1, 0.3], b = 0.5 gives
 z = 0.75 − 2 − 0.15 + 0.5 = -0.9 and ReLU(z) = 0.
+
+>>> inputs = check(Args({"x": np.array([1.5, 2, -0.5]), "w": np.array([0.5, -1, 0.3]),
+...                      "b": 0.5, "activation": "relu"}))
+>>> trace = build(Context(), inputs)
+>>> round(trace.outputs["z"], 10), trace.outputs["y"]
+(-0.9, 0.0)
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import NamedTuple
 
 import numpy as np
 
@@ -16,16 +22,30 @@ from nntutor.errors import InputError
 from nntutor.trace import Step, Table, Trace, Value
 from nntutor.walkthroughs._activation_notes import FORMULAS, activation_worked
 from nntutor.walkthroughs._common import Context, dot_worked, index_labels
-from nntutor.walkthroughs._declare import Mistake, Target, Walkthrough, unchecked
+from nntutor.walkthroughs._declare import Args, Mistake, Target, Walkthrough
 
 COMPARED = ("relu", "leaky-relu", "sigmoid", "tanh", "gelu", "identity")
 
 
-def build(ctx: Context, args: dict[str, Any]) -> Trace:
-    x, w, b = args["x"], args["w"], float(args["b"])
-    activation = args["activation"]
+class Inputs(NamedTuple):
+    """Checked inputs: one weight per input, a bias and the activation's name."""
+
+    x: np.ndarray  # the inputs (a vector)
+    w: np.ndarray  # the weights, the same length as x
+    b: float  # the bias
+    activation: str  # one of the lesson's choices (COMPARED)
+
+
+def check(args: Args) -> Inputs:
+    """--w must have one weight per entry of --x."""
+    x, w = args["x"], args["w"]
     if x.shape != w.shape:
         raise InputError("--w", f"expected {x.size} numbers to match --x, got {w.size}")
+    return Inputs(x, w, float(args["b"]), args["activation"])
+
+
+def build(ctx: Context, inputs: Inputs) -> Trace:
+    x, w, b, activation = inputs
     s = weighted_sum(x, w, b)
     y = float(activations.activate(activation, s.z))
     n, f = ctx.n, ctx.f
@@ -133,7 +153,7 @@ NEURON_MISTAKES = (
 
 
 WALKTHROUGH = Walkthrough(
-    check=unchecked,
+    check=check,
     build=build,
     targets=(Target("products", "products", rows=(2,)), Target("sum", "dot"), Target("sum", "z"), Target("activation", "y")),
     mistakes=NEURON_MISTAKES,

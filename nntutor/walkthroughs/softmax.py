@@ -2,12 +2,24 @@
 
 Default run: logits 2, 1.8, 1.2, 0.8, 0.6 at T = 0.5, 1, 2; at T = 1 the
 probabilities are e^(zᵢ − 2) / Σⱼ e^(zⱼ − 2).
+
+Two logits [1, 0] at T = 1: e^0 / (e^0 + e^(−1)) = 1 / 1.3679 = 0.7311; with
+target 1 the loss is −ln 0.2689 = 1.3133.
+
+>>> args = Args({"logits": np.array([1.0, 0.0]), "labels": ("sunny", "cloudy", "rainy"),
+...              "temperature": np.array([1.0]), "target": 1}, given={"logits", "target"})
+>>> inputs = check(args)
+>>> inputs.labels  # the default names do not fit two logits: z0, z1 instead
+('z0', 'z1')
+>>> outputs = build(Context(), inputs).outputs
+>>> round(float(outputs["probs"][0]), 4), round(outputs["loss"], 4)
+(0.7311, 1.3133)
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -15,21 +27,34 @@ from nntutor.core.softmax import softmax_steps, temperature_sweep
 from nntutor.errors import InputError
 from nntutor.trace import Plot, Series, Step, Trace, Value
 from nntutor.walkthroughs._common import Context, sum_worked
-from nntutor.walkthroughs._declare import Mistake, Target, Walkthrough, unchecked
+from nntutor.walkthroughs._declare import Args, Mistake, Target, Walkthrough
 
 
 def _column_labels(temperatures: np.ndarray, ctx: Context) -> tuple[str, ...]:
     return tuple(f"T={ctx.n(t)}" for t in temperatures)
 
 
-def build(ctx: Context, args: dict[str, Any]) -> Trace:
+class Inputs(NamedTuple):
+    """Checked inputs: one name per logit, distinct temperatures, an optional target class."""
+
+    logits: np.ndarray  # the raw scores, one per class
+    temperatures: np.ndarray  # one or more distinct temperatures (> 0), one column each
+    labels: tuple[str, ...]  # one name per logit (z0, z1 … when the default names do not fit)
+    target: int | None  # the correct class's index, for the cross-entropy step (None: no loss)
+
+
+def check(args: Args) -> Inputs:
+    """Names and target must fit the logits; a temperature may not be listed twice.
+
+    The default names are replaced by ``z0, z1 …`` when the learner's --logits has
+    another count; names the learner typed must match.
+    """
     logits = args["logits"]
     temperatures = args["temperature"]
     labels = args["labels"]
     target = args["target"]
     n = logits.size
-    given = args.get("_given", frozenset())
-    if labels is None or ("labels" not in given and len(labels) != n):
+    if labels is None or ("labels" not in args.given and len(labels) != n):
         labels = tuple(f"z{i}" for i in range(n))
     if len(labels) != n:
         raise InputError("--labels", f"expected {n} names to match --logits, got {len(labels)}")
@@ -37,7 +62,12 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
         raise InputError("--temperature", "the same temperature is listed twice (expected distinct values)")
     if target is not None and not 0 <= target < n:
         raise InputError("--target", f"{target} is out of range (expected an index from 0 to {n - 1})")
+    return Inputs(logits, temperatures, tuple(labels), target)
 
+
+def build(ctx: Context, inputs: Inputs) -> Trace:
+    logits, temperatures, labels, target = inputs
+    n = logits.size
     runs = [softmax_steps(logits, float(t)) for t in temperatures]
     cols = _column_labels(temperatures, ctx)
     rows = tuple(labels)
@@ -54,10 +84,10 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
             return Value(name, float(values[0]), label=label)
         return Value(name, np.array(values), label=label, cols=cols)
 
-    inputs: dict[str, Any] = {"logits": logits, "labels": list(labels), "temperature": temperatures.tolist()}
+    recorded: dict[str, Any] = {"logits": logits, "labels": list(labels), "temperature": temperatures.tolist()}
     if target is not None:
-        inputs["target"] = target
-    trace = ctx.new_trace(inputs)
+        recorded["target"] = target
+    trace = ctx.new_trace(recorded)
     trace.add(
         Step(
             id="scale",
@@ -207,7 +237,7 @@ SOFTMAX_MISTAKES = (
 
 
 WALKTHROUGH = Walkthrough(
-    check=unchecked,
+    check=check,
     build=build,
     targets=(
         Target("shift", "shifted"),

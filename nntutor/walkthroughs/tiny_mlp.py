@@ -5,17 +5,22 @@ Default: f(x) = 1·ReLU(1·x + 1) + (−1.5)·ReLU(2·x − 1) + 0 at x0 = 1, wh
 
 Outputs: ``y`` (f(x0)), ``grads`` (parameter → ∂f/∂θ at x0) and ``kinks``
 (``{"hinge1": x, "hinge2": x}``; a hinge with w = 0 has no kink and no entry).
+
+>>> values = {"w1": 1.0, "b1": 1.0, "v1": 1.0, "w2": 2.0, "b2": -1.0, "v2": -1.5, "c": 0.0, "x0": 1.0}
+>>> outputs = build(Context(), check(Args(values))).outputs
+>>> outputs["y"], outputs["kinks"]
+(0.5, {'hinge1': -1.0, 'hinge2': 0.5})
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import NamedTuple
 
 from nntutor.core import tiny_mlp as tm
 from nntutor.trace import Plot, Series, Step, Table, Trace, Value
 from nntutor.walkthroughs._common import Context
-from nntutor.walkthroughs._declare import Walkthrough, unchecked
+from nntutor.walkthroughs._declare import Args, Walkthrough
 
 SHAPE_WHY = {
     "bump": "The curve rises and then falls: the second hinge switches on with a slope steep enough to "
@@ -27,9 +32,31 @@ SHAPE_WHY = {
 }
 
 
-def build(ctx: Context, args: dict[str, Any]) -> Trace:
-    params = {name: float(args[name]) for name in tm.PARAMS}
-    x0 = float(args["x0"])
+class Inputs(NamedTuple):
+    """The seven parameters of f(x) = v1·ReLU(w1·x + b1) + v2·ReLU(w2·x + b2) + c, and x0.
+
+    Any finite numbers will do (w = 0: a hinge without a kink); the fields are named
+    and ordered as :data:`nntutor.core.tiny_mlp.PARAMS`, then x0.
+    """
+
+    w1: float  # weight of hinge 1 (its kink is at −b1/w1)
+    b1: float  # bias of hinge 1
+    v1: float  # output weight of hinge 1
+    w2: float  # weight of hinge 2 (its kink is at −b2/w2)
+    b2: float  # bias of hinge 2
+    v2: float  # output weight of hinge 2
+    c: float  # the output bias
+    x0: float  # the input at which f and its gradient are computed
+
+
+def check(args: Args) -> Inputs:
+    """Each input is a number on its own; no rule ties them together."""
+    return Inputs(*(float(args[name]) for name in Inputs._fields))
+
+
+def build(ctx: Context, inputs: Inputs) -> Trace:
+    params = {name: getattr(inputs, name) for name in tm.PARAMS}
+    x0 = inputs.x0
     n, f = ctx.n, ctx.f
     r = tm.analyse(params, x0)
     h1, h2 = r.hinges
@@ -184,6 +211,6 @@ def _interval(ctx: Context, left: float, right: float) -> str:
 
 
 WALKTHROUGH = Walkthrough(
-    check=unchecked,
+    check=check,
     build=build,
 )
