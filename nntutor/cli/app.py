@@ -9,8 +9,8 @@ and exit code 2 (1 for a runtime failure such as an unwritable file).
 from __future__ import annotations
 
 import inspect
-from pathlib import Path
 import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer

@@ -437,6 +437,6 @@ WALKTHROUGH = Walkthrough(
     build=build,
     targets=(Target("loss", "p_used"), Target("loss", "loss")),
     mistakes=LOSS_MISTAKES,
-    keep=("y-true",),
+    keep=("y-true", "y-pred"),
     extra=_quiz_probs,
 )
