@@ -322,6 +322,22 @@ def read_text_file(flag: str, path_text: str, *, max_bytes: int = MAX_FILE_BYTES
         ) from None
 
 
+def read_json_file(flag: str, path_text: str) -> Any:
+    """The JSON value in a UTF-8 text file a learner named (read as data, never evaluated).
+
+    Not JSON is one error naming the flag and where the parser stopped:
+    ``--weights: 'w.json' is not valid JSON (line 1, column 2: Expecting value)``.
+    """
+    import json  # only for the lessons that read a JSON file
+
+    text = read_text_file(flag, path_text)
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        where = f" (line {exc.lineno}, column {exc.colno}: {exc.msg})" if isinstance(exc, json.JSONDecodeError) else ""
+        raise InputError(flag, f"{path_text!r} is not valid JSON{where}") from None
+
+
 def check_range(flag: str, value: float | int, *, minimum=None, maximum=None, above=None, below=None) -> None:
     """Refuse a number outside its allowed range, saying which range."""
     if above is not None and not value > above:

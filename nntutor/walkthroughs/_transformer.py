@@ -1,10 +1,17 @@
 """Bookkeeping shared by the transformer walkthroughs (multi-head, layernorm, ffn,
-transformer-block): shapes as text, token labels, seeded inputs, size limits.
+transformer-block, pipeline).
+
+For their ``check`` (the only helpers here that raise ``InputError``): size limits
+(:func:`check_memory`), row labels (:func:`token_labels`), flags that do not go
+together (:func:`refuse_with`), seeded inputs (:func:`random_matrix`). For their
+``build``: shapes as text and feature labels.
 
 Not a builder itself (the leading underscore keeps it out of the lesson registry).
 
 >>> shape_text(np.zeros((3, 4)))
 '3×4'
+>>> token_labels(("The", "cat"), 3, given=())  # a default that does not fit: indices
+('t0', 't1', 't2')
 """
 
 from __future__ import annotations
@@ -21,9 +28,7 @@ from nntutor.walkthroughs._common import index_labels
 MAX_BYTES = 256 * 1024 * 1024
 
 
-def shape_text(a) -> str:
-    """``3×4`` for a matrix, ``4`` for a vector."""
-    return "×".join(str(s) for s in np.shape(a)) or "scalar"
+# --------------------------------------------------------------------------- for check
 
 
 def check_memory(flag: str, needed: int, what: str) -> None:
@@ -57,6 +62,14 @@ def random_matrix(rng: np.random.Generator, shape: tuple[int, ...], scale: float
 def refuse_with(flag: str, other: str, reason: str) -> InputError:
     """``--wq: cannot be combined with --seed (reason)``."""
     return InputError(flag, f"cannot be combined with {other} ({reason})")
+
+
+# --------------------------------------------------------------------------- for build
+
+
+def shape_text(a) -> str:
+    """``3×4`` for a matrix, ``4`` for a vector."""
+    return "×".join(str(s) for s in np.shape(a)) or "scalar"
 
 
 def feature_labels(d: int, prefix: str = "d") -> tuple[str, ...]:

@@ -3,11 +3,20 @@ activation, then ·W₂ + b₂, with no mixing between rows.
 
 Default run: row 0, x = [1, -1]: hidden = [0.5, -1.5, 1, -0.9],
 ReLU → [0.5, 0, 1, 0], y = [0.5 − 1 + 0.1, 1 − 0.1] = [-0.4, 0.9].
+
+With --seed the weights are drawn instead, d_ff = expansion × d wide:
+
+>>> from nntutor.walkthroughs._declare import Args
+>>> flags = {"x": np.array([1.0, -1]), "W1": None, "b1": None, "W2": None, "b2": None,
+...          "activation": "relu", "expansion": 4, "seed": 0}
+>>> inputs = check(Args(flags, given={"seed"}))
+>>> inputs.x.shape, inputs.w1.shape, inputs.w2.shape
+((1, 2), (2, 8), (8, 2))
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -16,54 +25,84 @@ from nntutor.errors import InputError
 from nntutor.trace import Step, Trace, Value
 from nntutor.walkthroughs._activation_notes import FORMULAS, activation_worked
 from nntutor.walkthroughs._common import Context, dot_worked, index_labels
-from nntutor.walkthroughs._declare import Walkthrough, unchecked
+from nntutor.walkthroughs._declare import Args, Walkthrough
 from nntutor.walkthroughs._transformer import check_memory, random_matrix, refuse_with, shape_text
 
 PARAMS = ("W1", "b1", "W2", "b2")
 MAX_SHOWN = 8
 
 
-def _weights(args: dict[str, Any], n: int, d: int) -> tuple[dict[str, np.ndarray], int | None]:
-    given = args["_given"]
-    seed = args["seed"]
-    if seed is None:
-        if "expansion" in given:
-            raise InputError("--expansion", "only sizes random weights: use it with --seed (otherwise d_ff is the column count of --W1)")
-        w1, b1, w2, b2 = (args[k] for k in PARAMS)
-        if w1.shape[0] != d:
-            hint = "" if "W1" in given else " (the default W1 is for d = 2; give --W1, --b1, --W2, --b2 or use --seed)"
-            raise InputError("--W1", f"expected {d} rows, one per feature of --x (d = {d}), got {w1.shape[0]}{hint}")
-        d_ff = w1.shape[1]
-        check_memory("--W1", estimate_bytes(n, d, d_ff), f"an FFN with d = {d}, d_ff = {d_ff} on {n} rows")
-        if b1.size != d_ff:
-            raise InputError("--b1", f"expected {d_ff} numbers, one per column of --W1 (d_ff = {d_ff}), got {b1.size}")
-        if w2.shape != (d_ff, d):
-            raise InputError("--W2", f"expected a {d_ff}×{d} matrix (d_ff × d, back to the width of --x), got {shape_text(w2)}")
-        if b2.size != d:
-            raise InputError("--b2", f"expected {d} numbers, one per feature of --x, got {b2.size}")
-        return {"W1": w1, "b1": b1, "W2": w2, "b2": b2}, None
+class Inputs(NamedTuple):
+    """Checked inputs: n rows of width d, the two layers' weights (typed or drawn), the activation."""
+
+    x: np.ndarray  # n × d (a single vector becomes one row)
+    w1: np.ndarray  # W₁, d × d_ff
+    b1: np.ndarray  # b₁, d_ff numbers
+    w2: np.ndarray  # W₂, d_ff × d
+    b2: np.ndarray  # b₂, d numbers
+    activation: str  # "relu" or "gelu"
+    seed: int | None  # the seed W₁, b₁, W₂, b₂ were drawn from; None: they were typed
+    expansion: int  # d_ff / d of drawn weights (recorded only with a seed)
+
+
+# --------------------------------------------------------------------------- check
+
+
+def _typed_weights(args: Args, n: int, d: int) -> tuple[np.ndarray, ...]:
+    """W₁, b₁, W₂, b₂ as typed (or their defaults), checked against d and each other."""
+    given = args.given
+    if "expansion" in given:
+        raise InputError("--expansion", "only sizes random weights: use it with --seed (otherwise d_ff is the column count of --W1)")
+    w1, b1, w2, b2 = (args[k] for k in PARAMS)
+    if w1.shape[0] != d:
+        hint = "" if "W1" in given else " (the default W1 is for d = 2; give --W1, --b1, --W2, --b2 or use --seed)"
+        raise InputError("--W1", f"expected {d} rows, one per feature of --x (d = {d}), got {w1.shape[0]}{hint}")
+    d_ff = w1.shape[1]
+    check_memory("--W1", estimate_bytes(n, d, d_ff), f"an FFN with d = {d}, d_ff = {d_ff} on {n} rows")
+    if b1.size != d_ff:
+        raise InputError("--b1", f"expected {d_ff} numbers, one per column of --W1 (d_ff = {d_ff}), got {b1.size}")
+    if w2.shape != (d_ff, d):
+        raise InputError("--W2", f"expected a {d_ff}×{d} matrix (d_ff × d, back to the width of --x), got {shape_text(w2)}")
+    if b2.size != d:
+        raise InputError("--b2", f"expected {d} numbers, one per feature of --x, got {b2.size}")
+    return w1, b1, w2, b2
+
+
+def _drawn_weights(args: Args, n: int, d: int) -> tuple[np.ndarray, ...]:
+    """W₁, b₁, W₂, b₂ drawn from --seed, d_ff = --expansion × d (none of them may be typed too)."""
     for key in PARAMS:
-        if key in given:
+        if key in args.given:
             raise refuse_with(f"--{key}", "--seed", "--seed draws W1, b1, W2 and b2; drop one of the two")
     d_ff = args["expansion"] * d
     check_memory("--expansion", estimate_bytes(n, d, d_ff), f"an FFN with d = {d}, d_ff = {d_ff} on {n} rows")
-    rng = np.random.default_rng(seed)
-    w = {
-        "W1": random_matrix(rng, (d, d_ff), 1.0 / np.sqrt(d)),
-        "b1": random_matrix(rng, (d_ff,), 0.1),
-        "W2": random_matrix(rng, (d_ff, d), 1.0 / np.sqrt(d_ff)),
-        "b2": random_matrix(rng, (d,), 0.1),
-    }
-    return w, seed
+    rng = np.random.default_rng(args["seed"])
+    return (
+        random_matrix(rng, (d, d_ff), 1.0 / np.sqrt(d)),
+        random_matrix(rng, (d_ff,), 0.1),
+        random_matrix(rng, (d_ff, d), 1.0 / np.sqrt(d_ff)),
+        random_matrix(rng, (d,), 0.1),
+    )
 
 
-def build(ctx: Context, args: dict[str, Any]) -> Trace:
+def check(args: Args) -> Inputs:
+    """X as rows; the weights typed (shapes checked) or drawn from --seed (sizes from --expansion)."""
     x = args["x"]
     if x.ndim == 1:
         x = x[None, :]
     n, d = x.shape
-    w, seed = _weights(args, n, d)
-    activation = args["activation"]
+    seed = args["seed"]
+    weights = _typed_weights(args, n, d) if seed is None else _drawn_weights(args, n, d)
+    return Inputs(x, *weights, activation=args["activation"], seed=seed, expansion=args["expansion"])
+
+
+# --------------------------------------------------------------------------- build
+
+
+def build(ctx: Context, inputs: Inputs) -> Trace:
+    x, seed = inputs.x, inputs.seed
+    n, d = x.shape
+    w = {"W1": inputs.w1, "b1": inputs.b1, "W2": inputs.w2, "b2": inputs.b2}
+    activation = inputs.activation
     r = feed_forward(x, w["W1"], w["b1"], w["W2"], w["b2"], activation)
     d_ff = r.hidden.shape[1]
     num, f = ctx.n, ctx.f
@@ -71,11 +110,11 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
     feats = index_labels(d, "d")
     units = index_labels(d_ff, "h")
 
-    inputs: dict[str, Any] = {"x": x, **w, "activation": activation}
+    recorded: dict[str, Any] = {"x": x, **w, "activation": activation}
     if seed is not None:
-        inputs["seed"] = seed
-        inputs["expansion"] = args["expansion"]
-    trace = ctx.new_trace(inputs)
+        recorded["seed"] = seed
+        recorded["expansion"] = inputs.expansion
+    trace = ctx.new_trace(recorded)
 
     k = min(d_ff, MAX_SHOWN)
     trace.add(
@@ -144,6 +183,6 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
 
 
 WALKTHROUGH = Walkthrough(
-    check=unchecked,
+    check=check,
     build=build,
 )

@@ -4,12 +4,21 @@ scale and shift, optionally after a residual addition.
 Default run: x = [1, 2, 3, 4]: μ = 10/4 = 2.5, deviations [-1.5, -0.5, 0.5, 1.5],
 σ² = (2.25 + 0.25 + 0.25 + 2.25)/4 = 1.25, √(1.25 + 0.00001) = 1.118,
 normalised [-1.3416, -0.4472, 0.4472, 1.3416].
+
+>>> from nntutor.walkthroughs._declare import Args
+>>> inputs = check(Args({"x": np.array([1.0, 2, 3, 4]), "gamma": None, "beta": None, "eps": 1e-5, "residual": None}))
+>>> inputs.gamma.tolist(), inputs.beta.tolist()
+([1.0, 1.0, 1.0, 1.0], [0.0, 0.0, 0.0, 0.0])
+>>> check(Args({"x": np.array([1.0, 2, 3, 4]), "gamma": np.array([1.0, 2]), "beta": None, "eps": 1e-5, "residual": None}))
+Traceback (most recent call last):
+  ...
+nntutor.errors.InputError: --gamma: expected 4 numbers, one per feature (column) of --x, got 2
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -17,10 +26,23 @@ from nntutor.core.layernorm import layer_norm
 from nntutor.errors import InputError
 from nntutor.trace import Step, Trace, Value
 from nntutor.walkthroughs._common import Context, index_labels, sum_worked
-from nntutor.walkthroughs._declare import Mistake, Walkthrough, unchecked
+from nntutor.walkthroughs._declare import Args, Mistake, Walkthrough
 from nntutor.walkthroughs._transformer import shape_text
 
 MAX_SHOWN = 8  # elements of the worked row written out one by one
+
+
+class Inputs(NamedTuple):
+    """Checked inputs: one vector or n rows, γ and β (one per feature) and ε, an optional residual."""
+
+    x: np.ndarray  # a vector of d features, or n × d (each row normalised on its own)
+    gamma: np.ndarray  # the scale γ, d numbers (ones when not given)
+    beta: np.ndarray  # the shift β, d numbers (zeros when not given)
+    eps: float  # ε, added to the variance before the square root
+    residual: np.ndarray | None  # sublayer(x), the shape of x: normalise x + sublayer(x); None: x itself
+
+
+# --------------------------------------------------------------------------- check
 
 
 def _check_width(flag: str, v: np.ndarray | None, d: int) -> None:
@@ -28,14 +50,30 @@ def _check_width(flag: str, v: np.ndarray | None, d: int) -> None:
         raise InputError(flag, f"expected {d} numbers, one per feature (column) of --x, got {v.size}")
 
 
-def build(ctx: Context, args: dict[str, Any]) -> Trace:
+def check(args: Args) -> Inputs:
+    """γ and β one per feature of --x, the residual the shape of --x."""
     x = args["x"]
-    gamma, beta, eps, sub = args["gamma"], args["beta"], float(args["eps"]), args["residual"]
+    gamma, beta, sub = args["gamma"], args["beta"], args["residual"]
     d = x.shape[-1]
     _check_width("--gamma", gamma, d)
     _check_width("--beta", beta, d)
     if sub is not None and sub.shape != x.shape:
         raise InputError("--residual", f"expected the shape of --x ({shape_text(x)}), got {shape_text(sub)}")
+    return Inputs(
+        x=x,
+        gamma=gamma if gamma is not None else np.ones(d),
+        beta=beta if beta is not None else np.zeros(d),
+        eps=float(args["eps"]),
+        residual=sub,
+    )
+
+
+# --------------------------------------------------------------------------- build
+
+
+def build(ctx: Context, inputs: Inputs) -> Trace:
+    x, gamma, beta, eps, sub = inputs.x, inputs.gamma, inputs.beta, inputs.eps, inputs.residual
+    d = x.shape[-1]
     num, f = ctx.n, ctx.f
     is_rows = x.ndim == 2
     feats = index_labels(d, "x")
@@ -48,15 +86,10 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
             return Value(name, data, label=label, cols=rows)
         return Value(name, data, label=label, cols=kw.get("cols", feats) if np.ndim(data) == 1 else None)
 
-    inputs: dict[str, Any] = {
-        "x": x,
-        "gamma": gamma if gamma is not None else np.ones(d),
-        "beta": beta if beta is not None else np.zeros(d),
-        "eps": eps,
-    }
+    recorded: dict[str, Any] = {"x": x, "gamma": gamma, "beta": beta, "eps": eps}
     if sub is not None:
-        inputs["residual"] = sub
-    trace = ctx.new_trace(inputs)
+        recorded["residual"] = sub
+    trace = ctx.new_trace(recorded)
 
     s = x + sub if sub is not None else x
     r = layer_norm(s, gamma, beta, eps)
@@ -211,7 +244,7 @@ def _unbiased(case) -> float | None:
     if var_unbiased is None:
         return None
     var_unbiased = float(var_unbiased)
-    eps = float(case.trace.inputs.get("eps", 0.0))
+    eps = case.inputs.eps
     std = math.sqrt(var_unbiased + eps)
     if case.value == "var":
         return var_unbiased
@@ -220,8 +253,7 @@ def _unbiased(case) -> float | None:
     normalized = deviations[case.index] / std
     if case.value == "normalized":
         return float(normalized)
-    gamma = np.asarray(case.trace.inputs["gamma"], dtype=np.float64)
-    beta = np.asarray(case.trace.inputs["beta"], dtype=np.float64)
+    gamma, beta = case.inputs.gamma, case.inputs.beta
     return float(gamma[case.index] * normalized + beta[case.index])
 
 
@@ -231,7 +263,7 @@ LAYERNORM_MISTAKES = (
 
 
 WALKTHROUGH = Walkthrough(
-    check=unchecked,
+    check=check,
     build=build,
     mistakes=LAYERNORM_MISTAKES,
 )

@@ -4,11 +4,20 @@ concatenate, project with W_O.
 Default run: 3 tokens (The, cat, sat), d_model = 4, h = 2 heads of 2 columns.
 Head 1's weights for 'sat' are [0.1978, 0.4011, 0.4011]; the output row of
 'The' is [1.0521, 0.8937, 0.3903, -0.1961].
+
+Each head takes d_model/h columns, so h must divide d_model:
+
+>>> check_heads(4, 2)
+2
+>>> check_heads(6, 4)
+Traceback (most recent call last):
+  ...
+nntutor.errors.InputError: --heads: d_model = 6 (the columns of --x) is not divisible by h = 4: each head takes d_model/h columns, so h must divide 6 (e.g. 1, 2, 3, 6)
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -16,7 +25,7 @@ from nntutor.core.multihead import estimate_bytes, head_columns, multi_head_atte
 from nntutor.errors import InputError
 from nntutor.trace import Step, Table, Trace, Value
 from nntutor.walkthroughs._common import Context, dot_worked
-from nntutor.walkthroughs._declare import Walkthrough, unchecked
+from nntutor.walkthroughs._declare import Args, Walkthrough
 from nntutor.walkthroughs._transformer import (
     check_memory,
     feature_labels,
@@ -27,6 +36,24 @@ from nntutor.walkthroughs._transformer import (
 )
 
 WEIGHTS = ("wq", "wk", "wv", "wo")
+
+
+class Inputs(NamedTuple):
+    """Checked inputs: X and its row labels, h (dividing d_model), the four projections, masking."""
+
+    x: np.ndarray  # n × d_model (typed, or drawn from the seed with --seq-len/--d-model)
+    tokens: tuple[str, ...]  # one label per row of X
+    heads: int  # h, a divisor of d_model
+    wq: np.ndarray  # W_Q, d_model × d_model
+    wk: np.ndarray  # W_K, d_model × d_model
+    wv: np.ndarray  # W_V, d_model × d_model
+    wo: np.ndarray  # W_O, d_model × d_model
+    causal: bool  # mask the future
+    seed: int | None  # the seed the weights (and a sized X) were drawn from; None: typed
+    sizes: dict[str, int]  # the --seq-len/--d-model a random X was drawn with (recorded as given)
+
+
+# --------------------------------------------------------------------------- check
 
 
 def divisors(d: int) -> list[int]:
@@ -45,9 +72,9 @@ def check_heads(d: int, heads: int, what: str = "the columns of --x") -> int:
     return d // heads
 
 
-def _inputs(args: dict[str, Any]) -> tuple[np.ndarray, dict[str, np.ndarray], int | None]:
+def _x_and_weights(args: Args) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """X and the four weight matrices, typed or drawn from --seed (drawn in that order)."""
-    given = args["_given"]
+    given = args.given
     seed = args["seed"]
     x = args["x"]
     if x.ndim == 1:
@@ -73,7 +100,7 @@ def _inputs(args: dict[str, Any]) -> tuple[np.ndarray, dict[str, np.ndarray], in
                 hint = "" if name in given else f" (the default is for d_model = {w.shape[0]}; give --{name} or use --seed)"
                 raise InputError(f"--{name}", f"expected a {d}×{d} matrix to match d_model = {d}, got {shape_text(w)}{hint}")
             weights[name] = w
-        return x, weights, None
+        return x, weights
     for name in WEIGHTS:
         if name in given:
             raise refuse_with(f"--{name}", "--seed", "--seed draws all four weight matrices; drop one of the two")
@@ -82,28 +109,35 @@ def _inputs(args: dict[str, Any]) -> tuple[np.ndarray, dict[str, np.ndarray], in
         x = random_matrix(rng, (n, d))
     for name in WEIGHTS:
         weights[name] = random_matrix(rng, (d, d), 1.0 / np.sqrt(d))
-    return x, weights, seed
+    return x, weights
 
 
-def build(ctx: Context, args: dict[str, Any]) -> Trace:
-    x, w, seed = _inputs(args)
-    heads = args["heads"]
-    causal = bool(args["causal"])
+def check(args: Args) -> Inputs:
+    """X (typed or of --seq-len × --d-model), h dividing d_model, d_model × d_model weights, one label per row."""
+    x, w = _x_and_weights(args)
+    toks = token_labels(args["tokens"], x.shape[0], args.given)
+    sizes = {name: args[name] for name in ("seq-len", "d-model") if name in args.given}
+    return Inputs(x, toks, args["heads"], **w, causal=bool(args["causal"]), seed=args["seed"], sizes=sizes)
+
+
+# --------------------------------------------------------------------------- build
+
+
+def build(ctx: Context, inputs: Inputs) -> Trace:
+    x, heads, causal, seed, toks = inputs.x, inputs.heads, inputs.causal, inputs.seed, inputs.tokens
+    w = {name: getattr(inputs, name) for name in WEIGHTS}
     n, d = x.shape
-    toks = token_labels(args["tokens"], n, args["_given"])
     feats = feature_labels(d)
     r = multi_head_attention(x, w["wq"], w["wk"], w["wv"], w["wo"], heads=heads, causal=causal)
     dh = r.head_dim
     num, f = ctx.n, ctx.f
 
-    inputs: dict[str, Any] = {"x": x, "tokens": list(toks), "heads": heads, "causal": causal}
-    inputs.update(w)
+    recorded: dict[str, Any] = {"x": x, "tokens": list(toks), "heads": heads, "causal": causal}
+    recorded.update(w)
     if seed is not None:
-        inputs["seed"] = seed
-    for name in ("seq-len", "d-model"):
-        if name in args["_given"]:
-            inputs[name] = args[name]
-    trace = ctx.new_trace(inputs)
+        recorded["seed"] = seed
+    recorded.update(inputs.sizes)
+    trace = ctx.new_trace(recorded)
 
     # 1. projections
     trace.add(
@@ -270,6 +304,6 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
 
 
 WALKTHROUGH = Walkthrough(
-    check=unchecked,
+    check=check,
     build=build,
 )

@@ -9,12 +9,21 @@ names the lesson that explains it in full (``see: nntutor lesson …``).
 
 Default run: "Was the bank flooded?", BPE learned from the built-in corpus
 (47 merges, then no pair occurs twice), 6 tokens, d_model = 8, 2 blocks of 2
-heads, seed 0, T = 1, greedy.
+heads, seed 0, T = 1, greedy. The check cuts the text into tokens and draws the
+model from the seed (E is V × d_model, W_U is d_model × V):
+
+>>> flags = {"text": "Was the bank flooded?", "tokenizer": "bpe", "d-model": 8, "layers": 2,
+...          "heads": 2, "temperature": 1.0, "sample": False, "seed": 0}
+>>> inputs = check(Args(flags))
+>>> inputs.pieces
+(('Was</w>',), ('the</w>',), ('bank</w>',), ('floode', 'd', '?</w>'))
+>>> len(inputs.vocab), inputs.weights.E.shape, inputs.weights.W_U.shape
+(88, (88, 8), (8, 88))
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -28,6 +37,7 @@ from nntutor.core.pipeline import (
     MIN_FREQUENCY,
     UNK,
     Forward,
+    PipelineWeights,
     build_vocabulary,
     draw_u,
     forward,
@@ -41,7 +51,7 @@ from nntutor.core.sampling import rank
 from nntutor.errors import InputError
 from nntutor.trace import Step, Table, Trace, Value
 from nntutor.walkthroughs._common import Context, dot_worked, index_labels, sum_worked
-from nntutor.walkthroughs._declare import Target, Walkthrough, unchecked
+from nntutor.walkthroughs._declare import Args, Target, Walkthrough
 from nntutor.walkthroughs._transformer import check_memory, shape_text
 from nntutor.walkthroughs.multi_head import check_heads
 
@@ -53,7 +63,29 @@ def see(*lessons: str) -> str:
     return " See: " + "; ".join(f"nntutor lesson {name}" for name in lessons) + "."
 
 
-def _check(args: dict[str, Any]) -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]:
+class Inputs(NamedTuple):
+    """Checked inputs: the text cut into tokens, the model's sizes, its weights drawn from the seed."""
+
+    text: str  # the text to continue, as typed
+    tokenizer: str  # "bpe" or "whitespace"
+    words: tuple[str, ...]  # the text's words (at least one)
+    pieces: tuple[tuple[str, ...], ...]  # each word's tokens (at most MAX_TOKENS in all)
+    vocab: tuple[str, ...]  # the tokenizer's vocabulary, <unk> first
+    d_model: int  # the width of every token vector (even, a multiple of heads)
+    layers: int  # the number of blocks
+    heads: int  # attention heads per block
+    temperature: float  # T of the softmax
+    sample: bool  # draw the next token (else greedy)
+    seed: int  # the seed E, the blocks, W_U and u were drawn from
+    weights: PipelineWeights  # E, the blocks' weights and W_U, drawn from the seed in that order
+    u: float | None  # the uniform draw that picks the next token (None: greedy), drawn after the weights
+
+
+# --------------------------------------------------------------------------- check
+
+
+def check(args: Args) -> Inputs:
+    """Some words, an even d_model that h divides, at most MAX_TOKENS tokens, within the memory limit."""
     text, tokenizer = args["text"], args["tokenizer"]
     d, heads, layers = args["d-model"], args["heads"], args["layers"]
     words = words_of(text)
@@ -73,33 +105,39 @@ def _check(args: dict[str, Any]) -> tuple[tuple[str, ...], tuple[tuple[str, ...]
     feed = layers * ffn_core.estimate_bytes(n, d, d_ff)
     flag = ("--heads" if heads > 1 else "--text") if attention >= feed else "--d-model"
     check_memory(flag, attention + feed + 8 * 16 * layers * n * d, f"{layers} blocks of {heads} heads, d_model = {d}, on {n} tokens")
-    return words, pieces
-
-
-def build(ctx: Context, args: dict[str, Any]) -> Trace:
-    words, pieces = _check(args)
-    tokenizer = args["tokenizer"]
-    d, heads, layers = args["d-model"], args["heads"], args["layers"]
-    T, sample, seed = float(args["temperature"]), bool(args["sample"]), int(args["seed"])
-
     vocab = build_vocabulary(tokenizer)
-    tokens = tuple(t for p in pieces for t in p)
-    ids, unknown = ids_with_unk(vocab, tokens)
+    seed, sample = int(args["seed"]), bool(args["sample"])
     rng = np.random.default_rng(seed)
     weights = random_pipeline_weights(rng, len(vocab), d, layers)
     u = draw_u(rng) if sample else None
+    return Inputs(
+        text, tokenizer, words, pieces, vocab, d, layers, heads, float(args["temperature"]), sample, seed, weights, u
+    )
+
+
+# --------------------------------------------------------------------------- build
+
+
+def build(ctx: Context, inputs: Inputs) -> Trace:
+    tokenizer, words, pieces, vocab = inputs.tokenizer, inputs.words, inputs.pieces, inputs.vocab
+    d, heads, layers = inputs.d_model, inputs.heads, inputs.layers
+    T, sample, seed = inputs.temperature, inputs.sample, inputs.seed
+    weights, u = inputs.weights, inputs.u
+
+    tokens = tuple(t for p in pieces for t in p)
+    ids, unknown = ids_with_unk(vocab, tokens)
     r = forward(ids, weights, heads=heads, temperature=T, u=u)
 
-    inputs: dict[str, Any] = {
-        "text": args["text"], "tokenizer": tokenizer, "d-model": d, "layers": layers, "heads": heads,
+    recorded: dict[str, Any] = {
+        "text": inputs.text, "tokenizer": tokenizer, "d-model": d, "layers": layers, "heads": heads,
         "temperature": T, "sample": sample, "seed": seed, "corpus": CORPUS, "vocab": list(vocab),
     }
     if tokenizer == "bpe":
-        inputs["merges"] = [list(p) for p in learned_bpe().pairs]
-    inputs.update({"d_ff": FFN_EXPANSION * d, "E": weights.E, "blocks": [dict(w) for w in weights.blocks], "W_U": weights.W_U})
+        recorded["merges"] = [list(p) for p in learned_bpe().pairs]
+    recorded.update({"d_ff": FFN_EXPANSION * d, "E": weights.E, "blocks": [dict(w) for w in weights.blocks], "W_U": weights.W_U})
     if sample:
-        inputs["u"] = u
-    trace = ctx.new_trace(inputs)
+        recorded["u"] = u
+    trace = ctx.new_trace(recorded)
 
     rows = tuple(f"{i} {t}" for i, t in enumerate(tokens))
     feats = index_labels(d, "d")
@@ -456,7 +494,7 @@ def _next_step(ctx, trace: Trace, r: Forward, vocab, seed: int) -> None:
 
 
 WALKTHROUGH = Walkthrough(
-    check=unchecked,
+    check=check,
     build=build,
     targets=(Target("positions", "x0"), Target("unembed", "logits")),
 )

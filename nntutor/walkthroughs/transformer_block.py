@@ -6,18 +6,33 @@ post: h = LN₁(x + MHA(x)),  y = LN₂(h + FFN(h))
 
 Weights come from --seed (default 0: every matrix and vector drawn and rounded to
 2 decimals) or from --weights FILE.json with the keys of
-:data:`nntutor.core.block.WEIGHT_SHAPES`.
+:data:`nntutor.core.block.WEIGHT_SHAPES`; a file may leave out the biases, betas
+(zeros) and gammas (ones). A file's W1 sets d_ff:
+
+>>> import json, os, tempfile
+>>> eye = np.eye(4).tolist()
+>>> with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+...     json.dump({"wq": eye, "wk": eye, "wv": eye, "wo": eye, "W1": np.ones((4, 6)).tolist(),
+...                "W2": np.ones((6, 4)).tolist()}, f)
+>>> w = load_weights_file(f.name, 4)
+>>> w["W1"].shape, w["b1"].tolist(), w["ln1_gamma"].tolist()
+((4, 6), [0.0, 0.0, 0.0, 0.0, 0.0, 0.0], [1.0, 1.0, 1.0, 1.0])
+>>> load_weights_file(f.name, 3)
+Traceback (most recent call last):
+  ...
+nntutor.errors.InputError: --weights: key 'wq': expected 3×3 matrix (d, the width of --x × d, the width of --x), got 4×4
+>>> os.remove(f.name)
 """
 
 from __future__ import annotations
 
 import difflib
 import json
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from nntutor.catalog.inputs import parse_matrix, parse_vector, read_text_file
+from nntutor.catalog.inputs import parse_matrix, parse_vector, read_json_file
 from nntutor.core import ffn as ffn_core
 from nntutor.core import multihead as mha_core
 from nntutor.core.block import (
@@ -33,7 +48,7 @@ from nntutor.errors import InputError
 from nntutor.trace import Step, Trace, Value
 from nntutor.walkthroughs._activation_notes import activation_worked
 from nntutor.walkthroughs._common import Context, dot_worked, index_labels, sum_worked
-from nntutor.walkthroughs._declare import Walkthrough, unchecked
+from nntutor.walkthroughs._declare import Args, Walkthrough
 from nntutor.walkthroughs._transformer import check_memory, refuse_with, shape_text, token_labels
 from nntutor.walkthroughs.multi_head import check_heads
 
@@ -44,6 +59,22 @@ KEY_HELP = {
 }
 
 
+class Inputs(NamedTuple):
+    """Checked inputs: X and its row labels, h (dividing d), every block weight, the variant."""
+
+    x: np.ndarray  # n × d
+    tokens: tuple[str, ...]  # one label per row of X
+    heads: int  # h, a divisor of d
+    norm: str  # "pre" or "post"
+    causal: bool  # mask the future in attention
+    activation: str  # the FFN's non-linearity, "relu" or "gelu"
+    weights: dict[str, np.ndarray]  # every key of WEIGHT_SHAPES, drawn from the seed or read from the file
+    source: dict[str, Any]  # where the weights came from: {"seed": 0} or {"weights": "FILE.json"}
+
+
+# --------------------------------------------------------------------------- check
+
+
 def _shape_words(key: str, d: int, d_ff: int) -> str:
     shape = shape_of(key, d, d_ff)
     return "×".join(str(s) for s in shape) + (" matrix" if len(shape) == 2 else " numbers")
@@ -52,12 +83,7 @@ def _shape_words(key: str, d: int, d_ff: int) -> str:
 def load_weights_file(path: str, d: int) -> dict[str, np.ndarray]:
     """The weights in a JSON file, checked against d (and d_ff from W1); every problem names --weights and the key."""
     flag = "--weights"
-    text = read_text_file(flag, path)
-    try:
-        data = json.loads(text)
-    except (ValueError, RecursionError) as exc:
-        where = f" (line {exc.lineno}, column {exc.colno}: {exc.msg})" if isinstance(exc, json.JSONDecodeError) else ""
-        raise InputError(flag, f"{path!r} is not valid JSON{where}") from None
+    data = read_json_file(flag, path)
     if not isinstance(data, dict):
         raise InputError(flag, f"{path!r} must hold a JSON object with keys such as \"wq\", \"W1\" (got a {type(data).__name__})")
     for key in data:
@@ -90,8 +116,9 @@ def load_weights_file(path: str, d: int) -> dict[str, np.ndarray]:
     return {key: parsed[key] if key in parsed else default_for(key, d, d_ff) for key in WEIGHT_SHAPES}
 
 
-def _weights(args: dict[str, Any], n: int, d: int) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    given = args["_given"]
+def _weights(args: Args, n: int, d: int) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """The block weights from --weights (not with --seed/--d-ff) or drawn from --seed, after the memory guard."""
+    given = args.given
     heads = args["heads"]
     if args["weights"] is not None:
         for name in ("seed", "d-ff"):
@@ -111,6 +138,20 @@ def _weights(args: dict[str, Any], n: int, d: int) -> tuple[dict[str, np.ndarray
     if w is None:
         w = random_weights(np.random.default_rng(args["seed"]), d, d_ff)
     return w, source
+
+
+def check(args: Args) -> Inputs:
+    """h dividing d, one label per row, the weights from the file or the seed (within the memory limit)."""
+    x = args["x"]
+    n, d = x.shape
+    heads = args["heads"]
+    check_heads(d, heads)
+    toks = token_labels(args["tokens"], n, args.given)
+    w, source = _weights(args, n, d)
+    return Inputs(x, toks, heads, args["norm"], bool(args["causal"]), args["activation"], w, source)
+
+
+# --------------------------------------------------------------------------- build
 
 
 def _ln_step(ctx: Context, sid: str, which: str, ln: LayerNormResult, in_name: str, out_name: str, toks, feats) -> Step:
@@ -143,14 +184,10 @@ def _ln_step(ctx: Context, sid: str, which: str, ln: LayerNormResult, in_name: s
     )
 
 
-def build(ctx: Context, args: dict[str, Any]) -> Trace:
-    x = args["x"]
+def build(ctx: Context, inputs: Inputs) -> Trace:
+    x, toks, heads, w = inputs.x, inputs.tokens, inputs.heads, inputs.weights
+    norm, causal, activation = inputs.norm, inputs.causal, inputs.activation
     n, d = x.shape
-    heads = args["heads"]
-    check_heads(d, heads)
-    toks = token_labels(args["tokens"], n, args["_given"])
-    w, source = _weights(args, n, d)
-    norm, causal, activation = args["norm"], bool(args["causal"]), args["activation"]
     r = transformer_block(x, w, heads=heads, norm=norm, causal=causal, activation=activation)
     d_ff = w["W1"].shape[1]
     dh = d // heads
@@ -160,10 +197,10 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
     m = r.mha
     pre = norm == "pre"
 
-    inputs: dict[str, Any] = {"x": x, "tokens": list(toks), "heads": heads, "norm": norm, "causal": causal, "activation": activation}
-    inputs.update(source)
-    inputs.update(w)
-    trace = ctx.new_trace(inputs)
+    recorded: dict[str, Any] = {"x": x, "tokens": list(toks), "heads": heads, "norm": norm, "causal": causal, "activation": activation}
+    recorded.update(inputs.source)
+    recorded.update(w)
+    trace = ctx.new_trace(recorded)
 
     a_in = "LN₁(x)" if pre else "x"
     if pre:
@@ -313,6 +350,6 @@ def build(ctx: Context, args: dict[str, Any]) -> Trace:
 
 
 WALKTHROUGH = Walkthrough(
-    check=unchecked,
+    check=check,
     build=build,
 )
