@@ -258,6 +258,15 @@ def test_layernorm_unbiased_variance_hand_worked():
     assert found["unbiased-variance"] == pytest.approx(1.161892, abs=1e-6)  # 1.5 / √(5/3 + 1e-5)
 
 
+def test_layernorm_unbiased_variance_per_row_hand_worked():
+    # row 1 = 2,0,1,5: μ = 2, deviations 0,−2,−1,3, Σ = 14; biased σ² = 3.5, unbiased 14/3
+    two_rows = {"x": "1,2,3,4;2,0,1,5"}
+    found, case = _case("layernorm", two_rows, "variance", "var", (1,))
+    assert case.element() == pytest.approx(3.5) and found["unbiased-variance"] == pytest.approx(14 / 3)
+    found, case = _case("layernorm", two_rows, "normalize", "normalized", (1, 2))
+    assert found["unbiased-variance"] == pytest.approx(-1 / math.sqrt(14 / 3 + 1e-5))
+
+
 def test_loss_log_bases_hand_worked():
     found, case = _case("loss", {}, "loss", "loss", ())  # probs 0.1,0.2,0.6,0.1, target 2
     assert case.element() == pytest.approx(0.510826, abs=1e-6)  # −ln 0.6

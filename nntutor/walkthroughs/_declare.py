@@ -93,7 +93,3 @@ class Walkthrough(NamedTuple):
     vary: tuple[str, ...] = ()
     extra: Callable[[Any, dict[str, Any]], dict[str, Any]] | None = None
 
-
-def unchecked(args: Args) -> dict[str, Any]:
-    """A placeholder ``check`` while a lesson's build still checks its own flags."""
-    return {**args, "_given": args.given}

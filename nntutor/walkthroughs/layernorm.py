@@ -236,6 +236,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
 
 
 def _unbiased(case) -> float | None:
+    """The asked value had the variance been divided by d − 1 (per row when X has several rows)."""
     try:
         var_unbiased = case.trace.step("variance").value("var_unbiased").data
         deviations = np.asarray(case.trace.step("deviations").value("deviations").data, dtype=np.float64)
@@ -243,18 +244,19 @@ def _unbiased(case) -> float | None:
         return None
     if var_unbiased is None:
         return None
-    var_unbiased = float(var_unbiased)
-    eps = case.inputs.eps
-    std = math.sqrt(var_unbiased + eps)
+    per_row = np.asarray(var_unbiased, dtype=np.float64)
+    row = case.index[:1] if per_row.ndim else ()
+    variance = float(per_row[row])
+    std = math.sqrt(variance + case.inputs.eps)
     if case.value == "var":
-        return var_unbiased
+        return variance
     if case.value == "std":
         return std
-    normalized = deviations[case.index] / std
+    normalized = float(deviations[case.index]) / std
     if case.value == "normalized":
-        return float(normalized)
-    gamma, beta = case.inputs.gamma, case.inputs.beta
-    return float(gamma[case.index] * normalized + beta[case.index])
+        return normalized
+    feature = case.index[-1]
+    return float(case.inputs.gamma[feature] * normalized + case.inputs.beta[feature])
 
 
 LAYERNORM_MISTAKES = (
