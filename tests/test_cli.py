@@ -314,6 +314,11 @@ def test_vs_text_and_bad_flags(run_cli):
     assert_refused(run_cli("lesson", "softmax", "--vs", "--temperature"), "--vs: --temperature needs a value")
     assert_refused(run_cli("lesson", "softmax", "--vs", "--temperature 0"), "--temperature", "greater than 0")
     assert_refused(run_cli("lesson", "softmax", "--vs", "'unbalanced"), "--vs: cannot split")
+    # the command line's own parser: output options, stray words and values on flags are refused too
+    assert_refused(run_cli("lesson", "softmax", "--vs", "--format json"), "--vs: '--format' is not an input")
+    assert_refused(run_cli("lesson", "softmax", "--vs", "--help"), "--vs: '--help' is not an input")
+    assert_refused(run_cli("lesson", "softmax", "--vs", "--temperature 5 stray"), "--vs:", "stray")
+    assert_refused(run_cli("lesson", "attention", "--vs", "--causal=1"), "--vs:", "--causal", "does not take a value")
 
 
 def test_an_internal_error_is_one_line_not_a_traceback(run_cli, monkeypatch):

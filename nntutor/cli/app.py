@@ -215,8 +215,8 @@ def _escape_help(text: str) -> str:
     return escape_help(text)
 
 
-def lesson_command(lesson):
-    """A Typer command whose options are the lesson's inputs plus the output options."""
+def _input_parameters(lesson) -> list[inspect.Parameter]:
+    """One Typer option per lesson input: ``--x MATRIX``, ``--causal``."""
     params = []
     for spec in lesson.inputs:
         help_text = _escape_help(spec.help)
@@ -240,6 +240,12 @@ def lesson_command(lesson):
                 _parameter_name(spec.name), inspect.Parameter.KEYWORD_ONLY, default=option, annotation=annotation
             )
         )
+    return params
+
+
+def lesson_command(lesson):
+    """A Typer command whose options are the lesson's inputs plus the output options."""
+    params = _input_parameters(lesson)
     common = {
         "output_format": (
             str | None,
@@ -375,7 +381,11 @@ def show_lesson(lesson, raw: dict[str, Any], *, output_format: str | None, outpu
 
 
 def vs_overrides(lesson, text: str) -> dict[str, Any]:
-    """``--vs "--temperature 5 --no-scale"`` -> {"temperature": "5", "no-scale": True}."""
+    """``--vs "--temperature 5 --no-scale"`` -> {"temperature": "5", "no-scale": True}.
+
+    The flags are parsed by the same parser as the command line: a command made of the
+    lesson's inputs alone, so an output option or a typo inside ``--vs`` is refused.
+    """
     import shlex
 
     try:
@@ -384,30 +394,27 @@ def vs_overrides(lesson, text: str) -> dict[str, Any]:
         raise InputError("--vs", f"cannot split {text!r} into flags ({exc})") from None
     if not tokens:
         raise InputError("--vs", "is empty (expected the flags to change, e.g. --vs \"--temperature 5\")")
-    specs = {spec.flag: spec for spec in lesson.inputs}
-    overrides: dict[str, Any] = {}
-    index = 0
-    while index < len(tokens):
-        token = tokens[index]
-        name, _, inline = token.partition("=")
-        spec = specs.get(name)
-        if spec is None:
-            raise InputError("--vs", f"{name!r} is not an input of lesson {lesson.name!r} (see: nntutor lesson {lesson.name} --help)")
-        if spec.kind == "flag":
-            if inline:
-                raise InputError("--vs", f"{name} takes no value")
-            overrides[spec.name] = True
-            index += 1
-            continue
-        if inline:
-            overrides[spec.name] = inline
-            index += 1
-        elif index + 1 < len(tokens):
-            overrides[spec.name] = tokens[index + 1]
-            index += 2
+
+    def inputs_only(**kwargs: Any) -> None:
+        """Never called: the command only parses."""
+
+    inputs_only.__signature__ = inspect.Signature(_input_parameters(lesson))  # type: ignore[attr-defined]
+    app = typer.Typer(add_completion=False)
+    app.command(lesson.name, cls=NntutorCommand, context_settings={"help_option_names": []})(inputs_only)
+    command = typer.main.get_command(app)
+    try:
+        ctx = command.make_context(lesson.name, tokens)
+    except typer.TyperException as exc:  # Typer's (vendored Click's) parse errors
+        option = getattr(exc, "option_name", None)
+        if type(exc).__name__ == "NoSuchOption":
+            message = f"{option!r} is not an input of lesson {lesson.name!r} (see: nntutor lesson {lesson.name} --help)"
+        elif option and "requires an argument" in exc.format_message():
+            message = f"{option} needs a value"
         else:
-            raise InputError("--vs", f"{name} needs a value")
-    return overrides
+            message = _one_line(exc.format_message())
+        raise InputError("--vs", message) from None
+    given = {spec.name: ctx.params[_parameter_name(spec.name)] for spec in lesson.inputs}
+    return {name: value for name, value in given.items() if value is not None and value is not False}
 
 
 def show_comparison(lesson, first, second, vs: str, *, fmt_name: str, output: str | None, digits: int, limit: int) -> None:
