@@ -476,58 +476,36 @@ def _record_studied(name: str) -> None:
 
 def quiz_command(ctx: typer.Context, lesson_names: list[str] | None, count: str, seed: str | None,
                  as_json: bool, data_dir: str | None) -> None:
-    """Glue for ``nntutor quiz``: choose lessons, make questions, play them, record every answer."""
-    import uuid
-
+    """Glue for ``nntutor quiz``: parse the flags, hand over to the session, show its summary."""
     from nntutor.catalog.inputs import check_range, parse_integer
     from nntutor.catalog.lessonfile import load_all, load_lesson
     from nntutor.quiz import questions as quiz
-    from nntutor.quiz.session import play
+    from nntutor.quiz import session
     from nntutor.quiz.summary import summarise
     from nntutor.render import quiz_view
-    from nntutor.study.progress import Answer, Store
+    from nntutor.study.progress import Store
 
     extra = _lessons_dir_of(ctx)
     number = parse_integer("--count", count)
     check_range("--count", number, minimum=1, maximum=quiz.MAX_COUNT)
-    chosen_seed = parse_integer("--seed", seed) if seed is not None else None
-    if chosen_seed is not None:
-        check_range("--seed", chosen_seed, minimum=0)
-    lessons = [load_lesson(name, extra) for name in dict.fromkeys(lesson_names or [])]
+    chosen_seed = parse_integer("--seed", seed) if seed is not None else quiz.new_seed()
+    check_range("--seed", chosen_seed, minimum=0)
+    named = [load_lesson(name, extra) for name in dict.fromkeys(lesson_names or [])]
     screen = sys.stderr if as_json else sys.stdout
     view = quiz_view.QuizView(screen)
     store = Store(data_dir)
     for notice in store.notices:
         _say(f"note: {notice}")
-    review, due = None, []
-    if not lessons:  # review mode: lessons studied (all, the first time), due items first
-        everything = load_all(extra)
-        studied = {row["lesson"] for row in store.studied()}
-        lessons = [lesson for lesson in everything if lesson.name in studied] or everything
-        review = store.review_weights()
-        due = [row["item"] for row in store.due(limit=number)]
-    if chosen_seed is None:
-        chosen_seed = quiz.new_seed()
+    lessons, review, due = session.choose(named, lambda: load_all(extra), store, number)
     questions = quiz.make_quiz(lessons, count=number, seed=chosen_seed, review=review, first=due)
     if not questions:
         raise InputError("lesson", "these lessons have no quiz questions")
-    session = uuid.uuid4().hex[:12]
-
-    def record(outcome) -> None:
-        q = outcome.question
-        try:
-            store.record_answer(Answer(session, q.lesson, q.item, q.step_kind, q.prompt, q.expected, outcome.answer,
-                                       outcome.correct, outcome.revealed, outcome.skipped, outcome.hints,
-                                       outcome.mistake[0] if outcome.mistake else None))
-        except NntutorError as exc:
-            _say(f"warning: this answer was not saved ({_one_line(str(exc))})")
-
-    result = play(questions, quiz_view.make_reader(sys.stdin, screen), view.show, record)
-    view.print(quiz_view.summary_renderable(summarise(result), stopped=result.stopped,
-                                            due=store.due(), seed=chosen_seed))
+    result = session.play(questions, quiz_view.make_reader(sys.stdin, screen), view.show, session.recorder(store, _say))
+    summary = summarise(result)
+    view.print(quiz_view.summary_renderable(summary, stopped=result.stopped, due=store.due(), seed=chosen_seed))
     store.close()
     if as_json:
-        sys.stdout.write(quiz_view.quiz_json(result, summarise(result), chosen_seed))
+        sys.stdout.write(quiz_view.quiz_json(result, summary, chosen_seed))
     if result.stopped == "interrupt":
         raise typer.Exit(130)
 

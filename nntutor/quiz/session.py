@@ -130,3 +130,47 @@ def play(
     return QuizResult(outcomes, asked, len(questions))
 
 
+
+
+# --------------------------------------------------------------------------- a whole session, recorded
+
+
+def choose(named: Sequence[Any], everything: Callable[[], Sequence[Any]], store: Any, count: int) -> tuple[list[Any], dict[str, float] | None, list[str]]:
+    """The lessons to ask about, the review weights and the items due first.
+
+    Lessons named on the command line are asked about as they are. Without any,
+    this is review mode: the lessons studied (all of them the first time), items
+    answered wrong weighing more, and the items due for review first.
+    """
+    if named:
+        return list(named), None, []
+    lessons = list(everything())
+    studied = {row["lesson"] for row in store.studied()}
+    chosen = [lesson for lesson in lessons if lesson.name in studied] or lessons
+    return chosen, store.review_weights(), [row["item"] for row in store.due(limit=count)]
+
+
+def recorder(store: Any, warn: Callable[[str], None]) -> Callable[[Outcome], None]:
+    """``record(outcome)`` for :func:`play`: each answer is committed to the progress store as it is given.
+
+    A failed write only warns: the quiz goes on, and the answers already saved stay saved.
+    """
+    import uuid
+
+    from nntutor.errors import NntutorError
+    from nntutor.study.progress import Answer
+
+    session = uuid.uuid4().hex[:12]
+
+    def record(outcome: Outcome) -> None:
+        q = outcome.question
+        answer = Answer(
+            session, q.lesson, q.item, q.step_kind, q.prompt, q.expected, outcome.answer, outcome.correct,
+            outcome.revealed, outcome.skipped, outcome.hints, outcome.mistake[0] if outcome.mistake else None,
+        )
+        try:
+            store.record_answer(answer)
+        except NntutorError as exc:
+            warn(f"warning: this answer was not saved ({' '.join(str(exc).split())})")
+
+    return record
