@@ -172,3 +172,131 @@ def attend(q, k, v, *, causal: bool = False, scale: bool = True, key_padding=Non
     weights, row_max, row_sum, empty = softmax_rows_in_place(scores / factor, allowed)
     output = weights @ v
     return AttentionResult(q, k, v, scores, factor, allowed, row_max, row_sum, weights, output, empty)
+
+
+# --------------------------------------------------------------------------- backward
+
+
+class AttentionGrads(NamedTuple):
+    """The gradients of a loss L through single-head attention, for an upstream ∂L/∂O.
+
+    Each gradient has the shape of what it is the gradient of: ``dv`` is n_k × d_v
+    like V, ``dweights``, ``dscaled`` and ``dscores`` are n_q × n_k like A, S′ and S,
+    ``dq`` is n_q × d_k like Q, ``dk`` is n_k × d_k like K. ``row_dots`` is the
+    softmax backward's per-row term Σⱼ dAᵢⱼ·Aᵢⱼ (length n_q). ``forward`` is the
+    :class:`AttentionResult` the gradients were taken at.
+    """
+
+    forward: AttentionResult
+    dout: np.ndarray  # ∂L/∂O, n_q × d_v (as given)
+    dv: np.ndarray  # ∂L/∂V = Aᵀ·dO
+    dweights: np.ndarray  # ∂L/∂A = dO·Vᵀ
+    row_dots: np.ndarray  # Σⱼ dAᵢⱼ·Aᵢⱼ
+    dscaled: np.ndarray  # ∂L/∂S′ = A ⊙ (dA − row_dots), 0 where masked
+    dscores: np.ndarray  # ∂L/∂S = ∂L/∂S′ / √d_k (the same array as dscaled without scaling)
+    dq: np.ndarray  # ∂L/∂Q = dS·K
+    dk: np.ndarray  # ∂L/∂K = dSᵀ·Q
+
+
+def softmax_rows_backward(weights, dweights) -> tuple[np.ndarray, np.ndarray]:
+    """Row-wise softmax backward: (∂L/∂S′, row dots) from A = softmax(S′) and ∂L/∂A.
+
+    ∂L/∂S′ᵢⱼ = Aᵢⱼ·(dAᵢⱼ − Σₖ dAᵢₖ·Aᵢₖ), the softmax Jacobian diag(a) − a·aᵀ of
+    each row applied to that row of dA. Wherever a weight is 0 (a masked key, or
+    a query whose keys are all masked) the gradient is exactly 0, never NaN.
+
+    >>> ds, dots = softmax_rows_backward(np.array([[0.25, 0.75]]), np.array([[1.0, 0.0]]))
+    >>> dots.tolist(), ds.tolist()  # 1×0.25 + 0×0.75 = 0.25; 0.25×(1 − 0.25), 0.75×(0 − 0.25)
+    ([0.25], [[0.1875, -0.1875]])
+    """
+    a = np.asarray(weights, dtype=np.float64)
+    da = np.asarray(dweights, dtype=np.float64)
+    dots = np.einsum("ij,ij->i", da, a)
+    return a * (da - dots[:, None]), dots
+
+
+def attend_backward_from(result: AttentionResult, dout) -> AttentionGrads:
+    """The backward pass through :func:`attend` (or :func:`attention`) at a forward result.
+
+    dV = Aᵀ·dO, dA = dO·Vᵀ, ∂L/∂S′ = A ⊙ (dA − rowsum(dA ⊙ A)), dS = ∂L/∂S′ / √d_k,
+    dQ = dS·K, dK = dSᵀ·Q. Masks need nothing more: a masked weight is a constant
+    0, so its score gets zero gradient (and a fully masked query zero dQ).
+
+    >>> r = attend(np.array([[1.0, 0.0]]), np.array([[1.0, 0.0]]), np.array([[2.0, 3.0]]))
+    >>> g = attend_backward_from(r, np.array([[1.0, 1.0]]))
+    >>> g.dv.tolist(), g.dweights.tolist(), g.dq.tolist()  # one key: A = [[1]], dA = 1×2 + 1×3
+    ([[1.0, 1.0]], [[5.0]], [[0.0, 0.0]])
+    """
+    dout = np.asarray(dout, dtype=np.float64)
+    expected = (result.q.shape[0], result.v.shape[1])
+    if dout.shape != expected:
+        raise ValueError(f"dout has shape {dout.shape}; the output O has shape {expected}")
+    a = result.weights
+    dv = a.T @ dout
+    dweights = dout @ result.v.T
+    dscaled, dots = softmax_rows_backward(a, dweights)
+    dscores = dscaled / result.scale if result.scale != 1.0 else dscaled
+    dq = dscores @ result.k
+    dk = dscores.T @ result.q
+    return AttentionGrads(result, dout, dv, dweights, dots, dscaled, dscores, dq, dk)
+
+
+def attend_backward(
+    q, k, v, dout, *, causal: bool = False, scale: bool = True, key_padding=None, allowed=None
+) -> AttentionGrads:
+    """dQ, dK, dV (and every stage between) of attention on already projected Q, K, V.
+
+    The forward pass is :func:`attend` with the same options (used per head by
+    multi-head attention); ``dout`` is ∂L/∂O, one row per query. Any number of
+    queries and keys; ``allowed`` (n_q × n_k booleans) overrides ``causal`` and
+    ``key_padding``. Worked example: one query and two keys, Q·Kᵀ = [0, 0], so
+    A = [0.5, 0.5]; with V = [[1], [3]] and dO = [[1]], dA = [1, 3], the row dot is
+    0.5×1 + 0.5×3 = 2 and ∂L/∂S′ = [0.5×(1 − 2), 0.5×(3 − 2)] = [−0.5, 0.5]:
+
+    >>> g = attend_backward(np.array([[1.0]]), np.array([[0.0], [0.0]]), np.array([[1.0], [3.0]]), np.array([[1.0]]))
+    >>> g.dv.tolist(), g.dscaled.tolist(), g.dq.tolist()  # dQ = dS·K = 0 (both keys are 0)
+    ([[0.5], [0.5]], [[-0.5, 0.5]], [[0.0]])
+    """
+    forward = attend(q, k, v, causal=causal, scale=scale, key_padding=key_padding, allowed=allowed)
+    return attend_backward_from(forward, dout)
+
+
+class ProjectionGrads(NamedTuple):
+    """Gradients of the projections Q = X·W_Q (+ b_Q), K = X·W_K (+ b_K), V = X·W_V (+ b_V).
+
+    ``dwq`` has the shape of W_Q (d_model × d_k), ``dbq`` of b_Q (d_k), and so on;
+    X feeds all three, so ∂L/∂X = ``dx_q + dx_k + dx_v`` (= ``dx``, n × d_model).
+    """
+
+    dwq: np.ndarray  # Xᵀ·dQ
+    dwk: np.ndarray  # Xᵀ·dK
+    dwv: np.ndarray  # Xᵀ·dV
+    dbq: np.ndarray  # column sums of dQ
+    dbk: np.ndarray
+    dbv: np.ndarray
+    dx_q: np.ndarray  # dQ·W_Qᵀ: the path through the queries
+    dx_k: np.ndarray  # dK·W_Kᵀ: through the keys
+    dx_v: np.ndarray  # dV·W_Vᵀ: through the values
+    dx: np.ndarray  # the three paths summed
+
+
+def projection_backward(x, wq, wk, wv, dq, dk, dv) -> ProjectionGrads:
+    """dW_Q, dW_K, dW_V (and the bias gradients) and dX from dQ, dK, dV of a self-attention.
+
+    dW = Xᵀ·dQ (and the same for K and V), db = Σ over the rows of dQ, and
+    dX = dQ·W_Qᵀ + dK·W_Kᵀ + dV·W_Vᵀ. For multi-head attention call it once per
+    head with that head's columns of W_Q, W_K, W_V (and of dQ, dK, dV): each head's
+    dW fills its columns, and the heads' dX add up.
+
+    >>> x = np.array([[1.0, 2.0]])
+    >>> eye = np.eye(2)
+    >>> p = projection_backward(x, eye, eye, 2 * eye, np.array([[1.0, 0.0]]), np.zeros((1, 2)), np.array([[0.0, 1.0]]))
+    >>> p.dwq.tolist(), p.dx_v.tolist(), p.dx.tolist()  # Xᵀ·dQ; dV·(2I)ᵀ; [1, 0] + [0, 0] + [0, 2]
+    ([[1.0, 0.0], [2.0, 0.0]], [[0.0, 2.0]], [[1.0, 2.0]])
+    """
+    x = np.asarray(x, dtype=np.float64)
+    wq, wk, wv, dq, dk, dv = (np.asarray(a, dtype=np.float64) for a in (wq, wk, wv, dq, dk, dv))
+    dx_q, dx_k, dx_v = dq @ wq.T, dk @ wk.T, dv @ wv.T
+    return ProjectionGrads(
+        x.T @ dq, x.T @ dk, x.T @ dv, dq.sum(axis=0), dk.sum(axis=0), dv.sum(axis=0), dx_q, dx_k, dx_v, dx_q + dx_k + dx_v
+    )
