@@ -198,12 +198,14 @@ def _only_float_or_answer_error(text: str) -> None:
     assert isinstance(value, float) and math.isfinite(value)
 
 
+@pytest.mark.slow
 @given(st.text(max_size=300))
 @settings(max_examples=1000, deadline=500)
 def test_fuzz_arbitrary_text(text):
     _only_float_or_answer_error(text)
 
 
+@pytest.mark.slow
 @given(st.text(alphabet=GRAMMAR_ALPHABET, max_size=80))
 @settings(max_examples=2000, deadline=500)
 def test_fuzz_grammar_like_text(text):
@@ -307,6 +309,7 @@ trees = st.recursive(
 )
 
 
+@pytest.mark.slow
 @given(trees, st.data())
 @settings(max_examples=1000, deadline=None)
 def test_parser_agrees_with_reference(tree, data):

@@ -178,3 +178,20 @@ def test_a_big_run_holds_two_n_by_n_matrices(causal):
     # the causal mask adds an n×n array of booleans (an eighth of a matrix); three
     # matrices were kept while the scaled scores were, five before exp and the mask were deferred
     assert 2 * matrix < peak < 2.5 * matrix
+
+
+# Refused inputs: each is run in-process and through the CLI by tests/test_bad_input_matrix.py.
+BAD_INPUTS = [
+    ({"x": "1,2;3"}, "--x", "--x: row 2 has 1 numbers but row 1 has 2"),
+    ({"x": '[[1,0],[0,"a"]]'}, "--x", "is not a number"),
+    ({"tokens": "a,b"}, "--tokens", "--tokens: expected 4 names"),
+    ({"wq": "1,0;0,1"}, "--wq", "--wq: expected 3 rows"),
+    ({"wq": "1;0;0", "wk": "1,0;0,1;1,1"}, "--wk", "--wk: expected 1 columns to match --wq"),
+    ({"padding": "1,0"}, "--padding", "--padding: expected 4 values"),
+    ({"padding": "1,0,2,1"}, "--padding", "only 0"),
+    ({"seq-len": "100000"}, "--seq-len", "GB"),
+    ({"seq-len": "0"}, "--seq-len", "at least 1"),
+    ({"x": "1,0;0,1", "seq-len": "3"}, "--seq-len", "--seq-len: cannot be combined with --x"),
+    ({"d-model": "-1"}, "--d-model", "at least 1"),
+    ({"seed": "abc"}, "--seed", "whole number"),
+]

@@ -4,10 +4,17 @@ The cases are generated from the lesson files, so a new lesson is covered withou
 touching this file. Values that are always wrong must be refused; values that
 may be legal for some inputs (0, -1, a single number) must either run or be
 refused cleanly.
+
+Each lesson's own refusals (rules between its flags, its sizes, its messages) are data
+in its test file, ``BAD_INPUTS = [(flags, flag, fragment), ...]`` in
+``tests/test_<builder>.py`` (a case may be a ``pytest.param`` of one, to mark it slow);
+every case is checked here twice, in-process through :func:`~nntutor.catalog.run.run_lesson`
+and through the command line.
 """
 
 from __future__ import annotations
 
+import importlib
 import time
 
 import pytest
@@ -15,7 +22,9 @@ from typer.testing import CliRunner
 
 from nntutor import cli
 from nntutor.catalog.lessonfile import load_all
-from tests.helpers import assert_refused
+from nntutor.catalog.run import run_lesson
+from nntutor.errors import InputError
+from tests.helpers import assert_refused, flags_to_argv
 
 NUMERIC = ("scalar", "integer", "vector", "matrix", "array")
 LONG = "1," * 50_000  # a 100,000-character value
@@ -36,6 +45,10 @@ MAYBE_BAD = {
 
 LESSONS = load_all()
 
+# Refused, but only after seconds of work (positional-encoding builds the 100,000,000
+# positions before it counts them): run with the slow tests, not in the inner loop.
+SLOW = {("positional-encoding", "--positions", "100000000")}
+
 
 def _cases():
     for lesson in LESSONS:
@@ -48,7 +61,8 @@ def _cases():
             for value in ALWAYS_BAD.get(family, []):
                 yield pytest.param(lesson.name, spec.flag, value, True, id=f"{lesson.name}{spec.flag}={value[:12]!r}")
             for value in MAYBE_BAD.get(family, []):
-                yield pytest.param(lesson.name, spec.flag, value, False, id=f"{lesson.name}{spec.flag}~{value[:12]!r}")
+                marks = [pytest.mark.slow] if (lesson.name, spec.flag, value) in SLOW else []
+                yield pytest.param(lesson.name, spec.flag, value, False, id=f"{lesson.name}{spec.flag}~{value[:12]!r}", marks=marks)
 
 
 def _run(args, monkeypatch, tmp_path):
@@ -147,3 +161,92 @@ def test_nonsense_sizes_and_rates_are_refused(lesson, flag, value, monkeypatch, 
     result, _ = _run(["lesson", lesson, flag, value, "--format", "json", "--no-plot"], monkeypatch, tmp_path)
     _assert_clean_refusal(result, flag)
     assert flag in result.stderr
+
+
+# --------------------------------------------------------------------------- each lesson's BAD_INPUTS
+
+
+def _test_module_name(lesson) -> str:
+    return "tests.test_" + lesson.builder.replace("-", "_")
+
+
+def _short(value: str) -> str:
+    if not value.strip():
+        return repr(value)
+    return value if len(value) <= 24 else value[:20] + "..."
+
+
+def _bad_inputs():
+    """(lesson, flags, flag, fragment) from every lesson's test file that declares BAD_INPUTS."""
+    for lesson in LESSONS:
+        name = _test_module_name(lesson)
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as error:
+            if error.name != name:
+                raise
+            continue  # a lesson without a test file of its own
+        except pytest.skip.Exception as skipped:  # e.g. its oracle is not installed
+            yield pytest.param(lesson, {}, "", "", id=f"{lesson.name} (skipped)", marks=pytest.mark.skip(reason=f"{name}: {skipped}"))
+            continue
+        seen: dict[str, int] = {}
+        for case in getattr(module, "BAD_INPUTS", ()):
+            # a case is a tuple, or a pytest.param of one (to mark it slow, say)
+            (flags, flag, fragment), marks = getattr(case, "values", case), getattr(case, "marks", ())
+            shown = " ".join(_short(value) for value in flags_to_argv(flags))
+            case_id = f"{lesson.name} {shown}"
+            seen[case_id] = seen.get(case_id, 0) + 1
+            if seen[case_id] > 1:
+                case_id += f" #{seen[case_id]}"
+            yield pytest.param(lesson, flags, flag, fragment, id=case_id, marks=marks)
+
+
+LESSON_BAD_INPUTS = list(_bad_inputs())
+
+
+def _assert_names(text: str, flag: str, fragment: str) -> None:
+    """``text`` is ``"--flag: message"``; the fragment is in the message, or, when it starts
+    with ``"--flag: "`` itself, the text starts with it."""
+    prefix = f"{flag}: "
+    assert text.startswith(prefix), text
+    if fragment.startswith(prefix):
+        assert text.startswith(fragment), text
+    else:
+        assert fragment in text[len(prefix):], text
+
+
+def _check_inputs_exist(lesson, flags) -> dict:
+    names = {spec.name for spec in lesson.inputs}
+    unknown = sorted({key.replace("_", "-") for key in flags} - names)
+    assert not unknown, f"BAD_INPUTS of {lesson.name} names inputs it does not have: {unknown}"
+    return {key.replace("_", "-"): value for key, value in flags.items()}
+
+
+@pytest.mark.parametrize(("lesson", "flags", "flag", "fragment"), LESSON_BAD_INPUTS)
+def test_bad_inputs_name_the_flag(lesson, flags, flag, fragment):
+    raw = _check_inputs_exist(lesson, flags)
+    with pytest.raises(InputError) as info:
+        run_lesson(lesson, raw)
+    assert info.value.flag == flag, str(info.value)
+    _assert_names(f"{info.value.flag}: {info.value.message}", flag, fragment)
+
+
+@pytest.mark.parametrize(("lesson", "flags", "flag", "fragment"), LESSON_BAD_INPUTS)
+def test_bad_inputs_through_the_cli_exit_2_with_one_line(lesson, flags, flag, fragment, run_cli):
+    _check_inputs_exist(lesson, flags)
+    line = assert_refused(run_cli("lesson", lesson.name, *flags_to_argv(flags)))
+    assert line.startswith("error: "), line
+    _assert_names(line.removeprefix("error: "), flag, fragment)
+
+
+def _boolean_flags():
+    for lesson in LESSONS:
+        for spec in lesson.inputs:
+            if spec.kind == "flag":
+                yield pytest.param(lesson.name, spec.flag, id=f"{lesson.name}{spec.flag}")
+
+
+@pytest.mark.parametrize(("lesson", "flag"), list(_boolean_flags()))
+def test_boolean_flags_take_no_value(lesson, flag, run_cli):
+    line = assert_refused(run_cli("lesson", lesson, f"{flag}=yes"), flag, "does not take a value")
+    assert line.startswith("error: "), line

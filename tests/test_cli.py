@@ -148,12 +148,6 @@ def test_output_through_symlink_refused(run_cli, tmp_path):
 @pytest.mark.parametrize(
     ("args", "fragments"),
     [
-        (("lesson", "neuron", "--w", "1,2"), ("--w: expected 3 numbers to match --x, got 2",)),
-        (("lesson", "neuron", "--x", "abc"), ("--x: 'abc' is not a number",)),
-        (("lesson", "neuron", "--b", "nan"), ("--b:", "NaN")),
-        (("lesson", "neuron", "--b", "inf"), ("--b:", "infinity")),
-        (("lesson", "neuron", "--b", ""), ("--b:", "empty")),
-        (("lesson", "neuron", "--activation", "sigmoidd"), ("--activation", "did you mean 'sigmoid'")),
         (("lesson", "attnetion",), ("no lesson named 'attnetion'", "did you mean 'attention'")),
         (("lesson", "../../etc/passwd",), ("is not a lesson name",)),
         (("lesson", "neuron", "--nope", "1"), ("No such option: --nope",)),
@@ -161,24 +155,6 @@ def test_output_through_symlink_refused(run_cli, tmp_path):
         (("lesson", "neuron", "--format", "pdf"), ("--format: 'pdf' is not one of",)),
         (("lesson", "neuron", "-o", "trace.pdf"), ("--output", ".pdf")),
         (("lesson", "neuron", "--precision", "99"), ("--precision", "at most 15")),
-        (("lesson", "softmax", "--temperature", "0"), ("--temperature", "greater than 0")),
-        (("lesson", "softmax", "--temperature", "-1"), ("--temperature", "greater than 0")),
-        (("lesson", "softmax", "--labels", "a,b"), ("--labels: expected 5 names to match --logits, got 2",)),
-        (("lesson", "softmax", "--target", "9"), ("--target: 9 is out of range",)),
-        (("lesson", "softmax", "--target", "x"), ("--target", "not a whole number")),
-        (("lesson", "softmax", "--logits", "1,2;3,4"), ("--logits", "several rows")),
-        (("lesson", "attention", "--x", "1,2;3"), ("--x: row 2 has 1 numbers but row 1 has 2",)),
-        (("lesson", "attention", "--tokens", "a,b"), ("--tokens: expected 4 names",)),
-        (("lesson", "attention", "--wq", "1,0;0,1"), ("--wq: expected 3 rows",)),
-        (("lesson", "attention", "--wq", "1;0;0", "--wk", "1,0;0,1;1,1"), ("--wk: expected 1 columns to match --wq",)),
-        (("lesson", "attention", "--padding", "1,0"), ("--padding: expected 4 values",)),
-        (("lesson", "attention", "--padding", "1,0,2,1"), ("--padding", "only 0")),
-        (("lesson", "attention", "--seq-len", "100000"), ("--seq-len", "GB")),
-        (("lesson", "attention", "--seq-len", "0"), ("--seq-len", "at least 1")),
-        (("lesson", "attention", "--d-model", "-1"), ("--d-model", "at least 1")),
-        (("lesson", "attention", "--seed", "abc"), ("--seed", "whole number")),
-        (("lesson", "attention", "--x", "1,0;0,1", "--seq-len", "3"), ("--seq-len: cannot be combined with --x",)),
-        (("lesson", "attention", "--x", "[[1,0],[0,\"a\"]]"), ("--x", "is not a number")),
     ],
 )
 def test_bad_input_is_one_line_exit_2(run_cli, args, fragments):
@@ -228,6 +204,7 @@ def test_large_matrix_is_elided_but_computed(run_cli):
     assert len(doc["outputs"]["weights"]) == 20 and len(doc["outputs"]["weights"][19]) == 20
 
 
+@pytest.mark.slow
 def test_python_dash_m(tmp_path):
     import subprocess
 
@@ -235,6 +212,7 @@ def test_python_dash_m(tmp_path):
     assert out.returncode == 0 and out.stdout.startswith("nntutor ")
 
 
+@pytest.mark.slow
 def test_piped_output_has_no_colour(tmp_path):
     import subprocess
 
@@ -371,6 +349,7 @@ def _run_probe(probe: str, **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", probe], text=True, env=env, timeout=120, check=False, **kwargs)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("leaving", ["leave", "sys.exit"])
 def test_the_program_leaves_without_teardown_but_with_everything_written(leaving):
     # A global whose __del__ speaks shows whether the interpreter was torn down; the
@@ -393,6 +372,7 @@ def test_the_program_leaves_without_teardown_but_with_everything_written(leaving
     assert done.stderr == expected
 
 
+@pytest.mark.slow
 def test_leaving_with_a_message_prints_it_and_exits_1():
     done = _run_probe("from nntutor.cli.entry import leave\nleave('no lessons here')\n")
     assert (done.returncode, done.stdout, done.stderr) == (1, "", "no lessons here\n")
@@ -401,6 +381,7 @@ def test_leaving_with_a_message_prints_it_and_exits_1():
 PENDING_OUTPUT = "import sys\nfrom nntutor.cli.entry import leave\nsys.stdout.write('x' * 5000)\nleave(0)\n"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
 def test_output_that_cannot_be_written_is_an_error_not_a_success():
     with open("/dev/full", "w") as full:
@@ -409,6 +390,7 @@ def test_output_that_cannot_be_written_is_an_error_not_a_success():
     assert done.stderr == "error: could not write the output: [Errno 28] No space left on device\n"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
 def test_a_full_disk_while_writing_unbuffered_output_is_an_error_not_a_bug():
     # with PYTHONUNBUFFERED the write fails inside the command, not in the final flush
@@ -420,6 +402,7 @@ def test_a_full_disk_while_writing_unbuffered_output_is_an_error_not_a_bug():
     assert done.stderr == "error: could not write the output: [Errno 28] No space left on device\n"
 
 
+@pytest.mark.slow
 def test_a_reader_that_went_away_is_exit_1_without_a_message():
     read_end, write_end = os.pipe()
     os.close(read_end)  # the reader is gone before the output is flushed

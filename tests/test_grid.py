@@ -153,6 +153,7 @@ def grid_tables(draw):
     return table
 
 
+@pytest.mark.slow
 @settings(max_examples=400, deadline=None)
 @given(grid_tables(), st.integers(8, 90), st.booleans())
 def test_generated_tables_match_rich(table, width, color):
@@ -164,6 +165,7 @@ def every_lesson_trace():
     return tuple((lesson.name, lesson, run_lesson(lesson)) for lesson in load_all())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("width", [100, 60, 40])
 def test_every_lesson_draws_as_rich_would(width, monkeypatch):
     """All tables of all lessons (default inputs, heatmaps on), fast path against rich's Table."""
@@ -179,6 +181,7 @@ def test_every_lesson_draws_as_rich_would(width, monkeypatch):
         assert drawn(lesson, trace) == fast[name], name
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("width", [100, 50])
 def test_every_lesson_indents_as_padding_would(width, monkeypatch):
     """Whole lessons (default inputs, heatmaps on), Indent against rich's Padding(expand=True)."""

@@ -72,3 +72,14 @@ def test_gelu_check_values():
 def test_sigmoid_does_not_overflow():
     values = activations.sigmoid(np.array([-1000.0, 1000.0]))
     assert values.tolist() == [0.0, 1.0]
+
+
+# Refused inputs: each is run in-process and through the CLI by tests/test_bad_input_matrix.py.
+BAD_INPUTS = [
+    ({"x": "abc"}, "--x", "--x: 'abc' is not a number"),
+    ({"w": "1,2"}, "--w", "--w: expected 3 numbers to match --x, got 2"),
+    ({"b": "nan"}, "--b", "NaN"),
+    ({"b": "inf"}, "--b", "infinity"),
+    ({"b": ""}, "--b", "empty"),
+    ({"activation": "sigmoidd"}, "--activation", "did you mean 'sigmoid'"),
+]

@@ -78,3 +78,14 @@ def test_sums_to_one_and_ignores_shift(z, shift, temperature):
     assert math.isclose(float(p.sum()), 1.0, abs_tol=1e-12)
     assert np.all(p >= 0)
     np.testing.assert_allclose(softmax(z + shift, temperature), p, atol=1e-9)
+
+
+# Refused inputs: each is run in-process and through the CLI by tests/test_bad_input_matrix.py.
+BAD_INPUTS = [
+    ({"logits": "1,2;3,4"}, "--logits", "several rows"),
+    ({"labels": "a,b"}, "--labels", "--labels: expected 5 names to match --logits, got 2"),
+    ({"temperature": "0"}, "--temperature", "greater than 0"),
+    ({"temperature": "-1"}, "--temperature", "greater than 0"),
+    ({"target": "9"}, "--target", "--target: 9 is out of range"),
+    ({"target": "x"}, "--target", "not a whole number"),
+]

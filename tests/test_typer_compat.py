@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import typer
 
 from nntutor.cli import typer_compat
@@ -57,6 +58,7 @@ def test_a_passed_through_option_keeps_its_value():
     assert x.process_value(ctx, "1,0;0,1") == "1,0;0,1"
 
 
+@pytest.mark.slow
 def test_a_lesson_with_options_given_does_not_import_pydantic():
     # --help alone would not tell: Typer skips coercing a flag that is already a bool
     probe = (
