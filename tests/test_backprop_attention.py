@@ -378,17 +378,6 @@ BAD_INPUTS = [
 ]
 
 
-@pytest.mark.parametrize(("flags", "flag", "fragment"), BAD_INPUTS)
-def test_bad_inputs_name_the_flag(flags, flag, fragment):
-    from nntutor.errors import InputError
-
-    with pytest.raises(InputError) as info:
-        _run(flags)
-    assert info.value.flag == flag
-    text = f"{info.value.flag}: {info.value.message}"
-    assert fragment in text, text
-
-
 def test_refusals_through_the_cli(run_cli):
     line = assert_refused(run_cli("lesson", LESSON, "--dout", "1,0;0,1"), "--dout", "expected a 3×2 matrix")
     assert line.startswith("error: --dout: ")
