@@ -211,7 +211,7 @@ def reply_renderable(reply, precision: int = 4) -> RenderableType:
     if kind == "revealed":
         parts = [Text(f"The answer is {question.expected_text}.", style=STYLE_LABEL)]
         if question.step is not None:
-            parts.append(step_renderable(question.step, question.step_number, precision))
+            parts.append(step_renderable(question.step, question.step_number, precision, run_on=True))
             parts.append(_indented(Text(question.reveal[-1], style=STYLE_WORKED)))
             if question.command:
                 parts.append(_indented(Text(f"The whole computation: {question.command}", style=STYLE_DIM)))

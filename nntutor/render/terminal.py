@@ -9,15 +9,19 @@ Tests render to ``make_console(file=StringIO(), width=80)`` and compare text.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
+from rich import box
 from rich.console import Console, Group, RenderableType
+from rich.measure import Measurement
 from rich.padding import Padding
 from rich.rule import Rule
+from rich.table import Table as RichTable
 from rich.text import Text
 
 from nntutor.numfmt import fmt
@@ -32,8 +36,6 @@ from nntutor.render.console import (  # noqa: F401 (re-exported: the console hel
     print_message,
     stdout_console,
 )
-from nntutor.render.grid import GridTable
-from nntutor.render.indent import Indent
 from nntutor.render.layout import DEFAULT_LIMIT, is_ragged, is_scalar, shown_indices, text_rows
 from nntutor.trace import Deferred, Step, Table, Trace, Value
 
@@ -45,6 +47,8 @@ STYLE_WORKED = "green"
 STYLE_WHY = "italic"
 STYLE_WARNING = "bold yellow"
 STYLE_DIM = "dim"
+READING_WIDTH = 100
+FULL_WIDTH = 100_000
 
 
 # --------------------------------------------------------------------------- cells
@@ -78,8 +82,30 @@ def _labels(labels: Sequence[str] | None, count: int) -> list[str]:
     return [str(i) for i in range(count)]
 
 
-def _new_table() -> GridTable:
-    return GridTable(header_style=STYLE_HEADER)
+def _new_table() -> RichTable:
+    """A table with a rule under its header and three spaces between columns, no outer edge."""
+    return RichTable(box=box.SIMPLE_HEAD, header_style=STYLE_HEADER, pad_edge=False, show_edge=False)
+
+
+def indent(renderable: RenderableType, *, left: int = 2, top: int = 0, bottom: int = 0, run_on: bool = False) -> RenderableType:
+    """``renderable`` drawn ``left`` columns in, after ``top`` blank lines and before ``bottom`` ones.
+
+    That is rich's ``Padding``, which crops each line at the width. Screens printed
+    with ``soft_wrap`` (the quiz) never wrap text, so there a text is indented
+    with ``run_on``: each of its lines gets the spaces in front and runs on past
+    the width instead of being cut.
+
+    >>> console = make_console(width=12, color=False)
+    >>> with console.capture() as captured:
+    ...     console.print(indent(Text("one two three"), run_on=True), soft_wrap=True)
+    >>> captured.get()
+    '  one two three\\n'
+    """
+    if run_on and isinstance(renderable, Text):
+        lines = renderable.split("\n", allow_blank=True)
+        body = Text("\n").join(Text(" " * left) + line for line in lines)
+        return Group(*[Text("")] * top, body, *[Text("")] * bottom)
+    return Padding(renderable, (top, 0, bottom, left), expand=False)
 
 
 # --------------------------------------------------------------------------- values
@@ -131,7 +157,7 @@ def finite_range(data: np.ndarray) -> tuple[float, float] | None:
     return float(data.min(where=finite, initial=np.inf)), float(data.max(where=finite, initial=-np.inf))
 
 
-def matrix_table(value: Value, precision: int, limit: int, heat: bool = False, col_limit: int | None = None) -> GridTable:
+def matrix_table(value: Value, precision: int, limit: int, heat: bool = False, col_limit: int | None = None) -> RichTable:
     """A labelled table of a matrix (a vector is one row named after the value).
 
     Only the rows shown are read, so a :class:`Deferred` matrix computes just those.
@@ -175,6 +201,11 @@ def matrix_table(value: Value, precision: int, limit: int, heat: bool = False, c
     return table
 
 
+def natural_width(console: Console, options, table: RichTable) -> int:
+    """The width ``table`` takes when nothing has to wrap (cells, padding and separators)."""
+    return Measurement.get(console, options.update_width(FULL_WIDTH), table).maximum
+
+
 class MatrixView:
     """A matrix (or vector) that elides columns to fit the width it is given.
 
@@ -194,12 +225,12 @@ class MatrixView:
         n_cols = np.shape(data)[-1]
         col_limit = n_cols if self.limit <= 0 else min(self.limit, n_cols) if n_cols > self.limit else n_cols
         table = matrix_table(self.value, self.precision, self.limit, self.heat, col_limit)
-        natural = table.natural_width()
+        natural = natural_width(console, options, table)
         if self.limit > 0:
             while col_limit > 2 and natural > options.max_width:
                 col_limit -= 1
                 table = matrix_table(self.value, self.precision, self.limit, self.heat, col_limit)
-                natural = table.natural_width()
+                natural = natural_width(console, options, table)
         yield Text(self.title, style=STYLE_LABEL)
         if natural > options.max_width:  # --full: as wide as it needs (a pager scrolls sideways)
             yield from console.render(table, options.update_width(natural))
@@ -211,7 +242,7 @@ class MatrixView:
             yield heat_legend(span[0], span[1], self.precision)
 
 
-def mixed_table(value: Value, precision: int, limit: int) -> GridTable:
+def mixed_table(value: Value, precision: int, limit: int) -> RichTable:
     data: Table = value.data
     table = _new_table()
     for column in data.columns:
@@ -228,7 +259,7 @@ def mixed_table(value: Value, precision: int, limit: int) -> GridTable:
     return table
 
 
-def mapping_table(value: Value, precision: int, limit: int) -> GridTable:
+def mapping_table(value: Value, precision: int, limit: int) -> RichTable:
     table = _new_table()
     table.add_column("key", style=STYLE_LABEL)
     table.add_column("value")
@@ -313,10 +344,6 @@ class PlotView:
 # --------------------------------------------------------------------------- steps
 
 
-READING_WIDTH = 100
-FULL_WIDTH = 100_000
-
-
 def prose(renderable: RenderableType) -> RenderableType:
     """Keep text at a readable width even when tables may be wider (``--full``)."""
     from rich.constrain import Constrain
@@ -325,33 +352,39 @@ def prose(renderable: RenderableType) -> RenderableType:
 
 
 def step_renderable(
-    step: Step, number: int, precision: int, limit: int = DEFAULT_LIMIT, heat: bool = False, plots: bool = True
+    step: Step, number: int, precision: int, limit: int = DEFAULT_LIMIT, heat: bool = False, plots: bool = True,
+    run_on: bool = False,
 ) -> RenderableType:
+    """One step: its rule and title, formula, values, plots, worked arithmetic, warnings and why.
+
+    ``run_on`` is for screens printed with ``soft_wrap`` (see :func:`indent`).
+    """
+    pad = functools.partial(indent, run_on=run_on)
     parts: list[RenderableType] = [prose(Rule(Text(f"Step {number} · {step.title}", style=STYLE_TITLE), align="left"))]
     if step.formula_text or step.formula:
-        parts.append(prose(Indent(Text(step.formula_text or step.formula, style=STYLE_FORMULA))))
+        parts.append(prose(pad(Text(step.formula_text or step.formula, style=STYLE_FORMULA))))
     scalars = [v for v in step.values if is_scalar(v.data)]
     others = [v for v in step.values if not is_scalar(v.data)]
     if scalars:
         line = Text("   ").join(scalar_text(v, precision) for v in scalars)
-        parts.append(prose(Indent(line)))
+        parts.append(prose(pad(line)))
     for value in others:
         for renderable in value_renderables(value, precision, limit, heat):
-            parts.append(Indent(renderable, top=1))
+            parts.append(pad(renderable, top=1))
     if plots:
         for plot in step.plots:
-            parts.append(Padding(PlotView(plot), (1, 0, 0, 2), expand=False))
+            parts.append(pad(PlotView(plot), top=1))
     if step.worked:
         worked = Text()
         for i, line in enumerate(step.worked):
             if i:
                 worked.append("\n")
             worked.append(line, style=STYLE_WORKED)
-        parts.append(prose(Indent(worked, top=1)))
+        parts.append(prose(pad(worked, top=1)))
     for warning in step.warnings:
-        parts.append(prose(Indent(Text("⚠ " + warning, style=STYLE_WARNING), top=1)))
+        parts.append(prose(pad(Text("⚠ " + warning, style=STYLE_WARNING), top=1)))
     if step.why:
-        parts.append(prose(Indent(Text(step.why, style=STYLE_WHY), top=1, bottom=1)))
+        parts.append(prose(pad(Text(step.why, style=STYLE_WHY), top=1, bottom=1)))
     else:
         parts.append(Text(""))
     return Group(*parts)
@@ -363,9 +396,9 @@ def header_renderable(trace: Trace, narrative: str = "") -> RenderableType:
     if trace.summary:
         parts.append(prose(Text(trace.summary)))
     if narrative:
-        parts.append(prose(Indent(Text(narrative, style=STYLE_DIM), left=0, top=1)))
+        parts.append(prose(indent(Text(narrative, style=STYLE_DIM), left=0, top=1)))
     for warning in trace.warnings:
-        parts.append(prose(Indent(Text("⚠ " + warning, style=STYLE_WARNING), left=0, top=1)))
+        parts.append(prose(indent(Text("⚠ " + warning, style=STYLE_WARNING), left=0, top=1)))
     parts.append(Text(""))
     return Group(*parts)
 
@@ -397,13 +430,13 @@ def outputs_renderable(trace: Trace, precision: int, limit: int = DEFAULT_LIMIT)
             continue
         value = Value(name, data)
         if is_scalar(data):
-            parts.append(Indent(scalar_text(value, precision)))
+            parts.append(indent(scalar_text(value, precision)))
         else:
             for renderable in value_renderables(value, precision, limit):
-                parts.append(Indent(renderable))
+                parts.append(indent(renderable))
     if repeated:
         note = "shown above: " + ", ".join(repeated) + " (--format json writes every output in full)"
-        parts.append(prose(Indent(Text(note, style=STYLE_DIM))))
+        parts.append(prose(indent(Text(note, style=STYLE_DIM))))
     return Group(*parts)
 
 
