@@ -23,7 +23,6 @@ from rich.text import Text
 
 from nntutor.numfmt import fmt
 from nntutor.render.json import plain
-from nntutor.render.layout import is_scalar
 from nntutor.render.terminal import (
     STYLE_DIM,
     STYLE_FORMULA,
@@ -35,7 +34,7 @@ from nntutor.render.terminal import (
     step_renderable,
     value_renderables,
 )
-from nntutor.trace import Value
+from nntutor.trace import Value, classify
 
 PROMPT = "answer> "
 _WIDTH = 100  # tables in piped output; text is never wrapped
@@ -122,35 +121,53 @@ def _indented(text: Text) -> Text:
 
 def _labels_for(inputs: dict[str, Any], count: int) -> tuple[str, ...] | None:
     """Names for the rows of an input matrix (or entries of a vector): the first list of
-    ``count`` strings among the inputs (token names, class labels), if there is one."""
+    ``count`` strings among the inputs (token names, class labels), if there is one.
+
+    >>> _labels_for({"x": [[1, 2], [3, 4]], "tokens": ["The", "cat"]}, 2)
+    ('The', 'cat')
+    """
     for data in inputs.values():
-        if isinstance(data, (list, tuple)) and len(data) == count and data and all(isinstance(item, str) for item in data):
+        if classify(data) == "labels" and len(data) == count:
             return tuple(data)
     return None
 
 
+def _input_line(name: str, data: Any, kind: str, precision: int) -> str | None:
+    """An input written on one line (``temperature = 0.5``, ``causal: on``), or None for a table.
+
+    >>> _input_line("x", [1.5, 2], "vector", 4), _input_line("W", np.eye(3), "matrix", 4)
+    ('x = [1.5, 2]', 'W: the 3×3 identity')
+    """
+    if kind == "scalar" and isinstance(data, bool):
+        return f"{name}: {'on' if data else 'off'}"
+    if kind == "labels":
+        return f"{name}: {', '.join(data)}"
+    if kind == "text":
+        return f"{name}: {data}"
+    if kind == "matrix" and isinstance(data, np.ndarray) and data.shape[0] == data.shape[1] and np.array_equal(data, np.eye(data.shape[0])):
+        return f"{name}: the {data.shape[0]}×{data.shape[0]} identity"
+    if kind == "scalar":
+        return f"{name} = {fmt(data, precision)}"
+    if kind == "vector" and isinstance(data, (list, tuple)) and all(isinstance(item, (int, float)) for item in data):
+        return f"{name} = [{', '.join(fmt(item, precision) for item in data)}]"
+    return None
+
+
 def _inputs_renderables(inputs: dict[str, Any], precision: int) -> list[RenderableType]:
+    """The inputs of a question: the short ones on one line first, then a table for each of the others."""
     parts: list[RenderableType] = []
     line = Text()
     for name, data in inputs.items():
-        if isinstance(data, bool):
-            text = f"{name}: {'on' if data else 'off'}"
-        elif isinstance(data, (list, tuple)) and all(isinstance(item, str) for item in data):
-            text = f"{name}: {', '.join(data)}"
-        elif isinstance(data, str):
-            text = f"{name}: {data}"
-        elif isinstance(data, np.ndarray) and data.ndim == 2 and data.shape[0] == data.shape[1] and np.array_equal(data, np.eye(data.shape[0])):
-            text = f"{name}: the {data.shape[0]}×{data.shape[0]} identity"
-        elif is_scalar(data):
-            text = f"{name} = {fmt(data, precision)}"
-        elif isinstance(data, (list, tuple)) and all(isinstance(item, (int, float)) for item in data):
-            text = f"{name} = [{', '.join(fmt(item, precision) for item in data)}]"
-        else:
-            shape = np.shape(data)
-            labels = _labels_for(inputs, shape[0]) if len(shape) in (1, 2) else None
-            value = Value(name, data, rows=labels, cols=None) if len(shape) == 2 else Value(name, data, cols=labels)
-            for renderable in value_renderables(value, precision, INPUT_LIMIT):
-                parts.append(renderable)
+        kind = classify(data)
+        text = _input_line(name, data, kind, precision)
+        if text is None:
+            if kind == "matrix":
+                value = Value(name, data, rows=_labels_for(inputs, np.shape(data)[0]))
+            elif kind == "vector":
+                value = Value(name, data, cols=_labels_for(inputs, np.shape(data)[0]))
+            else:
+                value = Value(name, data)
+            parts.extend(value_renderables(value, precision, INPUT_LIMIT))
             continue
         if line:
             line.append("   ")

@@ -36,8 +36,8 @@ from nntutor.render.console import (  # noqa: F401 (re-exported: the console hel
     print_message,
     stdout_console,
 )
-from nntutor.render.layout import DEFAULT_LIMIT, is_ragged, is_scalar, shown_indices, text_rows
-from nntutor.trace import Deferred, Step, Table, Trace, Value
+from nntutor.render.layout import DEFAULT_LIMIT, INLINE, rows_table, shown_indices
+from nntutor.trace import Deferred, Step, Table, Trace, Value, classify
 
 STYLE_TITLE = "bold"
 STYLE_FORMULA = "bold cyan"
@@ -293,37 +293,35 @@ def value_renderables(value: Value, precision: int, limit: int, heat: bool = Fal
     """
     heat = heat and value.heat
     title = value.display_name
-    data = value.data
-    if isinstance(data, Deferred):
+    kind = value.kind
+    if kind in ("vector", "matrix"):
         yield MatrixView(title, value, precision, limit, heat)
-    elif isinstance(data, Table):
+    elif kind == "table":
         yield Group(Text(title, style=STYLE_LABEL), mixed_table(value, precision, limit))
-    elif isinstance(data, dict):
+    elif kind == "mapping":
         yield Group(Text(title, style=STYLE_LABEL), mapping_table(value, precision, limit))
-    elif isinstance(data, (list, tuple)) and all(isinstance(item, str) for item in data):
+    elif kind == "labels":
         text = Text()
         text.append(title, style=STYLE_LABEL)
-        text.append(": " + " | ".join(data))
+        text.append(": " + " | ".join(value.data))
         yield text
-    elif is_ragged(data):
-        for index, item in enumerate(data):
+    elif kind == "ragged":
+        for index, item in enumerate(value.data):
             piece = Value(f"{value.name}[{index}]", item, label=f"{title}[{index}]", heat=value.heat)
             yield from value_renderables(piece, precision, limit, heat)
-    elif text_rows(data) is not None:
-        yield Group(Text(title, style=STYLE_LABEL), mixed_table(Value(value.name, text_rows(data), label=value.label), precision, limit))
+    elif kind == "rows":
+        piece = Value(value.name, rows_table(value.data), label=value.label)
+        yield Group(Text(title, style=STYLE_LABEL), mixed_table(piece, precision, limit))
+    elif kind == "stack":
+        array = np.asarray(value.data)
+        for index in shown_indices(array.shape[0], limit):
+            if index is None:
+                yield Text(f"… ({array.shape[0]} in all)", style=STYLE_DIM)
+                continue
+            piece = Value(value.name, array[index], rows=value.rows, cols=value.cols)
+            yield MatrixView(f"{title} [{index}]", piece, precision, limit, heat)
     else:
-        array = np.asarray(data)
-        if array.ndim in (1, 2):
-            yield MatrixView(title, value, precision, limit, heat)
-        elif array.ndim == 3:
-            for index in shown_indices(array.shape[0], limit):
-                if index is None:
-                    yield Text(f"… ({array.shape[0]} in all)", style=STYLE_DIM)
-                    continue
-                piece = Value(value.name, array[index], rows=value.rows, cols=value.cols)
-                yield MatrixView(f"{title} [{index}]", piece, precision, limit, heat)
-        else:
-            yield Text(f"{title}: array of shape {array.shape}", style=STYLE_DIM)
+        yield Text(f"{title}: array of shape {np.shape(value.data)}", style=STYLE_DIM)
 
 
 class PlotView:
@@ -363,8 +361,8 @@ def step_renderable(
     parts: list[RenderableType] = [prose(Rule(Text(f"Step {number} · {step.title}", style=STYLE_TITLE), align="left"))]
     if step.formula_text or step.formula:
         parts.append(prose(pad(Text(step.formula_text or step.formula, style=STYLE_FORMULA))))
-    scalars = [v for v in step.values if is_scalar(v.data)]
-    others = [v for v in step.values if not is_scalar(v.data)]
+    scalars = [v for v in step.values if v.kind in INLINE]
+    others = [v for v in step.values if v.kind not in INLINE]
     if scalars:
         line = Text("   ").join(scalar_text(v, precision) for v in scalars)
         parts.append(prose(pad(line)))
@@ -405,7 +403,7 @@ def header_renderable(trace: Trace, narrative: str = "") -> RenderableType:
 
 def _shown_in_steps(trace: Trace, data: Any) -> str | None:
     """The title of the step that already shows this very array, if any (no need to repeat it)."""
-    if is_scalar(data):
+    if classify(data) in INLINE:
         return None
     for step in trace.steps:
         for value in step.values:
@@ -429,7 +427,7 @@ def outputs_renderable(trace: Trace, precision: int, limit: int = DEFAULT_LIMIT)
         if already[name]:
             continue
         value = Value(name, data)
-        if is_scalar(data):
+        if value.kind in INLINE:
             parts.append(indent(scalar_text(value, precision)))
         else:
             for renderable in value_renderables(value, precision, limit):
@@ -531,11 +529,12 @@ def page_trace(
 
 def _marked_table(name: str, data: Any, mask: Any, precision: int, limit: int) -> RenderableType:
     """One run's value with changed cells marked ``*`` (and highlighted when colour is on)."""
-    array = np.asarray(data) if not isinstance(data, (str, dict, Table)) else None
-    if array is None or array.dtype == object or array.ndim > 2:
+    kind = classify(data)
+    array = np.asarray(data) if kind in ("scalar", "vector", "matrix", "labels", "rows") else None
+    if array is None or array.dtype == object:
         suffix = " *" if mask is True else ""
-        return Text(f"{name}: {data if isinstance(data, str) else '(see the full runs)'}{suffix}")
-    if array.ndim == 0:
+        return Text(f"{name}: {data if kind == 'text' else '(see the full runs)'}{suffix}")
+    if kind == "scalar":
         text = Text(f"{name} = {fmt(array.item(), precision)}")
         if mask is True:
             text.append(" *", style="bold yellow")
