@@ -192,3 +192,11 @@ def test_a_revealed_step_runs_on_instead_of_being_cut():
     lines = buffer.getvalue().splitlines()
     assert "  " + why in lines
     assert "  w = 1 + 2 + 3 + 4 + 5 + 6 + 7 + 8 + 9 + 10 = 55" in lines
+
+
+def test_the_narrative_travels_with_the_trace():
+    trace = Trace("t", "T", narrative="Every renderer reads this from the trace.", steps=[Step("s", "S", why="because")])
+    assert "Every renderer reads this from the trace." in render_text(trace, width=80)
+    assert "Every renderer reads this from the trace." in render_markdown(trace)
+    lesson = load_lesson("neuron")
+    assert run_lesson(lesson).narrative == lesson.narrative

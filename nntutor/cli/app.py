@@ -327,22 +327,22 @@ def show_lesson(lesson, raw: dict[str, Any], *, output_format: str | None, outpu
     elif fmt_name == "markdown":
         from nntutor.render.markdown import render_markdown
 
-        text = render_markdown(trace, precision=digits, limit=limit, narrative=lesson.narrative, plots=plots)
+        text = render_markdown(trace, precision=digits, limit=limit, plots=plots)
     elif fmt_name in ("svg", "html"):
         from nntutor.render.terminal import render_picture
 
-        text = render_picture(trace, fmt_name, precision=digits, limit=limit, narrative=lesson.narrative, plots=plots)
+        text = render_picture(trace, fmt_name, precision=digits, limit=limit, plots=plots)
     elif output is not None:
         from nntutor.render.terminal import render_text
 
-        text = render_text(trace, precision=digits, limit=limit, narrative=lesson.narrative, plots=plots)
+        text = render_text(trace, precision=digits, limit=limit, plots=plots)
     else:
         from nntutor.render.terminal import page_trace, show_trace
 
         if step and sys.stdin.isatty() and sys.stdout.isatty():
-            page_trace(trace, precision=digits, limit=limit, narrative=lesson.narrative, plots=plots)
+            page_trace(trace, precision=digits, limit=limit, plots=plots)
         else:
-            show_trace(trace, precision=digits, limit=limit, narrative=lesson.narrative, plots=plots)
+            show_trace(trace, precision=digits, limit=limit, plots=plots)
         return
     if output is None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
@@ -411,7 +411,7 @@ def show_comparison(lesson, first, second, vs: str, *, fmt_name: str, output: st
         )
 
         renderables = [
-            *trace_renderables(first, precision=digits, limit=limit, narrative=lesson.narrative),
+            *trace_renderables(first, precision=digits, limit=limit),
             comparison_renderable(first, second, masks, labels, precision=digits, limit=limit),
         ]
         if output is None:

@@ -147,14 +147,13 @@ def step_markdown(step: Step, number: int, precision: int, limit: int = DEFAULT_
     return lines
 
 
-def render_markdown(
-    trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, narrative: str = "", plots: bool = True
-) -> str:
+def render_markdown(trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, plots: bool = True) -> str:
+    """The whole trace as one Markdown document: title, summary, narrative, a section a step, the result."""
     lines = [f"# {escape(trace.title)}", ""]
     if trace.summary:
         lines += [escape(trace.summary), ""]
-    if narrative:
-        lines += [escape(narrative), ""]
+    if trace.narrative:
+        lines += [escape(trace.narrative), ""]
     for warning in trace.warnings:
         lines += [f"> **Warning:** {escape(warning)}", ""]
     for number, step in enumerate(trace.steps, start=1):

@@ -388,13 +388,14 @@ def step_renderable(
     return Group(*parts)
 
 
-def header_renderable(trace: Trace, narrative: str = "") -> RenderableType:
+def header_renderable(trace: Trace) -> RenderableType:
+    """The lesson's title, summary, narrative (``trace.narrative``) and warnings."""
     title = Text(trace.title, style="bold underline")
     parts: list[RenderableType] = [title]
     if trace.summary:
         parts.append(prose(Text(trace.summary)))
-    if narrative:
-        parts.append(prose(indent(Text(narrative, style=STYLE_DIM), left=0, top=1)))
+    if trace.narrative:
+        parts.append(prose(indent(Text(trace.narrative, style=STYLE_DIM), left=0, top=1)))
     for warning in trace.warnings:
         parts.append(prose(indent(Text("⚠ " + warning, style=STYLE_WARNING), left=0, top=1)))
     parts.append(Text(""))
@@ -439,34 +440,30 @@ def outputs_renderable(trace: Trace, precision: int, limit: int = DEFAULT_LIMIT)
 
 
 def trace_renderables(
-    trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, narrative: str = "", heat: bool = False, plots: bool = True
+    trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, heat: bool = False, plots: bool = True
 ) -> Iterator[RenderableType]:
     """Everything shown for a lesson run, in order."""
-    yield header_renderable(trace, narrative)
+    yield header_renderable(trace)
     for number, step in enumerate(trace.steps, start=1):
         yield step_renderable(step, number, precision, limit, heat, plots)
     if trace.outputs:
         yield outputs_renderable(trace, precision, limit)
 
 
-def print_trace(
-    console: Console, trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, narrative: str = "", plots: bool = True
-) -> None:
+def print_trace(console: Console, trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, plots: bool = True) -> None:
     """Print a trace; heatmaps appear only where the console shows colour."""
     heat = console.color_system is not None and not console.no_color
-    for renderable in trace_renderables(trace, precision=precision, limit=limit, narrative=narrative, heat=heat, plots=plots):
+    for renderable in trace_renderables(trace, precision=precision, limit=limit, heat=heat, plots=plots):
         console.print(renderable)
 
 
-def render_text(
-    trace: Trace, *, precision: int = 4, width: int = 100, limit: int = DEFAULT_LIMIT, narrative: str = "", plots: bool = True
-) -> str:
+def render_text(trace: Trace, *, precision: int = 4, width: int = 100, limit: int = DEFAULT_LIMIT, plots: bool = True) -> str:
     """The terminal rendering as plain text (for ``-o trace.txt`` and tests)."""
     import io
 
     buffer = io.StringIO()
     console = make_console(buffer, width=width, color=False)
-    print_trace(console, trace, precision=precision, limit=limit, narrative=narrative, plots=plots)
+    print_trace(console, trace, precision=precision, limit=limit, plots=plots)
     return "\n".join(line.rstrip() for line in buffer.getvalue().splitlines()) + "\n"
 
 
@@ -481,36 +478,34 @@ def render_renderables(renderables: Sequence[RenderableType], width: int = 100) 
     return "\n".join(line.rstrip() for line in buffer.getvalue().splitlines()) + "\n"
 
 
-def show_trace(trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, narrative: str = "", plots: bool = True) -> None:
+def show_trace(trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, plots: bool = True) -> None:
     """Print to stdout: styled in a terminal; plain text without trailing spaces when piped."""
     if _isatty(sys.stdout) or os.environ.get("FORCE_COLOR"):
-        print_trace(stdout_console(), trace, precision=precision, limit=limit, narrative=narrative, plots=plots)
+        print_trace(stdout_console(), trace, precision=precision, limit=limit, plots=plots)
     else:
         width = FULL_WIDTH if limit <= 0 else _env_width(100)
-        sys.stdout.write(render_text(trace, precision=precision, width=width, limit=limit, narrative=narrative, plots=plots))
+        sys.stdout.write(render_text(trace, precision=precision, width=width, limit=limit, plots=plots))
 
 
 def render_picture(
-    trace: Trace, kind: str, *, precision: int = 4, limit: int = DEFAULT_LIMIT, narrative: str = "", width: int = 100, plots: bool = True
+    trace: Trace, kind: str, *, precision: int = 4, limit: int = DEFAULT_LIMIT, width: int = 100, plots: bool = True
 ) -> str:
     """The coloured terminal rendering recorded as an SVG picture or an HTML page (``kind``)."""
     import io
 
     console = make_console(io.StringIO(), width=width, color=True, record=True)
-    print_trace(console, trace, precision=precision, limit=limit, narrative=narrative, plots=plots)
+    print_trace(console, trace, precision=precision, limit=limit, plots=plots)
     if kind == "svg":
         return console.export_svg(title=f"nntutor · {trace.title}")
     return console.export_html(inline_styles=True)
 
 
-def page_trace(
-    trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, narrative: str = "", read=input, plots: bool = True
-) -> None:
+def page_trace(trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, read=input, plots: bool = True) -> None:
     """Show one step at a time in a terminal: Enter for the next, ``b`` for back, ``q`` to stop."""
     console = stdout_console()
     heat = console.color_system is not None and not console.no_color
     steps = trace.steps
-    console.print(header_renderable(trace, narrative))
+    console.print(header_renderable(trace))
     index = 0
     while 0 <= index < len(steps):
         console.print(step_renderable(steps[index], index + 1, precision, limit, heat, plots))
