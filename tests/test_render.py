@@ -11,7 +11,8 @@ from nntutor.catalog.run import run_lesson
 from nntutor.numfmt import fmt
 from nntutor.render.json import plain, render_json
 from nntutor.render.markdown import render_markdown
-from nntutor.render.terminal import make_console, print_trace, render_text
+from nntutor.render.output import make_console, plain_text
+from nntutor.render.terminal import print_trace, render_text
 from nntutor.trace import Step, Table, Trace, Value
 
 
@@ -172,12 +173,12 @@ def test_every_kind_is_drawn_by_the_terminal_and_markdown():
 
 
 def test_a_comparison_names_values_it_cannot_line_up():
-    from nntutor.render.terminal import comparison_renderable, render_renderables
+    from nntutor.render.terminal import comparison_renderable
 
     first = Trace("t", "T", outputs={"layers": [np.zeros(3), np.zeros(2)], "p": np.array([0.5, 0.5])})
     second = Trace("t", "T", outputs={"layers": [np.ones(3), np.zeros(2)], "p": np.array([0.5, 0.7])})
     masks = {"layers": True, "p": [False, True]}
-    text = render_renderables([comparison_renderable(first, second, masks, ("a", "b"))], width=100)
+    text = plain_text([comparison_renderable(first, second, masks, ("a", "b"))], width=100)
     assert "layers: (see the full runs) *" in text
     assert "0.7000*" in text
 

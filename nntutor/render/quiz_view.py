@@ -7,9 +7,7 @@ stderr so stdout holds only the JSON document.
 
 from __future__ import annotations
 
-import io
 import json
-import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -17,11 +15,11 @@ from typing import IO, Any
 
 import numpy as np
 from rich.console import Group, RenderableType
-from rich.padding import Padding
 from rich.rule import Rule
 from rich.text import Text
 
 from nntutor.numfmt import fmt
+from nntutor.render import output
 from nntutor.render.json import plain
 from nntutor.render.terminal import (
     STYLE_DIM,
@@ -30,23 +28,17 @@ from nntutor.render.terminal import (
     STYLE_TITLE,
     STYLE_WARNING,
     STYLE_WORKED,
-    make_console,
+    indent,
     step_renderable,
     value_renderables,
 )
 from nntutor.trace import Value, classify
 
 PROMPT = "answer> "
-_WIDTH = 100  # tables in piped output; text is never wrapped
+TRANSCRIPT_WIDTH = 100
+"""Width of tables and rules in a piped quiz (text is never wrapped): a transcript does not depend on $COLUMNS."""
 INPUT_LIMIT = 32  # input matrices up to this size are shown in full
 COMMANDS_TEXT = "Type a number (7/13, e^2, sqrt(2)/2 work), or: hint, show, skip, quit."
-
-
-def _isatty(stream: IO[str]) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
 
 
 def make_reader(stdin: IO[str], screen: IO[str]) -> Callable[[], str | None]:
@@ -56,7 +48,7 @@ def make_reader(stdin: IO[str], screen: IO[str]) -> Callable[[], str | None]:
     lines are read one by one from the pipe and echoed, so a transcript reads
     like a session.
     """
-    interactive = _isatty(stdin) and _isatty(screen)
+    interactive = output.is_terminal(stdin) and output.is_terminal(screen)
 
     def read() -> str | None:
         screen.write(PROMPT)
@@ -83,22 +75,11 @@ class QuizView:
     def __init__(self, stream: IO[str], *, precision: int = 4) -> None:
         self.stream = stream
         self.precision = precision
-        self.interactive = _isatty(stream) or bool(os.environ.get("FORCE_COLOR"))
         self._current = None
 
     def print(self, *renderables: RenderableType) -> None:
         """Styled in a terminal; plain text without trailing spaces otherwise. Never word-wrapped."""
-        if self.interactive:
-            console = make_console(self.stream)
-            for renderable in renderables:
-                console.print(renderable, soft_wrap=True)
-        else:
-            buffer = io.StringIO()
-            console = make_console(buffer, width=_WIDTH, color=False)
-            for renderable in renderables:
-                console.print(renderable, soft_wrap=True)
-            self.stream.write("\n".join(line.rstrip() for line in buffer.getvalue().splitlines()) + "\n")
-        self.stream.flush()
+        output.emit(*renderables, stream=self.stream, width=TRANSCRIPT_WIDTH, soft_wrap=True)
 
     def notice(self, message: str) -> None:
         self.print(Text("note: " + message, style=STYLE_WARNING))
@@ -183,7 +164,7 @@ def question_renderable(question, number: int, total: int, precision: int = 4) -
     if question.inputs:
         parts.append(Text("Inputs:", style=STYLE_LABEL))
         for renderable in _inputs_renderables(question.inputs, precision):
-            parts.append(_indented(renderable) if isinstance(renderable, Text) else Padding(renderable, (0, 0, 0, 2), expand=False))
+            parts.append(_indented(renderable) if isinstance(renderable, Text) else indent(renderable))
     parts.append(Text(question.prompt, style=STYLE_TITLE))
     for i, choice in enumerate(question.choices, start=1):
         parts.append(_indented(Text(f"{i}. {choice}")))

@@ -10,8 +10,6 @@ Tests render to ``make_console(file=StringIO(), width=80)`` and compare text.
 from __future__ import annotations
 
 import functools
-import os
-import sys
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -25,18 +23,8 @@ from rich.table import Table as RichTable
 from rich.text import Text
 
 from nntutor.numfmt import fmt
-from nntutor.render.console import (  # noqa: F401 (re-exported: the console helpers live there, numpy-free)
-    _env_width,
-    _isatty,
-    emit,
-    error_console,
-    escape_help,
-    lessons_table,
-    make_console,
-    print_message,
-    stdout_console,
-)
 from nntutor.render.layout import DEFAULT_LIMIT, INLINE, rows_table, shown_indices
+from nntutor.render.output import FULL_WIDTH, has_colour, make_console, plain_text, stdout_console
 from nntutor.trace import Deferred, Step, Table, Trace, Value, classify
 
 STYLE_TITLE = "bold"
@@ -48,7 +36,6 @@ STYLE_WHY = "italic"
 STYLE_WARNING = "bold yellow"
 STYLE_DIM = "dim"
 READING_WIDTH = 100
-FULL_WIDTH = 100_000
 
 
 # --------------------------------------------------------------------------- cells
@@ -334,7 +321,7 @@ class PlotView:
         from nntutor.render.plots import plot_text
 
         width = min(options.max_width, 100)
-        color = console.color_system is not None and not console.no_color
+        color = has_colour(console)
         text = plot_text(self.plot, width=width, height=max(10, min(18, width // 4)), color=color)
         yield Text.from_ansi(text) if color else Text(text)
 
@@ -452,39 +439,13 @@ def trace_renderables(
 
 def print_trace(console: Console, trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, plots: bool = True) -> None:
     """Print a trace; heatmaps appear only where the console shows colour."""
-    heat = console.color_system is not None and not console.no_color
-    for renderable in trace_renderables(trace, precision=precision, limit=limit, heat=heat, plots=plots):
+    for renderable in trace_renderables(trace, precision=precision, limit=limit, heat=has_colour(console), plots=plots):
         console.print(renderable)
 
 
 def render_text(trace: Trace, *, precision: int = 4, width: int = 100, limit: int = DEFAULT_LIMIT, plots: bool = True) -> str:
-    """The terminal rendering as plain text (for ``-o trace.txt`` and tests)."""
-    import io
-
-    buffer = io.StringIO()
-    console = make_console(buffer, width=width, color=False)
-    print_trace(console, trace, precision=precision, limit=limit, plots=plots)
-    return "\n".join(line.rstrip() for line in buffer.getvalue().splitlines()) + "\n"
-
-
-def render_renderables(renderables: Sequence[RenderableType], width: int = 100) -> str:
-    """Renderables as plain text, trailing spaces removed."""
-    import io
-
-    buffer = io.StringIO()
-    console = make_console(buffer, width=width, color=False)
-    for renderable in renderables:
-        console.print(renderable)
-    return "\n".join(line.rstrip() for line in buffer.getvalue().splitlines()) + "\n"
-
-
-def show_trace(trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, plots: bool = True) -> None:
-    """Print to stdout: styled in a terminal; plain text without trailing spaces when piped."""
-    if _isatty(sys.stdout) or os.environ.get("FORCE_COLOR"):
-        print_trace(stdout_console(), trace, precision=precision, limit=limit, plots=plots)
-    else:
-        width = FULL_WIDTH if limit <= 0 else _env_width(100)
-        sys.stdout.write(render_text(trace, precision=precision, width=width, limit=limit, plots=plots))
+    """The terminal rendering as plain text ``width`` columns wide (``-o trace.txt``, pipes and tests)."""
+    return plain_text(trace_renderables(trace, precision=precision, limit=limit, plots=plots), width)
 
 
 def render_picture(
@@ -503,7 +464,7 @@ def render_picture(
 def page_trace(trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, read=input, plots: bool = True) -> None:
     """Show one step at a time in a terminal: Enter for the next, ``b`` for back, ``q`` to stop."""
     console = stdout_console()
-    heat = console.color_system is not None and not console.no_color
+    heat = has_colour(console)
     steps = trace.steps
     console.print(header_renderable(trace))
     index = 0
@@ -578,3 +539,12 @@ def comparison_renderable(
         )
     parts.append(Text("* = differs between the two runs", style=STYLE_DIM))
     return Group(*parts)
+
+
+def comparison_renderables(comparison, *, precision: int = 4, limit: int = DEFAULT_LIMIT) -> list[RenderableType]:
+    """``--vs``: the first run in full, then both runs' outputs side by side (:class:`~nntutor.render.compare.Comparison`)."""
+    first, second = comparison.first, comparison.second
+    return [
+        *trace_renderables(first, precision=precision, limit=limit),
+        comparison_renderable(first, second, comparison.masks, comparison.labels, precision=precision, limit=limit),
+    ]
