@@ -4,7 +4,9 @@ Each step becomes a section: a rule with its number and title, the formula, a
 table per value (labelled rows and columns, large matrices elided with ``…``
 but computed in full), the worked arithmetic, and a sentence of why.
 
-Tests render to ``make_console(file=StringIO(), width=80)`` and compare text.
+Where the text goes, whether it is coloured and how wide it is are decided by
+:mod:`nntutor.render.output`. Tests render to ``make_console(file=StringIO(), width=80)``
+and compare text.
 """
 
 from __future__ import annotations
@@ -189,7 +191,16 @@ def matrix_table(value: Value, precision: int, limit: int, heat: bool = False, c
 
 
 def natural_width(console: Console, options, table: RichTable) -> int:
-    """The width ``table`` takes when nothing has to wrap (cells, padding and separators)."""
+    """The width ``table`` takes when nothing has to wrap (cells, padding and separators).
+
+    >>> table = _new_table()
+    >>> table.add_column("")
+    >>> table.add_column("a", justify="right")
+    >>> table.add_row("x", "10.25")
+    >>> console = make_console(width=40, color=False)
+    >>> natural_width(console, console.options, table)  # x, its padding, the separator, padding, 10.25
+    9
+    """
     return Measurement.get(console, options.update_width(FULL_WIDTH), table).maximum
 
 
@@ -273,7 +284,11 @@ def scalar_text(value: Value, precision: int) -> Text:
 
 
 def value_renderables(value: Value, precision: int, limit: int, heat: bool = False) -> Iterator[RenderableType]:
-    """The renderables for one non-scalar value: its label above its table.
+    """The renderables for one value not shown inline, by its :attr:`~nntutor.trace.Value.kind`.
+
+    A vector or matrix is a :class:`MatrixView`; a stack one view per slice; a
+    table, mapping or rows value a table under its label; labels one line
+    (``tokens: The | cat``); a ragged list each item in turn.
 
     With ``heat`` (colour available) a value marked ``heat`` is drawn as a heatmap:
     coloured cells that keep their numbers, and a legend for the scale.
