@@ -104,16 +104,19 @@ def classify(data: Any) -> str:
     ``text`` a string; ``scalar`` one number; ``vector``/``matrix``/``stack`` a 1-, 2- or
     3-D numeric array (a :class:`Deferred` is a matrix); ``table`` a :class:`Table`;
     ``mapping`` a dict; ``labels`` a list of strings; ``rows`` a list of rows holding
-    text (BPE merges); ``ragged`` a list of arrays of different shapes (one per layer).
+    text (BPE merges); ``ragged`` a list of arrays of different shapes (one per layer);
+    ``other`` anything else (``None``, an array of four or more dimensions).
 
     >>> import numpy as np
-    >>> [classify(x) for x in (0.5, "a", np.zeros(3), np.zeros((2, 2)), ["a", "b"], [[1, 2], [3]])]
-    ['scalar', 'text', 'vector', 'matrix', 'labels', 'ragged']
+    >>> [classify(x) for x in (0.5, "a", np.zeros(3), np.zeros((2, 2)), ["a", "b"], [[1, 2], [3]], None)]
+    ['scalar', 'text', 'vector', 'matrix', 'labels', 'ragged', 'other']
     """
     import numpy as np
 
     if isinstance(data, str):
         return "text"
+    if data is None:
+        return "other"
     if isinstance(data, Deferred):
         return "matrix"
     if isinstance(data, Table):

@@ -11,7 +11,8 @@ from nntutor.catalog.run import run_lesson
 from nntutor.numfmt import fmt
 from nntutor.render.json import plain, render_json
 from nntutor.render.markdown import render_markdown
-from nntutor.render.terminal import make_console, print_trace, render_text
+from nntutor.render.output import make_console, plain_text
+from nntutor.render.terminal import print_trace, render_text
 from nntutor.trace import Step, Table, Trace, Value
 
 
@@ -138,3 +139,65 @@ def test_wide_matrices_elide_columns_to_fit_instead_of_wrapping():
     full = render_text(trace, width=100_000, limit=0)
     assert "…" not in full
     assert f"{x[11, 9]:.4f}" in full
+
+
+def every_kind_trace() -> Trace:
+    """One value of each kind ``trace.classify`` knows, in a single step."""
+    values = [
+        Value("word", "hello"),
+        Value("z", 0.5),
+        Value("v", np.array([1.0, 2.0])),
+        Value("m", np.eye(2)),
+        Value("s", np.zeros((2, 2, 2))),
+        Value("tab", Table(("pair", "count"), (("e s", 9),))),
+        Value("d", {"W": 3}),
+        Value("tokens", ["The", "cat"]),
+        Value("merges", [["s", "t</w>"], ["e", "st</w>"]]),
+        Value("layers", [np.zeros(3), np.zeros(2)]),
+        Value("nothing", None),
+    ]
+    return Trace("t", "T", steps=[Step("s", "S", values=values)])
+
+
+def test_every_kind_is_drawn_by_the_terminal_and_markdown():
+    trace = every_kind_trace()
+    assert [v.kind for v in trace.steps[0].values] == [
+        "text", "scalar", "vector", "matrix", "stack", "table", "mapping", "labels", "rows", "ragged", "other",
+    ]
+    text = render_text(trace, width=80)
+    for fragment in ("word: hello", "z = 0.5", "s [1]", "e s", "tokens: The | cat", "st</w>", "layers[1]", "nothing: array of shape ()"):
+        assert fragment in text, fragment
+    md = render_markdown(trace)
+    for fragment in ("- **word** = hello", "**s [1]**", "**tokens**: The · cat", "st\\</w\\>", "**layers\\[1\\]**"):
+        assert fragment in md, fragment
+
+
+def test_a_comparison_names_values_it_cannot_line_up():
+    from nntutor.render.terminal import comparison_renderable
+
+    first = Trace("t", "T", outputs={"layers": [np.zeros(3), np.zeros(2)], "p": np.array([0.5, 0.5])})
+    second = Trace("t", "T", outputs={"layers": [np.ones(3), np.zeros(2)], "p": np.array([0.5, 0.7])})
+    masks = {"layers": True, "p": [False, True]}
+    text = plain_text([comparison_renderable(first, second, masks, ("a", "b"))], width=100)
+    assert "layers: (see the full runs) *" in text
+    assert "0.7000*" in text
+
+
+def test_a_revealed_step_runs_on_instead_of_being_cut():
+    from nntutor.render.terminal import step_renderable
+
+    why = "A sentence long enough to pass the edge of a forty-column screen without being cut."
+    step = Step("s", "S", worked=["w = 1 + 2 + 3 + 4 + 5 + 6 + 7 + 8 + 9 + 10 = 55"], why=why)
+    buffer = io.StringIO()
+    make_console(buffer, width=40, color=False).print(step_renderable(step, 1, 4, run_on=True), soft_wrap=True)
+    lines = buffer.getvalue().splitlines()
+    assert "  " + why in lines
+    assert "  w = 1 + 2 + 3 + 4 + 5 + 6 + 7 + 8 + 9 + 10 = 55" in lines
+
+
+def test_the_narrative_travels_with_the_trace():
+    trace = Trace("t", "T", narrative="Every renderer reads this from the trace.", steps=[Step("s", "S", why="because")])
+    assert "Every renderer reads this from the trace." in render_text(trace, width=80)
+    assert "Every renderer reads this from the trace." in render_markdown(trace)
+    lesson = load_lesson("neuron")
+    assert run_lesson(lesson).narrative == lesson.narrative

@@ -20,16 +20,6 @@ from nntutor import __version__
 from nntutor.cli.typer_compat import plain_coercion
 from nntutor.errors import InputError, NntutorError
 
-FORMATS = ("text", "markdown", "json", "svg", "html")
-EXTENSIONS = {
-    ".md": "markdown",
-    ".markdown": "markdown",
-    ".json": "json",
-    ".txt": "text",
-    ".svg": "svg",
-    ".html": "html",
-    ".htm": "html",
-}
 DATA_DIR_HELP = "Where your progress is kept (default: $NNTUTOR_HOME, else your user data folder)."
 FLAG_SYNTAX = (
     "Flag syntax: a scalar is 0.5; a vector is 1.5,2,-0.5; a matrix has rows separated by ';' "
@@ -311,73 +301,21 @@ def _parse_precision(raw: str | None) -> int:
     return value
 
 
-def _choose_format(output_format: str | None, output: str | None) -> str:
-    from pathlib import Path
-
-    if output_format is not None:
-        if output_format not in FORMATS:
-            raise InputError("--format", f"{output_format!r} is not one of: {', '.join(FORMATS)}")
-        return output_format
-    if output is None:
-        return "text"
-    suffix = Path(output).suffix.lower()
-    if suffix not in EXTENSIONS:
-        raise InputError(
-            "--output", f"cannot tell the format from {suffix or 'no extension'!r} (use .md, .json or .txt, or --format)"
-        )
-    return EXTENSIONS[suffix]
-
-
 def show_lesson(lesson, raw: dict[str, Any], *, output_format: str | None, output: str | None,
                 precision: str | None, full: bool, step: bool = False, vs: str | None = None, plots: bool = True) -> None:
-    """Run the lesson and send its trace to the chosen renderer and destination."""
+    """Run the lesson (twice with ``--vs``) and hand the result to the output (:mod:`nntutor.render.output`)."""
     from nntutor.catalog.run import run_lesson
+    from nntutor.render import output as out
 
     digits = _parse_precision(precision)
-    fmt_name = _choose_format(output_format, output)
-    if output is not None:
-        from nntutor.render.files import check_writable
-
-        check_writable(output)
+    fmt_name = out.prepare(output_format, output)
     trace = run_lesson(lesson, raw, precision=digits)
     _record_studied(lesson.name)
-    limit = 0 if full else 8
-    if vs is not None:
-        other_raw = {**raw, **vs_overrides(lesson, vs)}
-        other = run_lesson(lesson, other_raw, precision=digits)
-        show_comparison(lesson, trace, other, vs, fmt_name=fmt_name, output=output, digits=digits, limit=limit)
-        return
-    if fmt_name == "json":
-        from nntutor.render.json import render_json
-
-        text = render_json(trace)
-    elif fmt_name == "markdown":
-        from nntutor.render.markdown import render_markdown
-
-        text = render_markdown(trace, precision=digits, limit=limit, narrative=lesson.narrative, plots=plots)
-    elif fmt_name in ("svg", "html"):
-        from nntutor.render.terminal import render_picture
-
-        text = render_picture(trace, fmt_name, precision=digits, limit=limit, narrative=lesson.narrative, plots=plots)
-    elif output is not None:
-        from nntutor.render.terminal import render_text
-
-        text = render_text(trace, precision=digits, limit=limit, narrative=lesson.narrative, plots=plots)
+    delivery = {"format": fmt_name, "path": output, "precision": digits, "limit": 0 if full else 8, "plots": plots, "step": step}
+    if vs is None:
+        out.deliver(trace, **delivery)
     else:
-        from nntutor.render.terminal import page_trace, show_trace
-
-        if step and sys.stdin.isatty() and sys.stdout.isatty():
-            page_trace(trace, precision=digits, limit=limit, narrative=lesson.narrative, plots=plots)
-        else:
-            show_trace(trace, precision=digits, limit=limit, narrative=lesson.narrative, plots=plots)
-        return
-    if output is None:
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
-        return
-    from nntutor.render.files import write_atomic
-
-    write_atomic(output, text)
-    _say(f"wrote {output} ({fmt_name})")
+        show_comparison(lesson, raw, trace, vs, **delivery)
 
 
 def vs_overrides(lesson, text: str) -> dict[str, Any]:
@@ -417,42 +355,14 @@ def vs_overrides(lesson, text: str) -> dict[str, Any]:
     return {name: value for name, value in given.items() if value is not None and value is not False}
 
 
-def show_comparison(lesson, first, second, vs: str, *, fmt_name: str, output: str | None, digits: int, limit: int) -> None:
-    """Both runs: the first in full, then the outputs side by side with changes marked."""
-    from nntutor.render.compare import changed
+def show_comparison(lesson, raw: dict[str, Any], first, vs: str, **delivery: Any) -> None:
+    """``--vs``: run the lesson again with those flags changed and hand both runs to the output."""
+    from nntutor.catalog.run import run_lesson
+    from nntutor.render import output as out
+    from nntutor.render.compare import Comparison
 
-    masks = changed(first.outputs, second.outputs)
-    labels = ("as given", f"with {vs}")
-    if fmt_name == "json":
-        import json
-
-        from nntutor.render.json import trace_document
-
-        document = {"vs": vs, "runs": [trace_document(first), trace_document(second)], "differences": masks}
-        text = json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
-    else:
-        from nntutor.render.terminal import (
-            comparison_renderable,
-            emit,
-            render_renderables,
-            trace_renderables,
-        )
-
-        renderables = [
-            *trace_renderables(first, precision=digits, limit=limit, narrative=lesson.narrative),
-            comparison_renderable(first, second, masks, labels, precision=digits, limit=limit),
-        ]
-        if output is None:
-            emit(*renderables)
-            return
-        text = render_renderables(renderables)
-    if output is None:
-        sys.stdout.write(text)
-        return
-    from nntutor.render.files import write_atomic
-
-    write_atomic(output, text)
-    _say(f"wrote {output} ({fmt_name})")
+    second = run_lesson(lesson, {**raw, **vs_overrides(lesson, vs)}, precision=delivery["precision"])
+    out.deliver(Comparison(first, second, vs), **delivery)
 
 
 def _record_studied(name: str) -> None:

@@ -7,9 +7,35 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
+
+from nntutor.trace import Trace
+
+
+class Comparison(NamedTuple):
+    """Two runs of one lesson, the second with the ``vs`` flags changed (``--vs "--temperature 5"``).
+
+    >>> first = Trace("softmax", "Softmax", outputs={"p": np.array([0.5, 0.5])})
+    >>> second = Trace("softmax", "Softmax", outputs={"p": np.array([0.5, 0.7])})
+    >>> comparison = Comparison(first, second, "--temperature 5")
+    >>> comparison.labels, comparison.masks
+    (('as given', 'with --temperature 5'), {'p': [False, True]})
+    """
+
+    first: Trace
+    second: Trace
+    vs: str
+
+    @property
+    def labels(self) -> tuple[str, str]:
+        return ("as given", f"with {self.vs}")
+
+    @property
+    def masks(self) -> dict[str, Any]:
+        """:func:`changed` for the two runs' outputs."""
+        return changed(self.first.outputs, self.second.outputs)
 
 
 def _as_array(value: Any) -> np.ndarray | None:

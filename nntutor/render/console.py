@@ -1,101 +1,27 @@
-"""The numpy-free part of the terminal renderer: consoles, plain output, the lesson list.
+"""The numpy-free screens: the lesson list and help text.
 
-``nntutor list``, ``--help`` and error messages need only these, so they start
-without importing NumPy or the trace renderer (:mod:`nntutor.render.terminal`,
-which re-exports everything here).
+``nntutor list``, ``--help`` and error messages need only these (and the
+output policy, :mod:`nntutor.render.output`), so they start without importing
+NumPy or the trace renderer.
 """
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Sequence
-from typing import IO, Any
 
-from rich.console import Console, Group, RenderableType
+from rich.console import Group, RenderableType
 from rich.table import Table as RichTable
 from rich.text import Text
 
+from nntutor.render.output import (  # noqa: F401 (where nntutor.cli finds them)
+    emit,
+    error_console,
+    make_console,
+    print_message,
+    stdout_console,
+)
+
 STYLE_DIM = "dim"
-
-
-def make_console(
-    file: IO[str] | None = None,
-    *,
-    width: int | None = None,
-    color: bool | None = None,
-    record: bool = False,
-    stderr: bool = False,
-) -> Console:
-    """The one Console factory: markup, emoji and highlighting off (user text is shown as typed).
-
-    ``color=None`` lets rich decide (no colour with NO_COLOR or when piped);
-    ``False`` forces plain text; ``True`` forces colour.
-    """
-    if width is None and file is not None and not _isatty(file):
-        width = _env_width(100)
-    kwargs: dict[str, Any] = {}
-    if color is False:
-        kwargs["color_system"] = None
-        kwargs["no_color"] = True
-    elif color is True:
-        kwargs["force_terminal"] = True
-        kwargs["color_system"] = "truecolor"
-    return Console(
-        file=file,
-        width=width,
-        markup=False,
-        emoji=False,
-        highlight=False,
-        record=record,
-        stderr=stderr,
-        soft_wrap=False,
-        **kwargs,
-    )
-
-
-def _isatty(file: IO[str]) -> bool:
-    try:
-        return file.isatty()
-    except (AttributeError, ValueError):
-        return False
-
-
-def _env_width(default: int) -> int:
-    try:
-        return max(40, int(os.environ.get("COLUMNS", default)))
-    except ValueError:
-        return default
-
-
-def stdout_console() -> Console:
-    """Console for data on stdout: terminal width when interactive, 100 columns when piped."""
-    return make_console(sys.stdout)
-
-
-def error_console() -> Console:
-    return make_console(sys.stderr, stderr=True)
-
-
-def emit(*renderables: RenderableType) -> None:
-    """Print to stdout: styled in a terminal; plain text without trailing spaces when piped."""
-    if _isatty(sys.stdout) or os.environ.get("FORCE_COLOR"):
-        console = stdout_console()
-        for renderable in renderables:
-            console.print(renderable)
-        return
-    import io
-
-    buffer = io.StringIO()
-    console = make_console(buffer, width=_env_width(100), color=False)
-    for renderable in renderables:
-        console.print(renderable)
-    sys.stdout.write("\n".join(line.rstrip() for line in buffer.getvalue().splitlines()) + "\n")
-
-
-def print_message(message: str, *, style: str = "") -> None:
-    """One line to stderr (errors, notices): never parsed as markup."""
-    error_console().print(Text(message, style=style), soft_wrap=True)
 
 
 def escape_help(text: str) -> str:

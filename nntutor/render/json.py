@@ -97,3 +97,17 @@ def trace_document(trace: Trace) -> dict[str, Any]:
 
 def render_json(trace: Trace) -> str:
     return json.dumps(trace_document(trace), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def comparison_json(comparison) -> str:
+    """A ``--vs`` comparison: ``{"vs": "--temperature 5", "runs": [first, second], "differences": {...}}``.
+
+    Each run is a whole trace document; ``differences`` holds, per output, a
+    mask of changed elements or one true/false (:attr:`Comparison.masks`).
+    """
+    document = {
+        "vs": comparison.vs,
+        "runs": [trace_document(comparison.first), trace_document(comparison.second)],
+        "differences": comparison.masks,
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n"

@@ -1,18 +1,16 @@
-"""Layout decisions shared by every renderer (which cells to show, what is a scalar).
+"""Layout decisions shared by every renderer: which cells to show, what is shown inline.
+
+What a value *is* is decided once, by :func:`nntutor.trace.classify` (``Value.kind``).
 
 >>> shown_indices(10, 8)
 [0, 1, 2, 3, None, 7, 8, 9]
 >>> shown_indices(3, 8)
 [0, 1, 2]
->>> is_ragged([np.zeros(3), np.zeros(2)])
-True
 """
 
 from __future__ import annotations
 
 from typing import Any
-
-import numpy as np
 
 from nntutor.trace import Table
 
@@ -28,38 +26,20 @@ def shown_indices(count: int, limit: int) -> list[int | None]:
     return [*range(head), None, *range(count - tail, count)]
 
 
-def text_rows(data: Any) -> Table | None:
-    """A list of rows holding text (e.g. BPE merges ``[["s", "t</w>"], ...]``) as a Table, else None.
+def rows_table(data: Any) -> Table:
+    """A ``rows`` value (rows holding text, e.g. BPE merges) as a numbered :class:`Table`.
 
     NumPy would turn such a list into an array of strings, which has no numbers to format.
+    Short rows are filled with empty cells.
 
-    >>> text_rows([["s", "t</w>"], ["e", "st</w>"]]).rows
+    >>> rows_table([["s", "t</w>"], ["e", "st</w>"]]).rows
     ((1, 's', 't</w>'), (2, 'e', 'st</w>'))
     """
-    if not isinstance(data, (list, tuple)) or not data:
-        return None
-    if not all(isinstance(row, (list, tuple)) for row in data):
-        return None
-    if not any(isinstance(cell, str) for row in data for cell in row):
-        return None
     width = max(len(row) for row in data)
     columns = ("#", *(str(i) for i in range(width)))
     rows = tuple((i, *row, *([""] * (width - len(row)))) for i, row in enumerate(data, start=1))
     return Table(columns, rows)
 
 
-def is_scalar(data: Any) -> bool:
-    """True for a single number or string (shown inline, not as a table)."""
-    if isinstance(data, np.ndarray):
-        return data.ndim == 0
-    return isinstance(data, (int, float, bool, str, np.integer, np.floating, np.bool_))
-
-
-def is_ragged(data: Any) -> bool:
-    """True for a list/tuple of arrays of different shapes (e.g. one activation vector per layer).
-
-    NumPy cannot make one array of it, so renderers show each item on its own.
-    """
-    if not isinstance(data, (list, tuple)) or not data or any(isinstance(item, str) for item in data):
-        return False
-    return len({np.shape(item) for item in data}) > 1
+INLINE = ("scalar", "text")
+"""The kinds shown inline (``name = value``) rather than as a table."""

@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 
 from nntutor.numfmt import fmt
-from nntutor.render.layout import DEFAULT_LIMIT, is_ragged, is_scalar, shown_indices, text_rows
-from nntutor.trace import Step, Table, Trace, Value
+from nntutor.render.layout import DEFAULT_LIMIT, INLINE, rows_table, shown_indices
+from nntutor.trace import Step, Trace, Value
 
 
 def escape(text: Any) -> str:
@@ -57,36 +57,39 @@ def _table(header: list[str], rows: list[list[str]], align_first_left: bool = Tr
 
 
 def value_markdown(value: Value, precision: int, limit: int = DEFAULT_LIMIT) -> list[str]:
+    """A value that is not shown inline: its bold name, then a table (or a line of labels).
+
+    >>> value_markdown(Value("p", np.array([0.25, 0.75])), 4)
+    ['**p**', '', '|  | 0 | 1 |', '| :--- | ---: | ---: |', '| p | 0.2500 | 0.7500 |']
+    """
     data = value.data
+    kind = value.kind
     title = f"**{escape(value.display_name)}**"
-    if isinstance(data, Table):
-        rows = [[_cell(c, precision) for c in row] for row in data.rows]
-        return [title, "", *_table([escape(c) for c in data.columns], rows, align_first_left=True)]
-    if isinstance(data, dict):
+    if kind in ("table", "rows"):
+        table = data if kind == "table" else rows_table(data)
+        rows = [[_cell(c, precision) for c in row] for row in table.rows]
+        return [title, "", *_table([escape(c) for c in table.columns], rows, align_first_left=True)]
+    if kind == "mapping":
         rows = [[escape(k), _cell(v, precision)] for k, v in data.items()]
         return [title, "", *_table(["key", "value"], rows)]
-    if isinstance(data, (list, tuple)) and all(isinstance(item, str) for item in data):
+    if kind == "labels":
         return [f"{title}: " + " · ".join(escape(item) for item in data)]
-    if is_ragged(data):
+    if kind == "ragged":
         parts: list[str] = []
         for index, item in enumerate(data):
             piece = Value(f"{value.name}[{index}]", item, label=f"{value.display_name}[{index}]")
             parts += [*value_markdown(piece, precision, limit), ""]
         return parts[:-1]
-    table = text_rows(data)
-    if table is not None:
-        rows = [[_cell(c, precision) for c in row] for row in table.rows]
-        return [title, "", *_table([escape(c) for c in table.columns], rows, align_first_left=True)]
     array = np.asarray(data)
-    if array.ndim == 1:
+    if kind == "vector":
         cols = _labels(value.cols, array.size)
         idx = shown_indices(array.size, limit)
         header = [""] + ["…" if i is None else cols[i] for i in idx]
         row = [escape(value.name)] + ["…" if i is None else _cell(array[i].item(), precision) for i in idx]
         return [title, "", *_table(header, [row])]
-    if array.ndim == 2:
+    if kind == "matrix":
         return [title, "", *_matrix(array, value, precision, limit)]
-    if array.ndim == 3:
+    if kind == "stack":
         lines: list[str] = []
         for k in shown_indices(array.shape[0], limit):
             if k is None:
@@ -120,7 +123,7 @@ def step_markdown(step: Step, number: int, precision: int, limit: int = DEFAULT_
     lines = [f"## {number}. {escape(step.title)}", ""]
     if step.formula:
         lines += ["$$", step.formula, "$$", ""]
-    scalars = [v for v in step.values if is_scalar(v.data)]
+    scalars = [v for v in step.values if v.kind in INLINE]
     for value in scalars:
         data = value.data.item() if isinstance(value.data, np.ndarray) else value.data
         shown = escape(data) if isinstance(data, str) else fmt(data, precision)
@@ -128,7 +131,7 @@ def step_markdown(step: Step, number: int, precision: int, limit: int = DEFAULT_
     if scalars:
         lines.append("")
     for value in step.values:
-        if not is_scalar(value.data):
+        if value.kind not in INLINE:
             lines += [*value_markdown(value, precision, limit), ""]
     if plots and step.plots:
         from nntutor.render.plots import plot_text
@@ -144,14 +147,13 @@ def step_markdown(step: Step, number: int, precision: int, limit: int = DEFAULT_
     return lines
 
 
-def render_markdown(
-    trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, narrative: str = "", plots: bool = True
-) -> str:
+def render_markdown(trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, plots: bool = True) -> str:
+    """The whole trace as one Markdown document: title, summary, narrative, a section a step, the result."""
     lines = [f"# {escape(trace.title)}", ""]
     if trace.summary:
         lines += [escape(trace.summary), ""]
-    if narrative:
-        lines += [escape(narrative), ""]
+    if trace.narrative:
+        lines += [escape(trace.narrative), ""]
     for warning in trace.warnings:
         lines += [f"> **Warning:** {escape(warning)}", ""]
     for number, step in enumerate(trace.steps, start=1):
@@ -160,7 +162,7 @@ def render_markdown(
         lines += ["## Result", ""]
         for name, data in trace.outputs.items():
             value = Value(name, data)
-            if is_scalar(data):
+            if value.kind in INLINE:
                 lines.append(f"- **{escape(name)}** = {escape(data) if isinstance(data, str) else fmt(data, precision)}")
             else:
                 lines += ["", *value_markdown(value, precision, limit), ""]

@@ -7,9 +7,7 @@ stderr so stdout holds only the JSON document.
 
 from __future__ import annotations
 
-import io
 import json
-import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -17,13 +15,12 @@ from typing import IO, Any
 
 import numpy as np
 from rich.console import Group, RenderableType
-from rich.padding import Padding
 from rich.rule import Rule
 from rich.text import Text
 
 from nntutor.numfmt import fmt
+from nntutor.render import output
 from nntutor.render.json import plain
-from nntutor.render.layout import is_scalar
 from nntutor.render.terminal import (
     STYLE_DIM,
     STYLE_FORMULA,
@@ -31,23 +28,17 @@ from nntutor.render.terminal import (
     STYLE_TITLE,
     STYLE_WARNING,
     STYLE_WORKED,
-    make_console,
+    indent,
     step_renderable,
     value_renderables,
 )
-from nntutor.trace import Value
+from nntutor.trace import Value, classify
 
 PROMPT = "answer> "
-_WIDTH = 100  # tables in piped output; text is never wrapped
+TRANSCRIPT_WIDTH = 100
+"""Width of tables and rules in a piped quiz (text is never wrapped): a transcript does not depend on $COLUMNS."""
 INPUT_LIMIT = 32  # input matrices up to this size are shown in full
 COMMANDS_TEXT = "Type a number (7/13, e^2, sqrt(2)/2 work), or: hint, show, skip, quit."
-
-
-def _isatty(stream: IO[str]) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
 
 
 def make_reader(stdin: IO[str], screen: IO[str]) -> Callable[[], str | None]:
@@ -57,7 +48,7 @@ def make_reader(stdin: IO[str], screen: IO[str]) -> Callable[[], str | None]:
     lines are read one by one from the pipe and echoed, so a transcript reads
     like a session.
     """
-    interactive = _isatty(stdin) and _isatty(screen)
+    interactive = output.is_terminal(stdin) and output.is_terminal(screen)
 
     def read() -> str | None:
         screen.write(PROMPT)
@@ -84,22 +75,11 @@ class QuizView:
     def __init__(self, stream: IO[str], *, precision: int = 4) -> None:
         self.stream = stream
         self.precision = precision
-        self.interactive = _isatty(stream) or bool(os.environ.get("FORCE_COLOR"))
         self._current = None
 
     def print(self, *renderables: RenderableType) -> None:
         """Styled in a terminal; plain text without trailing spaces otherwise. Never word-wrapped."""
-        if self.interactive:
-            console = make_console(self.stream)
-            for renderable in renderables:
-                console.print(renderable, soft_wrap=True)
-        else:
-            buffer = io.StringIO()
-            console = make_console(buffer, width=_WIDTH, color=False)
-            for renderable in renderables:
-                console.print(renderable, soft_wrap=True)
-            self.stream.write("\n".join(line.rstrip() for line in buffer.getvalue().splitlines()) + "\n")
-        self.stream.flush()
+        output.emit(*renderables, stream=self.stream, width=TRANSCRIPT_WIDTH, soft_wrap=True)
 
     def notice(self, message: str) -> None:
         self.print(Text("note: " + message, style=STYLE_WARNING))
@@ -122,35 +102,53 @@ def _indented(text: Text) -> Text:
 
 def _labels_for(inputs: dict[str, Any], count: int) -> tuple[str, ...] | None:
     """Names for the rows of an input matrix (or entries of a vector): the first list of
-    ``count`` strings among the inputs (token names, class labels), if there is one."""
+    ``count`` strings among the inputs (token names, class labels), if there is one.
+
+    >>> _labels_for({"x": [[1, 2], [3, 4]], "tokens": ["The", "cat"]}, 2)
+    ('The', 'cat')
+    """
     for data in inputs.values():
-        if isinstance(data, (list, tuple)) and len(data) == count and data and all(isinstance(item, str) for item in data):
+        if classify(data) == "labels" and len(data) == count:
             return tuple(data)
     return None
 
 
+def _input_line(name: str, data: Any, kind: str, precision: int) -> str | None:
+    """An input written on one line (``temperature = 0.5``, ``causal: on``), or None for a table.
+
+    >>> _input_line("x", [1.5, 2], "vector", 4), _input_line("W", np.eye(3), "matrix", 4)
+    ('x = [1.5, 2]', 'W: the 3×3 identity')
+    """
+    if kind == "scalar" and isinstance(data, bool):
+        return f"{name}: {'on' if data else 'off'}"
+    if kind == "labels":
+        return f"{name}: {', '.join(data)}"
+    if kind == "text":
+        return f"{name}: {data}"
+    if kind == "matrix" and isinstance(data, np.ndarray) and data.shape[0] == data.shape[1] and np.array_equal(data, np.eye(data.shape[0])):
+        return f"{name}: the {data.shape[0]}×{data.shape[0]} identity"
+    if kind == "scalar":
+        return f"{name} = {fmt(data, precision)}"
+    if kind == "vector" and isinstance(data, (list, tuple)) and all(isinstance(item, (int, float)) for item in data):
+        return f"{name} = [{', '.join(fmt(item, precision) for item in data)}]"
+    return None
+
+
 def _inputs_renderables(inputs: dict[str, Any], precision: int) -> list[RenderableType]:
+    """The inputs of a question: the short ones on one line first, then a table for each of the others."""
     parts: list[RenderableType] = []
     line = Text()
     for name, data in inputs.items():
-        if isinstance(data, bool):
-            text = f"{name}: {'on' if data else 'off'}"
-        elif isinstance(data, (list, tuple)) and all(isinstance(item, str) for item in data):
-            text = f"{name}: {', '.join(data)}"
-        elif isinstance(data, str):
-            text = f"{name}: {data}"
-        elif isinstance(data, np.ndarray) and data.ndim == 2 and data.shape[0] == data.shape[1] and np.array_equal(data, np.eye(data.shape[0])):
-            text = f"{name}: the {data.shape[0]}×{data.shape[0]} identity"
-        elif is_scalar(data):
-            text = f"{name} = {fmt(data, precision)}"
-        elif isinstance(data, (list, tuple)) and all(isinstance(item, (int, float)) for item in data):
-            text = f"{name} = [{', '.join(fmt(item, precision) for item in data)}]"
-        else:
-            shape = np.shape(data)
-            labels = _labels_for(inputs, shape[0]) if len(shape) in (1, 2) else None
-            value = Value(name, data, rows=labels, cols=None) if len(shape) == 2 else Value(name, data, cols=labels)
-            for renderable in value_renderables(value, precision, INPUT_LIMIT):
-                parts.append(renderable)
+        kind = classify(data)
+        text = _input_line(name, data, kind, precision)
+        if text is None:
+            if kind == "matrix":
+                value = Value(name, data, rows=_labels_for(inputs, np.shape(data)[0]))
+            elif kind == "vector":
+                value = Value(name, data, cols=_labels_for(inputs, np.shape(data)[0]))
+            else:
+                value = Value(name, data)
+            parts.extend(value_renderables(value, precision, INPUT_LIMIT))
             continue
         if line:
             line.append("   ")
@@ -166,7 +164,7 @@ def question_renderable(question, number: int, total: int, precision: int = 4) -
     if question.inputs:
         parts.append(Text("Inputs:", style=STYLE_LABEL))
         for renderable in _inputs_renderables(question.inputs, precision):
-            parts.append(_indented(renderable) if isinstance(renderable, Text) else Padding(renderable, (0, 0, 0, 2), expand=False))
+            parts.append(_indented(renderable) if isinstance(renderable, Text) else indent(renderable))
     parts.append(Text(question.prompt, style=STYLE_TITLE))
     for i, choice in enumerate(question.choices, start=1):
         parts.append(_indented(Text(f"{i}. {choice}")))
@@ -211,7 +209,7 @@ def reply_renderable(reply, precision: int = 4) -> RenderableType:
     if kind == "revealed":
         parts = [Text(f"The answer is {question.expected_text}.", style=STYLE_LABEL)]
         if question.step is not None:
-            parts.append(step_renderable(question.step, question.step_number, precision))
+            parts.append(step_renderable(question.step, question.step_number, precision, run_on=True))
             parts.append(_indented(Text(question.reveal[-1], style=STYLE_WORKED)))
             if question.command:
                 parts.append(_indented(Text(f"The whole computation: {question.command}", style=STYLE_DIM)))

@@ -4,38 +4,30 @@ Each step becomes a section: a rule with its number and title, the formula, a
 table per value (labelled rows and columns, large matrices elided with ``…``
 but computed in full), the worked arithmetic, and a sentence of why.
 
-Tests render to ``make_console(file=StringIO(), width=80)`` and compare text.
+Where the text goes, whether it is coloured and how wide it is are decided by
+:mod:`nntutor.render.output`. Tests render to ``make_console(file=StringIO(), width=80)``
+and compare text.
 """
 
 from __future__ import annotations
 
-import os
-import sys
+import functools
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
+from rich import box
 from rich.console import Console, Group, RenderableType
+from rich.measure import Measurement
 from rich.padding import Padding
 from rich.rule import Rule
+from rich.table import Table as RichTable
 from rich.text import Text
 
 from nntutor.numfmt import fmt
-from nntutor.render.console import (  # noqa: F401 (re-exported: the console helpers live there, numpy-free)
-    _env_width,
-    _isatty,
-    emit,
-    error_console,
-    escape_help,
-    lessons_table,
-    make_console,
-    print_message,
-    stdout_console,
-)
-from nntutor.render.grid import GridTable
-from nntutor.render.indent import Indent
-from nntutor.render.layout import DEFAULT_LIMIT, is_ragged, is_scalar, shown_indices, text_rows
-from nntutor.trace import Deferred, Step, Table, Trace, Value
+from nntutor.render.layout import DEFAULT_LIMIT, INLINE, rows_table, shown_indices
+from nntutor.render.output import FULL_WIDTH, has_colour, make_console, plain_text, stdout_console
+from nntutor.trace import Deferred, Step, Table, Trace, Value, classify
 
 STYLE_TITLE = "bold"
 STYLE_FORMULA = "bold cyan"
@@ -45,6 +37,7 @@ STYLE_WORKED = "green"
 STYLE_WHY = "italic"
 STYLE_WARNING = "bold yellow"
 STYLE_DIM = "dim"
+READING_WIDTH = 100
 
 
 # --------------------------------------------------------------------------- cells
@@ -78,8 +71,30 @@ def _labels(labels: Sequence[str] | None, count: int) -> list[str]:
     return [str(i) for i in range(count)]
 
 
-def _new_table() -> GridTable:
-    return GridTable(header_style=STYLE_HEADER)
+def _new_table() -> RichTable:
+    """A table with a rule under its header and three spaces between columns, no outer edge."""
+    return RichTable(box=box.SIMPLE_HEAD, header_style=STYLE_HEADER, pad_edge=False, show_edge=False)
+
+
+def indent(renderable: RenderableType, *, left: int = 2, top: int = 0, bottom: int = 0, run_on: bool = False) -> RenderableType:
+    """``renderable`` drawn ``left`` columns in, after ``top`` blank lines and before ``bottom`` ones.
+
+    That is rich's ``Padding``, which crops each line at the width. Screens printed
+    with ``soft_wrap`` (the quiz) never wrap text, so there a text is indented
+    with ``run_on``: each of its lines gets the spaces in front and runs on past
+    the width instead of being cut.
+
+    >>> console = make_console(width=12, color=False)
+    >>> with console.capture() as captured:
+    ...     console.print(indent(Text("one two three"), run_on=True), soft_wrap=True)
+    >>> captured.get()
+    '  one two three\\n'
+    """
+    if run_on and isinstance(renderable, Text):
+        lines = renderable.split("\n", allow_blank=True)
+        body = Text("\n").join(Text(" " * left) + line for line in lines)
+        return Group(*[Text("")] * top, body, *[Text("")] * bottom)
+    return Padding(renderable, (top, 0, bottom, left), expand=False)
 
 
 # --------------------------------------------------------------------------- values
@@ -131,7 +146,7 @@ def finite_range(data: np.ndarray) -> tuple[float, float] | None:
     return float(data.min(where=finite, initial=np.inf)), float(data.max(where=finite, initial=-np.inf))
 
 
-def matrix_table(value: Value, precision: int, limit: int, heat: bool = False, col_limit: int | None = None) -> GridTable:
+def matrix_table(value: Value, precision: int, limit: int, heat: bool = False, col_limit: int | None = None) -> RichTable:
     """A labelled table of a matrix (a vector is one row named after the value).
 
     Only the rows shown are read, so a :class:`Deferred` matrix computes just those.
@@ -175,6 +190,20 @@ def matrix_table(value: Value, precision: int, limit: int, heat: bool = False, c
     return table
 
 
+def natural_width(console: Console, options, table: RichTable) -> int:
+    """The width ``table`` takes when nothing has to wrap (cells, padding and separators).
+
+    >>> table = _new_table()
+    >>> table.add_column("")
+    >>> table.add_column("a", justify="right")
+    >>> table.add_row("x", "10.25")
+    >>> console = make_console(width=40, color=False)
+    >>> natural_width(console, console.options, table)  # x, its padding, the separator, padding, 10.25
+    9
+    """
+    return Measurement.get(console, options.update_width(FULL_WIDTH), table).maximum
+
+
 class MatrixView:
     """A matrix (or vector) that elides columns to fit the width it is given.
 
@@ -194,12 +223,12 @@ class MatrixView:
         n_cols = np.shape(data)[-1]
         col_limit = n_cols if self.limit <= 0 else min(self.limit, n_cols) if n_cols > self.limit else n_cols
         table = matrix_table(self.value, self.precision, self.limit, self.heat, col_limit)
-        natural = table.natural_width()
+        natural = natural_width(console, options, table)
         if self.limit > 0:
             while col_limit > 2 and natural > options.max_width:
                 col_limit -= 1
                 table = matrix_table(self.value, self.precision, self.limit, self.heat, col_limit)
-                natural = table.natural_width()
+                natural = natural_width(console, options, table)
         yield Text(self.title, style=STYLE_LABEL)
         if natural > options.max_width:  # --full: as wide as it needs (a pager scrolls sideways)
             yield from console.render(table, options.update_width(natural))
@@ -211,7 +240,7 @@ class MatrixView:
             yield heat_legend(span[0], span[1], self.precision)
 
 
-def mixed_table(value: Value, precision: int, limit: int) -> GridTable:
+def mixed_table(value: Value, precision: int, limit: int) -> RichTable:
     data: Table = value.data
     table = _new_table()
     for column in data.columns:
@@ -228,7 +257,7 @@ def mixed_table(value: Value, precision: int, limit: int) -> GridTable:
     return table
 
 
-def mapping_table(value: Value, precision: int, limit: int) -> GridTable:
+def mapping_table(value: Value, precision: int, limit: int) -> RichTable:
     table = _new_table()
     table.add_column("key", style=STYLE_LABEL)
     table.add_column("value")
@@ -255,44 +284,46 @@ def scalar_text(value: Value, precision: int) -> Text:
 
 
 def value_renderables(value: Value, precision: int, limit: int, heat: bool = False) -> Iterator[RenderableType]:
-    """The renderables for one non-scalar value: its label above its table.
+    """The renderables for one value not shown inline, by its :attr:`~nntutor.trace.Value.kind`.
+
+    A vector or matrix is a :class:`MatrixView`; a stack one view per slice; a
+    table, mapping or rows value a table under its label; labels one line
+    (``tokens: The | cat``); a ragged list each item in turn.
 
     With ``heat`` (colour available) a value marked ``heat`` is drawn as a heatmap:
     coloured cells that keep their numbers, and a legend for the scale.
     """
     heat = heat and value.heat
     title = value.display_name
-    data = value.data
-    if isinstance(data, Deferred):
+    kind = value.kind
+    if kind in ("vector", "matrix"):
         yield MatrixView(title, value, precision, limit, heat)
-    elif isinstance(data, Table):
+    elif kind == "table":
         yield Group(Text(title, style=STYLE_LABEL), mixed_table(value, precision, limit))
-    elif isinstance(data, dict):
+    elif kind == "mapping":
         yield Group(Text(title, style=STYLE_LABEL), mapping_table(value, precision, limit))
-    elif isinstance(data, (list, tuple)) and all(isinstance(item, str) for item in data):
+    elif kind == "labels":
         text = Text()
         text.append(title, style=STYLE_LABEL)
-        text.append(": " + " | ".join(data))
+        text.append(": " + " | ".join(value.data))
         yield text
-    elif is_ragged(data):
-        for index, item in enumerate(data):
+    elif kind == "ragged":
+        for index, item in enumerate(value.data):
             piece = Value(f"{value.name}[{index}]", item, label=f"{title}[{index}]", heat=value.heat)
             yield from value_renderables(piece, precision, limit, heat)
-    elif text_rows(data) is not None:
-        yield Group(Text(title, style=STYLE_LABEL), mixed_table(Value(value.name, text_rows(data), label=value.label), precision, limit))
+    elif kind == "rows":
+        piece = Value(value.name, rows_table(value.data), label=value.label)
+        yield Group(Text(title, style=STYLE_LABEL), mixed_table(piece, precision, limit))
+    elif kind == "stack":
+        array = np.asarray(value.data)
+        for index in shown_indices(array.shape[0], limit):
+            if index is None:
+                yield Text(f"… ({array.shape[0]} in all)", style=STYLE_DIM)
+                continue
+            piece = Value(value.name, array[index], rows=value.rows, cols=value.cols)
+            yield MatrixView(f"{title} [{index}]", piece, precision, limit, heat)
     else:
-        array = np.asarray(data)
-        if array.ndim in (1, 2):
-            yield MatrixView(title, value, precision, limit, heat)
-        elif array.ndim == 3:
-            for index in shown_indices(array.shape[0], limit):
-                if index is None:
-                    yield Text(f"… ({array.shape[0]} in all)", style=STYLE_DIM)
-                    continue
-                piece = Value(value.name, array[index], rows=value.rows, cols=value.cols)
-                yield MatrixView(f"{title} [{index}]", piece, precision, limit, heat)
-        else:
-            yield Text(f"{title}: array of shape {array.shape}", style=STYLE_DIM)
+        yield Text(f"{title}: array of shape {np.shape(value.data)}", style=STYLE_DIM)
 
 
 class PlotView:
@@ -305,16 +336,12 @@ class PlotView:
         from nntutor.render.plots import plot_text
 
         width = min(options.max_width, 100)
-        color = console.color_system is not None and not console.no_color
+        color = has_colour(console)
         text = plot_text(self.plot, width=width, height=max(10, min(18, width // 4)), color=color)
         yield Text.from_ansi(text) if color else Text(text)
 
 
 # --------------------------------------------------------------------------- steps
-
-
-READING_WIDTH = 100
-FULL_WIDTH = 100_000
 
 
 def prose(renderable: RenderableType) -> RenderableType:
@@ -325,54 +352,61 @@ def prose(renderable: RenderableType) -> RenderableType:
 
 
 def step_renderable(
-    step: Step, number: int, precision: int, limit: int = DEFAULT_LIMIT, heat: bool = False, plots: bool = True
+    step: Step, number: int, precision: int, limit: int = DEFAULT_LIMIT, heat: bool = False, plots: bool = True,
+    run_on: bool = False,
 ) -> RenderableType:
+    """One step: its rule and title, formula, values, plots, worked arithmetic, warnings and why.
+
+    ``run_on`` is for screens printed with ``soft_wrap`` (see :func:`indent`).
+    """
+    pad = functools.partial(indent, run_on=run_on)
     parts: list[RenderableType] = [prose(Rule(Text(f"Step {number} · {step.title}", style=STYLE_TITLE), align="left"))]
     if step.formula_text or step.formula:
-        parts.append(prose(Indent(Text(step.formula_text or step.formula, style=STYLE_FORMULA))))
-    scalars = [v for v in step.values if is_scalar(v.data)]
-    others = [v for v in step.values if not is_scalar(v.data)]
+        parts.append(prose(pad(Text(step.formula_text or step.formula, style=STYLE_FORMULA))))
+    scalars = [v for v in step.values if v.kind in INLINE]
+    others = [v for v in step.values if v.kind not in INLINE]
     if scalars:
         line = Text("   ").join(scalar_text(v, precision) for v in scalars)
-        parts.append(prose(Indent(line)))
+        parts.append(prose(pad(line)))
     for value in others:
         for renderable in value_renderables(value, precision, limit, heat):
-            parts.append(Indent(renderable, top=1))
+            parts.append(pad(renderable, top=1))
     if plots:
         for plot in step.plots:
-            parts.append(Padding(PlotView(plot), (1, 0, 0, 2), expand=False))
+            parts.append(pad(PlotView(plot), top=1))
     if step.worked:
         worked = Text()
         for i, line in enumerate(step.worked):
             if i:
                 worked.append("\n")
             worked.append(line, style=STYLE_WORKED)
-        parts.append(prose(Indent(worked, top=1)))
+        parts.append(prose(pad(worked, top=1)))
     for warning in step.warnings:
-        parts.append(prose(Indent(Text("⚠ " + warning, style=STYLE_WARNING), top=1)))
+        parts.append(prose(pad(Text("⚠ " + warning, style=STYLE_WARNING), top=1)))
     if step.why:
-        parts.append(prose(Indent(Text(step.why, style=STYLE_WHY), top=1, bottom=1)))
+        parts.append(prose(pad(Text(step.why, style=STYLE_WHY), top=1, bottom=1)))
     else:
         parts.append(Text(""))
     return Group(*parts)
 
 
-def header_renderable(trace: Trace, narrative: str = "") -> RenderableType:
+def header_renderable(trace: Trace) -> RenderableType:
+    """The lesson's title, summary, narrative (``trace.narrative``) and warnings."""
     title = Text(trace.title, style="bold underline")
     parts: list[RenderableType] = [title]
     if trace.summary:
         parts.append(prose(Text(trace.summary)))
-    if narrative:
-        parts.append(prose(Indent(Text(narrative, style=STYLE_DIM), left=0, top=1)))
+    if trace.narrative:
+        parts.append(prose(indent(Text(trace.narrative, style=STYLE_DIM), left=0, top=1)))
     for warning in trace.warnings:
-        parts.append(prose(Indent(Text("⚠ " + warning, style=STYLE_WARNING), left=0, top=1)))
+        parts.append(prose(indent(Text("⚠ " + warning, style=STYLE_WARNING), left=0, top=1)))
     parts.append(Text(""))
     return Group(*parts)
 
 
 def _shown_in_steps(trace: Trace, data: Any) -> str | None:
     """The title of the step that already shows this very array, if any (no need to repeat it)."""
-    if is_scalar(data):
+    if classify(data) in INLINE:
         return None
     for step in trace.steps:
         for value in step.values:
@@ -396,90 +430,58 @@ def outputs_renderable(trace: Trace, precision: int, limit: int = DEFAULT_LIMIT)
         if already[name]:
             continue
         value = Value(name, data)
-        if is_scalar(data):
-            parts.append(Indent(scalar_text(value, precision)))
+        if value.kind in INLINE:
+            parts.append(indent(scalar_text(value, precision)))
         else:
             for renderable in value_renderables(value, precision, limit):
-                parts.append(Indent(renderable))
+                parts.append(indent(renderable))
     if repeated:
         note = "shown above: " + ", ".join(repeated) + " (--format json writes every output in full)"
-        parts.append(prose(Indent(Text(note, style=STYLE_DIM))))
+        parts.append(prose(indent(Text(note, style=STYLE_DIM))))
     return Group(*parts)
 
 
 def trace_renderables(
-    trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, narrative: str = "", heat: bool = False, plots: bool = True
+    trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, heat: bool = False, plots: bool = True
 ) -> Iterator[RenderableType]:
     """Everything shown for a lesson run, in order."""
-    yield header_renderable(trace, narrative)
+    yield header_renderable(trace)
     for number, step in enumerate(trace.steps, start=1):
         yield step_renderable(step, number, precision, limit, heat, plots)
     if trace.outputs:
         yield outputs_renderable(trace, precision, limit)
 
 
-def print_trace(
-    console: Console, trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, narrative: str = "", plots: bool = True
-) -> None:
+def print_trace(console: Console, trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, plots: bool = True) -> None:
     """Print a trace; heatmaps appear only where the console shows colour."""
-    heat = console.color_system is not None and not console.no_color
-    for renderable in trace_renderables(trace, precision=precision, limit=limit, narrative=narrative, heat=heat, plots=plots):
+    for renderable in trace_renderables(trace, precision=precision, limit=limit, heat=has_colour(console), plots=plots):
         console.print(renderable)
 
 
-def render_text(
-    trace: Trace, *, precision: int = 4, width: int = 100, limit: int = DEFAULT_LIMIT, narrative: str = "", plots: bool = True
-) -> str:
-    """The terminal rendering as plain text (for ``-o trace.txt`` and tests)."""
-    import io
-
-    buffer = io.StringIO()
-    console = make_console(buffer, width=width, color=False)
-    print_trace(console, trace, precision=precision, limit=limit, narrative=narrative, plots=plots)
-    return "\n".join(line.rstrip() for line in buffer.getvalue().splitlines()) + "\n"
-
-
-def render_renderables(renderables: Sequence[RenderableType], width: int = 100) -> str:
-    """Renderables as plain text, trailing spaces removed."""
-    import io
-
-    buffer = io.StringIO()
-    console = make_console(buffer, width=width, color=False)
-    for renderable in renderables:
-        console.print(renderable)
-    return "\n".join(line.rstrip() for line in buffer.getvalue().splitlines()) + "\n"
-
-
-def show_trace(trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, narrative: str = "", plots: bool = True) -> None:
-    """Print to stdout: styled in a terminal; plain text without trailing spaces when piped."""
-    if _isatty(sys.stdout) or os.environ.get("FORCE_COLOR"):
-        print_trace(stdout_console(), trace, precision=precision, limit=limit, narrative=narrative, plots=plots)
-    else:
-        width = FULL_WIDTH if limit <= 0 else _env_width(100)
-        sys.stdout.write(render_text(trace, precision=precision, width=width, limit=limit, narrative=narrative, plots=plots))
+def render_text(trace: Trace, *, precision: int = 4, width: int = 100, limit: int = DEFAULT_LIMIT, plots: bool = True) -> str:
+    """The terminal rendering as plain text ``width`` columns wide (``-o trace.txt``, pipes and tests)."""
+    return plain_text(trace_renderables(trace, precision=precision, limit=limit, plots=plots), width)
 
 
 def render_picture(
-    trace: Trace, kind: str, *, precision: int = 4, limit: int = DEFAULT_LIMIT, narrative: str = "", width: int = 100, plots: bool = True
+    trace: Trace, kind: str, *, precision: int = 4, limit: int = DEFAULT_LIMIT, width: int = 100, plots: bool = True
 ) -> str:
     """The coloured terminal rendering recorded as an SVG picture or an HTML page (``kind``)."""
     import io
 
     console = make_console(io.StringIO(), width=width, color=True, record=True)
-    print_trace(console, trace, precision=precision, limit=limit, narrative=narrative, plots=plots)
+    print_trace(console, trace, precision=precision, limit=limit, plots=plots)
     if kind == "svg":
         return console.export_svg(title=f"nntutor · {trace.title}")
     return console.export_html(inline_styles=True)
 
 
-def page_trace(
-    trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, narrative: str = "", read=input, plots: bool = True
-) -> None:
+def page_trace(trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, read=input, plots: bool = True) -> None:
     """Show one step at a time in a terminal: Enter for the next, ``b`` for back, ``q`` to stop."""
     console = stdout_console()
-    heat = console.color_system is not None and not console.no_color
+    heat = has_colour(console)
     steps = trace.steps
-    console.print(header_renderable(trace, narrative))
+    console.print(header_renderable(trace))
     index = 0
     while 0 <= index < len(steps):
         console.print(step_renderable(steps[index], index + 1, precision, limit, heat, plots))
@@ -498,11 +500,12 @@ def page_trace(
 
 def _marked_table(name: str, data: Any, mask: Any, precision: int, limit: int) -> RenderableType:
     """One run's value with changed cells marked ``*`` (and highlighted when colour is on)."""
-    array = np.asarray(data) if not isinstance(data, (str, dict, Table)) else None
-    if array is None or array.dtype == object or array.ndim > 2:
+    kind = classify(data)
+    array = np.asarray(data) if kind in ("scalar", "vector", "matrix", "labels", "rows") else None
+    if array is None or array.dtype == object:
         suffix = " *" if mask is True else ""
-        return Text(f"{name}: {data if isinstance(data, str) else '(see the full runs)'}{suffix}")
-    if array.ndim == 0:
+        return Text(f"{name}: {data if kind == 'text' else '(see the full runs)'}{suffix}")
+    if kind == "scalar":
         text = Text(f"{name} = {fmt(array.item(), precision)}")
         if mask is True:
             text.append(" *", style="bold yellow")
@@ -551,3 +554,12 @@ def comparison_renderable(
         )
     parts.append(Text("* = differs between the two runs", style=STYLE_DIM))
     return Group(*parts)
+
+
+def comparison_renderables(comparison, *, precision: int = 4, limit: int = DEFAULT_LIMIT) -> list[RenderableType]:
+    """``--vs``: the first run in full, then both runs' outputs side by side (:class:`~nntutor.render.compare.Comparison`)."""
+    first, second = comparison.first, comparison.second
+    return [
+        *trace_renderables(first, precision=precision, limit=limit),
+        comparison_renderable(first, second, comparison.masks, comparison.labels, precision=precision, limit=limit),
+    ]

@@ -1,0 +1,329 @@
+"""The output policy, in one place: where output goes, whether it is coloured, how wide it is.
+
+- **Where.** To stdout, or to a file (``-o PATH``), which is written atomically
+  (:func:`nntutor.render.files.write_atomic`). Errors and notices go to stderr.
+- **Colour.** Styled on a terminal (or with ``FORCE_COLOR``); plain text, with
+  trailing spaces removed, into a pipe or a file. ``NO_COLOR`` turns colour off
+  (rich reads it).
+- **Width.** The terminal's width on a terminal; ``$COLUMNS`` (else 100) in a
+  pipe; 100 in a file.
+- **Format.** A format name comes from ``--format`` or from the file's
+  extension (:func:`choose_format`); :data:`RENDERERS` turns a lesson's
+  :class:`~nntutor.trace.Trace` into that format, :data:`COMPARISON_RENDERERS`
+  a :class:`~nntutor.render.compare.Comparison` (``--vs``).
+
+A command gathers its inputs and hands over::
+
+    fmt = output.prepare("markdown", "attention.md")    # checked before any work
+    output.deliver(trace, format=fmt, path="attention.md", precision=4)
+
+NumPy and the renderers are imported only when a trace is delivered, so
+``nntutor list`` and ``--help`` stay light.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import IO, Any, NamedTuple
+
+from rich.console import Console, RenderableType
+from rich.text import Text
+
+from nntutor.errors import InputError
+
+FORMATS = ("text", "markdown", "json", "svg", "html")
+EXTENSIONS = {
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".json": "json",
+    ".txt": "text",
+    ".svg": "svg",
+    ".html": "html",
+    ".htm": "html",
+}
+PIPE_WIDTH = 100
+"""Width of text in a pipe when ``$COLUMNS`` is unset."""
+FILE_WIDTH = 100
+"""Width of text written to a file (and of the SVG/HTML pictures)."""
+FULL_WIDTH = 100_000
+"""Width of a piped ``--full`` lesson: matrices as wide as they are (a pager scrolls sideways)."""
+
+
+# --------------------------------------------------------------------------- formats
+
+
+def choose_format(output_format: str | None, path: str | None) -> str:
+    """The format asked for with ``--format``, else the one ``path``'s extension names, else text.
+
+    >>> choose_format(None, None), choose_format(None, "notes/attention.MD"), choose_format("json", "x.txt")
+    ('text', 'markdown', 'json')
+    """
+    if output_format is not None:
+        if output_format not in FORMATS:
+            raise InputError("--format", f"{output_format!r} is not one of: {', '.join(FORMATS)}")
+        return output_format
+    if path is None:
+        return "text"
+    suffix = Path(path).suffix.lower()
+    if suffix not in EXTENSIONS:
+        raise InputError(
+            "--output", f"cannot tell the format from {suffix or 'no extension'!r} (use .md, .json or .txt, or --format)"
+        )
+    return EXTENSIONS[suffix]
+
+
+def prepare(output_format: str | None, path: str | None) -> str:
+    """:func:`choose_format`, and a refusal of an unwritable ``path``, before any work is done."""
+    chosen = choose_format(output_format, path)
+    if path is not None:
+        from nntutor.render.files import check_writable
+
+        check_writable(path)
+    return chosen
+
+
+# --------------------------------------------------------------------------- consoles
+
+
+def is_terminal(stream: IO[str] | None) -> bool:
+    """True when ``stream`` is an interactive terminal (False for pipes, files, closed or missing streams)."""
+    try:
+        return bool(stream is not None and stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+def styled(stream: IO[str] | None) -> bool:
+    """True when output to ``stream`` is drawn styled: a terminal, or ``FORCE_COLOR`` set."""
+    return is_terminal(stream) or bool(os.environ.get("FORCE_COLOR"))
+
+
+def pipe_width(default: int = PIPE_WIDTH) -> int:
+    """The width of text in a pipe: ``$COLUMNS`` (at least 40), else ``default``.
+
+    ``COLUMNS=120`` gives 120, ``COLUMNS=20`` 40, ``COLUMNS=wide`` or none 100.
+    """
+    try:
+        return max(40, int(os.environ.get("COLUMNS", default)))
+    except ValueError:
+        return default
+
+
+def make_console(
+    file: IO[str] | None = None,
+    *,
+    width: int | None = None,
+    color: bool | None = None,
+    record: bool = False,
+    stderr: bool = False,
+) -> Console:
+    """The one Console factory: markup, emoji and highlighting off (user text is shown as typed).
+
+    ``color=None`` lets rich decide (no colour with NO_COLOR or when piped);
+    ``False`` forces plain text; ``True`` forces colour. Without a ``width``, a
+    console on a pipe or a file is :func:`pipe_width` wide.
+    """
+    if width is None and file is not None and not is_terminal(file):
+        width = pipe_width()
+    kwargs: dict[str, Any] = {}
+    if color is False:
+        kwargs["color_system"] = None
+        kwargs["no_color"] = True
+    elif color is True:
+        kwargs["force_terminal"] = True
+        kwargs["color_system"] = "truecolor"
+    return Console(
+        file=file,
+        width=width,
+        markup=False,
+        emoji=False,
+        highlight=False,
+        record=record,
+        stderr=stderr,
+        soft_wrap=False,
+        **kwargs,
+    )
+
+
+def has_colour(console: Console) -> bool:
+    """True when ``console`` draws colour (heatmaps and coloured plots are drawn only then)."""
+    return console.color_system is not None and not console.no_color
+
+
+def stdout_console() -> Console:
+    """Console for data on stdout: terminal width when interactive, :func:`pipe_width` when piped."""
+    return make_console(sys.stdout)
+
+
+def error_console() -> Console:
+    return make_console(sys.stderr, stderr=True)
+
+
+def print_message(message: str, *, style: str = "") -> None:
+    """One line to stderr (errors, notices): never parsed as markup."""
+    error_console().print(Text(message, style=style), soft_wrap=True)
+
+
+def plain_text(renderables: Iterable[RenderableType], width: int, *, soft_wrap: bool = False) -> str:
+    """Renderables as plain text ``width`` columns wide, without colour or trailing spaces.
+
+    >>> plain_text([Text("one two three")], 8)
+    'one two\\nthree\\n'
+    """
+    buffer = io.StringIO()
+    console = make_console(buffer, width=width, color=False)
+    for renderable in renderables:
+        console.print(renderable, soft_wrap=soft_wrap)
+    return "\n".join(line.rstrip() for line in buffer.getvalue().splitlines()) + "\n"
+
+
+def emit(*renderables: RenderableType, stream: IO[str] | None = None, width: int | None = None, soft_wrap: bool = False) -> None:
+    """Print to ``stream`` (stdout): styled when :func:`styled`, else plain text ``width`` wide
+    (default :func:`pipe_width`) without trailing spaces.
+
+    ``soft_wrap`` never wraps text (quiz screens read the same at any width).
+    """
+    stream = sys.stdout if stream is None else stream
+    if styled(stream):
+        console = make_console(stream)
+        for renderable in renderables:
+            console.print(renderable, soft_wrap=soft_wrap)
+    else:
+        stream.write(plain_text(renderables, pipe_width() if width is None else width, soft_wrap=soft_wrap))
+    stream.flush()
+
+
+# --------------------------------------------------------------------------- renderers
+
+
+class Options(NamedTuple):
+    """How a trace is shown: decimals, the row/column limit (0: everything) and whether to draw plots."""
+
+    precision: int = 4
+    limit: int = 8
+    plots: bool = True
+
+
+class Screen(NamedTuple):
+    """Terminal text not drawn yet; :func:`deliver` draws it styled on a terminal, plain elsewhere.
+
+    ``draw(heat)`` gives the renderables (``heat``: colour is on, draw heatmaps);
+    ``width`` is the plain width in a pipe (None: :func:`pipe_width`);
+    ``page()``, when there is one, shows it a step at a time (``--step``).
+    """
+
+    draw: Callable[[bool], Iterable[RenderableType]]
+    width: int | None = None
+    page: Callable[[], None] | None = None
+
+
+def _trace_text(trace, options: Options) -> Screen:
+    from nntutor.render import terminal
+
+    def draw(heat: bool) -> Iterable[RenderableType]:
+        return terminal.trace_renderables(trace, precision=options.precision, limit=options.limit, heat=heat, plots=options.plots)
+
+    def page() -> None:
+        terminal.page_trace(trace, precision=options.precision, limit=options.limit, plots=options.plots)
+
+    return Screen(draw, FULL_WIDTH if options.limit <= 0 else None, page)
+
+
+def _trace_markdown(trace, options: Options) -> str:
+    from nntutor.render.markdown import render_markdown
+
+    return render_markdown(trace, precision=options.precision, limit=options.limit, plots=options.plots)
+
+
+def _trace_json(trace, options: Options) -> str:
+    from nntutor.render.json import render_json
+
+    return render_json(trace)
+
+
+def _trace_picture(kind: str) -> Callable[[Any, Options], str]:
+    def render(trace, options: Options) -> str:
+        from nntutor.render.terminal import render_picture
+
+        return render_picture(trace, kind, precision=options.precision, limit=options.limit, width=FILE_WIDTH, plots=options.plots)
+
+    return render
+
+
+def _comparison_text(comparison, options: Options) -> Screen:
+    """The first run in full, then both runs' outputs side by side (plots drawn, no heatmaps)."""
+    from nntutor.render import terminal
+
+    def draw(heat: bool) -> Iterable[RenderableType]:
+        return terminal.comparison_renderables(comparison, precision=options.precision, limit=options.limit)
+
+    return Screen(draw)
+
+
+def _comparison_json(comparison, options: Options) -> str:
+    from nntutor.render.json import comparison_json
+
+    return comparison_json(comparison)
+
+
+RENDERERS: dict[str, Callable[[Any, Options], str | Screen]] = {
+    "text": _trace_text,
+    "markdown": _trace_markdown,
+    "json": _trace_json,
+    "svg": _trace_picture("svg"),
+    "html": _trace_picture("html"),
+}
+"""Format name -> the renderer of a lesson's trace: text (a :class:`Screen`) or a document."""
+
+COMPARISON_RENDERERS: dict[str, Callable[[Any, Options], str | Screen]] = {
+    "text": _comparison_text,
+    "markdown": _comparison_text,
+    "json": _comparison_json,
+    "svg": _comparison_text,
+    "html": _comparison_text,
+}
+"""Format name -> the renderer of a ``--vs`` comparison (JSON, or else the terminal text)."""
+
+
+def deliver(
+    subject,
+    *,
+    format: str = "text",
+    path: str | None = None,
+    precision: int = 4,
+    limit: int = 8,
+    plots: bool = True,
+    step: bool = False,
+) -> None:
+    """Render a trace (or a :class:`~nntutor.render.compare.Comparison`) in ``format`` and send it on.
+
+    To ``path`` when given (atomically, then a ``wrote PATH (format)`` notice
+    on stderr); else to stdout: text styled on a terminal, where ``step``
+    shows one step at a time if stdin is a terminal too; plain text in a pipe.
+    """
+    from nntutor.render.compare import Comparison
+
+    table = COMPARISON_RENDERERS if isinstance(subject, Comparison) else RENDERERS
+    rendered = table[format](subject, Options(precision, limit, plots))
+    if isinstance(rendered, Screen):
+        if path is None and styled(sys.stdout):
+            if step and rendered.page is not None and is_terminal(sys.stdin) and is_terminal(sys.stdout):
+                rendered.page()
+                return
+            console = stdout_console()
+            for renderable in rendered.draw(has_colour(console)):
+                console.print(renderable)
+            return
+        width = FILE_WIDTH if path is not None else rendered.width or pipe_width()
+        rendered = plain_text(rendered.draw(False), width)
+    if path is None:
+        sys.stdout.write(rendered if rendered.endswith("\n") else rendered + "\n")
+        return
+    from nntutor.render.files import write_atomic
+
+    write_atomic(path, rendered)
+    print_message(f"wrote {path} ({format})")
