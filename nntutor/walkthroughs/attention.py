@@ -83,6 +83,16 @@ def _check_projection(flag: str, w: np.ndarray | None, d: int) -> None:
         raise InputError(flag, f"expected {d} rows to match the {d} columns of --x, got {w.shape[0]}")
 
 
+def check_padding(padding: np.ndarray | None, n: int) -> np.ndarray | None:
+    """``--padding``: one 0 (masked) or 1 (kept) per token, or none."""
+    if padding is not None:
+        if padding.size != n:
+            raise InputError("--padding", f"expected {n} values (one per token), got {padding.size}")
+        if not np.all((padding == 0) | (padding == 1)):
+            raise InputError("--padding", "expected only 0 (masked) and 1 (kept) values")
+    return padding
+
+
 def check(args: Args) -> Inputs:
     """The flags checked together: sizes, projection shapes, one label and one padding entry per token."""
     x, drawn = resolve_x(args)
@@ -100,12 +110,7 @@ def check(args: Args) -> Inputs:
         tokens = tuple(f"t{i}" for i in range(n))
     if len(tokens) != n:
         raise InputError("--tokens", f"expected {n} names to match the {n} rows of --x, got {len(tokens)}")
-    padding = args["padding"]
-    if padding is not None:
-        if padding.size != n:
-            raise InputError("--padding", f"expected {n} values (one per token), got {padding.size}")
-        if not np.all((padding == 0) | (padding == 1)):
-            raise InputError("--padding", "expected only 0 (masked) and 1 (kept) values")
+    padding = check_padding(args["padding"], n)
     return Inputs(x, tuple(tokens), wq, wk, wv, bool(args["causal"]), not bool(args["no-scale"]), padding, drawn)
 
 

@@ -39,7 +39,7 @@ from nntutor.trace import Step, Trace, Value
 from nntutor.walkthroughs._common import Context, dot_worked, index_labels
 from nntutor.walkthroughs._declare import Args, Mistake, Target, Walkthrough
 from nntutor.walkthroughs._transformer import random_matrix, shape_text, token_labels
-from nntutor.walkthroughs.attention import MAX_MEMORY_BYTES
+from nntutor.walkthroughs.attention import MAX_MEMORY_BYTES, check_padding
 
 DEFAULT_SEQ_LEN = 3
 DEFAULT_D_MODEL = 2
@@ -155,12 +155,7 @@ def check(args: Args) -> Inputs:
         drawn.append("dout")
 
     tokens = token_labels(args["tokens"], n, given)
-    padding = args["padding"]
-    if padding is not None:
-        if padding.size != n:
-            raise InputError("--padding", f"expected {n} values (one per token), got {padding.size}")
-        if not np.all((padding == 0) | (padding == 1)):
-            raise InputError("--padding", "expected only 0 (masked) and 1 (kept) values")
+    padding = check_padding(args["padding"], n)
     record: dict[str, Any] = {}
     if drawn:
         record = {"seed": seed, "drawn": drawn, **{name: args[name] for name in sized}}
