@@ -214,6 +214,29 @@ class Step:
         raise KeyError(f"step {self.id!r} has no value {name!r}")
 
 
+class LessonLink(NamedTuple):
+    """Another lesson as a lesson's ending points to it: its number in the course, name and title.
+
+    ``LessonLink(2, "activations", "Activation functions and their slopes")``
+    """
+
+    number: int
+    name: str
+    title: str
+
+
+class WhatNext(NamedTuple):
+    """Where a lesson leads, shown after its result: this lesson's number in a course of
+    ``total``, the lesson after it (None after the last) and the lessons its file names in
+    ``see_also``. The quiz for this lesson is ``nntutor quiz <trace.lesson>``.
+    """
+
+    number: int
+    total: int
+    next_lesson: LessonLink | None
+    see_also: tuple[LessonLink, ...] = ()
+
+
 @dataclass
 class Trace:
     """A whole lesson run: its inputs, ordered steps and public outputs.
@@ -221,7 +244,8 @@ class Trace:
     ``inputs`` holds every input the computation used (random ones included),
     so any run can be reproduced. ``outputs`` are the lesson's public contract:
     their names are read by scripts and autograders. ``narrative`` is the
-    lesson's introduction, shown before the steps.
+    lesson's introduction, shown before the steps. ``what_next``, when set (by
+    the command that shows the lesson), is the course around it: never an output.
     """
 
     lesson: str
@@ -232,6 +256,7 @@ class Trace:
     outputs: dict[str, Any] = field(default_factory=dict)
     summary: str = ""
     warnings: list[str] = field(default_factory=list)
+    what_next: WhatNext | None = None
 
     def step(self, step_id: str) -> Step:
         for s in self.steps:

@@ -19,10 +19,13 @@ def test_version(run_cli):
     assert result.stdout.strip() == f"nntutor {__version__}"
 
 
-def test_no_arguments_shows_help(run_cli):
+def test_no_arguments_shows_the_course_map_and_help_stays(run_cli):
     result = run_cli()
-    assert result.exit_code == 0
-    assert "lesson" in result.stdout and "list" in result.stdout
+    assert result.exit_code == 0, result.stderr
+    assert re.match(r"Your course: \d+ lessons, none studied yet\n", result.stdout)
+    assert "Next: nntutor lesson neuron · then: nntutor quiz neuron" in result.stdout
+    assert "Usage:" not in result.stdout
+    assert "Usage: nntutor [OPTIONS] COMMAND" in run_cli("--help").stdout
 
 
 def test_list_groups_lessons_by_part(run_cli):
@@ -523,7 +526,7 @@ def test_lesson_file_of_an_unknown_lesson_is_one_line_with_suggestions(run_cli):
     assert_refused(run_cli("lesson-file", "../../etc/passwd"), "is not a lesson name")
 
 
-LEARNER_ORDER = ["lesson", "list", "quiz", "progress", "check", "lesson-file"]
+LEARNER_ORDER = ["next", "lesson", "list", "quiz", "progress", "check", "lesson-file"]
 
 
 def _listed_commands(help_text: str) -> list[str]:
@@ -531,9 +534,8 @@ def _listed_commands(help_text: str) -> list[str]:
     return [match.group(1) for match in re.finditer(r"^│ ([a-z][a-z-]*) ", panel, re.MULTILINE)]
 
 
-@pytest.mark.parametrize("argv", [["--help"], []], ids=["--help", "no arguments"])
-def test_help_lists_commands_in_the_order_a_learner_uses_them(run_cli, argv):
-    result = run_cli(*argv)
+def test_help_lists_commands_in_the_order_a_learner_uses_them(run_cli):
+    result = run_cli("--help")
     assert result.exit_code == 0
     assert _listed_commands(result.stdout) == LEARNER_ORDER
 

@@ -9,7 +9,9 @@ show, each problem naming the file (or the lesson module) and the key:
 - a labels default is accepted as if it were typed (``default = "I,love,my"`` for a
   four-row matrix is an error, not silently replaced by ``t0..t3``);
 - every quiz target of the module names a step and value of that run, every known
-  mistake an existing value, and the quiz's ``keep``/``fixed``/``vary`` real inputs.
+  mistake an existing value, and the quiz's ``keep``/``fixed``/``vary`` real inputs;
+- across files: every ``requires`` and ``see_also`` entry names a lesson, and no
+  requirements go round in a cycle (:func:`nntutor.catalog.course.reference_problems`).
 
 >>> count, problems = check_lessons()
 >>> count >= 20, problems
@@ -24,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from nntutor.catalog import lessonfile, registry
+from nntutor.catalog.course import reference_problems
 from nntutor.catalog.run import prepare
 from nntutor.errors import InputError, LessonFileError, NntutorError
 from nntutor.walkthroughs._declare import Args
@@ -35,9 +38,11 @@ def check_lessons(extra_dir: str | os.PathLike | None = None) -> tuple[int, list
     """Validate every lesson file in every folder, then its references into code: (files, problems)."""
     count, errors = lessonfile.check_all(extra_dir)
     broken = {error.path for error in errors}
-    for path in lessonfile.lesson_files(lessonfile.lesson_dirs(extra_dir)).values():
-        if str(path) not in broken:
-            errors.extend(cross_references(lessonfile.read_lesson_file(path)))
+    files = lessonfile.lesson_files(lessonfile.lesson_dirs(extra_dir))  # the lessons in force
+    lessons = [lessonfile.read_lesson_file(path) for path in files.values() if str(path) not in broken]
+    for lesson in lessons:
+        errors.extend(cross_references(lesson))
+    errors.extend(reference_problems(lessons, known=files))
     return count, errors
 
 

@@ -45,6 +45,7 @@ LESSON_KEYS = {
     "inputs": list,
     "quiz": list,
     "see_also": list,
+    "requires": list,
 }
 REQUIRED_LESSON_KEYS = ("format_version", "name", "title", "part", "order", "summary", "builder", "narrative")
 INPUT_KEYS = {
@@ -139,6 +140,7 @@ class Lesson(NamedTuple):
     hints: tuple[str, ...] = ()
     quiz: tuple[QuizItem, ...] = ()
     see_also: tuple[str, ...] = ()
+    requires: tuple[str, ...] = ()  # lessons to study first (checked across files by nntutor check)
 
     def input(self, name: str) -> InputSpec:
         for spec in self.inputs:
@@ -365,6 +367,10 @@ def validate_data(path: Path, data: dict[str, Any], *, check_inputs: bool = True
     for number, hint in enumerate(data.get("hints", []), start=1):
         if not isinstance(hint, str) or not hint.strip():
             errors.append(LessonFileError(where, f"hints[{number}]", "must be a non-empty string"))
+    for key in ("requires", "see_also"):
+        for number, other in enumerate(data.get(key, []), start=1):
+            if not isinstance(other, str) or not NAME_PATTERN.fullmatch(other):
+                errors.append(LessonFileError(where, f"{key}[{number}]", "must be a lesson name (lower-case letters, digits and '-')"))
     seen: set[str] = set()
     for number, raw in enumerate(data.get("inputs", []), start=1):
         prefix = f"inputs[{number}]."
@@ -474,6 +480,7 @@ def _build_lesson(path: Path, data: dict[str, Any]) -> Lesson:
             for raw in data.get("quiz", [])
         ),
         see_also=tuple(data.get("see_also", [])),
+        requires=tuple(data.get("requires", [])),
     )
 
 

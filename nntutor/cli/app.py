@@ -192,7 +192,8 @@ class LessonGroup(TyperGroup):
     def get_command(self, ctx, cmd_name: str):
         from nntutor.catalog.lessonfile import load_lesson
 
-        return lesson_command(load_lesson(cmd_name, _lessons_dir_of(ctx)))
+        extra = _lessons_dir_of(ctx)
+        return lesson_command(load_lesson(cmd_name, extra), extra)
 
 
 def _parameter_name(input_name: str) -> str:
@@ -233,8 +234,11 @@ def _input_parameters(lesson) -> list[inspect.Parameter]:
     return params
 
 
-def lesson_command(lesson):
-    """A Typer command whose options are the lesson's inputs plus the output options."""
+def lesson_command(lesson, extra_dir: str | None = None):
+    """A Typer command whose options are the lesson's inputs plus the output options.
+
+    ``extra_dir`` is the ``--lessons-dir`` the lesson was found with (its course is read from there too).
+    """
     params = _input_parameters(lesson)
     common = {
         "output_format": (
@@ -275,7 +279,8 @@ def lesson_command(lesson):
     def run(**kwargs: Any) -> None:
         raw = {spec.name: kwargs[_parameter_name(spec.name)] for spec in lesson.inputs}
         show_lesson(lesson, raw, output_format=kwargs["output_format"], output=kwargs["output"],
-                    precision=kwargs["precision"], full=kwargs["full"], step=kwargs["step"], vs=kwargs["vs"], plots=not kwargs["no_plot"])
+                    precision=kwargs["precision"], full=kwargs["full"], step=kwargs["step"], vs=kwargs["vs"], plots=not kwargs["no_plot"],
+                    lessons_dir=extra_dir)
 
     run.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     run.__doc__ = f"{lesson.title}: {lesson.summary}"
@@ -302,20 +307,30 @@ def _parse_precision(raw: str | None) -> int:
 
 
 def show_lesson(lesson, raw: dict[str, Any], *, output_format: str | None, output: str | None,
-                precision: str | None, full: bool, step: bool = False, vs: str | None = None, plots: bool = True) -> None:
-    """Run the lesson (twice with ``--vs``) and hand the result to the output (:mod:`nntutor.render.output`)."""
+                precision: str | None, full: bool, step: bool = False, vs: str | None = None, plots: bool = True,
+                lessons_dir: str | None = None, course=None) -> None:
+    """Run the lesson (twice with ``--vs``), end it with what comes next in its course (read
+    from ``lessons_dir`` unless given), hand it to the output (:mod:`nntutor.render.output`),
+    and note it as studied once it was shown to the end (not when ``--step`` was quit early).
+    """
     from nntutor.catalog.run import run_lesson
     from nntutor.render import output as out
 
     digits = _parse_precision(precision)
     fmt_name = out.prepare(output_format, output)
     trace = run_lesson(lesson, raw, precision=digits)
-    _record_studied(lesson.name)
+    if course is None:
+        from nntutor.catalog.course import load_course
+
+        course, _ = load_course(lessons_dir)
+    trace.what_next = course.what_next(lesson)
     delivery = {"format": fmt_name, "path": output, "precision": digits, "limit": 0 if full else 8, "plots": plots, "step": step}
     if vs is None:
-        out.deliver(trace, **delivery)
+        finished = out.deliver(trace, **delivery)
     else:
-        show_comparison(lesson, raw, trace, vs, **delivery)
+        finished = show_comparison(lesson, raw, trace, vs, **delivery)
+    if finished:
+        _record_studied(lesson.name)
 
 
 def vs_overrides(lesson, text: str) -> dict[str, Any]:
@@ -355,14 +370,14 @@ def vs_overrides(lesson, text: str) -> dict[str, Any]:
     return {name: value for name, value in given.items() if value is not None and value is not False}
 
 
-def show_comparison(lesson, raw: dict[str, Any], first, vs: str, **delivery: Any) -> None:
+def show_comparison(lesson, raw: dict[str, Any], first, vs: str, **delivery: Any) -> bool:
     """``--vs``: run the lesson again with those flags changed and hand both runs to the output."""
     from nntutor.catalog.run import run_lesson
     from nntutor.render import output as out
     from nntutor.render.compare import Comparison
 
     second = run_lesson(lesson, {**raw, **vs_overrides(lesson, vs)}, precision=delivery["precision"])
-    out.deliver(Comparison(first, second, vs), **delivery)
+    return out.deliver(Comparison(first, second, vs), **delivery)
 
 
 def _record_studied(name: str) -> None:
@@ -420,10 +435,11 @@ def quiz_command(ctx: typer.Context, lesson_names: list[str] | None, count: str,
         raise typer.Exit(130)
 
 
-def progress_command(reset: bool, yes: bool, as_json: bool, data_dir: str | None) -> None:
+def progress_command(ctx: typer.Context, reset: bool, yes: bool, as_json: bool, data_dir: str | None) -> None:
     """Glue for ``nntutor progress``."""
     import time
 
+    from nntutor.catalog.course import load_course
     from nntutor.render import quiz_view
     from nntutor.study.progress import Store
 
@@ -437,7 +453,8 @@ def progress_command(reset: bool, yes: bool, as_json: bool, data_dir: str | None
             store.reset()
             _say(f"Progress reset ({store.path}).")
             return
-        report = store.report()
+        course, _ = load_course(_lessons_dir_of(ctx))
+        report = store.report(course=[lesson.name for lesson in course.lessons])
     if as_json:
         sys.stdout.write(quiz_view.progress_json(report))
     else:
@@ -453,16 +470,67 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+def _marks():
+    """The learner's marks (:mod:`nntutor.study.marks`); progress that cannot be read only warns."""
+    from nntutor.study.marks import Marks, read_marks
+
+    try:
+        marks = read_marks()
+    except NntutorError as exc:
+        _say(f"warning: could not read your progress ({_one_line(str(exc))}); the course is shown without it")
+        return Marks(frozenset(), {})
+    for notice in marks.notices:
+        _say(f"note: {notice}")
+    return marks
+
+
+def course_map(ctx: typer.Context) -> None:
+    """``nntutor`` alone: the course map (parts, numbered lessons, marks) and what to run next."""
+    from nntutor.catalog.course import load_course
+    from nntutor.render.console import emit
+    from nntutor.render.course_view import course_map as map_renderable
+
+    course, broken = load_course(_lessons_dir_of(ctx))  # top-level keys only: NumPy is not needed
+    marks = _marks()
+    emit(map_renderable(course.places(marks.studied, marks.scores), broken=len(broken)))
+
+
 def list_lessons(ctx: typer.Context, lessons_dir: Annotated[str | None, _lessons_dir_option()] = None) -> None:
-    """List the lessons in teaching order, grouped by part."""
-    from nntutor.catalog.lessonfile import scan
-    from nntutor.render.console import emit, lessons_table
+    """List the lessons in teaching order, grouped by part, numbered and marked (studied, next, quiz score)."""
+    from nntutor.catalog.course import load_course
+    from nntutor.render.console import emit
+    from nntutor.render.course_view import course_list
+
+    course, broken = load_course(_lessons_dir_of(ctx))  # names and summaries: NumPy is not needed
+    marks = _marks()
+    emit(course_list(course.places(marks.studied, marks.scores), [(Path(error.path).stem, _one_line(error.message)) for error in broken]))
+
+
+def next_lesson(
+    ctx: typer.Context,
+    step: Annotated[bool, typer.Option("--step", help="Pause after each step (Enter: next, b: back, q: quit); ignored when not in a terminal.")] = False,
+    lessons_dir: Annotated[str | None, _lessons_dir_option()] = None,
+) -> None:
+    """Run the next lesson of the course, with its default inputs.
+
+    That is the first lesson you have not studied whose required lessons you have;
+    the course map (nntutor, alone) shows which one it is.
+    """
+    from nntutor.catalog.course import load_course
+    from nntutor.catalog.lessonfile import load_lesson
+    from nntutor.render.console import emit
 
     extra = _lessons_dir_of(ctx)
-    lessons, broken = scan(extra, check_inputs=False)  # names and summaries: NumPy is not needed
-    rows = [(lesson.part, lesson.name, lesson.summary) for lesson in lessons]
-    rows += [("Broken lesson files (see: nntutor check)", Path(error.path).stem, _one_line(error.message)) for error in broken]
-    emit(lessons_table(rows))
+    course, _ = load_course(extra)
+    upcoming = course.next_lesson(_marks().studied)
+    if upcoming is None:
+        sys.stdout.write(f"Every lesson of the course is studied ({len(course)} of {len(course)}). Review with: nntutor quiz\n")
+        return
+    from rich.text import Text
+
+    emit(Text(f"Lesson {course.number(upcoming.name)} of {len(course)}: nntutor lesson {upcoming.name}", style="dim"))
+    show_lesson(load_lesson(upcoming.name, extra), {}, output_format=None, output=None, precision=None, full=False,
+                step=step, course=course)
 
 
 def check(ctx: typer.Context, lessons_dir: Annotated[str | None, _lessons_dir_option()] = None) -> None:
@@ -522,13 +590,14 @@ def quiz(
 
 
 def progress(
+    ctx: typer.Context,
     reset: Annotated[bool, typer.Option("--reset", help="Forget everything studied and answered (asks first).")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="With --reset: do not ask.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     data_dir: Annotated[str | None, typer.Option("--data-dir", help=DATA_DIR_HELP, metavar="DIR")] = None,
 ) -> None:
-    """Lessons studied and when, quiz accuracy, weakest kinds of step, what is due for review."""
-    progress_command(reset, yes, as_json, data_dir)
+    """The course in order (what you studied and when), quiz accuracy, weakest kinds of step, what is due for review."""
+    progress_command(ctx, reset, yes, as_json, data_dir)
 
 
 def _command(name: str, function, **settings: Any):
@@ -547,10 +616,11 @@ def _lesson_group():
     )
 
 
-# The sub-commands in the order help lists them, the order a learner uses them: run a
-# lesson, see the others, quiz, look at progress; then the teacher's tools.
+# The sub-commands in the order help lists them, the order a learner uses them: the next
+# lesson, any lesson, see them all, quiz, look at progress; then the teacher's tools.
 # NntutorGroup builds each on demand.
 SUBCOMMANDS = {
+    "next": lambda: _command("next", next_lesson, cls=NntutorCommand),
     "lesson": _lesson_group,
     "list": lambda: _command("list", list_lessons, cls=NntutorCommand),
     "quiz": lambda: _command("quiz", quiz),
@@ -566,20 +636,23 @@ def make_app(argv: list[str] | None = None) -> typer.Typer:
         cls=NntutorGroup,
         name="nntutor",
         help="Learn how neural networks and transformers compute, by computing them in front of you. "
-        "Start with 'nntutor list', then 'nntutor lesson neuron'.",
-        no_args_is_help=True,
+        "'nntutor' alone shows the course map; 'nntutor next' runs the next lesson.",
+        no_args_is_help=False,
         add_completion=False,
         pretty_exceptions_enable=False,
     )
 
-    @app.callback()
+    @app.callback(invoke_without_command=True)
     def root(
+        ctx: typer.Context,
         lessons_dir: Annotated[str | None, _lessons_dir_option()] = None,
         version: Annotated[
             bool, typer.Option("--version", help="Show the version and exit.", callback=_version, is_eager=True)
         ] = False,
     ) -> None:
         """Learn how neural networks and transformers compute."""
+        if ctx.invoked_subcommand is None:
+            course_map(ctx)
 
     return app
 

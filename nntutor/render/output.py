@@ -213,12 +213,13 @@ class Screen(NamedTuple):
 
     ``draw(heat)`` gives the renderables (``heat``: colour is on, draw heatmaps);
     ``width`` is the plain width in a pipe (None: :func:`pipe_width`);
-    ``page()``, when there is one, shows it a step at a time (``--step``).
+    ``page()``, when there is one, shows it a step at a time (``--step``) and says whether
+    the learner reached the last step.
     """
 
     draw: Callable[[bool], Iterable[RenderableType]]
     width: int | None = None
-    page: Callable[[], None] | None = None
+    page: Callable[[], bool] | None = None
 
 
 def _trace_text(trace, options: Options) -> Screen:
@@ -227,8 +228,8 @@ def _trace_text(trace, options: Options) -> Screen:
     def draw(heat: bool) -> Iterable[RenderableType]:
         return terminal.trace_renderables(trace, precision=options.precision, limit=options.limit, heat=heat, plots=options.plots)
 
-    def page() -> None:
-        terminal.page_trace(trace, precision=options.precision, limit=options.limit, plots=options.plots)
+    def page() -> bool:
+        return terminal.page_trace(trace, precision=options.precision, limit=options.limit, plots=options.plots)
 
     return Screen(draw, FULL_WIDTH if options.limit <= 0 else None, page)
 
@@ -298,12 +299,13 @@ def deliver(
     limit: int = 8,
     plots: bool = True,
     step: bool = False,
-) -> None:
+) -> bool:
     """Render a trace (or a :class:`~nntutor.render.compare.Comparison`) in ``format`` and send it on.
 
     To ``path`` when given (atomically, then a ``wrote PATH (format)`` notice
     on stderr); else to stdout: text styled on a terminal, where ``step``
     shows one step at a time if stdin is a terminal too; plain text in a pipe.
+    Returns False when the learner stopped paging before the last step, else True.
     """
     from nntutor.render.compare import Comparison
 
@@ -312,18 +314,18 @@ def deliver(
     if isinstance(rendered, Screen):
         if path is None and styled(sys.stdout):
             if step and rendered.page is not None and is_terminal(sys.stdin) and is_terminal(sys.stdout):
-                rendered.page()
-                return
+                return rendered.page()
             console = stdout_console()
             for renderable in rendered.draw(has_colour(console)):
                 console.print(renderable)
-            return
+            return True
         width = FILE_WIDTH if path is not None else rendered.width or pipe_width()
         rendered = plain_text(rendered.draw(False), width)
     if path is None:
         sys.stdout.write(rendered if rendered.endswith("\n") else rendered + "\n")
-        return
+        return True
     from nntutor.render.files import write_atomic
 
     write_atomic(path, rendered)
     print_message(f"wrote {path} ({format})")
+    return True

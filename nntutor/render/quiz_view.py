@@ -310,18 +310,42 @@ def _when(at: float, now: float) -> str:
     return f"{stamp} ({rel})"
 
 
+def _course_row(row: dict[str, Any], now: float, number_width: int) -> Text:
+    """One lesson of ``nntutor progress``'s course: ``✓  1 neuron   last … · 2 lesson runs · 3 quiz answers``."""
+    mark = "✓" if row["runs"] else "·"
+    number = "–" if row["number"] is None else str(row["number"])
+    done = []
+    if row["last"] is not None:
+        done.append(f"last {_when(row['last'], now)}")
+    if row["runs"]:
+        done.append(f"{row['runs']} lesson run{'s' if row['runs'] != 1 else ''}")
+    elif row["answers"]:
+        done.append("not studied yet")
+    if row["answers"]:
+        done.append(f"{row['answers']} quiz answer{'s' if row['answers'] != 1 else ''}")
+    if row["number"] is None:
+        done.append("no longer a lesson of the course")
+    return Text(f"{mark} {number:>{number_width}}  {row['lesson']:<20} {' · '.join(done) or 'not yet'}", style="" if done else STYLE_DIM)
+
+
 def progress_renderable(report: dict[str, Any], now: float) -> RenderableType:
-    """``nntutor progress``: studied lessons, accuracy, weakest steps, what is due."""
+    """``nntutor progress``: the course in order (studied or not), accuracy, weakest steps, what is due."""
     parts: list[RenderableType] = [Text(f"Progress ({report['path']})", style="bold underline"), Text("")]
-    studied = report["studied"]
+    course = report["course"]
+    in_course = [row for row in course if row["number"] is not None]
+    studied = sum(1 for row in in_course if row["runs"])
+    if in_course:
+        parts.append(Rule(Text(f"The course: {studied} of {len(in_course)} lessons studied", style=STYLE_TITLE), align="left"))
+    elif course:
+        parts.append(Rule(Text("Lessons studied", style=STYLE_TITLE), align="left"))
+    number_width = max((len(str(row["number"])) for row in in_course), default=1)
+    for row in course:
+        parts.append(_indented(_course_row(row, now, number_width)))
     if not studied and not report["accuracy"]:
-        parts.append(Text("Nothing studied yet. Start with: nntutor lesson neuron, then nntutor quiz neuron."))
+        first = in_course[0]["lesson"] if in_course else None
+        start = f"nntutor next (lesson 1, {first}), then nntutor quiz {first}" if first else "nntutor next"
+        parts += [Text(""), Text(f"Nothing studied yet. Start with: {start}.")]
         return Group(*parts)
-    parts.append(Rule(Text("Lessons studied", style=STYLE_TITLE), align="left"))
-    for row in studied:
-        parts.append(
-            _indented(Text(f"{row['lesson']:<20} last {_when(row['last'], now)}; {row['runs']} lesson run(s), {row['answers']} quiz answer(s)"))
-        )
     parts.append(Rule(Text("Quiz accuracy", style=STYLE_TITLE), align="left"))
     if report["accuracy"]:
         for row in report["accuracy"]:

@@ -27,7 +27,7 @@ from rich.text import Text
 from nntutor.numfmt import fmt
 from nntutor.render.layout import DEFAULT_LIMIT, INLINE, rows_table, shown_indices
 from nntutor.render.output import FULL_WIDTH, has_colour, make_console, plain_text, stdout_console
-from nntutor.trace import Deferred, Step, Table, Trace, Value, classify
+from nntutor.trace import Deferred, Step, Table, Trace, Value, WhatNext, classify
 
 STYLE_TITLE = "bold"
 STYLE_FORMULA = "bold cyan"
@@ -441,14 +441,59 @@ def outputs_renderable(trace: Trace, precision: int, limit: int = DEFAULT_LIMIT)
     return Group(*parts)
 
 
+def what_next_renderable(lesson: str, what_next: WhatNext) -> RenderableType:
+    """A lesson's ending: the quiz for it, the next lesson in the course, its see-also lessons.
+
+    >>> from nntutor.trace import LessonLink
+    >>> ending = WhatNext(1, 23, LessonLink(2, "activations", "Activation functions"), (LessonLink(3, "layer", "A layer"),))
+    >>> print(plain_text([what_next_renderable("neuron", ending)], 80), end="")
+    <BLANKLINE>
+    What next ──────────────────────────────────────────────────────────────────────
+      Quiz yourself on this lesson: nntutor quiz neuron
+      Next lesson  2  activations  Activation functions
+      See also     3  layer        A layer
+      Run one with: nntutor lesson NAME (this was lesson 1 of 23)
+    """
+    table = RichTable(box=None, show_header=False, pad_edge=False, padding=(0, 2, 0, 0))
+    table.add_column("what", style=STYLE_LABEL, no_wrap=True)
+    table.add_column("number", justify="right", no_wrap=True, style=STYLE_LABEL)
+    table.add_column("name", no_wrap=True, style=STYLE_FORMULA)
+    table.add_column("title")
+    following = what_next.next_lesson
+    if following is None:
+        table.add_row("Next lesson", "", "none", "this was the last lesson of the course")
+    else:
+        table.add_row("Next lesson", str(following.number), following.name, following.title)
+    for index, link in enumerate(what_next.see_also):
+        table.add_row("See also" if index == 0 else "", str(link.number), link.name, link.title)
+    return Group(
+        Text(""),
+        prose(Rule(Text("What next", style=STYLE_TITLE), align="left")),
+        indent(Text("Quiz yourself on this lesson: ").append(f"nntutor quiz {lesson}", style=STYLE_FORMULA)),
+        indent(table),
+        indent(Text(f"Run one with: nntutor lesson NAME (this was lesson {what_next.number} of {what_next.total})", style=STYLE_DIM)),
+    )
+
+
+def ending_renderables(trace: Trace, precision: int = 4, limit: int = DEFAULT_LIMIT) -> Iterator[RenderableType]:
+    """What follows the last step: the result, then what comes next (when the trace knows its course)."""
+    if trace.outputs:
+        yield outputs_renderable(trace, precision, limit)
+    if trace.what_next is not None:
+        yield what_next_renderable(trace.lesson, trace.what_next)
+
+
 def trace_renderables(
-    trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, heat: bool = False, plots: bool = True
+    trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, heat: bool = False, plots: bool = True,
+    ending: bool = True,
 ) -> Iterator[RenderableType]:
-    """Everything shown for a lesson run, in order."""
+    """Everything shown for a lesson run, in order (``ending=False``: without what comes next)."""
     yield header_renderable(trace)
     for number, step in enumerate(trace.steps, start=1):
         yield step_renderable(step, number, precision, limit, heat, plots)
-    if trace.outputs:
+    if ending:
+        yield from ending_renderables(trace, precision, limit)
+    elif trace.outputs:
         yield outputs_renderable(trace, precision, limit)
 
 
@@ -476,26 +521,33 @@ def render_picture(
     return console.export_html(inline_styles=True)
 
 
-def page_trace(trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, read=input, plots: bool = True) -> None:
-    """Show one step at a time in a terminal: Enter for the next, ``b`` for back, ``q`` to stop."""
+def page_trace(trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, read=input, plots: bool = True) -> bool:
+    """Show one step at a time in a terminal: Enter for the next, ``b`` for back, ``q`` to stop.
+
+    Returns True when the learner reached the last step (the lesson counts as studied),
+    False when they stopped before it.
+    """
     console = stdout_console()
     heat = has_colour(console)
     steps = trace.steps
     console.print(header_renderable(trace))
     index = 0
+    reached_last = not steps
     while 0 <= index < len(steps):
         console.print(step_renderable(steps[index], index + 1, precision, limit, heat, plots))
+        reached_last = reached_last or index == len(steps) - 1
         prompt = f"[step {index + 1}/{len(steps)}] Enter: next · b: back · q: quit "
         try:
             answer = read(prompt).strip().lower()
         except (EOFError, KeyboardInterrupt):
             console.print()
-            return
+            return reached_last
         if answer == "q":
-            return
+            return reached_last
         index = max(index - 1, 0) if answer == "b" else index + 1
-    if trace.outputs:
-        console.print(outputs_renderable(trace, precision, limit))
+    for renderable in ending_renderables(trace, precision, limit):
+        console.print(renderable)
+    return True
 
 
 def _marked_table(name: str, data: Any, mask: Any, precision: int, limit: int) -> RenderableType:
@@ -559,7 +611,9 @@ def comparison_renderable(
 def comparison_renderables(comparison, *, precision: int = 4, limit: int = DEFAULT_LIMIT) -> list[RenderableType]:
     """``--vs``: the first run in full, then both runs' outputs side by side (:class:`~nntutor.render.compare.Comparison`)."""
     first, second = comparison.first, comparison.second
+    ending = [what_next_renderable(first.lesson, first.what_next)] if first.what_next is not None else []
     return [
-        *trace_renderables(first, precision=precision, limit=limit),
+        *trace_renderables(first, precision=precision, limit=limit, ending=False),
         comparison_renderable(first, second, comparison.masks, comparison.labels, precision=precision, limit=limit),
+        *ending,
     ]
