@@ -263,7 +263,11 @@ def lesson_command(lesson):
         ),
         "step": (
             bool,
-            typer.Option(False, "--step", help="Pause after each step (Enter: next, b: back, q: quit); ignored when not in a terminal.", rich_help_panel="Output"),
+            typer.Option(False, "--step", help="One step per screen (Enter or space: next, b: back, q: quit); ignored when not in a terminal.", rich_help_panel="Output"),
+        ),
+        "from_step": (
+            str | None,
+            typer.Option(None, "--from-step", help="Start at this step: its number or its id (e.g. --from-step 3).", metavar="N", rich_help_panel="Output"),
         ),
     }
     for name, (annotation, option) in common.items():
@@ -275,7 +279,8 @@ def lesson_command(lesson):
     def run(**kwargs: Any) -> None:
         raw = {spec.name: kwargs[_parameter_name(spec.name)] for spec in lesson.inputs}
         show_lesson(lesson, raw, output_format=kwargs["output_format"], output=kwargs["output"],
-                    precision=kwargs["precision"], full=kwargs["full"], step=kwargs["step"], vs=kwargs["vs"], plots=not kwargs["no_plot"])
+                    precision=kwargs["precision"], full=kwargs["full"], step=kwargs["step"], vs=kwargs["vs"], plots=not kwargs["no_plot"],
+                    from_step=kwargs["from_step"])
 
     run.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     run.__doc__ = f"{lesson.title}: {lesson.summary}"
@@ -302,20 +307,41 @@ def _parse_precision(raw: str | None) -> int:
 
 
 def show_lesson(lesson, raw: dict[str, Any], *, output_format: str | None, output: str | None,
-                precision: str | None, full: bool, step: bool = False, vs: str | None = None, plots: bool = True) -> None:
+                precision: str | None, full: bool, step: bool = False, vs: str | None = None, plots: bool = True,
+                from_step: str | None = None) -> None:
     """Run the lesson (twice with ``--vs``) and hand the result to the output (:mod:`nntutor.render.output`)."""
     from nntutor.catalog.run import run_lesson
+    from nntutor.catalog.steps import start_step
+    from nntutor.cli.resume import resume_command
     from nntutor.render import output as out
 
     digits = _parse_precision(precision)
+    display = _display_flags(precision, full, plots)
     fmt_name = out.prepare(output_format, output)
+    if from_step is not None and (fmt_name != "text" or vs is not None):
+        where = "--vs" if vs is not None else f"--format {fmt_name}"
+        raise InputError("--from-step", f"is for the text view, a step at a time (not with {where})")
     trace = run_lesson(lesson, raw, precision=digits)
+    first = start_step(trace, from_step)
     _record_studied(lesson.name)
-    delivery = {"format": fmt_name, "path": output, "precision": digits, "limit": 0 if full else 8, "plots": plots, "step": step}
+    delivery = {"format": fmt_name, "path": output, "precision": digits, "limit": 0 if full else 8, "plots": plots, "step": step,
+                "first": first, "resume": resume_command(lesson, raw, "--step", *display)}
     if vs is None:
         out.deliver(trace, **delivery)
     else:
         show_comparison(lesson, raw, trace, vs, **delivery)
+
+
+def _display_flags(precision: str | None, full: bool, plots: bool) -> tuple[str, ...]:
+    """The display flags given, as typed: repeated in the command that goes on from a step."""
+    flags: list[str] = []
+    if precision is not None:
+        flags += ["--precision", precision]
+    if full:
+        flags.append("--full")
+    if not plots:
+        flags.append("--no-plot")
+    return tuple(flags)
 
 
 def vs_overrides(lesson, text: str) -> dict[str, Any]:
@@ -355,14 +381,14 @@ def vs_overrides(lesson, text: str) -> dict[str, Any]:
     return {name: value for name, value in given.items() if value is not None and value is not False}
 
 
-def show_comparison(lesson, raw: dict[str, Any], first, vs: str, **delivery: Any) -> None:
+def show_comparison(lesson, raw: dict[str, Any], first_run, vs: str, **delivery: Any) -> None:
     """``--vs``: run the lesson again with those flags changed and hand both runs to the output."""
     from nntutor.catalog.run import run_lesson
     from nntutor.render import output as out
     from nntutor.render.compare import Comparison
 
     second = run_lesson(lesson, {**raw, **vs_overrides(lesson, vs)}, precision=delivery["precision"])
-    out.deliver(Comparison(first, second, vs), **delivery)
+    out.deliver(Comparison(first_run, second, vs), **delivery)
 
 
 def _record_studied(name: str) -> None:
