@@ -269,6 +269,10 @@ def lesson_command(lesson):
             str | None,
             typer.Option(None, "--from-step", help="Start at this step: its number or its id (e.g. --from-step 3).", metavar="N", rich_help_panel="Output"),
         ),
+        "practice": (
+            bool,
+            typer.Option(False, "--practice", help="Work out each step's worked element yourself before it is shown (at the prompt: a number, hint, show, skip, quit); answers are saved to your progress. With --format json: the answers and verdicts as JSON on stdout.", rich_help_panel="Practice"),
+        ),
     }
     for name, (annotation, option) in common.items():
         params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=annotation))
@@ -280,7 +284,7 @@ def lesson_command(lesson):
         raw = {spec.name: kwargs[_parameter_name(spec.name)] for spec in lesson.inputs}
         show_lesson(lesson, raw, output_format=kwargs["output_format"], output=kwargs["output"],
                     precision=kwargs["precision"], full=kwargs["full"], step=kwargs["step"], vs=kwargs["vs"], plots=not kwargs["no_plot"],
-                    from_step=kwargs["from_step"])
+                    practice=kwargs["practice"], from_step=kwargs["from_step"])
 
     run.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     run.__doc__ = f"{lesson.title}: {lesson.summary}"
@@ -308,8 +312,11 @@ def _parse_precision(raw: str | None) -> int:
 
 def show_lesson(lesson, raw: dict[str, Any], *, output_format: str | None, output: str | None,
                 precision: str | None, full: bool, step: bool = False, vs: str | None = None, plots: bool = True,
-                from_step: str | None = None) -> None:
-    """Run the lesson (twice with ``--vs``) and hand the result to the output (:mod:`nntutor.render.output`)."""
+                practice: bool = False, from_step: str | None = None) -> None:
+    """Run the lesson (twice with ``--vs``) and hand the result to the output (:mod:`nntutor.render.output`).
+
+    ``--practice`` goes to :mod:`nntutor.cli.practice` instead.
+    """
     from nntutor.catalog.run import run_lesson
     from nntutor.catalog.steps import start_step
     from nntutor.cli.resume import resume_command
@@ -317,6 +324,10 @@ def show_lesson(lesson, raw: dict[str, Any], *, output_format: str | None, outpu
 
     digits = _parse_precision(precision)
     display = _display_flags(precision, full, plots)
+    if practice:
+        practise(lesson, raw, output_format=output_format, output=output, digits=digits, full=full, step=step, vs=vs,
+                 plots=plots, from_step=from_step, display=display)
+        return
     fmt_name = out.prepare(output_format, output)
     if from_step is not None and (fmt_name != "text" or vs is not None):
         where = "--vs" if vs is not None else f"--format {fmt_name}"
@@ -342,6 +353,19 @@ def _display_flags(precision: str | None, full: bool, plots: bool) -> tuple[str,
     if not plots:
         flags.append("--no-plot")
     return tuple(flags)
+
+
+def practise(lesson, raw: dict[str, Any], *, output_format: str | None, output: str | None, digits: int, full: bool,
+             step: bool, vs: str | None, plots: bool, from_step: str | None, display: tuple[str, ...]) -> None:
+    """Glue for ``--practice`` (:mod:`nntutor.cli.practice`); Ctrl-C at the prompt ends with exit code 130."""
+    from nntutor.cli import practice as practice_glue
+
+    as_json = practice_glue.check_flags(output_format=output_format, output=output, step=step, vs=vs)
+    result = practice_glue.practise_lesson(lesson, raw, as_json=as_json, precision=digits, limit=0 if full else 8,
+                                           plots=plots, from_step=from_step, display=display, say=_say)
+    _record_studied(lesson.name)
+    if result.stopped == "interrupt":
+        raise typer.Exit(130)
 
 
 def vs_overrides(lesson, text: str) -> dict[str, Any]:
