@@ -246,27 +246,6 @@ def test_step_mode_does_not_wait_when_piped(run_cli):
     assert "Step 5 · Mix the values with the weights" in result.stdout
 
 
-def test_step_mode_pages_in_a_terminal():
-    from nntutor.catalog.lessonfile import load_lesson
-    from nntutor.catalog.run import run_lesson
-    from nntutor.render import terminal
-
-    answers = iter(["", "b", "", "q"])
-    prompts = []
-
-    def read(prompt):
-        prompts.append(prompt)
-        return next(answers)
-
-    terminal.page_trace(run_lesson(load_lesson("neuron")), read=read)
-    assert prompts == [
-        "[step 1/4] Enter: next · b: back · q: quit ",
-        "[step 2/4] Enter: next · b: back · q: quit ",
-        "[step 1/4] Enter: next · b: back · q: quit ",
-        "[step 2/4] Enter: next · b: back · q: quit ",
-    ]
-
-
 def test_vs_marks_exactly_the_values_that_differ(run_cli):
     result = run_cli("lesson", "attention", "--causal", "--vs", "--no-scale", "--format", "json")
     assert result.exit_code == 0, result.stderr

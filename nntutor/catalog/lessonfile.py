@@ -29,7 +29,7 @@ NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 INPUT_NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,31}")
 # Flags every lesson command has; a lesson input may not reuse them.
 RESERVED_FLAGS = frozenset(
-    {"format", "output", "o", "precision", "help", "lessons-dir", "version", "step", "vs", "full", "no-plot"}
+    {"format", "output", "o", "precision", "help", "lessons-dir", "version", "step", "vs", "full", "no-plot", "practice", "from-step"}
 )
 
 LESSON_KEYS = {

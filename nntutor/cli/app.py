@@ -267,7 +267,15 @@ def lesson_command(lesson, extra_dir: str | None = None):
         ),
         "step": (
             bool,
-            typer.Option(False, "--step", help="Pause after each step (Enter: next, b: back, q: quit); ignored when not in a terminal.", rich_help_panel="Output"),
+            typer.Option(False, "--step", help="One step per screen (Enter or space: next, b: back, q: quit); ignored when not in a terminal.", rich_help_panel="Output"),
+        ),
+        "from_step": (
+            str | None,
+            typer.Option(None, "--from-step", help="Start at this step: its number or its id (e.g. --from-step 3).", metavar="N", rich_help_panel="Output"),
+        ),
+        "practice": (
+            bool,
+            typer.Option(False, "--practice", help="Work out each step's worked element yourself before it is shown (at the prompt: a number, hint, show, skip, quit); answers are saved to your progress. With --format json: the answers and verdicts as JSON on stdout.", rich_help_panel="Practice"),
         ),
     }
     for name, (annotation, option) in common.items():
@@ -280,7 +288,7 @@ def lesson_command(lesson, extra_dir: str | None = None):
         raw = {spec.name: kwargs[_parameter_name(spec.name)] for spec in lesson.inputs}
         show_lesson(lesson, raw, output_format=kwargs["output_format"], output=kwargs["output"],
                     precision=kwargs["precision"], full=kwargs["full"], step=kwargs["step"], vs=kwargs["vs"], plots=not kwargs["no_plot"],
-                    lessons_dir=extra_dir)
+                    lessons_dir=extra_dir, practice=kwargs["practice"], from_step=kwargs["from_step"])
 
     run.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     run.__doc__ = f"{lesson.title}: {lesson.summary}"
@@ -308,29 +316,69 @@ def _parse_precision(raw: str | None) -> int:
 
 def show_lesson(lesson, raw: dict[str, Any], *, output_format: str | None, output: str | None,
                 precision: str | None, full: bool, step: bool = False, vs: str | None = None, plots: bool = True,
-                lessons_dir: str | None = None, course=None) -> None:
+                lessons_dir: str | None = None, course=None, practice: bool = False, from_step: str | None = None) -> None:
     """Run the lesson (twice with ``--vs``), end it with what comes next in its course (read
     from ``lessons_dir`` unless given), hand it to the output (:mod:`nntutor.render.output`),
     and note it as studied once it was shown to the end (not when ``--step`` was quit early).
+
+    ``--practice`` goes to :mod:`nntutor.cli.practice` instead.
     """
     from nntutor.catalog.run import run_lesson
+    from nntutor.catalog.steps import start_step
+    from nntutor.cli.resume import resume_command
     from nntutor.render import output as out
 
     digits = _parse_precision(precision)
+    display = _display_flags(precision, full, plots)
+    if practice:
+        practise(lesson, raw, output_format=output_format, output=output, digits=digits, full=full, step=step, vs=vs,
+                 plots=plots, from_step=from_step, display=display)
+        return
     fmt_name = out.prepare(output_format, output)
+    if from_step is not None and (fmt_name != "text" or vs is not None):
+        where = "--vs" if vs is not None else f"--format {fmt_name}"
+        raise InputError("--from-step", f"is for the text view, a step at a time (not with {where})")
     trace = run_lesson(lesson, raw, precision=digits)
+    first = start_step(trace, from_step)
     if course is None:
         from nntutor.catalog.course import load_course
 
         course, _ = load_course(lessons_dir)
     trace.what_next = course.what_next(lesson)
-    delivery = {"format": fmt_name, "path": output, "precision": digits, "limit": 0 if full else 8, "plots": plots, "step": step}
+    delivery = {"format": fmt_name, "path": output, "precision": digits, "limit": 0 if full else 8, "plots": plots, "step": step,
+                "first": first, "resume": resume_command(lesson, raw, "--step", *display)}
     if vs is None:
         finished = out.deliver(trace, **delivery)
     else:
         finished = show_comparison(lesson, raw, trace, vs, **delivery)
     if finished:
         _record_studied(lesson.name)
+
+
+def _display_flags(precision: str | None, full: bool, plots: bool) -> tuple[str, ...]:
+    """The display flags given, as typed: repeated in the command that goes on from a step."""
+    flags: list[str] = []
+    if precision is not None:
+        flags += ["--precision", precision]
+    if full:
+        flags.append("--full")
+    if not plots:
+        flags.append("--no-plot")
+    return tuple(flags)
+
+
+def practise(lesson, raw: dict[str, Any], *, output_format: str | None, output: str | None, digits: int, full: bool,
+             step: bool, vs: str | None, plots: bool, from_step: str | None, display: tuple[str, ...]) -> None:
+    """Glue for ``--practice`` (:mod:`nntutor.cli.practice`); Ctrl-C at the prompt ends with exit code 130."""
+    from nntutor.cli import practice as practice_glue
+
+    as_json = practice_glue.check_flags(output_format=output_format, output=output, step=step, vs=vs)
+    result = practice_glue.practise_lesson(lesson, raw, as_json=as_json, precision=digits, limit=0 if full else 8,
+                                           plots=plots, from_step=from_step, display=display, say=_say)
+    if not result.stopped:  # studied only when practised to the end
+        _record_studied(lesson.name)
+    if result.stopped == "interrupt":
+        raise typer.Exit(130)
 
 
 def vs_overrides(lesson, text: str) -> dict[str, Any]:
@@ -370,14 +418,14 @@ def vs_overrides(lesson, text: str) -> dict[str, Any]:
     return {name: value for name, value in given.items() if value is not None and value is not False}
 
 
-def show_comparison(lesson, raw: dict[str, Any], first, vs: str, **delivery: Any) -> bool:
+def show_comparison(lesson, raw: dict[str, Any], first_run, vs: str, **delivery: Any) -> bool:
     """``--vs``: run the lesson again with those flags changed and hand both runs to the output."""
     from nntutor.catalog.run import run_lesson
     from nntutor.render import output as out
     from nntutor.render.compare import Comparison
 
     second = run_lesson(lesson, {**raw, **vs_overrides(lesson, vs)}, precision=delivery["precision"])
-    return out.deliver(Comparison(first, second, vs), **delivery)
+    return out.deliver(Comparison(first_run, second, vs), **delivery)
 
 
 def _record_studied(name: str) -> None:

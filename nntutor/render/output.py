@@ -201,11 +201,15 @@ def emit(*renderables: RenderableType, stream: IO[str] | None = None, width: int
 
 
 class Options(NamedTuple):
-    """How a trace is shown: decimals, the row/column limit (0: everything) and whether to draw plots."""
+    """How a trace is shown: decimals, the row/column limit (0: everything), whether to draw plots,
+    the step to start from (``--from-step``) and, for ``--step``, ``resume(n)``: the command that
+    starts at step n (said when the learner stops)."""
 
     precision: int = 4
     limit: int = 8
     plots: bool = True
+    first: int = 1
+    resume: Callable[[int], str] | None = None
 
 
 class Screen(NamedTuple):
@@ -214,7 +218,7 @@ class Screen(NamedTuple):
     ``draw(heat)`` gives the renderables (``heat``: colour is on, draw heatmaps);
     ``width`` is the plain width in a pipe (None: :func:`pipe_width`);
     ``page()``, when there is one, shows it a step at a time (``--step``) and says whether
-    the learner reached the last step.
+    the learner went through to the end.
     """
 
     draw: Callable[[bool], Iterable[RenderableType]]
@@ -226,10 +230,14 @@ def _trace_text(trace, options: Options) -> Screen:
     from nntutor.render import terminal
 
     def draw(heat: bool) -> Iterable[RenderableType]:
-        return terminal.trace_renderables(trace, precision=options.precision, limit=options.limit, heat=heat, plots=options.plots)
+        return terminal.trace_renderables(
+            trace, precision=options.precision, limit=options.limit, heat=heat, plots=options.plots, first=options.first
+        )
 
     def page() -> bool:
-        return terminal.page_trace(trace, precision=options.precision, limit=options.limit, plots=options.plots)
+        return terminal.page_trace(
+            trace, precision=options.precision, limit=options.limit, plots=options.plots, first=options.first, resume=options.resume
+        )
 
     return Screen(draw, FULL_WIDTH if options.limit <= 0 else None, page)
 
@@ -299,18 +307,21 @@ def deliver(
     limit: int = 8,
     plots: bool = True,
     step: bool = False,
+    first: int = 1,
+    resume: Callable[[int], str] | None = None,
 ) -> bool:
     """Render a trace (or a :class:`~nntutor.render.compare.Comparison`) in ``format`` and send it on.
 
     To ``path`` when given (atomically, then a ``wrote PATH (format)`` notice
     on stderr); else to stdout: text styled on a terminal, where ``step``
     shows one step at a time if stdin is a terminal too; plain text in a pipe.
-    Returns False when the learner stopped paging before the last step, else True.
+    Text starts at step ``first``. False when ``--step`` was stopped before the
+    last step, else True.
     """
     from nntutor.render.compare import Comparison
 
     table = COMPARISON_RENDERERS if isinstance(subject, Comparison) else RENDERERS
-    rendered = table[format](subject, Options(precision, limit, plots))
+    rendered = table[format](subject, Options(precision, limit, plots, first, resume))
     if isinstance(rendered, Screen):
         if path is None and styled(sys.stdout):
             if step and rendered.page is not None and is_terminal(sys.stdin) and is_terminal(sys.stdout):

@@ -26,7 +26,7 @@ from rich.text import Text
 
 from nntutor.numfmt import fmt
 from nntutor.render.layout import DEFAULT_LIMIT, INLINE, rows_table, shown_indices
-from nntutor.render.output import FULL_WIDTH, has_colour, make_console, plain_text, stdout_console
+from nntutor.render.output import FULL_WIDTH, has_colour, make_console, plain_text
 from nntutor.trace import Deferred, Step, Table, Trace, Value, WhatNext, classify
 
 STYLE_TITLE = "bold"
@@ -353,24 +353,31 @@ def prose(renderable: RenderableType) -> RenderableType:
 
 def step_renderable(
     step: Step, number: int, precision: int, limit: int = DEFAULT_LIMIT, heat: bool = False, plots: bool = True,
-    run_on: bool = False,
+    run_on: bool = False, *, values: Sequence[Value] | None = None, head: bool = True, body: bool = True,
 ) -> RenderableType:
     """One step: its rule and title, formula, values, plots, worked arithmetic, warnings and why.
 
-    ``run_on`` is for screens printed with ``soft_wrap`` (see :func:`indent`).
+    ``run_on`` is for screens printed with ``soft_wrap`` (see :func:`indent`). A step
+    can be drawn in two parts (``--practice`` asks in between): ``body=False`` stops
+    after the values, ``head=False`` starts at them; ``values`` picks which are shown.
     """
     pad = functools.partial(indent, run_on=run_on)
-    parts: list[RenderableType] = [prose(Rule(Text(f"Step {number} · {step.title}", style=STYLE_TITLE), align="left"))]
-    if step.formula_text or step.formula:
-        parts.append(prose(pad(Text(step.formula_text or step.formula, style=STYLE_FORMULA))))
-    scalars = [v for v in step.values if v.kind in INLINE]
-    others = [v for v in step.values if v.kind not in INLINE]
+    values = step.values if values is None else values
+    parts: list[RenderableType] = []
+    if head:
+        parts.append(prose(Rule(Text(f"Step {number} · {step.title}", style=STYLE_TITLE), align="left")))
+        if step.formula_text or step.formula:
+            parts.append(prose(pad(Text(step.formula_text or step.formula, style=STYLE_FORMULA))))
+    scalars = [v for v in values if v.kind in INLINE]
+    others = [v for v in values if v.kind not in INLINE]
     if scalars:
         line = Text("   ").join(scalar_text(v, precision) for v in scalars)
         parts.append(prose(pad(line)))
     for value in others:
         for renderable in value_renderables(value, precision, limit, heat):
             parts.append(pad(renderable, top=1))
+    if not body:
+        return Group(*parts)
     if plots:
         for plot in step.plots:
             parts.append(pad(PlotView(plot), top=1))
@@ -485,12 +492,14 @@ def ending_renderables(trace: Trace, precision: int = 4, limit: int = DEFAULT_LI
 
 def trace_renderables(
     trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, heat: bool = False, plots: bool = True,
-    ending: bool = True,
+    ending: bool = True, first: int = 1,
 ) -> Iterator[RenderableType]:
-    """Everything shown for a lesson run, in order (``ending=False``: without what comes next)."""
+    """Everything shown for a lesson run, in order, from step ``first`` on (``--from-step``);
+    ``ending=False``: without what comes next."""
     yield header_renderable(trace)
     for number, step in enumerate(trace.steps, start=1):
-        yield step_renderable(step, number, precision, limit, heat, plots)
+        if number >= first:
+            yield step_renderable(step, number, precision, limit, heat, plots)
     if ending:
         yield from ending_renderables(trace, precision, limit)
     elif trace.outputs:
@@ -521,33 +530,19 @@ def render_picture(
     return console.export_html(inline_styles=True)
 
 
-def page_trace(trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, read=input, plots: bool = True) -> bool:
-    """Show one step at a time in a terminal: Enter for the next, ``b`` for back, ``q`` to stop.
+def page_trace(
+    trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, plots: bool = True, first: int = 1,
+    resume: Any = None, read_key: Any = None, console: Console | None = None,
+) -> bool:
+    """``--step``: one step per screen, single keys (Enter or space: next, b: back, q: quit).
 
-    Returns True when the learner reached the last step (the lesson counts as studied),
-    False when they stopped before it.
+    True when the learner reached the last step (its last page), False when they stopped
+    before it. See :mod:`nntutor.render.pager` (``read_key`` and ``console`` are
+    injected by tests; ``resume(n)`` is the command that starts at step n).
     """
-    console = stdout_console()
-    heat = has_colour(console)
-    steps = trace.steps
-    console.print(header_renderable(trace))
-    index = 0
-    reached_last = not steps
-    while 0 <= index < len(steps):
-        console.print(step_renderable(steps[index], index + 1, precision, limit, heat, plots))
-        reached_last = reached_last or index == len(steps) - 1
-        prompt = f"[step {index + 1}/{len(steps)}] Enter: next · b: back · q: quit "
-        try:
-            answer = read(prompt).strip().lower()
-        except (EOFError, KeyboardInterrupt):
-            console.print()
-            return reached_last
-        if answer == "q":
-            return reached_last
-        index = max(index - 1, 0) if answer == "b" else index + 1
-    for renderable in ending_renderables(trace, precision, limit):
-        console.print(renderable)
-    return True
+    from nntutor.render.pager import page
+
+    return page(trace, precision=precision, limit=limit, plots=plots, first=first, resume=resume, read_key=read_key, console=console)
 
 
 def _marked_table(name: str, data: Any, mask: Any, precision: int, limit: int) -> RenderableType:
