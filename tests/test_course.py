@@ -287,10 +287,11 @@ def test_vs_ends_with_what_comes_next_after_the_comparison(run_cli):
 
 @pytest.fixture
 def terminal(monkeypatch):
-    """stdin and stdout count as a terminal, so ``--step`` pages (answers come from the runner's input)."""
-    from nntutor.render import output
+    """stdin and stdout count as a terminal, so ``--step`` pages; each key is a line of the runner's input."""
+    from nntutor.render import keys, output
 
     monkeypatch.setattr(output, "is_terminal", lambda stream: True)
+    monkeypatch.setattr(keys, "terminal_keys", keys._line_keys)
 
 
 def test_step_quit_before_the_last_step_is_not_studied(run_cli, terminal):
@@ -306,30 +307,6 @@ def test_step_run_to_the_last_step_is_studied(run_cli, terminal):
     assert result.exit_code == 0, result.stderr
     assert "What next" in result.stdout
     assert [lesson for lesson, _ in studylog.read()] == ["neuron"]
-
-
-def test_the_pager_says_whether_the_last_step_was_reached():
-    from nntutor.catalog.lessonfile import load_lesson
-    from nntutor.catalog.run import run_lesson
-    from nntutor.render.terminal import page_trace
-
-    trace = run_lesson(load_lesson("neuron"))  # 4 steps
-
-    def keys(*typed):
-        answers = iter(typed)
-        return lambda prompt: next(answers)
-
-    assert page_trace(trace, read=keys("", "", "q")) is False  # quit at step 3
-    assert page_trace(trace, read=keys("", "", "", "q")) is True  # quit at the last step: all seen
-    assert page_trace(trace, read=keys("", "b", "", "", "", "")) is True
-
-    def interrupted(prompt):
-        raise KeyboardInterrupt
-
-    assert page_trace(trace, read=interrupted) is False
-
-
-# --------------------------------------------------------------------------- progress in course order
 
 
 def test_progress_lists_the_course_in_order_not_yet_studied_included(run_cli):
