@@ -197,3 +197,34 @@ def test_loss_plot_is_the_loss_per_epoch():
     (plot,) = trace.step("epochs").plots
     np.testing.assert_array_equal(plot.series[0].y, trace.outputs["losses"])
     assert list(plot.series[0].x) == list(range(1, 11))
+
+
+def test_the_shuffled_order_is_shown():
+    # The lesson's summary starts with "Shuffle": the order of each epoch is shown, cut into its batches,
+    # and it is the order the run used (test_against_pytorch trains on trace.inputs["orders"]).
+    trace = run(dataset="blobs", **{"batch-size": "3"}, epochs="12")
+    step = trace.step("shuffle")
+    orders = trace.inputs["orders"]
+    rows = step.value("orders").data.rows
+    assert [row[0] for row in rows] == [1, 2, 3, 12]  # the first three epochs and the last
+    for epoch, order, batches in rows:
+        used = [int(i) for i in orders[epoch - 1]]
+        assert sorted(used) == list(range(8))  # every example once per epoch
+        assert order == ", ".join(map(str, used))
+        # 8 examples in batches of 3: sizes 3, 3 and 2
+        expected = [used[0:3], used[3:6], used[6:8]]
+        assert batches == "  ".join("(" + ", ".join(map(str, b)) + ")" for b in expected)
+    assert "8 examples in batches of 3: the last batch of each epoch holds 2" in step.worked
+    assert "--seed 0" in step.value("orders").label
+    first = trace.step("first-batch").title
+    assert first.endswith(f"(examples {', '.join(str(int(i)) for i in orders[0][:3])})")
+
+
+def test_an_unshuffled_looking_order_is_explained():
+    # seed 0 draws 0, 1, 2, 3 for XOR's first epoch: the chance is 1 in 4! = 24, and the lesson says so.
+    trace = run()
+    assert trace.inputs["orders"][0].tolist() == [0, 1, 2, 3]
+    assert any("1 in 4! = 24" in line for line in trace.step("shuffle").worked)
+    other = run(seed="1")  # its first order is not 0, 1, 2, 3: no such note
+    assert other.inputs["orders"][0].tolist() != [0, 1, 2, 3]
+    assert not any("4! = 24" in line for line in other.step("shuffle").worked)

@@ -209,3 +209,33 @@ def estimate_bytes(n: int, d_model: int, heads: int) -> int:
     2528
     """
     return 8 * (6 * heads * n * n + 12 * n * d_model + 4 * d_model * d_model)
+
+
+class HeadCosts(NamedTuple):
+    """What h heads of width d_model/h cost, next to one head of width d_model.
+
+    ``weights``: the numbers in W_Q, W_K, W_V and W_O (4·d², whatever h);
+    ``score_mults``: the multiply-adds of the h score matrices Qᵢ·Kᵢᵀ
+    (h·n²·d_h = n²·d, whatever h; mixing the values, Aᵢ·Vᵢ, costs the same again);
+    ``attention_numbers``: the attention weights kept, h matrices of n × n (h·n²),
+    against ``one_head_attention_numbers`` = n² for a single head.
+    """
+
+    weights: int
+    score_mults: int
+    attention_numbers: int
+    one_head_attention_numbers: int
+
+
+def head_costs(n: int, d_model: int, heads: int) -> HeadCosts:
+    """Sizes and multiply-adds of h heads over n tokens of width d_model.
+
+    3 tokens, d_model = 4, 2 heads of 2 columns: weights 4×4² = 64; scores
+    2 heads × 3² × 2 = 36 = 3² × 4 (as one wide head); attention weights
+    2 × 3² = 18 numbers, against 9 for one head.
+
+    >>> head_costs(3, 4, 2)
+    HeadCosts(weights=64, score_mults=36, attention_numbers=18, one_head_attention_numbers=9)
+    """
+    d_head = d_model // heads
+    return HeadCosts(4 * d_model * d_model, heads * n * n * d_head, heads * n * n, n * n)

@@ -109,9 +109,12 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
                 worked=[
                     f"{first}s{i} = {num(row0(x)[i])} + {f(row0(sub)[i])} = {num(row0(s)[i])}" for i in range(k)
                 ],
-                why="In a transformer, LN(x + sublayer(x)) normalises the sum: the input passes "
-                "through unchanged and the sublayer only adds a correction, which keeps deep "
-                "stacks trainable.",
+                why="This is the post-norm arrangement of the original transformer: LN(x + sublayer(x)) "
+                "renormalises the sum, so x does not reach the next layer unchanged; every layer rescales "
+                "it, and deep post-norm stacks are the harder ones to train (they typically need a "
+                "learning-rate warm-up). Most recent models use pre-norm, x + sublayer(LN(x)): only the "
+                "sublayer's input is normalised, x itself passes through unchanged and each sublayer adds "
+                "a correction, which makes deep stacks easier to train.",
             )
         )
 
@@ -221,8 +224,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
                 f"{first}y{i} = {f(g0[i])}×{f(row0(r.normalized)[i])} + {f(b0[i])} = {num(row0(r.y)[i])}"
                 for i in range(k)
             ],
-            why="γ and β let the network undo the normalisation where it helps: with γ = σ and "
-            "β = μ it could restore the original values. They start at 1 and 0.",
+            why=_gamma_beta_why(ctx, r, name, is_rows),
         )
     )
     if is_rows:
@@ -230,6 +232,39 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
     else:
         trace.outputs = {"mean": float(r.mean), "var": float(r.var), "normalized": r.normalized, "y": r.y}
     return trace
+
+
+def _gamma_beta_why(ctx: Context, r, name: str, is_rows: bool) -> str:
+    """What γ and β can and cannot undo: they are per feature, μ and σ are per token.
+
+    For x = [1, 2, 3, 4]: γ = σ_ε = 1.118 and β = μ = 2.5 in every feature would give x back,
+    but with two rows of different μ and σ no single γ, β restores both.
+    """
+    n = ctx.n
+    means = np.atleast_1d(r.mean)
+    stds = np.atleast_1d(r.std)
+    text = (
+        "γ and β are learned, one per feature, and shared by every token; they start at 1 and 0 and "
+        "let the network give each feature back a scale and an offset where that helps. "
+    )
+    if not is_rows:
+        return text + (
+            f"For this one vector, γ = σ_ε = {n(float(stds[0]))} and β = μ = {n(float(means[0]))} in every "
+            f"feature would give {name} back exactly. But μ and σ belong to each token, so for a sequence of "
+            "tokens no single γ, β undoes the normalisation of every row."
+        )
+    if np.all(means == means[0]) and np.all(stds == stds[0]):
+        return text + (
+            f"Here every row has the same μ = {n(float(means[0]))} and σ_ε = {n(float(stds[0]))}, so "
+            f"γ = {n(float(stds[0]))} and β = {n(float(means[0]))} would restore them all; rows of different "
+            "scales could not all be restored by one γ, β."
+        )
+    a, b = 0, next(i for i in range(1, means.size) if means[i] != means[0] or stds[i] != stds[0])
+    return text + (
+        f"No single γ, β restores the rows: μ and σ belong to each token, and row {a} would need "
+        f"γ = {n(float(stds[a]))}, β = {n(float(means[a]))} in every feature while row {b} would need "
+        f"γ = {n(float(stds[b]))}, β = {n(float(means[b]))}."
+    )
 
 
 # --------------------------------------------------------------------------- known mistakes

@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from nntutor.core.multihead import estimate_bytes, head_columns, multi_head_attention
+from nntutor.core.multihead import estimate_bytes, head_columns, head_costs, multi_head_attention
 from nntutor.errors import InputError
 from nntutor.trace import Step, Table, Trace, Value
 from nntutor.walkthroughs._common import Context, dot_worked
@@ -157,8 +157,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
                 dot_worked(ctx, f"K[{toks[0]}, d0] = X[{toks[0]}]·W_K[:, 0]", x[0], w["wk"][:, 0], r.k[0, 0]),
                 dot_worked(ctx, f"V[{toks[0]}, d0] = X[{toks[0]}]·W_V[:, 0]", x[0], w["wv"][:, 0], r.v[0, 0]),
             ],
-            why="The projections are done once, at full width d_model; the heads then share "
-            "the work by taking different columns, so h heads cost no more than one wide head.",
+            why=_cost_why(ctx, n, d, heads),
         )
     )
 
@@ -239,11 +238,9 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
             values.append(Value(f"weights{hi + 1}", res.weights, label=f"head {hi + 1} weights", rows=toks, cols=toks, heat=True))
             values.append(Value(f"head{hi + 1}", res.output, label=f"head {hi + 1} output", rows=toks, cols=feats[cols]))
             if len(worked) < 8:
-                top = int(np.argmax(res.weights[i]))
-                top1 = int(np.argmax(h1.weights[i]))
                 worked.append(
-                    f"head {hi + 1}: {toks[i]} attends most to {toks[top]} ({num(res.weights[i, top])}); "
-                    f"in head 1 to {toks[top1]} ({num(h1.weights[i, top1])})"
+                    f"head {hi + 1}: {toks[i]} attends most to {_most_attended(ctx, res.weights[i], toks)}; "
+                    f"in head 1 to {_most_attended(ctx, h1.weights[i], toks)}"
                 )
         trace.add(
             Step(
@@ -301,6 +298,37 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
         "output": r.output,
     }
     return trace
+
+
+def _cost_why(ctx: Context, n: int, d: int, heads: int) -> str:
+    """What splitting into heads costs and what it does not, in this run's sizes."""
+    num = ctx.n
+    c = head_costs(n, d, heads)
+    dh = d // heads
+    if heads == 1:
+        return (
+            f"The projections are done once, at full width d_model: four {d}×{d} weight matrices, "
+            f"{c.weights} numbers. With h = 1 the single head uses every column."
+        )
+    return (
+        "The projections are done once, at full width d_model; the heads then share the work by taking "
+        f"different columns. So h heads cost the same as one wide head in parameters (four {d}×{d} "
+        f"weight matrices, {num(c.weights)} numbers, whatever h) and in multiply-adds (the score matrices "
+        f"take h × n² × d_h = {heads}×{n}²×{dh} = {num(c.score_mults)}, as one head of width {d} would: "
+        f"{n}²×{d}). What grows with h is the number of attention weights: h matrices of n × n, "
+        f"{heads}×{n}² = {num(c.attention_numbers)} numbers against {num(c.one_head_attention_numbers)} "
+        "for one head."
+    )
+
+
+def _most_attended(ctx: Context, row: np.ndarray, toks: tuple[str, ...]) -> str:
+    """The token(s) with the largest weight in a row, ties named together: 'cat and sat (0.4011 each)'."""
+    top = float(np.max(row))
+    tied = [t for t, w in zip(toks, row, strict=True) if np.isclose(w, top, rtol=1e-12, atol=0.0)]
+    if len(tied) == 1:
+        return f"{tied[0]} ({ctx.n(top)})"
+    names = ", ".join(tied[:-1]) + f" and {tied[-1]}"
+    return f"{names} ({ctx.n(top)} each)"
 
 
 WALKTHROUGH = Walkthrough(

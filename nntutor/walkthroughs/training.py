@@ -17,6 +17,7 @@ near 0.5; after it the four corners are classified correctly.
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import numpy as np
@@ -122,7 +123,10 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
         )
     )
 
-    # 2. The first mini-batch in detail.
+    # 2. The shuffled order of each epoch, cut into mini-batches.
+    trace.add(_shuffle_step(ctx, orders, batch_size, seed))
+
+    # 3. The first mini-batch in detail.
     first = run.first
     detail = first.detail
     cols = (*(f"example {int(i)}" for i in first.indices), "mean", "before", "after")
@@ -172,7 +176,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
         )
     )
 
-    # 3. Loss per epoch.
+    # 4. Loss per epoch.
     losses = run.losses
     shown = _epochs_to_show(len(losses))
     loss_rows = tuple((e + 1, float(losses[e])) for e in shown)
@@ -209,7 +213,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
         loss_step.warnings.append("The loss ended higher than it started: try a smaller --lr.")
     trace.add(loss_step)
 
-    # 4. Final predictions.
+    # 5. Final predictions.
     preds = run.predictions
     pred_rows = tuple(
         (i, examples[i], int(data.y[i, 0]), float(preds[i]), int(preds[i] >= 0.5), "yes" if int(preds[i] >= 0.5) == int(data.y[i, 0]) else "no")
@@ -233,6 +237,58 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
     )
     trace.outputs = {"losses": losses, "predictions": preds}
     return trace
+
+
+def _batches(order: np.ndarray, batch_size: int) -> list[np.ndarray]:
+    """One epoch's order cut into mini-batches, as :func:`nntutor.core.training.train` takes them."""
+    return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+
+
+def _shuffle_step(ctx: Context, orders: np.ndarray, batch_size: int, seed: int) -> Step:
+    """The order of the first epochs (and the last), each cut into its mini-batches.
+
+    XOR with seed 0 and batch size 2: epoch 1 visits the examples in an order such as
+    2, 0, 3, 1, so its batches are (2, 0) and (3, 1).
+    """
+    epochs, count = orders.shape
+    shown = sorted({*range(min(epochs, 3)), epochs - 1})
+
+    def ids(indices) -> str:
+        return ", ".join(str(int(i)) for i in indices)
+
+    def cut(order) -> str:
+        return "  ".join(f"({ids(batch)})" for batch in _batches(order, batch_size))
+
+    rows = tuple((e + 1, ids(orders[e]), cut(orders[e])) for e in shown)
+    first = _batches(orders[0], batch_size)
+    worked = [f"epoch 1: order {ids(orders[0])} → batches {cut(orders[0])}"]
+    if np.array_equal(orders[0], np.arange(count)) and count > 1:
+        worked.append(
+            f"epoch 1's random order happens to be the original one: with {count} examples the chance "
+            f"is 1 in {count}! = {math.factorial(count):,}"
+        )
+    worked.append(
+        f"the first batch, example{'s' if len(first[0]) > 1 else ''} {ids(first[0])}, is worked in full in the next step"
+    )
+    if count % batch_size:
+        worked.append(f"{count} examples in batches of {batch_size}: the last batch of each epoch holds {count % batch_size}")
+    return Step(
+        id="shuffle",
+        title=f"Shuffle the {count} examples, then cut them into mini-batches of {batch_size}",
+        formula=r"\pi_e = \text{a random order of the } N \text{ examples}, \quad "
+        r"B_{e,k} = \text{the } k\text{-th run of } |B| \text{ examples in } \pi_e",
+        formula_text="each epoch e: a new random order πₑ of the N examples; batch k = the next |B| of them",
+        values=[
+            Value(
+                "orders",
+                Table(("epoch", "order", "mini-batches"), rows),
+                label=f"the order of each epoch (drawn at random, --seed {seed}; epochs {', '.join(str(e + 1) for e in shown)})",
+            )
+        ],
+        worked=worked,
+        why="Every epoch visits each example exactly once, but in a new order, so the mini-batches (and "
+        "the order of the updates) change from epoch to epoch instead of repeating one fixed pattern.",
+    )
 
 
 def _epochs_to_show(count: int) -> list[int]:
