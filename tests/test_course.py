@@ -19,6 +19,8 @@ from tests.helpers import assert_refused
 
 REPO = Path(__file__).resolve().parent.parent
 N = len(load_all(check_inputs=False))  # lessons in the shipped course (more may be added)
+# Each shipped lesson's number in the course (lessons added later shift the numbers).
+NUMBER = {lesson.name: number for number, lesson in enumerate(load_all(check_inputs=False), start=1)}
 
 
 def _lesson(name: str, order: int, requires: tuple[str, ...] = (), see_also: tuple[str, ...] = (), part: str = "P") -> Lesson:
@@ -187,10 +189,12 @@ def test_the_map_marks_quiz_scores_and_says_which_requirements_are_missing(run_c
     assert run_cli("lesson", "layer").exit_code == 0
     assert run_cli("quiz", "softmax", "--seed", "3", "--count", "2", input="0.5\n-0.84\n").exit_code == 0
     out = run_cli().stdout
+    n = NUMBER
     assert _map_line(out, 1) == "  ▶  1  neuron               A single neuron  next"  # layer's requirement is still to do
-    assert _map_line(out, 3) == "  ✓  3  layer                A layer of neurons"
-    assert _map_line(out, 4) == "  ·  4  mlp                  A multi-layer perceptron  needs 2"  # layer studied: only 2 left
-    assert _map_line(out, 5) == "  ·  5  softmax              Softmax and temperature  quiz 0/2"  # quizzed, not studied
+    assert _map_line(out, n["layer"]) == f"  ✓ {n['layer']:>2}  layer                A layer of neurons"
+    # mlp needs activations and layer; layer is studied, so only activations is left
+    assert _map_line(out, n["mlp"]) == f"  · {n['mlp']:>2}  mlp                  A multi-layer perceptron  needs {n['activations']}"
+    assert _map_line(out, n["softmax"]) == f"  · {n['softmax']:>2}  softmax              Softmax and temperature  quiz 0/2"
 
 
 def test_list_shows_the_same_numbers_and_marks(run_cli):
@@ -198,7 +202,9 @@ def test_list_shows_the_same_numbers_and_marks(run_cli):
     out = run_cli("list").stdout
     assert re.search(r"^  ✓  1  neuron +Weighted sum plus bias", out, re.M)
     assert re.search(r"^  ▶  2  activations +ReLU, leaky ReLU", out, re.M)
-    assert re.search(r"^  ·  4  mlp +Layers stacked: .*\n(.*\n)*? +.*needs 2, 3$", out, re.M)
+    n = NUMBER
+    needs = f"needs {n['activations']}, {n['layer']}"
+    assert re.search(rf"^  · {n['mlp']:>2}  mlp +Layers stacked: .*\n(.*\n)*? +.*{needs}$", out, re.M)
     assert "Next: nntutor lesson activations · then: nntutor quiz activations" in out
 
 
@@ -317,12 +323,13 @@ def test_progress_lists_the_course_in_order_not_yet_studied_included(run_cli):
     assert len(rows) == N
     assert re.fullmatch(r"  ✓  1  neuron +last .* · 1 lesson run", rows[0])
     assert rows[1] == "  ·  2  activations          not yet"
-    assert re.fullmatch(r"  ✓  5  softmax +last .* · 1 lesson run", rows[4])
+    assert re.fullmatch(rf"  ✓ {NUMBER['softmax']:>2}  softmax +last .* · 1 lesson run", rows[NUMBER["softmax"] - 1])
     assert f"The course: 2 of {N} lessons studied" in out
     course = json.loads(run_cli("progress", "--json").stdout)["course"]
-    assert [(row["number"], row["lesson"], row["runs"]) for row in course[:5]] == [
-        (1, "neuron", 1), (2, "activations", 0), (3, "layer", 0), (4, "mlp", 0), (5, "softmax", 1),
-    ]
+    shown = {row["lesson"]: (row["number"], row["runs"]) for row in course}
+    assert [row["lesson"] for row in course] == list(NUMBER)
+    for name, runs in (("neuron", 1), ("activations", 0), ("layer", 0), ("mlp", 0), ("softmax", 1)):
+        assert shown[name] == (NUMBER[name], runs)
 
 
 def test_a_fresh_learners_progress_shows_the_course_and_where_to_start(run_cli):
