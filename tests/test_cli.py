@@ -549,3 +549,21 @@ def test_command_order_does_not_depend_on_which_commands_were_built():
     for name in ("check", "progress"):  # click would list the built ones first, sorted
         group.get_command(ctx, name)
     assert group.list_commands(ctx) == LEARNER_ORDER
+
+
+@pytest.mark.parametrize(
+    "command", [[], ["lesson"], ["lesson", "softmax"], ["list"], ["quiz"], ["progress"], ["check"], ["lesson-file"]],
+    ids=lambda argv: " ".join(argv) or "nntutor",
+)
+def test_dash_h_is_help_wherever_help_is(run_cli, command):
+    short, long = run_cli(*command, "-h"), run_cli(*command, "--help")
+    assert short.exit_code == 0, short.stderr
+    assert short.stdout == long.stdout and "Usage: nntutor" in short.stdout
+
+
+def test_help_writes_defaults_as_typed_without_parentheses(run_cli):
+    text = run_cli("lesson", "neuron", "--help").stdout
+    for default in ("[default: 1.5,2,-0.5]", "[default: 0.5,-1,0.3]", "[default: 0.5]", "[default: relu]", "[default: 4]"):
+        assert default in text, default
+    assert "[default: (" not in text
+    assert "[default: 5]" in run_cli("quiz", "--help").stdout

@@ -17,7 +17,7 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 
 from nntutor import __version__
-from nntutor.cli.typer_compat import plain_coercion
+from nntutor.cli.typer_compat import plain_coercion, plain_help
 from nntutor.errors import InputError, NntutorError
 
 DATA_DIR_HELP = "Where your progress is kept (default: $NNTUTOR_HOME, else your user data folder)."
@@ -37,6 +37,7 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
+HELP_OPTIONS = ["-h", "--help"]
 LESSONS_DIR_HELP = "A folder of extra lesson files (yours override the built-in ones); also $NNTUTOR_LESSONS."
 
 
@@ -94,14 +95,14 @@ class NntutorCommand(TyperCommand):
     """A leaf command (a lesson, ``list``, ``check``) with cheap option coercion (:mod:`nntutor.cli.typer_compat`)."""
 
     def get_params(self, ctx):
-        return plain_coercion(super().get_params(ctx))
+        return plain_help(plain_coercion(super().get_params(ctx)))
 
 
 class NntutorGroup(TyperGroup):
     """The root command: turns every failure into one line and an exit code."""
 
     def get_params(self, ctx):
-        return plain_coercion(super().get_params(ctx))
+        return plain_help(plain_coercion(super().get_params(ctx)))
 
     def list_commands(self, ctx) -> list[str]:
         # in SUBCOMMANDS order (a learner's), whether built yet or not; click would sort them
@@ -174,7 +175,7 @@ class LessonGroup(TyperGroup):
     """``nntutor lesson NAME``: one sub-command per lesson file, built when asked for."""
 
     def get_params(self, ctx):
-        return plain_coercion(super().get_params(ctx))
+        return plain_help(plain_coercion(super().get_params(ctx)))
 
     def list_commands(self, ctx) -> list[str]:
         from nntutor.catalog.lessonfile import load_all
@@ -205,13 +206,31 @@ def _escape_help(text: str) -> str:
     return escape_help(text)
 
 
+def _with_default(help_text: str, default: str) -> str:
+    """Help text for Typer's rich help, shown literally, with ``[default: 4]`` as Typer styles it.
+
+    The defaults are flag text that the lesson parses (the option's own default is ``None``,
+    so that a lesson knows which flags were typed); Typer writes a text default in
+    parentheses, ``[default: (4)]``, so it is added here instead.
+
+    >>> print(_with_default("Decimals shown [in text].", "4"))
+    Decimals shown \\[in text].
+    <BLANKLINE>
+    [dim]\\[default: 4][/dim]
+    """
+    text = _escape_help(help_text)
+    # a paragraph of its own: Typer starts it on a new line, so "[default: 4]" is never split
+    return f"{text}\n\n[dim]{_escape_help(f'[default: {default}]')}[/dim]" if default else text
+
+
 def _input_parameters(lesson) -> list[inspect.Parameter]:
     """One Typer option per lesson input: ``--x MATRIX``, ``--causal``."""
     params = []
     for spec in lesson.inputs:
-        help_text = _escape_help(spec.help)
+        help_text = spec.help
         if spec.kind == "choice":
             help_text += f" One of: {', '.join(spec.choices)}."
+        help_text = _with_default(help_text, spec.default_text if spec.kind != "flag" else "")
         if spec.kind == "flag":
             option = typer.Option(False, spec.flag, help=help_text, rich_help_panel="Lesson inputs")
             annotation: Any = bool
@@ -220,7 +239,7 @@ def _input_parameters(lesson) -> list[inspect.Parameter]:
                 None,
                 spec.flag,
                 help=help_text,
-                show_default=spec.default_text or False,
+                show_default=False,  # in the help text: Typer would write [default: (0.5)]
                 metavar=spec.metavar or spec.kind.upper(),
                 rich_help_panel="Lesson inputs",
             )
@@ -247,7 +266,7 @@ def lesson_command(lesson):
         ),
         "precision": (
             str | None,
-            typer.Option(None, "--precision", help="Decimals shown in text and Markdown (JSON never rounds).", show_default="4", metavar="N", rich_help_panel="Output"),
+            typer.Option(None, "--precision", help=_with_default("Decimals shown in text and Markdown (JSON never rounds).", "4"), show_default=False, metavar="N", rich_help_panel="Output"),
         ),
         "full": (
             bool,
@@ -553,8 +572,8 @@ def _lesson_group():
 SUBCOMMANDS = {
     "lesson": _lesson_group,
     "list": lambda: _command("list", list_lessons, cls=NntutorCommand),
-    "quiz": lambda: _command("quiz", quiz),
-    "progress": lambda: _command("progress", progress),
+    "quiz": lambda: _command("quiz", quiz, cls=NntutorCommand),
+    "progress": lambda: _command("progress", progress, cls=NntutorCommand),
     "check": lambda: _command("check", check, cls=NntutorCommand),
     "lesson-file": lambda: _command("lesson-file", lesson_file, cls=NntutorCommand),
 }
@@ -570,6 +589,7 @@ def make_app(argv: list[str] | None = None) -> typer.Typer:
         no_args_is_help=True,
         add_completion=False,
         pretty_exceptions_enable=False,
+        context_settings={"help_option_names": HELP_OPTIONS},  # every sub-command inherits them
     )
 
     @app.callback()
