@@ -567,3 +567,12 @@ def test_help_writes_defaults_as_typed_without_parentheses(run_cli):
         assert default in text, default
     assert "[default: (" not in text
     assert "[default: 5]" in run_cli("quiz", "--help").stdout
+
+
+def test_an_output_extension_nntutor_cannot_write_names_every_one_it_can(run_cli, tmp_path):
+    from nntutor.render.output import EXTENSIONS
+
+    line = assert_refused(run_cli("lesson", "neuron", "-o", str(tmp_path / "x.png")), "--output", "'.png'")
+    for extension in (".md", ".json", ".txt", ".svg", ".html", *EXTENSIONS):
+        assert extension in line, extension
+    assert not (tmp_path / "x.png").exists()
