@@ -576,3 +576,19 @@ def test_an_output_extension_nntutor_cannot_write_names_every_one_it_can(run_cli
     for extension in (".md", ".json", ".txt", ".svg", ".html", *EXTENSIONS):
         assert extension in line, extension
     assert not (tmp_path / "x.png").exists()
+
+
+def test_lesson_names_are_case_insensitive(run_cli):
+    result = run_cli("lesson", "Attention", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["lesson"] == "attention"
+    assert "Usage: nntutor lesson attention " in run_cli("lesson", "ATTENTION", "--help").stdout
+    assert run_cli("lesson-file", "Attention").stdout == run_cli("lesson-file", "attention").stdout != ""
+    assert_refused(run_cli("lesson", "Attnetion"), "no lesson named 'Attnetion'", "did you mean 'attention'")
+
+
+def test_quiz_takes_lesson_names_in_any_case_once_each(run_cli):
+    result = run_cli("quiz", "Attention", "attention", "--count", "3", "--seed", "1", "--json", input="skip\n" * 3)
+    assert result.exit_code == 0, result.stderr
+    questions = json.loads(result.stdout)["questions"]
+    assert [q["lesson"] for q in questions] == ["attention"] * 3

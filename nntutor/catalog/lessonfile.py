@@ -211,12 +211,13 @@ def _inside(path: Path, folder: Path) -> bool:
 
 
 def find_lesson_file(name: str, dirs: list[Path]) -> Path:
-    """The file for lesson ``name``; reads no other lesson."""
-    if not NAME_PATTERN.fullmatch(name):
-        raise InputError("lesson", f"{name!r} is not a lesson name (lower-case letters, digits and '-')")
+    """The file for lesson ``name``, in any case (``Attention`` is ``attention``); reads no other lesson."""
+    key = name.lower()  # lesson file names are lower case (NAME_PATTERN)
+    if not NAME_PATTERN.fullmatch(key):
+        raise InputError("lesson", f"{name!r} is not a lesson name (letters, digits and '-')")
     for folder in dirs:
         _check_dir(folder)
-        path = folder / f"{name}.toml"
+        path = folder / f"{key}.toml"
         if path.exists() and _inside(path, folder):
             return path
     raise UnknownLesson(name, sorted(lesson_files(dirs)))
@@ -228,7 +229,7 @@ class UnknownLesson(InputError):
     def __init__(self, name: str, known: list[str]) -> None:
         import difflib
 
-        close = difflib.get_close_matches(name, known, n=2, cutoff=0.5)
+        close = difflib.get_close_matches(name.lower(), known, n=2, cutoff=0.5)
         hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
         super().__init__("lesson", f"no lesson named {name!r}{hint} (see: nntutor list)")
         self.suggestions = close

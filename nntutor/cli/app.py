@@ -188,7 +188,9 @@ class LessonGroup(TyperGroup):
         after_name = _lessons_dir_in(args[1:])
         if after_name is not None:
             ctx.meta[_LESSONS_DIR_AFTER_NAME] = after_name
-        return super().resolve_command(ctx, args)
+        typed, command, rest = super().resolve_command(ctx, args)
+        # `nntutor lesson Attention` runs (and its help names) the lesson attention
+        return (command.name if command is not None else typed), command, rest
 
     def get_command(self, ctx, cmd_name: str):
         from nntutor.catalog.lessonfile import load_lesson
@@ -419,7 +421,8 @@ def quiz_command(ctx: typer.Context, lesson_names: list[str] | None, count: str,
     check_range("--count", number, minimum=1, maximum=quiz.MAX_COUNT)
     chosen_seed = parse_integer("--seed", seed) if seed is not None else quiz.new_seed()
     check_range("--seed", chosen_seed, minimum=0)
-    named = [load_lesson(name, extra) for name in dict.fromkeys(lesson_names or [])]
+    # each lesson once, however it was written (Attention, attention)
+    named = list({lesson.name: lesson for lesson in (load_lesson(name, extra) for name in lesson_names or [])}.values())
     screen = sys.stderr if as_json else sys.stdout
     view = quiz_view.QuizView(screen)
     store = Store(data_dir)
