@@ -45,6 +45,7 @@ LESSON_KEYS = {
     "inputs": list,
     "quiz": list,
     "see_also": list,
+    "vs_examples": list,
 }
 REQUIRED_LESSON_KEYS = ("format_version", "name", "title", "part", "order", "summary", "builder", "narrative")
 INPUT_KEYS = {
@@ -139,6 +140,7 @@ class Lesson(NamedTuple):
     hints: tuple[str, ...] = ()
     quiz: tuple[QuizItem, ...] = ()
     see_also: tuple[str, ...] = ()
+    vs_examples: tuple[str, ...] = ()  # flags for --vs that show something, e.g. "--no-scale" (its --help lists them)
 
     def input(self, name: str) -> InputSpec:
         for spec in self.inputs:
@@ -363,9 +365,10 @@ def validate_data(path: Path, data: dict[str, Any], *, check_inputs: bool = True
         close = difflib.get_close_matches(data["builder"], registry.builders(), n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         errors.append(LessonFileError(where, "builder", f"no walkthrough named {data['builder']!r}{hint}"))
-    for number, hint in enumerate(data.get("hints", []), start=1):
-        if not isinstance(hint, str) or not hint.strip():
-            errors.append(LessonFileError(where, f"hints[{number}]", "must be a non-empty string"))
+    for key in ("hints", "vs_examples"):
+        for number, text in enumerate(data.get(key, []), start=1):
+            if not isinstance(text, str) or not text.strip():
+                errors.append(LessonFileError(where, f"{key}[{number}]", "must be a non-empty string"))
     seen: set[str] = set()
     for number, raw in enumerate(data.get("inputs", []), start=1):
         prefix = f"inputs[{number}]."
@@ -475,6 +478,7 @@ def _build_lesson(path: Path, data: dict[str, Any]) -> Lesson:
             for raw in data.get("quiz", [])
         ),
         see_also=tuple(data.get("see_also", [])),
+        vs_examples=tuple(data.get("vs_examples", [])),
     )
 
 

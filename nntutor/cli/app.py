@@ -225,6 +225,15 @@ def _with_default(help_text: str, default: str) -> str:
     return f"{text}\n\n[dim]{_escape_help(f'[default: {default}]')}[/dim]" if default else text
 
 
+def _vs_help(lesson) -> str:
+    """``--vs`` help with the lesson file's own examples: ``e.g. --vs "--no-scale" or --vs "--causal"``."""
+    import shlex
+
+    text = "Run the lesson again with these flags changed and compare the two runs"
+    examples = [f'--vs "{flags}"' if '"' not in flags else f"--vs {shlex.quote(flags)}" for flags in lesson.vs_examples]
+    return _escape_help(f"{text}, e.g. {' or '.join(examples)}." if examples else f"{text}.")
+
+
 def _input_parameters(lesson) -> list[inspect.Parameter]:
     """One Typer option per lesson input: ``--x MATRIX``, ``--causal``."""
     params = []
@@ -276,7 +285,7 @@ def lesson_command(lesson):
         ),
         "vs": (
             str | None,
-            typer.Option(None, "--vs", help="Run the lesson again with these flags changed and compare, e.g. --vs \"--temperature 5\" or --vs \"--no-scale\".", metavar="\"FLAGS\"", rich_help_panel="Output"),
+            typer.Option(None, "--vs", help=_vs_help(lesson), metavar="\"FLAGS\"", rich_help_panel="Output"),
         ),
         "no_plot": (
             bool,
@@ -492,7 +501,7 @@ def check(ctx: typer.Context, lessons_dir: Annotated[str | None, _lessons_dir_op
     from nntutor.catalog.check import check_lessons
 
     extra = _lessons_dir_of(ctx)
-    count, errors = check_lessons(extra)
+    count, errors = check_lessons(extra, parse_vs=vs_overrides)
     for error in errors:
         _say(str(error))
     if errors:
