@@ -226,12 +226,13 @@ def _with_default(help_text: str, default: str) -> str:
 
 
 def _vs_help(lesson) -> str:
-    """``--vs`` help with the lesson file's own examples: ``e.g. --vs "--no-scale" or --vs "--causal"``."""
+    """``--vs`` help with the lesson file's own examples, one a line (``--vs "--no-scale"``), never wrapped."""
     import shlex
 
     text = "Run the lesson again with these flags changed and compare the two runs"
     examples = [f'--vs "{flags}"' if '"' not in flags else f"--vs {shlex.quote(flags)}" for flags in lesson.vs_examples]
-    return _escape_help(f"{text}, e.g. {' or '.join(examples)}." if examples else f"{text}.")
+    # a paragraph each: Typer's help starts every paragraph on a new line
+    return _escape_help("\n\n".join([f"{text}, for example:", *examples]) if examples else f"{text}.")
 
 
 def _input_parameters(lesson) -> list[inspect.Parameter]:
