@@ -530,3 +530,46 @@ def test_command_order_does_not_depend_on_which_commands_were_built():
     for name in ("check", "progress"):  # click would list the built ones first, sorted
         group.get_command(ctx, name)
     assert group.list_commands(ctx) == LEARNER_ORDER
+
+
+@pytest.mark.parametrize(
+    "command", [[], ["lesson"], ["lesson", "softmax"], ["list"], ["quiz"], ["progress"], ["check"], ["lesson-file"]],
+    ids=lambda argv: " ".join(argv) or "nntutor",
+)
+def test_dash_h_is_help_wherever_help_is(run_cli, command):
+    short, long = run_cli(*command, "-h"), run_cli(*command, "--help")
+    assert short.exit_code == 0, short.stderr
+    assert short.stdout == long.stdout and "Usage: nntutor" in short.stdout
+
+
+def test_help_writes_defaults_as_typed_without_parentheses(run_cli):
+    text = run_cli("lesson", "neuron", "--help").stdout
+    for default in ("[default: 1.5,2,-0.5]", "[default: 0.5,-1,0.3]", "[default: 0.5]", "[default: relu]", "[default: 4]"):
+        assert default in text, default
+    assert "[default: (" not in text
+    assert "[default: 5]" in run_cli("quiz", "--help").stdout
+
+
+def test_an_output_extension_nntutor_cannot_write_names_every_one_it_can(run_cli, tmp_path):
+    from nntutor.render.output import EXTENSIONS
+
+    line = assert_refused(run_cli("lesson", "neuron", "-o", str(tmp_path / "x.png")), "--output", "'.png'")
+    for extension in (".md", ".json", ".txt", ".svg", ".html", *EXTENSIONS):
+        assert extension in line, extension
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_lesson_names_are_case_insensitive(run_cli):
+    result = run_cli("lesson", "Attention", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["lesson"] == "attention"
+    assert "Usage: nntutor lesson attention " in run_cli("lesson", "ATTENTION", "--help").stdout
+    assert run_cli("lesson-file", "Attention").stdout == run_cli("lesson-file", "attention").stdout != ""
+    assert_refused(run_cli("lesson", "Attnetion"), "no lesson named 'Attnetion'", "did you mean 'attention'")
+
+
+def test_quiz_takes_lesson_names_in_any_case_once_each(run_cli):
+    result = run_cli("quiz", "Attention", "attention", "--count", "3", "--seed", "1", "--json", input="skip\n" * 3)
+    assert result.exit_code == 0, result.stderr
+    questions = json.loads(result.stdout)["questions"]
+    assert [q["lesson"] for q in questions] == ["attention"] * 3

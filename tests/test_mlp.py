@@ -134,9 +134,9 @@ BAD_INPUTS = [
     ({"sizes": "3,0"}, "--sizes", "entry 2 is 0"),
     ({"sizes": "100000,100000"}, "--sizes", "has 10,000,100,000 parameters: about 80.0 GB"),
     ({"sizes": "784,100000,10"}, "--sizes", "79,500,010 parameters"),  # 784×100000 + 100000×10 = 79,400,000 weights + 100,010 biases
-    ({"x": "1,2"}, "--x", "input size is 3"),
+    ({"x": "1,2"}, "--x", "starts with 3, the network's input size; pass --sizes too (e.g. 2,4,3,4)"),
     ({"x": "1,zz,3"}, "--x", "'zz'"),
-    ({"x": "1"}, "--x", "--x has 1 numbers but the network's input size is 3"),
+    ({"x": "1"}, "--x", "--x: has 1 number but --sizes (default 3,4,3,4) starts with 3"),
     ({"seed": "-1"}, "--seed", "too small"),
     ({"seed": "1.5"}, "--seed", "whole number"),
     ({"seed": "x"}, "--seed", "'x' is not a whole number"),

@@ -211,11 +211,11 @@ BAD_INPUTS = [
     ({"heads": "0"}, "--heads", "too small"),
     ({"heads": "two"}, "--heads", "not a whole number"),
     ({"x": "1,2;3"}, "--x", "row 2"),
-    ({"x": "1,2;3,4"}, "--wq", "expected a 2×2 matrix"),
-    ({"wq": "1,0;0,1"}, "--wq", "4×4"),
-    ({"wk": "1,0,0,0"}, "--wk", "4×4"),
+    ({"x": "1,2;3,4"}, "--x", "--x: has 2 columns but --wq (default 4×4) has 4 rows (W_Q is d_model × d_model); pass --wq, --wk, --wv and --wo too, or --seed"),
+    ({"wq": "1,0;0,1"}, "--wq", "--wq: has 2 rows but --x (default 3×4) has 4 columns"),
+    ({"wk": "1,0,0,0"}, "--wk", "--wk: has 1 row but --x (default 3×4) has 4 columns"),
     ({"wv": "a"}, "--wv", "not a number"),
-    ({"wo": "1,2;3,4"}, "--wo", "4×4"),
+    ({"wo": "1,2;3,4"}, "--wo", "--wo: has 2 rows but --x (default 3×4) has 4 columns (W_O is d_model × d_model)"),
     ({"tokens": "a,b"}, "--tokens", "expected 3 names"),
     ({"tokens": "a,,b"}, "--tokens", "empty"),
     ({"seed": "-1"}, "--seed", "too small"),
@@ -228,6 +228,10 @@ BAD_INPUTS = [
     ({"seed": "1", "seq_len": "0"}, "--seq-len", "too small"),
     ({"seed": "1", "d_model": "0"}, "--d-model", "too small"),
     ({"seed": "1", "seq_len": "100000"}, "--seq-len", "of memory"),
+    # d_model typed, --heads left at its default 2
+    ({"x": "1,0,1;0,2,0;1,1,0"}, "--x", "--x: has 3 columns (d_model = 3) but --heads (default 2) does not divide 3: each head takes d_model/h columns; pass --heads too (e.g. 1, 3)"),
+    ({"seed": "1", "d_model": "3"}, "--d-model", "--d-model: is 3 but --heads (default 2) does not divide 3"),
+    ({"seed": "1", "d_model": "3", "heads": "2"}, "--heads", "--heads: d_model = 3 (--d-model) is not divisible by h = 2"),
 ]
 
 

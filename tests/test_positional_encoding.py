@@ -260,7 +260,7 @@ BAD_INPUTS = [
     ({"q": "1,2"}, "--q", "only used with --kind rope"),
     ({"kind": "rope", "q": "1,2,3", "k": "1,2,3"}, "--q", "even"),
     ({"kind": "rope", "q": "1,2,3"}, "--q", "has 3 numbers"),
-    ({"kind": "rope", "k": "1,2"}, "--k", "expected 4 numbers"),
+    ({"kind": "rope", "k": "1,2"}, "--k", "--k: has 2 numbers but --q (default 4 numbers) has 4"),
     ({"kind": "rope", "k": "nan,1,2,3"}, "--k", "'nan' is not allowed"),
     ({"kind": "rope", "m": "-1"}, "--m", "too small"),
     ({"kind": "rope", "m": "1.5"}, "--m", "'1.5' is not a whole number"),
@@ -268,6 +268,7 @@ BAD_INPUTS = [
     ({"kind": "rope", "n": "-4"}, "--n", "-4 is too small"),
     ({"kind": "rope", "shift": "-3"}, "--shift", "below 0"),
     ({"kind": "rope", "shift": "x"}, "--shift", "'x' is not a whole number"),
+    ({"kind": "rope", "q": "1,2"}, "--q", "--q: has 2 numbers but --k (default 4 numbers) has 4 (a query and a key of the same size); pass --k too"),
 ]
 
 

@@ -12,6 +12,9 @@ show, each problem naming the file (or the lesson module) and the key:
   mistake an existing value, and the quiz's ``keep``/``fixed``/``vary`` real inputs;
 - across files: every ``requires`` and ``see_also`` entry names a lesson, and no
   requirements go round in a cycle (:func:`nntutor.catalog.course.reference_problems`).
+- every ``vs_examples`` entry (shown by the lesson's ``--help``) is flags that ``--vs`` accepts,
+  that change an input, and that the lesson accepts. The ``--vs`` parser is the command line's
+  (``parse_vs``, given by :mod:`nntutor.cli`, which this package may not import).
 
 >>> count, problems = check_lessons()
 >>> count >= 20, problems
@@ -21,33 +24,71 @@ show, each problem naming the file (or the lesson module) and the key:
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from nntutor.catalog import lessonfile, registry
 from nntutor.catalog.course import reference_problems
-from nntutor.catalog.run import prepare
+from nntutor.catalog.run import parse_args, prepare
 from nntutor.errors import InputError, LessonFileError, NntutorError
 from nntutor.walkthroughs._declare import Args
 
 QUIZ_SEED = 0
 
+#: ``--vs`` text -> the inputs it changes, ``{"no-scale": True}``; raises InputError (nntutor.cli.app.vs_overrides)
+VsParser = Callable[[lessonfile.Lesson, str], dict[str, Any]]
 
-def check_lessons(extra_dir: str | os.PathLike | None = None) -> tuple[int, list[LessonFileError]]:
-    """Validate every lesson file in every folder, then its references into code: (files, problems)."""
+
+def check_lessons(
+    extra_dir: str | os.PathLike | None = None, *, parse_vs: VsParser | None = None
+) -> tuple[int, list[LessonFileError]]:
+    """Validate every lesson file in every folder, then its references into code: (files, problems).
+
+    ``parse_vs`` also checks each file's ``vs_examples`` (``nntutor check`` passes the CLI's parser).
+    """
     count, errors = lessonfile.check_all(extra_dir)
     broken = {error.path for error in errors}
     files = lessonfile.lesson_files(lessonfile.lesson_dirs(extra_dir))  # the lessons in force
     lessons = [lessonfile.read_lesson_file(path) for path in files.values() if str(path) not in broken]
     for lesson in lessons:
-        errors.extend(cross_references(lesson))
+        errors.extend(cross_references(lesson, parse_vs=parse_vs))
     errors.extend(reference_problems(lessons, known=files))
     return count, errors
 
 
-def cross_references(lesson: lessonfile.Lesson) -> list[LessonFileError]:
-    """The problems between one (valid) lesson file and the code it names."""
+def vs_example_problems(lesson: lessonfile.Lesson, parse_vs: VsParser) -> list[LessonFileError]:
+    """Each of the lesson's ``vs_examples`` parsed as ``--vs``, compared with the defaults and checked by the lesson.
+
+    ``vs_examples = ["--temperature 5"]`` in attention's file is refused (attention has no
+    --temperature), and so is ``"--causal"`` where --causal is already on by default.
+    """
+    where = str(lesson.path)
+    problems = []
+    for number, example in enumerate(lesson.vs_examples, start=1):
+        key = f"vs_examples[{number}]"
+        try:
+            changed = parse_vs(lesson, example)
+            prepare(lesson, parse_args(lesson, changed))
+        except InputError as exc:
+            problems.append(LessonFileError(where, key, f"--vs {example!r} is refused: {exc}"))
+            continue
+        if all(_is_default(lesson.input(name), value) for name, value in changed.items()):
+            problems.append(LessonFileError(where, key, f"--vs {example!r} changes nothing: those are the defaults"))
+    return problems
+
+
+def _is_default(spec: lessonfile.InputSpec, value: Any) -> bool:
+    """Whether ``value``, as ``--vs`` gives it (flag text; True for a flag), is the input's default as typed."""
+    if spec.kind == "flag":
+        return bool(spec.default) == bool(value)
+    return spec.default_text != "" and value == spec.default_text
+
+
+def cross_references(lesson: lessonfile.Lesson, *, parse_vs: VsParser | None = None) -> list[LessonFileError]:
+    """The problems between one (valid) lesson file and the code it names (with ``parse_vs``: its --vs examples)."""
     where = str(lesson.path)
     reason = registry.problem(lesson.builder)
     if reason is not None:
@@ -102,6 +143,8 @@ def cross_references(lesson: lessonfile.Lesson) -> list[LessonFileError]:
         for name in mistake.values:
             if name not in value_names:
                 errors.append(LessonFileError(module, f"mistakes.{mistake.id}", f"{name!r} is no value of {lesson.name!r}"))
+    if parse_vs is not None:
+        errors.extend(vs_example_problems(lesson, parse_vs))
     return errors
 
 

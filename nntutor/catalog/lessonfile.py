@@ -46,6 +46,7 @@ LESSON_KEYS = {
     "quiz": list,
     "see_also": list,
     "requires": list,
+    "vs_examples": list,
 }
 REQUIRED_LESSON_KEYS = ("format_version", "name", "title", "part", "order", "summary", "builder", "narrative")
 INPUT_KEYS = {
@@ -141,6 +142,7 @@ class Lesson(NamedTuple):
     quiz: tuple[QuizItem, ...] = ()
     see_also: tuple[str, ...] = ()
     requires: tuple[str, ...] = ()  # lessons to study first (checked across files by nntutor check)
+    vs_examples: tuple[str, ...] = ()  # flags for --vs that show something, e.g. "--no-scale" (its --help lists them)
 
     def input(self, name: str) -> InputSpec:
         for spec in self.inputs:
@@ -213,12 +215,13 @@ def _inside(path: Path, folder: Path) -> bool:
 
 
 def find_lesson_file(name: str, dirs: list[Path]) -> Path:
-    """The file for lesson ``name``; reads no other lesson."""
-    if not NAME_PATTERN.fullmatch(name):
-        raise InputError("lesson", f"{name!r} is not a lesson name (lower-case letters, digits and '-')")
+    """The file for lesson ``name``, in any case (``Attention`` is ``attention``); reads no other lesson."""
+    key = name.lower()  # lesson file names are lower case (NAME_PATTERN)
+    if not NAME_PATTERN.fullmatch(key):
+        raise InputError("lesson", f"{name!r} is not a lesson name (letters, digits and '-')")
     for folder in dirs:
         _check_dir(folder)
-        path = folder / f"{name}.toml"
+        path = folder / f"{key}.toml"
         if path.exists() and _inside(path, folder):
             return path
     raise UnknownLesson(name, sorted(lesson_files(dirs)))
@@ -230,7 +233,7 @@ class UnknownLesson(InputError):
     def __init__(self, name: str, known: list[str]) -> None:
         import difflib
 
-        close = difflib.get_close_matches(name, known, n=2, cutoff=0.5)
+        close = difflib.get_close_matches(name.lower(), known, n=2, cutoff=0.5)
         hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
         super().__init__("lesson", f"no lesson named {name!r}{hint} (see: nntutor list)")
         self.suggestions = close
@@ -364,9 +367,10 @@ def validate_data(path: Path, data: dict[str, Any], *, check_inputs: bool = True
         close = difflib.get_close_matches(data["builder"], registry.builders(), n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         errors.append(LessonFileError(where, "builder", f"no walkthrough named {data['builder']!r}{hint}"))
-    for number, hint in enumerate(data.get("hints", []), start=1):
-        if not isinstance(hint, str) or not hint.strip():
-            errors.append(LessonFileError(where, f"hints[{number}]", "must be a non-empty string"))
+    for key in ("hints", "vs_examples"):
+        for number, text in enumerate(data.get(key, []), start=1):
+            if not isinstance(text, str) or not text.strip():
+                errors.append(LessonFileError(where, f"{key}[{number}]", "must be a non-empty string"))
     for key in ("requires", "see_also"):
         for number, other in enumerate(data.get(key, []), start=1):
             if not isinstance(other, str) or not NAME_PATTERN.fullmatch(other):
@@ -481,6 +485,7 @@ def _build_lesson(path: Path, data: dict[str, Any]) -> Lesson:
         ),
         see_also=tuple(data.get("see_also", [])),
         requires=tuple(data.get("requires", [])),
+        vs_examples=tuple(data.get("vs_examples", [])),
     )
 
 

@@ -17,7 +17,7 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 
 from nntutor import __version__
-from nntutor.cli.typer_compat import plain_coercion
+from nntutor.cli.typer_compat import plain_coercion, plain_help
 from nntutor.errors import InputError, NntutorError
 
 DATA_DIR_HELP = "Where your progress is kept (default: $NNTUTOR_HOME, else your user data folder)."
@@ -37,6 +37,7 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
+HELP_OPTIONS = ["-h", "--help"]
 LESSONS_DIR_HELP = "A folder of extra lesson files (yours override the built-in ones); also $NNTUTOR_LESSONS."
 
 
@@ -94,14 +95,14 @@ class NntutorCommand(TyperCommand):
     """A leaf command (a lesson, ``list``, ``check``) with cheap option coercion (:mod:`nntutor.cli.typer_compat`)."""
 
     def get_params(self, ctx):
-        return plain_coercion(super().get_params(ctx))
+        return plain_help(plain_coercion(super().get_params(ctx)))
 
 
 class NntutorGroup(TyperGroup):
     """The root command: turns every failure into one line and an exit code."""
 
     def get_params(self, ctx):
-        return plain_coercion(super().get_params(ctx))
+        return plain_help(plain_coercion(super().get_params(ctx)))
 
     def list_commands(self, ctx) -> list[str]:
         # in SUBCOMMANDS order (a learner's), whether built yet or not; click would sort them
@@ -174,7 +175,7 @@ class LessonGroup(TyperGroup):
     """``nntutor lesson NAME``: one sub-command per lesson file, built when asked for."""
 
     def get_params(self, ctx):
-        return plain_coercion(super().get_params(ctx))
+        return plain_help(plain_coercion(super().get_params(ctx)))
 
     def list_commands(self, ctx) -> list[str]:
         from nntutor.catalog.lessonfile import load_all
@@ -187,7 +188,9 @@ class LessonGroup(TyperGroup):
         after_name = _lessons_dir_in(args[1:])
         if after_name is not None:
             ctx.meta[_LESSONS_DIR_AFTER_NAME] = after_name
-        return super().resolve_command(ctx, args)
+        typed, command, rest = super().resolve_command(ctx, args)
+        # `nntutor lesson Attention` runs (and its help names) the lesson attention
+        return (command.name if command is not None else typed), command, rest
 
     def get_command(self, ctx, cmd_name: str):
         from nntutor.catalog.lessonfile import load_lesson
@@ -206,13 +209,41 @@ def _escape_help(text: str) -> str:
     return escape_help(text)
 
 
+def _with_default(help_text: str, default: str) -> str:
+    """Help text for Typer's rich help, shown literally, with ``[default: 4]`` as Typer styles it.
+
+    The defaults are flag text that the lesson parses (the option's own default is ``None``,
+    so that a lesson knows which flags were typed); Typer writes a text default in
+    parentheses, ``[default: (4)]``, so it is added here instead.
+
+    >>> print(_with_default("Decimals shown [in text].", "4"))
+    Decimals shown \\[in text].
+    <BLANKLINE>
+    [dim]\\[default: 4][/dim]
+    """
+    text = _escape_help(help_text)
+    # a paragraph of its own: Typer starts it on a new line, so "[default: 4]" is never split
+    return f"{text}\n\n[dim]{_escape_help(f'[default: {default}]')}[/dim]" if default else text
+
+
+def _vs_help(lesson) -> str:
+    """``--vs`` help with the lesson file's own examples, one a line (``--vs "--no-scale"``), never wrapped."""
+    import shlex
+
+    text = "Run the lesson again with these flags changed and compare the two runs"
+    examples = [f'--vs "{flags}"' if '"' not in flags else f"--vs {shlex.quote(flags)}" for flags in lesson.vs_examples]
+    # a paragraph each: Typer's help starts every paragraph on a new line
+    return _escape_help("\n\n".join([f"{text}, for example:", *examples]) if examples else f"{text}.")
+
+
 def _input_parameters(lesson) -> list[inspect.Parameter]:
     """One Typer option per lesson input: ``--x MATRIX``, ``--causal``."""
     params = []
     for spec in lesson.inputs:
-        help_text = _escape_help(spec.help)
+        help_text = spec.help
         if spec.kind == "choice":
             help_text += f" One of: {', '.join(spec.choices)}."
+        help_text = _with_default(help_text, spec.default_text if spec.kind != "flag" else "")
         if spec.kind == "flag":
             option = typer.Option(False, spec.flag, help=help_text, rich_help_panel="Lesson inputs")
             annotation: Any = bool
@@ -221,7 +252,7 @@ def _input_parameters(lesson) -> list[inspect.Parameter]:
                 None,
                 spec.flag,
                 help=help_text,
-                show_default=spec.default_text or False,
+                show_default=False,  # in the help text: Typer would write [default: (0.5)]
                 metavar=spec.metavar or spec.kind.upper(),
                 rich_help_panel="Lesson inputs",
             )
@@ -251,7 +282,7 @@ def lesson_command(lesson, extra_dir: str | None = None):
         ),
         "precision": (
             str | None,
-            typer.Option(None, "--precision", help="Decimals shown in text and Markdown (JSON never rounds).", show_default="4", metavar="N", rich_help_panel="Output"),
+            typer.Option(None, "--precision", help=_with_default("Decimals shown in text and Markdown (JSON never rounds).", "4"), show_default=False, metavar="N", rich_help_panel="Output"),
         ),
         "full": (
             bool,
@@ -259,7 +290,7 @@ def lesson_command(lesson, extra_dir: str | None = None):
         ),
         "vs": (
             str | None,
-            typer.Option(None, "--vs", help="Run the lesson again with these flags changed and compare, e.g. --vs \"--temperature 5\" or --vs \"--no-scale\".", metavar="\"FLAGS\"", rich_help_panel="Output"),
+            typer.Option(None, "--vs", help=_vs_help(lesson), metavar="\"FLAGS\"", rich_help_panel="Output"),
         ),
         "no_plot": (
             bool,
@@ -463,7 +494,8 @@ def quiz_command(ctx: typer.Context, lesson_names: list[str] | None, count: str,
     check_range("--count", number, minimum=1, maximum=quiz.MAX_COUNT)
     chosen_seed = parse_integer("--seed", seed) if seed is not None else quiz.new_seed()
     check_range("--seed", chosen_seed, minimum=0)
-    named = [load_lesson(name, extra) for name in dict.fromkeys(lesson_names or [])]
+    # each lesson once, however it was written (Attention, attention)
+    named = list({lesson.name: lesson for lesson in (load_lesson(name, extra) for name in lesson_names or [])}.values())
     screen = sys.stderr if as_json else sys.stdout
     view = quiz_view.QuizView(screen)
     store = Store(data_dir)
@@ -586,7 +618,7 @@ def check(ctx: typer.Context, lessons_dir: Annotated[str | None, _lessons_dir_op
     from nntutor.catalog.check import check_lessons
 
     extra = _lessons_dir_of(ctx)
-    count, errors = check_lessons(extra)
+    count, errors = check_lessons(extra, parse_vs=vs_overrides)
     for error in errors:
         _say(str(error))
     if errors:
@@ -671,8 +703,8 @@ SUBCOMMANDS = {
     "next": lambda: _command("next", next_lesson, cls=NntutorCommand),
     "lesson": _lesson_group,
     "list": lambda: _command("list", list_lessons, cls=NntutorCommand),
-    "quiz": lambda: _command("quiz", quiz),
-    "progress": lambda: _command("progress", progress),
+    "quiz": lambda: _command("quiz", quiz, cls=NntutorCommand),
+    "progress": lambda: _command("progress", progress, cls=NntutorCommand),
     "check": lambda: _command("check", check, cls=NntutorCommand),
     "lesson-file": lambda: _command("lesson-file", lesson_file, cls=NntutorCommand),
 }
@@ -688,6 +720,7 @@ def make_app(argv: list[str] | None = None) -> typer.Typer:
         no_args_is_help=False,
         add_completion=False,
         pretty_exceptions_enable=False,
+        context_settings={"help_option_names": HELP_OPTIONS},  # every sub-command inherits them
     )
 
     @app.callback(invoke_without_command=True)

@@ -70,8 +70,9 @@ def choose_format(output_format: str | None, path: str | None) -> str:
         return "text"
     suffix = Path(path).suffix.lower()
     if suffix not in EXTENSIONS:
+        known = ", ".join(EXTENSIONS)
         raise InputError(
-            "--output", f"cannot tell the format from {suffix or 'no extension'!r} (use .md, .json or .txt, or --format)"
+            "--output", f"cannot tell the format from {suffix or 'no extension'!r} (use one of {known}, or --format)"
         )
     return EXTENSIONS[suffix]
 

@@ -14,7 +14,14 @@ from nntutor.core.attention import attention
 from nntutor.errors import InputError
 from nntutor.numfmt import human_bytes
 from nntutor.trace import Deferred, Step, Trace, Value
-from nntutor.walkthroughs._common import Context, dot_worked, sum_worked
+from nntutor.walkthroughs._common import (
+    Context,
+    Size,
+    dot_worked,
+    mismatch,
+    shape_words,
+    sum_worked,
+)
 from nntutor.walkthroughs._declare import Args, Mistake, Target, Walkthrough
 
 MAX_MEMORY_BYTES = 4 * 1024**3
@@ -78,9 +85,16 @@ def resolve_x(args: Args) -> tuple[np.ndarray, dict[str, Any]]:
     return x, {"seed": seed, "seq-len": n, "d-model": d}
 
 
-def _check_projection(flag: str, w: np.ndarray | None, d: int) -> None:
+def _check_projection(args: Args, name: str, x: np.ndarray, drawn: bool) -> None:
+    """A typed projection has one row per column of X (typed, the default, or drawn)."""
+    w, d = args[name], x.shape[1]
     if w is not None and w.shape[0] != d:
-        raise InputError(flag, f"expected {d} rows to match the {d} columns of --x, got {w.shape[0]}")
+        if drawn:
+            raise InputError(f"--{name}", f"expected {d} rows to match the {d} columns of the random X, got {w.shape[0]}")
+        raise mismatch(
+            args.given, Size(name, w.shape[0], "rows", shape_words(w)), Size("x", d, "columns", shape_words(x)),
+            why="one row per column of X",
+        )
 
 
 def check_padding(padding: np.ndarray | None, n: int) -> np.ndarray | None:
@@ -99,12 +113,17 @@ def check(args: Args) -> Inputs:
     n, d = x.shape
     check_size("--x", n, d)
     wq, wk, wv = args["wq"], args["wk"], args["wv"]
-    for flag, w in (("--wq", wq), ("--wk", wk), ("--wv", wv)):
-        _check_projection(flag, w, d)
+    for name in ("wq", "wk", "wv"):
+        _check_projection(args, name, x, bool(drawn))
     d_q = wq.shape[1] if wq is not None else d
     d_k = wk.shape[1] if wk is not None else d
-    if d_q != d_k:
-        raise InputError("--wk", f"expected {d_q} columns to match --wq (queries and keys need the same size), got {d_k}")
+    if d_q != d_k:  # a projection left out is the identity: Q = X or K = X, d columns
+        raise mismatch(
+            args.given,
+            Size("wk", d_k, "columns", shape_words(wk) if wk is not None else "none, so K = X"),
+            Size("wq", d_q, "columns", shape_words(wq) if wq is not None else "none, so Q = X"),
+            why="queries and keys need the same size",
+        )
     tokens = args["tokens"]
     if tokens is None or ("tokens" not in args.given and len(tokens) != n):
         tokens = tuple(f"t{i}" for i in range(n))

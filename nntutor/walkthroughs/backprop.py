@@ -29,7 +29,14 @@ from nntutor.core import backprop as bp
 from nntutor.errors import InputError
 from nntutor.trace import Step, Table, Trace, Value
 from nntutor.walkthroughs._activation_notes import FORMULAS, activation_worked
-from nntutor.walkthroughs._common import Context, dot_worked, index_labels
+from nntutor.walkthroughs._common import (
+    Context,
+    Size,
+    dot_worked,
+    index_labels,
+    mismatch,
+    shape_words,
+)
 from nntutor.walkthroughs._declare import Args, Target, Walkthrough
 
 MAX_PARAMS = 1000
@@ -126,18 +133,27 @@ def _network(args: Args) -> tuple[bp.Params, np.ndarray, np.ndarray]:
     y = np.asarray(args["y"], dtype=np.float64)
     W1, b1 = np.asarray(args["W1"], dtype=np.float64), np.asarray(args["b1"], dtype=np.float64)
     W2, b2 = np.asarray(args["W2"], dtype=np.float64), np.asarray(args["b2"], dtype=np.float64)
-    if W1.shape[1] != x.size:
-        raise InputError("--W1", f"has {W1.shape[1]} columns but --x has {x.size} numbers (W1 is hidden × inputs)")
-    if b1.size != W1.shape[0]:
-        raise InputError("--b1", f"expected {W1.shape[0]} numbers (one per row of --W1), got {b1.size}")
-    if W2.shape[1] != W1.shape[0]:
-        raise InputError(
-            "--W2", f"has {W2.shape[1]} columns but --W1 has {W1.shape[0]} rows (W2 is outputs × hidden)"
-        )
-    if b2.size != W2.shape[0]:
-        raise InputError("--b2", f"expected {W2.shape[0]} numbers (one per row of --W2), got {b2.size}")
-    if y.size != W2.shape[0]:
-        raise InputError("--y", f"expected {W2.shape[0]} numbers (one per output, the rows of --W2), got {y.size}")
+    given = args.given
+    # (input, its size, its unit), the size that rules it, and why: each error names the flag typed
+    rules = (
+        (("W1", W1.shape[1], "columns"), ("x", x.size, "numbers"), "W1 is hidden × inputs"),
+        (("b1", b1.size, "numbers"), ("W1", W1.shape[0], "rows"), "one bias per hidden neuron"),
+        (("W2", W2.shape[1], "columns"), ("W1", W1.shape[0], "rows"), "W2 is outputs × hidden"),
+        (("b2", b2.size, "numbers"), ("W2", W2.shape[0], "rows"), "one bias per output"),
+        (("y", y.size, "numbers"), ("W2", W2.shape[0], "rows"), "one target per output"),
+    )
+    for (name, size, unit), (rule_name, rule_size, rule_unit), why in rules:
+        if size != rule_size:
+            # the other inputs left at their defaults that the typed one no longer fits
+            stale = [f"--{n}" for (n, s, _), (r, rs, _), _ in rules if r == rule_name and s != rs and n not in given]
+            fix = f"pass {' and '.join(stale)} too" if len(stale) > 1 else ""
+            raise mismatch(
+                given,
+                Size(name, size, unit, shape_words(args[name])),
+                Size(rule_name, rule_size, rule_unit, shape_words(args[rule_name])),
+                why=why,
+                fix=fix,
+            )
     params = bp.Params(W1, b1, W2, b2)
     if params.count() > MAX_PARAMS:
         raise InputError(

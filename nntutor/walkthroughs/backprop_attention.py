@@ -7,7 +7,7 @@ c1 = Σⱼ dA[1,j]·A[1,j] = 1.6044 and ∂L/∂S′[1,0] = 0.1978×(0 − 1.604
 
 Inputs not typed are the lesson file's defaults, or drawn from ``--seed`` (and
 the sizes ``--seq-len``/``--d-model``); a default that does not fit a typed
-``--x`` is refused with a hint:
+``--x`` is refused, naming the flag typed and what to pass too:
 
 >>> from nntutor.catalog.lessonfile import load_lesson
 >>> from nntutor.catalog.run import parse_args
@@ -17,7 +17,7 @@ the sizes ``--seq-len``/``--d-model``); a default that does not fit a typed
 >>> check(parse_args(lesson, {"x": "1,0,0;0,1,0"}))
 Traceback (most recent call last):
   ...
-nntutor.errors.InputError: --wq: expected 3 rows to match the 3 columns of --x, got 2 (the default is for d_model = 2: give --wq or use --seed)
+nntutor.errors.InputError: --x: has 3 columns but --wq (default 2×2) has 2 rows (one row per column of X); pass --wq, --wk and --wv too, or --seed to draw them
 """
 
 from __future__ import annotations
@@ -36,7 +36,14 @@ from nntutor.core.attention import (
 from nntutor.errors import InputError
 from nntutor.numfmt import human_bytes
 from nntutor.trace import Step, Trace, Value
-from nntutor.walkthroughs._common import Context, dot_worked, index_labels
+from nntutor.walkthroughs._common import (
+    Context,
+    Size,
+    dot_worked,
+    index_labels,
+    mismatch,
+    shape_words,
+)
 from nntutor.walkthroughs._declare import Args, Mistake, Target, Walkthrough
 from nntutor.walkthroughs._transformer import random_matrix, shape_text, token_labels
 from nntutor.walkthroughs.attention import MAX_MEMORY_BYTES, check_padding
@@ -86,15 +93,9 @@ def _check_size(flag: str, n: int, d: int, d_k: int, d_v: int) -> None:
         )
 
 
-def _hint(args: Args, name: str, what: str = "rows") -> str:
-    """Why an untyped matrix does not fit: it is the lesson file's default, made for other sizes."""
-    if name in args.given:
-        return ""
-    value = _as_matrix(args[name])
-    if what == "columns":
-        return f" (the default has {value.shape[1]}: give --{name} too)"
-    sizes = f"{value.shape[0]} tokens and d_v = {value.shape[1]}" if name == "dout" else f"d_model = {value.shape[0]}"
-    return f" (the default is for {sizes}: give --{name} or use --seed)"
+def _listed(flags: list[str]) -> str:
+    """``--wq``, ``--wq and --wk``, ``--wq, --wk and --wv``."""
+    return " and ".join(flags) if len(flags) < 3 else f"{', '.join(flags[:-1])} and {flags[-1]}"
 
 
 def _as_matrix(value: np.ndarray) -> np.ndarray:
@@ -136,19 +137,35 @@ def check(args: Args) -> Inputs:
             continue
         w = typed[name]
         if w.shape[0] != d:
-            raise InputError(f"--{name}", f"expected {d} rows to match the {d} columns of --x, got {w.shape[0]}{_hint(args, name)}")
+            if rng is None:  # X and the projections typed or at their defaults: name the flag typed
+                stale = [f"--{p}" for p in ("wq", "wk", "wv") if p not in given and typed[p].shape[0] != d]
+                raise mismatch(
+                    given, Size(name, w.shape[0], "rows", shape_words(w)), Size("x", d, "columns", shape_words(x)),
+                    why="one row per column of X", fix=f"pass {_listed(stale)} too, or --seed to draw them",
+                )
+            raise InputError(f"--{name}", f"expected {d} rows to match the {d} columns of X, got {w.shape[0]}")
         if name == "wk" and w.shape[1] != d_k:
-            raise InputError(
-                "--wk", f"expected {d_k} columns to match --wq (queries and keys need the same size), got {w.shape[1]}{_hint(args, name, 'columns')}"
+            raise mismatch(
+                given, Size("wk", w.shape[1], "columns", shape_words(w)), Size("wq", d_k, "columns", shape_words(typed["wq"])),
+                why="queries and keys need the same size",
             )
         weights[name] = w
     if "dout" in typed:
         dout = typed["dout"]
         if dout.shape != (n, d_v):
+            if rng is None:  # dO must have the shape of O: a row per row of X, a column per column of W_V
+                rows = dout.shape[0] != n
+                raise mismatch(
+                    given,
+                    Size("dout", dout.shape[0 if rows else 1], "rows" if rows else "columns", shape_words(dout)),
+                    Size("x", n, "rows", shape_words(x)) if rows else Size("wv", d_v, "columns", shape_words(weights["wv"])),
+                    why="dO has the shape of O: " + ("one row per token" if rows else "one column per column of V"),
+                    fix="pass --dout too, or --seed to draw it",
+                )
             raise InputError(
                 "--dout",
                 f"expected a {n}×{d_v} matrix, the shape of O (one row per token, one column per column of V), "
-                f"got {shape_text(dout)}{_hint(args, 'dout')}",
+                f"got {shape_text(dout)}",
             )
     else:
         dout = random_matrix(rng, (n, d_v))

@@ -13,7 +13,7 @@ Default run, row t0: x = [1, 2, 3, 4], μ = 2.5, σ_ε = √(1.25 + 10⁻⁵) = 
 >>> check(parse_args(lesson, {"x": "1,2,3"})).dy
 Traceback (most recent call last):
   ...
-nntutor.errors.InputError: --dy: expected 3 numbers, the shape of y (the shape of --x), got 2×4 (the default, made for the default --x): give --dy, or --seed to draw it
+nntutor.errors.InputError: --x: has 3 numbers but --dy (default 2×4) has shape 2×4 (∂L/∂y has the shape of y, which is the shape of x); pass --dy too, or --seed to draw it
 >>> check(parse_args(lesson, {"x": "1,2,3", "seed": "0"})).gamma.tolist()
 [1.0, 1.0, 1.0]
 """
@@ -29,7 +29,15 @@ from nntutor.core.layernorm import layer_norm, layer_norm_backward, layer_norm_p
 from nntutor.errors import InputError
 from nntutor.numfmt import fmt, human_bytes
 from nntutor.trace import Step, Trace, Value
-from nntutor.walkthroughs._common import Context, dot_worked, index_labels, sum_worked
+from nntutor.walkthroughs._common import (
+    Context,
+    Size,
+    dot_worked,
+    index_labels,
+    mismatch,
+    shape_words,
+    sum_worked,
+)
 from nntutor.walkthroughs._declare import Args, Mistake, Target, Walkthrough
 from nntutor.walkthroughs._transformer import random_matrix, refuse_with, shape_text
 
@@ -108,9 +116,13 @@ def check(args: Args) -> Inputs:
     if "dy" not in args.given and rng is not None:
         dy = random_matrix(rng, x.shape, DY_SCALE)
     elif dy.shape != x.shape:
-        hint = "" if "dy" in args.given else " (the default, made for the default --x): give --dy, or --seed to draw it"
+        if rng is None:  # x and ∂L/∂y typed or at their defaults: name the flag typed
+            raise mismatch(
+                args.given, Size("dy", shape_words(dy), "shape", shape_words(dy)), Size("x", shape_words(x), "shape", shape_words(x)),
+                why="∂L/∂y has the shape of y, which is the shape of x", fix="pass --dy too, or --seed to draw it",
+            )
         expected = f"{d} numbers" if x.ndim == 1 else f"a {shape_text(x)} array"
-        raise InputError("--dy", f"expected {expected}, the shape of y ({where}), got {shape_text(dy)}{hint}")
+        raise InputError("--dy", f"expected {expected}, the shape of y ({where}), got {shape_text(dy)}")
     gamma, beta, sub = args["gamma"], args["beta"], args["residual"]
     if "gamma" in args.given:
         _check_width("--gamma", gamma, d)

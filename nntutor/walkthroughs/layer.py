@@ -23,7 +23,14 @@ from nntutor.core.layer import dense
 from nntutor.errors import InputError
 from nntutor.trace import Step, Trace, Value
 from nntutor.walkthroughs._activation_notes import FORMULAS, activation_worked
-from nntutor.walkthroughs._common import Context, dot_worked, index_labels
+from nntutor.walkthroughs._common import (
+    Context,
+    Size,
+    dot_worked,
+    index_labels,
+    mismatch,
+    shape_words,
+)
 from nntutor.walkthroughs._declare import Args, Walkthrough
 
 MAX_WORKED_ROWS = 8
@@ -45,12 +52,9 @@ def check(args: Args) -> Inputs:
     n_out, n_in = w.shape
     width = x.shape[-1]
     if width != n_in:
-        if "x" in given or "W" not in given:
-            raise InputError(
-                "--x", f"has {width} numbers per example but --W has {n_in} columns (one weight per input)"
-            )
-        raise InputError(
-            "--W", f"has {n_in} columns but --x has {width} numbers per example (give --x with {n_in} numbers)"
+        raise mismatch(
+            given, Size("x", width, "numbers per example", shape_words(x)), Size("W", n_in, "columns", shape_words(w)),
+            why="one weight per input",
         )
     if b is None:
         b = np.zeros(n_out)

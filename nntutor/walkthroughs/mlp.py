@@ -30,7 +30,7 @@ from nntutor.errors import InputError
 from nntutor.numfmt import human_bytes
 from nntutor.trace import Step, Table, Trace, Value
 from nntutor.walkthroughs._activation_notes import FORMULAS, activation_worked
-from nntutor.walkthroughs._common import Context, dot_worked, index_labels
+from nntutor.walkthroughs._common import Context, counted, dot_worked, index_labels
 from nntutor.walkthroughs._declare import Args, Walkthrough
 
 MAX_LAYERS = 32
@@ -160,9 +160,18 @@ def check(args: Args) -> Inputs:
     x = args["x"]
     if x is None:
         x = np.round(rng.uniform(-1.0, 1.0, size=sizes[0]), 2) + 0.0
-    elif x.size != sizes[0]:
-        flag = "--weights" if weights_file and "x" not in given else "--x"
-        raise InputError(flag, f"--x has {x.size} numbers but the network's input size is {sizes[0]}")
+    elif x.size != sizes[0]:  # x is only ever typed (otherwise it is drawn to fit)
+        if weights_file:
+            raise InputError("--x", f"has {counted(x.size, 'numbers')} but the network in --weights takes {sizes[0]} inputs")
+        has, layout = counted(x.size, "numbers"), ",".join(map(str, sizes))
+        if "sizes" in given:
+            raise InputError("--x", f"has {has} but --sizes {layout} starts with {sizes[0]}, the network's input size")
+        fitting = ",".join(map(str, [x.size, *sizes[1:]]))
+        raise InputError(
+            "--x",
+            f"has {has} but --sizes (default {layout}) starts with {sizes[0]}, the network's input size; "
+            f"pass --sizes too (e.g. {fitting})",
+        )
     return Inputs(
         x=x,
         layers=tuple(params),

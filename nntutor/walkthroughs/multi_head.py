@@ -17,6 +17,7 @@ nntutor.errors.InputError: --heads: d_model = 6 (the columns of --x) is not divi
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -24,7 +25,7 @@ import numpy as np
 from nntutor.core.multihead import estimate_bytes, head_columns, head_costs, multi_head_attention
 from nntutor.errors import InputError
 from nntutor.trace import Step, Table, Trace, Value
-from nntutor.walkthroughs._common import Context, dot_worked
+from nntutor.walkthroughs._common import Context, Size, blamed, dot_worked, mismatch, shape_words
 from nntutor.walkthroughs._declare import Args, Walkthrough
 from nntutor.walkthroughs._transformer import (
     check_memory,
@@ -60,10 +61,27 @@ def divisors(d: int) -> list[int]:
     return [k for k in range(1, d + 1) if d % k == 0]
 
 
-def check_heads(d: int, heads: int, what: str = "the columns of --x") -> int:
-    """d/h, or an InputError on --heads naming the head counts that would work."""
+def check_heads(d: int, heads: int, source: str = "x", given: Collection[str] = ()) -> int:
+    """d/h, or an InputError naming the head counts that would work.
+
+    ``source`` is the input d_model comes from (``x``, its columns, or ``d-model``); the error
+    names it when the learner typed it and left --heads at its default:
+
+    >>> check_heads(6, 4, "d-model", given={"d-model"})
+    Traceback (most recent call last):
+      ...
+    nntutor.errors.InputError: --d-model: is 6 but --heads (default 4) does not divide 6: each head takes d_model/h columns; pass --heads too (e.g. 1, 2, 3, 6)
+    """
     if heads > d or d % heads:
         options = ", ".join(str(k) for k in divisors(d)[:12])
+        if blamed(given, "heads", source) == source:
+            has = f"has {d} columns (d_model = {d})" if source == "x" else f"is {d}"
+            raise InputError(
+                f"--{source}",
+                f"{has} but --heads (default {heads}) does not divide {d}: each head takes d_model/h columns; "
+                f"pass --heads too (e.g. {options})",
+            )
+        what = "the columns of --x" if source == "x" else f"--{source}"
         raise InputError(
             "--heads",
             f"d_model = {d} ({what}) is not divisible by h = {heads}: each head takes d_model/h "
@@ -89,16 +107,24 @@ def _x_and_weights(args: Args) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     n = args["seq-len"] if "seq-len" in given else x.shape[0]
     d = args["d-model"] if "d-model" in given else x.shape[1]
     heads = args["heads"]
-    check_heads(d, heads, "--d-model" if "d-model" in given else "the columns of --x")
+    check_heads(d, heads, "d-model" if "d-model" in given else "x", given)
     flag = f"--{sizes[0]}" if random_x else "--x"
     check_memory(flag, estimate_bytes(n, d, heads), f"{heads} heads over {n} tokens of width {d}")
     weights: dict[str, np.ndarray] = {}
     if seed is None:
         for name in WEIGHTS:
             w = args[name]
-            if w.shape != (d, d):
-                hint = "" if name in given else f" (the default is for d_model = {w.shape[0]}; give --{name} or use --seed)"
-                raise InputError(f"--{name}", f"expected a {d}×{d} matrix to match d_model = {d}, got {shape_text(w)}{hint}")
+            if w.shape != (d, d):  # W_Q, W_K, W_V, W_O are all d_model × d_model
+                rows = w.shape[0] != d
+                stale = [f"--{k}" for k in WEIGHTS if k not in given and args[k].shape != (d, d)]
+                raise mismatch(
+                    given,
+                    Size(name, w.shape[0 if rows else 1], "rows" if rows else "columns", shape_words(w)),
+                    Size("x", d, "columns", shape_words(x)),
+                    why=f"W_{name[1].upper()} is d_model × d_model",
+                    fix=f"pass {', '.join(stale[:-1])} and {stale[-1]} too, or --seed to draw them"
+                    if len(stale) > 1 else "",
+                )
             weights[name] = w
         return x, weights
     for name in WEIGHTS:

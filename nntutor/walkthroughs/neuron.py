@@ -18,10 +18,16 @@ import numpy as np
 
 from nntutor.core import activations
 from nntutor.core.neuron import weighted_sum
-from nntutor.errors import InputError
 from nntutor.trace import Step, Table, Trace, Value
 from nntutor.walkthroughs._activation_notes import FORMULAS, activation_worked
-from nntutor.walkthroughs._common import Context, dot_worked, index_labels
+from nntutor.walkthroughs._common import (
+    Context,
+    Size,
+    dot_worked,
+    index_labels,
+    mismatch,
+    shape_words,
+)
 from nntutor.walkthroughs._declare import Args, Mistake, Target, Walkthrough
 
 COMPARED = ("relu", "leaky-relu", "sigmoid", "tanh", "gelu", "identity")
@@ -37,10 +43,10 @@ class Inputs(NamedTuple):
 
 
 def check(args: Args) -> Inputs:
-    """--w must have one weight per entry of --x."""
+    """--w must have one weight per entry of --x (the error names the one the learner typed)."""
     x, w = args["x"], args["w"]
     if x.shape != w.shape:
-        raise InputError("--w", f"expected {x.size} numbers to match --x, got {w.size}")
+        raise mismatch(args.given, Size("w", w.size, "numbers", shape_words(w)), Size("x", x.size, "numbers", shape_words(x)))
     return Inputs(x, w, float(args["b"]), args["activation"])
 
 

@@ -95,7 +95,7 @@ def check(args: Args) -> Inputs:
         raise InputError(
             "--d-model", f"{d} is odd (expected an even number: the positional encoding pairs dimensions as sin, cos)"
         )
-    check_heads(d, heads, "--d-model")
+    check_heads(d, heads, "d-model", args.given)
     pieces = segment(words, tokenizer)
     n = sum(len(p) for p in pieces)
     if n > MAX_TOKENS:

@@ -19,7 +19,7 @@ from nntutor.core import positional as posenc
 from nntutor.errors import InputError
 from nntutor.numfmt import human_bytes
 from nntutor.trace import Step, Table, Trace, Value
-from nntutor.walkthroughs._common import Context, dot_worked
+from nntutor.walkthroughs._common import Context, Size, dot_worked, mismatch, shape_words
 from nntutor.walkthroughs._declare import Args, Target, Walkthrough
 
 MAX_CELLS = 1_000_000  # numbers in the tables of one run (8 MB as float64)
@@ -145,7 +145,10 @@ def _check_rope(args: Args) -> Inputs:
             "--q", f"has {q.size} numbers; RoPE rotates pairs of dimensions, so it needs an even count (e.g. 4)"
         )
     if k.shape != q.shape:
-        raise InputError("--k", f"expected {q.size} numbers to match --q, got {k.size}")
+        raise mismatch(
+            args.given, Size("k", k.size, "numbers", shape_words(k)), Size("q", q.size, "numbers", shape_words(q)),
+            why="a query and a key of the same size",
+        )
     d = q.size
     if "d-model" in args.given and int(args["d-model"]) != d:
         raise InputError(

@@ -145,7 +145,7 @@ def check(args: Args) -> Inputs:
     x = args["x"]
     n, d = x.shape
     heads = args["heads"]
-    check_heads(d, heads)
+    check_heads(d, heads, "x", args.given)
     toks = token_labels(args["tokens"], n, args.given)
     w, source = _weights(args, n, d)
     return Inputs(x, toks, heads, args["norm"], bool(args["causal"]), args["activation"], w, source)
