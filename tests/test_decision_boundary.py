@@ -379,10 +379,10 @@ BAD_INPUTS = [
     ({"span": "0"}, "--span", "greater than 0"),
     ({"x": "1,2,3"}, "--x", "has 3 numbers but --W1 has 2 columns"),
     ({"W1": "1,1,1;1,1,1"}, "--W1", "has 3 columns but --x has 2 numbers"),
-    ({"b1": "1"}, "--b1", "expected 2 numbers (one per row of --W1), got 1"),
+    ({"b1": "1"}, "--b1", "has 1 number but --W1 (default 2×2) has 2 rows (one bias per row of W1); pass --W1 too"),
     ({"W2": "1,2,3"}, "--W2", "has 3 columns but --W1 has 2 rows"),
     ({"W1": "1,1;1,1;1,1", "b1": "0,0,0"}, "--W1", "has 3 rows but --W2 has 2 columns"),
-    ({"b2": "1,2"}, "--b2", "expected 1 number (one per row of --W2), got 2"),
+    ({"b2": "1,2"}, "--b2", "has 2 numbers but --W2 (default 1×2) has 1 row (one bias per row of W2); pass --W2 too"),
     (
         {"W1": ",".join(["1"] * 2000), "x": ",".join(["1"] * 2000), "b1": "0", "W2": ";".join(["1"] * 2000), "b2": ",".join(["0"] * 2000)},
         "--W2",

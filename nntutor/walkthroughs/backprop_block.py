@@ -132,7 +132,7 @@ def check(args: Args) -> Inputs:
     x = args["x"]
     n, d = x.shape
     heads = args["heads"]
-    check_heads(d, heads)
+    check_heads(d, heads, "x", given)
     tokens = token_labels(args["tokens"], n, given)
     padding = _padding(args, n)
     weights, d_ff, record = _block_weights(args, d)

@@ -27,7 +27,14 @@ from nntutor.core import boundary as core
 from nntutor.errors import InputError
 from nntutor.numfmt import human_bytes
 from nntutor.trace import Step, Table, Trace, Value
-from nntutor.walkthroughs._common import Context, dot_worked, index_labels
+from nntutor.walkthroughs._common import (
+    Context,
+    Size,
+    dot_worked,
+    index_labels,
+    mismatch,
+    shape_words,
+)
 from nntutor.walkthroughs._declare import Args, Mistake, Target, Walkthrough
 
 MAX_CORNER_DIMS = 4  # the default points are the 2^d corners of the unit cube up to here
@@ -94,14 +101,14 @@ def _layers(args: Args) -> tuple[np.ndarray, ...]:
             raise InputError("--x", f"has {x.size} numbers but --W1 has {n_in} columns (one per input)")
         raise InputError("--W1", f"has {n_in} columns but --x has {x.size} numbers (give --x with {n_in} numbers)")
     if b1.size != hidden:
-        raise InputError("--b1", f"expected {_count(hidden, 'number')} (one per row of --W1), got {b1.size}")
+        raise mismatch(given, Size("b1", b1.size, "numbers"), Size("W1", hidden, "rows", shape_words(w1)), why="one bias per row of W1")
     n_out, width = w2.shape
     if width != hidden:
         if "W2" in given or "W1" not in given:
             raise InputError("--W2", f"has {width} columns but --W1 has {hidden} rows (layer 2 reads layer 1's outputs)")
         raise InputError("--W1", f"has {hidden} rows but --W2 has {width} columns (give --W2 with {hidden} columns)")
     if b2.size != n_out:
-        raise InputError("--b2", f"expected {_count(n_out, 'number')} (one per row of --W2), got {b2.size}")
+        raise mismatch(given, Size("b2", b2.size, "numbers"), Size("W2", n_out, "rows", shape_words(w2)), why="one bias per row of W2")
     if n_out * n_in > MAX_COMBINED:
         raise InputError(
             "--W2",
