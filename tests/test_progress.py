@@ -84,7 +84,7 @@ def test_reports(tmp_path):
         {"lesson": "softmax", "runs": 0, "answers": 3, "last": 500.0},
         {"lesson": "neuron", "runs": 2, "answers": 0, "last": 200.0},
     ]
-    assert store.accuracy_by_lesson() == [{"lesson": "softmax", "correct": 1, "asked": 3}]
+    assert store.accuracy_by_lesson() == [{"lesson": "softmax", "correct": 1, "asked": 3, "credit": 1.0}]
     assert store.weakest_steps() == [{"step_kind": "softmax.exp", "correct": 0, "asked": 2}]
     assert [a["mistake"] for a in store.answers()] == [None, "no-max-shift", None]
     store.reset()
@@ -194,7 +194,7 @@ def test_progress_data_dir_flag(run_cli, tmp_path):
     run_cli("quiz", "softmax", "--seed", "3", "--count", "1", "--data-dir", str(other), input="-0.84\n")
     assert (other / progress.FILENAME).exists()
     doc = json.loads(run_cli("progress", "--json", "--data-dir", str(other)).stdout)
-    assert doc["accuracy"] == [{"lesson": "softmax", "correct": 1, "asked": 1}]
+    assert doc["accuracy"] == [{"lesson": "softmax", "correct": 1, "asked": 1, "credit": 1.0}]
     assert json.loads(run_cli("progress", "--json").stdout)["accuracy"] == []
 
 

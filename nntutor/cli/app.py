@@ -406,8 +406,10 @@ def quiz_command(ctx: typer.Context, lesson_names: list[str] | None, count: str,
     store = Store(data_dir)
     for notice in store.notices:
         _say(f"note: {notice}")
-    lessons, review, due = session.choose(named, lambda: load_all(extra), store, number)
-    questions = quiz.make_quiz(lessons, count=number, seed=chosen_seed, review=review, first=due)
+    plan = session.choose(named, lambda: load_all(extra), store, number)
+    if plan.notice:
+        view.notice(plan.notice)
+    questions = quiz.make_quiz(plan.lessons, count=number, seed=chosen_seed, review=plan.review, first=plan.first)
     if not questions:
         raise InputError("lesson", "these lessons have no quiz questions")
     result = session.play(questions, quiz_view.make_reader(sys.stdin, screen), view.show, session.recorder(store, _say))
@@ -467,7 +469,7 @@ def list_lessons(ctx: typer.Context, lessons_dir: Annotated[str | None, _lessons
 
 def check(ctx: typer.Context, lessons_dir: Annotated[str | None, _lessons_dir_option()] = None) -> None:
     """Validate every lesson file and what it names in code (builder, quiz targets, mistakes); exit 2 on any problem."""
-    from nntutor.catalog.check import check_lessons
+    from nntutor.catalog.check import check_lessons, lesson_warnings
 
     extra = _lessons_dir_of(ctx)
     count, errors = check_lessons(extra)
@@ -476,7 +478,11 @@ def check(ctx: typer.Context, lessons_dir: Annotated[str | None, _lessons_dir_op
     if errors:
         _say(f"{len(errors)} problem(s) in {count} lesson file(s)")
         raise typer.Exit(2)
-    sys.stdout.write(f"checked {count} lesson file(s): all valid\n")
+    warnings = lesson_warnings(extra)
+    for warning in warnings:
+        _say(f"warning: {warning}")
+    noted = f" ({len(warnings)} warning(s) above)" if warnings else ""
+    sys.stdout.write(f"checked {count} lesson file(s): all valid{noted}\n")
 
 
 def lesson_file(

@@ -25,7 +25,7 @@ from nntutor.errors import InputError
 from nntutor.trace import Step, Trace, Value
 from nntutor.walkthroughs._activation_notes import FORMULAS, activation_worked
 from nntutor.walkthroughs._common import Context, dot_worked, index_labels
-from nntutor.walkthroughs._declare import Args, Walkthrough
+from nntutor.walkthroughs._declare import Args, Target, Walkthrough
 from nntutor.walkthroughs._transformer import check_memory, random_matrix, refuse_with, shape_text
 
 PARAMS = ("W1", "b1", "W2", "b2")
@@ -185,4 +185,9 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
+    targets=(
+        Target("hidden", "hidden", uses=("x", "W1", "b1"), symbol="H"),
+        Target("activation", "activated", uses=("hidden.hidden", "activation"), symbol="A"),
+        Target("output", "y", uses=("activation.activated", "W2", "b2"), symbol="Y"),
+    ),
 )
