@@ -36,12 +36,17 @@ QUIZ_SEED = 0
 
 
 def check_lessons(extra_dir: str | os.PathLike | None = None) -> tuple[int, list[LessonFileError]]:
-    """Validate every lesson file in every folder, then its references into code: (files, problems)."""
+    """Validate every lesson file in every folder, then its references into code, then the
+    glossary (every term's ``lessons`` a lesson found here): (files, problems)."""
+    from nntutor.catalog import glossary
+
     count, errors = lessonfile.check_all(extra_dir)
     broken = {error.path for error in errors}
-    for path in lessonfile.lesson_files(lessonfile.lesson_dirs(extra_dir)).values():
+    found = lessonfile.lesson_files(lessonfile.lesson_dirs(extra_dir))
+    for path in found.values():
         if str(path) not in broken:
             errors.extend(cross_references(lessonfile.read_lesson_file(path)))
+    errors.extend(glossary.problems(found))
     return count, errors
 
 

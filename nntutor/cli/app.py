@@ -537,6 +537,25 @@ def progress(
     progress_command(reset, yes, as_json, data_dir)
 
 
+def explain(
+    ctx: typer.Context,
+    term: Annotated[
+        str | None,
+        typer.Argument(help="A term the lessons use (logit, d_k, layer norm, …); without one, every term is listed.", metavar="TERM", show_default=False),
+    ] = None,
+) -> None:
+    """What a term means: a definition, its formula and the lessons where it appears."""
+    from nntutor.catalog import glossary
+    from nntutor.render import glossary_view
+    from nntutor.render.output import emit
+
+    words = [*([term] if term is not None else []), *ctx.args]  # `explain layer norm`: the words after the first
+    if not words:
+        emit(glossary_view.index_renderable(glossary.terms()))
+        return
+    emit(glossary_view.entry_renderable(glossary.lookup(" ".join(words))))
+
+
 def _command(name: str, function, **settings: Any):
     """One sub-command, turned into a click command only when it is run (or help lists it)."""
     app = typer.Typer(add_completion=False)
@@ -554,13 +573,14 @@ def _lesson_group():
 
 
 # The sub-commands in the order help lists them, the order a learner uses them: run a
-# lesson, see the others, quiz, look at progress; then the teacher's tools.
+# lesson, see the others, quiz, look at progress, look a term up; then the teacher's tools.
 # NntutorGroup builds each on demand.
 SUBCOMMANDS = {
     "lesson": _lesson_group,
     "list": lambda: _command("list", list_lessons, cls=NntutorCommand),
     "quiz": lambda: _command("quiz", quiz),
     "progress": lambda: _command("progress", progress),
+    "explain": lambda: _command("explain", explain, cls=NntutorCommand, context_settings={"allow_extra_args": True}),
     "check": lambda: _command("check", check, cls=NntutorCommand),
     "lesson-file": lambda: _command("lesson-file", lesson_file, cls=NntutorCommand),
 }
