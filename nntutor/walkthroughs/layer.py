@@ -205,7 +205,7 @@ WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
     targets=(
-        Target("products", "Wx", explain=lambda case: [_product_line(case)]),
+        Target("products", "Wx", explain=lambda case: [_product_line(case)], symbol="W·x"),
         Target("bias", "z", explain=_bias_lines),
         Target("activation", "y", explain=_explain_activation),
     ),

@@ -452,7 +452,10 @@ def _explain_loss(case) -> list[str]:
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
-    targets=(Target("loss", "p_used", explain=_explain_p_used), Target("loss", "loss", explain=_explain_loss)),
+    targets=(
+        Target("loss", "p_used", explain=_explain_p_used, symbol="p_t"),
+        Target("loss", "loss", explain=_explain_loss, symbol="L"),
+    ),
     mistakes=LOSS_MISTAKES,
     keep=("y-true", "y-pred"),
     extra=_quiz_probs,

@@ -177,7 +177,7 @@ WALKTHROUGH = Walkthrough(
     build=build,
     targets=(
         Target("products", "products", rows=(2,), explain=_explain_product),
-        Target("sum", "dot", explain=lambda case: _sum_lines(case)[:1]),
+        Target("sum", "dot", explain=lambda case: _sum_lines(case)[:1], symbol="w·x"),
         Target("sum", "z", explain=_sum_lines),
         Target("activation", "y", explain=_explain_activation),
     ),
