@@ -104,12 +104,16 @@ def classify(data: Any) -> str:
     ``text`` a string; ``scalar`` one number; ``vector``/``matrix``/``stack`` a 1-, 2- or
     3-D numeric array (a :class:`Deferred` is a matrix); ``table`` a :class:`Table`;
     ``mapping`` a dict; ``labels`` a list of strings; ``rows`` a list of rows holding
-    text (BPE merges); ``ragged`` a list of arrays of different shapes (one per layer);
-    ``other`` anything else (``None``, an array of four or more dimensions).
+    text (BPE merges); ``ragged`` a list of items shown one by one: arrays of different
+    shapes, or mappings (one per layer: ``[{"W": …, "b": …}, …]``, which NumPy would
+    otherwise count as a vector of objects); ``other`` anything else (``None``, an
+    array of four or more dimensions).
 
     >>> import numpy as np
     >>> [classify(x) for x in (0.5, "a", np.zeros(3), np.zeros((2, 2)), ["a", "b"], [[1, 2], [3]], None)]
     ['scalar', 'text', 'vector', 'matrix', 'labels', 'ragged', 'other']
+    >>> classify([{"W": np.eye(2), "b": np.zeros(2)}, {"W": np.eye(2), "b": np.zeros(2)}])
+    'ragged'
     """
     import numpy as np
 
@@ -130,6 +134,8 @@ def classify(data: Any) -> str:
             isinstance(cell, str) for row in data for cell in row
         ):
             return "rows"
+        if any(isinstance(item, dict) for item in data):
+            return "ragged"
         if not any(isinstance(item, str) for item in data) and len({np.shape(item) for item in data}) > 1:
             return "ragged"
     try:

@@ -9,7 +9,7 @@ fresh Python process and then looks at ``sys.modules``:
 - ``pydantic`` is what recent Typer versions import to coerce option values;
   our options are plain strings, so it must never be imported
   (see :mod:`nntutor.cli.typer_compat`);
-- ``numpy`` is not needed to list the lessons, show the course map or show help;
+- ``numpy`` is not needed to list the lessons, show the course map, show help or a glossary term;
 - ``sqlite3`` belongs to the quiz and ``nntutor progress``: a lesson run only
   appends a line to the study log (:mod:`nntutor.study.studylog`), and the map and
   the list open the database only once there are quiz answers in it.
@@ -81,7 +81,7 @@ def lesson_names() -> list[str]:
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "argv",
-    [[], ["list"], ["--help"], ["lesson", "neuron"], ["lesson", "softmax"], ["lesson", "attention"]],
+    [[], ["list"], ["--help"], ["explain", "d_k"], ["explain"], ["lesson", "neuron"], ["lesson", "softmax"], ["lesson", "attention"]],
     ids=lambda argv: " ".join(argv) or "the map",
 )
 def test_no_sympy_and_no_pydantic(argv, tmp_path):

@@ -70,6 +70,7 @@ QUIZ_KEYS = {
     "answer": object,
     "explanation": str,
     "tolerance": (int, float),
+    "hint": str,
 }
 REQUIRED_QUIZ_KEYS = ("id", "kind", "prompt", "answer", "explanation")
 QUIZ_KINDS = ("choice", "number")
@@ -124,6 +125,7 @@ class QuizItem(NamedTuple):
     explanation: str
     choices: tuple[str, ...] = ()
     tolerance: float | None = None
+    hint: str = ""  # the question's own hint (shown on ``hint``); the lesson's hints are for its numeric questions
 
 
 class Lesson(NamedTuple):
@@ -480,6 +482,7 @@ def _build_lesson(path: Path, data: dict[str, Any]) -> Lesson:
                 explanation=raw["explanation"],
                 choices=tuple(raw.get("choices", ())),
                 tolerance=raw.get("tolerance"),
+                hint=raw.get("hint", ""),
             )
             for raw in data.get("quiz", [])
         ),

@@ -501,8 +501,10 @@ def quiz_command(ctx: typer.Context, lesson_names: list[str] | None, count: str,
     store = Store(data_dir)
     for notice in store.notices:
         _say(f"note: {notice}")
-    lessons, review, due = session.choose(named, lambda: load_all(extra), store, number)
-    questions = quiz.make_quiz(lessons, count=number, seed=chosen_seed, review=review, first=due)
+    plan = session.choose(named, lambda: load_all(extra), store, number)
+    if plan.notice:
+        view.notice(plan.notice)
+    questions = quiz.make_quiz(plan.lessons, count=number, seed=chosen_seed, review=plan.review, first=plan.first)
     if not questions:
         raise InputError("lesson", "these lessons have no quiz questions")
     result = session.play(questions, quiz_view.make_reader(sys.stdin, screen), view.show, session.recorder(store, _say))
@@ -615,7 +617,7 @@ def next_lesson(
 
 def check(ctx: typer.Context, lessons_dir: Annotated[str | None, _lessons_dir_option()] = None) -> None:
     """Validate every lesson file and what it names in code (builder, quiz targets, mistakes); exit 2 on any problem."""
-    from nntutor.catalog.check import check_lessons
+    from nntutor.catalog.check import check_lessons, lesson_warnings
 
     extra = _lessons_dir_of(ctx)
     count, errors = check_lessons(extra, parse_vs=vs_overrides)
@@ -624,7 +626,11 @@ def check(ctx: typer.Context, lessons_dir: Annotated[str | None, _lessons_dir_op
     if errors:
         _say(f"{len(errors)} problem(s) in {count} lesson file(s)")
         raise typer.Exit(2)
-    sys.stdout.write(f"checked {count} lesson file(s): all valid\n")
+    warnings = lesson_warnings(extra)
+    for warning in warnings:
+        _say(f"warning: {warning}")
+    noted = f" ({len(warnings)} warning(s) above)" if warnings else ""
+    sys.stdout.write(f"checked {count} lesson file(s): all valid{noted}\n")
 
 
 def lesson_file(
@@ -680,6 +686,25 @@ def progress(
     progress_command(ctx, reset, yes, as_json, data_dir)
 
 
+def explain(
+    ctx: typer.Context,
+    term: Annotated[
+        str | None,
+        typer.Argument(help="A term the lessons use (logit, d_k, layer norm, …); without one, every term is listed.", metavar="TERM", show_default=False),
+    ] = None,
+) -> None:
+    """What a term means: a definition, its formula and the lessons where it appears."""
+    from nntutor.catalog import glossary
+    from nntutor.render import glossary_view
+    from nntutor.render.output import emit
+
+    words = [*([term] if term is not None else []), *ctx.args]  # `explain layer norm`: the words after the first
+    if not words:
+        emit(glossary_view.index_renderable(glossary.terms()))
+        return
+    emit(glossary_view.entry_renderable(glossary.lookup(" ".join(words))))
+
+
 def _command(name: str, function, **settings: Any):
     """One sub-command, turned into a click command only when it is run (or help lists it)."""
     app = typer.Typer(add_completion=False)
@@ -697,7 +722,7 @@ def _lesson_group():
 
 
 # The sub-commands in the order help lists them, the order a learner uses them: the next
-# lesson, any lesson, see them all, quiz, look at progress; then the teacher's tools.
+# lesson, any lesson, see them all, quiz, look at progress, look a term up; then the teacher's tools.
 # NntutorGroup builds each on demand.
 SUBCOMMANDS = {
     "next": lambda: _command("next", next_lesson, cls=NntutorCommand),
@@ -705,6 +730,7 @@ SUBCOMMANDS = {
     "list": lambda: _command("list", list_lessons, cls=NntutorCommand),
     "quiz": lambda: _command("quiz", quiz, cls=NntutorCommand),
     "progress": lambda: _command("progress", progress, cls=NntutorCommand),
+    "explain": lambda: _command("explain", explain, cls=NntutorCommand, context_settings={"allow_extra_args": True}),
     "check": lambda: _command("check", check, cls=NntutorCommand),
     "lesson-file": lambda: _command("lesson-file", lesson_file, cls=NntutorCommand),
 }

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nntutor.errors import NntutorError
-from nntutor.study import studylog
+from nntutor.study import credit, studylog
 from nntutor.study.datadir import PROGRESS_FILENAME, data_dir
 
 SCHEMA_VERSION = 1
@@ -75,7 +75,12 @@ class _Unreadable(Exception):
 
 @dataclass(frozen=True)
 class Answer:
-    """One answered (or revealed, or skipped) question, as stored."""
+    """One answered (or revealed, or skipped) question, as stored.
+
+    ``expected`` and ``answer`` (as typed) are numbers; for a choice question they are the
+    lesson file's numbers of the right choice and of the one given, not the numbers shown
+    (choices are shown shuffled).
+    """
 
     session: str
     lesson: str
@@ -321,13 +326,15 @@ class Store:
             "course": self.course(course),
             "studied": self.studied(),
             "accuracy": self.accuracy_by_lesson(),
+            "credit_rule": credit.RULE,
             "weakest": self.weakest_steps(),
             "due": self.due(now=now),
         }
 
     def accuracy_by_lesson(self) -> list[dict[str, Any]]:
+        """Right answers, answers and points (:mod:`nntutor.study.credit`: hints cost) per lesson."""
         return self._rows(
-            "SELECT lesson, SUM(correct) AS correct, COUNT(*) AS asked FROM answers"
+            f"SELECT lesson, SUM(correct) AS correct, COUNT(*) AS asked, SUM({credit.SQL}) AS credit FROM answers"
             " GROUP BY lesson ORDER BY lesson"
         )
 

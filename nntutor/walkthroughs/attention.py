@@ -324,6 +324,51 @@ def _not_normalised(case) -> float | None:
     return case.element(step="softmax", value="exp")
 
 
+# --------------------------------------------------------------------------- the asked element, worked
+
+
+def _explain_scores(case) -> list[str]:
+    """``S[2,3] = q2·k3 = … = 0.2913``: the dot product of the asked query and key."""
+    i, j = case.index
+    q, k = case.trace.outputs["q"], case.trace.outputs["k"]
+    return [dot_worked(case.ctx, f"S[{i},{j}] = q{i}·k{j}", q[i], k[j], case.data("scores", "scores")[i, j])]
+
+
+def _explain_scaled(case) -> list[str]:
+    i, j = case.index
+    n_ = case.ctx.n
+    s, scaled = case.data("scores", "scores")[i, j], case.data("scale", "scaled")[i, j]
+    if not case.inputs.scale:
+        return [f"S′[{i},{j}] = S[{i},{j}] = {n_(scaled)} (not scaled: --no-scale)"]
+    d_k = case.trace.outputs["k"].shape[1]
+    return [
+        dot_worked(case.ctx, f"S[{i},{j}] = q{i}·k{j}", case.trace.outputs["q"][i], case.trace.outputs["k"][j], s),
+        f"S′[{i},{j}] = S[{i},{j}] / √{d_k} = {n_(s)} / {n_(np.sqrt(d_k))} = {n_(scaled)}",
+    ]
+
+
+def _explain_weights(case) -> list[str]:
+    """The softmax of the asked row, down to the asked weight."""
+    i, j = case.index
+    n_ = case.ctx.n
+    scores = case.data("mask", "masked") if any(s.id == "mask" for s in case.trace.steps) else case.data("scale", "scaled")
+    exps, row_sum, weights = case.data("softmax", "exp"), case.data("softmax", "row_sum"), case.data("softmax", "weights")
+    if not np.isfinite(scores[i, j]):
+        return [f"A[{i},{j}] = 0: key {j} is masked for query {i} (e^(−∞) = 0)"]
+    top = float(np.max(scores[i][np.isfinite(scores[i])]))
+    return [
+        f"row {i} of S′: largest value {n_(top)}",
+        sum_worked(case.ctx, f"Σₖ e^(S′[{i},k] − {n_(top)})", exps[i], row_sum[i]),
+        f"A[{i},{j}] = e^({n_(scores[i, j])} − {n_(top)}) / {n_(row_sum[i])} = {n_(exps[i, j])} / {n_(row_sum[i])} = {n_(weights[i, j])}",
+    ]
+
+
+def _explain_output(case) -> list[str]:
+    i, c = case.index
+    weights, v = case.data("softmax", "weights"), case.trace.outputs["v"]
+    return [dot_worked(case.ctx, f"O[{i},{c}] = A[{i}]·V[:,{c}]", weights[i], v[:, c], case.data("output", "output")[i, c])]
+
+
 ATTENTION_MISTAKES = (
     Mistake("no-scale", "forgot to divide the scores by √d_k", _no_scale, values=("scaled", "weights", "output")),
     Mistake("not-normalised", "did not divide by the row sum (softmax not normalised)", _not_normalised, values=("weights",)),
@@ -333,6 +378,11 @@ ATTENTION_MISTAKES = (
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
-    targets=(Target("scores", "scores"), Target("scale", "scaled"), Target("softmax", "weights"), Target("output", "output")),
+    targets=(
+        Target("scores", "scores", explain=_explain_scores),
+        Target("scale", "scaled", explain=_explain_scaled),
+        Target("softmax", "weights", explain=_explain_weights),
+        Target("output", "output", explain=_explain_output),
+    ),
     mistakes=ATTENTION_MISTAKES,
 )

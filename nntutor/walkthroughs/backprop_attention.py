@@ -482,16 +482,95 @@ def _quiz_masks(rng: np.random.Generator, values: dict[str, Any]) -> dict[str, A
     return {"causal": bool(rng.integers(0, 2))}
 
 
+# --------------------------------------------------------------------------- the asked element, worked
+
+
+def _explain_dv(case) -> list[str]:
+    j, c = case.index
+    inp, g = _forward_and_grads(case)
+    return [dot_worked(case.ctx, f"dV[{j},{c}] = Σᵢ A[i,{j}]·dO[i,{c}]", g.forward.weights[:, j], inp.dout[:, c], g.dv[j, c])]
+
+
+def _explain_da(case) -> list[str]:
+    i, j = case.index
+    inp, g = _forward_and_grads(case)
+    return [dot_worked(case.ctx, f"dA[{i},{j}] = dO[{i}]·v{j}", inp.dout[i], g.forward.v[j], g.dweights[i, j])]
+
+
+def _explain_dscaled(case) -> list[str]:
+    i, j = case.index
+    n, f = case.ctx.n, case.ctx.f
+    _, g = _forward_and_grads(case)
+    a = g.forward.weights
+    return [
+        _row_dot_worked(case.ctx, g, i),
+        f"∂L/∂S′[{i},{j}] = A[{i},{j}]×(dA[{i},{j}] − c{i}) = {f(a[i, j])}×({n(g.dweights[i, j])} − {f(g.row_dots[i])}) = {n(g.dscaled[i, j])}",
+    ]
+
+
+def _explain_dscores(case) -> list[str]:
+    i, j = case.index
+    n = case.ctx.n
+    inp, g = _forward_and_grads(case)
+    if not inp.scale:
+        return [f"dS[{i},{j}] = ∂L/∂S′[{i},{j}] = {n(g.dscores[i, j])} (not scaled: nothing to divide by)"]
+    d_k = inp.wq.shape[1]
+    return [f"dS[{i},{j}] = ∂L/∂S′[{i},{j}] / √{d_k} = {n(g.dscaled[i, j])} / {n(g.forward.scale)} = {n(g.dscores[i, j])}"]
+
+
+def _explain_dq(case) -> list[str]:
+    i, c = case.index
+    _, g = _forward_and_grads(case)
+    return [dot_worked(case.ctx, f"dQ[{i},{c}] = dS[{i},:]·K[:,{c}]", g.dscores[i], g.forward.k[:, c], g.dq[i, c])]
+
+
+def _explain_dk(case) -> list[str]:
+    j, c = case.index
+    _, g = _forward_and_grads(case)
+    return [dot_worked(case.ctx, f"dK[{j},{c}] = dS[:,{j}]·Q[:,{c}]", g.dscores[:, j], g.forward.q[:, c], g.dk[j, c])]
+
+
+def _explain_weight(which: str):
+    """dW_Q[r,c] = X[:,r]·dQ[:,c] (K and V alike)."""
+
+    def explain(case) -> list[str]:
+        r, c = case.index
+        inp, g = _forward_and_grads(case)
+        upstream = {"Q": g.dq, "K": g.dk, "V": g.dv}[which]
+        grads = projection_backward(inp.x, inp.wq, inp.wk, inp.wv, g.dq, g.dk, g.dv)
+        value = {"Q": grads.dwq, "K": grads.dwk, "V": grads.dwv}[which][r, c]
+        return [dot_worked(case.ctx, f"dW_{which}[{r},{c}] = X[:,{r}]·d{which}[:,{c}]", inp.x[:, r], upstream[:, c], value)]
+
+    return explain
+
+
+def _explain_dx(case) -> list[str]:
+    i, c = case.index
+    inp, g = _forward_and_grads(case)
+    p = projection_backward(inp.x, inp.wq, inp.wk, inp.wv, g.dq, g.dk, g.dv)
+    lines = [
+        dot_worked(case.ctx, f"dX[{i},{c}] via {via} = d{via}[{i},:]·W_{via}[{c},:]", grad[i], w[c], part[i, c])
+        for via, grad, w, part in (("Q", g.dq, inp.wq, p.dx_q), ("K", g.dk, inp.wk, p.dx_k), ("V", g.dv, inp.wv, p.dx_v))
+    ]
+    f = case.ctx.f
+    lines.append(f"dX[{i},{c}] = {f(p.dx_q[i, c])} + {f(p.dx_k[i, c])} + {f(p.dx_v[i, c])} = {case.ctx.n(p.dx[i, c])}")
+    return lines
+
+
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
-    targets=tuple(
-        Target(step, value)
-        for step, value in (
-            ("values", "dV"), ("values", "dA"), ("softmax", "dS'"), ("scores", "dS"),
-            ("scores", "dQ"), ("scores", "dK"), ("projections", "dW_Q"), ("projections", "dW_K"),
-            ("projections", "dW_V"), ("projections", "dX"),
-        )
+    targets=(
+        Target("values", "dV", uses=("forward.A", "values.dO"), explain=_explain_dv),
+        Target("values", "dA", uses=("values.dO", "forward.qkv"), explain=_explain_da),
+        Target("softmax", "dS'", uses=("forward.A", "values.dA"), explain=_explain_dscaled, symbol="∂L/∂S′"),
+        Target("scores", "dS", uses=("softmax.dS'", "scale"), explain=_explain_dscores),
+        Target("scores", "dQ", uses=("scores.dS", "forward.qkv"), explain=_explain_dq),
+        Target("scores", "dK", uses=("scores.dS", "forward.qkv"), explain=_explain_dk),
+        Target("projections", "dW_Q", uses=("x", "scores.dQ"), explain=_explain_weight("Q")),
+        Target("projections", "dW_K", uses=("x", "scores.dK"), explain=_explain_weight("K")),
+        Target("projections", "dW_V", uses=("x", "values.dV"), explain=_explain_weight("V")),
+        Target("projections", "dX", uses=("scores.dQ", "scores.dK", "values.dV", "wq", "wk", "wv"), explain=_explain_dx),
     ),
     mistakes=MISTAKES,
     keep=("seq-len", "d-model", "seed"),

@@ -32,7 +32,7 @@ from nntutor.walkthroughs._common import (
     mismatch,
     shape_words,
 )
-from nntutor.walkthroughs._declare import Args, Walkthrough
+from nntutor.walkthroughs._declare import Args, Target, Walkthrough
 from nntutor.walkthroughs._transformer import check_memory, random_matrix, refuse_with, shape_text
 
 PARAMS = ("W1", "b1", "W2", "b2")
@@ -206,4 +206,9 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
+    targets=(
+        Target("hidden", "hidden", uses=("x", "W1", "b1"), symbol="H"),
+        Target("activation", "activated", uses=("hidden.hidden", "activation"), symbol="A"),
+        Target("output", "y", uses=("activation.activated", "W2", "b2"), symbol="Y"),
+    ),
 )

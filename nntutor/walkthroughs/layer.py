@@ -31,7 +31,7 @@ from nntutor.walkthroughs._common import (
     mismatch,
     shape_words,
 )
-from nntutor.walkthroughs._declare import Args, Walkthrough
+from nntutor.walkthroughs._declare import Args, Target, Walkthrough
 
 MAX_WORKED_ROWS = 8
 
@@ -175,7 +175,42 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
     return trace
 
 
+# --------------------------------------------------------------------------- the asked element, worked
+
+
+def _row_of(case) -> tuple[int, tuple[int, ...]]:
+    """The neuron asked (the last index) and the element's index into z (a row of Z in a batch)."""
+    return case.index[-1], case.index
+
+
+def _product_line(case) -> str:
+    i, index = _row_of(case)
+    x, w = case.trace.inputs["x"], case.trace.inputs["W"]
+    if x.ndim == 1:
+        return dot_worked(case.ctx, f"W[{i}]·x", w[i], x, case.data("products", "Wx")[i])
+    k = index[0]
+    return dot_worked(case.ctx, f"X[{k}]·W[{i}]", x[k], w[i], case.data("products", "XWT")[k, i])
+
+
+def _bias_lines(case) -> list[str]:
+    i, index = _row_of(case)
+    z = case.data("bias", "z")[index]
+    products = case.data("products", "Wx" if case.trace.inputs["x"].ndim == 1 else "XWT")[index]
+    name = f"z{i}" if len(index) == 1 else f"Z[{index[0]},{i}]"
+    return [_product_line(case), f"{name} = {case.ctx.n(products)} + b{i} = {case.ctx.n(products)} + {case.ctx.f(case.trace.inputs['b'][i])} = {case.ctx.n(z)}"]
+
+
+def _explain_activation(case) -> list[str]:
+    z = case.data("bias", "z")[case.index]
+    return [*_bias_lines(case), activation_worked(case.ctx, case.trace.inputs["activation"], z)]
+
+
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
+    targets=(
+        Target("products", "Wx", explain=lambda case: [_product_line(case)], symbol="W·x"),
+        Target("bias", "z", explain=_bias_lines),
+        Target("activation", "y", explain=_explain_activation),
+    ),
 )

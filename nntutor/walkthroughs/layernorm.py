@@ -26,7 +26,7 @@ from nntutor.core.layernorm import layer_norm
 from nntutor.errors import InputError
 from nntutor.trace import Step, Trace, Value
 from nntutor.walkthroughs._common import Context, index_labels, sum_worked
-from nntutor.walkthroughs._declare import Args, Mistake, Walkthrough
+from nntutor.walkthroughs._declare import Args, Mistake, Target, Walkthrough
 from nntutor.walkthroughs._transformer import shape_text
 
 MAX_SHOWN = 8  # elements of the worked row written out one by one
@@ -294,6 +294,88 @@ def _unbiased(case) -> float | None:
     return float(case.inputs.gamma[feature] * normalized + case.inputs.beta[feature])
 
 
+# --------------------------------------------------------------------------- the asked element, worked
+
+
+class _Row(NamedTuple):
+    """The row an asked element belongs to: its values, the symbol (x, or s after a residual) and a prefix."""
+
+    pick: Any  # data -> the asked row of it (the whole vector when x is one row)
+    name: str
+    prefix: str
+    d: int
+
+
+def _row(case) -> _Row:
+    has_residual = any(step.id == "residual" for step in case.trace.steps)
+    s = case.data("residual", "s") if has_residual else case.trace.inputs["x"]
+    name = "s" if has_residual else "x"
+    if np.ndim(s) == 2:
+        r = case.index[0]
+        return _Row(lambda data: np.asarray(data)[r], name, f"row {r}: ", s.shape[-1])
+    return _Row(lambda data: data, name, "", s.shape[-1])
+
+
+def _source(case) -> np.ndarray:
+    has_residual = any(step.id == "residual" for step in case.trace.steps)
+    return case.data("residual", "s") if has_residual else case.trace.inputs["x"]
+
+
+def _explain_mean(case) -> list[str]:
+    row, n_ = _row(case), case.ctx.n
+    values = row.pick(_source(case))
+    total = float(np.sum(values))
+    return [
+        sum_worked(case.ctx, f"{row.prefix}Σ {row.name}ᵢ", values, total),
+        f"{row.prefix}μ = {n_(total)} / {row.d} = {n_(float(row.pick(case.data('mean', 'mean'))))}",
+    ]
+
+
+def _explain_deviation(case) -> list[str]:
+    row, n_, i = _row(case), case.ctx.n, case.index[-1]
+    mean = float(row.pick(case.data("mean", "mean")))
+    value = row.pick(_source(case))[i]
+    return [f"{row.prefix}{row.name}{i} − μ = {n_(value)} − {case.ctx.f(mean)} = {n_(row.pick(case.data('deviations', 'deviations'))[i])}"]
+
+
+def _explain_squared(case) -> list[str]:
+    row, n_, i = _row(case), case.ctx.n, case.index[-1]
+    deviation = row.pick(case.data("deviations", "deviations"))[i]
+    return [f"{row.prefix}({row.name}{i} − μ)² = {case.ctx.f(deviation)}² = {n_(row.pick(case.data('variance', 'squared'))[i])}"]
+
+
+def _variance_lines(case) -> list[str]:
+    row, n_ = _row(case), case.ctx.n
+    squared = row.pick(case.data("variance", "squared"))
+    total = float(np.sum(squared))
+    return [
+        sum_worked(case.ctx, f"{row.prefix}Σ ({row.name}ᵢ − μ)²", squared, total),
+        f"{row.prefix}σ² = {n_(total)} / {row.d} = {n_(float(row.pick(case.data('variance', 'var'))))}",
+    ]
+
+
+def _std_lines(case) -> list[str]:
+    row, n_ = _row(case), case.ctx.n
+    var, eps = float(row.pick(case.data("variance", "var"))), case.inputs.eps
+    return [*_variance_lines(case), f"{row.prefix}σ_ε = √(σ² + ε) = √({n_(var)} + {n_(eps)}) = {n_(float(row.pick(case.data('std', 'std'))))}"]
+
+
+def _normalized_line(case) -> str:
+    row, n_, i = _row(case), case.ctx.n, case.index[-1]
+    deviation = row.pick(case.data("deviations", "deviations"))[i]
+    std = float(row.pick(case.data("std", "std")))
+    normalized = row.pick(case.data("normalize", "normalized"))[i]
+    return f"{row.prefix}{row.name}̂{i} = ({row.name}{i} − μ) / σ_ε = {n_(deviation)} / {n_(std)} = {n_(normalized)}"
+
+
+def _explain_y(case) -> list[str]:
+    row, n_, f, i = _row(case), case.ctx.n, case.ctx.f, case.index[-1]
+    normalized = row.pick(case.data("normalize", "normalized"))[i]
+    gamma, beta = case.inputs.gamma[i], case.inputs.beta[i]
+    y = row.pick(case.data("scale-shift", "y"))[i]
+    return [_normalized_line(case), f"{row.prefix}y{i} = γ{i}·{row.name}̂{i} + β{i} = {f(gamma)}×{f(normalized)} + {f(beta)} = {n_(y)}"]
+
+
 LAYERNORM_MISTAKES = (
     Mistake("unbiased-variance", "used the unbiased variance (÷ (d−1) instead of ÷ d)", _unbiased, values=("var", "std", "normalized", "y")),
 )
@@ -302,5 +384,14 @@ LAYERNORM_MISTAKES = (
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
+    targets=(
+        Target("mean", "mean", explain=_explain_mean, symbol="μ"),
+        Target("deviations", "deviations", explain=_explain_deviation),
+        Target("variance", "squared", explain=_explain_squared),
+        Target("variance", "var", explain=_variance_lines, symbol="σ²"),
+        Target("std", "std", explain=_std_lines, symbol="σ_ε"),
+        Target("normalize", "normalized", explain=lambda case: [_normalized_line(case)], symbol="x̂"),
+        Target("scale-shift", "y", explain=_explain_y),
+    ),
     mistakes=LAYERNORM_MISTAKES,
 )

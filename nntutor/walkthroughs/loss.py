@@ -448,10 +448,30 @@ LOSS_MISTAKES = (
 )
 
 
+# --------------------------------------------------------------------------- the asked element, worked
+
+
+def _explain_p_used(case) -> list[str]:
+    """``p_t = p[2] = 0.6`` (after clipping, when the probability was below eps)."""
+    target, p_used = case.trace.inputs["target"], case.data("loss", "p_used")
+    p = case.trace.inputs["probs"][target]
+    if p_used != p:
+        return [f"p_t = max(p[{target}], eps) = max({case.ctx.n(p)}, {case.ctx.n(case.inputs.eps)}) = {case.ctx.n(p_used)}"]
+    return [f"p_t = p[{target}] = {case.ctx.n(p_used)}"]
+
+
+def _explain_loss(case) -> list[str]:
+    """The loss is one number: the step's own worked lines are its arithmetic."""
+    return list(case.trace.step("loss").worked)
+
+
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
-    targets=(Target("loss", "p_used"), Target("loss", "loss")),
+    targets=(
+        Target("loss", "p_used", explain=_explain_p_used, symbol="p_t"),
+        Target("loss", "loss", explain=_explain_loss, symbol="L"),
+    ),
     mistakes=LOSS_MISTAKES,
     keep=("y-true", "y-pred"),
     extra=_quiz_probs,

@@ -31,7 +31,7 @@ from nntutor.numfmt import human_bytes
 from nntutor.trace import Step, Table, Trace, Value
 from nntutor.walkthroughs._activation_notes import FORMULAS, activation_worked
 from nntutor.walkthroughs._common import Context, counted, dot_worked, index_labels
-from nntutor.walkthroughs._declare import Args, Walkthrough
+from nntutor.walkthroughs._declare import Args, Target, Walkthrough
 
 MAX_LAYERS = 32
 MAX_BYTES = 16 * 1024 * 1024  # what a forward pass may hold (float64), checked before allocating
@@ -311,8 +311,25 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
     return trace
 
 
+def _layer_targets(layer: int, last: bool) -> tuple[Target, ...]:
+    """z_l from W_l, b_l and the layer's input; a_l from z_l and the activation."""
+    before = "x" if layer == 1 else f"layer-{layer - 1}.a{layer - 1}"
+    step = f"layer-{layer}"
+    activation = "output-activation" if last else "activation"
+    return (
+        Target(step, f"z{layer}", uses=(f"{step}.W{layer}", f"{step}.b{layer}", before)),
+        Target(step, f"a{layer}", uses=(f"{step}.z{layer}", activation)),
+    )
+
+
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
+    targets=(
+        Target("params", "param_table", uses=("sizes",), symbol="parameters"),
+        *_layer_targets(1, False),
+        *_layer_targets(2, False),
+        *_layer_targets(3, True),
+    ),
     keep=("sizes",),
 )

@@ -26,7 +26,7 @@ from nntutor.core.multihead import estimate_bytes, head_columns, head_costs, mul
 from nntutor.errors import InputError
 from nntutor.trace import Step, Table, Trace, Value
 from nntutor.walkthroughs._common import Context, Size, blamed, dot_worked, mismatch, shape_words
-from nntutor.walkthroughs._declare import Args, Walkthrough
+from nntutor.walkthroughs._declare import Args, Target, Walkthrough
 from nntutor.walkthroughs._transformer import (
     check_memory,
     feature_labels,
@@ -360,4 +360,17 @@ def _most_attended(ctx: Context, row: np.ndarray, toks: tuple[str, ...]) -> str:
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
+    targets=(
+        Target("projections", "q", uses=("x", "wq"), symbol="Q"),
+        Target("projections", "k", uses=("x", "wk"), symbol="K"),
+        Target("projections", "v", uses=("x", "wv"), symbol="V"),
+        Target("split", "q1", uses=("projections.q", "heads"), symbol="Q₁"),
+        Target("head-1", "scores", uses=("split.q1", "split.k1"), symbol="Q₁·K₁ᵀ"),
+        Target("head-1", "scaled", uses=("head-1.scores", "heads"), symbol="Q₁·K₁ᵀ/√d_h"),
+        Target("head-1", "weights1", uses=("head-1.scaled",), symbol="A₁"),
+        Target("head-1", "head1", uses=("head-1.weights1", "split.v1"), symbol="head₁"),
+        Target("other-heads", "weights2", uses=("projections.q", "projections.k", "heads"), symbol="A₂"),
+        Target("concat", "concat", uses=("head-1.head1", "other-heads.head2"), symbol="C"),
+        Target("output", "output", uses=("concat.concat", "wo"), symbol="MHA(X)"),
+    ),
 )

@@ -149,6 +149,26 @@ def _no_activation(case) -> float | None:
     return float(case.trace.outputs["z"])
 
 
+# --------------------------------------------------------------------------- the asked element, worked
+
+
+def _sum_lines(case) -> list[str]:
+    """``w·x = … = -1.4`` and ``z = w·x + b = -1.4 + 0.5 = -0.9`` for this run."""
+    x, w, b = case.trace.inputs["x"], case.trace.inputs["w"], case.trace.inputs["b"]
+    dot, z = case.data("sum", "dot"), case.data("sum", "z")
+    return [dot_worked(case.ctx, "w·x", w, x, dot), f"z = w·x + b = {case.ctx.n(dot)} + {case.ctx.f(b)} = {case.ctx.n(z)}"]
+
+
+def _explain_product(case) -> list[str]:
+    j = case.index[1]
+    x, w = case.trace.inputs["x"], case.trace.inputs["w"]
+    return [f"p{j} = w{j}×x{j} = {case.ctx.f(w[j])}×{case.ctx.f(x[j])} = {case.ctx.n(case.data('products', 'products')[2, j])}"]
+
+
+def _explain_activation(case) -> list[str]:
+    return [*_sum_lines(case), activation_worked(case.ctx, case.trace.inputs["activation"], case.data("sum", "z"))]
+
+
 NEURON_MISTAKES = (
     Mistake("no-bias", "left out the bias b (z = w·x + b)", _without_bias, values=("z", "y")),
     Mistake("relu-for-sigmoid", "applied ReLU where the question asks for sigmoid", _other_activation("sigmoid", "relu"), values=("y",)),
@@ -161,7 +181,12 @@ NEURON_MISTAKES = (
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
-    targets=(Target("products", "products", rows=(2,)), Target("sum", "dot"), Target("sum", "z"), Target("activation", "y")),
+    targets=(
+        Target("products", "products", rows=(2,), explain=_explain_product),
+        Target("sum", "dot", explain=lambda case: _sum_lines(case)[:1], symbol="w·x"),
+        Target("sum", "z", explain=_sum_lines),
+        Target("activation", "y", explain=_explain_activation),
+    ),
     mistakes=NEURON_MISTAKES,
     extra=lambda rng, values: {"activation": str(rng.choice(["relu", "sigmoid", "tanh"]))},
 )

@@ -435,10 +435,10 @@ WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
     targets=(
-        Target("logits", "logits"),
-        Target("temperature", "scaled"),
-        Target("temperature", "exps"),
-        Target("temperature", "probs"),
-        Target("renormalise", "filtered_probs"),
+        Target("logits", "logits", uses=("h", "wu", "vocab"), symbol="z"),
+        Target("temperature", "scaled", uses=("logits.logits", "temperature"), symbol="z/T"),
+        Target("temperature", "exps", uses=("temperature.scaled",)),
+        Target("temperature", "probs", uses=("temperature.exps",), symbol="p"),
+        Target("renormalise", "filtered_probs", uses=("top-p.ranked",), symbol="p′"),
     ),
 )

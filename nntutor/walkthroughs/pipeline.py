@@ -499,5 +499,9 @@ def _next_step(ctx, trace: Trace, r: Forward, vocab, seed: int) -> None:
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
-    targets=(Target("positions", "x0"), Target("unembed", "logits")),
+    targets=(
+        Target("positions", "x0", uses=("embedding.embedded", "positions.pe"), symbol="X₀"),
+        # the first logits only: their columns of W_U are the ones a screen shows
+        Target("unembed", "logits", rows=(0, 1, 2), uses=("final.h", "unembed.W_U"), symbol="z"),
+    ),
 )

@@ -252,6 +252,53 @@ def _log2(case) -> float | None:
     return -math.log2(p) if p is not None else None
 
 
+# --------------------------------------------------------------------------- the asked element, worked
+
+
+def _column(data: Any, k: int) -> float:
+    """One temperature's number of a per-temperature value (a scalar when there is one temperature)."""
+    return float(data) if np.ndim(data) == 0 else float(data[k])
+
+
+def _where(case) -> tuple[int, int, str]:
+    """(row, temperature column, the row's label) of the asked element."""
+    i, k = case.index if len(case.index) == 2 else (0, case.index[0] if case.index else 0)
+    return i, k, case.trace.inputs["labels"][i]
+
+
+def _explain_shifted(case) -> list[str]:
+    i, k, label = _where(case)
+    n_ = case.ctx.n
+    scaled, top = case.data("scale", "scaled")[i, k], _column(case.data("shift", "max"), k)
+    return [f"{label}: z/T − max = {n_(scaled)} − {case.ctx.f(top)} = {n_(case.data('shift', 'shifted')[i, k])}"]
+
+
+def _explain_exp(case) -> list[str]:
+    i, k, label = _where(case)
+    n_ = case.ctx.n
+    return [f"{label}: e^({n_(case.data('shift', 'shifted')[i, k])}) = {n_(case.data('exp', 'exp')[i, k])}"]
+
+
+def _explain_sum(case) -> list[str]:
+    k = case.index[0] if case.index else 0
+    return [sum_worked(case.ctx, "S = Σⱼ eⱼ", case.data("exp", "exp")[:, k], _column(case.data("sum", "sum"), k))]
+
+
+def _explain_probs(case) -> list[str]:
+    i, k, label = _where(case)
+    n_ = case.ctx.n
+    e, total = case.data("exp", "exp")[i, k], _column(case.data("sum", "sum"), k)
+    return [f"p({label}) = e / S = {n_(e)} / {n_(total)} = {n_(case.data('probs', 'probs')[i, k])}"]
+
+
+def _explain_loss(case) -> list[str]:
+    k = case.index[0] if case.index else 0
+    target = case.trace.inputs["target"]
+    p = case.data("probs", "probs")[target, k]
+    label = case.trace.inputs["labels"][target]
+    return [f"L = −ln p({label}) = −ln({case.ctx.n(p)}) = {case.ctx.n(_column(case.data('loss', 'loss'), k))}"]
+
+
 SOFTMAX_MISTAKES = (
     Mistake("not-normalised", "did not divide by the sum of the exponentials (softmax not normalised)", _not_normalised, values=("probs",)),
     Mistake("no-max-shift", "exponentiated z/T without subtracting the largest value first", _no_shift, values=("exp",)),
@@ -264,11 +311,11 @@ WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
     targets=(
-        Target("shift", "shifted"),
-        Target("exp", "exp"),
-        Target("sum", "sum"),
-        Target("probs", "probs"),
-        Target("loss", "loss"),
+        Target("shift", "shifted", explain=_explain_shifted),
+        Target("exp", "exp", explain=_explain_exp),
+        Target("sum", "sum", explain=_explain_sum),
+        Target("probs", "probs", explain=_explain_probs),
+        Target("loss", "loss", explain=_explain_loss),
     ),
     mistakes=SOFTMAX_MISTAKES,
     fixed={"temperature": np.array([1.0])},

@@ -301,12 +301,16 @@ def _epochs_to_show(count: int) -> list[int]:
     return sorted(chosen)
 
 
+# The data and the starting network: what a question on the first batch needs (not the
+# shuffled order of every epoch, a 200×4 table).
+_NETWORK = ("setup.data", "W1", "b1", "W2", "b2", "activation")
+
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
     targets=(
-        Target("setup", "initial_loss"),
-        Target("first-batch", "forward", cols=(4, 5, 6)),
-        Target("first-batch", "gradients", cols=(1, 2, 3, 5)),
+        Target("setup", "initial_loss", uses=_NETWORK, symbol="L"),
+        Target("first-batch", "forward", cols=(4, 5, 6), uses=_NETWORK),
+        Target("first-batch", "gradients", cols=(1, 2, 3, 5), uses=(*_NETWORK, "lr", "first-batch.forward")),
     ),
 )
