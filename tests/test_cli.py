@@ -32,7 +32,8 @@ def test_list_groups_lessons_by_part(run_cli):
     result = run_cli("list")
     assert result.exit_code == 0
     out = result.stdout
-    assert out.index("Neurons and layers") < out.index("neuron") < out.index("Attention") < out.index("attention")
+    # the part headings, each before its lessons' lines ("  14  attention   …")
+    assert out.index("Neurons and layers\n") < out.index(" neuron  ") < out.index("\nAttention\n") < out.index(" attention  ")
     assert "Queries meet keys" in out
 
 

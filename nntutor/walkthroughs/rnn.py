@@ -19,7 +19,7 @@ refused with a hint:
 >>> check(parse_args(lesson, {"x": "1,0,0;0,1,0"}))
 Traceback (most recent call last):
   ...
-nntutor.errors.InputError: --wxh: has 2 columns but --x has 3 numbers per step (W_xh is hidden × inputs; the default is for 2 inputs: give --wxh or use --seed)
+nntutor.errors.InputError: --x: has 3 columns but --wxh (default 2×2) has 2 (W_xh is hidden × inputs); pass --wxh too
 """
 
 from __future__ import annotations
