@@ -129,6 +129,7 @@ class Inputs(NamedTuple):
     seed: int  # what the random layers (and a drawn x) come from
     weights_file: str | None  # the --weights file the layers were read from (None: drawn from seed)
     x_drawn: bool  # x was drawn from seed (no --x given)
+    same_weights: bool = False  # every weight of a layer set to its W[0, 0] (and every bias to b[0])
 
 
 def sizes_of(layers) -> list[int]:
@@ -157,6 +158,14 @@ def check(args: Args) -> Inputs:
         sizes = _sizes(args["sizes"])
         _check_memory("--sizes", sizes)
         params = mlp.random_parameters(sizes, rng)
+    same_weights = bool(args["same-weights"])
+    if same_weights:
+        if len(sizes) < 3:
+            raise InputError(
+                "--same-weights", f"needs a hidden layer, but --sizes {','.join(map(str, sizes))} has none "
+                "(give at least 3 numbers, e.g. 3,4,2)",
+            )
+        params = mlp.equal_weights(params)
     x = args["x"]
     if x is None:
         x = np.round(rng.uniform(-1.0, 1.0, size=sizes[0]), 2) + 0.0
@@ -180,6 +189,7 @@ def check(args: Args) -> Inputs:
         seed=seed,
         weights_file=weights_file,
         x_drawn=args["x"] is None,
+        same_weights=same_weights,
     )
 
 
@@ -308,7 +318,62 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
     for index in range(len(params)):
         trace.add(_layer_step(ctx, index, result, index == len(params) - 1))
     trace.outputs = {"activations": list(result.outputs), "param_count": count.total}
+    if inputs.same_weights:
+        back = mlp.backward(result)
+        trace.add(_symmetry_step(ctx, result, back))
+        trace.outputs["grads"] = [{"W": dw, "b": db} for dw, db in back.grads]
     return trace
+
+
+SYMMETRY_LR = 0.1  # the step size of the one update shown; any step keeps the copies equal
+
+
+def _symmetry_step(ctx: Context, result: mlp.ForwardPass, back: mlp.Backward) -> Step:
+    """Equal neurons get equal gradients, so one gradient step leaves them equal.
+
+    Layer 1 of 3,4,3,4 with every W1 entry c: a1 = f(c·Σx + b) in all 4 neurons;
+    ∂L/∂a1[j] = Σ_k W2[k, j]·δ2[k] is the same for every j (W2's columns are equal),
+    so the rows of ∂L/∂W1 = δ1·xᵀ are equal and W1 − lr·∂L/∂W1 keeps equal rows.
+    """
+    n, f = ctx.n, ctx.f
+    w1, _ = result.params[0]
+    dw1, db1 = back.grads[0]
+    updated = w1 - SYMMETRY_LR * dw1
+    w2, _ = result.params[1]
+    delta2, delta1 = back.deltas[1], back.deltas[0]
+    g = back.grad_inputs[0]
+    x = result.x
+    row_spread = float(np.max(np.ptp(updated, axis=0)))
+    hidden = index_labels(w1.shape[0], "n")
+    inputs = index_labels(w1.shape[1], "in")
+    worked = [
+        f"a1 = ({', '.join(n(v) for v in result.outputs[0][:4])}{', …' if result.outputs[0].size > 4 else ''}): "
+        f"every neuron of layer 1 computes {n(w1[0, 0])}×(sum of x) + {f(result.params[0][1][0])}, the same number",
+        f"loss L = ½·Σ a{len(result.params)}² = {n(back.loss)} (as if every target were 0; with any loss the hidden copies stay alike)",
+        dot_worked(ctx, "∂L/∂a1[0] = Σₖ W2[k, 0]·δ2[k]", w2[:, 0], delta2, float(g[0]))
+        + (f"; ∂L/∂a1[1] = {n(g[1])}: the same, as W2's columns are equal" if g.size > 1 else ""),
+        f"∂L/∂W1[0, 0] = δ1[0]×x[0] = {n(delta1[0])}×{f(x[0])} = {n(dw1[0, 0])} = ∂L/∂W1[1, 0]"
+        if dw1.shape[0] > 1 else f"∂L/∂W1[0, 0] = δ1[0]×x[0] = {n(delta1[0])}×{f(x[0])} = {n(dw1[0, 0])}",
+        f"after one step, lr {n(SYMMETRY_LR)}: W1[0, 0] = {n(w1[0, 0])} − {n(SYMMETRY_LR)}×{f(dw1[0, 0])} = "
+        f"{n(updated[0, 0])}; largest difference between two rows of W1: {n(row_spread)}",
+    ]
+    return Step(
+        id="symmetry",
+        title="Why the initial weights must differ",
+        formula=r"rac{\partial L}{\partial W_1} = oldsymbol{\delta}_1\,\mathbf{x}^	op,\quad "
+        r"\delta_1[j] = f'(z_1[j]) \sum_k W_2[k,j]\,\delta_2[k]",
+        formula_text="∂L/∂W1 = δ1·xᵀ with δ1[j] = f′(z1[j])·Σₖ W2[k, j]·δ2[k]",
+        values=[
+            Value("grad_W1", dw1, label="∂L/∂W1 (one row per neuron)", rows=hidden, cols=inputs),
+            Value("grad_b1", db1, label="∂L/∂b1", rows=("∂L/∂b1",), cols=hidden),
+            Value("updated_W1", updated, label=f"W1 after one step (lr {n(SYMMETRY_LR)})", rows=hidden, cols=inputs),
+        ],
+        worked=worked,
+        why="With equal weights every neuron of a layer computes the same activation"
+        + ", receives the same gradient and so makes the same update: after any number of steps they "
+        "are still copies, and the layer is no wider than one neuron. Random initial weights break "
+        "this symmetry, so each neuron can learn a different feature.",
+    )
 
 
 def _layer_targets(layer: int, last: bool) -> tuple[Target, ...]:

@@ -40,6 +40,7 @@ class Inputs(NamedTuple):
     batch_size: int  # at most the number of examples
     lr: float
     seed: int  # what params and orders were drawn from
+    data_size: int | None = None  # another data-set size to work out the batches per epoch for
 
 
 def check(args: Args) -> Inputs:
@@ -60,6 +61,7 @@ def check(args: Args) -> Inputs:
         batch_size=batch_size,
         lr=float(args["lr"]),
         seed=seed,
+        data_size=None if args["data-size"] is None else int(args["data-size"]),
     )
 
 
@@ -115,7 +117,10 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
                 f"2 inputs → {hidden} hidden ({activation}) → 1 output (sigmoid): "
                 f"{params.W1.size} + {hidden} + {params.W2.size} + 1 = {params.count()} parameters",
                 f"weights drawn uniformly from [−1, 1] with seed {seed}, rounded to 2 decimals; biases start at 0",
-            ],
+            ]
+            + [f"the {data.name} data set: {_batches_worked(ctx, n_examples, batch_size)}"]
+            + ([f"a data set of {inputs.data_size:,}: {_batches_worked(ctx, inputs.data_size, batch_size)}"]
+               if inputs.data_size else []),
             why="XOR cannot be separated by one straight line, so a network without a hidden layer cannot "
             "learn it; the hidden units bend the input space until it can."
             if data.name == "xor"
@@ -237,6 +242,23 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
     )
     trace.outputs = {"losses": losses, "predictions": preds}
     return trace
+
+
+def _batches_worked(ctx: Context, n_examples: int, batch_size: int) -> str:
+    """``batches per epoch = ⌈N/B⌉ = ⌈8/3⌉ = ⌈2.6667⌉ = 3: 2 of 3 and a last of 8 − 2×3 = 2 examples``."""
+    count, last = tr.batches_per_epoch(n_examples, batch_size)
+    text = (f"batches per epoch = ⌈N/B⌉ = ⌈{n_examples:,}/{batch_size:,}⌉ = ⌈{ctx.n(n_examples / batch_size)}⌉ = "
+            f"{count:,}")
+    if last == batch_size:
+        return text + f", each of {_examples(batch_size)}"
+    if count == 1:
+        return text + f": one batch of all {_examples(n_examples)}, fewer than {batch_size:,}"
+    return (text + f": {count - 1:,} of {batch_size:,} and a last of {n_examples:,} − {count - 1:,}×{batch_size:,}"
+            f" = {_examples(last)}")
+
+
+def _examples(count: int) -> str:
+    return f"{count:,} example{'' if count == 1 else 's'}"
 
 
 def _batches(order: np.ndarray, batch_size: int) -> list[np.ndarray]:
