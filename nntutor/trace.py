@@ -233,14 +233,16 @@ class LessonLink(NamedTuple):
 
 class WhatNext(NamedTuple):
     """Where a lesson leads, shown after its result: this lesson's number in a course of
-    ``total``, the lesson after it (None after the last) and the lessons its file names in
-    ``see_also``. The quiz for this lesson is ``nntutor quiz <trace.lesson>``.
+    ``total``, the lesson after it (None after the last), the lessons its file names in
+    ``see_also`` and the glossary terms it uses (``nntutor explain TERM``). The quiz for this
+    lesson is ``nntutor quiz <trace.lesson>``.
     """
 
     number: int
     total: int
     next_lesson: LessonLink | None
     see_also: tuple[LessonLink, ...] = ()
+    terms: tuple[str, ...] = ()
 
 
 @dataclass

@@ -250,6 +250,8 @@ def test_a_lesson_ends_with_what_comes_next_in_text(run_cli):
         "  Quiz yourself on this lesson: nntutor quiz neuron",
         "  Next lesson  2  activations  Activation functions and their slopes",
         "  See also     3  layer        A layer of neurons",  # activations, also in see_also, is not repeated
+        "  Terms used here: activation function · bias · dot product · neuron · ReLU · sigmoid · tanh ·",
+        "  variance · weight  (nntutor explain TERM)",
         f"  Run one with: nntutor lesson NAME (this was lesson 1 of {N})",
     ]
     assert out.index("Result") < out.index("What next")
@@ -268,6 +270,8 @@ def test_a_lesson_ends_with_what_comes_next_in_markdown(run_cli):
         f"- Next lesson (2 of {N}, Activation functions and their slopes): `nntutor lesson activations`\n"
         "- See also:\n"
         "  - `nntutor lesson layer` (3, A layer of neurons)\n"
+        "- Terms used here (`nntutor explain TERM`): activation function · bias · dot product · neuron · ReLU · "
+        "sigmoid · tanh · variance · weight\n"
     )
 
 

@@ -77,7 +77,7 @@ def test_explain_d_k(run_cli):
     assert out.startswith("d_k  (also: dk, key dimension, √d_k)")
     assert "the dot product of two vectors of d_k independent components" in " ".join(out.split())
     assert "  S′ = Q·Kᵀ / √d_k" in out
-    assert "In the lessons: attention, backprop-attention" in out
+    assert "In the lessons: attention, cross-attention, backprop-attention" in out
     assert "See it computed: nntutor lesson attention" in out
 
 
@@ -156,3 +156,15 @@ def test_the_shipped_glossary_is_valid_toml_inside_the_package():
     data = tomllib.loads(glossary.PATH.read_text(encoding="utf-8"))
     assert data["format_version"] == glossary.FORMAT_VERSION
     assert glossary.problems(ORDER) == []
+
+
+def test_a_lesson_ends_by_pointing_to_the_terms_it_uses(run_cli):
+    """The lesson's ending lists the glossary terms whose entries name it, each one `nntutor explain` finds."""
+    text = " ".join(run_cli("lesson", "attention").stdout.split())
+    assert "Terms used here: attention · attention weights · causal mask · d_k · dot product" in text
+    assert "(nntutor explain TERM)" in text
+    markdown = run_cli("lesson", "attention", "--format", "markdown").stdout
+    assert "- Terms used here (`nntutor explain TERM`): attention · attention weights · causal mask · d\\_k" in markdown
+    listed = text.split("Terms used here: ", 1)[1].split("  (nntutor explain")[0].split(" (nntutor explain")[0]
+    for term in listed.split(" · "):
+        assert "attention" in glossary.lookup(term).lessons, term

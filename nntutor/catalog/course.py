@@ -110,7 +110,24 @@ class Course:
         following = self.after(lesson.name)
         shown = {lesson.name, following.name if following is not None else lesson.name}
         see_also = tuple(self.link(name) for name in dict.fromkeys(lesson.see_also) if name in self._number and name not in shown)
-        return WhatNext(number, len(self.lessons), None if following is None else self.link(following.name), see_also)
+        following_link = None if following is None else self.link(following.name)
+        return WhatNext(number, len(self.lessons), following_link, see_also, glossary_terms(lesson.name))
+
+
+def glossary_terms(lesson: str) -> tuple[str, ...]:
+    """The glossary terms whose entries name ``lesson`` (none when the glossary cannot be read:
+    ``nntutor check`` reports that).
+
+    >>> glossary_terms("attention")[:3]
+    ('attention', 'attention weights', 'causal mask')
+    """
+    from nntutor.catalog import glossary
+    from nntutor.errors import NntutorError
+
+    try:
+        return tuple(entry.name for entry in glossary.terms() if lesson in entry.lessons)
+    except NntutorError:
+        return ()
 
 
 # --------------------------------------------------------------------------- nntutor check

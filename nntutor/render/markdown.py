@@ -166,6 +166,8 @@ def what_next_markdown(lesson: str, what_next: WhatNext) -> list[str]:
     if what_next.see_also:
         lines.append("- See also:")
         lines += [f"  - `nntutor lesson {link.name}` ({link.number}, {escape(link.title)})" for link in what_next.see_also]
+    if what_next.terms:
+        lines.append(f"- Terms used here (`nntutor explain TERM`): {escape(' · '.join(what_next.terms))}")
     return lines
 
 

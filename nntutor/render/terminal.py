@@ -473,11 +473,16 @@ def what_next_renderable(lesson: str, what_next: WhatNext) -> RenderableType:
         table.add_row("Next lesson", str(following.number), following.name, following.title)
     for index, link in enumerate(what_next.see_also):
         table.add_row("See also" if index == 0 else "", str(link.number), link.name, link.title)
+    terms = []
+    if what_next.terms:
+        words = Text("Terms used here: ", style=STYLE_LABEL).append(" · ".join(what_next.terms))
+        terms.append(prose(indent(words.append("  (nntutor explain TERM)", style=STYLE_DIM))))
     return Group(
         Text(""),
         prose(Rule(Text("What next", style=STYLE_TITLE), align="left")),
         indent(Text("Quiz yourself on this lesson: ").append(f"nntutor quiz {lesson}", style=STYLE_FORMULA)),
         indent(table),
+        *terms,
         indent(Text(f"Run one with: nntutor lesson NAME (this was lesson {what_next.number} of {what_next.total})", style=STYLE_DIM)),
     )
 
