@@ -164,8 +164,11 @@ def error_console() -> Console:
 
 
 def print_message(message: str, *, style: str = "") -> None:
-    """One line to stderr (errors, notices): never parsed as markup."""
-    error_console().print(Text(message, style=style), soft_wrap=True)
+    """One line to stderr (errors, notices): never parsed as markup, control characters escaped
+    (a path or a word quoted in a message cannot drive the terminal)."""
+    from nntutor.escapes import escape_controls
+
+    error_console().print(Text(escape_controls(message), style=style), soft_wrap=True)
 
 
 def plain_text(renderables: Iterable[RenderableType], width: int, *, soft_wrap: bool = False) -> str:

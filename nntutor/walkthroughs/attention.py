@@ -15,7 +15,7 @@ from nntutor.errors import InputError
 from nntutor.numfmt import human_bytes
 from nntutor.trace import Deferred, Step, Trace, Value
 from nntutor.walkthroughs._common import Context, dot_worked, sum_worked
-from nntutor.walkthroughs._declare import Args, Mistake, Target, Walkthrough
+from nntutor.walkthroughs._declare import Args, Input, Mistake, Target, Walkthrough
 
 MAX_MEMORY_BYTES = 4 * 1024**3
 DEFAULT_SEQ_LEN = 4
@@ -309,6 +309,19 @@ ATTENTION_MISTAKES = (
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
+    inputs={
+        "x": Input("matrix"),
+        "tokens": Input("labels"),
+        "wq": Input("matrix"),
+        "wk": Input("matrix"),
+        "wv": Input("matrix"),
+        "causal": Input("flag"),
+        "no-scale": Input("flag"),
+        "padding": Input("vector"),
+        "seq-len": Input("integer", minimum=1),
+        "d-model": Input("integer", minimum=1),
+        "seed": Input("integer", minimum=0),
+    },
     targets=(Target("scores", "scores"), Target("scale", "scaled"), Target("softmax", "weights"), Target("output", "output")),
     mistakes=ATTENTION_MISTAKES,
 )

@@ -30,7 +30,7 @@ from nntutor.errors import InputError
 from nntutor.trace import Step, Table, Trace, Value
 from nntutor.walkthroughs._activation_notes import FORMULAS, activation_worked
 from nntutor.walkthroughs._common import Context, dot_worked, index_labels
-from nntutor.walkthroughs._declare import Args, Target, Walkthrough
+from nntutor.walkthroughs._declare import Args, Input, Target, Walkthrough
 
 MAX_PARAMS = 1000
 MAX_CHOSEN = 6
@@ -569,6 +569,19 @@ def _long(v: float) -> str:
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
+    inputs={
+        "x": Input("vector"),
+        "y": Input("vector"),
+        "W1": Input("matrix"),
+        "b1": Input("vector"),
+        "W2": Input("matrix"),
+        "b2": Input("vector"),
+        "activation": Input("choice", choices=("sigmoid", "tanh", "relu")),
+        "output-activation": Input("choice", choices=("sigmoid", "identity", "softmax")),
+        "loss": Input("choice", choices=("half-sse", "mse", "ce")),
+        "lr": Input("scalar", above=0),
+        "param": Input("text"),
+    },
     targets=tuple(
         Target(step, value)
         for step, value in (

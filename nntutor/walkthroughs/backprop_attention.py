@@ -37,7 +37,7 @@ from nntutor.errors import InputError
 from nntutor.numfmt import human_bytes
 from nntutor.trace import Step, Trace, Value
 from nntutor.walkthroughs._common import Context, dot_worked, index_labels
-from nntutor.walkthroughs._declare import Args, Mistake, Target, Walkthrough
+from nntutor.walkthroughs._declare import Args, Input, Mistake, Target, Walkthrough
 from nntutor.walkthroughs._transformer import random_matrix, shape_text, token_labels
 from nntutor.walkthroughs.attention import MAX_MEMORY_BYTES
 
@@ -473,6 +473,20 @@ def _quiz_masks(rng: np.random.Generator, values: dict[str, Any]) -> dict[str, A
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
+    inputs={
+        "x": Input("matrix"),
+        "tokens": Input("labels"),
+        "wq": Input("matrix"),
+        "wk": Input("matrix"),
+        "wv": Input("matrix"),
+        "dout": Input("matrix"),
+        "causal": Input("flag"),
+        "no-scale": Input("flag"),
+        "padding": Input("vector"),
+        "seq-len": Input("integer", minimum=1),
+        "d-model": Input("integer", minimum=1),
+        "seed": Input("integer", minimum=0),
+    },
     targets=tuple(
         Target(step, value)
         for step, value in (

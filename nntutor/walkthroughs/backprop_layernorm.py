@@ -30,7 +30,7 @@ from nntutor.errors import InputError
 from nntutor.numfmt import fmt, human_bytes
 from nntutor.trace import Step, Trace, Value
 from nntutor.walkthroughs._common import Context, dot_worked, index_labels, sum_worked
-from nntutor.walkthroughs._declare import Args, Mistake, Target, Walkthrough
+from nntutor.walkthroughs._declare import Args, Input, Mistake, Target, Walkthrough
 from nntutor.walkthroughs._transformer import random_matrix, refuse_with, shape_text
 
 MAX_CELLS = 1_000_000  # numbers in the tables of one run (8 MB as float64), as positional-encoding
@@ -437,6 +437,17 @@ LAYERNORM_BACKWARD_MISTAKES = (
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
+    inputs={
+        "x": Input("array"),
+        "dy": Input("array"),
+        "gamma": Input("vector"),
+        "beta": Input("vector"),
+        "eps": Input("scalar", above=0),
+        "residual": Input("array"),
+        "seed": Input("integer", minimum=0),
+        "seq-len": Input("integer", minimum=1),
+        "d-model": Input("integer", minimum=1),
+    },
     targets=(
         Target("params", "∂L/∂β"),
         Target("params", "∂L/∂γ"),

@@ -35,7 +35,7 @@ from nntutor.errors import InputError
 from nntutor.numfmt import fmt, fmt_factor, human_bytes
 from nntutor.trace import Step, Trace, Value
 from nntutor.walkthroughs._common import Context, dot_worked, sum_worked
-from nntutor.walkthroughs._declare import Args, Mistake, Target, Walkthrough
+from nntutor.walkthroughs._declare import Args, Input, Mistake, Target, Walkthrough
 from nntutor.walkthroughs.attention import MAX_MEMORY_BYTES
 
 DEFAULT_CLASSES = 4  # random logits with --seed alone
@@ -392,6 +392,15 @@ BACKPROP_SOFTMAX_MISTAKES = (
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
+    inputs={
+        "logits": Input("vector"),
+        "labels": Input("labels"),
+        "temperature": Input("scalar", above=0),
+        "target": Input("integer", minimum=0),
+        "dp": Input("vector"),
+        "classes": Input("integer", minimum=1),
+        "seed": Input("integer", minimum=0),
+    },
     targets=(
         Target("jacobian", "jacobian"),
         Target("vjp", "p·dp"),

@@ -16,7 +16,7 @@ from nntutor.core import bpe
 from nntutor.errors import InputError
 from nntutor.trace import Step, Table, Trace, Value
 from nntutor.walkthroughs._common import Context
-from nntutor.walkthroughs._declare import Args, Target, Walkthrough
+from nntutor.walkthroughs._declare import Args, Input, Target, Walkthrough
 
 MAX_MERGES = 100_000
 MAX_ENCODE_WORDS = 1_000
@@ -372,6 +372,15 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
+    inputs={
+        "text": Input("text"),
+        "file": Input("path"),
+        "merges": Input("integer", minimum=0),
+        "min-frequency": Input("integer", minimum=1),
+        "top": Input("integer", minimum=1, maximum=50),
+        "show": Input("integer", minimum=0, maximum=200),
+        "encode": Input("text"),
+    },
     targets=(
         Target("symbols", "initial_vocab_size"),
         *(Target(f"merge-{n}", "frequency") for n in range(1, 11)),

@@ -25,7 +25,7 @@ from nntutor.errors import InputError
 from nntutor.trace import Step, Trace, Value
 from nntutor.walkthroughs._activation_notes import FORMULAS, activation_worked
 from nntutor.walkthroughs._common import Context, dot_worked, index_labels
-from nntutor.walkthroughs._declare import Args, Walkthrough
+from nntutor.walkthroughs._declare import Args, Input, Walkthrough
 from nntutor.walkthroughs._transformer import check_memory, random_matrix, refuse_with, shape_text
 
 PARAMS = ("W1", "b1", "W2", "b2")
@@ -185,4 +185,14 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
+    inputs={
+        "x": Input("array"),
+        "W1": Input("matrix"),
+        "b1": Input("vector"),
+        "W2": Input("matrix"),
+        "b2": Input("vector"),
+        "activation": Input("choice", choices=("relu", "gelu")),
+        "expansion": Input("integer", minimum=1),
+        "seed": Input("integer", minimum=0),
+    },
 )

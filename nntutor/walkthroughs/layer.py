@@ -24,7 +24,7 @@ from nntutor.errors import InputError
 from nntutor.trace import Step, Trace, Value
 from nntutor.walkthroughs._activation_notes import FORMULAS, activation_worked
 from nntutor.walkthroughs._common import Context, dot_worked, index_labels
-from nntutor.walkthroughs._declare import Args, Walkthrough
+from nntutor.walkthroughs._declare import Args, Input, Walkthrough
 
 MAX_WORKED_ROWS = 8
 
@@ -174,4 +174,10 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
+    inputs={
+        "x": Input("array"),
+        "W": Input("matrix"),
+        "b": Input("vector"),
+        "activation": Input("choice", choices=("relu", "leaky-relu", "sigmoid", "tanh", "gelu", "gelu-tanh", "identity")),
+    },
 )

@@ -33,7 +33,7 @@ from nntutor.core.softmax import softmax_steps
 from nntutor.errors import InputError
 from nntutor.trace import Step, Table, Trace, Value
 from nntutor.walkthroughs._common import Context, index_labels, sum_worked
-from nntutor.walkthroughs._declare import Args, Mistake, Target, Walkthrough
+from nntutor.walkthroughs._declare import Args, Input, Mistake, Target, Walkthrough
 
 PROB_TOLERANCE = 1e-6
 WRONG_PROBS = (0.8, 0.1, 0.05, 0.05)
@@ -435,6 +435,15 @@ LOSS_MISTAKES = (
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
+    inputs={
+        "kind": Input("choice", choices=("ce", "bce", "mse", "half-sse")),
+        "probs": Input("vector"),
+        "logits": Input("vector"),
+        "target": Input("integer", minimum=0),
+        "y-true": Input("vector"),
+        "y-pred": Input("vector"),
+        "eps": Input("scalar", above=0, below=0.5),
+    },
     targets=(Target("loss", "p_used"), Target("loss", "loss")),
     mistakes=LOSS_MISTAKES,
     keep=("y-true", "y-pred"),

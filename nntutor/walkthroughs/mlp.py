@@ -31,7 +31,7 @@ from nntutor.numfmt import human_bytes
 from nntutor.trace import Step, Table, Trace, Value
 from nntutor.walkthroughs._activation_notes import FORMULAS, activation_worked
 from nntutor.walkthroughs._common import Context, dot_worked, index_labels
-from nntutor.walkthroughs._declare import Args, Walkthrough
+from nntutor.walkthroughs._declare import Args, Input, Walkthrough
 
 MAX_LAYERS = 32
 MAX_BYTES = 16 * 1024 * 1024  # what a forward pass may hold (float64), checked before allocating
@@ -305,5 +305,13 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
+    inputs={
+        "sizes": Input("vector"),
+        "x": Input("vector"),
+        "seed": Input("integer", minimum=0),
+        "weights": Input("path"),
+        "activation": Input("choice", choices=("relu", "leaky-relu", "sigmoid", "tanh", "gelu", "gelu-tanh", "identity")),
+        "output-activation": Input("choice", choices=("identity", "softmax", "sigmoid")),
+    },
     keep=("sizes",),
 )

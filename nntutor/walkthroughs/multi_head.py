@@ -25,7 +25,7 @@ from nntutor.core.multihead import estimate_bytes, head_columns, multi_head_atte
 from nntutor.errors import InputError
 from nntutor.trace import Step, Table, Trace, Value
 from nntutor.walkthroughs._common import Context, dot_worked
-from nntutor.walkthroughs._declare import Args, Walkthrough
+from nntutor.walkthroughs._declare import Args, Input, Walkthrough
 from nntutor.walkthroughs._transformer import (
     check_memory,
     feature_labels,
@@ -306,4 +306,17 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
+    inputs={
+        "x": Input("matrix"),
+        "tokens": Input("labels"),
+        "heads": Input("integer", minimum=1),
+        "wq": Input("matrix"),
+        "wk": Input("matrix"),
+        "wv": Input("matrix"),
+        "wo": Input("matrix"),
+        "seed": Input("integer", minimum=0),
+        "causal": Input("flag"),
+        "seq-len": Input("integer", minimum=1),
+        "d-model": Input("integer", minimum=1),
+    },
 )

@@ -22,7 +22,7 @@ from nntutor.errors import InputError
 from nntutor.trace import Step, Table, Trace, Value
 from nntutor.walkthroughs._activation_notes import FORMULAS, activation_worked
 from nntutor.walkthroughs._common import Context, dot_worked, index_labels
-from nntutor.walkthroughs._declare import Args, Mistake, Target, Walkthrough
+from nntutor.walkthroughs._declare import Args, Input, Mistake, Target, Walkthrough
 
 COMPARED = ("relu", "leaky-relu", "sigmoid", "tanh", "gelu", "identity")
 
@@ -155,6 +155,12 @@ NEURON_MISTAKES = (
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
+    inputs={
+        "x": Input("vector"),
+        "w": Input("vector"),
+        "b": Input("scalar"),
+        "activation": Input("choice", choices=("relu", "leaky-relu", "sigmoid", "tanh", "gelu", "identity")),
+    },
     targets=(Target("products", "products", rows=(2,)), Target("sum", "dot"), Target("sum", "z"), Target("activation", "y")),
     mistakes=NEURON_MISTAKES,
     extra=lambda rng, values: {"activation": str(rng.choice(["relu", "sigmoid", "tanh"]))},

@@ -20,7 +20,7 @@ from nntutor.errors import InputError
 from nntutor.numfmt import human_bytes
 from nntutor.trace import Step, Table, Trace, Value
 from nntutor.walkthroughs._common import Context, dot_worked
-from nntutor.walkthroughs._declare import Args, Target, Walkthrough
+from nntutor.walkthroughs._declare import Args, Input, Target, Walkthrough
 
 MAX_CELLS = 1_000_000  # numbers in the tables of one run (8 MB as float64)
 SINUSOIDAL_ONLY = ("positions", "at", "x")
@@ -473,6 +473,19 @@ def _build_rope(ctx: Context, inputs: Inputs) -> Trace:
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
+    inputs={
+        "kind": Input("choice", choices=("sinusoidal", "rope")),
+        "positions": Input("integer", minimum=1),
+        "at": Input("vector"),
+        "d-model": Input("integer", minimum=2),
+        "base": Input("scalar", above=1),
+        "x": Input("matrix"),
+        "q": Input("vector"),
+        "k": Input("vector"),
+        "m": Input("integer", minimum=0),
+        "n": Input("integer", minimum=0),
+        "shift": Input("integer"),
+    },
     targets=(Target("table", "angles"), Target("table", "pe")),
     keep=("q", "k"),
 )

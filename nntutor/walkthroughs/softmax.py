@@ -27,7 +27,7 @@ from nntutor.core.softmax import softmax_steps, temperature_sweep
 from nntutor.errors import InputError
 from nntutor.trace import Plot, Series, Step, Trace, Value
 from nntutor.walkthroughs._common import Context, sum_worked
-from nntutor.walkthroughs._declare import Args, Mistake, Target, Walkthrough
+from nntutor.walkthroughs._declare import Args, Input, Mistake, Target, Walkthrough
 
 
 def _column_labels(temperatures: np.ndarray, ctx: Context) -> tuple[str, ...]:
@@ -239,6 +239,12 @@ SOFTMAX_MISTAKES = (
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
+    inputs={
+        "logits": Input("vector"),
+        "labels": Input("labels"),
+        "temperature": Input("vector", above=0),
+        "target": Input("integer", minimum=0),
+    },
     targets=(
         Target("shift", "shifted"),
         Target("exp", "exp"),

@@ -26,7 +26,7 @@ from nntutor.core import training as tr
 from nntutor.errors import InputError
 from nntutor.trace import Plot, Series, Step, Table, Trace, Value
 from nntutor.walkthroughs._common import Context, index_labels, sum_worked
-from nntutor.walkthroughs._declare import Args, Target, Walkthrough
+from nntutor.walkthroughs._declare import Args, Input, Target, Walkthrough
 
 
 class Inputs(NamedTuple):
@@ -248,6 +248,15 @@ def _epochs_to_show(count: int) -> list[int]:
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
+    inputs={
+        "dataset": Input("choice", choices=("xor", "blobs")),
+        "hidden": Input("integer", minimum=1, maximum=64),
+        "activation": Input("choice", choices=("tanh", "sigmoid", "relu")),
+        "epochs": Input("integer", minimum=1, maximum=5000),
+        "batch-size": Input("integer", minimum=1),
+        "lr": Input("scalar", maximum=100, above=0),
+        "seed": Input("integer", minimum=0),
+    },
     targets=(
         Target("setup", "initial_loss"),
         Target("first-batch", "forward", cols=(4, 5, 6)),
