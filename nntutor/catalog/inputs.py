@@ -80,7 +80,15 @@ def parse_number(flag: str, token: str, *, expected: str = "a number") -> float:
         )
     if value != 0.0 and abs(value) < sys.float_info.min:
         raise InputError(flag, f"{_shown(text)} is too close to zero to compute with (subnormal)")
+    if value == 0.0:
+        _refuse_underflow(flag, text)
     return value
+
+
+def _refuse_underflow(flag: str, text: str) -> None:
+    """1e-400 is not zero, but ``float`` makes it 0.0 without a word: refuse it (as 1e-320 is)."""
+    if re.search("[1-9]", re.split("[eE]", text)[0]):
+        raise InputError(flag, f"{_shown(text.strip())} is too close to zero to compute with (it would become 0)")
 
 
 def parse_scalar(flag: str, raw: Any) -> float:
@@ -120,8 +128,13 @@ def parse_integer(flag: str, raw: Any) -> int:
 def _json_list(flag: str, raw: str) -> Any:
     import json  # only for inputs written as JSON lists (most runs never need it)
 
+    def checked_float(token: str) -> float:
+        if float(token) == 0.0:
+            _refuse_underflow(flag, token)
+        return float(token)
+
     try:
-        data = json.loads(raw)
+        data = json.loads(raw, parse_float=checked_float)
     except (ValueError, RecursionError):
         raise InputError(flag, f"{_shown(raw)} is not a valid JSON list") from None
     if not isinstance(data, list):

@@ -309,13 +309,16 @@ def show_lesson(lesson, raw: dict[str, Any], *, output_format: str | None, outpu
 
     digits = _parse_precision(precision)
     fmt_name = out.prepare(output_format, output)
-    trace = run_lesson(lesson, raw, precision=digits)
-    _record_studied(lesson.name)
-    delivery = {"format": fmt_name, "path": output, "precision": digits, "limit": 0 if full else 8, "plots": plots, "step": step}
+    given = tuple(spec.flag for spec in lesson.inputs  # the flags that can make an output large
+                  if raw.get(spec.name) not in (None, False) and spec.kind not in ("flag", "choice") and spec.name != "seed")
+    delivery = {"format": fmt_name, "path": output, "precision": digits, "limit": 0 if full else 8, "plots": plots,
+                "step": step, "size_flags": given}
     if vs is None:
+        trace = run_lesson(lesson, raw, precision=digits)
+        _record_studied(lesson.name)
         out.deliver(trace, **delivery)
     else:
-        show_comparison(lesson, raw, trace, vs, **delivery)
+        show_comparison(lesson, raw, vs, **delivery)
 
 
 def vs_overrides(lesson, text: str) -> dict[str, Any]:
@@ -355,13 +358,22 @@ def vs_overrides(lesson, text: str) -> dict[str, Any]:
     return {name: value for name, value in given.items() if value is not None and value is not False}
 
 
-def show_comparison(lesson, raw: dict[str, Any], first, vs: str, **delivery: Any) -> None:
-    """``--vs``: run the lesson again with those flags changed and hand both runs to the output."""
+def show_comparison(lesson, raw: dict[str, Any], vs: str, **delivery: Any) -> None:
+    """``--vs``: run the lesson, and again with those flags changed, and hand both runs to the output.
+
+    Both runs are kept in memory at once, so they share each memory limit (each is
+    checked against half of it, before anything is allocated).
+    """
     from nntutor.catalog.run import run_lesson
     from nntutor.render import output as out
     from nntutor.render.compare import Comparison
+    from nntutor.walkthroughs._budget import shared_by
 
-    second = run_lesson(lesson, {**raw, **vs_overrides(lesson, vs)}, precision=delivery["precision"])
+    changed = vs_overrides(lesson, vs)
+    with shared_by(2):
+        first = run_lesson(lesson, raw, precision=delivery["precision"])
+        second = run_lesson(lesson, {**raw, **changed}, precision=delivery["precision"])
+    _record_studied(lesson.name)
     out.deliver(Comparison(first, second, vs), **delivery)
 
 
@@ -586,5 +598,8 @@ def make_app(argv: list[str] | None = None) -> typer.Typer:
 
 def main() -> None:
     """Console-script entry point."""
+    from nntutor.render.streams import setup
+
+    setup()  # closed streams, encodings without Unicode, $COLUMNS out of range
     app = make_app(sys.argv[1:])
     typer.main.get_command(app).main(args=sys.argv[1:], prog_name="nntutor")

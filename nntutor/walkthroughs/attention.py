@@ -14,6 +14,7 @@ from nntutor.core.attention import attention
 from nntutor.errors import InputError
 from nntutor.numfmt import human_bytes
 from nntutor.trace import Deferred, Step, Trace, Value
+from nntutor.walkthroughs._budget import allowance
 from nntutor.walkthroughs._common import Context, dot_worked, sum_worked
 from nntutor.walkthroughs._declare import Args, Input, Mistake, Target, Walkthrough
 
@@ -35,12 +36,13 @@ def memory_estimate(n: int, d: int) -> int:
 def check_size(flag: str, n: int, d: int) -> None:
     """Refuse, before allocating anything, a run that would exhaust memory."""
     need = memory_estimate(n, d)
-    if need > MAX_MEMORY_BYTES:
+    limit, why = allowance(MAX_MEMORY_BYTES)
+    if need > limit:
         scores = 8 * n * n
         raise InputError(
             flag,
             f"{n} tokens × {d} dims needs ~{human_bytes(need)} (the {n}×{n} score matrix alone is "
-            f"{human_bytes(scores)}); at most {human_bytes(MAX_MEMORY_BYTES)} is allowed",
+            f"{human_bytes(scores)}); at most {human_bytes(limit)} is allowed{why}",
         )
 
 

@@ -36,6 +36,7 @@ from nntutor.core.attention import (
 from nntutor.errors import InputError
 from nntutor.numfmt import human_bytes
 from nntutor.trace import Step, Trace, Value
+from nntutor.walkthroughs._budget import allowance
 from nntutor.walkthroughs._common import Context, dot_worked, index_labels
 from nntutor.walkthroughs._declare import Args, Input, Mistake, Target, Walkthrough
 from nntutor.walkthroughs._transformer import random_matrix, shape_text, token_labels
@@ -74,7 +75,8 @@ def memory_estimate(n: int, d: int, d_k: int, d_v: int) -> int:
 
 def _check_size(flag: str, n: int, d: int, d_k: int, d_v: int) -> None:
     need = memory_estimate(n, d, d_k, d_v)
-    if need > MAX_MEMORY_BYTES:
+    limit, why = allowance(MAX_MEMORY_BYTES)
+    if need > limit:
         if 10 * n * n >= 8 * d * (2 * d_k + d_v):
             part = f"each {n}×{n} matrix is {human_bytes(8 * n * n)}"
         else:
@@ -82,7 +84,7 @@ def _check_size(flag: str, n: int, d: int, d_k: int, d_v: int) -> None:
         raise InputError(
             flag,
             f"{n} tokens × {d} dims needs ~{human_bytes(need)} for the forward and backward pass "
-            f"({part}); at most {human_bytes(MAX_MEMORY_BYTES)} is allowed",
+            f"({part}); at most {human_bytes(limit)} is allowed{why}",
         )
 
 

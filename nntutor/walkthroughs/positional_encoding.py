@@ -98,6 +98,8 @@ def _positions(args: Args) -> tuple[np.ndarray, str]:
         count = int(args["positions"])
         if count < 1:
             raise InputError("--positions", f"{count} is too small (expected at least 1)")
+        if count > MAX_CELLS:  # refused before the positions are made (10⁸ of them took seconds and 800 MB)
+            _check_size("--positions", count, int(args["d-model"]))
         return np.arange(count, dtype=np.float64), "--positions"
     return np.arange(x.shape[0], dtype=np.float64), "--x"
 
