@@ -10,9 +10,9 @@
 - **Encodings that cannot write Unicode** (``PYTHONIOENCODING=ascii``,
   ``latin-1``): the characters the lessons use are written as ASCII
   (``→`` as ``->``, ``√`` as ``sqrt``, ``σ`` as ``sigma``, box lines as ``-``,
-  ``|`` and ``+``); anything else as a ``\\uXXXX`` escape. Stdin that is not
-  valid in its encoding reads with a replacement character, which the answer
-  parser refuses like any other unreadable answer.
+  ``|`` and ``+``); anything else as a ``\\uXXXX`` escape.
+- **Stdin** that is not valid in its encoding reads with a replacement
+  character, which the answer parser refuses like any other unreadable answer.
 - **Width.** ``$COLUMNS`` is held between :data:`MIN_COLUMNS` and
   :data:`MAX_COLUMNS` (``--help`` at ``COLUMNS=1`` showed almost nothing, at
   ``COLUMNS=100000`` megabytes).
@@ -133,7 +133,7 @@ def setup() -> None:
     for stream in (sys.stdout, sys.stderr):
         if not writes_unicode(stream) and hasattr(stream, "reconfigure"):
             stream.reconfigure(errors=ASCII_ERRORS)
-    if not writes_unicode(sys.stdin) and hasattr(sys.stdin, "reconfigure"):
+    if hasattr(sys.stdin, "reconfigure"):  # bytes not valid in its encoding are refused as answers, not a crash
         sys.stdin.reconfigure(errors="replace")
     if "COLUMNS" in os.environ:
         columns = clamped_columns(os.environ["COLUMNS"])
