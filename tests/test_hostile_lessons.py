@@ -146,7 +146,7 @@ def test_a_folder_name_too_long_is_one_line(run_cli, tmp_path, command):
 
 def test_a_fifo_named_like_a_lesson_is_refused_not_waited_on(run_cli, tmp_path):
     os.mkfifo(tmp_path / "neuron.toml")
-    assert _problems(tmp_path) == [f"{tmp_path / 'neuron.toml'}: is not a file"]
+    assert _problems(tmp_path) == [f"{tmp_path / 'neuron.toml'}: is not a regular file (a folder, a pipe or a device)"]
     _lesson_still_runs(run_cli, tmp_path)
 
 

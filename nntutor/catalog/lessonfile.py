@@ -243,7 +243,7 @@ def _outside_reason(path: Path, folder: Path) -> str | None:
         return "is a link out of its folder (not followed)"
     try:
         if not path.is_file():
-            return "is not a file"
+            return "is not a regular file (a folder, a pipe or a device)"
     except OSError as exc:
         return f"cannot be read ({exc.strerror or exc})"
     return None
