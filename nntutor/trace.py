@@ -104,12 +104,16 @@ def classify(data: Any) -> str:
     ``text`` a string; ``scalar`` one number; ``vector``/``matrix``/``stack`` a 1-, 2- or
     3-D numeric array (a :class:`Deferred` is a matrix); ``table`` a :class:`Table`;
     ``mapping`` a dict; ``labels`` a list of strings; ``rows`` a list of rows holding
-    text (BPE merges); ``ragged`` a list of arrays of different shapes (one per layer);
-    ``other`` anything else (``None``, an array of four or more dimensions).
+    text (BPE merges); ``ragged`` a list of items shown one by one: arrays of different
+    shapes, or mappings (one per layer: ``[{"W": …, "b": …}, …]``, which NumPy would
+    otherwise count as a vector of objects); ``other`` anything else (``None``, an
+    array of four or more dimensions).
 
     >>> import numpy as np
     >>> [classify(x) for x in (0.5, "a", np.zeros(3), np.zeros((2, 2)), ["a", "b"], [[1, 2], [3]], None)]
     ['scalar', 'text', 'vector', 'matrix', 'labels', 'ragged', 'other']
+    >>> classify([{"W": np.eye(2), "b": np.zeros(2)}, {"W": np.eye(2), "b": np.zeros(2)}])
+    'ragged'
     """
     import numpy as np
 
@@ -130,6 +134,8 @@ def classify(data: Any) -> str:
             isinstance(cell, str) for row in data for cell in row
         ):
             return "rows"
+        if any(isinstance(item, dict) for item in data):
+            return "ragged"
         if not any(isinstance(item, str) for item in data) and len({np.shape(item) for item in data}) > 1:
             return "ragged"
     try:
@@ -214,6 +220,29 @@ class Step:
         raise KeyError(f"step {self.id!r} has no value {name!r}")
 
 
+class LessonLink(NamedTuple):
+    """Another lesson as a lesson's ending points to it: its number in the course, name and title.
+
+    ``LessonLink(2, "activations", "Activation functions and their slopes")``
+    """
+
+    number: int
+    name: str
+    title: str
+
+
+class WhatNext(NamedTuple):
+    """Where a lesson leads, shown after its result: this lesson's number in a course of
+    ``total``, the lesson after it (None after the last) and the lessons its file names in
+    ``see_also``. The quiz for this lesson is ``nntutor quiz <trace.lesson>``.
+    """
+
+    number: int
+    total: int
+    next_lesson: LessonLink | None
+    see_also: tuple[LessonLink, ...] = ()
+
+
 @dataclass
 class Trace:
     """A whole lesson run: its inputs, ordered steps and public outputs.
@@ -221,7 +250,8 @@ class Trace:
     ``inputs`` holds every input the computation used (random ones included),
     so any run can be reproduced. ``outputs`` are the lesson's public contract:
     their names are read by scripts and autograders. ``narrative`` is the
-    lesson's introduction, shown before the steps.
+    lesson's introduction, shown before the steps. ``what_next``, when set (by
+    the command that shows the lesson), is the course around it: never an output.
     """
 
     lesson: str
@@ -232,6 +262,7 @@ class Trace:
     outputs: dict[str, Any] = field(default_factory=dict)
     summary: str = ""
     warnings: list[str] = field(default_factory=list)
+    what_next: WhatNext | None = None
 
     def step(self, step_id: str) -> Step:
         for s in self.steps:

@@ -185,8 +185,8 @@ BAD_INPUTS = [
     ({"x": "1,2;3"}, "--x", "--x: row 2 has 1 numbers but row 1 has 2"),
     ({"x": '[[1,0],[0,"a"]]'}, "--x", "is not a number"),
     ({"tokens": "a,b"}, "--tokens", "--tokens: expected 4 names"),
-    ({"wq": "1,0;0,1"}, "--wq", "--wq: expected 3 rows"),
-    ({"wq": "1;0;0", "wk": "1,0;0,1;1,1"}, "--wk", "--wk: expected 1 columns to match --wq"),
+    ({"wq": "1,0;0,1"}, "--wq", "--wq: has 2 rows but --x (default 4×3) has 3 columns (one row per column of X)"),
+    ({"wq": "1;0;0", "wk": "1,0;0,1;1,1"}, "--wk", "--wk: has 2 columns but --wq has 1 (queries and keys need the same size)"),
     ({"padding": "1,0"}, "--padding", "--padding: expected 4 values"),
     ({"padding": "1,0,2,1"}, "--padding", "only 0"),
     ({"seq-len": "100000"}, "--seq-len", "GB"),
@@ -194,4 +194,7 @@ BAD_INPUTS = [
     ({"x": "1,0;0,1", "seq-len": "3"}, "--seq-len", "--seq-len: cannot be combined with --x"),
     ({"d-model": "-1"}, "--d-model", "at least 1"),
     ({"seed": "abc"}, "--seed", "whole number"),
+    # a projection left out is the identity: its d_model columns must match the other's
+    ({"wq": "1,0;0,1;1,1"}, "--wq", "--wq: has 2 columns but --wk (default none, so K = X) has 3 (queries and keys need the same size); pass --wk too"),
+    ({"wk": "1,0;0,1;1,1"}, "--wk", "--wk: has 2 columns but --wq (default none, so Q = X) has 3"),
 ]

@@ -206,15 +206,15 @@ def test_bad_param(text):
 # Refused inputs: each is run in-process and through the CLI by tests/test_bad_input_matrix.py.
 BAD_INPUTS = [
     ({"x": "1,abc"}, "--x", "'abc' is not a number"),
-    ({"y": "1,0,0"}, "--y", "expected 2 numbers"),
-    ({"x": "1,2,3"}, "--W1", "has 2 columns but --x has 3 numbers"),  # --W1 has 2 columns: the error names --W1
+    ({"y": "1,0,0"}, "--y", "--y: has 3 numbers but --W2 (default 2×2) has 2 rows (one target per output); pass --W2 too"),
+    ({"x": "1,2,3"}, "--x", "--x: has 3 numbers but --W1 (default 2×2) has 2 columns (W1 is hidden × inputs); pass --W1 too"),
     ({"W1": "1,2;3"}, "--W1", "row 2 has 1 numbers but row 1 has 2"),
-    ({"W1": "1,2,3;4,5,6"}, "--W1", "has 3 columns but --x has 2 numbers"),
-    ({"b1": "1,2,3"}, "--b1", "expected 2 numbers"),
-    ({"b1": "1"}, "--b1", "expected 2 numbers"),
-    ({"W2": "1,2,3;4,5,6"}, "--W2", "has 3 columns but --W1 has 2 rows"),
-    ({"b2": "1"}, "--b2", "expected 2 numbers"),
-    ({"b2": "1,2,3"}, "--b2", "expected 2 numbers"),
+    ({"W1": "1,2,3;4,5,6"}, "--W1", "--W1: has 3 columns but --x (default 2 numbers) has 2"),
+    ({"b1": "1,2,3"}, "--b1", "--b1: has 3 numbers but --W1 (default 2×2) has 2 rows"),
+    ({"b1": "1"}, "--b1", "--b1: has 1 number but --W1 (default 2×2) has 2 rows"),
+    ({"W2": "1,2,3;4,5,6"}, "--W2", "--W2: has 3 columns but --W1 (default 2×2) has 2 rows (W2 is outputs × hidden)"),
+    ({"b2": "1"}, "--b2", "--b2: has 1 number but --W2 (default 2×2) has 2 rows"),
+    ({"b2": "1,2,3"}, "--b2", "--b2: has 3 numbers but --W2 (default 2×2) has 2 rows"),
     ({"activation": "gelu"}, "--activation", "'gelu' is not one of"),
     ({"output-activation": "tanh"}, "--output-activation", "'tanh' is not one of"),
     ({"loss": "l1"}, "--loss", "'l1' is not one of"),
@@ -229,6 +229,10 @@ BAD_INPUTS = [
     ({"output-activation": "identity", "loss": "ce"}, "--loss", "ce needs probabilities: use --output-activation sigmoid or softmax"),
     # a network too big to show
     ({"x": js(np.ones(40)), "W1": js(np.ones((30, 40))), "b1": js(np.zeros(30)), "W2": js(np.ones((2, 30)))}, "--W1", "the network has 1,292 parameters; this lesson shows at most 1,000"),
+    # more hidden neurons or outputs: every default that no longer fits is named
+    ({"W1": "1,2;3,4;5,6"}, "--W1", "--W1: has 3 rows but --b1 (default 2 numbers) has 2 (one bias per hidden neuron); pass --b1 and --W2 too"),
+    ({"W2": "1,2;3,4;5,6"}, "--W2", "--W2: has 3 rows but --b2 (default 2 numbers) has 2 (one bias per output); pass --b2 and --y too"),
+    ({"x": "1,2,3", "W1": "1,2;3,4"}, "--W1", "--W1: has 2 columns but --x has 3 numbers (W1 is hidden × inputs)"),
 ]
 
 

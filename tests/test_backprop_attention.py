@@ -360,14 +360,14 @@ def test_a_wrong_quiz_answer_is_named():
 
 
 BAD_INPUTS = [
-    ({"dout": "1,0;0,1"}, "--dout", "--dout: expected a 3×2 matrix, the shape of O"),
-    ({"dout": "1,0,0;0,1,0;1,1,1"}, "--dout", "got 3×3"),
+    ({"dout": "1,0;0,1"}, "--dout", "--dout: has 2 rows but --x (default 3×2) has 3 (dO has the shape of O: one row per token)"),
+    ({"dout": "1,0,0;0,1,0;1,1,1"}, "--dout", "--dout: has 3 columns but --wv (default 2×2) has 2 (dO has the shape of O: one column per column of V)"),
     ({"dout": "1,nan;0,1;0,0"}, "--dout", "NaN and infinity are refused"),
     ({"dout": "1,inf;0,1;0,0"}, "--dout", "NaN and infinity are refused"),
-    ({"x": "1,0;0,1;1,1;2,2"}, "--dout", "got 3×2 (the default is for 3 tokens"),
-    ({"x": "1,0,0;0,1,0"}, "--wq", "--wq: expected 3 rows to match the 3 columns of --x, got 2"),
-    ({"wk": "1;0"}, "--wk", "--wk: expected 2 columns to match --wq"),
-    ({"wv": "1,0;0,1;1,1"}, "--wv", "--wv: expected 2 rows"),
+    ({"x": "1,0;0,1;1,1;2,2"}, "--x", "--x: has 4 rows but --dout (default 3×2) has 3 (dO has the shape of O: one row per token); pass --dout too, or --seed to draw it"),
+    ({"x": "1,0,0;0,1,0"}, "--x", "--x: has 3 columns but --wq (default 2×2) has 2 rows (one row per column of X); pass --wq, --wk and --wv too, or --seed to draw them"),
+    ({"wk": "1;0"}, "--wk", "--wk: has 1 column but --wq (default 2×2) has 2 (queries and keys need the same size); pass --wq too"),
+    ({"wv": "1,0;0,1;1,1"}, "--wv", "--wv: has 3 rows but --x (default 3×2) has 2 columns"),
     ({"padding": "1,0"}, "--padding", "--padding: expected 3 values"),
     ({"padding": "1,2,1"}, "--padding", "only 0"),
     ({"tokens": "a,b"}, "--tokens", "--tokens: expected 3 names"),
@@ -375,13 +375,18 @@ BAD_INPUTS = [
     ({"d-model": "100000"}, "--d-model", "GB"),
     ({"x": "1,0;0,1", "seq-len": "3"}, "--seq-len", "--seq-len: cannot be combined with --x"),
     ({"seq-len": "0"}, "--seq-len", "at least 1"),
+    # a typed input that the defaults no longer fit is named, not the default
+    ({"wq": "1,0,1;0,1,1"}, "--wq", "--wq: has 3 columns but --wk (default 2×2) has 2 (queries and keys need the same size); pass --wk too"),
+    ({"wv": "1,0,0;0,2,2"}, "--wv", "--wv: has 3 columns but --dout (default 3×2) has 2 (dO has the shape of O: one column per column of V); pass --dout too, or --seed"),
+    ({"x": "1,0;0,1"}, "--x", "--x: has 2 rows but --dout (default 3×2) has 3"),
 ]
 
 
 def test_refusals_through_the_cli(run_cli):
-    line = assert_refused(run_cli("lesson", LESSON, "--dout", "1,0;0,1"), "--dout", "expected a 3×2 matrix")
+    line = assert_refused(run_cli("lesson", LESSON, "--dout", "1,0;0,1"), "has 2 rows but --x (default 3×2) has 3")
     assert line.startswith("error: --dout: ")
-    assert_refused(run_cli("lesson", LESSON, "--x", "1,0,0;0,1,0"), "--wq", "give --wq or use --seed")
+    line = assert_refused(run_cli("lesson", LESSON, "--x", "1,0,0;0,1,0"), "pass --wq, --wk and --wv too, or --seed")
+    assert line.startswith("error: --x: ")
 
 
 def test_seed_draws_what_is_not_typed():

@@ -249,3 +249,46 @@ def _boolean_flags():
 def test_boolean_flags_take_no_value(lesson, flag, run_cli):
     line = assert_refused(run_cli("lesson", lesson, f"{flag}=yes"), flag, "does not take a value")
     assert line.startswith("error: "), line
+
+
+# --------------------------------------------------------------------------- a size mismatch names the flag typed
+
+
+def _resized(value) -> list[str]:
+    """A default typed back with another size: an entry (a row, a column) fewer, and one more."""
+    import numpy as np
+
+    if isinstance(value, tuple):  # labels
+        names = list(value)
+        return [",".join(names[:-1]), ",".join([*names, "extra"])][len(names) == 1:]
+    a = np.asarray(value, dtype=float)
+    if a.ndim == 1:
+        variants = [a[:-1], np.append(a, 0.5)][a.size == 1:]
+        return [",".join(f"{x:g}" for x in v) for v in variants]
+    variants = [np.vstack([a, a[-1:]]), np.hstack([a, a[:, -1:]])]
+    variants += [a[:-1]] if a.shape[0] > 1 else []
+    variants += [a[:, :-1]] if a.shape[1] > 1 else []
+    return [";".join(",".join(f"{x:g}" for x in row) for row in v) for v in variants]
+
+
+def _resized_cases():
+    for lesson in LESSONS:
+        defaults = lesson.defaults()
+        # each value of a --kind reads other inputs (loss's --kind mse, positional-encoding's rope)
+        modes = [{}] + [{"kind": choice} for spec in lesson.inputs if spec.name == "kind" for choice in spec.choices]
+        for mode in modes:
+            for spec in lesson.inputs:
+                if spec.name in mode or spec.kind not in ("vector", "matrix", "labels") or defaults[spec.name] is None:
+                    continue
+                for value in _resized(defaults[spec.name]):
+                    shown = "".join(f" --{k} {v}" for k, v in mode.items())
+                    yield pytest.param(lesson, {**mode, spec.name: value}, spec.flag, id=f"{lesson.name}{shown} {spec.flag}={_short(value)}")
+
+
+@pytest.mark.parametrize(("lesson", "raw", "flag"), list(_resized_cases()))
+def test_a_resized_input_is_named_not_the_default_it_no_longer_fits(lesson, raw, flag):
+    # `nntutor lesson neuron --x 1,2` names --x (and says to pass --w too), never the --w the learner did not type
+    try:
+        run_lesson(lesson, raw)
+    except InputError as exc:
+        assert exc.flag == flag, f"{lesson.name} {raw}: the error names {exc.flag}, not the resized {flag}: {exc}"

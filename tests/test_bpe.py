@@ -142,7 +142,9 @@ def test_paper_corpus_vocabulary_sizes_by_hand():
     # 9 wi+d: +wid −wi −d = 8               10 wid+est</w>: +widest</w> −wid −est</w> = 7
     result = bpe.learn_bpe(PAPER, 10)
     assert result.initial_vocab_size == 11
-    assert [m.vocab_size for m in result.merges] == [10, 10, 9, 10, 10, 9, 9, 9, 8, 7]
+    assert [m.corpus_symbols for m in result.merges] == [10, 10, 9, 10, 10, 9, 9, 9, 8, 7]
+    # The vocabulary as Sennrich et al. count it: the 11 base symbols + one per merge (ten different ones).
+    assert [m.vocab_size for m in result.merges] == list(range(12, 22))
     assert result.merges[0].vanished == ("s", "t</w>")
     assert result.segmentation == {
         "newest": ("newest</w>",),
@@ -320,7 +322,12 @@ def test_counts_vocab_and_tables_match_naive_recount(counts, min_frequency):
     result = bpe.learn_bpe(counts, 60, min_frequency, top_k=4)
     chosen, tables, vocab, changed = naive_learn(counts, 60, min_frequency)
     assert result.pairs == chosen
-    assert [m.vocab_size for m in result.merges] == vocab
+    assert [m.corpus_symbols for m in result.merges] == vocab
+    base = {s for w in counts for s in bpe.initial_symbols(w)}
+    assert result.initial_vocab_size == len(base)
+    assert [m.vocab_size for m in result.merges] == [
+        len(base | {a + b for a, b in chosen[: k + 1]}) for k in range(len(chosen))
+    ]
     assert [m.words_changed for m in result.merges] == changed
     for merge, table in zip(result.merges, tables, strict=True):
         expected = sorted(table.items(), key=lambda item: (item[1], item[0]), reverse=True)[:4]
@@ -351,12 +358,15 @@ def test_lesson_outputs_default():
     trace = run()
     assert trace.outputs["word_counts"] == {"newest": 6, "low": 5, "widest": 3, "lower": 2}
     assert trace.outputs["merges"][:3] == [["s", "t</w>"], ["e", "st</w>"], ["l", "o"]]
-    assert trace.outputs["vocab_size"] == [10, 10, 9, 10, 10, 9, 9, 9, 8, 7]
+    assert trace.outputs["vocab_size"] == [12, 13, 14, 15, 16, 17, 18, 19, 20, 21]
+    assert trace.outputs["corpus_symbols"] == [10, 10, 9, 10, 10, 9, 9, 9, 8, 7]
     assert trace.outputs["encoded"]["lower"] == ["lo", "w", "e", "r</w>"]
     step = trace.step("merge-1")
     assert step.worked[0] == "count(s, t</w>) = 6×1 (newest) + 3×1 (widest) = 9"
     assert "tie at 9" in step.worked[1]
-    assert step.worked[2] == "vocabulary = 11 + 1 (st</w> is new) − 2 (s, t</w> no longer used) = 10"
+    assert step.worked[2] == "symbols left in the corpus = 11 + 1 (st</w> is new) − 2 (s, t</w> no longer used) = 10"
+    assert step.worked[3].startswith("vocabulary = 11 + 1 (st</w>) = 12")
+    assert "vocabulary = 11 base symbols + 10 merges = 21" in trace.step("merges").worked
     assert trace.inputs["text"] == PAPER_TEXT
 
 
@@ -399,7 +409,7 @@ def test_cli_json_outputs(run_cli):
     data = json.loads(result.stdout)
     outputs = data["outputs"]
     assert outputs["merges"][0] == ["s", "t</w>"]
-    assert outputs["vocab_size"][-1] == 7
+    assert outputs["vocab_size"][-1] == 21 and outputs["corpus_symbols"][-1] == 7
     assert outputs["encoded"] == {"lowest": ["lo", "west</w>"]}
     assert outputs["word_counts"]["newest"] == 6
 
@@ -491,3 +501,31 @@ def test_lesson_does_not_import_sympy():
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True, env=env, cwd=root
     )
     assert completed.stdout.strip() == "[]"
+
+
+def test_default_segments_words_the_corpus_does_not_hold():
+    # The summary promises to segment new words: lowest and wider are not in low/lower/newest/widest.
+    # lowest = l o w e s t</w> → (s t</w>) → (e st</w>) → (l o) → (w est</w>) = lo west</w>;
+    # wider = w i d e r</w> → (w i) wi → (wi d) wid: wid e r</w>.
+    trace = run()
+    encoded = trace.outputs["encoded"]
+    assert list(encoded) == ["newest", "low", "widest", "lower", "lowest", "wider"]
+    assert encoded["lowest"] == ["lo", "west</w>"] and encoded["wider"] == ["wid", "e", "r</w>"]
+    rows = trace.step("encode").value("encoded").data.rows
+    assert [(row[0], row[1]) for row in rows][-2:] == [("lowest", "no"), ("wider", "no")]
+    step = trace.step("encode")
+    assert step.worked[0].startswith("lowest: l o w e s t</w> → (merge 1: s + t</w>)")
+    assert "lowest and wider are not in the training text" in step.why
+    # with a text of one's own, that text's words are segmented (the default goes with the built-in corpus)
+    own = run(text="hug hug pug pun bun")
+    assert list(own.outputs["encoded"]) == ["hug", "pug", "pun", "bun"]
+    assert "Every word here is from the training text" in own.step("encode").why
+
+
+def test_encoded_words_match_apply_bpe():
+    # The unseen words segmented as subword-nmt's apply-bpe does with the same codes.
+    result = bpe.learn_bpe(PAPER, 10)
+    codes = io.StringIO("#version: 0.2\n" + "".join(f"{a} {b}\n" for a, b in result.pairs))
+    applier = apply_module.BPE(codes)
+    for word, tokens in run().outputs["encoded"].items():
+        assert bpe.apply_bpe_form(tokens) == applier.segment_tokens([word]), word

@@ -19,17 +19,21 @@ def test_version(run_cli):
     assert result.stdout.strip() == f"nntutor {__version__}"
 
 
-def test_no_arguments_shows_help(run_cli):
+def test_no_arguments_shows_the_course_map_and_help_stays(run_cli):
     result = run_cli()
-    assert result.exit_code == 0
-    assert "lesson" in result.stdout and "list" in result.stdout
+    assert result.exit_code == 0, result.stderr
+    assert re.match(r"Your course: \d+ lessons, none studied yet\n", result.stdout)
+    assert "Next: nntutor lesson neuron · then: nntutor quiz neuron" in result.stdout
+    assert "Usage:" not in result.stdout
+    assert "Usage: nntutor [OPTIONS] COMMAND" in run_cli("--help").stdout
 
 
 def test_list_groups_lessons_by_part(run_cli):
     result = run_cli("list")
     assert result.exit_code == 0
     out = result.stdout
-    assert out.index("Neurons and layers") < out.index("neuron") < out.index("Attention") < out.index("attention")
+    # the part headings, each before its lessons' lines ("  14  attention   …")
+    assert out.index("Neurons and layers\n") < out.index(" neuron  ") < out.index("\nAttention\n") < out.index(" attention  ")
     assert "Queries meet keys" in out
 
 
@@ -241,27 +245,6 @@ def test_step_mode_does_not_wait_when_piped(run_cli):
     result = run_cli("lesson", "attention", "--step", input="")
     assert result.exit_code == 0
     assert "Step 5 · Mix the values with the weights" in result.stdout
-
-
-def test_step_mode_pages_in_a_terminal():
-    from nntutor.catalog.lessonfile import load_lesson
-    from nntutor.catalog.run import run_lesson
-    from nntutor.render import terminal
-
-    answers = iter(["", "b", "", "q"])
-    prompts = []
-
-    def read(prompt):
-        prompts.append(prompt)
-        return next(answers)
-
-    terminal.page_trace(run_lesson(load_lesson("neuron")), read=read)
-    assert prompts == [
-        "[step 1/4] Enter: next · b: back · q: quit ",
-        "[step 2/4] Enter: next · b: back · q: quit ",
-        "[step 1/4] Enter: next · b: back · q: quit ",
-        "[step 2/4] Enter: next · b: back · q: quit ",
-    ]
 
 
 def test_vs_marks_exactly_the_values_that_differ(run_cli):
@@ -523,7 +506,7 @@ def test_lesson_file_of_an_unknown_lesson_is_one_line_with_suggestions(run_cli):
     assert_refused(run_cli("lesson-file", "../../etc/passwd"), "is not a lesson name")
 
 
-LEARNER_ORDER = ["lesson", "list", "quiz", "progress", "check", "lesson-file"]
+LEARNER_ORDER = ["next", "lesson", "list", "quiz", "progress", "explain", "check", "lesson-file"]
 
 
 def _listed_commands(help_text: str) -> list[str]:
@@ -531,9 +514,8 @@ def _listed_commands(help_text: str) -> list[str]:
     return [match.group(1) for match in re.finditer(r"^│ ([a-z][a-z-]*) ", panel, re.MULTILINE)]
 
 
-@pytest.mark.parametrize("argv", [["--help"], []], ids=["--help", "no arguments"])
-def test_help_lists_commands_in_the_order_a_learner_uses_them(run_cli, argv):
-    result = run_cli(*argv)
+def test_help_lists_commands_in_the_order_a_learner_uses_them(run_cli):
+    result = run_cli("--help")
     assert result.exit_code == 0
     assert _listed_commands(result.stdout) == LEARNER_ORDER
 
@@ -549,3 +531,46 @@ def test_command_order_does_not_depend_on_which_commands_were_built():
     for name in ("check", "progress"):  # click would list the built ones first, sorted
         group.get_command(ctx, name)
     assert group.list_commands(ctx) == LEARNER_ORDER
+
+
+@pytest.mark.parametrize(
+    "command", [[], ["lesson"], ["lesson", "softmax"], ["list"], ["quiz"], ["progress"], ["check"], ["lesson-file"]],
+    ids=lambda argv: " ".join(argv) or "nntutor",
+)
+def test_dash_h_is_help_wherever_help_is(run_cli, command):
+    short, long = run_cli(*command, "-h"), run_cli(*command, "--help")
+    assert short.exit_code == 0, short.stderr
+    assert short.stdout == long.stdout and "Usage: nntutor" in short.stdout
+
+
+def test_help_writes_defaults_as_typed_without_parentheses(run_cli):
+    text = run_cli("lesson", "neuron", "--help").stdout
+    for default in ("[default: 1.5,2,-0.5]", "[default: 0.5,-1,0.3]", "[default: 0.5]", "[default: relu]", "[default: 4]"):
+        assert default in text, default
+    assert "[default: (" not in text
+    assert "[default: 5]" in run_cli("quiz", "--help").stdout
+
+
+def test_an_output_extension_nntutor_cannot_write_names_every_one_it_can(run_cli, tmp_path):
+    from nntutor.render.output import EXTENSIONS
+
+    line = assert_refused(run_cli("lesson", "neuron", "-o", str(tmp_path / "x.png")), "--output", "'.png'")
+    for extension in (".md", ".json", ".txt", ".svg", ".html", *EXTENSIONS):
+        assert extension in line, extension
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_lesson_names_are_case_insensitive(run_cli):
+    result = run_cli("lesson", "Attention", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["lesson"] == "attention"
+    assert "Usage: nntutor lesson attention " in run_cli("lesson", "ATTENTION", "--help").stdout
+    assert run_cli("lesson-file", "Attention").stdout == run_cli("lesson-file", "attention").stdout != ""
+    assert_refused(run_cli("lesson", "Attnetion"), "no lesson named 'Attnetion'", "did you mean 'attention'")
+
+
+def test_quiz_takes_lesson_names_in_any_case_once_each(run_cli):
+    result = run_cli("quiz", "Attention", "attention", "--count", "3", "--seed", "1", "--json", input="skip\n" * 3)
+    assert result.exit_code == 0, result.stderr
+    questions = json.loads(result.stdout)["questions"]
+    assert [q["lesson"] for q in questions] == ["attention"] * 3

@@ -302,3 +302,45 @@ def test_tiny_vectors_keep_their_cosine():
     assert trace.outputs["similarity"][0, 1] == pytest.approx(1 / math.sqrt(2), abs=1e-15)
     assert trace.outputs["analogy"]["ranking"][0][0] == "b"
     assert not trace.step("analogy").warnings
+
+
+# ----------------------------------------------------------------- the analogy's explanation follows the analogy
+
+
+def test_analogy_explanation_names_the_default_words_and_offsets():
+    # woman − man = [0, −1.7, −0.1, 0], queen − king = [0, −1.5, −0.1, 0]:
+    # cos = (2.55 + 0.01) / (√2.9 × √2.26) = 2.56 / 2.560078 = 0.999969
+    assert emb.offset_cosine(emb.TOY_VOCAB, emb.TOY_E, ("man", "woman"), ("king", "queen")) == pytest.approx(
+        2.56 / math.sqrt(2.9 * 2.26), abs=1e-12
+    )
+    why = run().step("analogy").why
+    assert "king − man + woman is king moved by the offset man→woman" in why
+    assert "The nearest word left is queen (cosine 0.9929)" in why
+    assert "the offsets man→woman and king→queen have cosine 0.999969" in why
+
+
+def test_analogy_explanation_follows_the_analogy_asked():
+    # queen − woman + man = [0.9, 1.0, 0.7, 0]; with king [0.9, 0.8, 0.7, 0]: 2.1 / (√2.3 × √1.94) = 0.9942
+    why = run(analogy="queen-woman+man").step("analogy").why
+    assert "queen − woman + man is queen moved by the offset woman→man" in why
+    assert "The nearest word left is king (cosine 0.9942)" in why
+    assert "woman→man and queen→king" in why
+    assert "king − man + woman" not in why and "king→queen" not in why
+
+
+def test_analogy_explanation_on_custom_words():
+    # a = (0, 0), b = (1, 0), c = (0, 1), d = (1, 2): c − a + b = (1, 1), and d, the only word left, has
+    # cos 3 / (√2·√5) = 0.9487; the offsets a→b = (1, 0) and c→d = (1, 1) have cos 1/√2 = 0.7071.
+    trace = run(vocab="a,b,c,d", E="0,0;1,0;0,1;1,2", sentence="a b", analogy="c-a+b")
+    why = trace.step("analogy").why
+    assert "c − a + b is c moved by the offset a→b" in why
+    assert "The nearest word left is d (cosine 0.9487)" in why
+    assert "a→b and c→d have cosine 0.7071" in why
+
+
+def test_other_expressions_get_a_plain_reading():
+    # man + king = [1, 1.7, 1.3, 0.1]; nearest word left, prince [0.8, 0.7, −0.4, 0]:
+    # (0.8 + 1.19 − 0.52) / (√5.59 × √1.29) = 1.47 / 2.685349 = 0.5474
+    why = run(analogy="man+king").step("analogy").why
+    assert "The nearest word left to man + king is prince (cosine 0.5474)." in why
+    assert "offset" not in why

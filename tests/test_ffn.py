@@ -117,13 +117,13 @@ def test_seed_draws_weights_of_expansion_times_d():
 
 # Refused inputs: each is run in-process and through the CLI by tests/test_bad_input_matrix.py.
 BAD_INPUTS = [
-    ({"x": "1,2,3"}, "--W1", "expected 3 rows"),
+    ({"x": "1,2,3"}, "--x", "--x: has 3 columns but --W1 (default 2×4) has 2 rows (W1 is d × d_ff: one row per feature of x); pass --W1, --W2 and --b2 too, or --seed to draw them"),
     ({"x": "1;2,3"}, "--x", "row 2"),
-    ({"W1": "1,2;3,4"}, "--b1", "expected 2 numbers"),
+    ({"W1": "1,2;3,4"}, "--W1", "--W1: has 2 columns but --b1 (default 4 numbers) has 4 (one bias per column of W1, d_ff); pass --b1 and --W2 too"),
     ({"W1": "1,q"}, "--W1", "not a number"),
-    ({"b1": "1,2,3"}, "--b1", "expected 4 numbers"),
-    ({"W2": "1,0;0,1"}, "--W2", "expected a 4×2 matrix"),
-    ({"b2": "1"}, "--b2", "expected 2 numbers"),
+    ({"b1": "1,2,3"}, "--b1", "--b1: has 3 numbers but --W1 (default 2×4) has 4 columns"),
+    ({"W2": "1,0;0,1"}, "--W2", "--W2: has 2 rows but --W1 (default 2×4) has 4 columns"),
+    ({"b2": "1"}, "--b2", "--b2: has 1 number but --x (default 2×2) has 2 columns"),
     ({"activation": "tanh"}, "--activation", "not one of"),
     ({"expansion": "2"}, "--expansion", "--seed"),
     ({"seed": "1", "expansion": "0"}, "--expansion", "too small"),

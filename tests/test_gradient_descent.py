@@ -205,3 +205,40 @@ def test_plots_hold_the_computed_run():
     np.testing.assert_array_equal(path_plot.series[0].x, trace.outputs["path"][:, 0])
     assert path_plot.kind == "scatter"
     assert len(run(b="0", start="1").step("result").plots) == 1  # no path plot in 1-D
+
+
+# ----------------------------------------------------------------- how the run ended, in words
+
+
+def test_converging_run_ends_with_the_convergence_text():
+    why = run().step("result").why  # factors 1 − 2×1×0.08 = 0.84 and 1 − 2×10×0.08 = −0.6: both shrink
+    assert "How fast a coordinate gets there" in why
+    assert "moves away" not in why and "never gets there" not in why
+
+
+def test_diverging_run_does_not_end_with_the_convergence_text():
+    # lr = 0.11: y's factor 1 − 2×10×0.11 = −1.2, so y = 1×(−1.2)^15 = −15.40702 after 15 steps;
+    # x's factor 1 − 2×1×0.11 = 0.78, x = 2×0.78^15 = 2×0.0240668 = 0.0481337.
+    trace = run(lr="0.11")
+    np.testing.assert_allclose(trace.outputs["path"][-1], [0.0481337, -15.4070216], atol=5e-7)
+    why = trace.step("result").why
+    assert "How fast a coordinate gets there" not in why
+    assert "y's factor 1 − 2×10×0.11 = -1.2 has |factor| > 1" in why
+    assert "multiplies |y| by 1.2 and flips its sign (1 → -15.407 in 15 steps)" in why
+    assert "x's factor 0.78 still shrinks it (2 → 0.0481 in 15 steps)" in why
+    assert "f grows without bound" in why and "2/λ_max = 0.1" in why
+
+
+def test_run_at_the_limit_flips_forever():
+    # lr = 0.1 = 2/λ_max: y's factor is exactly 1 − 2×10×0.1 = −1, so y goes 1, −1, 1 … and ends at −1.
+    why = run(lr="0.1").step("result").why
+    assert "never gets there" in why and "(1 → -1 in 15 steps)" in why
+    assert "How fast a coordinate gets there" not in why
+
+
+def test_diverging_run_whose_f_still_fell_says_so():
+    # start (2, 0.001), lr 0.11, 3 steps: f = 4 + 10·1e-6 falls to 0.78^6·4 + 10·(1.2^3·0.001)^2 = 0.9012 + 0.00003
+    trace = run(start="2,0.001", lr="0.11", steps="3")
+    losses = trace.outputs["losses"]
+    assert losses[-1] == pytest.approx(4 * 0.78**6 + 10 * (1.2**3 * 0.001) ** 2, rel=1e-12)
+    assert "f still fell over these 3 steps" in trace.step("result").why

@@ -95,14 +95,15 @@ def test_dense_property_against_torch(torch, data, n_in, n_out, batch):
 # Refused inputs: each is run in-process and through the CLI by tests/test_bad_input_matrix.py.
 BAD_INPUTS = [
     ({"x": "1,abc"}, "--x", "'abc'"),
-    ({"x": "1,2,3"}, "--x", "has 3 numbers per example but --W has 2 columns"),
+    ({"x": "1,2,3"}, "--x", "--x: has 3 numbers per example but --W (default 2×2) has 2 columns (one weight per input); pass --W too"),
     ({"W": "1,2;3"}, "--W", "row 2 has 1 numbers but row 1 has 2"),
-    ({"W": "1,2,3"}, "--W", "has 3 columns but --x has 2"),
+    ({"W": "1,2,3"}, "--W", "--W: has 3 columns but --x (default 2 numbers) has 2 numbers per example"),
     ({"b": "1,2,3"}, "--b", "expected 2 numbers"),
     ({"b": "1;2"}, "--b", "several rows"),
     ({"b": "1"}, "--b", "expected 2 numbers"),
     ({"activation": "softmax"}, "--activation", "is not one of"),
     ({"activation": "step"}, "--activation", "'step' is not one of"),
+    ({"x": "1,2,3", "W": "1,2;3,4"}, "--x", "--x: has 3 numbers per example but --W has 2 columns (one weight per input)"),
 ]
 
 

@@ -166,3 +166,38 @@ def test_docstring_examples(module):
 
     result = doctest.testmod(importlib.import_module(module))
     assert result.failed == 0
+
+
+# ----------------------------------------------------------------- what the text claims (post-norm; γ and β)
+
+
+def test_residual_text_is_post_norm():
+    why = run(residual="3,2,1,0").step("residual").why
+    assert "post-norm" in why and "renormalises the sum" in why
+    assert "does not reach the next layer unchanged" in why
+    # the identity path is claimed for pre-norm only
+    assert why.index("pre-norm, x + sublayer(LN(x))") < why.index("passes through unchanged")
+    assert "LN(x + sublayer(x)) normalises the sum: the input passes through unchanged" not in why
+    # and it holds: LN(x + 0) forgets x's scale (x and 10·x give the same output), so x is not carried through
+    small = run(x="1,2,3,4", residual="0,0,0,0").outputs["y"]
+    large = run(x="10,20,30,40", residual="0,0,0,0").outputs["y"]
+    np.testing.assert_allclose(small, large, atol=1e-5)
+    assert not np.allclose(large, [10, 20, 30, 40])
+
+
+def test_gamma_beta_restore_one_vector_but_not_every_row():
+    # x = [1, 2, 3, 4]: μ = 2.5, σ_ε = √1.25001 = 1.1180384; γ = σ_ε, β = μ give x back.
+    why = run().step("scale-shift").why
+    assert "one per feature, and shared by every token" in why
+    assert "γ = σ_ε = 1.118 and β = μ = 2.5 in every feature would give x back exactly" in why
+    assert "no single γ, β undoes the normalisation of every row" in why
+    std = math.sqrt(1.25 + 1e-5)
+    restored = run(gamma=",".join([repr(std)] * 4), beta="2.5,2.5,2.5,2.5").outputs["y"]
+    np.testing.assert_allclose(restored, [1, 2, 3, 4], atol=1e-12)
+    # rows [1, 2, 3, 4] and [2, 4, 6, 9]: row 1 has μ = 21/4 = 5.25, σ² = (10.5625 + 1.5625 + 0.5625
+    # + 14.0625)/4 = 6.6875, σ_ε = √6.68751 = 2.586; row 0's γ, β do not restore row 1.
+    why = run(x="1,2,3,4;2,4,6,9").step("scale-shift").why
+    assert "row 0 would need γ = 1.118, β = 2.5 in every feature while row 1 would need γ = 2.586, β = 5.25" in why
+    both = run(x="1,2,3,4;2,4,6,9", gamma=",".join([repr(std)] * 4), beta="2.5,2.5,2.5,2.5").outputs["y"]
+    np.testing.assert_allclose(both[0], [1, 2, 3, 4], atol=1e-12)
+    assert np.max(np.abs(both[1] - [2, 4, 6, 9])) > 1

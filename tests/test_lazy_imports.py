@@ -9,9 +9,10 @@ fresh Python process and then looks at ``sys.modules``:
 - ``pydantic`` is what recent Typer versions import to coerce option values;
   our options are plain strings, so it must never be imported
   (see :mod:`nntutor.cli.typer_compat`);
-- ``numpy`` is not needed to list the lessons or to show help;
+- ``numpy`` is not needed to list the lessons, show the course map, show help or a glossary term;
 - ``sqlite3`` belongs to the quiz and ``nntutor progress``: a lesson run only
-  appends a line to the study log (:mod:`nntutor.study.studylog`).
+  appends a line to the study log (:mod:`nntutor.study.studylog`), and the map and
+  the list open the database only once there are quiz answers in it.
 
 Positive controls (``backprop`` does import sympy, ``progress`` sqlite3) show
 the check can fail.
@@ -80,13 +81,13 @@ def lesson_names() -> list[str]:
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "argv",
-    [["list"], ["--help"], ["lesson", "neuron"], ["lesson", "softmax"], ["lesson", "attention"]],
-    ids=lambda argv: " ".join(argv),
+    [[], ["list"], ["--help"], ["explain", "d_k"], ["explain"], ["lesson", "neuron"], ["lesson", "softmax"], ["lesson", "attention"]],
+    ids=lambda argv: " ".join(argv) or "the map",
 )
 def test_no_sympy_and_no_pydantic(argv, tmp_path):
     (result,) = probe(argv, tmp_path=tmp_path)
     assert result["code"] == 0
-    unwanted = {"sympy", "sqlite3", *NEVER} | ({"numpy"} if argv[0] != "lesson" else set())
+    unwanted = {"sympy", "sqlite3", *NEVER} | ({"numpy"} if argv[:1] != ["lesson"] else set())
     loaded = set(result["loaded"]) & unwanted
     assert not loaded, f"nntutor {' '.join(argv)} imported {sorted(loaded)}"
 

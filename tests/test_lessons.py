@@ -107,6 +107,8 @@ def _variant(tmp_path: Path, replace: dict[str, str]) -> Path:
         ({'format_version = 1': 'format_version = 9'}, "format_version", "reads version 1"),
         ({'answer = 0\n': 'answer = "zero"\n'}, "quiz.relu-negative.answer", "must be a number"),
         ({'hints = [': 'hints = ["",'}, "hints[1]", "non-empty"),
+        ({'vs_examples = ["--activation sigmoid"': 'vs_examples = [" "'}, "vs_examples[1]", "non-empty"),
+        ({'vs_examples = ["--activation sigmoid", "--b -2"]': 'vs_examples = "--b -2"'}, "vs_examples", "must be a list"),
     ],
 )
 def test_check_names_file_and_key(tmp_path, replace, key, fragment):
@@ -163,3 +165,40 @@ def test_variant_folder_copy_is_valid(tmp_path):
     shutil.copy(builtin_lessons_dir() / "attention.toml", tmp_path / "attention.toml")
     count, errors = check_all(tmp_path)
     assert errors == []
+
+
+# --------------------------------------------------------------------------- --vs examples
+
+
+@pytest.mark.parametrize("name", [lesson.name for lesson in load_all()])
+def test_every_shipped_lesson_shows_one_or_two_vs_examples_in_its_help(name, run_cli):
+    lesson = load_lesson(name)
+    assert 1 <= len(lesson.vs_examples) <= 2, lesson.vs_examples
+    lines = [line.strip("│ ") for line in run_cli("lesson", name, "--help").stdout.splitlines()]
+    for flags in lesson.vs_examples:
+        assert f'--vs "{flags}"' in lines, flags  # a line of its own, so it is never wrapped
+
+
+@pytest.mark.parametrize(
+    ("example", "fragment"),
+    [
+        ("--temperature 5", "'--temperature' is not an input of lesson 'neuron'"),  # softmax's example, not neuron's
+        ("--activation", "--activation needs a value"),
+        ("--x 1,2", "--x: has 2 numbers but --w (default 3 numbers) has 3"),  # parsed, then refused by the lesson
+        ("--activation relu", "changes nothing: those are the defaults"),
+    ],
+)
+def test_check_runs_each_vs_example_through_the_vs_parser(tmp_path, run_cli, example, fragment):
+    path = _variant(tmp_path, {'vs_examples = ["--activation sigmoid"': f'vs_examples = [{example!r}'.replace("'", '"')})
+    result = run_cli("check", "--lessons-dir", str(tmp_path))
+    assert result.exit_code == 2, result.stdout
+    problems = [line for line in result.stderr.splitlines() if line.startswith(str(path))]
+    assert len(problems) == 1 and problems[0].startswith(f"{path}: vs_examples[1]: --vs "), result.stderr
+    assert fragment in problems[0], problems[0]
+
+
+def test_a_lesson_without_vs_examples_is_valid_and_its_help_gives_none(tmp_path, run_cli):
+    _variant(tmp_path, {'vs_examples = ["--activation sigmoid", "--b -2"]\n': ""})
+    assert run_cli("check", "--lessons-dir", str(tmp_path)).exit_code == 0
+    help_text = run_cli("lesson", "neuron", "--lessons-dir", str(tmp_path), "--help").stdout
+    assert "--vs" in help_text and '--vs "' not in help_text and "for example" not in help_text

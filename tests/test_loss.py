@@ -166,19 +166,22 @@ BAD_INPUTS = [
     ({"kind": "bce", "target": "1"}, "--target", "is used with --kind ce"),
     ({"target": "9"}, "--target", "9 is out of range: the 4 classes are numbered 0 to 3"),
     ({"kind": "bce", "y-true": "1,2,0,1"}, "--y-true", "between 0 and 1"),
-    ({"kind": "mse", "y-true": "1,2"}, "--y-true", "the default --y-pred has 4"),
+    ({"kind": "mse", "y-true": "1,2"}, "--y-true", "--y-true: has 2 numbers but --y-pred (default 4 numbers) has 4 (one prediction per target); pass --y-pred too"),
     ({"kind": "mse", "y-true": "1,a"}, "--y-true", "'a'"),
     ({"y-true": "1,0"}, "--y-true", "is used with --kind bce"),
     ({"kind": "bce", "y-true": "2,0,1,0"}, "--y-true", "entry 0 is 2"),
     ({"kind": "bce", "y-pred": "0.5,1.5,0,0"}, "--y-pred", "between 0 and 1"),
-    ({"kind": "mse", "y-pred": "1,2"}, "--y-pred", "has 2 numbers but --y-true has 4"),
-    ({"kind": "mse", "y-pred": "1"}, "--y-pred", "has 1 numbers but --y-true has 4"),
+    ({"kind": "mse", "y-pred": "1,2"}, "--y-pred", "--y-pred: has 2 numbers but --y-true (default 4 numbers) has 4"),
+    ({"kind": "mse", "y-pred": "1"}, "--y-pred", "--y-pred: has 1 number but --y-true (default 4 numbers) has 4"),
     ({"eps": "0"}, "--eps", "too small"),
     ({"eps": "0.5"}, "--eps", "too large"),
     ({"eps": "tiny"}, "--eps", "'tiny'"),
     ({"logits": "1,2", "eps": "1e-9", "target": "0"}, "--eps", "only clips probabilities"),
     ({"kind": "mse", "eps": "1e-9"}, "--eps", "only clips probabilities"),
     ({"eps": "-1"}, "--eps", "-1.0 is too small"),
+    # fewer classes than the default --target 2
+    ({"probs": "0.5,0.5"}, "--probs", "--probs: has 2 classes (numbered 0 to 1) but --target (default 2) is not one of them; pass --target too"),
+    ({"logits": "1,2"}, "--logits", "--logits: has 2 classes (numbered 0 to 1) but --target (default 2)"),
 ]
 
 

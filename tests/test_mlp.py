@@ -134,9 +134,9 @@ BAD_INPUTS = [
     ({"sizes": "3,0"}, "--sizes", "entry 2 is 0"),
     ({"sizes": "100000,100000"}, "--sizes", "has 10,000,100,000 parameters: about 80.0 GB"),
     ({"sizes": "784,100000,10"}, "--sizes", "79,500,010 parameters"),  # 784×100000 + 100000×10 = 79,400,000 weights + 100,010 biases
-    ({"x": "1,2"}, "--x", "input size is 3"),
+    ({"x": "1,2"}, "--x", "starts with 3, the network's input size; pass --sizes too (e.g. 2,4,3,4)"),
     ({"x": "1,zz,3"}, "--x", "'zz'"),
-    ({"x": "1"}, "--x", "--x has 1 numbers but the network's input size is 3"),
+    ({"x": "1"}, "--x", "--x: has 1 number but --sizes (default 3,4,3,4) starts with 3"),
     ({"seed": "-1"}, "--seed", "too small"),
     ({"seed": "1.5"}, "--seed", "whole number"),
     ({"seed": "x"}, "--seed", "'x' is not a whole number"),
@@ -144,6 +144,7 @@ BAD_INPUTS = [
     ({"activation": "softmax"}, "--activation", "'softmax' is not one of"),
     ({"output-activation": "relu"}, "--output-activation", "is not one of"),
     ({"output-activation": "tanh"}, "--output-activation", "'tanh' is not one of"),
+    ({"same-weights": True, "sizes": "3,4"}, "--same-weights", "needs a hidden layer, but --sizes 3,4 has none"),
 ]
 
 
@@ -214,3 +215,56 @@ def test_cli_renders_one_activation_vector_per_layer(run_cli, output_format):
     result = run_cli("lesson", "mlp", "--format", output_format)
     assert result.exit_code == 0, result.stderr
     assert "activations[2]" in result.stdout.replace("\\", "")
+
+
+# ----------------------------------------------------------------------------- symmetry (--same-weights)
+
+
+def test_same_weights_by_hand_one_hidden_neuron_pair(tmp_path):
+    # sizes 2,2,1, x = (1, 2); every W1 entry 0.5, b1 = 0; W2 = (1, 1), b2 = 0 (file gives W[0,0], b[0])
+    # z1 = 0.5×1 + 0.5×2 = 1.5 in both neurons; ReLU → 1.5; a2 = 1.5 + 1.5 = 3; L = ½·3² = 4.5
+    # δ2 = 3; ∂L/∂a1[j] = W2[0, j]·3 = 3; δ1 = 3 (ReLU' = 1); ∂L/∂W1 = δ1·xᵀ = [[3, 6], [3, 6]]
+    layers = [{"W": [[0.5, 0.9], [-1, 2]], "b": [0, 7]}, {"W": [[1, -3]], "b": [0]}]
+    trace = run({"weights": write_weights(tmp_path, layers), "x": "1,2", "same-weights": True})
+    a1, a2 = trace.outputs["activations"]
+    assert a1.tolist() == [1.5, 1.5] and a2.tolist() == [3.0]
+    (dw1, db1), (dw2, db2) = ((g["W"], g["b"]) for g in trace.outputs["grads"])
+    assert dw1.tolist() == [[3.0, 6.0], [3.0, 6.0]] and db1.tolist() == [3.0, 3.0]
+    assert dw2.tolist() == [[4.5, 4.5]] and db2.tolist() == [3.0]
+    updated = trace.step("symmetry").value("updated_W1").data
+    assert updated.tolist() == [[0.5 - 0.1 * 3, 0.5 - 0.1 * 6]] * 2  # still equal rows
+
+
+@pytest.mark.parametrize("flags", [{}, {"activation": "tanh", "output-activation": "softmax"},
+                                   {"sizes": "3,5,4,2", "activation": "sigmoid", "output-activation": "sigmoid"}])
+def test_same_weights_against_torch_autograd(torch, flags):
+    trace = run({**flags, "same-weights": True})
+    x = torch.tensor(trace.inputs["x"], dtype=torch.float64)
+    params = [(torch.tensor(layer["W"], requires_grad=True), torch.tensor(layer["b"], requires_grad=True))
+              for layer in trace.inputs["weights"]]
+    hidden = {"relu": torch.relu, "tanh": torch.tanh, "sigmoid": torch.sigmoid}[flags.get("activation", "relu")]
+    out = {"identity": lambda z: z, "softmax": lambda z: torch.softmax(z, 0),
+           "sigmoid": torch.sigmoid}[flags.get("output-activation", "identity")]
+    a = x
+    for i, (w, b) in enumerate(params):
+        z = w @ a + b
+        a = out(z) if i == len(params) - 1 else hidden(z)
+    (0.5 * (a**2).sum()).backward()
+    for (w, b), g in zip(params, trace.outputs["grads"], strict=True):
+        np.testing.assert_allclose(g["W"], w.grad.numpy(), rtol=0, atol=1e-12)
+        np.testing.assert_allclose(g["b"], b.grad.numpy(), rtol=0, atol=1e-12)
+        # the same weights everywhere in a layer before training: one distinct value in W and in b
+        assert np.unique(w.detach().numpy()).size == 1 and np.unique(b.detach().numpy()).size == 1
+    for w, _ in params[:-1]:  # hidden neurons: equal gradient rows, so one step keeps the rows equal
+        rows = (w - 0.1 * w.grad).detach().numpy()
+        np.testing.assert_array_equal(rows, np.broadcast_to(rows[0], rows.shape))
+    np.testing.assert_allclose(trace.step("symmetry").value("updated_W1").data,
+                               (params[0][0] - 0.1 * params[0][0].grad).detach().numpy(), rtol=0, atol=1e-12)
+
+
+def test_random_weights_give_different_gradients():
+    # without --same-weights the hidden neurons differ, and so do their gradient rows
+    back = mlp.backward(mlp.forward(run().inputs["x"], [(d["W"], d["b"]) for d in run().inputs["weights"]]))
+    assert np.ptp(back.grads[0][0], axis=0).max() > 1e-3
+    assert "grads" not in run().outputs
+

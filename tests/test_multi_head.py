@@ -211,11 +211,11 @@ BAD_INPUTS = [
     ({"heads": "0"}, "--heads", "too small"),
     ({"heads": "two"}, "--heads", "not a whole number"),
     ({"x": "1,2;3"}, "--x", "row 2"),
-    ({"x": "1,2;3,4"}, "--wq", "expected a 2×2 matrix"),
-    ({"wq": "1,0;0,1"}, "--wq", "4×4"),
-    ({"wk": "1,0,0,0"}, "--wk", "4×4"),
+    ({"x": "1,2;3,4"}, "--x", "--x: has 2 columns but --wq (default 4×4) has 4 rows (W_Q is d_model × d_model); pass --wq, --wk, --wv and --wo too, or --seed"),
+    ({"wq": "1,0;0,1"}, "--wq", "--wq: has 2 rows but --x (default 3×4) has 4 columns"),
+    ({"wk": "1,0,0,0"}, "--wk", "--wk: has 1 row but --x (default 3×4) has 4 columns"),
     ({"wv": "a"}, "--wv", "not a number"),
-    ({"wo": "1,2;3,4"}, "--wo", "4×4"),
+    ({"wo": "1,2;3,4"}, "--wo", "--wo: has 2 rows but --x (default 3×4) has 4 columns (W_O is d_model × d_model)"),
     ({"tokens": "a,b"}, "--tokens", "expected 3 names"),
     ({"tokens": "a,,b"}, "--tokens", "empty"),
     ({"seed": "-1"}, "--seed", "too small"),
@@ -228,6 +228,10 @@ BAD_INPUTS = [
     ({"seed": "1", "seq_len": "0"}, "--seq-len", "too small"),
     ({"seed": "1", "d_model": "0"}, "--d-model", "too small"),
     ({"seed": "1", "seq_len": "100000"}, "--seq-len", "of memory"),
+    # d_model typed, --heads left at its default 2
+    ({"x": "1,0,1;0,2,0;1,1,0"}, "--x", "--x: has 3 columns (d_model = 3) but --heads (default 2) does not divide 3: each head takes d_model/h columns; pass --heads too (e.g. 1, 3)"),
+    ({"seed": "1", "d_model": "3"}, "--d-model", "--d-model: is 3 but --heads (default 2) does not divide 3"),
+    ({"seed": "1", "d_model": "3", "heads": "2"}, "--heads", "--heads: d_model = 3 (--d-model) is not divisible by h = 2"),
 ]
 
 
@@ -268,3 +272,35 @@ def test_docstring_examples(module):
 
     result = doctest.testmod(importlib.import_module(module))
     assert result.failed == 0
+
+
+# ----------------------------------------------------------------- what h heads cost, and ties
+
+
+def test_cost_of_heads_by_hand_and_from_the_run():
+    # 3 tokens, d_model = 4, 2 heads of 2 columns. Parameters: 4 matrices of 4×4 = 64, whatever h.
+    # Score multiply-adds: 2 heads × 3×3 scores × 2 products = 36 = 3×3×4 (one head of width 4).
+    # Attention weights: 2 matrices of 3×3 = 18 numbers, against 9 for one head: that is what grows.
+    trace = run()
+    why = trace.step("projections").why
+    assert "four 4×4 weight matrices, 64 numbers, whatever h" in why
+    assert "h × n² × d_h = 2×3²×2 = 36, as one head of width 4 would: 3²×4" in why
+    assert "2×3² = 18 numbers against 9 for one head" in why
+    assert "no more than one wide head" not in why
+    # the same counts taken from what the run computed
+    heads = trace.outputs["weights"]
+    assert heads.size == 18
+    inputs = trace.inputs
+    assert sum(np.asarray(inputs[name]).size for name in ("wq", "wk", "wv", "wo")) == 64
+    q = trace.step("projections").value("q").data
+    n, d = q.shape
+    assert heads.shape[0] * n * n * (d // heads.shape[0]) == n * n * d == 36
+
+
+def test_a_tie_for_the_most_attended_token_is_named():
+    # Head 1, row sat: scores [2, 3, 3] → weights [0.1978, 0.4011, 0.4011]: cat and sat tie exactly.
+    trace = run()
+    row = trace.outputs["weights"][0, 2]
+    assert row[1] == row[2]
+    line = trace.step("other-heads").worked[0]
+    assert line == "head 2: sat attends most to The (0.6728); in head 1 to cat and sat (0.4011 each)"

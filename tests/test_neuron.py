@@ -77,9 +77,12 @@ def test_sigmoid_does_not_overflow():
 # Refused inputs: each is run in-process and through the CLI by tests/test_bad_input_matrix.py.
 BAD_INPUTS = [
     ({"x": "abc"}, "--x", "--x: 'abc' is not a number"),
-    ({"w": "1,2"}, "--w", "--w: expected 3 numbers to match --x, got 2"),
+    ({"w": "1,2"}, "--w", "--w: has 2 numbers but --x (default 3 numbers) has 3; pass --x too"),
     ({"b": "nan"}, "--b", "NaN"),
     ({"b": "inf"}, "--b", "infinity"),
     ({"b": ""}, "--b", "empty"),
     ({"activation": "sigmoidd"}, "--activation", "did you mean 'sigmoid'"),
+    # a size mismatch names the flag typed, and the default it no longer fits
+    ({"x": "1,2"}, "--x", "--x: has 2 numbers but --w (default 3 numbers) has 3; pass --w too"),
+    ({"x": "1,2", "w": "1,2,3"}, "--w", "--w: has 3 numbers but --x has 2"),
 ]

@@ -29,6 +29,7 @@ def test_wheel_contains_lessons_and_runs(tmp_path):
     shipped = {Path(n).name for n in names if n.startswith("nntutor/lessons/")}
     expected = {p.name for p in (ROOT / "lessons").glob("*.toml")}
     assert expected and expected <= shipped
+    assert "nntutor/catalog/glossary.toml" in names  # `nntutor explain` reads it from the package
     target = tmp_path / "site"
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "--quiet", "--target", str(target), str(wheel)],
@@ -52,6 +53,8 @@ def test_wheel_contains_lessons_and_runs(tmp_path):
     )
     assert lesson.returncode == 0, lesson.stderr
     assert "attention weights A" in lesson.stdout
+    explained = subprocess.run([sys.executable, "-m", "nntutor", "explain", "d_k"], capture_output=True, text=True, cwd=elsewhere, env=env)
+    assert explained.returncode == 0 and explained.stdout.startswith("d_k"), explained.stderr
     # a pip user's way to start a variant: the shipped file, byte for byte
     shipped_file = subprocess.run(
         [sys.executable, "-m", "nntutor", "lesson-file", "attention"], capture_output=True, cwd=elsewhere, env=env

@@ -409,3 +409,26 @@ def test_docstring_examples():
         result = doctest.testmod(module)
         assert result.failed == 0
     assert doctest.testmod(core).attempted >= 5
+
+
+# ----------------------------------------------------------------- what the positions step says
+
+
+def test_positions_text_fits_a_causal_model():
+    # The model is causal: the text must not call attention's input a set, and what it does claim
+    # (one causal layer cannot see the order of the earlier tokens; the positional encoding can) holds.
+    from nntutor.core.attention import attend
+
+    why = run().step("positions").why
+    assert "as a set" not in why
+    assert "causal" in why and "shuffling the earlier tokens leaves its output unchanged" in why
+
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(5, 6))
+    shuffled = x[[2, 0, 3, 1, 4]]  # the earlier tokens reordered, the last one kept
+    last = attend(x, x, x, causal=True).output[-1]
+    np.testing.assert_allclose(attend(shuffled, shuffled, shuffled, causal=True).output[-1], last, atol=1e-12)
+    pe = sinusoidal(np.arange(5), 6).pe  # with positions added, the same reordering changes the last row
+    with_pe, shuffled_pe = x + pe, shuffled + pe
+    moved = attend(shuffled_pe, shuffled_pe, shuffled_pe, causal=True).output[-1]
+    assert np.max(np.abs(moved - attend(with_pe, with_pe, with_pe, causal=True).output[-1])) > 1e-3

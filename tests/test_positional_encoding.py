@@ -260,7 +260,7 @@ BAD_INPUTS = [
     ({"q": "1,2"}, "--q", "only used with --kind rope"),
     ({"kind": "rope", "q": "1,2,3", "k": "1,2,3"}, "--q", "even"),
     ({"kind": "rope", "q": "1,2,3"}, "--q", "has 3 numbers"),
-    ({"kind": "rope", "k": "1,2"}, "--k", "expected 4 numbers"),
+    ({"kind": "rope", "k": "1,2"}, "--k", "--k: has 2 numbers but --q (default 4 numbers) has 4"),
     ({"kind": "rope", "k": "nan,1,2,3"}, "--k", "'nan' is not allowed"),
     ({"kind": "rope", "m": "-1"}, "--m", "too small"),
     ({"kind": "rope", "m": "1.5"}, "--m", "'1.5' is not a whole number"),
@@ -268,6 +268,7 @@ BAD_INPUTS = [
     ({"kind": "rope", "n": "-4"}, "--n", "-4 is too small"),
     ({"kind": "rope", "shift": "-3"}, "--shift", "below 0"),
     ({"kind": "rope", "shift": "x"}, "--shift", "'x' is not a whole number"),
+    ({"kind": "rope", "q": "1,2"}, "--q", "--q: has 2 numbers but --k (default 4 numbers) has 4 (a query and a key of the same size); pass --k too"),
 ]
 
 
@@ -312,3 +313,69 @@ def test_core_docstring_examples():
     import doctest
 
     assert doctest.testmod(posenc).failed == 0
+
+
+# ----------------------------------------------------------------------------- what the text claims, computed
+
+
+def _pe_by_hand(positions, d, base=10000.0):
+    """PE(pos, 2i) = sin(pos / base^(2i/d)), PE(pos, 2i+1) = cos(…), written out independently."""
+    rows = []
+    for p in positions:
+        row = []
+        for i in range(d // 2):
+            angle = p / base ** (2 * i / d)
+            row += [math.sin(angle), math.cos(angle)]
+        rows.append(row)
+    return np.array(rows)
+
+
+@pytest.mark.parametrize("d", [2, 8, 16, 512])
+def test_every_row_has_length_root_half_d(d):
+    # each pair is (sin a, cos a) with sin² a + cos² a = 1, so ‖PE(pos)‖² = d/2
+    positions = [0, 1, 7, 123, 10_000]
+    lengths = posenc.row_lengths(posenc.sinusoidal(positions, d).pe)
+    np.testing.assert_allclose(lengths, np.linalg.norm(_pe_by_hand(positions, d), axis=1), rtol=1e-12)
+    np.testing.assert_allclose(lengths, math.sqrt(d / 2), rtol=1e-12)
+
+
+def test_table_text_gives_the_length_not_never_swamps():
+    step = run().step("table")
+    assert "never swamps" not in step.why
+    assert "a whole row has length √(d/2) = 2" in step.why and "√256 = 16" in step.why
+    assert "multiplies the embeddings by √d_model" in step.why
+    # PE(7) = [sin 7, cos 7, sin 0.7, cos 0.7, …]: squares add to 4, length 2
+    assert "‖PE(7)‖ = √(sum of its 8 squares) = √4 = 2" in step.worked[-1]
+    assert "a whole row has length √(d/2) = 2.8284" in run(d_model="16").step("table").why  # √8
+
+
+def test_embedding_and_encoding_lengths_compared():
+    # x at position 0 = (1, 2): ‖x‖ = √5 = 2.2361; PE(0) = (sin 0, cos 0) = (0, 1): length 1 = √(2/2)
+    assert "lengths at position 0: ‖x‖ = 2.2361, ‖PE‖ = 1" in run(x="1,2;3,4").step("add").worked
+
+
+def test_wrap_around_of_the_fast_pair_is_explained():
+    # Positions 0–7, d = 8: the whole-row cosine is the mean of cos(ωᵢΔ) over ω = 1, 0.1, 0.01, 0.001.
+    # Δ = 1: (cos 1 + cos 0.1 + cos 0.01 + cos 0.001)/4 = 0.8838; Δ = 6: (cos 6 + cos 0.6 + …)/4 = 0.9459,
+    # because pair 0's angle 6 rad is 2π − 6 = 0.2832 rad short of a full turn: cos 6 = 0.9602.
+    def mean_cos(delta):
+        return sum(math.cos(delta / 10 ** k) for k in range(4)) / 4
+
+    assert round(mean_cos(1), 4) == 0.8838 and round(mean_cos(6), 4) == 0.9459
+    trace = run()
+    np.testing.assert_allclose(trace.step("neighbours").value("cosine").data, [mean_cos(d) for d in range(1, 8)],
+                               atol=1e-12)
+    step = trace.step("neighbours")
+    assert step.title == "How alike two positions are, pair by pair"
+    why = step.why
+    assert "0 vs 6 (0.9459) is more alike than 0 vs 1 (0.8838)" in why
+    assert f"is {round(2 * math.pi - 6, 4)} rad from a whole number of turns" in why
+    assert "cos(6) = 0.9602 against cos(1) = 0.5403" in why
+
+
+def test_no_wrap_text_when_the_cosine_falls_steadily():
+    # Δ = 1, 2, 3: 0.8838, 0.6409, 0.4912, falling: nothing to explain
+    trace = run(positions="4")
+    np.testing.assert_allclose(trace.step("neighbours").value("cosine").data, [0.8838, 0.6409, 0.4912], atol=5e-5)
+    assert "does not fall steadily" not in trace.step("neighbours").why
+    assert posenc.wrap_around(posenc.sinusoidal(range(4), 8), posenc.neighbours(posenc.sinusoidal(range(4), 8))) is None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import select
 import signal
 import sqlite3
@@ -84,7 +85,7 @@ def test_reports(tmp_path):
         {"lesson": "softmax", "runs": 0, "answers": 3, "last": 500.0},
         {"lesson": "neuron", "runs": 2, "answers": 0, "last": 200.0},
     ]
-    assert store.accuracy_by_lesson() == [{"lesson": "softmax", "correct": 1, "asked": 3}]
+    assert store.accuracy_by_lesson() == [{"lesson": "softmax", "correct": 1, "asked": 3, "credit": 1.0}]
     assert store.weakest_steps() == [{"step_kind": "softmax.exp", "correct": 0, "asked": 2}]
     assert [a["mistake"] for a in store.answers()] == [None, "no-max-shift", None]
     store.reset()
@@ -183,7 +184,7 @@ def test_progress_after_lessons_and_a_quiz(run_cli):
     result = run_cli("progress")
     assert result.exit_code == 0
     out = result.stdout
-    assert "Lessons studied" in out and "attention" in out and "1 lesson run(s)" in out
+    assert re.search(r"The course: 1 of \d+ lessons studied", out) and re.search(r"✓ +\d+  attention +last .* · 1 lesson run$", out, re.M)
     assert "softmax              0/2 right (0%)" in out  # seed 3: −0.84 is Q1's answer, given to Q2
     assert "Weakest kinds of step" in out and "softmax.shift" in out
     assert "Due for review" in out and "compute shifted[2]" in out
@@ -194,7 +195,7 @@ def test_progress_data_dir_flag(run_cli, tmp_path):
     run_cli("quiz", "softmax", "--seed", "3", "--count", "1", "--data-dir", str(other), input="-0.84\n")
     assert (other / progress.FILENAME).exists()
     doc = json.loads(run_cli("progress", "--json", "--data-dir", str(other)).stdout)
-    assert doc["accuracy"] == [{"lesson": "softmax", "correct": 1, "asked": 1}]
+    assert doc["accuracy"] == [{"lesson": "softmax", "correct": 1, "asked": 1, "credit": 1.0}]
     assert json.loads(run_cli("progress", "--json").stdout)["accuracy"] == []
 
 
@@ -254,7 +255,12 @@ def test_killed_quiz_keeps_the_three_answers_given(tmp_path):
     with Store(home) as store:
         assert store.notices == []
         answers = store.answers()
-    assert [a["answer"] for a in answers] == ["0.5", "-0.84", "1"]
+    from nntutor.catalog.lessonfile import load_lesson
+    from nntutor.quiz.questions import make_quiz
+
+    third = make_quiz([load_lesson("softmax")], count=5, seed=3)[2]
+    assert third.kind == "choice"  # "1" picked the choice shown first; the store keeps its number in the file
+    assert [a["answer"] for a in answers] == ["0.5", "-0.84", str(third.order[0])]
     assert [a["item"].split(":")[0] for a in answers] == ["softmax"] * 3
 
 

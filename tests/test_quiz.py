@@ -326,7 +326,9 @@ def test_cli_right_answer(run_cli):
     assert item["lesson"] == "attention" and item["prompt"] == q.prompt
     assert item["expected"] == pytest.approx(0.2913) and item["answer"] == "0.2913"
     assert item["correct"] is True and item["revealed"] is False
-    assert doc["score"] == {"correct": 1, "asked": 1, "total": 1, "fraction": 1.0}
+    assert {k: doc["score"][k] for k in ("correct", "asked", "total", "fraction", "credit")} == {
+        "correct": 1, "asked": 1, "total": 1, "fraction": 1.0, "credit": 1.0,
+    }
 
 
 def test_cli_text_screens(run_cli):
@@ -369,7 +371,7 @@ def test_cli_quit_saves_what_was_answered(run_cli):
     assert "Stopping here: everything answered so far is saved." in result.stdout
     assert "Score: 1/1 right (1 of 5 questions answered, you quit)" in result.stdout
     progress = _json(run_cli("progress", "--json"))
-    assert progress["accuracy"] == [{"lesson": "softmax", "correct": 1, "asked": 1}]
+    assert progress["accuracy"] == [{"lesson": "softmax", "correct": 1, "asked": 1, "credit": 1.0}]
 
 
 def test_cli_mistake_is_named(run_cli):

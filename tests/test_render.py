@@ -13,7 +13,7 @@ from nntutor.render.json import plain, render_json
 from nntutor.render.markdown import render_markdown
 from nntutor.render.output import make_console, plain_text
 from nntutor.render.terminal import print_trace, render_text
-from nntutor.trace import Step, Table, Trace, Value
+from nntutor.trace import Step, Table, Trace, Value, classify
 
 
 def test_number_formatting():
@@ -170,6 +170,15 @@ def test_every_kind_is_drawn_by_the_terminal_and_markdown():
     md = render_markdown(trace)
     for fragment in ("- **word** = hello", "**s [1]**", "**tokens**: The · cat", "st\\</w\\>", "**layers\\[1\\]**"):
         assert fragment in md, fragment
+
+
+def test_a_list_of_layers_is_drawn_layer_by_layer():
+    """mlp's weights input, [{W, b}, …]: NumPy counts it as a vector of objects; drawing it as one crashed."""
+    layers = [{"W": np.array([[0.16, -0.27]]), "b": np.array([0.41])}, {"W": np.array([[0.36]]), "b": np.array([0.19])}]
+    assert classify(layers) == "ragged"
+    text = render_text(Trace("t", "T", steps=[Step("s", "S", values=[Value("weights", layers)])]), width=80)
+    assert "weights[0]" in text and "weights[1]" in text and "[0.16, -0.27]" in text
+    assert "**weights\\[1\\]**" in render_markdown(Trace("t", "T", steps=[Step("s", "S", values=[Value("weights", layers)])]))
 
 
 def test_a_comparison_names_values_it_cannot_line_up():

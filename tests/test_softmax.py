@@ -1,5 +1,6 @@
 """The softmax lesson: hand-worked values, PyTorch, and properties."""
 
+import json
 import math
 
 import numpy as np
@@ -89,3 +90,41 @@ BAD_INPUTS = [
     ({"target": "9"}, "--target", "--target: 9 is out of range"),
     ({"target": "x"}, "--target", "not a whole number"),
 ]
+
+
+# ----------------------------------------------------------------- a tiny legal temperature: the T → 0 limit
+
+
+def test_tiny_temperature_gives_the_zero_limit_without_warnings(run_cli):
+    # 1000 / 1e-306 = 1e309 overflows float64; softmax(z/T) = softmax((z − max z)/T) and
+    # (z − 1000)/1e-306 = (0, −1e306, −1.003e309 → −∞): e^… = (1, 0, 0), so p = [1, 0, 0], L = −ln 1 = 0.
+    import warnings
+
+    flags = ["--logits", "1000,999,-3", "--labels", "a,b,c", "--temperature", "1e-306", "--target", "0"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a NumPy RuntimeWarning (overflow, invalid) fails the test
+        trace = run_lesson(load_lesson("softmax"), {"logits": "1000,999,-3", "labels": "a,b,c",
+                                                    "temperature": "1e-306", "target": "0"})
+        result = run_cli("lesson", "softmax", *flags, "--format", "json")
+    assert trace.outputs["probs"].tolist() == [1.0, 0.0, 0.0]
+    assert trace.outputs["loss"] == 0.0 and math.copysign(1.0, trace.outputs["loss"]) == 1.0  # 0, not −0
+    assert any("T → 0 limit" in w for w in trace.step("scale").warnings)
+    assert result.exit_code == 0 and result.stderr == ""
+    outputs = json.loads(result.stdout)["outputs"]
+    assert outputs["probs"] == [1.0, 0.0, 0.0] and outputs["loss"] == 0.0
+
+
+def test_tiny_temperature_shares_the_limit_between_tied_logits():
+    # z = (500, 500, 496) at T = 1e-306: 500 / 1e-306 = 5e308 overflows; the two largest tie,
+    # so the limit is [1/2, 1/2, 0]. Next to it T = 1 is the ordinary softmax
+    # (e^0, e^0, e^−4)/(2 + e^−4).
+    trace = run_lesson(load_lesson("softmax"), {"logits": "500,500,496", "temperature": "1e-306,1", "target": "2"})
+    limit, plain = trace.outputs["probs"]
+    assert limit.tolist() == [0.5, 0.5, 0.0]
+    e4 = math.exp(-4)
+    np.testing.assert_allclose(plain, [1 / (2 + e4), 1 / (2 + e4), e4 / (2 + e4)], rtol=1e-14)
+    assert trace.outputs["loss"][0] == math.inf  # the target's share goes to 0 in the limit
+    assert trace.outputs["loss"][1] == pytest.approx(-math.log(e4 / (2 + e4)), rel=1e-14)
+    # only the overflowing column is rewritten as (z − max z)/T
+    assert trace.step("scale").worked[0].startswith("z0: (500 − 500) / 1e-306 = 0")
+    assert trace.step("scale").worked[1] == "z0: 500 / 1 = 500"

@@ -27,7 +27,7 @@ def test_defaults_by_hand():
         {"w1": 1.0, "b1": 1.0, "v1": 2.0, "w2": -1.5, "b2": -1.5, "v2": 1.0, "c": 1.0}
     )
     shape = trace.step("shape")
-    assert shape.value("shape").data == "bump"
+    assert shape.value("shape").data == "peak"
     # slopes: 0 left of −1; 1×1 = 1 between; 1 − 1.5×2 = −2 right of 0.5; the peak f(0.5) = 1.5
     assert [row[2] for row in shape.value("regions").data.rows] == [0.0, 1.0, -2.0]
     assert "f(0.5) = 1.5" in shape.worked
@@ -36,7 +36,7 @@ def test_defaults_by_hand():
 @pytest.mark.parametrize(
     "raw, shape",
     [
-        ({"v1": "-1", "v2": "1.5"}, "notch"),  # the default bump upside down
+        ({"v1": "-1", "v2": "1.5"}, "valley"),  # the default peak upside down
         ({"b1": "0", "w2": "1", "b2": "-1", "v2": "-1"}, "ramp"),  # ReLU(x) − ReLU(x − 1): 0, 1, 0
         ({"v1": "0", "v2": "0"}, "flat"),
         ({"w2": "0"}, "ramp"),  # one kink only: 0 then 1
@@ -149,3 +149,62 @@ def test_curve_plot_passes_through_the_kinks_and_x0():
     # on the grid, f = the sum of its two hinge series + c, and equals the lesson's f
     np.testing.assert_allclose(f.y, np.asarray(plot.series[1].y) + np.asarray(plot.series[2].y), rtol=0, atol=1e-12)
     np.testing.assert_allclose(f.y, tm.value(tm.DEFAULTS, grid), rtol=0, atol=1e-12)
+
+
+# ----------------------------------------------------------------- two hinges make a peak, not a bump
+
+
+def _relu(z):
+    return np.maximum(z, 0.0)
+
+
+def test_default_is_a_peak_that_falls_without_bound():
+    # slopes 0, 1, −2: right of 0.5, f(x) = −2·x + 2.5 → −∞. Back at the left level 0 at
+    # x = 0.5 + 1.5/2 = 1.25, so 2·ReLU(x − 1.25) levels it off: a bump on [−1, 1.25].
+    trace = run()
+    shape = trace.step("shape")
+    assert shape.title == "Two hinges make a peak"
+    why = shape.why
+    assert "It is not a bump" in why and "local bump" not in why
+    assert "right of x = 0.5 it has slope -2, so f falls without bound" in why
+    assert "takes at least three hinges" in why
+    assert "a third hinge, 2·ReLU(x − 1.25), would do it" in why and "a bump from x = -1 to 1.25" in why
+    assert "a third hinge 2·ReLU(x − 1.25), on for x > 1.25, starts where f(1.25) = 0" in shape.worked[-1]
+    assert tm.levelling_hinge(tm.analyse(tm.DEFAULTS, 1.0)) == (1.0, -1.25, 2.0)
+    # independently: with the third hinge the curve is 0 on both sides and peaks at f(0.5) = 1.5
+    x = np.linspace(-4, 4, 8001)
+    f = _relu(x + 1) - 1.5 * _relu(2 * x - 1)
+    assert f[-1] == pytest.approx(-2 * 4 + 2.5)  # without it: −5.5 at x = 4, and falling
+    bump = f + 2 * _relu(x - 1.25)
+    assert np.all(np.abs(bump[(x <= -1) | (x >= 1.25)]) < 1e-12)
+    assert bump.max() == pytest.approx(1.5)
+
+
+def test_a_peak_open_on_the_left_is_levelled_by_a_left_facing_hinge():
+    # w1 = −1, b1 = 1, v1 = 1; w2 = −2, b2 = −1, v2 = −1.5: slopes 2, −1, 0 (kinks −0.5 and 1).
+    # f(−0.5) = 1.5 and f = 2x + 2.5 on the left, back at 0 at x = −1.25: 2·ReLU(−x − 1.25).
+    trace = run(w1="-1", b1="1", v1="1", w2="-2", b2="-1", v2="-1.5")
+    assert trace.step("shape").value("shape").data == "peak"
+    assert "a third hinge, 2·ReLU(−x − 1.25), would do it" in trace.step("shape").why
+    x = np.linspace(-4, 4, 8001)
+    bump = _relu(-x + 1) - 1.5 * _relu(-2 * x - 1) + 2 * _relu(-x - 1.25)
+    assert np.all(np.abs(bump[(x <= -1.25) | (x >= 1)]) < 1e-12)
+
+
+def test_unbounded_on_both_sides_needs_a_hinge_at_each_end():
+    # ReLU(−x) + 3·ReLU(x − 1): slopes −1, 0, 3, rising without bound on both sides.
+    trace = run(w1="-1", b1="0", v1="1", w2="1", b2="-1", v2="3")
+    assert trace.step("shape").value("shape").data == "valley"
+    assert "takes a hinge at each end" in trace.step("shape").why
+    assert tm.levelling_hinge(tm.analyse({"w1": -1, "b1": 0, "v1": 1, "w2": 1, "b2": -1, "v2": 3, "c": 0}, 0.0)) is None
+
+
+def test_quiz_item_no_longer_calls_two_hinges_a_bump():
+    # ReLU(x) − 2·ReLU(x − 1): slopes 0, 1, −1; + ReLU(x − 2) levels it at f(2) = 2 − 2 = 0.
+    item = next(q for q in load_lesson("tiny-mlp").quiz if q.id == "bump")
+    right = item.choices[item.answer - 1]
+    assert "falls without bound" in right and "1 − 2 = −1" in right
+    assert "ReLU(x − 2)" in item.explanation
+    r = tm.analyse({"w1": 1, "b1": 0, "v1": 1, "w2": 1, "b2": -1, "v2": -2, "c": 0}, 0.5)
+    assert [g.slope for g in r.regions] == [0.0, 1.0, -1.0] and r.shape == "peak"
+    assert tm.levelling_hinge(r) == (1.0, -2.0, 1.0)

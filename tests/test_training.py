@@ -148,6 +148,8 @@ def test_first_batch_gradients_against_pytorch(torch):
 
 # Refused inputs: each is run in-process and through the CLI by tests/test_bad_input_matrix.py.
 BAD_INPUTS = [
+    ({"data-size": "0"}, "--data-size", "0 is too small"),
+    ({"data-size": "1.5"}, "--data-size", "whole number"),
     ({"dataset": "iris"}, "--dataset", "'iris' is not one of"),
     ({"hidden": "0"}, "--hidden", "0 is too small (expected at least 1)"),
     ({"hidden": "65"}, "--hidden", "65 is too large"),
@@ -197,3 +199,56 @@ def test_loss_plot_is_the_loss_per_epoch():
     (plot,) = trace.step("epochs").plots
     np.testing.assert_array_equal(plot.series[0].y, trace.outputs["losses"])
     assert list(plot.series[0].x) == list(range(1, 11))
+
+
+def test_the_shuffled_order_is_shown():
+    # The lesson's summary starts with "Shuffle": the order of each epoch is shown, cut into its batches,
+    # and it is the order the run used (test_against_pytorch trains on trace.inputs["orders"]).
+    trace = run(dataset="blobs", **{"batch-size": "3"}, epochs="12")
+    step = trace.step("shuffle")
+    orders = trace.inputs["orders"]
+    rows = step.value("orders").data.rows
+    assert [row[0] for row in rows] == [1, 2, 3, 12]  # the first three epochs and the last
+    for epoch, order, batches in rows:
+        used = [int(i) for i in orders[epoch - 1]]
+        assert sorted(used) == list(range(8))  # every example once per epoch
+        assert order == ", ".join(map(str, used))
+        # 8 examples in batches of 3: sizes 3, 3 and 2
+        expected = [used[0:3], used[3:6], used[6:8]]
+        assert batches == "  ".join("(" + ", ".join(map(str, b)) + ")" for b in expected)
+    assert "8 examples in batches of 3: the last batch of each epoch holds 2" in step.worked
+    assert "--seed 0" in step.value("orders").label
+    first = trace.step("first-batch").title
+    assert first.endswith(f"(examples {', '.join(str(int(i)) for i in orders[0][:3])})")
+
+
+def test_an_unshuffled_looking_order_is_explained():
+    # seed 0 draws 0, 1, 2, 3 for XOR's first epoch: the chance is 1 in 4! = 24, and the lesson says so.
+    trace = run()
+    assert trace.inputs["orders"][0].tolist() == [0, 1, 2, 3]
+    assert any("1 in 4! = 24" in line for line in trace.step("shuffle").worked)
+    other = run(seed="1")  # its first order is not 0, 1, 2, 3: no such note
+    assert other.inputs["orders"][0].tolist() != [0, 1, 2, 3]
+    assert not any("4! = 24" in line for line in other.step("shuffle").worked)
+
+
+# ----------------------------------------------------------------------------- batches per epoch
+
+
+@pytest.mark.parametrize(("n", "b", "count", "last"), [
+    (4, 2, 2, 2), (8, 3, 3, 2), (60000, 64, 938, 32), (5, 4, 2, 1), (1, 4, 1, 1), (7, 7, 1, 7),
+])
+def test_batches_per_epoch_by_hand_and_by_cutting(n, b, count, last):
+    # 60000 / 64 = 937.5: 937 full batches hold 59,968, the 938th the other 32
+    assert tr.batches_per_epoch(n, b) == (count, last)
+    cut = [list(range(n))[i : i + b] for i in range(0, n, b)]  # the batches, cut directly
+    assert (len(cut), len(cut[-1])) == (count, last)
+
+
+def test_setup_states_the_batches_of_the_data_set_and_another_size():
+    worked = run(dataset="blobs", **{"batch-size": "3", "data-size": "60000"}).step("setup").worked
+    assert "the blobs data set: batches per epoch = ⌈N/B⌉ = ⌈8/3⌉ = ⌈2.6667⌉ = 3: 2 of 3 and a last of 8 − 2×3 = 2 examples" in worked
+    assert "a data set of 60,000: batches per epoch = ⌈N/B⌉ = ⌈60,000/3⌉ = ⌈20000⌉ = 20,000, each of 3 examples" in worked
+    assert "the xor data set: batches per epoch = ⌈N/B⌉ = ⌈4/2⌉ = ⌈2⌉ = 2, each of 2 examples" in run().step("setup").worked
+    one = run(**{"batch-size": "4", "data-size": "1"}).step("setup").worked[-1]
+    assert one.endswith("= 1: one batch of all 1 example, fewer than 4")

@@ -211,7 +211,7 @@ def test_core_block_defaults_missing_vectors():
 # Refused inputs: each is run in-process and through the CLI by tests/test_bad_input_matrix.py.
 BAD_INPUTS = [
     ({"x": "1,2;3"}, "--x", "row 2"),
-    ({"x": "1,2,3"}, "--heads", "not divisible"),
+    ({"x": "1,2,3"}, "--x", "--x: has 3 columns (d_model = 3) but --heads (default 2) does not divide 3"),
     ({"heads": "3"}, "--heads", "not divisible"),
     ({"heads": "0"}, "--heads", "too small"),
     ({"d_ff": "0"}, "--d-ff", "too small"),

@@ -91,3 +91,16 @@ def test_only_typer_compat_touches_typer_internals():
         if path != allowed and pattern.search(path.read_text(encoding="utf-8"))
     ]
     assert offenders == [], f"only nntutor/cli/typer_compat.py may use typer._coercion: {offenders}"
+
+
+HELP_SCREENS = [[], ["lesson"], ["lesson", "attention"], ["lesson", "neuron"], ["list"], ["check"], ["lesson-file"], ["quiz"], ["progress"]]
+
+
+@pytest.mark.parametrize("command", HELP_SCREENS, ids=lambda argv: " ".join(argv) or "nntutor")
+def test_help_shows_no_python_type_names(run_cli, command):
+    # Typer 0.29 labels flags <bool> and arguments <str>, <list[str]>: plain_help removes them
+    result = run_cli(*command, "--help")
+    assert result.exit_code == 0, result.stderr
+    assert "Show this message and exit." in result.stdout
+    types = re.findall(r"<[a-z]+(?:\[[^\]>]*\])?>", result.stdout)
+    assert types == [], f"type labels {types} in the help of {command} {UPDATE}"

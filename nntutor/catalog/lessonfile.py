@@ -40,7 +40,7 @@ NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 INPUT_NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,31}")
 # Flags every lesson command has; a lesson input may not reuse them.
 RESERVED_FLAGS = frozenset(
-    {"format", "output", "o", "precision", "help", "lessons-dir", "version", "step", "vs", "full", "no-plot"}
+    {"format", "output", "o", "precision", "help", "lessons-dir", "version", "step", "vs", "full", "no-plot", "practice", "from-step"}
 )
 
 LESSON_KEYS = {
@@ -56,6 +56,8 @@ LESSON_KEYS = {
     "inputs": list,
     "quiz": list,
     "see_also": list,
+    "requires": list,
+    "vs_examples": list,
 }
 REQUIRED_LESSON_KEYS = ("format_version", "name", "title", "part", "order", "summary", "builder", "narrative")
 INPUT_KEYS = {
@@ -79,6 +81,7 @@ QUIZ_KEYS = {
     "answer": object,
     "explanation": str,
     "tolerance": (int, float),
+    "hint": str,
 }
 REQUIRED_QUIZ_KEYS = ("id", "kind", "prompt", "answer", "explanation")
 QUIZ_KINDS = ("choice", "number")
@@ -133,6 +136,7 @@ class QuizItem(NamedTuple):
     explanation: str
     choices: tuple[str, ...] = ()
     tolerance: float | None = None
+    hint: str = ""  # the question's own hint (shown on ``hint``); the lesson's hints are for its numeric questions
 
 
 class Lesson(NamedTuple):
@@ -150,6 +154,8 @@ class Lesson(NamedTuple):
     hints: tuple[str, ...] = ()
     quiz: tuple[QuizItem, ...] = ()
     see_also: tuple[str, ...] = ()
+    requires: tuple[str, ...] = ()  # lessons to study first (checked across files by nntutor check)
+    vs_examples: tuple[str, ...] = ()  # flags for --vs that show something, e.g. "--no-scale" (its --help lists them)
 
     def input(self, name: str) -> InputSpec:
         for spec in self.inputs:
@@ -250,12 +256,13 @@ def _outside_reason(path: Path, folder: Path) -> str | None:
 
 
 def find_lesson_file(name: str, dirs: list[Path]) -> Path:
-    """The file for lesson ``name``; reads no other lesson."""
-    if not NAME_PATTERN.fullmatch(name):
-        raise InputError("lesson", f"{name!r} is not a lesson name (lower-case letters, digits and '-')")
+    """The file for lesson ``name``, in any case (``Attention`` is ``attention``); reads no other lesson."""
+    key = name.lower()  # lesson file names are lower case (NAME_PATTERN)
+    if not NAME_PATTERN.fullmatch(key):
+        raise InputError("lesson", f"{name!r} is not a lesson name (letters, digits and '-')")
     for folder in dirs:
         _check_dir(folder)
-        path = folder / f"{name}.toml"
+        path = folder / f"{key}.toml"
         # listed, not stat-ed: a folder that cannot be read is an error, never "not there"
         if path in _toml_files(folder) and _inside(path, folder):
             return path
@@ -268,7 +275,7 @@ class UnknownLesson(InputError):
     def __init__(self, name: str, known: list[str]) -> None:
         import difflib
 
-        close = difflib.get_close_matches(name, known, n=2, cutoff=0.5)
+        close = difflib.get_close_matches(name.lower(), known, n=2, cutoff=0.5)
         hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
         super().__init__("lesson", f"no lesson named {name!r}{hint} (see: nntutor list)")
         self.suggestions = close
@@ -412,9 +419,14 @@ def validate_data(path: Path, data: dict[str, Any], *, check_inputs: bool = True
         close = difflib.get_close_matches(data["builder"], registry.builders(), n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         errors.append(LessonFileError(where, "builder", f"no walkthrough named {data['builder']!r}{hint}"))
-    for number, hint in enumerate(data.get("hints", []), start=1):
-        if not isinstance(hint, str) or not hint.strip():
-            errors.append(LessonFileError(where, f"hints[{number}]", "must be a non-empty string"))
+    for key in ("hints", "vs_examples"):
+        for number, text in enumerate(data.get(key, []), start=1):
+            if not isinstance(text, str) or not text.strip():
+                errors.append(LessonFileError(where, f"{key}[{number}]", "must be a non-empty string"))
+    for key in ("requires", "see_also"):
+        for number, other in enumerate(data.get(key, []), start=1):
+            if not isinstance(other, str) or not NAME_PATTERN.fullmatch(other):
+                errors.append(LessonFileError(where, f"{key}[{number}]", "must be a lesson name (lower-case letters, digits and '-')"))
     seen: set[str] = set()
     for number, raw in enumerate(data.get("inputs", []), start=1):
         prefix = f"inputs[{number}]."
@@ -529,10 +541,13 @@ def _build_lesson(path: Path, data: dict[str, Any]) -> Lesson:
                 explanation=shown(raw["explanation"]),
                 choices=tuple(shown(str(choice)) for choice in raw.get("choices", ())),
                 tolerance=raw.get("tolerance"),
+                hint=raw.get("hint", ""),
             )
             for raw in data.get("quiz", [])
         ),
         see_also=tuple(data.get("see_also", [])),
+        requires=tuple(data.get("requires", [])),
+        vs_examples=tuple(data.get("vs_examples", [])),
     )
 
 

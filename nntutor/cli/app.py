@@ -17,7 +17,7 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 
 from nntutor import __version__
-from nntutor.cli.typer_compat import plain_coercion
+from nntutor.cli.typer_compat import plain_coercion, plain_help
 from nntutor.errors import InputError, NntutorError
 
 DATA_DIR_HELP = "Where your progress is kept (default: $NNTUTOR_HOME, else your user data folder)."
@@ -37,6 +37,7 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
+HELP_OPTIONS = ["-h", "--help"]
 LESSONS_DIR_HELP = "A folder of extra lesson files (yours override the built-in ones); also $NNTUTOR_LESSONS."
 
 
@@ -94,14 +95,14 @@ class NntutorCommand(TyperCommand):
     """A leaf command (a lesson, ``list``, ``check``) with cheap option coercion (:mod:`nntutor.cli.typer_compat`)."""
 
     def get_params(self, ctx):
-        return plain_coercion(super().get_params(ctx))
+        return plain_help(plain_coercion(super().get_params(ctx)))
 
 
 class NntutorGroup(TyperGroup):
     """The root command: turns every failure into one line and an exit code."""
 
     def get_params(self, ctx):
-        return plain_coercion(super().get_params(ctx))
+        return plain_help(plain_coercion(super().get_params(ctx)))
 
     def list_commands(self, ctx) -> list[str]:
         # in SUBCOMMANDS order (a learner's), whether built yet or not; click would sort them
@@ -174,7 +175,7 @@ class LessonGroup(TyperGroup):
     """``nntutor lesson NAME``: one sub-command per lesson file, built when asked for."""
 
     def get_params(self, ctx):
-        return plain_coercion(super().get_params(ctx))
+        return plain_help(plain_coercion(super().get_params(ctx)))
 
     def list_commands(self, ctx) -> list[str]:
         from nntutor.catalog.lessonfile import load_all
@@ -187,12 +188,15 @@ class LessonGroup(TyperGroup):
         after_name = _lessons_dir_in(args[1:])
         if after_name is not None:
             ctx.meta[_LESSONS_DIR_AFTER_NAME] = after_name
-        return super().resolve_command(ctx, args)
+        typed, command, rest = super().resolve_command(ctx, args)
+        # `nntutor lesson Attention` runs (and its help names) the lesson attention
+        return (command.name if command is not None else typed), command, rest
 
     def get_command(self, ctx, cmd_name: str):
         from nntutor.catalog.lessonfile import load_lesson
 
-        return lesson_command(load_lesson(cmd_name, _lessons_dir_of(ctx)))
+        extra = _lessons_dir_of(ctx)
+        return lesson_command(load_lesson(cmd_name, extra), extra)
 
 
 def _parameter_name(input_name: str) -> str:
@@ -205,13 +209,41 @@ def _escape_help(text: str) -> str:
     return escape_help(text)
 
 
+def _with_default(help_text: str, default: str) -> str:
+    """Help text for Typer's rich help, shown literally, with ``[default: 4]`` as Typer styles it.
+
+    The defaults are flag text that the lesson parses (the option's own default is ``None``,
+    so that a lesson knows which flags were typed); Typer writes a text default in
+    parentheses, ``[default: (4)]``, so it is added here instead.
+
+    >>> print(_with_default("Decimals shown [in text].", "4"))
+    Decimals shown \\[in text].
+    <BLANKLINE>
+    [dim]\\[default: 4][/dim]
+    """
+    text = _escape_help(help_text)
+    # a paragraph of its own: Typer starts it on a new line, so "[default: 4]" is never split
+    return f"{text}\n\n[dim]{_escape_help(f'[default: {default}]')}[/dim]" if default else text
+
+
+def _vs_help(lesson) -> str:
+    """``--vs`` help with the lesson file's own examples, one a line (``--vs "--no-scale"``), never wrapped."""
+    import shlex
+
+    text = "Run the lesson again with these flags changed and compare the two runs"
+    examples = [f'--vs "{flags}"' if '"' not in flags else f"--vs {shlex.quote(flags)}" for flags in lesson.vs_examples]
+    # a paragraph each: Typer's help starts every paragraph on a new line
+    return _escape_help("\n\n".join([f"{text}, for example:", *examples]) if examples else f"{text}.")
+
+
 def _input_parameters(lesson) -> list[inspect.Parameter]:
     """One Typer option per lesson input: ``--x MATRIX``, ``--causal``."""
     params = []
     for spec in lesson.inputs:
-        help_text = _escape_help(spec.help)
+        help_text = spec.help
         if spec.kind == "choice":
             help_text += f" One of: {', '.join(spec.choices)}."
+        help_text = _with_default(help_text, spec.default_text if spec.kind != "flag" else "")
         if spec.kind == "flag":
             option = typer.Option(False, spec.flag, help=help_text, rich_help_panel="Lesson inputs")
             annotation: Any = bool
@@ -220,7 +252,7 @@ def _input_parameters(lesson) -> list[inspect.Parameter]:
                 None,
                 spec.flag,
                 help=help_text,
-                show_default=spec.default_text or False,
+                show_default=False,  # in the help text: Typer would write [default: (0.5)]
                 metavar=spec.metavar or spec.kind.upper(),
                 rich_help_panel="Lesson inputs",
             )
@@ -233,8 +265,11 @@ def _input_parameters(lesson) -> list[inspect.Parameter]:
     return params
 
 
-def lesson_command(lesson):
-    """A Typer command whose options are the lesson's inputs plus the output options."""
+def lesson_command(lesson, extra_dir: str | None = None):
+    """A Typer command whose options are the lesson's inputs plus the output options.
+
+    ``extra_dir`` is the ``--lessons-dir`` the lesson was found with (its course is read from there too).
+    """
     params = _input_parameters(lesson)
     common = {
         "output_format": (
@@ -247,7 +282,7 @@ def lesson_command(lesson):
         ),
         "precision": (
             str | None,
-            typer.Option(None, "--precision", help="Decimals shown in text and Markdown (JSON never rounds).", show_default="4", metavar="N", rich_help_panel="Output"),
+            typer.Option(None, "--precision", help=_with_default("Decimals shown in text and Markdown (JSON never rounds).", "4"), show_default=False, metavar="N", rich_help_panel="Output"),
         ),
         "full": (
             bool,
@@ -255,7 +290,7 @@ def lesson_command(lesson):
         ),
         "vs": (
             str | None,
-            typer.Option(None, "--vs", help="Run the lesson again with these flags changed and compare, e.g. --vs \"--temperature 5\" or --vs \"--no-scale\".", metavar="\"FLAGS\"", rich_help_panel="Output"),
+            typer.Option(None, "--vs", help=_vs_help(lesson), metavar="\"FLAGS\"", rich_help_panel="Output"),
         ),
         "no_plot": (
             bool,
@@ -263,7 +298,15 @@ def lesson_command(lesson):
         ),
         "step": (
             bool,
-            typer.Option(False, "--step", help="Pause after each step (Enter: next, b: back, q: quit); ignored when not in a terminal.", rich_help_panel="Output"),
+            typer.Option(False, "--step", help="One step per screen (Enter or space: next, b: back, q: quit); ignored when not in a terminal.", rich_help_panel="Output"),
+        ),
+        "from_step": (
+            str | None,
+            typer.Option(None, "--from-step", help="Start at this step: its number or its id (e.g. --from-step 3).", metavar="N", rich_help_panel="Output"),
+        ),
+        "practice": (
+            bool,
+            typer.Option(False, "--practice", help="Work out each step's worked element yourself before it is shown (at the prompt: a number, hint, show, skip, quit); answers are saved to your progress. With --format json: the answers and verdicts as JSON on stdout.", rich_help_panel="Practice"),
         ),
     }
     for name, (annotation, option) in common.items():
@@ -275,7 +318,8 @@ def lesson_command(lesson):
     def run(**kwargs: Any) -> None:
         raw = {spec.name: kwargs[_parameter_name(spec.name)] for spec in lesson.inputs}
         show_lesson(lesson, raw, output_format=kwargs["output_format"], output=kwargs["output"],
-                    precision=kwargs["precision"], full=kwargs["full"], step=kwargs["step"], vs=kwargs["vs"], plots=not kwargs["no_plot"])
+                    precision=kwargs["precision"], full=kwargs["full"], step=kwargs["step"], vs=kwargs["vs"], plots=not kwargs["no_plot"],
+                    lessons_dir=extra_dir, practice=kwargs["practice"], from_step=kwargs["from_step"])
 
     run.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     run.__doc__ = f"{lesson.title}: {lesson.summary}"
@@ -302,23 +346,76 @@ def _parse_precision(raw: str | None) -> int:
 
 
 def show_lesson(lesson, raw: dict[str, Any], *, output_format: str | None, output: str | None,
-                precision: str | None, full: bool, step: bool = False, vs: str | None = None, plots: bool = True) -> None:
-    """Run the lesson (twice with ``--vs``) and hand the result to the output (:mod:`nntutor.render.output`)."""
+                precision: str | None, full: bool, step: bool = False, vs: str | None = None, plots: bool = True,
+                lessons_dir: str | None = None, course=None, practice: bool = False, from_step: str | None = None) -> None:
+    """Run the lesson (twice with ``--vs``), end it with what comes next in its course (read
+    from ``lessons_dir`` unless given), hand it to the output (:mod:`nntutor.render.output`),
+    and note it as studied once it was shown to the end (not when ``--step`` was quit early).
+
+    ``--practice`` goes to :mod:`nntutor.cli.practice` instead.
+    """
     from nntutor.catalog.run import run_lesson
+    from nntutor.catalog.steps import start_step
+    from nntutor.cli.resume import resume_command
     from nntutor.render import output as out
+    from nntutor.walkthroughs._budget import shared_by
 
     digits = _parse_precision(precision)
+    display = _display_flags(precision, full, plots)
+    if practice:
+        practise(lesson, raw, output_format=output_format, output=output, digits=digits, full=full, step=step, vs=vs,
+                 plots=plots, from_step=from_step, display=display)
+        return
     fmt_name = out.prepare(output_format, output)
+    if from_step is not None and (fmt_name != "text" or vs is not None):
+        where = "--vs" if vs is not None else f"--format {fmt_name}"
+        raise InputError("--from-step", f"is for the text view, a step at a time (not with {where})")
     given = tuple(spec.flag for spec in lesson.inputs  # the flags that can make an output large
                   if raw.get(spec.name) not in (None, False) and spec.kind not in ("flag", "choice") and spec.name != "seed")
-    delivery = {"format": fmt_name, "path": output, "precision": digits, "limit": 0 if full else 8, "plots": plots,
-                "step": step, "size_flags": given}
-    if vs is None:
+    changed = vs_overrides(lesson, vs) if vs is not None else None  # a bad --vs fails before any run
+    # with --vs both runs are kept in memory at once: they share each memory limit
+    with shared_by(1 if vs is None else 2):
         trace = run_lesson(lesson, raw, precision=digits)
-        _record_studied(lesson.name)
-        out.deliver(trace, **delivery)
+    first = start_step(trace, from_step)
+    if course is None:
+        from nntutor.catalog.course import load_course
+
+        course, _ = load_course(lessons_dir)
+    trace.what_next = course.what_next(lesson)
+    delivery = {"format": fmt_name, "path": output, "precision": digits, "limit": 0 if full else 8, "plots": plots, "step": step,
+                "first": first, "resume": resume_command(lesson, raw, "--step", *display), "size_flags": given}
+    if vs is None:
+        finished = out.deliver(trace, **delivery)
     else:
-        show_comparison(lesson, raw, vs, **delivery)
+        finished = show_comparison(lesson, raw, trace, vs, changed, **delivery)
+    if finished:
+        _record_studied(lesson.name)
+
+
+def _display_flags(precision: str | None, full: bool, plots: bool) -> tuple[str, ...]:
+    """The display flags given, as typed: repeated in the command that goes on from a step."""
+    flags: list[str] = []
+    if precision is not None:
+        flags += ["--precision", precision]
+    if full:
+        flags.append("--full")
+    if not plots:
+        flags.append("--no-plot")
+    return tuple(flags)
+
+
+def practise(lesson, raw: dict[str, Any], *, output_format: str | None, output: str | None, digits: int, full: bool,
+             step: bool, vs: str | None, plots: bool, from_step: str | None, display: tuple[str, ...]) -> None:
+    """Glue for ``--practice`` (:mod:`nntutor.cli.practice`); Ctrl-C at the prompt ends with exit code 130."""
+    from nntutor.cli import practice as practice_glue
+
+    as_json = practice_glue.check_flags(output_format=output_format, output=output, step=step, vs=vs)
+    result = practice_glue.practise_lesson(lesson, raw, as_json=as_json, precision=digits, limit=0 if full else 8,
+                                           plots=plots, from_step=from_step, display=display, say=_say)
+    if not result.stopped:  # studied only when practised to the end
+        _record_studied(lesson.name)
+    if result.stopped == "interrupt":
+        raise typer.Exit(130)
 
 
 def vs_overrides(lesson, text: str) -> dict[str, Any]:
@@ -358,23 +455,25 @@ def vs_overrides(lesson, text: str) -> dict[str, Any]:
     return {name: value for name, value in given.items() if value is not None and value is not False}
 
 
-def show_comparison(lesson, raw: dict[str, Any], vs: str, **delivery: Any) -> None:
-    """``--vs``: run the lesson, and again with those flags changed, and hand both runs to the output.
+def show_comparison(lesson, raw: dict[str, Any], first_run, vs: str, changed: dict[str, Any] | None = None,
+                    **delivery: Any) -> bool:
+    """``--vs``: run the lesson again with those flags changed (``changed``: the parsed ``vs``) and
+    hand both runs to the output.
 
     Both runs are kept in memory at once, so they share each memory limit (each is
-    checked against half of it, before anything is allocated).
+    checked against half of it, before anything is allocated; run the first one
+    within ``shared_by(2)`` too).
     """
     from nntutor.catalog.run import run_lesson
     from nntutor.render import output as out
     from nntutor.render.compare import Comparison
     from nntutor.walkthroughs._budget import shared_by
 
-    changed = vs_overrides(lesson, vs)
+    if changed is None:
+        changed = vs_overrides(lesson, vs)
     with shared_by(2):
-        first = run_lesson(lesson, raw, precision=delivery["precision"])
         second = run_lesson(lesson, {**raw, **changed}, precision=delivery["precision"])
-    _record_studied(lesson.name)
-    out.deliver(Comparison(first, second, vs), **delivery)
+    return out.deliver(Comparison(first_run, second, vs), **delivery)
 
 
 def _record_studied(name: str) -> None:
@@ -412,14 +511,17 @@ def quiz_command(ctx: typer.Context, lesson_names: list[str] | None, count: str,
     check_range("--count", number, minimum=1, maximum=quiz.MAX_COUNT)
     chosen_seed = parse_integer("--seed", seed) if seed is not None else quiz.new_seed()
     check_range("--seed", chosen_seed, minimum=0)
-    named = [load_lesson(name, extra) for name in dict.fromkeys(lesson_names or [])]
+    # each lesson once, however it was written (Attention, attention)
+    named = list({lesson.name: lesson for lesson in (load_lesson(name, extra) for name in lesson_names or [])}.values())
     screen = sys.stderr if as_json else sys.stdout
     view = quiz_view.QuizView(screen)
     store = Store(data_dir)
     for notice in store.notices:
         _say(f"note: {notice}")
-    lessons, review, due = session.choose(named, lambda: load_all(extra), store, number)
-    questions = quiz.make_quiz(lessons, count=number, seed=chosen_seed, review=review, first=due)
+    plan = session.choose(named, lambda: load_all(extra), store, number)
+    if plan.notice:
+        view.notice(plan.notice)
+    questions = quiz.make_quiz(plan.lessons, count=number, seed=chosen_seed, review=plan.review, first=plan.first)
     if not questions:
         raise InputError("lesson", "these lessons have no quiz questions")
     result = session.play(questions, quiz_view.make_reader(sys.stdin, screen), view.show, session.recorder(store, _say))
@@ -432,10 +534,11 @@ def quiz_command(ctx: typer.Context, lesson_names: list[str] | None, count: str,
         raise typer.Exit(130)
 
 
-def progress_command(reset: bool, yes: bool, as_json: bool, data_dir: str | None) -> None:
+def progress_command(ctx: typer.Context, reset: bool, yes: bool, as_json: bool, data_dir: str | None) -> None:
     """Glue for ``nntutor progress``."""
     import time
 
+    from nntutor.catalog.course import load_course
     from nntutor.render import quiz_view
     from nntutor.study.progress import Store
 
@@ -449,7 +552,8 @@ def progress_command(reset: bool, yes: bool, as_json: bool, data_dir: str | None
             store.reset()
             _say(f"Progress reset ({store.path}).")
             return
-        report = store.report()
+        course, _ = load_course(_lessons_dir_of(ctx))
+        report = store.report(course=[lesson.name for lesson in course.lessons])
     if as_json:
         sys.stdout.write(quiz_view.progress_json(report))
     else:
@@ -465,30 +569,85 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+def _marks():
+    """The learner's marks (:mod:`nntutor.study.marks`); progress that cannot be read only warns."""
+    from nntutor.study.marks import Marks, read_marks
+
+    try:
+        marks = read_marks()
+    except NntutorError as exc:
+        _say(f"warning: could not read your progress ({_one_line(str(exc))}); the course is shown without it")
+        return Marks(frozenset(), {})
+    for notice in marks.notices:
+        _say(f"note: {notice}")
+    return marks
+
+
+def course_map(ctx: typer.Context) -> None:
+    """``nntutor`` alone: the course map (parts, numbered lessons, marks) and what to run next."""
+    from nntutor.catalog.course import load_course
+    from nntutor.render.console import emit
+    from nntutor.render.course_view import course_map as map_renderable
+
+    course, broken = load_course(_lessons_dir_of(ctx))  # top-level keys only: NumPy is not needed
+    marks = _marks()
+    emit(map_renderable(course.places(marks.studied, marks.scores), broken=len(broken)))
+
+
 def list_lessons(ctx: typer.Context, lessons_dir: Annotated[str | None, _lessons_dir_option()] = None) -> None:
-    """List the lessons in teaching order, grouped by part."""
-    from nntutor.catalog.lessonfile import scan
-    from nntutor.render.console import emit, lessons_table
+    """List the lessons in teaching order, grouped by part, numbered and marked (studied, next, quiz score)."""
+    from nntutor.catalog.course import load_course
+    from nntutor.render.console import emit
+    from nntutor.render.course_view import course_list
+
+    course, broken = load_course(_lessons_dir_of(ctx))  # names and summaries: NumPy is not needed
+    marks = _marks()
+    emit(course_list(course.places(marks.studied, marks.scores), [(Path(error.path).stem, _one_line(error.message)) for error in broken]))
+
+
+def next_lesson(
+    ctx: typer.Context,
+    step: Annotated[bool, typer.Option("--step", help="Pause after each step (Enter: next, b: back, q: quit); ignored when not in a terminal.")] = False,
+    lessons_dir: Annotated[str | None, _lessons_dir_option()] = None,
+) -> None:
+    """Run the next lesson of the course, with its default inputs.
+
+    That is the first lesson you have not studied whose required lessons you have;
+    the course map (nntutor, alone) shows which one it is.
+    """
+    from nntutor.catalog.course import load_course
+    from nntutor.catalog.lessonfile import load_lesson
+    from nntutor.render.console import emit
 
     extra = _lessons_dir_of(ctx)
-    lessons, broken = scan(extra, check_inputs=False)  # names and summaries: NumPy is not needed
-    rows = [(lesson.part, lesson.name, lesson.summary) for lesson in lessons]
-    rows += [("Broken lesson files (see: nntutor check)", Path(error.path).stem, _one_line(error.message)) for error in broken]
-    emit(lessons_table(rows))
+    course, _ = load_course(extra)
+    upcoming = course.next_lesson(_marks().studied)
+    if upcoming is None:
+        sys.stdout.write(f"Every lesson of the course is studied ({len(course)} of {len(course)}). Review with: nntutor quiz\n")
+        return
+    from rich.text import Text
+
+    emit(Text(f"Lesson {course.number(upcoming.name)} of {len(course)}: nntutor lesson {upcoming.name}", style="dim"))
+    show_lesson(load_lesson(upcoming.name, extra), {}, output_format=None, output=None, precision=None, full=False,
+                step=step, course=course)
 
 
 def check(ctx: typer.Context, lessons_dir: Annotated[str | None, _lessons_dir_option()] = None) -> None:
     """Validate every lesson file and what it names in code (builder, quiz targets, mistakes); exit 2 on any problem."""
-    from nntutor.catalog.check import check_lessons
+    from nntutor.catalog.check import check_lessons, lesson_warnings
 
     extra = _lessons_dir_of(ctx)
-    count, errors = check_lessons(extra)
+    count, errors = check_lessons(extra, parse_vs=vs_overrides)
     for error in errors:
         _say(str(error))
     if errors:
         _say(f"{len(errors)} problem(s) in {count} lesson file(s)")
         raise typer.Exit(2)
-    sys.stdout.write(f"checked {count} lesson file(s): all valid\n")
+    warnings = lesson_warnings(extra)
+    for warning in warnings:
+        _say(f"warning: {warning}")
+    noted = f" ({len(warnings)} warning(s) above)" if warnings else ""
+    sys.stdout.write(f"checked {count} lesson file(s): all valid{noted}\n")
 
 
 def lesson_file(
@@ -534,13 +693,33 @@ def quiz(
 
 
 def progress(
+    ctx: typer.Context,
     reset: Annotated[bool, typer.Option("--reset", help="Forget everything studied and answered (asks first).")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="With --reset: do not ask.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     data_dir: Annotated[str | None, typer.Option("--data-dir", help=DATA_DIR_HELP, metavar="DIR")] = None,
 ) -> None:
-    """Lessons studied and when, quiz accuracy, weakest kinds of step, what is due for review."""
-    progress_command(reset, yes, as_json, data_dir)
+    """The course in order (what you studied and when), quiz accuracy, weakest kinds of step, what is due for review."""
+    progress_command(ctx, reset, yes, as_json, data_dir)
+
+
+def explain(
+    ctx: typer.Context,
+    term: Annotated[
+        str | None,
+        typer.Argument(help="A term the lessons use (logit, d_k, layer norm, …); without one, every term is listed.", metavar="TERM", show_default=False),
+    ] = None,
+) -> None:
+    """What a term means: a definition, its formula and the lessons where it appears."""
+    from nntutor.catalog import glossary
+    from nntutor.render import glossary_view
+    from nntutor.render.output import emit
+
+    words = [*([term] if term is not None else []), *ctx.args]  # `explain layer norm`: the words after the first
+    if not words:
+        emit(glossary_view.index_renderable(glossary.terms()))
+        return
+    emit(glossary_view.entry_renderable(glossary.lookup(" ".join(words))))
 
 
 def _command(name: str, function, **settings: Any):
@@ -559,14 +738,16 @@ def _lesson_group():
     )
 
 
-# The sub-commands in the order help lists them, the order a learner uses them: run a
-# lesson, see the others, quiz, look at progress; then the teacher's tools.
+# The sub-commands in the order help lists them, the order a learner uses them: the next
+# lesson, any lesson, see them all, quiz, look at progress, look a term up; then the teacher's tools.
 # NntutorGroup builds each on demand.
 SUBCOMMANDS = {
+    "next": lambda: _command("next", next_lesson, cls=NntutorCommand),
     "lesson": _lesson_group,
     "list": lambda: _command("list", list_lessons, cls=NntutorCommand),
-    "quiz": lambda: _command("quiz", quiz),
-    "progress": lambda: _command("progress", progress),
+    "quiz": lambda: _command("quiz", quiz, cls=NntutorCommand),
+    "progress": lambda: _command("progress", progress, cls=NntutorCommand),
+    "explain": lambda: _command("explain", explain, cls=NntutorCommand, context_settings={"allow_extra_args": True}),
     "check": lambda: _command("check", check, cls=NntutorCommand),
     "lesson-file": lambda: _command("lesson-file", lesson_file, cls=NntutorCommand),
 }
@@ -578,20 +759,24 @@ def make_app(argv: list[str] | None = None) -> typer.Typer:
         cls=NntutorGroup,
         name="nntutor",
         help="Learn how neural networks and transformers compute, by computing them in front of you. "
-        "Start with 'nntutor list', then 'nntutor lesson neuron'.",
-        no_args_is_help=True,
+        "'nntutor' alone shows the course map; 'nntutor next' runs the next lesson.",
+        no_args_is_help=False,
         add_completion=False,
         pretty_exceptions_enable=False,
+        context_settings={"help_option_names": HELP_OPTIONS},  # every sub-command inherits them
     )
 
-    @app.callback()
+    @app.callback(invoke_without_command=True)
     def root(
+        ctx: typer.Context,
         lessons_dir: Annotated[str | None, _lessons_dir_option()] = None,
         version: Annotated[
             bool, typer.Option("--version", help="Show the version and exit.", callback=_version, is_eager=True)
         ] = False,
     ) -> None:
         """Learn how neural networks and transformers compute."""
+        if ctx.invoked_subcommand is None:
+            course_map(ctx)
 
     return app
 

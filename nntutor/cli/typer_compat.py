@@ -1,4 +1,4 @@
-"""The one place nntutor uses Typer internals: plain options skip Typer's pydantic coercion.
+"""The one place nntutor adapts Typer: plain options skip pydantic, help shows no Python types.
 
 Why it exists: Typer 0.29 coerces every option value through a pydantic
 ``TypeAdapter`` built on first use (``typer._coercion``). That imports pydantic
@@ -15,6 +15,13 @@ Typer minor version must be checked before the pin moves:
 applies. With a Typer whose internals differ the parameters are left as they are
 (:data:`ACTIVE` is false): everything still works, only start-up is slower.
 No other module may import ``typer._coercion`` (a test checks that too).
+
+:func:`plain_help` is the other adaptation: Typer 0.29's help labels every parameter with its
+Python type (``--causal <bool>``, ``--help <bool>``, ``LESSON <list[str]>``), which means
+nothing to a learner. Flags get an empty ``metavar`` (Click's public attribute, which Typer shows
+in place of the type); arguments, whose type Typer shows even when they have a metavar, get
+no type column. ``tests/test_typer_compat.py`` renders every command's help and fails when a
+type label comes back.
 """
 
 from __future__ import annotations
@@ -69,3 +76,22 @@ def plain_coercion(params: list) -> list:
 def passes_through(param: Any) -> bool:
     """True when ``param`` (after :func:`plain_coercion`) will skip Typer's pydantic coercion."""
     return PassThrough is not None and isinstance(getattr(param, "_runtime_param", None), PassThrough)
+
+
+def _no_type(ctx: Any = None) -> None:
+    """The type column of an argument's help row: empty (its metavar already names it)."""
+    return None
+
+
+def plain_help(params: list) -> list:
+    """Help rows without Python type names: ``--causal``, not ``--causal <bool>``.
+
+    Returns ``params`` (changed in place): each flag (``--help`` included) gets an empty
+    metavar and each argument with a metavar (``LESSON``) no type label.
+    """
+    for param in params:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+        elif getattr(param, "param_type_name", "") == "argument" and param.metavar:
+            param.display_type_rich = _no_type  # Typer's help asks each parameter for its type label
+    return params

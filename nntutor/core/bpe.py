@@ -128,10 +128,15 @@ def initial_symbols(word: str) -> tuple[str, ...]:
 class Merge(NamedTuple):
     """One learned merge and what it did.
 
-    ``frequency`` is the pair's count when it was chosen; ``vocab_size`` the
-    number of distinct symbols in the segmented corpus after the merge (it
-    gains the new symbol and loses ``vanished``, the symbols no longer used);
-    ``words_changed`` how many distinct words it rewrote. ``top_pairs`` (the
+    ``frequency`` is the pair's count when it was chosen. ``vocab_size`` is the
+    tokenizer's vocabulary after the merge, as Sennrich et al. count it: the base
+    symbols (every character of the corpus, word-final ones with ``</w>``) plus
+    the symbols the merges so far have made (one per merge, unless two merges
+    make the same string). ``corpus_symbols`` is the number of distinct symbols
+    still used in the segmented corpus after the merge (it gains the new symbol
+    and loses ``vanished``, the symbols no longer used; base symbols stay in the
+    vocabulary even then, since new words may need them). ``words_changed`` is
+    how many distinct words it rewrote. ``top_pairs`` (the
     best ``top_k`` pairs before the merge, with counts) and ``changed`` (some of
     the rewritten words as ``(word, occurrences of the pair, symbols after)``)
     are recorded only for the first ``detail`` merges. Occurrences are counted
@@ -143,6 +148,7 @@ class Merge(NamedTuple):
     pair: Pair
     frequency: int
     vocab_size: int
+    corpus_symbols: int
     words_changed: int
     vanished: tuple[str, ...] = ()
     top_pairs: tuple[tuple[Pair, int], ...] = ()
@@ -157,7 +163,8 @@ class BPEResult(NamedTuple):
     """Everything learned: counts, merges in order, the final segmentation.
 
     ``word_counts`` is ordered by decreasing count (first appearance breaks
-    ties); ``segmentation`` maps each word to its symbols after the last merge.
+    ties); ``initial_vocab_size`` counts the base symbols (the initial symbols of
+    the corpus); ``segmentation`` maps each word to its symbols after the last merge.
     ``stop`` says why learning ended: ``"merges"`` (the requested number was
     made), ``"min-frequency"`` (the best pair, ``stop_pair`` counted
     ``stop_frequency`` times, was too rare) or ``"no-pairs"`` (no pair left).
@@ -211,7 +218,7 @@ class _Learner:
             self.stats[pair] = sum(map(freq_of, js))
             self.index[pair] = defaultdict(int, Counter(js))
         self.sym_count.update(chain.from_iterable(self.symbols))
-        self.vocab_size = len(self.sym_count)
+        self.corpus_symbols = len(self.sym_count)
         self.vanished: list[str] = []  # symbols the current merge used up
 
     # ---- ordering: a heap key that sorts the greatest (count, pair) first
@@ -433,10 +440,10 @@ class _Learner:
         after = before + delta
         self.sym_count[symbol] = after
         if before > 0 and after <= 0:
-            self.vocab_size -= 1
+            self.corpus_symbols -= 1
             self.vanished.append(symbol)
         elif before <= 0 and after > 0:
-            self.vocab_size += 1
+            self.corpus_symbols += 1
 
 
 def _merge_scan(old: tuple[str, ...], first: str, second: str, joined: str) -> tuple[str, ...]:
@@ -485,6 +492,12 @@ def learn_bpe(
     >>> r = learn_bpe({"low": 5, "lower": 2, "newest": 6, "widest": 3}, 10)
     >>> [m.symbol for m in r.merges][:4], r.merges[0].top_pairs[:3]
     (['st</w>', 'est</w>', 'lo', 'west</w>'], ((('s', 't</w>'), 9), (('e', 's'), 9), (('w', 'e'), 8)))
+
+    The vocabulary grows by one symbol per merge, 11 base symbols + 10 = 21, while
+    the symbols still used in the corpus fall from 11 to 7:
+
+    >>> r.initial_vocab_size, r.merges[-1].vocab_size, r.merges[-1].corpus_symbols
+    (11, 21, 7)
     """
     if num_merges < 0:
         raise ValueError("num_merges must be at least 0")
@@ -495,7 +508,8 @@ def learn_bpe(
             raise ValueError(f"bad word count {word!r}: {count!r}")
     learner = _Learner(word_counts)
     counts = dict(zip(learner.words, learner.freqs, strict=True))
-    initial_vocab = learner.vocab_size
+    initial_vocab = learner.corpus_symbols
+    vocabulary = set(learner.sym_count)  # the base symbols, then every merged symbol
     merges: list[Merge] = []
     stop = "merges"
     stop_pair: Pair | None = None
@@ -525,6 +539,7 @@ def learn_bpe(
             break
         top = tuple(learner.top(top_k)) if i < detail and top_k > 0 else ()
         changed, some = learner.merge(pair, changed_limit if i < detail else 0)
+        vocabulary.add(pair[0] + pair[1])
         if i % 100 == 0:
             learner.prune(learner.threshold)
         merges.append(
@@ -532,7 +547,8 @@ def learn_bpe(
                 rank=i + 1,
                 pair=pair,
                 frequency=frequency,
-                vocab_size=learner.vocab_size,
+                vocab_size=len(vocabulary),
+                corpus_symbols=learner.corpus_symbols,
                 words_changed=changed,
                 vanished=tuple(learner.vanished),
                 top_pairs=top,

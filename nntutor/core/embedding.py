@@ -272,3 +272,17 @@ def analogy(vocab: Sequence[str], E: np.ndarray, terms: Sequence[tuple[int, str]
         tuple(ranked),
         undefined,
     )
+
+
+def offset_cosine(vocab: Sequence[str], E: np.ndarray, first: tuple[str, str], second: tuple[str, str]) -> float:
+    """The cosine between two offsets, E[b] − E[a] for ``first`` = (a, b) and likewise ``second``.
+
+    king − man + woman lands on queen exactly when queen − king equals woman − man;
+    their cosine says how nearly the two offsets point the same way (NaN when one is zero).
+
+    >>> offset_cosine(("a", "b", "c", "d"), np.array([[0.0, 0], [1, 0], [0, 1], [1, 2]]), ("a", "b"), ("c", "d"))
+    0.7071067811865475
+    """
+    E = np.asarray(E, dtype=np.float64)
+    (a, b), (c, d) = token_ids(vocab, first), token_ids(vocab, second)
+    return cosine(E[b] - E[a], E[d] - E[c])

@@ -2,6 +2,8 @@
 
 Each row (token) on its own: h = x·W₁ + b₁, a = f(h), y = a·W₂ + b₂ with
 W₁ of shape (d × d_ff) and W₂ of shape (d_ff × d). Rows never mix.
+:func:`feed_forward_backward` is the backward pass (the activation's derivative
+from :mod:`nntutor.core.activations`).
 
 >>> r = feed_forward(np.array([[1.0, -1.0]]), np.array([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]]),
 ...                  np.zeros(3), np.array([[1.0], [1.0], [1.0]]).repeat(2, axis=1), np.zeros(2))
@@ -15,7 +17,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from nntutor.core.activations import activate
+from nntutor.core.activations import activate, derivative
 
 
 class FFNResult(NamedTuple):
@@ -52,3 +54,70 @@ def estimate_bytes(n: int, d: int, d_ff: int) -> int:
     1152
     """
     return 8 * (4 * d * d_ff + 4 * n * d_ff + 4 * n * d)
+
+
+# --------------------------------------------------------------------------- backward
+
+
+class FFNGrads(NamedTuple):
+    """The gradients of a loss L through the FFN, for an upstream ∂L/∂y.
+
+    Each has the shape of what it is the gradient of: ``dw1`` like W₁ (d × d_ff),
+    ``db1`` like b₁ (d_ff), ``dhidden`` and ``dactivated`` like the hidden layer
+    (n × d_ff), ``dx`` like x (n × d). The weight and bias gradients are summed
+    over every row (token).
+    """
+
+    dy: np.ndarray  # ∂L/∂y, as given (n × d)
+    dw2: np.ndarray  # activatedᵀ·dy  (d_ff × d)
+    db2: np.ndarray  # dy summed over the rows  (d)
+    dactivated: np.ndarray  # ∂L/∂f(h) = dy·W₂ᵀ  (n × d_ff)
+    slope: np.ndarray  # f′(h), element-wise  (n × d_ff)
+    dhidden: np.ndarray  # ∂L/∂h = ∂L/∂f(h) ⊙ f′(h)  (n × d_ff)
+    dw1: np.ndarray  # xᵀ·dhidden  (d × d_ff)
+    db1: np.ndarray  # dhidden summed over the rows  (d_ff)
+    dx: np.ndarray  # dhidden·W₁ᵀ  (n × d)
+
+
+def _rows(a: np.ndarray) -> np.ndarray:
+    """Every leading axis folded into one: the rows of a batch of sequences."""
+    return a.reshape(-1, a.shape[-1])
+
+
+def feed_forward_backward(r: FFNResult, dy) -> FFNGrads:
+    """The backward pass through :func:`feed_forward` at its result ``r``, for ∂L/∂y = ``dy``.
+
+    ∂L/∂f(h) = dy·W₂ᵀ, ∂L/∂h = ∂L/∂f(h) ⊙ f′(h) (the activation's derivative from
+    :mod:`nntutor.core.activations`), dx = ∂L/∂h·W₁ᵀ; dW₂ = f(h)ᵀ·dy and
+    dW₁ = xᵀ·∂L/∂h sum over the rows, as do db₂ and db₁. Any number of rows (and
+    leading axes); a row whose dy is 0 (a padding token) adds nothing.
+
+    Worked example (the module's): x = [1, −1], h = [1, −1, 0], ReLU gives [1, 0, 0];
+    with W₂ all ones and dy = [1, 0]: ∂L/∂f(h) = [1, 1, 1], f′(h) = [1, 0, 0]
+    (ReLU′(0) = 0), ∂L/∂h = [1, 0, 0], dx = ∂L/∂h·W₁ᵀ = [1·1, 1·0] = [1, 0].
+
+    >>> r = feed_forward(np.array([[1.0, -1.0]]), np.array([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]]),
+    ...                  np.zeros(3), np.ones((3, 2)), np.zeros(2))
+    >>> g = feed_forward_backward(r, np.array([[1.0, 0.0]]))
+    >>> g.dactivated.tolist(), g.dhidden.tolist(), g.dx.tolist()
+    ([[1.0, 1.0, 1.0]], [[1.0, 0.0, 0.0]], [[1.0, 0.0]])
+    >>> g.dw1.tolist(), g.db2.tolist()
+    ([[1.0, 0.0, 0.0], [-1.0, 0.0, 0.0]], [1.0, 0.0])
+    """
+    dy = np.asarray(dy, dtype=np.float64)
+    if dy.shape != r.y.shape:
+        raise ValueError(f"dy has shape {dy.shape}; it must have the shape of y, {r.y.shape}")
+    dactivated = dy @ r.w2.T
+    slope = np.asarray(derivative(r.activation, r.hidden), dtype=np.float64)
+    dhidden = dactivated * slope
+    return FFNGrads(
+        dy,
+        _rows(r.activated).T @ _rows(dy),
+        _rows(dy).sum(axis=0),
+        dactivated,
+        slope,
+        dhidden,
+        _rows(r.x).T @ _rows(dhidden),
+        _rows(dhidden).sum(axis=0),
+        dhidden @ r.w1.T,
+    )

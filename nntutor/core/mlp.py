@@ -127,3 +127,54 @@ def forward(
         zs.append(z)
         outputs.append(a)
     return ForwardPass(np.asarray(x, dtype=np.float64), params, activation, output_activation, tuple(zs), tuple(outputs))
+
+
+def equal_weights(params) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Every weight of a layer set to that layer's W[0, 0], every bias to its b[0].
+
+    The neurons of each layer are then copies of one another: same incoming and same
+    outgoing weights.
+
+    >>> [(w.tolist(), b.tolist()) for w, b in equal_weights([(np.array([[1.0, 2.0], [3.0, 4.0]]), np.array([5.0, 6.0]))])]
+    [([[1.0, 1.0], [1.0, 1.0]], [5.0, 5.0])]
+    """
+    return [(np.full(np.shape(w), float(np.asarray(w)[0, 0])), np.full(np.shape(b), float(np.asarray(b)[0])))
+            for w, b in params]
+
+
+class Backward(NamedTuple):
+    """The gradients of L = ½·Σ a_L² (every target 0) for each layer, from the last to the first."""
+
+    loss: float
+    deltas: tuple[np.ndarray, ...]  # ∂L/∂z_l per layer
+    grad_inputs: tuple[np.ndarray, ...]  # ∂L/∂a_l per layer (what reaches each layer's output)
+    grads: tuple[tuple[np.ndarray, np.ndarray], ...]  # (∂L/∂W_l, ∂L/∂b_l) per layer
+
+
+def backward(result: ForwardPass, *, alpha: float = 0.01) -> Backward:
+    """Backpropagate L = ½·Σ a_L² through a forward pass: δ_l = ∂L/∂z_l, ∂L/∂W_l = δ_l·a_{l−1}ᵀ.
+
+    One layer, a = z = W·x + b with W = [[1, -1]], b = [0.5], x = (2, 1): z = 1.5,
+    L = ½·1.5² = 1.125, δ = 1.5, ∂L/∂W = 1.5·(2, 1) = (3, 1.5):
+
+    >>> back = backward(forward(np.array([2.0, 1.0]), [(np.array([[1.0, -1.0]]), np.array([0.5]))]))
+    >>> back.loss, back.grads[0][0].tolist(), back.grads[0][1].tolist()
+    (1.125, [[3.0, 1.5]], [1.5])
+    """
+    last = result.outputs[-1]
+    grad_a = last.copy()  # ∂(½·Σ a²)/∂a = a
+    deltas, grad_inputs, grads = [], [], []
+    for index in range(len(result.params) - 1, -1, -1):
+        w, _ = result.params[index]
+        z, a = result.zs[index], result.outputs[index]
+        grad_inputs.append(grad_a)
+        if index < len(result.params) - 1:
+            delta = grad_a * activations.derivative(result.activation, z, alpha=alpha)
+        elif result.output_activation == "softmax":
+            delta = a * (grad_a - float(a @ grad_a))  # the softmax Jacobian diag(a) − a·aᵀ applied to grad_a
+        else:
+            delta = grad_a * activations.derivative(result.output_activation, z)
+        deltas.append(delta)
+        grads.append((np.outer(delta, result.layer_input(index)), delta.copy()))
+        grad_a = w.T @ delta
+    return Backward(0.5 * float(last @ last), tuple(deltas[::-1]), tuple(grad_inputs[::-1]), tuple(grads[::-1]))

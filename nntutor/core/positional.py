@@ -133,6 +133,80 @@ def neighbours(enc: Sinusoidal) -> Neighbours:
     return Neighbours(a_pos, b_pos, np.array(a_pe), np.array(b_pe), pairs, dots, dots / norms)
 
 
+def row_lengths(pe: np.ndarray) -> np.ndarray:
+    """The length ‖PE(pos)‖ of each row: √(d/2) at every position, since each pair has sin² + cos² = 1.
+
+    >>> row_lengths(sinusoidal([0, 7, 1000], d_model=8).pe).round(12).tolist()   # √(8/2) = 2
+    [2.0, 2.0, 2.0]
+    """
+    return np.linalg.norm(np.asarray(pe, dtype=np.float64), axis=-1)
+
+
+class WrapAround(NamedTuple):
+    """A farther position that looks more alike than a nearer one, and the pair that makes it so.
+
+    ``near`` and ``far`` index the comparisons of :class:`Neighbours`; ``pair`` is
+    the dimension pair whose similarity rose the most from ``near`` to ``far``;
+    ``angle`` is that pair's angle ω·Δ at the far distance and ``turn_gap`` how far
+    (in radians) it is from a whole number of turns; ``near_angle`` and
+    ``near_gap`` the same at the near distance (a pair's similarity is the cosine
+    of its gap, so the far gap is the smaller one).
+    """
+
+    near: int
+    far: int
+    pair: int
+    angle: float
+    turn_gap: float
+    near_angle: float
+    near_gap: float
+
+
+def wrap_around(enc: Sinusoidal, nb: Neighbours) -> WrapAround | None:
+    """Where the whole-row cosine does not fall with distance: the fast pairs wrapping around.
+
+    Compared with the nearest position, the farther one with the highest cosine if it beats
+    the nearest; else the nearer/farther couple whose cosine rises the most. None when the
+    cosine falls steadily with distance.
+
+    Positions 0–7 at d = 8: 0 vs 6 (0.9459) beats 0 vs 1 (0.8838), because pair 0 turns
+    1 rad per position and 6 rad is 2π − 6 = 0.2832 rad short of a full turn.
+
+    >>> w = wrap_around(enc := sinusoidal(range(8), 8), neighbours(enc))
+    >>> w.near, w.far, w.pair, round(w.turn_gap, 4), w.near_gap
+    (0, 5, 0, 0.2832, 1.0)
+    """
+    distance = np.abs(nb.b - nb.a)
+    order = [int(j) for j in np.argsort(distance, kind="stable")]
+    if len(order) < 2:
+        return None
+    near = order[0]
+    farther = [j for j in order[1:] if distance[j] > distance[near]]
+    best = max(farther, key=lambda j: nb.cosines[j], default=None)
+    if best is not None and nb.cosines[best] > nb.cosines[near] + 1e-12:
+        couple = (near, best)
+    else:
+        rises = [
+            (nb.cosines[j] - nb.cosines[i], i, j)
+            for k, i in enumerate(order)
+            for j in order[k + 1 :]
+            if distance[j] > distance[i] and nb.cosines[j] > nb.cosines[i] + 1e-12
+        ]
+        if not rises:
+            return None
+        _, i, j = max(rises)
+        couple = (i, j)
+    i, j = couple
+    pair = int(np.argmax(nb.pairs[j] - nb.pairs[i]))
+
+    def gap(angle: float) -> float:
+        turns = angle % (2 * np.pi)
+        return float(min(turns, 2 * np.pi - turns))
+
+    angle, near_angle = (float(enc.frequencies[pair] * distance[m]) for m in (j, i))
+    return WrapAround(i, j, pair, angle, gap(angle), near_angle, gap(near_angle))
+
+
 # ----------------------------------------------------------------------------- RoPE
 
 

@@ -36,7 +36,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from nntutor.core.softmax import SoftmaxSteps, softmax_steps
+from nntutor.core.softmax import SoftmaxSteps, temperature_softmax
 
 
 class Filter(NamedTuple):
@@ -115,27 +115,6 @@ def unembed(h, W_U) -> np.ndarray:
     [2.0, 2.0, -1.0]
     """
     return np.asarray(h, dtype=np.float64) @ np.asarray(W_U, dtype=np.float64)
-
-
-def temperature_softmax(logits, temperature: float) -> tuple[SoftmaxSteps, bool]:
-    """softmax(logits / T) in stages, and whether logits / T overflowed.
-
-    When T is so small that logits / T is not finite in float64, the limit
-    T → 0 is returned instead: the stages are computed from (z − max z) / T
-    (which cannot overflow), so all the probability goes to the largest
-    logit(s).
-    """
-    z = np.asarray(logits, dtype=np.float64)
-    with np.errstate(over="ignore", invalid="ignore"):
-        steps = softmax_steps(z, temperature)
-    if np.all(np.isfinite(steps.scaled)) and np.all(np.isfinite(steps.probs)):
-        return steps, False
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        shifted = (z - np.max(z)) / temperature
-    shifted = np.where(np.isnan(shifted), -np.inf, shifted)
-    exps = np.exp(shifted)
-    total = float(np.sum(exps))
-    return SoftmaxSteps(z, float(temperature), shifted, 0.0, shifted, exps, total, exps / total), True
 
 
 def _filter(kind: str, parameter, probs: np.ndarray, count: int) -> Filter:

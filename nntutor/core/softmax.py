@@ -71,15 +71,46 @@ def cross_entropy_from_logits(logits, target: int, temperature: float = 1.0) -> 
     return float(-log_softmax(logits, temperature)[target])
 
 
+def temperature_softmax(logits, temperature: float) -> tuple[SoftmaxSteps, bool]:
+    """softmax(logits / T) in stages, and whether logits / T overflowed.
+
+    When T is so small that logits / T is not finite in float64, the limit
+    T → 0 is returned instead: the stages are computed from (z − max z) / T
+    (which cannot overflow: every entry is ≤ 0), so all the probability goes to
+    the largest logit(s), shared equally when several tie. ``maximum`` is then 0,
+    the largest of (z − max z) / T.
+
+    >>> s, overflow = temperature_softmax(np.array([1000.0, 999.0, -3.0]), 1e-306)
+    >>> overflow, s.probs.tolist()          # 1000 / 1e-306 = 1e309 overflows
+    (True, [1.0, 0.0, 0.0])
+    >>> temperature_softmax(np.array([2.0, 2.0, 0.0]), 1e-310)[0].probs.tolist()
+    [0.5, 0.5, 0.0]
+    """
+    z = np.asarray(logits, dtype=np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        steps = softmax_steps(z, temperature)
+    if np.all(np.isfinite(steps.scaled)) and np.all(np.isfinite(steps.probs)):
+        return steps, False
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        shifted = (z - np.max(z)) / temperature
+    shifted = np.where(np.isnan(shifted), -np.inf, shifted)
+    exps = np.exp(shifted)
+    total = float(np.sum(exps))
+    return SoftmaxSteps(z, float(temperature), shifted, 0.0, shifted, exps, total, exps / total), True
+
+
 def temperature_sweep(logits, low: float = 0.1, high: float = 10.0, points: int = 80):
     """Probabilities over a geometric grid of temperatures: (temperatures, probs of shape T×n).
+
+    Temperatures so small that logits / T overflows get the T → 0 limit
+    (:func:`temperature_softmax`).
 
     >>> temps, probs = temperature_sweep(np.array([1.0, 0.0]), 1.0, 1.0, 1)
     >>> np.round(probs, 4).tolist()
     [[0.7311, 0.2689]]
     """
     temps = np.geomspace(low, high, points)
-    return temps, np.vstack([softmax(logits, t) for t in temps])
+    return temps, np.vstack([temperature_softmax(logits, t)[0].probs for t in temps])
 
 
 # --------------------------------------------------------------------------- backward

@@ -4,16 +4,18 @@
 
 Each hinge is 0 on one side of its kink x = −b/w and a straight line on the
 other; adding two of them gives a piecewise-linear curve with (at most) two
-bends: a ramp, a bump or a notch.
+bends: a ramp, a peak or a valley. A peak is not a bump: past its last kink it
+keeps falling. A bump that levels off again needs a third hinge
+(:func:`levelling_hinge`).
 
 Worked example (the lesson's default): w1 = 1, b1 = 1, v1 = 1, w2 = 2, b2 = −1,
 v2 = −1.5, c = 0 at x0 = 1: z1 = 1·1 + 1 = 2, z2 = 2·1 − 1 = 1,
 f = 1·2 + (−1.5)·1 + 0 = 0.5; kinks at −1/1 = −1 and 1/2 = 0.5; slopes 0, 1 and
-1 + (−1.5)·2 = −2 from left to right: a bump.
+1 + (−1.5)·2 = −2 from left to right: a peak (falling without bound on the right).
 
 >>> r = analyse(DEFAULTS, 1.0)
 >>> r.y, r.kinks, [g.slope for g in r.regions], r.shape
-(0.5, (-1.0, 0.5), [0.0, 1.0, -2.0], 'bump')
+(0.5, (-1.0, 0.5), [0.0, 1.0, -2.0], 'peak')
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ class TinyMLP(NamedTuple):
     dydx: float  # ∂f/∂x at x0
     kinks: tuple[float | None, float | None]
     regions: tuple[Region, ...]
-    shape: str  # "flat", "ramp", "bump" or "notch"
+    shape: str  # "flat", "ramp", "peak" or "valley"
     at_kink: tuple[int, ...]  # hinges whose kink is exactly x0
 
 
@@ -155,17 +157,46 @@ def classify(slopes: list[float]) -> str:
     """The shape made by a sequence of slopes, left to right.
 
     >>> classify([0, 1, -2]), classify([0, -1, 1]), classify([0, 1, 0]), classify([0, 0])
-    ('bump', 'notch', 'ramp', 'flat')
+    ('peak', 'valley', 'ramp', 'flat')
     """
     signs = [int(np.sign(s)) for s in slopes if s != 0]
     if not signs:
         return "flat"
     for a, b in zip(signs[:-1], signs[1:], strict=True):
         if a > 0 > b:
-            return "bump"
+            return "peak"
         if a < 0 < b:
-            return "notch"
+            return "valley"
     return "ramp"
+
+
+def levelling_hinge(r: TinyMLP) -> tuple[float, float, float] | None:
+    """(w, b, v) of a third hinge v·ReLU(w·x + b) that levels a peak or valley off on its open side.
+
+    It switches on where f is back at the level of its flat side and cancels the
+    slope there, so f becomes a bump (or a dip): flat, up, down, flat again. None
+    when f is not a peak or valley, or is unbounded on both sides (a hinge is then
+    needed at each end).
+
+    The default peak is flat at 0 left of −1 and falls with slope −2 right of 0.5
+    from f(0.5) = 1.5: it is back at 0 at x = 0.5 + 1.5/2 = 1.25, so the third hinge
+    is 2·ReLU(x − 1.25).
+
+    >>> levelling_hinge(analyse(DEFAULTS, 1.0))
+    (1.0, -1.25, 2.0)
+    """
+    if r.shape not in ("peak", "valley") or len(r.regions) < 2:
+        return None
+    first, last = r.regions[0], r.regions[-1]
+    if first.slope == 0 and last.slope != 0:
+        x_back = (first.intercept - last.intercept) / last.slope
+        if math.isfinite(x_back) and x_back > last.left:
+            return 1.0, -x_back + 0.0, -last.slope + 0.0
+    if last.slope == 0 and first.slope != 0:
+        x_back = (last.intercept - first.intercept) / first.slope
+        if math.isfinite(x_back) and x_back < first.right:
+            return -1.0, x_back + 0.0, first.slope + 0.0
+    return None
 
 
 def curve(params: dict[str, float], x0: float, points: int = 201):

@@ -170,3 +170,15 @@ def _step(W1, b1, W2, b2, X, y, lr: float, activation: str):
         W2 - lr * (d2.T @ h),
         b2 - lr * d2.sum(axis=0),
     )
+
+
+def batches_per_epoch(n_examples: int, batch_size: int) -> tuple[int, int]:
+    """(batches, size of the last batch) for one epoch: ⌈N/B⌉ batches, the last holding N − (⌈N/B⌉ − 1)·B.
+
+    >>> batches_per_epoch(8, 3), batches_per_epoch(4, 2), batches_per_epoch(60000, 64)
+    ((3, 2), (2, 2), (938, 32))
+    """
+    if n_examples < 1 or batch_size < 1:
+        raise ValueError("the data set and the batch need at least one example")
+    count = -(-n_examples // batch_size)
+    return count, n_examples - (count - 1) * batch_size

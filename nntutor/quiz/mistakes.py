@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from nntutor.trace import Table, Trace
+from nntutor.trace import Table, Trace, concrete
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,15 @@ class Case:
     def inputs(self) -> Any:
         """The run's typed inputs (the walkthrough's NamedTuple)."""
         return self.prepared.inputs
+
+    @property
+    def ctx(self) -> Any:
+        """The build context (:class:`nntutor.walkthroughs._common.Context`): ``ctx.n(x)`` formats a number."""
+        return self.prepared.context
+
+    def data(self, step: str, value: str) -> Any:
+        """The data of one step value of this run (every row of a deferred matrix)."""
+        return concrete(self.trace.step(step).value(value).data)
 
     def element(self, trace: Trace | None = None, step: str | None = None, value: str | None = None) -> float | None:
         """The asked element in ``trace`` (default: this run), or in another step/value of it."""

@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 import re
 import secrets
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,7 +39,7 @@ from nntutor.errors import NntutorError
 from nntutor.numfmt import fmt
 from nntutor.quiz import mistakes as mistake_tools
 from nntutor.quiz.answers import verdict
-from nntutor.trace import Step, Table, Trace, classify, concrete
+from nntutor.trace import Step, Table, Trace, Value, classify, concrete
 from nntutor.walkthroughs._declare import Target, Walkthrough
 
 DEFAULT_REL = 0.01
@@ -146,11 +147,14 @@ class Question:
     rel: float = DEFAULT_REL
     abs_: float = DEFAULT_ABS
     tolerance: str = ""
-    inputs: dict[str, Any] = field(default_factory=dict)
+    inputs: dict[str, Any] = field(default_factory=dict)  # every input of the run (to repeat it)
+    given: tuple[Value, ...] = ()  # what the question shows: the values the asked element is computed from
     command: str = ""
-    choices: tuple[str, ...] = ()
+    choices: tuple[str, ...] = ()  # in the order shown (shuffled)
+    order: tuple[int, ...] = ()  # for each choice shown, its number in the lesson file
     hints: tuple[str, ...] = ()
     reveal: tuple[str, ...] = ()
+    explained: tuple[str, ...] = ()  # the arithmetic for the asked element itself (when the lesson gives it)
     explanation: str = ""
     step: Step | None = None
     step_number: int = 0
@@ -168,6 +172,15 @@ class Question:
             if verdict(value, given, rel=self.rel, abs_=self.abs_, integer=self.integer):
                 return mistake_id, name
         return None
+
+    def file_number(self, shown: float | None) -> int | None:
+        """The lesson file's number for the choice shown as ``shown`` (the shuffle undone).
+
+        The progress store keeps these, so an answer means the same whatever order it was shown in.
+        """
+        if self.kind != "choice" or shown is None or not float(shown).is_integer() or not 1 <= shown <= len(self.order):
+            return None
+        return self.order[int(shown) - 1]
 
     @property
     def expected_text(self) -> str:
@@ -405,8 +418,8 @@ def _question_on(
     if expected is None or not math.isfinite(expected):
         return None
     integer = _is_integer_data(value.data, index)
-    element, where = _index_text(value.name, index, value.data, value)
-    label = value.display_name if value.label and value.label != value.name else ""
+    element, where = _index_text(target.symbol or value.name, index, value.data, value)
+    label = value.display_name if value.label and value.label not in (value.name, target.symbol) else ""
     detail = "; ".join(part for part in (label, where) if part)
     prompt = f"{lesson.name} · {step.title}: compute {element}" + (f"  ({detail})" if detail else "")
     shown = fmt(expected, 4)
@@ -423,6 +436,13 @@ def _question_on(
         for m, v in mistake_tools.alternatives(prepared.walkthrough.mistakes, case)
         if not verdict(expected, v, rel=DEFAULT_REL, abs_=DEFAULT_ABS, integer=integer)
     )
+    explained = tuple(target.explain(case)) if target.explain is not None else ()
+    if explained:
+        reveal = explained
+    elif step.worked:
+        reveal = ("The lesson's worked example for this step:", *step.worked, f"{element} = {fmt(expected, 6)}")
+    else:
+        reveal = (f"{element} = {fmt(expected, 6)}",)
     return Question(
         item=f"{lesson.name}:{step.id}.{value.name}",
         lesson=lesson.name,
@@ -434,9 +454,11 @@ def _question_on(
         integer=integer,
         tolerance=tolerance_text(DEFAULT_REL, DEFAULT_ABS, integer),
         inputs=dict(trace.inputs),
+        given=given_values(trace, target),
         command=_command(lesson, values),
         hints=tuple(hints),
-        reveal=tuple(step.worked) + (f"{element} = {fmt(expected, 6)}",),
+        reveal=reveal,
+        explained=explained,
         explanation=step.why,
         step=step,
         step_number=trace.steps.index(step) + 1,
@@ -445,18 +467,49 @@ def _question_on(
     )
 
 
-def concept_question(lesson: Lesson, item: QuizItem) -> Question:
-    """A question written in the lesson file."""
+def given_values(trace: Trace, target: Target) -> tuple[Value, ...]:
+    """What a question on ``target`` shows: the values named by ``target.uses`` (every input without it).
+
+    ``"x"`` names an input of the run, ``"ln1.y"`` the value ``y`` of step ``ln1``.
+    """
+    every_input = tuple(Value(name, data) for name, data in trace.inputs.items())
+    if target.uses is None:
+        return every_input
+    found = []
+    for name in target.uses:
+        if name in trace.inputs:
+            found.append(Value(name, trace.inputs[name]))
+            continue
+        step_id, _, value_name = name.partition(".")
+        try:
+            value = trace.step(step_id).value(value_name)
+        except KeyError:  # a run that does not make it (another variant of the lesson): show every input
+            return every_input
+        found.append(value._replace(data=concrete(value.data), heat=False))
+    return tuple(found)
+
+
+def concept_question(lesson: Lesson, item: QuizItem, rng: np.random.Generator | None = None) -> Question:
+    """A question written in the lesson file; ``rng`` shuffles a choice question's choices
+    (without it they keep the file's order).
+
+    Its hints are the item's own ``hint`` (none when the file gives none), never the lesson's.
+    """
+    order = tuple(range(1, len(item.choices) + 1))
     if item.kind == "choice":
+        if rng is not None:
+            order = tuple(int(k) for k in rng.permutation(len(item.choices)) + 1)
         rel, abs_, integer = 0.0, 0.0, True
         tolerance = f"Answer with the number of your choice (1–{len(item.choices)})."
+        expected = float(order.index(int(item.answer)) + 1)
     elif item.tolerance is not None:
         rel, abs_, integer = 0.0, float(item.tolerance), False
         tolerance = tolerance_text(0.0, abs_, False) if abs_ else "Exact answer."
+        expected = float(item.answer)
     else:
         rel, abs_, integer = DEFAULT_REL, DEFAULT_ABS, False
         tolerance = tolerance_text(rel, abs_, False)
-    expected = float(item.answer)
+        expected = float(item.answer)
     return Question(
         item=f"{lesson.name}:quiz.{item.id}",
         lesson=lesson.name,
@@ -469,11 +522,23 @@ def concept_question(lesson: Lesson, item: QuizItem) -> Question:
         rel=rel,
         abs_=abs_,
         tolerance=tolerance,
-        choices=item.choices,
-        hints=tuple(lesson.hints),
+        choices=tuple(item.choices[k - 1] for k in order) if item.kind == "choice" else (),
+        order=order if item.kind == "choice" else (),
+        hints=(item.hint,) if item.hint else (),
         reveal=(item.explanation,),
         explanation=item.explanation,
     )
+
+
+def choice_rng(seed: int | None, item: str) -> np.random.Generator:
+    """The generator that shuffles one choice question: the same seed and item, the same order.
+
+    Derived from the quiz's seed and the item's key, not drawn from the quiz's generator, so
+    shuffling leaves every other question of a seeded quiz as it was.
+    """
+    if seed is None:
+        return np.random.default_rng()
+    return np.random.default_rng([seed, zlib.crc32(item.encode("utf-8"))])
 
 
 # --------------------------------------------------------------------------- choosing questions
@@ -548,7 +613,7 @@ def make_quiz(
             weights = weights / weights.sum()
             slot = available.pop(int(rng.choice(len(available), p=weights)))
         if slot.concept is not None:
-            questions.append(concept_question(slot.lesson, slot.concept))
+            questions.append(concept_question(slot.lesson, slot.concept, choice_rng(seed, slot.item)))
             continue
         question = numeric_question(slot.lesson, rng, slot.target)
         if question is None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from nntutor.quiz.answers import AnswerError, parse_answer
 from nntutor.quiz.questions import Question
@@ -33,6 +33,18 @@ class Outcome:
     skipped: bool = False
     hints: int = 0
     mistake: tuple[str, str] | None = None
+
+    @property
+    def credit(self) -> float:
+        """Points earned (:mod:`nntutor.study.credit`): 1 for a right answer, less 0.25 per hint."""
+        from nntutor.study.credit import credit
+
+        return credit(self.correct, self.hints)
+
+    @property
+    def chosen(self) -> int | None:
+        """For a choice question, the lesson file's number of the choice given (the shuffle undone)."""
+        return self.question.file_number(self.value)
 
 
 @dataclass(frozen=True)
@@ -66,6 +78,8 @@ class Attempt:
             if self.hints_used < len(q.hints):
                 self.hints_used += 1
                 return Reply("hint", f"Hint {self.hints_used}/{len(q.hints)}: {q.hints[self.hints_used - 1]}")
+            if not q.hints:
+                return Reply("no-hint", "This question has no hint: type show to see the answer, or skip.")
             return Reply("no-hint", "No more hints: type show to see the worked answer, or skip.")
         if command == "show":
             return Reply("revealed", outcome=Outcome(q, revealed=True, hints=self.hints_used))
@@ -135,25 +149,50 @@ def play(
 # --------------------------------------------------------------------------- a whole session, recorded
 
 
-def choose(named: Sequence[Any], everything: Callable[[], Sequence[Any]], store: Any, count: int) -> tuple[list[Any], dict[str, float] | None, list[str]]:
+class Plan(NamedTuple):
+    """What a quiz asks about: its lessons, the review weights, the items due first, and a
+    sentence for the learner when the choice needs explaining (empty otherwise)."""
+
+    lessons: list[Any]
+    review: dict[str, float] | None = None
+    first: list[str] = []
+    notice: str = ""
+
+
+def choose(named: Sequence[Any], everything: Callable[[], Sequence[Any]], store: Any, count: int) -> Plan:
     """The lessons to ask about, the review weights and the items due first.
 
-    Lessons named on the command line are asked about as they are. Without any,
-    this is review mode: the lessons studied (all of them the first time), items
-    answered wrong weighing more, and the items due for review first.
+    Lessons named on the command line are asked about as they are. Without any, this is
+    review mode: only the lessons the learner studied (ran, or was quizzed on), items
+    answered wrong weighing more, the items due for review first. A learner who has
+    studied nothing is asked about the first lesson of the course, and told so.
     """
     if named:
-        return list(named), None, []
+        return Plan(list(named))
     lessons = list(everything())
     studied = {row["lesson"] for row in store.studied()}
-    chosen = [lesson for lesson in lessons if lesson.name in studied] or lessons
-    return chosen, store.review_weights(), [row["item"] for row in store.due(limit=count)]
+    chosen = [lesson for lesson in lessons if lesson.name in studied]
+    if not chosen:
+        if not lessons:
+            return Plan([])
+        first = lessons[0]
+        return Plan(
+            [first],
+            notice=f"You have not studied any lesson yet, so these questions are on the first one, {first.name} "
+            f"(nntutor lesson {first.name} works it through).",
+        )
+    names = {lesson.name for lesson in chosen}
+    due = [row["item"] for row in store.due(limit=count) if row["lesson"] in names]
+    return Plan(chosen, store.review_weights(), due)
 
 
 def recorder(store: Any, warn: Callable[[str], None]) -> Callable[[Outcome], None]:
     """``record(outcome)`` for :func:`play`: each answer is committed to the progress store as it is given.
 
     A failed write only warns: the quiz goes on, and the answers already saved stay saved.
+    Choices are shown shuffled, so for a choice question the store keeps the lesson file's
+    numbers: ``expected`` is the file's ``answer`` and ``answer`` the file's number of the
+    choice given (typing 2 where the file's choice 3 was shown second stores ``"3"``).
     """
     import uuid
 
@@ -164,8 +203,12 @@ def recorder(store: Any, warn: Callable[[str], None]) -> Callable[[Outcome], Non
 
     def record(outcome: Outcome) -> None:
         q = outcome.question
+        expected, given = q.expected, outcome.answer
+        if q.kind == "choice":  # the file's numbers: the same whatever order the choices were shown in
+            expected = float(q.file_number(q.expected))
+            given = None if outcome.chosen is None else str(outcome.chosen)
         answer = Answer(
-            session, q.lesson, q.item, q.step_kind, q.prompt, q.expected, outcome.answer, outcome.correct,
+            session, q.lesson, q.item, q.step_kind, q.prompt, expected, given, outcome.correct,
             outcome.revealed, outcome.skipped, outcome.hints, outcome.mistake[0] if outcome.mistake else None,
         )
         try:

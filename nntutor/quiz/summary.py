@@ -1,4 +1,7 @@
-"""The score of a quiz: right answers per lesson and per kind of step, and what to review.
+"""The score of a quiz: right answers and points per lesson and per kind of step, and what to review.
+
+Points follow :mod:`nntutor.study.credit`: a right answer earns 1, 0.25 less for each
+hint taken (at least 0.25).
 
 >>> summarise(QuizResult([], 0, 0)).correct
 0
@@ -18,6 +21,7 @@ class Tally:
     correct: int
     answered: int  # right or wrong (not skipped)
     asked: int  # also counts revealed and skipped
+    credit: float = 0.0  # points: hints make a right answer worth less
 
     @property
     def text(self) -> str:
@@ -29,7 +33,7 @@ def _tally(outcomes: Sequence[Outcome], key: Callable[[Outcome], str]) -> list[T
     for outcome in outcomes:
         groups.setdefault(key(outcome), []).append(outcome)
     return [
-        Tally(name, sum(o.correct for o in group), sum(o.answer is not None for o in group), len(group))
+        Tally(name, sum(o.correct for o in group), sum(o.answer is not None for o in group), len(group), sum(o.credit for o in group))
         for name, group in groups.items()
     ]
 
@@ -42,6 +46,9 @@ class Summary:
     by_lesson: list[Tally]
     by_step: list[Tally]
     review: list[str]  # item prompts to review next (wrong, revealed or skipped)
+    credit: float = 0.0  # points earned (see nntutor.study.credit)
+    hinted: int = 0  # right answers given after a hint
+    rule: str = ""  # the credit rule, in words
 
 
 def summarise(result: QuizResult) -> Summary:
@@ -52,7 +59,12 @@ def summarise(result: QuizResult) -> Summary:
         if not outcome.correct:
             why = "revealed" if outcome.revealed else "skipped" if outcome.skipped else "wrong"
             review.append(f"{outcome.question.lesson} · {outcome.question.step_title} ({why})")
+    from nntutor.study.credit import RULE
+
     return Summary(
+        credit=sum(o.credit for o in outcomes),
+        hinted=sum(o.correct and o.hints > 0 for o in outcomes),
+        rule=RULE,
         correct=sum(o.correct for o in outcomes),
         asked=len(outcomes),
         total=result.total,

@@ -4,7 +4,9 @@ Shape (the public contract read by scripts and autograders)::
 
     {"format": 1, "lesson": "softmax", "title": "...", "nntutor_version": "0.1.0",
      "inputs": {...}, "steps": [{"id", "title", "formula", "values", "worked", "why", "warnings"}],
-     "outputs": {...}, "warnings": [...]}
+     "outputs": {...}, "warnings": [...], "next": {...} or null}
+
+``next`` is what comes after the lesson in the course (:func:`next_document`), never an output.
 
 Numbers are written with Python's shortest round-trip repr (nothing rounded);
 infinities and NaN, which JSON lacks, are written as the strings "inf", "-inf"
@@ -39,7 +41,7 @@ from typing import IO, Any
 import numpy as np
 
 from nntutor import __version__
-from nntutor.trace import Deferred, Table, Trace, concrete
+from nntutor.trace import Deferred, LessonLink, Table, Trace, WhatNext, concrete
 
 FORMAT = 1
 
@@ -80,6 +82,28 @@ def plain(value: Any) -> Any:
     return str(value)
 
 
+def _link(link: LessonLink) -> dict[str, Any]:
+    return {"number": link.number, "name": link.name, "title": link.title, "command": f"nntutor lesson {link.name}"}
+
+
+def next_document(lesson: str, what_next: WhatNext | None) -> dict[str, Any] | None:
+    """What comes after ``lesson``: its place in the course, the quiz, the next lesson (null after the last), see-also lessons.
+
+    >>> next_document("neuron", WhatNext(1, 23, LessonLink(2, "activations", "Activation functions")))["lesson"]["command"]
+    'nntutor lesson activations'
+    """
+    if what_next is None:
+        return None
+    following = what_next.next_lesson
+    return {
+        "number": what_next.number,
+        "total": what_next.total,
+        "quiz": f"nntutor quiz {lesson}",
+        "lesson": None if following is None else _link(following),
+        "see_also": [_link(link) for link in what_next.see_also],
+    }
+
+
 def trace_document(trace: Trace) -> dict[str, Any]:
     """The document's structure, its values still arrays (:func:`write_document` writes them; ``plain`` converts)."""
     return {
@@ -112,6 +136,7 @@ def trace_document(trace: Trace) -> dict[str, Any]:
         ],
         "outputs": trace.outputs,
         "warnings": list(trace.warnings),
+        "next": next_document(trace.lesson, trace.what_next),
     }
 
 

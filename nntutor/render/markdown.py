@@ -15,7 +15,7 @@ import numpy as np
 from nntutor.escapes import escape_controls
 from nntutor.numfmt import fmt
 from nntutor.render.layout import DEFAULT_LIMIT, INLINE, rows_table, shown_indices
-from nntutor.trace import Step, Trace, Value
+from nntutor.trace import Step, Trace, Value, WhatNext
 
 
 def escape(text: Any) -> str:
@@ -148,8 +148,31 @@ def step_markdown(step: Step, number: int, precision: int, limit: int = DEFAULT_
     return lines
 
 
+def what_next_markdown(lesson: str, what_next: WhatNext) -> list[str]:
+    """A lesson's ending: the quiz for it, the next lesson in the course, its see-also lessons.
+
+    >>> from nntutor.trace import LessonLink
+    >>> print("\\n".join(what_next_markdown("neuron", WhatNext(1, 23, LessonLink(2, "activations", "Activation functions")))))
+    ## What next
+    <BLANKLINE>
+    - Quiz yourself: `nntutor quiz neuron`
+    - Next lesson (2 of 23, Activation functions): `nntutor lesson activations`
+    """
+    lines = ["## What next", "", f"- Quiz yourself: `nntutor quiz {lesson}`"]
+    following = what_next.next_lesson
+    if following is None:
+        lines.append(f"- Next lesson: none, this was the last of {what_next.total} lessons")
+    else:
+        lines.append(f"- Next lesson ({following.number} of {what_next.total}, {escape(following.title)}): `nntutor lesson {following.name}`")
+    if what_next.see_also:
+        lines.append("- See also:")
+        lines += [f"  - `nntutor lesson {link.name}` ({link.number}, {escape(link.title)})" for link in what_next.see_also]
+    return lines
+
+
 def render_markdown(trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, plots: bool = True) -> str:
-    """The whole trace as one Markdown document: title, summary, narrative, a section a step, the result."""
+    """The whole trace as one Markdown document: title, summary, narrative, a section a step, the result,
+    what comes next."""
     lines = [f"# {escape(trace.title)}", ""]
     if trace.summary:
         lines += [escape(trace.summary), ""]
@@ -168,4 +191,6 @@ def render_markdown(trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LI
             else:
                 lines += ["", *value_markdown(value, precision, limit), ""]
         lines.append("")
+    if trace.what_next is not None:
+        lines += [*what_next_markdown(trace.lesson, trace.what_next), ""]
     return "\n".join(lines).rstrip("\n") + "\n"

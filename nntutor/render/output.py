@@ -76,8 +76,9 @@ def choose_format(output_format: str | None, path: str | None) -> str:
         return "text"
     suffix = Path(path).suffix.lower()
     if suffix not in EXTENSIONS:
+        known = ", ".join(EXTENSIONS)
         raise InputError(
-            "--output", f"cannot tell the format from {suffix or 'no extension'!r} (use .md, .json or .txt, or --format)"
+            "--output", f"cannot tell the format from {suffix or 'no extension'!r} (use one of {known}, or --format)"
         )
     return EXTENSIONS[suffix]
 
@@ -235,11 +236,15 @@ def emit(*renderables: RenderableType, stream: IO[str] | None = None, width: int
 
 
 class Options(NamedTuple):
-    """How a trace is shown: decimals, the row/column limit (0: everything) and whether to draw plots."""
+    """How a trace is shown: decimals, the row/column limit (0: everything), whether to draw plots,
+    the step to start from (``--from-step``) and, for ``--step``, ``resume(n)``: the command that
+    starts at step n (said when the learner stops)."""
 
     precision: int = 4
     limit: int = 8
     plots: bool = True
+    first: int = 1
+    resume: Callable[[int], str] | None = None
 
 
 class Document(NamedTuple):
@@ -253,22 +258,27 @@ class Screen(NamedTuple):
 
     ``draw(heat)`` gives the renderables (``heat``: colour is on, draw heatmaps);
     ``width`` is the plain width in a pipe (None: :func:`pipe_width`);
-    ``page()``, when there is one, shows it a step at a time (``--step``).
+    ``page()``, when there is one, shows it a step at a time (``--step``) and says whether
+    the learner went through to the end.
     """
 
     draw: Callable[[bool], Iterable[RenderableType]]
     width: int | None = None
-    page: Callable[[], None] | None = None
+    page: Callable[[], bool] | None = None
 
 
 def _trace_text(trace, options: Options) -> Screen:
     from nntutor.render import terminal
 
     def draw(heat: bool) -> Iterable[RenderableType]:
-        return terminal.trace_renderables(trace, precision=options.precision, limit=options.limit, heat=heat, plots=options.plots)
+        return terminal.trace_renderables(
+            trace, precision=options.precision, limit=options.limit, heat=heat, plots=options.plots, first=options.first
+        )
 
-    def page() -> None:
-        terminal.page_trace(trace, precision=options.precision, limit=options.limit, plots=options.plots)
+    def page() -> bool:
+        return terminal.page_trace(
+            trace, precision=options.precision, limit=options.limit, plots=options.plots, first=options.first, resume=options.resume
+        )
 
     return Screen(draw, FULL_WIDTH if options.limit <= 0 else None, page)
 
@@ -339,7 +349,9 @@ def deliver(
     plots: bool = True,
     step: bool = False,
     size_flags: tuple[str, ...] = (),
-) -> None:
+    first: int = 1,
+    resume: Callable[[int], str] | None = None,
+) -> bool:
     """Render a trace (or a :class:`~nntutor.render.compare.Comparison`) in ``format`` and send it on.
 
     First an output that would cost too much is refused (``InputError`` naming
@@ -347,6 +359,8 @@ def deliver(
     To ``path`` when given (atomically, then a ``wrote PATH (format)`` notice
     on stderr); else to stdout: text styled on a terminal, where ``step``
     shows one step at a time if stdin is a terminal too; plain text in a pipe.
+    Text starts at step ``first``. False when ``--step`` was stopped before the
+    last step, else True.
     """
     from nntutor.render.compare import Comparison
     from nntutor.render.cost import refuse_if_too_costly
@@ -354,7 +368,7 @@ def deliver(
 
     refuse_if_too_costly(subject, format, limit=limit, size_flags=size_flags)
     table = COMPARISON_RENDERERS if isinstance(subject, Comparison) else RENDERERS
-    rendered = table[format](subject, Options(precision, limit, plots))
+    rendered = table[format](subject, Options(precision, limit, plots, first, resume))
     if isinstance(rendered, Document):
         if path is None:
             from nntutor.render.streams import writes_unicode
@@ -363,20 +377,20 @@ def deliver(
         else:
             write_atomic(path, lambda handle: rendered.write(handle, False))
             print_message(f"wrote {path} ({format})")
-        return
+        return True
     if isinstance(rendered, Screen):
         if path is None and styled(sys.stdout):
             if step and rendered.page is not None and is_terminal(sys.stdin) and is_terminal(sys.stdout):
-                rendered.page()
-                return
+                return rendered.page()
             console = stdout_console()
             for renderable in rendered.draw(has_colour(console)):
                 console.print(renderable)
-            return
+            return True
         width = FILE_WIDTH if path is not None else rendered.width or pipe_width()
         rendered = plain_text(rendered.draw(False), width)
     if path is None:
         sys.stdout.write(rendered if rendered.endswith("\n") else rendered + "\n")
-        return
+        return True
     write_atomic(path, rendered)
     print_message(f"wrote {path} ({format})")
+    return True

@@ -40,8 +40,14 @@ from nntutor.trace import Value, classify
 PROMPT = "answer> "
 TRANSCRIPT_WIDTH = 100
 """Width of tables and rules in a piped quiz (text is never wrapped): a transcript does not depend on $COLUMNS."""
-INPUT_LIMIT = 32  # input matrices up to this size are shown in full
+INPUT_LIMIT = 16  # values shown with a question: up to 16 rows and columns in full (more are elided)
 COMMANDS_TEXT = "Type a number (7/13, e^2, sqrt(2)/2 work), or: hint, show, skip, quit."
+CHOICE_COMMANDS_TEXT = "Type the number of your choice, or: hint, show, skip, quit."
+
+
+def commands_text(question) -> str:
+    """What may be typed at the prompt of this question (a choice question takes no arithmetic)."""
+    return CHOICE_COMMANDS_TEXT if question is not None and question.kind == "choice" else COMMANDS_TEXT
 
 
 MAX_LINE_CHARS = 1_000
@@ -122,7 +128,7 @@ class QuizView:
             self._current = question
             self.print(question_renderable(question, number, total, self.precision))
         elif event == "reply":
-            self.print(reply_renderable(data, self.precision))
+            self.print(reply_renderable(data, self.precision, self._current))
             if data.kind in ("unreadable", "bad-choice") and self._current is not None:
                 self.print(Text(self._current.prompt, style=STYLE_TITLE))  # the question again
 
@@ -132,16 +138,16 @@ def _indented(text: Text) -> Text:
     return Text("  ") + text
 
 
-def _labels_for(inputs: dict[str, Any], count: int) -> tuple[str, ...] | None:
-    """Names for the rows of an input matrix (or entries of a vector): the first list of
-    ``count`` strings among the inputs (token names, class labels), if there is one.
+def _labels_for(values: Sequence[Value], count: int) -> tuple[str, ...] | None:
+    """Names for the rows of a matrix shown with a question (or entries of a vector): the first
+    list of ``count`` strings among the values shown (token names, class labels), if there is one.
 
-    >>> _labels_for({"x": [[1, 2], [3, 4]], "tokens": ["The", "cat"]}, 2)
+    >>> _labels_for([Value("x", [[1, 2], [3, 4]]), Value("tokens", ["The", "cat"])], 2)
     ('The', 'cat')
     """
-    for data in inputs.values():
-        if classify(data) == "labels" and len(data) == count:
-            return tuple(data)
+    for value in values:
+        if classify(value.data) == "labels" and len(value.data) == count:
+            return tuple(value.data)
     return None
 
 
@@ -166,20 +172,18 @@ def _input_line(name: str, data: Any, kind: str, precision: int) -> str | None:
     return None
 
 
-def _inputs_renderables(inputs: dict[str, Any], precision: int) -> list[RenderableType]:
-    """The inputs of a question: the short ones on one line first, then a table for each of the others."""
+def _given_renderables(values: Sequence[Value], precision: int) -> list[RenderableType]:
+    """The values a question shows: the short ones on one line first, then a table for each of the others."""
     parts: list[RenderableType] = []
     line = Text()
-    for name, data in inputs.items():
-        kind = classify(data)
-        text = _input_line(name, data, kind, precision)
+    for value in values:
+        kind = value.kind
+        text = _input_line(value.display_name, value.data, kind, precision)
         if text is None:
-            if kind == "matrix":
-                value = Value(name, data, rows=_labels_for(inputs, np.shape(data)[0]))
-            elif kind == "vector":
-                value = Value(name, data, cols=_labels_for(inputs, np.shape(data)[0]))
-            else:
-                value = Value(name, data)
+            if kind == "matrix" and value.rows is None:
+                value = value._replace(rows=_labels_for(values, np.shape(value.data)[0]))
+            elif kind == "vector" and value.cols is None:
+                value = value._replace(cols=_labels_for(values, np.shape(value.data)[0]))
             parts.extend(value_renderables(value, precision, INPUT_LIMIT))
             continue
         if line:
@@ -193,15 +197,15 @@ def _inputs_renderables(inputs: dict[str, Any], precision: int) -> list[Renderab
 def question_renderable(question, number: int, total: int, precision: int = 4) -> RenderableType:
     parts: list[RenderableType] = [Text("")]
     parts.append(Rule(Text(f"Question {number}/{total} · {question.lesson}", style=STYLE_TITLE), align="left"))
-    if question.inputs:
-        parts.append(Text("Inputs:", style=STYLE_LABEL))
-        for renderable in _inputs_renderables(question.inputs, precision):
+    if question.given:
+        parts.append(Text("Given:" if any(v.name not in question.inputs for v in question.given) else "Inputs:", style=STYLE_LABEL))
+        for renderable in _given_renderables(question.given, precision):
             parts.append(_indented(renderable) if isinstance(renderable, Text) else indent(renderable))
     parts.append(Text(question.prompt, style=STYLE_TITLE))
     for i, choice in enumerate(question.choices, start=1):
         parts.append(_indented(Text(f"{i}. {choice}")))
     parts.append(Text(question.tolerance, style=STYLE_DIM))
-    parts.append(Text(COMMANDS_TEXT, style=STYLE_DIM))
+    parts.append(Text(commands_text(question), style=STYLE_DIM))
     return Group(*parts)
 
 
@@ -214,10 +218,11 @@ def _answer_lines(question) -> list[RenderableType]:
     return parts
 
 
-def reply_renderable(reply, precision: int = 4) -> RenderableType:
+def reply_renderable(reply, precision: int = 4, question=None) -> RenderableType:
+    """What the quiz says to one line typed (``question``: the one being answered)."""
     kind = reply.kind
     if kind == "empty":
-        return Text(COMMANDS_TEXT, style=STYLE_DIM)
+        return Text(commands_text(question), style=STYLE_DIM)
     if kind in ("hint", "no-hint"):
         return Text(reply.text, style=STYLE_FORMULA)
     if kind == "unreadable":
@@ -229,7 +234,10 @@ def reply_renderable(reply, precision: int = 4) -> RenderableType:
     outcome = reply.outcome
     question = outcome.question
     if kind == "right":
-        return Group(Text(f"✓ Right. The answer is {question.expected_text}.", style="bold green"), *_answer_lines(question))
+        right = f"✓ Right. The answer is {question.expected_text}."
+        if outcome.hints:
+            right += f" With {outcome.hints} hint{'s' if outcome.hints > 1 else ''}: {fmt(outcome.credit, 2)} of 1 point."
+        return Group(Text(right, style="bold green"), *_answer_lines(question))
     if kind == "wrong":
         parts: list[RenderableType] = [
             Text(f"✗ Not quite: you gave {outcome.answer}; the answer is {question.expected_text}.", style="bold red")
@@ -242,7 +250,8 @@ def reply_renderable(reply, precision: int = 4) -> RenderableType:
         parts = [Text(f"The answer is {question.expected_text}.", style=STYLE_LABEL)]
         if question.step is not None:
             parts.append(step_renderable(question.step, question.step_number, precision, run_on=True))
-            parts.append(_indented(Text(question.reveal[-1], style=STYLE_WORKED)))
+            for line in question.explained or question.reveal[-1:]:
+                parts.append(_indented(Text(line, style=STYLE_WORKED)))
             if question.command:
                 parts.append(_indented(Text(f"The whole computation: {question.command}", style=STYLE_DIM)))
         else:
@@ -260,6 +269,9 @@ def summary_renderable(summary, *, stopped: str = "", due: Sequence[dict[str, An
         line += f" ({summary.asked} of {summary.total} questions answered"
         line += {"interrupt": ", interrupted)", "eof": ", input ended)", "quit": ", you quit)"}.get(stopped, ")")
     parts.append(Text(line, style=STYLE_LABEL))
+    if summary.asked:
+        after = f"; {summary.hinted} right after hints" if summary.hinted else ""
+        parts.append(Text(f"Points: {fmt(summary.credit, 2)} of {summary.asked}{after} ({summary.rule})."))
     if summary.by_lesson:
         parts.append(Text("By lesson:   " + "   ".join(f"{t.name} {t.text}" for t in summary.by_lesson)))
     if summary.by_step:
@@ -279,10 +291,31 @@ def summary_renderable(summary, *, stopped: str = "", due: Sequence[dict[str, An
     return Group(*parts)
 
 
+def _choice_fields(question, outcome) -> dict[str, Any]:
+    """For a choice question: the lesson file's numbers and the texts, whatever the order shown.
+
+    ``expected`` and ``answer`` are numbers as shown (``choices`` is in that shuffled order);
+    ``choice_order`` gives the file's number of each choice shown, ``expected_choice`` and
+    ``answer_choice`` the file's numbers of the right choice and of the one given.
+    """
+    if question.kind != "choice":
+        return {}
+    chosen = outcome.chosen
+    return {
+        "choice_order": list(question.order),
+        "expected_choice": question.file_number(question.expected),
+        "expected_text": question.choices[int(question.expected) - 1],
+        "answer_choice": chosen,
+        "answer_text": None if chosen is None else question.choices[question.order.index(chosen)],
+    }
+
+
 def quiz_json(result, summary, seed: int | None) -> str:
-    """The ``--json`` document: ``questions`` (lesson, prompt, expected, answer, correct, revealed, …) and ``score``.
+    """The ``--json`` document: ``questions`` (lesson, prompt, expected, answer, correct, credit, …) and ``score``.
 
     ``summary`` is ``nntutor.quiz.questions.summarise(result)``: the renderer only formats it.
+    ``given`` holds what the question showed (the values the asked element is computed from),
+    ``inputs`` every input of the run. Choice questions: see :func:`_choice_fields`.
     """
     questions = []
     for outcome in result.outcomes:
@@ -296,15 +329,18 @@ def quiz_json(result, summary, seed: int | None) -> str:
                 "prompt": q.prompt,
                 "choices": list(q.choices),
                 "inputs": plain(q.inputs),
+                "given": {v.name: plain(v.data) for v in q.given},
                 "command": q.command,
                 "tolerance": q.tolerance,
                 "expected": int(q.expected) if q.integer else q.expected,
                 "answer": outcome.answer,
+                **_choice_fields(q, outcome),
                 "value": outcome.value,
                 "correct": outcome.correct,
                 "revealed": outcome.revealed,
                 "skipped": outcome.skipped,
                 "hints": outcome.hints,
+                "credit": outcome.credit,
                 "mistake": None if outcome.mistake is None else {"id": outcome.mistake[0], "name": outcome.mistake[1]},
             }
         )
@@ -317,9 +353,11 @@ def quiz_json(result, summary, seed: int | None) -> str:
             "asked": summary.asked,
             "total": summary.total,
             "fraction": summary.correct / summary.asked if summary.asked else 0.0,
+            "credit": summary.credit,
+            "credit_rule": summary.rule,
         },
         "stopped": result.stopped or None,
-        "by_lesson": {t.name: {"correct": t.correct, "asked": t.asked} for t in summary.by_lesson},
+        "by_lesson": {t.name: {"correct": t.correct, "asked": t.asked, "credit": t.credit} for t in summary.by_lesson},
         "by_step": {t.name: {"correct": t.correct, "asked": t.asked} for t in summary.by_step},
     }
     return json.dumps(doc, indent=2, ensure_ascii=not writes_unicode(sys.stdout)) + "\n"
@@ -342,23 +380,49 @@ def _when(at: float, now: float) -> str:
     return f"{stamp} ({rel})"
 
 
+def _course_row(row: dict[str, Any], now: float, number_width: int) -> Text:
+    """One lesson of ``nntutor progress``'s course: ``✓  1 neuron   last … · 2 lesson runs · 3 quiz answers``."""
+    mark = "✓" if row["runs"] else "·"
+    number = "–" if row["number"] is None else str(row["number"])
+    done = []
+    if row["last"] is not None:
+        done.append(f"last {_when(row['last'], now)}")
+    if row["runs"]:
+        done.append(f"{row['runs']} lesson run{'s' if row['runs'] != 1 else ''}")
+    elif row["answers"]:
+        done.append("not studied yet")
+    if row["answers"]:
+        done.append(f"{row['answers']} quiz answer{'s' if row['answers'] != 1 else ''}")
+    if row["number"] is None:
+        done.append("no longer a lesson of the course")
+    return Text(f"{mark} {number:>{number_width}}  {row['lesson']:<20} {' · '.join(done) or 'not yet'}", style="" if done else STYLE_DIM)
+
+
 def progress_renderable(report: dict[str, Any], now: float) -> RenderableType:
-    """``nntutor progress``: studied lessons, accuracy, weakest steps, what is due."""
+    """``nntutor progress``: the course in order (studied or not), accuracy, weakest steps, what is due."""
     parts: list[RenderableType] = [Text(f"Progress ({report['path']})", style="bold underline"), Text("")]
-    studied = report["studied"]
+    course = report["course"]
+    in_course = [row for row in course if row["number"] is not None]
+    studied = sum(1 for row in in_course if row["runs"])
+    if in_course:
+        parts.append(Rule(Text(f"The course: {studied} of {len(in_course)} lessons studied", style=STYLE_TITLE), align="left"))
+    elif course:
+        parts.append(Rule(Text("Lessons studied", style=STYLE_TITLE), align="left"))
+    number_width = max((len(str(row["number"])) for row in in_course), default=1)
+    for row in course:
+        parts.append(_indented(_course_row(row, now, number_width)))
     if not studied and not report["accuracy"]:
-        parts.append(Text("Nothing studied yet. Start with: nntutor lesson neuron, then nntutor quiz neuron."))
+        first = in_course[0]["lesson"] if in_course else None
+        start = f"nntutor next (lesson 1, {first}), then nntutor quiz {first}" if first else "nntutor next"
+        parts += [Text(""), Text(f"Nothing studied yet. Start with: {start}.")]
         return Group(*parts)
-    parts.append(Rule(Text("Lessons studied", style=STYLE_TITLE), align="left"))
-    for row in studied:
-        parts.append(
-            _indented(Text(f"{row['lesson']:<20} last {_when(row['last'], now)}; {row['runs']} lesson run(s), {row['answers']} quiz answer(s)"))
-        )
     parts.append(Rule(Text("Quiz accuracy", style=STYLE_TITLE), align="left"))
     if report["accuracy"]:
         for row in report["accuracy"]:
             share = row["correct"] / row["asked"] if row["asked"] else 0.0
-            parts.append(_indented(Text(f"{row['lesson']:<20} {row['correct']}/{row['asked']} right ({share:.0%})")))
+            points = f"{fmt(row['credit'], 2)} point(s)"
+            parts.append(_indented(Text(f"{row['lesson']:<20} {row['correct']}/{row['asked']} right ({share:.0%}), {points}")))
+        parts.append(Text(f"Points: {report['credit_rule']}.", style=STYLE_DIM))
     else:
         parts.append(_indented(Text("No quiz answers yet: nntutor quiz")))
     if report["weakest"]:

@@ -27,8 +27,8 @@ from rich.text import Text
 from nntutor.escapes import escape_controls
 from nntutor.numfmt import fmt
 from nntutor.render.layout import DEFAULT_LIMIT, INLINE, rows_table, shown_indices
-from nntutor.render.output import FULL_WIDTH, has_colour, make_console, plain_text, stdout_console
-from nntutor.trace import Deferred, Step, Table, Trace, Value, classify
+from nntutor.render.output import FULL_WIDTH, has_colour, make_console, plain_text
+from nntutor.trace import Deferred, Step, Table, Trace, Value, WhatNext, classify
 
 STYLE_TITLE = "bold"
 STYLE_FORMULA = "bold cyan"
@@ -354,24 +354,31 @@ def prose(renderable: RenderableType) -> RenderableType:
 
 def step_renderable(
     step: Step, number: int, precision: int, limit: int = DEFAULT_LIMIT, heat: bool = False, plots: bool = True,
-    run_on: bool = False,
+    run_on: bool = False, *, values: Sequence[Value] | None = None, head: bool = True, body: bool = True,
 ) -> RenderableType:
     """One step: its rule and title, formula, values, plots, worked arithmetic, warnings and why.
 
-    ``run_on`` is for screens printed with ``soft_wrap`` (see :func:`indent`).
+    ``run_on`` is for screens printed with ``soft_wrap`` (see :func:`indent`). A step
+    can be drawn in two parts (``--practice`` asks in between): ``body=False`` stops
+    after the values, ``head=False`` starts at them; ``values`` picks which are shown.
     """
     pad = functools.partial(indent, run_on=run_on)
-    parts: list[RenderableType] = [prose(Rule(Text(f"Step {number} · {step.title}", style=STYLE_TITLE), align="left"))]
-    if step.formula_text or step.formula:
-        parts.append(prose(pad(Text(step.formula_text or step.formula, style=STYLE_FORMULA))))
-    scalars = [v for v in step.values if v.kind in INLINE]
-    others = [v for v in step.values if v.kind not in INLINE]
+    values = step.values if values is None else values
+    parts: list[RenderableType] = []
+    if head:
+        parts.append(prose(Rule(Text(f"Step {number} · {step.title}", style=STYLE_TITLE), align="left")))
+        if step.formula_text or step.formula:
+            parts.append(prose(pad(Text(step.formula_text or step.formula, style=STYLE_FORMULA))))
+    scalars = [v for v in values if v.kind in INLINE]
+    others = [v for v in values if v.kind not in INLINE]
     if scalars:
         line = Text("   ").join(scalar_text(v, precision) for v in scalars)
         parts.append(prose(pad(line)))
     for value in others:
         for renderable in value_renderables(value, precision, limit, heat):
             parts.append(pad(renderable, top=1))
+    if not body:
+        return Group(*parts)
     if plots:
         for plot in step.plots:
             parts.append(pad(PlotView(plot), top=1))
@@ -442,14 +449,61 @@ def outputs_renderable(trace: Trace, precision: int, limit: int = DEFAULT_LIMIT)
     return Group(*parts)
 
 
+def what_next_renderable(lesson: str, what_next: WhatNext) -> RenderableType:
+    """A lesson's ending: the quiz for it, the next lesson in the course, its see-also lessons.
+
+    >>> from nntutor.trace import LessonLink
+    >>> ending = WhatNext(1, 23, LessonLink(2, "activations", "Activation functions"), (LessonLink(3, "layer", "A layer"),))
+    >>> print(plain_text([what_next_renderable("neuron", ending)], 80), end="")
+    <BLANKLINE>
+    What next ──────────────────────────────────────────────────────────────────────
+      Quiz yourself on this lesson: nntutor quiz neuron
+      Next lesson  2  activations  Activation functions
+      See also     3  layer        A layer
+      Run one with: nntutor lesson NAME (this was lesson 1 of 23)
+    """
+    table = RichTable(box=None, show_header=False, pad_edge=False, padding=(0, 2, 0, 0))
+    table.add_column("what", style=STYLE_LABEL, no_wrap=True)
+    table.add_column("number", justify="right", no_wrap=True, style=STYLE_LABEL)
+    table.add_column("name", no_wrap=True, style=STYLE_FORMULA)
+    table.add_column("title")
+    following = what_next.next_lesson
+    if following is None:
+        table.add_row("Next lesson", "", "none", "this was the last lesson of the course")
+    else:
+        table.add_row("Next lesson", str(following.number), following.name, following.title)
+    for index, link in enumerate(what_next.see_also):
+        table.add_row("See also" if index == 0 else "", str(link.number), link.name, link.title)
+    return Group(
+        Text(""),
+        prose(Rule(Text("What next", style=STYLE_TITLE), align="left")),
+        indent(Text("Quiz yourself on this lesson: ").append(f"nntutor quiz {lesson}", style=STYLE_FORMULA)),
+        indent(table),
+        indent(Text(f"Run one with: nntutor lesson NAME (this was lesson {what_next.number} of {what_next.total})", style=STYLE_DIM)),
+    )
+
+
+def ending_renderables(trace: Trace, precision: int = 4, limit: int = DEFAULT_LIMIT) -> Iterator[RenderableType]:
+    """What follows the last step: the result, then what comes next (when the trace knows its course)."""
+    if trace.outputs:
+        yield outputs_renderable(trace, precision, limit)
+    if trace.what_next is not None:
+        yield what_next_renderable(trace.lesson, trace.what_next)
+
+
 def trace_renderables(
-    trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, heat: bool = False, plots: bool = True
+    trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, heat: bool = False, plots: bool = True,
+    ending: bool = True, first: int = 1,
 ) -> Iterator[RenderableType]:
-    """Everything shown for a lesson run, in order."""
+    """Everything shown for a lesson run, in order, from step ``first`` on (``--from-step``);
+    ``ending=False``: without what comes next."""
     yield header_renderable(trace)
     for number, step in enumerate(trace.steps, start=1):
-        yield step_renderable(step, number, precision, limit, heat, plots)
-    if trace.outputs:
+        if number >= first:
+            yield step_renderable(step, number, precision, limit, heat, plots)
+    if ending:
+        yield from ending_renderables(trace, precision, limit)
+    elif trace.outputs:
         yield outputs_renderable(trace, precision, limit)
 
 
@@ -477,26 +531,19 @@ def render_picture(
     return console.export_html(inline_styles=True)
 
 
-def page_trace(trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, read=input, plots: bool = True) -> None:
-    """Show one step at a time in a terminal: Enter for the next, ``b`` for back, ``q`` to stop."""
-    console = stdout_console()
-    heat = has_colour(console)
-    steps = trace.steps
-    console.print(header_renderable(trace))
-    index = 0
-    while 0 <= index < len(steps):
-        console.print(step_renderable(steps[index], index + 1, precision, limit, heat, plots))
-        prompt = f"[step {index + 1}/{len(steps)}] Enter: next · b: back · q: quit "
-        try:
-            answer = read(prompt).strip().lower()
-        except (EOFError, KeyboardInterrupt):
-            console.print()
-            return
-        if answer == "q":
-            return
-        index = max(index - 1, 0) if answer == "b" else index + 1
-    if trace.outputs:
-        console.print(outputs_renderable(trace, precision, limit))
+def page_trace(
+    trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, plots: bool = True, first: int = 1,
+    resume: Any = None, read_key: Any = None, console: Console | None = None,
+) -> bool:
+    """``--step``: one step per screen, single keys (Enter or space: next, b: back, q: quit).
+
+    True when the learner reached the last step (its last page), False when they stopped
+    before it. See :mod:`nntutor.render.pager` (``read_key`` and ``console`` are
+    injected by tests; ``resume(n)`` is the command that starts at step n).
+    """
+    from nntutor.render.pager import page
+
+    return page(trace, precision=precision, limit=limit, plots=plots, first=first, resume=resume, read_key=read_key, console=console)
 
 
 def _marked_table(name: str, data: Any, mask: Any, precision: int, limit: int) -> RenderableType:
@@ -560,7 +607,9 @@ def comparison_renderable(
 def comparison_renderables(comparison, *, precision: int = 4, limit: int = DEFAULT_LIMIT) -> list[RenderableType]:
     """``--vs``: the first run in full, then both runs' outputs side by side (:class:`~nntutor.render.compare.Comparison`)."""
     first, second = comparison.first, comparison.second
+    ending = [what_next_renderable(first.lesson, first.what_next)] if first.what_next is not None else []
     return [
-        *trace_renderables(first, precision=precision, limit=limit),
+        *trace_renderables(first, precision=precision, limit=limit, ending=False),
         comparison_renderable(first, second, comparison.masks, comparison.labels, precision=precision, limit=limit),
+        *ending,
     ]

@@ -13,6 +13,9 @@ import errno
 import os
 from pathlib import Path
 
+PROGRESS_FILENAME = "progress.sqlite3"
+"""The progress database's file in the data folder (:mod:`nntutor.study.progress`)."""
+
 
 def data_dir(explicit: str | os.PathLike | None = None) -> Path:
     """The folder that holds the progress database and the study log."""

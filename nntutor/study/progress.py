@@ -37,17 +37,17 @@ import os
 import sqlite3
 import stat
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 
 from nntutor.errors import NntutorError
-from nntutor.study import studylog
-from nntutor.study.datadir import data_dir, make_data_dir
+from nntutor.study import credit, studylog
+from nntutor.study.datadir import PROGRESS_FILENAME, data_dir, make_data_dir
 
 SCHEMA_VERSION = 1
-FILENAME = "progress.sqlite3"
+FILENAME = PROGRESS_FILENAME
 BUSY_TIMEOUT_SECONDS = 15.0
 DAY = 86400.0
 INTERVALS = (1 * DAY, 3 * DAY, 7 * DAY, 14 * DAY, 30 * DAY)  # after 1, 2, … right answers in a row
@@ -86,7 +86,12 @@ class _Unreadable(Exception):
 
 @dataclass(frozen=True)
 class Answer:
-    """One answered (or revealed, or skipped) question, as stored."""
+    """One answered (or revealed, or skipped) question, as stored.
+
+    ``expected`` and ``answer`` (as typed) are numbers; for a choice question they are the
+    lesson file's numbers of the right choice and of the one given, not the numbers shown
+    (choices are shown shuffled).
+    """
 
     session: str
     lesson: str
@@ -320,19 +325,41 @@ class Store:
             row["last"] = max(row["last"], at)
         return sorted(by_lesson.values(), key=lambda row: (-row["last"], row["lesson"]))
 
-    def report(self, *, now: float | None = None) -> dict[str, Any]:
-        """Everything ``nntutor progress`` shows."""
+    def course(self, names: Sequence[str]) -> list[dict[str, Any]]:
+        """The lessons ``names`` in that order (a course's), each with what was done, those not
+        studied yet included (0 runs, ``last`` None); then any lesson done that is not among
+        ``names`` (its file is gone), the latest first, with ``number`` None.
+
+        >>> import tempfile
+        >>> store = Store(tempfile.mkdtemp())
+        >>> store.record_studied("layer", now=5.0)
+        >>> [(row["number"], row["lesson"], row["runs"]) for row in store.course(["neuron", "layer"])]
+        [(1, 'neuron', 0), (2, 'layer', 1)]
+        """
+        done = {row["lesson"]: row for row in self.studied()}
+        rows = []
+        for number, name in enumerate(dict.fromkeys(names), start=1):
+            row = done.pop(name, {"runs": 0, "answers": 0, "last": None})
+            rows.append({"number": number, "lesson": name, "runs": row["runs"], "answers": row["answers"], "last": row["last"]})
+        rows += [{"number": None, **row} for row in done.values()]  # studied() is latest first
+        return rows
+
+    def report(self, *, now: float | None = None, course: Sequence[str] = ()) -> dict[str, Any]:
+        """Everything ``nntutor progress`` shows; ``course`` is the lessons in teaching order (see :meth:`course`)."""
         return {
             "path": str(self.path),
+            "course": self.course(course),
             "studied": self.studied(),
             "accuracy": self.accuracy_by_lesson(),
+            "credit_rule": credit.RULE,
             "weakest": self.weakest_steps(),
             "due": self.due(now=now),
         }
 
     def accuracy_by_lesson(self) -> list[dict[str, Any]]:
+        """Right answers, answers and points (:mod:`nntutor.study.credit`: hints cost) per lesson."""
         return self._rows(
-            "SELECT lesson, SUM(correct) AS correct, COUNT(*) AS asked FROM answers"
+            f"SELECT lesson, SUM(correct) AS correct, COUNT(*) AS asked, SUM({credit.SQL}) AS credit FROM answers"
             " GROUP BY lesson ORDER BY lesson"
         )
 

@@ -46,12 +46,26 @@ class Target(NamedTuple):
     """A step value the quiz may ask about; ``rows``/``cols`` restrict the first/second index.
 
     ``Target("products", "products", rows=(2,))``: only the products row of the neuron's table.
+
+    - ``uses``: what the asked value is computed from, shown with the question instead of
+      every input: lesson inputs by name (``"x"``) and earlier step values as
+      ``"step.value"`` (``"ln1.y"``). ``None`` (the default): every input.
+      ``Target("attention-projections", "q", uses=("attention-projections.attention_input", "wq", "bq"))``
+      asks for ``q[1,1]`` next to A, W_Q and b_Q, not next to all twenty inputs of the block.
+    - ``explain(case) -> list[str]``: the arithmetic for the element asked (``case.index``),
+      ending in its value; shown after a wrong answer (and with the answer). Without it the
+      quiz shows the step's own worked example, labelled as such.
+    - ``symbol``: the name the question uses for the value (``"h"`` for ``residual1``:
+      "compute h[0,2]"); default: the value's name.
     """
 
     step: str
     value: str
     rows: tuple[int, ...] | None = None
     cols: tuple[int, ...] | None = None
+    uses: tuple[str, ...] | None = None
+    explain: Callable[[Any], list[str]] | None = None
+    symbol: str = ""
 
     @property
     def key(self) -> str:

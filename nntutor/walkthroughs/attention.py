@@ -15,7 +15,14 @@ from nntutor.errors import InputError
 from nntutor.numfmt import human_bytes
 from nntutor.trace import Deferred, Step, Trace, Value
 from nntutor.walkthroughs._budget import allowance
-from nntutor.walkthroughs._common import Context, dot_worked, sum_worked
+from nntutor.walkthroughs._common import (
+    Context,
+    Size,
+    dot_worked,
+    mismatch,
+    shape_words,
+    sum_worked,
+)
 from nntutor.walkthroughs._declare import Args, Input, Mistake, Target, Walkthrough
 
 MAX_MEMORY_BYTES = 4 * 1024**3
@@ -80,9 +87,26 @@ def resolve_x(args: Args) -> tuple[np.ndarray, dict[str, Any]]:
     return x, {"seed": seed, "seq-len": n, "d-model": d}
 
 
-def _check_projection(flag: str, w: np.ndarray | None, d: int) -> None:
+def _check_projection(args: Args, name: str, x: np.ndarray, drawn: bool) -> None:
+    """A typed projection has one row per column of X (typed, the default, or drawn)."""
+    w, d = args[name], x.shape[1]
     if w is not None and w.shape[0] != d:
-        raise InputError(flag, f"expected {d} rows to match the {d} columns of --x, got {w.shape[0]}")
+        if drawn:
+            raise InputError(f"--{name}", f"expected {d} rows to match the {d} columns of the random X, got {w.shape[0]}")
+        raise mismatch(
+            args.given, Size(name, w.shape[0], "rows", shape_words(w)), Size("x", d, "columns", shape_words(x)),
+            why="one row per column of X",
+        )
+
+
+def check_padding(padding: np.ndarray | None, n: int) -> np.ndarray | None:
+    """``--padding``: one 0 (masked) or 1 (kept) per token, or none."""
+    if padding is not None:
+        if padding.size != n:
+            raise InputError("--padding", f"expected {n} values (one per token), got {padding.size}")
+        if not np.all((padding == 0) | (padding == 1)):
+            raise InputError("--padding", "expected only 0 (masked) and 1 (kept) values")
+    return padding
 
 
 def check(args: Args) -> Inputs:
@@ -91,23 +115,23 @@ def check(args: Args) -> Inputs:
     n, d = x.shape
     check_size("--x", n, d)
     wq, wk, wv = args["wq"], args["wk"], args["wv"]
-    for flag, w in (("--wq", wq), ("--wk", wk), ("--wv", wv)):
-        _check_projection(flag, w, d)
+    for name in ("wq", "wk", "wv"):
+        _check_projection(args, name, x, bool(drawn))
     d_q = wq.shape[1] if wq is not None else d
     d_k = wk.shape[1] if wk is not None else d
-    if d_q != d_k:
-        raise InputError("--wk", f"expected {d_q} columns to match --wq (queries and keys need the same size), got {d_k}")
+    if d_q != d_k:  # a projection left out is the identity: Q = X or K = X, d columns
+        raise mismatch(
+            args.given,
+            Size("wk", d_k, "columns", shape_words(wk) if wk is not None else "none, so K = X"),
+            Size("wq", d_q, "columns", shape_words(wq) if wq is not None else "none, so Q = X"),
+            why="queries and keys need the same size",
+        )
     tokens = args["tokens"]
     if tokens is None or ("tokens" not in args.given and len(tokens) != n):
         tokens = tuple(f"t{i}" for i in range(n))
     if len(tokens) != n:
         raise InputError("--tokens", f"expected {n} names to match the {n} rows of --x, got {len(tokens)}")
-    padding = args["padding"]
-    if padding is not None:
-        if padding.size != n:
-            raise InputError("--padding", f"expected {n} values (one per token), got {padding.size}")
-        if not np.all((padding == 0) | (padding == 1)):
-            raise InputError("--padding", "expected only 0 (masked) and 1 (kept) values")
+    padding = check_padding(args["padding"], n)
     return Inputs(x, tuple(tokens), wq, wk, wv, bool(args["causal"]), not bool(args["no-scale"]), padding, drawn)
 
 
@@ -302,6 +326,51 @@ def _not_normalised(case) -> float | None:
     return case.element(step="softmax", value="exp")
 
 
+# --------------------------------------------------------------------------- the asked element, worked
+
+
+def _explain_scores(case) -> list[str]:
+    """``S[2,3] = q2·k3 = … = 0.2913``: the dot product of the asked query and key."""
+    i, j = case.index
+    q, k = case.trace.outputs["q"], case.trace.outputs["k"]
+    return [dot_worked(case.ctx, f"S[{i},{j}] = q{i}·k{j}", q[i], k[j], case.data("scores", "scores")[i, j])]
+
+
+def _explain_scaled(case) -> list[str]:
+    i, j = case.index
+    n_ = case.ctx.n
+    s, scaled = case.data("scores", "scores")[i, j], case.data("scale", "scaled")[i, j]
+    if not case.inputs.scale:
+        return [f"S′[{i},{j}] = S[{i},{j}] = {n_(scaled)} (not scaled: --no-scale)"]
+    d_k = case.trace.outputs["k"].shape[1]
+    return [
+        dot_worked(case.ctx, f"S[{i},{j}] = q{i}·k{j}", case.trace.outputs["q"][i], case.trace.outputs["k"][j], s),
+        f"S′[{i},{j}] = S[{i},{j}] / √{d_k} = {n_(s)} / {n_(np.sqrt(d_k))} = {n_(scaled)}",
+    ]
+
+
+def _explain_weights(case) -> list[str]:
+    """The softmax of the asked row, down to the asked weight."""
+    i, j = case.index
+    n_ = case.ctx.n
+    scores = case.data("mask", "masked") if any(s.id == "mask" for s in case.trace.steps) else case.data("scale", "scaled")
+    exps, row_sum, weights = case.data("softmax", "exp"), case.data("softmax", "row_sum"), case.data("softmax", "weights")
+    if not np.isfinite(scores[i, j]):
+        return [f"A[{i},{j}] = 0: key {j} is masked for query {i} (e^(−∞) = 0)"]
+    top = float(np.max(scores[i][np.isfinite(scores[i])]))
+    return [
+        f"row {i} of S′: largest value {n_(top)}",
+        sum_worked(case.ctx, f"Σₖ e^(S′[{i},k] − {n_(top)})", exps[i], row_sum[i]),
+        f"A[{i},{j}] = e^({n_(scores[i, j])} − {n_(top)}) / {n_(row_sum[i])} = {n_(exps[i, j])} / {n_(row_sum[i])} = {n_(weights[i, j])}",
+    ]
+
+
+def _explain_output(case) -> list[str]:
+    i, c = case.index
+    weights, v = case.data("softmax", "weights"), case.trace.outputs["v"]
+    return [dot_worked(case.ctx, f"O[{i},{c}] = A[{i}]·V[:,{c}]", weights[i], v[:, c], case.data("output", "output")[i, c])]
+
+
 ATTENTION_MISTAKES = (
     Mistake("no-scale", "forgot to divide the scores by √d_k", _no_scale, values=("scaled", "weights", "output")),
     Mistake("not-normalised", "did not divide by the row sum (softmax not normalised)", _not_normalised, values=("weights",)),
@@ -324,6 +393,11 @@ WALKTHROUGH = Walkthrough(
         "d-model": Input("integer", minimum=1),
         "seed": Input("integer", minimum=0),
     },
-    targets=(Target("scores", "scores"), Target("scale", "scaled"), Target("softmax", "weights"), Target("output", "output")),
+    targets=(
+        Target("scores", "scores", explain=_explain_scores),
+        Target("scale", "scaled", explain=_explain_scaled),
+        Target("softmax", "weights", explain=_explain_weights),
+        Target("output", "output", explain=_explain_output),
+    ),
     mistakes=ATTENTION_MISTAKES,
 )

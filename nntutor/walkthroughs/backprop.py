@@ -29,7 +29,14 @@ from nntutor.core import backprop as bp
 from nntutor.errors import InputError
 from nntutor.trace import Step, Table, Trace, Value
 from nntutor.walkthroughs._activation_notes import FORMULAS, activation_worked
-from nntutor.walkthroughs._common import Context, dot_worked, index_labels
+from nntutor.walkthroughs._common import (
+    Context,
+    Size,
+    dot_worked,
+    index_labels,
+    mismatch,
+    shape_words,
+)
 from nntutor.walkthroughs._declare import Args, Input, Target, Walkthrough
 
 MAX_PARAMS = 1000
@@ -126,18 +133,27 @@ def _network(args: Args) -> tuple[bp.Params, np.ndarray, np.ndarray]:
     y = np.asarray(args["y"], dtype=np.float64)
     W1, b1 = np.asarray(args["W1"], dtype=np.float64), np.asarray(args["b1"], dtype=np.float64)
     W2, b2 = np.asarray(args["W2"], dtype=np.float64), np.asarray(args["b2"], dtype=np.float64)
-    if W1.shape[1] != x.size:
-        raise InputError("--W1", f"has {W1.shape[1]} columns but --x has {x.size} numbers (W1 is hidden × inputs)")
-    if b1.size != W1.shape[0]:
-        raise InputError("--b1", f"expected {W1.shape[0]} numbers (one per row of --W1), got {b1.size}")
-    if W2.shape[1] != W1.shape[0]:
-        raise InputError(
-            "--W2", f"has {W2.shape[1]} columns but --W1 has {W1.shape[0]} rows (W2 is outputs × hidden)"
-        )
-    if b2.size != W2.shape[0]:
-        raise InputError("--b2", f"expected {W2.shape[0]} numbers (one per row of --W2), got {b2.size}")
-    if y.size != W2.shape[0]:
-        raise InputError("--y", f"expected {W2.shape[0]} numbers (one per output, the rows of --W2), got {y.size}")
+    given = args.given
+    # (input, its size, its unit), the size that rules it, and why: each error names the flag typed
+    rules = (
+        (("W1", W1.shape[1], "columns"), ("x", x.size, "numbers"), "W1 is hidden × inputs"),
+        (("b1", b1.size, "numbers"), ("W1", W1.shape[0], "rows"), "one bias per hidden neuron"),
+        (("W2", W2.shape[1], "columns"), ("W1", W1.shape[0], "rows"), "W2 is outputs × hidden"),
+        (("b2", b2.size, "numbers"), ("W2", W2.shape[0], "rows"), "one bias per output"),
+        (("y", y.size, "numbers"), ("W2", W2.shape[0], "rows"), "one target per output"),
+    )
+    for (name, size, unit), (rule_name, rule_size, rule_unit), why in rules:
+        if size != rule_size:
+            # the other inputs left at their defaults that the typed one no longer fits
+            stale = [f"--{n}" for (n, s, _), (r, rs, _), _ in rules if r == rule_name and s != rs and n not in given]
+            fix = f"pass {' and '.join(stale)} too" if len(stale) > 1 else ""
+            raise mismatch(
+                given,
+                Size(name, size, unit, shape_words(args[name])),
+                Size(rule_name, rule_size, rule_unit, shape_words(args[rule_name])),
+                why=why,
+                fix=fix,
+            )
     params = bp.Params(W1, b1, W2, b2)
     if params.count() > MAX_PARAMS:
         raise InputError(
@@ -566,6 +582,98 @@ def _long(v: float) -> str:
     return f"{float(v):.12g}"
 
 
+# --------------------------------------------------------------------------- the asked element, worked
+# Each question shows what its element is computed from (``uses``): the step before, not the
+# whole network, so "compute δ1[0]" comes with W2, δ2 and z1.
+
+
+def _pre_activation_lines(case, layer: int) -> list[str]:
+    """``W1[0]·x = … = 0.1`` and ``z1[0] = 0.1 + 0.1 = 0.2`` for the asked unit of layer 1 or 2."""
+    i = case.index[0]
+    n, f = case.ctx.n, case.ctx.f
+    inputs = case.trace.inputs
+    w, b = inputs[f"W{layer}"], inputs[f"b{layer}"]
+    source, name = (inputs["x"], "x") if layer == 1 else (case.data("hidden", "h"), "h")
+    z = case.data("hidden", "z1") if layer == 1 else case.data("output", "z2")
+    product = float(w[i] @ source)
+    return [dot_worked(case.ctx, f"W{layer}[{i}]·{name}", w[i], source, product), f"z{layer}[{i}] = {n(product)} + {f(b[i])} = {n(z[i])}"]
+
+
+def _explain_h(case) -> list[str]:
+    i = case.index[0]
+    return [f"h[{i}] = {activation_worked(case.ctx, case.trace.inputs['activation'], case.data('hidden', 'z1')[i])}"]
+
+
+def _explain_output(case) -> list[str]:
+    k = case.index[0]
+    n = case.ctx.n
+    z2, yhat, out_act = case.data("output", "z2"), case.data("output", "output"), case.trace.inputs["output-activation"]
+    if out_act != "softmax":
+        return [f"ŷ[{k}] = {activation_worked(case.ctx, out_act, z2[k])}"]
+    top = float(np.max(z2))
+    exps = np.exp(z2 - top)
+    return [
+        f"largest z2 = {n(top)}; Σⱼ e^(z2[j] − {n(top)}) = {' + '.join(n(e) for e in exps)} = {n(float(exps.sum()))}",
+        f"ŷ[{k}] = e^({n(z2[k])} − {n(top)}) / {n(float(exps.sum()))} = {n(exps[k])} / {n(float(exps.sum()))} = {n(yhat[k])}",
+    ]
+
+
+def _explain_loss(case) -> list[str]:
+    inputs = case.trace.inputs
+    return [_loss_worked(case.ctx, inputs["loss"], inputs["output-activation"], inputs["y"], case.data("output", "output"), case.data("output", "loss"))]
+
+
+def _explain_delta2(case) -> list[str]:
+    """δ2[k] by the same rule as the lesson's step: ŷ − y for cross-entropy, the Jacobian for softmax, else ∂L/∂ŷ × g′."""
+    k = case.index[0]
+    n, f = case.ctx.n, case.ctx.f
+    inputs = case.trace.inputs
+    loss, out_act, y = inputs["loss"], inputs["output-activation"], inputs["y"]
+    yhat, delta2 = case.data("output", "output"), case.data("output-delta", "delta2")
+    if loss == "ce":
+        return [f"δ2[{k}] = ŷ[{k}] − y[{k}] = {n(yhat[k])} − {f(y[k])} = {n(delta2[k])}"]
+    dl = np.asarray(case.data("output-delta", "dL_dyhat"), dtype=np.float64)
+    if out_act == "softmax":
+        jacobian = case.data("output-delta", "jacobian")
+        return [dot_worked(case.ctx, f"δ2[{k}] = Σⱼ J[j,{k}]·∂L/∂ŷ[j]", jacobian[:, k], dl, delta2[k])]
+    g = case.data("output-delta", "g_prime")
+    scale = "" if loss == "half-sse" else f"2/{len(y)}×"
+    return [f"δ2[{k}] = {scale}({n(yhat[k])} − {f(y[k])}) × g′(z2[{k}]) = {f(dl[k])}×{f(g[k])} = {n(delta2[k])}"]
+
+
+def _explain_delta1(case) -> list[str]:
+    i = case.index[0]
+    n, f = case.ctx.n, case.ctx.f
+    w2, delta2 = case.trace.inputs["W2"], case.data("output-delta", "delta2")
+    back, f_prime, delta1 = case.data("hidden-delta", "back"), case.data("hidden-delta", "f_prime"), case.data("hidden-delta", "delta1")
+    return [
+        dot_worked(case.ctx, f"(W2ᵀ·δ2)[{i}] = Σₖ W2[k,{i}]·δ2[k]", w2[:, i], delta2, back[i]),
+        f"f′(z1[{i}]) = {n(f_prime[i])} (the slope of {case.trace.inputs['activation']} at {n(case.data('hidden', 'z1')[i])})",
+        f"δ1[{i}] = {n(back[i])} × {f(f_prime[i])} = {n(delta1[i])}",
+    ]
+
+
+def _explain_weight_gradient(layer: int):
+    def explain(case) -> list[str]:
+        i, j = case.index
+        n, f = case.ctx.n, case.ctx.f
+        delta = case.data("hidden-delta", "delta1") if layer == 1 else case.data("output-delta", "delta2")
+        source, name = (case.trace.inputs["x"], "x") if layer == 1 else (case.data("hidden", "h"), "h")
+        grad = case.data("gradients", f"dW{layer}")[i, j]
+        return [f"∂L/∂W{layer}[{i},{j}] = δ{layer}[{i}] × {name}[{j}] = {f(delta[i])}×{f(source[j])} = {n(grad)}"]
+
+    return explain
+
+
+def _explain_bias_gradient(layer: int):
+    def explain(case) -> list[str]:
+        i = case.index[0]
+        delta = case.data("hidden-delta", "delta1") if layer == 1 else case.data("output-delta", "delta2")
+        return [f"∂L/∂b{layer}[{i}] = δ{layer}[{i}] × 1 = {case.ctx.n(delta[i])}"]
+
+    return explain
+
+
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
@@ -582,12 +690,20 @@ WALKTHROUGH = Walkthrough(
         "lr": Input("scalar", above=0),
         "param": Input("text"),
     },
-    targets=tuple(
-        Target(step, value)
-        for step, value in (
-            ("hidden", "z1"), ("hidden", "h"), ("output", "z2"), ("output", "output"), ("output", "loss"),
-            ("output-delta", "delta2"), ("hidden-delta", "delta1"), ("gradients", "dW1"), ("gradients", "db1"),
-            ("gradients", "dW2"), ("gradients", "db2"),
-        )
+    targets=(
+        Target("hidden", "z1", uses=("x", "W1", "b1"), explain=lambda case: _pre_activation_lines(case, 1)),
+        Target("hidden", "h", uses=("hidden.z1", "activation"), explain=_explain_h),
+        Target("output", "z2", uses=("hidden.h", "W2", "b2"), explain=lambda case: _pre_activation_lines(case, 2)),
+        Target("output", "output", uses=("output.z2", "output-activation"), explain=_explain_output, symbol="ŷ"),
+        Target("output", "loss", uses=("output.output", "y", "loss", "output-activation"), explain=_explain_loss, symbol="L"),
+        Target(
+            "output-delta", "delta2", uses=("output.output", "y", "output.z2", "loss", "output-activation"),
+            explain=_explain_delta2, symbol="δ2",
+        ),
+        Target("hidden-delta", "delta1", uses=("W2", "output-delta.delta2", "hidden.z1", "activation"), explain=_explain_delta1, symbol="δ1"),
+        Target("gradients", "dW1", uses=("hidden-delta.delta1", "x"), explain=_explain_weight_gradient(1), symbol="∂L/∂W1"),
+        Target("gradients", "db1", uses=("hidden-delta.delta1",), explain=_explain_bias_gradient(1), symbol="∂L/∂b1"),
+        Target("gradients", "dW2", uses=("output-delta.delta2", "hidden.h"), explain=_explain_weight_gradient(2), symbol="∂L/∂W2"),
+        Target("gradients", "db2", uses=("output-delta.delta2",), explain=_explain_bias_gradient(2), symbol="∂L/∂b2"),
     ),
 )

@@ -7,7 +7,7 @@ c1 = Σⱼ dA[1,j]·A[1,j] = 1.6044 and ∂L/∂S′[1,0] = 0.1978×(0 − 1.604
 
 Inputs not typed are the lesson file's defaults, or drawn from ``--seed`` (and
 the sizes ``--seq-len``/``--d-model``); a default that does not fit a typed
-``--x`` is refused with a hint:
+``--x`` is refused, naming the flag typed and what to pass too:
 
 >>> from nntutor.catalog.lessonfile import load_lesson
 >>> from nntutor.catalog.run import parse_args
@@ -17,7 +17,7 @@ the sizes ``--seq-len``/``--d-model``); a default that does not fit a typed
 >>> check(parse_args(lesson, {"x": "1,0,0;0,1,0"}))
 Traceback (most recent call last):
   ...
-nntutor.errors.InputError: --wq: expected 3 rows to match the 3 columns of --x, got 2 (the default is for d_model = 2: give --wq or use --seed)
+nntutor.errors.InputError: --x: has 3 columns but --wq (default 2×2) has 2 rows (one row per column of X); pass --wq, --wk and --wv too, or --seed to draw them
 """
 
 from __future__ import annotations
@@ -37,10 +37,17 @@ from nntutor.errors import InputError
 from nntutor.numfmt import human_bytes
 from nntutor.trace import Step, Trace, Value
 from nntutor.walkthroughs._budget import allowance
-from nntutor.walkthroughs._common import Context, dot_worked, index_labels
+from nntutor.walkthroughs._common import (
+    Context,
+    Size,
+    dot_worked,
+    index_labels,
+    mismatch,
+    shape_words,
+)
 from nntutor.walkthroughs._declare import Args, Input, Mistake, Target, Walkthrough
 from nntutor.walkthroughs._transformer import random_matrix, shape_text, token_labels
-from nntutor.walkthroughs.attention import MAX_MEMORY_BYTES
+from nntutor.walkthroughs.attention import MAX_MEMORY_BYTES, check_padding
 
 DEFAULT_SEQ_LEN = 3
 DEFAULT_D_MODEL = 2
@@ -88,15 +95,9 @@ def _check_size(flag: str, n: int, d: int, d_k: int, d_v: int) -> None:
         )
 
 
-def _hint(args: Args, name: str, what: str = "rows") -> str:
-    """Why an untyped matrix does not fit: it is the lesson file's default, made for other sizes."""
-    if name in args.given:
-        return ""
-    value = _as_matrix(args[name])
-    if what == "columns":
-        return f" (the default has {value.shape[1]}: give --{name} too)"
-    sizes = f"{value.shape[0]} tokens and d_v = {value.shape[1]}" if name == "dout" else f"d_model = {value.shape[0]}"
-    return f" (the default is for {sizes}: give --{name} or use --seed)"
+def _listed(flags: list[str]) -> str:
+    """``--wq``, ``--wq and --wk``, ``--wq, --wk and --wv``."""
+    return " and ".join(flags) if len(flags) < 3 else f"{', '.join(flags[:-1])} and {flags[-1]}"
 
 
 def _as_matrix(value: np.ndarray) -> np.ndarray:
@@ -138,31 +139,42 @@ def check(args: Args) -> Inputs:
             continue
         w = typed[name]
         if w.shape[0] != d:
-            raise InputError(f"--{name}", f"expected {d} rows to match the {d} columns of --x, got {w.shape[0]}{_hint(args, name)}")
+            if rng is None:  # X and the projections typed or at their defaults: name the flag typed
+                stale = [f"--{p}" for p in ("wq", "wk", "wv") if p not in given and typed[p].shape[0] != d]
+                raise mismatch(
+                    given, Size(name, w.shape[0], "rows", shape_words(w)), Size("x", d, "columns", shape_words(x)),
+                    why="one row per column of X", fix=f"pass {_listed(stale)} too, or --seed to draw them",
+                )
+            raise InputError(f"--{name}", f"expected {d} rows to match the {d} columns of X, got {w.shape[0]}")
         if name == "wk" and w.shape[1] != d_k:
-            raise InputError(
-                "--wk", f"expected {d_k} columns to match --wq (queries and keys need the same size), got {w.shape[1]}{_hint(args, name, 'columns')}"
+            raise mismatch(
+                given, Size("wk", w.shape[1], "columns", shape_words(w)), Size("wq", d_k, "columns", shape_words(typed["wq"])),
+                why="queries and keys need the same size",
             )
         weights[name] = w
     if "dout" in typed:
         dout = typed["dout"]
         if dout.shape != (n, d_v):
+            if rng is None:  # dO must have the shape of O: a row per row of X, a column per column of W_V
+                rows = dout.shape[0] != n
+                raise mismatch(
+                    given,
+                    Size("dout", dout.shape[0 if rows else 1], "rows" if rows else "columns", shape_words(dout)),
+                    Size("x", n, "rows", shape_words(x)) if rows else Size("wv", d_v, "columns", shape_words(weights["wv"])),
+                    why="dO has the shape of O: " + ("one row per token" if rows else "one column per column of V"),
+                    fix="pass --dout too, or --seed to draw it",
+                )
             raise InputError(
                 "--dout",
                 f"expected a {n}×{d_v} matrix, the shape of O (one row per token, one column per column of V), "
-                f"got {shape_text(dout)}{_hint(args, 'dout')}",
+                f"got {shape_text(dout)}",
             )
     else:
         dout = random_matrix(rng, (n, d_v))
         drawn.append("dout")
 
     tokens = token_labels(args["tokens"], n, given)
-    padding = args["padding"]
-    if padding is not None:
-        if padding.size != n:
-            raise InputError("--padding", f"expected {n} values (one per token), got {padding.size}")
-        if not np.all((padding == 0) | (padding == 1)):
-            raise InputError("--padding", "expected only 0 (masked) and 1 (kept) values")
+    padding = check_padding(args["padding"], n)
     record: dict[str, Any] = {}
     if drawn:
         record = {"seed": seed, "drawn": drawn, **{name: args[name] for name in sized}}
@@ -472,6 +484,81 @@ def _quiz_masks(rng: np.random.Generator, values: dict[str, Any]) -> dict[str, A
     return {"causal": bool(rng.integers(0, 2))}
 
 
+# --------------------------------------------------------------------------- the asked element, worked
+
+
+def _explain_dv(case) -> list[str]:
+    j, c = case.index
+    inp, g = _forward_and_grads(case)
+    return [dot_worked(case.ctx, f"dV[{j},{c}] = Σᵢ A[i,{j}]·dO[i,{c}]", g.forward.weights[:, j], inp.dout[:, c], g.dv[j, c])]
+
+
+def _explain_da(case) -> list[str]:
+    i, j = case.index
+    inp, g = _forward_and_grads(case)
+    return [dot_worked(case.ctx, f"dA[{i},{j}] = dO[{i}]·v{j}", inp.dout[i], g.forward.v[j], g.dweights[i, j])]
+
+
+def _explain_dscaled(case) -> list[str]:
+    i, j = case.index
+    n, f = case.ctx.n, case.ctx.f
+    _, g = _forward_and_grads(case)
+    a = g.forward.weights
+    return [
+        _row_dot_worked(case.ctx, g, i),
+        f"∂L/∂S′[{i},{j}] = A[{i},{j}]×(dA[{i},{j}] − c{i}) = {f(a[i, j])}×({n(g.dweights[i, j])} − {f(g.row_dots[i])}) = {n(g.dscaled[i, j])}",
+    ]
+
+
+def _explain_dscores(case) -> list[str]:
+    i, j = case.index
+    n = case.ctx.n
+    inp, g = _forward_and_grads(case)
+    if not inp.scale:
+        return [f"dS[{i},{j}] = ∂L/∂S′[{i},{j}] = {n(g.dscores[i, j])} (not scaled: nothing to divide by)"]
+    d_k = inp.wq.shape[1]
+    return [f"dS[{i},{j}] = ∂L/∂S′[{i},{j}] / √{d_k} = {n(g.dscaled[i, j])} / {n(g.forward.scale)} = {n(g.dscores[i, j])}"]
+
+
+def _explain_dq(case) -> list[str]:
+    i, c = case.index
+    _, g = _forward_and_grads(case)
+    return [dot_worked(case.ctx, f"dQ[{i},{c}] = dS[{i},:]·K[:,{c}]", g.dscores[i], g.forward.k[:, c], g.dq[i, c])]
+
+
+def _explain_dk(case) -> list[str]:
+    j, c = case.index
+    _, g = _forward_and_grads(case)
+    return [dot_worked(case.ctx, f"dK[{j},{c}] = dS[:,{j}]·Q[:,{c}]", g.dscores[:, j], g.forward.q[:, c], g.dk[j, c])]
+
+
+def _explain_weight(which: str):
+    """dW_Q[r,c] = X[:,r]·dQ[:,c] (K and V alike)."""
+
+    def explain(case) -> list[str]:
+        r, c = case.index
+        inp, g = _forward_and_grads(case)
+        upstream = {"Q": g.dq, "K": g.dk, "V": g.dv}[which]
+        grads = projection_backward(inp.x, inp.wq, inp.wk, inp.wv, g.dq, g.dk, g.dv)
+        value = {"Q": grads.dwq, "K": grads.dwk, "V": grads.dwv}[which][r, c]
+        return [dot_worked(case.ctx, f"dW_{which}[{r},{c}] = X[:,{r}]·d{which}[:,{c}]", inp.x[:, r], upstream[:, c], value)]
+
+    return explain
+
+
+def _explain_dx(case) -> list[str]:
+    i, c = case.index
+    inp, g = _forward_and_grads(case)
+    p = projection_backward(inp.x, inp.wq, inp.wk, inp.wv, g.dq, g.dk, g.dv)
+    lines = [
+        dot_worked(case.ctx, f"dX[{i},{c}] via {via} = d{via}[{i},:]·W_{via}[{c},:]", grad[i], w[c], part[i, c])
+        for via, grad, w, part in (("Q", g.dq, inp.wq, p.dx_q), ("K", g.dk, inp.wk, p.dx_k), ("V", g.dv, inp.wv, p.dx_v))
+    ]
+    f = case.ctx.f
+    lines.append(f"dX[{i},{c}] = {f(p.dx_q[i, c])} + {f(p.dx_k[i, c])} + {f(p.dx_v[i, c])} = {case.ctx.n(p.dx[i, c])}")
+    return lines
+
+
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
@@ -489,13 +576,17 @@ WALKTHROUGH = Walkthrough(
         "d-model": Input("integer", minimum=1),
         "seed": Input("integer", minimum=0),
     },
-    targets=tuple(
-        Target(step, value)
-        for step, value in (
-            ("values", "dV"), ("values", "dA"), ("softmax", "dS'"), ("scores", "dS"),
-            ("scores", "dQ"), ("scores", "dK"), ("projections", "dW_Q"), ("projections", "dW_K"),
-            ("projections", "dW_V"), ("projections", "dX"),
-        )
+    targets=(
+        Target("values", "dV", uses=("forward.A", "values.dO"), explain=_explain_dv),
+        Target("values", "dA", uses=("values.dO", "forward.qkv"), explain=_explain_da),
+        Target("softmax", "dS'", uses=("forward.A", "values.dA"), explain=_explain_dscaled, symbol="∂L/∂S′"),
+        Target("scores", "dS", uses=("softmax.dS'", "scale"), explain=_explain_dscores),
+        Target("scores", "dQ", uses=("scores.dS", "forward.qkv"), explain=_explain_dq),
+        Target("scores", "dK", uses=("scores.dS", "forward.qkv"), explain=_explain_dk),
+        Target("projections", "dW_Q", uses=("x", "scores.dQ"), explain=_explain_weight("Q")),
+        Target("projections", "dW_K", uses=("x", "scores.dK"), explain=_explain_weight("K")),
+        Target("projections", "dW_V", uses=("x", "values.dV"), explain=_explain_weight("V")),
+        Target("projections", "dX", uses=("scores.dQ", "scores.dK", "values.dV", "wq", "wk", "wv"), explain=_explain_dx),
     ),
     mistakes=MISTAKES,
     keep=("seq-len", "d-model", "seed"),

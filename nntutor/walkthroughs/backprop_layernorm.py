@@ -13,7 +13,7 @@ Default run, row t0: x = [1, 2, 3, 4], μ = 2.5, σ_ε = √(1.25 + 10⁻⁵) = 
 >>> check(parse_args(lesson, {"x": "1,2,3"})).dy
 Traceback (most recent call last):
   ...
-nntutor.errors.InputError: --dy: expected 3 numbers, the shape of y (the shape of --x), got 2×4 (the default, made for the default --x): give --dy, or --seed to draw it
+nntutor.errors.InputError: --x: has 3 numbers but --dy (default 2×4) has shape 2×4 (∂L/∂y has the shape of y, which is the shape of x); pass --dy too, or --seed to draw it
 >>> check(parse_args(lesson, {"x": "1,2,3", "seed": "0"})).gamma.tolist()
 [1.0, 1.0, 1.0]
 """
@@ -29,7 +29,15 @@ from nntutor.core.layernorm import layer_norm, layer_norm_backward, layer_norm_p
 from nntutor.errors import InputError
 from nntutor.numfmt import fmt, human_bytes
 from nntutor.trace import Step, Trace, Value
-from nntutor.walkthroughs._common import Context, dot_worked, index_labels, sum_worked
+from nntutor.walkthroughs._common import (
+    Context,
+    Size,
+    dot_worked,
+    index_labels,
+    mismatch,
+    shape_words,
+    sum_worked,
+)
 from nntutor.walkthroughs._declare import Args, Input, Mistake, Target, Walkthrough
 from nntutor.walkthroughs._transformer import random_matrix, refuse_with, shape_text
 
@@ -108,9 +116,13 @@ def check(args: Args) -> Inputs:
     if "dy" not in args.given and rng is not None:
         dy = random_matrix(rng, x.shape, DY_SCALE)
     elif dy.shape != x.shape:
-        hint = "" if "dy" in args.given else " (the default, made for the default --x): give --dy, or --seed to draw it"
+        if rng is None:  # x and ∂L/∂y typed or at their defaults: name the flag typed
+            raise mismatch(
+                args.given, Size("dy", shape_words(dy), "shape", shape_words(dy)), Size("x", shape_words(x), "shape", shape_words(x)),
+                why="∂L/∂y has the shape of y, which is the shape of x", fix="pass --dy too, or --seed to draw it",
+            )
         expected = f"{d} numbers" if x.ndim == 1 else f"a {shape_text(x)} array"
-        raise InputError("--dy", f"expected {expected}, the shape of y ({where}), got {shape_text(dy)}{hint}")
+        raise InputError("--dy", f"expected {expected}, the shape of y ({where}), got {shape_text(dy)}")
     gamma, beta, sub = args["gamma"], args["beta"], args["residual"]
     if "gamma" in args.given:
         _check_width("--gamma", gamma, d)
@@ -434,6 +446,127 @@ LAYERNORM_BACKWARD_MISTAKES = (
 )
 
 
+# --------------------------------------------------------------------------- the asked element, worked
+
+
+class _Asked(NamedTuple):
+    """The asked element's row of every quantity the backward pass uses (the same core calls as the build)."""
+
+    prefix: str  # "t1: " when x has rows
+    name: str  # x, or s after a residual
+    i: int | None  # the feature asked (None for a per-row number)
+    d: int
+    dy: np.ndarray
+    dev: np.ndarray
+    xhat: np.ndarray
+    std: float
+    paths: Any  # the asked row of every path (core.layernorm.layer_norm_paths)
+    pick: Any
+
+
+def _asked(case) -> _Asked:
+    inputs = case.inputs
+    s = inputs.x + inputs.residual if inputs.residual is not None else inputs.x
+    r = layer_norm(s, inputs.gamma, inputs.beta, inputs.eps)
+    paths = layer_norm_paths(r, inputs.dy)
+    rows = s.ndim == 2
+    row = case.index[0] if rows and case.index else None
+    per_feature = len(case.index) == s.ndim
+    pick = (lambda a: np.asarray(a)[row]) if row is not None else (lambda a: np.asarray(a))
+    return _Asked(
+        prefix=f"t{row}: " if row is not None else "",
+        name="s" if inputs.residual is not None else "x",
+        i=case.index[-1] if per_feature else None,
+        d=s.shape[-1],
+        dy=pick(inputs.dy),
+        dev=pick(r.deviations),
+        xhat=pick(r.normalized),
+        std=float(pick(r.std)),
+        paths=paths,
+        pick=pick,
+    )
+
+
+def _explain_dbeta(case) -> list[str]:
+    j = case.index[0]
+    dy = np.asarray(case.inputs.dy)
+    value = case.data("params", "∂L/∂β")[j]
+    if dy.ndim == 1:
+        return [f"∂L/∂β{j} = ∂L/∂y{j} = {case.ctx.n(value)} (one row: nothing to add)"]
+    return [sum_worked(case.ctx, f"∂L/∂β{j} = Σ_rows ∂L/∂y{j}", dy[:, j], value)]
+
+
+def _explain_dgamma(case) -> list[str]:
+    j = case.index[0]
+    inputs = case.inputs
+    s = inputs.x + inputs.residual if inputs.residual is not None else inputs.x
+    xhat = layer_norm(s, inputs.gamma, inputs.beta, inputs.eps).normalized
+    dy = np.asarray(inputs.dy)
+    value = case.data("params", "∂L/∂γ")[j]
+    column = (lambda a: a[:, j]) if dy.ndim == 2 else (lambda a: a[j : j + 1])
+    return [dot_worked(case.ctx, f"∂L/∂γ{j} = Σ_rows ∂L/∂y{j}·x̂{j}", column(dy), column(xhat), value)]
+
+
+def _explain_dxhat(case) -> list[str]:
+    a, f = _asked(case), case.ctx.f
+    value = a.pick(a.paths.dxhat)[a.i]
+    return [f"{a.prefix}∂L/∂{a.name}̂{a.i} = γ{a.i}·∂L/∂y{a.i} = {f(case.inputs.gamma[a.i])}×{f(a.dy[a.i])} = {case.ctx.n(value)}"]
+
+
+def _explain_direct(case) -> list[str]:
+    a, n = _asked(case), case.ctx.n
+    dxh = a.pick(a.paths.dxhat)[a.i]
+    return [f"{a.prefix}path 1 for {a.name}{a.i} = ∂L/∂{a.name}̂{a.i} / σ_ε = {n(dxh)} / {_significant(case.ctx, a.std)} = {n(a.pick(a.paths.direct)[a.i])}"]
+
+
+def _dvar_lines(case, a: _Asked) -> list[str]:
+    n = case.ctx.n
+    dxh = a.pick(a.paths.dxhat)
+    total = float(np.sum(dxh * a.dev))
+    return [
+        dot_worked(case.ctx, f"{a.prefix}Σᵢ ∂L/∂{a.name}̂ᵢ·({a.name}ᵢ − μ)", dxh, a.dev, total),
+        f"{a.prefix}∂L/∂σ² = −½ × {n(total)} / σ_ε³ = −½ × {n(total)} / {n(a.std**3)} = {n(float(a.pick(a.paths.dvar)))}",
+    ]
+
+
+def _explain_via_var(case) -> list[str]:
+    a, n, f = _asked(case), case.ctx.n, case.ctx.f
+    dvar = float(a.pick(a.paths.dvar))
+    return [
+        f"{a.prefix}path 2 for {a.name}{a.i} = ∂L/∂σ² × 2({a.name}{a.i} − μ)/d = {f(dvar)} × 2×{f(a.dev[a.i])} / {a.d}"
+        f" = {n(a.pick(a.paths.via_var)[a.i])}"
+    ]
+
+
+def _dmean_lines(case, a: _Asked) -> list[str]:
+    n, f = case.ctx.n, case.ctx.f
+    dxh = a.pick(a.paths.dxhat)
+    dxh_sum, dev_sum = float(np.sum(dxh)), float(np.sum(a.dev))
+    return [
+        sum_worked(case.ctx, f"{a.prefix}Σᵢ ∂L/∂{a.name}̂ᵢ", dxh, dxh_sum),
+        sum_worked(case.ctx, f"{a.prefix}Σᵢ ({a.name}ᵢ − μ)", a.dev, dev_sum),
+        f"{a.prefix}∂L/∂μ = −{f(dxh_sum)} / {_significant(case.ctx, a.std)} + {f(float(a.pick(a.paths.dvar)))} × (−2/{a.d}) × {f(dev_sum)}"
+        f" = {n(float(a.pick(a.paths.dmean)))}",
+    ]
+
+
+def _explain_via_mean(case) -> list[str]:
+    a, n = _asked(case), case.ctx.n
+    dmean = float(a.pick(a.paths.dmean))
+    return [f"{a.prefix}path 3 = ∂L/∂μ / d = {case.ctx.f(dmean)} / {a.d} = {n(a.pick(a.paths.via_mean)[a.i])}, the same for every {a.name}ᵢ of the row"]
+
+
+def _explain_dx(case) -> list[str]:
+    a, n, f = _asked(case), case.ctx.n, case.ctx.f
+    parts = [a.pick(path)[a.i] for path in (a.paths.direct, a.paths.via_var, a.paths.via_mean)]
+    return [
+        f"{a.prefix}∂L/∂{a.name}{a.i} = path 1 + path 2 + path 3 = {n(parts[0])} + {f(parts[1])} + {f(parts[2])}"
+        f" = {n(a.pick(a.paths.dx)[a.i])}"
+    ]
+
+
+_STATS = "forward.row statistics"  # μ and σ_ε of each row (x has rows by default)
+
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
@@ -449,15 +582,15 @@ WALKTHROUGH = Walkthrough(
         "d-model": Input("integer", minimum=1),
     },
     targets=(
-        Target("params", "∂L/∂β"),
-        Target("params", "∂L/∂γ"),
-        Target("dxhat", "∂L/∂x̂"),
-        Target("direct", "dx₁"),
-        Target("variance", "∂L/∂σ²"),
-        Target("variance", "dx₂"),
-        Target("mean", "∂L/∂μ"),
-        Target("mean", "dx₃"),
-        Target("sum", "∂L/∂x"),
+        Target("params", "∂L/∂β", uses=("dy",), explain=_explain_dbeta),
+        Target("params", "∂L/∂γ", uses=("dy", "forward.x̂"), explain=_explain_dgamma),
+        Target("dxhat", "∂L/∂x̂", uses=("gamma", "dy"), explain=_explain_dxhat),
+        Target("direct", "dx₁", uses=("dxhat.∂L/∂x̂", _STATS), explain=_explain_direct),
+        Target("variance", "∂L/∂σ²", uses=("x", _STATS, "dxhat.∂L/∂x̂"), explain=lambda case: _dvar_lines(case, _asked(case))),
+        Target("variance", "dx₂", uses=("x", _STATS, "variance.∂L/∂σ²"), explain=_explain_via_var),
+        Target("mean", "∂L/∂μ", uses=("x", _STATS, "dxhat.∂L/∂x̂", "variance.∂L/∂σ²"), explain=lambda case: _dmean_lines(case, _asked(case))),
+        Target("mean", "dx₃", uses=("mean.∂L/∂μ",), explain=_explain_via_mean),
+        Target("sum", "∂L/∂x", uses=("direct.dx₁", "variance.dx₂", "mean.dx₃"), explain=_explain_dx),
     ),
     mistakes=LAYERNORM_BACKWARD_MISTAKES,
 )

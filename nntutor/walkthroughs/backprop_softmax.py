@@ -391,6 +391,41 @@ BACKPROP_SOFTMAX_MISTAKES = (
 )
 
 
+# --------------------------------------------------------------------------- the asked element, worked
+
+
+def _explain_jacobian(case) -> list[str]:
+    i, j = case.index
+    n_, f = case.ctx.n, case.ctx.f
+    labels, T = case.trace.inputs["labels"], case.trace.inputs["temperature"]
+    p, J = case.data("forward", "p"), case.data("jacobian", "jacobian")
+    a, b = labels[i], labels[j]
+    if i == j:
+        return [f"J[{a},{a}] = p({a})×(1 − p({a}))/T = {f(p[i])}×(1 − {f(p[i])})/{n_(T)} = {n_(J[i, i])}"]
+    return [f"J[{a},{b}] = −p({a})×p({b})/T = −{f(p[i])}×{f(p[j])}/{n_(T)} = {n_(J[i, j])}"]
+
+
+def _explain_p_dot(case) -> list[str]:
+    return [dot_worked(case.ctx, "p·dp = Σᵢ pᵢ·dpᵢ", case.data("forward", "p"), case.trace.inputs["dp"], case.data("vjp", "p·dp"))]
+
+
+def _explain_vjp(case) -> list[str]:
+    _, j = case.index
+    name = case.trace.inputs["labels"][j]
+    J, dz = case.data("jacobian", "jacobian"), case.data("vjp", "dz")
+    return [dot_worked(case.ctx, f"Jᵀ·dp for {name} = Σᵢ J[i,{name}]·dpᵢ", J[:, j], case.trace.inputs["dp"], dz[0, j])]
+
+
+def _explain_cross_entropy(case) -> list[str]:
+    row, j = case.index
+    n_, f = case.ctx.n, case.ctx.f
+    inputs = case.trace.inputs
+    name, T, p = inputs["labels"][j], inputs["temperature"], case.data("forward", "p")
+    y = 1.0 if j == inputs["target"] else 0.0
+    value = case.data("cross-entropy", "dz")[row, j]
+    return [f"(p − y)/T for {name} = ({f(p[j])} − {n_(y)})/{n_(T)} = {n_(value)}   (y = {n_(y)}: {'the target' if y else 'not the target'})"]
+
+
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
@@ -404,10 +439,13 @@ WALKTHROUGH = Walkthrough(
         "seed": Input("integer", minimum=0),
     },
     targets=(
-        Target("jacobian", "jacobian"),
-        Target("vjp", "p·dp"),
-        Target("vjp", "dz", rows=(0,)),
-        Target("cross-entropy", "dz", rows=(1,)),
+        Target("jacobian", "jacobian", uses=("forward.p", "temperature", "labels"), explain=_explain_jacobian, symbol="J"),
+        Target("vjp", "p·dp", uses=("forward.p", "dp"), explain=_explain_p_dot),
+        Target("vjp", "dz", rows=(0,), uses=("jacobian.jacobian", "dp"), explain=_explain_vjp, symbol="∂L/∂z"),
+        Target(
+            "cross-entropy", "dz", rows=(1,), uses=("forward.p", "target", "temperature", "labels"),
+            explain=_explain_cross_entropy, symbol="∂L/∂z",
+        ),
     ),
     mistakes=BACKPROP_SOFTMAX_MISTAKES,
     extra=lambda rng, values: {"target": int(rng.integers(0, np.size(values["logits"])))},

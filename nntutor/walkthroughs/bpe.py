@@ -3,7 +3,10 @@
 Default run (the paper's corpus: low ×5, lower ×2, newest ×6, widest ×3, 10 merges):
 (e, s) and (s, t</w>) both occur 9 times; the tie goes to the greater pair, so the
 merges are s+t</w>, e+st</w>, l+o, w+est</w>, n+e, ne+west</w>, lo+w</w>, w+i,
-wi+d, wid+est</w>, and the vocabulary goes 11 → 10, 10, 9, 10, 10, 9, 9, 9, 8, 7.
+wi+d, wid+est</w>. The vocabulary (Sennrich et al.: the 11 base symbols plus one
+per merge) grows 11 → 12 … 21; the distinct symbols left in the corpus go
+11 → 10, 10, 9, 10, 10, 9, 9, 9, 8, 7. The default --encode adds two words the
+corpus does not hold: lowest → lo west</w>, wider → wid e r</w>.
 """
 
 from __future__ import annotations
@@ -106,7 +109,10 @@ def check(args: Args) -> Inputs:
     if not counts_in_order:
         raise InputError(source_flag, "holds no words (only spaces and line breaks)")
     _check_work(source_flag, counts_in_order)
-    encode_text = args["encode"]
+    # The lesson file's --encode default goes with the built-in corpus (its words and two it
+    # does not hold); with --text or --file alone, that text's most frequent words are segmented.
+    own_corpus = "text" in args.given or "file" in args.given
+    encode_text = args["encode"] if "encode" in args.given or not own_corpus else None
     encode_words: tuple[str, ...] | None = None
     if encode_text is not None:
         encode_words = tuple(dict.fromkeys(bpe.split_words(encode_text)))
@@ -154,7 +160,7 @@ def _why_tie(chosen: tuple[str, str], other: tuple[str, str]) -> str:
     return f"the {side} symbol {a!r} extends {b!r}, and a longer string is greater"
 
 
-def _merge_step(ctx: Context, merge: bpe.Merge, before_vocab: int, counts: dict[str, int], top: int) -> Step:
+def _merge_step(ctx: Context, merge: bpe.Merge, before: bpe.Merge | None, base: int, counts: dict[str, int], top: int) -> Step:
     a, b = (_vis(x) for x in merge.pair)
     new = _vis(merge.symbol)
     worked: list[str] = []
@@ -174,10 +180,17 @@ def _merge_step(ctx: Context, merge: bpe.Merge, before_vocab: int, counts: dict[
             f"tie at {merge.frequency}: ({a}, {b}) wins over ({_vis(ties[0][0])}, {_vis(ties[0][1])}) because "
             + _why_tie(merge.pair, ties[0])
         )
-    fresh = merge.vocab_size - before_vocab + len(merge.vanished)
+    in_corpus = before.corpus_symbols if before is not None else base
+    vocab = before.vocab_size if before is not None else base
+    fresh = merge.corpus_symbols - in_corpus + len(merge.vanished)
     gained = f" + 1 ({new} is new)" if fresh == 1 else f" + 0 ({new} was already used)"
     lost = f" − {len(merge.vanished)} ({', '.join(map(_vis, merge.vanished))} no longer used)" if merge.vanished else ""
-    worked.append(f"vocabulary = {before_vocab}{gained}{lost} = {merge.vocab_size}")
+    worked.append(f"symbols left in the corpus = {in_corpus}{gained}{lost} = {merge.corpus_symbols}")
+    added = f" + 1 ({new})" if merge.vocab_size > vocab else f" + 0 ({new} is already in it)"
+    worked.append(
+        f"vocabulary = {vocab}{added} = {merge.vocab_size}"
+        + (f" (the {len(merge.vanished)} used up stay in it: new words may need them)" if merge.vanished else "")
+    )
     values = [
         Value(
             "top_pairs",
@@ -194,7 +207,8 @@ def _merge_step(ctx: Context, merge: bpe.Merge, before_vocab: int, counts: dict[
             ),
             label=f"words changed ({merge.words_changed:,})",
         ),
-        Value("vocab_size", merge.vocab_size, label="vocabulary size"),
+        Value("vocab_size", merge.vocab_size, label="vocabulary (base symbols + merges)"),
+        Value("corpus_symbols", merge.corpus_symbols, label="distinct symbols left in the corpus"),
     ]
     return Step(
         id=f"merge-{merge.rank}",
@@ -208,6 +222,22 @@ def _merge_step(ctx: Context, merge: bpe.Merge, before_vocab: int, counts: dict[
             "each merged occurrence change their counts, so nothing else needs recounting."
         ),
     )
+
+
+def _vocabulary_worked(result: bpe.BPEResult) -> list[str]:
+    """Both counts after the last merge, as arithmetic: 11 + 10 = 21 in the vocabulary, 7 left in the corpus."""
+    if not result.merges:
+        return [f"vocabulary = {result.initial_vocab_size} base symbols (no merge learned)"]
+    last, base, count = result.merges[-1], result.initial_vocab_size, len(result.merges)
+    repeats = base + count - last.vocab_size
+    merges = f"{count} {'merge' if count == 1 else 'merges'}"
+    line = f"vocabulary = {base} base symbols + {merges} = {last.vocab_size}"
+    if repeats:
+        line = (
+            f"vocabulary = {base} base symbols + {merges}, {repeats} of which made a symbol already in it, "
+            f"= {last.vocab_size}"
+        )
+    return [line, f"distinct symbols left in the corpus after merge {last.rank}: {last.corpus_symbols}"]
 
 
 def _record(inputs: Inputs, encode_words: list[str]) -> dict[str, Any]:
@@ -282,8 +312,8 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
                 Value("initial", Table(("word", "count", "symbols"),
                                        tuple((_vis(w), counts[w], _symbols(initial[w])) for w in shown_words)),
                       label=f"initial symbols{more}"),
-                Value("initial_vocab", _symbols(tuple(symbols0)), label=f"initial vocabulary ({len(symbols0)} symbols)"),
-                Value("initial_vocab_size", result.initial_vocab_size, label="initial vocabulary size"),
+                Value("initial_vocab", _symbols(tuple(symbols0)), label=f"base symbols ({len(symbols0)})"),
+                Value("initial_vocab_size", result.initial_vocab_size, label="initial vocabulary size (base symbols)"),
             ],
             worked=[f"{_vis(first)} → {_symbols(bpe.initial_symbols(first))}"],
             why=(
@@ -293,10 +323,10 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
         )
     )
 
-    before = result.initial_vocab_size
+    before: bpe.Merge | None = None
     for merge in result.merges[:show]:
-        trace.add(_merge_step(ctx, merge, before, counts, top))
-        before = merge.vocab_size
+        trace.add(_merge_step(ctx, merge, before, result.initial_vocab_size, counts, top))
+        before = merge
 
     later = result.merges[show:]
     if later:
@@ -309,9 +339,9 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
                     Value(
                         "later",
                         Table(
-                            ("#", "pair", "new symbol", "count", "words changed", "vocabulary"),
-                            tuple((m.rank, _symbols(m.pair), m.symbol, m.frequency, m.words_changed, m.vocab_size)
-                                  for m in later),
+                            ("#", "pair", "new symbol", "count", "words changed", "vocabulary", "left in corpus"),
+                            tuple((m.rank, _symbols(m.pair), m.symbol, m.frequency, m.words_changed, m.vocab_size,
+                                   m.corpus_symbols) for m in later),
                         ),
                         label=f"merges {later[0].rank}–{later[-1].rank}",
                     )
@@ -342,13 +372,20 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
                 Value("merges", Table(("#", "codes line"), tuple((m.rank, _symbols(m.pair)) for m in result.merges)),
                       label=f"{len(result.merges)} {'merge' if len(result.merges) == 1 else 'merges'}, "
                       "as subword-nmt writes them (after its '#version: 0.2' line)"),
-                Value("vocab_size", [m.vocab_size for m in result.merges], label="vocabulary size after each merge",
+                Value("vocab_size", [m.vocab_size for m in result.merges],
+                      label="vocabulary after each merge (base symbols + merges)",
+                      cols=tuple(f"after {m.rank}" for m in result.merges)),
+                Value("corpus_symbols", [m.corpus_symbols for m in result.merges],
+                      label="distinct symbols left in the corpus after each merge",
                       cols=tuple(f"after {m.rank}" for m in result.merges)),
             ],
-            worked=[f"{len(result.merges)} {'merge' if len(result.merges) == 1 else 'merges'}; {stop_note}"],
+            worked=[f"{len(result.merges)} {'merge' if len(result.merges) == 1 else 'merges'}; {stop_note}",
+                    *_vocabulary_worked(result)],
             why=(
                 "This list is the whole tokenizer: subword-nmt writes it, one pair a line, to its codes file, "
-                "and segmenting any text replays it."
+                "and segmenting any text replays it. Its vocabulary, as Sennrich et al. count it, is the base "
+                "symbols plus one symbol per merge; it only grows. The number of distinct symbols left in the "
+                "training corpus is another count: a merge adds one symbol there and can use up the two it joined."
             ),
         )
     )
@@ -358,33 +395,50 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
     ranks = bpe.merge_ranks(result.pairs)
     encoded: dict[str, list[str]] = {}
     rows = []
-    worked = []
+    chains: dict[str, list[tuple[int, tuple[str, str], tuple[str, ...]]]] = {}
     for word in encode_words:
         steps = bpe.encode_steps(word, ranks)
         tokens = steps[-1][2] if steps else bpe.initial_symbols(word)
         encoded[word] = list(tokens)
-        rows.append((_vis(word), _symbols(tokens), _symbols(bpe.apply_bpe_form(tokens)), len(tokens)))
-        if not worked and steps:
-            chain = [_symbols(bpe.initial_symbols(word))]
-            chain += [f"(merge {rank + 1}: {_vis(p[0])} + {_vis(p[1])}) {_symbols(s)}" for rank, p, s in steps[:12]]
-            if len(steps) > 12:
-                chain.append(f"… {len(steps) - 12} more merges … {_symbols(tokens)}")
-            worked.append(f"{_vis(word)}: " + " → ".join(chain))
-    if not worked:
-        worked.append(f"{_vis(encode_words[0])}: no learned merge applies, so it stays {rows[0][1]}")
+        chains[word] = steps
+        seen = "yes" if word in counts else "no"
+        rows.append((_vis(word), seen, _symbols(tokens), _symbols(bpe.apply_bpe_form(tokens)), len(tokens)))
+    unseen = [w for w in encode_words if w not in counts]
+    # Work out an unseen word if there is one with a merge to replay: that is the point of the step.
+    shown = next((w for w in unseen + encode_words if chains[w]), None)
+    if shown is not None:
+        steps = chains[shown]
+        chain = [_symbols(bpe.initial_symbols(shown))]
+        chain += [f"(merge {rank + 1}: {_vis(p[0])} + {_vis(p[1])}) {_symbols(s)}" for rank, p, s in steps[:12]]
+        if len(steps) > 12:
+            chain.append(f"… {len(steps) - 12} more merges … {_symbols(encoded[shown])}")
+        worked = [f"{_vis(shown)}: " + " → ".join(chain)]
+    else:
+        worked = [f"{_vis(encode_words[0])}: no learned merge applies, so it stays {rows[0][2]}"]
+    if unseen:
+        pieces = "; ".join(f"{_vis(w)} → {_symbols(tuple(encoded[w]))}" for w in unseen[:3])
+        names = [_vis(w) for w in unseen[:3]]
+        listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + f" and {names[-1]}"
+        new_words = (
+            f"{listed} {'is' if len(unseen) == 1 else 'are'} not in the training "
+            f"text, yet cut into pieces the merges know ({pieces}). "
+        )
+    else:
+        new_words = "Every word here is from the training text; a word it does not hold (pass one with --encode) is cut the same way. "
     trace.add(
         Step(
             id="encode",
             title="Segment words with the learned merges",
             formula_text="repeat: merge the adjacent pair learned earliest, at every occurrence",
             values=[
-                Value("encoded", Table(("word", "tokens", "as apply-bpe writes it", "number of tokens"), tuple(rows)),
+                Value("encoded", Table(("word", "in corpus", "tokens", "as apply-bpe writes it",
+                                        "number of tokens"), tuple(rows)),
                       label="segmentations"),
             ],
             worked=worked,
             why=(
-                "A word never seen in training is still cut into known pieces: frequent words end up as one "
-                "token, rare ones as several subwords, and nothing is out of vocabulary except unseen characters."
+                new_words + "Frequent words end up as one token, rare ones as several subwords, and nothing is "
+                "out of vocabulary except characters never seen in training."
             ),
         )
     )
@@ -393,6 +447,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
         "word_counts": counts,
         "merges": [[a, b] for a, b in result.pairs],
         "vocab_size": [m.vocab_size for m in result.merges],
+        "corpus_symbols": [m.corpus_symbols for m in result.merges],
         "encoded": encoded,
     }
     return trace

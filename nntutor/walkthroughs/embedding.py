@@ -331,7 +331,7 @@ def _analogy_step(
         f"The words of the expression ({excluded_text}) are excluded from the ranking, as is usual: "
         "the result is built from them, so it often stays closest to one of them, "
         "which would tell us nothing. Their cosines are listed separately. "
-        "If the offsets man→woman and king→queen point the same way, king − man + woman lands near queen."
+        + _analogy_reading(ctx, vocab, E, result)
     )
     if excluded_rows and result.ranking:
         top_excluded = max((c for _, c in excluded_rows if not math.isnan(c)), default=math.nan)
@@ -370,6 +370,45 @@ def _analogy_step(
         "ranking": [[w, c] for w, c in result.ranking],
         "excluded": list(result.excluded),
     }
+
+
+def _expression(terms) -> str:
+    """((1, 'king'), (-1, 'man'), (1, 'woman')) -> 'king − man + woman'."""
+    text = ""
+    for k, (sign, word) in enumerate(terms):
+        if k == 0:
+            text = word if sign > 0 else f"−{word}"
+        else:
+            text += f" {'+' if sign > 0 else '−'} {word}"
+    return text
+
+
+def _analogy_reading(ctx: Context, vocab: tuple[str, ...], E: np.ndarray, result: emb.Analogy) -> str:
+    """What the expression asked, read as an analogy when it has the form a − b + c.
+
+    king − man + woman: king moved by the offset man→woman; it lands on queen exactly when
+    queen − king = woman − man, and the cosine of the two offsets says how nearly they agree.
+    """
+    n = ctx.n
+    if not result.ranking:
+        return ""
+    best, best_cos = result.ranking[0]
+    plus = [w for s, w in result.terms if s > 0]
+    minus = [w for s, w in result.terms if s < 0]
+    if len(result.terms) != 3 or len(plus) != 2 or len(minus) != 1 or len(set(plus + minus)) != 3:
+        return f"The nearest word left to {_expression(result.terms)} is {best} (cosine {n(best_cos)})."
+    a, c, b = plus[0], plus[1], minus[0]
+    text = (
+        f"{_expression(result.terms)} is {a} moved by the offset {b}→{c}; it would land exactly on a word d "
+        f"whose offset {a}→d equals {b}→{c}. The nearest word left is {best} (cosine {n(best_cos)})"
+    )
+    agreement = emb.offset_cosine(vocab, E, (b, c), (a, best))
+    if math.isnan(agreement):
+        return text + "."
+    shown = n(agreement)
+    if abs(agreement) != 1 and shown in ("1", "-1"):  # rounded to ±1 but not ±1: show the difference
+        shown = f"{agreement:.6g}"
+    return text + f", and the offsets {b}→{c} and {a}→{best} have cosine {shown} (1 would be the same direction)."
 
 
 WALKTHROUGH = Walkthrough(

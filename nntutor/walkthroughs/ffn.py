@@ -24,8 +24,15 @@ from nntutor.core.ffn import estimate_bytes, feed_forward
 from nntutor.errors import InputError
 from nntutor.trace import Step, Trace, Value
 from nntutor.walkthroughs._activation_notes import FORMULAS, activation_worked
-from nntutor.walkthroughs._common import Context, dot_worked, index_labels
-from nntutor.walkthroughs._declare import Args, Input, Walkthrough
+from nntutor.walkthroughs._common import (
+    Context,
+    Size,
+    dot_worked,
+    index_labels,
+    mismatch,
+    shape_words,
+)
+from nntutor.walkthroughs._declare import Args, Input, Target, Walkthrough
 from nntutor.walkthroughs._transformer import check_memory, random_matrix, refuse_with, shape_text
 
 PARAMS = ("W1", "b1", "W2", "b2")
@@ -54,18 +61,32 @@ def _typed_weights(args: Args, n: int, d: int) -> tuple[np.ndarray, ...]:
     if "expansion" in given:
         raise InputError("--expansion", "only sizes random weights: use it with --seed (otherwise d_ff is the column count of --W1)")
     w1, b1, w2, b2 = (args[k] for k in PARAMS)
-    if w1.shape[0] != d:
-        hint = "" if "W1" in given else " (the default W1 is for d = 2; give --W1, --b1, --W2, --b2 or use --seed)"
-        raise InputError("--W1", f"expected {d} rows, one per feature of --x (d = {d}), got {w1.shape[0]}{hint}")
-    d_ff = w1.shape[1]
-    check_memory("--W1", estimate_bytes(n, d, d_ff), f"an FFN with d = {d}, d_ff = {d_ff} on {n} rows")
-    if b1.size != d_ff:
-        raise InputError("--b1", f"expected {d_ff} numbers, one per column of --W1 (d_ff = {d_ff}), got {b1.size}")
-    if w2.shape != (d_ff, d):
-        raise InputError("--W2", f"expected a {d_ff}×{d} matrix (d_ff × d, back to the width of --x), got {shape_text(w2)}")
-    if b2.size != d:
-        raise InputError("--b2", f"expected {d} numbers, one per feature of --x, got {b2.size}")
+    x = Size("x", d, "columns", shape_words(args["x"]))
+    w1_cols = Size("W1", w1.shape[1], "columns", shape_words(w1))
+    # each weight's size, the size that rules it and why (each error names the flag typed)
+    rules = (
+        (Size("W1", w1.shape[0], "rows", shape_words(w1)), x, "W1 is d × d_ff: one row per feature of x"),
+        (Size("b1", b1.size, "numbers", shape_words(b1)), w1_cols, "one bias per column of W1, d_ff"),
+        (Size("W2", w2.shape[0], "rows", shape_words(w2)), w1_cols, "W2 is d_ff × d: one row per column of W1"),
+        (Size("W2", w2.shape[1] if w2.ndim == 2 else 1, "columns", shape_words(w2)), x, "W2 is d_ff × d: back to the width of x"),
+        (Size("b2", b2.size, "numbers", shape_words(b2)), x, "one bias per feature of x"),
+    )
+    for checked, against, why in rules:
+        if checked.count != against.count:
+            stale = dict.fromkeys(
+                f"--{c.name}" for c, a, _ in rules if a.name == against.name and c.count != a.count and c.name not in given
+            )
+            fix = f"pass {_listed(list(stale))} too" + (", or --seed to draw them" if against.name == "x" else "")
+            raise mismatch(given, checked, against, why=why, fix=fix)
+        if checked.name == "W1":
+            d_ff = w1.shape[1]
+            check_memory("--W1", estimate_bytes(n, d, d_ff), f"an FFN with d = {d}, d_ff = {d_ff} on {n} rows")
     return w1, b1, w2, b2
+
+
+def _listed(flags: list[str]) -> str:
+    """``--W1``, ``--W1 and --b2``, ``--W1, --W2 and --b2``."""
+    return " and ".join(flags) if len(flags) < 3 else f"{', '.join(flags[:-1])} and {flags[-1]}"
 
 
 def _drawn_weights(args: Args, n: int, d: int) -> tuple[np.ndarray, ...]:
@@ -195,4 +216,9 @@ WALKTHROUGH = Walkthrough(
         "expansion": Input("integer", minimum=1),
         "seed": Input("integer", minimum=0),
     },
+    targets=(
+        Target("hidden", "hidden", uses=("x", "W1", "b1"), symbol="H"),
+        Target("activation", "activated", uses=("hidden.hidden", "activation"), symbol="A"),
+        Target("output", "y", uses=("activation.activated", "W2", "b2"), symbol="Y"),
+    ),
 )

@@ -211,9 +211,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
                 f"(started at f = {n(run.losses[0])}); {trend}"
             ],
             plots=_plots(run, names),
-            why="The minimum is at the origin where f = 0. How fast a coordinate gets there is set by its "
-            "factor |1 − 2c·lr|: the shallow direction (small c) is the slow one, the steep direction "
-            "(large c) limits how large lr may be.",
+            why=_ending(ctx, run, names),
         )
     )
     trace.outputs = {"path": run.points, "losses": run.losses}
@@ -232,6 +230,70 @@ def _verdict(k: float) -> str:
     if abs(k) == 1:
         return "stays put" if k == 1 else "flips sign, never shrinks"
     return "grows, flipping sign" if k < 0 else "grows"
+
+
+CONVERGED = (
+    "How fast a coordinate gets there is set by its factor |1 − 2c·lr|: the shallow direction "
+    "(small c) is the slow one, the steep direction (large c) limits how large lr may be."
+)
+
+
+def _ending(ctx: Context, run: descent.DescentRun, names: tuple[str, ...]) -> str:
+    """What the run did, coordinate by coordinate: converged, flipped forever, or diverged.
+
+    With a = 1, b = 10, lr = 0.11 the y factor is 1 − 2×10×0.11 = −1.2: y grows and flips
+    sign at every step while x (factor 0.78) still shrinks, so the text says the run diverged.
+    """
+    n = ctx.n
+    first, last, steps = run.points[0], run.points[-1], run.steps_done
+    flat = [v for v, c in zip(names, run.coefficients, strict=True) if c == 0]
+    where = (
+        f"The minimum is wherever {' and '.join(v for v in names if v not in flat)} = 0 "
+        f"(f does not depend on {', '.join(flat)}, which stays where it started). "
+        if flat
+        else "The minimum is at the origin, where f = 0. "
+    )
+
+    def moved(i: int) -> str:
+        return f"{n(float(first[i]))} → {n(float(last[i]))} in {steps} steps"
+
+    def factor(i: int) -> str:
+        return f"1 − 2×{n(float(run.coefficients[i]))}×{n(run.lr)} = {n(float(run.factors[i]))}"
+
+    live = [i for i in range(len(names)) if first[i] != 0 and run.coefficients[i] != 0]
+    growing = [i for i in live if abs(run.factors[i]) > 1]
+    flipping = [i for i in live if run.factors[i] == -1]
+    shrinking = [i for i in live if abs(run.factors[i]) < 1]
+    if not growing and not flipping:
+        return where + CONVERGED
+    if growing:
+        parts = []
+        for i in growing:
+            k = float(run.factors[i])
+            parts.append(
+                f"{names[i]}'s factor {factor(i)} has |factor| > 1, so every step multiplies |{names[i]}| by "
+                f"{n(abs(k))}" + (" and flips its sign" if k < 0 else "") + f" ({moved(i)})"
+            )
+        text = where + "This run moves away from it: " + "; ".join(parts) + "."
+    else:
+        i = flipping[0]
+        text = (
+            where + f"This run never gets there: {names[i]}'s factor {factor(i)} flips its sign at every step "
+            f"without shrinking it ({moved(i)}): lr = {n(run.lr)} is exactly the limit 2/λ_max."
+        )
+    for j in shrinking:
+        text += f" {names[j]}'s factor {n(float(run.factors[j]))} still shrinks it ({moved(j)})."
+    if growing:
+        text += (
+            f" One coordinate with |factor| > 1 is enough: f grows without bound. Keep lr below "
+            f"2/λ_max = {n(run.limit)}."
+        )
+        if run.losses[-1] < run.losses[0]:
+            text += (
+                f" (f still fell over these {steps} steps, while the shrinking coordinates outweighed the "
+                "growing one; with more steps it rises.)"
+            )
+    return text
 
 
 def _trend(losses: np.ndarray) -> str:

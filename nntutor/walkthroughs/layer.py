@@ -23,8 +23,15 @@ from nntutor.core.layer import dense
 from nntutor.errors import InputError
 from nntutor.trace import Step, Trace, Value
 from nntutor.walkthroughs._activation_notes import FORMULAS, activation_worked
-from nntutor.walkthroughs._common import Context, dot_worked, index_labels
-from nntutor.walkthroughs._declare import Args, Input, Walkthrough
+from nntutor.walkthroughs._common import (
+    Context,
+    Size,
+    dot_worked,
+    index_labels,
+    mismatch,
+    shape_words,
+)
+from nntutor.walkthroughs._declare import Args, Input, Target, Walkthrough
 
 MAX_WORKED_ROWS = 8
 
@@ -45,12 +52,9 @@ def check(args: Args) -> Inputs:
     n_out, n_in = w.shape
     width = x.shape[-1]
     if width != n_in:
-        if "x" in given or "W" not in given:
-            raise InputError(
-                "--x", f"has {width} numbers per example but --W has {n_in} columns (one weight per input)"
-            )
-        raise InputError(
-            "--W", f"has {n_in} columns but --x has {width} numbers per example (give --x with {n_in} numbers)"
+        raise mismatch(
+            given, Size("x", width, "numbers per example", shape_words(x)), Size("W", n_in, "columns", shape_words(w)),
+            why="one weight per input",
         )
     if b is None:
         b = np.zeros(n_out)
@@ -171,6 +175,36 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
     return trace
 
 
+# --------------------------------------------------------------------------- the asked element, worked
+
+
+def _row_of(case) -> tuple[int, tuple[int, ...]]:
+    """The neuron asked (the last index) and the element's index into z (a row of Z in a batch)."""
+    return case.index[-1], case.index
+
+
+def _product_line(case) -> str:
+    i, index = _row_of(case)
+    x, w = case.trace.inputs["x"], case.trace.inputs["W"]
+    if x.ndim == 1:
+        return dot_worked(case.ctx, f"W[{i}]·x", w[i], x, case.data("products", "Wx")[i])
+    k = index[0]
+    return dot_worked(case.ctx, f"X[{k}]·W[{i}]", x[k], w[i], case.data("products", "XWT")[k, i])
+
+
+def _bias_lines(case) -> list[str]:
+    i, index = _row_of(case)
+    z = case.data("bias", "z")[index]
+    products = case.data("products", "Wx" if case.trace.inputs["x"].ndim == 1 else "XWT")[index]
+    name = f"z{i}" if len(index) == 1 else f"Z[{index[0]},{i}]"
+    return [_product_line(case), f"{name} = {case.ctx.n(products)} + b{i} = {case.ctx.n(products)} + {case.ctx.f(case.trace.inputs['b'][i])} = {case.ctx.n(z)}"]
+
+
+def _explain_activation(case) -> list[str]:
+    z = case.data("bias", "z")[case.index]
+    return [*_bias_lines(case), activation_worked(case.ctx, case.trace.inputs["activation"], z)]
+
+
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
@@ -180,4 +214,9 @@ WALKTHROUGH = Walkthrough(
         "b": Input("vector"),
         "activation": Input("choice", choices=("relu", "leaky-relu", "sigmoid", "tanh", "gelu", "gelu-tanh", "identity")),
     },
+    targets=(
+        Target("products", "Wx", explain=lambda case: [_product_line(case)], symbol="W·x"),
+        Target("bias", "z", explain=_bias_lines),
+        Target("activation", "y", explain=_explain_activation),
+    ),
 )

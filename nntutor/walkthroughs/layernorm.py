@@ -26,7 +26,7 @@ from nntutor.core.layernorm import layer_norm
 from nntutor.errors import InputError
 from nntutor.trace import Step, Trace, Value
 from nntutor.walkthroughs._common import Context, index_labels, sum_worked
-from nntutor.walkthroughs._declare import Args, Input, Mistake, Walkthrough
+from nntutor.walkthroughs._declare import Args, Input, Mistake, Target, Walkthrough
 from nntutor.walkthroughs._transformer import shape_text
 
 MAX_SHOWN = 8  # elements of the worked row written out one by one
@@ -109,9 +109,12 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
                 worked=[
                     f"{first}s{i} = {num(row0(x)[i])} + {f(row0(sub)[i])} = {num(row0(s)[i])}" for i in range(k)
                 ],
-                why="In a transformer, LN(x + sublayer(x)) normalises the sum: the input passes "
-                "through unchanged and the sublayer only adds a correction, which keeps deep "
-                "stacks trainable.",
+                why="This is the post-norm arrangement of the original transformer: LN(x + sublayer(x)) "
+                "renormalises the sum, so x does not reach the next layer unchanged; every layer rescales "
+                "it, and deep post-norm stacks are the harder ones to train (they typically need a "
+                "learning-rate warm-up). Most recent models use pre-norm, x + sublayer(LN(x)): only the "
+                "sublayer's input is normalised, x itself passes through unchanged and each sublayer adds "
+                "a correction, which makes deep stacks easier to train.",
             )
         )
 
@@ -221,8 +224,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
                 f"{first}y{i} = {f(g0[i])}×{f(row0(r.normalized)[i])} + {f(b0[i])} = {num(row0(r.y)[i])}"
                 for i in range(k)
             ],
-            why="γ and β let the network undo the normalisation where it helps: with γ = σ and "
-            "β = μ it could restore the original values. They start at 1 and 0.",
+            why=_gamma_beta_why(ctx, r, name, is_rows),
         )
     )
     if is_rows:
@@ -230,6 +232,39 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
     else:
         trace.outputs = {"mean": float(r.mean), "var": float(r.var), "normalized": r.normalized, "y": r.y}
     return trace
+
+
+def _gamma_beta_why(ctx: Context, r, name: str, is_rows: bool) -> str:
+    """What γ and β can and cannot undo: they are per feature, μ and σ are per token.
+
+    For x = [1, 2, 3, 4]: γ = σ_ε = 1.118 and β = μ = 2.5 in every feature would give x back,
+    but with two rows of different μ and σ no single γ, β restores both.
+    """
+    n = ctx.n
+    means = np.atleast_1d(r.mean)
+    stds = np.atleast_1d(r.std)
+    text = (
+        "γ and β are learned, one per feature, and shared by every token; they start at 1 and 0 and "
+        "let the network give each feature back a scale and an offset where that helps. "
+    )
+    if not is_rows:
+        return text + (
+            f"For this one vector, γ = σ_ε = {n(float(stds[0]))} and β = μ = {n(float(means[0]))} in every "
+            f"feature would give {name} back exactly. But μ and σ belong to each token, so for a sequence of "
+            "tokens no single γ, β undoes the normalisation of every row."
+        )
+    if np.all(means == means[0]) and np.all(stds == stds[0]):
+        return text + (
+            f"Here every row has the same μ = {n(float(means[0]))} and σ_ε = {n(float(stds[0]))}, so "
+            f"γ = {n(float(stds[0]))} and β = {n(float(means[0]))} would restore them all; rows of different "
+            "scales could not all be restored by one γ, β."
+        )
+    a, b = 0, next(i for i in range(1, means.size) if means[i] != means[0] or stds[i] != stds[0])
+    return text + (
+        f"No single γ, β restores the rows: μ and σ belong to each token, and row {a} would need "
+        f"γ = {n(float(stds[a]))}, β = {n(float(means[a]))} in every feature while row {b} would need "
+        f"γ = {n(float(stds[b]))}, β = {n(float(means[b]))}."
+    )
 
 
 # --------------------------------------------------------------------------- known mistakes
@@ -259,6 +294,88 @@ def _unbiased(case) -> float | None:
     return float(case.inputs.gamma[feature] * normalized + case.inputs.beta[feature])
 
 
+# --------------------------------------------------------------------------- the asked element, worked
+
+
+class _Row(NamedTuple):
+    """The row an asked element belongs to: its values, the symbol (x, or s after a residual) and a prefix."""
+
+    pick: Any  # data -> the asked row of it (the whole vector when x is one row)
+    name: str
+    prefix: str
+    d: int
+
+
+def _row(case) -> _Row:
+    has_residual = any(step.id == "residual" for step in case.trace.steps)
+    s = case.data("residual", "s") if has_residual else case.trace.inputs["x"]
+    name = "s" if has_residual else "x"
+    if np.ndim(s) == 2:
+        r = case.index[0]
+        return _Row(lambda data: np.asarray(data)[r], name, f"row {r}: ", s.shape[-1])
+    return _Row(lambda data: data, name, "", s.shape[-1])
+
+
+def _source(case) -> np.ndarray:
+    has_residual = any(step.id == "residual" for step in case.trace.steps)
+    return case.data("residual", "s") if has_residual else case.trace.inputs["x"]
+
+
+def _explain_mean(case) -> list[str]:
+    row, n_ = _row(case), case.ctx.n
+    values = row.pick(_source(case))
+    total = float(np.sum(values))
+    return [
+        sum_worked(case.ctx, f"{row.prefix}Σ {row.name}ᵢ", values, total),
+        f"{row.prefix}μ = {n_(total)} / {row.d} = {n_(float(row.pick(case.data('mean', 'mean'))))}",
+    ]
+
+
+def _explain_deviation(case) -> list[str]:
+    row, n_, i = _row(case), case.ctx.n, case.index[-1]
+    mean = float(row.pick(case.data("mean", "mean")))
+    value = row.pick(_source(case))[i]
+    return [f"{row.prefix}{row.name}{i} − μ = {n_(value)} − {case.ctx.f(mean)} = {n_(row.pick(case.data('deviations', 'deviations'))[i])}"]
+
+
+def _explain_squared(case) -> list[str]:
+    row, n_, i = _row(case), case.ctx.n, case.index[-1]
+    deviation = row.pick(case.data("deviations", "deviations"))[i]
+    return [f"{row.prefix}({row.name}{i} − μ)² = {case.ctx.f(deviation)}² = {n_(row.pick(case.data('variance', 'squared'))[i])}"]
+
+
+def _variance_lines(case) -> list[str]:
+    row, n_ = _row(case), case.ctx.n
+    squared = row.pick(case.data("variance", "squared"))
+    total = float(np.sum(squared))
+    return [
+        sum_worked(case.ctx, f"{row.prefix}Σ ({row.name}ᵢ − μ)²", squared, total),
+        f"{row.prefix}σ² = {n_(total)} / {row.d} = {n_(float(row.pick(case.data('variance', 'var'))))}",
+    ]
+
+
+def _std_lines(case) -> list[str]:
+    row, n_ = _row(case), case.ctx.n
+    var, eps = float(row.pick(case.data("variance", "var"))), case.inputs.eps
+    return [*_variance_lines(case), f"{row.prefix}σ_ε = √(σ² + ε) = √({n_(var)} + {n_(eps)}) = {n_(float(row.pick(case.data('std', 'std'))))}"]
+
+
+def _normalized_line(case) -> str:
+    row, n_, i = _row(case), case.ctx.n, case.index[-1]
+    deviation = row.pick(case.data("deviations", "deviations"))[i]
+    std = float(row.pick(case.data("std", "std")))
+    normalized = row.pick(case.data("normalize", "normalized"))[i]
+    return f"{row.prefix}{row.name}̂{i} = ({row.name}{i} − μ) / σ_ε = {n_(deviation)} / {n_(std)} = {n_(normalized)}"
+
+
+def _explain_y(case) -> list[str]:
+    row, n_, f, i = _row(case), case.ctx.n, case.ctx.f, case.index[-1]
+    normalized = row.pick(case.data("normalize", "normalized"))[i]
+    gamma, beta = case.inputs.gamma[i], case.inputs.beta[i]
+    y = row.pick(case.data("scale-shift", "y"))[i]
+    return [_normalized_line(case), f"{row.prefix}y{i} = γ{i}·{row.name}̂{i} + β{i} = {f(gamma)}×{f(normalized)} + {f(beta)} = {n_(y)}"]
+
+
 LAYERNORM_MISTAKES = (
     Mistake("unbiased-variance", "used the unbiased variance (÷ (d−1) instead of ÷ d)", _unbiased, values=("var", "std", "normalized", "y")),
 )
@@ -274,5 +391,14 @@ WALKTHROUGH = Walkthrough(
         "eps": Input("scalar", above=0),
         "residual": Input("array"),
     },
+    targets=(
+        Target("mean", "mean", explain=_explain_mean, symbol="μ"),
+        Target("deviations", "deviations", explain=_explain_deviation),
+        Target("variance", "squared", explain=_explain_squared),
+        Target("variance", "var", explain=_variance_lines, symbol="σ²"),
+        Target("std", "std", explain=_std_lines, symbol="σ_ε"),
+        Target("normalize", "normalized", explain=lambda case: [_normalized_line(case)], symbol="x̂"),
+        Target("scale-shift", "y", explain=_explain_y),
+    ),
     mistakes=LAYERNORM_MISTAKES,
 )

@@ -32,7 +32,15 @@ from nntutor.core import loss as core
 from nntutor.core.softmax import softmax_steps
 from nntutor.errors import InputError
 from nntutor.trace import Step, Table, Trace, Value
-from nntutor.walkthroughs._common import Context, index_labels, sum_worked
+from nntutor.walkthroughs._common import (
+    Context,
+    Size,
+    blamed,
+    index_labels,
+    mismatch,
+    shape_words,
+    sum_worked,
+)
 from nntutor.walkthroughs._declare import Args, Input, Mistake, Target, Walkthrough
 
 PROB_TOLERANCE = 1e-6
@@ -85,8 +93,15 @@ def _check_probs(probs: np.ndarray) -> None:
         )
 
 
-def _check_target(target: int, count: int) -> None:
+def _check_target(given: frozenset, target: int, source: str, count: int) -> None:
+    """``target`` indexes one of the ``count`` classes of ``--source`` (the error names the flag typed)."""
     if not 0 <= target < count:
+        if blamed(given, "target", source) == source:
+            raise InputError(
+                f"--{source}",
+                f"has {count} classes (numbered 0 to {count - 1}) but --target (default {target}) is not one of them; "
+                "pass --target too",
+            )
         raise InputError("--target", f"{target} is out of range: the {count} classes are numbered 0 to {count - 1}")
 
 
@@ -100,11 +115,12 @@ def _check_pair(args: Args) -> tuple[np.ndarray, np.ndarray]:
     y_true, y_pred = args["y-true"], args["y-pred"]
     given = args.given
     if y_pred.size != y_true.size:
-        if "y-true" in given and "y-pred" not in given:
-            raise InputError(
-                "--y-true", f"has {y_true.size} numbers but the default --y-pred has {y_pred.size} (give --y-pred too)"
-            )
-        raise InputError("--y-pred", f"has {y_pred.size} numbers but --y-true has {y_true.size} (one prediction per target)")
+        raise mismatch(
+            given,
+            Size("y-pred", y_pred.size, "numbers", shape_words(y_pred)),
+            Size("y-true", y_true.size, "numbers", shape_words(y_true)),
+            why="one prediction per target",
+        )
     return y_true, y_pred
 
 
@@ -120,11 +136,11 @@ def check(args: Args) -> Inputs:
             if "probs" in given:
                 raise InputError("--logits", "give --probs or --logits, not both")
             _refuse(given, ("eps",), "only clips probabilities; from --logits the loss is ln Σ e^z − z_t, which never takes ln 0")
-            _check_target(target, logits.size)
+            _check_target(given, target, "logits", logits.size)
             return Inputs(kind, None, logits, target, None, None, None)
         probs = args["probs"]
         _check_probs(probs)
-        _check_target(target, probs.size)
+        _check_target(given, target, "probs", probs.size)
         return Inputs(kind, probs, None, target, None, None, float(args["eps"]))
     _refuse(given, CE_INPUTS, f"is used with --kind ce; --kind {kind} reads --y-true and --y-pred")
     if kind == "bce":
@@ -432,6 +448,23 @@ LOSS_MISTAKES = (
 )
 
 
+# --------------------------------------------------------------------------- the asked element, worked
+
+
+def _explain_p_used(case) -> list[str]:
+    """``p_t = p[2] = 0.6`` (after clipping, when the probability was below eps)."""
+    target, p_used = case.trace.inputs["target"], case.data("loss", "p_used")
+    p = case.trace.inputs["probs"][target]
+    if p_used != p:
+        return [f"p_t = max(p[{target}], eps) = max({case.ctx.n(p)}, {case.ctx.n(case.inputs.eps)}) = {case.ctx.n(p_used)}"]
+    return [f"p_t = p[{target}] = {case.ctx.n(p_used)}"]
+
+
+def _explain_loss(case) -> list[str]:
+    """The loss is one number: the step's own worked lines are its arithmetic."""
+    return list(case.trace.step("loss").worked)
+
+
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
@@ -444,7 +477,10 @@ WALKTHROUGH = Walkthrough(
         "y-pred": Input("vector"),
         "eps": Input("scalar", above=0, below=0.5),
     },
-    targets=(Target("loss", "p_used"), Target("loss", "loss")),
+    targets=(
+        Target("loss", "p_used", explain=_explain_p_used, symbol="p_t"),
+        Target("loss", "loss", explain=_explain_loss, symbol="L"),
+    ),
     mistakes=LOSS_MISTAKES,
     keep=("y-true", "y-pred"),
     extra=_quiz_probs,

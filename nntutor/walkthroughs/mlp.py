@@ -30,8 +30,8 @@ from nntutor.errors import InputError
 from nntutor.numfmt import human_bytes
 from nntutor.trace import Step, Table, Trace, Value
 from nntutor.walkthroughs._activation_notes import FORMULAS, activation_worked
-from nntutor.walkthroughs._common import Context, dot_worked, index_labels
-from nntutor.walkthroughs._declare import Args, Input, Walkthrough
+from nntutor.walkthroughs._common import Context, counted, dot_worked, index_labels
+from nntutor.walkthroughs._declare import Args, Input, Target, Walkthrough
 
 MAX_LAYERS = 32
 MAX_BYTES = 16 * 1024 * 1024  # what a forward pass may hold (float64), checked before allocating
@@ -129,6 +129,7 @@ class Inputs(NamedTuple):
     seed: int  # what the random layers (and a drawn x) come from
     weights_file: str | None  # the --weights file the layers were read from (None: drawn from seed)
     x_drawn: bool  # x was drawn from seed (no --x given)
+    same_weights: bool = False  # every weight of a layer set to its W[0, 0] (and every bias to b[0])
 
 
 def sizes_of(layers) -> list[int]:
@@ -157,12 +158,29 @@ def check(args: Args) -> Inputs:
         sizes = _sizes(args["sizes"])
         _check_memory("--sizes", sizes)
         params = mlp.random_parameters(sizes, rng)
+    same_weights = bool(args["same-weights"])
+    if same_weights:
+        if len(sizes) < 3:
+            raise InputError(
+                "--same-weights", f"needs a hidden layer, but --sizes {','.join(map(str, sizes))} has none "
+                "(give at least 3 numbers, e.g. 3,4,2)",
+            )
+        params = mlp.equal_weights(params)
     x = args["x"]
     if x is None:
         x = np.round(rng.uniform(-1.0, 1.0, size=sizes[0]), 2) + 0.0
-    elif x.size != sizes[0]:
-        flag = "--weights" if weights_file and "x" not in given else "--x"
-        raise InputError(flag, f"--x has {x.size} numbers but the network's input size is {sizes[0]}")
+    elif x.size != sizes[0]:  # x is only ever typed (otherwise it is drawn to fit)
+        if weights_file:
+            raise InputError("--x", f"has {counted(x.size, 'numbers')} but the network in --weights takes {sizes[0]} inputs")
+        has, layout = counted(x.size, "numbers"), ",".join(map(str, sizes))
+        if "sizes" in given:
+            raise InputError("--x", f"has {has} but --sizes {layout} starts with {sizes[0]}, the network's input size")
+        fitting = ",".join(map(str, [x.size, *sizes[1:]]))
+        raise InputError(
+            "--x",
+            f"has {has} but --sizes (default {layout}) starts with {sizes[0]}, the network's input size; "
+            f"pass --sizes too (e.g. {fitting})",
+        )
     return Inputs(
         x=x,
         layers=tuple(params),
@@ -171,6 +189,7 @@ def check(args: Args) -> Inputs:
         seed=seed,
         weights_file=weights_file,
         x_drawn=args["x"] is None,
+        same_weights=same_weights,
     )
 
 
@@ -299,7 +318,73 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
     for index in range(len(params)):
         trace.add(_layer_step(ctx, index, result, index == len(params) - 1))
     trace.outputs = {"activations": list(result.outputs), "param_count": count.total}
+    if inputs.same_weights:
+        back = mlp.backward(result)
+        trace.add(_symmetry_step(ctx, result, back))
+        trace.outputs["grads"] = [{"W": dw, "b": db} for dw, db in back.grads]
     return trace
+
+
+SYMMETRY_LR = 0.1  # the step size of the one update shown; any step keeps the copies equal
+
+
+def _symmetry_step(ctx: Context, result: mlp.ForwardPass, back: mlp.Backward) -> Step:
+    """Equal neurons get equal gradients, so one gradient step leaves them equal.
+
+    Layer 1 of 3,4,3,4 with every W1 entry c: a1 = f(c·Σx + b) in all 4 neurons;
+    ∂L/∂a1[j] = Σ_k W2[k, j]·δ2[k] is the same for every j (W2's columns are equal),
+    so the rows of ∂L/∂W1 = δ1·xᵀ are equal and W1 − lr·∂L/∂W1 keeps equal rows.
+    """
+    n, f = ctx.n, ctx.f
+    w1, _ = result.params[0]
+    dw1, db1 = back.grads[0]
+    updated = w1 - SYMMETRY_LR * dw1
+    w2, _ = result.params[1]
+    delta2, delta1 = back.deltas[1], back.deltas[0]
+    g = back.grad_inputs[0]
+    x = result.x
+    row_spread = float(np.max(np.ptp(updated, axis=0)))
+    hidden = index_labels(w1.shape[0], "n")
+    inputs = index_labels(w1.shape[1], "in")
+    worked = [
+        f"a1 = ({', '.join(n(v) for v in result.outputs[0][:4])}{', …' if result.outputs[0].size > 4 else ''}): "
+        f"every neuron of layer 1 computes {n(w1[0, 0])}×(sum of x) + {f(result.params[0][1][0])}, the same number",
+        f"loss L = ½·Σ a{len(result.params)}² = {n(back.loss)} (as if every target were 0; with any loss the hidden copies stay alike)",
+        dot_worked(ctx, "∂L/∂a1[0] = Σₖ W2[k, 0]·δ2[k]", w2[:, 0], delta2, float(g[0]))
+        + (f"; ∂L/∂a1[1] = {n(g[1])}: the same, as W2's columns are equal" if g.size > 1 else ""),
+        f"∂L/∂W1[0, 0] = δ1[0]×x[0] = {n(delta1[0])}×{f(x[0])} = {n(dw1[0, 0])} = ∂L/∂W1[1, 0]"
+        if dw1.shape[0] > 1 else f"∂L/∂W1[0, 0] = δ1[0]×x[0] = {n(delta1[0])}×{f(x[0])} = {n(dw1[0, 0])}",
+        f"after one step, lr {n(SYMMETRY_LR)}: W1[0, 0] = {n(w1[0, 0])} − {n(SYMMETRY_LR)}×{f(dw1[0, 0])} = "
+        f"{n(updated[0, 0])}; largest difference between two rows of W1: {n(row_spread)}",
+    ]
+    return Step(
+        id="symmetry",
+        title="Why the initial weights must differ",
+        formula=r"rac{\partial L}{\partial W_1} = oldsymbol{\delta}_1\,\mathbf{x}^	op,\quad "
+        r"\delta_1[j] = f'(z_1[j]) \sum_k W_2[k,j]\,\delta_2[k]",
+        formula_text="∂L/∂W1 = δ1·xᵀ with δ1[j] = f′(z1[j])·Σₖ W2[k, j]·δ2[k]",
+        values=[
+            Value("grad_W1", dw1, label="∂L/∂W1 (one row per neuron)", rows=hidden, cols=inputs),
+            Value("grad_b1", db1, label="∂L/∂b1", rows=("∂L/∂b1",), cols=hidden),
+            Value("updated_W1", updated, label=f"W1 after one step (lr {n(SYMMETRY_LR)})", rows=hidden, cols=inputs),
+        ],
+        worked=worked,
+        why="With equal weights every neuron of a layer computes the same activation"
+        + ", receives the same gradient and so makes the same update: after any number of steps they "
+        "are still copies, and the layer is no wider than one neuron. Random initial weights break "
+        "this symmetry, so each neuron can learn a different feature.",
+    )
+
+
+def _layer_targets(layer: int, last: bool) -> tuple[Target, ...]:
+    """z_l from W_l, b_l and the layer's input; a_l from z_l and the activation."""
+    before = "x" if layer == 1 else f"layer-{layer - 1}.a{layer - 1}"
+    step = f"layer-{layer}"
+    activation = "output-activation" if last else "activation"
+    return (
+        Target(step, f"z{layer}", uses=(f"{step}.W{layer}", f"{step}.b{layer}", before)),
+        Target(step, f"a{layer}", uses=(f"{step}.z{layer}", activation)),
+    )
 
 
 WALKTHROUGH = Walkthrough(
@@ -312,6 +397,13 @@ WALKTHROUGH = Walkthrough(
         "weights": Input("path"),
         "activation": Input("choice", choices=("relu", "leaky-relu", "sigmoid", "tanh", "gelu", "gelu-tanh", "identity")),
         "output-activation": Input("choice", choices=("identity", "softmax", "sigmoid")),
+        "same-weights": Input("flag"),
     },
+    targets=(
+        Target("params", "param_table", uses=("sizes",), symbol="parameters"),
+        *_layer_targets(1, False),
+        *_layer_targets(2, False),
+        *_layer_targets(3, True),
+    ),
     keep=("sizes",),
 )

@@ -17,15 +17,16 @@ nntutor.errors.InputError: --heads: d_model = 6 (the columns of --x) is not divi
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from nntutor.core.multihead import estimate_bytes, head_columns, multi_head_attention
+from nntutor.core.multihead import estimate_bytes, head_columns, head_costs, multi_head_attention
 from nntutor.errors import InputError
 from nntutor.trace import Step, Table, Trace, Value
-from nntutor.walkthroughs._common import Context, dot_worked
-from nntutor.walkthroughs._declare import Args, Input, Walkthrough
+from nntutor.walkthroughs._common import Context, Size, blamed, dot_worked, mismatch, shape_words
+from nntutor.walkthroughs._declare import Args, Input, Target, Walkthrough
 from nntutor.walkthroughs._transformer import (
     check_memory,
     feature_labels,
@@ -60,10 +61,27 @@ def divisors(d: int) -> list[int]:
     return [k for k in range(1, d + 1) if d % k == 0]
 
 
-def check_heads(d: int, heads: int, what: str = "the columns of --x") -> int:
-    """d/h, or an InputError on --heads naming the head counts that would work."""
+def check_heads(d: int, heads: int, source: str = "x", given: Collection[str] = ()) -> int:
+    """d/h, or an InputError naming the head counts that would work.
+
+    ``source`` is the input d_model comes from (``x``, its columns, or ``d-model``); the error
+    names it when the learner typed it and left --heads at its default:
+
+    >>> check_heads(6, 4, "d-model", given={"d-model"})
+    Traceback (most recent call last):
+      ...
+    nntutor.errors.InputError: --d-model: is 6 but --heads (default 4) does not divide 6: each head takes d_model/h columns; pass --heads too (e.g. 1, 2, 3, 6)
+    """
     if heads > d or d % heads:
         options = ", ".join(str(k) for k in divisors(d)[:12])
+        if blamed(given, "heads", source) == source:
+            has = f"has {d} columns (d_model = {d})" if source == "x" else f"is {d}"
+            raise InputError(
+                f"--{source}",
+                f"{has} but --heads (default {heads}) does not divide {d}: each head takes d_model/h columns; "
+                f"pass --heads too (e.g. {options})",
+            )
+        what = "the columns of --x" if source == "x" else f"--{source}"
         raise InputError(
             "--heads",
             f"d_model = {d} ({what}) is not divisible by h = {heads}: each head takes d_model/h "
@@ -89,16 +107,24 @@ def _x_and_weights(args: Args) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     n = args["seq-len"] if "seq-len" in given else x.shape[0]
     d = args["d-model"] if "d-model" in given else x.shape[1]
     heads = args["heads"]
-    check_heads(d, heads, "--d-model" if "d-model" in given else "the columns of --x")
+    check_heads(d, heads, "d-model" if "d-model" in given else "x", given)
     flag = f"--{sizes[0]}" if random_x else "--x"
     check_memory(flag, estimate_bytes(n, d, heads), f"{heads} heads over {n} tokens of width {d}")
     weights: dict[str, np.ndarray] = {}
     if seed is None:
         for name in WEIGHTS:
             w = args[name]
-            if w.shape != (d, d):
-                hint = "" if name in given else f" (the default is for d_model = {w.shape[0]}; give --{name} or use --seed)"
-                raise InputError(f"--{name}", f"expected a {d}×{d} matrix to match d_model = {d}, got {shape_text(w)}{hint}")
+            if w.shape != (d, d):  # W_Q, W_K, W_V, W_O are all d_model × d_model
+                rows = w.shape[0] != d
+                stale = [f"--{k}" for k in WEIGHTS if k not in given and args[k].shape != (d, d)]
+                raise mismatch(
+                    given,
+                    Size(name, w.shape[0 if rows else 1], "rows" if rows else "columns", shape_words(w)),
+                    Size("x", d, "columns", shape_words(x)),
+                    why=f"W_{name[1].upper()} is d_model × d_model",
+                    fix=f"pass {', '.join(stale[:-1])} and {stale[-1]} too, or --seed to draw them"
+                    if len(stale) > 1 else "",
+                )
             weights[name] = w
         return x, weights
     for name in WEIGHTS:
@@ -157,8 +183,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
                 dot_worked(ctx, f"K[{toks[0]}, d0] = X[{toks[0]}]·W_K[:, 0]", x[0], w["wk"][:, 0], r.k[0, 0]),
                 dot_worked(ctx, f"V[{toks[0]}, d0] = X[{toks[0]}]·W_V[:, 0]", x[0], w["wv"][:, 0], r.v[0, 0]),
             ],
-            why="The projections are done once, at full width d_model; the heads then share "
-            "the work by taking different columns, so h heads cost no more than one wide head.",
+            why=_cost_why(ctx, n, d, heads),
         )
     )
 
@@ -239,11 +264,9 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
             values.append(Value(f"weights{hi + 1}", res.weights, label=f"head {hi + 1} weights", rows=toks, cols=toks, heat=True))
             values.append(Value(f"head{hi + 1}", res.output, label=f"head {hi + 1} output", rows=toks, cols=feats[cols]))
             if len(worked) < 8:
-                top = int(np.argmax(res.weights[i]))
-                top1 = int(np.argmax(h1.weights[i]))
                 worked.append(
-                    f"head {hi + 1}: {toks[i]} attends most to {toks[top]} ({num(res.weights[i, top])}); "
-                    f"in head 1 to {toks[top1]} ({num(h1.weights[i, top1])})"
+                    f"head {hi + 1}: {toks[i]} attends most to {_most_attended(ctx, res.weights[i], toks)}; "
+                    f"in head 1 to {_most_attended(ctx, h1.weights[i], toks)}"
                 )
         trace.add(
             Step(
@@ -303,6 +326,37 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
     return trace
 
 
+def _cost_why(ctx: Context, n: int, d: int, heads: int) -> str:
+    """What splitting into heads costs and what it does not, in this run's sizes."""
+    num = ctx.n
+    c = head_costs(n, d, heads)
+    dh = d // heads
+    if heads == 1:
+        return (
+            f"The projections are done once, at full width d_model: four {d}×{d} weight matrices, "
+            f"{c.weights} numbers. With h = 1 the single head uses every column."
+        )
+    return (
+        "The projections are done once, at full width d_model; the heads then share the work by taking "
+        f"different columns. So h heads cost the same as one wide head in parameters (four {d}×{d} "
+        f"weight matrices, {num(c.weights)} numbers, whatever h) and in multiply-adds (the score matrices "
+        f"take h × n² × d_h = {heads}×{n}²×{dh} = {num(c.score_mults)}, as one head of width {d} would: "
+        f"{n}²×{d}). What grows with h is the number of attention weights: h matrices of n × n, "
+        f"{heads}×{n}² = {num(c.attention_numbers)} numbers against {num(c.one_head_attention_numbers)} "
+        "for one head."
+    )
+
+
+def _most_attended(ctx: Context, row: np.ndarray, toks: tuple[str, ...]) -> str:
+    """The token(s) with the largest weight in a row, ties named together: 'cat and sat (0.4011 each)'."""
+    top = float(np.max(row))
+    tied = [t for t, w in zip(toks, row, strict=True) if np.isclose(w, top, rtol=1e-12, atol=0.0)]
+    if len(tied) == 1:
+        return f"{tied[0]} ({ctx.n(top)})"
+    names = ", ".join(tied[:-1]) + f" and {tied[-1]}"
+    return f"{names} ({ctx.n(top)} each)"
+
+
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
@@ -319,4 +373,17 @@ WALKTHROUGH = Walkthrough(
         "seq-len": Input("integer", minimum=1),
         "d-model": Input("integer", minimum=1),
     },
+    targets=(
+        Target("projections", "q", uses=("x", "wq"), symbol="Q"),
+        Target("projections", "k", uses=("x", "wk"), symbol="K"),
+        Target("projections", "v", uses=("x", "wv"), symbol="V"),
+        Target("split", "q1", uses=("projections.q", "heads"), symbol="Q₁"),
+        Target("head-1", "scores", uses=("split.q1", "split.k1"), symbol="Q₁·K₁ᵀ"),
+        Target("head-1", "scaled", uses=("head-1.scores", "heads"), symbol="Q₁·K₁ᵀ/√d_h"),
+        Target("head-1", "weights1", uses=("head-1.scaled",), symbol="A₁"),
+        Target("head-1", "head1", uses=("head-1.weights1", "split.v1"), symbol="head₁"),
+        Target("other-heads", "weights2", uses=("projections.q", "projections.k", "heads"), symbol="A₂"),
+        Target("concat", "concat", uses=("head-1.head1", "other-heads.head2"), symbol="C"),
+        Target("output", "output", uses=("concat.concat", "wo"), symbol="MHA(X)"),
+    ),
 )

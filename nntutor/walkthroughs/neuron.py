@@ -18,10 +18,16 @@ import numpy as np
 
 from nntutor.core import activations
 from nntutor.core.neuron import weighted_sum
-from nntutor.errors import InputError
 from nntutor.trace import Step, Table, Trace, Value
 from nntutor.walkthroughs._activation_notes import FORMULAS, activation_worked
-from nntutor.walkthroughs._common import Context, dot_worked, index_labels
+from nntutor.walkthroughs._common import (
+    Context,
+    Size,
+    dot_worked,
+    index_labels,
+    mismatch,
+    shape_words,
+)
 from nntutor.walkthroughs._declare import Args, Input, Mistake, Target, Walkthrough
 
 COMPARED = ("relu", "leaky-relu", "sigmoid", "tanh", "gelu", "identity")
@@ -37,10 +43,10 @@ class Inputs(NamedTuple):
 
 
 def check(args: Args) -> Inputs:
-    """--w must have one weight per entry of --x."""
+    """--w must have one weight per entry of --x (the error names the one the learner typed)."""
     x, w = args["x"], args["w"]
     if x.shape != w.shape:
-        raise InputError("--w", f"expected {x.size} numbers to match --x, got {w.size}")
+        raise mismatch(args.given, Size("w", w.size, "numbers", shape_words(w)), Size("x", x.size, "numbers", shape_words(x)))
     return Inputs(x, w, float(args["b"]), args["activation"])
 
 
@@ -143,6 +149,26 @@ def _no_activation(case) -> float | None:
     return float(case.trace.outputs["z"])
 
 
+# --------------------------------------------------------------------------- the asked element, worked
+
+
+def _sum_lines(case) -> list[str]:
+    """``w·x = … = -1.4`` and ``z = w·x + b = -1.4 + 0.5 = -0.9`` for this run."""
+    x, w, b = case.trace.inputs["x"], case.trace.inputs["w"], case.trace.inputs["b"]
+    dot, z = case.data("sum", "dot"), case.data("sum", "z")
+    return [dot_worked(case.ctx, "w·x", w, x, dot), f"z = w·x + b = {case.ctx.n(dot)} + {case.ctx.f(b)} = {case.ctx.n(z)}"]
+
+
+def _explain_product(case) -> list[str]:
+    j = case.index[1]
+    x, w = case.trace.inputs["x"], case.trace.inputs["w"]
+    return [f"p{j} = w{j}×x{j} = {case.ctx.f(w[j])}×{case.ctx.f(x[j])} = {case.ctx.n(case.data('products', 'products')[2, j])}"]
+
+
+def _explain_activation(case) -> list[str]:
+    return [*_sum_lines(case), activation_worked(case.ctx, case.trace.inputs["activation"], case.data("sum", "z"))]
+
+
 NEURON_MISTAKES = (
     Mistake("no-bias", "left out the bias b (z = w·x + b)", _without_bias, values=("z", "y")),
     Mistake("relu-for-sigmoid", "applied ReLU where the question asks for sigmoid", _other_activation("sigmoid", "relu"), values=("y",)),
@@ -161,7 +187,12 @@ WALKTHROUGH = Walkthrough(
         "b": Input("scalar"),
         "activation": Input("choice", choices=("relu", "leaky-relu", "sigmoid", "tanh", "gelu", "identity")),
     },
-    targets=(Target("products", "products", rows=(2,)), Target("sum", "dot"), Target("sum", "z"), Target("activation", "y")),
+    targets=(
+        Target("products", "products", rows=(2,), explain=_explain_product),
+        Target("sum", "dot", explain=lambda case: _sum_lines(case)[:1], symbol="w·x"),
+        Target("sum", "z", explain=_sum_lines),
+        Target("activation", "y", explain=_explain_activation),
+    ),
     mistakes=NEURON_MISTAKES,
     extra=lambda rng, values: {"activation": str(rng.choice(["relu", "sigmoid", "tanh"]))},
 )

@@ -22,7 +22,15 @@ import numpy as np
 from nntutor.core.sampling import Filter, Sampling, sample_next, temperature_softmax
 from nntutor.errors import InputError
 from nntutor.trace import Step, Table, Trace, Value
-from nntutor.walkthroughs._common import Context, dot_worked, index_labels, sum_worked
+from nntutor.walkthroughs._common import (
+    Context,
+    Size,
+    dot_worked,
+    index_labels,
+    mismatch,
+    shape_words,
+    sum_worked,
+)
 from nntutor.walkthroughs._declare import Args, Input, Target, Walkthrough
 
 MAX_RANDOM_WEIGHTS = 1_000_000  # d × V numbers drawn for a random W_U
@@ -85,15 +93,16 @@ def _check_shapes(args: Args) -> None:
     d = h.size
     if wu is not None:
         if wu.shape[0] != d:
-            raise InputError(
-                "--wu",
-                f"expected {d} rows to match the {d} numbers of --h (W_U is d×V: one row per entry of h, "
-                f"one column per token), got {wu.shape[0]}",
+            raise mismatch(
+                given, Size("wu", wu.shape[0], "rows", shape_words(wu)), Size("h", d, "numbers", shape_words(h)),
+                why="W_U is d×V: one row per entry of h, one column per token",
             )
         V = wu.shape[1]
         if len(vocab) != V:
-            got = str(len(vocab)) if "vocab" in given else f"the {len(vocab)} of the default vocabulary"
-            raise InputError("--vocab", f"expected {V} names to match the {V} columns of --wu, got {got}")
+            raise mismatch(
+                given, Size("vocab", len(vocab), "names", shape_words(vocab)), Size("wu", V, "columns", shape_words(wu)),
+                why="one name per column of W_U",
+            )
     else:
         V = len(vocab)
         if d * V > MAX_RANDOM_WEIGHTS:
@@ -436,10 +445,10 @@ WALKTHROUGH = Walkthrough(
         "seed": Input("integer", minimum=0),
     },
     targets=(
-        Target("logits", "logits"),
-        Target("temperature", "scaled"),
-        Target("temperature", "exps"),
-        Target("temperature", "probs"),
-        Target("renormalise", "filtered_probs"),
+        Target("logits", "logits", uses=("h", "wu", "vocab"), symbol="z"),
+        Target("temperature", "scaled", uses=("logits.logits", "temperature"), symbol="z/T"),
+        Target("temperature", "exps", uses=("temperature.scaled",)),
+        Target("temperature", "probs", uses=("temperature.exps",), symbol="p"),
+        Target("renormalise", "filtered_probs", uses=("top-p.ranked",), symbol="p′"),
     ),
 )

@@ -95,7 +95,7 @@ def check(args: Args) -> Inputs:
         raise InputError(
             "--d-model", f"{d} is odd (expected an even number: the positional encoding pairs dimensions as sin, cos)"
         )
-    check_heads(d, heads, "--d-model")
+    check_heads(d, heads, "d-model", args.given)
     pieces = segment(words, tokenizer)
     n = sum(len(p) for p in pieces)
     if n > MAX_TOKENS:
@@ -310,8 +310,11 @@ def _positions_step(ctx, trace: Trace, r: Forward, rows, feats) -> None:
                 Value("x0", r.x0, label=f"X₀ = X_emb + PE ({shape_text(r.x0)})", rows=rows, cols=feats),
             ],
             worked=worked,
-            why="Attention by itself treats its inputs as a set; adding a different pattern at each "
-            "position lets the blocks tell 'the bank' at position 1 from 'the bank' at position 5." + see("positional-encoding"),
+            why="A causal attention layer sees which tokens come before a position but not in what order: "
+            "position p averages over the tokens 0…p with weights that depend only on their vectors, so "
+            "shuffling the earlier tokens leaves its output unchanged ('dog bites man' and 'bites dog man' "
+            "look the same from 'man'). Adding a different pattern at each position makes the order "
+            "visible to the blocks." + see("positional-encoding"),
         )
     )
 
@@ -506,5 +509,9 @@ WALKTHROUGH = Walkthrough(
         "sample": Input("flag"),
         "seed": Input("integer", minimum=0),
     },
-    targets=(Target("positions", "x0"), Target("unembed", "logits")),
+    targets=(
+        Target("positions", "x0", uses=("embedding.embedded", "positions.pe"), symbol="X₀"),
+        # the first logits only: their columns of W_U are the ones a screen shows
+        Target("unembed", "logits", rows=(0, 1, 2), uses=("final.h", "unembed.W_U"), symbol="z"),
+    ),
 )

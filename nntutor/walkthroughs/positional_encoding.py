@@ -19,7 +19,7 @@ from nntutor.core import positional as posenc
 from nntutor.errors import InputError
 from nntutor.numfmt import human_bytes
 from nntutor.trace import Step, Table, Trace, Value
-from nntutor.walkthroughs._common import Context, dot_worked
+from nntutor.walkthroughs._common import Context, Size, dot_worked, mismatch, shape_words
 from nntutor.walkthroughs._declare import Args, Input, Target, Walkthrough
 
 MAX_CELLS = 1_000_000  # numbers in the tables of one run (8 MB as float64)
@@ -147,7 +147,10 @@ def _check_rope(args: Args) -> Inputs:
             "--q", f"has {q.size} numbers; RoPE rotates pairs of dimensions, so it needs an even count (e.g. 4)"
         )
     if k.shape != q.shape:
-        raise InputError("--k", f"expected {q.size} numbers to match --q, got {k.size}")
+        raise mismatch(
+            args.given, Size("k", k.size, "numbers", shape_words(k)), Size("q", q.size, "numbers", shape_words(q)),
+            why="a query and a key of the same size",
+        )
     d = q.size
     if "d-model" in args.given and int(args["d-model"]) != d:
         raise InputError(
@@ -242,6 +245,9 @@ def _build_sinusoidal(ctx: Context, inputs: Inputs) -> Trace:
     )
 
     # 3. the full table
+    lengths = posenc.row_lengths(enc.pe)
+    last = positions.size - 1
+    squares = float(np.sum(enc.pe[last] ** 2))
     trace.add(
         Step(
             id="table",
@@ -253,10 +259,18 @@ def _build_sinusoidal(ctx: Context, inputs: Inputs) -> Trace:
                 Value("pe", enc.pe, label="PE", rows=pos_labels, cols=dim_labels, heat=True),
             ],
             worked=[f"PE({int(positions[0])}, 0) = sin({n(enc.angles[0, 0])}) = {n(enc.pe[0, 0])}"]
-            + (["position 0 is all (sin 0, cos 0) = (0, 1) pairs"] if positions[0] == 0 else []),
+            + (["position 0 is all (sin 0, cos 0) = (0, 1) pairs"] if positions[0] == 0 else [])
+            + [
+                f"‖PE({int(positions[last])})‖ = √(sum of its {d} squares) = √{n(squares)} = {n(float(lengths[last]))}: "
+                f"{half} pairs, each with sin² + cos² = 1, so √(d/2) = √{half} at every position"
+            ],
             why="Read down a column: the left columns flicker from row to row, the right ones barely "
-            "move. Every value lies in [−1, 1], whatever the position, so the encoding never swamps "
-            "the token embedding it is added to.",
+            f"move. Every value lies in [−1, 1], but a whole row has length √(d/2) = {n(float(np.sqrt(half)))} "
+            f"(at d = 512 it would be √256 = {n(float(np.sqrt(256)))}): an embedding with small entries "
+            "would be swamped by it. This is one reason the original transformer multiplies the "
+            "embeddings by √d_model before adding the encoding: entries of about 1/√d_model give an "
+            "embedding of length about 1, and the scaling brings it to about √d_model, the same order as "
+            "the encoding's length √(d/2).",
         )
     )
 
@@ -277,6 +291,10 @@ def _build_sinusoidal(ctx: Context, inputs: Inputs) -> Trace:
                 worked=[
                     f"h[{int(positions[r])}, {c}] = {n(x[r, c])} + {f(enc.pe[r, c])} = {n(total[r, c])}"
                     for r, c in ((0, 0), (positions.size - 1, min(1, d - 1)))
+                ]
+                + [
+                    f"lengths at position {int(positions[0])}: ‖x‖ = {n(float(np.linalg.norm(x[0])))}, "
+                    f"‖PE‖ = {n(float(lengths[0]))}"
                 ],
                 why="Attention treats its input as a set; after the addition the same word at two "
                 "positions is two different vectors, so order becomes visible to the network.",
@@ -300,10 +318,25 @@ def _build_sinusoidal(ctx: Context, inputs: Inputs) -> Trace:
         f"(every PE row has length √{half})"
     )
     extra = "" if positions.size >= 2 else f" (only one position was listed, so it is compared with {int(b0)})"
+    wrap = posenc.wrap_around(enc, nb)
+    wrap_text = ""
+    if wrap is not None:
+        i, j, k = wrap.near, wrap.far, wrap.pair
+        dn, df = abs(int(nb.b[i] - nb.a[i])), abs(int(nb.b[j] - nb.a[j]))
+        wrap_text = (
+            f" The whole-row cosine does not fall steadily, though: {nb_labels[j]} ({n(nb.cosines[j])}) is more "
+            f"alike than {nb_labels[i]} ({n(nb.cosines[i])}). Pair {k} turns {n(enc.frequencies[k])} rad per "
+            f"position, a full turn every {n(enc.wavelengths[k])} positions, so at Δ = {df} its angle, "
+            f"{n(wrap.angle)} rad, is {n(wrap.turn_gap)} rad from a whole number of turns, nearer to one than "
+            f"at Δ = {dn} ({n(wrap.near_gap)} rad away): cos({n(wrap.angle)}) = {n(nb.pairs[j, k])} against "
+            f"cos({n(wrap.near_angle)}) = {n(nb.pairs[i, k])}. A fast pair's similarity rises and falls again "
+            "and again as its angle wraps around; only the pairs that turn less than half a turn over these "
+            "distances (ω·Δ < π) fall steadily with distance."
+        )
     trace.add(
         Step(
             id="neighbours",
-            title="Why nearby positions look alike",
+            title="How alike two positions are, pair by pair",
             formula=r"\sin a \sin b + \cos a \cos b = \cos(a - b) = \cos(\omega_i\,\Delta)",
             formula_text="sin a·sin b + cos a·cos b = cos(a − b) = cos(ωᵢ·Δ)",
             values=[
@@ -316,7 +349,7 @@ def _build_sinusoidal(ctx: Context, inputs: Inputs) -> Trace:
             "only on how far apart they are. Here the first position is compared with each other one. "
             "In the slow pairs (small ωᵢ) a step of a few positions barely "
             "turns the angle, so the similarity stays near 1; the fast pairs tell neighbours apart. "
-            "Far-apart positions differ in the slow pairs too." + extra,
+            "Far-apart positions differ in the slow pairs too." + extra + wrap_text,
         )
     )
     trace.outputs = {"pe": enc.pe, "angles": enc.angles}

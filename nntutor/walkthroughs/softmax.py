@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from nntutor.core.softmax import softmax_steps, temperature_sweep
+from nntutor.core.softmax import temperature_softmax, temperature_sweep
 from nntutor.errors import InputError
 from nntutor.numfmt import human_bytes
 from nntutor.trace import Plot, Series, Step, Trace, Value
@@ -79,7 +79,9 @@ def check(args: Args) -> Inputs:
 def build(ctx: Context, inputs: Inputs) -> Trace:
     logits, temperatures, labels, target = inputs
     n = logits.size
-    runs = [softmax_steps(logits, float(t)) for t in temperatures]
+    limited = [temperature_softmax(logits, float(t)) for t in temperatures]
+    runs = [run for run, _ in limited]
+    overflowed = [overflow for _, overflow in limited]
     cols = _column_labels(temperatures, ctx)
     rows = tuple(labels)
     n_, f = ctx.n, ctx.f
@@ -99,18 +101,33 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
     if target is not None:
         recorded["target"] = target
     trace = ctx.new_trace(recorded)
-    trace.add(
+    top = float(np.max(logits))
+    scale_worked = [
+        f"{rows[first]}: ({n_(logits[first])} − {f(top)}) / {n_(run.temperature)} = {n_(run.scaled[first])} "
+        "(the largest logit subtracted first: z / T itself overflows)"
+        if overflow
+        else f"{rows[first]}: {n_(logits[first])} / {n_(run.temperature)} = {n_(run.scaled[first])}"
+        for run, overflow in limited
+    ]
+    scale_step = trace.add(
         Step(
             id="scale",
             title="Divide the logits by the temperature",
             formula=r"z'_i = \frac{z_i}{T}",
             formula_text="z′ᵢ = zᵢ / T",
             values=[Value("scaled", matrix("scaled"), label="z / T", rows=rows, cols=cols)],
-            worked=[f"{rows[first]}: {n_(logits[first])} / {n_(run.temperature)} = {n_(run.scaled[first])}" for run in runs],
+            worked=scale_worked,
             why="A temperature below 1 stretches the gaps between logits (sharper, more confident); "
             "above 1 it shrinks them (flatter, more uniform).",
         )
     )
+    for k, overflow in enumerate(overflowed):
+        if overflow:
+            scale_step.warnings.append(
+                f"At T = {n_(runs[k].temperature)}, z / T is beyond the largest float64 (about 1.8e308), so "
+                f"the column {cols[k]} shows (z − max z) / T, which gives the same softmax: the T → 0 limit, "
+                "all the probability on the largest logit (shared equally by ties)."
+            )
     trace.add(
         Step(
             id="shift",
@@ -118,10 +135,16 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
             formula=r"z''_i = z'_i - \max_j z'_j",
             formula_text="z″ᵢ = z′ᵢ − maxⱼ z′ⱼ",
             values=[
-                per_temperature("max", [run.maximum for run in runs], "max z/T"),
+                per_temperature(
+                    "max", [run.maximum for run in runs], "largest value of step 1" if any(overflowed) else "max z/T"
+                ),
                 Value("shifted", matrix("shifted"), label="z/T − max", rows=rows, cols=cols),
             ],
-            worked=[f"{rows[first]}: {n_(run.scaled[first])} − {f(run.maximum)} = {n_(run.shifted[first])}" for run in runs],
+            worked=[
+                f"{rows[first]}: {n_(run.scaled[first])} − {f(run.maximum)} = {n_(run.shifted[first])}"
+                + (" (already shifted in the step before)" if overflow else "")
+                for run, overflow in limited
+            ],
             why="Softmax is unchanged by adding a constant to every logit, and after the shift every "
             "exponent is ≤ 0, so e^x cannot overflow (e^1000 is infinite in float64; e^0 = 1 is fine).",
         )
@@ -169,7 +192,8 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
     )
     outputs: dict[str, Any] = {"probs": runs[0].probs if single else [run.probs for run in runs]}
     if target is not None:
-        losses = [-math.log(run.probs[target]) if run.probs[target] > 0 else math.inf for run in runs]
+        # + 0.0: −ln 1 is −0.0, shown as 0
+        losses = [-math.log(run.probs[target]) + 0.0 if run.probs[target] > 0 else math.inf for run in runs]
         step = Step(
             id="loss",
             title=f"Cross-entropy for the target {rows[target]!s}",
@@ -239,6 +263,53 @@ def _log2(case) -> float | None:
     return -math.log2(p) if p is not None else None
 
 
+# --------------------------------------------------------------------------- the asked element, worked
+
+
+def _column(data: Any, k: int) -> float:
+    """One temperature's number of a per-temperature value (a scalar when there is one temperature)."""
+    return float(data) if np.ndim(data) == 0 else float(data[k])
+
+
+def _where(case) -> tuple[int, int, str]:
+    """(row, temperature column, the row's label) of the asked element."""
+    i, k = case.index if len(case.index) == 2 else (0, case.index[0] if case.index else 0)
+    return i, k, case.trace.inputs["labels"][i]
+
+
+def _explain_shifted(case) -> list[str]:
+    i, k, label = _where(case)
+    n_ = case.ctx.n
+    scaled, top = case.data("scale", "scaled")[i, k], _column(case.data("shift", "max"), k)
+    return [f"{label}: z/T − max = {n_(scaled)} − {case.ctx.f(top)} = {n_(case.data('shift', 'shifted')[i, k])}"]
+
+
+def _explain_exp(case) -> list[str]:
+    i, k, label = _where(case)
+    n_ = case.ctx.n
+    return [f"{label}: e^({n_(case.data('shift', 'shifted')[i, k])}) = {n_(case.data('exp', 'exp')[i, k])}"]
+
+
+def _explain_sum(case) -> list[str]:
+    k = case.index[0] if case.index else 0
+    return [sum_worked(case.ctx, "S = Σⱼ eⱼ", case.data("exp", "exp")[:, k], _column(case.data("sum", "sum"), k))]
+
+
+def _explain_probs(case) -> list[str]:
+    i, k, label = _where(case)
+    n_ = case.ctx.n
+    e, total = case.data("exp", "exp")[i, k], _column(case.data("sum", "sum"), k)
+    return [f"p({label}) = e / S = {n_(e)} / {n_(total)} = {n_(case.data('probs', 'probs')[i, k])}"]
+
+
+def _explain_loss(case) -> list[str]:
+    k = case.index[0] if case.index else 0
+    target = case.trace.inputs["target"]
+    p = case.data("probs", "probs")[target, k]
+    label = case.trace.inputs["labels"][target]
+    return [f"L = −ln p({label}) = −ln({case.ctx.n(p)}) = {case.ctx.n(_column(case.data('loss', 'loss'), k))}"]
+
+
 SOFTMAX_MISTAKES = (
     Mistake("not-normalised", "did not divide by the sum of the exponentials (softmax not normalised)", _not_normalised, values=("probs",)),
     Mistake("no-max-shift", "exponentiated z/T without subtracting the largest value first", _no_shift, values=("exp",)),
@@ -257,11 +328,11 @@ WALKTHROUGH = Walkthrough(
         "target": Input("integer", minimum=0),
     },
     targets=(
-        Target("shift", "shifted"),
-        Target("exp", "exp"),
-        Target("sum", "sum"),
-        Target("probs", "probs"),
-        Target("loss", "loss"),
+        Target("shift", "shifted", explain=_explain_shifted),
+        Target("exp", "exp", explain=_explain_exp),
+        Target("sum", "sum", explain=_explain_sum),
+        Target("probs", "probs", explain=_explain_probs),
+        Target("loss", "loss", explain=_explain_loss),
     ),
     mistakes=SOFTMAX_MISTAKES,
     fixed={"temperature": np.array([1.0])},

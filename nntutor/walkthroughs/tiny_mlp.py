@@ -1,7 +1,8 @@
-"""The tiny-mlp lesson: two ReLU hinges make a ramp, a bump or a notch.
+"""The tiny-mlp lesson: two ReLU hinges make a ramp, a peak or a valley.
 
 Default: f(x) = 1·ReLU(1·x + 1) + (−1.5)·ReLU(2·x − 1) + 0 at x0 = 1, which is
-1·2 − 1.5·1 = 0.5; kinks at −1 and 0.5; a bump peaking at f(0.5) = 1.5.
+1·2 − 1.5·1 = 0.5; kinks at −1 and 0.5; a peak at f(0.5) = 1.5 that then falls
+without bound (slope −2): a bump would need a third hinge, 2·ReLU(x − 1.25).
 
 Outputs: ``y`` (f(x0)), ``grads`` (parameter → ∂f/∂θ at x0) and ``kinks``
 (``{"hinge1": x, "hinge2": x}``; a hinge with w = 0 has no kink and no entry).
@@ -23,9 +24,8 @@ from nntutor.walkthroughs._common import Context
 from nntutor.walkthroughs._declare import Args, Input, Walkthrough
 
 SHAPE_WHY = {
-    "bump": "The curve rises and then falls: the second hinge switches on with a slope steep enough to "
-    "overturn the first. Subtracting hinges is how a ReLU network builds a local bump.",
-    "notch": "The curve falls and then rises: a dip. It is a bump turned upside down (negate v1, v2).",
+    "peak": "The curve rises and then falls: a peak, where one hinge's slope overturns the other's.",
+    "valley": "The curve falls and then rises: a valley, the peak turned upside down (negate v1, v2).",
     "ramp": "The curve only ever goes one way. With slopes 0, s, 0 it is a ramp from one level to another "
     "(a soft step); with slopes that keep their sign it is a ramp that bends.",
     "flat": "Neither hinge ever changes the slope: f is constant.",
@@ -168,9 +168,12 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
             shape_worked.append(f"slope on {_interval(ctx, reg.left, reg.right)} = {terms} = {n(reg.slope)}")
     grid, f_grid, t1, t2 = tm.curve(params, x0)
     turning = [k for k in sorted({k for k in r.kinks if k is not None})]
-    if r.shape in ("bump", "notch") and turning:
+    if r.shape in ("peak", "valley") and turning:
         for k in turning:
             shape_worked.append(f"f({n(k)}) = {n(float(tm.value(params, k)))}")
+    extra = tm.levelling_hinge(r)
+    if extra is not None:
+        shape_worked.append(_levelled_worked(ctx, params, r, extra))
     trace.add(
         Step(
             id="shape",
@@ -182,8 +185,8 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
                 Value("shape", r.shape),
             ],
             worked=shape_worked,
-            why=SHAPE_WHY[r.shape] + " A wider network adds more hinges, and enough of them can "
-            "approximate any continuous curve piece by piece.",
+            why=SHAPE_WHY[r.shape] + _not_a_bump(ctx, r, extra) + " A wider network adds more hinges, and "
+            "enough of them can approximate any continuous curve on a bounded interval, piece by piece.",
             plots=[
                 Plot(
                     "f(x) and its two hinges",
@@ -198,6 +201,58 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
     kinks = {f"hinge{i}": k for i, k in enumerate(r.kinks, start=1) if k is not None}
     trace.outputs = {"y": r.y, "grads": dict(r.grads), "kinks": kinks}
     return trace
+
+
+def _hinge_text(ctx: Context, w: float, b: float, v: float) -> str:
+    """2·ReLU(x − 1.25) or −1·ReLU(−x + 0.5): the third hinge as a formula."""
+    inner = ("x" if w > 0 else "−x") + (f" + {ctx.n(b)}" if b > 0 else f" − {ctx.n(-b)}" if b < 0 else "")
+    return f"{ctx.n(v)}·ReLU({inner})"
+
+
+def _levelled_worked(ctx: Context, params: dict[str, float], r: tm.TinyMLP, extra: tuple[float, float, float]) -> str:
+    """The arithmetic that shows the third hinge levels the curve off."""
+    n = ctx.n
+    w, b, v = extra
+    x_back = -b / w
+    open_side = r.regions[-1] if w > 0 else r.regions[0]
+    side = f"x > {n(x_back)}" if w > 0 else f"x < {n(x_back)}"
+    return (
+        f"a third hinge {_hinge_text(ctx, w, b, v)}, on for {side}, starts where "
+        f"f({n(x_back)}) = {n(float(tm.value(params, x_back)))} and adds its slope {n(v * w)} there: "
+        f"{n(open_side.slope)} + {ctx.f(v * w)} = {n(open_side.slope + v * w)}"
+    )
+
+
+def _not_a_bump(ctx: Context, r: tm.TinyMLP, extra: tuple[float, float, float] | None) -> str:
+    """Why a peak (valley) of two hinges is not a bump (dip), and what would make one."""
+    if r.shape not in ("peak", "valley"):
+        return ""
+    n = ctx.n
+    goes = "falls" if r.shape == "peak" else "rises"
+    bump = "bump" if r.shape == "peak" else "dip"
+    first, last = r.regions[0], r.regions[-1]
+    ends = []
+    if first.slope != 0:
+        ends.append(f"left of x = {n(first.right)} it has slope {n(first.slope)}")
+    if last.slope != 0:
+        ends.append(f"right of x = {n(last.left)} it has slope {n(last.slope)}")
+    text = (
+        f" It is not a {bump}: {' and '.join(ends)}, so f {goes} without bound. A {bump} that levels off "
+        f"again needs its slopes to end at 0 on both sides ({'0, up, down, 0' if r.shape == 'peak' else '0, down, up, 0'}), "
+        "which takes at least three hinges."
+    )
+    if extra is not None:
+        w, b, v = extra
+        x_back = -b / w
+        level = first.intercept if w > 0 else last.intercept
+        lo, hi = (first.right, x_back) if w > 0 else (x_back, last.left)
+        text += (
+            f" Here a third hinge, {_hinge_text(ctx, w, b, v)}, would do it: it switches on where f is "
+            f"back at its level {n(level)} and cancels the slope, leaving a {bump} from x = {n(lo)} to {n(hi)}."
+        )
+    else:
+        text += " Here f is unbounded on both sides, so levelling it off takes a hinge at each end."
+    return text
 
 
 def _interval(ctx: Context, left: float, right: float) -> str:

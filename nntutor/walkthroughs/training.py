@@ -17,6 +17,7 @@ near 0.5; after it the four corners are classified correctly.
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import numpy as np
@@ -39,6 +40,7 @@ class Inputs(NamedTuple):
     batch_size: int  # at most the number of examples
     lr: float
     seed: int  # what params and orders were drawn from
+    data_size: int | None = None  # another data-set size to work out the batches per epoch for
 
 
 def check(args: Args) -> Inputs:
@@ -59,6 +61,7 @@ def check(args: Args) -> Inputs:
         batch_size=batch_size,
         lr=float(args["lr"]),
         seed=seed,
+        data_size=None if args["data-size"] is None else int(args["data-size"]),
     )
 
 
@@ -114,7 +117,10 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
                 f"2 inputs → {hidden} hidden ({activation}) → 1 output (sigmoid): "
                 f"{params.W1.size} + {hidden} + {params.W2.size} + 1 = {params.count()} parameters",
                 f"weights drawn uniformly from [−1, 1] with seed {seed}, rounded to 2 decimals; biases start at 0",
-            ],
+            ]
+            + [f"the {data.name} data set: {_batches_worked(ctx, n_examples, batch_size)}"]
+            + ([f"a data set of {inputs.data_size:,}: {_batches_worked(ctx, inputs.data_size, batch_size)}"]
+               if inputs.data_size else []),
             why="XOR cannot be separated by one straight line, so a network without a hidden layer cannot "
             "learn it; the hidden units bend the input space until it can."
             if data.name == "xor"
@@ -122,7 +128,10 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
         )
     )
 
-    # 2. The first mini-batch in detail.
+    # 2. The shuffled order of each epoch, cut into mini-batches.
+    trace.add(_shuffle_step(ctx, orders, batch_size, seed))
+
+    # 3. The first mini-batch in detail.
     first = run.first
     detail = first.detail
     cols = (*(f"example {int(i)}" for i in first.indices), "mean", "before", "after")
@@ -172,7 +181,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
         )
     )
 
-    # 3. Loss per epoch.
+    # 4. Loss per epoch.
     losses = run.losses
     shown = _epochs_to_show(len(losses))
     loss_rows = tuple((e + 1, float(losses[e])) for e in shown)
@@ -209,7 +218,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
         loss_step.warnings.append("The loss ended higher than it started: try a smaller --lr.")
     trace.add(loss_step)
 
-    # 4. Final predictions.
+    # 5. Final predictions.
     preds = run.predictions
     pred_rows = tuple(
         (i, examples[i], int(data.y[i, 0]), float(preds[i]), int(preds[i] >= 0.5), "yes" if int(preds[i] >= 0.5) == int(data.y[i, 0]) else "no")
@@ -235,6 +244,75 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
     return trace
 
 
+def _batches_worked(ctx: Context, n_examples: int, batch_size: int) -> str:
+    """``batches per epoch = ⌈N/B⌉ = ⌈8/3⌉ = ⌈2.6667⌉ = 3: 2 of 3 and a last of 8 − 2×3 = 2 examples``."""
+    count, last = tr.batches_per_epoch(n_examples, batch_size)
+    text = (f"batches per epoch = ⌈N/B⌉ = ⌈{n_examples:,}/{batch_size:,}⌉ = ⌈{ctx.n(n_examples / batch_size)}⌉ = "
+            f"{count:,}")
+    if last == batch_size:
+        return text + f", each of {_examples(batch_size)}"
+    if count == 1:
+        return text + f": one batch of all {_examples(n_examples)}, fewer than {batch_size:,}"
+    return (text + f": {count - 1:,} of {batch_size:,} and a last of {n_examples:,} − {count - 1:,}×{batch_size:,}"
+            f" = {_examples(last)}")
+
+
+def _examples(count: int) -> str:
+    return f"{count:,} example{'' if count == 1 else 's'}"
+
+
+def _batches(order: np.ndarray, batch_size: int) -> list[np.ndarray]:
+    """One epoch's order cut into mini-batches, as :func:`nntutor.core.training.train` takes them."""
+    return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+
+
+def _shuffle_step(ctx: Context, orders: np.ndarray, batch_size: int, seed: int) -> Step:
+    """The order of the first epochs (and the last), each cut into its mini-batches.
+
+    XOR with seed 0 and batch size 2: epoch 1 visits the examples in an order such as
+    2, 0, 3, 1, so its batches are (2, 0) and (3, 1).
+    """
+    epochs, count = orders.shape
+    shown = sorted({*range(min(epochs, 3)), epochs - 1})
+
+    def ids(indices) -> str:
+        return ", ".join(str(int(i)) for i in indices)
+
+    def cut(order) -> str:
+        return "  ".join(f"({ids(batch)})" for batch in _batches(order, batch_size))
+
+    rows = tuple((e + 1, ids(orders[e]), cut(orders[e])) for e in shown)
+    first = _batches(orders[0], batch_size)
+    worked = [f"epoch 1: order {ids(orders[0])} → batches {cut(orders[0])}"]
+    if np.array_equal(orders[0], np.arange(count)) and count > 1:
+        worked.append(
+            f"epoch 1's random order happens to be the original one: with {count} examples the chance "
+            f"is 1 in {count}! = {math.factorial(count):,}"
+        )
+    worked.append(
+        f"the first batch, example{'s' if len(first[0]) > 1 else ''} {ids(first[0])}, is worked in full in the next step"
+    )
+    if count % batch_size:
+        worked.append(f"{count} examples in batches of {batch_size}: the last batch of each epoch holds {count % batch_size}")
+    return Step(
+        id="shuffle",
+        title=f"Shuffle the {count} examples, then cut them into mini-batches of {batch_size}",
+        formula=r"\pi_e = \text{a random order of the } N \text{ examples}, \quad "
+        r"B_{e,k} = \text{the } k\text{-th run of } |B| \text{ examples in } \pi_e",
+        formula_text="each epoch e: a new random order πₑ of the N examples; batch k = the next |B| of them",
+        values=[
+            Value(
+                "orders",
+                Table(("epoch", "order", "mini-batches"), rows),
+                label=f"the order of each epoch (drawn at random, --seed {seed}; epochs {', '.join(str(e + 1) for e in shown)})",
+            )
+        ],
+        worked=worked,
+        why="Every epoch visits each example exactly once, but in a new order, so the mini-batches (and "
+        "the order of the updates) change from epoch to epoch instead of repeating one fixed pattern.",
+    )
+
+
 def _epochs_to_show(count: int) -> list[int]:
     """First 5, about ten evenly spaced, and the last epoch (0-based indices)."""
     chosen = set(range(min(count, 5)))
@@ -245,6 +323,10 @@ def _epochs_to_show(count: int) -> list[int]:
     return sorted(chosen)
 
 
+# The data and the starting network: what a question on the first batch needs (not the
+# shuffled order of every epoch, a 200×4 table).
+_NETWORK = ("setup.data", "W1", "b1", "W2", "b2", "activation")
+
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
@@ -254,12 +336,13 @@ WALKTHROUGH = Walkthrough(
         "activation": Input("choice", choices=("tanh", "sigmoid", "relu")),
         "epochs": Input("integer", minimum=1, maximum=5000),
         "batch-size": Input("integer", minimum=1),
+        "data-size": Input("integer", minimum=1),
         "lr": Input("scalar", maximum=100, above=0),
         "seed": Input("integer", minimum=0),
     },
     targets=(
-        Target("setup", "initial_loss"),
-        Target("first-batch", "forward", cols=(4, 5, 6)),
-        Target("first-batch", "gradients", cols=(1, 2, 3, 5)),
+        Target("setup", "initial_loss", uses=_NETWORK, symbol="L"),
+        Target("first-batch", "forward", cols=(4, 5, 6), uses=_NETWORK),
+        Target("first-batch", "gradients", cols=(1, 2, 3, 5), uses=(*_NETWORK, "lr", "first-batch.forward")),
     ),
 )

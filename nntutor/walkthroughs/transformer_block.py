@@ -48,7 +48,7 @@ from nntutor.errors import InputError
 from nntutor.trace import Step, Trace, Value
 from nntutor.walkthroughs._activation_notes import activation_worked
 from nntutor.walkthroughs._common import Context, dot_worked, index_labels, sum_worked
-from nntutor.walkthroughs._declare import Args, Input, Walkthrough
+from nntutor.walkthroughs._declare import Args, Input, Target, Walkthrough
 from nntutor.walkthroughs._transformer import check_memory, refuse_with, shape_text, token_labels
 from nntutor.walkthroughs.multi_head import check_heads
 
@@ -145,7 +145,7 @@ def check(args: Args) -> Inputs:
     x = args["x"]
     n, d = x.shape
     heads = args["heads"]
-    check_heads(d, heads)
+    check_heads(d, heads, "x", args.given)
     toks = token_labels(args["tokens"], n, args.given)
     w, source = _weights(args, n, d)
     return Inputs(x, toks, heads, args["norm"], bool(args["causal"]), args["activation"], w, source)
@@ -349,6 +349,11 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
     return trace
 
 
+# What each quiz question shows: the values its element is computed from, not all twenty
+# inputs of the block (a question on q[1,1] needs A = LN₁(x), W_Q and b_Q).
+_LN1 = ("x", "ln1.mean", "ln1.var", "ln1_gamma", "ln1_beta")
+_A = "attention-projections.attention_input"
+
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
@@ -363,4 +368,20 @@ WALKTHROUGH = Walkthrough(
         "seed": Input("integer", minimum=0),
         "weights": Input("path"),
     },
+    targets=(
+        Target("ln1", "mean", uses=("x",), symbol="μ"),
+        Target("ln1", "var", uses=("x", "ln1.mean"), symbol="σ²"),
+        Target("ln1", "y", uses=_LN1, symbol="LN₁(x)"),
+        Target("attention-projections", "q", uses=(_A, "wq", "bq"), symbol="Q"),
+        Target("attention-projections", "k", uses=(_A, "wk", "bk"), symbol="K"),
+        Target("attention-projections", "v", uses=(_A, "wv", "bv"), symbol="V"),
+        Target("attention-heads", "weights1", uses=("attention-projections.q", "attention-projections.k", "heads"), symbol="A₁"),
+        Target("attention-output", "attention", uses=("attention-output.concat", "wo", "bo"), symbol="MHA"),
+        Target("residual1", "residual1", uses=("x", "attention-output.attention"), symbol="h"),
+        Target("ln2", "y", uses=("residual1.residual1", "ln2.mean", "ln2.var", "ln2_gamma", "ln2_beta"), symbol="LN₂(h)"),
+        Target("ffn-hidden", "hidden", uses=("ffn-hidden.ffn_input", "W1", "b1"), symbol="F·W₁ + b₁"),
+        Target("ffn-hidden", "activated", uses=("ffn-hidden.hidden", "activation"), symbol="H"),
+        Target("ffn-output", "ffn", uses=("ffn-hidden.activated", "W2", "b2"), symbol="FFN"),
+        Target("residual2", "residual2", uses=("residual1.residual1", "ffn-output.ffn"), symbol="y"),
+    ),
 )
