@@ -43,7 +43,11 @@ def test_check_catches_a_builder_that_is_not_a_lesson_module(tmp_path):
     assert _check_folder(tmp_path) == [f"{path}: builder: no walkthrough named 'common'"]
     path = _variant(tmp_path, {'builder = "neuron"': 'builder = "attention"'})
     problems = _check_folder(tmp_path)
-    assert len(problems) == 1 and problems[0].startswith(f"{path}: builder: 'attention' cannot build this file's inputs")
+    assert problems == [
+        f"{path}: inputs: lack --tokens, --wq, --wk, --wv and 6 more, which builder 'attention' reads, and have --w, --b,"
+        " --activation, which it does not know (is it the builder of another lesson?)",
+        f"{path}: inputs.x.kind: is 'vector' but builder 'attention' reads a matrix",
+    ]
 
 
 def test_check_catches_a_module_without_a_declaration(tmp_path, monkeypatch):

@@ -4,8 +4,11 @@ File-level rules (keys, types, names, defaults that parse) are in
 :mod:`nntutor.catalog.lessonfile`. This module adds what only running the code can
 show, each problem naming the file (or the lesson module) and the key:
 
-- the ``builder`` is a lesson module, and builds this file's inputs on their defaults
-  (a neuron file with ``builder = "attention"`` fails here, not at a learner's run);
+- the ``builder`` is a lesson module; the file's inputs are the ones it declares, of
+  the same kinds, with defaults and bounds inside its limits (a neuron file with
+  ``builder = "attention"``, attention's ``x`` as ``kind = "text"``, or ``steps``
+  defaulting to 10⁸ with its maximum removed fail here, before anything is built);
+- the builder builds this file's inputs on their defaults;
 - a labels default is accepted as if it were typed (``default = "I,love,my"`` for a
   four-row matrix is an error, not silently replaced by ``t0..t3``);
 - every quiz target of the module names a step and value of that run (and what it
@@ -37,7 +40,7 @@ import numpy as np
 
 from nntutor.catalog import lessonfile, registry
 from nntutor.catalog.course import reference_problems
-from nntutor.catalog.run import parse_args, prepare
+from nntutor.catalog.run import fit_problems, parse_args, prepare
 from nntutor.errors import InputError, LessonFileError, NntutorError
 from nntutor.walkthroughs._declare import Args
 
@@ -103,6 +106,9 @@ def cross_references(lesson: lessonfile.Lesson, *, parse_vs: VsParser | None = N
     if reason is not None:
         return [LessonFileError(where, "builder", reason)]
     walkthrough = registry.walkthrough(lesson.builder)
+    misfits = fit_problems(lesson, walkthrough) + _looser_bounds(lesson, walkthrough)
+    if misfits:
+        return misfits  # nothing is built from inputs its builder does not read
     module = _module_file(lesson.builder)
     errors: list[LessonFileError] = []
     names = {spec.name for spec in lesson.inputs}
@@ -156,6 +162,24 @@ def cross_references(lesson: lessonfile.Lesson, *, parse_vs: VsParser | None = N
                 errors.append(LessonFileError(module, f"mistakes.{mistake.id}", f"{name!r} is no value of {lesson.name!r}"))
     if parse_vs is not None:
         errors.extend(vs_example_problems(lesson, parse_vs))
+    return errors
+
+
+def _looser_bounds(lesson: lessonfile.Lesson, walkthrough) -> list[LessonFileError]:
+    """A bound in the file that promises more than the lesson module allows (it would not hold)."""
+    errors = []
+    for spec in lesson.inputs:
+        declared = walkthrough.inputs.get(spec.name)
+        if declared is None:
+            continue
+        for key in ("minimum", "above"):
+            mine, theirs = getattr(spec, key), getattr(declared, key)
+            if mine is not None and theirs is not None and mine < theirs:
+                errors.append(LessonFileError(str(lesson.path), f"inputs.{spec.name}.{key}", f"is {mine:g}, below the {key} {theirs:g} its lesson module allows"))
+        for key in ("maximum", "below"):
+            mine, theirs = getattr(spec, key), getattr(declared, key)
+            if mine is not None and theirs is not None and mine > theirs:
+                errors.append(LessonFileError(str(lesson.path), f"inputs.{spec.name}.{key}", f"is {mine:g}, above the {key} {theirs:g} its lesson module allows"))
     return errors
 
 

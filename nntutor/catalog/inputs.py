@@ -25,7 +25,6 @@ import math
 import re
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -81,7 +80,15 @@ def parse_number(flag: str, token: str, *, expected: str = "a number") -> float:
         )
     if value != 0.0 and abs(value) < sys.float_info.min:
         raise InputError(flag, f"{_shown(text)} is too close to zero to compute with (subnormal)")
+    if value == 0.0:
+        _refuse_underflow(flag, text)
     return value
+
+
+def _refuse_underflow(flag: str, text: str) -> None:
+    """1e-400 is not zero, but ``float`` makes it 0.0 without a word: refuse it (as 1e-320 is)."""
+    if re.search("[1-9]", re.split("[eE]", text)[0]):
+        raise InputError(flag, f"{_shown(text.strip())} is too close to zero to compute with (it would become 0)")
 
 
 def parse_scalar(flag: str, raw: Any) -> float:
@@ -121,8 +128,13 @@ def parse_integer(flag: str, raw: Any) -> int:
 def _json_list(flag: str, raw: str) -> Any:
     import json  # only for inputs written as JSON lists (most runs never need it)
 
+    def checked_float(token: str) -> float:
+        if float(token) == 0.0:
+            _refuse_underflow(flag, token)
+        return float(token)
+
     try:
-        data = json.loads(raw)
+        data = json.loads(raw, parse_float=checked_float)
     except (ValueError, RecursionError):
         raise InputError(flag, f"{_shown(raw)} is not a valid JSON list") from None
     if not isinstance(data, list):
@@ -299,19 +311,18 @@ def parse_choice(flag: str, raw: Any, choices: Sequence[str]) -> str:
 
 
 def read_text_file(flag: str, path_text: str, *, max_bytes: int = MAX_FILE_BYTES) -> str:
-    """Read a UTF-8 text file a learner named, refusing what is not text."""
-    path = Path(path_text)
-    if not path.exists():
-        raise InputError(flag, f"{_shown(path_text)} does not exist (expected a UTF-8 text file)")
-    if path.is_dir():
-        raise InputError(flag, f"{_shown(path_text)} is a folder (expected a UTF-8 text file)")
+    """Read a UTF-8 text file a learner named, refusing what is not text.
+
+    Only a regular file is read, and at most ``max_bytes`` of it
+    (:func:`nntutor.catalog.reading.read_limited`): ``--file /dev/zero`` or a
+    pipe is refused at once instead of read without end.
+    """
+    from nntutor.catalog.reading import FileProblem, read_limited
+
     try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise InputError(flag, f"{_shown(path_text)} is {size:,} bytes (at most {max_bytes:,} are read)")
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(flag, f"{_shown(path_text)} cannot be read ({exc.strerror or exc})") from None
+        data = read_limited(path_text, max_bytes)
+    except FileProblem as problem:
+        raise InputError(flag, f"{_shown(path_text)} {problem} (expected a UTF-8 text file)") from None
     if b"\x00" in data:
         raise InputError(flag, f"{_shown(path_text)} looks binary (expected a UTF-8 text file)")
     try:

@@ -7,6 +7,13 @@ with ``tomllib`` and never executed. Each names a *builder*: the lesson module
 ``nntutor.walkthroughs.<builder>`` (see :mod:`nntutor.catalog.registry`);
 :mod:`nntutor.catalog.check` validates every reference from a file into code.
 
+A file is read only when it is a regular file of at most 256 KB inside its
+folder; TOML nested too deeply, a symbolic-link loop, an unreadable file or
+folder and a name too long are each one :class:`~nntutor.errors.LessonFileError`
+naming the file. Control characters in a file's text (title, narrative, hints,
+help, quiz items) are kept escaped (``\x1b``), so a file cannot drive the
+learner's terminal.
+
 >>> lesson = load_lesson("neuron")
 >>> lesson.title, [spec.flag for spec in lesson.inputs][:3]
 ('A single neuron', ['--x', '--w', '--b'])
@@ -14,14 +21,18 @@ with ``tomllib`` and never executed. Each names a *builder*: the lesson module
 
 from __future__ import annotations
 
+import math
 import os
 import re
+import stat
 import tomllib
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from nntutor.catalog import registry
+from nntutor.catalog.reading import FileProblem, read_limited
 from nntutor.errors import InputError, LessonFileError
+from nntutor.escapes import escape_controls
 
 FORMAT_VERSION = 1
 MAX_LESSON_BYTES = 256 * 1024
@@ -190,10 +201,24 @@ def lesson_dirs(extra: str | os.PathLike | None = None) -> list[Path]:
 
 
 def _check_dir(path: Path) -> None:
-    if not path.exists():
-        raise LessonFileError(str(path), "", "lessons folder does not exist")
-    if not path.is_dir():
+    try:
+        mode = os.stat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        raise LessonFileError(str(path), "", "lessons folder does not exist") from None
+    except OSError as exc:  # a name too long, a loop of symbolic links
+        raise LessonFileError(str(path), "", f"lessons folder cannot be used ({exc.strerror or exc})") from None
+    if not stat.S_ISDIR(mode):
         raise LessonFileError(str(path), "", "is not a folder (expected a folder of lesson .toml files)")
+
+
+def _toml_files(folder: Path) -> list[Path]:
+    """The ``*.toml`` entries of ``folder``, sorted; a folder that cannot be listed is an error, not empty."""
+    try:
+        with os.scandir(folder) as entries:
+            names = sorted(entry.name for entry in entries if entry.name.endswith(".toml"))
+    except OSError as exc:
+        raise LessonFileError(str(folder), "", f"lessons folder cannot be read ({exc.strerror or exc})") from None
+    return [folder / name for name in names]
 
 
 def lesson_files(dirs: list[Path]) -> dict[str, Path]:
@@ -201,19 +226,33 @@ def lesson_files(dirs: list[Path]) -> dict[str, Path]:
     found: dict[str, Path] = {}
     for folder in reversed(dirs):
         _check_dir(folder)
-        for path in sorted(folder.glob("*.toml")):
+        for path in _toml_files(folder):
             if NAME_PATTERN.fullmatch(path.stem) and _inside(path, folder):
                 found[path.stem] = path
     return found
 
 
 def _inside(path: Path, folder: Path) -> bool:
-    """True when ``path`` really lives in ``folder`` (a symbolic link out of it does not)."""
+    """True when ``path`` really lives in ``folder`` (a symbolic link out of it, or a loop, does not)."""
+    return _outside_reason(path, folder) is None
+
+
+def _outside_reason(path: Path, folder: Path) -> str | None:
+    """Why ``path`` is not a file of ``folder`` (``None`` when it is)."""
     try:
         path.resolve().relative_to(folder.resolve())
-    except (OSError, ValueError):
-        return False
-    return path.is_file()
+    except RuntimeError:  # Python 3.11 reports a loop of symbolic links so
+        return "is a loop of symbolic links (not followed)"
+    except OSError as exc:
+        return f"cannot be resolved ({exc.strerror or exc})"
+    except ValueError:
+        return "is a link out of its folder (not followed)"
+    try:
+        if not path.is_file():
+            return "is not a regular file (a folder, a pipe or a device)"
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc})"
+    return None
 
 
 def find_lesson_file(name: str, dirs: list[Path]) -> Path:
@@ -224,7 +263,8 @@ def find_lesson_file(name: str, dirs: list[Path]) -> Path:
     for folder in dirs:
         _check_dir(folder)
         path = folder / f"{key}.toml"
-        if path.exists() and _inside(path, folder):
+        # listed, not stat-ed: a folder that cannot be read is an error, never "not there"
+        if path in _toml_files(folder) and _inside(path, folder):
             return path
     raise UnknownLesson(name, sorted(lesson_files(dirs)))
 
@@ -277,21 +317,29 @@ def load_all(extra_dir: str | os.PathLike | None = None, *, check_inputs: bool =
 def read_lesson_file(path: Path, *, check_inputs: bool = True) -> Lesson:
     """Read and validate one lesson file; the first problem raises ``LessonFileError``."""
     data = _read_toml(path)  # parsed once, for both validating and building
-    errors = validate_data(path, data, check_inputs=check_inputs)
+    errors = _validated(path, data, check_inputs=check_inputs)
     if errors:
         raise errors[0]
     return _build_lesson(path, data)
 
 
+_TOO_DEEP = "is nested too deeply (arrays or tables inside each other)"
+
+
+def _validated(path: Path, data: dict[str, Any], *, check_inputs: bool = True) -> list[LessonFileError]:
+    """:func:`validate_data`, with a value nested too deeply to check reported as a problem of the file."""
+    try:
+        return validate_data(path, data, check_inputs=check_inputs)
+    except RecursionError:
+        return [LessonFileError(str(path), "", _TOO_DEEP)]
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
     where = str(path)
     try:
-        size = path.stat().st_size
-        if size > MAX_LESSON_BYTES:
-            raise LessonFileError(where, "", f"is {size:,} bytes; a lesson file may be at most {MAX_LESSON_BYTES:,}")
-        data = path.read_bytes()
-    except OSError as exc:
-        raise LessonFileError(where, "", f"cannot be read ({exc.strerror or exc})") from None
+        data = read_limited(path, MAX_LESSON_BYTES)
+    except FileProblem as problem:
+        raise LessonFileError(where, "", str(problem)) from None
     if b"\x00" in data:
         raise LessonFileError(where, "", "looks binary (expected a TOML text file)")
     try:
@@ -300,6 +348,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise LessonFileError(where, "", "is not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise LessonFileError(where, "", f"is not valid TOML ({exc})") from None
+    except RecursionError:
+        raise LessonFileError(where, "", _TOO_DEEP) from None
 
 
 def _type_name(expected: Any) -> str:
@@ -343,7 +393,7 @@ def validate_file(path: Path) -> list[LessonFileError]:
         data = _read_toml(path)
     except LessonFileError as exc:
         return [exc]
-    return validate_data(path, data)
+    return _validated(path, data)
 
 
 def validate_data(path: Path, data: dict[str, Any], *, check_inputs: bool = True) -> list[LessonFileError]:
@@ -394,6 +444,9 @@ def validate_data(path: Path, data: dict[str, Any], *, check_inputs: bool = True
         if name in RESERVED_FLAGS:
             errors.append(LessonFileError(where, label, f"--{name} is a flag every lesson already has"))
         seen.add(name)
+        for bound in ("minimum", "maximum", "above", "below"):
+            if bound in raw and math.isnan(raw[bound]):
+                errors.append(LessonFileError(where, f"{label}.{bound}", "is NaN (expected a number)"))
         if not check_inputs:
             continue
         from nntutor.catalog import inputs as input_parsing  # NumPy: only when defaults are parsed
@@ -433,6 +486,10 @@ def validate_data(path: Path, data: dict[str, Any], *, check_inputs: bool = True
                 errors.append(LessonFileError(where, f"{label}.answer", f"must be the number of a choice (1–{len(choices)})"))
         elif isinstance(raw["answer"], bool) or not isinstance(raw["answer"], (int, float)):
             errors.append(LessonFileError(where, f"{label}.answer", "must be a number"))
+        elif not math.isfinite(raw["answer"]):
+            errors.append(LessonFileError(where, f"{label}.answer", f"is {raw['answer']} (expected a finite number)"))
+        if "tolerance" in raw and not (math.isfinite(raw["tolerance"]) and raw["tolerance"] >= 0):
+            errors.append(LessonFileError(where, f"{label}.tolerance", f"is {raw['tolerance']} (expected a finite number, 0 or more)"))
     return errors
 
 
@@ -450,37 +507,39 @@ def _build_input(raw: dict[str, Any]) -> InputSpec:
     return InputSpec(
         name=raw["name"],
         kind=raw["kind"],
-        help=raw["help"],
+        help=escape_controls(raw["help"]),
         default=raw.get("default"),
         choices=tuple(raw.get("choices", ())),
         minimum=raw.get("minimum"),
         maximum=raw.get("maximum"),
         above=raw.get("above"),
         below=raw.get("below"),
-        metavar=raw.get("metavar", ""),
+        metavar=escape_controls(raw.get("metavar", "")),
     )
 
 
 def _build_lesson(path: Path, data: dict[str, Any]) -> Lesson:
+    """The validated ``data`` as a :class:`Lesson`, its text with control characters escaped."""
+    shown = escape_controls
     return Lesson(
         name=data["name"],
-        title=data["title"],
-        part=data["part"],
+        title=shown(data["title"]),
+        part=shown(data["part"]),
         order=data["order"],
-        summary=data["summary"],
+        summary=shown(data["summary"]),
         builder=data["builder"],
-        narrative=reflow(data["narrative"]),
+        narrative=shown(reflow(data["narrative"])),
         path=path,
         inputs=tuple(_build_input(raw) for raw in data.get("inputs", [])),
-        hints=tuple(data.get("hints", [])),
+        hints=tuple(shown(hint) for hint in data.get("hints", [])),
         quiz=tuple(
             QuizItem(
-                id=raw["id"],
+                id=shown(raw["id"]),
                 kind=raw["kind"],
-                prompt=raw["prompt"],
+                prompt=shown(raw["prompt"]),
                 answer=raw["answer"],
-                explanation=raw["explanation"],
-                choices=tuple(raw.get("choices", ())),
+                explanation=shown(raw["explanation"]),
+                choices=tuple(shown(str(choice)) for choice in raw.get("choices", ())),
                 tolerance=raw.get("tolerance"),
                 hint=raw.get("hint", ""),
             )
@@ -502,13 +561,19 @@ def check_all(extra_dir: str | os.PathLike | None = None) -> tuple[int, list[Les
         except LessonFileError as exc:
             errors.append(exc)
             continue
-        for path in sorted(folder.glob("*.toml")):
+        try:
+            paths = _toml_files(folder)
+        except LessonFileError as exc:
+            errors.append(exc)
+            continue
+        for path in paths:
             count += 1
             if not NAME_PATTERN.fullmatch(path.stem):
                 errors.append(LessonFileError(str(path), "", "file name must be lower-case letters, digits and '-'"))
                 continue
-            if not _inside(path, folder):
-                errors.append(LessonFileError(str(path), "", "is a link out of its folder (not followed)"))
+            reason = _outside_reason(path, folder)
+            if reason is not None:
+                errors.append(LessonFileError(str(path), "", reason))
                 continue
             errors.extend(validate_file(path))
     return count, errors

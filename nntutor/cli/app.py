@@ -358,6 +358,7 @@ def show_lesson(lesson, raw: dict[str, Any], *, output_format: str | None, outpu
     from nntutor.catalog.steps import start_step
     from nntutor.cli.resume import resume_command
     from nntutor.render import output as out
+    from nntutor.walkthroughs._budget import shared_by
 
     digits = _parse_precision(precision)
     display = _display_flags(precision, full, plots)
@@ -369,7 +370,12 @@ def show_lesson(lesson, raw: dict[str, Any], *, output_format: str | None, outpu
     if from_step is not None and (fmt_name != "text" or vs is not None):
         where = "--vs" if vs is not None else f"--format {fmt_name}"
         raise InputError("--from-step", f"is for the text view, a step at a time (not with {where})")
-    trace = run_lesson(lesson, raw, precision=digits)
+    given = tuple(spec.flag for spec in lesson.inputs  # the flags that can make an output large
+                  if raw.get(spec.name) not in (None, False) and spec.kind not in ("flag", "choice") and spec.name != "seed")
+    changed = vs_overrides(lesson, vs) if vs is not None else None  # a bad --vs fails before any run
+    # with --vs both runs are kept in memory at once: they share each memory limit
+    with shared_by(1 if vs is None else 2):
+        trace = run_lesson(lesson, raw, precision=digits)
     first = start_step(trace, from_step)
     if course is None:
         from nntutor.catalog.course import load_course
@@ -377,11 +383,11 @@ def show_lesson(lesson, raw: dict[str, Any], *, output_format: str | None, outpu
         course, _ = load_course(lessons_dir)
     trace.what_next = course.what_next(lesson)
     delivery = {"format": fmt_name, "path": output, "precision": digits, "limit": 0 if full else 8, "plots": plots, "step": step,
-                "first": first, "resume": resume_command(lesson, raw, "--step", *display)}
+                "first": first, "resume": resume_command(lesson, raw, "--step", *display), "size_flags": given}
     if vs is None:
         finished = out.deliver(trace, **delivery)
     else:
-        finished = show_comparison(lesson, raw, trace, vs, **delivery)
+        finished = show_comparison(lesson, raw, trace, vs, changed, **delivery)
     if finished:
         _record_studied(lesson.name)
 
@@ -449,13 +455,24 @@ def vs_overrides(lesson, text: str) -> dict[str, Any]:
     return {name: value for name, value in given.items() if value is not None and value is not False}
 
 
-def show_comparison(lesson, raw: dict[str, Any], first_run, vs: str, **delivery: Any) -> bool:
-    """``--vs``: run the lesson again with those flags changed and hand both runs to the output."""
+def show_comparison(lesson, raw: dict[str, Any], first_run, vs: str, changed: dict[str, Any] | None = None,
+                    **delivery: Any) -> bool:
+    """``--vs``: run the lesson again with those flags changed (``changed``: the parsed ``vs``) and
+    hand both runs to the output.
+
+    Both runs are kept in memory at once, so they share each memory limit (each is
+    checked against half of it, before anything is allocated; run the first one
+    within ``shared_by(2)`` too).
+    """
     from nntutor.catalog.run import run_lesson
     from nntutor.render import output as out
     from nntutor.render.compare import Comparison
+    from nntutor.walkthroughs._budget import shared_by
 
-    second = run_lesson(lesson, {**raw, **vs_overrides(lesson, vs)}, precision=delivery["precision"])
+    if changed is None:
+        changed = vs_overrides(lesson, vs)
+    with shared_by(2):
+        second = run_lesson(lesson, {**raw, **changed}, precision=delivery["precision"])
     return out.deliver(Comparison(first_run, second, vs), **delivery)
 
 
@@ -766,5 +783,8 @@ def make_app(argv: list[str] | None = None) -> typer.Typer:
 
 def main() -> None:
     """Console-script entry point."""
+    from nntutor.render.streams import setup
+
+    setup()  # closed streams, encodings without Unicode, $COLUMNS out of range
     app = make_app(sys.argv[1:])
     typer.main.get_command(app).main(args=sys.argv[1:], prog_name="nntutor")

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from nntutor.escapes import escape_controls
 from nntutor.numfmt import fmt
 from nntutor.render.layout import DEFAULT_LIMIT, INLINE, rows_table, shown_indices
 from nntutor.trace import Step, Trace, Value, WhatNext
@@ -23,7 +24,7 @@ def escape(text: Any) -> str:
     >>> escape("a|b*c")
     'a\\\\|b\\\\*c'
     """
-    out = str(text).replace("\\", "\\\\")
+    out = escape_controls(str(text)).replace("\\", "\\\\")
     for ch in "|*_`[]<>#$":
         out = out.replace(ch, "\\" + ch)
     return out.replace("\n", " ")

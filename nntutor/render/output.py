@@ -8,9 +8,15 @@
 - **Width.** The terminal's width on a terminal; ``$COLUMNS`` (else 100) in a
   pipe; 100 in a file.
 - **Format.** A format name comes from ``--format`` or from the file's
-  extension (:func:`choose_format`); :data:`RENDERERS` turns a lesson's
-  :class:`~nntutor.trace.Trace` into that format, :data:`COMPARISON_RENDERERS`
-  a :class:`~nntutor.render.compare.Comparison` (``--vs``).
+  extension (:func:`choose_format`; an extension that names another format is
+  refused); :data:`RENDERERS` turns a lesson's :class:`~nntutor.trace.Trace`
+  into that format, :data:`COMPARISON_RENDERERS` a
+  :class:`~nntutor.render.compare.Comparison` (``--vs``).
+- **Cost.** Before anything is drawn, what the output would cost is estimated
+  (:mod:`nntutor.render.cost`) and an output too large is refused, naming the
+  flag. JSON is written as a stream, never built as one string.
+- **Encoding.** Where stdout cannot write Unicode, JSON is written with ``\\u``
+  escapes and text falls back to ASCII (:mod:`nntutor.render.streams`).
 
 A command gathers its inputs and hands over::
 
@@ -77,9 +83,34 @@ def choose_format(output_format: str | None, path: str | None) -> str:
     return EXTENSIONS[suffix]
 
 
+def check_extension(output_format: str, path: str | None) -> None:
+    """Refuse ``--format F -o PATH`` when the extension names another format (Markdown in ``x.json``).
+
+    A ``.txt`` file, or an extension no format claims, takes any format.
+
+    >>> check_extension("markdown", "notes.txt"), check_extension("json", "trace.out")
+    (None, None)
+    >>> check_extension("markdown", "trace.json")
+    Traceback (most recent call last):
+      ...
+    nntutor.errors.InputError: --format: markdown does not match the extension of 'trace.json' (json); drop --format, or name the file .md
+    """
+    if path is None:
+        return
+    suffix = Path(path).suffix.lower()
+    named = EXTENSIONS.get(suffix)
+    if named is None or named == "text" or named == output_format:
+        return
+    wanted = next((ext for ext, fmt in EXTENSIONS.items() if fmt == output_format), None)
+    rename = f", or name the file {wanted}" if wanted else ""
+    raise InputError("--format", f"{output_format} does not match the extension of {path!r} ({named}); drop --format{rename}")
+
+
 def prepare(output_format: str | None, path: str | None) -> str:
     """:func:`choose_format`, and a refusal of an unwritable ``path``, before any work is done."""
     chosen = choose_format(output_format, path)
+    if output_format is not None:
+        check_extension(chosen, path)
     if path is not None:
         from nntutor.render.files import check_writable
 
@@ -165,8 +196,11 @@ def error_console() -> Console:
 
 
 def print_message(message: str, *, style: str = "") -> None:
-    """One line to stderr (errors, notices): never parsed as markup."""
-    error_console().print(Text(message, style=style), soft_wrap=True)
+    """One line to stderr (errors, notices): never parsed as markup, control characters escaped
+    (a path or a word quoted in a message cannot drive the terminal)."""
+    from nntutor.escapes import escape_controls
+
+    error_console().print(Text(escape_controls(message), style=style), soft_wrap=True)
 
 
 def plain_text(renderables: Iterable[RenderableType], width: int, *, soft_wrap: bool = False) -> str:
@@ -213,6 +247,12 @@ class Options(NamedTuple):
     resume: Callable[[int], str] | None = None
 
 
+class Document(NamedTuple):
+    """A document written as a stream: ``write(out, ascii_only)`` (JSON: ``\\u`` escapes with ``ascii_only``)."""
+
+    write: Callable[[IO[str], bool], None]
+
+
 class Screen(NamedTuple):
     """Terminal text not drawn yet; :func:`deliver` draws it styled on a terminal, plain elsewhere.
 
@@ -249,10 +289,10 @@ def _trace_markdown(trace, options: Options) -> str:
     return render_markdown(trace, precision=options.precision, limit=options.limit, plots=options.plots)
 
 
-def _trace_json(trace, options: Options) -> str:
-    from nntutor.render.json import render_json
+def _trace_json(trace, options: Options) -> Document:
+    from nntutor.render.json import write_json
 
-    return render_json(trace)
+    return Document(lambda out, ascii_only: write_json(trace, out, ascii_only=ascii_only))
 
 
 def _trace_picture(kind: str) -> Callable[[Any, Options], str]:
@@ -274,13 +314,13 @@ def _comparison_text(comparison, options: Options) -> Screen:
     return Screen(draw)
 
 
-def _comparison_json(comparison, options: Options) -> str:
-    from nntutor.render.json import comparison_json
+def _comparison_json(comparison, options: Options) -> Document:
+    from nntutor.render.json import comparison_document, write_document
 
-    return comparison_json(comparison)
+    return Document(lambda out, ascii_only: write_document(comparison_document(comparison), out, ascii_only=ascii_only))
 
 
-RENDERERS: dict[str, Callable[[Any, Options], str | Screen]] = {
+RENDERERS: dict[str, Callable[[Any, Options], str | Screen | Document]] = {
     "text": _trace_text,
     "markdown": _trace_markdown,
     "json": _trace_json,
@@ -289,7 +329,7 @@ RENDERERS: dict[str, Callable[[Any, Options], str | Screen]] = {
 }
 """Format name -> the renderer of a lesson's trace: text (a :class:`Screen`) or a document."""
 
-COMPARISON_RENDERERS: dict[str, Callable[[Any, Options], str | Screen]] = {
+COMPARISON_RENDERERS: dict[str, Callable[[Any, Options], str | Screen | Document]] = {
     "text": _comparison_text,
     "markdown": _comparison_text,
     "json": _comparison_json,
@@ -308,11 +348,14 @@ def deliver(
     limit: int = 8,
     plots: bool = True,
     step: bool = False,
+    size_flags: tuple[str, ...] = (),
     first: int = 1,
     resume: Callable[[int], str] | None = None,
 ) -> bool:
     """Render a trace (or a :class:`~nntutor.render.compare.Comparison`) in ``format`` and send it on.
 
+    First an output that would cost too much is refused (``InputError`` naming
+    the flag; ``size_flags`` are the flags the message suggests making smaller).
     To ``path`` when given (atomically, then a ``wrote PATH (format)`` notice
     on stderr); else to stdout: text styled on a terminal, where ``step``
     shows one step at a time if stdin is a terminal too; plain text in a pipe.
@@ -320,9 +363,21 @@ def deliver(
     last step, else True.
     """
     from nntutor.render.compare import Comparison
+    from nntutor.render.cost import refuse_if_too_costly
+    from nntutor.render.files import write_atomic
 
+    refuse_if_too_costly(subject, format, limit=limit, size_flags=size_flags)
     table = COMPARISON_RENDERERS if isinstance(subject, Comparison) else RENDERERS
     rendered = table[format](subject, Options(precision, limit, plots, first, resume))
+    if isinstance(rendered, Document):
+        if path is None:
+            from nntutor.render.streams import writes_unicode
+
+            rendered.write(sys.stdout, not writes_unicode(sys.stdout))
+        else:
+            write_atomic(path, lambda handle: rendered.write(handle, False))
+            print_message(f"wrote {path} ({format})")
+        return True
     if isinstance(rendered, Screen):
         if path is None and styled(sys.stdout):
             if step and rendered.page is not None and is_terminal(sys.stdin) and is_terminal(sys.stdout):
@@ -336,8 +391,6 @@ def deliver(
     if path is None:
         sys.stdout.write(rendered if rendered.endswith("\n") else rendered + "\n")
         return True
-    from nntutor.render.files import write_atomic
-
     write_atomic(path, rendered)
     print_message(f"wrote {path} ({format})")
     return True

@@ -18,9 +18,12 @@ from rich.console import Group, RenderableType
 from rich.rule import Rule
 from rich.text import Text
 
+from nntutor.errors import InputError
+from nntutor.escapes import escape_controls
 from nntutor.numfmt import fmt
 from nntutor.render import output
 from nntutor.render.json import plain
+from nntutor.render.streams import writes_unicode
 from nntutor.render.terminal import (
     STYLE_DIM,
     STYLE_FORMULA,
@@ -47,13 +50,26 @@ def commands_text(question) -> str:
     return CHOICE_COMMANDS_TEXT if question is not None and question.kind == "choice" else COMMANDS_TEXT
 
 
-def make_reader(stdin: IO[str], screen: IO[str]) -> Callable[[], str | None]:
+MAX_LINE_CHARS = 1_000
+"""The longest answer line read as it is (answers themselves are at most 200 characters)."""
+MAX_SKIPPED_CHARS = 1_000_000
+"""How much of a longer line is skipped, looking for its end, before the input is given up on."""
+
+
+def make_reader(stdin: IO[str] | None, screen: IO[str]) -> Callable[[], str | None]:
     """``read()`` for :func:`nntutor.quiz.questions.play`: a prompt and one line (``None`` at end of input).
 
     In a terminal the line is read with ``input`` (line editing); otherwise
-    lines are read one by one from the pipe and echoed, so a transcript reads
-    like a session.
+    lines are read one by one from the pipe and echoed (control characters
+    escaped), so a transcript reads like a session. A closed stdin is the end of
+    input. A line is never read whole when it is long: its first
+    :data:`MAX_LINE_CHARS` characters are kept (the answer parser refuses them as
+    too long) and the rest is skipped up to its line break; a line that has none
+    within :data:`MAX_SKIPPED_CHARS` (``< /dev/zero``, a file without newlines)
+    ends the quiz with an ``InputError`` instead of being read without end.
     """
+    if stdin is None:
+        return lambda: None
     interactive = output.is_terminal(stdin) and output.is_terminal(screen)
 
     def read() -> str | None:
@@ -61,18 +77,34 @@ def make_reader(stdin: IO[str], screen: IO[str]) -> Callable[[], str | None]:
         screen.flush()
         if interactive:
             try:
-                return input()
+                return input()[: MAX_LINE_CHARS + 1]
             except EOFError:
                 screen.write("\n")
                 return None
-        line = stdin.readline()
+        line = stdin.readline(MAX_LINE_CHARS + 2)  # the line, its line break and one character more
         if line == "":
             screen.write("\n")
             return None
-        screen.write(line if line.endswith("\n") else line + "\n")
-        return line.rstrip("\r\n")
+        if not line.endswith("\n") and len(line) > MAX_LINE_CHARS:
+            _skip_rest_of_line(stdin, len(line))
+        text = line.rstrip("\r\n")[: MAX_LINE_CHARS + 1]
+        shown = escape_controls(text[:MAX_LINE_CHARS]) + ("…" if len(text) > MAX_LINE_CHARS else "")
+        screen.write(shown + "\n")
+        return text
 
     return read
+
+
+def _skip_rest_of_line(stdin: IO[str], read_so_far: int) -> None:
+    while True:
+        chunk = stdin.readline(64 * 1024)
+        if chunk == "" or chunk.endswith("\n"):
+            return
+        read_so_far += len(chunk)
+        if read_so_far > MAX_SKIPPED_CHARS:
+            raise InputError(
+                "stdin", f"a line runs past {MAX_SKIPPED_CHARS:,} characters without a line break (expected one answer a line)"
+            )
 
 
 class QuizView:
@@ -328,7 +360,7 @@ def quiz_json(result, summary, seed: int | None) -> str:
         "by_lesson": {t.name: {"correct": t.correct, "asked": t.asked, "credit": t.credit} for t in summary.by_lesson},
         "by_step": {t.name: {"correct": t.correct, "asked": t.asked} for t in summary.by_step},
     }
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    return json.dumps(doc, indent=2, ensure_ascii=not writes_unicode(sys.stdout)) + "\n"
 
 
 # --------------------------------------------------------------------------- progress
@@ -408,7 +440,7 @@ def progress_renderable(report: dict[str, Any], now: float) -> RenderableType:
 
 
 def progress_json(report: dict[str, Any]) -> str:
-    return json.dumps(plain(report), indent=2, ensure_ascii=False) + "\n"
+    return json.dumps(plain(report), indent=2, ensure_ascii=not writes_unicode(sys.stdout)) + "\n"
 
 
 def stdout_view() -> QuizView:

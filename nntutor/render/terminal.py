@@ -24,6 +24,7 @@ from rich.rule import Rule
 from rich.table import Table as RichTable
 from rich.text import Text
 
+from nntutor.escapes import escape_controls
 from nntutor.numfmt import fmt
 from nntutor.render.layout import DEFAULT_LIMIT, INLINE, rows_table, shown_indices
 from nntutor.render.output import FULL_WIDTH, has_colour, make_console, plain_text
@@ -52,10 +53,10 @@ def _cell(value: Any, precision: int) -> Text:
         items = [fmt(item, precision) if isinstance(item, (float, np.floating)) else str(item) for item in value]
         if len(items) > DEFAULT_LIMIT:
             items = [*items[:4], f"… ({len(items) - 7} more)", *items[-3:]]
-        return Text(" ".join(items))
+        return Text(escape_controls(" ".join(items)))
     if isinstance(value, np.ndarray):
         return Text(_inline_array(value, precision))
-    return Text(str(value))
+    return Text(escape_controls(str(value)))
 
 
 def _inline_array(array: np.ndarray, precision: int) -> str:
@@ -67,7 +68,7 @@ def _inline_array(array: np.ndarray, precision: int) -> str:
 
 def _labels(labels: Sequence[str] | None, count: int) -> list[str]:
     if labels is not None and len(labels) == count:
-        return [str(label) for label in labels]
+        return [escape_controls(str(label)) for label in labels]
     return [str(i) for i in range(count)]
 
 
@@ -244,7 +245,7 @@ def mixed_table(value: Value, precision: int, limit: int) -> RichTable:
     data: Table = value.data
     table = _new_table()
     for column in data.columns:
-        table.add_column(Text(str(column)))
+        table.add_column(Text(escape_controls(str(column))))
     row_limit = max(limit * 4, 24)
     indices = shown_indices(len(data.rows), row_limit)
     for i in indices:
@@ -268,7 +269,7 @@ def mapping_table(value: Value, precision: int, limit: int) -> RichTable:
             table.add_row(Text("⋮"), Text("⋮"))
             continue
         key, item = items[i]
-        table.add_row(Text(str(key)), _cell(item, precision))
+        table.add_row(Text(escape_controls(str(key))), _cell(item, precision))
     return table
 
 
@@ -279,7 +280,7 @@ def scalar_text(value: Value, precision: int) -> Text:
     text = Text()
     text.append(value.display_name, style=STYLE_LABEL)
     text.append(" = " if not isinstance(data, str) else ": ")
-    text.append(data if isinstance(data, str) else fmt(data, precision))
+    text.append(escape_controls(data) if isinstance(data, str) else fmt(data, precision))
     return text
 
 
@@ -305,7 +306,7 @@ def value_renderables(value: Value, precision: int, limit: int, heat: bool = Fal
     elif kind == "labels":
         text = Text()
         text.append(title, style=STYLE_LABEL)
-        text.append(": " + " | ".join(value.data))
+        text.append(": " + escape_controls(" | ".join(value.data)))
         yield text
     elif kind == "ragged":
         for index, item in enumerate(value.data):

@@ -9,6 +9,7 @@ Linux), or from ``$XDG_DATA_HOME`` when platformdirs is missing.
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
@@ -29,3 +30,18 @@ def data_dir(explicit: str | os.PathLike | None = None) -> Path:
         base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
         return Path(base) / "nntutor"
     return Path(platformdirs.user_data_dir("nntutor", appauthor=False))
+
+
+def make_data_dir(folder: Path) -> None:
+    """Create ``folder`` (and its parents) if needed; an ``OSError`` that says why it cannot be.
+
+    ``mkdir`` alone reports a link to a missing folder, or a file in the way, as
+    "File exists"; this names what is there instead.
+    """
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        if folder.is_symlink():
+            target = os.readlink(folder)
+            raise OSError(errno.ENOENT, f"it is a symbolic link to {target!r}, which does not exist", str(folder)) from None
+        raise OSError(errno.ENOTDIR, "it exists and is not a folder", str(folder)) from None

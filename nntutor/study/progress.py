@@ -12,7 +12,11 @@ beside it in the study log (:mod:`nntutor.study.studylog`), which this store rea
   timeout makes the second writer wait instead of failing).
 - A file that cannot be read (corrupt, not SQLite, wrong tables, or written by a
   newer nntutor) is renamed to ``progress.sqlite3.unreadable-<UTC time>`` (never
-  deleted), a notice says so, and a fresh file is started.
+  deleted), a notice says so, and a fresh file is started. Only such a file is:
+  a full disk, an I/O error, a lock held too long or a folder that cannot be
+  written is a :class:`ProgressError` (exit code 1) and the file is left as it is.
+- The file is never reached through a symbolic link, and a pipe or a device in
+  its place is refused (SQLite would follow the one and block on the other).
 
 Spaced review (Leitner boxes): a right answer moves an item up a box and it
 comes back after 1, 3, 7, 14, then 30 days; a wrong, revealed or skipped
@@ -31,6 +35,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import stat
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -39,13 +44,19 @@ from typing import Any
 
 from nntutor.errors import NntutorError
 from nntutor.study import credit, studylog
-from nntutor.study.datadir import PROGRESS_FILENAME, data_dir
+from nntutor.study.datadir import PROGRESS_FILENAME, data_dir, make_data_dir
 
 SCHEMA_VERSION = 1
 FILENAME = PROGRESS_FILENAME
 BUSY_TIMEOUT_SECONDS = 15.0
 DAY = 86400.0
 INTERVALS = (1 * DAY, 3 * DAY, 7 * DAY, 14 * DAY, 30 * DAY)  # after 1, 2, … right answers in a row
+SIDE_FILES = ("-wal", "-shm", "-journal")  # SQLite's own files beside the database
+MAX_REASON_CHARS = 200
+
+# SQLite's primary result codes (``sqlite3.Error.sqlite_errorcode & 0xFF``)
+_DAMAGED = {11, 26}  # SQLITE_CORRUPT, SQLITE_NOTADB: the file really cannot be read
+_FULL, _IOERR, _BUSY, _LOCKED = 13, 10, 5, 6
 
 _TABLES = {
     "schema_version": "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
@@ -104,9 +115,10 @@ class Store:
         self.path = self.folder / FILENAME
         self.notices: list[str] = []
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
+            make_data_dir(self.folder)
         except OSError as exc:
             raise ProgressError(f"cannot create the data folder {self.folder} ({exc.strerror or exc}); set --data-dir or NNTUTOR_HOME") from None
+        self._refuse_special_files()
         self._conn = self._open()
 
     # ------------------------------------------------------------------ opening
@@ -119,6 +131,20 @@ class Store:
         conn.row_factory = sqlite3.Row
         conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
         return conn
+
+    def _refuse_special_files(self) -> None:
+        """A symbolic link, pipe or device named like the database (or its side files) is refused."""
+        for path in (self.path, *(self.path.with_name(FILENAME + suffix) for suffix in SIDE_FILES)):
+            try:
+                mode = os.lstat(path).st_mode
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                raise ProgressError(f"cannot use {path} ({exc.strerror or exc})") from None
+            if stat.S_ISLNK(mode):
+                raise ProgressError(f"{path} is a symbolic link; not following it (move it away, or set --data-dir)")
+            if not stat.S_ISREG(mode):
+                raise ProgressError(f"{path} is not a regular file (a folder, a pipe or a device); move it away, or set --data-dir")
 
     def _open(self) -> sqlite3.Connection:
         for _ in range(3):
@@ -135,27 +161,23 @@ class Store:
             except _Unreadable as exc:
                 conn.close()
                 self._move_aside(str(exc))
-            except sqlite3.OperationalError as exc:
+            except sqlite3.Error as exc:
                 conn.close()
-                if "locked" in str(exc) or "busy" in str(exc):
-                    raise ProgressError(f"{self.path} is busy (another nntutor is writing to it); try again") from None
-                if "readonly" in str(exc) or "unable to open" in str(exc):
-                    raise ProgressError(f"cannot write {self.path} ({exc})") from None
-                self._move_aside(f"SQLite says: {exc}")
-            except sqlite3.DatabaseError as exc:
-                conn.close()
+                if not _damaged(exc):  # a full disk or a lock says nothing about the file: leave it
+                    raise ProgressError(_explain(exc, f"cannot use {self.path}")) from None
                 self._move_aside(f"SQLite says: {exc}")
         raise ProgressError(f"cannot start a fresh progress database at {self.path}")
 
     def _check(self, conn: sqlite3.Connection) -> None:
-        """Raise ``_Unreadable`` when the file is not a progress database this version can use."""
+        """Raise ``_Unreadable`` when the file is not a progress database this version can use.
+
+        Errors that say nothing about the file (a full disk, a lock) are raised as they are.
+        """
         try:
             names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        except sqlite3.OperationalError as exc:
-            if "locked" in str(exc) or "busy" in str(exc):
+        except sqlite3.Error as exc:
+            if not _damaged(exc):
                 raise
-            raise _Unreadable(f"SQLite says: {exc}") from None
-        except sqlite3.DatabaseError as exc:
             raise _Unreadable(f"SQLite says: {exc}") from None
         if not names:
             return  # a new (empty) file
@@ -202,6 +224,9 @@ class Store:
             if side.exists():
                 with suppress(OSError):
                     os.replace(side, target.with_name(target.name + suffix))
+        reason = " ".join(reason.split())  # quick_check lists its findings on several lines
+        if len(reason) > MAX_REASON_CHARS:
+            reason = reason[: MAX_REASON_CHARS - 1] + "…"
         self.notices.append(
             f"your progress file could not be read ({reason}); it was moved to {target} "
             "(kept, not deleted) and a fresh one was started"
@@ -367,6 +392,40 @@ class Store:
         return weights
 
 
+def _code(exc: sqlite3.Error) -> int | None:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return None if code is None else code & 0xFF
+
+
+def _damaged(exc: sqlite3.Error) -> bool:
+    """True when SQLite says the file itself is broken (not a full disk, a lock or a permission)."""
+    code = _code(exc)
+    if code is not None:
+        return code in _DAMAGED
+    text = str(exc)
+    return "malformed" in text or "not a database" in text
+
+
+def _explain(exc: sqlite3.Error, doing: str) -> str:
+    """One line for an SQLite error that is not the file's fault, saying what the learner can do.
+
+    >>> _explain(sqlite3.OperationalError("database or disk is full"), "could not save progress")
+    'could not save progress: the disk is full (database or disk is full); nothing was changed: free some space and try again'
+    """
+    code = _code(exc)
+    text = str(exc)
+    if code == _FULL or (code is None and "disk is full" in text):
+        return f"{doing}: the disk is full ({text}); nothing was changed: free some space and try again"
+    if code == _IOERR or (code is None and "I/O error" in text):
+        return (
+            f"{doing}: the disk could not be written ({text}; it may be full, or a file-size limit was reached); "
+            "nothing was changed"
+        )
+    if code in (_BUSY, _LOCKED) or "locked" in text or "busy" in text:
+        return f"{doing}: it is busy (another nntutor is writing to it); try again"
+    return f"{doing} ({text})"
+
+
 def _now(now: float | None) -> float:
     return time.time() if now is None else float(now)
 
@@ -390,5 +449,5 @@ def _transaction(conn: sqlite3.Connection, *, convert: bool = True) -> Iterator[
         with suppress(sqlite3.Error):
             conn.execute("ROLLBACK")
         if convert and isinstance(exc, sqlite3.Error):
-            raise ProgressError(f"could not save progress ({exc})") from None
+            raise ProgressError(_explain(exc, "could not save progress")) from None
         raise

@@ -6,14 +6,17 @@ the lesson live (the lesson file holds the data: inputs, defaults, narrative, hi
     WALKTHROUGH = Walkthrough(
         check=check,            # Args (each flag parsed on its own) -> the lesson's typed inputs
         build=build,            # (Context, inputs) -> Trace; never raises an input error
+        inputs={"x": Input("matrix"), "seq-len": Input("integer", minimum=1, maximum=9000)},
         targets=(Target("scores", "scores"), Target("softmax", "weights")),
         mistakes=(Mistake("no-scale", "forgot to divide the scores by √d_k", _no_scale),),
         keep=("sizes",),        # inputs the quiz leaves at their defaults
     )
 
 ``nntutor check`` reads these declarations: the builder named by a lesson file must be
-a module with a ``WALKTHROUGH``, every target must name a step and value that a run on
-the defaults produces, and every mistake must apply to an existing value.
+a module with a ``WALKTHROUGH``, the file's inputs must be the ones it declares, of the
+same kinds, every target must name a step and value that a run on the defaults
+produces, and every mistake must apply to an existing value. The limits declared with
+an input hold whatever a lesson file says: a file may narrow them, never lift them.
 
 >>> args = Args({"x": 1.5, "causal": False}, given={"x"})
 >>> args["x"], args.given
@@ -83,6 +86,26 @@ class Mistake(NamedTuple):
     values: tuple[str, ...] = ()
 
 
+class Input(NamedTuple):
+    """An input a lesson module reads: its kind (as in a lesson file) and the limits no file can lift.
+
+    ``Input("integer", minimum=1, maximum=1000)``: a whole number from 1 to 1000 (``--steps``).
+    The bounds mean what they mean in a lesson file (each entry of a vector or matrix is
+    checked); ``above``/``below`` are strict. A choice input lists the choices the module
+    knows: a file may offer fewer, never others.
+    """
+
+    kind: str
+    minimum: float | None = None
+    maximum: float | None = None
+    above: float | None = None
+    below: float | None = None
+    choices: tuple[str, ...] = ()
+
+    def bounds(self) -> dict[str, float | None]:
+        return {"minimum": self.minimum, "maximum": self.maximum, "above": self.above, "below": self.below}
+
+
 class Walkthrough(NamedTuple):
     """Everything code-side about one lesson.
 
@@ -90,6 +113,7 @@ class Walkthrough(NamedTuple):
       do not go together, sizes that would exhaust memory), raising ``InputError`` that
       names the flag; returns the typed inputs (a NamedTuple) ``build`` works from.
     - ``build(ctx, inputs) -> Trace``: the teaching; it never refuses input.
+    - ``inputs``: every input ``check`` reads, name -> :class:`Input` (its kind and limits).
     - ``targets``: the values numeric quiz questions ask about (empty: every computed value).
     - ``mistakes``: the known mistakes a wrong answer is checked against.
     - ``keep``: inputs the quiz does not perturb (sizes, inputs that only go with another choice).
@@ -100,6 +124,7 @@ class Walkthrough(NamedTuple):
 
     check: Callable[[Args], Any]
     build: Callable[[Any, Any], Any]
+    inputs: Mapping[str, Input] = {}
     targets: tuple[Target, ...] = ()
     mistakes: tuple[Mistake, ...] = ()
     keep: tuple[str, ...] = ()

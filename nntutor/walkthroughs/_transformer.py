@@ -22,6 +22,7 @@ import numpy as np
 
 from nntutor.errors import InputError
 from nntutor.numfmt import human_bytes
+from nntutor.walkthroughs._budget import allowance
 from nntutor.walkthroughs._common import index_labels
 
 # Runs whose arrays would need more than this are refused up front.
@@ -32,12 +33,13 @@ MAX_BYTES = 256 * 1024 * 1024
 
 
 def check_memory(flag: str, needed: int, what: str) -> None:
-    """Refuse a run that would need more than :data:`MAX_BYTES`, with the estimate."""
-    if needed > MAX_BYTES:
+    """Refuse a run that would need more than :data:`MAX_BYTES` (its share with ``--vs``), with the estimate."""
+    limit, why = allowance(MAX_BYTES)
+    if needed > limit:
         raise InputError(
             flag,
             f"{what} would need about {human_bytes(needed)} of memory "
-            f"(at most {human_bytes(MAX_BYTES)}); choose smaller sizes",
+            f"(at most {human_bytes(limit)}{why}); choose smaller sizes",
         )
 
 

@@ -21,7 +21,7 @@ from nntutor.errors import InputError
 from nntutor.trace import Plot, Series, Step, Trace, Value
 from nntutor.walkthroughs._activation_notes import NAMES, activation_worked, derivative_worked
 from nntutor.walkthroughs._common import Context
-from nntutor.walkthroughs._declare import Args, Target, Walkthrough
+from nntutor.walkthroughs._declare import Args, Input, Target, Walkthrough
 
 SHOWN = ("relu", "leaky-relu", "sigmoid", "tanh", "gelu", "gelu-tanh")
 MAX_POINTS = 10_000
@@ -182,5 +182,9 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
+    inputs={
+        "at": Input("vector"),
+        "alpha": Input("scalar", minimum=0, maximum=1),
+    },
     targets=tuple(Target(name, name, rows=(1, 2)) for name in ("relu", "leaky-relu", "sigmoid", "tanh", "gelu")),
 )

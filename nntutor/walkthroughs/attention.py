@@ -14,6 +14,7 @@ from nntutor.core.attention import attention
 from nntutor.errors import InputError
 from nntutor.numfmt import human_bytes
 from nntutor.trace import Deferred, Step, Trace, Value
+from nntutor.walkthroughs._budget import allowance
 from nntutor.walkthroughs._common import (
     Context,
     Size,
@@ -22,7 +23,7 @@ from nntutor.walkthroughs._common import (
     shape_words,
     sum_worked,
 )
-from nntutor.walkthroughs._declare import Args, Mistake, Target, Walkthrough
+from nntutor.walkthroughs._declare import Args, Input, Mistake, Target, Walkthrough
 
 MAX_MEMORY_BYTES = 4 * 1024**3
 DEFAULT_SEQ_LEN = 4
@@ -42,12 +43,13 @@ def memory_estimate(n: int, d: int) -> int:
 def check_size(flag: str, n: int, d: int) -> None:
     """Refuse, before allocating anything, a run that would exhaust memory."""
     need = memory_estimate(n, d)
-    if need > MAX_MEMORY_BYTES:
+    limit, why = allowance(MAX_MEMORY_BYTES)
+    if need > limit:
         scores = 8 * n * n
         raise InputError(
             flag,
             f"{n} tokens × {d} dims needs ~{human_bytes(need)} (the {n}×{n} score matrix alone is "
-            f"{human_bytes(scores)}); at most {human_bytes(MAX_MEMORY_BYTES)} is allowed",
+            f"{human_bytes(scores)}); at most {human_bytes(limit)} is allowed{why}",
         )
 
 
@@ -378,6 +380,19 @@ ATTENTION_MISTAKES = (
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
+    inputs={
+        "x": Input("matrix"),
+        "tokens": Input("labels"),
+        "wq": Input("matrix"),
+        "wk": Input("matrix"),
+        "wv": Input("matrix"),
+        "causal": Input("flag"),
+        "no-scale": Input("flag"),
+        "padding": Input("vector"),
+        "seq-len": Input("integer", minimum=1),
+        "d-model": Input("integer", minimum=1),
+        "seed": Input("integer", minimum=0),
+    },
     targets=(
         Target("scores", "scores", explain=_explain_scores),
         Target("scale", "scaled", explain=_explain_scaled),

@@ -26,7 +26,7 @@ from nntutor.core import attention_cost as core
 from nntutor.errors import InputError
 from nntutor.trace import Step, Table, Trace, Value
 from nntutor.walkthroughs._common import Context
-from nntutor.walkthroughs._declare import Args, Mistake, Target, Walkthrough
+from nntutor.walkthroughs._declare import Args, Input, Mistake, Target, Walkthrough
 from nntutor.walkthroughs.multi_head import check_heads
 
 MAX_LENGTHS = 12  # rows of the tables
@@ -592,6 +592,20 @@ def _quiz_sizes(rng: np.random.Generator, values: dict[str, Any]) -> dict[str, A
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
+    inputs={
+        "seq-lens": Input("vector", minimum=1),
+        "d-model": Input("integer", minimum=1, maximum=1000000),
+        "heads": Input("integer", minimum=1),
+        "layers": Input("integer", minimum=1, maximum=100000),
+        "batch": Input("integer", minimum=1, maximum=1000000),
+        "d-ff": Input("integer", minimum=1, maximum=10000000),
+        "dtype": Input("choice", choices=("fp16", "bf16", "fp32", "fp64")),
+        "window": Input("integer", minimum=1, maximum=1000000),
+        "time-lens": Input("vector", minimum=1),
+        "repeats": Input("integer", minimum=1, maximum=100),
+        "seed": Input("integer", minimum=0),
+        "no-timing": Input("flag"),
+    },
     targets=(
         Target("memory", "memory", cols=(3,)),
         Target("flops", "flops", cols=(1, 2, 3)),

@@ -37,7 +37,7 @@ from nntutor.walkthroughs._common import (
     mismatch,
     shape_words,
 )
-from nntutor.walkthroughs._declare import Args, Target, Walkthrough
+from nntutor.walkthroughs._declare import Args, Input, Target, Walkthrough
 
 MAX_PARAMS = 1000
 MAX_CHOSEN = 6
@@ -677,6 +677,19 @@ def _explain_bias_gradient(layer: int):
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
+    inputs={
+        "x": Input("vector"),
+        "y": Input("vector"),
+        "W1": Input("matrix"),
+        "b1": Input("vector"),
+        "W2": Input("matrix"),
+        "b2": Input("vector"),
+        "activation": Input("choice", choices=("sigmoid", "tanh", "relu")),
+        "output-activation": Input("choice", choices=("sigmoid", "identity", "softmax")),
+        "loss": Input("choice", choices=("half-sse", "mse", "ce")),
+        "lr": Input("scalar", above=0),
+        "param": Input("text"),
+    },
     targets=(
         Target("hidden", "z1", uses=("x", "W1", "b1"), explain=lambda case: _pre_activation_lines(case, 1)),
         Target("hidden", "h", uses=("hidden.z1", "activation"), explain=_explain_h),

@@ -36,6 +36,7 @@ from nntutor.core.attention import (
 from nntutor.errors import InputError
 from nntutor.numfmt import human_bytes
 from nntutor.trace import Step, Trace, Value
+from nntutor.walkthroughs._budget import allowance
 from nntutor.walkthroughs._common import (
     Context,
     Size,
@@ -44,7 +45,7 @@ from nntutor.walkthroughs._common import (
     mismatch,
     shape_words,
 )
-from nntutor.walkthroughs._declare import Args, Mistake, Target, Walkthrough
+from nntutor.walkthroughs._declare import Args, Input, Mistake, Target, Walkthrough
 from nntutor.walkthroughs._transformer import random_matrix, shape_text, token_labels
 from nntutor.walkthroughs.attention import MAX_MEMORY_BYTES, check_padding
 
@@ -81,7 +82,8 @@ def memory_estimate(n: int, d: int, d_k: int, d_v: int) -> int:
 
 def _check_size(flag: str, n: int, d: int, d_k: int, d_v: int) -> None:
     need = memory_estimate(n, d, d_k, d_v)
-    if need > MAX_MEMORY_BYTES:
+    limit, why = allowance(MAX_MEMORY_BYTES)
+    if need > limit:
         if 10 * n * n >= 8 * d * (2 * d_k + d_v):
             part = f"each {n}×{n} matrix is {human_bytes(8 * n * n)}"
         else:
@@ -89,7 +91,7 @@ def _check_size(flag: str, n: int, d: int, d_k: int, d_v: int) -> None:
         raise InputError(
             flag,
             f"{n} tokens × {d} dims needs ~{human_bytes(need)} for the forward and backward pass "
-            f"({part}); at most {human_bytes(MAX_MEMORY_BYTES)} is allowed",
+            f"({part}); at most {human_bytes(limit)} is allowed{why}",
         )
 
 
@@ -560,6 +562,20 @@ def _explain_dx(case) -> list[str]:
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
+    inputs={
+        "x": Input("matrix"),
+        "tokens": Input("labels"),
+        "wq": Input("matrix"),
+        "wk": Input("matrix"),
+        "wv": Input("matrix"),
+        "dout": Input("matrix"),
+        "causal": Input("flag"),
+        "no-scale": Input("flag"),
+        "padding": Input("vector"),
+        "seq-len": Input("integer", minimum=1),
+        "d-model": Input("integer", minimum=1),
+        "seed": Input("integer", minimum=0),
+    },
     targets=(
         Target("values", "dV", uses=("forward.A", "values.dO"), explain=_explain_dv),
         Target("values", "dA", uses=("values.dO", "forward.qkv"), explain=_explain_da),

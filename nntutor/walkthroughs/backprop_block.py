@@ -47,7 +47,7 @@ from nntutor.errors import InputError
 from nntutor.trace import Step, Table, Trace, Value
 from nntutor.walkthroughs._activation_notes import NAMES
 from nntutor.walkthroughs._common import Context, dot_worked, index_labels
-from nntutor.walkthroughs._declare import Args, Mistake, Target, Walkthrough
+from nntutor.walkthroughs._declare import Args, Input, Mistake, Target, Walkthrough
 from nntutor.walkthroughs._transformer import (
     check_memory,
     random_matrix,
@@ -628,6 +628,22 @@ def _quiz_masks(rng: np.random.Generator, values: dict[str, Any]) -> dict[str, A
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
+    inputs={
+        "x": Input("matrix"),
+        "tokens": Input("labels"),
+        "target": Input("vector"),
+        "wu": Input("matrix"),
+        "vocab": Input("integer", minimum=2),
+        "dy": Input("matrix"),
+        "heads": Input("integer", minimum=1),
+        "d-ff": Input("integer", minimum=1),
+        "causal": Input("flag"),
+        "padding": Input("vector"),
+        "activation": Input("choice", choices=("relu", "gelu")),
+        "lr": Input("scalar", above=0),
+        "seed": Input("integer", minimum=0),
+        "weights": Input("path"),
+    },
     targets=(Target("loss", "∂L/∂y"), Target("residual-h", "∂L/∂h"), Target("residual-x", "∂L/∂x")),
     mistakes=MISTAKES,
     keep=("target", "lr"),

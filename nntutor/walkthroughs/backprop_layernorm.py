@@ -38,7 +38,7 @@ from nntutor.walkthroughs._common import (
     shape_words,
     sum_worked,
 )
-from nntutor.walkthroughs._declare import Args, Mistake, Target, Walkthrough
+from nntutor.walkthroughs._declare import Args, Input, Mistake, Target, Walkthrough
 from nntutor.walkthroughs._transformer import random_matrix, refuse_with, shape_text
 
 MAX_CELLS = 1_000_000  # numbers in the tables of one run (8 MB as float64), as positional-encoding
@@ -570,6 +570,17 @@ _STATS = "forward.row statistics"  # μ and σ_ε of each row (x has rows by def
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
+    inputs={
+        "x": Input("array"),
+        "dy": Input("array"),
+        "gamma": Input("vector"),
+        "beta": Input("vector"),
+        "eps": Input("scalar", above=0),
+        "residual": Input("array"),
+        "seed": Input("integer", minimum=0),
+        "seq-len": Input("integer", minimum=1),
+        "d-model": Input("integer", minimum=1),
+    },
     targets=(
         Target("params", "∂L/∂β", uses=("dy",), explain=_explain_dbeta),
         Target("params", "∂L/∂γ", uses=("dy", "forward.x̂"), explain=_explain_dgamma),

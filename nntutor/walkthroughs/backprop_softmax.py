@@ -34,8 +34,9 @@ from nntutor.core.softmax import (
 from nntutor.errors import InputError
 from nntutor.numfmt import fmt, fmt_factor, human_bytes
 from nntutor.trace import Step, Trace, Value
+from nntutor.walkthroughs._budget import allowance
 from nntutor.walkthroughs._common import Context, dot_worked, sum_worked
-from nntutor.walkthroughs._declare import Args, Mistake, Target, Walkthrough
+from nntutor.walkthroughs._declare import Args, Input, Mistake, Target, Walkthrough
 from nntutor.walkthroughs.attention import MAX_MEMORY_BYTES
 
 DEFAULT_CLASSES = 4  # random logits with --seed alone
@@ -52,11 +53,12 @@ def memory_estimate(n: int) -> int:
 def check_size(flag: str, n: int) -> None:
     """Refuse, before allocating anything, a Jacobian that would exhaust memory (the limit of the attention lessons)."""
     need = memory_estimate(n)
-    if need > MAX_MEMORY_BYTES:
+    limit, why = allowance(MAX_MEMORY_BYTES)
+    if need > limit:
         raise InputError(
             flag,
             f"{n:,} classes need ~{human_bytes(need)} (the {n}×{n} Jacobian alone is {human_bytes(8 * n * n)}); "
-            f"at most {human_bytes(MAX_MEMORY_BYTES)} is allowed",
+            f"at most {human_bytes(limit)} is allowed{why}",
         )
 
 
@@ -427,6 +429,15 @@ def _explain_cross_entropy(case) -> list[str]:
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
+    inputs={
+        "logits": Input("vector"),
+        "labels": Input("labels"),
+        "temperature": Input("scalar", above=0),
+        "target": Input("integer", minimum=0),
+        "dp": Input("vector"),
+        "classes": Input("integer", minimum=1),
+        "seed": Input("integer", minimum=0),
+    },
     targets=(
         Target("jacobian", "jacobian", uses=("forward.p", "temperature", "labels"), explain=_explain_jacobian, symbol="J"),
         Target("vjp", "p·dp", uses=("forward.p", "dp"), explain=_explain_p_dot),

@@ -17,12 +17,15 @@ from typing import Any, NamedTuple
 from nntutor.catalog.inputs import read_text_file
 from nntutor.core import bpe
 from nntutor.errors import InputError
+from nntutor.numfmt import human_bytes
 from nntutor.trace import Step, Table, Trace, Value
 from nntutor.walkthroughs._common import Context
-from nntutor.walkthroughs._declare import Args, Target, Walkthrough
+from nntutor.walkthroughs._declare import Args, Input, Target, Walkthrough
 
 MAX_MERGES = 100_000
 MAX_ENCODE_WORDS = 1_000
+MAX_WORD_CHARS = 200  # a merge rescans each word it touches: a long "word" costs its length squared
+MAX_CORPUS_SYMBOLS = 1_500_000  # characters of the distinct words: bounds the learner's time and memory
 WORD_ROWS = 24  # rows of the word-frequency and initial-symbol tables (the output has every word)
 CHANGED_ROWS = 6  # words listed per merge shown in full
 ENCODE_DEFAULT = 10  # corpus words segmented when --encode is not given
@@ -60,6 +63,31 @@ def _corpus(args: Args) -> tuple[str, str, tuple[str | None, str | None, int | N
     return text, "--text", (text, None, None, None)
 
 
+def _check_work(flag: str, word_counts: dict[str, int]) -> None:
+    """Refuse up front a corpus the learner would take minutes or gigabytes over.
+
+    Learning works on distinct words: every one is kept as a tuple of symbols with
+    its pairs indexed, and a merge rescans each word holding the pair. Each merge
+    shortens a word it touches, so the whole run rescans at most the sum of the
+    squared word lengths: bounded by the two limits (measured: 1.5 million symbols
+    of random words, 1,000 merges, about 10 s and 250 MB).
+    """
+    longest = max(word_counts, key=len)
+    if len(longest) > MAX_WORD_CHARS:
+        raise InputError(
+            flag,
+            f"holds a word of {len(longest):,} characters ({_vis(longest[:20])}…); at most {MAX_WORD_CHARS} "
+            "(words are split at spaces and line breaks, and each merge rescans every word it changes)",
+        )
+    symbols = sum(len(word) for word in word_counts)
+    if symbols > MAX_CORPUS_SYMBOLS:
+        raise InputError(
+            flag,
+            f"its {len(word_counts):,} distinct words hold {symbols:,} characters; at most {MAX_CORPUS_SYMBOLS:,} "
+            f"(about {human_bytes(symbols * 170)} and {symbols * 7e-6:.0f} s or more to learn from): use a smaller corpus",
+        )
+
+
 def check(args: Args) -> Inputs:
     """The corpus read (--text or --file, not both) and counted; --merges and --encode bounded.
 
@@ -80,6 +108,7 @@ def check(args: Args) -> Inputs:
     counts_in_order = bpe.count_words(text)
     if not counts_in_order:
         raise InputError(source_flag, "holds no words (only spaces and line breaks)")
+    _check_work(source_flag, counts_in_order)
     # The lesson file's --encode default goes with the built-in corpus (its words and two it
     # does not hold); with --text or --file alone, that text's most frequent words are segmented.
     own_corpus = "text" in args.given or "file" in args.given
@@ -427,6 +456,15 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
+    inputs={
+        "text": Input("text"),
+        "file": Input("path"),
+        "merges": Input("integer", minimum=0),
+        "min-frequency": Input("integer", minimum=1),
+        "top": Input("integer", minimum=1, maximum=50),
+        "show": Input("integer", minimum=0, maximum=200),
+        "encode": Input("text"),
+    },
     targets=(
         Target("symbols", "initial_vocab_size"),
         *(Target(f"merge-{n}", "frequency") for n in range(1, 11)),

@@ -42,7 +42,7 @@ from nntutor.walkthroughs._common import (
     shape_words,
     sum_worked,
 )
-from nntutor.walkthroughs._declare import Args, Mistake, Target, Walkthrough
+from nntutor.walkthroughs._declare import Args, Input, Mistake, Target, Walkthrough
 from nntutor.walkthroughs._transformer import MAX_BYTES, feature_labels, random_matrix, refuse_with
 
 TYPED = ("x", "memory", "wq", "wk", "wv")  # what --seed draws instead
@@ -494,6 +494,21 @@ def _keys_from_decoder(case) -> float | None:
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
+    inputs={
+        "x": Input("matrix"),
+        "target": Input("labels"),
+        "memory": Input("matrix"),
+        "source": Input("labels"),
+        "wq": Input("matrix"),
+        "wk": Input("matrix"),
+        "wv": Input("matrix"),
+        "padding": Input("vector"),
+        "no-scale": Input("flag"),
+        "seed": Input("integer", minimum=0),
+        "target-len": Input("integer", minimum=1),
+        "source-len": Input("integer", minimum=1),
+        "d-model": Input("integer", minimum=1),
+    },
     targets=(
         Target("queries", "queries"),
         Target("keys-values", "keys"),

@@ -35,7 +35,7 @@ from nntutor.walkthroughs._common import (
     mismatch,
     shape_words,
 )
-from nntutor.walkthroughs._declare import Args, Mistake, Target, Walkthrough
+from nntutor.walkthroughs._declare import Args, Input, Mistake, Target, Walkthrough
 
 MAX_CORNER_DIMS = 4  # the default points are the 2^d corners of the unit cube up to here
 MAX_LINES = 8_000_000  # XOR grid: about a second here
@@ -522,6 +522,20 @@ MISTAKES = (
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
+    inputs={
+        "w": Input("vector"),
+        "b": Input("scalar"),
+        "points": Input("matrix"),
+        "random-points": Input("integer", minimum=1, maximum=10000),
+        "seed": Input("integer", minimum=0),
+        "grid": Input("integer", minimum=2),
+        "span": Input("scalar", above=0),
+        "W1": Input("matrix"),
+        "b1": Input("vector"),
+        "W2": Input("matrix"),
+        "b2": Input("vector"),
+        "x": Input("vector"),
+    },
     targets=(
         Target("boundary", "offset"),
         Target("boundary", "boundary", rows=(1, 2)),

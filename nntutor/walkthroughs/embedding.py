@@ -17,7 +17,7 @@ from nntutor.errors import InputError
 from nntutor.numfmt import human_bytes
 from nntutor.trace import Step, Table, Trace, Value
 from nntutor.walkthroughs._common import Context, dot_worked, index_labels
-from nntutor.walkthroughs._declare import Args, Target, Walkthrough
+from nntutor.walkthroughs._declare import Args, Input, Target, Walkthrough
 
 DEFAULT_ANALOGY = "king-man+woman"
 MAX_CELLS = 2_000_000  # numbers in every table this lesson builds, together (16 MB as float64)
@@ -414,5 +414,11 @@ def _analogy_reading(ctx: Context, vocab: tuple[str, ...], E: np.ndarray, result
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
+    inputs={
+        "vocab": Input("labels"),
+        "E": Input("matrix"),
+        "sentence": Input("text"),
+        "analogy": Input("text"),
+    },
     targets=(Target("ids", "ids"), Target("similarity", "norms"), Target("similarity", "similarity"), Target("analogy", "vector")),
 )

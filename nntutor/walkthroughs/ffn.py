@@ -32,7 +32,7 @@ from nntutor.walkthroughs._common import (
     mismatch,
     shape_words,
 )
-from nntutor.walkthroughs._declare import Args, Target, Walkthrough
+from nntutor.walkthroughs._declare import Args, Input, Target, Walkthrough
 from nntutor.walkthroughs._transformer import check_memory, random_matrix, refuse_with, shape_text
 
 PARAMS = ("W1", "b1", "W2", "b2")
@@ -206,6 +206,16 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
+    inputs={
+        "x": Input("array"),
+        "W1": Input("matrix"),
+        "b1": Input("vector"),
+        "W2": Input("matrix"),
+        "b2": Input("vector"),
+        "activation": Input("choice", choices=("relu", "gelu")),
+        "expansion": Input("integer", minimum=1),
+        "seed": Input("integer", minimum=0),
+    },
     targets=(
         Target("hidden", "hidden", uses=("x", "W1", "b1"), symbol="H"),
         Target("activation", "activated", uses=("hidden.hidden", "activation"), symbol="A"),

@@ -26,7 +26,7 @@ from nntutor.core import descent
 from nntutor.errors import InputError
 from nntutor.trace import Plot, Series, Step, Table, Trace, Value
 from nntutor.walkthroughs._common import Context
-from nntutor.walkthroughs._declare import Args, Mistake, Target, Walkthrough
+from nntutor.walkthroughs._declare import Args, Input, Mistake, Target, Walkthrough
 
 
 class Inputs(NamedTuple):
@@ -347,6 +347,13 @@ DESCENT_MISTAKES = (
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
+    inputs={
+        "a": Input("scalar", minimum=0),
+        "b": Input("scalar", minimum=0),
+        "start": Input("vector"),
+        "lr": Input("scalar", above=0),
+        "steps": Input("integer", minimum=1, maximum=1000),
+    },
     targets=(
         Target("function", "f_start"),
         Target("function", "gradient_start"),

@@ -31,7 +31,7 @@ from nntutor.walkthroughs._common import (
     mismatch,
     shape_words,
 )
-from nntutor.walkthroughs._declare import Args, Target, Walkthrough
+from nntutor.walkthroughs._declare import Args, Input, Target, Walkthrough
 
 MAX_WORKED_ROWS = 8
 
@@ -208,6 +208,12 @@ def _explain_activation(case) -> list[str]:
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
+    inputs={
+        "x": Input("array"),
+        "W": Input("matrix"),
+        "b": Input("vector"),
+        "activation": Input("choice", choices=("relu", "leaky-relu", "sigmoid", "tanh", "gelu", "gelu-tanh", "identity")),
+    },
     targets=(
         Target("products", "Wx", explain=lambda case: [_product_line(case)], symbol="W·x"),
         Target("bias", "z", explain=_bias_lines),

@@ -26,7 +26,7 @@ from nntutor.core.layernorm import layer_norm
 from nntutor.errors import InputError
 from nntutor.trace import Step, Trace, Value
 from nntutor.walkthroughs._common import Context, index_labels, sum_worked
-from nntutor.walkthroughs._declare import Args, Mistake, Target, Walkthrough
+from nntutor.walkthroughs._declare import Args, Input, Mistake, Target, Walkthrough
 from nntutor.walkthroughs._transformer import shape_text
 
 MAX_SHOWN = 8  # elements of the worked row written out one by one
@@ -384,6 +384,13 @@ LAYERNORM_MISTAKES = (
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
+    inputs={
+        "x": Input("array"),
+        "gamma": Input("vector"),
+        "beta": Input("vector"),
+        "eps": Input("scalar", above=0),
+        "residual": Input("array"),
+    },
     targets=(
         Target("mean", "mean", explain=_explain_mean, symbol="μ"),
         Target("deviations", "deviations", explain=_explain_deviation),

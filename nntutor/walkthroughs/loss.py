@@ -41,7 +41,7 @@ from nntutor.walkthroughs._common import (
     shape_words,
     sum_worked,
 )
-from nntutor.walkthroughs._declare import Args, Mistake, Target, Walkthrough
+from nntutor.walkthroughs._declare import Args, Input, Mistake, Target, Walkthrough
 
 PROB_TOLERANCE = 1e-6
 WRONG_PROBS = (0.8, 0.1, 0.05, 0.05)
@@ -468,6 +468,15 @@ def _explain_loss(case) -> list[str]:
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
+    inputs={
+        "kind": Input("choice", choices=("ce", "bce", "mse", "half-sse")),
+        "probs": Input("vector"),
+        "logits": Input("vector"),
+        "target": Input("integer", minimum=0),
+        "y-true": Input("vector"),
+        "y-pred": Input("vector"),
+        "eps": Input("scalar", above=0, below=0.5),
+    },
     targets=(
         Target("loss", "p_used", explain=_explain_p_used, symbol="p_t"),
         Target("loss", "loss", explain=_explain_loss, symbol="L"),

@@ -26,7 +26,7 @@ from nntutor.errors import InputError
 from nntutor.numfmt import human_bytes
 from nntutor.trace import Step, Trace, Value
 from nntutor.walkthroughs._common import Context, Size, mismatch, products, shape_words
-from nntutor.walkthroughs._declare import Args, Mistake, Target, Walkthrough
+from nntutor.walkthroughs._declare import Args, Input, Mistake, Target, Walkthrough
 
 WEIGHTS = ("wf", "wi", "wc", "wo")  # the flags, in the order of core.GATES
 BIASES = ("bf", "bi", "bc", "bo")
@@ -560,6 +560,24 @@ MISTAKES = (
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
+    inputs={
+        "x": Input("matrix"),
+        "wf": Input("matrix"),
+        "wi": Input("matrix"),
+        "wc": Input("matrix"),
+        "wo": Input("matrix"),
+        "bf": Input("vector"),
+        "bi": Input("vector"),
+        "bc": Input("vector"),
+        "bo": Input("vector"),
+        "h0": Input("vector"),
+        "c0": Input("vector"),
+        "lengths": Input("vector"),
+        "seq-len": Input("integer", minimum=1),
+        "d-in": Input("integer", minimum=1),
+        "hidden": Input("integer", minimum=1),
+        "seed": Input("integer", minimum=0),
+    },
     targets=(
         Target("step", "z", cols=(0, 1)),
         Target("every", "gates", rows=(0, 1)),

@@ -31,7 +31,7 @@ from nntutor.numfmt import human_bytes
 from nntutor.trace import Step, Table, Trace, Value
 from nntutor.walkthroughs._activation_notes import FORMULAS, activation_worked
 from nntutor.walkthroughs._common import Context, counted, dot_worked, index_labels
-from nntutor.walkthroughs._declare import Args, Target, Walkthrough
+from nntutor.walkthroughs._declare import Args, Input, Target, Walkthrough
 
 MAX_LAYERS = 32
 MAX_BYTES = 16 * 1024 * 1024  # what a forward pass may hold (float64), checked before allocating
@@ -390,6 +390,15 @@ def _layer_targets(layer: int, last: bool) -> tuple[Target, ...]:
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
+    inputs={
+        "sizes": Input("vector"),
+        "x": Input("vector"),
+        "seed": Input("integer", minimum=0),
+        "weights": Input("path"),
+        "activation": Input("choice", choices=("relu", "leaky-relu", "sigmoid", "tanh", "gelu", "gelu-tanh", "identity")),
+        "output-activation": Input("choice", choices=("identity", "softmax", "sigmoid")),
+        "same-weights": Input("flag"),
+    },
     targets=(
         Target("params", "param_table", uses=("sizes",), symbol="parameters"),
         *_layer_targets(1, False),

@@ -26,7 +26,7 @@ from nntutor.core.multihead import estimate_bytes, head_columns, head_costs, mul
 from nntutor.errors import InputError
 from nntutor.trace import Step, Table, Trace, Value
 from nntutor.walkthroughs._common import Context, Size, blamed, dot_worked, mismatch, shape_words
-from nntutor.walkthroughs._declare import Args, Target, Walkthrough
+from nntutor.walkthroughs._declare import Args, Input, Target, Walkthrough
 from nntutor.walkthroughs._transformer import (
     check_memory,
     feature_labels,
@@ -360,6 +360,19 @@ def _most_attended(ctx: Context, row: np.ndarray, toks: tuple[str, ...]) -> str:
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
+    inputs={
+        "x": Input("matrix"),
+        "tokens": Input("labels"),
+        "heads": Input("integer", minimum=1),
+        "wq": Input("matrix"),
+        "wk": Input("matrix"),
+        "wv": Input("matrix"),
+        "wo": Input("matrix"),
+        "seed": Input("integer", minimum=0),
+        "causal": Input("flag"),
+        "seq-len": Input("integer", minimum=1),
+        "d-model": Input("integer", minimum=1),
+    },
     targets=(
         Target("projections", "q", uses=("x", "wq"), symbol="Q"),
         Target("projections", "k", uses=("x", "wk"), symbol="K"),

@@ -28,7 +28,7 @@ from nntutor.walkthroughs._common import (
     mismatch,
     shape_words,
 )
-from nntutor.walkthroughs._declare import Args, Mistake, Target, Walkthrough
+from nntutor.walkthroughs._declare import Args, Input, Mistake, Target, Walkthrough
 
 COMPARED = ("relu", "leaky-relu", "sigmoid", "tanh", "gelu", "identity")
 
@@ -181,6 +181,12 @@ NEURON_MISTAKES = (
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
+    inputs={
+        "x": Input("vector"),
+        "w": Input("vector"),
+        "b": Input("scalar"),
+        "activation": Input("choice", choices=("relu", "leaky-relu", "sigmoid", "tanh", "gelu", "identity")),
+    },
     targets=(
         Target("products", "products", rows=(2,), explain=_explain_product),
         Target("sum", "dot", explain=lambda case: _sum_lines(case)[:1], symbol="w·x"),

@@ -31,7 +31,7 @@ from nntutor.walkthroughs._common import (
     shape_words,
     sum_worked,
 )
-from nntutor.walkthroughs._declare import Args, Target, Walkthrough
+from nntutor.walkthroughs._declare import Args, Input, Target, Walkthrough
 
 MAX_RANDOM_WEIGHTS = 1_000_000  # d × V numbers drawn for a random W_U
 TABLE_ROWS = 30  # ranked tables show at most this many rows, then "…"
@@ -434,6 +434,16 @@ def _draw_step(ctx: Context, trace: Trace, s: Sampling, vocab, seed: int) -> Non
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
+    inputs={
+        "h": Input("vector"),
+        "wu": Input("matrix"),
+        "vocab": Input("labels"),
+        "temperature": Input("scalar", above=0),
+        "top-k": Input("integer", minimum=1),
+        "top-p": Input("scalar", maximum=1, above=0),
+        "greedy": Input("flag"),
+        "seed": Input("integer", minimum=0),
+    },
     targets=(
         Target("logits", "logits", uses=("h", "wu", "vocab"), symbol="z"),
         Target("temperature", "scaled", uses=("logits.logits", "temperature"), symbol="z/T"),

@@ -51,7 +51,7 @@ from nntutor.core.sampling import rank
 from nntutor.errors import InputError
 from nntutor.trace import Step, Table, Trace, Value
 from nntutor.walkthroughs._common import Context, dot_worked, index_labels, sum_worked
-from nntutor.walkthroughs._declare import Args, Target, Walkthrough
+from nntutor.walkthroughs._declare import Args, Input, Target, Walkthrough
 from nntutor.walkthroughs._transformer import check_memory, shape_text
 from nntutor.walkthroughs.multi_head import check_heads
 
@@ -499,6 +499,16 @@ def _next_step(ctx, trace: Trace, r: Forward, vocab, seed: int) -> None:
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
+    inputs={
+        "text": Input("text"),
+        "tokenizer": Input("choice", choices=("bpe", "whitespace")),
+        "d-model": Input("integer", minimum=2, maximum=512),
+        "layers": Input("integer", minimum=1, maximum=8),
+        "heads": Input("integer", minimum=1),
+        "temperature": Input("scalar", above=0),
+        "sample": Input("flag"),
+        "seed": Input("integer", minimum=0),
+    },
     targets=(
         Target("positions", "x0", uses=("embedding.embedded", "positions.pe"), symbol="X₀"),
         # the first logits only: their columns of W_U are the ones a screen shows

@@ -20,7 +20,7 @@ from nntutor.errors import InputError
 from nntutor.numfmt import human_bytes
 from nntutor.trace import Step, Table, Trace, Value
 from nntutor.walkthroughs._common import Context, Size, dot_worked, mismatch, shape_words
-from nntutor.walkthroughs._declare import Args, Target, Walkthrough
+from nntutor.walkthroughs._declare import Args, Input, Target, Walkthrough
 
 MAX_CELLS = 1_000_000  # numbers in the tables of one run (8 MB as float64)
 SINUSOIDAL_ONLY = ("positions", "at", "x")
@@ -98,6 +98,8 @@ def _positions(args: Args) -> tuple[np.ndarray, str]:
         count = int(args["positions"])
         if count < 1:
             raise InputError("--positions", f"{count} is too small (expected at least 1)")
+        if count > MAX_CELLS:  # refused before the positions are made (10⁸ of them took seconds and 800 MB)
+            _check_size("--positions", count, int(args["d-model"]))
         return np.arange(count, dtype=np.float64), "--positions"
     return np.arange(x.shape[0], dtype=np.float64), "--x"
 
@@ -506,6 +508,19 @@ def _build_rope(ctx: Context, inputs: Inputs) -> Trace:
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
+    inputs={
+        "kind": Input("choice", choices=("sinusoidal", "rope")),
+        "positions": Input("integer", minimum=1),
+        "at": Input("vector"),
+        "d-model": Input("integer", minimum=2),
+        "base": Input("scalar", above=1),
+        "x": Input("matrix"),
+        "q": Input("vector"),
+        "k": Input("vector"),
+        "m": Input("integer", minimum=0),
+        "n": Input("integer", minimum=0),
+        "shift": Input("integer"),
+    },
     targets=(Target("table", "angles"), Target("table", "pe")),
     keep=("q", "k"),
 )

@@ -36,7 +36,7 @@ from nntutor.walkthroughs._common import (
     mismatch,
     sum_worked,
 )
-from nntutor.walkthroughs._declare import Args, Mistake, Target, Walkthrough
+from nntutor.walkthroughs._declare import Args, Input, Mistake, Target, Walkthrough
 
 MAX_LAYERS = 8
 MAX_TAPS = 64  # numbers in one kernel
@@ -649,6 +649,16 @@ def _quiz_stack(rng: np.random.Generator, values: dict[str, Any]) -> dict[str, A
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
+    inputs={
+        "signal": Input("vector"),
+        "kernels": Input("text"),
+        "strides": Input("vector", minimum=1, maximum=1000),
+        "dilations": Input("vector", minimum=1, maximum=1000),
+        "image": Input("matrix"),
+        "image-size": Input("integer", minimum=1),
+        "length": Input("integer", minimum=1, maximum=1000000),
+        "seed": Input("integer", minimum=0),
+    },
     targets=(
         Target("conv", "y1"),
         Target("stack", "y2"),

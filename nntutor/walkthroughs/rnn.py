@@ -34,7 +34,7 @@ from nntutor.errors import InputError
 from nntutor.trace import Step, Table, Trace, Value
 from nntutor.walkthroughs._activation_notes import activation_worked
 from nntutor.walkthroughs._common import Context, Size, dot_worked, mismatch, shape_words
-from nntutor.walkthroughs._declare import Args, Mistake, Target, Walkthrough
+from nntutor.walkthroughs._declare import Args, Input, Mistake, Target, Walkthrough
 from nntutor.walkthroughs._transformer import check_memory, random_matrix, refuse_with, shape_text
 
 DEFAULT_STEPS = 4
@@ -583,6 +583,19 @@ MISTAKES = (
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
+    inputs={
+        "x": Input("matrix"),
+        "wxh": Input("matrix"),
+        "whh": Input("matrix"),
+        "b": Input("vector"),
+        "h0": Input("vector"),
+        "lengths": Input("vector"),
+        "sigmas": Input("vector", maximum=10, above=0),
+        "seq-len": Input("integer", minimum=2),
+        "d-in": Input("integer", minimum=1),
+        "hidden": Input("integer", minimum=1),
+        "seed": Input("integer", minimum=0),
+    },
     targets=(
         Target("forward", "z", rows=(0, 1)),
         Target("forward", "h", rows=(0, 1)),

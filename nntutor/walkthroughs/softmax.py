@@ -25,14 +25,17 @@ import numpy as np
 
 from nntutor.core.softmax import temperature_softmax, temperature_sweep
 from nntutor.errors import InputError
+from nntutor.numfmt import human_bytes
 from nntutor.trace import Plot, Series, Step, Trace, Value
 from nntutor.walkthroughs._common import Context, sum_worked
-from nntutor.walkthroughs._declare import Args, Mistake, Target, Walkthrough
+from nntutor.walkthroughs._declare import Args, Input, Mistake, Target, Walkthrough
 
 
 def _column_labels(temperatures: np.ndarray, ctx: Context) -> tuple[str, ...]:
     return tuple(f"T={ctx.n(t)}" for t in temperatures)
 
+
+MAX_CELLS = 2_000_000  # logits × temperatures: every table holds one number per pair (16 MB each)
 
 class Inputs(NamedTuple):
     """Checked inputs: one name per logit, distinct temperatures, an optional target class."""
@@ -60,6 +63,14 @@ def check(args: Args) -> Inputs:
         raise InputError("--labels", f"expected {n} names to match --logits, got {len(labels)}")
     if len(set(temperatures.tolist())) != temperatures.size:
         raise InputError("--temperature", "the same temperature is listed twice (expected distinct values)")
+    cells = n * temperatures.size
+    if cells > MAX_CELLS:
+        flag = "--temperature" if "temperature" in args.given else "--logits"
+        raise InputError(
+            flag,
+            f"{n:,} logits × {temperatures.size:,} temperatures make {cells:,} probabilities, each computed in five "
+            f"tables (about {human_bytes(cells * 8 * 10)} in memory); at most {MAX_CELLS:,}: use fewer logits or temperatures",
+        )
     if target is not None and not 0 <= target < n:
         raise InputError("--target", f"{target} is out of range (expected an index from 0 to {n - 1})")
     return Inputs(logits, temperatures, tuple(labels), target)
@@ -310,6 +321,12 @@ SOFTMAX_MISTAKES = (
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
+    inputs={
+        "logits": Input("vector"),
+        "labels": Input("labels"),
+        "temperature": Input("vector", above=0),
+        "target": Input("integer", minimum=0),
+    },
     targets=(
         Target("shift", "shifted", explain=_explain_shifted),
         Target("exp", "exp", explain=_explain_exp),

@@ -21,7 +21,7 @@ from typing import NamedTuple
 from nntutor.core import tiny_mlp as tm
 from nntutor.trace import Plot, Series, Step, Table, Trace, Value
 from nntutor.walkthroughs._common import Context
-from nntutor.walkthroughs._declare import Args, Walkthrough
+from nntutor.walkthroughs._declare import Args, Input, Walkthrough
 
 SHAPE_WHY = {
     "peak": "The curve rises and then falls: a peak, where one hinge's slope overturns the other's.",
@@ -268,4 +268,14 @@ def _interval(ctx: Context, left: float, right: float) -> str:
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
+    inputs={
+        "w1": Input("scalar"),
+        "b1": Input("scalar"),
+        "v1": Input("scalar"),
+        "w2": Input("scalar"),
+        "b2": Input("scalar"),
+        "v2": Input("scalar"),
+        "c": Input("scalar"),
+        "x0": Input("scalar"),
+    },
 )

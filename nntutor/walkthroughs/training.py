@@ -27,7 +27,7 @@ from nntutor.core import training as tr
 from nntutor.errors import InputError
 from nntutor.trace import Plot, Series, Step, Table, Trace, Value
 from nntutor.walkthroughs._common import Context, index_labels, sum_worked
-from nntutor.walkthroughs._declare import Args, Target, Walkthrough
+from nntutor.walkthroughs._declare import Args, Input, Target, Walkthrough
 
 
 class Inputs(NamedTuple):
@@ -330,6 +330,16 @@ _NETWORK = ("setup.data", "W1", "b1", "W2", "b2", "activation")
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
+    inputs={
+        "dataset": Input("choice", choices=("xor", "blobs")),
+        "hidden": Input("integer", minimum=1, maximum=64),
+        "activation": Input("choice", choices=("tanh", "sigmoid", "relu")),
+        "epochs": Input("integer", minimum=1, maximum=5000),
+        "batch-size": Input("integer", minimum=1),
+        "data-size": Input("integer", minimum=1),
+        "lr": Input("scalar", maximum=100, above=0),
+        "seed": Input("integer", minimum=0),
+    },
     targets=(
         Target("setup", "initial_loss", uses=_NETWORK, symbol="L"),
         Target("first-batch", "forward", cols=(4, 5, 6), uses=_NETWORK),

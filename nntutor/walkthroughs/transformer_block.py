@@ -48,7 +48,7 @@ from nntutor.errors import InputError
 from nntutor.trace import Step, Trace, Value
 from nntutor.walkthroughs._activation_notes import activation_worked
 from nntutor.walkthroughs._common import Context, dot_worked, index_labels, sum_worked
-from nntutor.walkthroughs._declare import Args, Target, Walkthrough
+from nntutor.walkthroughs._declare import Args, Input, Target, Walkthrough
 from nntutor.walkthroughs._transformer import check_memory, refuse_with, shape_text, token_labels
 from nntutor.walkthroughs.multi_head import check_heads
 
@@ -357,6 +357,17 @@ _A = "attention-projections.attention_input"
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
+    inputs={
+        "x": Input("matrix"),
+        "tokens": Input("labels"),
+        "heads": Input("integer", minimum=1),
+        "d-ff": Input("integer", minimum=1),
+        "norm": Input("choice", choices=("pre", "post")),
+        "causal": Input("flag"),
+        "activation": Input("choice", choices=("relu", "gelu")),
+        "seed": Input("integer", minimum=0),
+        "weights": Input("path"),
+    },
     targets=(
         Target("ln1", "mean", uses=("x",), symbol="μ"),
         Target("ln1", "var", uses=("x", "ln1.mean"), symbol="σ²"),

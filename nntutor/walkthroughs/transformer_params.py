@@ -28,7 +28,7 @@ from nntutor.errors import InputError
 from nntutor.numfmt import human_bytes
 from nntutor.trace import Step, Table, Trace, Value
 from nntutor.walkthroughs._common import Context, blamed
-from nntutor.walkthroughs._declare import Args, Mistake, Target, Walkthrough
+from nntutor.walkthroughs._declare import Args, Input, Mistake, Target, Walkthrough
 from nntutor.walkthroughs.multi_head import check_heads, divisors
 
 PRESET_NAMES = {"gpt2-small": "GPT-2 small", "gpt3": "GPT-3 175B"}
@@ -486,6 +486,16 @@ def _quiz_sizes(rng, values: dict[str, Any]) -> dict[str, Any]:
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
+    inputs={
+        "vocab": Input("integer", minimum=1, maximum=10000000),
+        "d-model": Input("integer", minimum=1, maximum=100000),
+        "layers": Input("integer", minimum=1, maximum=1000),
+        "heads": Input("integer", minimum=1),
+        "d-ff": Input("integer", minimum=1, maximum=1000000),
+        "context": Input("integer", minimum=1, maximum=10000000),
+        "untied": Input("flag"),
+        "preset": Input("choice", choices=("gpt2-small", "gpt3")),
+    },
     targets=(
         Target("attention", "attention"),
         Target("ffn", "ffn"),

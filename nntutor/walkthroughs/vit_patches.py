@@ -34,7 +34,7 @@ from nntutor.walkthroughs._common import (
     products,
     shape_words,
 )
-from nntutor.walkthroughs._declare import Args, Mistake, Target, Walkthrough
+from nntutor.walkthroughs._declare import Args, Input, Mistake, Target, Walkthrough
 
 DEFAULT_SIDE = 8  # a random image without --image-size is 8×8, like the built-in one
 MAX_CELLS = 4_000_000  # numbers held by one run (32 MB as float64; JSON takes several times that)
@@ -624,6 +624,18 @@ def _quiz_inputs(rng: np.random.Generator, values: dict[str, Any]) -> dict[str, 
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
+    inputs={
+        "image": Input("matrix"),
+        "image-size": Input("integer", minimum=1),
+        "channels": Input("integer", minimum=1),
+        "patch": Input("integer", minimum=1),
+        "d-model": Input("integer", minimum=1),
+        "we": Input("matrix"),
+        "b": Input("vector"),
+        "cls": Input("vector"),
+        "pos": Input("matrix"),
+        "seed": Input("integer", minimum=0),
+    },
     targets=(
         Target("grid", "n_patches"),
         Target("flatten", "patches"),
