@@ -270,8 +270,9 @@ BAD_INPUTS = [
     ({"kind": "rope", "shift": "x"}, "--shift", "'x' is not a whole number"),
     ({"kind": "rope", "q": "1,2"}, "--q", "--q: has 2 numbers but --k (default 4 numbers) has 4 (a query and a key of the same size); pass --k too"),
     ({"kind": "rope", "x": "1,2"}, "--x", "only used with --kind sinusoidal or learned"),
-    ({"table": "1,2;3,4"}, "--table", "only used with --kind learned"),
-    ({"seed": "3"}, "--seed", "only used with --kind learned"),
+    ({"kind": "sinusoidal", "table": "1,2;3,4"}, "--table", "only used with --kind learned"),
+    ({"kind": "sinusoidal", "seed": "3"}, "--seed", "only used with --kind learned"),
+    ({"seed": "3", "q": "1,2"}, "--q", "only used with --kind rope"),
     ({"kind": "rope", "table": "1,2;3,4"}, "--table", "only used with --kind learned"),
     ({"kind": "learned", "q": "1,2"}, "--q", "only used with --kind rope"),
     ({"kind": "learned", "base": "100"}, "--base", "no formula"),
@@ -307,6 +308,9 @@ def test_learned_default_table_is_the_seeded_draw():
     assert "position 8 has no row" in step.worked[-1]
     assert "trained context length" in step.why and "no way to compute one" in step.why
     assert not np.array_equal(run(kind="learned", seed="1").outputs["pe"], pe)
+    # --seed or --table alone choose the learned kind
+    np.testing.assert_array_equal(run(seed="1").outputs["pe"], run(kind="learned", seed="1").outputs["pe"])
+    assert run(table="1,2").inputs["kind"] == "learned"
 
 
 def test_learned_table_given_rows_picked_and_added():

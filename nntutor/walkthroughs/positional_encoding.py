@@ -70,7 +70,9 @@ class Inputs(NamedTuple):
 
 
 def check(args: Args) -> Inputs:
-    """The flags of the chosen kind checked together; a flag of the other kind is refused.
+    """The flags of the chosen kind checked together; a flag of another kind is refused.
+
+    ``--table`` or ``--seed`` without ``--kind`` choose the learned kind.
 
     >>> from nntutor.catalog.run import parse_args
     >>> from nntutor.catalog.lessonfile import load_lesson
@@ -80,6 +82,8 @@ def check(args: Args) -> Inputs:
     """
     given = args.given
     kind = args["kind"] or "sinusoidal"
+    if "kind" not in given and any(name in given for name in LEARNED_ONLY):
+        kind = "learned"  # --table or --seed alone can only mean the learned table
     if kind == "rope":
         for name in SINUSOIDAL_ONLY:
             if name in given:
