@@ -269,7 +269,90 @@ BAD_INPUTS = [
     ({"kind": "rope", "shift": "-3"}, "--shift", "below 0"),
     ({"kind": "rope", "shift": "x"}, "--shift", "'x' is not a whole number"),
     ({"kind": "rope", "q": "1,2"}, "--q", "--q: has 2 numbers but --k (default 4 numbers) has 4 (a query and a key of the same size); pass --k too"),
+    ({"kind": "rope", "x": "1,2"}, "--x", "only used with --kind sinusoidal or learned"),
+    ({"kind": "sinusoidal", "table": "1,2;3,4"}, "--table", "only used with --kind learned"),
+    ({"kind": "sinusoidal", "seed": "3"}, "--seed", "only used with --kind learned"),
+    ({"seed": "3", "q": "1,2"}, "--q", "only used with --kind rope"),
+    ({"kind": "rope", "table": "1,2;3,4"}, "--table", "only used with --kind learned"),
+    ({"kind": "learned", "q": "1,2"}, "--q", "only used with --kind rope"),
+    ({"kind": "learned", "base": "100"}, "--base", "no formula"),
+    ({"kind": "learned", "table": "1,2;3,4", "seed": "1"}, "--seed", "one or the other"),
+    ({"kind": "learned", "seed": "-1"}, "--seed", "too small"),
+    ({"kind": "learned", "table": "1,2;3"}, "--table", "row 2"),
+    ({"kind": "learned", "table": "1,nan;3,4"}, "--table", "'nan' is not allowed"),
+    ({"kind": "learned", "table": "1,2;3,4", "d-model": "4"}, "--table",
+     "--table: has 2 columns but --d-model has 4 (one column per dimension of the embeddings)"),
+    ({"kind": "learned", "table": "1,2;3,4", "x": "1,2,3;4,5,6"}, "--x", "--x: has 3 columns but --table has 2"),
+    ({"kind": "learned", "x": "1,2;3,4", "d-model": "4"}, "--x", "--x: has 2 columns but --d-model has 4"),
+    ({"kind": "learned", "table": "1,2;3,4", "positions": "3"}, "--positions", "--table has 2 rows"),
+    ({"kind": "learned", "positions": "0"}, "--positions", "too small"),
+    ({"kind": "learned", "x": "1,2;3,4", "positions": "3"}, "--x", "has 2 rows but 3 positions"),
+    ({"kind": "learned", "at": "0,8"}, "--at", "8 is past the learned table, which has rows for positions 0–7 only"),
+    ({"kind": "learned", "at": "1.5"}, "--at", "whole numbers"),
+    ({"kind": "learned", "positions": "10000000"}, "--positions", "numbers"),
 ]
+
+
+# ----------------------------------------------------------------------------- learned table, √d_model
+
+
+def test_learned_default_table_is_the_seeded_draw():
+    trace = run(kind="learned")
+    pe = trace.outputs["pe"]
+    assert set(trace.outputs) == {"pe"}
+    # independent: the same draw, made directly
+    expected = np.round(np.random.default_rng(0).uniform(-1.0, 1.0, size=(8, 8)), 2)
+    np.testing.assert_array_equal(pe, expected)
+    assert pe[0].tolist() == [0.27, -0.46, -0.92, -0.97, 0.63, 0.83, 0.21, 0.46]  # as in the module docstring
+    step = trace.step("learned")
+    assert "position 8 has no row" in step.worked[-1]
+    assert "trained context length" in step.why and "no way to compute one" in step.why
+    assert not np.array_equal(run(kind="learned", seed="1").outputs["pe"], pe)
+    # --seed or --table alone choose the learned kind
+    np.testing.assert_array_equal(run(seed="1").outputs["pe"], run(kind="learned", seed="1").outputs["pe"])
+    assert run(table="1,2").inputs["kind"] == "learned"
+
+
+def test_learned_table_given_rows_picked_and_added():
+    # P = [[1, 2], [3, 4], [5, 6]]; --at 2,0 reads rows 2 and 0; x + P[pos] by hand
+    trace = run(kind="learned", table="1,2;3,4;5,6", at="2,0", x="0.5,0.5;-1,1")
+    assert trace.outputs["pe"].tolist() == [[5.0, 6.0], [1.0, 2.0]]
+    assert trace.step("add").value("sum").data.tolist() == [[5.5, 6.5], [0.0, 3.0]]
+    # ‖P[2]‖ = √(25 + 36) = √61 = 7.8102
+    assert "‖PE(0)‖ = 2.2361" in trace.step("learned").worked[2]
+    assert "position 3 has no row" in trace.step("learned").worked[-1]
+
+
+def test_learned_added_like_torch_embedding(torch):
+    table = np.round(np.random.default_rng(0).uniform(-1, 1, size=(5, 4)), 2)
+    x = np.array([[0.1, -0.2, 0.3, 0.4], [1.0, 0.0, -1.0, 0.5], [0.0, 0.25, 0.5, 0.75]])
+    text = ";".join(",".join(str(float(v)) for v in row) for row in table)
+    trace = run(kind="learned", table=text, at="4,1,3", x=";".join(",".join(str(float(v)) for v in r) for r in x))
+    emb = torch.nn.Embedding(5, 4, dtype=torch.float64)
+    emb.weight.data = torch.tensor(table, dtype=torch.float64)
+    pos = emb(torch.tensor([4, 1, 3]))
+    np.testing.assert_allclose(trace.outputs["pe"], pos.detach().numpy(), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(trace.step("add").value("sum").data, x + pos.detach().numpy(), rtol=0, atol=1e-12)
+
+
+def test_sqrt_d_model_scaling_by_hand():
+    # x[0] = (1, 2), d = 2: ‖x‖ = √5 = 2.2361; ×√2: √2·√5 = √10 = 3.1623; ‖PE(0)‖ = √(2/2) = 1
+    worked = run(x="1,2;3,4").step("add").worked
+    assert "scaled first (original transformer): ‖√2·x‖ = 1.4142 × 2.2361 = 3.1623 against ‖PE(0)‖ = √(d/2) = √1 = 1" in worked
+    # d = 8, x[0] = 0.1 everywhere: ‖x‖ = √(8 × 0.01) = 0.2828; ×√8 = 0.8; ‖PE‖ = √4 = 2
+    worked = run(x=";".join(["0.1," * 7 + "0.1"] * 2)).step("add").worked
+    assert "‖√8·x‖ = 2.8284 × 0.2828 = 0.8 against ‖PE(0)‖ = √(d/2) = √4 = 2" in worked[-1]
+    root, before, after = posenc.scaled_lengths(np.full((1, 512), 1 / math.sqrt(512)))
+    assert root == pytest.approx(math.sqrt(512)) and before[0] == pytest.approx(1.0) and after[0] == pytest.approx(
+        math.sqrt(512))  # entries 1/√d: length 1 before, √d after
+
+
+def test_sqrt_d_model_against_numpy_norms():
+    x = np.array([[0.3, -0.7, 1.1, 0.2, -0.5, 0.9], [0.0, 0.4, -0.2, 0.8, 0.1, -0.3]])
+    root, before, after = posenc.scaled_lengths(x)
+    assert root == math.sqrt(6)
+    np.testing.assert_allclose(before, [math.sqrt(sum(v * v for v in row)) for row in x], rtol=1e-15)
+    np.testing.assert_allclose(after, np.linalg.norm(math.sqrt(6) * x, axis=1), rtol=1e-15)
 
 
 def test_lesson_file_part_order_builder_quiz_and_hints():
@@ -292,6 +375,14 @@ def test_cli_sinusoidal_json(run_cli):
     )
 
 
+def test_cli_learned_json(run_cli):
+    result = run_cli("lesson", "positional-encoding", "--kind", "learned", "--table", "0.5,-1;2,0.25",
+                     "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    out = json.loads(result.stdout)["outputs"]
+    assert out == {"pe": [[0.5, -1.0], [2.0, 0.25]]}
+
+
 def test_cli_rope_json(run_cli):
     result = run_cli("lesson", "positional-encoding", "--kind", "rope", "--q", "1,0", "--k", "0,1",
                      "--m", "2", "--n", "1", "--format", "json")
@@ -303,7 +394,7 @@ def test_cli_rope_json(run_cli):
 
 
 def test_cli_terminal_runs(run_cli):
-    for args in ((), ("--kind", "rope"), ("--x", "1,0;0,1")):
+    for args in ((), ("--kind", "rope"), ("--x", "1,0;0,1"), ("--kind", "learned", "--x", "1,0;0,1")):
         result = run_cli("lesson", "positional-encoding", *args)
         assert result.exit_code == 0, result.stderr
         assert "Step 1" in result.stdout

@@ -142,6 +142,33 @@ def row_lengths(pe: np.ndarray) -> np.ndarray:
     return np.linalg.norm(np.asarray(pe, dtype=np.float64), axis=-1)
 
 
+def learned_table(context: int, d_model: int, seed: int = 0) -> np.ndarray:
+    """A stand-in for a trained position table: ``context`` rows of ``d_model`` numbers, uniform in ±1, 2 decimals.
+
+    A real table is learned by gradient descent like the token embeddings; this one is only
+    drawn, so the lesson's numbers are short and reproducible.
+
+    >>> learned_table(2, 3, seed=0).tolist()
+    [[0.27, -0.46, -0.92], [-0.97, 0.63, 0.83]]
+    """
+    rng = np.random.default_rng(seed)
+    return np.round(rng.uniform(-1.0, 1.0, size=(context, d_model)), 2) + 0.0
+
+
+def scaled_lengths(x: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """(√d_model, ‖x_pos‖, ‖√d_model·x_pos‖) for each row of the token embeddings ``x``.
+
+    The original transformer multiplies the embeddings by √d_model before adding the encoding.
+
+    >>> root, before, after = scaled_lengths(np.array([[0.5, 0.5, 0.5, 0.5]]))
+    >>> root, before.tolist(), after.tolist()   # √4 = 2; ‖x‖ = √(4 × 0.25) = 1; 2 × 1 = 2
+    (2.0, [1.0], [2.0])
+    """
+    x = np.asarray(x, dtype=np.float64)
+    root = float(np.sqrt(x.shape[-1]))
+    return root, row_lengths(x), row_lengths(root * x)
+
+
 class WrapAround(NamedTuple):
     """A farther position that looks more alike than a nearer one, and the pair that makes it so.
 

@@ -5,6 +5,11 @@ Default run: positions 0–7, d_model = 8, base 10000. The pairs turn at
 [sin 7, cos 7, sin 0.7, cos 0.7, sin 0.07, cos 0.07, sin 0.007, cos 0.007]
 = [0.657, 0.7539, 0.6442, 0.7648, 0.0699, 0.9976, 0.007, 1] (4 decimals).
 
+With ``--kind learned``: the table is 8 rows of trained numbers (here drawn from
+``--seed``, uniform in ±1, 2 decimals), read off row by row: PE(0) = P[0] =
+[0.27, -0.46, -0.92, -0.97, 0.63, 0.83, 0.21, 0.46] for seed 0, and position 8
+has no row at all.
+
 With ``--kind rope``: q = [1, 0.5, -1, 2] at m = 5 and k = [0.5, 1, 1, -0.5]
 at n = 2 are rotated pair by pair; their score is the same at (8, 5).
 """
@@ -23,7 +28,8 @@ from nntutor.walkthroughs._common import Context, Size, dot_worked, mismatch, sh
 from nntutor.walkthroughs._declare import Args, Input, Target, Walkthrough
 
 MAX_CELLS = 1_000_000  # numbers in the tables of one run (8 MB as float64)
-SINUSOIDAL_ONLY = ("positions", "at", "x")
+SINUSOIDAL_ONLY = ("positions", "at", "x")  # used by the learned kind too
+LEARNED_ONLY = ("table", "seed")
 ROPE_ONLY = ("q", "k", "m", "n", "shift")
 MAX_WORKED_PAIRS = 4
 
@@ -49,7 +55,7 @@ class Inputs(NamedTuple):
     ``d_model``), their positions ``m`` and ``n``, the ``shift`` and ``base``.
     """
 
-    kind: str  # "sinusoidal" or "rope"
+    kind: str  # "sinusoidal", "learned" or "rope"
     positions: np.ndarray | None  # the positions encoded, as float64 (sinusoidal; None for rope)
     d_model: int  # the width d: --d-model, or the width of --x, or the length of --q (rope)
     base: float  # the base of the frequencies 1 / base^(2i/d)
@@ -59,10 +65,14 @@ class Inputs(NamedTuple):
     m: int  # RoPE: the query's position
     n: int  # RoPE: the key's position
     shift: int  # RoPE: how far both positions move in the relative-position demonstration
+    table: np.ndarray | None = None  # learned: the whole table P, one row per position 0 … context − 1
+    seed: int | None = None  # learned: the seed the table was drawn from (None when --table was given)
 
 
 def check(args: Args) -> Inputs:
-    """The flags of the chosen kind checked together; a flag of the other kind is refused.
+    """The flags of the chosen kind checked together; a flag of another kind is refused.
+
+    ``--table`` or ``--seed`` without ``--kind`` choose the learned kind.
 
     >>> from nntutor.catalog.run import parse_args
     >>> from nntutor.catalog.lessonfile import load_lesson
@@ -72,14 +82,24 @@ def check(args: Args) -> Inputs:
     """
     given = args.given
     kind = args["kind"] or "sinusoidal"
+    if "kind" not in given and any(name in given for name in LEARNED_ONLY):
+        kind = "learned"  # --table or --seed alone can only mean the learned table
     if kind == "rope":
         for name in SINUSOIDAL_ONLY:
             if name in given:
-                raise InputError(f"--{name}", "is only used with --kind sinusoidal (RoPE uses --q, --k, --m, --n)")
-        return _check_rope(args)
+                raise InputError(
+                    f"--{name}", "is only used with --kind sinusoidal or learned (RoPE uses --q, --k, --m, --n)"
+                )
     for name in ROPE_ONLY:
-        if name in given:
+        if name in given and kind != "rope":
             raise InputError(f"--{name}", "is only used with --kind rope (add --kind rope)")
+    for name in LEARNED_ONLY:
+        if name in given and kind != "learned":
+            raise InputError(f"--{name}", "is only used with --kind learned (add --kind learned)")
+    if kind == "rope":
+        return _check_rope(args)
+    if kind == "learned":
+        return _check_learned(args)
     return _check_sinusoidal(args)
 
 
@@ -89,11 +109,7 @@ def _positions(args: Args) -> tuple[np.ndarray, str]:
     if "at" in given and "positions" in given:
         raise InputError("--at", "give either --positions (a count) or --at (a list of positions), not both")
     if "at" in given:
-        at = args["at"]
-        for value in at:
-            if value < 0 or not float(value).is_integer():
-                raise InputError("--at", f"{value:g} is not a position (expected whole numbers ≥ 0, e.g. 0,1,100)")
-        return at.astype(np.float64), "--at"
+        return _at(args), "--at"
     if "positions" in given or x is None:
         count = int(args["positions"])
         if count < 1:
@@ -102,6 +118,15 @@ def _positions(args: Args) -> tuple[np.ndarray, str]:
             _check_size("--positions", count, int(args["d-model"]))
         return np.arange(count, dtype=np.float64), "--positions"
     return np.arange(x.shape[0], dtype=np.float64), "--x"
+
+
+def _at(args: Args) -> np.ndarray:
+    """The positions of ``--at``, checked to be whole numbers ≥ 0."""
+    at = args["at"]
+    for value in at:
+        if value < 0 or not float(value).is_integer():
+            raise InputError("--at", f"{value:g} is not a position (expected whole numbers ≥ 0, e.g. 0,1,100)")
+    return at.astype(np.float64)
 
 
 def _check_size(flag: str, n_pos: int, d: int) -> None:
@@ -140,6 +165,64 @@ def _check_sinusoidal(args: Args) -> Inputs:
     )
 
 
+def _check_learned(args: Args) -> Inputs:
+    """The table (--table, or drawn from --seed), its context length and the rows used.
+
+    ``--positions`` is the context length (the table's rows) and ``--at`` picks rows from it;
+    a position past the table is refused: a learned table has no row for it.
+    """
+    given = args.given
+    table, x = args["table"], args["x"]
+    if "base" in given:
+        raise InputError("--base", "is not used with --kind learned: a learned table has no formula, so no frequencies")
+    if table is not None and "seed" in given:
+        raise InputError("--seed", "draws the table, but --table gives it: pass one or the other")
+    if table is not None:
+        context, d = table.shape
+        if "d-model" in given and int(args["d-model"]) != d:
+            raise mismatch(given, Size("table", d, "columns", shape_words(table)),
+                           Size("d-model", int(args["d-model"]), "columns"),
+                           why="one column per dimension of the embeddings")
+        if "positions" in given and int(args["positions"]) != context:
+            raise InputError(
+                "--positions", f"is {args['positions']} but --table has {context} rows: its rows are the positions "
+                "(leave out --positions, or pick rows with --at)"
+            )
+    else:
+        d = x.shape[1] if x is not None and "d-model" not in given else int(args["d-model"])
+        if x is not None and "positions" not in given and "at" not in given:
+            context = x.shape[0]
+        else:
+            context = int(args["positions"])
+            if context < 1:
+                raise InputError("--positions", f"{context} is too small (expected at least 1)")
+        _check_size("--d-model" if "d-model" in given else "--positions", context, d)
+        table = posenc.learned_table(context, d, int(args["seed"] or 0))
+    positions = _at(args) if "at" in given else np.arange(context, dtype=np.float64)
+    beyond = [int(p) for p in positions if p >= context]
+    if beyond:
+        raise InputError(
+            "--at",
+            f"{beyond[0]} is past the learned table, which has rows for positions 0–{context - 1} only "
+            "(a learned table has no formula to give an unseen position a row; use a longer --table or --positions)",
+        )
+    if x is not None:
+        if x.shape[1] != d:
+            source = "table" if "table" in given else "d-model"
+            raise mismatch(given, Size("x", x.shape[1], "columns", shape_words(x)),
+                           Size(source, d, "columns", shape_words(table) if source == "table" else ""),
+                           why="one column per dimension")
+        if x.shape[0] != positions.size:
+            raise InputError(
+                "--x", f"has {x.shape[0]} rows but {positions.size} positions are encoded (expected one row per position)"
+            )
+    return Inputs(
+        kind="learned", positions=positions, d_model=d, base=float(args["base"]), x=x,
+        q=args["q"], k=args["k"], m=int(args["m"]), n=int(args["n"]), shift=int(args["shift"]),
+        table=table, seed=None if "table" in given else int(args["seed"] or 0),
+    )
+
+
 def _check_rope(args: Args) -> Inputs:
     q, k = args["q"], args["k"]
     if q.size < 2 or q.size % 2:
@@ -167,6 +250,8 @@ def _check_rope(args: Args) -> Inputs:
 def build(ctx: Context, inputs: Inputs) -> Trace:
     if inputs.kind == "rope":
         return _build_rope(ctx, inputs)
+    if inputs.kind == "learned":
+        return _build_learned(ctx, inputs)
     return _build_sinusoidal(ctx, inputs)
 
 
@@ -276,30 +361,7 @@ def _build_sinusoidal(ctx: Context, inputs: Inputs) -> Trace:
 
     # 4. adding to embeddings
     if x is not None:
-        total = posenc.add_encoding(x, enc.pe)
-        plain_dims = tuple(f"d{j}" for j in range(d))
-        trace.add(
-            Step(
-                id="add",
-                title="Add the encoding to the token embeddings",
-                formula=r"\mathbf{h}_{pos} = \mathbf{x}_{pos} + PE(pos)",
-                formula_text="h_pos = x_pos + PE(pos)",
-                values=[
-                    Value("x", x, label="token embeddings x", rows=pos_labels, cols=plain_dims),
-                    Value("sum", total, label="x + PE", rows=pos_labels, cols=plain_dims),
-                ],
-                worked=[
-                    f"h[{int(positions[r])}, {c}] = {n(x[r, c])} + {f(enc.pe[r, c])} = {n(total[r, c])}"
-                    for r, c in ((0, 0), (positions.size - 1, min(1, d - 1)))
-                ]
-                + [
-                    f"lengths at position {int(positions[0])}: ‖x‖ = {n(float(np.linalg.norm(x[0])))}, "
-                    f"‖PE‖ = {n(float(lengths[0]))}"
-                ],
-                why="Attention treats its input as a set; after the addition the same word at two "
-                "positions is two different vectors, so order becomes visible to the network.",
-            )
-        )
+        trace.add(_add_step(ctx, x, enc.pe, positions, root_half=True))
 
     # 5. neighbours
     nb = posenc.neighbours(enc)
@@ -353,6 +415,90 @@ def _build_sinusoidal(ctx: Context, inputs: Inputs) -> Trace:
         )
     )
     trace.outputs = {"pe": enc.pe, "angles": enc.angles}
+    return trace
+
+
+def _add_step(ctx: Context, x: np.ndarray, pe: np.ndarray, positions: np.ndarray, *, root_half: bool) -> Step:
+    """x + PE, with the lengths that explain the √d_model scaling (``root_half``: PE's rows are √(d/2) long)."""
+    n, f = ctx.n, ctx.f
+    d = x.shape[1]
+    total = posenc.add_encoding(x, pe)
+    pos_labels = tuple(f"pos {int(p)}" for p in positions)
+    plain_dims = tuple(f"d{j}" for j in range(d))
+    pe_length = float(posenc.row_lengths(pe)[0])
+    root, before, after = posenc.scaled_lengths(x)
+    p0 = int(positions[0])
+    pe_text = f"√(d/2) = √{d // 2} = {n(pe_length)}" if root_half else n(pe_length)
+    return Step(
+        id="add",
+        title="Add the encoding to the token embeddings",
+        formula=r"\mathbf{h}_{pos} = \mathbf{x}_{pos} + PE(pos)",
+        formula_text="h_pos = x_pos + PE(pos)",
+        values=[
+            Value("x", x, label="token embeddings x", rows=pos_labels, cols=plain_dims),
+            Value("sum", total, label="x + PE", rows=pos_labels, cols=plain_dims),
+        ],
+        worked=[
+            f"h[{int(positions[r])}, {c}] = {n(x[r, c])} + {f(pe[r, c])} = {n(total[r, c])}"
+            for r, c in ((0, 0), (positions.size - 1, min(1, d - 1)))
+        ]
+        + [
+            f"lengths at position {p0}: ‖x‖ = {n(float(before[0]))}, ‖PE‖ = {n(pe_length)}",
+            f"scaled first (original transformer): ‖√{d}·x‖ = {n(root)} × {n(float(before[0]))} = "
+            f"{n(float(after[0]))} against ‖PE({p0})‖ = {pe_text}",
+        ],
+        why="Attention treats its input as a set; after the addition the same word at two "
+        "positions is two different vectors, so order becomes visible to the network. "
+        "The sum above adds x as given; the original transformer first multiplies x by √d_model "
+        "so that the token's length is of the same order as the position's, not swamped by it.",
+    )
+
+
+# ----------------------------------------------------------------------------- learned
+
+
+def _build_learned(ctx: Context, inputs: Inputs) -> Trace:
+    n = ctx.n
+    x, positions, d, table = inputs.x, inputs.positions, inputs.d_model, inputs.table
+    assert positions is not None and table is not None  # check resolves them for the learned kind
+    context = table.shape[0]
+    rows = positions.astype(int)
+    pe = table[rows]
+    pos_labels = tuple(f"pos {p}" for p in rows)
+    record: dict[str, Any] = {"kind": "learned", "positions": rows.tolist(), "d-model": d, "table": table}
+    if inputs.seed is not None:
+        record["seed"] = inputs.seed
+    if x is not None:
+        record["x"] = x
+    trace = ctx.new_trace(record)
+    source = (f"drawn here from seed {inputs.seed} (uniform in ±1, 2 decimals)" if inputs.seed is not None
+              else "given with --table")
+    last = int(rows[-1])
+    lengths = posenc.row_lengths(pe)
+    trace.add(
+        Step(
+            id="learned",
+            title="A learned table: one trained row per position",
+            formula=r"PE(pos) = P_{pos},\quad P \in \mathbb{R}^{N \times d}",
+            formula_text=f"PE(pos) = row pos of P; P: {context} positions × {d} dimensions",
+            values=[Value("pe", pe, label="P (learned)", rows=pos_labels, cols=tuple(f"d{j}" for j in range(d)),
+                          heat=True)],
+            worked=[
+                f"P holds {context} × {d} = {context * d} numbers, set by training; {source}",
+                f"PE({last}) = row {last} of P, read off, not computed: "
+                + "[" + ", ".join(n(v) for v in table[last]) + "]",
+                f"‖PE({last})‖ = {n(float(lengths[-1]))}: the row lengths differ, unlike the "
+                f"sinusoidal √(d/2) = {n(float(np.sqrt(d / 2)))}",
+                f"position {context} has no row: nothing to add there",
+            ],
+            why="No formula: every entry is a parameter, learned like a token embedding (GPT-2 and "
+            "BERT do this). The table stops at the trained context length; an unseen position has no "
+            "row and no way to compute one, while the sinusoidal formula gives any position its angles.",
+        )
+    )
+    if x is not None:
+        trace.add(_add_step(ctx, x, pe, positions, root_half=False))
+    trace.outputs = {"pe": pe}
     return trace
 
 
