@@ -655,7 +655,7 @@ WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
     inputs={
-        "kind": Input("choice", choices=("sinusoidal", "rope")),
+        "kind": Input("choice", choices=("sinusoidal", "rope", "learned")),
         "positions": Input("integer", minimum=1),
         "at": Input("vector"),
         "d-model": Input("integer", minimum=2),
@@ -666,6 +666,8 @@ WALKTHROUGH = Walkthrough(
         "m": Input("integer", minimum=0),
         "n": Input("integer", minimum=0),
         "shift": Input("integer"),
+        "table": Input("matrix"),
+        "seed": Input("integer", minimum=0),
     },
     targets=(Target("table", "angles"), Target("table", "pe")),
     keep=("q", "k"),
