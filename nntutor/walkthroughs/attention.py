@@ -199,32 +199,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
     # n tokens each is n×n numbers, and the rows the learner sees (or an export asks for)
     # are recomputed with the arithmetic the softmax used.
     scaled = Deferred((n, n), result.scaled)
-    scaled_ij = result.scaled([i])[0, j]
-    if scale:
-        trace.add(
-            Step(
-                id="scale",
-                title=f"Divide by √d_k = √{d_k}",
-                formula=r"S' = \frac{Q K^\top}{\sqrt{d_k}}",
-                formula_text=f"S′ = S / √d_k = S / {n_(result.scale)}",
-                values=[Value("scaled", scaled, label="scaled scores", rows=labels, cols=labels)],
-                worked=[f"S′[{i},{j}] = {n_(result.scores[i, j])} / √{d_k} = {n_(result.scores[i, j])} / {n_(result.scale)} = {n_(scaled_ij)}"],
-                why="With d_k random components a dot product's variance grows like d_k; without the "
-                "division, large scores push softmax into a near one-hot corner where gradients vanish.",
-            )
-        )
-    else:
-        trace.add(
-            Step(
-                id="scale",
-                title="No scaling (--no-scale)",
-                formula=r"S' = Q K^\top",
-                formula_text="S′ = S (not divided by √d_k)",
-                values=[Value("scaled", scaled, label="unscaled scores", rows=labels, cols=labels)],
-                worked=[f"S′[{i},{j}] = S[{i},{j}] = {n_(scaled_ij)} (√d_k = {n_(np.sqrt(d_k))} would divide it)"],
-                why="Compare the weights below with a scaled run: unscaled scores are larger, so softmax is peakier.",
-            )
-        )
+    trace.add(scale_step(ctx, result, scaled, (i, j), f"{i},{j}", d_k, scale, labels, labels))
     if result.allowed is not None:
         what = []
         if causal:
@@ -303,6 +278,40 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
     return trace
 
 
+def scale_step(ctx: Context, result, scaled: Deferred, where: tuple[int, int], named: str, d_k: int, scale: bool,
+               rows: tuple[str, ...], cols: tuple[str, ...]) -> Step:
+    """The ``÷√d_k`` step (or its absence with ``--no-scale``), worked for the element ``where``,
+    written ``S′[named]`` (``"1,0"``, or ``"Le, chat"`` in cross-attention).
+
+    Shared by the attention and cross-attention lessons; ``result`` is an
+    :class:`~nntutor.core.attention.AttentionResult` (its ``scores``, ``scale`` and ``scaled``).
+    """
+    n_ = ctx.n
+    i, j = where
+    raw = result.scores[i, j]
+    scaled_ij = result.scaled([i])[0, j]
+    if scale:
+        return Step(
+            id="scale",
+            title=f"Divide by √d_k = √{d_k}",
+            formula=r"S' = \frac{Q K^\top}{\sqrt{d_k}}",
+            formula_text=f"S′ = S / √d_k = S / {n_(result.scale)}",
+            values=[Value("scaled", scaled, label="scaled scores", rows=rows, cols=cols)],
+            worked=[f"S′[{named}] = {n_(raw)} / √{d_k} = {n_(raw)} / {n_(result.scale)} = {n_(scaled_ij)}"],
+            why="With d_k random components a dot product's variance grows like d_k; without the "
+            "division, large scores push softmax into a near one-hot corner where gradients vanish.",
+        )
+    return Step(
+        id="scale",
+        title="No scaling (--no-scale)",
+        formula=r"S' = Q K^\top",
+        formula_text="S′ = S (not divided by √d_k)",
+        values=[Value("scaled", scaled, label="unscaled scores", rows=rows, cols=cols)],
+        worked=[f"S′[{named}] = S[{named}] = {n_(scaled_ij)} (√d_k = {n_(np.sqrt(d_k))} would divide it)"],
+        why="Compare the weights below with a scaled run: unscaled scores are larger, so softmax is peakier.",
+    )
+
+
 def _mask_worked(ctx: Context, result, i: int, labels: tuple[str, ...]) -> str:
     allowed = result.allowed[i]
     seen = [labels[c] for c in np.flatnonzero(allowed)]
@@ -377,22 +386,26 @@ ATTENTION_MISTAKES = (
 )
 
 
+# The flags of single-head attention (the backward lesson takes them too).
+INPUTS = {
+    "x": Input("matrix"),
+    "tokens": Input("labels"),
+    "wq": Input("matrix"),
+    "wk": Input("matrix"),
+    "wv": Input("matrix"),
+    "causal": Input("flag"),
+    "no-scale": Input("flag"),
+    "padding": Input("vector"),
+    "seq-len": Input("integer", minimum=1),
+    "d-model": Input("integer", minimum=1),
+    "seed": Input("integer", minimum=0),
+}
+
+
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
-    inputs={
-        "x": Input("matrix"),
-        "tokens": Input("labels"),
-        "wq": Input("matrix"),
-        "wk": Input("matrix"),
-        "wv": Input("matrix"),
-        "causal": Input("flag"),
-        "no-scale": Input("flag"),
-        "padding": Input("vector"),
-        "seq-len": Input("integer", minimum=1),
-        "d-model": Input("integer", minimum=1),
-        "seed": Input("integer", minimum=0),
-    },
+    inputs=INPUTS,
     targets=(
         Target("scores", "scores", explain=_explain_scores),
         Target("scale", "scaled", explain=_explain_scaled),

@@ -47,6 +47,7 @@ from nntutor.walkthroughs._common import (
 )
 from nntutor.walkthroughs._declare import Args, Input, Mistake, Target, Walkthrough
 from nntutor.walkthroughs._transformer import random_matrix, shape_text, token_labels
+from nntutor.walkthroughs.attention import INPUTS as attention_inputs
 from nntutor.walkthroughs.attention import MAX_MEMORY_BYTES, check_padding
 
 DEFAULT_SEQ_LEN = 3
@@ -562,20 +563,7 @@ def _explain_dx(case) -> list[str]:
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
-    inputs={
-        "x": Input("matrix"),
-        "tokens": Input("labels"),
-        "wq": Input("matrix"),
-        "wk": Input("matrix"),
-        "wv": Input("matrix"),
-        "dout": Input("matrix"),
-        "causal": Input("flag"),
-        "no-scale": Input("flag"),
-        "padding": Input("vector"),
-        "seq-len": Input("integer", minimum=1),
-        "d-model": Input("integer", minimum=1),
-        "seed": Input("integer", minimum=0),
-    },
+    inputs={**attention_inputs, "dout": Input("matrix")},
     targets=(
         Target("values", "dV", uses=("forward.A", "values.dO"), explain=_explain_dv),
         Target("values", "dA", uses=("values.dO", "forward.qkv"), explain=_explain_da),

@@ -44,6 +44,7 @@ from nntutor.walkthroughs._common import (
 )
 from nntutor.walkthroughs._declare import Args, Input, Mistake, Target, Walkthrough
 from nntutor.walkthroughs._transformer import MAX_BYTES, feature_labels, random_matrix, refuse_with
+from nntutor.walkthroughs.attention import scale_step
 
 TYPED = ("x", "memory", "wq", "wk", "wv")  # what --seed draws instead
 SIZES = ("target-len", "source-len", "d-model")
@@ -329,32 +330,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
         )
     )
     scaled = Deferred((n_t, n_s), r.scaled)
-    scaled_ij = float(r.scaled([i])[0, j])
-    if inputs.scale:
-        trace.add(
-            Step(
-                id="scale",
-                title=f"Divide by √d_k = √{d_k}",
-                formula=r"S' = \frac{Q K^\top}{\sqrt{d_k}}",
-                formula_text=f"S′ = S / √d_k = S / {num(r.scale)}",
-                values=[Value("scaled", scaled, label="scaled scores S′", rows=tgt, cols=src)],
-                worked=[f"S′[{ti}, {sj}] = {num(r.scores[i, j])} / √{d_k} = {num(r.scores[i, j])} / {num(r.scale)} = {num(scaled_ij)}"],
-                why="A dot product of d_k random components has variance about d_k; dividing by √d_k keeps "
-                "the softmax out of its saturated corner, where gradients vanish.",
-            )
-        )
-    else:
-        trace.add(
-            Step(
-                id="scale",
-                title="No scaling (--no-scale)",
-                formula=r"S' = Q K^\top",
-                formula_text="S′ = S (not divided by √d_k)",
-                values=[Value("scaled", scaled, label="unscaled scores S′", rows=tgt, cols=src)],
-                worked=[f"S′[{ti}, {sj}] = S[{ti}, {sj}] = {num(scaled_ij)} (√d_k = {num(math.sqrt(d_k))} would divide it)"],
-                why="Compare the weights with a scaled run: unscaled scores are larger, so each row's softmax is peakier.",
-            )
-        )
+    trace.add(scale_step(ctx, r, scaled, (i, j), f"{ti}, {sj}", d_k, inputs.scale, tgt, src))
     if r.allowed is not None:
         hidden = [src[c] for c in np.flatnonzero(~r.allowed[0])]
         step = Step(
