@@ -41,9 +41,11 @@ from nntutor.quiz.questions import (
     DEFAULT_ABS,
     DEFAULT_REL,
     Question,
+    _arrays,
     _index_text,
     _is_integer_data,
     _numeric_cells,
+    _reveals,
     _targets,
     tolerance_text,
 )
@@ -384,22 +386,6 @@ def _make(lesson: Any, prepared: Any, trace: Trace, step: Step, match: _Match, p
     else:
         intro = f"Your turn: compute {element}."
     return Exercise(question, ask, intro, element, value.name, index)
-
-
-def _reveals(line: str, shown: str) -> bool:
-    return re.search(r"=\s*" + re.escape(shown) + r"(?![0-9.])", line) is not None
-
-
-def _arrays(data: Any):
-    """Every NumPy array among a trace's inputs."""
-    if isinstance(data, np.ndarray):
-        yield data
-    elif isinstance(data, dict):
-        for item in data.values():
-            yield from _arrays(item)
-    elif isinstance(data, (list, tuple)):
-        for item in data:
-            yield from _arrays(item)
 
 
 def _split_values(step: Step, exercise: Exercise, precision: int, inputs: list) -> tuple[tuple[Value, ...], tuple[Value, ...]]:
