@@ -534,6 +534,16 @@ def quiz_command(ctx: typer.Context, lesson_names: list[str] | None, count: str,
         raise typer.Exit(130)
 
 
+def _confirm(question: str) -> bool:
+    """Ask yes/no; with no answer to read (stdin closed or at its end) say so and exit 1."""
+    try:
+        return typer.confirm(question, default=False)
+    except typer.Abort:
+        _say("")
+        _say("error: no answer on standard input: nothing was changed (pass --yes to skip the question)")
+        raise typer.Exit(1) from None
+
+
 def progress_command(ctx: typer.Context, reset: bool, yes: bool, as_json: bool, data_dir: str | None) -> None:
     """Glue for ``nntutor progress``."""
     import time
@@ -546,7 +556,7 @@ def progress_command(ctx: typer.Context, reset: bool, yes: bool, as_json: bool, 
         for notice in store.notices:
             _say(f"note: {notice}")
         if reset:
-            if not yes and not typer.confirm(f"Forget everything studied and answered (in {store.path})?", default=False):
+            if not yes and not _confirm(f"Forget everything studied and answered (in {store.path})?"):
                 _say("Nothing was reset.")
                 return
             store.reset()
