@@ -305,11 +305,11 @@ def _trace_picture(kind: str) -> Callable[[Any, Options], str]:
 
 
 def _comparison_text(comparison, options: Options) -> Screen:
-    """The first run in full, then both runs' outputs side by side (plots drawn, no heatmaps)."""
-    from nntutor.render import terminal
+    """One sentence on what changed, then only the values that differ (:mod:`nntutor.render.compare_view`)."""
+    from nntutor.render import compare_view
 
     def draw(heat: bool) -> Iterable[RenderableType]:
-        return terminal.comparison_renderables(comparison, precision=options.precision, limit=options.limit)
+        return compare_view.comparison_renderables(comparison, precision=options.precision, limit=options.limit)
 
     return Screen(draw)
 
