@@ -25,6 +25,8 @@ How a plot stays readable:
 
 from __future__ import annotations
 
+import contextlib
+from contextvars import ContextVar
 from typing import Any
 
 import numpy as np
@@ -41,6 +43,25 @@ CONTOUR = "braille"
 CONTOUR_KEY = "⠤⠤"
 NUMBERED = 6
 """A path's first points are numbered (0 = the start), so the order of the zig-zag reads off the picture."""
+
+
+_COLLECTOR: ContextVar[Any] = ContextVar("nntutor_plot_collector", default=None)
+
+
+@contextlib.contextmanager
+def collecting(collector: Any):
+    """While recorded for an HTML page, plots go to ``collector.add(plot, width)`` (which returns the
+    line to print in their place); the page then draws each one as SVG."""
+    token = _COLLECTOR.set(collector)
+    try:
+        yield collector
+    finally:
+        _COLLECTOR.reset(token)
+
+
+def collector() -> Any:
+    """The collector set by :func:`collecting`, or None (plots are drawn as text)."""
+    return _COLLECTOR.get()
 
 
 def _points(values) -> np.ndarray:

@@ -27,7 +27,7 @@ from rich.text import Text
 from nntutor.escapes import escape_controls
 from nntutor.numfmt import fmt
 from nntutor.render.layout import DEFAULT_LIMIT, INLINE, rows_table, shown_indices
-from nntutor.render.output import FULL_WIDTH, has_colour, make_console, plain_text
+from nntutor.render.output import FULL_WIDTH, has_colour, plain_text
 from nntutor.trace import Deferred, Step, Table, Trace, Value, WhatNext, classify
 
 STYLE_TITLE = "bold"
@@ -334,9 +334,13 @@ class PlotView:
         self.plot = plot
 
     def __rich_console__(self, console: Console, options):
-        from nntutor.render.plots import plot_text
+        from nntutor.render.plots import collector, plot_text
 
         width = min(options.max_width, 100)
+        pictures = collector()
+        if pictures is not None:  # an HTML page draws it as SVG (nntutor.render.picture)
+            yield Text(pictures.add(self.plot, width))
+            return
         color = has_colour(console)
         text = plot_text(self.plot, width=width, height=max(10, min(18, width // 4)), color=color)
         yield Text.from_ansi(text) if color else Text(text)
@@ -521,19 +525,6 @@ def print_trace(console: Console, trace: Trace, *, precision: int = 4, limit: in
 def render_text(trace: Trace, *, precision: int = 4, width: int = 100, limit: int = DEFAULT_LIMIT, plots: bool = True) -> str:
     """The terminal rendering as plain text ``width`` columns wide (``-o trace.txt``, pipes and tests)."""
     return plain_text(trace_renderables(trace, precision=precision, limit=limit, plots=plots), width)
-
-
-def render_picture(
-    trace: Trace, kind: str, *, precision: int = 4, limit: int = DEFAULT_LIMIT, width: int = 100, plots: bool = True
-) -> str:
-    """The coloured terminal rendering recorded as an SVG picture or an HTML page (``kind``)."""
-    import io
-
-    console = make_console(io.StringIO(), width=width, color=True, record=True)
-    print_trace(console, trace, precision=precision, limit=limit, plots=plots)
-    if kind == "svg":
-        return console.export_svg(title=f"nntutor · {trace.title}")
-    return console.export_html(inline_styles=True)
 
 
 def page_trace(
