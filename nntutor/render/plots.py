@@ -41,6 +41,8 @@ COLORS = ("cyan", "orange", "green", "magenta", "yellow", "red", "blue", "white"
 PATH_LINE = "•"
 CONTOUR = "braille"
 CONTOUR_KEY = "⠤⠤"
+NAME_ON_CURVE = 10
+"""Longer names are only in the legend (written on the plot they would cover the curves)."""
 NUMBERED = 6
 """A path's first points are numbered (0 = the start), so the order of the zig-zag reads off the picture."""
 
@@ -72,10 +74,11 @@ def _points(values) -> np.ndarray:
 
 
 def whole_ticks(low: float, high: float, most: int) -> list[int] | None:
-    """At most ``most`` evenly spread whole numbers from ``low`` to ``high`` (both ends kept).
+    """At most ``most`` whole-number ticks from ``low`` to ``high``, in round steps (1, 2, 5 × 10ⁿ);
+    the first value is kept when the round ones start well after it (epoch 1).
 
-    >>> whole_ticks(0, 15, 6), whole_ticks(1, 3, 6), whole_ticks(2, 2, 5)
-    ([0, 3, 6, 9, 12, 15], [1, 2, 3], [2])
+    >>> whole_ticks(0, 15, 6), whole_ticks(1, 3, 6), whole_ticks(2, 2, 5), whole_ticks(1, 200, 6)
+    ([0, 5, 10, 15], [1, 2, 3], [2], [1, 50, 100, 150, 200])
     """
     low, high = int(np.ceil(low)), int(np.floor(high))
     if high < low:
@@ -83,10 +86,13 @@ def whole_ticks(low: float, high: float, most: int) -> list[int] | None:
     span = high - low
     if span == 0:
         return [low]
-    step = max(1, int(np.ceil(span / max(most - 1, 1))))
-    ticks = list(range(low, high + 1, step))
-    if ticks[-1] != high and high - ticks[-1] >= step / 2:
-        ticks.append(high)
+    raw = span / max(most - 1, 1)
+    power = 10 ** int(np.floor(np.log10(raw))) if raw >= 1 else 1
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+    first = -(-low // step) * step
+    ticks = list(range(first, high + 1, step))
+    if not ticks or ticks[0] - low >= step / 2:
+        ticks.insert(0, low)
     return ticks
 
 
@@ -217,7 +223,7 @@ def _name_curves(plt, series: list, color: bool, height: int) -> None:
         if spot is None:
             continue
         x, y = curves[number]
-        if np.isfinite(y[spot]):
+        if np.isfinite(y[spot]) and len(item.name) <= NAME_ON_CURVE:
             align = "left" if spot < len(x) // 3 else "right" if spot > 2 * len(x) // 3 else "center"
             plt.text(item.name, float(x[spot]), float(y[spot]), alignment=align,
                      color=COLORS[number % len(COLORS)] if color else None)
