@@ -118,3 +118,13 @@ def test_a_folder_needs_a_picture_format(run_cli, tmp_path):
     assert_refused(run_cli("lesson", "softmax", "--format", "json", "-o", f"{tmp_path}/"), "--output:", "--format json given")
     assert_refused(run_cli("lesson", "softmax", "--format", "svg", "--step-only", "1", "-o", f"{tmp_path}/"),
                    "--step-only: makes one picture")
+
+
+@pytest.mark.parametrize("extension", ["svg", "html"])
+def test_a_comparison_exports_as_a_picture_not_as_plain_text(run_cli, tmp_path, extension):
+    target = tmp_path / f"vs.{extension}"
+    assert run_cli("lesson", "attention", "--vs", "--no-scale", "-o", str(target)).exit_code == 0
+    text = target.read_text(encoding="utf-8")
+    assert text.lstrip().startswith("<svg" if extension == "svg" else "<!DOCTYPE html>")
+    plain = re.sub(r"<[^>]+>", "", text).replace("&#160;", " ").replace("\xa0", " ")
+    assert "--no-scale:" in plain and "attention" in plain

@@ -332,6 +332,15 @@ def _comparison_text(comparison, options: Options) -> Screen:
     return Screen(draw)
 
 
+def _comparison_picture(kind: str) -> Callable[[Any, Options], str]:
+    def render(comparison, options: Options) -> str:
+        from nntutor.render.picture import comparison_picture
+
+        return comparison_picture(comparison, kind, precision=options.precision, limit=options.limit, width=FILE_WIDTH)
+
+    return render
+
+
 def _comparison_json(comparison, options: Options) -> Document:
     from nntutor.render.json import comparison_document, write_document
 
@@ -351,10 +360,10 @@ COMPARISON_RENDERERS: dict[str, Callable[[Any, Options], str | Screen | Document
     "text": _comparison_text,
     "markdown": _comparison_text,
     "json": _comparison_json,
-    "svg": _comparison_text,
-    "html": _comparison_text,
+    "svg": _comparison_picture("svg"),
+    "html": _comparison_picture("html"),
 }
-"""Format name -> the renderer of a ``--vs`` comparison (JSON, or else the terminal text)."""
+"""Format name -> the renderer of a ``--vs`` comparison (JSON, a picture, or else the terminal text)."""
 
 
 def _deliver_steps(trace, format: str, folder: str, options: Options) -> None:

@@ -156,6 +156,20 @@ def svg_picture(trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT,
     return console.export_svg(title=title)
 
 
+def comparison_picture(comparison, kind: str, *, precision: int = 4, limit: int = DEFAULT_LIMIT, width: int = 100) -> str:
+    """``--vs`` as an SVG picture or an HTML page (``kind``), like the terminal's comparison."""
+    from nntutor.render.compare_view import comparison_renderables
+
+    parts = comparison_renderables(comparison, precision=precision, limit=limit)
+    title = f"nntutor · {comparison.first.title} · {comparison.labels[0]} vs {comparison.labels[1]}"
+    if kind == "html":
+        return _page(parts, title, width)
+    console = make_console(io.StringIO(), width=width, color=True, record=True)
+    for renderable in parts:
+        console.print(renderable)
+    return console.export_svg(title=title)
+
+
 def step_file_names(trace: Trace, extension: str) -> list[str]:
     """One file name per step, in order: ``01-hidden.svg``, ``02-output.svg`` …
 
