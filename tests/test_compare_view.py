@@ -93,6 +93,8 @@ def test_vs_shows_mappings_instead_of_referring_to_the_runs(run_cli, monkeypatch
                 rows=("r0", "r1"), cols=("c0", "c1")), "m[r1, c0] changes most: 2 → 4"),
         (Change("merges", [["a", "b"], ["c", "d"]], [["a", "b"]], True), "merges goes from 2 entries to 1"),
         (Change("loss", MISSING, 0.3, True), "loss is only in the second run"),
+        (Change("f", np.array([14.0, 6.4, 0.02]), np.array([14.0, 7.3, 1.2]), [False, True, True]),
+         "the last of f (2) rises from 0.02 to 1.2"),
         (Change("token", "a", "b", True), "token changes from 'a' to 'b'"),
         (Change("norms", Table(("k", "v"), (("a", 1), ("b", 2))), Table(("k", "v"), (("a", 1), ("b", 3))), True),
          "1 of the 2 rows of norms change"),

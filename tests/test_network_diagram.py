@@ -86,3 +86,14 @@ def test_a_wide_layer_is_drawn_in_part_and_says_so():
     text = network_text(_network(trace), precision=4)
     assert "(2 of 6 inputs and 1 of 5 nodes not drawn: the tables above have every number)" in text
     assert max(len(line) for line in text.splitlines()) <= 78
+
+
+def test_a_narrow_width_draws_fewer_inputs_instead_of_wrapping():
+    trace = run_lesson(load_lesson("mlp"), {})
+    text = network_text(_network(trace), width=60, precision=8)
+    assert max(len(line) for line in text.splitlines()[1:] if "not drawn" not in line) <= 60
+    assert "not drawn: the tables above have every number" in text
+    nodes, edges = read_back(text)
+    W1 = trace.step("layer-1").value("W1").data
+    weights, _ = edges["a1[0]"]
+    np.testing.assert_allclose(weights, W1[0, : len(weights)], atol=5e-9)  # the first inputs, in order

@@ -249,6 +249,8 @@ def effect(change: Change) -> str:
             if i != j:
                 text += f" and moves from {_label_of(change.cols, i)} to {_label_of(change.cols, j)}"
         return text
+    if first.ndim == 1 and finite[-1] and first[-1] != second[-1]:  # a series: where it ends
+        return f"the last of {change.title} ({_label_of(change.cols, first.size - 1)}) {_moves(float(first[-1]), float(second[-1]))}"
     gap = np.where(finite, np.abs(second - first), -1.0)
     where = np.unravel_index(int(np.argmax(gap)), first.shape)
     if first.ndim == 2:

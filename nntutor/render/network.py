@@ -34,8 +34,8 @@ BUS = {  # (line above, line below, an input on the left, a node on the right) -
 }
 
 
-def _shown(count: int) -> list[int]:
-    return list(range(min(count, MAX_NODES)))
+def _shown(count: int, most: int = MAX_NODES) -> list[int]:
+    return list(range(min(count, most)))
 
 
 def _nodes(names, values, indices, precision: int) -> list[str]:
@@ -45,11 +45,11 @@ def _nodes(names, values, indices, precision: int) -> list[str]:
     return [f"({names[i].ljust(name_width)} {t.rjust(value_width)})" for i, t in zip(indices, texts, strict=True)]
 
 
-def _layer_block(net: Network, layer: int, precision: int) -> list[str]:
+def _layer_block(net: Network, layer: int, precision: int, most: int = MAX_NODES) -> list[str]:
     sources, targets = net.layers[layer], net.layers[layer + 1]
     weights = net.weights[layer]
     biases = net.biases[layer] if layer < len(net.biases) else None
-    src, tgt = _shown(len(sources)), _shown(len(targets))
+    src, tgt = _shown(len(sources), most), _shown(len(targets), MAX_NODES)
     left = _nodes(sources, net.values[layer], src, precision)
     right = _nodes(targets, net.values[layer + 1], tgt, precision)
     numbers = [fmt(weights[j][i], precision) for j in tgt for i in src]
@@ -82,10 +82,14 @@ def _layer_block(net: Network, layer: int, precision: int) -> list[str]:
 
 
 def network_text(net: Network, *, width: int = 80, precision: int = 4) -> str:
-    """The diagram as text, one block per layer (``width`` is not used to cut anything)."""
+    """The diagram as text, one block per layer; a layer too wide for ``width`` draws fewer inputs."""
     lines = [net.title]
     for layer in range(len(net.layers) - 1):
         if layer:
             lines.append("")
-        lines += _layer_block(net, layer, precision)
+        for most in range(MAX_NODES, 0, -1):
+            block = _layer_block(net, layer, precision, most)
+            if max(len(line) for line in block[1:]) <= width:
+                break
+        lines += block
     return "\n".join(lines)
