@@ -17,7 +17,9 @@ EDGE = re.compile(r"─\(([^|)]*)\|\s*(\S+)\)─▶ \((\S+)")
 
 
 def read_back(text: str) -> tuple[dict[str, float], dict[str, tuple[list[float], float]]]:
-    """Node values and, per target node, its weights and bias, as drawn."""
+    """Node values and, per target node, its weights and bias, as drawn (after the title and the key)."""
+    assert text.splitlines()[1] == "(value) ─(a weight per input | bias)─▶ (value)"
+    text = "\n".join(text.splitlines()[2:])
     nodes = {name: float(value) for name, value in NODE.findall(text)}
     edges = {target: ([float(w) for w in weights.split()], float(bias)) for weights, bias, target in EDGE.findall(text)}
     return nodes, edges

@@ -11,6 +11,7 @@ which the lesson built from the same arrays as its tables; nothing is recomputed
 ...               (((0.25, -0.5), (1.0, 0.0)),), ("input x", "y = W·x + b"), ((0.0, 1.0),))
 >>> print(network_text(net, precision=2))
 2 → 1
+(value) ─(a weight per input | bias)─▶ (value)
 layer 1: y = W·x + b
                  x0   x1   bias
 (x0 1.00) ─┬─( 0.25 -0.5 |    0)─▶ (y0  0.50)
@@ -83,7 +84,7 @@ def _layer_block(net: Network, layer: int, precision: int, most: int = MAX_NODES
 
 def network_text(net: Network, *, width: int = 80, precision: int = 4) -> str:
     """The diagram as text, one block per layer; a layer too wide for ``width`` draws fewer inputs."""
-    lines = [net.title]
+    lines = [net.title, "(value) ─(a weight per input | bias)─▶ (value)"]
     for layer in range(len(net.layers) - 1):
         if layer:
             lines.append("")
