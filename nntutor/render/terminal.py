@@ -27,7 +27,7 @@ from rich.text import Text
 from nntutor.escapes import escape_controls
 from nntutor.numfmt import fmt
 from nntutor.render.layout import DEFAULT_LIMIT, INLINE, rows_table, shown_indices
-from nntutor.render.output import FULL_WIDTH, has_colour, plain_text
+from nntutor.render.output import FULL_WIDTH, has_colour, make_console, plain_text  # noqa: F401 (make_console: the doctests)
 from nntutor.trace import Deferred, Step, Table, Trace, Value, WhatNext, classify
 
 STYLE_TITLE = "bold"
