@@ -41,7 +41,7 @@ def test_vs_sentence_numbers_are_the_two_runs_maxima(run_cli, monkeypatch):
     sentence = _sentence(text)
     assert sentence.startswith("--no-scale: ")
     assert f"grows from {first.max():.4f} to {second.max():.4f}" in sentence
-    assert sentence.endswith("q, k, v, scores are the same.")
+    assert sentence.endswith("q, k, v, raw scores Q·Kᵀ are the same.")  # Q = K = V = X here: named by their keys
 
 
 def test_vs_shows_only_what_differs_labelled_and_marked(run_cli, monkeypatch):
@@ -55,7 +55,7 @@ def test_vs_shows_only_what_differs_labelled_and_marked(run_cli, monkeypatch):
     assert any(line.split()[:1] == ["cat"] for line in body.splitlines())  # and so are the rows
     for name in ("queries", "keys", "values"):  # the same in both runs: named, not drawn
         assert name not in body.lower().replace("the same in both", "")
-    assert "The same in both: q, k, v, scores." in " ".join(body.split())
+    assert "The same in both: q, k, v, raw scores Q·Kᵀ." in " ".join(body.split())
     assert max(len(line) for line in text.splitlines()) <= 80
 
 
@@ -95,6 +95,8 @@ def test_vs_shows_mappings_instead_of_referring_to_the_runs(run_cli, monkeypatch
         (Change("loss", MISSING, 0.3, True), "loss is only in the second run"),
         (Change("f", np.array([14.0, 6.4, 0.02]), np.array([14.0, 7.3, 1.2]), [False, True, True]),
          "the last of f (2) rises from 0.02 to 1.2"),
+        (Change("loss", np.array([0.7, 0.75, 0.1]), np.array([0.8, 0.7, 0.3]), True, cols=("1", "2", "3")),
+         "the last of loss (3) rises from 0.1 to 0.3"),  # per epoch: where it ends, not its largest
         (Change("token", "a", "b", True), "token changes from 'a' to 'b'"),
         (Change("norms", Table(("k", "v"), (("a", 1), ("b", 2))), Table(("k", "v"), (("a", 1), ("b", 3))), True),
          "1 of the 2 rows of norms change"),

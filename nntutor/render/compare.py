@@ -95,8 +95,9 @@ class Change(NamedTuple):
     second_cols: tuple[str, ...] | None = None
 
 
-def _step_value(trace: Trace, data: Any):
-    """The step value that shows this very output (for its label and its row and column labels)."""
+def _step_value(trace: Trace, data: Any, name: str = ""):
+    """The step value that shows this very output (for its label and its row and column labels):
+    the same array, else a number of the same name and value."""
     for step in trace.steps:
         for value in step.values:
             if value.data is data:
@@ -104,6 +105,11 @@ def _step_value(trace: Trace, data: Any):
             if isinstance(data, np.ndarray) and isinstance(value.data, np.ndarray) and value.data.shape == data.shape \
                     and data.size and np.shares_memory(value.data, data):
                 return value
+    if name and np.ndim(data) == 0 and _number(data) is not None:
+        for step in trace.steps:
+            for value in step.values:
+                if value.name == name and np.ndim(value.data) == 0 and _number(value.data) == _number(data):
+                    return value
     return None
 
 
@@ -114,9 +120,9 @@ def _same(a: Any, b: Any) -> bool:
 
 def _labelled(trace: Trace | None, title: str, data: Any) -> tuple[str, Any, Any]:
     """The title, row labels and column labels the lesson's steps give this value (a vector's in ``cols``)."""
-    value = _step_value(trace, data) if trace is not None else None
-    if value is None:
-        return title, None, None
+    value = _step_value(trace, data, title) if trace is not None else None
+    if value is None:  # an output no step shows: its key, in words (grad_norms -> grad norms)
+        return title.replace("_", " "), None, None
     cols = value.cols if value.cols is not None or np.ndim(data) != 1 else value.rows
     return value.display_name, value.rows, cols
 
@@ -164,9 +170,22 @@ def differences(comparison: Comparison) -> list[Change]:
 
 
 def unchanged(comparison: Comparison) -> list[str]:
-    """The outputs equal in both runs."""
+    """The outputs equal in both runs, named as the steps name them (by their keys where two share a name)."""
     first, second = comparison.first.outputs, comparison.second.outputs
-    return [name for name in first if name in second and _same(first[name], second[name])]
+    names = [name for name in first if name in second and _same(first[name], second[name])]
+    labels = [short(_labelled(comparison.first, name, first[name])[0]) for name in names]
+    return [label if labels.count(label) == 1 else name.replace("_", " ") for name, label in zip(names, labels, strict=True)]
+
+
+def short(label: str) -> str:
+    """A label without its parenthesised note, for a sentence: ``attention weights A (each row sums to 1)``
+    -> ``attention weights A``.
+
+    >>> short("attention weights A (each row sums to 1)"), short("σ² (biased, ÷ d)"), short("(x)")
+    ('attention weights A', 'σ²', '(x)')
+    """
+    head = label.split(" (", 1)[0].rstrip(",: ")
+    return head or label
 
 
 def _number(x: Any) -> float | None:
@@ -216,48 +235,52 @@ def effect(change: Change) -> str:
     from nntutor.trace import Table
 
     a, b = change.first, change.second
+    title = short(change.title)
     if a is MISSING or b is MISSING:
-        return f"{change.title} is only in the {'second' if a is MISSING else 'first'} run"
+        return f"{title} is only in the {'second' if a is MISSING else 'first'} run"
     if isinstance(a, str) and isinstance(b, str) and len(a) + len(b) <= 60:
-        return f"{change.title} changes from {a!r} to {b!r}"
+        return f"{title} changes from {a!r} to {b!r}"
     if isinstance(a, Table) and isinstance(b, Table):
         if len(a.rows) != len(b.rows):
-            return f"{change.title} goes from {len(a.rows)} rows to {len(b.rows)}"
+            return f"{title} goes from {len(a.rows)} rows to {len(b.rows)}"
         differ = sum(1 for r, t in zip(a.rows, b.rows, strict=True) if repr(r) != repr(t))
-        return f"{differ} of the {len(a.rows)} rows of {change.title} change"
+        return f"{differ} of the {len(a.rows)} rows of {title} change"
     x, y = _number(a), _number(b)
     if x is not None and y is not None and np.ndim(a) == 0 and np.ndim(b) == 0:
-        return f"{change.title} {_moves(x, y)}" if x != y else f"{change.title} changes"
+        return f"{title} {_moves(x, y)}" if x != y else f"{title} changes"
     try:
         first, second = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     except (TypeError, ValueError):
         first = second = None
     if first is None and isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)) and len(a) != len(b):
-        return f"{change.title} goes from {len(a)} entries to {len(b)}"
+        return f"{title} goes from {len(a)} entries to {len(b)}"
     if first is None or second is None or first.size == 0 or second.size == 0:
-        return f"{change.title} changes"
+        return f"{title} changes"
     if first.shape != second.shape:
-        return f"{change.title} goes from {size_words(first.shape)} to {size_words(second.shape)}"
+        return f"{title} goes from {size_words(first.shape)} to {size_words(second.shape)}"
     finite = np.isfinite(first) & np.isfinite(second)
     if not finite.any():
-        return f"{change.title} changes"
+        return f"{title} changes"
     big_a, big_b = float(np.max(first[finite])), float(np.max(second[finite]))
+    series = first.ndim == 1 and change.cols is not None and all(str(c).isdigit() for c in change.cols)
+    if series and finite[-1] and first[-1] != second[-1]:  # per step or epoch: where it ends
+        return f"the last of {title} ({_label_of(change.cols, first.size - 1)}) {_moves(float(first[-1]), float(second[-1]))}"
     if big_a != big_b:
-        text = f"the largest of {change.title} {_moves(big_a, big_b, 'size')}"
+        text = f"the largest of {title} {_moves(big_a, big_b, 'size')}"
         if first.ndim == 1:
             i, j = int(np.argmax(np.where(finite, first, -np.inf))), int(np.argmax(np.where(finite, second, -np.inf)))
             if i != j:
                 text += f" and moves from {_label_of(change.cols, i)} to {_label_of(change.cols, j)}"
         return text
     if first.ndim == 1 and finite[-1] and first[-1] != second[-1]:  # a series: where it ends
-        return f"the last of {change.title} ({_label_of(change.cols, first.size - 1)}) {_moves(float(first[-1]), float(second[-1]))}"
+        return f"the last of {title} ({_label_of(change.cols, first.size - 1)}) {_moves(float(first[-1]), float(second[-1]))}"
     gap = np.where(finite, np.abs(second - first), -1.0)
     where = np.unravel_index(int(np.argmax(gap)), first.shape)
     if first.ndim == 2:
         place = f"[{_label_of(change.rows, where[0])}, {_label_of(change.cols, where[1])}]"
     else:
         place = f"[{', '.join(_label_of(change.cols, int(i)) for i in where)}]"
-    return f"{change.title}{place} changes most: {fmt(float(first[where]), 4)} → {fmt(float(second[where]), 4)}"
+    return f"{title}{place} changes most: {fmt(float(first[where]), 4)} → {fmt(float(second[where]), 4)}"
 
 
 def headline(comparison: Comparison, most: int = 3) -> str:
