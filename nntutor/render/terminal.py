@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from rich import box
 from rich.console import Console, Group, RenderableType
+from rich.cells import cell_len
 from rich.measure import Measurement
 from rich.padding import Padding
 from rich.rule import Rule
@@ -26,8 +27,10 @@ from rich.text import Text
 
 from nntutor.escapes import escape_controls
 from nntutor.numfmt import fmt
-from nntutor.render.layout import DEFAULT_LIMIT, INLINE, rows_table, shown_indices
+from nntutor.render.fit import SEPARATOR, fit_columns, share_room, spans
+from nntutor.render.layout import DEFAULT_LIMIT, INLINE, MAX_COLUMNS, rows_table, shown_indices, shown_rows
 from nntutor.render.output import FULL_WIDTH, has_colour, make_console, plain_text
+from nntutor.render.output import theme as current_theme
 from nntutor.trace import Deferred, Step, Table, Trace, Value, WhatNext, classify
 
 STYLE_TITLE = "bold"
@@ -101,33 +104,41 @@ def indent(renderable: RenderableType, *, left: int = 2, top: int = 0, bottom: i
 # --------------------------------------------------------------------------- values
 
 
-def heat_style(x: float, low: float, high: float) -> str:
-    """Background colour for a heatmap cell: blue for negative, red for positive, white at 0.
+def heat_style(x: float, low: float, high: float, theme: str | None = None) -> str:
+    """The style of a heatmap cell: its colour by the value against the largest magnitude
+    in the matrix (:mod:`nntutor.render.palette`), its text black or white to suit.
 
-    Values are scaled by the largest magnitude in the matrix, so the legend is symmetric
-    around 0 (weights, which are never negative, run from white to red).
+    >>> heat_style(0.0, 0.0, 0.6, "dark"), heat_style(0.6, 0.0, 0.6, "dark")
+    ('color(231) on color(236)', 'color(16) on color(217)')
     """
-    if not np.isfinite(x):
-        return "on grey23"
+    from nntutor.render.palette import cell_style
+
+    return cell_style(x, max(abs(low), abs(high)), theme or current_theme())
+
+
+def heat_legend(low: float, high: float, precision: int, theme: str | None = None) -> Text:
+    """What the colours mean: the levels in order, the values at both ends, which way they go.
+
+    >>> print(heat_legend(0.0, 0.6, 4, "light").plain)
+    colour: 0 ▏         ▕ 0.6 (darker = larger; values 0 … 0.6)
+    """
+    from nntutor.render.palette import LEVELS, PALETTES, background, text_on
+
+    theme = theme or current_theme()
     span = max(abs(low), abs(high)) or 1.0
-    t = min(abs(x) / span, 1.0)
-    if x >= 0:
-        r, g, b = 255, int(255 - 175 * t), int(255 - 205 * t)
-    else:
-        r, g, b = int(255 - 205 * t), int(255 - 150 * t), 255
-    fg = "black" if t < 0.65 else "white"
-    return f"{fg} on rgb({r},{g},{b})"
-
-
-def heat_legend(low: float, high: float, precision: int) -> Text:
-    """A colour scale from the smallest to the largest value shown."""
+    signed = low < 0 < high or high <= 0
+    steps = range(-LEVELS if low < 0 else 0, (LEVELS if high > 0 else 0) + 1)
     text = Text()
-    text.append("scale: ", style=STYLE_DIM)
-    steps = 8
-    for k in range(steps + 1):
-        x = low + (high - low) * k / steps
-        text.append("  ", style=heat_style(x, low, high))
-    text.append(f"  {fmt(low, precision)} … {fmt(high, precision)}", style=STYLE_DIM)
+    text.append("colour: ", style=STYLE_DIM)
+    text.append(fmt(-span if low < 0 else 0.0, precision) + " ▏", style=STYLE_DIM)
+    for step in steps:
+        index = background(step, theme)
+        text.append(" ", style=f"color({text_on(index)}) on color({index})")
+    reads = PALETTES[theme].reads
+    if signed:
+        reads = f"blue < 0 < red, {reads.replace('larger', 'larger magnitude')}"
+    text.append(f"▕ {fmt(span if high > 0 else 0.0, precision)} ({reads}; values {fmt(low, precision)} … {fmt(high, precision)})",
+                style=STYLE_DIM)
     return text
 
 
@@ -147,48 +158,106 @@ def finite_range(data: np.ndarray) -> tuple[float, float] | None:
     return float(data.min(where=finite, initial=np.inf)), float(data.max(where=finite, initial=-np.inf))
 
 
-def matrix_table(value: Value, precision: int, limit: int, heat: bool = False, col_limit: int | None = None) -> RichTable:
-    """A labelled table of a matrix (a vector is one row named after the value).
+def elided_note(what: str) -> Text:
+    """The one line under a table that was not shown whole (short enough for 60 columns)."""
+    return Text(f"{what}, elided for display (--full shows all)", style=STYLE_DIM)
 
-    Only the rows shown are read, so a :class:`Deferred` matrix computes just those.
-    """
-    data = value.data
-    if not isinstance(data, Deferred):
-        data = np.asarray(data)
-        if data.ndim == 1:
-            data = data.reshape(1, -1)
-            value = Value(value.name, data, rows=(value.name,), cols=value.cols)
-    # the colour scale is only needed for a heatmap (a big matrix is not scanned otherwise)
-    low, high = (finite_range(np.asarray(data)) if heat else None) or (0.0, 0.0)
-    n_rows, n_cols = data.shape
-    rows = _labels(value.rows, n_rows)
-    cols = _labels(value.cols, n_cols)
+
+def _fitted_table(headers: Sequence[Text], rows: Sequence[Sequence[Text]], widths: Sequence[int], *, label: bool) -> RichTable:
+    """A table of these cells with each column exactly ``widths`` wide (``label``: the first is a row label)."""
     table = _new_table()
-    row_indices = shown_indices(n_rows, limit)
-    col_indices = shown_indices(n_cols, limit if col_limit is None else col_limit)
-    shown_rows = [i for i in row_indices if i is not None]
-    row_data = dict(zip(shown_rows, data.rows(shown_rows), strict=True)) if isinstance(data, Deferred) else data
-    table.add_column("", style=STYLE_LABEL)
-    for j in col_indices:
-        table.add_column(Text("…" if j is None else cols[j]), justify="right")
-    for i in row_indices:
-        if i is None:
-            table.add_row(Text("⋮"), *[Text("⋮" if j is not None else "⋱") for j in col_indices])
-            continue
-        row = row_data[i]
-        cells = [Text("…") if j is None else _cell(row[j].item(), precision) for j in col_indices]
-        if heat:
-            for cell, j in zip(cells, col_indices, strict=True):
-                if j is not None:
-                    cell.stylize(heat_style(float(row[j]), low, high))
-        table.add_row(Text(rows[i]), *cells)
-    if len(row_indices) < n_rows or len(col_indices) < n_cols:
-        what = f"{n_cols} values" if n_rows == 1 else f"{n_rows}×{n_cols} matrix"
-        table.caption = Text(
-            f"{what}, elided for display (computed in full; --format json has every value)",
-            style=STYLE_DIM,
-        )
+    for j, header in enumerate(headers):
+        first = label and j == 0
+        table.add_column(header, justify="left" if first else "right", style=STYLE_LABEL if first else None,
+                         width=widths[j])  # no cell is wider than its column: nothing is cut
+    for row in rows:
+        table.add_row(*row)
     return table
+
+
+class MatrixView:
+    """A matrix (or vector) under its title, its columns fitted to the width it is given.
+
+    Rows are elided by :func:`~nntutor.render.layout.shown_rows`; columns by the room
+    (:func:`~nntutor.render.fit.fit_columns`): the first and the last always, then as
+    many as fit, so a number is never cut and a wide terminal shows more. A vector's
+    row label (its own name) is left out when that lets more of it show. ``limit`` 0
+    shows everything, as wide as it needs (a pager scrolls sideways). Only the rows
+    shown are read, so a :class:`Deferred` matrix computes just those.
+    """
+
+    def __init__(self, title: str, value: Value, precision: int, limit: int, heat: bool = False) -> None:
+        self.title = title
+        self.value = value
+        self.precision = precision
+        self.limit = limit
+        self.heat = heat
+
+    def __rich_console__(self, console: Console, options):
+        value = self.value
+        data = value.data
+        vector = not isinstance(data, Deferred) and np.ndim(data) == 1
+        if not isinstance(data, Deferred):
+            data = np.asarray(data)
+            if vector:
+                data = data.reshape(1, -1)
+        n_rows, n_cols = data.shape
+        row_names = (value.name,) if vector else _labels(value.rows, n_rows)
+        col_names = _labels(value.cols, n_cols)
+        row_indices = shown_rows(n_rows, n_cols, self.limit)
+        shown = [i for i in row_indices if i is not None]
+        row_data = dict(zip(shown, data.rows(shown), strict=True)) if isinstance(data, Deferred) else data
+        room = options.max_width
+        # only columns that could fit are formatted: each takes at least 1 + SEPARATOR cells
+        reach = n_cols if self.limit <= 0 else min(n_cols, MAX_COLUMNS, room // (1 + SEPARATOR) + 1)
+        candidates = sorted({*range(min(reach, n_cols)), *range(max(n_cols - reach, 0), n_cols)})
+        cells = {j: [_cell(row_data[i][j].item(), self.precision) for i in shown] for j in candidates}
+        heads = {j: Text(col_names[j]) for j in candidates}
+        widths = [max([heads[j].cell_len, *(c.cell_len for c in cells[j])]) if j in cells else room + 1 for j in range(n_cols)]
+        label_width = max([0, *(cell_len(row_names[i]) for i in shown), *([1] if None in row_indices else [])])
+        if self.limit <= 0:
+            columns, label = list(range(n_cols)), True
+        else:
+            columns = fit_columns(widths, room - label_width, keep=())
+            label = True
+            if len(columns) > MAX_COLUMNS:
+                columns = [*columns[: MAX_COLUMNS // 2], None, *columns[-(MAX_COLUMNS // 2 - 1):]]
+            if vector and None in columns:  # the title names the vector: its label may go
+                without = fit_columns(widths, room + SEPARATOR)
+                if len(without) > len(columns):
+                    columns, label = without, False
+        low, high = (finite_range(np.asarray(data)) if self.heat else None) or (0.0, 0.0)
+        theme = current_theme()
+        headers = ([Text("")] if label else []) + [Text("…") if j is None else heads[j] for j in columns]
+        body = []
+        for i in row_indices:
+            if i is None:
+                body.append(([Text("⋮")] if label else []) + [Text("⋮" if j is not None else "⋱") for j in columns])
+                continue
+            k = shown.index(i)
+            row = []
+            for j in columns:
+                if j is None:
+                    row.append(Text("…"))
+                    continue
+                cell = cells[j][k].copy()
+                if self.heat:
+                    cell.stylize(heat_style(float(row_data[i][j]), low, high, theme))
+                row.append(cell)
+            body.append(([Text(row_names[i])] if label else []) + row)
+        col_widths = ([label_width] if label else []) + [1 if j is None else widths[j] for j in columns]
+        table = _fitted_table(headers, body, col_widths, label=label)
+        yield Text(self.title, style=STYLE_LABEL)
+        natural = sum(col_widths) + SEPARATOR * (len(col_widths) - 1)
+        if natural > room:  # --full: as wide as it needs (a pager scrolls sideways)
+            yield from console.render(table, options.update_width(natural))
+        else:
+            yield table
+        if len(row_indices) < n_rows or len(columns) < n_cols or None in columns:
+            yield elided_note(f"{n_cols} values" if n_rows == 1 else f"{n_rows}×{n_cols} matrix")
+        span = finite_range(np.asarray(data)) if self.heat else None
+        if span is not None:
+            yield heat_legend(span[0], span[1], self.precision, theme)
 
 
 def natural_width(console: Console, options, table: RichTable) -> int:
@@ -205,72 +274,77 @@ def natural_width(console: Console, options, table: RichTable) -> int:
     return Measurement.get(console, options.update_width(FULL_WIDTH), table).maximum
 
 
-class MatrixView:
-    """A matrix (or vector) that elides columns to fit the width it is given.
+def _is_number(cell: Any) -> bool:
+    return isinstance(cell, (int, float, np.integer, np.floating, bool, np.bool_))
 
-    Rows and columns beyond ``limit`` are always elided (``limit`` 0: show all, for a
-    pager); then columns are dropped further until the table fits, so cells never wrap.
+
+class TableView:
+    """A table of text and numbers fitted to the width it is given, never cutting a word or a number.
+
+    Numbers keep their width; text wraps between words. When the columns do not fit
+    even so, whole columns are left out (``…``), the first and the last kept. The
+    rows beyond ``row_limit`` are elided (``⋮``) and a note says so.
     """
 
-    def __init__(self, title: str, value: Value, precision: int, limit: int, heat: bool = False) -> None:
-        self.title = title
-        self.value = value
+    def __init__(self, columns: Sequence[str], rows: Sequence[Sequence[Any]], precision: int, row_limit: int,
+                 *, label: bool = False) -> None:
+        self.columns = [escape_controls(str(c)) for c in columns]
+        self.rows = rows
         self.precision = precision
-        self.limit = limit
-        self.heat = heat
+        self.row_limit = row_limit
+        self.label = label
 
     def __rich_console__(self, console: Console, options):
-        data = self.value.data
-        n_cols = np.shape(data)[-1]
-        col_limit = n_cols if self.limit <= 0 else min(self.limit, n_cols) if n_cols > self.limit else n_cols
-        table = matrix_table(self.value, self.precision, self.limit, self.heat, col_limit)
-        natural = natural_width(console, options, table)
-        if self.limit > 0:
-            while col_limit > 2 and natural > options.max_width:
-                col_limit -= 1
-                table = matrix_table(self.value, self.precision, self.limit, self.heat, col_limit)
-                natural = natural_width(console, options, table)
-        yield Text(self.title, style=STYLE_LABEL)
-        if natural > options.max_width:  # --full: as wide as it needs (a pager scrolls sideways)
-            yield from console.render(table, options.update_width(natural))
-            yield Text("")
-        else:
-            yield table
-        span = finite_range(np.asarray(data)) if self.heat else None
-        if span is not None:
-            yield heat_legend(span[0], span[1], self.precision)
+        indices = shown_indices(len(self.rows), self.row_limit)
+        count = len(self.columns)
+        heads = [Text(c) for c in self.columns]
+        body: list[list[Text] | None] = []
+        wraps = [True] * count  # a column wraps unless one of its cells is a number
+        for i in indices:
+            if i is None:
+                body.append(None)
+                continue
+            row = list(self.rows[i]) + [""] * (count - len(self.rows[i]))
+            for j, item in enumerate(row[:count]):
+                if _is_number(item):
+                    wraps[j] = False
+            body.append([_cell(item, self.precision) for item in row[:count]])
+        narrowest, widest = [], []
+        for j in range(count):
+            texts = [heads[j], *(row[j] for row in body if row is not None)]
+            # a header wraps between words; a number column's cells never wrap
+            lows = [spans(t, wraps=wraps[j] or t is heads[j]) for t in texts]
+            narrowest.append(max(low for low, _ in lows))
+            widest.append(max(high for _, high in lows))
+        room = options.max_width
+        columns = fit_columns(narrowest, room + SEPARATOR)
+        kept = [j for j in columns if j is not None]
+        widths = share_room([1 if j is None else narrowest[j] for j in columns],
+                            [1 if j is None else widest[j] for j in columns], room)
+        headers = [Text("…") if j is None else heads[j] for j in columns]
+        rows = [[Text("⋮") for _ in columns] if row is None else [Text("…") if j is None else row[j] for j in columns]
+                for row in body]
+        table = _fitted_table(headers, rows, widths, label=self.label)
+        for column, j in zip(table.columns, columns, strict=True):
+            if j is not None and wraps[j]:
+                column.justify = "left"
+        natural = sum(widths) + SEPARATOR * (len(widths) - 1)
+        yield from console.render(table, options.update_width(max(natural, room)) if natural > room else options)
+        if len(indices) < len(self.rows) or len(kept) < count:
+            parts = [] if len(indices) == len(self.rows) else [f"{len(self.rows) - len(indices) + 1} of {len(self.rows)} rows"]
+            if len(kept) < count:
+                parts.append(f"{count - len(kept)} of {count} columns")
+            yield elided_note(" and ".join(parts))
 
 
-def mixed_table(value: Value, precision: int, limit: int) -> RichTable:
+def mixed_table(value: Value, precision: int, limit: int) -> TableView:
     data: Table = value.data
-    table = _new_table()
-    for column in data.columns:
-        table.add_column(Text(escape_controls(str(column))))
-    row_limit = max(limit * 4, 24)
-    indices = shown_indices(len(data.rows), row_limit)
-    for i in indices:
-        if i is None:
-            table.add_row(*[Text("⋮") for _ in data.columns])
-        else:
-            table.add_row(*[_cell(cell, precision) for cell in data.rows[i]])
-    if len(data.rows) > row_limit:
-        table.caption = Text(f"{len(data.rows)} rows, {len(indices) - 1} shown", style=STYLE_DIM)
-    return table
+    return TableView(data.columns, data.rows, precision, max(limit * 4, 24) if limit > 0 else 0)
 
 
-def mapping_table(value: Value, precision: int, limit: int) -> RichTable:
-    table = _new_table()
-    table.add_column("key", style=STYLE_LABEL)
-    table.add_column("value")
-    items = list(value.data.items())
-    indices = shown_indices(len(items), max(limit * 4, 24))
-    for i in indices:
-        if i is None:
-            table.add_row(Text("⋮"), Text("⋮"))
-            continue
-        key, item = items[i]
-        table.add_row(Text(escape_controls(str(key))), _cell(item, precision))
-    return table
+def mapping_table(value: Value, precision: int, limit: int) -> TableView:
+    items = [(str(key), item) for key, item in value.data.items()]
+    return TableView(("key", "value"), items, precision, max(limit * 4, 24) if limit > 0 else 0, label=True)
 
 
 def scalar_text(value: Value, precision: int) -> Text:
@@ -345,6 +419,27 @@ class PlotView:
 # --------------------------------------------------------------------------- steps
 
 
+class Heading:
+    """A section's rule with its title (``Step 3 · … ───``); a title too long for the width
+    is wrapped above a plain rule instead of being cut.
+
+    >>> print(plain_text([Heading(Text("Step 1 · A title that does not fit"))], 24), end="")
+    Step 1 · A title that
+    does not fit
+    ────────────────────────
+    """
+
+    def __init__(self, title: Text) -> None:
+        self.title = title
+
+    def __rich_console__(self, console: Console, options):
+        if self.title.cell_len + 6 <= options.max_width:
+            yield Rule(self.title, align="left")
+        else:
+            yield self.title
+            yield Rule()
+
+
 def prose(renderable: RenderableType) -> RenderableType:
     """Keep text at a readable width even when tables may be wider (``--full``)."""
     from rich.constrain import Constrain
@@ -366,7 +461,7 @@ def step_renderable(
     values = step.values if values is None else values
     parts: list[RenderableType] = []
     if head:
-        parts.append(prose(Rule(Text(f"Step {number} · {step.title}", style=STYLE_TITLE), align="left")))
+        parts.append(prose(Heading(Text(f"Step {number} · {step.title}", style=STYLE_TITLE))))
         if step.formula_text or step.formula:
             parts.append(prose(pad(Text(step.formula_text or step.formula, style=STYLE_FORMULA))))
     scalars = [v for v in values if v.kind in INLINE]
@@ -526,14 +621,21 @@ def render_text(trace: Trace, *, precision: int = 4, width: int = 100, limit: in
 def render_picture(
     trace: Trace, kind: str, *, precision: int = 4, limit: int = DEFAULT_LIMIT, width: int = 100, plots: bool = True
 ) -> str:
-    """The coloured terminal rendering recorded as an SVG picture or an HTML page (``kind``)."""
+    """The coloured terminal rendering recorded as an SVG picture or an HTML page (``kind``),
+    on a dark or a light background as the theme says (:func:`nntutor.render.output.theme`)."""
     import io
 
+    from rich.terminal_theme import DEFAULT_TERMINAL_THEME, SVG_EXPORT_THEME
+
+    from nntutor.render.output import picture_theme
+
     console = make_console(io.StringIO(), width=width, color=True, record=True)
-    print_trace(console, trace, precision=precision, limit=limit, plots=plots)
+    with picture_theme(kind) as theme:
+        print_trace(console, trace, precision=precision, limit=limit, plots=plots)
+    background = SVG_EXPORT_THEME if theme == "dark" else DEFAULT_TERMINAL_THEME  # the picture's own background
     if kind == "svg":
-        return console.export_svg(title=f"nntutor · {trace.title}")
-    return console.export_html(inline_styles=True)
+        return console.export_svg(title=f"nntutor · {trace.title}", theme=background)
+    return console.export_html(inline_styles=True, theme=background)
 
 
 def page_trace(
