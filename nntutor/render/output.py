@@ -143,10 +143,14 @@ def check_theme(name: str, flag: str = "--theme") -> str:
     return lowered
 
 
-def choose_theme(flag_value: str | None) -> None:
-    """Set the theme for this run: ``--theme`` when given, else ``$NNTUTOR_THEME``, else auto."""
+def choose_theme(flag_value: str | None, *, reset: bool = False) -> None:
+    """Set the theme for this run: ``--theme`` when given; else the one already chosen (a
+    ``--theme`` before the sub-command), unless ``reset``; else ``$NNTUTOR_THEME``; else auto.
+    A value that is not a theme is refused here, before anything is drawn."""
     if flag_value is not None:
         chosen = check_theme(flag_value)
+    elif _chosen_theme and not reset:
+        return
     elif os.environ.get("NNTUTOR_THEME"):
         chosen = check_theme(os.environ["NNTUTOR_THEME"], "NNTUTOR_THEME")
     else:
