@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from rich.cells import cell_len
 from rich.console import Group, RenderableType
 from rich.table import Table as RichTable
 from rich.text import Text
@@ -97,11 +98,18 @@ class CourseLines:
                 yield line.append_text(title).append_text(tail)
                 continue
             # too long for one line: the title wraps between words in its own column
+            # (and the status under it when beside it a word of the title would not fit)
+            longest = max(cell_len(word) for word in place.title.split())
+            beside = options.max_width - line.cell_len - tail.cell_len >= longest
             row = RichTable(box=None, show_header=False, pad_edge=False, padding=0)
             row.add_column("lesson", no_wrap=True, width=line.cell_len)
             row.add_column("title")
-            row.add_column("status", no_wrap=True, width=tail.cell_len)
-            row.add_row(line, title, tail)
+            if beside:
+                row.add_column("status", no_wrap=True, width=tail.cell_len)
+                row.add_row(line, title, tail)
+            else:
+                row.add_row(line, title)
+                row.add_row(Text(""), Text(tail.plain.strip(), style=tail.style))
             yield from console.render(row, options)
 
 

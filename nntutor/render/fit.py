@@ -122,3 +122,61 @@ def share_room(narrowest: Sequence[int], widest: Sequence[int], room: int) -> li
         wanting[j] -= 1
         spare -= 1
     return widths
+
+
+_NUMBERS = set("0123456789.,;-+eE ")
+
+
+def command_lines(command: str, room: int) -> list[str]:
+    """A shell command in lines of at most ``room`` cells that still runs when pasted whole.
+
+    Words move to a new line after `` \\``; a quoted matrix or vector longer than a line
+    is broken after a ``;`` (or a ``,``) inside its quotes, where a line break is
+    harmless (the numbers are read without the spaces around them). A word that is
+    none of these runs past ``room`` rather than being cut.
+
+    >>> command_lines("nntutor lesson mlp --sizes 784,16,16,10 --seed 1", 30)
+    ['nntutor lesson mlp --sizes \\\\', '  784,16,16,10 --seed 1']
+    >>> command_lines("nntutor lesson x --w '0.1,0.2;0.3,0.4;0.5,0.6'", 24)
+    ['nntutor lesson x --w \\\\', "  '0.1,0.2;0.3,0.4;", "  0.5,0.6'"]
+    """
+    import shlex
+
+    if cell_len(command) <= room:
+        return [command]
+    try:
+        words = shlex.split(command, posix=False)
+    except ValueError:
+        return [command]
+    lines: list[str] = []
+    line = ""
+    for word in words:
+        if not line:
+            line = word
+        elif cell_len(line) + 1 + cell_len(word) + 2 <= room:
+            line += " " + word
+        else:
+            lines.append(line + " \\")
+            line = "  " + word
+        quoted = len(word) > 2 and word[0] == word[-1] == "'" and set(word[1:-1]) <= _NUMBERS
+        if quoted and cell_len(line) > room:
+            head, _, _ = line.rpartition(word)
+            pieces = _pieces(word, room - 2)
+            lines.append(head + pieces[0])
+            lines.extend("  " + piece for piece in pieces[1:-1])
+            line = "  " + pieces[-1]
+    lines.append(line)
+    return lines
+
+
+def _pieces(word: str, room: int) -> list[str]:
+    """``word`` cut after its ``;`` (else its ``,``) into pieces of about ``room`` cells."""
+    mark = ";" if ";" in word else ","
+    parts = [part + mark for part in word.split(mark)]
+    parts[-1] = parts[-1][:-1]
+    pieces = [""]
+    for part in parts:
+        if pieces[-1] and cell_len(pieces[-1]) + cell_len(part) > room:
+            pieces.append("")
+        pieces[-1] += part
+    return pieces

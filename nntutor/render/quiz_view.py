@@ -32,6 +32,7 @@ from nntutor.render.terminal import (
     STYLE_TITLE,
     STYLE_WARNING,
     STYLE_WORKED,
+    Command,
     indent,
     step_renderable,
     value_renderables,
@@ -216,7 +217,7 @@ def _answer_lines(question) -> list[RenderableType]:
     for line in question.reveal:
         parts.append(_indented(Text(line, style=STYLE_WORKED)))
     if question.command:
-        parts.append(_indented(Text(f"The whole computation: {question.command}", style=STYLE_DIM)))
+        parts.append(indent(Command("The whole computation: ", question.command, STYLE_DIM)))
     return parts
 
 
@@ -255,7 +256,7 @@ def reply_renderable(reply, precision: int = 4, question=None) -> RenderableType
             for line in question.explained or question.reveal[-1:]:
                 parts.append(_indented(Text(line, style=STYLE_WORKED)))
             if question.command:
-                parts.append(_indented(Text(f"The whole computation: {question.command}", style=STYLE_DIM)))
+                parts.append(indent(Command("The whole computation: ", question.command, STYLE_DIM)))
         else:
             parts.extend(_answer_lines(question))
         return Group(*parts)

@@ -17,9 +17,8 @@ from typing import Any
 
 import numpy as np
 from rich import box
-from rich.console import Console, Group, RenderableType
 from rich.cells import cell_len
-from rich.measure import Measurement
+from rich.console import Console, Group, RenderableType
 from rich.padding import Padding
 from rich.rule import Rule
 from rich.table import Table as RichTable
@@ -27,9 +26,16 @@ from rich.text import Text
 
 from nntutor.escapes import escape_controls
 from nntutor.numfmt import fmt
-from nntutor.render.fit import SEPARATOR, fit_columns, share_room, spans
-from nntutor.render.layout import DEFAULT_LIMIT, INLINE, MAX_COLUMNS, rows_table, shown_indices, shown_rows
-from nntutor.render.output import FULL_WIDTH, has_colour, make_console, plain_text
+from nntutor.render.fit import SEPARATOR, command_lines, fit_columns, share_room, spans
+from nntutor.render.layout import (
+    DEFAULT_LIMIT,
+    INLINE,
+    MAX_COLUMNS,
+    rows_table,
+    shown_indices,
+    shown_rows,
+)
+from nntutor.render.output import has_colour, make_console, plain_text
 from nntutor.render.output import theme as current_theme
 from nntutor.trace import Deferred, Step, Table, Trace, Value, WhatNext, classify
 
@@ -158,9 +164,18 @@ def finite_range(data: np.ndarray) -> tuple[float, float] | None:
     return float(data.min(where=finite, initial=np.inf)), float(data.max(where=finite, initial=-np.inf))
 
 
-def elided_note(what: str) -> Text:
-    """The one line under a table that was not shown whole (short enough for 60 columns)."""
-    return Text(f"{what}, elided for display (--full shows all)", style=STYLE_DIM)
+class elided_note:  # noqa: N801 (used like a function: elided_note("20×20 matrix"))
+    """The one line under a table that was not shown whole; where it is too long for the
+    width, the hint ``(--full shows all)`` is left out rather than wrapped."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+    def __rich_console__(self, console: Console, options):
+        text = f"{self.what}, elided for display (--full shows all)"
+        if cell_len(text) > options.max_width:
+            text = f"{self.what}, elided for display"
+        yield Text(text, style=STYLE_DIM)
 
 
 def _fitted_table(headers: Sequence[Text], rows: Sequence[Sequence[Text]], widths: Sequence[int], *, label: bool) -> RichTable:
@@ -258,20 +273,6 @@ class MatrixView:
         span = finite_range(np.asarray(data)) if self.heat else None
         if span is not None:
             yield heat_legend(span[0], span[1], self.precision, theme)
-
-
-def natural_width(console: Console, options, table: RichTable) -> int:
-    """The width ``table`` takes when nothing has to wrap (cells, padding and separators).
-
-    >>> table = _new_table()
-    >>> table.add_column("")
-    >>> table.add_column("a", justify="right")
-    >>> table.add_row("x", "10.25")
-    >>> console = make_console(width=40, color=False)
-    >>> natural_width(console, console.options, table)  # x, its padding, the separator, padding, 10.25
-    9
-    """
-    return Measurement.get(console, options.update_width(FULL_WIDTH), table).maximum
 
 
 def _is_number(cell: Any) -> bool:
@@ -438,6 +439,32 @@ class Heading:
         else:
             yield self.title
             yield Rule()
+
+
+class Command:
+    """``lead`` then a shell command, in lines that fit the width and still run when pasted
+    (:func:`~nntutor.render.fit.command_lines`).
+
+    >>> print(plain_text([Command("Again: ", "nntutor lesson mlp --sizes 784,16,16,10")], 32), end="")
+    Again:
+    nntutor lesson mlp --sizes \\
+      784,16,16,10
+    """
+
+    def __init__(self, lead: str, command: str, style: str = "") -> None:
+        self.lead = lead
+        self.command = command
+        self.style = style
+
+    def __rich_console__(self, console: Console, options):
+        room = options.max_width
+        if cell_len(self.lead) + cell_len(self.command) <= room:
+            yield Text(self.lead + self.command, style=self.style)
+            return
+        if self.lead:
+            yield Text(self.lead.rstrip(), style=self.style)
+        for line in command_lines(self.command, room):
+            yield Text(line, style=self.style)
 
 
 def prose(renderable: RenderableType) -> RenderableType:
