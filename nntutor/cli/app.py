@@ -773,7 +773,7 @@ SUBCOMMANDS = {
 def make_app(argv: list[str] | None = None) -> typer.Typer:
     """The Typer application: the root options; sub-commands are built when asked for (``SUBCOMMANDS``)."""
     if "nntutor.render.output" in sys.modules:  # a new run (tests run many in one process) starts on auto
-        sys.modules["nntutor.render.output"].choose_theme(None, reset=True)
+        sys.modules["nntutor.render.output"].forget_theme()
     app = typer.Typer(
         cls=NntutorGroup,
         name="nntutor",

@@ -143,19 +143,24 @@ def check_theme(name: str, flag: str = "--theme") -> str:
     return lowered
 
 
-def choose_theme(flag_value: str | None, *, reset: bool = False) -> None:
+def choose_theme(flag_value: str | None) -> None:
     """Set the theme for this run: ``--theme`` when given; else the one already chosen (a
-    ``--theme`` before the sub-command), unless ``reset``; else ``$NNTUTOR_THEME``; else auto.
-    A value that is not a theme is refused here, before anything is drawn."""
+    ``--theme`` before the sub-command); else ``$NNTUTOR_THEME``; else auto. A value that
+    is not a theme is refused here, before anything is drawn."""
     if flag_value is not None:
         chosen = check_theme(flag_value)
-    elif _chosen_theme and not reset:
+    elif _chosen_theme:
         return
     elif os.environ.get("NNTUTOR_THEME"):
         chosen = check_theme(os.environ["NNTUTOR_THEME"], "NNTUTOR_THEME")
     else:
         chosen = "auto"
     _chosen_theme[:] = [chosen]
+
+
+def forget_theme() -> None:
+    """Back to no choice made (a new run in the same process: the tests)."""
+    _chosen_theme.clear()
 
 
 def background_of_terminal(colorfgbg: str | None) -> str:

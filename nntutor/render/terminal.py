@@ -122,30 +122,42 @@ def heat_style(x: float, low: float, high: float, theme: str | None = None) -> s
     return cell_style(x, max(abs(low), abs(high)), theme or current_theme())
 
 
-def heat_legend(low: float, high: float, precision: int, theme: str | None = None) -> Text:
-    """What the colours mean: the levels in order, the values at both ends, which way they go.
+class heat_legend:  # noqa: N801 (used like a function: heat_legend(low, high, precision))
+    """What the colours mean: the levels in order between the values they stand for, which
+    way they go, and the range of the values; the words go under the scale when the line
+    would be too long.
 
-    >>> print(heat_legend(0.0, 0.6, 4, "light").plain)
-    colour: 0 ▏         ▕ 0.6 (darker = larger; values 0 … 0.6)
+    >>> print(plain_text([heat_legend(0.0, 0.6, 4, "light")], 80), end="")
+    colour: 0 ▏         ▕ 0.6  darker = larger; values 0 … 0.6
+    >>> print(plain_text([heat_legend(-1.0, 0.5, 4, "dark")], 64), end="")
+    colour: -1 ▏                 ▕ 1
+    blue < 0 < red, brighter = larger magnitude; values -1 … 0.5
     """
-    from nntutor.render.palette import LEVELS, PALETTES, background, text_on
 
-    theme = theme or current_theme()
-    span = max(abs(low), abs(high)) or 1.0
-    signed = low < 0 < high or high <= 0
-    steps = range(-LEVELS if low < 0 else 0, (LEVELS if high > 0 else 0) + 1)
-    text = Text()
-    text.append("colour: ", style=STYLE_DIM)
-    text.append(fmt(-span if low < 0 else 0.0, precision) + " ▏", style=STYLE_DIM)
-    for step in steps:
-        index = background(step, theme)
-        text.append(" ", style=f"color({text_on(index)}) on color({index})")
-    reads = PALETTES[theme].reads
-    if signed:
-        reads = f"blue < 0 < red, {reads.replace('larger', 'larger magnitude')}"
-    text.append(f"▕ {fmt(span if high > 0 else 0.0, precision)} ({reads}; values {fmt(low, precision)} … {fmt(high, precision)})",
-                style=STYLE_DIM)
-    return text
+    def __init__(self, low: float, high: float, precision: int, theme: str | None = None) -> None:
+        self.low, self.high, self.precision, self.theme = low, high, precision, theme
+
+    def __rich_console__(self, console: Console, options):
+        from nntutor.render.palette import LEVELS, PALETTES, background, text_on
+
+        low, high, precision = self.low, self.high, self.precision
+        theme = self.theme or current_theme()
+        span = max(abs(low), abs(high)) or 1.0
+        scale = Text()
+        scale.append("colour: " + fmt(-span if low < 0 else 0.0, precision) + " ▏", style=STYLE_DIM)
+        for step in range(-LEVELS if low < 0 else 0, (LEVELS if high > 0 else 0) + 1):
+            index = background(step, theme)
+            scale.append(" ", style=f"color({text_on(index)}) on color({index})")
+        scale.append(f"▕ {fmt(span if high > 0 else 0.0, precision)}", style=STYLE_DIM)
+        reads = PALETTES[theme].reads
+        if low < 0:
+            reads = f"blue < 0 < red, {reads} magnitude" if high > 0 else f"blue < 0, {reads} magnitude"
+        words = Text(f"{reads}; values {fmt(low, precision)} … {fmt(high, precision)}", style=STYLE_DIM)
+        if scale.cell_len + 2 + words.cell_len <= options.max_width:
+            yield scale + Text("  ") + words
+        else:
+            yield scale
+            yield words
 
 
 def finite_range(data: np.ndarray) -> tuple[float, float] | None:
