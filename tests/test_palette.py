@@ -122,8 +122,7 @@ def test_theme_flag_is_checked_and_reaches_the_svg(run_cli, tmp_path, monkeypatc
     assert_refused(run_cli("lesson", "attention"), "NNTUTOR_THEME", "is not one of")
     monkeypatch.delenv("NNTUTOR_THEME")
     monkeypatch.delenv("NO_COLOR")  # (run_cli sets it) a picture is the coloured view
-    light_zero = "#%02x%02x%02x" % palette.rgb(palette.background(0, "light"))
-    dark_zero = "#%02x%02x%02x" % palette.rgb(palette.background(0, "dark"))
+    light_zero, dark_zero = ("#" + "".join(f"{c:02x}" for c in palette.rgb(palette.background(0, t))) for t in ("light", "dark"))
     for flags, background, zero in ((["--theme", "light"], "#ffffff", light_zero), ([], "#292929", dark_zero)):
         path = tmp_path / f"a{len(flags)}.svg"
         assert run_cli("lesson", "attention", "--causal", *flags, "-o", str(path)).exit_code == 0

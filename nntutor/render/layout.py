@@ -31,13 +31,14 @@ def shown_indices(count: int, limit: int) -> list[int | None]:
 def shown_rows(n_rows: int, n_cols: int, limit: int) -> list[int | None]:
     """Which rows of an ``n_rows``×``n_cols`` matrix a table shows (columns are fitted to the width).
 
-    Up to ``limit`` rows always; a matrix of no more than ``limit``² cells in all, and no
-    more than twice ``limit`` rows, in full (a 16×2 path reads better whole than cut).
+    Up to ``limit`` rows always; a narrow matrix (no more than twice ``limit`` rows and
+    ``3/4·limit²`` cells: 16×3 at the default 8) in full, since a 16×2 path reads better
+    whole than cut.
 
-    >>> len(shown_rows(16, 2, 8)), len(shown_rows(16, 16, 8)), len(shown_rows(40, 1, 8))
+    >>> len(shown_rows(16, 2, 8)), len(shown_rows(16, 4, 8)), len(shown_rows(40, 1, 8))
     (16, 8, 8)
     """
-    if limit > 0 and n_rows <= 2 * limit and n_rows * n_cols <= limit * limit:
+    if limit > 0 and n_rows <= 2 * limit and 4 * n_rows * n_cols <= 3 * limit * limit:
         return list(range(n_rows))
     return shown_indices(n_rows, limit)
 
