@@ -125,6 +125,17 @@ def test_nine_values_fit_120_columns_whole():
     assert rows[8][1:] == [f"{2 * 0.84**8:.4f}", f"{0.6**8:.4f}"] == ["0.4958", "0.0168"]
 
 
+def test_a_key_column_stays_when_columns_are_left_out():
+    """loss at 80 columns: the −ln p row left out p = 0.2, the hedged answer its text talks about."""
+    for width in (60, 80):
+        text = render_text(run_lesson(load_lesson("loss")), width=width, plots=False)
+        header = next(line for line in text.splitlines() if "p=0.99" in line)
+        values = text.splitlines()[text.splitlines().index(header) + 2].split()
+        assert "…" in header and "p=0.2" in header.split()
+        assert values[header.split().index("p=0.2")] == "1.6094"  # −ln 0.2
+        assert header.split()[-1] == "p=0.001" and values[-1] == "6.9078"  # −ln 0.001
+
+
 def test_columns_are_chosen_by_the_room_not_by_a_count():
     x = np.arange(30 * 30, dtype=float).reshape(30, 30) / 7
     trace = Trace("t", "T", steps=[Step("s", "S", values=[Value("x", x)])])

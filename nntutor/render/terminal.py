@@ -206,9 +206,9 @@ class MatrixView:
     """A matrix (or vector) under its title, its columns fitted to the width it is given.
 
     Rows are elided by :func:`~nntutor.render.layout.shown_rows`; columns by the room
-    (:func:`~nntutor.render.fit.fit_columns`): the first and the last always, then as
-    many as fit, so a number is never cut and a wide terminal shows more. A vector's
-    row label (its own name) is left out when that lets more of it show. ``limit`` 0
+    (:func:`~nntutor.render.fit.fit_columns`): the first, the last and the value's
+    ``key`` columns always, then as many as fit, so a number is never cut and a wide terminal shows more. A vector's
+    row label (its own name) is left out when columns are left out anyway. ``limit`` 0
     shows everything, as wide as it needs (a pager scrolls sideways). Only the rows
     shown are read, so a :class:`Deferred` matrix computes just those.
     """
@@ -245,13 +245,13 @@ class MatrixView:
         if self.limit <= 0:
             columns, label = list(range(n_cols)), True
         else:
-            columns = fit_columns(widths, room - label_width, keep=())
+            columns = fit_columns(widths, room - label_width, keep=value.key)
             label = True
             if len(columns) > MAX_COLUMNS:
                 columns = [*columns[: MAX_COLUMNS // 2], None, *columns[-(MAX_COLUMNS // 2 - 1):]]
             if vector and None in columns:  # the title names the vector: its label may go
-                without = fit_columns(widths, room + SEPARATOR)
-                if len(without) > len(columns):
+                without = fit_columns(widths, room + SEPARATOR, keep=value.key)
+                if len(without) >= len(columns):
                     columns, label = without, False
         low, high = (finite_range(np.asarray(data)) if self.heat else None) or (0.0, 0.0)
         theme = current_theme()
@@ -408,7 +408,7 @@ def value_renderables(value: Value, precision: int, limit: int, heat: bool = Fal
             if index is None:
                 yield Text(f"… ({array.shape[0]} in all)", style=STYLE_DIM)
                 continue
-            piece = Value(value.name, array[index], rows=value.rows, cols=value.cols)
+            piece = Value(value.name, array[index], rows=value.rows, cols=value.cols, key=value.key)
             yield MatrixView(f"{title} [{index}]", piece, precision, limit, heat)
     else:
         yield Text(f"{title}: array of shape {np.shape(value.data)}", style=STYLE_DIM)
