@@ -296,7 +296,8 @@ class TableView:
 
     Numbers keep their width; text wraps between words. When the columns do not fit
     even so, whole columns are left out (``…``), the first and the last kept. The
-    rows beyond ``row_limit`` are elided (``⋮``) and a note says so.
+    rows beyond ``row_limit`` are elided (``⋮``) and a note says so; ``row_limit`` 0
+    (``--full``) shows every row and column, as wide as they need.
     """
 
     def __init__(self, columns: Sequence[str], rows: Sequence[Sequence[Any]], precision: int, row_limit: int,
@@ -330,10 +331,13 @@ class TableView:
             narrowest.append(max(low for low, _ in lows))
             widest.append(max(high for _, high in lows))
         room = options.max_width
-        columns = fit_columns(narrowest, room + SEPARATOR)
+        if self.row_limit <= 0:  # --full: every column, as wide as it needs (a pager scrolls sideways)
+            columns, widths = list(range(count)), list(widest)
+        else:
+            columns = fit_columns(narrowest, room + SEPARATOR)
+            widths = share_room([1 if j is None else narrowest[j] for j in columns],
+                                [1 if j is None else widest[j] for j in columns], room)
         kept = [j for j in columns if j is not None]
-        widths = share_room([1 if j is None else narrowest[j] for j in columns],
-                            [1 if j is None else widest[j] for j in columns], room)
         headers = [Text("…") if j is None else heads[j] for j in columns]
         rows = [[Text("⋮") for _ in columns] if row is None else [Text("…") if j is None else row[j] for j in columns]
                 for row in body]
