@@ -134,6 +134,10 @@ def test_a_key_column_stays_when_columns_are_left_out():
         assert "…" in header and "p=0.2" in header.split()
         assert values[header.split().index("p=0.2")] == "1.6094"  # −ln 0.2
         assert header.split()[-1] == "p=0.001" and values[-1] == "6.9078"  # −ln 0.001
+    far = Trace("t", "T", steps=[Step("s", "S", values=[Value("v", np.arange(500) / 4, key=(250,))])])
+    for width in (80, 1000):
+        line = render_text(far, width=width).splitlines()[6].split()
+        assert "62.5000" in line and len(line) <= 64 + 3  # 250 / 4, kept; at most 64 columns and their gaps
 
 
 def test_columns_are_chosen_by_the_room_not_by_a_count():

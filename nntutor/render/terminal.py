@@ -207,8 +207,9 @@ class MatrixView:
 
     Rows are elided by :func:`~nntutor.render.layout.shown_rows`; columns by the room
     (:func:`~nntutor.render.fit.fit_columns`): the first, the last and the value's
-    ``key`` columns always, then as many as fit, so a number is never cut and a wide terminal shows more. A vector's
-    row label (its own name) is left out when columns are left out anyway. ``limit`` 0
+    ``key`` columns always, then as many as fit (at most ``MAX_COLUMNS``), so a number
+    is never cut and a wide terminal shows more. A vector's row label (its own name)
+    is left out when columns are left out anyway. ``limit`` 0
     shows everything, as wide as it needs (a pager scrolls sideways). Only the rows
     shown are read, so a :class:`Deferred` matrix computes just those.
     """
@@ -235,9 +236,11 @@ class MatrixView:
         shown = [i for i in row_indices if i is not None]
         row_data = dict(zip(shown, data.rows(shown), strict=True)) if isinstance(data, Deferred) else data
         room = options.max_width
-        # only columns that could fit are formatted: each takes at least 1 + SEPARATOR cells
-        reach = n_cols if self.limit <= 0 else min(n_cols, MAX_COLUMNS, room // (1 + SEPARATOR) + 1)
-        candidates = sorted({*range(min(reach, n_cols)), *range(max(n_cols - reach, 0), n_cols)})
+        # only columns that could be shown are formatted: each takes at least 1 + SEPARATOR cells,
+        # and at most MAX_COLUMNS are shown, half from each end (and the key columns)
+        reach = n_cols if self.limit <= 0 else min(n_cols, MAX_COLUMNS // 2, room // (1 + SEPARATOR) + 1)
+        keys = [j for j in value.key if 0 <= j < n_cols]
+        candidates = sorted({*range(reach), *range(max(n_cols - reach, 0), n_cols), *keys})
         cells = {j: [_cell(row_data[i][j].item(), self.precision) for i in shown] for j in candidates}
         heads = {j: Text(col_names[j]) for j in candidates}
         widths = [max([heads[j].cell_len, *(c.cell_len for c in cells[j])]) if j in cells else room + 1 for j in range(n_cols)]
@@ -245,12 +248,10 @@ class MatrixView:
         if self.limit <= 0:
             columns, label = list(range(n_cols)), True
         else:
-            columns = fit_columns(widths, room - label_width, keep=value.key)
+            columns = fit_columns(widths, room - label_width, keep=keys)
             label = True
-            if len(columns) > MAX_COLUMNS:
-                columns = [*columns[: MAX_COLUMNS // 2], None, *columns[-(MAX_COLUMNS // 2 - 1):]]
             if vector and None in columns:  # the title names the vector: its label may go
-                without = fit_columns(widths, room + SEPARATOR, keep=value.key)
+                without = fit_columns(widths, room + SEPARATOR, keep=keys)
                 if len(without) >= len(columns):
                     columns, label = without, False
         low, high = (finite_range(np.asarray(data)) if self.heat else None) or (0.0, 0.0)
