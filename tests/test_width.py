@@ -136,7 +136,7 @@ def test_a_key_column_stays_when_columns_are_left_out():
         assert header.split()[-1] == "p=0.001" and values[-1] == "6.9078"  # −ln 0.001
     far = Trace("t", "T", steps=[Step("s", "S", values=[Value("v", np.arange(500) / 4, key=(250,))])])
     for width in (80, 1000):
-        line = render_text(far, width=width).splitlines()[6].split()
+        line = render_text(far, width=width).splitlines()[7].split()
         assert "62.5000" in line and len(line) <= 64 + 3  # 250 / 4, kept; at most 64 columns and their gaps
 
 
