@@ -153,7 +153,8 @@ class Value(NamedTuple):
     (:func:`classify`). ``rows`` and ``cols`` label a matrix's rows and columns
     (a vector uses ``cols``); ``label`` is the name shown to the learner when it
     differs from the key. ``heat`` marks values that read best as a heatmap
-    (attention weights, encodings).
+    (attention weights, encodings). ``key`` names the columns a table too wide for
+    the terminal keeps whatever it leaves out (the one the step's text talks about).
     """
 
     name: str
@@ -162,6 +163,7 @@ class Value(NamedTuple):
     rows: tuple[str, ...] | None = None
     cols: tuple[str, ...] | None = None
     heat: bool = False
+    key: tuple[int, ...] = ()
 
     @property
     def display_name(self) -> str:

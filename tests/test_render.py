@@ -114,12 +114,12 @@ def test_heatmap_cells_carry_numbers_in_colour_and_plain_without():
     coloured = io.StringIO()
     print_trace(make_console(coloured, width=100, color=True), trace)
     text = coloured.getvalue()
-    assert "scale:" in text
-    # the weight 0.4017 is drawn on a coloured background (an rgb background escape precedes it)
+    assert "colour:" in text
+    # the weight 0.4017 is drawn on a coloured background (a 256-colour background escape precedes it)
     index = text.index("0.4017", text.index("attention weights A"))
-    assert "\x1b[" in text[index - 40 : index] and "48;2;" in text[index - 40 : index]
+    assert "\x1b[" in text[index - 40 : index] and "48;5;" in text[index - 40 : index]
     plain_text = render_text(trace, width=100)
-    assert "scale:" not in plain_text
+    assert "colour:" not in plain_text
     assert "0.4017" in plain_text
 
 

@@ -38,6 +38,16 @@ def _one_line(text: str) -> str:
 
 
 HELP_OPTIONS = ["-h", "--help"]
+THEME_HELP = (
+    "Heatmap colours for a dark or a light background: dark, light or auto (the default: "
+    "$NNTUTOR_THEME, else the background $COLORFGBG names, else dark; an SVG is drawn dark, an HTML page light)."
+)
+COLOURS_EPILOG = (
+    "Colours: cyan = a step's formula, green = its worked arithmetic, italic = why it matters, "
+    "magenta = table headers, yellow = a warning. Heatmap cells are coloured by their value "
+    "(red > 0, blue < 0; each legend gives the direction and the range); --theme fits them to "
+    "your background. NO_COLOR=1, or a pipe, gives plain text."
+)
 LESSONS_DIR_HELP = "A folder of extra lesson files (yours override the built-in ones); also $NNTUTOR_LESSONS."
 
 
@@ -308,6 +318,10 @@ def lesson_command(lesson, extra_dir: str | None = None):
             str | None,
             typer.Option(None, "--step-only", help="With --format svg or html: a picture of this step alone (its number or id), for a slide. -o FOLDER/ --format svg writes one picture per step.", metavar="ID", rich_help_panel="Output"),
         ),
+        "theme": (
+            str | None,
+            typer.Option(None, "--theme", help=THEME_HELP, metavar="THEME", rich_help_panel="Output"),
+        ),
         "practice": (
             bool,
             typer.Option(False, "--practice", help="Work out each step's worked element yourself before it is shown (at the prompt: a number, hint, show, skip, quit); answers are saved to your progress. With --format json: the answers and verdicts as JSON on stdout.", rich_help_panel="Practice"),
@@ -320,6 +334,9 @@ def lesson_command(lesson, extra_dir: str | None = None):
     params.append(inspect.Parameter("lessons_dir", inspect.Parameter.KEYWORD_ONLY, default=lessons_dir, annotation=str | None))
 
     def run(**kwargs: Any) -> None:
+        from nntutor.render import output as out
+
+        out.choose_theme(kwargs["theme"])  # refuses a bad --theme (or $NNTUTOR_THEME) before the run
         raw = {spec.name: kwargs[_parameter_name(spec.name)] for spec in lesson.inputs}
         show_lesson(lesson, raw, output_format=kwargs["output_format"], output=kwargs["output"],
                     precision=kwargs["precision"], full=kwargs["full"], step=kwargs["step"], vs=kwargs["vs"], plots=not kwargs["no_plot"],
@@ -791,6 +808,8 @@ SUBCOMMANDS = {
 
 def make_app(argv: list[str] | None = None) -> typer.Typer:
     """The Typer application: the root options; sub-commands are built when asked for (``SUBCOMMANDS``)."""
+    if "nntutor.render.output" in sys.modules:  # a new run (tests run many in one process) starts on auto
+        sys.modules["nntutor.render.output"].forget_theme()
     app = typer.Typer(
         cls=NntutorGroup,
         name="nntutor",
@@ -799,6 +818,7 @@ def make_app(argv: list[str] | None = None) -> typer.Typer:
         no_args_is_help=False,
         add_completion=False,
         pretty_exceptions_enable=False,
+        epilog=_escape_help(COLOURS_EPILOG),
         context_settings={"help_option_names": HELP_OPTIONS},  # every sub-command inherits them
     )
 
@@ -806,11 +826,16 @@ def make_app(argv: list[str] | None = None) -> typer.Typer:
     def root(
         ctx: typer.Context,
         lessons_dir: Annotated[str | None, _lessons_dir_option()] = None,
+        theme: Annotated[str | None, typer.Option("--theme", help=THEME_HELP, metavar="THEME")] = None,
         version: Annotated[
             bool, typer.Option("--version", help="Show the version and exit.", callback=_version, is_eager=True)
         ] = False,
     ) -> None:
         """Learn how neural networks and transformers compute."""
+        if theme is not None:
+            from nntutor.render import output as out
+
+            out.choose_theme(theme)
         if ctx.invoked_subcommand is None:
             course_map(ctx)
 

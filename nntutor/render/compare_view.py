@@ -37,21 +37,22 @@ from typing import Any
 
 import numpy as np
 from rich.console import Console, Group, RenderableType
+from rich.measure import Measurement
 from rich.rule import Rule
 from rich.text import Text
 
 from nntutor.render.compare import Change, Comparison, differences, headline, unchanged
 from nntutor.render.layout import DEFAULT_LIMIT, shown_indices
+from nntutor.render.output import FULL_WIDTH
 from nntutor.render.terminal import (
     STYLE_DIM,
     STYLE_LABEL,
     STYLE_TITLE,
+    MatrixView,
     _cell,
     _labels,
     _new_table,
     indent,
-    matrix_table,
-    natural_width,
     prose,
     value_renderables,
     what_next_renderable,
@@ -73,6 +74,11 @@ def _marked(value: Any, marked: bool, precision: int) -> Text:
         cell.append("*")
         cell.stylize(MARK)
     return cell
+
+
+def natural_width(console: Console, options, table) -> int:
+    """The width ``table`` takes when nothing has to wrap (cells, padding and separators)."""
+    return Measurement.get(console, options.update_width(FULL_WIDTH), table).maximum
 
 
 class MarkedTable:
@@ -157,7 +163,7 @@ def change_renderables(change: Change, labels: tuple[str, str], precision: int, 
     runs = ((change.first, change.rows, change.cols), (change.second, change.second_rows, change.second_cols))
     for label, (data, rows, cols) in zip(labels, runs, strict=True):
         if classify(data) == "vector":  # one row named after the run
-            yield matrix_table(Value(label, data, cols=cols), precision, limit)
+            yield MatrixView(label, Value(label, data, cols=cols), precision, limit)
         else:
             yield from value_renderables(Value(label, data, rows=rows, cols=cols), precision, limit)
 

@@ -18,8 +18,8 @@ cell); a Markdown cell about 2 µs; an SVG or HTML cell about 45 µs.
 >>> trace = Trace("t", "T", steps=[Step("s", "S", values=[Value("m", np.zeros((100, 100)))])])
 >>> estimate(trace, "json", limit=8).numbers  # every number, and the step's texts
 10004
->>> estimate(trace, "text", limit=8).numbers, estimate(trace, "text", limit=0).numbers  # 9×9 or 101×101 cells, and texts
-(89, 10209)
+>>> estimate(trace, "text", limit=8).numbers, estimate(trace, "text", limit=0).numbers  # 9×65 or 101×101 cells, and texts
+(593, 10209)
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import numpy as np
 
 from nntutor.errors import InputError
 from nntutor.numfmt import human_bytes
-from nntutor.render.layout import rows_table, shown_indices
+from nntutor.render.layout import MAX_COLUMNS, rows_table, shown_indices, shown_rows
 from nntutor.trace import Deferred, Table, Trace, classify
 
 
@@ -102,7 +102,8 @@ def _cells(data: Any, limit: int) -> int:
     if kind in ("vector", "matrix"):
         shape = data.shape if isinstance(data, Deferred) else np.shape(data)
         rows, cols = (1, shape[0]) if len(shape) == 1 else (shape[0], shape[1])
-        return (_shown(rows, limit) + 1) * (_shown(cols, limit) + 1)
+        # columns are fitted to the width, at most MAX_COLUMNS of them
+        return (len(shown_rows(rows, cols, limit)) + 1) * (_shown(cols, 0 if limit <= 0 else MAX_COLUMNS) + 1)
     if kind == "stack":
         shape = np.shape(data)
         return _shown(shape[0], limit) * (_shown(shape[1], limit) + 1) * (_shown(shape[2], limit) + 1)

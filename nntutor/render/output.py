@@ -6,7 +6,13 @@
   trailing spaces removed, into a pipe or a file. ``NO_COLOR`` turns colour off
   (rich reads it).
 - **Width.** The terminal's width on a terminal; ``$COLUMNS`` (else 100) in a
-  pipe; 100 in a file.
+  pipe; 100 in a file. Tables fit it by leaving whole columns out, never by
+  cutting a number (:mod:`nntutor.render.fit`).
+- **Theme.** Heatmap colours for a ``dark`` or a ``light`` background
+  (:mod:`nntutor.render.palette`): ``--theme``, else ``$NNTUTOR_THEME``, else
+  ``auto``: the terminal's background as ``$COLORFGBG`` gives it (``15;0``: white
+  on black, dark), and dark when it is not set. An SVG picture is drawn on a dark
+  background and an HTML page on a light one unless a theme is chosen.
 - **Format.** A format name comes from ``--format`` or from the file's
   extension (:func:`choose_format`; an extension that names another format is
   refused); :data:`RENDERERS` turns a lesson's :class:`~nntutor.trace.Trace`
@@ -32,7 +38,8 @@ from __future__ import annotations
 import io
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
@@ -131,6 +138,83 @@ def prepare(output_format: str | None, path: str | None) -> str:
 
         check_writable(path)
     return chosen
+
+
+# --------------------------------------------------------------------------- theme
+
+THEME_CHOICES = ("auto", "dark", "light")
+_chosen_theme: list[str] = []  # what --theme or $NNTUTOR_THEME chose (set by the command line)
+
+
+def check_theme(name: str, flag: str = "--theme") -> str:
+    """``name`` when it is a theme (any case), else an ``InputError`` naming ``flag``.
+
+    >>> check_theme("Light")
+    'light'
+    """
+    lowered = name.strip().lower()
+    if lowered not in THEME_CHOICES:
+        raise InputError(flag, f"{name!r} is not one of: {', '.join(THEME_CHOICES)}")
+    return lowered
+
+
+def choose_theme(flag_value: str | None) -> None:
+    """Set the theme for this run: ``--theme`` when given; else the one already chosen (a
+    ``--theme`` before the sub-command); else ``$NNTUTOR_THEME``; else auto. A value that
+    is not a theme is refused here, before anything is drawn."""
+    if flag_value is not None:
+        chosen = check_theme(flag_value)
+    elif _chosen_theme:
+        return
+    elif os.environ.get("NNTUTOR_THEME"):
+        chosen = check_theme(os.environ["NNTUTOR_THEME"], "NNTUTOR_THEME")
+    else:
+        chosen = "auto"
+    _chosen_theme[:] = [chosen]
+
+
+def forget_theme() -> None:
+    """Back to no choice made (a new run in the same process: the tests)."""
+    _chosen_theme.clear()
+
+
+def background_of_terminal(colorfgbg: str | None) -> str:
+    """``dark`` or ``light`` from ``$COLORFGBG`` (``fg;bg`` or ``fg;default;bg``, colour numbers
+    0-15 set by rxvt, Konsole, iTerm2 and others); dark when unset or unreadable.
+
+    >>> background_of_terminal("15;0"), background_of_terminal("0;default;15"), background_of_terminal(None)
+    ('dark', 'light', 'dark')
+    """
+    last = (colorfgbg or "").split(";")[-1].strip()
+    return "light" if last in ("7", "9", "10", "11", "12", "13", "14", "15") else "dark"
+
+
+def theme(picture: str | None = None) -> str:
+    """The theme heatmaps are drawn in: ``dark`` or ``light``.
+
+    ``picture`` (``svg`` or ``html``) is an export: auto there means the picture's own
+    background (dark SVG, light HTML), not the terminal's.
+    """
+    chosen = _chosen_theme[0] if _chosen_theme else "auto"
+    if chosen == "auto" and not _chosen_theme and os.environ.get("NNTUTOR_THEME"):
+        chosen = check_theme(os.environ["NNTUTOR_THEME"], "NNTUTOR_THEME")
+    if chosen != "auto":
+        return chosen
+    if picture is not None:
+        return "dark" if picture == "svg" else "light"
+    return background_of_terminal(os.environ.get("COLORFGBG"))
+
+
+@contextmanager
+def picture_theme(kind: str) -> Iterator[str]:
+    """While an SVG or HTML picture is drawn, heatmaps take its theme (:func:`theme` with ``kind``)."""
+    saved = list(_chosen_theme)
+    chosen = theme(kind)
+    _chosen_theme[:] = [chosen]
+    try:
+        yield chosen
+    finally:
+        _chosen_theme[:] = saved
 
 
 # --------------------------------------------------------------------------- consoles

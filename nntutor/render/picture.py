@@ -25,10 +25,10 @@ import re
 from collections.abc import Iterable, Iterator
 
 from rich.console import RenderableType
-from rich.terminal_theme import TerminalTheme
+from rich.terminal_theme import SVG_EXPORT_THEME, TerminalTheme
 
 from nntutor.render.layout import DEFAULT_LIMIT
-from nntutor.render.output import make_console
+from nntutor.render.output import make_console, picture_theme
 from nntutor.trace import Trace
 
 FONTS = "'DejaVu Sans Mono', 'Noto Sans Mono', 'Liberation Mono', Menlo, Consolas, monospace"
@@ -106,22 +106,34 @@ class _Pictures:
         return PLACEHOLDER.format(len(self.items) - 1)
 
 
-def _record(renderables: Iterable[RenderableType], width: int):
-    """A recording console that has printed ``renderables``, and the pictures met on the way."""
+def background(theme: str) -> TerminalTheme:
+    """The picture's own colours for heatmaps drawn in ``theme``: white for light, rich's dark SVG colours for dark."""
+    return LIGHT if theme == "light" else SVG_EXPORT_THEME
+
+
+def _record(renderables: Iterable[RenderableType], width: int, kind: str = "html"):
+    """A recording console that has printed ``renderables`` with heatmaps in the picture's
+    theme (:func:`nntutor.render.output.picture_theme`), the pictures met on the way (an
+    HTML page draws them as SVG; an SVG picture keeps them as text), and that theme."""
     from nntutor.render.plots import collecting
 
     console = make_console(io.StringIO(), width=width, color=True, record=True)
     pictures = _Pictures()
-    with collecting(pictures):
+    with collecting(pictures if kind == "html" else None), picture_theme(kind) as theme:
         for renderable in renderables:
             console.print(renderable)
-    return console, pictures
+    return console, pictures, theme
+
+
+def _svg(renderables: Iterable[RenderableType], title: str, width: int) -> str:
+    console, _, theme = _record(renderables, width, "svg")
+    return console.export_svg(title=title, theme=background(theme))
 
 
 def _page(renderables: Iterable[RenderableType], title: str, width: int) -> str:
-    console, pictures = _record(renderables, width)
+    console, pictures, theme = _record(renderables, width, "html")
     template = PAGE.format(title=html.escape(title), fonts=FONTS)
-    page = console.export_html(theme=LIGHT, inline_styles=True, code_format=template)
+    page = console.export_html(theme=background(theme), inline_styles=True, code_format=template)
 
     def swap(match: re.Match) -> str:
         plot, plot_width = pictures.items[int(match.group(1))]
@@ -149,11 +161,8 @@ def html_page(trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, w
 def svg_picture(trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, width: int = 100, plots: bool = True,
                 only: int | None = None) -> str:
     """The lesson (or step ``only``, 1-based) as one SVG picture of the coloured terminal view."""
-    console = make_console(io.StringIO(), width=width, color=True, record=True)
-    for renderable in _trace_parts(trace, precision, limit, plots, only):
-        console.print(renderable)
     title = f"nntutor · {trace.title}" + (f" · step {only}" if only is not None else "")
-    return console.export_svg(title=title)
+    return _svg(_trace_parts(trace, precision, limit, plots, only), title, width)
 
 
 def comparison_picture(comparison, kind: str, *, precision: int = 4, limit: int = DEFAULT_LIMIT, width: int = 100) -> str:
@@ -164,10 +173,7 @@ def comparison_picture(comparison, kind: str, *, precision: int = 4, limit: int 
     title = f"nntutor · {comparison.first.title} · {comparison.labels[0]} vs {comparison.labels[1]}"
     if kind == "html":
         return _page(parts, title, width)
-    console = make_console(io.StringIO(), width=width, color=True, record=True)
-    for renderable in parts:
-        console.print(renderable)
-    return console.export_svg(title=title)
+    return _svg(parts, title, width)
 
 
 def step_file_names(trace: Trace, extension: str) -> list[str]:

@@ -172,7 +172,8 @@ def _comparison_step(ctx: Context, result: core.CrossEntropy) -> Step:
         formula_text="−ln p grows without bound as p → 0",
         values=[
             Value("cases", Table(("prediction", "p[target]", "loss"), rows), label="two predictions"),
-            Value("curve", curve, label="−ln p", cols=tuple(f"p={n(p)}" for p in SURPRISAL_POINTS)),
+            Value("curve", curve, label="−ln p", cols=tuple(f"p={n(p)}" for p in SURPRISAL_POINTS),
+                  key=(SURPRISAL_POINTS.index(0.2),)),  # the hedged answer the text talks about
         ],
         worked=[
             f"probs [{probs_text}], target {WRONG_TARGET}: the model puts 0.8 on class 0 and only "

@@ -37,6 +37,11 @@ MAX_RANDOM_WEIGHTS = 1_000_000  # d × V numbers drawn for a random W_U
 TABLE_ROWS = 30  # ranked tables show at most this many rows, then "…"
 
 
+
+def _top(values) -> tuple[int, ...]:
+    """The most probable token's column: a table too wide for the terminal keeps it."""
+    return (int(np.argmax(values)),)
+
 def _random_inputs(seed: int, d: int, V: int, need_weights: bool) -> tuple[float, np.ndarray | None]:
     rng = np.random.default_rng(seed)
     u = math.floor(float(rng.random()) * 10_000) / 10_000
@@ -193,7 +198,7 @@ def _logits_step(ctx: Context, trace: Trace, s: Sampling, vocab, *, random: bool
             values=[
                 Value("h", s.h, label="h (final hidden vector)", cols=dims),
                 Value("W_U", s.W_U, label=f"W_U ({s.h.size}×{len(vocab)})", rows=dims, cols=vocab),
-                Value("logits", s.logits, label="z = h·W_U", cols=vocab),
+                Value("logits", s.logits, label="z = h·W_U", cols=vocab, key=_top(s.logits)),
             ],
             worked=[
                 dot_worked(ctx, f"z[{vocab[j]}]", s.h, s.W_U[:, j], float(s.logits[j])),
@@ -237,7 +242,7 @@ def _temperature_step(ctx: Context, trace: Trace, s: Sampling, vocab) -> None:
         values=[
             Value("scaled", sm.scaled, label="z / T" if not s.overflow else "(z − max z) / T", cols=vocab),
             Value("exps", sm.exps, label="e^(z/T − max)", cols=vocab),
-            Value("probs", sm.probs, label="p = softmax(z / T)", cols=vocab),
+            Value("probs", sm.probs, label="p = softmax(z / T)", cols=vocab, key=_top(sm.probs)),
             Value(
                 "compare",
                 Table(("temperature", f"p[{vocab[top]}] (most likely)", f"p[{vocab[lo]}] (least likely)"), compare),
@@ -367,7 +372,7 @@ def _renormalise_step(ctx: Context, trace: Trace, s: Sampling, vocab) -> None:
             formula_text="p′ⱼ = pⱼ / Σ(kept p)  for kept j, 0 for cut j",
             values=[
                 Value("kept_mass", s.kept_mass, label="Σ kept p"),
-                Value("filtered_probs", s.filtered_probs, label="p′ (filtered, renormalised)", cols=vocab),
+                Value("filtered_probs", s.filtered_probs, label="p′ (filtered, renormalised)", cols=vocab, key=_top(s.filtered_probs)),
             ],
             worked=[
                 sum_worked(ctx, "Σ kept p", s.softmax.probs[kept], s.kept_mass),
