@@ -35,7 +35,7 @@ from nntutor.render.layout import (
     shown_indices,
     shown_rows,
 )
-from nntutor.render.output import has_colour, plain_text
+from nntutor.render.output import has_colour, make_console, plain_text  # noqa: F401 (make_console: the doctests)
 from nntutor.render.output import theme as current_theme
 from nntutor.trace import Deferred, Step, Table, Trace, Value, WhatNext, classify
 
