@@ -41,7 +41,7 @@ from rich.text import Text
 
 from nntutor.errors import InputError
 
-FORMATS = ("text", "markdown", "json", "svg", "html")
+FORMATS = ("text", "markdown", "json", "svg", "html", "py")
 EXTENSIONS = {
     ".md": "markdown",
     ".markdown": "markdown",
@@ -50,6 +50,7 @@ EXTENSIONS = {
     ".svg": "svg",
     ".html": "html",
     ".htm": "html",
+    ".py": "py",
 }
 PIPE_WIDTH = 100
 """Width of text in a pipe when ``$COLUMNS`` is unset."""
@@ -245,6 +246,15 @@ class Options(NamedTuple):
     plots: bool = True
     first: int = 1
     resume: Callable[[int], str] | None = None
+    script: Script | None = None
+
+
+class Script(NamedTuple):
+    """What ``--format py`` needs besides the trace: the lesson module's maths as NumPy source
+    for the run (``maths(trace) -> str``) and the command that made the run."""
+
+    maths: Callable[[Any], str]
+    command: str
 
 
 class Document(NamedTuple):
@@ -304,6 +314,18 @@ def _trace_picture(kind: str) -> Callable[[Any, Options], str]:
     return render
 
 
+def _trace_script(trace, options: Options) -> str:
+    from nntutor.render.python_script import render_script
+
+    if options.script is None:
+        raise InputError("--format", f"lesson {trace.lesson!r} has no script yet (try --format json for its numbers)")
+    return render_script(trace, options.script.maths(trace), command=options.script.command)
+
+
+def _no_comparison_script(comparison, options: Options) -> str:
+    raise InputError("--format", "py checks one run, not a --vs comparison (drop --vs)")
+
+
 def _comparison_text(comparison, options: Options) -> Screen:
     """The first run in full, then both runs' outputs side by side (plots drawn, no heatmaps)."""
     from nntutor.render import terminal
@@ -326,6 +348,7 @@ RENDERERS: dict[str, Callable[[Any, Options], str | Screen | Document]] = {
     "json": _trace_json,
     "svg": _trace_picture("svg"),
     "html": _trace_picture("html"),
+    "py": _trace_script,
 }
 """Format name -> the renderer of a lesson's trace: text (a :class:`Screen`) or a document."""
 
@@ -335,6 +358,7 @@ COMPARISON_RENDERERS: dict[str, Callable[[Any, Options], str | Screen | Document
     "json": _comparison_json,
     "svg": _comparison_text,
     "html": _comparison_text,
+    "py": _no_comparison_script,
 }
 """Format name -> the renderer of a ``--vs`` comparison (JSON, or else the terminal text)."""
 
@@ -351,6 +375,7 @@ def deliver(
     size_flags: tuple[str, ...] = (),
     first: int = 1,
     resume: Callable[[int], str] | None = None,
+    script: Script | None = None,
 ) -> bool:
     """Render a trace (or a :class:`~nntutor.render.compare.Comparison`) in ``format`` and send it on.
 
@@ -368,7 +393,7 @@ def deliver(
 
     refuse_if_too_costly(subject, format, limit=limit, size_flags=size_flags)
     table = COMPARISON_RENDERERS if isinstance(subject, Comparison) else RENDERERS
-    rendered = table[format](subject, Options(precision, limit, plots, first, resume))
+    rendered = table[format](subject, Options(precision, limit, plots, first, resume, script))
     if isinstance(rendered, Document):
         if path is None:
             from nntutor.render.streams import writes_unicode
