@@ -27,7 +27,7 @@ are the expected values; a test passes perturbed ones to see the script fail.
 >>> text = render_script(trace, "y = 2 * x\\n", command="nntutor lesson double --format py")
 >>> namespace = {}
 >>> exec(compile(text, "double.py", "exec"), namespace)
-all 1 checks passed
+the 1 check passed
 >>> print(text.splitlines()[-2])
 assert close(y, [2.0, 5.0]), "y"
 """
@@ -168,7 +168,7 @@ def _block(value: Any, indent: str) -> str:
     if all(not isinstance(item, (list, tuple, np.ndarray, Mapping)) for item in items):
         lines = _packed([literal(item) + "," for item in items], WIDTH - len(inner))
         return opener + "\n" + "\n".join(inner + line for line in lines) + "\n" + indent + closer
-    rows = [inner + _item(item, inner) + "," for item in items]
+    rows = [inner + _item(item, inner, in_array=opener == "np.array([") + "," for item in items]
     return opener + "\n" + "\n".join(rows) + "\n" + indent + closer
 
 
@@ -187,17 +187,16 @@ def _packed(words: list[str], width: int) -> list[str]:
     return lines
 
 
-def _item(item: Any, indent: str) -> str:
-    """One row of a block: its literal when it fits, else its numbers wrapped under its bracket."""
+def _item(item: Any, indent: str, *, in_array: bool = False) -> str:
+    """One item of a block (a row of ``np.array([...])`` when ``in_array``, written as a plain
+    list): its literal when it fits, else its numbers wrapped under its bracket."""
     text = literal(item)
-    if isinstance(item, np.ndarray) and item.ndim == 1:
-        text = text[len("np.array("):-1]  # a row inside np.array([...]) is a plain list
+    if in_array and isinstance(item, np.ndarray):
+        text = text[len("np.array("):-1]
     if len(indent) + len(text) <= WIDTH:
         return text
-    if isinstance(item, np.ndarray) and item.ndim == 1 or isinstance(item, list) and all(
-        not isinstance(cell, (list, tuple, np.ndarray, Mapping)) for cell in item
-    ):
-        cells = [literal(cell) for cell in (item.tolist() if isinstance(item, np.ndarray) else item)]
+    if in_array and isinstance(item, np.ndarray) and item.ndim == 1:
+        cells = [literal(cell) for cell in item.tolist()]
         lines = _packed([cell + "," for cell in cells[:-1]] + [cells[-1] + "]"], WIDTH - len(indent) - 1)
         return "[" + ("\n" + indent + " ").join(lines)
     return _block(item, indent)
@@ -298,5 +297,5 @@ def render_script(trace: Trace, maths: str, *, command: str, outputs: Mapping[st
     parts.append("# ----------------------------------------------------------------- every output the lesson shows, checked\n")
     lines = [line for name, value in outputs.items() for line in checks(identifier(name), value)]
     parts.extend(line + "\n" for line in lines)
-    parts.append(f'print("all {len(lines)} checks passed")\n')
+    parts.append(f'print("all {len(lines)} checks passed")\n' if len(lines) != 1 else 'print("the 1 check passed")\n')
     return "".join(parts)
