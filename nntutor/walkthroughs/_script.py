@@ -83,4 +83,5 @@ def heading(trace: Any, step_id: str, number: int | None = None) -> str:
     index = next(i for i, step in enumerate(trace.steps, 1) if step.id == step_id)
     step = trace.steps[index - 1]
     head = f"# Step {number or index}. {step.title}"
-    return head + (f"\n#{' ' * (len(head) - len(step.title) - 1)}{step.formula_text}" if step.formula_text else "")
+    pad = "\n#" + " " * (len(head) - len(step.title) - 1)
+    return head + "".join(pad + line for line in step.formula_text.splitlines())
