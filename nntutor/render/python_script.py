@@ -49,18 +49,19 @@ WIDTH = 88  # the length a literal's line is wrapped at
 
 _FRAME_TOP = '''\
 #!/usr/bin/env python3
-"""{title}: the lesson recomputed with NumPy alone, every output it shows checked.
+"""{title}
 
-Made by: {command}
-Run it:  python {file}
+This script recomputes the lesson from its recorded inputs with NumPy and plain
+Python (it does not use nntutor), then checks every output the lesson showed.
 Each step of the lesson is a block below, under a comment with the step's title.
 An assert fails (and the script stops) if a recomputed number differs from the
 number the lesson showed by more than RTOL (relative) or ATOL (absolute).
+
+Made by: {command}
+Run it:  python {file}
 """
 
-import math
-
-import numpy as np
+{imports}import numpy as np
 
 RTOL, ATOL = {rtol!r}, {atol!r}
 
@@ -283,9 +284,14 @@ def render_script(trace: Trace, maths: str, *, command: str, outputs: Mapping[st
     variable of the same name (:func:`identifier`).
     """
     outputs = trace.outputs if outputs is None else outputs
+    lines = maths.strip("\n").splitlines()
+    imported = [line for line in lines if re.match(r"(import|from) \w", line)]  # the lesson's own imports go on top
+    maths = "\n".join(line for line in lines if line not in imported)
+    imports = sorted({"import math", *imported}, key=lambda line: (line.startswith("from"), line))
     parts = [
         _FRAME_TOP.format(
-            title=f"nntutor lesson {trace.lesson} ({trace.title})",
+            imports="\n".join(imports) + "\n\n",
+            title=f"nntutor lesson {trace.lesson}: {trace.title}",
             command=command,
             file=f"{trace.lesson}.py",
             rtol=RTOL,
@@ -295,7 +301,7 @@ def render_script(trace: Trace, maths: str, *, command: str, outputs: Mapping[st
     parts.extend(assignment(identifier(name), value) + "\n" for name, value in trace.inputs.items())
     parts.append("\n" + maths.strip("\n") + "\n\n")
     parts.append("# ----------------------------------------------------------------- every output the lesson shows, checked\n")
-    lines = [line for name, value in outputs.items() for line in checks(identifier(name), value)]
-    parts.extend(line + "\n" for line in lines)
-    parts.append(f'print("all {len(lines)} checks passed")\n' if len(lines) != 1 else 'print("the 1 check passed")\n')
+    asserts = [line for name, value in outputs.items() for line in checks(identifier(name), value)]
+    parts.extend(line + "\n" for line in asserts)
+    parts.append(f'print("all {len(asserts)} checks passed")\n' if len(asserts) != 1 else 'print("the 1 check passed")\n')
     return "".join(parts)
