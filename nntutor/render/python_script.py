@@ -229,6 +229,16 @@ def checks(name: str, value: Any) -> list[str]:
         if isinstance(expected, (int, np.integer, bool, np.bool_)):
             return [f"assert {name} == {literal(expected)}, {label}"]
         return [_wrapped(f"assert np.array_equal({name}, ", expected, f"), {label}")]
+    if _mixed_rows(value):  # rows of words and numbers: each column checked on its own
+        columns = list(zip(*value, strict=True))
+        lines = []
+        for j, column in enumerate(columns):
+            cells = f"[row[{j}] for row in {name}]"
+            if all(isinstance(cell, str) for cell in column):
+                lines.append(_wrapped(f"assert {cells} == ", list(column), f", {label}"))
+            else:
+                lines.append(_wrapped(f"assert close({cells}, ", _plain_numbers(list(column)), f"), {label}"))
+        return lines
     if isinstance(value, list) and value and all(isinstance(row, (list, tuple)) for row in value) and not _is_text(value):
         return [line for index, row in enumerate(value) for line in checks(f"{name}[{index}]", list(row))]
     if isinstance(value, list) and not _is_text(value):
@@ -239,6 +249,19 @@ def checks(name: str, value: Any) -> list[str]:
     if isinstance(value, (list, tuple)):
         return [_wrapped(f"assert list({name}) == ", list(value), f", {label}")]
     return [f"assert {name} == {literal(value)}, {label}"]
+
+
+def _mixed_rows(value: Any) -> bool:
+    """Rows of one length whose columns are each all words or all numbers, some of each
+    (an embedding's ranking ``[['queen', 0.99], ['apple', 0.0]]``, a table)."""
+    if not (isinstance(value, list) and value and all(isinstance(row, (list, tuple)) for row in value)):
+        return False
+    if len({len(row) for row in value}) != 1 or not value[0]:
+        return False
+    columns = list(zip(*value, strict=True))
+    words = [all(isinstance(cell, str) for cell in column) for column in columns]
+    numbers = [all(isinstance(cell, (int, float, np.number)) and not isinstance(cell, bool) for cell in column) for column in columns]
+    return any(words) and any(numbers) and all(w or n for w, n in zip(words, numbers, strict=True))
 
 
 def _plain_numbers(value: Any) -> Any:
