@@ -30,8 +30,6 @@ NO_SCRIPT_YET = [
     "rnn",
     "lstm",
     "receptive-field",
-    "attention",
-    "multi-head",
     "cross-attention",
     "attention-cost",
     "vit-patches",

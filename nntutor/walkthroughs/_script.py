@@ -85,3 +85,30 @@ def heading(trace: Any, step_id: str, number: int | None = None) -> str:
     head = f"# Step {number or index}. {step.title}"
     pad = "\n#" + " " * (len(head) - len(step.title) - 1)
     return head + "".join(pad + line for line in step.formula_text.splitlines())
+
+
+SOFTMAX_ROWS = '''\
+def softmax_rows(scores, allowed=None):
+    """Softmax of each row over its allowed cells: a masked cell gets weight 0 (e^(−∞));
+    a row with every cell masked gets all zeros."""
+    if allowed is not None:
+        scores = np.where(allowed, scores, -np.inf)
+    row_max = scores.max(axis=1, keepdims=True)
+    e = np.exp(scores - np.where(np.isfinite(row_max), row_max, 0.0))
+    total = e.sum(axis=1, keepdims=True)
+    return e / np.where(total == 0, 1.0, total)'''
+"""Row-wise softmax with a mask, as attention lessons write it in their scripts."""
+
+
+def mask_source(causal: bool, padding: Any = None, size: str = "len(x)") -> list[str]:
+    """Lines that set ``allowed`` (None: every query sees every key) for a causal and/or padding mask."""
+    if not causal and padding is None:
+        return ["allowed = None  # no mask: every query sees every key"]
+    lines = []
+    if causal:
+        lines.append(f"allowed = np.tril(np.ones(({size}, {size}), dtype=bool))  # query i sees keys 0..i")
+    if padding is not None:
+        keep = "np.asarray(padding) != 0"
+        lines.append(f"allowed = allowed & ({keep})[None, :]  # padded keys are hidden" if causal
+                     else f"allowed = np.broadcast_to(({keep})[None, :], ({size}, {size}))  # padded keys are hidden")
+    return lines
