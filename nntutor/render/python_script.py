@@ -71,7 +71,7 @@ def close(got, expected):
     return np.allclose(np.asarray(got, dtype=float), np.asarray(expected, dtype=float), rtol=RTOL, atol=ATOL, equal_nan=True)
 
 
-# ----------------------------------------------------------------- the recorded inputs
+# ----------------------------------------------------------- the recorded inputs
 '''
 
 
@@ -323,7 +323,7 @@ def render_script(trace: Trace, maths: str, *, command: str, outputs: Mapping[st
     ]
     parts.extend(assignment(identifier(name), value) + "\n" for name, value in trace.inputs.items())
     parts.append("\n" + maths.strip("\n") + "\n\n")
-    parts.append("# ----------------------------------------------------------------- every output the lesson shows, checked\n")
+    parts.append("# ------------------------------------------- every output the lesson shows, checked\n")
     asserts = [line for name, value in outputs.items() for line in checks(identifier(name), value)]
     parts.extend(line + "\n" for line in asserts)
     parts.append(f'print("all {len(asserts)} checks passed")\n' if len(asserts) != 1 else 'print("the 1 check passed")\n')
