@@ -20,6 +20,7 @@ from nntutor.catalog.course import load_course
 from nntutor.catalog.lessonfile import load_lesson
 from nntutor.catalog.run import run_lesson, walkthrough_of
 from nntutor.render.python_script import render_script
+from nntutor.trace import Table
 from tests.helpers import assert_refused
 
 COURSE = [lesson.name for lesson in load_course(None)[0].lessons]
@@ -27,8 +28,6 @@ COURSE = [lesson.name for lesson in load_course(None)[0].lessons]
 # Lessons whose module declares no ``script`` yet: `--format py` refuses them (exit 2, one line).
 # Remove a lesson from this list when its script is written; a new lesson lands here until then.
 NO_SCRIPT_YET = [
-    "rnn",
-    "lstm",
     "receptive-field",
     "cross-attention",
     "attention-cost",
@@ -68,40 +67,46 @@ def _run_in_process(text: str) -> str:
     return out.getvalue()
 
 
-def _nudge(value):
-    """``value`` with its first number changed (or its first word), and True; else (value, False)."""
+def _nudge(value, words: bool = False):
+    """``value`` with its first number changed (with ``words``: its first word), and True; else (value, False)."""
+    if isinstance(value, Table):
+        rows, done = _nudge([list(row) for row in value.rows], words)
+        return Table(value.columns, tuple(tuple(row) for row in rows)), done
     if isinstance(value, dict):
         for key, item in value.items():
-            new, done = _nudge(item)
+            new, done = _nudge(item, words)
             if done:
                 return {**value, key: new}, True
         return value, False
-    if isinstance(value, np.ndarray) and value.size and value.dtype != object:
+    if isinstance(value, np.ndarray) and value.size and value.dtype.kind in "fiub" and not words:
         changed = np.array(value, dtype=np.float64 if value.dtype.kind == "f" else value.dtype)
         flat = changed.reshape(-1)
-        flat[0] = flat[0] + (1e-3 * (1 + abs(flat[0])) if changed.dtype.kind == "f" else 1)
+        flat[0] = (not flat[0]) if changed.dtype == bool else flat[0] + (1e-3 * (1 + abs(flat[0])) if changed.dtype.kind == "f" else 1)
         return changed, True
     if isinstance(value, (list, tuple)) and value:
         for index, item in enumerate(value):
-            new, done = _nudge(item)
+            new, done = _nudge(item, words)
             if done:
                 return type(value)([*value[:index], new, *value[index + 1:]]), True
         return value, False
+    if words:
+        return (value + "x", True) if isinstance(value, str) else (value, False)
     if isinstance(value, bool):
         return not value, True
     if isinstance(value, int):
         return value + 1, True
     if isinstance(value, float):
         return value + 1e-3 * (1 + abs(value)), True
-    if isinstance(value, str):
-        return value + "x", True
     return value, False
 
 
 def _every_perturbation(outputs: dict):
     """One copy of ``outputs`` per output, with that output's first number (or word) changed."""
     for name, value in outputs.items():
-        new, done = _nudge(np.asarray(value) if hasattr(value, "__array__") and not isinstance(value, np.ndarray) else value)
+        value = np.asarray(value) if hasattr(value, "__array__") and not isinstance(value, np.ndarray) else value
+        new, done = _nudge(value)
+        if not done:
+            new, done = _nudge(value, words=True)
         if done:
             yield name, {**outputs, name: new}
 
