@@ -30,9 +30,6 @@ COURSE = [lesson.name for lesson in load_course(None)[0].lessons]
 NO_SCRIPT_YET = [
     "attention-cost",
     "pipeline",
-    "transformer-params",
-    "backprop-softmax",
-    "backprop-layernorm",
     "backprop-attention",
     "backprop-block",
 ]
