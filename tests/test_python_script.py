@@ -30,8 +30,6 @@ COURSE = [lesson.name for lesson in load_course(None)[0].lessons]
 NO_SCRIPT_YET = [
     "attention-cost",
     "pipeline",
-    "backprop-attention",
-    "backprop-block",
 ]
 SCRIPTED = [name for name in COURSE if name not in NO_SCRIPT_YET]
 

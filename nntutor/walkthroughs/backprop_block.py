@@ -625,6 +625,123 @@ def _quiz_masks(rng: np.random.Generator, values: dict[str, Any]) -> dict[str, A
     return {"causal": bool(rng.integers(0, 2))}
 
 
+def script(trace: Trace) -> str:
+    """A pre-norm block's forward pass, every gradient by hand and one SGD step, as NumPy source."""
+    from nntutor.walkthroughs._script import SOFTMAX_ROWS, activation, activation_slope, heading, mask_source, python_name
+
+    chosen = trace.inputs["activation"]
+    f = python_name(chosen)
+    with_dy = "dy" in trace.inputs
+    names = [key for key, _ in PARAMETERS if key in trace.inputs]
+    keep = "np.asarray(padding) != 0" if "padding" in trace.inputs else "np.ones(len(x), dtype=bool)"
+    if with_dy:
+        loss_lines = ["    return cache, float(np.sum(cache['y'] * dy))  # --dy: L = Σ y ⊙ dy, so ∂L/∂y = dy"]
+        top = ["dy_ = dy"]
+    else:
+        loss_lines = [
+            "    z = cache['y'] @ p['wu']",
+            "    logp = z - z.max(axis=1, keepdims=True)",
+            "    logp = logp - np.log(np.exp(logp).sum(axis=1, keepdims=True))  # ln softmax",
+            "    rows = np.arange(len(target))",
+            "    cache['p'] = np.exp(logp)",
+            "    return cache, float(np.sum(np.where(keep, -logp[rows, target.astype(int)], 0.0)) / keep.sum())",
+        ]
+        top = [
+            "onehot = np.zeros_like(cache['p'])",
+            "onehot[np.arange(len(target)), target.astype(int)] = 1.0",
+            "dz = np.where(keep[:, None], cache['p'] - onehot, 0.0) / keep.sum()  # (p − t)/n, padded rows 0",
+            "grads['wu'] = cache['y'].T @ dz",
+            "dy_ = dz @ params['wu'].T",
+        ]
+    return "\n".join([
+        SOFTMAX_ROWS,
+        "",
+        "",
+        activation(chosen),
+        "",
+        "",
+        activation_slope(chosen),
+        "",
+        "",
+        "def layer_norm(v, gamma, beta, eps=1e-5):",
+        "    mean = v.mean(axis=1, keepdims=True)",
+        "    std = np.sqrt(((v - mean) ** 2).mean(axis=1, keepdims=True) + eps)",
+        "    xhat = (v - mean) / std",
+        "    return gamma * xhat + beta, xhat, std",
+        "",
+        "",
+        "def layer_norm_backward(d_out, gamma, xhat, std):",
+        "    \"\"\"∂L/∂v, ∂L/∂γ, ∂L/∂β of a layer norm from ∂L/∂(its output).\"\"\"",
+        "    dxhat = gamma * d_out",
+        "    dv = (dxhat - dxhat.mean(axis=1, keepdims=True) - xhat * (dxhat * xhat).mean(axis=1, keepdims=True)) / std",
+        "    return dv, (d_out * xhat).sum(axis=0), d_out.sum(axis=0)",
+        "",
+        "",
+        f"params = {{{', '.join(f'{name!r}: {name}' for name in names)}}}",
+        f"keep = {keep}  # the rows (tokens) the loss counts",
+        *mask_source(trace.inputs["causal"], trace.inputs.get("padding")),
+        "d_h = x.shape[1] // heads",
+        "",
+        "",
+        "def forward(p):",
+        "    \"\"\"The pre-norm block h = x + MHA(LN₁(x)), y = h + FFN(LN₂(h)), then the loss; what backward reuses.\"\"\"",
+        "    c = {}",
+        "    c['N'], c['xhat1'], c['std1'] = layer_norm(x, p['ln1_gamma'], p['ln1_beta'])",
+        "    c['q'], c['k'], c['v'] = c['N'] @ p['wq'] + p['bq'], c['N'] @ p['wk'] + p['bk'], c['N'] @ p['wv'] + p['bv']",
+        "    c['A'] = [softmax_rows(c['q'][:, s] @ c['k'][:, s].T / math.sqrt(d_h), allowed) for s in head_columns]",
+        "    c['C'] = np.concatenate([a @ c['v'][:, s] for a, s in zip(c['A'], head_columns)], axis=1)",
+        "    c['h'] = x + c['C'] @ p['wo'] + p['bo']",
+        "    c['F'], c['xhat2'], c['std2'] = layer_norm(c['h'], p['ln2_gamma'], p['ln2_beta'])",
+        "    c['P'] = c['F'] @ p['W1'] + p['b1']",
+        f"    c['H'] = {f}(c['P'])",
+        "    c['y'] = c['h'] + c['H'] @ p['W2'] + p['b2']",
+        "    return loss_of(c, p)",
+        "",
+        "",
+        "def loss_of(cache, p):",
+        *loss_lines,
+        "",
+        "",
+        "head_columns = [slice(i * d_h, (i + 1) * d_h) for i in range(heads)]",
+        "cache, loss = forward(params)",
+        "",
+        heading(trace, "loss"),
+        "grads = {}",
+        *top,
+        "",
+        heading(trace, "ffn"),
+        "grads['W2'], grads['b2'] = cache['H'].T @ dy_, dy_.sum(axis=0)",
+        f"dP = (dy_ @ params['W2'].T) * {f}_slope(cache['P'])",
+        "grads['W1'], grads['b1'] = cache['F'].T @ dP, dP.sum(axis=0)",
+        "",
+        heading(trace, "residual-h"),
+        "dF = dP @ params['W1'].T",
+        "dh_through, grads['ln2_gamma'], grads['ln2_beta'] = layer_norm_backward(dF, params['ln2_gamma'], cache['xhat2'], cache['std2'])",
+        "dh = dy_ + dh_through  # around the FFN, and through it",
+        "",
+        heading(trace, "attention"),
+        "grads['wo'], grads['bo'] = cache['C'].T @ dh, dh.sum(axis=0)",
+        "dC = dh @ params['wo'].T",
+        "dq, dk, dv = (np.zeros_like(cache[name]) for name in ('q', 'k', 'v'))",
+        "for a, s in zip(cache['A'], head_columns):",
+        "    dv[:, s] = a.T @ dC[:, s]",
+        "    dA = dC[:, s] @ cache['v'][:, s].T",
+        "    dS = a * (dA - np.sum(dA * a, axis=1, keepdims=True)) / math.sqrt(d_h)",
+        "    dq[:, s], dk[:, s] = dS @ cache['k'][:, s], dS.T @ cache['q'][:, s]",
+        "for name, d_proj in (('q', dq), ('k', dk), ('v', dv)):",
+        "    grads['w' + name], grads['b' + name] = cache['N'].T @ d_proj, d_proj.sum(axis=0)",
+        "",
+        heading(trace, "residual-x"),
+        "dN = dq @ params['wq'].T + dk @ params['wk'].T + dv @ params['wv'].T",
+        "_, grads['ln1_gamma'], grads['ln1_beta'] = layer_norm_backward(dN, params['ln1_gamma'], cache['xhat1'], cache['std1'])",
+        "",
+        heading(trace, "update"),
+        f"grads = {{name: grads[name] for name in {names!r}}}  # the lesson's order",
+        "after = {name: value - lr * grads[name] for name, value in params.items()}",
+        "_, loss_after = forward(after)",
+    ])
+
+
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
@@ -649,4 +766,5 @@ WALKTHROUGH = Walkthrough(
     keep=("target", "lr"),
     vary=("activation",),
     extra=_quiz_masks,
+    script=script,
 )
