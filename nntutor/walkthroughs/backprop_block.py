@@ -627,7 +627,14 @@ def _quiz_masks(rng: np.random.Generator, values: dict[str, Any]) -> dict[str, A
 
 def script(trace: Trace) -> str:
     """A pre-norm block's forward pass, every gradient by hand and one SGD step, as NumPy source."""
-    from nntutor.walkthroughs._script import SOFTMAX_ROWS, activation, activation_slope, heading, mask_source, python_name
+    from nntutor.walkthroughs._script import (
+        SOFTMAX_ROWS,
+        activation,
+        activation_slope,
+        heading,
+        mask_source,
+        python_name,
+    )
 
     chosen = trace.inputs["activation"]
     f = python_name(chosen)

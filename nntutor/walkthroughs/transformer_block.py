@@ -356,7 +356,13 @@ _A = "attention-projections.attention_input"
 
 def script(trace: Trace) -> str:
     """One transformer block, pre-norm or post-norm, as NumPy source (``--format py``)."""
-    from nntutor.walkthroughs._script import SOFTMAX_ROWS, activation, heading, mask_source, python_name
+    from nntutor.walkthroughs._script import (
+        SOFTMAX_ROWS,
+        activation,
+        heading,
+        mask_source,
+        python_name,
+    )
 
     chosen = trace.inputs["activation"]
     pre = trace.inputs["norm"] == "pre"
