@@ -170,6 +170,10 @@ def test_a_lesson_without_a_script_is_refused_in_one_line(run_cli, monkeypatch):
     assert_refused(run_cli("lesson", "neuron", "--format", "py"), "--format", "lesson 'neuron' has no script yet")
 
 
+def test_a_script_too_large_to_read_is_refused_naming_the_flag(run_cli):
+    assert_refused(run_cli("lesson", "attention", "--seq-len", "400", "--format", "py"), "--format", "--seq-len", "py output")
+
+
 def test_py_does_not_go_with_vs_or_another_extension(run_cli, tmp_path):
     assert_refused(run_cli("lesson", "neuron", "--format", "py", "--vs", "--b 1"), "--format", "--vs")
     assert_refused(run_cli("lesson", "neuron", "--format", "py", "-o", str(tmp_path / "x.json")), "--format")

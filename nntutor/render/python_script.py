@@ -145,20 +145,40 @@ def assignment(name: str, value: Any) -> str:
     return _wrapped(f"{name} = ", value, "")
 
 
-def _wrapped(head: str, value: Any, tail: str) -> str:
-    """``head + literal(value) + tail`` on one line when it fits, else broken inside its brackets."""
-    text = head + literal(value) + tail
-    if len(text) <= WIDTH:
-        return text
-    return head + _block(concrete(value), "") + tail
+def _wrapped(head: str, value: Any, tail: str, *, bare: bool = False) -> str:
+    """``head + literal(value) + tail`` on one line when it fits, else broken inside its brackets.
+
+    ``bare`` writes arrays as plain nested lists (the expected values of an assert).
+    """
+    value = concrete(value)
+    if not (isinstance(value, np.ndarray) and value.size > WIDTH):  # a long array never fits one line
+        text = head + (_bare(value) if bare and isinstance(value, np.ndarray) else literal(value)) + tail
+        if len(text) <= WIDTH:
+            return text
+    return head + _block(value, "", bare=bare) + tail
 
 
-def _block(value: Any, indent: str) -> str:
+def _bare(array: np.ndarray) -> str:
+    """An array's numbers as a nested list literal (no ``np.array``)."""
+    return literal(array)[len("np.array("):-1]
+
+
+def _cells(row: Any) -> list[str]:
+    """The literals of a flat row's items (fast for a float array: one repr per number)."""
+    if isinstance(row, np.ndarray):
+        if row.dtype.kind == "f":
+            return [_float(x) for x in row.tolist()]
+        return [repr(x) for x in row.tolist()]
+    return [literal(item) for item in row]
+
+
+def _block(value: Any, indent: str, *, bare: bool = False) -> str:
     """A literal over several lines: one item (a row, an entry) a line, a long row of numbers
     wrapped after its commas; every line break falls inside brackets, so it stays valid Python."""
     inner = indent + "    "
     if isinstance(value, np.ndarray) and value.ndim >= 1 and value.size and value.dtype != object:
-        opener, closer, items = "np.array([", "])", list(value)
+        opener, closer = ("[", "]") if bare else ("np.array([", "])")
+        items = value
     elif isinstance(value, list) and value:
         opener, closer, items = "[", "]", value
     elif isinstance(value, Mapping) and value:
@@ -166,10 +186,13 @@ def _block(value: Any, indent: str) -> str:
         return "{\n" + "\n".join(lines) + "\n" + indent + "}"
     else:
         return literal(value)
-    if all(not isinstance(item, (list, tuple, np.ndarray, Mapping)) for item in items):
-        lines = _packed([literal(item) + "," for item in items], WIDTH - len(inner))
+    if isinstance(items, np.ndarray) and items.ndim == 1 or (
+        not isinstance(items, np.ndarray) and all(not isinstance(item, (list, tuple, np.ndarray, Mapping)) for item in items)
+    ):
+        lines = _packed([cell + "," for cell in _cells(items)], WIDTH - len(inner))
         return opener + "\n" + "\n".join(inner + line for line in lines) + "\n" + indent + closer
-    rows = [inner + _item(item, inner, in_array=opener == "np.array([") + "," for item in items]
+    in_array = isinstance(items, np.ndarray)
+    rows = [inner + _item(item, inner, in_array=in_array) + "," for item in items]
     return opener + "\n" + "\n".join(rows) + "\n" + indent + closer
 
 
@@ -191,16 +214,16 @@ def _packed(words: list[str], width: int) -> list[str]:
 def _item(item: Any, indent: str, *, in_array: bool = False) -> str:
     """One item of a block (a row of ``np.array([...])`` when ``in_array``, written as a plain
     list): its literal when it fits, else its numbers wrapped under its bracket."""
-    text = literal(item)
-    if in_array and isinstance(item, np.ndarray):
-        text = text[len("np.array("):-1]
-    if len(indent) + len(text) <= WIDTH:
-        return text
     if in_array and isinstance(item, np.ndarray) and item.ndim == 1:
-        cells = [literal(cell) for cell in item.tolist()]
+        cells = _cells(item)
+        if len(indent) + sum(len(cell) + 2 for cell in cells) <= WIDTH:
+            return "[" + ", ".join(cells) + "]"
         lines = _packed([cell + "," for cell in cells[:-1]] + [cells[-1] + "]"], WIDTH - len(indent) - 1)
         return "[" + ("\n" + indent + " ").join(lines)
-    return _block(item, indent)
+    text = _bare(item) if in_array and isinstance(item, np.ndarray) else literal(item)
+    if len(indent) + len(text) <= WIDTH:
+        return text
+    return _block(item, indent, bare=in_array)
 
 
 def checks(name: str, value: Any) -> list[str]:
@@ -222,13 +245,12 @@ def checks(name: str, value: Any) -> list[str]:
         return [line for key, item in value.items() for line in checks(f"{name}[{literal(key)}]", item)]
     label = repr(name) if '"' in name and "'" not in name else '"' + name.replace('"', '\\"') + '"'
     if _numeric(value) and not _whole(value):
-        expected = value.astype(np.float64).tolist() if isinstance(value, np.ndarray) else value
-        return [_wrapped(f"assert close({name}, ", _plain_numbers(expected), f"), {label}")]
+        expected = value.astype(np.float64) if isinstance(value, np.ndarray) else _plain_numbers(value)
+        return [_wrapped(f"assert close({name}, ", expected, f"), {label}", bare=True)]
     if _numeric(value):
-        expected = value.tolist() if isinstance(value, np.ndarray) else value
-        if isinstance(expected, (int, np.integer, bool, np.bool_)):
-            return [f"assert {name} == {literal(expected)}, {label}"]
-        return [_wrapped(f"assert np.array_equal({name}, ", expected, f"), {label}")]
+        if isinstance(value, (int, np.integer, bool, np.bool_)) or isinstance(value, np.ndarray) and value.ndim == 0:
+            return [f"assert {name} == {literal(value.item() if isinstance(value, np.ndarray) else value)}, {label}"]
+        return [_wrapped(f"assert np.array_equal({name}, ", value, f"), {label}", bare=True)]
     if _mixed_rows(value):  # rows of words and numbers: each column checked on its own
         columns = list(zip(*value, strict=True))
         lines = []
