@@ -45,7 +45,7 @@ from nntutor.trace import Deferred, Table, Trace, concrete
 
 RTOL = 1e-9
 ATOL = 1e-12
-WIDTH = 88  # the length a literal's line is wrapped at
+WIDTH = 79  # the length a literal's line is wrapped at
 
 _FRAME_TOP = '''\
 #!/usr/bin/env python3
@@ -53,7 +53,7 @@ _FRAME_TOP = '''\
 
 This script recomputes the lesson from its recorded inputs with NumPy and plain
 Python (it does not use nntutor), then checks every output the lesson showed.
-Each step of the lesson is a block below, under a comment with the step's title.
+Each step of the lesson is a block below, under a comment naming the step.
 An assert fails (and the script stops) if a recomputed number differs from the
 number the lesson showed by more than RTOL (relative) or ATOL (absolute).
 
@@ -63,15 +63,17 @@ Run it:  python {file}
 
 {imports}import numpy as np
 
-RTOL, ATOL = {rtol!r}, {atol!r}
+RTOL, ATOL = {rtol!r}, {atol!r}  # how close a recomputed number must come
 
 
 def close(got, expected):
-    """True when every number of got is within RTOL (relative) or ATOL (absolute) of expected."""
-    return np.allclose(np.asarray(got, dtype=float), np.asarray(expected, dtype=float), rtol=RTOL, atol=ATOL, equal_nan=True)
+    """True when every number of got is within RTOL or ATOL of expected."""
+    got = np.asarray(got, dtype=float)
+    expected = np.asarray(expected, dtype=float)
+    return np.allclose(got, expected, rtol=RTOL, atol=ATOL, equal_nan=True)
 
 
-# ----------------------------------------------------------- the recorded inputs
+# ---- The recorded inputs
 '''
 
 
@@ -136,10 +138,10 @@ def assignment(name: str, value: Any) -> str:
 
     >>> print(assignment("W", np.arange(40.0).reshape(2, 20)))
     W = np.array([
-        [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0, 13.0, 14.0,
-         15.0, 16.0, 17.0, 18.0, 19.0],
-        [20.0, 21.0, 22.0, 23.0, 24.0, 25.0, 26.0, 27.0, 28.0, 29.0, 30.0, 31.0, 32.0, 33.0,
-         34.0, 35.0, 36.0, 37.0, 38.0, 39.0],
+        [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0, 13.0,
+         14.0, 15.0, 16.0, 17.0, 18.0, 19.0],
+        [20.0, 21.0, 22.0, 23.0, 24.0, 25.0, 26.0, 27.0, 28.0, 29.0, 30.0, 31.0,
+         32.0, 33.0, 34.0, 35.0, 36.0, 37.0, 38.0, 39.0],
     ])
     """
     return _wrapped(f"{name} = ", value, "")
@@ -176,13 +178,15 @@ def _block(value: Any, indent: str, *, bare: bool = False) -> str:
     """A literal over several lines: one item (a row, an entry) a line, a long row of numbers
     wrapped after its commas; every line break falls inside brackets, so it stays valid Python."""
     inner = indent + "    "
+    if isinstance(value, str):
+        return _string_block(value, inner, indent)
     if isinstance(value, np.ndarray) and value.ndim >= 1 and value.size and value.dtype != object:
         opener, closer = ("[", "]") if bare else ("np.array([", "])")
         items = value
     elif isinstance(value, list) and value:
         opener, closer, items = "[", "]", value
     elif isinstance(value, Mapping) and value:
-        lines = [f"{inner}{literal(key)}: {_item(item, inner)}," for key, item in value.items()]
+        lines = [f"{inner}{literal(key)}: {_item(item, inner, used=len(literal(key)) + 3)}," for key, item in value.items()]
         return "{\n" + "\n".join(lines) + "\n" + indent + "}"
     else:
         return literal(value)
@@ -194,6 +198,26 @@ def _block(value: Any, indent: str, *, bare: bool = False) -> str:
     in_array = isinstance(items, np.ndarray)
     rows = [inner + _item(item, inner, in_array=in_array) + "," for item in items]
     return opener + "\n" + "\n".join(rows) + "\n" + indent + closer
+
+
+def _string_block(text: str, inner: str, indent: str) -> str:
+    """A long string as pieces in parentheses (Python joins them): broken after spaces and
+    line breaks, so the pieces add up to exactly ``text``.
+
+    >>> print(_string_block("low low lower " * 6, "    ", ""))
+    (
+        'low low lower low low lower low low lower low low lower low low lower '
+        'low low lower '
+    )
+    """
+    width = WIDTH - len(inner) - 3  # the quotes, and room for an escape
+    pieces: list[str] = []
+    for word in re.findall(r"[^ \n]*(?: +|\n|$)", text):
+        if pieces and not pieces[-1].endswith("\n") and len(repr(pieces[-1] + word)) <= width:
+            pieces[-1] += word
+        elif word:
+            pieces.append(word)
+    return "(\n" + "\n".join(inner + repr(piece) for piece in pieces) + "\n" + indent + ")"
 
 
 def _packed(words: list[str], width: int) -> list[str]:
@@ -211,17 +235,18 @@ def _packed(words: list[str], width: int) -> list[str]:
     return lines
 
 
-def _item(item: Any, indent: str, *, in_array: bool = False) -> str:
+def _item(item: Any, indent: str, *, in_array: bool = False, used: int = 1) -> str:
     """One item of a block (a row of ``np.array([...])`` when ``in_array``, written as a plain
-    list): its literal when it fits, else its numbers wrapped under its bracket."""
+    list): its literal when it fits (``used`` columns besides the indent are taken, by a key
+    and the comma), else its numbers wrapped under its bracket."""
     if in_array and isinstance(item, np.ndarray) and item.ndim == 1:
         cells = _cells(item)
-        if len(indent) + sum(len(cell) + 2 for cell in cells) <= WIDTH:
+        if len(indent) + sum(len(cell) + 2 for cell in cells) + used - 1 <= WIDTH:
             return "[" + ", ".join(cells) + "]"
         lines = _packed([cell + "," for cell in cells[:-1]] + [cells[-1] + "]"], WIDTH - len(indent) - 1)
         return "[" + ("\n" + indent + " ").join(lines)
     text = _bare(item) if in_array and isinstance(item, np.ndarray) else literal(item)
-    if len(indent) + len(text) <= WIDTH:
+    if len(indent) + len(text) + used <= WIDTH:
         return text
     return _block(item, indent, bare=in_array)
 
@@ -336,16 +361,21 @@ def render_script(trace: Trace, maths: str, *, command: str, outputs: Mapping[st
     parts = [
         _FRAME_TOP.format(
             imports="\n".join(imports) + "\n\n",
-            title=f"nntutor lesson {trace.lesson}: {trace.title}",
+            title=f"nntutor lesson {trace.lesson}\n\n{trace.title}.",
             command=command,
             file=f"{trace.lesson}.py",
             rtol=RTOL,
             atol=ATOL,
         )
     ]
-    parts.extend(assignment(identifier(name), value) + "\n" for name, value in trace.inputs.items())
+    produced = {identifier(name) for name in outputs}
+    for name, value in trace.inputs.items():
+        line = assignment(identifier(name), value)
+        if identifier(name) in produced:  # e.g. backprop's --loss choice and its loss
+            line = f"# {identifier(name)} is also the name of an output: the maths below reassigns it\n" + line
+        parts.append(line + "\n")
     parts.append("\n" + maths.strip("\n") + "\n\n")
-    parts.append("# ------------------------------------------- every output the lesson shows, checked\n")
+    parts.append("# ---- Every output the lesson shows, checked\n")
     asserts = [line for name, value in outputs.items() for line in checks(identifier(name), value)]
     parts.extend(line + "\n" for line in asserts)
     parts.append(f'print("all {len(asserts)} checks passed")\n' if len(asserts) != 1 else 'print("the 1 check passed")\n')

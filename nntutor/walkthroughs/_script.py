@@ -18,7 +18,10 @@ def relu(z):
 
 from __future__ import annotations
 
+import textwrap
 from typing import Any
+
+WIDTH = 79  # comments are wrapped at this width
 
 _ACTIVATIONS = {
     "relu": "def relu(z):\n    return np.maximum(z, 0.0)",
@@ -31,7 +34,8 @@ _ACTIVATIONS = {
     ),
     "gelu-tanh": (
         "def gelu_tanh(z):\n"
-        "    return 0.5 * z * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (z + 0.044715 * z**3)))"
+        "    inner = math.sqrt(2.0 / math.pi) * (z + 0.044715 * z**3)\n"
+        "    return 0.5 * z * (1.0 + np.tanh(inner))"
     ),
     "identity": "def identity(z):\n    return z * 1.0",
 }
@@ -43,12 +47,15 @@ _DERIVATIVES = {
     "tanh": "def tanh_slope(z):\n    return 1.0 - np.tanh(z) ** 2",
     "gelu": (
         "def gelu_slope(z):  # Φ(z) + z·φ(z)\n"
-        "    return 0.5 * (1.0 + erf(z / math.sqrt(2.0))) + z * np.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)"
+        "    cdf = 0.5 * (1.0 + erf(z / math.sqrt(2.0)))\n"
+        "    pdf = np.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)\n"
+        "    return cdf + z * pdf"
     ),
     "gelu-tanh": (
         "def gelu_tanh_slope(z):\n"
         "    t = np.tanh(math.sqrt(2.0 / math.pi) * (z + 0.044715 * z**3))\n"
-        "    return 0.5 * (1.0 + t) + 0.5 * z * (1.0 - t * t) * math.sqrt(2.0 / math.pi) * (1.0 + 3 * 0.044715 * z * z)"
+        "    d_inner = math.sqrt(2.0 / math.pi) * (1.0 + 3 * 0.044715 * z * z)\n"
+        "    return 0.5 * (1.0 + t) + 0.5 * z * (1.0 - t * t) * d_inner"
     ),
     "identity": "def identity_slope(z):\n    return np.ones_like(z)",
 }
@@ -82,15 +89,17 @@ def heading(trace: Any, step_id: str, number: int | None = None) -> str:
     """``# Step N. <the step's title>`` and its formula on the next line, N its place in the lesson."""
     index = next(i for i, step in enumerate(trace.steps, 1) if step.id == step_id)
     step = trace.steps[index - 1]
-    head = f"# Step {number or index}. {step.title}"
-    pad = "\n#" + " " * (len(head) - len(step.title) - 1)
-    return head + "".join(pad + line for line in step.formula_text.splitlines())
+    head = f"# Step {number or index}. "
+    pad = "#" + " " * (len(head) - 1)
+    title = textwrap.wrap(step.title, WIDTH - len(head)) or [""]
+    lines = [part for line in step.formula_text.splitlines() for part in textwrap.wrap(line, WIDTH - len(pad))]
+    return "\n".join([head + title[0], *(pad + line for line in title[1:] + lines)])
 
 
 SOFTMAX_ROWS = '''\
 def softmax_rows(scores, allowed=None):
-    """Softmax of each row over its allowed cells: a masked cell gets weight 0 (e^(−∞));
-    a row with every cell masked gets all zeros."""
+    """Softmax of each row over its allowed cells: a masked cell gets
+    weight 0 (e^(−∞)); a row with every cell masked gets all zeros."""
     if allowed is not None:
         scores = np.where(allowed, scores, -np.inf)
     row_max = scores.max(axis=1, keepdims=True)

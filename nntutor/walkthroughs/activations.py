@@ -191,7 +191,7 @@ def script(trace: Trace) -> str:
         heading(trace, "points"),
         "z = at",
         "",
-        "# Each activation f and its slope f' (the derivative sympy derives in the lesson)",
+        "# Each activation f and its slope f' (the lesson derives the slopes with sympy)",
         sources(*SHOWN, alpha=alpha, slopes=True),
         "",
         "",

@@ -606,7 +606,9 @@ def script(trace: Trace) -> str:
         *(["keys = np.minimum(window, n)  # keys each query scores with a sliding window"] if window else []),
         "",
         heading(trace, "one"),
-        "memory = {'n': np.array(seq_lens), 'one_matrix_fp32_bytes': n * n * 4, 'one_matrix_fp16_bytes': n * n * 2}",
+        "memory = {'n': np.array(seq_lens)}",
+        "memory['one_matrix_fp32_bytes'] = n * n * 4",
+        "memory['one_matrix_fp16_bytes'] = n * n * 2",
         "",
         heading(trace, "memory"),
         "memory['all_scores_bytes'] = n * n * heads * layers * batch * bytes_per_number",
@@ -616,7 +618,7 @@ def script(trace: Trace) -> str:
         "flops = {",
         "    'n': np.array(seq_lens),",
         "    'attention': 4 * n * n * d_model * per_model,  # Q·Kᵀ and A·V: 2n²d each",
-        "    'projections': 8 * n * d_model**2 * per_model,  # Q, K, V and the output: 2nd² each",
+        "    'projections': 8 * n * d_model**2 * per_model,  # Q, K, V, output: 2nd²",
         "    'ffn': 4 * n * d_model * d_ff * per_model,",
         "}",
         "flops['total'] = flops['attention'] + flops['projections'] + flops['ffn']",
@@ -630,10 +632,11 @@ def script(trace: Trace) -> str:
         lines += [
             "",
             heading(trace, "measured"),
-            "# the times the lesson measured (a measurement, recorded here; the slope is recomputed):",
+            "# the times the lesson measured (recorded here; the slope is recomputed):",
             assignment("time_ms", [row[1] for row in table.rows]),
             "x, y = np.log2(time_lens), np.log2(np.array(time_ms) / 1e3)",
-            "measured_slope = np.sum((x - x.mean()) * (y - y.mean())) / np.sum((x - x.mean()) ** 2)",
+            "dx, dy = x - x.mean(), y - y.mean()",
+            "measured_slope = np.sum(dx * dy) / np.sum(dx * dx)",
         ]
     return "\n".join(lines)
 

@@ -726,10 +726,12 @@ def script(trace: Trace) -> str:
         f"delta1 = (W2.T @ delta2) * {python_name(hidden_f)}_slope(z1)",
         "",
         heading(trace, "gradients"),
-        "grads = {'W1': np.outer(delta1, x), 'b1': delta1, 'W2': np.outer(delta2, hidden), 'b2': delta2}",
+        "grads = {'W1': np.outer(delta1, x), 'b1': delta1,",
+        "         'W2': np.outer(delta2, hidden), 'b2': delta2}",
         "",
         heading(trace, "update"),
-        "updated = {name: value - lr * grads[name] for name, value in {'W1': W1, 'b1': b1, 'W2': W2, 'b2': b2}.items()}",
+        "params = {'W1': W1, 'b1': b1, 'W2': W2, 'b2': b2}",
+        "updated = {name: value - lr * grads[name] for name, value in params.items()}",
     ])
 
 

@@ -527,10 +527,12 @@ def script(trace: Trace) -> str:
         heading(trace, "boundary"),
         "norm = math.sqrt(np.sum(w * w))  # ‖w‖",
         "normal = w / norm",
-        "with np.errstate(divide='ignore', invalid='ignore'):  # an axis the line never crosses: inf (nan if it lies on it)",
-        "    intercepts = np.where(w != 0, -b / np.where(w != 0, w, 1.0), np.inf if b != 0 else np.nan)",
+        "# where the line crosses each axis: inf if it never does (nan if it lies on it)",
+        "safe_w = np.where(w != 0, w, 1.0)",
+        "intercepts = np.where(w != 0, -b / safe_w, np.inf if b != 0 else np.nan)",
         "offset = b / norm  # the signed distance of the origin",
-        "boundary = {'norm': norm, 'normal': normal, 'intercepts': intercepts, 'offset': offset}",
+        "boundary = {'norm': norm, 'normal': normal, 'intercepts': intercepts,",
+        "            'offset': offset}",
         "",
         heading(trace, "sides"),
         "z = points @ w + b",
@@ -546,7 +548,8 @@ def script(trace: Trace) -> str:
         "",
         heading(trace, "relu"),
         "relu = W2 @ np.maximum(W1 @ x + b1, 0.0) + b2",
-        "collapsed = {'W': W, 'b': b_merged, 'stacked': stacked, 'merged': merged, 'relu': relu}",
+        "collapsed = {'W': W, 'b': b_merged, 'stacked': stacked, 'merged': merged,",
+        "             'relu': relu}",
     ])
 
 

@@ -368,7 +368,7 @@ def script(trace: Trace) -> str:
         "    for t in range(steps):",
         "        new = p - lr * grad_f(p)",
         "        if not (np.all(np.isfinite(new)) and np.isfinite(f(new))):",
-        "            break  # the run diverged: the lesson stops before a value overflows",
+        "            break  # the run diverged: stop before a value overflows",
         "        p = new",
         "        points.append(p)",
         "        values.append(f(p))",

@@ -436,18 +436,20 @@ def script(trace: Trace) -> str:
     from nntutor.walkthroughs._script import heading
 
     draw = ("position = 0  # --greedy: the most probable token" if trace.inputs["greedy"] else
-            "position = min(int(np.searchsorted(cdf, u, side='right')), len(ranked) - 1)  # where u lands")
+            "# where u lands on the cumulative distribution\n"
+            "position = min(int(np.searchsorted(cdf, u, side='right')), len(ranked) - 1)")
     return "\n".join([
         heading(trace, "logits"),
         "logits = h @ wu",
         "",
         heading(trace, "temperature"),
-        "e = np.exp((logits - logits.max()) / temperature)  # the largest logit first: never overflows",
+        "# the largest logit subtracted first: never an overflow",
+        "e = np.exp((logits - logits.max()) / temperature)",
         "probs = e / e.sum()",
         "",
         "",
         "def ranking(p):",
-        "    \"\"\"Token ids, most probable first; equal probabilities keep vocabulary order.\"\"\"",
+        "    \"\"\"Token ids, most probable first (ties in vocabulary order).\"\"\"",
         "    return np.argsort(-p, kind='stable')",
         "",
         "",
@@ -458,8 +460,12 @@ def script(trace: Trace) -> str:
         "",
         heading(trace, "top-p"),
         "order = ranking(after_k)",
-        "above = np.concatenate(([0.0], np.cumsum(after_k[order])[:-1]))  # the mass ranked above each token",
-        "count = len(probs) if top_p is None or top_p >= 1.0 else max(1, int(np.count_nonzero(above < top_p)))",
+        "# the mass ranked above each token; keep a token while that is below top-p",
+        "above = np.concatenate(([0.0], np.cumsum(after_k[order])[:-1]))",
+        "if top_p is None or top_p >= 1.0:",
+        "    count = len(probs)",
+        "else:",
+        "    count = max(1, int(np.count_nonzero(above < top_p)))",
         "keep_p = np.zeros(len(probs), dtype=bool)",
         "keep_p[order[:count]] = True",
         "",

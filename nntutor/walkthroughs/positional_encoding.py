@@ -693,7 +693,7 @@ def script(trace: Trace) -> str:
         "divisors = base ** (np.arange(0, d_model, 2) / d_model)  # ωᵢ = 1 / divisorᵢ",
         "",
         heading(trace, "table"),
-        "angles = np.array(positions, dtype=float)[:, None] / divisors[None, :]  # pos·ωᵢ",
+        "angles = np.array(positions, dtype=float)[:, None] / divisors  # pos·ωᵢ",
         "pe = np.empty((len(positions), d_model))",
         "pe[:, 0::2] = np.sin(angles)  # even dimensions: sin",
         "pe[:, 1::2] = np.cos(angles)  # odd dimensions: cos",

@@ -329,7 +329,7 @@ def script(trace: Trace) -> str:
         "    " + heading(trace, "scale").replace("\n", "\n    "),
         "    scaled = logits / T",
         "    " + heading(trace, "shift").replace("\n", "\n    "),
-        "    # (subtracting the largest logit before dividing gives the same numbers and never overflows)",
+        "    # (the largest logit subtracted first: the same numbers, never an overflow)",
         "    shifted = (logits - logits.max()) / T",
         "    " + heading(trace, "exp").replace("\n", "\n    "),
         "    e = np.exp(shifted)",

@@ -627,19 +627,20 @@ def script(trace: Trace) -> str:
 
     return "\n".join([
         heading(trace, "grid"),
-        "pixels = image.reshape(image.shape[0], -1, channels)  # H × W × C (recorded as H rows of W·C numbers)",
+        "# H × W × C (the image is recorded as H rows of W·C numbers)",
+        "pixels = image.reshape(image.shape[0], -1, channels)",
         "height, width = pixels.shape[0], pixels.shape[1]",
         "n_patches = (height // patch) * (width // patch)",
         "",
         heading(trace, "flatten"),
         "grid = pixels.reshape(height // patch, patch, width // patch, patch, channels)",
-        "patches = grid.transpose(0, 2, 1, 3, 4).reshape(n_patches, patch * patch * channels)",
+        "patches = grid.transpose(0, 2, 1, 3, 4).reshape(n_patches, -1)",
         "",
         heading(trace, "embed"),
         "E = patches @ we + b",
         "",
         heading(trace, "tokens"),
-        "embeddings = np.vstack([cls, E]) + pos  # [CLS] first, then the patches in order",
+        "embeddings = np.vstack([cls, E]) + pos  # [CLS] first, then the patches",
     ])
 
 
