@@ -21,6 +21,7 @@ from nntutor.catalog.lessonfile import load_lesson
 from nntutor.catalog.run import run_lesson, walkthrough_of
 from nntutor.render.python_script import render_script
 from nntutor.trace import Table
+from nntutor.walkthroughs._script import MISSING_STEP
 from tests.helpers import assert_refused
 
 COURSE = [lesson.name for lesson in load_course(None)[0].lessons]
@@ -110,10 +111,35 @@ def test_the_no_script_list_is_exactly_the_lessons_without_one():
 def test_every_script_passes_at_the_defaults_and_another_run(name):
     for raw in ({}, _perturbed_flags(name)):
         text = _script(name, raw)
+        assert MISSING_STEP not in text
         printed = _run_in_process(text)
         count = text.count("\nassert ")
         assert printed.strip() == (f"all {count} checks passed" if count > 1 else "the 1 check passed"), (raw, printed)
         assert count >= 1
+
+
+@pytest.mark.parametrize("name", SCRIPTED)
+def test_every_script_passes_on_each_vs_example_and_on_random_inputs(name):
+    """Every ``--vs`` example of the lesson file, and three runs on the quiz's perturbed inputs."""
+    from nntutor.catalog.run import prepare
+    from nntutor.cli.app import vs_overrides
+    from nntutor.errors import NntutorError
+    from nntutor.quiz.questions import random_inputs
+    from nntutor.walkthroughs._declare import Args
+
+    lesson = load_lesson(name)
+    traces = [run_lesson(lesson, vs_overrides(lesson, example)) for example in lesson.vs_examples]
+    for seed in range(3):
+        values = random_inputs(lesson, np.random.default_rng(seed))
+        try:
+            traces.append(prepare(lesson, Args({**lesson.defaults(), **values}, given=values)).build())
+        except NntutorError:  # a draw the lesson refuses: the quiz draws again
+            continue
+    assert len(traces) > len(lesson.vs_examples)
+    for trace in traces:
+        text = render_script(trace, walkthrough_of(lesson).script(trace), command="nntutor lesson")
+        assert MISSING_STEP not in text  # every block is named after a step of the run
+        assert _run_in_process(text).endswith(" passed\n"), trace.inputs
 
 
 @pytest.mark.parametrize("name", SCRIPTED)
