@@ -184,6 +184,14 @@ def test_dash_o_writes_a_py_file_through_the_output_policy(run_cli, tmp_path):
     assert _run_in_process(path.read_text(encoding="utf-8")) == "all 2 checks passed\n"
 
 
+def test_a_bpe_corpus_file_is_started_from_its_word_counts(tmp_path):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("low lower lowest\nnewer newest wider\n" * 3, encoding="utf-8")
+    text = _script("bpe", {"file": str(corpus), "merges": "6"})
+    assert "# The corpus came from a file" in text and "word_counts = {\n    'low': 3," in text
+    assert _run_in_process(text).startswith("all ")
+
+
 def test_a_lesson_without_a_script_is_refused_in_one_line(run_cli, monkeypatch):
     from nntutor.catalog import run
 
