@@ -195,7 +195,7 @@ def _block(value: Any, indent: str, *, bare: bool = False) -> str:
     ):
         lines = _packed([cell + "," for cell in _cells(items)], WIDTH - len(inner))
         return opener + "\n" + "\n".join(inner + line for line in lines) + "\n" + indent + closer
-    in_array = isinstance(items, np.ndarray)
+    in_array = isinstance(items, np.ndarray) or bare  # an assert's expected values: plain lists
     rows = [inner + _item(item, inner, in_array=in_array) + "," for item in items]
     return opener + "\n" + "\n".join(rows) + "\n" + indent + closer
 

@@ -86,6 +86,11 @@ def activations(*names: str, alpha: float = 0.01, slopes: bool = False) -> str:
     return "\n\n\n".join(parts)
 
 
+def has_step(trace: Any, step_id: str) -> bool:
+    """Whether this run has the step (some steps appear only with some flags: a mask with --causal)."""
+    return any(step.id == step_id for step in trace.steps)
+
+
 def heading(trace: Any, step_id: str, number: int | None = None) -> str:
     """``# Step N. <the step's title>`` and its formula on the next line, N its place in the lesson."""
     index = next((i for i, step in enumerate(trace.steps, 1) if step.id == step_id), None)
@@ -118,9 +123,10 @@ def mask_source(causal: bool, padding: Any = None, size: str = "len(x)") -> list
         return ["allowed = None  # no mask: every query sees every key"]
     lines = []
     if causal:
-        lines.append(f"allowed = np.tril(np.ones(({size}, {size}), dtype=bool))  # query i sees keys 0..i")
+        lines.append(f"allowed = np.tril(np.ones(({size}, {size}), dtype=bool))  # i sees keys 0..i")
     if padding is not None:
         keep = "np.asarray(padding) != 0"
-        lines.append(f"allowed = allowed & ({keep})[None, :]  # padded keys are hidden" if causal
-                     else f"allowed = np.broadcast_to(({keep})[None, :], ({size}, {size}))  # padded keys are hidden")
+        lines.append(f"keep = {keep}  # padded keys are hidden")
+        lines.append("allowed = allowed & keep[None, :]" if causal
+                     else f"allowed = np.broadcast_to(keep[None, :], ({size}, {size}))")
     return lines

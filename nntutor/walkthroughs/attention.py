@@ -404,7 +404,7 @@ INPUTS = {
 
 def script(trace: Trace) -> str:
     """Scaled dot-product attention as NumPy source (``--format py``)."""
-    from nntutor.walkthroughs._script import SOFTMAX_ROWS, heading, mask_source
+    from nntutor.walkthroughs._script import SOFTMAX_ROWS, has_step, heading, mask_source
 
     def project(name: str, weight: str) -> str:
         if isinstance(trace.inputs[weight], str):  # "identity": no matrix given
@@ -426,6 +426,7 @@ def script(trace: Trace) -> str:
         "",
         heading(trace, "scale"),
         "scaled = scores / math.sqrt(q.shape[1])" if scale else "scaled = scores  # --no-scale: not divided",
+        *(["", heading(trace, "mask")] if has_step(trace, "mask") else []),
         *mask_source(trace.inputs["causal"], trace.inputs.get("padding")),
         "",
         heading(trace, "softmax"),

@@ -469,7 +469,7 @@ def _keys_from_decoder(case) -> float | None:
 
 def script(trace: Trace) -> str:
     """Cross-attention as NumPy source (``--format py``): decoder queries against encoder keys."""
-    from nntutor.walkthroughs._script import SOFTMAX_ROWS, heading
+    from nntutor.walkthroughs._script import SOFTMAX_ROWS, has_step, heading
 
     padding = trace.inputs.get("padding")
     return "\n".join([
@@ -487,7 +487,9 @@ def script(trace: Trace) -> str:
         "",
         heading(trace, "scale"),
         "scaled = scores / math.sqrt(k.shape[1])" if trace.inputs["scale"] else "scaled = scores  # --no-scale",
-        ("allowed = np.broadcast_to((np.asarray(padding) != 0)[None, :], scores.shape)  # padded source tokens hidden"
+        *(["", heading(trace, "mask")] if has_step(trace, "mask") else []),
+        ("keep = np.asarray(padding) != 0  # padded source tokens are hidden\n"
+         "allowed = np.broadcast_to(keep[None, :], scores.shape)"
          if padding is not None else "allowed = None  # every target token sees every source token"),
         "",
         heading(trace, "softmax"),

@@ -426,7 +426,8 @@ def script(trace: Trace) -> str:
             delta_last = f"delta = grad_a * {slope_of[last]}(z)"
         lines += [
             "",
-            "# Equal weights: backpropagate L = ½·Σ a_L², δ_l = ∂L/∂z_l, ∂L/∂W_l = δ_l·a_(l−1)ᵀ",
+            "# Equal weights: backpropagate L = ½·Σ a_L²,",
+            "# δ_l = ∂L/∂z_l and ∂L/∂W_l = δ_l·a_(l−1)ᵀ",
             "\n\n\n".join(slopes),
             "",
             "",

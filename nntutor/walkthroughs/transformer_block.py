@@ -411,7 +411,7 @@ def script(trace: Trace) -> str:
             "# Post-norm: attention on x itself, then LN₁ of the sum",
             "attention_weights, mha = attention(x)",
             heading(trace, "residual1"),
-            "after_attention = layer_norm(x + mha, ln1_gamma, ln1_beta)  # h = LN₁(x + MHA(x))",
+            "after_attention = layer_norm(x + mha, ln1_gamma, ln1_beta)  # LN₁(x + MHA(x))",
             "# then y = LN₂(h + FFN(h))",
             "y = layer_norm(after_attention + ffn(after_attention), ln2_gamma, ln2_beta)",
         ]
