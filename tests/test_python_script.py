@@ -229,3 +229,20 @@ def test_every_script_runs_with_python_and_a_perturbed_one_fails(name, tmp_path)
     done = subprocess.run([sys.executable, "-I", str(path)], capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert done.returncode != 0
     assert "AssertionError" in done.stderr and output in done.stderr
+
+
+def test_a_script_does_not_share_the_lesson_code_it_checks(monkeypatch):
+    """A bug in the lesson's maths (here: attention's softmax rows off by 1%) makes the
+    lesson show wrong numbers; its script, NumPy alone, recomputes and fails."""
+    from nntutor.core import attention as core
+
+    honest = core.softmax_rows_in_place
+
+    def broken(scaled, allowed):
+        weights, row_max, row_sum, empty = honest(scaled, allowed)
+        return weights * 1.01, row_max, row_sum, empty
+
+    monkeypatch.setattr(core, "softmax_rows_in_place", broken)
+    text = _script("attention")
+    with pytest.raises(AssertionError, match="weights"):
+        _run_in_process(text)
