@@ -278,7 +278,7 @@ def lesson_command(lesson, extra_dir: str | None = None):
         ),
         "output": (
             str | None,
-            typer.Option(None, "--output", "-o", help="Write to a file instead of the terminal; the format follows the extension (.md, .json, .txt, .svg, .html, .py).", metavar="PATH", rich_help_panel="Output"),
+            typer.Option(None, "--output", "-o", help="Write to a file instead of the terminal; the format follows the extension (.md, .json, .txt, .svg, .html, .py). A folder (slides/) with --format svg or html gets one picture per step.", metavar="PATH", rich_help_panel="Output"),
         ),
         "precision": (
             str | None,
@@ -304,6 +304,10 @@ def lesson_command(lesson, extra_dir: str | None = None):
             str | None,
             typer.Option(None, "--from-step", help="Start at this step: its number or its id (e.g. --from-step 3).", metavar="N", rich_help_panel="Output"),
         ),
+        "step_only": (
+            str | None,
+            typer.Option(None, "--step-only", help="With --format svg or html: a picture of this step alone (its number or id), for a slide. -o FOLDER/ --format svg writes one picture per step.", metavar="ID", rich_help_panel="Output"),
+        ),
         "practice": (
             bool,
             typer.Option(False, "--practice", help="Work out each step's worked element yourself before it is shown (at the prompt: a number, hint, show, skip, quit); answers are saved to your progress. With --format json: the answers and verdicts as JSON on stdout.", rich_help_panel="Practice"),
@@ -319,7 +323,8 @@ def lesson_command(lesson, extra_dir: str | None = None):
         raw = {spec.name: kwargs[_parameter_name(spec.name)] for spec in lesson.inputs}
         show_lesson(lesson, raw, output_format=kwargs["output_format"], output=kwargs["output"],
                     precision=kwargs["precision"], full=kwargs["full"], step=kwargs["step"], vs=kwargs["vs"], plots=not kwargs["no_plot"],
-                    lessons_dir=extra_dir, practice=kwargs["practice"], from_step=kwargs["from_step"])
+                    lessons_dir=extra_dir, practice=kwargs["practice"], from_step=kwargs["from_step"],
+                    step_only=kwargs["step_only"])
 
     run.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     run.__doc__ = f"{lesson.title}: {lesson.summary}"
@@ -347,7 +352,8 @@ def _parse_precision(raw: str | None) -> int:
 
 def show_lesson(lesson, raw: dict[str, Any], *, output_format: str | None, output: str | None,
                 precision: str | None, full: bool, step: bool = False, vs: str | None = None, plots: bool = True,
-                lessons_dir: str | None = None, course=None, practice: bool = False, from_step: str | None = None) -> None:
+                lessons_dir: str | None = None, course=None, practice: bool = False, from_step: str | None = None,
+                step_only: str | None = None) -> None:
     """Run the lesson (twice with ``--vs``), end it with what comes next in its course (read
     from ``lessons_dir`` unless given), hand it to the output (:mod:`nntutor.render.output`),
     and note it as studied once it was shown to the end (not when ``--step`` was quit early).
@@ -362,6 +368,8 @@ def show_lesson(lesson, raw: dict[str, Any], *, output_format: str | None, outpu
 
     digits = _parse_precision(precision)
     display = _display_flags(precision, full, plots)
+    if step_only is not None and practice:
+        raise InputError("--step-only", "does not go with --practice (practise in the terminal)")
     if practice:
         practise(lesson, raw, output_format=output_format, output=output, digits=digits, full=full, step=step, vs=vs,
                  plots=plots, from_step=from_step, display=display)
@@ -370,6 +378,8 @@ def show_lesson(lesson, raw: dict[str, Any], *, output_format: str | None, outpu
     if from_step is not None and (fmt_name != "text" or vs is not None):
         where = "--vs" if vs is not None else f"--format {fmt_name}"
         raise InputError("--from-step", f"is for the text view, a step at a time (not with {where})")
+    if step_only is not None:
+        _check_step_only(fmt_name, output, vs)
     script = lesson_script(lesson, raw, vs) if fmt_name == "py" else None
     given = tuple(spec.flag for spec in lesson.inputs  # the flags that can make an output large
                   if raw.get(spec.name) not in (None, False) and spec.kind not in ("flag", "choice") and spec.name != "seed")
@@ -386,6 +396,8 @@ def show_lesson(lesson, raw: dict[str, Any], *, output_format: str | None, outpu
     delivery = {"format": fmt_name, "path": output, "precision": digits, "limit": 0 if full else 8, "plots": plots, "step": step,
                 "first": first, "resume": resume_command(lesson, raw, "--step", *display), "size_flags": given,
                 "script": script}
+    if step_only is not None:
+        delivery["only"] = start_step(trace, step_only, "--step-only")
     if vs is None:
         finished = out.deliver(trace, **delivery)
     else:
@@ -407,6 +419,20 @@ def lesson_script(lesson, raw: dict[str, Any], vs: str | None):
     if maths is None:
         raise InputError("--format", f"lesson {lesson.name!r} has no script yet (try --format json for its numbers)")
     return Script(maths, command_line(lesson, raw, "--format", "py"))
+
+
+def _check_step_only(fmt_name: str, output: str | None, vs: str | None) -> None:
+    """``--step-only`` makes one picture: svg or html, one file, one run."""
+    from nntutor.render.files import is_folder
+    from nntutor.render.output import PER_STEP
+
+    if fmt_name not in PER_STEP:
+        raise InputError("--step-only", f"is for --format svg or html (a picture of one step, for a slide), not {fmt_name}; "
+                                        "the text view starts at a step with --from-step")
+    if vs is not None:
+        raise InputError("--step-only", "does not go with --vs")
+    if output is not None and is_folder(output):
+        raise InputError("--step-only", f"makes one picture: give -o a file name, not the folder {output!r}")
 
 
 def _display_flags(precision: str | None, full: bool, plots: bool) -> tuple[str, ...]:
@@ -551,6 +577,16 @@ def quiz_command(ctx: typer.Context, lesson_names: list[str] | None, count: str,
         raise typer.Exit(130)
 
 
+def _confirm(question: str) -> bool:
+    """Ask yes/no; with no answer to read (stdin closed or at its end) say so and exit 1."""
+    try:
+        return typer.confirm(question, default=False)
+    except typer.Abort:
+        _say("")
+        _say("error: no answer on standard input: nothing was changed (pass --yes to skip the question)")
+        raise typer.Exit(1) from None
+
+
 def progress_command(ctx: typer.Context, reset: bool, yes: bool, as_json: bool, data_dir: str | None) -> None:
     """Glue for ``nntutor progress``."""
     import time
@@ -563,7 +599,7 @@ def progress_command(ctx: typer.Context, reset: bool, yes: bool, as_json: bool, 
         for notice in store.notices:
             _say(f"note: {notice}")
         if reset:
-            if not yes and not typer.confirm(f"Forget everything studied and answered (in {store.path})?", default=False):
+            if not yes and not _confirm(f"Forget everything studied and answered (in {store.path})?"):
                 _say("Nothing was reset.")
                 return
             store.reset()

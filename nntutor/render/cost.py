@@ -140,7 +140,9 @@ def estimate(subject: Any, format: str, *, limit: int) -> Cost:
             for step in trace.steps:
                 total += sum(_size(value.data) for value in step.values) + len(step.worked) + 4
                 for plot in step.plots:
-                    total += sum(2 * int(np.size(series.x)) for series in plot.series)
+                    # a line plot's points; a network diagram's weights
+                    total += sum(2 * int(np.size(series.x)) for series in getattr(plot, "series", ()))
+                    total += sum(int(np.size(w)) for w in getattr(plot, "weights", ()))
         else:
             total += _size(trace.inputs) // 8 + 4
             for step in trace.steps:

@@ -107,8 +107,23 @@ def check_extension(output_format: str, path: str | None) -> None:
     raise InputError("--format", f"{output_format} does not match the extension of {path!r} ({named}); drop --format{rename}")
 
 
+PER_STEP = ("svg", "html")
+"""The formats ``-o FOLDER/`` writes one file per step in (pictures for slides)."""
+
+
 def prepare(output_format: str | None, path: str | None) -> str:
-    """:func:`choose_format`, and a refusal of an unwritable ``path``, before any work is done."""
+    """:func:`choose_format`, and a refusal of an unwritable ``path``, before any work is done.
+
+    A folder (``-o slides/``) takes one picture per step: ``--format svg`` or ``html``.
+    """
+    from nntutor.render.files import check_folder, is_folder
+
+    if path is not None and is_folder(path) and (output_format in PER_STEP or path.endswith(("/", os.sep))):
+        if output_format not in PER_STEP:
+            given = f"--format {output_format}" if output_format else "no --format"
+            raise InputError("--output", f"{path!r} is a folder: one file per step is written with --format svg or html ({given} given)")
+        check_folder(path)
+        return output_format
     chosen = choose_format(output_format, path)
     if output_format is not None:
         check_extension(chosen, path)
@@ -238,14 +253,15 @@ def emit(*renderables: RenderableType, stream: IO[str] | None = None, width: int
 
 class Options(NamedTuple):
     """How a trace is shown: decimals, the row/column limit (0: everything), whether to draw plots,
-    the step to start from (``--from-step``) and, for ``--step``, ``resume(n)``: the command that
-    starts at step n (said when the learner stops)."""
+    the step to start from (``--from-step``), for ``--step``, ``resume(n)``: the command that
+    starts at step n (said when the learner stops), and for a picture the one step to show (``only``)."""
 
     precision: int = 4
     limit: int = 8
     plots: bool = True
     first: int = 1
     resume: Callable[[int], str] | None = None
+    only: int | None = None
     script: Script | None = None
 
 
@@ -307,9 +323,11 @@ def _trace_json(trace, options: Options) -> Document:
 
 def _trace_picture(kind: str) -> Callable[[Any, Options], str]:
     def render(trace, options: Options) -> str:
-        from nntutor.render.terminal import render_picture
+        from nntutor.render import picture
 
-        return render_picture(trace, kind, precision=options.precision, limit=options.limit, width=FILE_WIDTH, plots=options.plots)
+        draw = picture.svg_picture if kind == "svg" else picture.html_page
+        return draw(trace, precision=options.precision, limit=options.limit, width=FILE_WIDTH, plots=options.plots,
+                    only=options.only)
 
     return render
 
@@ -327,13 +345,22 @@ def _no_comparison_script(comparison, options: Options) -> str:
 
 
 def _comparison_text(comparison, options: Options) -> Screen:
-    """The first run in full, then both runs' outputs side by side (plots drawn, no heatmaps)."""
-    from nntutor.render import terminal
+    """One sentence on what changed, then only the values that differ (:mod:`nntutor.render.compare_view`)."""
+    from nntutor.render import compare_view
 
     def draw(heat: bool) -> Iterable[RenderableType]:
-        return terminal.comparison_renderables(comparison, precision=options.precision, limit=options.limit)
+        return compare_view.comparison_renderables(comparison, precision=options.precision, limit=options.limit)
 
     return Screen(draw)
+
+
+def _comparison_picture(kind: str) -> Callable[[Any, Options], str]:
+    def render(comparison, options: Options) -> str:
+        from nntutor.render.picture import comparison_picture
+
+        return comparison_picture(comparison, kind, precision=options.precision, limit=options.limit, width=FILE_WIDTH)
+
+    return render
 
 
 def _comparison_json(comparison, options: Options) -> Document:
@@ -356,11 +383,23 @@ COMPARISON_RENDERERS: dict[str, Callable[[Any, Options], str | Screen | Document
     "text": _comparison_text,
     "markdown": _comparison_text,
     "json": _comparison_json,
-    "svg": _comparison_text,
-    "html": _comparison_text,
+    "svg": _comparison_picture("svg"),
+    "html": _comparison_picture("html"),
     "py": _no_comparison_script,
 }
-"""Format name -> the renderer of a ``--vs`` comparison (JSON, or else the terminal text)."""
+"""Format name -> the renderer of a ``--vs`` comparison (JSON, a picture, or else the terminal text)."""
+
+
+def _deliver_steps(trace, format: str, folder: str, options: Options) -> None:
+    """``-o slides/ --format svg``: one picture per step (``01-exp.svg`` …), then one notice."""
+    from nntutor.render.files import make_folder, write_atomic
+    from nntutor.render.picture import step_file_names
+
+    made = make_folder(folder)
+    names = step_file_names(trace, format)
+    for number, name in enumerate(names, start=1):
+        write_atomic(str(made / name), RENDERERS[format](trace, options._replace(only=number)))
+    print_message(f"wrote {len(names)} {format} files in {folder} ({names[0]} … {names[-1]})" if names else f"{folder}: no steps")
 
 
 def deliver(
@@ -375,6 +414,7 @@ def deliver(
     size_flags: tuple[str, ...] = (),
     first: int = 1,
     resume: Callable[[int], str] | None = None,
+    only: int | None = None,
     script: Script | None = None,
 ) -> bool:
     """Render a trace (or a :class:`~nntutor.render.compare.Comparison`) in ``format`` and send it on.
@@ -384,8 +424,9 @@ def deliver(
     To ``path`` when given (atomically, then a ``wrote PATH (format)`` notice
     on stderr); else to stdout: text styled on a terminal, where ``step``
     shows one step at a time if stdin is a terminal too; plain text in a pipe.
-    Text starts at step ``first``. False when ``--step`` was stopped before the
-    last step, else True.
+    Text starts at step ``first``; a picture (svg, html) shows only step ``only``
+    when given (``--step-only``), and ``path`` a folder gets one picture per step.
+    False when ``--step`` was stopped before the last step, else True.
     """
     from nntutor.render.compare import Comparison
     from nntutor.render.cost import refuse_if_too_costly
@@ -393,7 +434,13 @@ def deliver(
 
     refuse_if_too_costly(subject, format, limit=limit, size_flags=size_flags)
     table = COMPARISON_RENDERERS if isinstance(subject, Comparison) else RENDERERS
-    rendered = table[format](subject, Options(precision, limit, plots, first, resume, script))
+    if path is not None and not isinstance(subject, Comparison) and format in PER_STEP:
+        from nntutor.render.files import is_folder
+
+        if is_folder(path):  # prepare() let a folder through for svg and html only
+            _deliver_steps(subject, format, path, Options(precision, limit, plots, first, resume))
+            return True
+    rendered = table[format](subject, Options(precision, limit, plots, first, resume, only, script))
     if isinstance(rendered, Document):
         if path is None:
             from nntutor.render.streams import writes_unicode

@@ -27,7 +27,7 @@ from rich.text import Text
 from nntutor.escapes import escape_controls
 from nntutor.numfmt import fmt
 from nntutor.render.layout import DEFAULT_LIMIT, INLINE, rows_table, shown_indices
-from nntutor.render.output import FULL_WIDTH, has_colour, make_console, plain_text
+from nntutor.render.output import FULL_WIDTH, has_colour, make_console, plain_text  # noqa: F401 (make_console: the doctests)
 from nntutor.trace import Deferred, Step, Table, Trace, Value, WhatNext, classify
 
 STYLE_TITLE = "bold"
@@ -334,9 +334,13 @@ class PlotView:
         self.plot = plot
 
     def __rich_console__(self, console: Console, options):
-        from nntutor.render.plots import plot_text
+        from nntutor.render.plots import collector, plot_text
 
         width = min(options.max_width, 100)
+        pictures = collector()
+        if pictures is not None:  # an HTML page draws it as SVG (nntutor.render.picture)
+            yield Text(pictures.add(self.plot, width))
+            return
         color = has_colour(console)
         text = plot_text(self.plot, width=width, height=max(10, min(18, width // 4)), color=color)
         yield Text.from_ansi(text) if color else Text(text)
@@ -523,19 +527,6 @@ def render_text(trace: Trace, *, precision: int = 4, width: int = 100, limit: in
     return plain_text(trace_renderables(trace, precision=precision, limit=limit, plots=plots), width)
 
 
-def render_picture(
-    trace: Trace, kind: str, *, precision: int = 4, limit: int = DEFAULT_LIMIT, width: int = 100, plots: bool = True
-) -> str:
-    """The coloured terminal rendering recorded as an SVG picture or an HTML page (``kind``)."""
-    import io
-
-    console = make_console(io.StringIO(), width=width, color=True, record=True)
-    print_trace(console, trace, precision=precision, limit=limit, plots=plots)
-    if kind == "svg":
-        return console.export_svg(title=f"nntutor · {trace.title}")
-    return console.export_html(inline_styles=True)
-
-
 def page_trace(
     trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, plots: bool = True, first: int = 1,
     resume: Any = None, read_key: Any = None, console: Console | None = None,
@@ -549,72 +540,3 @@ def page_trace(
     from nntutor.render.pager import page
 
     return page(trace, precision=precision, limit=limit, plots=plots, first=first, resume=resume, read_key=read_key, console=console)
-
-
-def _marked_table(name: str, data: Any, mask: Any, precision: int, limit: int) -> RenderableType:
-    """One run's value with changed cells marked ``*`` (and highlighted when colour is on)."""
-    kind = classify(data)
-    array = np.asarray(data) if kind in ("scalar", "vector", "matrix", "labels", "rows") else None
-    if array is None or array.dtype == object:
-        suffix = " *" if mask is True else ""
-        return Text(f"{name}: {data if kind == 'text' else '(see the full runs)'}{suffix}")
-    if kind == "scalar":
-        text = Text(f"{name} = {fmt(array.item(), precision)}")
-        if mask is True:
-            text.append(" *", style="bold yellow")
-            text.stylize("bold yellow")
-        return text
-    matrix = array.reshape(1, -1) if array.ndim == 1 else array
-    marks = np.broadcast_to(np.asarray(mask, dtype=bool), array.shape).reshape(matrix.shape) if not isinstance(mask, bool) else np.full(matrix.shape, mask)
-    table = _new_table()
-    table.add_column("")
-    cols = shown_indices(matrix.shape[1], limit)
-    for j in cols:
-        table.add_column("…" if j is None else str(j), justify="right")
-    for i in shown_indices(matrix.shape[0], limit):
-        if i is None:
-            table.add_row(Text("⋮"), *[Text("⋮") for _ in cols])
-            continue
-        cells = []
-        for j in cols:
-            if j is None:
-                cells.append(Text("…"))
-                continue
-            cell = _cell(matrix[i, j].item(), precision)
-            if marks[i, j]:
-                cell.append("*")
-                cell.stylize("bold yellow")
-            cells.append(cell)
-        table.add_row(Text(str(i)), *cells)
-    return Group(Text(name, style=STYLE_LABEL), table)
-
-
-def comparison_renderable(
-    first: Trace, second: Trace, masks: dict[str, Any], labels: tuple[str, str], *, precision: int = 4, limit: int = DEFAULT_LIMIT
-) -> RenderableType:
-    """Both runs' outputs side by side, changed values marked ``*``."""
-    from rich.columns import Columns
-
-    parts: list[RenderableType] = [Rule(Text(f"Compare: {labels[0]}  vs  {labels[1]}", style=STYLE_TITLE), align="left")]
-    for name, mask in masks.items():
-        left = _marked_table(name, first.outputs.get(name, "—"), mask, precision, limit)
-        right = _marked_table(name, second.outputs.get(name, "—"), mask, precision, limit)
-        parts.append(
-            Columns(
-                [Group(Text(labels[0], style=STYLE_DIM), left), Group(Text(labels[1], style=STYLE_DIM), right)],
-                padding=(1, 4),
-            )
-        )
-    parts.append(Text("* = differs between the two runs", style=STYLE_DIM))
-    return Group(*parts)
-
-
-def comparison_renderables(comparison, *, precision: int = 4, limit: int = DEFAULT_LIMIT) -> list[RenderableType]:
-    """``--vs``: the first run in full, then both runs' outputs side by side (:class:`~nntutor.render.compare.Comparison`)."""
-    first, second = comparison.first, comparison.second
-    ending = [what_next_renderable(first.lesson, first.what_next)] if first.what_next is not None else []
-    return [
-        *trace_renderables(first, precision=precision, limit=limit, ending=False),
-        comparison_renderable(first, second, comparison.masks, comparison.labels, precision=precision, limit=limit),
-        *ending,
-    ]

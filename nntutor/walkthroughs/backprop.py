@@ -38,6 +38,7 @@ from nntutor.walkthroughs._common import (
     shape_words,
 )
 from nntutor.walkthroughs._declare import Args, Input, Target, Walkthrough
+from nntutor.walkthroughs._network import layered
 
 MAX_PARAMS = 1000
 MAX_CHOSEN = 6
@@ -267,6 +268,11 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
     )
     if out_act == "softmax" and n_out == 1:
         output_step.warnings.append("softmax of a single output is always 1: nothing can be learned from it.")
+    output_step.plots.append(layered(  # the forward pass as a picture, from the same arrays
+        f"the network: {n_in} → {n_hid} → {n_out}, values after the forward pass",
+        [x, fw.h, fw.yhat], [params.W1, params.W2], [params.b1, params.b2], ["x", "h", "ŷ"],
+        ["input x", f"h = {activation}(W1·x + b1)", f"ŷ = {out_act}(W2·h + b2)"],
+    ))
     trace.add(output_step)
 
     # 3. The exact derivatives (sympy).

@@ -311,15 +311,26 @@ def _plots(run: descent.DescentRun, names: tuple[str, ...]) -> list[Plot]:
     plots = [Plot("f at each step", (Series("f", steps, run.losses),), xlabel="step", ylabel="f")]
     if len(names) == 2:
         a, b = (float(c) for c in run.coefficients)
-        series = [Series("path", run.points[:, 0], run.points[:, 1])]
-        if a > 0 and b > 0 and np.isfinite(run.losses[0]) and run.losses[0] > 0:
-            # contour lines through the start, and at a quarter and a sixteenth of its height
-            for fraction in (1.0, 0.25, 0.0625):
-                level = float(run.losses[0]) * fraction
-                xs, ys = descent.contour(a, b, level)
-                series.append(Series(f"f = {level:.3g}", xs, ys))
-        plots.append(Plot("the path over the bowl's contour lines", tuple(series), xlabel="x", ylabel="y", kind="scatter"))
+        finite = run.points[np.all(np.isfinite(run.points), axis=1)]
+        series = [Series("path", finite[:, 0], finite[:, 1], style="path")]
+        if a > 0 and b > 0 and len(finite):
+            # the contour lines through the first points: each step crosses to a lower one
+            for level in sorted({float(a * x * x + b * y * y) for x, y in finite[:4]}, reverse=True):
+                if level > 0:
+                    xs, ys = descent.contour(a, b, level, points=400)
+                    series.append(Series(f"f = {level:.3g}", xs, ys, style="contour"))
+        plots.append(Plot("the path over the bowl's contour lines", tuple(series), xlabel="x", ylabel="y",
+                          frame=_frame(finite)))
     return plots
+
+
+def _frame(points: np.ndarray) -> tuple[float, float, float, float] | None:
+    """The path's bounding box with a margin: the zig-zag fills the picture."""
+    if not len(points):
+        return None
+    low, high = points.min(axis=0), points.max(axis=0)
+    margin = np.maximum((high - low) * 0.08, 1e-9)
+    return (float(low[0] - margin[0]), float(high[0] + margin[0]), float(low[1] - margin[1]), float(high[1] + margin[1]))
 
 
 # --------------------------------------------------------------------------- known mistakes

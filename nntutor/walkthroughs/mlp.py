@@ -32,6 +32,7 @@ from nntutor.trace import Step, Table, Trace, Value
 from nntutor.walkthroughs._activation_notes import FORMULAS, activation_worked
 from nntutor.walkthroughs._common import Context, counted, dot_worked, index_labels
 from nntutor.walkthroughs._declare import Args, Input, Target, Walkthrough
+from nntutor.walkthroughs._network import layered
 
 MAX_LAYERS = 32
 MAX_BYTES = 16 * 1024 * 1024  # what a forward pass may hold (float64), checked before allocating
@@ -317,6 +318,12 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
     trace.add(_count_step(ctx, sizes))
     for index in range(len(params)):
         trace.add(_layer_step(ctx, index, result, index == len(params) - 1))
+    trace.steps[-1].plots.append(layered(  # the forward pass as a picture, from the same arrays
+        f"the network: {' → '.join(map(str, sizes))}, values after the forward pass",
+        [x, *result.outputs], [w for w, _ in params], [b for _, b in params], ["in", *(f"a{k}[" for k in range(1, len(sizes)))],
+        ["input a0 = x", *(f"a{k} = {output_activation if k == len(params) else activation}(W{k}·a{k - 1} + b{k})"
+                           for k in range(1, len(sizes)))],
+    ))
     trace.outputs = {"activations": list(result.outputs), "param_count": count.total}
     if inputs.same_weights:
         back = mlp.backward(result)
