@@ -284,11 +284,11 @@ def lesson_command(lesson, extra_dir: str | None = None):
     common = {
         "output_format": (
             str | None,
-            typer.Option(None, "--format", "-f", help="Output format: text, markdown, json, svg or html (svg/html: the coloured terminal view as a picture).", metavar="FORMAT", rich_help_panel="Output"),
+            typer.Option(None, "--format", "-f", help="Output format: text, markdown, json, svg, html or py (svg/html: the coloured terminal view as a picture; py: a script that recomputes the lesson with NumPy and asserts every output).", metavar="FORMAT", rich_help_panel="Output"),
         ),
         "output": (
             str | None,
-            typer.Option(None, "--output", "-o", help="Write to a file instead of the terminal; the format follows the extension (.md, .json, .txt, .svg, .html). A folder (slides/) with --format svg or html gets one picture per step.", metavar="PATH", rich_help_panel="Output"),
+            typer.Option(None, "--output", "-o", help="Write to a file instead of the terminal; the format follows the extension (.md, .json, .txt, .svg, .html, .py). A folder (slides/) with --format svg or html gets one picture per step.", metavar="PATH", rich_help_panel="Output"),
         ),
         "precision": (
             str | None,
@@ -397,6 +397,7 @@ def show_lesson(lesson, raw: dict[str, Any], *, output_format: str | None, outpu
         raise InputError("--from-step", f"is for the text view, a step at a time (not with {where})")
     if step_only is not None:
         _check_step_only(fmt_name, output, vs)
+    script = lesson_script(lesson, raw, vs) if fmt_name == "py" else None
     given = tuple(spec.flag for spec in lesson.inputs  # the flags that can make an output large
                   if raw.get(spec.name) not in (None, False) and spec.kind not in ("flag", "choice") and spec.name != "seed")
     changed = vs_overrides(lesson, vs) if vs is not None else None  # a bad --vs fails before any run
@@ -410,7 +411,8 @@ def show_lesson(lesson, raw: dict[str, Any], *, output_format: str | None, outpu
         course, _ = load_course(lessons_dir)
     trace.what_next = course.what_next(lesson)
     delivery = {"format": fmt_name, "path": output, "precision": digits, "limit": 0 if full else 8, "plots": plots, "step": step,
-                "first": first, "resume": resume_command(lesson, raw, "--step", *display), "size_flags": given}
+                "first": first, "resume": resume_command(lesson, raw, "--step", *display), "size_flags": given,
+                "script": script}
     if step_only is not None:
         delivery["only"] = start_step(trace, step_only, "--step-only")
     if vs is None:
@@ -419,6 +421,21 @@ def show_lesson(lesson, raw: dict[str, Any], *, output_format: str | None, outpu
         finished = show_comparison(lesson, raw, trace, vs, changed, **delivery)
     if finished:
         _record_studied(lesson.name)
+
+
+def lesson_script(lesson, raw: dict[str, Any], vs: str | None):
+    """What ``--format py`` writes around the trace: the lesson module's maths and the command;
+    refused (exit 2, one line) for a lesson without a script yet and with ``--vs``."""
+    from nntutor.catalog.run import walkthrough_of
+    from nntutor.cli.resume import command_line
+    from nntutor.render.output import Script
+
+    if vs is not None:
+        raise InputError("--format", "py checks one run, not a --vs comparison (drop --vs)")
+    maths = walkthrough_of(lesson).script
+    if maths is None:
+        raise InputError("--format", f"lesson {lesson.name!r} has no script yet (try --format json for its numbers)")
+    return Script(maths, command_line(lesson, raw, "--format", "py"))
 
 
 def _check_step_only(fmt_name: str, output: str | None, vs: str | None) -> None:

@@ -48,7 +48,7 @@ from rich.text import Text
 
 from nntutor.errors import InputError
 
-FORMATS = ("text", "markdown", "json", "svg", "html")
+FORMATS = ("text", "markdown", "json", "svg", "html", "py")
 EXTENSIONS = {
     ".md": "markdown",
     ".markdown": "markdown",
@@ -57,6 +57,7 @@ EXTENSIONS = {
     ".svg": "svg",
     ".html": "html",
     ".htm": "html",
+    ".py": "py",
 }
 PIPE_WIDTH = 100
 """Width of text in a pipe when ``$COLUMNS`` is unset."""
@@ -345,6 +346,15 @@ class Options(NamedTuple):
     first: int = 1
     resume: Callable[[int], str] | None = None
     only: int | None = None
+    script: Script | None = None
+
+
+class Script(NamedTuple):
+    """What ``--format py`` needs besides the trace: the lesson module's maths as NumPy source
+    for the run (``maths(trace) -> str``) and the command that made the run."""
+
+    maths: Callable[[Any], str]
+    command: str
 
 
 class Document(NamedTuple):
@@ -406,6 +416,18 @@ def _trace_picture(kind: str) -> Callable[[Any, Options], str]:
     return render
 
 
+def _trace_script(trace, options: Options) -> str:
+    from nntutor.render.python_script import render_script
+
+    if options.script is None:
+        raise InputError("--format", f"lesson {trace.lesson!r} has no script yet (try --format json for its numbers)")
+    return render_script(trace, options.script.maths(trace), command=options.script.command)
+
+
+def _no_comparison_script(comparison, options: Options) -> str:
+    raise InputError("--format", "py checks one run, not a --vs comparison (drop --vs)")
+
+
 def _comparison_text(comparison, options: Options) -> Screen:
     """One sentence on what changed, then only the values that differ (:mod:`nntutor.render.compare_view`)."""
     from nntutor.render import compare_view
@@ -437,6 +459,7 @@ RENDERERS: dict[str, Callable[[Any, Options], str | Screen | Document]] = {
     "json": _trace_json,
     "svg": _trace_picture("svg"),
     "html": _trace_picture("html"),
+    "py": _trace_script,
 }
 """Format name -> the renderer of a lesson's trace: text (a :class:`Screen`) or a document."""
 
@@ -446,6 +469,7 @@ COMPARISON_RENDERERS: dict[str, Callable[[Any, Options], str | Screen | Document
     "json": _comparison_json,
     "svg": _comparison_picture("svg"),
     "html": _comparison_picture("html"),
+    "py": _no_comparison_script,
 }
 """Format name -> the renderer of a ``--vs`` comparison (JSON, a picture, or else the terminal text)."""
 
@@ -475,6 +499,7 @@ def deliver(
     first: int = 1,
     resume: Callable[[int], str] | None = None,
     only: int | None = None,
+    script: Script | None = None,
 ) -> bool:
     """Render a trace (or a :class:`~nntutor.render.compare.Comparison`) in ``format`` and send it on.
 
@@ -499,7 +524,7 @@ def deliver(
         if is_folder(path):  # prepare() let a folder through for svg and html only
             _deliver_steps(subject, format, path, Options(precision, limit, plots, first, resume))
             return True
-    rendered = table[format](subject, Options(precision, limit, plots, first, resume, only))
+    rendered = table[format](subject, Options(precision, limit, plots, first, resume, only, script))
     if isinstance(rendered, Document):
         if path is None:
             from nntutor.render.streams import writes_unicode

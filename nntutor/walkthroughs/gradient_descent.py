@@ -355,6 +355,41 @@ DESCENT_MISTAKES = (
 )
 
 
+def script(trace: Trace) -> str:
+    """Gradient descent on a·x² + b·y² as NumPy source (``--format py``)."""
+    from nntutor.walkthroughs._script import heading
+
+    return "\n".join([
+        heading(trace, "function"),
+        "c = np.array([a, b])",
+        "",
+        "",
+        "def f(p):",
+        "    return np.sum(c * p * p)",
+        "",
+        "",
+        "def grad_f(p):",
+        "    return 2.0 * c * p",
+        "",
+        "",
+        heading(trace, "steps"),
+        "p = start.copy()",
+        "points, values = [p], [f(p)]",
+        "with np.errstate(over='ignore', invalid='ignore'):",
+        "    for t in range(steps):",
+        "        new = p - lr * grad_f(p)",
+        "        if not (np.all(np.isfinite(new)) and np.isfinite(f(new))):",
+        "            break  # the run diverged: stop before a value overflows",
+        "        p = new",
+        "        points.append(p)",
+        "        values.append(f(p))",
+        "",
+        heading(trace, "result"),
+        "path = np.array(points)",
+        "losses = np.array(values)",
+    ])
+
+
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
@@ -372,4 +407,5 @@ WALKTHROUGH = Walkthrough(
         Target("result", "path", rows=(1, 2)),
     ),
     mistakes=DESCENT_MISTAKES,
+    script=script,
 )

@@ -436,6 +436,58 @@ def _draw_step(ctx: Context, trace: Trace, s: Sampling, vocab, seed: int) -> Non
     trace.add(step)
 
 
+def script(trace: Trace) -> str:
+    """Unembedding, temperature, top-k, top-p and the draw as NumPy source (``--format py``)."""
+    from nntutor.walkthroughs._script import heading
+
+    draw = ("position = 0  # --greedy: the most probable token" if trace.inputs["greedy"] else
+            "# where u lands on the cumulative distribution\n"
+            "position = min(int(np.searchsorted(cdf, u, side='right')), len(ranked) - 1)")
+    return "\n".join([
+        heading(trace, "logits"),
+        "logits = h @ wu",
+        "",
+        heading(trace, "temperature"),
+        "# the largest logit subtracted first: never an overflow",
+        "e = np.exp((logits - logits.max()) / temperature)",
+        "probs = e / e.sum()",
+        "",
+        "",
+        "def ranking(p):",
+        "    \"\"\"Token ids, most probable first (ties in vocabulary order).\"\"\"",
+        "    return np.argsort(-p, kind='stable')",
+        "",
+        "",
+        heading(trace, "top-k"),
+        "keep_k = np.zeros(len(probs), dtype=bool)",
+        "keep_k[ranking(probs)[:len(probs) if top_k is None else top_k]] = True",
+        "after_k = np.where(keep_k, probs, 0.0) / probs[keep_k].sum()",
+        "",
+        heading(trace, "top-p"),
+        "order = ranking(after_k)",
+        "# the mass ranked above each token; keep a token while that is below top-p",
+        "above = np.concatenate(([0.0], np.cumsum(after_k[order])[:-1]))",
+        "if top_p is None or top_p >= 1.0:",
+        "    count = len(probs)",
+        "else:",
+        "    count = max(1, int(np.count_nonzero(above < top_p)))",
+        "keep_p = np.zeros(len(probs), dtype=bool)",
+        "keep_p[order[:count]] = True",
+        "",
+        heading(trace, "renormalise"),
+        "kept = keep_k & keep_p",
+        "filtered_probs = np.where(kept, probs, 0.0) / probs[kept].sum()",
+        "",
+        heading(trace, "draw"),
+        "ranked = ranking(filtered_probs)",
+        "ranked = ranked[filtered_probs[ranked] > 0]",
+        "cdf = np.cumsum(filtered_probs[ranked])",
+        draw,
+        "token_id = int(ranked[position])",
+        "token = vocab[token_id]",
+    ])
+
+
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
@@ -456,4 +508,5 @@ WALKTHROUGH = Walkthrough(
         Target("temperature", "probs", uses=("temperature.exps",), symbol="p"),
         Target("renormalise", "filtered_probs", uses=("top-p.ranked",), symbol="p′"),
     ),
+    script=script,
 )

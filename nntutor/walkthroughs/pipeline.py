@@ -496,6 +496,117 @@ def _next_step(ctx, trace: Trace, r: Forward, vocab, seed: int) -> None:
     )
 
 
+def script(trace: Trace) -> str:
+    """The whole decoder, text to next token, as NumPy source (``--format py``)."""
+    from nntutor.walkthroughs._script import SOFTMAX_ROWS, heading
+
+    if trace.inputs["tokenizer"] == "bpe":
+        tokenize = [
+            "rank = {}",
+            "for number, (a, b) in enumerate(merges):",
+            "    rank.setdefault((a, b), number)",
+            "",
+            "",
+            "def merge(symbols, pair):",
+            "    out, i = [], 0",
+            "    while i < len(symbols):",
+            "        if i + 1 < len(symbols) and (symbols[i], symbols[i + 1]) == pair:",
+            "            out.append(symbols[i] + symbols[i + 1])",
+            "            i += 2",
+            "        else:",
+            "            out.append(symbols[i])",
+            "            i += 1",
+            "    return out",
+            "",
+            "",
+            "def segment(word):",
+            "    \"\"\"Characters (the last with </w>), then the earliest merge, again.\"\"\"",
+            "    symbols = list(word[:-1]) + [word[-1] + '</w>']",
+            "    while len(symbols) > 1:",
+            "        known = [pair for pair in zip(symbols, symbols[1:]) if pair in rank]",
+            "        if not known:",
+            "            break",
+            "        symbols = merge(symbols, min(known, key=rank.get))",
+            "    return symbols",
+            "",
+            "",
+            "tokens = [token for word in text.split() for token in segment(word)]",
+        ]
+    else:
+        tokenize = ["tokens = text.split()  # whitespace: every word is a token"]
+    if trace.inputs["sample"]:
+        choose = [
+            "order = np.argsort(-probs, kind='stable')  # most probable first",
+            "cdf = np.cumsum(probs[order])",
+            "next_token_id = int(order[min(int(np.searchsorted(cdf, u, side='right')), len(order) - 1)])",
+        ]
+    else:
+        choose = ["next_token_id = int(np.argmax(probs))  # greedy: the most probable token"]
+    return "\n".join([
+        SOFTMAX_ROWS,
+        "",
+        "",
+        "def layer_norm(v, gamma, beta, eps=1e-5):",
+        "    mean = v.mean(axis=-1, keepdims=True)",
+        "    var = ((v - mean) ** 2).mean(axis=-1, keepdims=True)",
+        "    return gamma * (v - mean) / np.sqrt(var + eps) + beta",
+        "",
+        "",
+        "def block(x, w):",
+        "    \"\"\"A pre-norm block, causal: h = x + MHA(LN₁(x)), y = h + FFN(LN₂(h)).\"\"\"",
+        "    a = layer_norm(x, w['ln1_gamma'], w['ln1_beta'])",
+        "    q = a @ w['wq'] + w['bq']",
+        "    k = a @ w['wk'] + w['bk']",
+        "    v = a @ w['wv'] + w['bv']",
+        "    d_h = x.shape[1] // heads",
+        "    causal = np.tril(np.ones((len(x), len(x)), dtype=bool))",
+        "    outputs = []",
+        "    for i in range(heads):",
+        "        s = slice(i * d_h, (i + 1) * d_h)",
+        "        weights = softmax_rows(q[:, s] @ k[:, s].T / math.sqrt(d_h), causal)",
+        "        outputs.append(weights @ v[:, s])",
+        "    h = x + np.concatenate(outputs, axis=1) @ w['wo'] + w['bo']",
+        "    f = layer_norm(h, w['ln2_gamma'], w['ln2_beta'])",
+        "    return h + np.maximum(f @ w['W1'] + w['b1'], 0.0) @ w['W2'] + w['b2']",
+        "",
+        "",
+        heading(trace, "tokenize"),
+        *tokenize,
+        "",
+        heading(trace, "ids"),
+        "unknown = vocab.index('<unk>')",
+        "ids = [vocab.index(token) if token in vocab else unknown for token in tokens]",
+        "",
+        heading(trace, "embedding"),
+        "x = E[ids]",
+        "",
+        heading(trace, "positions"),
+        "divisors = 10000.0 ** (np.arange(0, d_model, 2) / d_model)",
+        "angles = np.arange(len(ids))[:, None] / divisors",
+        "pe = np.empty((len(ids), d_model))",
+        "pe[:, 0::2], pe[:, 1::2] = np.sin(angles), np.cos(angles)",
+        "x = x + pe",
+        "",
+        "# Steps 5 on. The blocks, one after another",
+        "for w in blocks:",
+        "    x = block(x, w)",
+        "",
+        heading(trace, "final"),
+        "h = layer_norm(x, 1.0, 0.0)[-1]",
+        "",
+        heading(trace, "unembed"),
+        "logits = h @ W_U",
+        "",
+        heading(trace, "softmax"),
+        "e = np.exp((logits - logits.max()) / temperature)",
+        "probs = e / e.sum()",
+        "",
+        heading(trace, "next-token"),
+        *choose,
+        "next_token = vocab[next_token_id]",
+    ])
+
+
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
@@ -514,4 +625,5 @@ WALKTHROUGH = Walkthrough(
         # the first logits only: their columns of W_U are the ones a screen shows
         Target("unembed", "logits", rows=(0, 1, 2), uses=("final.h", "unembed.W_U"), symbol="z"),
     ),
+    script=script,
 )
