@@ -80,7 +80,7 @@ def _stored(gguf, w: np.ndarray, quant: str, rng) -> tuple[np.ndarray, object]:
 
 
 def write(path, spec: Tiny = Tiny(), seed: int = 0, *, arch: str = "llama", tokenizer: bool = True,
-          drop: tuple[str, ...] = (), context: int | None = None) -> str:
+          drop: tuple[str, ...] = (), context: int | None = None, strings: dict[str, str] | None = None) -> str:
     """Write a random model to ``path``; ``drop`` leaves tensors out (to test refusals)."""
     import gguf
 
@@ -89,7 +89,8 @@ def write(path, spec: Tiny = Tiny(), seed: int = 0, *, arch: str = "llama", toke
     d, hd = spec.d_model, spec.d_model // spec.n_head
     kv = spec.n_head_kv * hd
     writer = gguf.GGUFWriter(str(path), arch)
-    writer.add_name("tiny test llama")
+    if "general.name" not in (strings or {}):
+        writer.add_name("tiny test llama")
     writer.add_block_count(spec.n_layer)
     writer.add_context_length(context or spec.context)
     writer.add_embedding_length(d)
@@ -100,6 +101,8 @@ def write(path, spec: Tiny = Tiny(), seed: int = 0, *, arch: str = "llama", toke
     writer.add_rope_dimension_count(hd)
     writer.add_layer_norm_rms_eps(spec.eps)
     writer.add_file_type(0)
+    for key, value in (strings or {}).items():
+        writer.add_string(key, value)
     if tokenizer:
         writer.add_tokenizer_model("gpt2")
         writer.add_tokenizer_pre(spec.pre)
@@ -144,12 +147,33 @@ def write(path, spec: Tiny = Tiny(), seed: int = 0, *, arch: str = "llama", toke
     return str(path)
 
 
-def hf_state_dict(path, spec: Tiny, torch, dtype) -> dict:
-    """The file's weights (dequantised by gguf) as a LlamaForCausalLM state dict, Q/K un-permuted."""
+def spec_of(path) -> Tiny:
+    """The sizes of any Llama GGUF file, read with gguf's reader (not nntutor's)."""
     import gguf
 
     reader = gguf.GGUFReader(str(path))
-    raw = {t.name: np.asarray(gguf.dequantize(t.data, t.tensor_type), dtype=np.float64) for t in reader.tensors}
+
+    def get(key):
+        return reader.fields[key].contents()
+
+    names = {t.name for t in reader.tensors}
+    return Tiny(n_layer=get("llama.block_count"), d_model=get("llama.embedding_length"),
+                n_head=get("llama.attention.head_count"), n_head_kv=get("llama.attention.head_count_kv"),
+                d_ff=get("llama.feed_forward_length"), context=get("llama.context_length"),
+                rope_base=get("llama.rope.freq_base"), eps=get("llama.attention.layer_norm_rms_epsilon"),
+                tied="output.weight" not in names)
+
+
+def hf_state_dict(path, spec: Tiny, torch, dtype, raw: dict | None = None) -> dict:
+    """The file's weights (dequantised by gguf) as a LlamaForCausalLM state dict, Q/K un-permuted.
+
+    ``raw`` (name -> array in GGUF layout) is used instead of a file when given.
+    """
+    if raw is None:
+        import gguf
+
+        reader = gguf.GGUFReader(str(path))
+        raw = {t.name: np.asarray(gguf.dequantize(t.data, t.tensor_type), dtype=np.float64) for t in reader.tensors}
 
     def t(a):
         return torch.tensor(a, dtype=dtype)
@@ -172,7 +196,7 @@ def hf_state_dict(path, spec: Tiny, torch, dtype) -> dict:
     return sd
 
 
-def hf_model(path, spec: Tiny, torch, dtype, attention: str = "sdpa"):
+def hf_model(path, spec: Tiny, torch, dtype, attention: str = "sdpa", raw: dict | None = None, vocab: int | None = None):
     """transformers' LlamaForCausalLM (CPU) holding the file's weights.
 
     ``attention="sdpa"`` (PyTorch's scaled_dot_product_attention) keeps float64 throughout;
@@ -180,16 +204,15 @@ def hf_model(path, spec: Tiny, torch, dtype, attention: str = "sdpa"):
     """
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    tokens, _ = vocabulary()
     config = LlamaConfig(
-        vocab_size=len(tokens), hidden_size=spec.d_model, intermediate_size=spec.d_ff,
+        vocab_size=vocab or len(vocabulary()[0]), hidden_size=spec.d_model, intermediate_size=spec.d_ff,
         num_hidden_layers=spec.n_layer, num_attention_heads=spec.n_head, num_key_value_heads=spec.n_head_kv,
         max_position_embeddings=spec.context, rms_norm_eps=spec.eps, tie_word_embeddings=spec.tied,
         rope_parameters={"rope_type": "default", "rope_theta": spec.rope_base}, head_dim=spec.d_model // spec.n_head,
         attn_implementation=attention,
     )
     model = LlamaForCausalLM(config).to(dtype)
-    missing, unexpected = model.load_state_dict(hf_state_dict(path, spec, torch, dtype), strict=not spec.tied)
+    missing, unexpected = model.load_state_dict(hf_state_dict(path, spec, torch, dtype, raw), strict=not spec.tied)
     assert not unexpected and set(missing) <= {"lm_head.weight"}, (missing, unexpected)
     if spec.tied:
         model.tie_weights()
