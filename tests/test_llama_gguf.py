@@ -11,6 +11,8 @@ different orders across 256–512-term dot products and two layers).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -115,7 +117,7 @@ def test_refuses_a_file_that_is_not_gguf(tmp_path):
 
 def test_refuses_a_truncated_file(tmp_path):
     path = tiny_gguf.write(tmp_path / "m.gguf", Tiny(n_layer=1))
-    data = open(path, "rb").read()
+    data = Path(path).read_bytes()
     for cut in (10, 2000, len(data) - 100):
         p = tmp_path / f"cut{cut}.gguf"
         p.write_bytes(data[:cut])

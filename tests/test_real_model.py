@@ -4,6 +4,7 @@ bad model files through the command line, and the real SmolLM2 file when it is i
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -132,7 +133,7 @@ def test_runs_a_written_file(tmp_path):
     ("make", "fragment"),
     [
         (lambda p: p.write_bytes(b"not a model at all"), "is not a GGUF file"),
-        (lambda p: p.write_bytes(open(tiny_gguf.write(p.with_suffix(".full"), Tiny(n_layer=1)), "rb").read()[:5000]), "truncated"),
+        (lambda p: p.write_bytes(Path(tiny_gguf.write(p.with_suffix(".full"), Tiny(n_layer=1))).read_bytes()[:5000]), "truncated"),
         (lambda p: tiny_gguf.write(p, Tiny(n_layer=1), arch="falcon"), "holds a falcon model"),
         (lambda p: tiny_gguf.write(p, Tiny(n_layer=1, quant="Q5_1")), "stores tensors as Q5_1"),
         (lambda p: tiny_gguf.write(p, Tiny(n_layer=1), tokenizer=False), "holds no tokenizer"),

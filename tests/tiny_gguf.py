@@ -34,6 +34,9 @@ class Tiny(NamedTuple):
     pre: str = "gpt2"
 
 
+DEFAULT = Tiny()
+
+
 def vocabulary() -> tuple[list[str], list[int]]:
     # GPT-2's byte symbols, written out here independently of nntutor's table
     keep = [*range(33, 127), *range(161, 173), *range(174, 256)]
@@ -79,7 +82,7 @@ def _stored(gguf, w: np.ndarray, quant: str, rng) -> tuple[np.ndarray, object]:
     return gguf.quantize(w.astype(np.float32), qtype), qtype
 
 
-def write(path, spec: Tiny = Tiny(), seed: int = 0, *, arch: str = "llama", tokenizer: bool = True,
+def write(path, spec: Tiny = DEFAULT, seed: int = 0, *, arch: str = "llama", tokenizer: bool = True,
           drop: tuple[str, ...] = (), context: int | None = None, strings: dict[str, str] | None = None) -> str:
     """Write a random model to ``path``; ``drop`` leaves tensors out (to test refusals)."""
     import gguf

@@ -146,7 +146,7 @@ class ByteBPE:
     def _bpe(self, piece_index: int, symbols: tuple[str, ...], log: list[Merge] | None) -> tuple[str, ...]:
         word = list(symbols)
         while len(word) > 1:
-            ranked = [(self.ranks.get((a, b)), i) for i, (a, b) in enumerate(zip(word, word[1:]))]
+            ranked = [(self.ranks.get((a, b)), i) for i, (a, b) in enumerate(zip(word, word[1:], strict=False))]
             found = [r for r, _ in ranked if r is not None]
             if not found:
                 break
