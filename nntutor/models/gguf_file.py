@@ -305,54 +305,24 @@ class Estimate(NamedTuple):
 def estimate(config: LlamaConfig, file_bytes: int, n_tokens: int, itemsize: int = 4) -> Estimate:
     """Peak memory and time of a layer-by-layer forward pass over ``n_tokens`` tokens.
 
-    One layer's weights are dequantised at a time; the embedding and output matrices
-    (vocab × d_model each, one matrix when tied) are held throughout. Time: about one
-    multiply-add per weight per token, at a conservative 2·10⁹ per second, plus 1 s per
-    gigabyte of weights to dequantise.
+    Memory: Python with NumPy (about 80 MB), the mapped file, the embedding and output
+    matrices (one when tied) held throughout, one layer's weights, and gguf's dequantisation
+    of the largest tensor (its intermediate arrays are about twice the result). Time: one
+    multiply-add per weight per token at a conservative 2·10⁹ per second, plus about
+    1 s per 10⁸ weights dequantised (gguf works in NumPy, block by block). Measured on
+    SmolLM2-135M (Q4_1, 5 tokens): 524 MB peak, which this estimate puts at 533 MB.
 
     >>> c = LlamaConfig(30, 576, 9, 3, 1536, 49152, 8192, 1e5, 1e-5, True)
-    >>> e = estimate(c, 100_000_000, 6)
+    >>> e = estimate(c, 98_400_000, 5)
     >>> round(e.peak_bytes / 1e6), round(e.seconds, 1)
-    (224, 0.7)
+    (533, 1.7)
     """
     d, kv = config.d_model, config.n_head_kv * config.head_dim
     layer = 2 * d * d + 2 * kv * d + 3 * d * config.d_ff
     vocab_mats = config.vocab * d * (1 if config.tied else 2)
+    largest = max(config.vocab * d, d * config.d_ff)
     n_weights = config.n_layer * layer + vocab_mats
     activations = n_tokens * (6 * d + 2 * config.d_ff + config.vocab) * itemsize + n_tokens * n_tokens * config.n_head * itemsize
-    peak = file_bytes + (layer + vocab_mats) * itemsize + activations
-    seconds = n_weights * n_tokens / 2e9 + n_weights * itemsize / 1e9
+    peak = 80_000_000 + file_bytes + (layer + vocab_mats + 2 * largest) * itemsize + activations
+    seconds = n_weights * n_tokens / 2e9 + n_weights / 1e8
     return Estimate(int(peak), seconds, "one layer's weights at a time, with the embedding and output matrices")
-
-
-def weights_of(model: GGUFModel, dtype: Any = np.float32, keep_all: bool = False):
-    """``weights(name) -> array`` for :func:`nntutor.core.llama.forward`, dequantising on demand.
-
-    The embedding, output and final-norm tensors are kept once read (every pass needs
-    them); a block's tensors are dropped after use unless ``keep_all`` (many passes:
-    generation, the benchmark), trading memory for the time of dequantising again.
-    """
-    kept: dict[str, np.ndarray] = {}
-    always = {"token_embd.weight", "output.weight", "output_norm.weight"}
-
-    def weights(name: str) -> np.ndarray:
-        value = kept.get(name)
-        if value is None:
-            value = model.tensor(name, dtype)
-            if keep_all or name in always:
-                kept[name] = value
-        return value
-
-    return weights
-
-
-def tokenizer_of(model: GGUFModel):
-    """The model's own byte-level BPE tokenizer (:class:`nntutor.core.byte_bpe.ByteBPE`) from its metadata."""
-    from nntutor.core.byte_bpe import ByteBPE
-
-    return ByteBPE(
-        model.field("tokenizer.ggml.tokens"),
-        model.field("tokenizer.ggml.merges"),
-        model.field("tokenizer.ggml.token_type"),
-        str(model.metadata.get("tokenizer.ggml.pre", "gpt2")),
-    )

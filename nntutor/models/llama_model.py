@@ -10,7 +10,7 @@ This is what a lesson calls to get a real model's next token::
 >>> loaded = load_model(None)  # the built-in tiny model: no file, no gguf package needed
 >>> p = next_token_probs(loaded, loaded.tokenizer.encode("The capital").ids)
 >>> p.shape, round(float(p.sum()), 6)
-((285,), 1.0)
+((284,), 1.0)
 """
 
 from __future__ import annotations
