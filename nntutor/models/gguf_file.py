@@ -326,3 +326,36 @@ def estimate(config: LlamaConfig, file_bytes: int, n_tokens: int, itemsize: int 
     peak = 80_000_000 + file_bytes + (layer + vocab_mats + 2 * largest) * itemsize + activations
     seconds = n_weights * n_tokens / 2e9 + n_weights / 1e8
     return Estimate(int(peak), seconds, "one layer's weights at a time, with the embedding and output matrices")
+
+
+def weights_of(model: GGUFModel, dtype: Any = np.float32, keep_all: bool = False):
+    """``weights(name) -> array`` for :func:`nntutor.core.llama.forward`, dequantising on demand.
+
+    The embedding, output and final-norm tensors are kept once read (every pass needs
+    them); a block's tensors are dropped after use unless ``keep_all`` (many passes:
+    generation, the benchmark), trading memory for the time of dequantising again.
+    """
+    kept: dict[str, np.ndarray] = {}
+    always = {"token_embd.weight", "output.weight", "output_norm.weight"}
+
+    def weights(name: str) -> np.ndarray:
+        value = kept.get(name)
+        if value is None:
+            value = model.tensor(name, dtype)
+            if keep_all or name in always:
+                kept[name] = value
+        return value
+
+    return weights
+
+
+def tokenizer_of(model: GGUFModel):
+    """The model's own byte-level BPE tokenizer (:class:`nntutor.core.byte_bpe.ByteBPE`) from its metadata."""
+    from nntutor.core.byte_bpe import ByteBPE
+
+    return ByteBPE(
+        model.field("tokenizer.ggml.tokens"),
+        model.field("tokenizer.ggml.merges"),
+        model.field("tokenizer.ggml.token_type"),
+        str(model.metadata.get("tokenizer.ggml.pre", "gpt2")),
+    )
