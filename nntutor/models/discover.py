@@ -44,6 +44,8 @@ class Described(NamedTuple):
     parameters: int | None
     quantisation: str
     problem: str  # "" when nntutor can run it
+    peak_bytes: int = 0  # estimated for a short prompt (8 tokens), before any weight is read
+    seconds: float = 0.0
 
 
 def _is_gguf(path: Path) -> bool:
@@ -156,7 +158,10 @@ def describe(found: Found) -> Described:
     except InputError as exc:
         problem = exc.message.split(" ", 1)[1] if exc.message.startswith("'") else exc.message
         return Described(found, size, _peek_architecture(found.path), None, "?", problem)
-    return Described(found, size, "llama", model.n_params, model.quantisation(), "")
+    from nntutor.models.gguf_file import estimate
+
+    cost = estimate(model.config, size, 8)
+    return Described(found, size, "llama", model.n_params, model.quantisation(), "", cost.peak_bytes, cost.seconds)
 
 
 def _peek_architecture(path: Path) -> str:

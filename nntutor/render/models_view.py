@@ -52,7 +52,8 @@ def models_renderable(rows: Sequence) -> RenderableType:
         title = Text(f"{number}. {row.found.label or row.found.path.name}", style=STYLE_TITLE)
         title.append(f"  (found in: {row.found.where})", style=STYLE_DIM)
         facts = [row.architecture, f"{_params(row.parameters)} parameters", row.quantisation, _size(row.size_bytes)]
-        verdict = "nntutor runs it" if not row.problem else f"nntutor cannot run it: {row.problem}"
+        verdict = (f"nntutor runs it: about {_size(row.peak_bytes)} of memory and {row.seconds:.0f} s of computing for a short prompt"
+                   if not row.problem else f"nntutor cannot run it: {row.problem}")
         parts += [Text(""), title, Text("   " + " · ".join(facts)), Text("   " + verdict),
                   Text("   " + _shown_path(str(row.found.path)), style=STYLE_DIM)]
     runnable = [row for row in rows if not row.problem]
