@@ -240,6 +240,7 @@ def test_zoomed_head_matches_transformers_attention_weights(tmp_path, torch):
     scores = h.k @ h.q / 8.0
     np.testing.assert_allclose(h.scores, scores, atol=1e-12)
     np.testing.assert_allclose(h.out, h.weights @ h.v, atol=1e-12)
+    np.testing.assert_array_equal(h.queries[6], h.q)
 
 
 # ----------------------------------------------------------------- the tokenizer against `tokenizers`

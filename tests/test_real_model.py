@@ -161,6 +161,24 @@ def test_layer_out_of_range_for_the_file(tmp_path, run_cli):
 
 
 @needs_gguf
+def test_an_unreadable_file_exits_1_with_one_line(tmp_path, run_cli, monkeypatch):
+    # as root every file is readable, so the system's refusal is simulated where the file is opened
+    from nntutor.models import gguf_file
+
+    path = tiny_gguf.write(tmp_path / "m.gguf", Tiny(n_layer=1))
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(gguf_file, "open", refuse, raising=False)
+    result = run_cli("lesson", "real-model", "--model", path)
+    assert result.exit_code == 1, (result.exit_code, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--model" in lines[0] and "cannot be read (Permission denied)" in lines[0], lines
+    assert "Traceback" not in result.stderr
+
+
+@needs_gguf
 def test_without_gguf_installed_one_line_says_how(tmp_path, run_cli, monkeypatch):
     path = tiny_gguf.write(tmp_path / "m.gguf", Tiny(n_layer=1))
     monkeypatch.setitem(sys.modules, "gguf", None)  # `import gguf` now raises ImportError
@@ -191,7 +209,7 @@ def test_a_file_is_data_its_strings_are_never_run(tmp_path):
     trace = run(model=path, text="the cat")
     assert not marker.exists()
     facts = dict(_step(trace, "file").value("facts").data.rows)
-    assert facts["model"] == payload
+    assert facts["model"] == f"{payload} (m.gguf)"
 
 
 # ----------------------------------------------------------------- the real SmolLM2 file, when installed

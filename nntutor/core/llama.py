@@ -115,6 +115,7 @@ class HeadDetail(NamedTuple):
     normed_row: np.ndarray  # x / rms · g₁ (d)
     q_raw: np.ndarray  # this head's query before RoPE (d_head)
     q: np.ndarray  # after RoPE (d_head)
+    queries: np.ndarray  # this head's queries after RoPE at every position of the call (n × d_head)
     k: np.ndarray  # the shared key head's keys after RoPE, positions 0…p (p+1 × d_head)
     v: np.ndarray  # the shared value head's values, positions 0…p (p+1 × d_head)
     scores: np.ndarray  # q·kⱼ / √d_head for j = 0…p
@@ -232,7 +233,7 @@ def forward(
             upto = start + zp + 1
             head_detail = HeadDetail(
                 x_row=x[zp].copy(), rms=float(rms1[zp]), gain=g1, normed_row=a[zp].copy(),
-                q_raw=q_raw[h, zp].copy(), q=q[h, zp].copy(), k=k[kvh, :upto].copy(), v=v[kvh, :upto].copy(),
+                q_raw=q_raw[h, zp].copy(), q=q[h, zp].copy(), queries=q[h].copy(), k=k[kvh, :upto].copy(), v=v[kvh, :upto].copy(),
                 scores=scores[kvh, h % group, zp, :upto].copy(), weights=attn[kvh, h % group, zp, :upto].copy(),
                 out=heads[h, zp].copy(), kv_head=kvh, cos=cos[zp].copy(), sin=sin[zp].copy(),
             )

@@ -15,6 +15,7 @@ at position 4 (the last token) and lists the 10 most probable next tokens.
 
 from __future__ import annotations
 
+import os
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -105,7 +106,8 @@ def _file_step(ctx: Context, inputs: Inputs) -> Step:
         for g in range(min(c.n_head_kv, 3))
     ) + ("; …" if c.n_head_kv > 3 else "")
     rows = (
-        ("model", model.name if inputs.path else f"{model.name}; pass --model PATH.gguf (see: nntutor models)"),
+        ("model", f"{model.name} ({os.path.basename(inputs.path)})" if inputs.path
+         else f"{model.name}; pass --model PATH.gguf (see: nntutor models)"),
         ("architecture", f"llama: {c.n_layer} layers, d_model {c.d_model}, d_ff {c.d_ff}"),
         ("attention", f"{c.n_head} query heads, {c.n_head_kv} key/value heads, {c.head_dim} numbers each"),
         ("vocabulary", f"{c.vocab:,} tokens, context {c.context:,}; output "
