@@ -294,3 +294,18 @@ def test_special_tokens_are_matched_whole():
     # "the" has no space in front, so only (h, e) applies; "cat": (a, t) rank 5 before (c, a) rank 19
     assert enc.tokens == ["t", "he", "<|endoftext|>", "c", "at"]
     assert enc.ids[2] == 0
+
+
+@pytest.mark.oracle
+def test_greedy_generation_matches_transformers_generate(tmp_path, torch):
+    pytest.importorskip("transformers")
+    from nntutor.models.llama_model import generate, load_model
+
+    spec = Tiny(quant="F16", tied=True)
+    path = tiny_gguf.write(tmp_path / "m.gguf", spec, seed=8)
+    loaded = load_model(path)
+    ours = generate(loaded, PROMPT[:4], 6)
+    hf = tiny_gguf.hf_model(path, spec, torch, torch.float32)
+    with torch.no_grad():
+        theirs = hf.generate(torch.tensor([PROMPT[:4]]), max_new_tokens=6, do_sample=False, pad_token_id=0)[0, 4:]
+    assert ours == theirs.tolist()

@@ -54,3 +54,24 @@ def next_token_probs(loaded: Loaded, ids: list[int], cache: llama.KVCache | None
     """The probabilities of the token after ``ids`` (positions after those in ``cache``, if given)."""
     out = llama.forward(loaded.config, loaded.weights, ids, cache=cache, all_logits=False, dtype=loaded.dtype)
     return llama.softmax_rows(out.logits.astype(np.float64))[-1]
+
+
+def generate(loaded: Loaded, ids: list[int], n_new: int, pick=None) -> list[int]:
+    """``n_new`` tokens after ``ids``, one pass per token over the KV cache; ``pick(probs) -> id``
+    chooses each (default: the most probable, greedy decoding). The prompt and the tokens
+    must fit the model's context (the caller checks it).
+
+    >>> loaded = load_model(None)
+    >>> len(generate(loaded, loaded.tokenizer.encode("The").ids, 3))
+    3
+    """
+    choose = pick or (lambda probs: int(np.argmax(probs)))
+    cache = llama.KVCache(loaded.config.n_layer)
+    probs = next_token_probs(loaded, list(ids), cache)
+    out: list[int] = []
+    for _ in range(n_new):
+        token = int(choose(probs))
+        out.append(token)
+        if len(out) < n_new:
+            probs = next_token_probs(loaded, [token], cache)
+    return out
