@@ -200,6 +200,40 @@ def test_models_lists_written_files(tmp_path, run_cli, monkeypatch):
 
 
 @needs_gguf
+def test_models_without_gguf_says_how_to_install_it(tmp_path, run_cli, monkeypatch):
+    tiny_gguf.write(tmp_path / "good.gguf", Tiny(n_layer=1))
+    monkeypatch.setenv("NNTUTOR_MODELS", str(tmp_path))
+    monkeypatch.setitem(sys.modules, "gguf", None)
+    line = assert_refused(run_cli("models"), 'pip install "nntutor[models]"')
+    assert line.startswith("error: reading GGUF model files needs the gguf package")
+
+
+def test_models_finds_the_hugging_face_cache_ollama_and_lm_studio(tmp_path):
+    from nntutor.models.discover import find_models
+
+    home = tmp_path / "home"
+    snapshot = home / ".cache/huggingface/hub/models--org--tiny/snapshots/abc123"
+    snapshot.mkdir(parents=True)
+    (snapshot / "tiny.Q8_0.gguf").write_bytes(b"GGUF" + bytes(8))
+    (snapshot / "config.json").write_text("{}")
+    blobs, manifest = home / ".ollama/models/blobs", home / ".ollama/models/manifests/registry.ollama.ai/library/smollm2"
+    blobs.mkdir(parents=True)
+    manifest.mkdir(parents=True)
+    (blobs / "sha256-aaaa").write_bytes(b"GGUF" + bytes(8))
+    (blobs / "sha256-bbbb").write_bytes(b'{"not": "a model"}')
+    (manifest / "135m").write_text('{"layers": [{"mediaType": "application/vnd.ollama.image.model", "digest": "sha256:aaaa"}]}')
+    studio = home / ".lmstudio/models/someone/model"
+    studio.mkdir(parents=True)
+    (studio / "m.gguf").write_bytes(b"GGUF" + bytes(8))
+    found = find_models(env={}, home=home, packages=False)
+    assert [(f.where, f.path.name, f.label) for f in found] == [
+        ("Hugging Face cache", "tiny.Q8_0.gguf", ""),
+        ("LM Studio", "m.gguf", ""),
+        ("Ollama", "sha256-aaaa", "smollm2:135m"),
+    ]
+
+
+@needs_gguf
 def test_a_file_is_data_its_strings_are_never_run(tmp_path):
     # strings that look like code (a Jinja chat template, a Python call) are shown or ignored, never run
     marker = tmp_path / "ran"

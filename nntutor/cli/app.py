@@ -732,7 +732,7 @@ def models() -> None:
 
     found = find_models()
     if found:
-        require_gguf()
+        require_gguf(None)
     emit(models_renderable([describe(item) for item in found]))
 
 

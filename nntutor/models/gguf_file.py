@@ -27,7 +27,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from nntutor.errors import InputError
+from nntutor.errors import InputError, NntutorError
 
 INSTALL_HINT = 'reading GGUF model files needs the gguf package: pip install "nntutor[models]"'
 MAGIC = b"GGUF"
@@ -50,12 +50,16 @@ def quant_name(type_id: int) -> str:
     return _TYPE_NAMES.get(int(type_id), f"type {int(type_id)}")
 
 
-def require_gguf() -> Any:
-    """The ``gguf`` module, or one line saying how to install it (exit 2)."""
+class MissingPackage(NntutorError):
+    """The gguf package is not installed (exit 2): the message says how to install it."""
+
+
+def require_gguf(flag: str | None = "--model") -> Any:
+    """The ``gguf`` module, or one line saying how to install it (exit 2), naming ``flag`` if given."""
     try:
         import gguf
     except ImportError:
-        raise InputError("--model", INSTALL_HINT) from None
+        raise (InputError(flag, INSTALL_HINT) if flag else MissingPackage(INSTALL_HINT)) from None
     return gguf
 
 
