@@ -136,6 +136,10 @@ def test_refuses_a_missing_tokenizer(tmp_path):
     _refused(tiny_gguf.write(tmp_path / "m.gguf", Tiny(n_layer=1), tokenizer=False), "holds no tokenizer")
 
 
+def test_refuses_a_pre_tokenizer_it_does_not_split_like(tmp_path):
+    _refused(tiny_gguf.write(tmp_path / "m.gguf", Tiny(n_layer=1, pre="llama-bpe")), "splits text with the llama-bpe pre-tokenizer")
+
+
 def test_refuses_a_missing_tensor(tmp_path):
     _refused(tiny_gguf.write(tmp_path / "m.gguf", Tiny(n_layer=1), drop=("blk.0.ffn_up.weight",)), "no tensor blk.0.ffn_up.weight")
 

@@ -138,7 +138,7 @@ class ByteBPE:
         for rank, line in enumerate(merges):
             left, _, right = line.partition(" ")
             self.ranks.setdefault((left, right), rank)
-        self.digits_apart = pre in ("smollm", "starcoder", "refact", "command-r", "codeshell", "exaone")
+        self.digits_apart = pre == "smollm"
         types = token_types or []
         self.special = sorted((t for t, kind in zip(self.tokens, types, strict=False) if kind == CONTROL and t), key=len, reverse=True)
         self._decode_byte = {s: b for b, s in enumerate(byte_symbols())}

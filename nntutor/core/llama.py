@@ -1,4 +1,4 @@
-"""A Llama-architecture decoder in NumPy, as GGUF files store it (SmolLM2, TinyLlama, Llama 2/3).
+"""A Llama-architecture decoder in NumPy, as GGUF files store it (SmolLM2, TinyLlama, Llama 2/3 share it).
 
 One block, for the rows X of the residual stream (one row per token):
 

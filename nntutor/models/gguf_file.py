@@ -33,8 +33,11 @@ INSTALL_HINT = 'reading GGUF model files needs the gguf package: pip install "nn
 MAGIC = b"GGUF"
 # Tensor types nntutor reads and tests (the types small models ship in); others are refused by name.
 SUPPORTED_TYPES = ("F32", "F16", "Q8_0", "Q4_0", "Q4_1", "Q4_K", "Q6_K")
-ARCHITECTURES = ("llama",)  # SmolLM2, TinyLlama, Llama 2/3 … all say "llama"
-TOKENIZERS = ("gpt2",)  # byte-level BPE with merges (GPT-2, SmolLM2, Llama 3)
+ARCHITECTURES = ("llama",)  # SmolLM2, TinyLlama, Llama 2/3 … all say "llama" (their tokenizers decide the rest)
+TOKENIZERS = ("gpt2",)  # byte-level BPE with merges (GPT-2, SmolLM2)
+# How the text is split before merging (tokenizer.ggml.pre): GPT-2's rule, and SmolLM's (digits apart first).
+# Others (Llama 3's "llama-bpe", Qwen's …) split differently and are refused rather than tokenised wrongly.
+PRE_TOKENIZERS = ("gpt2", "smollm", "default")
 _TYPE_NAMES = {0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 6: "Q5_0", 7: "Q5_1", 8: "Q8_0", 10: "Q2_K", 11: "Q3_K",
                12: "Q4_K", 13: "Q5_K", 14: "Q6_K", 15: "Q8_K", 30: "BF16"}
 
@@ -244,6 +247,9 @@ def _check_tokenizer(flag: str, path: str, reader: Any, meta: dict[str, Any]) ->
         raise InputError(flag, f"{_shown(path)} holds no tokenizer (no tokenizer.ggml.model and tokens in its metadata)")
     if kind not in TOKENIZERS:
         raise InputError(flag, f"{_shown(path)} uses a {kind!s} tokenizer; nntutor reads byte-level BPE (gpt2) only")
+    pre = meta.get("tokenizer.ggml.pre", "default")
+    if pre not in PRE_TOKENIZERS:
+        raise InputError(flag, f"{_shown(path)} splits text with the {pre!s} pre-tokenizer; nntutor splits as gpt2 and smollm do")
     if "tokenizer.ggml.merges" not in reader.fields:
         raise InputError(flag, f"{_shown(path)} has a byte-level BPE tokenizer without its merges (tokenizer.ggml.merges)")
 
