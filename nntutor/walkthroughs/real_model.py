@@ -113,9 +113,10 @@ def _file_step(ctx: Context, inputs: Inputs) -> Step:
         ("vocabulary", f"{c.vocab:,} tokens, context {c.context:,}; output "
                        + ("tied (the embedding, reused)" if c.tied else "its own matrix")),
         ("stored as", f"{model.quantisation()} mostly ({types} tensors)"
-                      + (f", {human_bytes(model.file_bytes)}" if model.file_bytes else "")),
+                      + (f", {human_bytes(model.file_bytes)}" if model.file_bytes else "")
+                      + "; dequantised to floats as each layer runs"),
         ("estimate", f"peak about {human_bytes(inputs.estimate.peak_bytes)}, about {inputs.estimate.seconds:.1f} s "
-                     f"for {len(inputs.encoding.ids)} tokens ({inputs.estimate.held})"),
+                     f"for {len(inputs.encoding.ids)} tokens"),
     )
     return Step(
         id="file",
@@ -129,8 +130,8 @@ def _file_step(ctx: Context, inputs: Inputs) -> Step:
             f"{c.n_layer * per_layer + embed * (1 if c.tied else 2) + c.d_model:,}",
             f"grouped-query attention, {c.n_head} / {c.n_head_kv} = {c.group} query heads per key/value head: {groups}",
         ],
-        why="Each tensor is stored in blocks of its type (Q4_1: 32 weights as 4-bit integers with a scale and "
-        "a minimum), turned back into floats when its layer runs.",
+        why="Quantised types store blocks of weights as small integers with a scale (Q4_1: 32 weights as "
+        "4-bit integers, a scale and a minimum per block).",
     )
 
 
@@ -268,15 +269,14 @@ def _softmax_step(ctx: Context, inputs: Inputs, out: llama.Forward, tokens: list
     worked += [f"a[{j}] = e^({ctx.f(s[j])} − {ctx.f(s.max())}) / {ctx.n(total)} = {ctx.n(e[j])} / {ctx.n(total)} = {ctx.n(h.weights[j])}"
                for j in shown]
     v0 = h.v[:, 0].astype(np.float64)
-    worked.append(dot_worked(ctx, "output[0] = Σ a[j]·v[j][0]", h.weights, v0, float(h.out[0])))
+    worked.append(dot_worked(ctx, f"output[0] (of {h.out.size}) = Σ a[j]·v[j][0]", h.weights, v0, float(h.out[0])))
     return Step(
         id="softmax",
         title=f"Softmax of the scores: how much {tokens[p]} reads from each earlier token",
         formula_text="a[j] = e^(score[j] − max) / Σ e^(score − max);   output = Σ a[j]·v[j]",
         values=[Value("weights", h.weights.astype(np.float64), label="a (the softmax row)", cols=tuple(tokens[: p + 1]))],
         worked=worked,
-        why=f"The head's output ({h.out.size} numbers; W_O mixes it with the other heads') averages the values "
-        "with these weights.",
+        why="W_O then mixes this head's output with the other heads'.",
     )
 
 
