@@ -105,4 +105,12 @@ def choose(value: str, *, seed: int = 0, flag: str = "--model") -> LessonModel:
     text = str(value).strip()
     if text == "random":
         return random_model(seed)
-    raise InputError(flag, f"{text!r}: the trained model is not available in this build (expected random)")
+    if text == "tiny":
+        raise InputError(flag, "tiny: the trained model is not available in this build (expected random or a PATH)")
+    from nntutor.catalog.reading import FileProblem, read_limited
+
+    try:
+        read_limited(text, 0)
+    except FileProblem as problem:
+        raise InputError(flag, f"{text!r} {problem} (expected tiny, random or a model file written by nntutor train)") from None
+    raise InputError(flag, f"{text!r}: model files cannot be read in this build")

@@ -62,6 +62,8 @@ def check(args: Args) -> Inputs:
         raise InputError("--prompt", 'has no words (expected some text, e.g. "the farmer sat on the")')
     if all(unknown):
         raise InputError("--prompt", f"{prompt!r} has no token the model knows (every one would be <unk>)")
+    if len(tokens) > MAX_PROMPT:
+        raise InputError("--prompt", f"gives {len(tokens)} tokens; at most {MAX_PROMPT}")
     count = int(args["tokens"])
     limit = model.context or MAX_PROMPT + MAX_NEW
     if len(tokens) + count > limit:
@@ -192,7 +194,6 @@ def _first_step(ctx: Context, trace: Trace, inputs: Inputs, g: Generation) -> No
     fed = vocab[s.token]
     seq = [vocab[int(t)] for t in g.sequence[: pos + 1]]
     rows = tuple(f"{i} {t}" for i, t in enumerate(seq))
-    cols = index_labels(dh, "k")
     j = m - 1  # the new key: the query against itself
     weights = head.weights[0]
     top = int(np.argmax(weights))
@@ -330,7 +331,7 @@ WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
     inputs={
-        "model": Input("text"),
+        "model": Input("path"),
         "prompt": Input("text"),
         "tokens": Input("integer", minimum=1, maximum=MAX_NEW),
         "sample": Input("flag"),
