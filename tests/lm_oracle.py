@@ -90,6 +90,15 @@ class Oracle:
         h = self.ln(x[-1:], self.gamma, self.beta)
         return self.mm(h, self.W_U)[0]
 
+    def all_logits(self, ids):
+        """Logits at every position of ``ids`` (n × V), no cache."""
+        x = self.E[list(ids)] + self.pe(list(range(len(ids))))
+        self.last_weights = []
+        for w in self.blocks:
+            x, a = self.block(x, w)
+            self.last_weights.append(a)
+        return self.mm(self.ln(x, self.gamma, self.beta), self.W_U)
+
     def generate_cached(self, prompt, new_tokens):
         """Logits for each token of ``new_tokens`` chosen after ``prompt``, with a cache (new_tokens given)."""
         caches = [{} for _ in self.blocks]

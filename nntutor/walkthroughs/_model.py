@@ -114,3 +114,16 @@ def choose(value: str, *, seed: int = 0, flag: str = "--model") -> LessonModel:
     except FileProblem as problem:
         raise InputError(flag, f"{text!r} {problem} (expected tiny, random or a model file written by nntutor train)") from None
     raise InputError(flag, f"{text!r}: model files cannot be read in this build")
+
+
+class HeldOut(NamedTuple):
+    """A model's score on held-out sentences: top-1 accuracy where the next token is determined, perplexity."""
+
+    accuracy: float
+    perplexity: float
+    count: int  # positions scored for accuracy
+
+
+def held_out(model: LessonModel) -> HeldOut | None:
+    """The model's held-out accuracy and perplexity (None when it has no held-out set to be scored on)."""
+    return None
