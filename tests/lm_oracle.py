@@ -13,7 +13,7 @@ import math
 
 
 class Oracle:
-    def __init__(self, torch, weights, heads: int, eps: float = 1e-5, final_gamma=None, final_beta=None) -> None:
+    def __init__(self, torch, weights, heads: int, eps: float = 1e-5) -> None:
         self.t = torch
         t = torch
         self.E = t.tensor(weights.E, dtype=t.float64)
@@ -22,6 +22,7 @@ class Oracle:
         self.heads = heads
         self.eps = eps
         d = self.E.shape[1]
+        final_gamma, final_beta = getattr(weights, "final_gamma", None), getattr(weights, "final_beta", None)
         self.gamma = t.ones(d, dtype=t.float64) if final_gamma is None else t.tensor(final_gamma, dtype=t.float64)
         self.beta = t.zeros(d, dtype=t.float64) if final_beta is None else t.tensor(final_beta, dtype=t.float64)
         self.macs = 0

@@ -131,8 +131,11 @@ def _w(block: dict[str, np.ndarray], key: str, shape: tuple[int, ...]) -> np.nda
 
 
 def final_norm(x: np.ndarray, weights: PipelineWeights, eps: float) -> LayerNormResult:
+    """The final layer norm with the weights' own γ and β (γ = 1, β = 0 when they have none)."""
     d = x.shape[-1]
-    return layer_norm(x, np.ones(d), np.zeros(d), eps)
+    gamma = getattr(weights, "final_gamma", None)
+    beta = getattr(weights, "final_beta", None)
+    return layer_norm(x, np.ones(d) if gamma is None else gamma, np.zeros(d) if beta is None else beta, eps)
 
 
 def decode_step(
