@@ -73,7 +73,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
         h0 = stats[0]
         w0 = weights[0]
         worked = [
-            f"head 1, previous token: (" + " + ".join(n_(w0[i, i - 1]) for i in range(1, min(n, 5)))
+            "head 1, previous token: (" + " + ".join(n_(w0[i, i - 1]) for i in range(1, min(n, 5)))
             + (" + …" if n > 5 else "") + f") / {n - 1} = {n_(h0.previous)}",
             f"head 1, first token: mean of column 0 over rows 1…{n - 1} = {n_(h0.first)}; itself: mean of the diagonal = {n_(h0.itself)}",
         ]
