@@ -1,0 +1,1 @@
+"""Model files: the trained tiny transformer, its corpus, tokenizer, training and evaluation."""
