@@ -19,6 +19,12 @@ def run(**flags):
     return run_lesson(load_lesson("generate"), {k.replace("_", "-"): v for k, v in flags.items()})
 
 
+def trace_vocab(trace):
+    from nntutor.walkthroughs._model import choose
+
+    return list(choose(trace.inputs["model"], seed=trace.inputs["seed"]).vocab)
+
+
 def small(seed=0, V=10, d=4, layers=1):
     return random_pipeline_weights(np.random.default_rng(seed), V, d, layers)
 
@@ -67,20 +73,24 @@ def test_score_of_the_new_query_by_hand():
 def test_lesson_default_shapes_and_outputs():
     trace = run()
     out = trace.outputs
-    n = len(trace.step("prompt").value("prompt_tokens").data.rows)
-    assert len(out["tokens"]) == 6 and out["logits"].shape[0] == 6
+    n = len(trace.step("prompt").value("prompt_tokens").data)
+    assert len(out["tokens"]) == 8 and out["logits"].shape[0] == 8
+    # the trained model learned that a fisher sits on the bank (the grammar's "sense" pattern)
+    assert out["tokens"][0] == "on</w>" and out["text"].startswith("the fisher sat on the bank")
     assert out["max_cache_error"] <= 1e-12
     # the cache before the first decode step holds the prompt; each later step one more row
     rows = [r[3] for r in trace.step("steps").value("steps").data.rows]
-    assert rows == list(range(n + 2, n + 6))
+    assert rows == list(range(n + 2, n + 8))
     # greedy: every token is the argmax of its logits
-    assert out["token_ids"] == [int(np.argmax(z)) for z in out["logits"]]
+    vocab = trace_vocab(trace)
+    assert out["tokens"] == [vocab[int(np.argmax(z))] for z in out["logits"]]
 
 
 def test_sampled_tokens_follow_the_draws():
     trace = run(sample=True, seed="4", top_p="1", temperature="1.5")
     us = trace.inputs["u"]
-    for z, u, tok in zip(trace.outputs["logits"], us, trace.outputs["token_ids"], strict=True):
+    vocab = trace_vocab(trace)
+    for z, u, tok in zip(trace.outputs["logits"], us, [vocab.index(t) for t in trace.outputs["tokens"]], strict=True):
         e = np.exp(z / 1.5 - (z / 1.5).max())
         p = e / e.sum()
         order = np.argsort(-p, kind="stable")
@@ -127,15 +137,18 @@ def test_multiply_adds_counted_against_the_formulas(torch):
 
 @pytest.mark.oracle
 def test_lesson_cost_table_matches_counting(torch):
+    from nntutor.walkthroughs._model import choose
+
     trace = run(model="random", tokens="3")
     rows = trace.step("cost").value("cost").data.rows
-    w = random_pipeline_weights(np.random.default_rng(0), 88, 8, 2)
-    oracle = Oracle(torch, w, 2)
+    model = choose("random", seed=0)
+    oracle = Oracle(torch, model.weights, model.heads)
+    L = model.layers
     for m, with_cache, without, _ in rows[:4]:
         oracle.macs = 0
         oracle.logits(list(range(1, m + 1)))
         assert oracle.macs == without
-        caches = [{} for _ in range(2)]
+        caches = [{} for _ in range(L)]
         if m > 1:
             oracle.logits(list(range(1, m)), 0, caches)
         oracle.macs = 0
@@ -153,3 +166,18 @@ BAD_INPUTS = [
     ({"top-k": "100000"}, "--top-k", "larger than the vocabulary"),
     ({"temperature": "0"}, "--temperature", "0.0 is too small"),
 ]
+
+
+@pytest.mark.oracle
+def test_lesson_default_against_torch_on_the_trained_model(torch):
+    from nntutor.walkthroughs._model import choose
+
+    trace = run()
+    model = choose("tiny")
+    oracle = Oracle(torch, model.weights, model.heads, eps=model.eps)
+    _, prompt, _ = model.encode(trace.inputs["prompt"])
+    vocab = list(model.vocab)
+    new = [vocab.index(t) for t in trace.outputs["tokens"]]
+    seq = prompt.tolist() + new
+    full = np.stack([oracle.logits(seq[:m]).numpy() for m in range(len(prompt), len(seq))])
+    np.testing.assert_allclose(trace.outputs["logits"], full, rtol=0, atol=1e-10)

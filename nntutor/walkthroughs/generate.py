@@ -114,7 +114,6 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
     trace.outputs = {
         "text": model.decode(g.sequence),
         "tokens": [vocab[t] for t in new_ids],
-        "token_ids": new_ids,
         "logits": g.logits,
         "max_cache_error": float(errors.max()),
     }
@@ -134,15 +133,12 @@ def _choice_words(ctx: Context, s, vocab) -> str:
 
 def _prompt_step(ctx: Context, trace: Trace, inputs: Inputs) -> None:
     model = inputs.model
-    table = Table(("position", "token", "id", ""), tuple(
-        (i, t, int(inputs.ids[i]), "unknown → <unk>" if inputs.unknown[i] else "") for i, t in enumerate(inputs.tokens)
-    ))
     step = Step(
         id="prompt",
         title=f"The prompt: {len(inputs.tokens)} tokens; the model: {model.layers} layers of {model.heads} heads",
         formula_text="ids = the prompt's tokens, looked up in the model's vocabulary",
-        values=[Value("prompt_tokens", table, label="the prompt as tokens")],
-        worked=[f"model {model.name}: {model.about}", model.shape_words],
+        values=[Value("prompt_tokens", list(inputs.tokens), label="the prompt as tokens")],
+        worked=["ids: " + ", ".join(str(int(i)) for i in inputs.ids), f"model {model.name}: {model.about}", model.shape_words],
         why="Generation starts from the prompt's ids; everything after is the model predicting and appending."
         + see("pipeline", "bpe"),
     )
@@ -157,25 +153,18 @@ def _prefill_step(ctx: Context, trace: Trace, inputs: Inputs, g: Generation) -> 
     n = g.prompt.size
     d, heads = model.d_model, model.heads
     dh = d // heads
-    b = g.prefill.blocks[0]
-    rows = tuple(f"{i} {t}" for i, t in enumerate(inputs.tokens))
-    cols = index_labels(dh, "k")
     trace.add(
         Step(
             id="prefill",
             title=f"Prefill: one pass over the {n} prompt tokens fills the cache",
             formula_text="K = LN₁(X)·W_K + b_K,  V = LN₁(X)·W_V + b_V  in every layer, kept; the last row's logits give new token 1",
-            values=[
-                Value("k_cache", b.mha.k[:, :dh], label=f"layer 1, head 1: cached keys ({n}×{dh}, one row per position)", rows=rows, cols=cols),
-            ],
             worked=[
                 f"each layer keeps K and V of {n}×{d}: {heads} heads × {n}×{dh} each (head i owns columns "
                 f"{dh}·i … {dh}·i + {dh - 1}); {2 * model.layers * n * d} numbers in all",
                 f"new token 1 = {_choice_words(ctx, g.first, model.vocab)}",
             ],
-            why="The prompt goes through the model once, as in the pipeline lesson, all positions at "
-            "once. Its keys and values are what later tokens will attend to, and since attention is "
-            "causal, tokens added later can never change them: they are computed once and kept."
+            why="The prompt goes through the model once, all positions at once, as in the pipeline "
+            "lesson; its keys and values are kept for the tokens that follow."
             + see("pipeline", "attention"),
         )
     )
@@ -238,15 +227,11 @@ def _other_steps(ctx: Context, trace: Trace, inputs: Inputs, g: Generation) -> N
     vocab = inputs.model.vocab
     rows = []
     for j, s in enumerate(g.steps[1:], start=2):
-        head = s.layers[0].heads[0]
-        last = s.layers[-1].heads[0]
         rows.append((
             j, s.position, vocab[s.token], s.layers[0].cached,
-            float(head.weights[0, -1]), float(last.weights[0, -1]),
             vocab[s.sampling.draw.token], float(s.sampling.softmax.probs[s.sampling.draw.token]),
         ))
-    table = Table(("step", "position", "token fed", "cache rows", "layer 1 head 1: a on itself",
-                   f"layer {len(g.steps[0].layers)} head 1: a on itself", "next token", "p"), tuple(rows))
+    table = Table(("step", "position", "token fed", "keys cached", "next token", "p"), tuple(rows))
     last = g.steps[-1]
     trace.add(
         Step(
@@ -258,36 +243,29 @@ def _other_steps(ctx: Context, trace: Trace, inputs: Inputs, g: Generation) -> N
                 f"last step: {vocab[last.token]!r} at position {last.position} scored against {last.layers[0].cached} "
                 f"cached keys per head; it chose {_choice_words(ctx, last.sampling, vocab)}",
             ],
-            why="Every step repeats the first one with a cache one row longer: the work per token grows "
-            "only with the number of keys the new query is scored against.",
+            why="Every step repeats the first with a cache one row longer.",
         )
     )
 
 
 def _proof_step(ctx: Context, trace: Trace, inputs: Inputs, g: Generation, errors: np.ndarray) -> None:
     vocab = inputs.model.vocab
-    rows = tuple(
-        (j + 1, g.prompt.size + j, vocab[int(g.tokens[j])], float(errors[j]))
-        for j in range(g.tokens.size)
-    )
     worst = float(errors.max())
     step = Step(
         id="proof",
         title=f"The cache changes nothing: largest |Δ logit| = {worst:.1e}",
         formula_text="Δ = logits with the cache − logits of the whole sequence recomputed (no cache), every new token",
         values=[
-            Value("errors", Table(("new token", "position", "token", "max |Δ| over the vocabulary"), rows),
-                  label="cached against recomputed logits"),
-            Value("max_cache_error", worst, label="largest |Δ|"),
+            Value("errors", errors, label="largest |Δ| over the vocabulary, for each new token",
+                  cols=tuple(f"{j + 1} {vocab[int(t)]}" for j, t in enumerate(g.tokens))),
         ],
         worked=[
             f"recomputing: new token j runs all {g.prompt.size} + j − 1 positions through every layer again and keeps the last row",
             f"largest difference over all {g.tokens.size} tokens × {len(vocab)} logits = {worst:.3g}"
             + (f" ≤ {TOLERANCE:g}: the same numbers, up to the order of float64 additions" if worst <= TOLERANCE else ""),
         ],
-        why="The cache is not an approximation: the keys and values it holds are exactly the ones a "
-        "full pass would compute again, so the logits are the same; only the rounding of sums done "
-        "in another order differs, around 1e-15.",
+        why="The cache is not an approximation: it holds exactly the keys and values a full pass "
+        "would compute again; only sums done in another order round differently (about 1e-15).",
     )
     if worst > TOLERANCE:
         step.warnings.append(f"the difference {worst:.3g} is larger than {TOLERANCE:g}")
