@@ -179,8 +179,10 @@ def _mean_step(ctx: Context, trace: Trace, s: Scored, r: LMLoss, o: Scored, q: L
                 f"e^{n_(r.loss)} = {n_(r.perplexity)}; uniform: ln {V} = {n_(lnV)}, e^(ln {V}) = {V}",
             ],
             why=f"Perplexity {n_(r.perplexity)} means the model was, on average, as unsure as a fair choice "
-            f"among {n_(r.perplexity)} tokens. A model that learned nothing is near the uniform {V}; "
-            "training is what brings it down.",
+            f"among {n_(r.perplexity)} tokens. Giving every token 1/{V} scores exactly {V}"
+            + (f"; the {_label(o)} model scores {n_(q.perplexity)}, worse than that: its random logits are "
+               "confidently wrong" if q.perplexity > V else "")
+            + ". Training is what brings it down.",
         )
     )
 
@@ -206,7 +208,7 @@ def _gradient_step(ctx: Context, trace: Trace, s: Scored, r: LMLoss) -> None:
             worked=[
                 f"target: ({n_(p[t])} − 1) / {count} = {n_(g[t])} (negative: a step against the gradient raises its logit)",
                 f"every other token j: pⱼ / {count} > 0 (lowered in proportion to its probability); "
-                f"the row sums to {n_(abs(float(g.sum())))}",
+                f"the row sums to 0 (p sums to 1, the one-hot too; here {abs(float(g.sum())):.1e} after rounding)",
             ],
             why="Softmax and −ln together have this simple gradient: each position pulls its target up "
             "by 1 − p and pushes the others down by their p, divided by the number of positions "
@@ -230,9 +232,9 @@ def _held_out_step(ctx: Context, trace: Trace, s: Scored, o: Scored) -> None:
             id="held-out",
             title="On sentences it never saw: held-out accuracy and perplexity",
             formula_text="accuracy = share of determined positions where the top token is the target;  perplexity = e^(mean loss)",
-            values=[Value("held_out", Table(("model", "top-1 accuracy", "perplexity", "positions"), tuple(rows)),
+            values=[Value("held_out", Table(("model", "top-1 accuracy", "perplexity", "determined positions"), tuple(rows)),
                           label="held-out sentences of the corpus's patterns")],
-            worked=[f"{first[0]}: {n_(100 * first[1])}% right, perplexity {n_(first[2])} over {first[3]} positions"],
+            worked=[f"{first[0]}: {100 * first[1]:.1f}% of {first[3]} determined positions right, perplexity {n_(first[2])}"],
             why="A low loss on training text could be memorising; sentences held out of training test "
             "whether the model learned the patterns.",
         )
