@@ -22,7 +22,15 @@ from typing import NamedTuple
 
 import numpy as np
 
-from nntutor.core.lm import LMGrads, LMLoss, decayed_names, from_parameters, lm_backward, lm_loss, parameters
+from nntutor.core.lm import (
+    LMGrads,
+    LMLoss,
+    decayed_names,
+    from_parameters,
+    lm_backward,
+    lm_loss,
+    parameters,
+)
 from nntutor.core.optim import BETAS, EPS, WEIGHT_DECAY, AdamWStep, adamw_init, adamw_step
 from nntutor.core.pipeline import PipelineWeights
 
