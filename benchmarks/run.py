@@ -12,6 +12,7 @@ medians over the rounds.
     python benchmarks/run.py --runs 9      # more rounds
     python benchmarks/run.py --quick       # 1 round, small sizes: proves the suite works (CI)
     python benchmarks/run.py --rows 1,L,4  # only some rows (L: every lesson)
+    python benchmarks/run.py --rows L --lessons pipeline,generate   # only those lessons
 
 The rows: 1, ``--help`` and ``list`` against the import floor; L, one row per
 lesson at its default inputs (text to a pipe), found from ``lessons/*.toml`` in
@@ -421,6 +422,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=None, help="rounds per command (default 5; 1 with --quick)")
     parser.add_argument("--repo", type=Path, default=HERE.parent, help="the nntutor checkout to measure")
     parser.add_argument("--rows", type=lambda s: set(s.split(",")), default=None, help="only these rows, e.g. 1,L,4 (L: every lesson)")
+    parser.add_argument("--lessons", type=lambda s: set(s.split(",")), default=None,
+                        help="with row L: only these lessons, e.g. pipeline,generate")
     parser.add_argument("--no-warmup", action="store_true", help="skip the unmeasured first run of each command")
     parser.add_argument("--json", type=Path, default=None, help="also write every measurement to this file")
     args = parser.parse_args(argv)
@@ -443,6 +446,8 @@ def main(argv: list[str] | None = None) -> int:
         env["NNTUTOR_HOME"] = str(work / "home")
         rows, commands = build(args, repo, work, env)
         rows = [row for row in rows if wanted(args, row.number, row.alias)]
+        if args.lessons is not None:
+            rows = [row for row in rows if row.number != "L" or row.lesson in args.lessons]
         needed = [key for key in commands if any(key in (r.ours, r.baseline) and not r.skip for r in rows)]
         warmup = not (args.quick or args.no_warmup)
         for round_number in range(runs + warmup):
