@@ -24,6 +24,7 @@ import io
 import json
 import os
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -208,7 +209,7 @@ def _set(section, key, value):
 
 BAD_FILES = [
     ("not-zip", lambda p, a: p.write_bytes(b"hello, not a model"), "not an .npz archive"),
-    ("truncated", lambda p, a: p.write_bytes(open(shipped_path(), "rb").read()[:5000]), "damaged"),
+    ("truncated", lambda p, a: p.write_bytes(Path(shipped_path()).read_bytes()[:5000]), "damaged"),
     ("foreign-zip", lambda p, a: zipfile.ZipFile(p, "w").writestr("x.txt", "hi"), "no 'config'"),
     ("no-config", lambda p, a: _write(p, {k: v for k, v in a.items() if k != "config"}), "no 'config'"),
     ("bad-json", lambda p, a: _write(p, {**a, "config": np.frombuffer(b"{nope", dtype=np.uint8)}), "not valid JSON"),
@@ -243,7 +244,7 @@ def test_missing_file_and_folder_exit_2_unreadable_exit_1(tmp_path):
             load_model(path)
         assert info.value.exit_code == 2
     locked = tmp_path / "locked.npz"
-    locked.write_bytes(open(shipped_path(), "rb").read())
+    locked.write_bytes(Path(shipped_path()).read_bytes())
     locked.chmod(0)
     if os.access(locked, os.R_OK):  # root reads anything
         pytest.skip("running as root: a file without read permission is still readable")
