@@ -315,3 +315,32 @@ def test_train_refuses_bad_flags(run_cli, flags, fragment):
     result = run_cli("train", *flags)
     assert result.exit_code == 2
     assert fragment in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_ctrl_c_keeps_the_last_whole_step():
+    def interrupt_at_3(progress):
+        if progress.step == 3:
+            raise KeyboardInterrupt
+
+    stopped = train(Settings(steps=10, batch_size=2), on_step=interrupt_at_3)
+    full = train(Settings(steps=3, batch_size=2))
+    assert stopped.interrupted and len(stopped.losses) == 3
+    assert stopped.losses == full.losses  # the same 3 steps, then nothing half done
+    for name, value in parameters(full.model.weights).items():
+        assert np.array_equal(parameters(stopped.model.weights)[name], value)
+
+
+def test_train_command_on_ctrl_c_writes_the_model_and_exits_130(run_cli, tmp_path, monkeypatch):
+    from nntutor.render import train_view
+
+    def update(self, step, loss):
+        if step == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_view.TrainProgress, "update", update)
+    path = tmp_path / "stopped.npz"
+    result = run_cli("train", "--steps", "50", "--batch-size", "2", "-o", str(path))
+    assert result.exit_code == 130
+    assert "Stopped by Ctrl-C after step 2 of 50" in result.stdout
+    model = load_model(path)
+    assert model.config["training"]["steps_done"] == 2 and len(model.loss_curve) == 2
