@@ -750,7 +750,14 @@ SUBCOMMANDS = {
     "explain": lambda: _command("explain", explain, cls=NntutorCommand, context_settings={"allow_extra_args": True}),
     "check": lambda: _command("check", check, cls=NntutorCommand),
     "lesson-file": lambda: _command("lesson-file", lesson_file, cls=NntutorCommand),
+    "train": lambda: _command("train", _train_command(), cls=NntutorCommand),
 }
+
+
+def _train_command():
+    from nntutor.cli.train import train
+
+    return train
 
 
 def make_app(argv: list[str] | None = None) -> typer.Typer:

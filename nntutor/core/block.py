@@ -328,7 +328,7 @@ def unembed_backward(r: UnembedLoss) -> UnembedGrads:
     >>> np.round(g.dlogits, 4).tolist(), np.round(g.dy, 4).tolist(), np.round(g.dwu, 4).tolist()
     ([[0.75, -0.75]], [[0.824, 0.0]], [[0.75, -0.75], [0.0, 0.0]])
     """
-    dlogits = cross_entropy_backward(r.logits, r.targets, keep=r.keep, reduction="mean")
+    dlogits = cross_entropy_backward(r.logits, r.targets, keep=r.keep, reduction="mean", probs=r.probs)
     return UnembedGrads(dlogits, rows_of(r.y).T @ rows_of(dlogits), dlogits @ r.wu.T)
 
 

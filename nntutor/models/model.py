@@ -19,9 +19,10 @@ True
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from importlib import resources
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -33,9 +34,8 @@ SHIPPED = "tiny"
 SHIPPED_FILE = "tiny.npz"
 
 
-@dataclass(frozen=True)
-class TinyModel:
-    """A decoder-only transformer exactly as the pipeline lesson runs it, with its tokenizer.
+class TinyModel(NamedTuple):
+    """A decoder-only transformer exactly as the pipeline lesson runs it, with its tokenizer (immutable).
 
     ``config`` is the whole JSON record of the model file (sizes, tokenizer, training
     command, loss curve, corpus checksum); ``source`` says where it came from
@@ -47,7 +47,7 @@ class TinyModel:
     heads: int
     context: int
     eps: float = 1e-5
-    config: dict[str, Any] = field(default_factory=dict)
+    config: Mapping[str, Any] = MappingProxyType({})
     source: str = ""
 
     @property

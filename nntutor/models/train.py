@@ -173,3 +173,29 @@ def train(settings: Settings, *, command: str = "", on_step: Callable[[Progress]
     config = config_for(settings, command, losses, seconds)
     model = TinyModel(from_parameters(params, layers), tokenizer, heads, settings.context, config=config, source="trained")
     return Result(model, losses, interrupted, seconds)
+
+
+MODEL_FILENAME = "model.npz"
+
+
+def default_output() -> str:
+    """Where ``nntutor train`` writes without ``-o``: ``model.npz`` in the data folder."""
+    from nntutor.study.datadir import data_dir
+
+    return str(data_dir() / MODEL_FILENAME)
+
+
+FLAGS = (
+    ("seed", "--seed"), ("steps", "--steps"), ("batch_size", "--batch-size"), ("lr", "--lr"),
+    ("weight_decay", "--weight-decay"), ("d_model", "--d-model"), ("layers", "--layers"),
+    ("heads", "--heads"), ("context", "--context"),
+)
+
+
+def command_line(settings: Settings) -> str:
+    """The command that trains exactly this model again, every setting spelled out.
+
+    >>> command_line(Settings())
+    'nntutor train --seed 18 --steps 1200 --batch-size 16 --lr 0.003 --weight-decay 0.01 --d-model 32 --layers 2 --heads 2 --context 32'
+    """
+    return " ".join(["nntutor train", *(f"{flag} {getattr(settings, key)!r}" for key, flag in FLAGS)])
