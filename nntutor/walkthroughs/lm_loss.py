@@ -220,10 +220,12 @@ def _gradient_step(ctx: Context, trace: Trace, s: Scored, r: LMLoss) -> None:
 def _held_out_step(ctx: Context, trace: Trace, s: Scored, o: Scored) -> None:
     n_ = ctx.n
     rows = []
+    # the trained model only: scoring the untrained one too would double the lesson's time, and the
+    # sentence above already shows the two side by side
     for flag, m in (("--model", s), ("--compare", o)):
-        ev = held_out(m.model)
+        ev = held_out(m.model) if m.model.trained else None
         if ev is not None:
-            rows.append((f"{flag} {m.model.name} ({_label(m)})", ev.accuracy, ev.perplexity, ev.count))
+            rows.append((f"{flag} {m.model.name}", ev.accuracy, ev.perplexity, ev.count))
     if not rows:
         return
     first = rows[0]
@@ -234,7 +236,8 @@ def _held_out_step(ctx: Context, trace: Trace, s: Scored, o: Scored) -> None:
             formula_text="accuracy = share of determined positions where the top token is the target;  perplexity = e^(mean loss)",
             values=[Value("held_out", Table(("model", "top-1 accuracy", "perplexity", "determined positions"), tuple(rows)),
                           label="held-out sentences of the corpus's patterns")],
-            worked=[f"{first[0]}: {100 * first[1]:.1f}% of {first[3]} determined positions right, perplexity {n_(first[2])}"],
+            worked=[f"{first[0]}: {100 * first[1]:.1f}% of {first[3]} determined positions right (where the grammar "
+                    f"allows one next token), perplexity {n_(first[2])} against the uniform {len(s.model.vocab)}"],
             why="A low loss on training text could be memorising; sentences held out of training test "
             "whether the model learned the patterns.",
         )
