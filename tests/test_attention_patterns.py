@@ -34,6 +34,10 @@ def test_measures_by_hand():
     first = np.zeros((4, 4))
     first[:, 0] = 1
     assert describe(head_stats(first)) == ("first token", 1.0)
+    # every later query looks back at key 1 (a subject): key 1 gets 1 from rows 2 and 3
+    subject = np.array([[1, 0, 0, 0], [0.5, 0.5, 0, 0], [0, 1, 0, 0], [0, 1, 0, 0]], dtype=float)
+    s = head_stats(subject)
+    assert (s.key, s.key_weight) == (1, 1.0) and describe(s) == ("one token", 1.0)
 
 
 def test_lesson_descriptions_follow_the_numbers():
@@ -43,9 +47,14 @@ def test_lesson_descriptions_follow_the_numbers():
         for h, row in enumerate(rows):
             weights = trace.step(f"layer-{k + 1}").value(f"head-{h + 1}").data
             s = head_stats(weights)
-            assert row[1:5] == (s.previous, s.first, s.itself, s.spread)
+            assert row[1:4] == (s.previous, s.first, s.itself) and row[5] == s.spread
             habit, value = describe(s)
-            assert (habit in row[5]) if habit != "mixed" else ("no clear habit" in row[5])
+            if habit == "mixed":
+                assert "no clear habit" in row[6]
+            elif habit == "one token":
+                assert f"look back at {s.key} " in row[6] and f"({value:.2f} on average)" in row[6]
+            else:
+                assert habit in row[6]
             assert trace.outputs["previous"][k, h] == s.previous
 
 

@@ -5,6 +5,9 @@ queries i = 1…n−1 (query 0 can only see itself, so it says nothing):
 
     itself    = mean Aᵢᵢ            previous = mean Aᵢ,ᵢ₋₁
     first     = mean Aᵢ₀            spread   = mean of e^(entropy of row i) / (i + 1)
+    one key   = the key j whose mean weight from the later queries, mean over i > j of Aᵢⱼ,
+                is largest (a head that keeps looking back at one token, e.g. a sentence's
+                subject); only keys at least two queries look back at (j ≤ n − 3) count
 
 ``spread`` is 1 for a head that spreads its weight evenly over everything it
 may see and near 1/(i + 1) for one that looks at a single key. The measure
@@ -17,6 +20,8 @@ clearly dominates (≥ :data:`CLEAR`); otherwise the head is called mixed.
 (0.9, 0.6, 0.0)
 >>> describe(s)
 ('previous token', 0.9)
+>>> s.key, round(s.key_weight, 4)   # key 0: (1 + 0.2) / 2 from queries 1 and 2 (key 1: one query only)
+(0, 0.6)
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from typing import NamedTuple
 import numpy as np
 
 CLEAR = 0.5  # a habit is named only when at least half the weight goes there on average
-HABITS = ("previous token", "first token", "itself")
+HABITS = ("previous token", "first token", "itself", "one token")
 
 
 class HeadStats(NamedTuple):
@@ -37,6 +42,8 @@ class HeadStats(NamedTuple):
     first: float
     spread: float
     queries: int  # how many queries were averaged (n − 1)
+    key: int  # the key the later queries give the most weight on average (0 … n − 3: two queries at least)
+    key_weight: float  # that average, mean over i > key of A[i, key]
 
 
 def head_stats(weights) -> HeadStats:
@@ -53,14 +60,18 @@ def head_stats(weights) -> HeadStats:
         logs = np.where(A > 0, np.log(np.where(A > 0, A, 1.0)), 0.0)
     entropy = -(A * logs).sum(axis=1)
     spread = float((np.exp(entropy[rows]) / (rows + 1)).mean())
-    return HeadStats(itself, previous, first, spread, n - 1)
+    # keys seen by at least two later queries (one query's weight is not a habit); key 0 when n = 2
+    from_later = np.array([A[j + 1 :, j].mean() for j in range(max(1, n - 2))])
+    key = int(np.argmax(from_later))
+    return HeadStats(itself, previous, first, spread, n - 1, key, float(from_later[key]))
 
 
 def describe(s: HeadStats) -> tuple[str, float]:
     """The head's habit and its measured weight, e.g. ``('previous token', 0.9)``; ``('mixed', largest)`` when none is clear.
 
-    Ties go to the earlier of :data:`HABITS`.
+    ``one token`` is :attr:`HeadStats.key` (key 0 is the first token, counted as that). Ties go
+    to the earlier of :data:`HABITS`.
     """
-    values = (s.previous, s.first, s.itself)
+    values = (s.previous, s.first, s.itself, s.key_weight if s.key > 0 else 0.0)
     best = int(np.argmax(values))
     return (HABITS[best], values[best]) if values[best] >= CLEAR else ("mixed", values[best])

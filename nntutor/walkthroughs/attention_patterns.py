@@ -47,10 +47,17 @@ def check(args: Args) -> Inputs:
     return Inputs(model, text, tuple(tokens), ids)
 
 
-def _words(s: HeadStats) -> str:
+def _habit(s: HeadStats, tokens) -> str:
+    habit, _ = describe(s)
+    return f"token {s.key} {tokens[s.key]!r}" if habit == "one token" else habit
+
+
+def _words(s: HeadStats, tokens) -> str:
     habit, value = describe(s)
     if habit == "mixed":
         return f"no clear habit (largest average {value:.2f} < {CLEAR})"
+    if habit == "one token":
+        return f"the later tokens look back at {s.key} {tokens[s.key]!r} ({value:.2f} on average)"
     return f"mostly the {habit} ({value:.2f} on average)" if habit != "itself" else f"mostly itself ({value:.2f} on average)"
 
 
@@ -67,8 +74,9 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
         weights = b.mha.weights
         stats = [head_stats(w) for w in weights]
         all_stats.append(stats)
-        table = Table(("head", "previous", "first", "itself", "spread", "what the numbers say"), tuple(
-            (h + 1, s.previous, s.first, s.itself, s.spread, _words(s)) for h, s in enumerate(stats)
+        table = Table(("head", "previous", "first", "itself", "one token", "spread", "what the numbers say"), tuple(
+            (h + 1, s.previous, s.first, s.itself, f"{s.key_weight:.2f} on {s.key}", s.spread, _words(s, inputs.tokens))
+            for h, s in enumerate(stats)
         ))
         h0 = stats[0]
         w0 = weights[0]
@@ -76,6 +84,8 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
             "head 1, previous token: (" + " + ".join(n_(w0[i, i - 1]) for i in range(1, min(n, 5)))
             + (" + …" if n > 5 else "") + f") / {n - 1} = {n_(h0.previous)}",
             f"head 1, first token: mean of column 0 over rows 1…{n - 1} = {n_(h0.first)}; itself: mean of the diagonal = {n_(h0.itself)}",
+            f"head 1, one token: column {h0.key} ({inputs.tokens[h0.key]!r}) gets the most from the rows below it, "
+            f"mean of A[{h0.key + 1}…{n - 1}, {h0.key}] = {n_(h0.key_weight)}",
         ]
         if k == 0:
             worked.insert(0, f"model {model.name}: {model.about}")
@@ -93,22 +103,23 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
                 worked=worked,
                 why=("Row 0 is left out of the averages: it can only see itself. Spread is e^(entropy) "
                      "of a row over the number of keys it may see: 1 when the weight is even, small when "
-                     "one key takes it all." if k == 0 else "The same measures, one layer up: its inputs "
+                     "one key takes it all. 'One token' finds a head that keeps looking back at one "
+                     "position, whatever it is." if k == 0 else "The same measures, one layer up: its inputs "
                      "already carry what the first layer gathered.") + (see("attention", "multi-head") if k == 0 else ""),
             )
         )
     flat = [(k + 1, h + 1, s) for k, stats in enumerate(all_stats) for h, s in enumerate(stats)]
     summary = Table(("layer", "head", "habit", "average weight"), tuple(
-        (k, h, describe(s)[0], describe(s)[1]) for k, h, s in flat
+        (k, h, _habit(s, inputs.tokens), describe(s)[1]) for k, h, s in flat
     ))
     clear = [(k, h, s) for k, h, s in flat if describe(s)[0] != "mixed"]
     trace.add(
         Step(
             id="summary",
             title=f"Every head: {len(clear)} of {len(flat)} with a clear habit",
-            formula_text=f"habit = the largest of previous, first, itself, when it is at least {CLEAR}",
+            formula_text=f"habit = the largest of previous, first, itself and one token, when it is at least {CLEAR}",
             values=[Value("summary", summary, label="each head's habit, measured on this text")],
-            worked=[f"layer {k}, head {h}: {_words(s)}" for k, h, s in flat[:6]],
+            worked=[f"layer {k}, head {h}: {_words(s, inputs.tokens)}" for k, h, s in flat[:6]],
             why="These are measurements on one text: try another --text, and --model random to see "
             "what an untrained model's heads do." + see("pipeline", "generate"),
         )
@@ -117,7 +128,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
         "previous": np.array([[s.previous for s in stats] for stats in all_stats]),
         "first": np.array([[s.first for s in stats] for stats in all_stats]),
         "itself": np.array([[s.itself for s in stats] for stats in all_stats]),
-        "habits": [f"layer {k} head {h}: {describe(s)[0]}" for k, h, s in flat],
+        "habits": [f"layer {k} head {h}: {_habit(s, inputs.tokens)}" for k, h, s in flat],
     }
     return trace
 
