@@ -24,8 +24,10 @@ HuggingFace ``tokenizers``; 6, one training step of the tiny model in NumPy
 against the same step in PyTorch (``train_step.py``: same batch, float64, one
 thread each; each side times its own steps, so importing torch is not counted);
 7, ``nntutor train`` with the shipped settings, next to PyTorch running as many
-steps (a whole process each, for scale: the target is about a minute). The
-attention and backprop lessons were rows 2 and 3 before every lesson had a row:
+steps (a whole process each, for scale: the target is about a minute); 8,
+generating 256 tokens with the KV cache against recomputing the whole sequence
+for every token (``generate_cache.py``: the same tokens, each side timed inside).
+The attention and backprop lessons were rows 2 and 3 before every lesson had a row:
 ``--rows 2`` and ``--rows 3`` still select them.
 
 nntutor runs as the ``nntutor`` command pip installs (a copy of that
@@ -372,6 +374,16 @@ def build(args: argparse.Namespace, repo: Path, work: Path, env: dict[str, str])
         Row("7", f"`nntutor train --steps {train_steps}` (the shipped settings), whole command", "train", "train-torch",
             f"PyTorch: {train_steps} steps of the same model, whole process", skip=None if has_torch else "PyTorch is not installed"),
     ]
+    # 8: generation with the KV cache against recomputing the whole sequence for every token
+    # (d_model 64, 256 new tokens), each side timing its own tokens; the target: at least 4× faster.
+    gen_flags = ["--tokens", "32"] if args.quick else ["--tokens", "256"]
+    commands["gen-cache"] = Command("gen-cache", [*py, str(HERE / "generate_cache.py"), "--mode", "cache", *gen_flags], inner=True)
+    commands["gen-recompute"] = Command(
+        "gen-recompute", [*py, str(HERE / "generate_cache.py"), "--mode", "recompute", *gen_flags], inner=True
+    )
+    rows.append(Row("8", f"generating {gen_flags[1]} tokens with the KV cache (d 64, 2 layers, 4 heads), seconds per token",
+                    "gen-cache", "gen-recompute", "recomputing the whole sequence for every token (the same tokens)",
+                    wall_target=0.25))
     return rows, commands
 
 
