@@ -131,9 +131,11 @@ def _loss_step(ctx: Context, trace: Trace, s: Scored, r: LMLoss, o: Scored, q: L
     sc = r.scored
     z = sc.logits[i]
     t = int(r.targets[i])
+    top = float(z.max())
+    total = float(np.exp(z - top).sum())
     worked = [
-        f"position {i}: p[{vocab[t]!r}] = e^z / Σ e^z over the {len(vocab)} logits = {n_(p[i])}; "
-        f"−ln {n_(p[i])} = {n_(losses[i])} (the costliest position)",
+        f"position {i} (the costliest): p[{vocab[t]!r}] = e^(z − max z) / Σ e^(z − max z) over the {len(vocab)} logits "
+        f"= e^({n_(z[t])} − {ctx.f(top)}) / {n_(total)} = {n_(p[i])}; −ln {n_(p[i])} = {n_(losses[i])}",
         f"top token there: {vocab[int(np.argmax(z))]!r} with p = {n_(sc.probs[i].max())}",
     ]
     if not same:
