@@ -181,3 +181,21 @@ def test_lesson_default_against_torch_on_the_trained_model(torch):
     seq = prompt.tolist() + new
     full = np.stack([oracle.logits(seq[:m]).numpy() for m in range(len(prompt), len(seq))])
     np.testing.assert_allclose(trace.outputs["logits"], full, rtol=0, atol=1e-10)
+
+
+def test_an_unreadable_model_file_is_exit_1_and_one_line(run_cli, monkeypatch, tmp_path):
+    # (running as root, a file without read permission is still readable: the I/O error is simulated)
+    from nntutor.models import model as model_module
+    from nntutor.models.modelfile import ModelFileUnreadable
+
+    path = tmp_path / "m.npz"
+    path.write_bytes(b"x")
+
+    def unreadable(name):
+        raise ModelFileUnreadable(str(name), "cannot be read (Permission denied)")
+
+    monkeypatch.setattr(model_module, "load_model", unreadable)
+    result = run_cli("lesson", "generate", "--model", str(path))
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--model" in lines[0] and "Permission denied" in lines[0], result.stderr
