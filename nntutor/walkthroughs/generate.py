@@ -138,9 +138,8 @@ def _prompt_step(ctx: Context, trace: Trace, inputs: Inputs) -> None:
         title=f"The prompt: {len(inputs.tokens)} tokens; the model: {model.layers} layers of {model.heads} heads",
         formula_text="ids = the prompt's tokens, looked up in the model's vocabulary",
         values=[Value("prompt_tokens", list(inputs.tokens), label="the prompt as tokens")],
-        worked=["ids: " + ", ".join(str(int(i)) for i in inputs.ids), f"model {model.name}: {model.about}", model.shape_words],
-        why="Generation starts from the prompt's ids; everything after is the model predicting and appending."
-        + see("pipeline", "bpe"),
+        worked=["ids: " + ", ".join(str(int(i)) for i in inputs.ids) + f"; model {model.name}: {model.about}", model.shape_words],
+        why="Everything after the prompt is the model predicting and appending." + see("pipeline"),
     )
     for i, t in enumerate(inputs.tokens):
         if inputs.unknown[i]:
@@ -163,9 +162,8 @@ def _prefill_step(ctx: Context, trace: Trace, inputs: Inputs, g: Generation) -> 
                 f"{dh}·i … {dh}·i + {dh - 1}); {2 * model.layers * n * d} numbers in all",
                 f"new token 1 = {_choice_words(ctx, g.first, model.vocab)}",
             ],
-            why="The prompt goes through the model once, all positions at once, as in the pipeline "
-            "lesson; its keys and values are kept for the tokens that follow."
-            + see("pipeline", "attention"),
+            why="The prompt goes through the model once, all positions at once (as in the pipeline "
+            "lesson); its keys and values are kept." + see("attention"),
         )
     )
 
@@ -215,10 +213,8 @@ def _first_step(ctx: Context, trace: Trace, inputs: Inputs, g: Generation) -> No
                 f"out = Σ aᵢ·vᵢ = [{', '.join(n_(x) for x in head.output[0][:4])}{', …' if dh > 4 else ''}]",
                 f"the cache of every layer grows from {m - 1} to {m} rows; new token 2 = {_choice_words(ctx, s.sampling, vocab)}",
             ],
-            why="Only the new position is computed: its query meets the cached keys (its own key "
-            "included, appended first), and its attention output, the FFN and the unembedding are "
-            "one row each. The earlier rows of every layer are not touched."
-            + see("attention", "multi-head", "next-token"),
+            why="Only the new position is computed: its query meets the cached keys (its own "
+            "appended first); the FFN and the unembedding are one row each." + see("multi-head", "next-token"),
         )
     )
 
@@ -256,12 +252,12 @@ def _proof_step(ctx: Context, trace: Trace, inputs: Inputs, g: Generation, error
         title=f"The cache changes nothing: largest |Δ logit| = {worst:.1e}",
         formula_text="Δ = logits with the cache − logits of the whole sequence recomputed (no cache), every new token",
         values=[
-            Value("errors", errors, label="largest |Δ| over the vocabulary, for each new token",
+            Value("|Δ|", errors, label="largest |Δ| over the vocabulary, for each new token",
                   cols=tuple(f"{j + 1} {vocab[int(t)]}" for j, t in enumerate(g.tokens))),
         ],
         worked=[
-            f"recomputing: new token j runs all {g.prompt.size} + j − 1 positions through every layer again and keeps the last row",
-            f"largest difference over all {g.tokens.size} tokens × {len(vocab)} logits = {worst:.3g}"
+            f"recomputing, new token j runs all {g.prompt.size} + j − 1 positions through the model again; the largest "
+            f"difference over all {g.tokens.size} tokens × {len(vocab)} logits = {worst:.3g}"
             + (f" ≤ {TOLERANCE:g}: the same numbers, up to the order of float64 additions" if worst <= TOLERANCE else ""),
         ],
         why="The cache is not an approximation: it holds exactly the keys and values a full pass "
@@ -277,7 +273,7 @@ def _cost_step(ctx: Context, trace: Trace, inputs: Inputs, g: Generation) -> Non
     d, f, L, V = model.d_model, model.d_ff, model.layers, len(model.vocab)
     end = g.sequence.size
     limit = model.context or max(end, 64)
-    lengths = sorted({1, 2, 4, 8, 16, 32, 64, 128, 256, g.prompt.size + 1, end} & set(range(1, limit + 1)))
+    lengths = sorted({1, 8, 32, 64, 256, g.prompt.size + 1, end} & set(range(1, limit + 1)))
     cost = cost_table(lengths, d=d, d_ff=f, layers=L, vocab=V)
     table = Table(
         ("sequence length m", "with the cache", "without", "without ÷ with"),
@@ -297,10 +293,9 @@ def _cost_step(ctx: Context, trace: Trace, inputs: Inputs, g: Generation) -> Non
                 f"m = {m}, without: {L}·(4·{m}·{d}² + 2·{m}²·{d} + 2·{m}·{d}·{f}) + {d}·{V} = {last.without_cache:,} "
                 f"({last.ratio:.1f}× as many)",
             ],
-            why="With the cache a token pays for its own projections and FFN (fixed) plus one score and one "
-            "weighted value per cached key (growing like m). Without it every position is projected again "
-            "and the score matrix is m × m (growing like m²). The price is memory: 2·L·m·d cached numbers."
-            + see("attention-cost"),
+            why="With the cache a token pays for its own projections and FFN plus one score and one "
+            "weighted value per cached key (growing like m); without it every position is projected again "
+            "and the scores are m × m (like m²). The price: 2·L·m·d cached numbers." + see("attention-cost"),
         )
     )
 
