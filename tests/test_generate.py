@@ -86,6 +86,19 @@ def test_lesson_default_shapes_and_outputs():
     assert out["tokens"] == [vocab[int(np.argmax(z))] for z in out["logits"]]
 
 
+def test_full_shows_every_step_the_default_summarises():
+    from nntutor.catalog.run import run_lesson as run_with
+
+    short = run(tokens="4")
+    assert [s.id for s in short.steps] == ["prompt", "prefill", "step-1", "steps", "proof", "cost"]
+    full = run_with(load_lesson("generate"), {"tokens": "4"}, full=True)
+    assert [s.id for s in full.steps] == ["prompt", "prefill", "step-1", "step-2", "step-3", "proof", "cost"]
+    # the summary table and the full steps say the same: token fed, cache length, next token
+    for row, j in zip(short.step("steps").value("steps").data.rows, (2, 3), strict=True):
+        step = full.step(f"step-{j}")
+        assert row[2] in step.title and step.value("heads").data.rows[0][2] == row[3]
+
+
 def test_sampled_tokens_follow_the_draws():
     trace = run(sample=True, seed="4", top_p="1", temperature="1.5")
     us = trace.inputs["u"]

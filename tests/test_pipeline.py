@@ -25,13 +25,13 @@ from nntutor.core.softmax import softmax
 DEFAULT_TEXT = "Was the bank flooded?"
 
 
-def run(**flags):
+def run(full=False, **flags):
     """The lesson with the random model (its weights drawn from --seed) on DEFAULT_TEXT unless told otherwise."""
     flags = {"model": "random", "text": DEFAULT_TEXT, **flags}
     raw = {k.replace("_", "-"): v for k, v in flags.items()}
     if raw.get("sample") is not None:
         raw["sample"] = bool(raw["sample"])
-    return run_lesson(load_lesson("pipeline"), raw)
+    return run_lesson(load_lesson("pipeline"), raw, full=full)
 
 
 # ----------------------------------------------------------------- hand-worked
@@ -158,11 +158,15 @@ CONFIGS = [
 
 @pytest.mark.parametrize("flags", CONFIGS)
 def test_trace_equals_cores_composed_by_hand(flags):
-    trace = run(**flags)
+    trace = run(full=True, **flags)  # --full: every block's output is shown
     tokens, ids, states, h, logits, probs = compose(trace)
     assert trace.outputs["tokens"] == tokens
     assert trace.outputs["ids"] == ids
     np.testing.assert_array_equal(trace.step("positions").value("x0").data, states[0])
+    for k in range(trace.inputs["layers"]):
+        np.testing.assert_array_equal(trace.step(f"block-{k + 1}").value("y").data, states[k + 1])
+    with pytest.raises(KeyError):  # the default run summarises each block to the last token's weights
+        run(**flags).step("block-1").value("y")
     np.testing.assert_array_equal(trace.step("final").value("h").data, h)
     np.testing.assert_allclose(trace.step("unembed").value("logits").data, logits, rtol=0, atol=1e-14)
     np.testing.assert_allclose(trace.outputs["probs"], probs, rtol=0, atol=1e-15)
@@ -260,8 +264,10 @@ def torch_pipeline(torch, inputs, ids):
 @pytest.mark.oracle
 @pytest.mark.parametrize("flags", CONFIGS + [{"layers": "8", "d_model": "8", "heads": "8", "seed": "99"}])
 def test_matches_torch(torch, flags):
-    trace = run(**flags)
+    trace = run(full=True, **flags)
     outs, h, logits, probs = torch_pipeline(torch, trace.inputs, trace.outputs["ids"])
+    for k, y in enumerate(outs):
+        np.testing.assert_allclose(trace.step(f"block-{k + 1}").value("y").data, y, rtol=0, atol=1e-10)
     np.testing.assert_allclose(trace.step("final").value("h").data, h, rtol=0, atol=1e-10)
     np.testing.assert_allclose(trace.step("unembed").value("logits").data, logits, rtol=0, atol=1e-10)
     np.testing.assert_allclose(trace.outputs["probs"], probs, rtol=0, atol=1e-10)

@@ -105,7 +105,10 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
     _prefill_step(ctx, trace, inputs, g)
     if g.steps:
         _first_step(ctx, trace, inputs, g)
-    if len(g.steps) > 1:
+    if len(g.steps) > 1 and ctx.full:  # --full: every step as the first one
+        for j in range(1, len(g.steps)):
+            _first_step(ctx, trace, inputs, g, j)
+    elif len(g.steps) > 1:
         _other_steps(ctx, trace, inputs, g)
     _proof_step(ctx, trace, inputs, g, errors)
     _cost_step(ctx, trace, inputs, g)
@@ -168,11 +171,12 @@ def _prefill_step(ctx: Context, trace: Trace, inputs: Inputs, g: Generation) -> 
     )
 
 
-def _first_step(ctx: Context, trace: Trace, inputs: Inputs, g: Generation) -> None:
+def _first_step(ctx: Context, trace: Trace, inputs: Inputs, g: Generation, number: int = 0) -> None:
+    """Decode step ``number`` (0: the first) in full: layer 1, head 1 worked out, every head summarised."""
     n_ = ctx.n
     model = inputs.model
     vocab = model.vocab
-    s = g.steps[0]
+    s = g.steps[number]
     layer = s.layers[0]
     head = layer.heads[0]
     dh = head.q.shape[1]
@@ -194,8 +198,8 @@ def _first_step(ctx: Context, trace: Trace, inputs: Inputs, g: Generation) -> No
     )
     trace.add(
         Step(
-            id="step-1",
-            title=f"Feed new token 1, {fed!r} (position {pos}): one row per layer",
+            id=f"step-{number + 1}",
+            title=f"Feed new token {number + 1}, {fed!r} (position {pos}): one row per layer",
             formula_text="q, k, v = LN₁(x)·W_Q, ·W_K, ·W_V (one row);  K ← [K; k], V ← [V; v];  "
             "a = softmax(K·q / √d_head);  out = a·V",
             values=[
@@ -211,9 +215,9 @@ def _first_step(ctx: Context, trace: Trace, inputs: Inputs, g: Generation) -> No
                 + f"; ÷ √{dh} = {n_(head.scaled()[0, j])}",
                 f"softmax over the {m} scores: the most weight, {n_(weights[top])}, on position {top} ({seq[top]!r}); "
                 f"out = Σ aᵢ·vᵢ = [{', '.join(n_(x) for x in head.output[0][:4])}{', …' if dh > 4 else ''}]",
-                f"the cache of every layer grows from {m - 1} to {m} rows; new token 2 = {_choice_words(ctx, s.sampling, vocab)}",
+                f"the cache of every layer grows from {m - 1} to {m} rows; new token {number + 2} = {_choice_words(ctx, s.sampling, vocab)}",
             ],
-            why="Only the new position is computed: its query meets the cached keys (its own "
+            why="" if number else "Only the new position is computed: its query meets the cached keys (its own "
             "appended first); the FFN and the unembedding are one row each." + see("multi-head", "next-token"),
         )
     )

@@ -195,7 +195,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
     _ids_step(ctx, trace, vocab, tokens, ids, unknown, tokenizer)
     _positions_step(ctx, trace, inputs, r, rows, feats, tokens)
     for k in range(layers):
-        _block_step(ctx, trace, r, k, heads, tokens)
+        _block_step(ctx, trace, r, k, heads, tokens, feats)
     _final_norm_step(ctx, trace, r, rows, feats, tokens)
     _unembed_step(ctx, trace, r, vocab, feats)
     _softmax_step(ctx, trace, r, vocab)
@@ -306,7 +306,7 @@ def _positions_step(ctx, trace: Trace, inputs: Inputs, r: Forward, rows, feats, 
     )
 
 
-def _block_step(ctx, trace: Trace, r: Forward, k: int, heads: int, tokens) -> None:
+def _block_step(ctx, trace: Trace, r: Forward, k: int, heads: int, tokens, feats) -> None:
     n, f = ctx.n, ctx.f
     b = r.blocks[k]
     L = len(r.blocks)
@@ -321,6 +321,16 @@ def _block_step(ctx, trace: Trace, r: Forward, k: int, heads: int, tokens) -> No
         f"{x_out}[{last}, d0] = {x_in}[{last}, d0] + MHA + FFN = {n(b.x[last, 0])} + {f(b.mha.output[last, 0])} + "
         f"{f(b.ffn.y[last, 0])} = {n(b.y[last, 0])}; |{x_in}[{last}]| = {n(before)} → |{x_out}[{last}]| = {n(after)}",
     ]
+    positions = tuple(f"{i} {t}" for i, t in enumerate(tokens))
+    values = [Value("attention_weights", weights[:, last, :], label="the last token's attention weights, one row per head",
+                    rows=tuple(f"head {h + 1}" for h in range(heads)), cols=positions, heat=True)]
+    if ctx.full:  # --full: every position's weights and the block's two outputs, as in transformer-block
+        values += [
+            Value("all_weights", weights, label=f"every position's attention weights ({heads}×{len(tokens)}×{len(tokens)}, one matrix per head)",
+                  rows=positions, cols=positions, heat=True),
+            Value("after_attention", b.after_attention, label=f"h = {x_in} + MHA(LN₁({x_in}))", rows=positions, cols=feats),
+            Value("y", b.y, label=f"{x_out} = h + FFN(LN₂(h)) ({shape_text(b.y)})", rows=positions, cols=feats),
+        ]
     why = ""
     if k == 0:
         why = ("Each block lets every token gather from the tokens before it (causal attention), then "
@@ -331,10 +341,7 @@ def _block_step(ctx, trace: Trace, r: Forward, k: int, heads: int, tokens) -> No
             id=f"block-{k + 1}",
             title=f"Block {k + 1} of {L}: pre-norm, causal, {heads} heads, d_ff = {b.ffn.hidden.shape[1]} ({shape_text(b.y)})",
             formula_text=f"h = {x_in} + MHA(LN₁({x_in})),  {x_out} = h + FFN(LN₂(h))   (position p sees 0…p)",
-            values=[
-                Value("attention_weights", weights[:, last, :], label="the last token's attention weights, one row per head",
-                      rows=tuple(f"head {h + 1}" for h in range(heads)), cols=tuple(f"{i} {t}" for i, t in enumerate(tokens)), heat=True),
-            ],
+            values=values,
             worked=worked,
             why=why,
         )
