@@ -39,10 +39,12 @@ def test_first_adamw_step_by_hand():
     np.testing.assert_allclose(u.new, p * (1 - lr * lam) - lr * g / (np.abs(g) + 1e-8), rtol=0, atol=1e-15)
     assert s.adam.updates["block0.bq"].decay == 0.0 and s.adam.updates["block0.ln1_gamma"].decay == 0.0
     assert s.adam.updates["E"].decay == lam
-    rows = trace.step("adamw").value("update").data.rows
-    for row in rows:  # p, g, m, v, step, new p: the table is the same arithmetic
-        assert abs(row[5] - lr * row[2] / (abs(row[2]) + 1e-8)) < 1e-15
-        assert abs(row[6] - (row[1] * (1 - lr * lam) - row[5])) < 1e-15
+    step = trace.step("adamw")
+    rows = step.value("update").data.rows
+    for row, change, new in zip(rows, step.value("step").data, step.value("new p").data, strict=True):
+        # entry, p, g, m, v; then the step and the new value: the same arithmetic by hand
+        assert abs(change - lr * row[2] / (abs(row[2]) + 1e-8)) < 1e-15
+        assert abs(new - (row[1] * (1 - lr * lam) - change)) < 1e-15
 
 
 def test_outputs_and_the_step_goes_downhill():

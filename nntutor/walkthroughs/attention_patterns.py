@@ -18,7 +18,7 @@ from nntutor.core.pipeline import forward
 from nntutor.errors import InputError
 from nntutor.trace import Step, Table, Trace, Value
 from nntutor.walkthroughs._common import Context
-from nntutor.walkthroughs._declare import Args, Input, Walkthrough
+from nntutor.walkthroughs._declare import Args, Input, Target, Walkthrough
 from nntutor.walkthroughs._model import LessonModel, choose
 
 MAX_TOKENS = 64  # a heatmap of more columns cannot be read at 80 columns anyway
@@ -74,8 +74,8 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
         weights = b.mha.weights
         stats = [head_stats(w) for w in weights]
         all_stats.append(stats)
-        table = Table(("head", "previous", "first", "itself", "one token", "spread", "what the numbers say"), tuple(
-            (h + 1, s.previous, s.first, s.itself, f"{s.key_weight:.2f} on {s.key}", s.spread, _words(s, inputs.tokens))
+        table = Table(("head", "first", "itself", "one token", "spread", "what the numbers say"), tuple(
+            (h + 1, s.first, s.itself, f"{s.key_weight:.2f} on {s.key}", s.spread, _words(s, inputs.tokens))
             for h, s in enumerate(stats)
         ))
         h0 = stats[0]
@@ -98,7 +98,9 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
                     *(Value(f"head-{h + 1}", weights[h], label=f"layer {k + 1}, head {h + 1}: row = the token looking, "
                             "column = the position it looks at", rows=labels, cols=positions, heat=True)
                       for h in range(model.heads)),
-                    Value("habits", table, label=f"layer {k + 1}: where each head's weight goes, on average"),
+                    Value("previous", np.array([s.previous for s in stats]), label=f"layer {k + 1}: average weight on the previous token",
+                          cols=tuple(f"head {h + 1}" for h in range(model.heads))),
+                    Value("habits", table, label=f"layer {k + 1}: the other measures, and what they say"),
                 ],
                 worked=worked,
                 why=("Row 0 is left out of the averages: it can only see itself. Spread is e^(entropy) "
@@ -141,5 +143,7 @@ WALKTHROUGH = Walkthrough(
         "text": Input("text"),
         "seed": Input("integer", minimum=0),
     },
+    # the previous-token weight of layer 1's heads, from their heatmaps (a mean of n − 1 cells)
+    targets=(Target("layer-1", "previous", uses=("layer-1.head-1", "layer-1.head-2"), symbol="previous"),),
     keep=("model", "text"),
 )

@@ -23,7 +23,7 @@ from nntutor.core.sampling import rank
 from nntutor.errors import InputError
 from nntutor.trace import Step, Table, Trace, Value
 from nntutor.walkthroughs._common import Context, dot_worked, index_labels
-from nntutor.walkthroughs._declare import Args, Input, Walkthrough
+from nntutor.walkthroughs._declare import Args, Input, Target, Walkthrough
 from nntutor.walkthroughs._model import LessonModel, choose
 
 MAX_NEW = 64
@@ -280,8 +280,8 @@ def _cost_step(ctx: Context, trace: Trace, inputs: Inputs, g: Generation) -> Non
     lengths = sorted({1, 8, 32, 64, 256, g.prompt.size + 1, end} & set(range(1, limit + 1)))
     cost = cost_table(lengths, d=d, d_ff=f, layers=L, vocab=V)
     table = Table(
-        ("sequence length m", "with the cache", "without", "without ÷ with"),
-        tuple((r.cached, r.with_cache, r.without_cache, f"{r.ratio:.1f}×") for r in cost),
+        ("sequence length m", "with the cache", "without"),
+        tuple((r.cached, r.with_cache, r.without_cache) for r in cost),
     )
     last = cost[-1]
     m = last.cached
@@ -291,7 +291,11 @@ def _cost_step(ctx: Context, trace: Trace, inputs: Inputs, g: Generation) -> Non
             title="What the cache saves: multiply-adds for one new token",
             formula_text=f"with: L·(4d² + 2md + 2d·d_ff) + dV;  without: L·(4md² + 2m²d + 2m·d·d_ff) + dV   "
             f"(L = {L}, d = {d}, d_ff = {f}, V = {V})",
-            values=[Value("cost", table, label="multiply-adds in the matrix products, per new token")],
+            values=[
+                Value("cost", table, label="multiply-adds in the matrix products, per new token"),
+                Value("without ÷ with", np.array([r.ratio for r in cost]), label="how many times as many without the cache",
+                      cols=tuple(f"m = {r.cached}" for r in cost)),
+            ],
             worked=[
                 f"m = {m}, with: {L}·(4·{d}² + 2·{m}·{d} + 2·{d}·{f}) + {d}·{V} = {last.with_cache:,}",
                 f"m = {m}, without: {L}·(4·{m}·{d}² + 2·{m}²·{d} + 2·{m}·{d}·{f}) + {d}·{V} = {last.without_cache:,} "
@@ -317,5 +321,6 @@ WALKTHROUGH = Walkthrough(
         "top-p": Input("scalar", above=0, maximum=1),
         "seed": Input("integer", minimum=0),
     },
+    targets=(Target("cost", "without ÷ with", uses=("cost.cost",), symbol="without ÷ with"),),
     keep=("model", "prompt", "tokens"),
 )

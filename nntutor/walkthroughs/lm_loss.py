@@ -255,6 +255,6 @@ WALKTHROUGH = Walkthrough(
         "text": Input("text"),
         "seed": Input("integer", minimum=0),
     },
-    targets=(Target("mean", "loss", uses=("losses.losses",), symbol="L"),),
+    targets=(Target("mean", "loss", uses=("losses.losses",), symbol="L"), Target("mean", "perplexity", uses=("mean.loss",), symbol="e^L")),
     keep=("model", "compare", "text"),
 )

@@ -19,7 +19,7 @@ from nntutor.core.train_step import TrainStep, train_step
 from nntutor.errors import InputError
 from nntutor.trace import Step, Table, Trace, Value
 from nntutor.walkthroughs._common import Context
-from nntutor.walkthroughs._declare import Args, Input, Walkthrough
+from nntutor.walkthroughs._declare import Args, Input, Target, Walkthrough
 from nntutor.walkthroughs._model import LessonModel, choose
 
 SHOWN_TOKENS = 10  # tokens of each window shown in the batch table
@@ -191,11 +191,8 @@ def _adamw_step(ctx: Context, trace: Trace, inputs: Inputs, s: TrainStep) -> Non
     def cell(a, i):
         return float(np.asarray(a)[i])
 
-    rows = tuple(
-        (str(tuple(int(x) for x in i)) if len(shape) > 1 else str(int(i[0])), cell(u.p, i), cell(u.grad, i),
-         cell(u.m, i), cell(u.v, i), cell(u.update, i), cell(u.new, i))
-        for i in idx
-    )
+    names = tuple(str(tuple(int(x) for x in i)) if len(shape) > 1 else str(int(i[0])) for i in idx)
+    rows = tuple((name, cell(u.p, i), cell(u.grad, i), cell(u.m, i), cell(u.v, i)) for name, i in zip(names, idx, strict=True))
     i0 = idx[0]
     b1, b2 = u.betas
     p, g = cell(u.p, i0), cell(u.grad, i0)
@@ -208,8 +205,11 @@ def _adamw_step(ctx: Context, trace: Trace, inputs: Inputs, s: TrainStep) -> Non
             title=f"AdamW on {pretty(inputs.param)} ({'×'.join(map(str, shape))}), step t = {u.t}",
             formula_text="p ← p·(1 − lr·λ);  m = β₁m + (1−β₁)g;  v = β₂v + (1−β₂)g²;  m̂ = m/(1−β₁ᵗ), v̂ = v/(1−β₂ᵗ);  "
             "p ← p − lr·m̂/(√v̂ + ε)",
-            values=[Value("update", Table(("entry", "p", "g", "m", "v", "step", "new p"), rows),
-                          label=f"the {len(rows)} entries with the largest gradients")],
+            values=[
+                Value("update", Table(("entry", "p", "g", "m", "v"), rows), label=f"the {len(rows)} entries with the largest gradients"),
+                Value("step", np.array([cell(u.update, i) for i in idx]), label="lr·m̂ / (√v̂ + ε) for each", cols=names),
+                Value("new p", np.array([cell(u.new, i) for i in idx]), label="p·(1 − lr·λ) − step", cols=names),
+            ],
             worked=[
                 f"{name}: p = {n_(p)}, g = {g:.6g}; lr = {n_(u.lr)}, {decay_note}, β₁ = {b1:g}, β₂ = {b2:g}, ε = {u.eps:g}",
                 f"decay: {n_(p)}·(1 − {n_(u.lr)}·{n_(u.decay)}) = {cell(u.decayed, i0):.8g}",
@@ -262,5 +262,6 @@ WALKTHROUGH = Walkthrough(
         "param": Input("text"),
         "seed": Input("integer", minimum=0),
     },
+    targets=(Target("adamw", "new p", uses=("adamw.update", "adamw.step", "lr", "weight-decay"), symbol="new p"),),
     keep=("model", "batch-size", "param"),
 )
