@@ -211,8 +211,8 @@ def _adamw_step(ctx: Context, trace: Trace, inputs: Inputs, s: TrainStep) -> Non
                 Value("new p", np.array([cell(u.new, i) for i in idx]), label="p·(1 − lr·λ) − step", cols=names),
             ],
             worked=[
-                f"{name}: p = {n_(p)}, g = {g:.6g}; lr = {n_(u.lr)}, {decay_note}, β₁ = {b1:g}, β₂ = {b2:g}, ε = {u.eps:g}",
-                f"decay: {n_(p)}·(1 − {n_(u.lr)}·{n_(u.decay)}) = {cell(u.decayed, i0):.8g}",
+                f"{name}: p = {p:.8g}, g = {g:.6g}; lr = {n_(u.lr)}, {decay_note}, β₁ = {b1:g}, β₂ = {b2:g}, ε = {u.eps:g}",
+                f"decay: {_g(p, 8)}·(1 − {n_(u.lr)}·{n_(u.decay)}) = {cell(u.decayed, i0):.8g}",
                 f"m = {b1:g}·0 + {1 - b1:.1f}·g = {cell(u.m, i0):.6g};  v = {b2:g}·0 + {1 - b2:.3f}·g² = {cell(u.v, i0):.6g}",
                 f"m̂ = m / (1 − {b1:g}^{u.t}) = m / {u.correction1:.4g} = {cell(u.m_hat, i0):.6g};  "
                 f"v̂ = v / {u.correction2:.4g} = {cell(u.v_hat, i0):.6g}",
