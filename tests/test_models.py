@@ -352,3 +352,12 @@ def test_train_command_on_ctrl_c_writes_the_model_and_exits_130(run_cli, tmp_pat
     assert "Stopped by Ctrl-C after step 2 of 50" in result.stdout
     model = load_model(path)
     assert model.config["training"]["steps_done"] == 2 and len(model.loss_curve) == 2
+
+
+def test_train_flag_defaults_are_the_shipped_settings():
+    import inspect
+
+    from nntutor.cli.train import train as command
+
+    defaults = {name: p.default for name, p in inspect.signature(command).parameters.items() if name != "output"}
+    assert {k: type(getattr(Settings(), k))(v) for k, v in defaults.items()} == Settings()._asdict()
