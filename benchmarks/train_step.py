@@ -31,31 +31,14 @@ import numpy as np  # noqa: E402
 
 
 def numpy_stepper(tokens: np.ndarray, settings):
-    from nntutor.core.lm import (
-        decayed_names,
-        from_parameters,
-        init_weights,
-        lm_backward,
-        lm_loss,
-        parameters,
-    )
-    from nntutor.core.optim import adamw_init, adamw_step
+    """nntutor's own training step (:class:`nntutor.models.train.Stepper`, what ``nntutor train`` runs)."""
+    from nntutor.core.lm import init_weights, parameters
+    from nntutor.models.train import Settings, Stepper
 
     rng = np.random.default_rng(0)
     params = parameters(init_weights(rng, settings.vocab, settings.d_model, settings.layers))
-    state = adamw_init(params)
-    decay = decayed_names(settings.layers)
-
-    def step():
-        nonlocal params, state
-        weights = from_parameters(params, settings.layers)
-        result = lm_loss(tokens, weights, heads=settings.heads)
-        grads = lm_backward(result, weights).grads
-        update = adamw_step(params, grads, state, lr=3e-3, weight_decay=0.01, decay_keys=decay)
-        params, state = update.params, update.state
-        return result.loss
-
-    return step
+    stepper = Stepper(params, Settings(lr=3e-3, weight_decay=0.01, d_model=settings.d_model, layers=settings.layers, heads=settings.heads))
+    return lambda: stepper.step(tokens)
 
 
 def torch_stepper(tokens: np.ndarray, settings):

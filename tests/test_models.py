@@ -9,12 +9,16 @@ Proofs:
 - reproducible: a 25-step retrain with the recorded settings gives the recorded loss
   curve's first 25 losses within 1e-9 (the same arithmetic in the same order: any
   difference is BLAS rounding); the full retrain (slow) reproduces the whole curve
-  within 1e-6 and the same held-out numbers;
+  within 1e-6 and the same held-out numbers. Training amplifies a last-bit change:
+  one rounding difference in a core function grows to about 1e-2 in the batch losses
+  by step 1,200, so when the slow test fails after a change to core arithmetic,
+  retrain the shipped model with the README's command;
 - the tokenizer's merges are subword-nmt's merges on the same training text;
 - oracle (PyTorch float64): the architecture written in PyTorch, loaded with the
   saved weights, gives the same logits at 1e-10; one training step gives the same
   gradients (autograd) at 1e-10 and the same parameters as ``torch.optim.AdamW``
-  (two groups: weight decay on the matrices only) at 1e-12;
+  (two groups: weight decay on the matrices only) at 1e-12 (1e-10 for the key biases,
+  whose gradient is rounding noise: see the test);
 - every kind of bad model file is refused with one line naming the file.
 """
 
@@ -176,7 +180,11 @@ def test_one_training_step_matches_pytorch_adamw(torch, tiny):
               {"params": [tp[k] for k in tp if k not in decay], "weight_decay": 0.0}]
     torch.optim.AdamW(groups, lr=settings.lr).step()
     for name, value in tp.items():
-        np.testing.assert_allclose(step.params[name], value.detach().numpy(), rtol=0, atol=1e-12, err_msg=name)
+        # b_K's gradient is exactly 0 in exact arithmetic (it adds q·b_K to every score of a row,
+        # which the softmax ignores), so both sides hold rounding noise of about 1e-17 there;
+        # AdamW divides it by ε = 1e-8 (√v̂ is far smaller), giving updates of about 1e-12 that differ.
+        tolerance = 1e-10 if name.endswith(".bk") else 1e-12
+        np.testing.assert_allclose(step.params[name], value.detach().numpy(), rtol=0, atol=tolerance, err_msg=name)
     assert max(float(np.abs(step.params[k] - params[k]).max()) for k in params) > settings.lr / 2  # it moved
 
 
@@ -344,3 +352,12 @@ def test_train_command_on_ctrl_c_writes_the_model_and_exits_130(run_cli, tmp_pat
     assert "Stopped by Ctrl-C after step 2 of 50" in result.stdout
     model = load_model(path)
     assert model.config["training"]["steps_done"] == 2 and len(model.loss_curve) == 2
+
+
+def test_train_flag_defaults_are_the_shipped_settings():
+    import inspect
+
+    from nntutor.cli.train import train as command
+
+    defaults = {name: p.default for name, p in inspect.signature(command).parameters.items() if name != "output"}
+    assert {k: type(getattr(Settings(), k))(v) for k, v in defaults.items()} == Settings()._asdict()

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from nntutor.errors import InputError, OutputError
-
-_D = "(default {})"
 
 
 def _opt(flag: str, help_text: str, metavar: str = "N", *extra: str):
@@ -70,7 +69,7 @@ def _output_path(output: str | None) -> str:
 
         path = default_output()
         try:
-            make_data_dir(__import__("pathlib").Path(path).parent)
+            make_data_dir(Path(path).parent)
         except OSError as exc:
             raise OutputError(f"--output: cannot use the data folder ({exc.strerror or exc})") from None
         return path

@@ -138,8 +138,7 @@ def lm_forward(ids, weights: PipelineWeights, *, heads: int, eps: float = EPS) -
         r = transformer_block(x, block, heads=heads, norm="pre", causal=True, eps=eps)
         results.append(r)
         x = r.y
-    p = parameters(weights)
-    final = layer_norm(x, p["final_gamma"], p["final_beta"], eps)
+    final = layer_norm(x, weights.final_gamma, weights.final_beta, eps)  # None: γ = 1, β = 0
     return LMForward(ids, pe, x0, tuple(results), final, final.y @ np.asarray(weights.W_U, dtype=np.float64))
 
 

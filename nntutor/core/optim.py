@@ -41,7 +41,8 @@ class AdamWUpdate(NamedTuple):
 
     ``decayed`` = p·(1 − lr·λ); ``m``, ``v`` the new moments; ``m_hat``, ``v_hat``
     their bias-corrected values; ``update`` = lr·m̂/(√v̂ + ε); ``new`` = decayed − update.
-    ``t`` is the step number (1 for the first step), ``decay`` the λ used for this array.
+    ``t`` is the step number (1 for the first step), ``decay`` the λ used for this array
+    (one number, or one per element when several parameters are updated as one array).
     """
 
     p: np.ndarray
@@ -50,7 +51,7 @@ class AdamWUpdate(NamedTuple):
     lr: float
     betas: tuple[float, float]
     eps: float
-    decay: float
+    decay: float | np.ndarray
     decayed: np.ndarray
     m: np.ndarray
     v: np.ndarray
@@ -72,9 +73,14 @@ def adamw_update(
     lr: float,
     betas: tuple[float, float] = BETAS,
     eps: float = EPS,
-    weight_decay: float = WEIGHT_DECAY,
+    weight_decay: float | np.ndarray = WEIGHT_DECAY,
 ) -> AdamWUpdate:
-    """One AdamW step on one array: ``m`` and ``v`` are the moments after step t − 1 (zeros at t = 1)."""
+    """One AdamW step on one array: ``m`` and ``v`` are the moments after step t − 1 (zeros at t = 1).
+
+    ``weight_decay`` may be an array of the parameter's shape: each element's own λ.
+    Every operation is element by element, so updating several parameters laid end to
+    end in one array gives exactly the numbers of updating each on its own.
+    """
     if t < 1:
         raise ValueError("the step number t counts from 1")
     p = np.asarray(p, dtype=np.float64)
@@ -91,7 +97,8 @@ def adamw_update(
     v_hat = v_new / c2
     update = lr * m_hat / (np.sqrt(v_hat) + eps)
     return AdamWUpdate(
-        p, g, t, float(lr), (float(beta1), float(beta2)), float(eps), float(weight_decay),
+        p, g, t, float(lr), (float(beta1), float(beta2)), float(eps),
+        weight_decay if isinstance(weight_decay, np.ndarray) else float(weight_decay),
         decayed, m_new, v_new, c1, c2, m_hat, v_hat, update, decayed - update,
     )
 

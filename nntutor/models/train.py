@@ -8,8 +8,8 @@
    sentences (every sentence ends with "."), so the model sees sentences at the
    start of its context and after others;
 4. each step: :func:`~nntutor.core.lm.lm_loss` (mean next-token cross-entropy),
-   :func:`~nntutor.core.lm.lm_backward`, and :func:`~nntutor.core.optim.adamw_step`
-   (weight decay on the matrices only).
+   :func:`~nntutor.core.lm.lm_backward`, and AdamW (:func:`~nntutor.core.optim.adamw_update`,
+   on every parameter at once, laid end to end; weight decay on the matrices only).
 
 The same settings and seed give the same model, step for step. Matrix products
 run on one thread (:func:`one_thread`): for arrays this small, more threads on a
@@ -33,7 +33,7 @@ from nntutor.core.lm import (
     lm_loss,
     parameters,
 )
-from nntutor.core.optim import BETAS, EPS, adamw_init, adamw_step
+from nntutor.core.optim import BETAS, EPS, adamw_update
 from nntutor.models import corpus
 from nntutor.models.model import TinyModel
 from nntutor.models.tokenizer import Tokenizer, learn_tokenizer
@@ -102,6 +102,62 @@ def draw_batch(rng: np.random.Generator, sequences: Sequence[np.ndarray], batch_
     return out
 
 
+class Layout:
+    """Where each parameter sits in one flat vector (in the order of the dict it was made from).
+
+    >>> lay = Layout({"a": np.zeros((2, 2)), "b": np.zeros(3)})
+    >>> flat = lay.flatten({"a": np.ones((2, 2)), "b": np.arange(3.0)})
+    >>> flat.tolist(), lay.unflatten(flat)["b"].tolist()
+    ([1.0, 1.0, 1.0, 1.0, 0.0, 1.0, 2.0], [0.0, 1.0, 2.0])
+    """
+
+    def __init__(self, params: dict[str, np.ndarray]) -> None:
+        self.names = list(params)
+        self.shapes = [np.shape(params[n]) for n in self.names]
+        self.ends = np.cumsum([int(np.prod(s, dtype=np.int64)) for s in self.shapes]).tolist()
+
+    def flatten(self, arrays: dict[str, np.ndarray]) -> np.ndarray:
+        return np.concatenate([np.ravel(arrays[n]) for n in self.names])
+
+    def unflatten(self, flat: np.ndarray) -> dict[str, np.ndarray]:
+        """Views into ``flat``, one per parameter, in its shape."""
+        starts = [0, *self.ends[:-1]]
+        return {n: flat[a:b].reshape(s) for n, s, a, b in zip(self.names, self.shapes, starts, self.ends, strict=True)}
+
+
+class Stepper:
+    """Training steps from ``params`` on: forward, loss, backward, AdamW (what :func:`train` runs each step).
+
+    Every parameter is laid end to end in one vector, so AdamW runs once per step on one
+    array: the same numbers as parameter by parameter, as its arithmetic is element-wise.
+    """
+
+    def __init__(self, params: dict[str, np.ndarray], settings: Settings) -> None:
+        self.settings = settings
+        self.layout = Layout(params)
+        self.flat = self.layout.flatten(params)
+        decayed = decayed_names(settings.layers)
+        self.decay = self.layout.flatten({k: np.full(np.shape(v), settings.weight_decay if k in decayed else 0.0) for k, v in params.items()})
+        self.m = np.zeros_like(self.flat)
+        self.v = np.zeros_like(self.flat)
+        self.t = 0
+
+    def step(self, tokens: np.ndarray) -> float:
+        """One step on the batch ``tokens`` (B × n); the loss before the update."""
+        layers = self.settings.layers
+        weights = from_parameters(self.layout.unflatten(self.flat), layers)
+        result = lm_loss(tokens, weights, heads=self.settings.heads)
+        grads = self.layout.flatten(lm_backward(result, weights).grads)
+        self.t += 1
+        u = adamw_update(self.flat, grads, self.m, self.v, self.t, lr=self.settings.lr, weight_decay=self.decay)
+        self.flat, self.m, self.v = u.new, u.m, u.v
+        return result.loss
+
+    def params(self) -> dict[str, np.ndarray]:
+        """The parameters now (copies)."""
+        return {name: value.copy() for name, value in self.layout.unflatten(self.flat).items()}
+
+
 class Progress(NamedTuple):
     """What the caller is told after each step."""
 
@@ -149,9 +205,7 @@ def train(settings: Settings, *, command: str = "", on_step: Callable[[Progress]
     """Train from scratch; Ctrl-C (KeyboardInterrupt) ends it after the last whole step, keeping that model."""
     check_settings(settings)
     tokenizer, sequences, rng, params = start(settings)
-    layers, heads = settings.layers, settings.heads
-    decay = decayed_names(layers)
-    state = adamw_init(params)
+    stepper = Stepper(params, settings)
     losses: list[float] = []
     interrupted = False
     began = time.perf_counter()
@@ -159,19 +213,16 @@ def train(settings: Settings, *, command: str = "", on_step: Callable[[Progress]
         try:
             for step in range(1, settings.steps + 1):
                 tokens = draw_batch(rng, sequences, settings.batch_size, settings.context + 1)
-                weights = from_parameters(params, layers)
-                result = lm_loss(tokens, weights, heads=heads)
-                grads = lm_backward(result, weights).grads
-                update = adamw_step(params, grads, state, lr=settings.lr, weight_decay=settings.weight_decay, decay_keys=decay)
-                params, state = update.params, update.state
-                losses.append(result.loss)
+                loss = stepper.step(tokens)
+                losses.append(loss)
                 if on_step is not None:
-                    on_step(Progress(step, settings.steps, result.loss, time.perf_counter() - began))
+                    on_step(Progress(step, settings.steps, loss, time.perf_counter() - began))
         except KeyboardInterrupt:
             interrupted = True
     seconds = time.perf_counter() - began
     config = config_for(settings, command, losses, seconds)
-    model = TinyModel(from_parameters(params, layers), tokenizer, heads, settings.context, config=config, source="trained")
+    model = TinyModel(from_parameters(stepper.params(), settings.layers), tokenizer, settings.heads, settings.context,
+                      config=config, source="trained")
     return Result(model, losses, interrupted, seconds)
 
 
