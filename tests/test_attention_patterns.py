@@ -53,7 +53,7 @@ def test_lesson_descriptions_follow_the_numbers():
             if habit == "mixed":
                 assert "no clear habit" in row[5]
             elif habit == "one token":
-                assert f"look back at {s.key} " in row[5] and f"({value:.2f} on average)" in row[5]
+                assert f"looks back at {s.key} " in row[5] and f"({value:.2f})" in row[5]
             else:
                 assert habit in row[5]
             assert trace.outputs["previous"][k, h] == s.previous

@@ -55,10 +55,10 @@ def _habit(s: HeadStats, tokens) -> str:
 def _words(s: HeadStats, tokens) -> str:
     habit, value = describe(s)
     if habit == "mixed":
-        return f"no clear habit (largest average {value:.2f} < {CLEAR})"
+        return f"no clear habit (at most {value:.2f})"
     if habit == "one token":
-        return f"the later tokens look back at {s.key} {tokens[s.key]!r} ({value:.2f} on average)"
-    return f"mostly the {habit} ({value:.2f} on average)" if habit != "itself" else f"mostly itself ({value:.2f} on average)"
+        return f"looks back at {s.key} {tokens[s.key]!r} ({value:.2f})"
+    return f"the {habit} ({value:.2f})" if habit != "itself" else f"itself ({value:.2f})"
 
 
 def build(ctx: Context, inputs: Inputs) -> Trace:
@@ -106,8 +106,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
                 why=("Row 0 is left out of the averages: it can only see itself. Spread is e^(entropy) "
                      "of a row over the number of keys it may see: 1 when the weight is even, small when "
                      "one key takes it all. 'One token' finds a head that keeps looking back at one "
-                     "position, whatever it is." if k == 0 else "The same measures, one layer up: its inputs "
-                     "already carry what the first layer gathered.") + (see("attention", "multi-head") if k == 0 else ""),
+                     "position, whatever it is." if k == 0 else "") + (see("attention", "multi-head") if k == 0 else ""),
             )
         )
     flat = [(k + 1, h + 1, s) for k, stats in enumerate(all_stats) for h, s in enumerate(stats)]
@@ -121,7 +120,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
             title=f"Every head: {len(clear)} of {len(flat)} with a clear habit",
             formula_text=f"habit = the largest of previous, first, itself and one token, when it is at least {CLEAR}",
             values=[Value("summary", summary, label="each head's habit, measured on this text")],
-            worked=[f"layer {k}, head {h}: {_words(s, inputs.tokens)}" for k, h, s in flat[:6]],
+            worked=[f"{len(clear)} of {len(flat)} heads put at least {CLEAR} of their weight, on average, in one place"],
             why="These are measurements on one text: try another --text, and --model random to see "
             "what an untrained model's heads do." + see("pipeline", "generate"),
         )
