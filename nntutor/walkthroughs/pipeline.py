@@ -174,12 +174,17 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
     ids, unknown = ids_with_unk(vocab, tokens)
     r = forward(ids, weights, heads=heads, temperature=T, u=u)
 
+    # A trained model's tokenizer lower-cases and splits "." and ",": the text recorded is what it
+    # read (its words, space-separated), so splitting the recorded text at spaces gives its words.
+    read = inputs.text if inputs.model == "random" else " ".join(words)
     recorded: dict[str, Any] = {
-        "model": inputs.model, "text": inputs.text, "tokenizer": tokenizer, "d-model": d, "layers": layers, "heads": heads,
+        "model": inputs.model, "text": read, "tokenizer": tokenizer, "d-model": d, "layers": layers, "heads": heads,
         "temperature": T, "sample": sample, "seed": seed, "vocab": list(vocab),
     }
     if inputs.model == "random":
         recorded["corpus"] = CORPUS
+    elif read != inputs.text:
+        recorded["typed_text"] = inputs.text
     if tokenizer == "bpe":
         recorded["merges"] = [list(p) for p in inputs.merges]
     recorded.update({"d_ff": int(np.shape(weights.blocks[0]["W1"])[1]), "E": weights.E, "blocks": [dict(w) for w in weights.blocks], "W_U": weights.W_U})
