@@ -47,6 +47,17 @@ def test_first_adamw_step_by_hand():
         assert abs(new - (row[1] * (1 - lr * lam) - change)) < 1e-15
 
 
+def test_the_batch_is_the_one_nntutor_train_draws():
+    from nntutor.models import corpus
+    from nntutor.models.model import load_model
+    from nntutor.models.train import draw_batch, sentence_ids
+
+    trace = run(seed="5", batch_size="3")
+    every = sentence_ids(load_model("tiny").tokenizer, corpus.split().train)  # all tokenized up front
+    expected = draw_batch(np.random.default_rng(5), every, 3, 33)
+    np.testing.assert_array_equal(trace.inputs["batch"], expected)
+
+
 def test_outputs_and_the_step_goes_downhill():
     trace = run()
     out = trace.outputs

@@ -9,6 +9,7 @@ and the loss on the same batch is computed again.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -50,6 +51,26 @@ def see(*lessons: str) -> str:
     return " See: " + "; ".join(f"nntutor lesson {name}" for name in lessons) + "."
 
 
+class _SentenceIds(Sequence):
+    """The training sentences as ids, each tokenized when the batch first draws it.
+
+    ``nntutor train`` tokenizes them all up front (``sentence_ids``); a batch of a few windows
+    needs a dozen of the 485, and :func:`nntutor.models.train.draw_batch` only asks for
+    ``len`` and items, so the same seed draws the same batch either way.
+    """
+
+    def __init__(self, tokenizer, sentences) -> None:
+        self._tokenizer, self._sentences, self._ids = tokenizer, sentences, {}
+
+    def __len__(self) -> int:
+        return len(self._sentences)
+
+    def __getitem__(self, i):
+        if i not in self._ids:
+            self._ids[i] = self._tokenizer.encode(self._sentences[i].text)
+        return self._ids[i]
+
+
 class Inputs(NamedTuple):
     model: LessonModel
     batch: np.ndarray  # B × (context + 1) token ids
@@ -70,9 +91,9 @@ def check(args: Args) -> Inputs:
     if model.source is None:
         raise InputError("--model", "needs a model with its own tokenizer and training sentences (tiny, random or a PATH)")
     from nntutor.models import corpus
-    from nntutor.models.train import draw_batch, sentence_ids
+    from nntutor.models.train import draw_batch
 
-    sequences = sentence_ids(model.source.tokenizer, corpus.split().train)
+    sequences = _SentenceIds(model.source.tokenizer, corpus.split().train)
     rng = np.random.default_rng(seed)
     batch = draw_batch(rng, sequences, int(args["batch-size"]), model.context + 1)
     return Inputs(model, batch, float(args["lr"]), float(args["weight-decay"]), param, seed)
