@@ -514,6 +514,9 @@ def script(trace: Trace) -> str:
         ]
     else:
         choose = ["next_token_id = int(np.argmax(probs))  # greedy: the most probable token"]
+    # A trained model learned the final norm's γ and β; the random one has γ = 1, β = 0.
+    first_block = next(i for i, step in enumerate(trace.steps, 1) if step.id == "block-1")
+    final = ("final_gamma, final_beta" if "final_gamma" in trace.inputs else "1.0, 0.0")
     return "\n".join([
         SOFTMAX_ROWS,
         "",
@@ -549,22 +552,20 @@ def script(trace: Trace) -> str:
         "unknown = vocab.index('<unk>')",
         "ids = [vocab.index(token) if token in vocab else unknown for token in tokens]",
         "",
-        heading(trace, "embedding"),
-        "x = E[ids]",
-        "",
         heading(trace, "positions"),
+        "x = E[ids]",
         "divisors = 10000.0 ** (np.arange(0, d_model, 2) / d_model)",
         "angles = np.arange(len(ids))[:, None] / divisors",
         "pe = np.empty((len(ids), d_model))",
         "pe[:, 0::2], pe[:, 1::2] = np.sin(angles), np.cos(angles)",
         "x = x + pe",
         "",
-        "# Steps 5 on. The blocks, one after another",
+        f"# Steps {first_block} on. The blocks, one after another",
         "for w in blocks:",
         "    x = block(x, w)",
         "",
         heading(trace, "final"),
-        "h = layer_norm(x, 1.0, 0.0)[-1]",
+        f"h = layer_norm(x, {final})[-1]",
         "",
         heading(trace, "unembed"),
         "logits = h @ W_U",
