@@ -130,3 +130,108 @@ def mask_source(causal: bool, padding: Any = None, size: str = "len(x)") -> list
         lines.append("allowed = allowed & keep[None, :]" if causal
                      else f"allowed = np.broadcast_to(keep[None, :], ({size}, {size}))")
     return lines
+
+
+TINY_MODEL = SOFTMAX_ROWS + '''
+
+
+def layer_norm(v, gamma, beta):
+    mean = v.mean(axis=-1, keepdims=True)
+    var = ((v - mean) ** 2).mean(axis=-1, keepdims=True)
+    return gamma * (v - mean) / np.sqrt(var + eps) + beta
+
+
+def block(x, w):
+    """A pre-norm block, causal: h = x + MHA(LN₁(x)), y = h + FFN(LN₂(h))."""
+    a = layer_norm(x, w['ln1_gamma'], w['ln1_beta'])
+    q, k, v = a @ w['wq'] + w['bq'], a @ w['wk'] + w['bk'], a @ w['wv'] + w['bv']
+    d_h = x.shape[1] // heads
+    causal = np.tril(np.ones((len(x), len(x)), dtype=bool))
+    outputs = []
+    for i in range(heads):
+        s = slice(i * d_h, (i + 1) * d_h)
+        weights = softmax_rows(q[:, s] @ k[:, s].T / math.sqrt(d_h), causal)
+        outputs.append(weights @ v[:, s])
+    h = x + np.concatenate(outputs, axis=1) @ w['wo'] + w['bo']
+    f = layer_norm(h, w['ln2_gamma'], w['ln2_beta'])
+    return h + np.maximum(f @ w['W1'] + w['b1'], 0.0) @ w['W2'] + w['b2']
+
+
+def positions(count, start=0):
+    """The sinusoidal position vectors of positions start … start + count − 1."""
+    d_model = E.shape[1]
+    angles = np.arange(start, start + count)[:, None] / 10000.0 ** (np.arange(0, d_model, 2) / d_model)
+    pe = np.empty((count, d_model))
+    pe[:, 0::2], pe[:, 1::2] = np.sin(angles), np.cos(angles)
+    return pe
+
+
+def all_logits(ids):
+    """Every position's logits: embedding + positions, the blocks, the final norm, h·W_U."""
+    x = E[ids] + positions(len(ids))
+    for w in blocks:
+        x = block(x, w)
+    return layer_norm(x, final_gamma, final_beta) @ W_U
+
+
+rank = {}
+for number, (a, b) in enumerate(merges):
+    rank.setdefault((a, b), number)
+
+
+def merge(symbols, pair):
+    out, i = [], 0
+    while i < len(symbols):
+        if i + 1 < len(symbols) and (symbols[i], symbols[i + 1]) == pair:
+            out.append(symbols[i] + symbols[i + 1])
+            i += 2
+        else:
+            out.append(symbols[i])
+            i += 1
+    return out
+
+
+def segment(word):
+    """Characters (the last with </w>), then the earliest learned merge, again."""
+    symbols = list(word[:-1]) + [word[-1] + '</w>']
+    while len(symbols) > 1:
+        known = [pair for pair in zip(symbols, symbols[1:]) if pair in rank]
+        if not known:
+            break
+        symbols = merge(symbols, min(known, key=rank.get))
+    return symbols
+
+
+def tokenize(text):
+    """Lower-case, "." and "," apart, split at spaces; BPE each word; a token not in vocab is <unk>."""
+    words = re.sub(r'([.,])', r' \\1 ', text.lower()).split()
+    tokens = [t if t in vocab else '<unk>' for word in words for t in segment(word)]
+    return tokens, [vocab.index(t) for t in tokens]'''
+"""A trained (or random) tiny model in NumPy: its tokenizer and forward pass, over the
+names :func:`model_literals` defines (``vocab``, ``merges``, ``E``, ``blocks``, ``W_U``, …)."""
+
+
+def model_literals(model: Any, about: str) -> str:
+    """The weights and tokenizer of a :class:`nntutor.walkthroughs._model.LessonModel` as literals."""
+    import numpy as np
+
+    from nntutor.render.python_script import assignment
+
+    w = model.weights
+    d = w.E.shape[1]
+    gamma = np.ones(d) if w.final_gamma is None else w.final_gamma
+    beta = np.zeros(d) if w.final_beta is None else w.final_beta
+    merges = [list(pair) for pair in model.source.tokenizer.merges]
+    parts = [
+        f"# ---- The model: {about}",
+        assignment("heads", int(model.heads)),
+        assignment("eps", float(model.eps)),
+        assignment("vocab", list(model.vocab)),
+        assignment("merges", merges),
+        assignment("E", w.E),
+        assignment("blocks", [dict(b) for b in w.blocks]),
+        assignment("W_U", w.W_U),
+        assignment("final_gamma", gamma),
+        assignment("final_beta", beta),
+    ]
+    return "\n".join(parts)

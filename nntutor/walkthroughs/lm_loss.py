@@ -42,6 +42,7 @@ class Inputs(NamedTuple):
     text: str
     main: Scored
     other: Scored
+    seed: int  # the seed a random model's weights come from
 
 
 def _scored(flag: str, value: str, seed: int, text: str) -> Scored:
@@ -59,7 +60,7 @@ def check(args: Args) -> Inputs:
     seed, text = int(args["seed"]), args["text"]
     if not text.split():
         raise InputError("--text", 'has no words (expected a sentence, e.g. "the farmer sat on the bank")')
-    return Inputs(text, _scored("--model", args["model"], seed, text), _scored("--compare", args["compare"], seed, text))
+    return Inputs(text, _scored("--model", args["model"], seed, text), _scored("--compare", args["compare"], seed, text), seed)
 
 
 # --------------------------------------------------------------------------- build
@@ -69,7 +70,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
     main, other = inputs.main, inputs.other
     a = lm_loss(main.ids, main.model.weights, heads=main.model.heads, eps=main.model.eps)
     b = lm_loss(other.ids, other.model.weights, heads=other.model.heads, eps=other.model.eps)
-    trace = ctx.new_trace({"model": main.model.name, "compare": other.model.name, "text": inputs.text})
+    trace = ctx.new_trace({"model": main.model.name, "compare": other.model.name, "text": inputs.text, "seed": inputs.seed})
     same = main.tokens == other.tokens
     _shift_step(ctx, trace, main, a)
     _loss_step(ctx, trace, main, a, other, b, same)
@@ -246,6 +247,38 @@ def _held_out_step(ctx: Context, trace: Trace, s: Scored, o: Scored) -> None:
     )
 
 
+def script(trace: Trace) -> str:
+    """The --model's loss on the text, as NumPy source (``--format py``): its weights are written
+    out as literals (the --compare model is shown beside it, not checked)."""
+    from nntutor.walkthroughs._script import TINY_MODEL, heading, model_literals
+
+    model = choose(trace.inputs["model"], seed=int(trace.inputs["seed"]))
+    return "\n".join([
+        "import re",
+        model_literals(model, f"--model {model.name}, {model.about}"),
+        "",
+        "",
+        TINY_MODEL,
+        "",
+        "",
+        heading(trace, "shift"),
+        "tokens, ids = tokenize(text)",
+        "targets = tokens[1:]  # position i reads tokens 0…i and must predict token i + 1",
+        "",
+        heading(trace, "losses"),
+        "probs = softmax_rows(all_logits(ids[:-1]))",
+        "losses = -np.log(probs[np.arange(len(targets)), ids[1:]])",
+        "",
+        heading(trace, "mean"),
+        "loss = losses.mean()",
+        "perplexity = math.exp(loss)",
+        "",
+        heading(trace, "gradient"),
+        "one_hot = np.eye(len(vocab))[ids[1:]]",
+        "gradient = (probs - one_hot) / len(targets)  # ∂L/∂z at every position",
+    ])
+
+
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
@@ -256,5 +289,6 @@ WALKTHROUGH = Walkthrough(
         "seed": Input("integer", minimum=0),
     },
     targets=(Target("mean", "loss", uses=("losses.losses",), symbol="L"), Target("mean", "perplexity", uses=("mean.loss",), symbol="e^L")),
+    script=script,
     keep=("model", "compare", "text"),
 )
