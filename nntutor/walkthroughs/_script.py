@@ -141,8 +141,9 @@ def layer_norm(v, gamma, beta):
     return gamma * (v - mean) / np.sqrt(var + eps) + beta
 
 
-def block(x, w):
-    """A pre-norm block, causal: h = x + MHA(LN₁(x)), y = h + FFN(LN₂(h))."""
+def block(x, w, seen=None):
+    """A pre-norm block, causal: h = x + MHA(LN₁(x)), y = h + FFN(LN₂(h)).
+    Each head's attention weights are appended to the list seen (if given)."""
     a = layer_norm(x, w['ln1_gamma'], w['ln1_beta'])
     q, k, v = a @ w['wq'] + w['bq'], a @ w['wk'] + w['bk'], a @ w['wv'] + w['bv']
     d_h = x.shape[1] // heads
@@ -152,6 +153,8 @@ def block(x, w):
         s = slice(i * d_h, (i + 1) * d_h)
         weights = softmax_rows(q[:, s] @ k[:, s].T / math.sqrt(d_h), causal)
         outputs.append(weights @ v[:, s])
+        if seen is not None:
+            seen.append(weights)
     h = x + np.concatenate(outputs, axis=1) @ w['wo'] + w['bo']
     f = layer_norm(h, w['ln2_gamma'], w['ln2_beta'])
     return h + np.maximum(f @ w['W1'] + w['b1'], 0.0) @ w['W2'] + w['b2']

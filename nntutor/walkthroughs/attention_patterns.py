@@ -33,6 +33,7 @@ class Inputs(NamedTuple):
     text: str
     tokens: tuple[str, ...]
     ids: np.ndarray
+    seed: int  # the seed a random model's weights come from
 
 
 def check(args: Args) -> Inputs:
@@ -44,7 +45,7 @@ def check(args: Args) -> Inputs:
     limit = min(model.context or MAX_TOKENS, MAX_TOKENS)
     if len(tokens) > limit:
         raise InputError("--text", f"gives {len(tokens)} tokens; at most {limit}")
-    return Inputs(model, text, tuple(tokens), ids)
+    return Inputs(model, text, tuple(tokens), ids, int(args["seed"]))
 
 
 def _habit(s: HeadStats, tokens) -> str:
@@ -65,7 +66,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
     model = inputs.model
     n_ = ctx.n
     r = forward(inputs.ids, model.weights, heads=model.heads, eps=model.eps)
-    trace = ctx.new_trace({"model": model.name, "text": inputs.text})
+    trace = ctx.new_trace({"model": model.name, "text": inputs.text, "seed": inputs.seed})
     labels = tuple(f"{i} {t}" for i, t in enumerate(inputs.tokens))
     positions = tuple(str(i) for i in range(len(inputs.tokens)))
     n = len(inputs.tokens)
@@ -134,6 +135,54 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
     return trace
 
 
+def script(trace: Trace) -> str:
+    """Every head's weights on the text and their measures, as NumPy source (``--format py``)."""
+    from nntutor.walkthroughs._script import TINY_MODEL, heading, model_literals
+
+    model = choose(trace.inputs["model"], seed=int(trace.inputs["seed"]))
+    layers = [heading(trace, f"layer-{k + 1}") for k in range(model.layers)]
+    return "\n".join([
+        "import re",
+        model_literals(model, f"--model {model.name}, {model.about}"),
+        "",
+        "",
+        TINY_MODEL,
+        "",
+        "",
+        "def measures(A):",
+        "    \"\"\"Averages over the queries 1…n−1: on the previous token, the first, itself;",
+        "    and the key the later queries look back at most (keys 0…n−3), with its average.\"\"\"",
+        "    n = len(A)",
+        "    rows = np.arange(1, n)",
+        "    from_later = [A[j + 1:, j].mean() for j in range(max(1, n - 2))]",
+        "    key = int(np.argmax(from_later))",
+        "    return A[rows, rows - 1].mean(), A[rows, 0].mean(), A[rows, rows].mean(), key, from_later[key]",
+        "",
+        "",
+        *layers,
+        "tokens, ids = tokenize(text)",
+        "x = E[ids] + positions(len(ids))",
+        "previous, first, itself, every_head = [], [], [], []",
+        "for layer, w in enumerate(blocks, 1):",
+        "    seen = []  # this layer's heads' weights, n × n each",
+        "    x = block(x, w, seen)",
+        "    stats = [measures(A) for A in seen]",
+        "    previous.append([s[0] for s in stats])",
+        "    first.append([s[1] for s in stats])",
+        "    itself.append([s[2] for s in stats])",
+        "    every_head += [(layer, head, s) for head, s in enumerate(stats, 1)]",
+        "",
+        heading(trace, "summary"),
+        "habits = []",
+        "for layer, head, (prev, fst, own, key, on_key) in every_head:",
+        "    values = [prev, fst, own, on_key if key > 0 else 0.0]  # key 0 is the first token",
+        "    best = int(np.argmax(values))  # ties: the earlier habit",
+        "    names = ['previous token', 'first token', 'itself', f'token {key} {tokens[key]!r}']",
+        f"    habit = names[best] if values[best] >= {CLEAR!r} else 'mixed'",
+        "    habits.append(f'layer {layer} head {head}: {habit}')",
+    ])
+
+
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
@@ -144,5 +193,6 @@ WALKTHROUGH = Walkthrough(
     },
     # the previous-token weight of layer 1's heads, from their heatmaps (a mean of n − 1 cells)
     targets=(Target("layer-1", "previous", uses=("layer-1.head-1", "layer-1.head-2"), symbol="previous"),),
+    script=script,
     keep=("model", "text"),
 )
