@@ -308,6 +308,119 @@ def _cost_step(ctx: Context, trace: Trace, inputs: Inputs, g: Generation) -> Non
     )
 
 
+def script(trace: Trace) -> str:
+    """The prompt continued with a KV cache, the uncached recomputation and the multiply-add
+    counts, as NumPy source (``--format py``); the model's weights are written out as literals."""
+    from nntutor.walkthroughs._script import TINY_MODEL, has_step, heading, model_literals
+
+    model = choose(trace.inputs["model"], seed=int(trace.inputs["seed"]))
+    if trace.inputs["sample"]:
+        top_k = "len(p)" if trace.inputs["top-k"] is None else "top_k"
+        choose_lines = [
+            "def choose(logits, j):",
+            "    \"\"\"New token j: softmax at the temperature, keep the top-k, then the smallest top set",
+            "    reaching top-p; renormalise; the first ranked token whose cumulative p exceeds u[j].\"\"\"",
+            "    e = np.exp((logits - logits.max()) / temperature)",
+            "    p = e / e.sum()",
+            "    order = np.argsort(-p, kind='stable')  # most probable first, ties in vocabulary order",
+            f"    kept = order[:{top_k}]",
+            "    q = p[kept] / p[kept].sum()",
+            "    before = np.concatenate(([0.0], np.cumsum(q)[:-1]))  # the mass ranked above each token",
+            "    kept = kept[:max(1, int(np.count_nonzero(before < top_p)))] if top_p < 1.0 else kept",
+            "    q = p[kept] / p[kept].sum()",
+            "    kept, q = kept[q > 0], q[q > 0]",
+            "    return int(kept[min(int(np.searchsorted(np.cumsum(q), u[j], side='right')), len(kept) - 1)])",
+        ]
+    else:
+        choose_lines = [
+            "def choose(logits, j):",
+            "    return int(np.argmax(logits))  # greedy: the largest logit (the most probable token)",
+        ]
+    decode = [
+        "def decode_one(token, position):",
+        "    \"\"\"One new row through every layer: its query against the cached keys (its own",
+        "    key and value appended first); the logits of the next token.\"\"\"",
+        "    x = E[token] + positions(1, position)[0]",
+        "    for (K, V), w in zip(cache, blocks):",
+        "        a = layer_norm(x, w['ln1_gamma'], w['ln1_beta'])",
+        "        q, k, v = a @ w['wq'] + w['bq'], a @ w['wk'] + w['bk'], a @ w['wv'] + w['bv']",
+        "        K.append(k)",
+        "        V.append(v)",
+        "        keys, values = np.array(K), np.array(V)",
+        "        d_h = len(x) // heads",
+        "        out = []",
+        "        for i in range(heads):",
+        "            s = slice(i * d_h, (i + 1) * d_h)",
+        "            a_i = softmax_rows((keys[:, s] @ q[s] / math.sqrt(d_h))[None, :])[0]",
+        "            out.append(a_i @ values[:, s])",
+        "        h = x + np.concatenate(out) @ w['wo'] + w['bo']",
+        "        f = layer_norm(h, w['ln2_gamma'], w['ln2_beta'])",
+        "        x = h + np.maximum(f @ w['W1'] + w['b1'], 0.0) @ w['W2'] + w['b2']",
+        "    return layer_norm(x, final_gamma, final_beta) @ W_U",
+    ]
+    steps = [heading(trace, "step-1")] + ([heading(trace, "steps")] if has_step(trace, "steps") else [])
+    for j in range(2, int(trace.inputs["tokens"])):
+        if has_step(trace, f"step-{j}"):  # --full: every step has its own
+            steps.append(heading(trace, f"step-{j}"))
+    if not has_step(trace, "step-1"):  # one new token: the prefill gave it, nothing is fed back
+        steps = []
+    shown = next(v.data for st in trace.steps if st.id == "cost" for v in st.values if v.name == "cost")
+    lengths = [int(row[0]) for row in shown.rows]
+    counts = [[int(row[1]), int(row[2])] for row in shown.rows]
+    return "\n".join([
+        "import re",
+        model_literals(model, f"--model {model.name}, {model.about}"),
+        "",
+        "",
+        TINY_MODEL,
+        "",
+        "",
+        *choose_lines,
+        "",
+        "",
+        *decode,
+        "",
+        "",
+        heading(trace, "prompt"),
+        "prompt_tokens, ids = tokenize(prompt)",
+        "",
+        heading(trace, "prefill"),
+        "cache = []  # per layer: the list of keys and the list of values, one row per position",
+        "x = E[ids] + positions(len(ids))",
+        "for w in blocks:",
+        "    a = layer_norm(x, w['ln1_gamma'], w['ln1_beta'])",
+        "    cache.append([list(a @ w['wk'] + w['bk']), list(a @ w['wv'] + w['bv'])])",
+        "    x = block(x, w)",
+        "rows = [layer_norm(x, final_gamma, final_beta)[-1] @ W_U]  # the logits new token 1 is chosen from",
+        "new_ids = [choose(rows[0], 0)]",
+        "",
+        *steps,
+        "for j in range(1, tokens):  # feed new token j back in at position len(ids) + j − 1",
+        "    rows.append(decode_one(new_ids[-1], len(ids) + j - 1))",
+        "    new_ids.append(choose(rows[-1], j))",
+        "logits = np.array(rows)",
+        "sequence = ids + new_ids",
+        "",
+        heading(trace, "proof"),
+        "recomputed = np.array([all_logits(sequence[:m])[-1] for m in range(len(ids), len(sequence))])",
+        "max_cache_error = np.abs(logits - recomputed).max()",
+        "",
+        heading(trace, "cost"),
+        "d, d_ff, layers, V = E.shape[1], blocks[0]['W1'].shape[1], len(blocks), len(vocab)",
+        f"lengths = {lengths!r}",
+        "with_cache = [layers * (4 * d * d + 2 * m * d + 2 * d * d_ff) + d * V for m in lengths]",
+        "without_cache = [layers * (4 * m * d * d + 2 * m * m * d + 2 * m * d * d_ff) + d * V for m in lengths]",
+        f"shown = {counts!r}  # the table the lesson showed",
+        "for m, a, b, (shown_a, shown_b) in zip(lengths, with_cache, without_cache, shown):",
+        "    assert (a, b) == (shown_a, shown_b), f'multiply-adds at m = {m}'",
+        "",
+        "# The text: the prompt and the new tokens, </w> read as a space",
+        "tokens = [vocab[t] for t in new_ids]",
+        "pieces = [vocab[t] for t in sequence]",
+        "text = ''.join(p[:-4] + ' ' if p.endswith('</w>') else (p + ' ' if p == '<unk>' else p) for p in pieces).strip()",
+    ])
+
+
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
@@ -322,5 +435,6 @@ WALKTHROUGH = Walkthrough(
         "seed": Input("integer", minimum=0),
     },
     targets=(Target("cost", "without ÷ with", uses=("cost.cost",), symbol="without ÷ with"),),
+    script=script,
     keep=("model", "prompt", "tokens"),
 )
