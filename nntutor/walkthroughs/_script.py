@@ -214,8 +214,9 @@ def tokenize(text):
 names :func:`model_literals` defines (``vocab``, ``merges``, ``E``, ``blocks``, ``W_U``, …)."""
 
 
-def model_literals(model: Any, about: str) -> str:
-    """The weights and tokenizer of a :class:`nntutor.walkthroughs._model.LessonModel` as literals."""
+def model_literals(model: Any, about: str, *, tokenizer: bool = True) -> str:
+    """The weights and tokenizer of a :class:`nntutor.walkthroughs._model.LessonModel` as literals
+    (without ``tokenizer``: no merges, for a lesson that starts from ids)."""
     import numpy as np
 
     from nntutor.render.python_script import assignment
@@ -230,7 +231,7 @@ def model_literals(model: Any, about: str) -> str:
         assignment("heads", int(model.heads)),
         assignment("eps", float(model.eps)),
         assignment("vocab", list(model.vocab)),
-        assignment("merges", merges),
+        *([assignment("merges", merges)] if tokenizer else []),
         assignment("E", w.E),
         assignment("blocks", [dict(b) for b in w.blocks]),
         assignment("W_U", w.W_U),
