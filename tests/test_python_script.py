@@ -246,3 +246,21 @@ def test_a_script_does_not_share_the_lesson_code_it_checks(monkeypatch):
     text = _script("attention")
     with pytest.raises(AssertionError, match="weights"):
         _run_in_process(text)
+
+
+def test_a_model_too_large_for_literals_is_refused_naming_the_flag(run_cli, monkeypatch):
+    """The model lessons write the weights into the script; a wider model (nntutor train allows
+    d_model 256, 8 layers: millions of weights) is refused in one line, not written."""
+    from nntutor.render import cost
+
+    monkeypatch.setitem(cost.LIMITS, "py", 40_000)  # tiny has 40,640 weights
+    for name in ("lm-loss", "train-step"):
+        assert_refused(run_cli("lesson", name, "--format", "py"), "--format", "weights as literals", "40,640")
+
+
+def test_the_train_step_script_writes_its_backward_pass_out():
+    """The point of the train-step script: the gradients come from NumPy written in it, no autograd."""
+    text = _script("train-step")
+    assert "def block_backward(dy, w, kept):" in text and "def layer_norm_backward(" in text
+    assert "np.add.at(grads['E'], inputs, dx)" in text
+    assert "torch" not in text and "import" not in text.split("# ---- The recorded inputs", 1)[1]

@@ -219,9 +219,15 @@ def model_literals(model: Any, about: str, *, tokenizer: bool = True) -> str:
     (without ``tokenizer``: no merges, for a lesson that starts from ids)."""
     import numpy as np
 
+    from nntutor.errors import InputError
+    from nntutor.render.cost import LIMITS
     from nntutor.render.python_script import assignment
 
     w = model.weights
+    count = w.E.size + w.W_U.size + sum(np.size(value) for b in w.blocks for value in b.values())
+    if count > LIMITS["py"]:  # a model trained wider or deeper: its weights would not fit a script to read
+        raise InputError("--format", f"py writes the model's weights as literals: --model {model.name} has {count:,} weights "
+                         f"(at most {LIMITS['py']:,}); try --format json, or a smaller model")
     d = w.E.shape[1]
     gamma = np.ones(d) if w.final_gamma is None else w.final_gamma
     beta = np.zeros(d) if w.final_beta is None else w.final_beta
