@@ -145,7 +145,9 @@ def block(x, w, seen=None):
     """A pre-norm block, causal: h = x + MHA(LN₁(x)), y = h + FFN(LN₂(h)).
     Each head's attention weights are appended to the list seen (if given)."""
     a = layer_norm(x, w['ln1_gamma'], w['ln1_beta'])
-    q, k, v = a @ w['wq'] + w['bq'], a @ w['wk'] + w['bk'], a @ w['wv'] + w['bv']
+    q = a @ w['wq'] + w['bq']
+    k = a @ w['wk'] + w['bk']
+    v = a @ w['wv'] + w['bv']
     d_h = x.shape[1] // heads
     causal = np.tril(np.ones((len(x), len(x)), dtype=bool))
     outputs = []
@@ -161,16 +163,18 @@ def block(x, w, seen=None):
 
 
 def positions(count, start=0):
-    """The sinusoidal position vectors of positions start … start + count − 1."""
+    """The sinusoidal vectors of positions start … start + count − 1."""
     d_model = E.shape[1]
-    angles = np.arange(start, start + count)[:, None] / 10000.0 ** (np.arange(0, d_model, 2) / d_model)
+    divisors = 10000.0 ** (np.arange(0, d_model, 2) / d_model)
+    angles = np.arange(start, start + count)[:, None] / divisors
     pe = np.empty((count, d_model))
     pe[:, 0::2], pe[:, 1::2] = np.sin(angles), np.cos(angles)
     return pe
 
 
 def all_logits(ids):
-    """Every position's logits: embedding + positions, the blocks, the final norm, h·W_U."""
+    """Every position's logits: embedding + positions, the blocks, the final
+    norm, then h·W_U."""
     x = E[ids] + positions(len(ids))
     for w in blocks:
         x = block(x, w)
@@ -195,7 +199,7 @@ def merge(symbols, pair):
 
 
 def segment(word):
-    """Characters (the last with </w>), then the earliest learned merge, again."""
+    """Characters (the last with </w>), then the earliest merge, again."""
     symbols = list(word[:-1]) + [word[-1] + '</w>']
     while len(symbols) > 1:
         known = [pair for pair in zip(symbols, symbols[1:]) if pair in rank]
@@ -206,9 +210,11 @@ def segment(word):
 
 
 def tokenize(text):
-    """Lower-case, "." and "," apart, split at spaces; BPE each word; a token not in vocab is <unk>."""
+    """Lower-case, "." and "," apart, split at spaces; BPE each word; a token
+    not in vocab is <unk>."""
     words = re.sub(r'([.,])', r' \\1 ', text.lower()).split()
-    tokens = [t if t in vocab else '<unk>' for word in words for t in segment(word)]
+    pieces = [piece for word in words for piece in segment(word)]
+    tokens = [t if t in vocab else '<unk>' for t in pieces]
     return tokens, [vocab.index(t) for t in tokens]'''
 """A trained (or random) tiny model in NumPy: its tokenizer and forward pass, over the
 names :func:`model_literals` defines (``vocab``, ``merges``, ``E``, ``blocks``, ``W_U``, …)."""
@@ -232,8 +238,10 @@ def model_literals(model: Any, about: str, *, tokenizer: bool = True) -> str:
     gamma = np.ones(d) if w.final_gamma is None else w.final_gamma
     beta = np.zeros(d) if w.final_beta is None else w.final_beta
     merges = [list(pair) for pair in model.source.tokenizer.merges]
+    head = textwrap.wrap(f"---- The model: {about}. Its {count:,} weights fill the lines below; "
+                         "the maths follows them.", WIDTH - 2)
     parts = [
-        f"# ---- The model: {about}",
+        *(f"# {line}" for line in head),
         assignment("heads", int(model.heads)),
         assignment("eps", float(model.eps)),
         assignment("vocab", list(model.vocab)),

@@ -263,7 +263,7 @@ def script(trace: Trace) -> str:
         "",
         heading(trace, "shift"),
         "tokens, ids = tokenize(text)",
-        "targets = tokens[1:]  # position i reads tokens 0…i and must predict token i + 1",
+        "targets = tokens[1:]  # position i reads tokens 0…i, must predict token i + 1",
         "",
         heading(trace, "losses"),
         "probs = softmax_rows(all_logits(ids[:-1]))",

@@ -274,7 +274,8 @@ def _after_step(ctx: Context, trace: Trace, inputs: Inputs, s: TrainStep) -> Non
 
 TRAIN_STEP_SOURCE = '''\
 def layer_norm(x, gamma, beta):
-    """y = γ·x̂ + β with x̂ = (x − μ)/√(σ² + ε), over the last axis; x̂ and 1/√(σ² + ε) kept for backward."""
+    """y = γ·x̂ + β, x̂ = (x − μ)/√(σ² + ε) over the last axis; x̂ and
+    1/√(σ² + ε) are kept for backward."""
     centred = x - x.mean(axis=-1, keepdims=True)
     inv = 1.0 / np.sqrt((centred**2).mean(axis=-1, keepdims=True) + eps)
     x_hat = centred * inv
@@ -282,15 +283,17 @@ def layer_norm(x, gamma, beta):
 
 
 def layer_norm_backward(dy, gamma, kept):
-    """∂L/∂x, ∂L/∂γ, ∂L/∂β from ∂L/∂y: the mean and variance depend on every entry of the row."""
+    """∂L/∂x, ∂L/∂γ, ∂L/∂β from ∂L/∂y (μ and σ² depend on the whole row)."""
     x_hat, inv = kept
     d_hat = dy * gamma
-    dx = inv * (d_hat - d_hat.mean(axis=-1, keepdims=True) - x_hat * (d_hat * x_hat).mean(axis=-1, keepdims=True))
+    mean_d = d_hat.mean(axis=-1, keepdims=True)
+    mean_dx = (d_hat * x_hat).mean(axis=-1, keepdims=True)
+    dx = inv * (d_hat - mean_d - x_hat * mean_dx)
     return dx, (dy * x_hat).sum(axis=(0, 1)), dy.sum(axis=(0, 1))
 
 
 def split(t):
-    """B×T×d → B×heads×T×d_head: head i owns columns d_head·i … d_head·(i + 1) − 1."""
+    """B×T×d → B×heads×T×d_head: head i owns columns d_head·i onwards."""
     B, T, d = t.shape
     return t.reshape(B, T, heads, d // heads).transpose(0, 2, 1, 3)
 
@@ -302,17 +305,21 @@ def join(t):
 
 
 def outer(a, g):
-    """Σ over every window and position of aᵀ·g: the gradient of a weight matrix a is multiplied by."""
+    """Σ of aᵀ·g over every window and position: the gradient of the weight
+    matrix that a is multiplied by."""
     return np.einsum('bti,btj->ij', a, g)
 
 
 def block_forward(x, w):
-    """A pre-norm causal block on B windows at once; returns y and what backward needs."""
+    """A pre-norm causal block on B windows: y, and what backward needs."""
     a, ln1 = layer_norm(x, w['ln1_gamma'], w['ln1_beta'])
-    q, k, v = (split(a @ w[m] + w[b]) for m, b in (('wq', 'bq'), ('wk', 'bk'), ('wv', 'bv')))
+    q = split(a @ w['wq'] + w['bq'])
+    k = split(a @ w['wk'] + w['bk'])
+    v = split(a @ w['wv'] + w['bv'])
     d_h = q.shape[-1]
     causal = np.tril(np.ones((x.shape[1], x.shape[1]), dtype=bool))
-    scores = np.where(causal, q @ k.transpose(0, 1, 3, 2) / math.sqrt(d_h), -np.inf)
+    scores = q @ k.transpose(0, 1, 3, 2) / math.sqrt(d_h)
+    scores = np.where(causal, scores, -np.inf)
     e = np.exp(scores - scores.max(axis=-1, keepdims=True))
     P = e / e.sum(axis=-1, keepdims=True)
     heads_out = join(P @ v)
@@ -333,7 +340,8 @@ def block_backward(dy, w, kept):
     dz = (dy @ w['W2'].T) * (z > 0)  # ReLU passes the gradient where z > 0
     g['W1'], g['b1'] = outer(f, dz), dz.sum(axis=(0, 1))
     df = dz @ w['W1'].T
-    dh_ln, g['ln2_gamma'], g['ln2_beta'] = layer_norm_backward(df, w['ln2_gamma'], ln2)
+    dh_ln, g['ln2_gamma'], g['ln2_beta'] = layer_norm_backward(
+        df, w['ln2_gamma'], ln2)
     dh = dy + dh_ln
     # h = x + concat(heads)·W_O + b_O
     g['wo'], g['bo'] = outer(heads_out, dh), dh.sum(axis=(0, 1))
@@ -341,27 +349,31 @@ def block_backward(dy, w, kept):
     d_h = q.shape[-1]
     dP = d_out @ v.transpose(0, 1, 3, 2)
     dv = P.transpose(0, 1, 3, 2) @ d_out
-    dS = P * (dP - (dP * P).sum(axis=-1, keepdims=True)) / math.sqrt(d_h)  # softmax backward, then ÷ √d_head
+    # softmax backward, then ÷ √d_head
+    dS = P * (dP - (dP * P).sum(axis=-1, keepdims=True)) / math.sqrt(d_h)
     dq, dk = dS @ k, dS.transpose(0, 1, 3, 2) @ q
     da = 0.0
     for m, b, dt in (('wq', 'bq', dq), ('wk', 'bk', dk), ('wv', 'bv', dv)):
         dt = join(dt)
         g[m], g[b] = outer(a, dt), dt.sum(axis=(0, 1))
         da = da + dt @ w[m].T
-    dx_ln, g['ln1_gamma'], g['ln1_beta'] = layer_norm_backward(da, w['ln1_gamma'], ln1)
+    dx_ln, g['ln1_gamma'], g['ln1_beta'] = layer_norm_backward(
+        da, w['ln1_gamma'], ln1)
     return dh + dx_ln, g
 
 
 def positions(count):
     d_model = E.shape[1]
-    angles = np.arange(count)[:, None] / 10000.0 ** (np.arange(0, d_model, 2) / d_model)
+    divisors = 10000.0 ** (np.arange(0, d_model, 2) / d_model)
+    angles = np.arange(count)[:, None] / divisors
     pe = np.empty((count, d_model))
     pe[:, 0::2], pe[:, 1::2] = np.sin(angles), np.cos(angles)
     return pe
 
 
 def forward_loss(params):
-    """The mean −ln p[target] over every position of every window, and what backward needs."""
+    """The mean −ln p[target] over every position of every window, and what
+    backward needs."""
     x = params['E'][inputs] + positions(inputs.shape[1])
     kept = []
     for i in range(layers):
@@ -373,7 +385,8 @@ def forward_loss(params):
     e = np.exp(logits - logits.max(axis=-1, keepdims=True))
     p = e / e.sum(axis=-1, keepdims=True)
     B, T = targets.shape
-    loss = -np.log(p[np.arange(B)[:, None], np.arange(T)[None, :], targets]).mean()
+    p_target = p[np.arange(B)[:, None], np.arange(T)[None, :], targets]
+    loss = -np.log(p_target).mean()
     return loss, (kept, hf, lnf, p)
 '''
 """The forward pass, the backward pass and AdamW written out in NumPy for the --format py script."""
@@ -390,17 +403,22 @@ def script(trace: Trace) -> str:
     b1, b2 = BETAS
     return "\n".join([
         model_literals(model, f"--model {model.name}, {model.about}", tokenizer=False),
-        f"keys = {list(WEIGHT_SHAPES)!r}  # each block's weights",
+        "keys = [  # each block's weights",
+        *(f"    {key!r}," for key in WEIGHT_SHAPES),
+        "]",
         "layers = len(blocks)",
-        "params = {'E': E, **{f'block{i}.{key}': blocks[i][key] for i in range(layers) for key in keys},",
-        "          'final_gamma': final_gamma, 'final_beta': final_beta, 'W_U': W_U}",
+        "params = {'E': E}  # every parameter by its name",
+        "for i in range(layers):",
+        "    params.update({f'block{i}.{key}': blocks[i][key] for key in keys})",
+        "params.update(final_gamma=final_gamma, final_beta=final_beta, W_U=W_U)",
         "",
         "",
         TRAIN_STEP_SOURCE.rstrip("\n"),
         "",
         "",
         heading(trace, "forward"),
-        "inputs, targets = batch[:, :-1], batch[:, 1:]  # each window predicts its next token at every position",
+        "# each window predicts its next token at every position",
+        "inputs, targets = batch[:, :-1], batch[:, 1:]",
         "",
         heading(trace, "loss"),
         "loss_before, (kept, hf, lnf, p) = forward_loss(params)",
@@ -411,24 +429,29 @@ def script(trace: Trace) -> str:
         "dlogits[np.arange(B)[:, None], np.arange(T)[None, :], targets] -= 1.0",
         "dlogits /= B * T  # ∂L/∂z = (p − onehot(target)) / (B·T)",
         "grads = {'W_U': outer(hf, dlogits)}",
-        "dx, grads['final_gamma'], grads['final_beta'] = layer_norm_backward(dlogits @ W_U.T, final_gamma, lnf)",
-        "for i in reversed(range(layers)):",
-        "    dx, g = block_backward(dx, {key: params[f'block{i}.{key}'] for key in keys}, kept[i])",
+        "dx, grads['final_gamma'], grads['final_beta'] = layer_norm_backward(",
+        "    dlogits @ W_U.T, final_gamma, lnf)",
+        "for i in reversed(range(layers)):  # the blocks in reverse order",
+        "    w = {key: params[f'block{i}.{key}'] for key in keys}",
+        "    dx, g = block_backward(dx, w, kept[i])",
         "    grads.update({f'block{i}.{key}': g[key] for key in keys})",
         "grads['E'] = np.zeros_like(E)",
-        "np.add.at(grads['E'], inputs, dx)  # a token's row collects every position it was read at",
-        "grad_norms = {name: float(np.sqrt((grads[name] ** 2).sum())) for name in params}",
+        "# a token's row collects the gradient of every position it was read at",
+        "np.add.at(grads['E'], inputs, dx)",
+        "grad_norms = {name: math.sqrt((grads[name] ** 2).sum()) for name in params}",
         "",
         heading(trace, "adamw"),
         f"beta1, beta2, adam_eps = {b1!r}, {b2!r}, {EPS!r}",
-        f"matrices = {{'E', 'W_U', *(f'block{{i}}.{{m}}' for i in range(layers) for m in {list(MATRICES)!r})}}",
+        "matrices = {'E', 'W_U'} | {f'block{i}.{m}' for i in range(layers)",
+        f"                          for m in {list(MATRICES)!r}}}",
         "new = {}",
         "for name, value in params.items():",
         "    g = grads[name]",
-        "    m, v = (1 - beta1) * g, (1 - beta2) * g * g  # t = 1: both moments start at 0",
+        "    m, v = (1 - beta1) * g, (1 - beta2) * g * g  # t = 1: moments from 0",
         "    m_hat, v_hat = m / (1 - beta1), v / (1 - beta2)",
-        "    decay = weight_decay if name in matrices else 0.0  # decay on the matrices only",
-        "    new[name] = value * (1 - lr * decay) - lr * m_hat / (np.sqrt(v_hat) + adam_eps)",
+        "    decay = weight_decay if name in matrices else 0.0  # matrices only",
+        "    step = lr * m_hat / (np.sqrt(v_hat) + adam_eps)",
+        "    new[name] = value * (1 - lr * decay) - step",
         "",
         heading(trace, "after"),
         "loss_after, _ = forward_loss(new)",
