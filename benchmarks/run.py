@@ -12,6 +12,7 @@ medians over the rounds.
     python benchmarks/run.py --runs 9      # more rounds
     python benchmarks/run.py --quick       # 1 round, small sizes: proves the suite works (CI)
     python benchmarks/run.py --rows 1,L,4  # only some rows (L: every lesson)
+    python benchmarks/run.py --rows L --lessons pipeline,generate   # only those lessons
 
 The rows: 1, ``--help`` and ``list`` against the import floor; L, one row per
 lesson at its default inputs (text to a pipe), found from ``lessons/*.toml`` in
@@ -23,8 +24,10 @@ HuggingFace ``tokenizers``; 6, one training step of the tiny model in NumPy
 against the same step in PyTorch (``train_step.py``: same batch, float64, one
 thread each; each side times its own steps, so importing torch is not counted);
 7, ``nntutor train`` with the shipped settings, next to PyTorch running as many
-steps (a whole process each, for scale: the target is about a minute). The
-attention and backprop lessons were rows 2 and 3 before every lesson had a row:
+steps (a whole process each, for scale: the target is about a minute); 8,
+generating 256 tokens with the KV cache against recomputing the whole sequence
+for every token (``generate_cache.py``: the same tokens, each side timed inside).
+The attention and backprop lessons were rows 2 and 3 before every lesson had a row:
 ``--rows 2`` and ``--rows 3`` still select them.
 
 nntutor runs as the ``nntutor`` command pip installs (a copy of that
@@ -371,6 +374,16 @@ def build(args: argparse.Namespace, repo: Path, work: Path, env: dict[str, str])
         Row("7", f"`nntutor train --steps {train_steps}` (the shipped settings), whole command", "train", "train-torch",
             f"PyTorch: {train_steps} steps of the same model, whole process", skip=None if has_torch else "PyTorch is not installed"),
     ]
+    # 8: generation with the KV cache against recomputing the whole sequence for every token
+    # (d_model 64, 256 new tokens), each side timing its own tokens; the target: at least 4× faster.
+    gen_flags = ["--tokens", "32"] if args.quick else ["--tokens", "256"]
+    commands["gen-cache"] = Command("gen-cache", [*py, str(HERE / "generate_cache.py"), "--mode", "cache", *gen_flags], inner=True)
+    commands["gen-recompute"] = Command(
+        "gen-recompute", [*py, str(HERE / "generate_cache.py"), "--mode", "recompute", *gen_flags], inner=True
+    )
+    rows.append(Row("8", f"generating {gen_flags[1]} tokens with the KV cache (d 64, 2 layers, 4 heads), seconds per token",
+                    "gen-cache", "gen-recompute", "recomputing the whole sequence for every token (the same tokens)",
+                    wall_target=0.25))
     return rows, commands
 
 
@@ -447,6 +460,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=None, help="rounds per command (default 5; 1 with --quick)")
     parser.add_argument("--repo", type=Path, default=HERE.parent, help="the nntutor checkout to measure")
     parser.add_argument("--rows", type=lambda s: set(s.split(",")), default=None, help="only these rows, e.g. 1,L,4 (L: every lesson)")
+    parser.add_argument("--lessons", type=lambda s: set(s.split(",")), default=None,
+                        help="with row L: only these lessons, e.g. pipeline,generate")
     parser.add_argument("--no-warmup", action="store_true", help="skip the unmeasured first run of each command")
     parser.add_argument("--json", type=Path, default=None, help="also write every measurement to this file")
     args = parser.parse_args(argv)
@@ -469,6 +484,8 @@ def main(argv: list[str] | None = None) -> int:
         env["NNTUTOR_HOME"] = str(work / "home")
         rows, commands = build(args, repo, work, env)
         rows = [row for row in rows if wanted(args, row.number, row.alias)]
+        if args.lessons is not None:
+            rows = [row for row in rows if row.number != "L" or row.lesson in args.lessons]
         needed = [key for key in commands if any(key in (r.ours, r.baseline) and not r.skip for r in rows)]
         warmup = not (args.quick or args.no_warmup)
         for round_number in range(runs + warmup):

@@ -153,7 +153,8 @@ class Value(NamedTuple):
     (:func:`classify`). ``rows`` and ``cols`` label a matrix's rows and columns
     (a vector uses ``cols``); ``label`` is the name shown to the learner when it
     differs from the key. ``heat`` marks values that read best as a heatmap
-    (attention weights, encodings).
+    (attention weights, encodings). ``key`` names the columns a table too wide for
+    the terminal keeps whatever it leaves out (the one the step's text talks about).
     """
 
     name: str
@@ -162,6 +163,7 @@ class Value(NamedTuple):
     rows: tuple[str, ...] | None = None
     cols: tuple[str, ...] | None = None
     heat: bool = False
+    key: tuple[int, ...] = ()
 
     @property
     def display_name(self) -> str:
@@ -174,17 +176,24 @@ class Value(NamedTuple):
 
 
 class Series(NamedTuple):
-    """One line of a plot: ``y`` against ``x`` (computed values, never made up)."""
+    """One line of a plot: ``y`` against ``x`` (computed values, never made up).
+
+    ``style`` is how it is drawn: ``""`` (the plot's kind), ``"path"`` (a connected
+    line with a mark at each point, e.g. a descent path) or ``"contour"`` (a faint
+    line of equal height; the legend lists the contour lines together).
+    """
 
     name: str
     x: Any
     y: Any
+    style: str = ""
 
 
 class Plot(NamedTuple):
     """A line plot a step wants drawn, e.g. an activation curve or the loss per epoch.
 
-    ``kind`` is ``"line"`` or ``"scatter"`` (points, e.g. a descent path).
+    ``kind`` is ``"line"`` or ``"scatter"`` (points). ``frame`` is the part of the
+    plane drawn, ``(x_min, x_max, y_min, y_max)``; without it the plot spans every series.
     """
 
     title: str
@@ -192,6 +201,29 @@ class Plot(NamedTuple):
     xlabel: str = ""
     ylabel: str = ""
     kind: str = "line"
+    frame: tuple[float, float, float, float] | None = None
+
+
+class Network(NamedTuple):
+    """A small layered network drawn as a diagram: nodes with their values, edges with their weights.
+
+    ``layers`` names the nodes of each layer, input first; ``values`` holds the number
+    at each node (same shape); ``weights[l]`` is the matrix from layer ``l`` to ``l + 1``,
+    shape (len(layers[l + 1]) × len(layers[l])): row i holds node i's incoming weights
+    (``W·x + b``). ``notes`` labels each layer (``"input x"``, ``"hidden h = ReLU(W1·x + b1)"``);
+    ``biases[l]`` holds the biases of layer ``l + 1``'s nodes. A step puts it in its ``plots``; it is drawn from these numbers only.
+
+    >>> net = Network("2-1", (("x1", "x2"), ("y",)), ((1.0, 2.0), (0.5,)), ((((0.1, 0.2),),)))
+    >>> len(net.layers), net.weights[0][0][1]
+    (2, 0.2)
+    """
+
+    title: str
+    layers: tuple[tuple[str, ...], ...]
+    values: tuple[tuple[float, ...], ...]
+    weights: tuple[Any, ...]
+    notes: tuple[str, ...] = ()
+    biases: tuple[Any, ...] = ()
 
 
 @dataclass

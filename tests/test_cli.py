@@ -506,7 +506,7 @@ def test_lesson_file_of_an_unknown_lesson_is_one_line_with_suggestions(run_cli):
     assert_refused(run_cli("lesson-file", "../../etc/passwd"), "is not a lesson name")
 
 
-LEARNER_ORDER = ["next", "lesson", "list", "quiz", "progress", "explain", "check", "lesson-file", "train"]
+LEARNER_ORDER = ["next", "lesson", "list", "quiz", "progress", "explain", "models", "check", "lesson-file", "train"]
 
 
 def _listed_commands(help_text: str) -> list[str]:

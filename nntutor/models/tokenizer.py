@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
@@ -44,6 +45,24 @@ def normalize(text: str) -> list[str]:
     return _PUNCTUATION.sub(r" \1 ", text.lower()).split()
 
 
+@lru_cache(maxsize=8)
+def _ranks(merges: tuple[Pair, ...]) -> dict[Pair, int]:
+    return merge_ranks(merges)
+
+
+@lru_cache(maxsize=8)
+def _index(vocab: tuple[str, ...]) -> dict[str, int]:
+    return {t: i for i, t in enumerate(vocab)}
+
+
+@lru_cache(maxsize=65536)
+def _segment(word: str, merges: tuple[Pair, ...]) -> tuple[str, ...]:
+    """One word's BPE symbols (computed once per word: the corpus repeats its words; the merges,
+    their ranks and the vocabulary index were rebuilt for every text before, a third of the
+    held-out evaluation's time)."""
+    return tuple(encode_word(word, _ranks(merges)))
+
+
 class Tokenizer(NamedTuple):
     """Merges in the order learned and the vocabulary (token strings, index = id)."""
 
@@ -51,13 +70,12 @@ class Tokenizer(NamedTuple):
     vocab: tuple[str, ...]
 
     def tokens(self, text: str) -> tuple[str, ...]:
-        ranks = merge_ranks(self.merges)
-        known = set(self.vocab)
-        return tuple(t if t in known else UNK for word in normalize(text) for t in encode_word(word, ranks))
+        known = _index(self.vocab)
+        return tuple(t if t in known else UNK for word in normalize(text) for t in _segment(word, self.merges))
 
     def encode(self, text: str) -> np.ndarray:
         """Token ids of ``text`` (int64)."""
-        index = {t: i for i, t in enumerate(self.vocab)}
+        index = _index(self.vocab)
         return np.array([index[t] for t in self.tokens(text)], dtype=np.int64)
 
     def decode(self, ids: Sequence[int]) -> str:

@@ -179,6 +179,29 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
     return trace
 
 
+def script(trace: Trace) -> str:
+    """Every activation and its slope at the points, as NumPy source (``--format py``)."""
+    from nntutor.walkthroughs._script import activations as sources
+    from nntutor.walkthroughs._script import heading, python_name
+
+    alpha = trace.inputs["alpha"]
+    entries = ",\n".join(f"    {name!r}: {python_name(name)}(z)" for name in SHOWN)
+    slopes = ",\n".join(f"    {name!r}: {python_name(name)}_slope(z)" for name in SHOWN)
+    return "\n".join([
+        heading(trace, "points"),
+        "z = at",
+        "",
+        "# Each activation f and its slope f' (the lesson derives the slopes with sympy)",
+        sources(*SHOWN, alpha=alpha, slopes=True),
+        "",
+        "",
+        heading(trace, "values"),
+        "values = {\n" + entries + ",\n}",
+        heading(trace, "derivatives"),
+        "derivatives = {\n" + slopes + ",\n}",
+    ])
+
+
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
@@ -187,4 +210,5 @@ WALKTHROUGH = Walkthrough(
         "alpha": Input("scalar", minimum=0, maximum=1),
     },
     targets=tuple(Target(name, name, rows=(1, 2)) for name in ("relu", "leaky-relu", "sigmoid", "tanh", "gelu")),
+    script=script,
 )
