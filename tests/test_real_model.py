@@ -322,3 +322,52 @@ def test_refusal_is_an_input_error_naming_model(tmp_path):
     with pytest.raises(InputError) as info:
         run(model=str(p))
     assert info.value.flag == "--model"
+
+
+# ----------------------------------------------------------------- the cost, said before the weights are read
+
+
+@needs_gguf
+def test_the_estimate_is_said_on_stderr_before_the_model_runs(tmp_path, run_cli, monkeypatch):
+    from nntutor.core import llama
+    from nntutor.models.gguf_file import estimate
+    from nntutor.render import console
+
+    path = tiny_gguf.write(tmp_path / "m.gguf", Tiny(n_layer=1))
+    events: list[str] = []
+    said = console.print_message
+    monkeypatch.setattr(console, "print_message", lambda message, **kw: (events.append(f"said {message}"), said(message, **kw)))
+    forward = llama.forward
+    monkeypatch.setattr(llama, "forward", lambda *a, **kw: (events.append("forward"), forward(*a, **kw))[1])
+    result = run_cli("lesson", "real-model", "--model", path, "--text", "the cat")
+    assert result.exit_code == 0, result.stderr
+    assert [e.split(" ")[0] for e in events] == ["said", "forward"]  # the notice comes first
+    from nntutor.models.llama_model import load_model
+
+    loaded = load_model(path)
+    cost = estimate(loaded.config, loaded.model.file_bytes, len(loaded.tokenizer.encode("the cat").ids))
+    from nntutor.numfmt import human_bytes
+
+    assert f"about {human_bytes(cost.peak_bytes)} of memory" in events[0] and "m.gguf" in events[0]
+    assert "m.gguf layer by layer" in result.stderr and "m.gguf layer by layer" not in result.stdout
+
+
+def test_the_built_in_model_says_nothing_before_it_runs(run_cli):
+    result = run_cli("lesson", "real-model")
+    assert result.exit_code == 0 and result.stderr == ""
+
+
+def test_a_notice_is_given_to_the_caller_between_check_and_build(monkeypatch):
+    from nntutor.catalog import run as run_module
+    from nntutor.walkthroughs import real_model
+
+    events: list[str] = []
+    wt = real_model.WALKTHROUGH._replace(notice=lambda inputs: events.append("notice") or "costly",
+                                          build=lambda ctx, inputs: events.append("build") or "trace")
+    monkeypatch.setattr(run_module, "walkthrough_of", lambda lesson: wt)
+    shown: list[str] = []
+    assert run_module.run_lesson(load_lesson("real-model"), {}, notice=shown.append) == "trace"
+    assert events == ["notice", "build"] and shown == ["costly"]
+    events.clear()
+    run_module.run_lesson(load_lesson("real-model"), {})  # no caller to tell: the notice is not asked for
+    assert events == ["build"]

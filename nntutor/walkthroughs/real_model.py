@@ -80,6 +80,22 @@ def check(args: Args) -> Inputs:
     return Inputs(loaded, args["model"], text, encoding, layer, int(args["head"]), position, int(args["top"]), cost)
 
 
+def notice(inputs: Inputs) -> str | None:
+    """What the run will cost, said before the weights are read (None for the built-in model).
+
+    >>> from nntutor.catalog.run import parse_args, prepare
+    >>> from nntutor.catalog.lessonfile import load_lesson
+    >>> lesson = load_lesson("real-model")
+    >>> notice(prepare(lesson, parse_args(lesson, {})).inputs) is None
+    True
+    """
+    if inputs.path is None:
+        return None
+    cost = inputs.estimate
+    return (f"Reading {os.path.basename(inputs.path)} layer by layer: about {human_bytes(cost.peak_bytes)} of memory "
+            f"and {cost.seconds:.0f} s of computing for {len(inputs.encoding.ids)} tokens (estimated) …")
+
+
 # --------------------------------------------------------------------------- build
 
 
@@ -348,6 +364,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
+    notice=notice,
     inputs={
         "model": Input("path"),
         "text": Input("text"),
