@@ -51,7 +51,7 @@ def test_default_tokens_and_place():
 def test_softmax_row_recomputed_from_the_scores():
     trace = run()
     s = _step(trace, "scores").value("scores").data
-    a = _step(trace, "softmax").value("weights").data
+    a = _step(trace, "scores").value("weights").data
     e = np.exp(s - s.max())
     np.testing.assert_allclose(a, e / e.sum(), atol=1e-12)
     assert a.size == 5  # position 4 reads positions 0..4
@@ -72,7 +72,7 @@ def test_rope_keeps_each_pair_length():
 
 
 def test_position_zero_attends_only_to_itself():
-    a = _step(run(position="0"), "softmax").value("weights").data
+    a = _step(run(position="0"), "scores").value("weights").data
     np.testing.assert_allclose(a, [1.0])
 
 
@@ -124,7 +124,7 @@ needs_gguf = pytest.mark.skipif(not _has_gguf(), reason='gguf not installed: pip
 def test_runs_a_written_file(tmp_path):
     path = tiny_gguf.write(tmp_path / "m.gguf", Tiny(quant="Q8_0"), seed=7)
     trace = run(model=path, text="the cat sat", layer="1", head="3", position="1")
-    assert _step(trace, "softmax").value("weights").data.size == 2
+    assert _step(trace, "scores").value("weights").data.size == 2
     assert "key/value head 1" in _step(trace, "scores").worked[0]  # 4 heads over 2: head 3 reads kv 1
 
 
@@ -243,7 +243,7 @@ def test_a_file_is_data_its_strings_are_never_run(tmp_path):
     trace = run(model=path, text="the cat")
     assert not marker.exists()
     facts = dict(_step(trace, "file").value("facts").data.rows)
-    assert facts["model"] == f"{payload} (m.gguf)"
+    assert facts["model"] == "m.gguf"  # the file is named by its file name; general.name is not shown
 
 
 # ----------------------------------------------------------------- the real SmolLM2 file, when installed
