@@ -371,3 +371,43 @@ def test_a_notice_is_given_to_the_caller_between_check_and_build(monkeypatch):
     events.clear()
     run_module.run_lesson(load_lesson("real-model"), {})  # no caller to tell: the notice is not asked for
     assert events == ["build"]
+
+
+# ----------------------------------------------------------------- --format py
+
+
+@pytest.mark.parametrize("text", ["I'm  here, 42x!", "tabs\tand\n\nnew lines  ", "naïve café ¡Olé! 日本語 ²",
+                                  "the<|endoftext|>Paris", "It's the cat's, they'll've"])
+def test_the_script_tokenises_and_computes_as_the_lesson_does(text):
+    from nntutor.render.python_script import render_script
+    from nntutor.walkthroughs import real_model
+
+    trace = run(text=text)
+    source = render_script(trace, real_model.script(trace), command="nntutor lesson real-model --format py")
+    namespace: dict = {"__name__": "__main__"}
+    import contextlib
+    import io
+
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        exec(compile(source, "real-model.py", "exec"), namespace)
+    assert out.getvalue() == "all 3 checks passed\n"
+    lesson_ids = [int(i) for row in trace.step("tokens").value("pieces").data.rows for i in row[4].split(", ") if i]
+    assert namespace["ids"] == lesson_ids  # the script's own BPE finds the same tokens
+
+
+@needs_gguf
+def test_py_for_a_gguf_file_is_refused_in_one_line(tmp_path, run_cli):
+    path = tiny_gguf.write(tmp_path / "m.gguf", Tiny(n_layer=1))
+    assert_refused(run_cli("lesson", "real-model", "--model", path, "--format", "py"), "--format",
+                   "a GGUF file's weights are not copied into a script")
+
+
+def test_py_for_a_gguf_file_is_refused_before_the_model_is_read(run_cli, monkeypatch):
+    from nntutor.models import llama_model
+
+    def no_loading(path):
+        raise AssertionError("the model was opened before --format py was refused")
+
+    monkeypatch.setattr(llama_model, "load_model", no_loading)
+    assert_refused(run_cli("lesson", "real-model", "--model", "/any/where.gguf", "--format", "py"), "--format",
+                   "py is for the built-in model")

@@ -439,9 +439,16 @@ def lesson_script(lesson, raw: dict[str, Any], vs: str | None):
 
     if vs is not None:
         raise InputError("--format", "py checks one run, not a --vs comparison (drop --vs)")
-    maths = walkthrough_of(lesson).script
+    walkthrough = walkthrough_of(lesson)
+    maths = walkthrough.script
     if maths is None:
         raise InputError("--format", f"lesson {lesson.name!r} has no script yet (try --format json for its numbers)")
+    if walkthrough.no_script is not None:
+        from nntutor.catalog.run import parse_args
+
+        reason = walkthrough.no_script(parse_args(lesson, raw))
+        if reason:
+            raise InputError("--format", reason)
     return Script(maths, command_line(lesson, raw, "--format", "py"))
 
 

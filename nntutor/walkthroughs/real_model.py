@@ -339,10 +339,228 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
     return trace
 
 
+# --------------------------------------------------------------------------- --format py
+
+_SCRIPT = r'''
+import re
+import unicodedata
+
+# The built-in model, regenerated exactly: its settings, its merges, its seeded weights
+# (NumPy's default_rng(SEED).normal draws the same numbers on every platform)
+N_LAYER, D_MODEL, N_HEAD, N_HEAD_KV, D_FF = {n_layer}, {d_model}, {n_head}, {n_head_kv}, {d_ff}
+ROPE_BASE, RMS_EPS, SEED = {rope_base!r}, {rms_eps!r}, {seed}
+MERGES = {merges}
+SPECIAL = "<|endoftext|>"  # token 0
+# Unicode White_Space, what the pre-tokeniser calls a space (str.isspace also counts \x1c-\x1f)
+SPACES = "\t\n\x0b\x0c\r \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + "\u2028\u2029\u202f\u205f\u3000"
+
+
+def byte_symbol_table():
+    """GPT-2's printable stand-in for each byte: printable bytes are themselves,
+    the others (space, control bytes …) get the characters from chr(256) on."""
+    keep = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    table, extra = [], 0
+    for b in range(256):
+        if b in keep:
+            table.append(chr(b))
+        else:
+            table.append(chr(256 + extra))
+            extra += 1
+    return table
+
+
+BYTE_SYMBOLS = byte_symbol_table()
+VOCAB = [SPECIAL, *BYTE_SYMBOLS]  # id 0, then byte b as id 1 + b, then each new merged token
+for merge in MERGES:
+    if merge.replace(" ", "") not in VOCAB:
+        VOCAB.append(merge.replace(" ", ""))
+RANK = {{tuple(m.split(" ")): r for r, m in enumerate(MERGES)}}
+
+rng = np.random.default_rng(SEED)
+KV = N_HEAD_KV * (D_MODEL // N_HEAD)
+W = {{}}
+
+
+def draw(name, shape):
+    """The next weights from the seeded generator, rounded to 3 decimals as the model stores them."""
+    if len(shape) == 1:  # a norm's gain, about 1
+        W[name] = np.round(1.0 + 0.2 * rng.normal(size=shape), 3)
+    else:
+        scale = 1.0 if name == "token_embd" else 1.5 / math.sqrt(shape[1])
+        W[name] = np.round(rng.normal(0.0, scale, size=shape), 3)
+
+
+draw("token_embd", (len(VOCAB), D_MODEL))
+draw("output_norm", (D_MODEL,))
+for block in range(N_LAYER):
+    for part, shape in (("attn_norm", (D_MODEL,)), ("attn_q", (D_MODEL, D_MODEL)), ("attn_k", (KV, D_MODEL)),
+                        ("attn_v", (KV, D_MODEL)), ("attn_output", (D_MODEL, D_MODEL)), ("ffn_norm", (D_MODEL,)),
+                        ("ffn_gate", (D_FF, D_MODEL)), ("ffn_up", (D_FF, D_MODEL)), ("ffn_down", (D_MODEL, D_FF))):
+        draw(f"{{block}}.{{part}}", shape)
+
+
+{tokens_heading}
+def kind(ch):
+    """S (space), L (letter), N (number) or O (anything else): what the pre-tokeniser tells apart."""
+    if ch in SPACES:
+        return "S"
+    first = unicodedata.category(ch)[0]
+    return first if first in "LN" else "O"
+
+
+def pieces_of(text):
+    """GPT-2's pieces: a contraction ('s 't 're 've 'm 'll 'd), or a run of one kind that takes
+    one space before it, or a run of spaces that leaves its last space to the word after it."""
+    out, i, n = [], 0, len(text)
+    while i < n:
+        contraction = re.match(r"'(?:s|t|re|ve|m|ll|d)", text[i:])
+        if contraction:
+            out.append(contraction.group())
+            i += len(contraction.group())
+            continue
+        start = i
+        if text[i] == " " and i + 1 < n and kind(text[i + 1]) != "S":
+            i += 1  # this space belongs to the run after it
+        k, j = kind(text[i]), i + 1
+        while j < n and kind(text[j]) == k:
+            j += 1
+        if k == "S" and j < n and j - i > 1:
+            j -= 1
+        out.append(text[start:j])
+        i = j
+    return out
+
+
+def bpe(symbols):
+    """Merge the adjacent pair of lowest rank, everywhere in the piece, until none is left."""
+    word = list(symbols)
+    while len(word) > 1:
+        pairs = [(RANK[pair], pair) for pair in zip(word, word[1:]) if pair in RANK]
+        if not pairs:
+            break
+        best = min(pairs)[1]
+        merged, i = [], 0
+        while i < len(word):
+            if i + 1 < len(word) and (word[i], word[i + 1]) == best:
+                merged.append(word[i] + word[i + 1])
+                i += 2
+            else:
+                merged.append(word[i])
+                i += 1
+        word = merged
+    return word
+
+
+ids = []
+for part in re.split("(" + re.escape(SPECIAL) + ")", text):
+    if part == SPECIAL:
+        ids.append(0)
+        continue
+    for piece in pieces_of(part):
+        ids += [VOCAB.index(t) for t in bpe(BYTE_SYMBOLS[b] for b in piece.encode("utf-8"))]
+n = len(ids)
+
+
+{layers_heading}
+def rms_norm(x, gain):
+    return x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + RMS_EPS) * gain
+
+
+def rope(x):
+    """Turn coordinates (0, 1), (2, 3), … at position p by p·θᵢ, θᵢ = base^(−2i/d_head)."""
+    theta = ROPE_BASE ** (-np.arange(0, x.shape[-1], 2) / x.shape[-1])
+    angle = np.arange(x.shape[-2])[:, None] * theta[None, :]
+    even, odd = x[..., 0::2], x[..., 1::2]
+    out = np.empty_like(x)
+    out[..., 0::2] = even * np.cos(angle) - odd * np.sin(angle)
+    out[..., 1::2] = even * np.sin(angle) + odd * np.cos(angle)
+    return out
+
+
+d_head = D_MODEL // N_HEAD
+group = N_HEAD // N_HEAD_KV  # query head h reads key/value head h // group
+causal = np.tril(np.ones((n, n), dtype=bool))  # position i sees positions 0..i
+x = W["token_embd"][ids]
+for block in range(N_LAYER):
+    w = {{part: W[f"{{block}}.{{part}}"] for part in ("attn_norm", "attn_q", "attn_k", "attn_v", "attn_output",
+                                                  "ffn_norm", "ffn_gate", "ffn_up", "ffn_down")}}
+    y = rms_norm(x, w["attn_norm"])
+    q = rope((y @ w["attn_q"].T).reshape(n, N_HEAD, d_head).transpose(1, 0, 2))  # (heads, n, d_head)
+    k = rope((y @ w["attn_k"].T).reshape(n, N_HEAD_KV, d_head).transpose(1, 0, 2))
+    v = (y @ w["attn_v"].T).reshape(n, N_HEAD_KV, d_head).transpose(1, 0, 2)
+    k, v = np.repeat(k, group, axis=0), np.repeat(v, group, axis=0)
+    scores = np.where(causal, q @ k.transpose(0, 2, 1) / math.sqrt(d_head), -np.inf)
+    a = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    a /= a.sum(axis=-1, keepdims=True)
+    x = x + (a @ v).transpose(1, 0, 2).reshape(n, D_MODEL) @ w["attn_output"].T
+    b = rms_norm(x, w["ffn_norm"])
+    gate = b @ w["ffn_gate"].T
+    x = x + (gate / (1.0 + np.exp(-gate)) * (b @ w["ffn_up"].T)) @ w["ffn_down"].T  # SwiGLU
+
+
+{next_heading}
+logits = rms_norm(x[-1], W["output_norm"]) @ W["token_embd"].T  # tied: the embedding is the output matrix
+p = np.exp(logits - logits.max())
+p /= p.sum()
+next_token_id = int(np.argmax(p))
+probability = float(p[next_token_id])
+token = VOCAB[next_token_id]
+raw = token.encode("utf-8") if next_token_id == 0 else bytes(BYTE_SYMBOLS.index(ch) for ch in token)
+decoded = raw.decode("utf-8", errors="replace")
+next_token = f"<0x{{raw[0]:02X}}>" if "\ufffd" in decoded and len(token) == 1 else repr(decoded)
+'''
+
+
+def no_script(args: Args) -> str | None:
+    """Why --format py is refused for these arguments: a GGUF file (None for the built-in model)."""
+    if args["model"] is None:
+        return None
+    return ("py is for the built-in model: a GGUF file's weights are not copied into a script "
+            "(drop --model, or use --format json for this run's numbers)")
+
+
+def script(trace: Trace) -> str:
+    """The built-in model's run as NumPy source (``--format py``): the model regenerated from its
+    seed, the text tokenised, every layer, the next token. A GGUF file's weights are not copied
+    into a script: with --model it is refused."""
+    from nntutor.models import demo
+    from nntutor.walkthroughs._script import heading
+
+    reason = no_script(Args({"model": trace.inputs.get("model")}))
+    if reason:
+        raise InputError("--format", reason)
+    c = demo.demo_model().config
+    body = _SCRIPT.format(
+        n_layer=c.n_layer, d_model=c.d_model, n_head=c.n_head, n_head_kv=c.n_head_kv, d_ff=c.d_ff,
+        rope_base=c.rope_base, rms_eps=c.rms_eps, seed=demo.SEED, merges=_wrapped_list(list(demo.MERGES)),
+        tokens_heading=heading(trace, "tokens"), layers_heading=heading(trace, "layers"),
+        next_heading=heading(trace, "next-token"))
+    return body
+
+
+def _wrapped_list(items: list[str], width: int = 100) -> str:
+    """A list of strings as source, broken into lines of at most ``width`` characters.
+
+    >>> print(_wrapped_list(["a b", "c d", "e f"], width=14))
+    ['a b', 'c d',
+        'e f']
+    """
+    lines, line = [], "["
+    for item in items:
+        piece = repr(item) + ", "
+        if len(line) + len(piece) > width:
+            lines.append(line.rstrip())
+            line = "    "
+        line += piece
+    return "\n".join([*lines, line.rstrip(", ") + "]"])
+
+
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
     notice=notice,
+    script=script,
+    no_script=no_script,
     inputs={
         "model": Input("path"),
         "text": Input("text"),
