@@ -173,8 +173,7 @@ def _token_step(ctx: Context, inputs: Inputs) -> Step:
         values=[Value("pieces", Table(("piece", "byte symbols", "merges", "tokens", "ids"), tuple(rows)),
                       label="Pieces, their bytes and tokens")],
         worked=worked,
-        why=f"Each byte is one symbol (Ġ: a space, kept with the word after it); the file's {len(tok.ranks):,} "
-        "merges apply in each piece, the lowest rank (learned first) first.",
+        why=f"Ġ: a space (kept with its word); the file's {len(tok.ranks):,} merges apply lowest rank first.",
     )
 
 
