@@ -173,7 +173,7 @@ def _token_step(ctx: Context, inputs: Inputs) -> Step:
         values=[Value("pieces", Table(("piece", "byte symbols", "merges", "tokens", "ids"), tuple(rows)),
                       label="Pieces, their bytes and tokens")],
         worked=worked,
-        why=f"Ġ: a space (kept with its word); the file's {len(tok.ranks):,} merges apply lowest rank first.",
+        why=f"Ġ is a space (kept with its word); the {len(tok.ranks):,} merges apply lowest rank first.",
     )
 
 
