@@ -262,7 +262,7 @@ def _attention_step(ctx: Context, inputs: Inputs, out: llama.Forward, tokens: li
     return Step(
         id="scores",
         title=f"Layer {inputs.layer}, head {inputs.head}: how much {tokens[p]} reads from positions 0…{p}",
-        formula_text="score[j] = q·k[j] / √d_head (j ≤ position);  a = softmax(score);  out = Σ a[j]·v[j]",
+        formula_text="score[j] = q·k[j] / √d_head, j ≤ p;  a = softmax(score);  out = Σⱼ a[j]·v[j]",
         values=[Value("scores", s, label="scores", cols=cols),
                 Value("weights", h.weights.astype(np.float64), label="a (the softmax row)", cols=cols)],
         worked=[f"grouped-query attention: query head {inputs.head} reads key/value head {h.kv_head}, shared by "
