@@ -12,7 +12,7 @@ generates ``--steps`` tokens greedily with its KV cache; the row is the median t
 decoding step (one new token, cache in use), interleaved side by side round by round.
 Target: ours ≤ 1.5× transformers. No model file found (or gguf, torch or transformers not
 installed): the row is skipped with a note. ``--json PATH`` also writes the numbers (or the
-reason for the skip) for ``benchmarks/run.py``, whose row 6 this is.
+reason for the skip) for ``benchmarks/run.py``, whose row 9 this is.
 """
 
 from __future__ import annotations

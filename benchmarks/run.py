@@ -12,6 +12,7 @@ medians over the rounds.
     python benchmarks/run.py --runs 9      # more rounds
     python benchmarks/run.py --quick       # 1 round, small sizes: proves the suite works (CI)
     python benchmarks/run.py --rows 1,L,4  # only some rows (L: every lesson)
+    python benchmarks/run.py --rows L --lessons pipeline,generate   # only those lessons
 
 The rows: 1, ``--help`` and ``list`` against the import floor; L, one row per
 lesson at its default inputs (text to a pipe), found from ``lessons/*.toml`` in
@@ -19,14 +20,21 @@ the checkout (each file's ``name``), against the floor, or the floor plus
 ``import sympy`` for a lesson whose walkthrough module
 (``nntutor/walkthroughs/<builder>.py``) imports ``nntutor.symbolic``; 4, a big
 attention run against a NumPy-only script; 5, BPE against subword-nmt and
-HuggingFace ``tokenizers``; 6, next-token latency of the real-model lesson's NumPy Llama
-against transformers on SmolLM2-135M (``llama_vs_transformers.py``: the same float32
-weights, one thread each, KV caches; it interleaves the two itself, so it runs once, after
-the rounds). Row 6 is skipped, with the reason shown, when no SmolLM2 GGUF file is found or
-gguf, torch or transformers is missing, and under ``--quick`` unless ``--rows`` names it. The
-real-model lesson itself (its built-in model) has its row L like every lesson.
-The attention and backprop lessons were rows 2 and 3
-before every lesson had a row: ``--rows 2`` and ``--rows 3`` still select them.
+HuggingFace ``tokenizers``; 6, one training step of the tiny model in NumPy
+against the same step in PyTorch (``train_step.py``: same batch, float64, one
+thread each; each side times its own steps, so importing torch is not counted);
+7, ``nntutor train`` with the shipped settings, next to PyTorch running as many
+steps (a whole process each, for scale: the target is about a minute); 8,
+generating 256 tokens with the KV cache against recomputing the whole sequence
+for every token (``generate_cache.py``: the same tokens, each side timed inside);
+9, next-token latency of the real-model lesson's NumPy Llama against transformers on
+SmolLM2-135M (``llama_vs_transformers.py``: the same float32 weights, one thread each, KV
+caches; it interleaves the two itself, so it runs once, after the rounds). Row 9 is skipped,
+with the reason shown, when no SmolLM2 GGUF file is found or gguf, torch or transformers is
+missing, and under ``--quick`` unless ``--rows`` names it. The real-model lesson itself (its
+built-in model) has its row L like every lesson.
+The attention and backprop lessons were rows 2 and 3 before every lesson had a row:
+``--rows 2`` and ``--rows 3`` still select them.
 
 nntutor runs as the ``nntutor`` command pip installs (a copy of that
 console-script file, calling ``nntutor.cli.entry:main``) with PYTHONPATH set to the
@@ -64,7 +72,7 @@ LESSON_WALL_TARGET = 1.5
 # their row ids still select them, and their targets stay as they were.
 LESSON_ROW_ALIASES = {"attention": "2", "backprop": "3"}
 LESSON_WALL_TARGETS = {"attention": 1.25, "backprop": 1.25}
-LATENCY_TARGET = 1.5  # row 6: next-token latency, ours ÷ transformers
+LATENCY_TARGET = 1.5  # row 9: next-token latency, ours ÷ transformers
 
 # The wrapper: runs argv (its only child), streams the child's stdout through a
 # pipe and discards it, then reports wall time and the child's peak RSS.
@@ -100,6 +108,7 @@ class Command:
     cpus: list[float] = field(default_factory=list)
     peaks: list[int] = field(default_factory=list)
     failure: str | None = None
+    inner: bool = False  # the command times itself: its last stderr line is {"seconds_per_step", "cpu_seconds_per_step"}
 
     @property
     def wall(self) -> float:
@@ -128,7 +137,7 @@ class Row:
     skip: str | None = None  # why the row was not measured
     alias: str | None = None  # another row id that selects this row (``--rows``)
     lesson: str | None = None  # the lesson a per-lesson (L) row runs
-    measured: dict | None = None  # a row measured by its own script (6): its JSON result
+    measured: dict | None = None  # a row measured by its own script (9): its JSON result
 
 
 def measure(argv: list[str], *, cwd: Path, env: dict[str, str]) -> dict:
@@ -353,15 +362,45 @@ def build(args: argparse.Namespace, repo: Path, work: Path, env: dict[str, str])
                 "hf-tokenizers", [*py, str(HERE / "hf_bpe.py"), str(corpus), "--merges", str(merges)]
             )
     rows += bpe_rows
-    rows.append(Row("6", "next-token latency, real-model's NumPy Llama on SmolLM2-135M (1 thread, KV cache)",
+
+    # 6: one training step of the tiny model, NumPy (nntutor's core) against PyTorch, same batch,
+    # float64, one thread each; each side times its own steps (the import of torch is not counted).
+    # 7: `nntutor train` with the shipped settings, against PyTorch running as many steps, for scale.
+    step_flags = ["--steps", "5", "--repeats", "1", "--warmup", "2"] if args.quick else ["--steps", "40", "--repeats", "3"]
+    train_steps = "20" if args.quick else "1200"
+    commands["step-numpy"] = Command("step-numpy", [*py, str(HERE / "train_step.py"), "--impl", "numpy", *step_flags], inner=True)
+    commands["step-torch"] = Command("step-torch", [*py, str(HERE / "train_step.py"), "--impl", "torch", *step_flags], inner=True)
+    commands["train"] = Command("train", [*ours, "train", "--steps", train_steps, "-o", str(work / "model.npz")])
+    commands["train-torch"] = Command(
+        "train-torch", [*py, str(HERE / "train_step.py"), "--impl", "torch", "--steps", train_steps, "--repeats", "1", "--warmup", "0"]
+    )
+    has_torch = importlib.util.find_spec("torch") is not None
+    rows += [
+        Row("6", "one training step of the tiny model (batch 16 × 32 tokens, d 32, 2 layers), seconds per step",
+            "step-numpy", "step-torch", "the same step in PyTorch (autograd, `torch.optim.AdamW`), float64, 1 thread",
+            wall_target=1.5, skip=None if has_torch else "PyTorch is not installed (the oracle extra)"),
+        Row("7", f"`nntutor train --steps {train_steps}` (the shipped settings), whole command", "train", "train-torch",
+            f"PyTorch: {train_steps} steps of the same model, whole process", skip=None if has_torch else "PyTorch is not installed"),
+    ]
+    # 8: generation with the KV cache against recomputing the whole sequence for every token
+    # (d_model 64, 256 new tokens), each side timing its own tokens; the target: at least 4× faster.
+    gen_flags = ["--tokens", "32"] if args.quick else ["--tokens", "256"]
+    commands["gen-cache"] = Command("gen-cache", [*py, str(HERE / "generate_cache.py"), "--mode", "cache", *gen_flags], inner=True)
+    commands["gen-recompute"] = Command(
+        "gen-recompute", [*py, str(HERE / "generate_cache.py"), "--mode", "recompute", *gen_flags], inner=True
+    )
+    rows.append(Row("8", f"generating {gen_flags[1]} tokens with the KV cache (d 64, 2 layers, 4 heads), seconds per token",
+                    "gen-cache", "gen-recompute", "recomputing the whole sequence for every token (the same tokens)",
+                    wall_target=0.25))
+    rows.append(Row("9", "next-token latency, real-model's NumPy Llama on SmolLM2-135M (1 thread, KV cache)",
                     "", "", "transformers `LlamaForCausalLM`, same float32 weights", wall_target=LATENCY_TARGET))
-    if args.quick and not (args.rows and "6" in args.rows):
-        rows[-1].skip = "not run with --quick (it loads SmolLM2 twice, about a minute); `--rows 6` runs it"
+    if args.quick and not (args.rows and "9" in args.rows):
+        rows[-1].skip = "not run with --quick (it loads SmolLM2 twice, about a minute); `--rows 9` runs it"
     return rows, commands
 
 
 def latency_row(row: Row, args: argparse.Namespace, repo: Path, work: Path, env: dict[str, str]) -> None:
-    """Row 6: run ``llama_vs_transformers.py`` once and keep its result (or why it skipped) in the row."""
+    """Row 9: run ``llama_vs_transformers.py`` once and keep its result (or why it skipped) in the row."""
     out = work / "latency.json"
     steps, rounds = ("5", "1") if args.quick else ("20", "3")
     done = subprocess.run(
@@ -418,7 +457,7 @@ def table(rows: list[Row], commands: dict[str, Command], *, quick: bool = False)
                 f"(transformers {m['transformers_version']}, torch {m['torch_version']}) | {m['transformers_ms'] / 1e3:.4f} | – | "
                 f"{m['ratio']:.2f}× | {m['best_ratio']:.2f}× | – | – | {target} | {meets} |"
             )
-            notes.append(f"- row 6: seconds per generated token (median over {m['rounds']} rounds × {m['steps']} tokens); "
+            notes.append(f"- row 9: seconds per generated token (median over {m['rounds']} rounds × {m['steps']} tokens); "
                          f"the two agree on {m['tokens_agree']} of {m['tokens']} greedy tokens; loading (not in the ratio): "
                          f"ours {m['ours_load_s']:.1f} s, transformers {m['transformers_load_s']:.1f} s")
             records.append({"row": row.number, "lesson": "real-model", "what": row.what, "baseline": row.baseline_label,
@@ -466,9 +505,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=None, help="rounds per command (default 5; 1 with --quick)")
     parser.add_argument("--repo", type=Path, default=HERE.parent, help="the nntutor checkout to measure")
     parser.add_argument("--rows", type=lambda s: set(s.split(",")), default=None, help="only these rows, e.g. 1,L,4 (L: every lesson)")
+    parser.add_argument("--lessons", type=lambda s: set(s.split(",")), default=None,
+                        help="with row L: only these lessons, e.g. pipeline,generate")
     parser.add_argument("--no-warmup", action="store_true", help="skip the unmeasured first run of each command")
     parser.add_argument("--json", type=Path, default=None, help="also write every measurement to this file")
-    parser.add_argument("--model", type=Path, default=None, help="row 6's GGUF file (default: the SmolLM2 file nntutor models finds)")
+    parser.add_argument("--model", type=Path, default=None, help="row 9's GGUF file (default: the SmolLM2 file nntutor models finds)")
     args = parser.parse_args(argv)
     runs = args.runs if args.runs is not None else (1 if args.quick else 5)
     if runs < 1:
@@ -489,6 +530,8 @@ def main(argv: list[str] | None = None) -> int:
         env["NNTUTOR_HOME"] = str(work / "home")
         rows, commands = build(args, repo, work, env)
         rows = [row for row in rows if wanted(args, row.number, row.alias)]
+        if args.lessons is not None:
+            rows = [row for row in rows if row.number != "L" or row.lesson in args.lessons]
         needed = [key for key in commands if any(key in (r.ours, r.baseline) and not r.skip for r in rows)]
         warmup = not (args.quick or args.no_warmup)
         for round_number in range(runs + warmup):
@@ -505,13 +548,18 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 if warmup and round_number == 0:
                     continue
-                command.walls.append(result["wall"])
-                command.cpus.append(result["cpu"])
+                if command.inner:  # the time of the work itself, without importing the libraries
+                    inner = json.loads(result["stderr"].strip().splitlines()[-1])
+                    command.walls.append(inner["seconds_per_step"])
+                    command.cpus.append(inner["cpu_seconds_per_step"])
+                else:
+                    command.walls.append(result["wall"])
+                    command.cpus.append(result["cpu"])
                 command.peaks.append(result["peak_bytes"])
             print(f"round {round_number + 1 - warmup}/{runs} done" if round_number >= warmup else "warm-up done",
                   file=sys.stderr, flush=True)
         for row in rows:
-            if row.number == "6" and not row.skip:
+            if row.number == "9" and not row.skip:
                 latency_row(row, args, repo, work, env)
         text, records = table(rows, commands, quick=args.quick)
     mode = "quick mode (small sizes, 1 run: not comparable with the targets)" if args.quick else f"median of {runs} runs"

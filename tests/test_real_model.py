@@ -411,3 +411,17 @@ def test_py_for_a_gguf_file_is_refused_before_the_model_is_read(run_cli, monkeyp
     monkeypatch.setattr(llama_model, "load_model", no_loading)
     assert_refused(run_cli("lesson", "real-model", "--model", "/any/where.gguf", "--format", "py"), "--format",
                    "py is for the built-in model")
+
+
+@needs_gguf
+def test_full_writes_every_rope_pair_and_the_default_run_two(tmp_path):
+    path = tiny_gguf.write(tmp_path / "m.gguf", Tiny(n_layer=1))  # d_head 64: 32 pairs
+    lesson = load_lesson("real-model")
+    short = run_lesson(lesson, {"model": path, "text": "the cat"})
+    full = run_lesson(lesson, {"model": path, "text": "the cat"}, full=True)
+    pairs = lambda trace: [line.split(":")[0].split(" (")[0] for line in trace.step("rope").worked]  # noqa: E731
+    assert pairs(short) == ["pair 0", "pair 31"]
+    assert pairs(full) == [f"pair {i}" for i in range(32)]
+    q = full.step("rope").value("q").data  # rows: before, after
+    after = full.step("rope").worked[7].split("→ (")[1].rstrip(")").split(", ")
+    np.testing.assert_allclose([float(a) for a in after], q[1, 14:16], atol=1e-4)  # pair 7 turned, as in the table

@@ -155,20 +155,23 @@ class Prepared(NamedTuple):
         return self.walkthrough.build(self.context, self.inputs if inputs is None else inputs)
 
 
-def prepare(lesson: Lesson, args: Args, *, precision: int = 4) -> Prepared:
-    """Check parsed arguments into the lesson's typed inputs (input errors are raised here)."""
+def prepare(lesson: Lesson, args: Args, *, precision: int = 4, full: bool = False) -> Prepared:
+    """Check parsed arguments into the lesson's typed inputs (input errors are raised here).
+
+    ``full`` (``--full``): the lesson shows every repeated step in full instead of a summary.
+    """
     walkthrough = walkthrough_of(lesson)
-    return Prepared(walkthrough, walkthrough.check(args), Context(lesson=lesson, precision=precision))
+    return Prepared(walkthrough, walkthrough.check(args), Context(lesson=lesson, precision=precision, full=full))
 
 
-def run_lesson(lesson: Lesson, raw: dict[str, Any] | None = None, *, precision: int = 4,
+def run_lesson(lesson: Lesson, raw: dict[str, Any] | None = None, *, precision: int = 4, full: bool = False,
                notice: Callable[[str], None] | None = None) -> Trace:
     """The lesson's Trace for these flag values.
 
     ``notice``, when given, receives the walkthrough's notice for the checked inputs
     (e.g. what loading a model will cost) before the build starts; the caller shows it.
     """
-    prepared = prepare(lesson, parse_args(lesson, raw or {}), precision=precision)
+    prepared = prepare(lesson, parse_args(lesson, raw or {}), precision=precision, full=full)
     if notice is not None and prepared.walkthrough.notice is not None:
         text = prepared.walkthrough.notice(prepared.inputs)
         if text:

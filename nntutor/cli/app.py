@@ -303,7 +303,7 @@ def lesson_command(lesson, extra_dir: str | None = None):
         ),
         "full": (
             bool,
-            typer.Option(False, "--full", help="Show every row and column of large matrices (for a pager).", rich_help_panel="Output"),
+            typer.Option(False, "--full", help="Show every row and column of large matrices, and every repeated step in full (for a pager).", rich_help_panel="Output"),
         ),
         "vs": (
             str | None,
@@ -410,7 +410,7 @@ def show_lesson(lesson, raw: dict[str, Any], *, output_format: str | None, outpu
     changed = vs_overrides(lesson, vs) if vs is not None else None  # a bad --vs fails before any run
     # with --vs both runs are kept in memory at once: they share each memory limit
     with shared_by(1 if vs is None else 2):
-        trace = run_lesson(lesson, raw, precision=digits, notice=_notice)
+        trace = run_lesson(lesson, raw, precision=digits, full=full, notice=_notice)
     first = start_step(trace, from_step)
     if course is None:
         from nntutor.catalog.course import load_course
@@ -546,7 +546,7 @@ def show_comparison(lesson, raw: dict[str, Any], first_run, vs: str, changed: di
     if changed is None:
         changed = vs_overrides(lesson, vs)
     with shared_by(2):
-        second = run_lesson(lesson, {**raw, **changed}, precision=delivery["precision"])
+        second = run_lesson(lesson, {**raw, **changed}, precision=delivery["precision"], full=delivery["limit"] == 0)
     return out.deliver(Comparison(first_run, second, vs), **delivery)
 
 
@@ -849,7 +849,14 @@ SUBCOMMANDS = {
     "models": lambda: _command("models", models, cls=NntutorCommand),
     "check": lambda: _command("check", check, cls=NntutorCommand),
     "lesson-file": lambda: _command("lesson-file", lesson_file, cls=NntutorCommand),
+    "train": lambda: _command("train", _train_command(), cls=NntutorCommand),
 }
+
+
+def _train_command():
+    from nntutor.cli.train import train
+
+    return train
 
 
 def make_app(argv: list[str] | None = None) -> typer.Typer:

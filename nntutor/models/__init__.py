@@ -1,1 +1,2 @@
-"""Model files nntutor can open: GGUF (llama.cpp, Ollama, LM Studio) through the ``gguf`` package."""
+"""Model files: the trained tiny transformer (its corpus, tokenizer, file format, training and
+evaluation) and GGUF files (llama.cpp, Ollama, LM Studio) read through the ``gguf`` package."""

@@ -162,9 +162,10 @@ def _token_step(ctx: Context, inputs: Inputs) -> Step:
         rows.append((repr(piece), " ".join(symbols), str(len(merges)), " | ".join(final), ", ".join(map(str, ids))))
     busiest = max(range(len(enc.pieces)), key=lambda i: sum(m.piece == i for m in enc.merges))
     chain = [m for m in enc.merges if m.piece == busiest]
-    steps = [f"{m.left}+{m.right} ({m.rank:,})" for m in chain[:MERGES_SHOWN]]
-    if len(chain) > MERGES_SHOWN:
-        steps.append(f"… {len(chain) - MERGES_SHOWN} more")
+    shown = len(chain) if ctx.full else MERGES_SHOWN  # --full: every merge of the piece
+    steps = [f"{m.left}+{m.right} ({m.rank:,})" for m in chain[:shown]]
+    if len(chain) > shown:
+        steps.append(f"… {len(chain) - shown} more (--full shows them)")
     worked = [f"{repr(enc.pieces[busiest])}: " + " ".join(enc.symbols[busiest]) + ", merges (rank) "
               + ", ".join(steps) + (f" → {' '.join(chain[-1].result)}" if chain else "")]
     return Step(
@@ -231,9 +232,13 @@ def _rope_step(ctx: Context, inputs: Inputs, out: llama.Forward) -> Step:
     a, b = float(h.q_raw[0]), float(h.q_raw[1])
     last = hd // 2 - 1
     theta = c.rope_base ** (-2 * last / hd)
+    middle = [  # --full: every pair between the first and the last
+        f"pair {i}: angle {p * c.rope_base ** (-2 * i / hd):.4g} rad, ({ctx.n(h.q_raw[2 * i])}, {ctx.n(h.q_raw[2 * i + 1])}) → "
+        f"({ctx.n(h.q[2 * i])}, {ctx.n(h.q[2 * i + 1])})" for i in range(1, last)] if ctx.full else []
     worked = [
         f"pair 0 (θ₀ = 1, angle {p} rad): q[0] = {ctx.f(a)}·cos {p} − {ctx.f(b)}·sin {p} = {ctx.f(a)}·{ctx.f(h.cos[0])} − "
         f"{ctx.f(b)}·{ctx.f(h.sin[0])} = {ctx.n(h.q[0])}, q[1] = {ctx.f(a)}·sin {p} + {ctx.f(b)}·cos {p} = {ctx.n(h.q[1])}",
+        *middle,
         f"pair {last}: θ = {c.rope_base:g}^(−{2 * last}/{hd}) = {theta:.4g}, angle {p * theta:.4g} rad, "
         f"({ctx.n(h.q_raw[2 * last])}, {ctx.n(h.q_raw[2 * last + 1])}) → ({ctx.n(h.q[2 * last])}, {ctx.n(h.q[2 * last + 1])})",
     ]
