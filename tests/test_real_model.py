@@ -425,3 +425,18 @@ def test_full_writes_every_rope_pair_and_the_default_run_two(tmp_path):
     q = full.step("rope").value("q").data  # rows: before, after
     after = full.step("rope").worked[7].split("→ (")[1].rstrip(")").split(", ")
     np.testing.assert_allclose([float(a) for a in after], q[1, 14:16], atol=1e-4)  # pair 7 turned, as in the table
+
+
+def test_the_script_does_not_share_the_lessons_maths(monkeypatch):
+    """A bug in the core (SiLU 1% too large) changes the lesson's probability; the script, NumPy
+    alone, recomputes the right one and fails on the number the lesson showed."""
+    from nntutor.core import llama
+    from nntutor.render.python_script import render_script
+    from nntutor.walkthroughs import real_model
+
+    honest = llama.silu
+    monkeypatch.setattr(llama, "silu", lambda z: honest(z) * 1.01)
+    trace = run()
+    source = render_script(trace, real_model.script(trace), command="nntutor lesson real-model --format py")
+    with pytest.raises(AssertionError, match="probability"):
+        exec(compile(source, "real-model.py", "exec"), {"__name__": "__main__"})
