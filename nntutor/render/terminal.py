@@ -157,7 +157,7 @@ def matrix_table(value: Value, precision: int, limit: int, heat: bool = False, c
         data = np.asarray(data)
         if data.ndim == 1:
             data = data.reshape(1, -1)
-            value = Value(value.name, data, rows=(value.name,), cols=value.cols)
+            value = Value(value.name, data, rows=(value.display_name,), cols=value.cols)
     # the colour scale is only needed for a heatmap (a big matrix is not scanned otherwise)
     low, high = (finite_range(np.asarray(data)) if heat else None) or (0.0, 0.0)
     n_rows, n_cols = data.shape
@@ -430,8 +430,17 @@ def _shown_in_steps(trace: Trace, data: Any) -> str | None:
 
 
 def outputs_renderable(trace: Trace, precision: int, limit: int = DEFAULT_LIMIT) -> RenderableType:
-    """The lesson's public outputs; arrays already shown in a step are named, not repeated."""
+    """The lesson's answer (``trace.result``, labelled as in the steps); without one, its
+    public outputs, arrays already shown in a step named, not repeated."""
     parts: list[RenderableType] = [prose(Rule(Text("Result", style=STYLE_TITLE), align="left"))]
+    if trace.result:
+        scalars = [v for v in trace.result if v.kind in INLINE]
+        if scalars:
+            parts.append(prose(indent(Text("   ").join(scalar_text(v, precision) for v in scalars))))
+        for value in trace.result:
+            if value.kind not in INLINE:
+                parts.extend(indent(r) for r in value_renderables(value, precision, limit))
+        return Group(*parts)
     already = {name: _shown_in_steps(trace, data) for name, data in trace.outputs.items()}
     repeated = [name for name, where in already.items() if where]
     for name, data in trace.outputs.items():
@@ -496,6 +505,41 @@ def ending_renderables(trace: Trace, precision: int = 4, limit: int = DEFAULT_LI
         yield what_next_renderable(trace.lesson, trace.what_next)
 
 
+def concise_steps(trace: Trace, *, full: bool, first: int = 1) -> Iterator[tuple[int, Step, str]]:
+    """The steps a run shows, numbered as in the whole lesson: ``(number, step, "")``.
+
+    Unless ``full``, a run of :attr:`~nntutor.trace.Step.detail` steps is one
+    ``(number, step, note)`` saying which were left out, and a "why" already given
+    by an earlier step is not repeated.
+
+    >>> steps = [Step("a", "A", why="w"), Step("b", "B", why="w", detail=True), Step("c", "C", why="w")]
+    >>> [(n, s.id, s.why, note) for n, s, note in concise_steps(Trace("x", "X", steps=steps), full=False)]
+    [(1, 'a', 'w', ''), (2, 'b', 'w', '(step 2 left out here: --full shows every step)'), (3, 'c', '', '')]
+    """
+    import dataclasses
+
+    said: set[str] = set()
+    numbered = [(n, s) for n, s in enumerate(trace.steps, start=1) if n >= first]
+    index = 0
+    while index < len(numbered):
+        number, step = numbered[index]
+        if step.detail and not full:
+            end = index
+            while end + 1 < len(numbered) and numbered[end + 1][1].detail:
+                end += 1
+            last = numbered[end][0]
+            which = f"step {number}" if last == number else f"steps {number}–{last}"
+            yield number, step, f"({which} left out here: --full shows every step)"
+            index = end + 1
+            continue
+        if not full and step.why:
+            if step.why in said:
+                step = dataclasses.replace(step, why="")
+            said.add(step.why)
+        yield number, step, ""
+        index += 1
+
+
 def trace_renderables(
     trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, heat: bool = False, plots: bool = True,
     ending: bool = True, first: int = 1,
@@ -503,8 +547,10 @@ def trace_renderables(
     """Everything shown for a lesson run, in order, from step ``first`` on (``--from-step``);
     ``ending=False``: without what comes next."""
     yield header_renderable(trace)
-    for number, step in enumerate(trace.steps, start=1):
-        if number >= first:
+    for number, step, hidden in concise_steps(trace, full=limit <= 0, first=first):
+        if hidden:
+            yield prose(indent(Text(hidden, style=STYLE_DIM), bottom=1))
+        else:
             yield step_renderable(step, number, precision, limit, heat, plots)
     if ending:
         yield from ending_renderables(trace, precision, limit)

@@ -14,7 +14,7 @@ import numpy as np
 
 from nntutor.errors import InputError
 from nntutor.numfmt import fmt, fmt_factor
-from nntutor.trace import Trace
+from nntutor.trace import Trace, Value
 
 
 class Context(NamedTuple):
@@ -162,3 +162,26 @@ def shape_words(value: Any) -> str:
     if len(shape) == 1:
         return counted(shape[0], "numbers")
     return "×".join(str(n) for n in shape)
+
+
+def answer(trace: Trace, *picks: str | Value) -> list[Value]:
+    """The Result section: values of the trace's steps, labelled as those steps label them.
+
+    Each pick is ``"step.value"`` (optionally ``"step.value=label"`` to name it) or a
+    :class:`Value` made for the result (a summary table, a sentence).
+
+    >>> from nntutor.trace import Step
+    >>> trace = Trace("x", "X", steps=[Step("s", "S", values=[Value("p", np.array([0.5, 0.5]), label="probabilities", cols=("a", "b"))])])
+    >>> [(v.display_name, v.cols) for v in answer(trace, "s.p", "s.p=p(next)")]
+    [('probabilities', ('a', 'b')), ('p(next)', ('a', 'b'))]
+    """
+    values = []
+    for pick in picks:
+        if isinstance(pick, Value):
+            values.append(pick)
+            continue
+        key, _, label = pick.partition("=")
+        step_id, _, name = key.partition(".")
+        value = trace.step(step_id).value(name)
+        values.append(value._replace(label=label or value.display_name))
+    return values
