@@ -36,7 +36,8 @@ LONG_FOR_NOW = {
 }
 
 # snake_case words that are real terms a learner meets in papers and code, not our variables
-TERMS = {"d_model", "d_k", "d_v", "d_ff", "n_heads", "n_in", "n_out", "max_len", "seq_len", "learn_bpe", "apply_bpe"}
+TERMS = {"d_model", "d_k", "d_v", "d_ff", "n_heads", "n_in", "n_out", "max_len", "seq_len", "learn_bpe", "apply_bpe",
+         "W_hh", "W_xh", "W_hy", "d_head", "n_ctx", "P_attn", "P_block", "P_emb", "P_ffn"}
 SNAKE = re.compile(r"(?<![\w/.\\-])[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)+(?![\w/(-])")
 
 

@@ -168,7 +168,8 @@ def answer(trace: Trace, *picks: str | Value) -> list[Value]:
     """The Result section: values of the trace's steps, labelled as those steps label them.
 
     Each pick is ``"step.value"`` (optionally ``"step.value=label"`` to name it) or a
-    :class:`Value` made for the result (a summary table, a sentence).
+    :class:`Value` made for the result (a summary table, a sentence). A pick this run
+    has no step or value for (a flag can leave a step out) is left out.
 
     >>> from nntutor.trace import Step
     >>> trace = Trace("x", "X", steps=[Step("s", "S", values=[Value("p", np.array([0.5, 0.5]), label="probabilities", cols=("a", "b"))])])
@@ -182,6 +183,9 @@ def answer(trace: Trace, *picks: str | Value) -> list[Value]:
             continue
         key, _, label = pick.partition("=")
         step_id, _, name = key.partition(".")
-        value = trace.step(step_id).value(name)
+        try:
+            value = trace.step(step_id).value(name)
+        except KeyError:
+            continue
         values.append(value._replace(label=label or value.display_name))
     return values

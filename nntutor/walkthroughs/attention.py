@@ -18,6 +18,7 @@ from nntutor.walkthroughs._budget import allowance
 from nntutor.walkthroughs._common import (
     Context,
     Size,
+    answer,
     dot_worked,
     mismatch,
     shape_words,
@@ -275,6 +276,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
         "weights": weights,
         "output": result.output,
     }
+    trace.result = answer(trace, "softmax.weights", "output.output")
     return trace
 
 

@@ -32,6 +32,7 @@ from nntutor.walkthroughs._activation_notes import FORMULAS, activation_worked
 from nntutor.walkthroughs._common import (
     Context,
     Size,
+    answer,
     dot_worked,
     index_labels,
     mismatch,
@@ -216,9 +217,9 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
             formula_text=f"z1 = W1·x + b1,  h = f(z1),  {FORMULAS[activation][1]}",
             values=[
                 Value("x", x, cols=xl),
-                Value("W1", params.W1, rows=index_labels(n_hid, "z1_"), cols=xl),
-                Value("b1", params.b1, cols=index_labels(n_hid, "z1_")),
-                Value("z1", fw.z1, cols=index_labels(n_hid, "z1_")),
+                Value("W1", params.W1, rows=hl, cols=xl),
+                Value("b1", params.b1, cols=hl),
+                Value("z1", fw.z1, cols=hl),
                 Value("h", fw.h, cols=hl),
             ],
             worked=worked,
@@ -254,9 +255,9 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
         + LOSS_TEXT[loss_key][0],
         formula_text=f"z2 = W2·h + b2,  ŷ = g(z2),  {out_text},  {LOSS_TEXT[loss_key][1]}",
         values=[
-            Value("W2", params.W2, rows=index_labels(n_out, "z2_"), cols=hl),
-            Value("b2", params.b2, cols=index_labels(n_out, "z2_")),
-            Value("z2", fw.z2, cols=index_labels(n_out, "z2_")),
+            Value("W2", params.W2, rows=ol, cols=hl),
+            Value("b2", params.b2, cols=ol),
+            Value("z2", fw.z2, cols=ol),
             Value("output", fw.yhat, label="ŷ", cols=ol),
             Value("y", y, label="target y", cols=ol),
             Value("loss", float(r.loss), label="L"),
@@ -270,7 +271,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
     trace.add(output_step)
 
     # 3. The exact derivatives (sympy).
-    trace.add(_symbolic_step(ctx, params, x, y, activation, out_act, loss, chosen))
+    trace.add(_symbolic_step(ctx, params, x, y, activation, out_act, loss, chosen)).detail = True  # a check, --full
 
     # 4. δ at the output.
     trace.add(_output_delta_step(ctx, r, y, out_act, loss))
@@ -301,7 +302,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
     )
 
     # 6. The chosen parameters as chain-rule factors.
-    trace.add(_chain_step(ctx, params, r, chosen))
+    trace.add(_chain_step(ctx, params, r, chosen)).detail = True
 
     # 7. Full gradient tables.
     g = r.grads
@@ -315,10 +316,10 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
             r"\frac{\partial L}{\partial \mathbf{b}^{(1)}} = \boldsymbol{\delta}^{(1)}",
             formula_text="∂L/∂W2 = δ2·hᵀ,  ∂L/∂b2 = δ2,  ∂L/∂W1 = δ1·xᵀ,  ∂L/∂b1 = δ1",
             values=[
-                Value("dW1", g.W1, label="∂L/∂W1", rows=index_labels(n_hid, "z1_"), cols=xl),
-                Value("db1", g.b1, label="∂L/∂b1", cols=index_labels(n_hid, "z1_")),
-                Value("dW2", g.W2, label="∂L/∂W2", rows=index_labels(n_out, "z2_"), cols=hl),
-                Value("db2", g.b2, label="∂L/∂b2", cols=index_labels(n_out, "z2_")),
+                Value("dW1", g.W1, label="∂L/∂W1", rows=hl, cols=xl),
+                Value("db1", g.b1, label="∂L/∂b1", cols=hl),
+                Value("dW2", g.W2, label="∂L/∂W2", rows=ol, cols=hl),
+                Value("db2", g.b2, label="∂L/∂b2", cols=ol),
             ],
             worked=[
                 f"∂L/∂W2[0,0] = δ2[0]×h[0] = {f(r.delta2[0])}×{f(fw.h[0])} = {n(g.W2[0, 0])}",
@@ -330,7 +331,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
     )
 
     # 8. Finite-difference check.
-    trace.add(_check_step(ctx, params, x, y, activation, out_act, loss, r))
+    trace.add(_check_step(ctx, params, x, y, activation, out_act, loss, r)).detail = True
 
     # 9. One step of gradient descent.
     new = bp.sgd_step(params, g, lr)
@@ -342,10 +343,10 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
             formula=r"\theta \leftarrow \theta - \eta \, \frac{\partial L}{\partial \theta}",
             formula_text="θ ← θ − η·∂L/∂θ",
             values=[
-                Value("W1", new.W1, label="new W1", rows=index_labels(n_hid, "z1_"), cols=xl),
-                Value("b1", new.b1, label="new b1", cols=index_labels(n_hid, "z1_")),
-                Value("W2", new.W2, label="new W2", rows=index_labels(n_out, "z2_"), cols=hl),
-                Value("b2", new.b2, label="new b2", cols=index_labels(n_out, "z2_")),
+                Value("W1", new.W1, label="new W1", rows=hl, cols=xl),
+                Value("b1", new.b1, label="new b1", cols=hl),
+                Value("W2", new.W2, label="new W2", rows=ol, cols=hl),
+                Value("b2", new.b2, label="new b2", cols=ol),
                 Value("loss_before", float(r.loss), label="L before"),
                 Value("loss_after", after, label="L after"),
             ],
@@ -362,6 +363,8 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
         trace.step("update").warnings.append(
             f"The loss went up ({n(float(r.loss))} → {n(after)}): lr = {n(lr)} overshoots here; try a smaller --lr."
         )
+    trace.result = answer(trace, "output.loss", "update.loss_after=L after one step", "gradients.dW1", "gradients.db1",
+                          "gradients.dW2", "gradients.db2")
     trace.outputs = {
         "hidden": fw.h,
         "output": fw.yhat,
@@ -457,7 +460,7 @@ def _output_delta_step(ctx: Context, r: bp.Backprop, y, out_act: str, loss: str)
         formula = r"\boldsymbol{\delta}^{(2)} = J^\top \frac{\partial L}{\partial \hat{\mathbf{y}}}, \quad J_{ij} = \hat y_i (\delta_{ij} - \hat y_j)"
         formula_text = "δ2 = Jᵀ·∂L/∂ŷ, with J[i,j] = ŷᵢ(δᵢⱼ − ŷⱼ) (every output depends on every z2)"
         J = bp.softmax_jacobian(fw.yhat)
-        values.append(Value("jacobian", J, label="softmax Jacobian ∂ŷ/∂z2", rows=ol, cols=index_labels(n_out, "z2_")))
+        values.append(Value("jacobian", J, label="softmax Jacobian ∂ŷ/∂z2", rows=ol, cols=ol))
         for k in range(min(n_out, 3)):
             terms = " + ".join(f"{f(J[j, k])}×{f(r.dL_dyhat[j])}" for j in range(min(n_out, 6)))
             worked.append(f"δ2[{k}] = {terms}{' + …' if n_out > 6 else ''} = {n(r.delta2[k])}")
@@ -470,7 +473,7 @@ def _output_delta_step(ctx: Context, r: bp.Backprop, y, out_act: str, loss: str)
             worked.append(
                 f"δ2[{k}] = {scale}({n(fw.yhat[k])} − {f(y[k])}) × {n(r.g_prime[k])} = {f(r.dL_dyhat[k])}×{f(r.g_prime[k])} = {n(r.delta2[k])}"
             )
-    values.append(Value("delta2", r.delta2, label="δ2 = ∂L/∂z2", cols=index_labels(n_out, "z2_")))
+    values.append(Value("delta2", r.delta2, label="δ2 = ∂L/∂z2", cols=ol))
     step = Step(
         id="output-delta",
         title="Backward: δ at the output",

@@ -40,6 +40,7 @@ from nntutor.walkthroughs._budget import allowance
 from nntutor.walkthroughs._common import (
     Context,
     Size,
+    answer,
     dot_worked,
     index_labels,
     mismatch,
@@ -373,6 +374,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
         "grad_wk": p.dwk,
         "grad_wv": p.dwv,
     }
+    trace.result = answer(trace, "projections.dX", "projections.dW_Q", "projections.dW_K", "projections.dW_V")
     return trace
 
 

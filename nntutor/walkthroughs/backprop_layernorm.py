@@ -32,6 +32,7 @@ from nntutor.trace import Step, Trace, Value
 from nntutor.walkthroughs._common import (
     Context,
     Size,
+    answer,
     dot_worked,
     index_labels,
     mismatch,
@@ -404,6 +405,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
         )
 
     trace.outputs = {"grad_x": grad_x, "grad_gamma": closed.dgamma, "grad_beta": closed.dbeta}
+    trace.result = answer(trace, "sum.∂L/∂x", "params.∂L/∂γ", "params.∂L/∂β")
     return trace
 
 

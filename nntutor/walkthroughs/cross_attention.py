@@ -36,6 +36,7 @@ from nntutor.trace import Deferred, Step, Table, Trace, Value
 from nntutor.walkthroughs._common import (
     Context,
     Size,
+    answer,
     dot_worked,
     index_labels,
     mismatch,
@@ -426,6 +427,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
         )
     )
     trace.outputs = {"scores": r.scores, "weights": r.weights, "output": r.output}
+    trace.result = answer(trace, "softmax.weights", "output.output")
     return trace
 
 

@@ -30,6 +30,7 @@ from nntutor.trace import Step, Table, Trace, Value
 from nntutor.walkthroughs._common import (
     Context,
     Size,
+    answer,
     dot_worked,
     index_labels,
     mismatch,
@@ -413,6 +414,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
         "classes": s.classes.copy(),
         "collapsed": {"W": c.W, "b": c.b, "stacked": c.stacked, "merged": c.merged, "relu": c.relu},
     }
+    trace.result = answer(trace, "boundary.boundary", "sides.sides")
     return trace
 
 

@@ -16,7 +16,7 @@ from nntutor.core import embedding as emb
 from nntutor.errors import InputError
 from nntutor.numfmt import human_bytes
 from nntutor.trace import Step, Table, Trace, Value
-from nntutor.walkthroughs._common import Context, dot_worked, index_labels
+from nntutor.walkthroughs._common import Context, answer, dot_worked, index_labels
 from nntutor.walkthroughs._declare import Args, Input, Target, Walkthrough
 
 DEFAULT_ANALOGY = "king-man+woman"
@@ -265,6 +265,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
         "similarity": sim.similarity,
         "analogy": analogy_out,
     }
+    trace.result = answer(trace, "similarity.similarity", "analogy.ranking")
     return trace
 
 

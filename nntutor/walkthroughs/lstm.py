@@ -25,7 +25,7 @@ from nntutor.core import lstm as core
 from nntutor.errors import InputError
 from nntutor.numfmt import human_bytes
 from nntutor.trace import Step, Trace, Value
-from nntutor.walkthroughs._common import Context, Size, mismatch, products, shape_words
+from nntutor.walkthroughs._common import Context, Size, answer, mismatch, products, shape_words
 from nntutor.walkthroughs._declare import Args, Input, Mistake, Target, Walkthrough
 
 WEIGHTS = ("wf", "wi", "wc", "wo")  # the flags, in the order of core.GATES
@@ -444,6 +444,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
     every = trace.add(_every_step(ctx, inputs, fw))
     trace.add(_carry_step(ctx, inputs, fw))
     trace.outputs = {name: every.value(name).data for name in ("h", "c", "gates")}
+    trace.result = answer(trace, "every.h", "every.c")
     return trace
 
 

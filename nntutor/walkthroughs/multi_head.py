@@ -25,7 +25,15 @@ import numpy as np
 from nntutor.core.multihead import estimate_bytes, head_columns, head_costs, multi_head_attention
 from nntutor.errors import InputError
 from nntutor.trace import Step, Table, Trace, Value
-from nntutor.walkthroughs._common import Context, Size, blamed, dot_worked, mismatch, shape_words
+from nntutor.walkthroughs._common import (
+    Context,
+    Size,
+    answer,
+    blamed,
+    dot_worked,
+    mismatch,
+    shape_words,
+)
 from nntutor.walkthroughs._declare import Args, Input, Target, Walkthrough
 from nntutor.walkthroughs._transformer import (
     check_memory,
@@ -323,6 +331,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
         "concat": r.concat,
         "output": r.output,
     }
+    trace.result = answer(trace, "output.output")
     return trace
 
 

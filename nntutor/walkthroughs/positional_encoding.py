@@ -24,7 +24,7 @@ from nntutor.core import positional as posenc
 from nntutor.errors import InputError
 from nntutor.numfmt import human_bytes
 from nntutor.trace import Step, Table, Trace, Value
-from nntutor.walkthroughs._common import Context, Size, dot_worked, mismatch, shape_words
+from nntutor.walkthroughs._common import Context, Size, answer, dot_worked, mismatch, shape_words
 from nntutor.walkthroughs._declare import Args, Input, Target, Walkthrough
 
 MAX_CELLS = 1_000_000  # numbers in the tables of one run (8 MB as float64)
@@ -415,6 +415,7 @@ def _build_sinusoidal(ctx: Context, inputs: Inputs) -> Trace:
         )
     )
     trace.outputs = {"pe": enc.pe, "angles": enc.angles}
+    trace.result = answer(trace, "table.pe")
     return trace
 
 

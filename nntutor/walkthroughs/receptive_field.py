@@ -31,6 +31,7 @@ from nntutor.trace import Step, Table, Trace, Value
 from nntutor.walkthroughs._common import (
     Context,
     Size,
+    answer,
     dot_worked,
     index_labels,
     mismatch,
@@ -524,6 +525,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
         "outputs": {f"layer {number}": y for number, y in enumerate(outputs, start=1)},
         "receptive_fields": {f"layer {number}": r for number, r in enumerate(fields.sizes, start=1)},
     }
+    trace.result = answer(trace, "fields.fields")
     return trace
 
 # --------------------------------------------------------------------------- known mistakes

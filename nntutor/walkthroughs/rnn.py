@@ -33,7 +33,7 @@ from nntutor.core import recurrent as rnn
 from nntutor.errors import InputError
 from nntutor.trace import Step, Table, Trace, Value
 from nntutor.walkthroughs._activation_notes import activation_worked
-from nntutor.walkthroughs._common import Context, Size, dot_worked, mismatch, shape_words
+from nntutor.walkthroughs._common import Context, Size, answer, dot_worked, mismatch, shape_words
 from nntutor.walkthroughs._declare import Args, Input, Mistake, Target, Walkthrough
 from nntutor.walkthroughs._transformer import check_memory, random_matrix, refuse_with, shape_text
 
@@ -463,6 +463,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
         tuple((group[0].label, group[0].sigma, *(r.actual.value for r in group)) for group in per_variant.values()),
     )
     trace.outputs = {"h": fw.h, "grad_norms": grad_norms}
+    trace.result = answer(trace, "forward.h", "norms.table")
     return trace
 
 

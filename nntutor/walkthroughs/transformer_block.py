@@ -47,7 +47,7 @@ from nntutor.core.layernorm import LayerNormResult
 from nntutor.errors import InputError
 from nntutor.trace import Step, Trace, Value
 from nntutor.walkthroughs._activation_notes import activation_worked
-from nntutor.walkthroughs._common import Context, dot_worked, index_labels, sum_worked
+from nntutor.walkthroughs._common import Context, answer, dot_worked, index_labels, sum_worked
 from nntutor.walkthroughs._declare import Args, Input, Target, Walkthrough
 from nntutor.walkthroughs._transformer import check_memory, refuse_with, shape_text, token_labels
 from nntutor.walkthroughs.multi_head import check_heads
@@ -346,6 +346,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
     if not pre:
         trace.add(_ln_step(ctx, "ln2", "2", r.ln2, "s₂", "y", toks, feats))
     trace.outputs = {"attention_weights": m.weights, "after_attention": r.after_attention, "y": r.y}
+    trace.result = answer(trace, "residual2.residual2")
     return trace
 
 

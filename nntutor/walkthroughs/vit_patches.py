@@ -28,6 +28,7 @@ from nntutor.trace import Step, Trace, Value
 from nntutor.walkthroughs._common import (
     Context,
     Size,
+    answer,
     counted,
     index_labels,
     mismatch,
@@ -517,6 +518,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
     trace.add(_conv_step(ctx, r, j))
     trace.add(_params_step(ctx, r))
     trace.outputs = {"patches": r.patches, "embeddings": r.embeddings, "n_patches": r.n_patches}
+    trace.result = answer(trace, "tokens.embeddings")
     return trace
 
 
