@@ -20,7 +20,7 @@ from nntutor.core import activations
 from nntutor.errors import InputError
 from nntutor.trace import Plot, Series, Step, Trace, Value
 from nntutor.walkthroughs._activation_notes import NAMES, activation_worked, derivative_worked
-from nntutor.walkthroughs._common import Context
+from nntutor.walkthroughs._common import Context, answer
 from nntutor.walkthroughs._declare import Args, Input, Target, Walkthrough
 
 SHOWN = ("relu", "leaky-relu", "sigmoid", "tanh", "gelu", "gelu-tanh")
@@ -120,6 +120,8 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
                 ],
                 worked=worked,
                 why=WHY[name],
+                # variants of a function already shown: their numbers are in the side-by-side tables
+                detail=name in ("leaky-relu", "tanh", "gelu-tanh"),
             )
         )
     trace.add(
@@ -151,7 +153,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
             title="All activations side by side: f(z)",
             formula_text="f(z) for each activation f (rows) and point z (columns)",
             formula=r"f(z)",
-            values=[Value("values", np.vstack([table.values[k] for k in SHOWN]), rows=names, cols=labels)],
+            values=[Value("values", np.vstack([table.values[k] for k in SHOWN]), label="f(z)", rows=names, cols=labels)],
             worked=[activation_worked(ctx, name, example, alpha=alpha) for name in ("gelu", "gelu-tanh")],
             why="Far from 0 the smooth activations agree with ReLU (GELU) or saturate (σ, tanh); "
             "they differ most for small |z|.",
@@ -164,7 +166,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
             title="All activations side by side: f'(z)",
             formula_text="f'(z) for each activation f (rows) and point z (columns)",
             formula=r"f'(z)",
-            values=[Value("derivatives", np.vstack([table.derivatives[k] for k in SHOWN]), rows=names, cols=labels)],
+            values=[Value("derivatives", np.vstack([table.derivatives[k] for k in SHOWN]), label="f'(z)", rows=names, cols=labels)],
             worked=[derivative_worked(ctx, name, example, alpha=alpha) for name in ("sigmoid", "tanh")],
             why="Backpropagation multiplies these slopes layer after layer: slopes well below 1 "
             "(σ, tanh for large |z|) make gradients vanish, slopes of exactly 0 stop them.",
@@ -176,6 +178,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
         "values": {name: table.values[name] for name in SHOWN},
         "derivatives": {name: table.derivatives[name] for name in SHOWN},
     }
+    trace.result = answer(trace, "values.values", "derivatives.derivatives")
     return trace
 
 
