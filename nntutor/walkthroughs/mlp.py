@@ -30,7 +30,7 @@ from nntutor.errors import InputError
 from nntutor.numfmt import human_bytes
 from nntutor.trace import Step, Table, Trace, Value
 from nntutor.walkthroughs._activation_notes import FORMULAS, activation_worked
-from nntutor.walkthroughs._common import Context, counted, dot_worked, index_labels
+from nntutor.walkthroughs._common import Context, answer, counted, dot_worked, index_labels
 from nntutor.walkthroughs._declare import Args, Input, Target, Walkthrough
 
 MAX_LAYERS = 32
@@ -202,7 +202,7 @@ def _count_step(ctx: Context, sizes: list[int]) -> Step:
         (f"{i + 1}", f"{c.n_out}×{c.n_in}", c.weights, c.biases, c.total) for i, c in enumerate(count.layers)
     ) + (("total", "", count.weights, count.biases, count.total),)
     worked = [
-        f"layer {i + 1}: {c.n_in:,}×{c.n_out:,} = {c.weights:,} weights + {c.biases:,} biases = {c.total:,}"
+        f"layer {i + 1}: {c.n_out:,}×{c.n_in:,} = {c.weights:,} weights + {c.biases:,} biases = {c.total:,}"
         for i, c in enumerate(count.layers[:MAX_WORKED])
     ]
     worked.append(f"total: {count.weights:,} weights + {count.biases:,} biases = {count.total:,} parameters")
@@ -243,6 +243,8 @@ def _layer_step(ctx: Context, index: int, result: mlp.ForwardPass, last: bool) -
         formula, text = r"\mathbf{a} = \mathrm{softmax}(\mathbf{z})", "a = softmax(z): e^(zᵢ − max z) / Σⱼ e^(zⱼ − max z)"
     else:
         worked += [activation_worked(ctx, name, float(v)) for v in z[: min(3, n_out)]]
+        if n_out > 3:
+            worked[-1] += f"   (3 of the {n_out} neurons shown; a{k} has them all)"
         formula, text = FORMULAS[name]
     labels = index_labels(n_out, "n")
     return Step(
@@ -273,9 +275,9 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
     if inputs.weights_file is not None:
         source = f"read from {inputs.weights_file}"
     else:
-        source = f"drawn with seed {inputs.seed}, uniform in ±1/√n_in, rounded to 2 decimals"
+        source = f"drawn at random (--seed {inputs.seed}), uniform in ±1/√n_in, rounded to 2 decimals"
     if inputs.x_drawn:
-        source += f"; x drawn with seed {inputs.seed}, uniform in ±1, rounded to 2 decimals"
+        source += f"; x drawn at random (--seed {inputs.seed}), uniform in ±1, rounded to 2 decimals"
     result = mlp.forward(x, params, activation, output_activation)
     count = mlp.param_count(sizes)
 
@@ -317,6 +319,9 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
     trace.add(_count_step(ctx, sizes))
     for index in range(len(params)):
         trace.add(_layer_step(ctx, index, result, index == len(params) - 1))
+    last = len(params)
+    trace.result = answer(trace, f"layer-{last}.a{last}=the network's output a{last}",
+                          Value("param_count", count.total, label="parameters"))
     trace.outputs = {"activations": list(result.outputs), "param_count": count.total}
     if inputs.same_weights:
         back = mlp.backward(result)
