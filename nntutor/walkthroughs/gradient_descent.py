@@ -25,7 +25,7 @@ import numpy as np
 from nntutor.core import descent
 from nntutor.errors import InputError
 from nntutor.trace import Plot, Series, Step, Table, Trace, Value
-from nntutor.walkthroughs._common import Context
+from nntutor.walkthroughs._common import Context, answer
 from nntutor.walkthroughs._declare import Args, Input, Mistake, Target, Walkthrough
 
 
@@ -97,7 +97,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
             formula=formula,
             formula_text=formula_text,
             values=[
-                Value("start", start, cols=names),
+                Value("start", start, label="start", cols=names),
                 Value("f_start", run.losses[0], label="f(start)"),
                 Value("gradient_start", g0, label="gradient at start", cols=names),
             ],
@@ -215,6 +215,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
         )
     )
     trace.outputs = {"path": run.points, "losses": run.losses}
+    trace.result = answer(trace, "result.final", Value("loss", float(run.losses[-1]), label="f at the final point"))
     return trace
 
 
@@ -355,8 +356,8 @@ WALKTHROUGH = Walkthrough(
         "steps": Input("integer", minimum=1, maximum=1000),
     },
     targets=(
-        Target("function", "f_start"),
-        Target("function", "gradient_start"),
+        Target("function", "f_start", symbol="f(start)"),
+        Target("function", "gradient_start", symbol="∇f(start)"),
         Target("stability", "limit"),
         Target("result", "path", rows=(1, 2)),
     ),

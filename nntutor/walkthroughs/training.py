@@ -26,7 +26,7 @@ from nntutor.core import backprop as bp
 from nntutor.core import training as tr
 from nntutor.errors import InputError
 from nntutor.trace import Plot, Series, Step, Table, Trace, Value
-from nntutor.walkthroughs._common import Context, index_labels, sum_worked
+from nntutor.walkthroughs._common import Context, answer, index_labels, sum_worked
 from nntutor.walkthroughs._declare import Args, Input, Target, Walkthrough
 
 
@@ -193,7 +193,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
         formula_text="mean loss over all N examples, after each epoch",
         values=[
             Value("losses", losses, label="loss per epoch", cols=tuple(str(e + 1) for e in range(len(losses)))),
-            Value("table", Table(("epoch", "loss"), loss_rows), label="selected epochs"),
+            Value("table", Table(("epoch", "loss"), loss_rows), label="loss at selected epochs"),
         ],
         worked=[
             f"one epoch = {n_examples} examples in batches of {batch_size} = {batches} updates; "
@@ -233,7 +233,8 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
             formula_text="class = 1 if ŷ ≥ 0.5 else 0",
             values=[
                 Value("predictions", preds, label="ŷ", cols=tuple(str(i) for i in range(n_examples))),
-                Value("table", Table(("example", "x", "target", "ŷ", "class", "correct"), pred_rows)),
+                Value("table", Table(("example", "x", "target", "ŷ", "class", "correct"), pred_rows),
+                      label="the trained network on every example"),
             ],
             worked=[f"{correct} of {n_examples} examples classified correctly"],
             why="ŷ is the network's probability that the class is 1; a confident, correct network pushes it "
@@ -241,6 +242,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
         )
     )
     trace.outputs = {"losses": losses, "predictions": preds}
+    trace.result = answer(trace, "epochs.table", "predictions.table")
     return trace
 
 
