@@ -562,7 +562,8 @@ def _check_step(ctx: Context, params, x, y, activation, out_act, loss, r: bp.Bac
         formula=r"\frac{\partial L}{\partial \theta} \approx \frac{L(\theta + h) - L(\theta - h)}{2h}, \quad h = 10^{-6}",
         formula_text="∂L/∂θ ≈ (L(θ + h) − L(θ − h)) / 2h,  h = 10⁻⁶",
         values=[
-            Value("table", Table(("parameter", "backprop", "finite difference", "|difference|"), tuple(rows))),
+            Value("table", Table(("parameter", "backprop", "finite difference", "|difference|"), tuple(rows)),
+                  label="every gradient: backprop against finite differences"),
             Value("max_error", worst, label="largest |difference|"),
         ],
         worked=[

@@ -159,7 +159,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
         id="forward",
         title="Forward: softmax at temperature T, then the loss",
         formula=r"p_i = \frac{e^{z_i/T}}{\sum_k e^{z_k/T}}, \quad L = -\ln p_{\text{target}}",
-        formula_text="pᵢ = e^(zᵢ/T) / Σₖ e^(zₖ/T),   L = −ln p_target",
+        formula_text="pᵢ = e^(zᵢ/T) / Σₖ e^(zₖ/T),   L = −ln p_t (t: the target class)",
         values=[
             Value("p", p, label="p = softmax(z / T)", cols=cols),
             Value("loss", loss, label=f"cross-entropy L (target {name})"),

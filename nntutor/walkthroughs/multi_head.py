@@ -297,7 +297,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
             id="concat",
             title=f"Concatenate the {heads} head outputs side by side ({n}×{dh} each → {n}×{d})",
             formula=r"C = [\mathrm{head}_1 \mid \cdots \mid \mathrm{head}_h]",
-            formula_text="C = [head₁ | head₂ | … | head_h]",
+            formula_text="C = [head₁ | head₂ | … | headₕ]",
             values=[Value("concat", r.concat, label=f"C ({shape_text(r.concat)})", rows=toks, cols=feats)],
             worked=[
                 f"C[{toks[0]}] = "

@@ -256,7 +256,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
             id="attention-output",
             title=f"Attention: concatenate the heads and project, C·W_O + b_O ({n}×{d})",
             formula=r"\mathrm{MHA}(A) = [\mathrm{head}_1 \mid \cdots \mid \mathrm{head}_h]\, W_O + b_O",
-            formula_text="MHA(A) = [head₁ | … | head_h]·W_O + b_O",
+            formula_text="MHA(A) = [head₁ | … | headₕ]·W_O + b_O",
             values=[
                 Value("concat", m.concat, label=f"C ({n}×{d})", rows=toks, cols=feats),
                 Value("attention", m.output, label=f"MHA({a_in}) ({n}×{d})", rows=toks, cols=feats),

@@ -289,7 +289,7 @@ def _grid_step(ctx: Context, inputs: Inputs, r: core.PatchEmbedding) -> Step:
     k = _worked_patch(r.n_patches)
     gi, gj = divmod(k, across)
     grid = np.arange(r.n_patches).reshape(down, across)
-    what = {"built-in": "the built-in letter A", "given": "as given", "random": f"drawn with seed {inputs.seed}"}[inputs.source]
+    what = {"built-in": "the built-in letter A", "given": "as given", "random": f"drawn at random, --seed {inputs.seed}"}[inputs.source]
     layers = "one channel" if channels == 1 else f"{channels} channels side by side"
     worked = [
         f"N = (H/P)·(W/P) = ({height}/{patch})·({width}/{patch}) = {down}·{across} = {r.n_patches}",
@@ -510,7 +510,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
         said = [ranges[name] for name in inputs.drawn if name in ranges]
         if any(name in ("[CLS]", "the positions") for name in inputs.drawn):
             said.append("[CLS] and positions in ±0.5")
-        trace.summary += f" Drawn with seed {inputs.seed}: {', '.join(inputs.drawn)} ({'; '.join(said)})."
+        trace.summary += f" Drawn at random, --seed {inputs.seed}: {', '.join(inputs.drawn)} ({'; '.join(said)})."
     trace.add(_grid_step(ctx, inputs, r))
     trace.add(_flatten_step(ctx, r))
     trace.add(_embed_step(ctx, inputs, r, dims, j))
@@ -639,7 +639,7 @@ WALKTHROUGH = Walkthrough(
         "seed": Input("integer", minimum=0),
     },
     targets=(
-        Target("grid", "n_patches"),
+        Target("grid", "n_patches", symbol="N, the number of patches"),
         Target("flatten", "patches"),
         Target("embed", "E"),
         Target("tokens", "embeddings"),
