@@ -39,6 +39,7 @@ STYLE_WHY = "italic"
 STYLE_WARNING = "bold yellow"
 STYLE_DIM = "dim"
 READING_WIDTH = 100
+NOTE_WIDTH = 76  # the line that says which steps a default run leaves out names them when it fits
 
 
 # --------------------------------------------------------------------------- cells
@@ -514,7 +515,7 @@ def concise_steps(trace: Trace, *, full: bool, first: int = 1) -> Iterator[tuple
 
     >>> steps = [Step("a", "A", why="w"), Step("b", "B", why="w", detail=True), Step("c", "C", why="w")]
     >>> [(n, s.id, s.why, note) for n, s, note in concise_steps(Trace("x", "X", steps=steps), full=False)]
-    [(1, 'a', 'w', ''), (2, 'b', 'w', '(step 2 left out here: --full shows every step)'), (3, 'c', '', '')]
+    [(1, 'a', 'w', ''), (2, 'b', 'w', '(step 2 · B: --full shows it)'), (3, 'c', '', '')]
     """
     import dataclasses
 
@@ -528,8 +529,13 @@ def concise_steps(trace: Trace, *, full: bool, first: int = 1) -> Iterator[tuple
             while end + 1 < len(numbered) and numbered[end + 1][1].detail:
                 end += 1
             last = numbered[end][0]
-            which = f"step {number}" if last == number else f"steps {number}–{last}"
-            yield number, step, f"({which} left out here: --full shows every step)"
+            if last == number:
+                note, short = f"(step {number} · {step.title}: --full shows it)", f"(step {number} left out here: --full shows it)"
+            else:
+                note = f"(steps {number}–{last} · {step.title} … {numbered[end][1].title}: --full shows them)"
+                short = f"(steps {number}–{last} left out here: --full shows them)"
+            note = note if len(note) <= NOTE_WIDTH else short  # one line
+            yield number, step, note
             index = end + 1
             continue
         if not full and step.why:

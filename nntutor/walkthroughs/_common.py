@@ -33,12 +33,12 @@ class Context(NamedTuple):
 
     def new_trace(self, inputs: dict[str, Any], *, name: str = "", title: str = "") -> Trace:
         """A trace of this lesson; ``inputs`` records a ``seed`` only when inputs were drawn
-        at random, and then the introduction says so (``drawn at random, --seed 3``)."""
+        at random, and then the introduction says so (``drawn at random with --seed 3``)."""
         lesson = self.lesson
         narrative = lesson.narrative.strip() if lesson is not None else ""
         seed = inputs.get("seed")
         if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
-            note = f"This run's inputs are drawn at random, --seed {seed} (the same seed draws the same numbers)."
+            note = f"Numbers drawn at random with --seed {seed} (the same seed, the same numbers)."
             narrative = f"{narrative}\n\n{note}" if narrative else note
         return Trace(
             lesson=name or (lesson.name if lesson is not None else ""),
