@@ -153,7 +153,10 @@ class Value(NamedTuple):
     (:func:`classify`). ``rows`` and ``cols`` label a matrix's rows and columns
     (a vector uses ``cols``); ``label`` is the name shown to the learner when it
     differs from the key. ``heat`` marks values that read best as a heatmap
-    (attention weights, encodings).
+    (attention weights, encodings). ``detail`` marks a value a default terminal
+    run names but does not draw (a slice of a matrix already shown, an
+    intermediate the worked lines spell out): ``--full`` draws it; exports and
+    the quiz always have it.
     """
 
     name: str
@@ -162,6 +165,7 @@ class Value(NamedTuple):
     rows: tuple[str, ...] | None = None
     cols: tuple[str, ...] | None = None
     heat: bool = False
+    detail: bool = False
 
     @property
     def display_name(self) -> str:

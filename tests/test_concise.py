@@ -35,6 +35,11 @@ LONG_FOR_NOW = {
     "next-token": 167,  # rewritten on another branch (issue 16)
 }
 
+# Lessons whose text another branch rewrites (issue 16): left out of the Result and naming tests
+# until it is merged (the lead removes them then).
+REWRITTEN_ELSEWHERE = {"pipeline", "next-token"}
+OWN = [name for name in NAMES if name not in REWRITTEN_ELSEWHERE]
+
 # snake_case words that are real terms a learner meets in papers and code, not our variables
 TERMS = {"d_model", "d_k", "d_v", "d_ff", "n_heads", "n_in", "n_out", "max_len", "seq_len", "learn_bpe", "apply_bpe",
          "W_hh", "W_xh", "W_hy", "d_head", "n_ctx", "P_attn", "P_block", "P_emb", "P_ffn",
@@ -75,6 +80,13 @@ def test_full_shows_every_step_and_the_default_every_step_but_the_details(run_cl
         assert (f"Step {number} ·" in short) != step.detail, (name, step.id)
     if any(step.detail for step in trace.steps):
         assert "--full shows it" in short or "--full shows them" in short
+    flat_short, flat_full = _flat(short), _flat(full)
+    for step in trace.steps:
+        for value in step.values:
+            if value.detail and not step.detail and value.kind not in ("scalar", "text"):
+                # named in the default run ("also computed: Q₁·K₁ᵀ"), drawn with --full
+                assert value.display_name in flat_short.split("also computed:", 1)[-1], (name, value.name)
+                assert flat_full.count(value.display_name) > flat_short.count(value.display_name), (name, value.name)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -99,7 +111,7 @@ def _same_array(a, b) -> bool:
     return a.dtype != object and b.dtype != object and a.shape == b.shape and a.size > 1 and np.array_equal(a, b)
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", OWN)
 def test_the_result_is_the_answer_labelled_as_in_the_steps(run_cli, monkeypatch, name):
     trace = run_lesson(LESSONS[name])
     assert trace.result, f"{name}: no labelled result (Trace.result)"
@@ -127,7 +139,7 @@ def _names_in(text: str) -> set[str]:
     return {word for word in SNAKE.findall(text) if _internal(word)}
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", OWN)
 def test_no_internal_names_in_the_text_or_the_markdown(name):
     trace = run_lesson(LESSONS[name])
     found = _names_in(render_text(trace, width=80)) | _names_in(render_text(trace, width=80, limit=0))
@@ -136,7 +148,7 @@ def test_no_internal_names_in_the_text_or_the_markdown(name):
     assert not any(re.fullmatch(r"table|value|values|data", v.display_name) for s in trace.steps for v in s.values), name
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", OWN)
 def test_no_internal_names_in_quiz_prompts(name):
     from nntutor.quiz import questions as quiz
 

@@ -365,6 +365,8 @@ def step_renderable(
     """
     pad = functools.partial(indent, run_on=run_on)
     values = step.values if values is None else values
+    hidden = [v for v in values if v.detail] if limit > 0 else []  # named, drawn with --full
+    values = [v for v in values if not v.detail] if hidden else values
     parts: list[RenderableType] = []
     if head:
         parts.append(prose(Rule(Text(f"Step {number} · {step.title}", style=STYLE_TITLE), align="left")))
@@ -378,6 +380,9 @@ def step_renderable(
     for value in others:
         for renderable in value_renderables(value, precision, limit, heat):
             parts.append(pad(renderable, top=1))
+    if hidden:
+        names = ", ".join(v.display_name for v in hidden)
+        parts.append(prose(pad(Text(f"also computed: {names} (--full shows {'it' if len(hidden) == 1 else 'them'})", style=STYLE_DIM))))
     if not body:
         return Group(*parts)
     if plots:
