@@ -353,6 +353,11 @@ def prose(renderable: RenderableType) -> RenderableType:
     return Constrain(renderable, READING_WIDTH)
 
 
+def short_name(value: Value) -> str:
+    """A value's label up to its first `` = `` or `` (``: ``dO = ∂L/∂O, given (3×2)`` -> ``dO``."""
+    return value.display_name.split(" = ")[0].split(" (")[0].split(", ")[0]
+
+
 def step_renderable(
     step: Step, number: int, precision: int, limit: int = DEFAULT_LIMIT, heat: bool = False, plots: bool = True,
     run_on: bool = False, *, values: Sequence[Value] | None = None, head: bool = True, body: bool = True,
@@ -381,7 +386,7 @@ def step_renderable(
         for renderable in value_renderables(value, precision, limit, heat):
             parts.append(pad(renderable, top=1))
     if hidden:
-        names = ", ".join(v.display_name for v in hidden)
+        names = ", ".join(short_name(v) for v in hidden)
         parts.append(prose(pad(Text(f"also computed: {names} (--full shows {'it' if len(hidden) == 1 else 'them'})", style=STYLE_DIM))))
     if not body:
         return Group(*parts)
