@@ -201,9 +201,9 @@ def _count_step(ctx: Context, sizes: list[int]) -> Step:
     rows = tuple(
         (f"{i + 1}", f"{c.n_out}×{c.n_in}", c.weights, c.biases, c.total) for i, c in enumerate(count.layers)
     ) + (("total", "", count.weights, count.biases, count.total),)
-    worked = [
+    worked = [  # the first layer in words; the table has the others
         f"layer {i + 1}: {c.n_out:,}×{c.n_in:,} = {c.weights:,} weights + {c.biases:,} biases = {c.total:,}"
-        for i, c in enumerate(count.layers[:MAX_WORKED])
+        for i, c in enumerate(count.layers[:1])
     ]
     worked.append(f"total: {count.weights:,} weights + {count.biases:,} biases = {count.total:,} parameters")
     biggest = max(range(len(count.layers)), key=lambda i: count.layers[i].total)
@@ -215,9 +215,7 @@ def _count_step(ctx: Context, sizes: list[int]) -> Step:
         formula_text="P = Σₗ (n_(l−1)·n_l + n_l): weights plus biases per layer",
         values=[Value("param_table", Table(("layer", "W shape", "weights", "biases", "total"), rows), label="parameters")],
         worked=worked,
-        why="Every connection between consecutive layers is one weight and every neuron has one "
-        f"bias, so the count grows with the product of neighbouring widths: layer {biggest + 1} "
-        f"alone holds {share:.0%} of the parameters.",
+        why=f"One weight per connection, one bias per neuron: layer {biggest + 1} holds {share:.0%} of them.",
     )
 
 
@@ -230,7 +228,6 @@ def _layer_step(ctx: Context, index: int, result: mlp.ForwardPass, last: bool) -
     n_out = w.shape[0]
     k = index + 1
     worked = [
-        f"W{k}: {w.shape[0]}×{w.shape[1]}, a{index}: {a_in.size} → z{k}: {n_out}",
         dot_worked(ctx, f"W{k}[0]·a{index}", w[0], a_in, float(w[0] @ a_in)),
         f"z{k}[0] = W{k}[0]·a{index} + b{k}[0] = {ctx.n(float(w[0] @ a_in))} + {ctx.f(b[0])} = {ctx.n(z[0])}",
     ]
@@ -242,8 +239,9 @@ def _layer_step(ctx: Context, index: int, result: mlp.ForwardPass, last: bool) -
         )
         formula, text = r"\mathbf{a} = \mathrm{softmax}(\mathbf{z})", "a = softmax(z): e^(zᵢ − max z) / Σⱼ e^(zⱼ − max z)"
     else:
-        worked += [activation_worked(ctx, name, float(v)) for v in z[: min(3, n_out)]]
-        if n_out > 3:
+        worked += [activation_worked(ctx, name, float(v)) for v in z[: min(3, n_out)]] if name != "identity" else [
+            f"f(z) = z: a{k} = z{k}"]
+        if n_out > 3 and name != "identity":
             worked[-1] += f"   (3 of the {n_out} neurons shown; a{k} has them all)"
         formula, text = FORMULAS[name]
     labels = index_labels(n_out, "n")
@@ -253,9 +251,10 @@ def _layer_step(ctx: Context, index: int, result: mlp.ForwardPass, last: bool) -
         formula=rf"\mathbf{{z}}_{k} = W_{k}\,\mathbf{{a}}_{index} + \mathbf{{b}}_{k}, \quad \mathbf{{a}}_{k} = f(\mathbf{{z}}_{k}), \quad {formula}",
         formula_text=f"z{k} = W{k}·a{index} + b{k};  a{k} = f(z{k}), {text}",
         values=[
-            Value(f"W{k}", w, rows=labels, cols=index_labels(w.shape[1], "in")),
+            # W's columns are the entries of the vector it multiplies: x = a0, then each layer's output
+            Value(f"W{k}", w, rows=labels, cols=tuple(f"a{index}[{j}]" for j in range(w.shape[1]))),
             Value(f"b{k}", b, cols=labels),
-            Value(f"z{k}", z, cols=labels),
+            Value(f"z{k}", z, cols=labels, detail=True),  # z[0] worked below; a holds f of every entry
             Value(f"a{k}", a, cols=labels),
         ],
         worked=worked,
@@ -306,14 +305,12 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
             formula_text="W_l is n_l × n_(l−1) (outputs × inputs); b_l has n_l entries",
             values=[
                 Value("layers", Table(("layer", "in → out", "W shape", "b size", "activation"), arch)),
-                Value("x", x, label="x = a0", cols=index_labels(x.size, "in")),
+                Value("x", x, label="x = a0", cols=tuple(f"a0[{j}]" for j in range(x.size))),
             ],
-            worked=[f"weights and biases {source}"] + [
-                f"layer {i + 1}: W{i + 1} is {w.shape[0]}×{w.shape[1]}, so it takes {w.shape[1]} numbers "
-                f"and gives {w.shape[0]}" for i, (w, _) in enumerate(params[:MAX_WORKED])
-            ],
-            why="Each layer's W has one row per output and one column per input, so consecutive "
-            "shapes must chain: layer l's columns equal layer l−1's rows.",
+            worked=[f"weights and biases {source}",
+                    f"layer 1: W1 is {params[0][0].shape[0]}×{params[0][0].shape[1]}: it takes "
+                    f"{params[0][0].shape[1]} numbers and gives {params[0][0].shape[0]}, the next layer's input"],
+            why="W has a row per output and a column per input: layer l's columns = layer l−1's rows.",
         )
     )
     trace.add(_count_step(ctx, sizes))
