@@ -97,9 +97,9 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
             formula=formula,
             formula_text=formula_text,
             values=[
-                Value("start", start, label="start", cols=names),
+                Value("start", start, label="start", cols=names, detail=True),  # both in the worked lines
                 Value("f_start", run.losses[0], label="f(start)"),
-                Value("gradient_start", g0, label="gradient at start", cols=names),
+                Value("gradient_start", g0, label="gradient at start", cols=names, detail=True),
             ],
             worked=[f_start, g_start],
             why="The gradient points uphill, steepest where the bowl is steepest; "
@@ -202,8 +202,11 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
             formula=r"f(\mathbf{p}_T)",
             formula_text="f(p_T)",
             values=[
-                Value("path", run.points, label="path", rows=tuple(str(t) for t in range(len(run.points))), cols=names),
-                Value("losses", run.losses, label="f at each point", cols=tuple(str(t) for t in range(len(run.losses)))),
+                # the step table and the plot show both; --full draws them whole
+                Value("path", run.points, label="path", rows=tuple(str(t) for t in range(len(run.points))), cols=names,
+                      detail=True),
+                Value("losses", run.losses, label="f at each point", cols=tuple(str(t) for t in range(len(run.losses))),
+                      detail=True),
                 Value("final", final, label="final point", cols=names),
             ],
             worked=[
