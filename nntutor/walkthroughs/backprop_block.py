@@ -379,7 +379,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
     for step in trace.steps:
         _note_rounding(ctx, step)
     trace.outputs = {"loss": run.loss, "grads": run.grads, "loss_after": run.loss_after}
-    trace.result = answer(trace, "update.L", "update.L_after", "update.gradients")
+    trace.result = answer(trace, "update.L", "update.L_after", "residual-x.∂L/∂x", "update.gradients")
     return trace
 
 
@@ -500,7 +500,8 @@ def _update_step(ctx: Context, inputs: Inputs, run: Run) -> Step:
         formula=r"w \leftarrow w - \mathrm{lr}\, \frac{\partial L}{\partial w},\quad \Delta L \approx -\mathrm{lr} \sum_w \left\lVert \frac{\partial L}{\partial w} \right\rVert^2",
         formula_text="w ← w − lr·∂L/∂w for every parameter;  ΔL ≈ −lr·Σ‖∂L/∂w‖²",
         values=[
-            Value("gradients", Table(("parameter", "shape", "‖∂L/∂w‖"), rows), label="each gradient has its parameter's shape"),
+            Value("gradients", [f"{name} ({shape}) {num(norm)}" for name, shape, norm in rows],
+                  label="‖∂L/∂w‖ of each gradient (each has its parameter's shape)"),
             Value("L", run.loss, label="L before"),
             Value("L_after", run.loss_after, label="L after"),
         ],
