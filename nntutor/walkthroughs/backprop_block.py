@@ -44,7 +44,7 @@ from nntutor.core.block import (
 )
 from nntutor.core.layernorm import LayerNormResult, layer_norm_backward
 from nntutor.errors import InputError
-from nntutor.trace import Step, Table, Trace, Value
+from nntutor.trace import Step, Trace, Value
 from nntutor.walkthroughs._activation_notes import NAMES
 from nntutor.walkthroughs._common import Context, answer, dot_worked, index_labels
 from nntutor.walkthroughs._declare import Args, Input, Mistake, Target, Walkthrough
