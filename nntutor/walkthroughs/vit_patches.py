@@ -23,7 +23,7 @@ import numpy as np
 
 from nntutor.core import patches as core
 from nntutor.errors import InputError
-from nntutor.numfmt import human_bytes
+from nntutor.numfmt import fmt, human_bytes
 from nntutor.trace import Step, Trace, Value
 from nntutor.walkthroughs._common import (
     Context,
@@ -515,7 +515,12 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
     trace.add(_flatten_step(ctx, r))
     trace.add(_embed_step(ctx, inputs, r, dims, j))
     trace.add(_tokens_step(ctx, r, dims, j))
-    trace.add(_conv_step(ctx, r, j))
+    conv = trace.add(_conv_step(ctx, r, j))
+    conv.detail = True  # a check; its finding is said where E is computed
+    trace.step("embed").worked.append(
+        f"a stride-{r.patch} convolution gives the same E to {fmt(conv.value('difference').data, 3)} "
+        f"(step {len(trace.steps)}, --full)"
+    )
     trace.add(_params_step(ctx, r))
     trace.outputs = {"patches": r.patches, "embeddings": r.embeddings, "n_patches": r.n_patches}
     trace.result = answer(trace, "tokens.embeddings")
