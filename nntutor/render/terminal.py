@@ -372,6 +372,9 @@ def step_renderable(
     values = step.values if values is None else values
     hidden = [v for v in values if v.detail] if limit > 0 else []  # named, drawn with --full
     values = [v for v in values if not v.detail] if hidden else values
+    # a value drawn inside a side-by-side one ("dQ | dK, side by side") needs no mention
+    joined = [v.display_name for v in values if " | " in v.display_name]
+    hidden = [v for v in hidden if not any(short_name(v) in label for label in joined)]
     parts: list[RenderableType] = []
     if head:
         parts.append(prose(Rule(Text(f"Step {number} · {step.title}", style=STYLE_TITLE), align="left")))
