@@ -40,6 +40,7 @@ STYLE_WARNING = "bold yellow"
 STYLE_DIM = "dim"
 READING_WIDTH = 100
 NOTE_WIDTH = 76  # the line that says which steps a default run leaves out names them when it fits
+VECTOR_LABEL = 6  # a vector's row repeats its title when short; a long title is not repeated (the numbers need the width)
 
 
 # --------------------------------------------------------------------------- cells
@@ -158,7 +159,7 @@ def matrix_table(value: Value, precision: int, limit: int, heat: bool = False, c
         data = np.asarray(data)
         if data.ndim == 1:
             data = data.reshape(1, -1)
-            value = Value(value.name, data, rows=(value.display_name,), cols=value.cols)
+            value = Value(value.name, data, rows=(value.display_name if len(value.display_name) <= VECTOR_LABEL else "",), cols=value.cols)
     # the colour scale is only needed for a heatmap (a big matrix is not scanned otherwise)
     low, high = (finite_range(np.asarray(data)) if heat else None) or (0.0, 0.0)
     n_rows, n_cols = data.shape
