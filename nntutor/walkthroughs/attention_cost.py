@@ -487,7 +487,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
         fit = core.loglog_slope(inputs.time_lengths, seconds)
         trace.add(_measured_step(ctx, inputs, seconds, fit))
         trace.outputs["measured_slope"] = fit.slope
-    trace.result = answer(trace, "crossover.crossover", "measured.measured_slope")
+    trace.result = answer(trace, "memory.memory", "crossover.crossover", "measured.measured_slope")
     return trace
 
 
