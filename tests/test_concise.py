@@ -200,3 +200,10 @@ def test_a_lesson_with_random_inputs_takes_a_seed_and_says_it_drew_them(run_cli,
     if changed:
         text = _flat("\n".join(_lines(run_cli, monkeypatch, name, "--seed", "3")))
         assert "random" in text and "--seed 3" in text, name
+
+
+def test_a_step_left_out_is_shown_when_the_run_starts_there(run_cli, monkeypatch):
+    # bpe leaves merges 2–10 (steps 4–12) to --full; --from-step 5 starts at merge 3 itself
+    text = "\n".join(_lines(run_cli, monkeypatch, "bpe", "--from-step", "5"))
+    assert "Step 5 · Merge 3" in text and "Step 4 ·" not in text
+    assert "(steps 6–12 left out here: --full shows them)" in text

@@ -538,7 +538,7 @@ def concise_steps(trace: Trace, *, full: bool, first: int = 1) -> Iterator[tuple
     index = 0
     while index < len(numbered):
         number, step = numbered[index]
-        if step.detail and not full:
+        if step.detail and not full and not (index == 0 and first > 1):  # --from-step names it: shown
             end = index
             while end + 1 < len(numbered) and numbered[end + 1][1].detail:
                 end += 1
