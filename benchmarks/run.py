@@ -12,6 +12,7 @@ medians over the rounds.
     python benchmarks/run.py --runs 9      # more rounds
     python benchmarks/run.py --quick       # 1 round, small sizes: proves the suite works (CI)
     python benchmarks/run.py --rows 1,L,4  # only some rows (L: every lesson)
+    python benchmarks/run.py --rows L --lessons pipeline,generate   # only those lessons
 
 The rows: 1, ``--help`` and ``list`` against the import floor; L, one row per
 lesson at its default inputs (text to a pipe), found from ``lessons/*.toml`` in
@@ -19,8 +20,15 @@ the checkout (each file's ``name``), against the floor, or the floor plus
 ``import sympy`` for a lesson whose walkthrough module
 (``nntutor/walkthroughs/<builder>.py``) imports ``nntutor.symbolic``; 4, a big
 attention run against a NumPy-only script; 5, BPE against subword-nmt and
-HuggingFace ``tokenizers``. The attention and backprop lessons were rows 2 and 3
-before every lesson had a row: ``--rows 2`` and ``--rows 3`` still select them.
+HuggingFace ``tokenizers``; 6, one training step of the tiny model in NumPy
+against the same step in PyTorch (``train_step.py``: same batch, float64, one
+thread each; each side times its own steps, so importing torch is not counted);
+7, ``nntutor train`` with the shipped settings, next to PyTorch running as many
+steps (a whole process each, for scale: the target is about a minute); 8,
+generating 256 tokens with the KV cache against recomputing the whole sequence
+for every token (``generate_cache.py``: the same tokens, each side timed inside).
+The attention and backprop lessons were rows 2 and 3 before every lesson had a row:
+``--rows 2`` and ``--rows 3`` still select them.
 
 nntutor runs as the ``nntutor`` command pip installs (a copy of that
 console-script file, calling ``nntutor.cli.entry:main``) with PYTHONPATH set to the
@@ -93,6 +101,7 @@ class Command:
     cpus: list[float] = field(default_factory=list)
     peaks: list[int] = field(default_factory=list)
     failure: str | None = None
+    inner: bool = False  # the command times itself: its last stderr line is {"seconds_per_step", "cpu_seconds_per_step"}
 
     @property
     def wall(self) -> float:
@@ -345,6 +354,36 @@ def build(args: argparse.Namespace, repo: Path, work: Path, env: dict[str, str])
                 "hf-tokenizers", [*py, str(HERE / "hf_bpe.py"), str(corpus), "--merges", str(merges)]
             )
     rows += bpe_rows
+
+    # 6: one training step of the tiny model, NumPy (nntutor's core) against PyTorch, same batch,
+    # float64, one thread each; each side times its own steps (the import of torch is not counted).
+    # 7: `nntutor train` with the shipped settings, against PyTorch running as many steps, for scale.
+    step_flags = ["--steps", "5", "--repeats", "1", "--warmup", "2"] if args.quick else ["--steps", "40", "--repeats", "3"]
+    train_steps = "20" if args.quick else "1200"
+    commands["step-numpy"] = Command("step-numpy", [*py, str(HERE / "train_step.py"), "--impl", "numpy", *step_flags], inner=True)
+    commands["step-torch"] = Command("step-torch", [*py, str(HERE / "train_step.py"), "--impl", "torch", *step_flags], inner=True)
+    commands["train"] = Command("train", [*ours, "train", "--steps", train_steps, "-o", str(work / "model.npz")])
+    commands["train-torch"] = Command(
+        "train-torch", [*py, str(HERE / "train_step.py"), "--impl", "torch", "--steps", train_steps, "--repeats", "1", "--warmup", "0"]
+    )
+    has_torch = importlib.util.find_spec("torch") is not None
+    rows += [
+        Row("6", "one training step of the tiny model (batch 16 × 32 tokens, d 32, 2 layers), seconds per step",
+            "step-numpy", "step-torch", "the same step in PyTorch (autograd, `torch.optim.AdamW`), float64, 1 thread",
+            wall_target=1.5, skip=None if has_torch else "PyTorch is not installed (the oracle extra)"),
+        Row("7", f"`nntutor train --steps {train_steps}` (the shipped settings), whole command", "train", "train-torch",
+            f"PyTorch: {train_steps} steps of the same model, whole process", skip=None if has_torch else "PyTorch is not installed"),
+    ]
+    # 8: generation with the KV cache against recomputing the whole sequence for every token
+    # (d_model 64, 256 new tokens), each side timing its own tokens; the target: at least 4× faster.
+    gen_flags = ["--tokens", "32"] if args.quick else ["--tokens", "256"]
+    commands["gen-cache"] = Command("gen-cache", [*py, str(HERE / "generate_cache.py"), "--mode", "cache", *gen_flags], inner=True)
+    commands["gen-recompute"] = Command(
+        "gen-recompute", [*py, str(HERE / "generate_cache.py"), "--mode", "recompute", *gen_flags], inner=True
+    )
+    rows.append(Row("8", f"generating {gen_flags[1]} tokens with the KV cache (d 64, 2 layers, 4 heads), seconds per token",
+                    "gen-cache", "gen-recompute", "recomputing the whole sequence for every token (the same tokens)",
+                    wall_target=0.25))
     return rows, commands
 
 
@@ -421,6 +460,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=None, help="rounds per command (default 5; 1 with --quick)")
     parser.add_argument("--repo", type=Path, default=HERE.parent, help="the nntutor checkout to measure")
     parser.add_argument("--rows", type=lambda s: set(s.split(",")), default=None, help="only these rows, e.g. 1,L,4 (L: every lesson)")
+    parser.add_argument("--lessons", type=lambda s: set(s.split(",")), default=None,
+                        help="with row L: only these lessons, e.g. pipeline,generate")
     parser.add_argument("--no-warmup", action="store_true", help="skip the unmeasured first run of each command")
     parser.add_argument("--json", type=Path, default=None, help="also write every measurement to this file")
     args = parser.parse_args(argv)
@@ -443,6 +484,8 @@ def main(argv: list[str] | None = None) -> int:
         env["NNTUTOR_HOME"] = str(work / "home")
         rows, commands = build(args, repo, work, env)
         rows = [row for row in rows if wanted(args, row.number, row.alias)]
+        if args.lessons is not None:
+            rows = [row for row in rows if row.number != "L" or row.lesson in args.lessons]
         needed = [key for key in commands if any(key in (r.ours, r.baseline) and not r.skip for r in rows)]
         warmup = not (args.quick or args.no_warmup)
         for round_number in range(runs + warmup):
@@ -459,8 +502,13 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 if warmup and round_number == 0:
                     continue
-                command.walls.append(result["wall"])
-                command.cpus.append(result["cpu"])
+                if command.inner:  # the time of the work itself, without importing the libraries
+                    inner = json.loads(result["stderr"].strip().splitlines()[-1])
+                    command.walls.append(inner["seconds_per_step"])
+                    command.cpus.append(inner["cpu_seconds_per_step"])
+                else:
+                    command.walls.append(result["wall"])
+                    command.cpus.append(result["cpu"])
                 command.peaks.append(result["peak_bytes"])
             print(f"round {round_number + 1 - warmup}/{runs} done" if round_number >= warmup else "warm-up done",
                   file=sys.stderr, flush=True)

@@ -153,10 +153,11 @@ class Value(NamedTuple):
     (:func:`classify`). ``rows`` and ``cols`` label a matrix's rows and columns
     (a vector uses ``cols``); ``label`` is the name shown to the learner when it
     differs from the key. ``heat`` marks values that read best as a heatmap
-    (attention weights, encodings). ``detail`` marks a value a default terminal
-    run names but does not draw (a slice of a matrix already shown, an
-    intermediate the worked lines spell out): ``--full`` draws it; exports and
-    the quiz always have it.
+    (attention weights, encodings). ``key`` names the columns a table too wide for
+    the terminal keeps whatever it leaves out (the one the step's text talks about).
+    ``detail`` marks a value a default terminal run names but does not draw (a slice
+    of a matrix already shown, an intermediate the worked lines spell out): ``--full``
+    draws it; exports and the quiz always have it.
     """
 
     name: str
@@ -165,6 +166,7 @@ class Value(NamedTuple):
     rows: tuple[str, ...] | None = None
     cols: tuple[str, ...] | None = None
     heat: bool = False
+    key: tuple[int, ...] = ()
     detail: bool = False
 
     @property
@@ -178,17 +180,24 @@ class Value(NamedTuple):
 
 
 class Series(NamedTuple):
-    """One line of a plot: ``y`` against ``x`` (computed values, never made up)."""
+    """One line of a plot: ``y`` against ``x`` (computed values, never made up).
+
+    ``style`` is how it is drawn: ``""`` (the plot's kind), ``"path"`` (a connected
+    line with a mark at each point, e.g. a descent path) or ``"contour"`` (a faint
+    line of equal height; the legend lists the contour lines together).
+    """
 
     name: str
     x: Any
     y: Any
+    style: str = ""
 
 
 class Plot(NamedTuple):
     """A line plot a step wants drawn, e.g. an activation curve or the loss per epoch.
 
-    ``kind`` is ``"line"`` or ``"scatter"`` (points, e.g. a descent path).
+    ``kind`` is ``"line"`` or ``"scatter"`` (points). ``frame`` is the part of the
+    plane drawn, ``(x_min, x_max, y_min, y_max)``; without it the plot spans every series.
     """
 
     title: str
@@ -196,6 +205,29 @@ class Plot(NamedTuple):
     xlabel: str = ""
     ylabel: str = ""
     kind: str = "line"
+    frame: tuple[float, float, float, float] | None = None
+
+
+class Network(NamedTuple):
+    """A small layered network drawn as a diagram: nodes with their values, edges with their weights.
+
+    ``layers`` names the nodes of each layer, input first; ``values`` holds the number
+    at each node (same shape); ``weights[l]`` is the matrix from layer ``l`` to ``l + 1``,
+    shape (len(layers[l + 1]) × len(layers[l])): row i holds node i's incoming weights
+    (``W·x + b``). ``notes`` labels each layer (``"input x"``, ``"hidden h = ReLU(W1·x + b1)"``);
+    ``biases[l]`` holds the biases of layer ``l + 1``'s nodes. A step puts it in its ``plots``; it is drawn from these numbers only.
+
+    >>> net = Network("2-1", (("x1", "x2"), ("y",)), ((1.0, 2.0), (0.5,)), ((((0.1, 0.2),),)))
+    >>> len(net.layers), net.weights[0][0][1]
+    (2, 0.2)
+    """
+
+    title: str
+    layers: tuple[tuple[str, ...], ...]
+    values: tuple[tuple[float, ...], ...]
+    weights: tuple[Any, ...]
+    notes: tuple[str, ...] = ()
+    biases: tuple[Any, ...] = ()
 
 
 @dataclass

@@ -203,7 +203,7 @@ def test_plots_hold_the_computed_run():
     loss_plot, path_plot = trace.step("result").plots
     np.testing.assert_array_equal(loss_plot.series[0].y, trace.outputs["losses"])
     np.testing.assert_array_equal(path_plot.series[0].x, trace.outputs["path"][:, 0])
-    assert path_plot.kind == "scatter"
+    assert path_plot.series[0].style == "path"
     assert len(run(b="0", start="1").step("result").plots) == 1  # no path plot in 1-D
 
 

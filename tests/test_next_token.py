@@ -30,7 +30,8 @@ P_210 = [0.6652409557748218, 0.24472847105479764, 0.09003057317038046]
 
 
 def run(**flags):
-    raw = {name.replace("_", "-"): value for name, value in flags.items()}
+    """The hand-made setting (--model random) unless told otherwise: the default is the trained model."""
+    raw = {"model": "random", **{name.replace("_", "-"): value for name, value in flags.items()}}
     return run_lesson(load_lesson("next-token"), raw)
 
 
@@ -313,6 +314,41 @@ def test_lesson_default_against_torch(torch):
     assert trace.outputs["token_id"] == token
 
 
+# --------------------------------------------------------------------------- the trained model (the default)
+
+
+def test_trained_default_unembeds_the_models_last_vector():
+    from nntutor.models.model import load_model
+
+    m = load_model("tiny")
+    trace = run_lesson(load_lesson("next-token"))
+    text = trace.inputs["text"]
+    r = m.forward(m.encode(text))
+    np.testing.assert_array_equal(trace.inputs["h"], r.h_last)
+    np.testing.assert_array_equal(trace.outputs["logits"], r.h_last @ m.weights.W_U)
+    np.testing.assert_array_equal(trace.outputs["probs"], r.probs)
+    # after "... looked at the" a river sentence ends in water, reeds or ducks: the nucleus keeps
+    # the learned few, and the draw lands on one of them
+    kept = [trace.inputs["vocab"][i] for i in np.flatnonzero(trace.outputs["filtered_probs"])]
+    assert set(kept) <= {"water</w>", "reeds</w>", "ducks</w>"} and len(kept) >= 2
+    assert trace.outputs["token"] in kept
+
+
+def test_typing_h_keeps_the_hand_made_setting():
+    # today's inputs keep working: --h (or --wu, --vocab) without --model is the random setting
+    trace = run_lesson(load_lesson("next-token"), {"h": "1,0", "wu": WU, "vocab": VOCAB, "greedy": True})
+    assert trace.inputs["model"] == "random" and trace.outputs["logits"].tolist() == [2.0, 1.0, 0.0]
+
+
+@pytest.mark.oracle
+def test_trained_default_against_torch(torch):
+    trace = run_lesson(load_lesson("next-token"))
+    i = trace.inputs
+    logits, probs, filtered, token = torch_reference(torch, i["h"], i["wu"], i["temperature"], i["top-k"], i["top-p"], i["u"])
+    np.testing.assert_allclose(trace.outputs["filtered_probs"], filtered, rtol=0, atol=1e-10)
+    assert trace.outputs["token_id"] == token
+
+
 # --------------------------------------------------------------------------- bad values
 
 
@@ -335,7 +371,14 @@ BAD_INPUTS = [
     ({"temperature": "nan"}, "--temperature", "NaN and infinity are refused"),
     ({"temperature": "warm"}, "--temperature", "'warm' is not a number"),
     ({"top-k": "0"}, "--top-k", "0 is too small (expected at least 1)"),
-    ({"top-k": "9"}, "--top-k", "--top-k: 9 is larger than the vocabulary"),
+    ({"top-k": "9", "model": "random"}, "--top-k", "--top-k: 9 is larger than the vocabulary"),
+    ({"top-k": "239"}, "--top-k", "--top-k: 239 is larger than the vocabulary (expected 1 to 238)"),
+    ({"model": "tiny", "h": "1,2"}, "--h", "is for --model random"),
+    ({"model": "random", "text": "the bank"}, "--text", "needs a trained model"),
+    ({"text": "   "}, "--text", "has no words"),
+    ({"text": "ZZZ"}, "--text", "has no token the model knows"),
+    ({"text": " ".join(["bank"] * 40)}, "--text", "the model's context is 32"),
+    ({"model": "no-such-model.npz"}, "--model", "does not exist"),
     ({"top-k": "two"}, "--top-k", "whole number"),
     ({"top-k": "-3"}, "--top-k", "-3 is too small"),
     ({"top-k": "1.5"}, "--top-k", "'1.5' is not a whole number"),
@@ -354,7 +397,7 @@ BAD_INPUTS = [
 
 
 def test_cli_text_shows_the_cut_and_the_draw(run_cli):
-    result = run_cli("lesson", "next-token")
+    result = run_cli("lesson", "next-token", "--model", "random")
     assert result.exit_code == 0, result.stderr
     out = result.stdout
     assert "← cumulative ≥ 0.9" in out
@@ -365,7 +408,7 @@ def test_cli_text_shows_the_cut_and_the_draw(run_cli):
 def test_cli_json_contract_and_reproducible(run_cli):
     import json
 
-    args = ("lesson", "next-token", "--seed", "5", "--top-k", "4", "--temperature", "0.8", "--format", "json")
+    args = ("lesson", "next-token", "--model", "random", "--seed", "5", "--top-k", "4", "--temperature", "0.8", "--format", "json")
     a, b = run_cli(*args), run_cli(*args)
     assert a.exit_code == 0, a.stderr
     assert a.stdout == b.stdout

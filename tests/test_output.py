@@ -83,7 +83,7 @@ def test_a_comparison_is_delivered_as_json_or_as_text(capsys):
     output.deliver(comparison)
     text = capsys.readouterr().out
     assert "Compare: as given  vs  with --temperature 5" in text
-    assert text.startswith("Softmax")  # the first run in full comes first
+    assert text.startswith("Compare:") and "Step 1" not in text  # the first run is not repeated in full
 
 
 def test_emit_strips_trailing_spaces_and_soft_wrap_never_wraps(monkeypatch):

@@ -46,9 +46,10 @@ def test_the_estimate_counts_what_each_renderer_writes_by_hand():
     trace = _trace_of(np.zeros((100, 100)))
     # JSON: every number, plus the step's four texts (id, title, formula, why)
     assert cost.estimate(trace, "json", limit=8).numbers == 10_000 + 4
-    # a table elides to 4 rows, a gap and 3 rows (8 lines) plus its header, the same for columns;
-    # then the step's texts and the lesson's header (4 each)
-    assert cost.estimate(trace, "text", limit=8).numbers == 9 * 9 + 4 + 4
+    # a table elides to 4 rows, a gap and 3 rows (8 lines) plus its header; its columns are fitted
+    # to the width, at most 64 (32, a gap and 31) plus the label; then the step's texts and the
+    # lesson's header (4 each)
+    assert cost.estimate(trace, "text", limit=8).numbers == 9 * 65 + 4 + 4
     assert cost.estimate(trace, "text", limit=0).numbers == 101 * 101 + 4 + 4  # --full: every cell
     mixed = _trace_of(Table(("pair", "count"), tuple((f"a{i}", i) for i in range(1000))))
     assert cost.estimate(mixed, "text", limit=8).numbers == (32 + 1) * 2 + 8  # max(limit × 4, 24) + the header

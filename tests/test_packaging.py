@@ -1,5 +1,5 @@
-"""The wheel ships the lessons: build it, install it elsewhere, run it from another folder
-(list, a lesson, and lesson-file, which prints a shipped lesson file)."""
+"""The wheel ships the lessons and the trained model: build it, install it elsewhere, run it from
+another folder (list, a lesson, lesson-file, which prints a shipped lesson file, and the model)."""
 
 import os
 import subprocess
@@ -30,6 +30,7 @@ def test_wheel_contains_lessons_and_runs(tmp_path):
     expected = {p.name for p in (ROOT / "lessons").glob("*.toml")}
     assert expected and expected <= shipped
     assert "nntutor/catalog/glossary.toml" in names  # `nntutor explain` reads it from the package
+    assert "nntutor/models/data/tiny.npz" in names  # the shipped model: lessons run with no training first
     target = tmp_path / "site"
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "--quiet", "--target", str(target), str(wheel)],
@@ -44,6 +45,12 @@ def test_wheel_contains_lessons_and_runs(tmp_path):
         capture_output=True, text=True, cwd=elsewhere, env=env, check=True,
     ).stdout.splitlines()
     assert where[0].startswith(str(target)) and where[1] == str(target / "nntutor" / "lessons")
+    model = subprocess.run(
+        [sys.executable, "-c", "from nntutor.models.model import load_model, shipped_path; m = load_model('tiny'); print(shipped_path()); print(m.vocab_size)"],
+        capture_output=True, text=True, cwd=elsewhere, env=env,
+    )
+    assert model.returncode == 0, model.stderr
+    assert model.stdout.splitlines()[0] == str(target / "nntutor" / "models" / "data" / "tiny.npz")
     listed = subprocess.run([sys.executable, "-m", "nntutor", "list"], capture_output=True, text=True, cwd=elsewhere, env=env)
     assert listed.returncode == 0, listed.stderr
     for name in expected:

@@ -25,11 +25,13 @@ from nntutor.core.softmax import softmax
 DEFAULT_TEXT = "Was the bank flooded?"
 
 
-def run(**flags):
+def run(full=False, **flags):
+    """The lesson with the random model (its weights drawn from --seed) on DEFAULT_TEXT unless told otherwise."""
+    flags = {"model": "random", "text": DEFAULT_TEXT, **flags}
     raw = {k.replace("_", "-"): v for k, v in flags.items()}
     if raw.get("sample") is not None:
         raw["sample"] = bool(raw["sample"])
-    return run_lesson(load_lesson("pipeline"), raw)
+    return run_lesson(load_lesson("pipeline"), raw, full=full)
 
 
 # ----------------------------------------------------------------- hand-worked
@@ -81,7 +83,7 @@ def test_single_token_attends_only_to_itself():
     # One token: causal softmax over a single score is e^s / e^s = 1 in every head of every block.
     trace = run(text="bank", layers="3", heads="4")
     for k in range(3):
-        np.testing.assert_array_equal(trace.step(f"block-{k + 1}").value("attention_weights").data, np.ones((4, 1, 1)))
+        np.testing.assert_array_equal(trace.step(f"block-{k + 1}").value("attention_weights").data, np.ones((4, 1)))  # the last (only) row, per head
 
 
 def test_greedy_picks_the_largest_probability_and_sample_uses_u():
@@ -156,13 +158,15 @@ CONFIGS = [
 
 @pytest.mark.parametrize("flags", CONFIGS)
 def test_trace_equals_cores_composed_by_hand(flags):
-    trace = run(**flags)
+    trace = run(full=True, **flags)  # --full: every block's output is shown
     tokens, ids, states, h, logits, probs = compose(trace)
     assert trace.outputs["tokens"] == tokens
     assert trace.outputs["ids"] == ids
     np.testing.assert_array_equal(trace.step("positions").value("x0").data, states[0])
     for k in range(trace.inputs["layers"]):
         np.testing.assert_array_equal(trace.step(f"block-{k + 1}").value("y").data, states[k + 1])
+    with pytest.raises(KeyError):  # the default run summarises each block to the last token's weights
+        run(**flags).step("block-1").value("y")
     np.testing.assert_array_equal(trace.step("final").value("h").data, h)
     np.testing.assert_allclose(trace.step("unembed").value("logits").data, logits, rtol=0, atol=1e-14)
     np.testing.assert_allclose(trace.outputs["probs"], probs, rtol=0, atol=1e-15)
@@ -193,10 +197,15 @@ def test_causal_prefix_does_not_see_later_tokens(cut, seed, tokenizer):
     short = run(seed=str(seed), tokenizer=tokenizer, text=" ".join(DEFAULT_TEXT.split()[:cut]))
     m = len(short.outputs["tokens"])
     assert short.outputs["tokens"] == full.outputs["tokens"][:m]
-    for step in ("block-1", "block-2", "final"):
-        name = "y" if step != "final" else "final"
-        # equal up to rounding: a matrix product may sum in another order for another row count
-        np.testing.assert_allclose(short.step(step).value(name).data, full.step(step).value(name).data[:m], rtol=0, atol=1e-12)
+    # the prefix's last vector is row m − 1 of the full text's final layer norm (the weights and
+    # the heads are the same); equal up to rounding: a product may sum in another order
+    from nntutor.core.pipeline import PipelineWeights, forward
+
+    i = full.inputs
+    weights = PipelineWeights(np.asarray(i["E"]), tuple(i["blocks"]), np.asarray(i["W_U"]))
+    rows = forward(np.array(full.outputs["ids"]), weights, heads=i["heads"]).final.y
+    np.testing.assert_allclose(short.step("final").value("h").data, rows[m - 1], rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(short.step("block-1").value("attention_weights").data.shape, (2, m))
 
 
 # ----------------------------------------------------------------- PyTorch oracle
@@ -255,7 +264,7 @@ def torch_pipeline(torch, inputs, ids):
 @pytest.mark.oracle
 @pytest.mark.parametrize("flags", CONFIGS + [{"layers": "8", "d_model": "8", "heads": "8", "seed": "99"}])
 def test_matches_torch(torch, flags):
-    trace = run(**flags)
+    trace = run(full=True, **flags)
     outs, h, logits, probs = torch_pipeline(torch, trace.inputs, trace.outputs["ids"])
     for k, y in enumerate(outs):
         np.testing.assert_allclose(trace.step(f"block-{k + 1}").value("y").data, y, rtol=0, atol=1e-10)
@@ -301,9 +310,9 @@ def test_text_with_only_unknown_tokens_runs_with_unk(tokenizer):
     assert any("every token is unknown" in w for w in trace.warnings)
     assert np.isfinite(trace.outputs["probs"]).all() and abs(trace.outputs["probs"].sum() - 1) < 1e-12
     # Same <unk> row at both positions; only the positional encoding tells them apart.
-    embedded = trace.step("embedding").value("embedded").data
-    np.testing.assert_array_equal(embedded, np.tile(np.asarray(trace.inputs["E"])[0], (len(ids), 1)))
     x0 = trace.step("positions").value("x0").data
+    embedded = x0 - sinusoidal(np.arange(len(ids)), trace.inputs["d-model"]).pe
+    np.testing.assert_allclose(embedded, np.tile(np.asarray(trace.inputs["E"])[0], (len(ids), 1)), rtol=0, atol=1e-15)
     assert not np.array_equal(x0[0], x0[-1])
 
 
@@ -313,12 +322,12 @@ def test_text_with_only_unknown_tokens_runs_with_unk(tokenizer):
 # Refused inputs: each is run in-process and through the CLI by tests/test_bad_input_matrix.py.
 BAD_INPUTS = [
     ({"text": ""}, "--text", "has no words"),
-    ({"text": " ".join(["bank"] * 300)}, "--text", "at most 256"),
+    ({"model": "random", "text": " ".join(["bank"] * 300)}, "--text", "at most 256"),
     ({"text": "a\x01b"}, "--text", "control character"),
     ({"text": "   "}, "--text", "has no words"),
     ({"text": "\n\t "}, "--text", "has no words"),
     ({"tokenizer": "chars"}, "--tokenizer", "'chars' is not one of"),
-    ({"d-model": "7"}, "--d-model", "7 is odd"),
+    ({"model": "random", "d-model": "7"}, "--d-model", "7 is odd"),
     ({"d-model": "0"}, "--d-model", "too small"),
     ({"d-model": "1024"}, "--d-model", "too large"),
     ({"d-model": "x"}, "--d-model", "whole number"),
@@ -326,10 +335,10 @@ BAD_INPUTS = [
     ({"layers": "0"}, "--layers", "0 is too small"),
     ({"layers": "9"}, "--layers", "9 is too large"),
     ({"layers": "1.5"}, "--layers", "whole number"),
-    ({"heads": "3"}, "--heads", "d_model = 8 (--d-model) is not divisible"),
-    ({"heads": "16"}, "--heads", "not divisible"),
+    ({"model": "random", "heads": "3"}, "--heads", "d_model = 8 (--d-model) is not divisible"),
+    ({"model": "random", "heads": "16"}, "--heads", "not divisible"),
     ({"heads": "0"}, "--heads", "0 is too small"),
-    ({"heads": "512", "d-model": "512", "layers": "8", "text": " ".join(["bank"] * 250)}, "--heads", "of memory"),
+    ({"model": "random", "heads": "512", "d-model": "512", "layers": "8", "text": " ".join(["bank"] * 250)}, "--heads", "of memory"),
     ({"temperature": "0"}, "--temperature", "0.0 is too small (expected a number greater than 0)"),
     ({"temperature": "-1"}, "--temperature", "greater than 0"),
     ({"temperature": "nan"}, "--temperature", "NaN"),
@@ -338,14 +347,53 @@ BAD_INPUTS = [
     ({"seed": "-1"}, "--seed", "-1 is too small"),
     ({"seed": "abc"}, "--seed", "whole number"),
     ({"seed": "1.5"}, "--seed", "'1.5' is not a whole number"),
+    ({"d-model": "16"}, "--d-model", "sets up the random model; --model tiny has its own (add --model random)"),
+    ({"tokenizer": "whitespace"}, "--tokenizer", "sets up the random model"),
+    ({"text": " ".join(["bank"] * 40)}, "--text", "gives 40 tokens; the model's context is 32"),
+    ({"model": "no-such-model.npz"}, "--model", "does not exist"),
 ]
+
+
+# ----------------------------------------------------------------- the trained model (the default)
+
+
+def test_trained_model_predicts_the_learned_continuation():
+    # the grammar: a fisher sits *on* the bank of the river, a clerk *in* the bank with the money
+    trace = run_lesson(load_lesson("pipeline"))
+    assert trace.inputs["model"] == "tiny" and trace.inputs["d-model"] == 32
+    assert trace.outputs["tokens"] == ["the</w>", "fisher</w>", "sat</w>", "on</w>", "the</w>"]
+    assert trace.outputs["next_token"] == "bank</w>" and trace.outputs["probs"].max() > 0.9
+    clerk = run_lesson(load_lesson("pipeline"), {"text": "the clerk sat"})
+    assert clerk.outputs["next_token"] == "in</w>"
+
+
+def test_trained_model_is_the_pipeline_forward_of_its_weights():
+    from nntutor.core.pipeline import forward
+    from nntutor.models.model import load_model
+
+    m = load_model("tiny")
+    trace = run_lesson(load_lesson("pipeline"), {"text": "anna gave the book to ben , and"})
+    r = forward(m.encode("anna gave the book to ben , and"), m.weights, heads=m.heads)
+    np.testing.assert_array_equal(trace.outputs["probs"], r.probs)
+    assert trace.outputs["next_token"] == "ben</w>"
+
+
+@pytest.mark.oracle
+def test_trained_model_against_torch(torch):
+    from nntutor.models.model import load_model
+    from tests.lm_oracle import Oracle
+
+    m = load_model("tiny")
+    trace = run_lesson(load_lesson("pipeline"))
+    z = Oracle(torch, m.weights, m.heads, eps=m.eps).logits(trace.outputs["ids"]).numpy()
+    np.testing.assert_allclose(trace.step("unembed").value("logits").data, z, rtol=0, atol=1e-10)
 
 
 # ----------------------------------------------------------------- command line
 
 
 def test_cli_default_run_points_to_each_lesson(run_cli):
-    result = run_cli("lesson", "pipeline", "--text", DEFAULT_TEXT)
+    result = run_cli("lesson", "pipeline", "--model", "random", "--text", DEFAULT_TEXT)
     assert result.exit_code == 0, result.stderr
     out = " ".join(result.stdout.split())  # undo line wrapping
     for lesson in ("bpe", "embedding", "positional-encoding", "transformer-block", "attention", "layernorm", "softmax", "next-token"):
@@ -357,15 +405,15 @@ def test_cli_default_run_points_to_each_lesson(run_cli):
 def test_every_step_names_its_lesson():
     trace = run()
     assert [s.id for s in trace.steps] == [
-        "tokenize", "ids", "embedding", "positions", "block-1", "block-2", "final", "unembed", "softmax", "next-token",
+        "tokenize", "ids", "positions", "block-1", "block-2", "final", "unembed", "softmax", "next-token",
     ]
-    for step in trace.steps:
-        assert "See: nntutor lesson " in step.why, step.id
+    for step in trace.steps:  # the second block repeats the first: its lessons were named there
+        assert "See: nntutor lesson " in step.why or step.id == "block-2", step.id
 
 
 @pytest.mark.parametrize("extra", [(), ("--tokenizer", "whitespace", "--sample", "--seed", "4", "--layers", "3")])
 def test_cli_json_is_byte_identical_across_runs(run_cli, extra):
-    args = ("lesson", "pipeline", "--text", DEFAULT_TEXT, *extra, "--format", "json")
+    args = ("lesson", "pipeline", "--model", "random", "--text", DEFAULT_TEXT, *extra, "--format", "json")
     a, b = run_cli(*args), run_cli(*args)
     assert a.exit_code == 0, a.stderr
     assert a.stdout == b.stdout
@@ -378,8 +426,8 @@ def test_cli_json_is_byte_identical_across_runs(run_cli, extra):
 
 
 def test_cli_other_seed_other_probabilities(run_cli):
-    a = json.loads(run_cli("lesson", "pipeline", "--format", "json").stdout)
-    b = json.loads(run_cli("lesson", "pipeline", "--seed", "1", "--format", "json").stdout)
+    a = json.loads(run_cli("lesson", "pipeline", "--model", "random", "--format", "json").stdout)
+    b = json.loads(run_cli("lesson", "pipeline", "--model", "random", "--seed", "1", "--format", "json").stdout)
     assert a["outputs"]["tokens"] == b["outputs"]["tokens"]
     assert a["outputs"]["probs"] != b["outputs"]["probs"]
 

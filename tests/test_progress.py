@@ -213,6 +213,16 @@ def test_reset_asks_first(run_cli):
     assert json.loads(run_cli("progress", "--json").stdout)["studied"] == []
 
 
+def test_reset_with_no_answer_changes_nothing(run_cli):
+    run_cli("lesson", "neuron")
+    unanswered = run_cli("progress", "--reset", input="")  # stdin at its end: no answer
+    assert unanswered.exit_code == 1
+    assert unanswered.stderr.strip().splitlines()[-1] == (
+        "error: no answer on standard input: nothing was changed (pass --yes to skip the question)"
+    )
+    assert json.loads(run_cli("progress", "--json").stdout)["studied"]
+
+
 # --------------------------------------------------------------------------- real processes
 
 

@@ -114,12 +114,12 @@ def test_heatmap_cells_carry_numbers_in_colour_and_plain_without():
     coloured = io.StringIO()
     print_trace(make_console(coloured, width=100, color=True), trace)
     text = coloured.getvalue()
-    assert "scale:" in text
-    # the weight 0.4017 is drawn on a coloured background (an rgb background escape precedes it)
+    assert "colour:" in text
+    # the weight 0.4017 is drawn on a coloured background (a 256-colour background escape precedes it)
     index = text.index("0.4017", text.index("attention weights A"))
-    assert "\x1b[" in text[index - 40 : index] and "48;2;" in text[index - 40 : index]
+    assert "\x1b[" in text[index - 40 : index] and "48;5;" in text[index - 40 : index]
     plain_text = render_text(trace, width=100)
-    assert "scale:" not in plain_text
+    assert "colour:" not in plain_text
     assert "0.4017" in plain_text
 
 
@@ -181,15 +181,16 @@ def test_a_list_of_layers_is_drawn_layer_by_layer():
     assert "**weights\\[1\\]**" in render_markdown(Trace("t", "T", steps=[Step("s", "S", values=[Value("weights", layers)])]))
 
 
-def test_a_comparison_names_values_it_cannot_line_up():
-    from nntutor.render.terminal import comparison_renderable
+def test_a_comparison_shows_the_items_of_a_list_that_differ():
+    from nntutor.render.compare import Comparison
+    from nntutor.render.compare_view import comparison_renderables
 
     first = Trace("t", "T", outputs={"layers": [np.zeros(3), np.zeros(2)], "p": np.array([0.5, 0.5])})
     second = Trace("t", "T", outputs={"layers": [np.ones(3), np.zeros(2)], "p": np.array([0.5, 0.7])})
-    masks = {"layers": True, "p": [False, True]}
-    text = plain_text([comparison_renderable(first, second, masks, ("a", "b"))], width=100)
-    assert "layers: (see the full runs) *" in text
-    assert "0.7000*" in text
+    text = plain_text(comparison_renderables(Comparison(first, second, "--b 1")), width=100)
+    assert "see the full runs" not in text
+    assert "layers[0]" in text and "layers[1]" not in text  # only the item that differs
+    assert "1.0000*" in text and "0.7000*" in text
 
 
 def test_a_revealed_step_runs_on_instead_of_being_cut():

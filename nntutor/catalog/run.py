@@ -154,12 +154,15 @@ class Prepared(NamedTuple):
         return self.walkthrough.build(self.context, self.inputs if inputs is None else inputs)
 
 
-def prepare(lesson: Lesson, args: Args, *, precision: int = 4) -> Prepared:
-    """Check parsed arguments into the lesson's typed inputs (input errors are raised here)."""
+def prepare(lesson: Lesson, args: Args, *, precision: int = 4, full: bool = False) -> Prepared:
+    """Check parsed arguments into the lesson's typed inputs (input errors are raised here).
+
+    ``full`` (``--full``): the lesson shows every repeated step in full instead of a summary.
+    """
     walkthrough = walkthrough_of(lesson)
-    return Prepared(walkthrough, walkthrough.check(args), Context(lesson=lesson, precision=precision))
+    return Prepared(walkthrough, walkthrough.check(args), Context(lesson=lesson, precision=precision, full=full))
 
 
-def run_lesson(lesson: Lesson, raw: dict[str, Any] | None = None, *, precision: int = 4) -> Trace:
+def run_lesson(lesson: Lesson, raw: dict[str, Any] | None = None, *, precision: int = 4, full: bool = False) -> Trace:
     """The lesson's Trace for these flag values."""
-    return prepare(lesson, parse_args(lesson, raw or {}), precision=precision).build()
+    return prepare(lesson, parse_args(lesson, raw or {}), precision=precision, full=full).build()

@@ -22,8 +22,9 @@ FLAG = "--from-step"
 IDS_LISTED = 8  # a lesson with more steps names the first few ids
 
 
-def start_step(trace: Trace, text: str | None) -> int:
-    """The 1-based number of the step ``text`` names (``None``: the first step)."""
+def start_step(trace: Trace, text: str | None, flag: str = FLAG) -> int:
+    """The 1-based number of the step ``text`` names (``None``: the first step); an error names ``flag``
+    (``--from-step``, or ``--step-only``)."""
     if text is None:
         return 1
     wanted = text.strip()
@@ -36,4 +37,4 @@ def start_step(trace: Trace, text: str | None) -> int:
     ids = [step.id for step in trace.steps]
     listed = ", ".join(ids[:IDS_LISTED]) + (f", … ({count} in all)" if count > IDS_LISTED else "")
     shown = text if len(text) <= 40 else text[:40] + "…"
-    raise InputError(FLAG, f"expected a step number from 1 to {count} or a step id ({listed}), got {shown!r}")
+    raise InputError(flag, f"expected a step number from 1 to {count} or a step id ({listed}), got {shown!r}")

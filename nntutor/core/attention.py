@@ -94,25 +94,25 @@ def exp_rows_in_place(scaled: np.ndarray, allowed: np.ndarray | None):
     """Row-wise e^(s − row max) over allowed cells, written over ``scaled``: (exps, row_max, row_sum, empty_rows).
 
     Masked cells become exactly 0 (e^(−∞)); a row with no allowed cell has max 0 and
-    sum 0. ``exps`` is ``scaled`` itself: no n×n float array is allocated (a mask
+    sum 0. Leading axes (a batch of sequences) are kept; ``allowed`` broadcasts. ``exps`` is ``scaled`` itself: no n×n float array is allocated (a mask
     costs one n×n array of booleans), so pass a copy if the scores are still needed.
 
     >>> exps, row_max, row_sum, empty = exp_rows_in_place(np.array([[0.0, np.log(3.0)]]), None)
     >>> np.round(exps, 4).tolist(), round(float(row_sum[0]), 4)
     ([[0.3333, 1.0]], 1.3333)
     """
-    n_rows = scaled.shape[0]
+    rows = scaled.shape[:-1]
     if allowed is None:
-        empty = np.zeros(n_rows, dtype=bool)
-        row_max = scaled.max(axis=1)
+        empty = np.zeros(rows, dtype=bool)
+        row_max = scaled.max(axis=-1)
     else:
-        empty = ~allowed.any(axis=1)
+        empty = np.broadcast_to(~allowed.any(axis=-1), rows)
         np.copyto(scaled, -np.inf, where=~allowed)
-        row_max = scaled.max(axis=1)
+        row_max = scaled.max(axis=-1)
         row_max[empty] = 0.0
-    scaled -= row_max[:, None]
+    scaled -= row_max[..., None]
     np.exp(scaled, out=scaled)  # exp(−∞) = 0 exactly
-    return scaled, row_max, scaled.sum(axis=1), empty
+    return scaled, row_max, scaled.sum(axis=-1), empty
 
 
 def softmax_rows_in_place(scaled: np.ndarray, allowed: np.ndarray | None):
@@ -125,7 +125,7 @@ def softmax_rows_in_place(scaled: np.ndarray, allowed: np.ndarray | None):
     [[0.25, 0.75]]
     """
     exps, row_max, row_sum, empty = exp_rows_in_place(scaled, allowed)
-    exps /= _safe_sums(row_sum, empty)[:, None]
+    exps /= _safe_sums(row_sum, empty)[..., None]
     return exps, row_max, row_sum, empty
 
 
@@ -159,16 +159,17 @@ def attend(q, k, v, *, causal: bool = False, scale: bool = True, key_padding=Non
     """Attention from already projected Q, K, V (used by multi-head attention per head).
 
     Memory: the scores and the weights are one n×n array each; the scaled scores
-    are divided into the array that becomes the weights, in place.
+    are divided into the array that becomes the weights, in place. Q, K and V may
+    carry leading axes (a batch of B sequences: B × n × d_k); the mask is shared.
     """
     q = np.asarray(q, dtype=np.float64)
     k = np.asarray(k, dtype=np.float64)
     v = np.asarray(v, dtype=np.float64)
-    d_k = q.shape[1]
-    scores = q @ k.T
+    d_k = q.shape[-1]
+    scores = q @ k.swapaxes(-1, -2)
     factor = math.sqrt(d_k) if scale else 1.0
     if allowed is None:
-        allowed = build_mask(q.shape[0], k.shape[0], causal=causal, key_padding=key_padding)
+        allowed = build_mask(q.shape[-2], k.shape[-2], causal=causal, key_padding=key_padding)
     weights, row_max, row_sum, empty = softmax_rows_in_place(scores / factor, allowed)
     output = weights @ v
     return AttentionResult(q, k, v, scores, factor, allowed, row_max, row_sum, weights, output, empty)
@@ -211,8 +212,8 @@ def softmax_rows_backward(weights, dweights) -> tuple[np.ndarray, np.ndarray]:
     """
     a = np.asarray(weights, dtype=np.float64)
     da = np.asarray(dweights, dtype=np.float64)
-    dots = np.einsum("ij,ij->i", da, a)
-    return a * (da - dots[:, None]), dots
+    dots = np.einsum("...j,...j->...", da, a)
+    return a * (da - dots[..., None]), dots
 
 
 def attend_backward_from(result: AttentionResult, dout) -> AttentionGrads:
@@ -228,16 +229,16 @@ def attend_backward_from(result: AttentionResult, dout) -> AttentionGrads:
     ([[1.0, 1.0]], [[5.0]], [[0.0, 0.0]])
     """
     dout = np.asarray(dout, dtype=np.float64)
-    expected = (result.q.shape[0], result.v.shape[1])
+    expected = (*result.q.shape[:-1], result.v.shape[-1])
     if dout.shape != expected:
         raise ValueError(f"dout has shape {dout.shape}; the output O has shape {expected}")
     a = result.weights
-    dv = a.T @ dout
-    dweights = dout @ result.v.T
+    dv = a.swapaxes(-1, -2) @ dout
+    dweights = dout @ result.v.swapaxes(-1, -2)
     dscaled, dots = softmax_rows_backward(a, dweights)
     dscores = dscaled / result.scale if result.scale != 1.0 else dscaled
     dq = dscores @ result.k
-    dk = dscores.T @ result.q
+    dk = dscores.swapaxes(-1, -2) @ result.q
     return AttentionGrads(result, dout, dv, dweights, dots, dscaled, dscores, dq, dk)
 
 
@@ -284,7 +285,8 @@ def projection_backward(x, wq, wk, wv, dq, dk, dv) -> ProjectionGrads:
     """dW_Q, dW_K, dW_V (and the bias gradients) and dX from dQ, dK, dV of a self-attention.
 
     dW = Xᵀ·dQ (and the same for K and V), db = Σ over the rows of dQ, and
-    dX = dQ·W_Qᵀ + dK·W_Kᵀ + dV·W_Vᵀ. For multi-head attention call it once per
+    dX = dQ·W_Qᵀ + dK·W_Kᵀ + dV·W_Vᵀ; with leading batch axes the weight and bias
+    gradients sum over every row of every sequence. For multi-head attention call it once per
     head with that head's columns of W_Q, W_K, W_V (and of dQ, dK, dV): each head's
     dW fills its columns, and the heads' dX add up.
 
@@ -297,6 +299,18 @@ def projection_backward(x, wq, wk, wv, dq, dk, dv) -> ProjectionGrads:
     x = np.asarray(x, dtype=np.float64)
     wq, wk, wv, dq, dk, dv = (np.asarray(a, dtype=np.float64) for a in (wq, wk, wv, dq, dk, dv))
     dx_q, dx_k, dx_v = dq @ wq.T, dk @ wk.T, dv @ wv.T
+    xr = rows_of(x).T
     return ProjectionGrads(
-        x.T @ dq, x.T @ dk, x.T @ dv, dq.sum(axis=0), dk.sum(axis=0), dv.sum(axis=0), dx_q, dx_k, dx_v, dx_q + dx_k + dx_v
+        xr @ rows_of(dq), xr @ rows_of(dk), xr @ rows_of(dv),
+        rows_of(dq).sum(axis=0), rows_of(dk).sum(axis=0), rows_of(dv).sum(axis=0),
+        dx_q, dx_k, dx_v, dx_q + dx_k + dx_v,
     )
+
+
+def rows_of(a: np.ndarray) -> np.ndarray:
+    """Every leading axis folded into one (a batch of sequences as one list of rows).
+
+    >>> rows_of(np.zeros((2, 3, 4))).shape
+    (6, 4)
+    """
+    return a.reshape(-1, a.shape[-1])

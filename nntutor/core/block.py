@@ -24,6 +24,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from nntutor.core.attention import rows_of
 from nntutor.core.ffn import FFNGrads, FFNResult, feed_forward, feed_forward_backward
 from nntutor.core.layernorm import LayerNormGrads, LayerNormResult, layer_norm, layer_norm_backward
 from nntutor.core.multihead import (
@@ -122,7 +123,7 @@ def transformer_block(
     eps: float = 1e-5,
     key_padding=None,
 ) -> BlockResult:
-    """One encoder block on the rows of ``x`` (n × d); ``weights`` as :data:`WEIGHT_SHAPES`.
+    """One encoder block on the rows of ``x`` (n × d, or B × n × d for a batch); ``weights`` as :data:`WEIGHT_SHAPES`.
 
     Missing biases and betas are zero, missing gammas one. ``key_padding`` (one 0/1
     per token, 0 = padding) hides those tokens as keys in attention.
@@ -130,7 +131,7 @@ def transformer_block(
     if norm not in NORMS:
         raise ValueError(f"norm must be one of {NORMS}")
     x = np.asarray(x, dtype=np.float64)
-    d = x.shape[1]
+    d = x.shape[-1]
     d_ff = np.asarray(weights["W1"]).shape[1]
     w = {key: np.asarray(weights[key], dtype=np.float64) if key in weights else default_for(key, d, d_ff) for key in WEIGHT_SHAPES}
 
@@ -302,8 +303,8 @@ def unembed_loss(y, wu, targets, keep=None) -> UnembedLoss:
     targets = np.asarray(targets, dtype=np.int64)
     logits = y @ wu
     logp = log_softmax(logits)
-    keep = np.ones(len(targets), dtype=bool) if keep is None else np.asarray(keep, dtype=bool)
-    losses = np.where(keep, -logp[np.arange(len(targets)), targets], 0.0)
+    keep = np.ones(targets.shape, dtype=bool) if keep is None else np.asarray(keep, dtype=bool)
+    losses = np.where(keep, -np.take_along_axis(logp, targets[..., None], axis=-1)[..., 0], 0.0)
     count = int(np.count_nonzero(keep))
     loss = float(losses.sum() / count) if count else 0.0
     return UnembedLoss(y, wu, logits, np.exp(logp), targets, keep, losses, loss)
@@ -327,8 +328,8 @@ def unembed_backward(r: UnembedLoss) -> UnembedGrads:
     >>> np.round(g.dlogits, 4).tolist(), np.round(g.dy, 4).tolist(), np.round(g.dwu, 4).tolist()
     ([[0.75, -0.75]], [[0.824, 0.0]], [[0.75, -0.75], [0.0, 0.0]])
     """
-    dlogits = cross_entropy_backward(r.logits, r.targets, keep=r.keep, reduction="mean")
-    return UnembedGrads(dlogits, r.y.T @ dlogits, dlogits @ r.wu.T)
+    dlogits = cross_entropy_backward(r.logits, r.targets, keep=r.keep, reduction="mean", probs=r.probs)
+    return UnembedGrads(dlogits, rows_of(r.y).T @ rows_of(dlogits), dlogits @ r.wu.T)
 
 
 def sgd_step(weights: dict[str, np.ndarray], grads: dict[str, np.ndarray], lr: float) -> dict[str, np.ndarray]:

@@ -108,6 +108,25 @@ def lookup(vocab: Sequence[str], E: np.ndarray, tokens: Sequence[str]) -> Lookup
     return Lookup(tuple(tokens), ids, hot, hot @ E, E[ids])
 
 
+def embedding_backward(ids, dvectors, vocab_size: int) -> np.ndarray:
+    """∂L/∂E from ∂L/∂(E[ids]): each looked-up row's gradient added into its token's row.
+
+    The lookup copies row ``ids[i]`` of E, so its gradient goes back to that row
+    alone; a token used twice gets both gradients added, and a token never used
+    gets a row of zeros. ``ids`` may have any shape, ``dvectors`` that shape plus d.
+    (As a product one_hot·E, this is one_hotᵀ·∂L/∂vectors, without the V × n matrix.)
+
+    >>> embedding_backward(np.array([1, 0, 1]), np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]), 3).tolist()
+    [[3.0, 4.0], [6.0, 8.0], [0.0, 0.0]]
+    """
+    ids = np.asarray(ids, dtype=np.int64).reshape(-1)
+    dvectors = np.asarray(dvectors, dtype=np.float64)
+    dvectors = dvectors.reshape(ids.size, dvectors.shape[-1])
+    dE = np.zeros((vocab_size, dvectors.shape[1]))
+    np.add.at(dE, ids, dvectors)
+    return dE
+
+
 # ----------------------------------------------------------------------------- cosine
 
 

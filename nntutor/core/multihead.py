@@ -32,6 +32,7 @@ from nntutor.core.attention import (
     attend_backward_from,
     build_mask,
     projection_backward,
+    rows_of,
 )
 
 
@@ -114,10 +115,11 @@ def multi_head_attention(
     """concat(head₁, …, head_h)·W_O + b_O with headᵢ = attention on columns of Q, K, V.
 
     ``key_padding`` (one 0/1 per token, 0 = padding) hides keys from every query, in
-    every head; a query left with no key gets a zero head output (not NaN).
+    every head; a query left with no key gets a zero head output (not NaN). ``x``
+    may be a batch of sequences (B × n × d_model): every sequence on its own.
     """
     x = np.asarray(x, dtype=np.float64)
-    n, d = x.shape
+    n, d = x.shape[-2:]
     head_dim = head_dim_for(d, heads)
     q = x @ np.asarray(wq, dtype=np.float64) + _bias(bq, d)
     k = x @ np.asarray(wk, dtype=np.float64) + _bias(bk, d)
@@ -126,8 +128,8 @@ def multi_head_attention(
     results = []
     for i in range(heads):
         cols = head_columns(i, head_dim)
-        results.append(attend(q[:, cols], k[:, cols], v[:, cols], allowed=allowed))
-    concat = np.concatenate([r.output for r in results], axis=1)
+        results.append(attend(q[..., cols], k[..., cols], v[..., cols], allowed=allowed))
+    concat = np.concatenate([r.output for r in results], axis=-1)
     wo = np.asarray(wo, dtype=np.float64)
     bo = _bias(bo, wo.shape[1])
     output = concat @ wo + bo
@@ -190,12 +192,13 @@ def multi_head_backward(r: MultiHeadResult, dout, wq, wk, wv) -> MultiHeadGrads:
     if dout.shape != r.output.shape:
         raise ValueError(f"dout has shape {dout.shape}; it must have the shape of the output, {r.output.shape}")
     dconcat = dout @ r.wo.T
-    heads = tuple(attend_backward_from(res, dconcat[:, r.columns(i)]) for i, res in enumerate(r.heads))
-    dq = np.concatenate([g.dq for g in heads], axis=1)
-    dk = np.concatenate([g.dk for g in heads], axis=1)
-    dv = np.concatenate([g.dv for g in heads], axis=1)
+    heads = tuple(attend_backward_from(res, dconcat[..., r.columns(i)]) for i, res in enumerate(r.heads))
+    dq = np.concatenate([g.dq for g in heads], axis=-1)
+    dk = np.concatenate([g.dk for g in heads], axis=-1)
+    dv = np.concatenate([g.dv for g in heads], axis=-1)
     projections = projection_backward(r.x, wq, wk, wv, dq, dk, dv)
-    return MultiHeadGrads(dout, r.concat.T @ dout, dout.sum(axis=0), dconcat, heads, dq, dk, dv, projections)
+    dwo = rows_of(r.concat).T @ rows_of(dout)
+    return MultiHeadGrads(dout, dwo, rows_of(dout).sum(axis=0), dconcat, heads, dq, dk, dv, projections)
 
 
 def estimate_bytes(n: int, d_model: int, heads: int) -> int:

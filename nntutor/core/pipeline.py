@@ -10,8 +10,9 @@ Every stage is another core module's function; this module only chains them:
 3. embedding lookup ``E[ids]`` plus the sinusoidal positional encoding
    (``nntutor.core.embedding.lookup``, ``nntutor.core.positional.sinusoidal``);
 4. ``L`` pre-norm transformer blocks with a causal mask
-   (``nntutor.core.block.transformer_block``), then a final layer norm with
-   γ = 1, β = 0 (``nntutor.core.layernorm.layer_norm``), as GPT-2 ends;
+   (``nntutor.core.block.transformer_block``), then a final layer norm
+   (``nntutor.core.layernorm.layer_norm``; γ = 1, β = 0 for random weights, the
+   learned γ and β for a trained model), as GPT-2 ends;
 5. the last position's vector times the unembedding ``W_U``, softmax at a
    temperature, and the next token (``nntutor.core.sampling.sample_next``).
 
@@ -146,11 +147,17 @@ def strip_end(token: str) -> str:
 
 
 class PipelineWeights(NamedTuple):
-    """Everything the model is made of: E (V × d), one dict per block, W_U (d × V)."""
+    """Everything the model is made of: E (V × d), one dict per block, W_U (d × V).
+
+    ``final_gamma`` and ``final_beta`` (d each) are the final layer norm's scale and
+    shift: None means γ = 1, β = 0 (random weights); a trained model learns them.
+    """
 
     E: np.ndarray
     blocks: tuple[dict[str, np.ndarray], ...]
     W_U: np.ndarray
+    final_gamma: np.ndarray | None = None
+    final_beta: np.ndarray | None = None
 
 
 def random_pipeline_weights(rng: np.random.Generator, vocab_size: int, d_model: int, layers: int) -> PipelineWeights:
@@ -219,7 +226,9 @@ def forward(
         r = transformer_block(x, w, heads=heads, norm="pre", causal=True, eps=eps)
         results.append(r)
         x = r.y
-    final = layer_norm(x, np.ones(d), np.zeros(d), eps)
+    gamma = np.ones(d) if weights.final_gamma is None else weights.final_gamma
+    beta = np.zeros(d) if weights.final_beta is None else weights.final_beta
+    final = layer_norm(x, gamma, beta, eps)
     h_last = final.y[-1]
     s = sample_next(h_last, weights.W_U, temperature=temperature, u=u, greedy=u is None)
     return Forward(ids, looked, positions, x0, tuple(results), final, h_last, s)

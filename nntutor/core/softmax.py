@@ -217,7 +217,9 @@ def cross_entropy_grad_probs(probs, targets) -> np.ndarray:
         return np.where(y == 1.0, -1.0 / np.where(y == 1.0, p, 1.0), 0.0)
 
 
-def cross_entropy_backward(logits, targets, temperature: float = 1.0, *, keep=None, reduction: str = "mean") -> np.ndarray:
+def cross_entropy_backward(
+    logits, targets, temperature: float = 1.0, *, keep=None, reduction: str = "mean", probs=None
+) -> np.ndarray:
     """∂L/∂z for the cross-entropy of softmax(z / T) against class targets: (p − y) / T per row.
 
     ``logits`` has shape (..., n) and ``targets`` holds one class index per row
@@ -227,6 +229,9 @@ def cross_entropy_backward(logits, targets, temperature: float = 1.0, *, keep=No
     row alone is the same either way. ``keep`` (boolean, shape (...)) leaves rows
     out of the loss, such as padding tokens: their gradient is 0 and they are not
     counted in the mean (no rows kept at all: the gradient is all 0).
+
+    ``probs``, when given, is softmax(z / T) already computed (a forward pass that
+    kept it): it is used instead of computing the softmax again.
 
     Logits [0, ln 4] give p = [0.2, 0.8]; with target 0: (p − y) = [0.2 − 1, 0.8 − 0].
 
@@ -240,13 +245,19 @@ def cross_entropy_backward(logits, targets, temperature: float = 1.0, *, keep=No
         raise ValueError(f"reduction must be 'mean' or 'sum', not {reduction!r}")
     t = _positive(temperature)
     z = np.asarray(logits, dtype=np.float64)
-    y = one_hot(_checked_targets(targets, z.shape[:-1], z.shape[-1]), z.shape[-1])
-    grad = (softmax(z, t) - y) / t
+    y = _checked_targets(targets, z.shape[:-1], z.shape[-1])
+    # p − onehot(y): p with 1 taken off at each row's target (no V-wide one-hot built)
+    grad = softmax(z, t) if probs is None else np.array(probs, dtype=np.float64)
+    flat = grad.reshape(-1, z.shape[-1])
+    flat[np.arange(flat.shape[0]), y.reshape(-1)] -= 1.0
+    if t != 1.0:
+        grad /= t
     rows = z.shape[:-1]
     if keep is not None:
         kept = np.broadcast_to(np.asarray(keep, dtype=bool), rows)
-        grad = np.where(kept[..., None], grad, 0.0)
         count = int(np.count_nonzero(kept))
+        if count != kept.size:
+            grad = np.where(kept[..., None], grad, 0.0)
     else:
         count = int(np.prod(rows, dtype=np.int64))
     if reduction == "mean" and count > 1:

@@ -18,8 +18,8 @@ cell); a Markdown cell about 2 µs; an SVG or HTML cell about 45 µs.
 >>> trace = Trace("t", "T", steps=[Step("s", "S", values=[Value("m", np.zeros((100, 100)))])])
 >>> estimate(trace, "json", limit=8).numbers  # every number, and the step's texts
 10004
->>> estimate(trace, "text", limit=8).numbers, estimate(trace, "text", limit=0).numbers  # 9×9 or 101×101 cells, and texts
-(89, 10209)
+>>> estimate(trace, "text", limit=8).numbers, estimate(trace, "text", limit=0).numbers  # 9×65 or 101×101 cells, and texts
+(593, 10209)
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import numpy as np
 
 from nntutor.errors import InputError
 from nntutor.numfmt import human_bytes
-from nntutor.render.layout import rows_table, shown_indices
+from nntutor.render.layout import MAX_COLUMNS, rows_table, shown_indices, shown_rows
 from nntutor.trace import Deferred, Table, Trace, classify
 
 
@@ -49,11 +49,15 @@ RATES = {
     "markdown": Rate(2e-6, 10, "table cells"),
     "svg": Rate(45e-6, 16, "table cells"),
     "html": Rate(45e-6, 16, "table cells"),
+    "py": Rate(2.5e-6, 20, "numbers"),
 }
 
-LIMITS = {"json": 20_000_000, "text": 200_000, "markdown": 2_000_000, "svg": 200_000, "html": 200_000}
+LIMITS = {"json": 20_000_000, "text": 200_000, "markdown": 2_000_000, "svg": 200_000, "html": 200_000, "py": 300_000}
 """The most numbers (JSON) or table cells (the others) one output may hold: about 10 s and
-320 MB of JSON, 11 s of text, 4 s and 20 MB of Markdown, 9 s of SVG or HTML."""
+320 MB of JSON, 11 s of text, 4 s and 20 MB of Markdown, 9 s of SVG or HTML, and a ``--format py`` script of about
+6 MB (its inputs and outputs written as literals), under a second to write and a few
+seconds for Python to run (measured: 1.5 million numbers took 3.9 s to write, 31 MB, and
+18 s to run, most of it Python reading the literals)."""
 
 PLOT_CELLS = 2_000  # a line plot costs about as much as a table of this many cells
 
@@ -102,7 +106,8 @@ def _cells(data: Any, limit: int) -> int:
     if kind in ("vector", "matrix"):
         shape = data.shape if isinstance(data, Deferred) else np.shape(data)
         rows, cols = (1, shape[0]) if len(shape) == 1 else (shape[0], shape[1])
-        return (_shown(rows, limit) + 1) * (_shown(cols, limit) + 1)
+        # columns are fitted to the width, at most MAX_COLUMNS of them
+        return (len(shown_rows(rows, cols, limit)) + 1) * (_shown(cols, 0 if limit <= 0 else MAX_COLUMNS) + 1)
     if kind == "stack":
         shape = np.shape(data)
         return _shown(shape[0], limit) * (_shown(shape[1], limit) + 1) * (_shown(shape[2], limit) + 1)
@@ -129,12 +134,16 @@ def estimate(subject: Any, format: str, *, limit: int) -> Cost:
     traces: Sequence[Trace] = (subject.first, subject.second) if hasattr(subject, "second") else (subject,)
     total = 0
     for trace in traces:
-        if format == "json":
+        if format == "py":
+            total += _size(trace.inputs) + _size(trace.outputs)
+        elif format == "json":
             total += _size(trace.inputs) + _size(trace.outputs)
             for step in trace.steps:
                 total += sum(_size(value.data) for value in step.values) + len(step.worked) + 4
                 for plot in step.plots:
-                    total += sum(2 * int(np.size(series.x)) for series in plot.series)
+                    # a line plot's points; a network diagram's weights
+                    total += sum(2 * int(np.size(series.x)) for series in getattr(plot, "series", ()))
+                    total += sum(int(np.size(w)) for w in getattr(plot, "weights", ()))
         else:
             total += _size(trace.inputs) // 8 + 4
             for step in trace.steps:
@@ -151,13 +160,13 @@ def refuse_if_too_costly(subject: Any, format: str, *, limit: int, size_flags: S
     if cost.numbers <= most:
         return
     smaller = f"a smaller {' or '.join(size_flags)}" if size_flags else "smaller inputs"
-    verb = "written" if format == "json" else "drawn"
-    if limit <= 0 and format != "json":
+    verb = "written" if format in ("json", "py") else "drawn"
+    if limit <= 0 and format not in ("json", "py"):
         flag = "--full"
         instead = f"leave out --full (large matrices are then elided, still computed in full), or use {smaller}"
     else:
         flag = "--format"
-        instead = f"use {smaller}" if format in ("json", "text") else f"use --format text, or {smaller}"
+        instead = f"use {smaller}" if format in ("json", "text", "py") else f"use --format text, or {smaller}"
     raise InputError(
         flag,
         f"{format} output would hold about {cost.numbers:,} {cost.rate.unit} (about {human_bytes(cost.bytes)}, "

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from rich.cells import cell_len
 from rich.console import Group, RenderableType
 from rich.table import Table as RichTable
 from rich.text import Text
@@ -76,7 +77,7 @@ def _status_text(place: Any) -> Text:
 class CourseLines:
     """The map's rows: one line a lesson (mark, number, name, title, status) under its part's heading.
 
-    A title too long for the width is cut with ``…`` so that its status still fits on the
+    A title too long for the width wraps between words under itself, its status on its first
     line; the width is known only when rich draws it, hence ``__rich_console__``.
     """
 
@@ -92,10 +93,24 @@ class CourseLines:
             line = _mark_and_number(place, self.number_width)
             line.append(place.name.ljust(self.name_width) + "  ", style=STYLE_NEXT if place.is_next else STYLE_NAME)
             tail = _status_text(place)
-            room = options.max_width - line.cell_len - tail.cell_len
-            title = place.title if len(place.title) <= room else place.title[: max(room - 1, 0)].rstrip() + "…"
-            line.append(title, style="bold" if place.is_next else "")
-            yield line.append_text(tail)
+            title = Text(place.title, style="bold" if place.is_next else "")
+            if line.cell_len + title.cell_len + tail.cell_len <= options.max_width:
+                yield line.append_text(title).append_text(tail)
+                continue
+            # too long for one line: the title wraps between words in its own column
+            # (and the status under it when beside it a word of the title would not fit)
+            longest = max(cell_len(word) for word in place.title.split())
+            beside = options.max_width - line.cell_len - tail.cell_len >= longest
+            row = RichTable(box=None, show_header=False, pad_edge=False, padding=0)
+            row.add_column("lesson", no_wrap=True, width=line.cell_len)
+            row.add_column("title")
+            if beside:
+                row.add_column("status", no_wrap=True, width=tail.cell_len)
+                row.add_row(line, title, tail)
+            else:
+                row.add_row(line, title)
+                row.add_row(Text(""), Text(tail.plain.strip(), style=tail.style))
+            yield from console.render(row, options)
 
 
 def _list_table(places: Sequence[Any]) -> RenderableType:

@@ -61,6 +61,48 @@ def check_writable(path_text: str) -> Path:
     return path
 
 
+def is_folder(path_text: str) -> bool:
+    """True when ``-o`` names a folder: it ends with a slash, or it is an existing folder (not a link to one).
+
+    >>> is_folder("slides/"), is_folder("notes.svg")
+    (True, False)
+    """
+    if path_text.endswith(("/", os.sep)):
+        return True
+    status = _lstat(path_text)
+    return status is not None and stat.S_ISDIR(status.st_mode)
+
+
+def check_folder(path_text: str) -> Path:
+    """Refuse, before any work, a folder that cannot be written in (or made: its parent must exist)."""
+    path = Path(path_text)
+    status = _lstat(path_text.rstrip("/" + os.sep) or path_text)
+    if status is not None:
+        if stat.S_ISLNK(status.st_mode):
+            raise OutputError(f"--output: {path_text!r} is a symbolic link; not writing through it")
+        if not stat.S_ISDIR(status.st_mode):
+            raise OutputError(f"--output: {path_text!r} is not a folder (it ends with a slash but names a file)")
+        if not os.access(path, os.W_OK):
+            raise OutputError(f"--output: cannot write in the folder {path_text!r} (permission denied)")
+        return path
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise OutputError(f"--output: the folder {str(parent)!r} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise OutputError(f"--output: cannot make the folder {path_text!r} (permission denied)")
+    return path
+
+
+def make_folder(path_text: str) -> Path:
+    """The folder ``path_text``, made (with the learner's umask) if it is not there yet."""
+    path = check_folder(path_text)
+    try:
+        path.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"--output: cannot make the folder {path_text!r} ({exc.strerror or exc})") from None
+    return path
+
+
 def write_atomic(path_text: str, content: str | Callable[[IO[str]], None]) -> None:
     """Write ``content`` to a temporary file beside ``path_text``, then rename it into place.
 

@@ -41,7 +41,7 @@ from typing import IO, Any
 import numpy as np
 
 from nntutor import __version__
-from nntutor.trace import Deferred, LessonLink, Table, Trace, WhatNext, concrete
+from nntutor.trace import Deferred, LessonLink, Network, Plot, Table, Trace, WhatNext, concrete
 
 FORMAT = 1
 
@@ -127,8 +127,13 @@ def trace_document(trace: Trace) -> dict[str, Any]:
                         "xlabel": plot.xlabel,
                         "ylabel": plot.ylabel,
                         "kind": plot.kind,
-                        "series": [{"name": s.name, "x": np.asarray(s.x), "y": np.asarray(s.y)} for s in plot.series],
+                        "frame": list(plot.frame) if plot.frame is not None else None,
+                        "series": [
+                            {"name": s.name, "x": np.asarray(s.x), "y": np.asarray(s.y), "style": s.style or plot.kind}
+                            for s in plot.series
+                        ],
                     }
+                    if isinstance(plot, Plot) else network_document(plot)
                     for plot in step.plots
                 ],
             }
@@ -137,6 +142,19 @@ def trace_document(trace: Trace) -> dict[str, Any]:
         "outputs": trace.outputs,
         "warnings": list(trace.warnings),
         "next": next_document(trace.lesson, trace.what_next),
+    }
+
+
+def network_document(net: Network) -> dict[str, Any]:
+    """A network diagram's numbers: the nodes of each layer with their values, the weights and biases."""
+    return {
+        "title": net.title,
+        "kind": "network",
+        "layers": [list(names) for names in net.layers],
+        "values": [np.asarray(v, dtype=np.float64) for v in net.values],
+        "weights": [np.asarray(w, dtype=np.float64) for w in net.weights],
+        "biases": [np.asarray(b, dtype=np.float64) for b in net.biases],
+        "notes": list(net.notes),
     }
 
 

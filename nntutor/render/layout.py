@@ -15,6 +15,8 @@ from typing import Any
 from nntutor.trace import Table
 
 DEFAULT_LIMIT = 8
+MAX_COLUMNS = 64
+"""The most columns of a matrix a terminal table shows, however wide the terminal (``--full``: all)."""
 
 
 def shown_indices(count: int, limit: int) -> list[int | None]:
@@ -24,6 +26,21 @@ def shown_indices(count: int, limit: int) -> list[int | None]:
     head = max(limit // 2, 1)
     tail = max(limit - head - 1, 1)
     return [*range(head), None, *range(count - tail, count)]
+
+
+def shown_rows(n_rows: int, n_cols: int, limit: int) -> list[int | None]:
+    """Which rows of an ``n_rows``×``n_cols`` matrix a table shows (columns are fitted to the width).
+
+    Up to ``limit`` rows always; a narrow matrix (no more than twice ``limit`` rows and
+    ``3/4·limit²`` cells: 16×3 at the default 8) in full, since a 16×2 path reads better
+    whole than cut.
+
+    >>> len(shown_rows(16, 2, 8)), len(shown_rows(16, 4, 8)), len(shown_rows(40, 1, 8))
+    (16, 8, 8)
+    """
+    if limit > 0 and n_rows <= 2 * limit and 4 * n_rows * n_cols <= 3 * limit * limit:
+        return list(range(n_rows))
+    return shown_indices(n_rows, limit)
 
 
 def rows_table(data: Any) -> Table:

@@ -6,7 +6,13 @@
   trailing spaces removed, into a pipe or a file. ``NO_COLOR`` turns colour off
   (rich reads it).
 - **Width.** The terminal's width on a terminal; ``$COLUMNS`` (else 100) in a
-  pipe; 100 in a file.
+  pipe; 100 in a file. Tables fit it by leaving whole columns out, never by
+  cutting a number (:mod:`nntutor.render.fit`).
+- **Theme.** Heatmap colours for a ``dark`` or a ``light`` background
+  (:mod:`nntutor.render.palette`): ``--theme``, else ``$NNTUTOR_THEME``, else
+  ``auto``: the terminal's background as ``$COLORFGBG`` gives it (``15;0``: white
+  on black, dark), and dark when it is not set. An SVG picture is drawn on a dark
+  background and an HTML page on a light one unless a theme is chosen.
 - **Format.** A format name comes from ``--format`` or from the file's
   extension (:func:`choose_format`; an extension that names another format is
   refused); :data:`RENDERERS` turns a lesson's :class:`~nntutor.trace.Trace`
@@ -32,7 +38,8 @@ from __future__ import annotations
 import io
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
@@ -41,7 +48,7 @@ from rich.text import Text
 
 from nntutor.errors import InputError
 
-FORMATS = ("text", "markdown", "json", "svg", "html")
+FORMATS = ("text", "markdown", "json", "svg", "html", "py")
 EXTENSIONS = {
     ".md": "markdown",
     ".markdown": "markdown",
@@ -50,6 +57,7 @@ EXTENSIONS = {
     ".svg": "svg",
     ".html": "html",
     ".htm": "html",
+    ".py": "py",
 }
 PIPE_WIDTH = 100
 """Width of text in a pipe when ``$COLUMNS`` is unset."""
@@ -106,8 +114,23 @@ def check_extension(output_format: str, path: str | None) -> None:
     raise InputError("--format", f"{output_format} does not match the extension of {path!r} ({named}); drop --format{rename}")
 
 
+PER_STEP = ("svg", "html")
+"""The formats ``-o FOLDER/`` writes one file per step in (pictures for slides)."""
+
+
 def prepare(output_format: str | None, path: str | None) -> str:
-    """:func:`choose_format`, and a refusal of an unwritable ``path``, before any work is done."""
+    """:func:`choose_format`, and a refusal of an unwritable ``path``, before any work is done.
+
+    A folder (``-o slides/``) takes one picture per step: ``--format svg`` or ``html``.
+    """
+    from nntutor.render.files import check_folder, is_folder
+
+    if path is not None and is_folder(path) and (output_format in PER_STEP or path.endswith(("/", os.sep))):
+        if output_format not in PER_STEP:
+            given = f"--format {output_format}" if output_format else "no --format"
+            raise InputError("--output", f"{path!r} is a folder: one file per step is written with --format svg or html ({given} given)")
+        check_folder(path)
+        return output_format
     chosen = choose_format(output_format, path)
     if output_format is not None:
         check_extension(chosen, path)
@@ -116,6 +139,83 @@ def prepare(output_format: str | None, path: str | None) -> str:
 
         check_writable(path)
     return chosen
+
+
+# --------------------------------------------------------------------------- theme
+
+THEME_CHOICES = ("auto", "dark", "light")
+_chosen_theme: list[str] = []  # what --theme or $NNTUTOR_THEME chose (set by the command line)
+
+
+def check_theme(name: str, flag: str = "--theme") -> str:
+    """``name`` when it is a theme (any case), else an ``InputError`` naming ``flag``.
+
+    >>> check_theme("Light")
+    'light'
+    """
+    lowered = name.strip().lower()
+    if lowered not in THEME_CHOICES:
+        raise InputError(flag, f"{name!r} is not one of: {', '.join(THEME_CHOICES)}")
+    return lowered
+
+
+def choose_theme(flag_value: str | None) -> None:
+    """Set the theme for this run: ``--theme`` when given; else the one already chosen (a
+    ``--theme`` before the sub-command); else ``$NNTUTOR_THEME``; else auto. A value that
+    is not a theme is refused here, before anything is drawn."""
+    if flag_value is not None:
+        chosen = check_theme(flag_value)
+    elif _chosen_theme:
+        return
+    elif os.environ.get("NNTUTOR_THEME"):
+        chosen = check_theme(os.environ["NNTUTOR_THEME"], "NNTUTOR_THEME")
+    else:
+        chosen = "auto"
+    _chosen_theme[:] = [chosen]
+
+
+def forget_theme() -> None:
+    """Back to no choice made (a new run in the same process: the tests)."""
+    _chosen_theme.clear()
+
+
+def background_of_terminal(colorfgbg: str | None) -> str:
+    """``dark`` or ``light`` from ``$COLORFGBG`` (``fg;bg`` or ``fg;default;bg``, colour numbers
+    0-15 set by rxvt, Konsole, iTerm2 and others); dark when unset or unreadable.
+
+    >>> background_of_terminal("15;0"), background_of_terminal("0;default;15"), background_of_terminal(None)
+    ('dark', 'light', 'dark')
+    """
+    last = (colorfgbg or "").split(";")[-1].strip()
+    return "light" if last in ("7", "9", "10", "11", "12", "13", "14", "15") else "dark"
+
+
+def theme(picture: str | None = None) -> str:
+    """The theme heatmaps are drawn in: ``dark`` or ``light``.
+
+    ``picture`` (``svg`` or ``html``) is an export: auto there means the picture's own
+    background (dark SVG, light HTML), not the terminal's.
+    """
+    chosen = _chosen_theme[0] if _chosen_theme else "auto"
+    if chosen == "auto" and not _chosen_theme and os.environ.get("NNTUTOR_THEME"):
+        chosen = check_theme(os.environ["NNTUTOR_THEME"], "NNTUTOR_THEME")
+    if chosen != "auto":
+        return chosen
+    if picture is not None:
+        return "dark" if picture == "svg" else "light"
+    return background_of_terminal(os.environ.get("COLORFGBG"))
+
+
+@contextmanager
+def picture_theme(kind: str) -> Iterator[str]:
+    """While an SVG or HTML picture is drawn, heatmaps take its theme (:func:`theme` with ``kind``)."""
+    saved = list(_chosen_theme)
+    chosen = theme(kind)
+    _chosen_theme[:] = [chosen]
+    try:
+        yield chosen
+    finally:
+        _chosen_theme[:] = saved
 
 
 # --------------------------------------------------------------------------- consoles
@@ -237,14 +337,24 @@ def emit(*renderables: RenderableType, stream: IO[str] | None = None, width: int
 
 class Options(NamedTuple):
     """How a trace is shown: decimals, the row/column limit (0: everything), whether to draw plots,
-    the step to start from (``--from-step``) and, for ``--step``, ``resume(n)``: the command that
-    starts at step n (said when the learner stops)."""
+    the step to start from (``--from-step``), for ``--step``, ``resume(n)``: the command that
+    starts at step n (said when the learner stops), and for a picture the one step to show (``only``)."""
 
     precision: int = 4
     limit: int = 8
     plots: bool = True
     first: int = 1
     resume: Callable[[int], str] | None = None
+    only: int | None = None
+    script: Script | None = None
+
+
+class Script(NamedTuple):
+    """What ``--format py`` needs besides the trace: the lesson module's maths as NumPy source
+    for the run (``maths(trace) -> str``) and the command that made the run."""
+
+    maths: Callable[[Any], str]
+    command: str
 
 
 class Document(NamedTuple):
@@ -297,21 +407,44 @@ def _trace_json(trace, options: Options) -> Document:
 
 def _trace_picture(kind: str) -> Callable[[Any, Options], str]:
     def render(trace, options: Options) -> str:
-        from nntutor.render.terminal import render_picture
+        from nntutor.render import picture
 
-        return render_picture(trace, kind, precision=options.precision, limit=options.limit, width=FILE_WIDTH, plots=options.plots)
+        draw = picture.svg_picture if kind == "svg" else picture.html_page
+        return draw(trace, precision=options.precision, limit=options.limit, width=FILE_WIDTH, plots=options.plots,
+                    only=options.only)
 
     return render
 
 
+def _trace_script(trace, options: Options) -> str:
+    from nntutor.render.python_script import render_script
+
+    if options.script is None:
+        raise InputError("--format", f"lesson {trace.lesson!r} has no script yet (try --format json for its numbers)")
+    return render_script(trace, options.script.maths(trace), command=options.script.command)
+
+
+def _no_comparison_script(comparison, options: Options) -> str:
+    raise InputError("--format", "py checks one run, not a --vs comparison (drop --vs)")
+
+
 def _comparison_text(comparison, options: Options) -> Screen:
-    """The first run in full, then both runs' outputs side by side (plots drawn, no heatmaps)."""
-    from nntutor.render import terminal
+    """One sentence on what changed, then only the values that differ (:mod:`nntutor.render.compare_view`)."""
+    from nntutor.render import compare_view
 
     def draw(heat: bool) -> Iterable[RenderableType]:
-        return terminal.comparison_renderables(comparison, precision=options.precision, limit=options.limit)
+        return compare_view.comparison_renderables(comparison, precision=options.precision, limit=options.limit)
 
     return Screen(draw)
+
+
+def _comparison_picture(kind: str) -> Callable[[Any, Options], str]:
+    def render(comparison, options: Options) -> str:
+        from nntutor.render.picture import comparison_picture
+
+        return comparison_picture(comparison, kind, precision=options.precision, limit=options.limit, width=FILE_WIDTH)
+
+    return render
 
 
 def _comparison_json(comparison, options: Options) -> Document:
@@ -326,6 +459,7 @@ RENDERERS: dict[str, Callable[[Any, Options], str | Screen | Document]] = {
     "json": _trace_json,
     "svg": _trace_picture("svg"),
     "html": _trace_picture("html"),
+    "py": _trace_script,
 }
 """Format name -> the renderer of a lesson's trace: text (a :class:`Screen`) or a document."""
 
@@ -333,10 +467,23 @@ COMPARISON_RENDERERS: dict[str, Callable[[Any, Options], str | Screen | Document
     "text": _comparison_text,
     "markdown": _comparison_text,
     "json": _comparison_json,
-    "svg": _comparison_text,
-    "html": _comparison_text,
+    "svg": _comparison_picture("svg"),
+    "html": _comparison_picture("html"),
+    "py": _no_comparison_script,
 }
-"""Format name -> the renderer of a ``--vs`` comparison (JSON, or else the terminal text)."""
+"""Format name -> the renderer of a ``--vs`` comparison (JSON, a picture, or else the terminal text)."""
+
+
+def _deliver_steps(trace, format: str, folder: str, options: Options) -> None:
+    """``-o slides/ --format svg``: one picture per step (``01-exp.svg`` …), then one notice."""
+    from nntutor.render.files import make_folder, write_atomic
+    from nntutor.render.picture import step_file_names
+
+    made = make_folder(folder)
+    names = step_file_names(trace, format)
+    for number, name in enumerate(names, start=1):
+        write_atomic(str(made / name), RENDERERS[format](trace, options._replace(only=number)))
+    print_message(f"wrote {len(names)} {format} files in {folder} ({names[0]} … {names[-1]})" if names else f"{folder}: no steps")
 
 
 def deliver(
@@ -351,6 +498,8 @@ def deliver(
     size_flags: tuple[str, ...] = (),
     first: int = 1,
     resume: Callable[[int], str] | None = None,
+    only: int | None = None,
+    script: Script | None = None,
 ) -> bool:
     """Render a trace (or a :class:`~nntutor.render.compare.Comparison`) in ``format`` and send it on.
 
@@ -359,8 +508,9 @@ def deliver(
     To ``path`` when given (atomically, then a ``wrote PATH (format)`` notice
     on stderr); else to stdout: text styled on a terminal, where ``step``
     shows one step at a time if stdin is a terminal too; plain text in a pipe.
-    Text starts at step ``first``. False when ``--step`` was stopped before the
-    last step, else True.
+    Text starts at step ``first``; a picture (svg, html) shows only step ``only``
+    when given (``--step-only``), and ``path`` a folder gets one picture per step.
+    False when ``--step`` was stopped before the last step, else True.
     """
     from nntutor.render.compare import Comparison
     from nntutor.render.cost import refuse_if_too_costly
@@ -368,7 +518,13 @@ def deliver(
 
     refuse_if_too_costly(subject, format, limit=limit, size_flags=size_flags)
     table = COMPARISON_RENDERERS if isinstance(subject, Comparison) else RENDERERS
-    rendered = table[format](subject, Options(precision, limit, plots, first, resume))
+    if path is not None and not isinstance(subject, Comparison) and format in PER_STEP:
+        from nntutor.render.files import is_folder
+
+        if is_folder(path):  # prepare() let a folder through for svg and html only
+            _deliver_steps(subject, format, path, Options(precision, limit, plots, first, resume))
+            return True
+    rendered = table[format](subject, Options(precision, limit, plots, first, resume, only, script))
     if isinstance(rendered, Document):
         if path is None:
             from nntutor.render.streams import writes_unicode

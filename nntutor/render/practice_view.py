@@ -29,6 +29,7 @@ from nntutor.render.terminal import (
     STYLE_LABEL,
     STYLE_TITLE,
     STYLE_WARNING,
+    Command,
     header_renderable,
     indent,
     outputs_renderable,
@@ -80,7 +81,7 @@ class PracticeView:
         parts.append(summary_renderable(summary))
         if not result.finished:
             stopped, command = stop_lines(result, resume)
-            parts += [Text(stopped), indent(Text(command))]
+            parts += [Text(stopped), indent(Command("", command))]  # broken where it still runs
         self.print(*parts)
 
 

@@ -1,7 +1,8 @@
 """Quiz and progress screens: questions, replies, the end summary, ``nntutor progress``.
 
 Text only depends on the question, never on the terminal: the same quiz gives
-the same words whatever the width or colour. With ``--json`` the screens go to
+the same words whatever the width or colour (lines wrap between words at the
+terminal's width; a piped quiz at :data:`TRANSCRIPT_WIDTH`). With ``--json`` the screens go to
 stderr so stdout holds only the JSON document.
 """
 
@@ -31,6 +32,7 @@ from nntutor.render.terminal import (
     STYLE_TITLE,
     STYLE_WARNING,
     STYLE_WORKED,
+    Command,
     indent,
     step_renderable,
     value_renderables,
@@ -39,7 +41,7 @@ from nntutor.trace import Value, classify
 
 PROMPT = "answer> "
 TRANSCRIPT_WIDTH = 100
-"""Width of tables and rules in a piped quiz (text is never wrapped): a transcript does not depend on $COLUMNS."""
+"""Width of a piped quiz (text wraps between words): a transcript does not depend on $COLUMNS."""
 INPUT_LIMIT = 16  # values shown with a question: up to 16 rows and columns in full (more are elided)
 COMMANDS_TEXT = "Type a number (7/13, e^2, sqrt(2)/2 work), or: hint, show, skip, quit."
 CHOICE_COMMANDS_TEXT = "Type the number of your choice, or: hint, show, skip, quit."
@@ -116,8 +118,9 @@ class QuizView:
         self._current = None
 
     def print(self, *renderables: RenderableType) -> None:
-        """Styled in a terminal; plain text without trailing spaces otherwise. Never word-wrapped."""
-        output.emit(*renderables, stream=self.stream, width=TRANSCRIPT_WIDTH, soft_wrap=True)
+        """Styled in a terminal, wrapped between words at its width; plain text without trailing
+        spaces otherwise, wrapped at :data:`TRANSCRIPT_WIDTH`."""
+        output.emit(*renderables, stream=self.stream, width=TRANSCRIPT_WIDTH)
 
     def notice(self, message: str) -> None:
         self.print(Text("note: " + message, style=STYLE_WARNING))
@@ -133,9 +136,9 @@ class QuizView:
                 self.print(Text(self._current.prompt, style=STYLE_TITLE))  # the question again
 
 
-def _indented(text: Text) -> Text:
-    """Text two spaces in (no Padding: padded text would be cropped instead of running on)."""
-    return Text("  ") + text
+def _indented(text: Text) -> RenderableType:
+    """Text two spaces in, its wrapped lines too."""
+    return indent(text)
 
 
 def _labels_for(values: Sequence[Value], count: int) -> tuple[str, ...] | None:
@@ -214,7 +217,7 @@ def _answer_lines(question) -> list[RenderableType]:
     for line in question.reveal:
         parts.append(_indented(Text(line, style=STYLE_WORKED)))
     if question.command:
-        parts.append(_indented(Text(f"The whole computation: {question.command}", style=STYLE_DIM)))
+        parts.append(indent(Command("The whole computation: ", question.command, STYLE_DIM)))
     return parts
 
 
@@ -249,11 +252,11 @@ def reply_renderable(reply, precision: int = 4, question=None) -> RenderableType
     if kind == "revealed":
         parts = [Text(f"The answer is {question.expected_text}.", style=STYLE_LABEL)]
         if question.step is not None:
-            parts.append(step_renderable(question.step, question.step_number, precision, run_on=True))
+            parts.append(step_renderable(question.step, question.step_number, precision))
             for line in question.explained or question.reveal[-1:]:
                 parts.append(_indented(Text(line, style=STYLE_WORKED)))
             if question.command:
-                parts.append(_indented(Text(f"The whole computation: {question.command}", style=STYLE_DIM)))
+                parts.append(indent(Command("The whole computation: ", question.command, STYLE_DIM)))
         else:
             parts.extend(_answer_lines(question))
         return Group(*parts)

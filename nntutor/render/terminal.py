@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 from rich import box
+from rich.cells import cell_len
 from rich.console import Console, Group, RenderableType
-from rich.measure import Measurement
 from rich.padding import Padding
 from rich.rule import Rule
 from rich.table import Table as RichTable
@@ -26,8 +26,17 @@ from rich.text import Text
 
 from nntutor.escapes import escape_controls
 from nntutor.numfmt import fmt
-from nntutor.render.layout import DEFAULT_LIMIT, INLINE, rows_table, shown_indices
-from nntutor.render.output import FULL_WIDTH, has_colour, make_console, plain_text
+from nntutor.render.fit import SEPARATOR, command_lines, fit_columns, share_room, spans
+from nntutor.render.layout import (
+    DEFAULT_LIMIT,
+    INLINE,
+    MAX_COLUMNS,
+    rows_table,
+    shown_indices,
+    shown_rows,
+)
+from nntutor.render.output import has_colour, make_console, plain_text  # noqa: F401 (make_console: the doctests)
+from nntutor.render.output import theme as current_theme
 from nntutor.trace import Deferred, Step, Table, Trace, Value, WhatNext, classify
 
 STYLE_TITLE = "bold"
@@ -103,34 +112,54 @@ def indent(renderable: RenderableType, *, left: int = 2, top: int = 0, bottom: i
 # --------------------------------------------------------------------------- values
 
 
-def heat_style(x: float, low: float, high: float) -> str:
-    """Background colour for a heatmap cell: blue for negative, red for positive, white at 0.
+def heat_style(x: float, low: float, high: float, theme: str | None = None) -> str:
+    """The style of a heatmap cell: its colour by the value against the largest magnitude
+    in the matrix (:mod:`nntutor.render.palette`), its text black or white to suit.
 
-    Values are scaled by the largest magnitude in the matrix, so the legend is symmetric
-    around 0 (weights, which are never negative, run from white to red).
+    >>> heat_style(0.0, 0.0, 0.6, "dark"), heat_style(0.6, 0.0, 0.6, "dark")
+    ('color(231) on color(236)', 'color(16) on color(217)')
     """
-    if not np.isfinite(x):
-        return "on grey23"
-    span = max(abs(low), abs(high)) or 1.0
-    t = min(abs(x) / span, 1.0)
-    if x >= 0:
-        r, g, b = 255, int(255 - 175 * t), int(255 - 205 * t)
-    else:
-        r, g, b = int(255 - 205 * t), int(255 - 150 * t), 255
-    fg = "black" if t < 0.65 else "white"
-    return f"{fg} on rgb({r},{g},{b})"
+    from nntutor.render.palette import cell_style
+
+    return cell_style(x, max(abs(low), abs(high)), theme or current_theme())
 
 
-def heat_legend(low: float, high: float, precision: int) -> Text:
-    """A colour scale from the smallest to the largest value shown."""
-    text = Text()
-    text.append("scale: ", style=STYLE_DIM)
-    steps = 8
-    for k in range(steps + 1):
-        x = low + (high - low) * k / steps
-        text.append("  ", style=heat_style(x, low, high))
-    text.append(f"  {fmt(low, precision)} … {fmt(high, precision)}", style=STYLE_DIM)
-    return text
+class heat_legend:  # noqa: N801 (used like a function: heat_legend(low, high, precision))
+    """What the colours mean: the levels in order between the values they stand for, which
+    way they go, and the range of the values; the words go under the scale when the line
+    would be too long.
+
+    >>> print(plain_text([heat_legend(0.0, 0.6, 4, "light")], 80), end="")
+    colour: 0 ▏         ▕ 0.6  darker = larger; values 0 … 0.6
+    >>> print(plain_text([heat_legend(-1.0, 0.5, 4, "dark")], 64), end="")
+    colour: -1 ▏                 ▕ 1
+    blue < 0 < red, brighter = larger magnitude; values -1 … 0.5
+    """
+
+    def __init__(self, low: float, high: float, precision: int, theme: str | None = None) -> None:
+        self.low, self.high, self.precision, self.theme = low, high, precision, theme
+
+    def __rich_console__(self, console: Console, options):
+        from nntutor.render.palette import LEVELS, PALETTES, background, text_on
+
+        low, high, precision = self.low, self.high, self.precision
+        theme = self.theme or current_theme()
+        span = max(abs(low), abs(high)) or 1.0
+        scale = Text()
+        scale.append("colour: " + fmt(-span if low < 0 else 0.0, precision) + " ▏", style=STYLE_DIM)
+        for step in range(-LEVELS if low < 0 else 0, (LEVELS if high > 0 else 0) + 1):
+            index = background(step, theme)
+            scale.append(" ", style=f"color({text_on(index)}) on color({index})")
+        scale.append(f"▕ {fmt(span if high > 0 else 0.0, precision)}", style=STYLE_DIM)
+        reads = PALETTES[theme].reads
+        if low < 0:
+            reads = f"blue < 0 < red, {reads} magnitude" if high > 0 else f"blue < 0, {reads} magnitude"
+        words = Text(f"{reads}; values {fmt(low, precision)} … {fmt(high, precision)}", style=STYLE_DIM)
+        if scale.cell_len + 2 + words.cell_len <= options.max_width:
+            yield scale + Text("  ") + words
+        else:
+            yield scale
+            yield words
 
 
 def finite_range(data: np.ndarray) -> tuple[float, float] | None:
@@ -149,69 +178,42 @@ def finite_range(data: np.ndarray) -> tuple[float, float] | None:
     return float(data.min(where=finite, initial=np.inf)), float(data.max(where=finite, initial=-np.inf))
 
 
-def matrix_table(value: Value, precision: int, limit: int, heat: bool = False, col_limit: int | None = None) -> RichTable:
-    """A labelled table of a matrix (a vector is one row named after the value).
+class elided_note:  # noqa: N801 (used like a function: elided_note("20×20 matrix"))
+    """The one line under a table that was not shown whole; where it is too long for the
+    width, the hint ``(--full shows all)`` is left out rather than wrapped."""
 
-    Only the rows shown are read, so a :class:`Deferred` matrix computes just those.
-    """
-    data = value.data
-    if not isinstance(data, Deferred):
-        data = np.asarray(data)
-        if data.ndim == 1:
-            data = data.reshape(1, -1)
-            value = Value(value.name, data, rows=(value.display_name if len(value.display_name) <= VECTOR_LABEL else "",), cols=value.cols)
-    # the colour scale is only needed for a heatmap (a big matrix is not scanned otherwise)
-    low, high = (finite_range(np.asarray(data)) if heat else None) or (0.0, 0.0)
-    n_rows, n_cols = data.shape
-    rows = _labels(value.rows, n_rows)
-    cols = _labels(value.cols, n_cols)
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+    def __rich_console__(self, console: Console, options):
+        text = f"{self.what}, elided for display (--full shows all)"
+        if cell_len(text) > options.max_width:
+            text = f"{self.what}, elided for display"
+        yield Text(text, style=STYLE_DIM)
+
+
+def _fitted_table(headers: Sequence[Text], rows: Sequence[Sequence[Text]], widths: Sequence[int], *, label: bool) -> RichTable:
+    """A table of these cells with each column exactly ``widths`` wide (``label``: the first is a row label)."""
     table = _new_table()
-    row_indices = shown_indices(n_rows, limit)
-    col_indices = shown_indices(n_cols, limit if col_limit is None else col_limit)
-    shown_rows = [i for i in row_indices if i is not None]
-    row_data = dict(zip(shown_rows, data.rows(shown_rows), strict=True)) if isinstance(data, Deferred) else data
-    table.add_column("", style=STYLE_LABEL)
-    for j in col_indices:
-        table.add_column(Text("…" if j is None else cols[j]), justify="right")
-    for i in row_indices:
-        if i is None:
-            table.add_row(Text("⋮"), *[Text("⋮" if j is not None else "⋱") for j in col_indices])
-            continue
-        row = row_data[i]
-        cells = [Text("…") if j is None else _cell(row[j].item(), precision) for j in col_indices]
-        if heat:
-            for cell, j in zip(cells, col_indices, strict=True):
-                if j is not None:
-                    cell.stylize(heat_style(float(row[j]), low, high))
-        table.add_row(Text(rows[i]), *cells)
-    if len(row_indices) < n_rows or len(col_indices) < n_cols:
-        what = f"{n_cols} values" if n_rows == 1 else f"{n_rows}×{n_cols} matrix"
-        table.caption = Text(
-            f"{what}, elided for display (computed in full; --format json has every value)",
-            style=STYLE_DIM,
-        )
+    for j, header in enumerate(headers):
+        first = label and j == 0
+        table.add_column(header, justify="left" if first else "right", style=STYLE_LABEL if first else None,
+                         width=widths[j])  # no cell is wider than its column: nothing is cut
+    for row in rows:
+        table.add_row(*row)
     return table
 
 
-def natural_width(console: Console, options, table: RichTable) -> int:
-    """The width ``table`` takes when nothing has to wrap (cells, padding and separators).
-
-    >>> table = _new_table()
-    >>> table.add_column("")
-    >>> table.add_column("a", justify="right")
-    >>> table.add_row("x", "10.25")
-    >>> console = make_console(width=40, color=False)
-    >>> natural_width(console, console.options, table)  # x, its padding, the separator, padding, 10.25
-    9
-    """
-    return Measurement.get(console, options.update_width(FULL_WIDTH), table).maximum
-
-
 class MatrixView:
-    """A matrix (or vector) that elides columns to fit the width it is given.
+    """A matrix (or vector) under its title, its columns fitted to the width it is given.
 
-    Rows and columns beyond ``limit`` are always elided (``limit`` 0: show all, for a
-    pager); then columns are dropped further until the table fits, so cells never wrap.
+    Rows are elided by :func:`~nntutor.render.layout.shown_rows`; columns by the room
+    (:func:`~nntutor.render.fit.fit_columns`): the first, the last and the value's
+    ``key`` columns always, then as many as fit (at most ``MAX_COLUMNS``), so a number
+    is never cut and a wide terminal shows more. A vector's row label (its own name)
+    is left out when columns are left out anyway. ``limit`` 0
+    shows everything, as wide as it needs (a pager scrolls sideways). Only the rows
+    shown are read, so a :class:`Deferred` matrix computes just those.
     """
 
     def __init__(self, title: str, value: Value, precision: int, limit: int, heat: bool = False) -> None:
@@ -222,57 +224,149 @@ class MatrixView:
         self.heat = heat
 
     def __rich_console__(self, console: Console, options):
-        data = self.value.data
-        n_cols = np.shape(data)[-1]
-        col_limit = n_cols if self.limit <= 0 else min(self.limit, n_cols) if n_cols > self.limit else n_cols
-        table = matrix_table(self.value, self.precision, self.limit, self.heat, col_limit)
-        natural = natural_width(console, options, table)
-        if self.limit > 0:
-            while col_limit > 2 and natural > options.max_width:
-                col_limit -= 1
-                table = matrix_table(self.value, self.precision, self.limit, self.heat, col_limit)
-                natural = natural_width(console, options, table)
+        value = self.value
+        data = value.data
+        vector = not isinstance(data, Deferred) and np.ndim(data) == 1
+        if not isinstance(data, Deferred):
+            data = np.asarray(data)
+            if vector:
+                data = data.reshape(1, -1)
+        n_rows, n_cols = data.shape
+        # a vector's row repeats its title when short; a long title is not repeated (the numbers need the width)
+        row_names = ((value.display_name if len(value.display_name) <= VECTOR_LABEL else "",) if vector
+                     else _labels(value.rows, n_rows))
+        col_names = _labels(value.cols, n_cols)
+        row_indices = shown_rows(n_rows, n_cols, self.limit)
+        shown = [i for i in row_indices if i is not None]
+        row_data = dict(zip(shown, data.rows(shown), strict=True)) if isinstance(data, Deferred) else data
+        room = options.max_width
+        # only columns that could be shown are formatted: each takes at least 1 + SEPARATOR cells,
+        # and at most MAX_COLUMNS are shown, half from each end (and the key columns)
+        reach = n_cols if self.limit <= 0 else min(n_cols, MAX_COLUMNS // 2, room // (1 + SEPARATOR) + 1)
+        keys = [j for j in value.key if 0 <= j < n_cols]
+        candidates = sorted({*range(reach), *range(max(n_cols - reach, 0), n_cols), *keys})
+        cells = {j: [_cell(row_data[i][j].item(), self.precision) for i in shown] for j in candidates}
+        heads = {j: Text(col_names[j]) for j in candidates}
+        widths = [max([heads[j].cell_len, *(c.cell_len for c in cells[j])]) if j in cells else room + 1 for j in range(n_cols)]
+        label_width = max([0, *(cell_len(row_names[i]) for i in shown), *([1] if None in row_indices else [])])
+        if self.limit <= 0:
+            columns, label = list(range(n_cols)), True
+        else:
+            columns = fit_columns(widths, room - label_width, keep=keys)
+            label = True
+            if vector and None in columns:  # the title names the vector: its label may go
+                without = fit_columns(widths, room + SEPARATOR, keep=keys)
+                if len(without) >= len(columns):
+                    columns, label = without, False
+        low, high = (finite_range(np.asarray(data)) if self.heat else None) or (0.0, 0.0)
+        theme = current_theme()
+        headers = ([Text("")] if label else []) + [Text("…") if j is None else heads[j] for j in columns]
+        body = []
+        for i in row_indices:
+            if i is None:
+                body.append(([Text("⋮")] if label else []) + [Text("⋮" if j is not None else "⋱") for j in columns])
+                continue
+            k = shown.index(i)
+            row = []
+            for j in columns:
+                if j is None:
+                    row.append(Text("…"))
+                    continue
+                cell = cells[j][k].copy()
+                if self.heat:
+                    cell.stylize(heat_style(float(row_data[i][j]), low, high, theme))
+                row.append(cell)
+            body.append(([Text(row_names[i])] if label else []) + row)
+        col_widths = ([label_width] if label else []) + [1 if j is None else widths[j] for j in columns]
+        table = _fitted_table(headers, body, col_widths, label=label)
         yield Text(self.title, style=STYLE_LABEL)
-        if natural > options.max_width:  # --full: as wide as it needs (a pager scrolls sideways)
+        natural = sum(col_widths) + SEPARATOR * (len(col_widths) - 1)
+        if natural > room:  # --full: as wide as it needs (a pager scrolls sideways)
             yield from console.render(table, options.update_width(natural))
-            yield Text("")
         else:
             yield table
+        if len(row_indices) < n_rows or len(columns) < n_cols or None in columns:
+            yield elided_note(f"{n_cols} values" if n_rows == 1 else f"{n_rows}×{n_cols} matrix")
         span = finite_range(np.asarray(data)) if self.heat else None
         if span is not None:
-            yield heat_legend(span[0], span[1], self.precision)
+            yield heat_legend(span[0], span[1], self.precision, theme)
 
 
-def mixed_table(value: Value, precision: int, limit: int) -> RichTable:
-    data: Table = value.data
-    table = _new_table()
-    for column in data.columns:
-        table.add_column(Text(escape_controls(str(column))))
-    row_limit = max(limit * 4, 24)
-    indices = shown_indices(len(data.rows), row_limit)
-    for i in indices:
-        if i is None:
-            table.add_row(*[Text("⋮") for _ in data.columns])
+def _is_number(cell: Any) -> bool:
+    return isinstance(cell, (int, float, np.integer, np.floating, bool, np.bool_))
+
+
+class TableView:
+    """A table of text and numbers fitted to the width it is given, never cutting a word or a number.
+
+    Numbers keep their width; text wraps between words. When the columns do not fit
+    even so, whole columns are left out (``…``), the first and the last kept. The
+    rows beyond ``row_limit`` are elided (``⋮``) and a note says so; ``row_limit`` 0
+    (``--full``) shows every row and column, as wide as they need.
+    """
+
+    def __init__(self, columns: Sequence[str], rows: Sequence[Sequence[Any]], precision: int, row_limit: int,
+                 *, label: bool = False) -> None:
+        self.columns = [escape_controls(str(c)) for c in columns]
+        self.rows = rows
+        self.precision = precision
+        self.row_limit = row_limit
+        self.label = label
+
+    def __rich_console__(self, console: Console, options):
+        indices = shown_indices(len(self.rows), self.row_limit)
+        count = len(self.columns)
+        heads = [Text(c) for c in self.columns]
+        body: list[list[Text] | None] = []
+        wraps = [True] * count  # a column wraps unless one of its cells is a number
+        for i in indices:
+            if i is None:
+                body.append(None)
+                continue
+            row = list(self.rows[i]) + [""] * (count - len(self.rows[i]))
+            for j, item in enumerate(row[:count]):
+                if _is_number(item):
+                    wraps[j] = False
+            body.append([_cell(item, self.precision) for item in row[:count]])
+        narrowest, widest = [], []
+        for j in range(count):
+            texts = [heads[j], *(row[j] for row in body if row is not None)]
+            # a header wraps between words; a number column's cells never wrap
+            lows = [spans(t, wraps=wraps[j] or t is heads[j]) for t in texts]
+            narrowest.append(max(low for low, _ in lows))
+            widest.append(max(high for _, high in lows))
+        room = options.max_width
+        if self.row_limit <= 0:  # --full: every column, as wide as it needs (a pager scrolls sideways)
+            columns, widths = list(range(count)), list(widest)
         else:
-            table.add_row(*[_cell(cell, precision) for cell in data.rows[i]])
-    if len(data.rows) > row_limit:
-        table.caption = Text(f"{len(data.rows)} rows, {len(indices) - 1} shown", style=STYLE_DIM)
-    return table
+            columns = fit_columns(narrowest, room + SEPARATOR)
+            widths = share_room([1 if j is None else narrowest[j] for j in columns],
+                                [1 if j is None else widest[j] for j in columns], room)
+        kept = [j for j in columns if j is not None]
+        headers = [Text("…") if j is None else heads[j] for j in columns]
+        rows = [[Text("⋮") for _ in columns] if row is None else [Text("…") if j is None else row[j] for j in columns]
+                for row in body]
+        table = _fitted_table(headers, rows, widths, label=self.label)
+        for column, j in zip(table.columns, columns, strict=True):
+            if j is not None and wraps[j]:
+                column.justify = "left"
+        natural = sum(widths) + SEPARATOR * (len(widths) - 1)
+        yield from console.render(table, options.update_width(max(natural, room)) if natural > room else options)
+        if len(indices) < len(self.rows) or len(kept) < count:
+            parts = [] if len(indices) == len(self.rows) else [f"{len(self.rows) - len(indices) + 1} of {len(self.rows)} rows"]
+            if len(kept) < count:
+                parts.append(f"{count - len(kept)} of {count} columns")
+            yield elided_note(" and ".join(parts))
 
 
-def mapping_table(value: Value, precision: int, limit: int) -> RichTable:
-    table = _new_table()
-    table.add_column("key", style=STYLE_LABEL)
-    table.add_column("value")
-    items = list(value.data.items())
-    indices = shown_indices(len(items), max(limit * 4, 24))
-    for i in indices:
-        if i is None:
-            table.add_row(Text("⋮"), Text("⋮"))
-            continue
-        key, item = items[i]
-        table.add_row(Text(escape_controls(str(key))), _cell(item, precision))
-    return table
+def mixed_table(value: Value, precision: int, limit: int) -> TableView:
+    data: Table = value.data
+    return TableView(data.columns, data.rows, precision, max(limit * 4, 24) if limit > 0 else 0)
+
+
+def mapping_table(value: Value, precision: int, limit: int) -> TableView:
+    items = [(str(key), item) for key, item in value.data.items()]
+    return TableView(("key", "value"), items, precision, max(limit * 4, 24) if limit > 0 else 0, label=True)
 
 
 def scalar_text(value: Value, precision: int) -> Text:
@@ -323,7 +417,7 @@ def value_renderables(value: Value, precision: int, limit: int, heat: bool = Fal
             if index is None:
                 yield Text(f"… ({array.shape[0]} in all)", style=STYLE_DIM)
                 continue
-            piece = Value(value.name, array[index], rows=value.rows, cols=value.cols)
+            piece = Value(value.name, array[index], rows=value.rows, cols=value.cols, key=value.key)
             yield MatrixView(f"{title} [{index}]", piece, precision, limit, heat)
     else:
         yield Text(f"{title}: array of shape {np.shape(value.data)}", style=STYLE_DIM)
@@ -336,15 +430,66 @@ class PlotView:
         self.plot = plot
 
     def __rich_console__(self, console: Console, options):
-        from nntutor.render.plots import plot_text
+        from nntutor.render.plots import collector, plot_text
 
         width = min(options.max_width, 100)
+        pictures = collector()
+        if pictures is not None:  # an HTML page draws it as SVG (nntutor.render.picture)
+            yield Text(pictures.add(self.plot, width))
+            return
         color = has_colour(console)
         text = plot_text(self.plot, width=width, height=max(10, min(18, width // 4)), color=color)
         yield Text.from_ansi(text) if color else Text(text)
 
 
 # --------------------------------------------------------------------------- steps
+
+
+class Heading:
+    """A section's rule with its title (``Step 3 · … ───``); a title too long for the width
+    is wrapped above a plain rule instead of being cut.
+
+    >>> print(plain_text([Heading(Text("Step 1 · A title that does not fit"))], 24), end="")
+    Step 1 · A title that
+    does not fit
+    ────────────────────────
+    """
+
+    def __init__(self, title: Text) -> None:
+        self.title = title
+
+    def __rich_console__(self, console: Console, options):
+        if self.title.cell_len + 6 <= options.max_width:
+            yield Rule(self.title, align="left")
+        else:
+            yield self.title
+            yield Rule()
+
+
+class Command:
+    """``lead`` then a shell command, in lines that fit the width and still run when pasted
+    (:func:`~nntutor.render.fit.command_lines`).
+
+    >>> print(plain_text([Command("Again: ", "nntutor lesson mlp --sizes 784,16,16,10")], 32), end="")
+    Again:
+    nntutor lesson mlp --sizes \\
+      784,16,16,10
+    """
+
+    def __init__(self, lead: str, command: str, style: str = "") -> None:
+        self.lead = lead
+        self.command = command
+        self.style = style
+
+    def __rich_console__(self, console: Console, options):
+        room = options.max_width
+        if cell_len(self.lead) + cell_len(self.command) <= room:
+            yield Text(self.lead + self.command, style=self.style)
+            return
+        if self.lead:
+            yield Text(self.lead.rstrip(), style=self.style)
+        for line in command_lines(self.command, room):
+            yield Text(line, style=self.style)
 
 
 def prose(renderable: RenderableType) -> RenderableType:
@@ -378,7 +523,7 @@ def step_renderable(
     hidden = [v for v in hidden if not any(short_name(v) in label for label in joined)]
     parts: list[RenderableType] = []
     if head:
-        parts.append(prose(Rule(Text(f"Step {number} · {step.title}", style=STYLE_TITLE), align="left")))
+        parts.append(prose(Heading(Text(f"Step {number} · {step.title}", style=STYLE_TITLE))))
         if step.formula_text or step.formula:
             parts.append(prose(pad(Text(step.formula_text or step.formula, style=STYLE_FORMULA))))
     scalars = [v for v in values if v.kind in INLINE]
@@ -589,19 +734,6 @@ def render_text(trace: Trace, *, precision: int = 4, width: int = 100, limit: in
     return plain_text(trace_renderables(trace, precision=precision, limit=limit, plots=plots), width)
 
 
-def render_picture(
-    trace: Trace, kind: str, *, precision: int = 4, limit: int = DEFAULT_LIMIT, width: int = 100, plots: bool = True
-) -> str:
-    """The coloured terminal rendering recorded as an SVG picture or an HTML page (``kind``)."""
-    import io
-
-    console = make_console(io.StringIO(), width=width, color=True, record=True)
-    print_trace(console, trace, precision=precision, limit=limit, plots=plots)
-    if kind == "svg":
-        return console.export_svg(title=f"nntutor · {trace.title}")
-    return console.export_html(inline_styles=True)
-
-
 def page_trace(
     trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, plots: bool = True, first: int = 1,
     resume: Any = None, read_key: Any = None, console: Console | None = None,
@@ -615,72 +747,3 @@ def page_trace(
     from nntutor.render.pager import page
 
     return page(trace, precision=precision, limit=limit, plots=plots, first=first, resume=resume, read_key=read_key, console=console)
-
-
-def _marked_table(name: str, data: Any, mask: Any, precision: int, limit: int) -> RenderableType:
-    """One run's value with changed cells marked ``*`` (and highlighted when colour is on)."""
-    kind = classify(data)
-    array = np.asarray(data) if kind in ("scalar", "vector", "matrix", "labels", "rows") else None
-    if array is None or array.dtype == object:
-        suffix = " *" if mask is True else ""
-        return Text(f"{name}: {data if kind == 'text' else '(see the full runs)'}{suffix}")
-    if kind == "scalar":
-        text = Text(f"{name} = {fmt(array.item(), precision)}")
-        if mask is True:
-            text.append(" *", style="bold yellow")
-            text.stylize("bold yellow")
-        return text
-    matrix = array.reshape(1, -1) if array.ndim == 1 else array
-    marks = np.broadcast_to(np.asarray(mask, dtype=bool), array.shape).reshape(matrix.shape) if not isinstance(mask, bool) else np.full(matrix.shape, mask)
-    table = _new_table()
-    table.add_column("")
-    cols = shown_indices(matrix.shape[1], limit)
-    for j in cols:
-        table.add_column("…" if j is None else str(j), justify="right")
-    for i in shown_indices(matrix.shape[0], limit):
-        if i is None:
-            table.add_row(Text("⋮"), *[Text("⋮") for _ in cols])
-            continue
-        cells = []
-        for j in cols:
-            if j is None:
-                cells.append(Text("…"))
-                continue
-            cell = _cell(matrix[i, j].item(), precision)
-            if marks[i, j]:
-                cell.append("*")
-                cell.stylize("bold yellow")
-            cells.append(cell)
-        table.add_row(Text(str(i)), *cells)
-    return Group(Text(name, style=STYLE_LABEL), table)
-
-
-def comparison_renderable(
-    first: Trace, second: Trace, masks: dict[str, Any], labels: tuple[str, str], *, precision: int = 4, limit: int = DEFAULT_LIMIT
-) -> RenderableType:
-    """Both runs' outputs side by side, changed values marked ``*``."""
-    from rich.columns import Columns
-
-    parts: list[RenderableType] = [Rule(Text(f"Compare: {labels[0]}  vs  {labels[1]}", style=STYLE_TITLE), align="left")]
-    for name, mask in masks.items():
-        left = _marked_table(name, first.outputs.get(name, "—"), mask, precision, limit)
-        right = _marked_table(name, second.outputs.get(name, "—"), mask, precision, limit)
-        parts.append(
-            Columns(
-                [Group(Text(labels[0], style=STYLE_DIM), left), Group(Text(labels[1], style=STYLE_DIM), right)],
-                padding=(1, 4),
-            )
-        )
-    parts.append(Text("* = differs between the two runs", style=STYLE_DIM))
-    return Group(*parts)
-
-
-def comparison_renderables(comparison, *, precision: int = 4, limit: int = DEFAULT_LIMIT) -> list[RenderableType]:
-    """``--vs``: the first run in full, then both runs' outputs side by side (:class:`~nntutor.render.compare.Comparison`)."""
-    first, second = comparison.first, comparison.second
-    ending = [what_next_renderable(first.lesson, first.what_next)] if first.what_next is not None else []
-    return [
-        *trace_renderables(first, precision=precision, limit=limit, ending=False),
-        comparison_renderable(first, second, comparison.masks, comparison.labels, precision=precision, limit=limit),
-        *ending,
-    ]

@@ -22,6 +22,7 @@ class Context(NamedTuple):
 
     lesson: Any = None  # nntutor.catalog.lessonfile.Lesson (kept loose: walkthroughs are tested without files)
     precision: int = 4
+    full: bool = False  # --full: every repeated step in full (a lesson may summarise them otherwise)
 
     def n(self, x: Any) -> str:
         """A number as shown in worked arithmetic, e.g. ``ctx.n(0.65900114) -> '0.659'``."""

@@ -120,6 +120,11 @@ class Walkthrough(NamedTuple):
     - ``fixed``: typed input values the quiz always uses (``{"temperature": 1.0}``).
     - ``vary``: choice inputs the quiz draws at random.
     - ``extra(rng, values) -> dict``: more typed values for a quiz run (a fresh target class).
+    - ``script(trace) -> str``: the lesson's maths as NumPy source for this run's inputs, for
+      ``--format py`` (:mod:`nntutor.render.python_script` writes the frame around it: the
+      recorded inputs as variables of the same names, ``d-model`` as ``d_model``, and an
+      assert on every output, which the source must leave in a variable of its name). No
+      import of nntutor: NumPy, ``math`` and the standard library only. ``None``: no script yet.
     """
 
     check: Callable[[Args], Any]
@@ -131,4 +136,5 @@ class Walkthrough(NamedTuple):
     fixed: Mapping[str, Any] = {}
     vary: tuple[str, ...] = ()
     extra: Callable[[Any, dict[str, Any]], dict[str, Any]] | None = None
+    script: Callable[[Any], str] | None = None
 

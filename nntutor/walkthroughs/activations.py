@@ -86,7 +86,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
             formula=r"z \in \{" + ", ".join(n(p) for p in points[:12]) + (r", \ldots" if points.size > 12 else "") + r"\}",
             formula_text="z ∈ {" + ", ".join(n(p) for p in points[:12]) + (", …" if points.size > 12 else "") + "}",
             values=[Value("at", points, label="z", cols=labels, detail=True), Value("alpha", alpha, label="α (leaky-relu slope)")],
-            why="An activation acts on each number alone: a few points either side of 0 show its character.",
+            why="Each number is bent alone: a few points either side of 0 show the character.",
         )
     )
     for name in SHOWN:
@@ -136,8 +136,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
                 Value("convention", float(activations.derivative("relu", 0.0)), label="ReLU'(0) used"),
             ],
             worked=[derivative_worked(ctx, "relu", 0.0), derivative_worked(ctx, "leaky-relu", 0.0, alpha=alpha)],
-            why="Any value between the two one-sided slopes is a valid subgradient; PyTorch (and this "
-            "tutor) use 0, so an input of exactly 0 passes no gradient, as the sympy formulas' z > 0 branch says.",
+            why="Any value between the one-sided slopes is a subgradient; PyTorch uses 0.",
         )
     )
     names = tuple(NAMES[name] for name in SHOWN)
@@ -152,8 +151,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
             formula=r"f(z)",
             values=[Value("values", np.vstack([table.values[k] for k in SHOWN]), label="f(z)", rows=names, cols=labels, detail=True)],  # in the Result
             worked=[activation_worked(ctx, name, example, alpha=alpha) for name in ("gelu", "gelu-tanh")],
-            why="Far from 0 the smooth activations agree with ReLU (GELU) or saturate (σ, tanh); "
-            "they differ most for small |z|.",
+            why="Far from 0 they match ReLU (GELU) or saturate (σ, tanh); they differ near 0.",
             plots=[Plot("f(z)", tuple(Series(NAMES[k], grid, curve_f[k]) for k in SHOWN), xlabel="z", ylabel="f(z)")],
         )
     )
@@ -165,8 +163,8 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
             formula=r"f'(z)",
             values=[Value("derivatives", np.vstack([table.derivatives[k] for k in SHOWN]), label="f'(z)", rows=names, cols=labels, detail=True)],
             worked=[derivative_worked(ctx, name, example, alpha=alpha) for name in ("sigmoid", "tanh")],
-            why="Backpropagation multiplies these slopes layer after layer: slopes well below 1 "
-            "(σ, tanh for large |z|) make gradients vanish, slopes of exactly 0 stop them.",
+            why="Backpropagation multiplies these slopes: well below 1 (σ, tanh at large |z|) they make "
+            "gradients vanish; exactly 0, they stop them.",
             plots=[Plot("f'(z)", tuple(Series(NAMES[k], grid, curve_df[k]) for k in SHOWN), xlabel="z", ylabel="f'(z)")],
         )
     )
@@ -179,6 +177,29 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
     return trace
 
 
+def script(trace: Trace) -> str:
+    """Every activation and its slope at the points, as NumPy source (``--format py``)."""
+    from nntutor.walkthroughs._script import activations as sources
+    from nntutor.walkthroughs._script import heading, python_name
+
+    alpha = trace.inputs["alpha"]
+    entries = ",\n".join(f"    {name!r}: {python_name(name)}(z)" for name in SHOWN)
+    slopes = ",\n".join(f"    {name!r}: {python_name(name)}_slope(z)" for name in SHOWN)
+    return "\n".join([
+        heading(trace, "points"),
+        "z = at",
+        "",
+        "# Each activation f and its slope f' (the lesson derives the slopes with sympy)",
+        sources(*SHOWN, alpha=alpha, slopes=True),
+        "",
+        "",
+        heading(trace, "values"),
+        "values = {\n" + entries + ",\n}",
+        heading(trace, "derivatives"),
+        "derivatives = {\n" + slopes + ",\n}",
+    ])
+
+
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
@@ -187,4 +208,5 @@ WALKTHROUGH = Walkthrough(
         "alpha": Input("scalar", minimum=0, maximum=1),
     },
     targets=tuple(Target(name, name, rows=(1, 2)) for name in ("relu", "leaky-relu", "sigmoid", "tanh", "gelu")),
+    script=script,
 )

@@ -404,6 +404,41 @@ INPUTS = {
 }
 
 
+def script(trace: Trace) -> str:
+    """Scaled dot-product attention as NumPy source (``--format py``)."""
+    from nntutor.walkthroughs._script import SOFTMAX_ROWS, has_step, heading, mask_source
+
+    def project(name: str, weight: str) -> str:
+        if isinstance(trace.inputs[weight], str):  # "identity": no matrix given
+            return f"{name} = x  # no --{weight}: the identity, so {name.upper()} = X"
+        return f"{name} = x @ {weight}"
+
+    scale = trace.inputs["scale"]
+    return "\n".join([
+        SOFTMAX_ROWS,
+        "",
+        "",
+        heading(trace, "projections"),
+        project("q", "wq"),
+        project("k", "wk"),
+        project("v", "wv"),
+        "",
+        heading(trace, "scores"),
+        "scores = q @ k.T",
+        "",
+        heading(trace, "scale"),
+        "scaled = scores / math.sqrt(q.shape[1])" if scale else "scaled = scores  # --no-scale: not divided",
+        *(["", heading(trace, "mask")] if has_step(trace, "mask") else []),
+        *mask_source(trace.inputs["causal"], trace.inputs.get("padding")),
+        "",
+        heading(trace, "softmax"),
+        "weights = softmax_rows(scaled, allowed)",
+        "",
+        heading(trace, "output"),
+        "output = weights @ v",
+    ])
+
+
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
@@ -415,4 +450,5 @@ WALKTHROUGH = Walkthrough(
         Target("output", "output", explain=_explain_output),
     ),
     mistakes=ATTENTION_MISTAKES,
+    script=script,
 )

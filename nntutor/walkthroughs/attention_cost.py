@@ -590,6 +590,59 @@ def _quiz_sizes(rng: np.random.Generator, values: dict[str, Any]) -> dict[str, A
     }
 
 
+def script(trace: Trace) -> str:
+    """The memory and FLOP counts, the crossover and the slope of the timings, as NumPy source.
+
+    The timings are a measurement, not a computation: the script records the times the
+    lesson measured and recomputes the slope from them.
+    """
+    from nntutor.render.python_script import assignment
+    from nntutor.walkthroughs._script import heading
+
+    window = "window" in trace.inputs
+    lines = [
+        "n = np.array(seq_lens, dtype=float)",
+        "bytes_per_number = {'fp64': 8, 'fp32': 4, 'fp16': 2, 'bf16': 2}[dtype]",
+        "per_model = layers * batch  # every layer, every sequence of the batch",
+        *(["keys = np.minimum(window, n)  # keys each query scores with a sliding window"] if window else []),
+        "",
+        heading(trace, "one"),
+        "memory = {'n': np.array(seq_lens)}",
+        "memory['one_matrix_fp32_bytes'] = n * n * 4",
+        "memory['one_matrix_fp16_bytes'] = n * n * 2",
+        "",
+        heading(trace, "memory"),
+        "memory['all_scores_bytes'] = n * n * heads * layers * batch * bytes_per_number",
+        *(["memory['window_scores_bytes'] = (",
+            "    n * keys * heads * layers * batch * bytes_per_number)"] if window else []),
+        "",
+        heading(trace, "flops"),
+        "flops = {",
+        "    'n': np.array(seq_lens),",
+        "    'attention': 4 * n * n * d_model * per_model,  # Q·Kᵀ and A·V: 2n²d each",
+        "    'projections': 8 * n * d_model**2 * per_model,  # Q, K, V, output: 2nd²",
+        "    'ffn': 4 * n * d_model * d_ff * per_model,",
+        "}",
+        "flops['total'] = flops['attention'] + flops['projections'] + flops['ffn']",
+        *(["flops['attention_window'] = 4 * n * keys * d_model * per_model"] if window else []),
+        "",
+        heading(trace, "crossover"),
+        "crossover = 2 * d_model + d_ff  # 4n²d = 8nd² + 4nd·d_ff, divided by 4nd",
+    ]
+    if "measured_slope" in trace.outputs:
+        table = trace.step("measured").value("timings").data
+        lines += [
+            "",
+            heading(trace, "measured"),
+            "# the times the lesson measured (recorded here; the slope is recomputed):",
+            assignment("time_ms", [row[1] for row in table.rows]),
+            "x, y = np.log2(time_lens), np.log2(np.array(time_ms) / 1e3)",
+            "dx, dy = x - x.mean(), y - y.mean()",
+            "measured_slope = np.sum(dx * dy) / np.sum(dx * dx)",
+        ]
+    return "\n".join(lines)
+
+
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
@@ -617,5 +670,6 @@ WALKTHROUGH = Walkthrough(
     keep=("seq-lens", "time-lens", "repeats", "seed"),
     fixed={"no-timing": True},
     extra=_quiz_sizes,
+    script=script,
 )
 

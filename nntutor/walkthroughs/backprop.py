@@ -40,6 +40,7 @@ from nntutor.walkthroughs._common import (
     shape_words,
 )
 from nntutor.walkthroughs._declare import Args, Input, Target, Walkthrough
+from nntutor.walkthroughs._network import layered
 
 MAX_PARAMS = 1000
 MAX_CHOSEN = 6
@@ -271,8 +272,9 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
         + LOSS_TEXT[loss_key][0],
         formula_text=f"z2 = W2·h + b2,  ŷ = g(z2),  {out_text},  {LOSS_TEXT[loss_key][1]}",
         values=[
-            Value("W2", params.W2, rows=ol, cols=hl),
-            Value("b2", params.b2, cols=ol),
+            # the network diagram below draws W2 and b2 with the values they connect
+            Value("W2", params.W2, rows=ol, cols=hl, detail=True),
+            Value("b2", params.b2, cols=ol, detail=True),
             Value("z2", fw.z2, cols=ol, detail=True),
             Value("output", fw.yhat, label="ŷ", cols=ol, detail=n_out <= 4 and out_act != "softmax"),
             Value("y", y, label="target y", cols=ol),
@@ -284,6 +286,11 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
     )
     if out_act == "softmax" and n_out == 1:
         output_step.warnings.append("softmax of a single output is always 1: nothing can be learned from it.")
+    output_step.plots.append(layered(  # the forward pass as a picture, from the same arrays
+        f"the network: {n_in} → {n_hid} → {n_out}, values after the forward pass",
+        [x, fw.h, fw.yhat], [params.W1, params.W2], [params.b1, params.b2], ["x", "h", "ŷ"],
+        ["input x", f"h = {activation}(W1·x + b1)", f"ŷ = {out_act}(W2·h + b2)"],
+    ))
     trace.add(output_step)
 
     # 3. δ at the output.
@@ -377,12 +384,8 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
         trace.step("update").warnings.append(
             f"The loss went up ({n(float(r.loss))} → {n(after)}): lr = {n(lr)} overshoots here; try a smaller --lr."
         )
-    bias_text = "; ".join(
-        f"∂L/∂b{k} = δ{k} = ({', '.join(n(v) for v in grad[:6])}{', …' if grad.size > 6 else ''})"
-        for k, grad in ((1, g.b1), (2, g.b2))
-    )
-    trace.result = answer(trace, "output.loss", "update.loss_after=L after one step", "gradients.dW1", "gradients.dW2",
-                          Value("bias_gradients", bias_text, label="bias gradients"))
+    trace.result = answer(trace, "output.loss", "update.loss_after=L after", "gradients.dW1", "gradients.dW2",
+                          Value("bias_gradients", "∂L/∂b1 = δ1, ∂L/∂b2 = δ2", label="bias gradients"))
     trace.outputs = {
         "hidden": fw.h,
         "output": fw.yhat,
@@ -695,6 +698,67 @@ def _explain_bias_gradient(layer: int):
     return explain
 
 
+def script(trace: Trace) -> str:
+    """The forward pass, the δ terms, every gradient and one update, as NumPy source (``--format py``)."""
+    from nntutor.walkthroughs._script import activations as sources
+    from nntutor.walkthroughs._script import heading, python_name
+
+    hidden_f, out_f, loss = trace.inputs["activation"], trace.inputs["output-activation"], trace.inputs["loss"]
+    functions = [sources(hidden_f, slopes=True)]
+    if out_f == "softmax":
+        functions.append("def softmax(z):\n    e = np.exp(z - z.max())\n    return e / e.sum()")
+    elif out_f != hidden_f:
+        functions.append(sources(out_f, slopes=True))
+    if loss == "half-sse":
+        loss_lines = ["loss = 0.5 * np.sum((y - output) ** 2)"]
+    elif loss == "mse":
+        loss_lines = ["loss = np.mean((y - output) ** 2)"]
+    elif out_f == "softmax":
+        loss_lines = ["log_p = z2 - z2.max() - math.log(np.sum(np.exp(z2 - z2.max())))  # ln softmax(z2), never ln 0",
+                      "loss = -np.sum(y * log_p)"]
+    else:
+        loss_lines = ["# ln σ(z) = −ln(1 + e^(−z)) and ln(1 − σ(z)) = −ln(1 + e^z), finite where σ rounds to 0 or 1",
+                      "loss = -np.sum(y * -np.logaddexp(0.0, -z2) + (1.0 - y) * -np.logaddexp(0.0, z2))"]
+    if loss == "ce" and out_f == "softmax":
+        delta = ["delta2 = output * y.sum() - y  # ∂L/∂ŷ ⊙ softmax' simplifies to ŷ − y"]
+    elif loss == "ce":
+        delta = ["delta2 = output - y  # ∂L/∂ŷ ⊙ σ'(z2) simplifies to ŷ − y"]
+    else:
+        slope = "output - y" if loss == "half-sse" else "2.0 * (output - y) / y.size"
+        delta = [f"dL_doutput = {slope}  # ∂L/∂ŷ"]
+        if out_f == "softmax":
+            delta.append("delta2 = output * (dL_doutput - np.sum(output * dL_doutput))  # the softmax Jacobian applied")
+        else:
+            delta.append(f"delta2 = dL_doutput * {python_name(out_f)}_slope(z2)")
+    return "\n".join([
+        "\n\n\n".join(functions),
+        "",
+        "",
+        heading(trace, "hidden"),
+        "z1 = W1 @ x + b1",
+        f"hidden = {python_name(hidden_f)}(z1)  # h",
+        "",
+        heading(trace, "output"),
+        "z2 = W2 @ hidden + b2",
+        f"output = {python_name(out_f)}(z2)  # ŷ",
+        *loss_lines,
+        "",
+        heading(trace, "output-delta"),
+        *delta,
+        "",
+        heading(trace, "hidden-delta"),
+        f"delta1 = (W2.T @ delta2) * {python_name(hidden_f)}_slope(z1)",
+        "",
+        heading(trace, "gradients"),
+        "grads = {'W1': np.outer(delta1, x), 'b1': delta1,",
+        "         'W2': np.outer(delta2, hidden), 'b2': delta2}",
+        "",
+        heading(trace, "update"),
+        "params = {'W1': W1, 'b1': b1, 'W2': W2, 'b2': b2}",
+        "updated = {name: value - lr * grads[name] for name, value in params.items()}",
+    ])
+
+
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
@@ -727,4 +791,5 @@ WALKTHROUGH = Walkthrough(
         Target("gradients", "dW2", uses=("output-delta.delta2", "hidden.h"), explain=_explain_weight_gradient(2), symbol="∂L/∂W2"),
         Target("gradients", "db2", uses=("output-delta.delta2",), explain=_explain_bias_gradient(2), symbol="∂L/∂b2"),
     ),
+    script=script,
 )

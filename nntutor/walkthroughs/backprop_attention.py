@@ -569,6 +569,40 @@ def _explain_dx(case) -> list[str]:
     return lines
 
 
+def script(trace: Trace) -> str:
+    """Attention's backward pass, stage by stage, as NumPy source (``--format py``)."""
+    from nntutor.walkthroughs._script import SOFTMAX_ROWS, heading, mask_source
+
+    scale = trace.inputs["scale"]
+    return "\n".join([
+        SOFTMAX_ROWS,
+        "",
+        "",
+        heading(trace, "forward"),
+        "q, k, v = x @ wq, x @ wk, x @ wv",
+        "factor = math.sqrt(q.shape[1])" if scale else "factor = 1.0  # --no-scale",
+        *mask_source(trace.inputs["causal"], trace.inputs.get("padding")),
+        "A = softmax_rows(q @ k.T / factor, allowed)",
+        "",
+        heading(trace, "values"),
+        "grad_v = A.T @ dout",
+        "grad_weights = dout @ v.T  # dA",
+        "",
+        heading(trace, "softmax"),
+        "c = np.sum(grad_weights * A, axis=1, keepdims=True)  # one number per row",
+        "grad_scaled = A * (grad_weights - c)  # ∂L/∂S′",
+        "",
+        heading(trace, "scores"),
+        "grad_scores = grad_scaled / factor  # dS",
+        "grad_q = grad_scores @ k",
+        "grad_k = grad_scores.T @ q",
+        "",
+        heading(trace, "projections"),
+        "grad_wq, grad_wk, grad_wv = x.T @ grad_q, x.T @ grad_k, x.T @ grad_v",
+        "grad_x = grad_q @ wq.T + grad_k @ wk.T + grad_v @ wv.T  # X feeds all three",
+    ])
+
+
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
@@ -588,4 +622,5 @@ WALKTHROUGH = Walkthrough(
     mistakes=MISTAKES,
     keep=("seq-len", "d-model", "seed"),
     extra=_quiz_masks,
+    script=script,
 )

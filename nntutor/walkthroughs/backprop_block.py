@@ -627,6 +627,144 @@ def _quiz_masks(rng: np.random.Generator, values: dict[str, Any]) -> dict[str, A
     return {"causal": bool(rng.integers(0, 2))}
 
 
+def script(trace: Trace) -> str:
+    """A pre-norm block's forward pass, every gradient by hand and one SGD step, as NumPy source."""
+    from nntutor.walkthroughs._script import (
+        SOFTMAX_ROWS,
+        activation,
+        activation_slope,
+        heading,
+        mask_source,
+        python_name,
+    )
+
+    chosen = trace.inputs["activation"]
+    f = python_name(chosen)
+    with_dy = "dy" in trace.inputs
+    names = [key for key, _ in PARAMETERS if key in trace.inputs]
+    keep = "np.asarray(padding) != 0" if "padding" in trace.inputs else "np.ones(len(x), dtype=bool)"
+    if with_dy:
+        loss_lines = ["    return c, float(np.sum(c['y'] * dy))  # --dy: L = Σ y ⊙ dy"]
+        top = ["dy_ = dy  # ∂L/∂y"]
+    else:
+        loss_lines = [
+            "    z = c['y'] @ p['wu']  # logits",
+            "    logp = z - z.max(axis=1, keepdims=True)",
+            "    logp = logp - np.log(np.exp(logp).sum(axis=1, keepdims=True))",
+            "    c['p'] = np.exp(logp)",
+            "    picked = -logp[np.arange(len(target)), target.astype(int)]",
+            "    return c, float(np.sum(np.where(keep, picked, 0.0)) / keep.sum())",
+        ]
+        top = [
+            "onehot = np.zeros_like(c['p'])",
+            "onehot[np.arange(len(target)), target.astype(int)] = 1.0",
+            "dz = np.where(keep[:, None], c['p'] - onehot, 0.0) / keep.sum()  # (p − t)/n",
+            "grads['wu'] = c['y'].T @ dz",
+            "dy_ = dz @ params['wu'].T  # ∂L/∂y",
+        ]
+    packed = ["params = {"]
+    for start in range(0, len(names), 4):
+        packed.append("    " + " ".join(f"{name!r}: {name}," for name in names[start:start + 4]))
+    packed.append("}")
+    return "\n".join([
+        SOFTMAX_ROWS,
+        "",
+        "",
+        activation(chosen),
+        "",
+        "",
+        activation_slope(chosen),
+        "",
+        "",
+        "def layer_norm(v, gamma, beta, eps=1e-5):",
+        "    mean = v.mean(axis=1, keepdims=True)",
+        "    std = np.sqrt(((v - mean) ** 2).mean(axis=1, keepdims=True) + eps)",
+        "    xhat = (v - mean) / std",
+        "    return gamma * xhat + beta, xhat, std",
+        "",
+        "",
+        "def layer_norm_backward(d_out, gamma, xhat, std):",
+        "    \"\"\"∂L/∂v, ∂L/∂γ, ∂L/∂β of a layer norm, from ∂L/∂(its output).\"\"\"",
+        "    g = gamma * d_out  # ∂L/∂x̂",
+        "    mean_g = g.mean(axis=1, keepdims=True)",
+        "    mean_gx = (g * xhat).mean(axis=1, keepdims=True)",
+        "    dv = (g - mean_g - xhat * mean_gx) / std",
+        "    return dv, (d_out * xhat).sum(axis=0), d_out.sum(axis=0)",
+        "",
+        "",
+        *packed,
+        f"keep = {keep}  # the rows (tokens) the loss counts",
+        *mask_source(trace.inputs["causal"], trace.inputs.get("padding")),
+        "d_h = x.shape[1] // heads",
+        "columns = [slice(i * d_h, (i + 1) * d_h) for i in range(heads)]  # one per head",
+        "",
+        "",
+        "def forward(p):",
+        "    \"\"\"h = x + MHA(LN₁(x)), y = h + FFN(LN₂(h)), then the loss.",
+        "",
+        "    c keeps what the backward pass reuses.\"\"\"",
+        "    c = {}",
+        "    N, c['xhat1'], c['std1'] = layer_norm(x, p['ln1_gamma'], p['ln1_beta'])",
+        "    c['N'] = N",
+        "    q = N @ p['wq'] + p['bq']",
+        "    k = N @ p['wk'] + p['bk']",
+        "    v = N @ p['wv'] + p['bv']",
+        "    c['q'], c['k'], c['v'] = q, k, v",
+        "    c['A'] = [softmax_rows(q[:, s] @ k[:, s].T / math.sqrt(d_h), allowed)",
+        "              for s in columns]  # one weight matrix per head",
+        "    heads_out = [a @ v[:, s] for a, s in zip(c['A'], columns)]",
+        "    c['C'] = np.concatenate(heads_out, axis=1)",
+        "    c['h'] = x + c['C'] @ p['wo'] + p['bo']",
+        "    F, c['xhat2'], c['std2'] = layer_norm(c['h'], p['ln2_gamma'], p['ln2_beta'])",
+        "    c['F'] = F",
+        "    c['P'] = c['F'] @ p['W1'] + p['b1']",
+        f"    c['H'] = {f}(c['P'])",
+        "    c['y'] = c['h'] + c['H'] @ p['W2'] + p['b2']",
+        *loss_lines,
+        "",
+        "",
+        "c, loss = forward(params)",
+        "",
+        heading(trace, "loss"),
+        "grads = {}",
+        *top,
+        "",
+        heading(trace, "ffn"),
+        "grads['W2'], grads['b2'] = c['H'].T @ dy_, dy_.sum(axis=0)",
+        f"dP = (dy_ @ params['W2'].T) * {f}_slope(c['P'])",
+        "grads['W1'], grads['b1'] = c['F'].T @ dP, dP.sum(axis=0)",
+        "",
+        heading(trace, "residual-h"),
+        "dF = dP @ params['W1'].T",
+        "through, grads['ln2_gamma'], grads['ln2_beta'] = layer_norm_backward(",
+        "    dF, params['ln2_gamma'], c['xhat2'], c['std2'])",
+        "dh = dy_ + through  # around the FFN, and through it",
+        "",
+        heading(trace, "attention"),
+        "grads['wo'], grads['bo'] = c['C'].T @ dh, dh.sum(axis=0)",
+        "dC = dh @ params['wo'].T",
+        "dq, dk, dv = (np.zeros_like(c[name]) for name in ('q', 'k', 'v'))",
+        "for a, s in zip(c['A'], columns):",
+        "    dv[:, s] = a.T @ dC[:, s]",
+        "    dA = dC[:, s] @ c['v'][:, s].T",
+        "    dS = a * (dA - np.sum(dA * a, axis=1, keepdims=True)) / math.sqrt(d_h)",
+        "    dq[:, s], dk[:, s] = dS @ c['k'][:, s], dS.T @ c['q'][:, s]",
+        "for name, d_proj in (('q', dq), ('k', dk), ('v', dv)):",
+        "    grads['w' + name] = c['N'].T @ d_proj",
+        "    grads['b' + name] = d_proj.sum(axis=0)",
+        "",
+        heading(trace, "residual-x"),
+        "dN = dq @ params['wq'].T + dk @ params['wk'].T + dv @ params['wv'].T",
+        "_, grads['ln1_gamma'], grads['ln1_beta'] = layer_norm_backward(",
+        "    dN, params['ln1_gamma'], c['xhat1'], c['std1'])",
+        "",
+        heading(trace, "update"),
+        "grads = {name: grads[name] for name in params}  # in the lesson's order",
+        "after = {name: value - lr * grads[name] for name, value in params.items()}",
+        "_, loss_after = forward(after)",
+    ])
+
+
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
@@ -651,4 +789,5 @@ WALKTHROUGH = Walkthrough(
     keep=("target", "lr"),
     vary=("activation",),
     extra=_quiz_masks,
+    script=script,
 )

@@ -565,6 +565,43 @@ def _explain_dx(case) -> list[str]:
 
 _STATS = "forward.row statistics"  # μ and σ_ε of each row (x has rows by default)
 
+def script(trace: Trace) -> str:
+    """Layer norm's backward pass, path by path, as NumPy source (``--format py``)."""
+    from nntutor.walkthroughs._script import heading
+
+    return "\n".join([
+        heading(trace, "forward"),
+        "d = x.shape[-1]",
+        "mu = x.mean(axis=-1, keepdims=True)",
+        "var = ((x - mu) ** 2).mean(axis=-1, keepdims=True)",
+        "sigma = np.sqrt(var + eps)  # σ_ε",
+        "xhat = (x - mu) / sigma",
+        "",
+        heading(trace, "params"),
+        "grad_beta = dy.reshape(-1, d).sum(axis=0)",
+        "grad_gamma = (dy * xhat).reshape(-1, d).sum(axis=0)",
+        "",
+        heading(trace, "dxhat"),
+        "dxhat = gamma * dy",
+        "",
+        heading(trace, "direct"),
+        "path1 = dxhat / sigma",
+        "",
+        heading(trace, "variance"),
+        "total = np.sum(dxhat * (x - mu), axis=-1, keepdims=True)",
+        "dvar = -0.5 * (var + eps) ** -1.5 * total",
+        "path2 = dvar * 2.0 * (x - mu) / d",
+        "",
+        heading(trace, "mean"),
+        "dmu = -np.sum(dxhat, axis=-1, keepdims=True) / sigma",
+        "dmu = dmu + dvar * (-2.0 / d) * np.sum(x - mu, axis=-1, keepdims=True)",
+        "path3 = dmu / d",
+        "",
+        heading(trace, "sum"),
+        "grad_x = path1 + path2 + path3",
+    ])
+
+
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
@@ -591,4 +628,5 @@ WALKTHROUGH = Walkthrough(
         Target("sum", "∂L/∂x", uses=("direct.dx₁", "variance.dx₂", "mean.dx₃"), explain=_explain_dx),
     ),
     mistakes=LAYERNORM_BACKWARD_MISTAKES,
+    script=script,
 )

@@ -427,6 +427,29 @@ def _explain_cross_entropy(case) -> list[str]:
     return [f"(p − y)/T for {name} = ({f(p[j])} − {n_(y)})/{n_(T)} = {n_(value)}   (y = {n_(y)}: {'the target' if y else 'not the target'})"]
 
 
+def script(trace: Trace) -> str:
+    """Softmax's Jacobian and the cross-entropy gradient as NumPy source (``--format py``)."""
+    from nntutor.walkthroughs._script import heading
+
+    return "\n".join([
+        heading(trace, "forward"),
+        "e = np.exp((logits - logits.max()) / temperature)",
+        "p = e / e.sum()",
+        "loss = -math.log(p[target])",
+        "",
+        heading(trace, "jacobian"),
+        "jacobian = (np.diag(p) - np.outer(p, p)) / temperature",
+        "",
+        heading(trace, "vjp"),
+        "dz = jacobian.T @ dp  # = p ⊙ (dp − p·dp) / T",
+        "",
+        heading(trace, "cross-entropy"),
+        "y = np.zeros(len(p))",
+        "y[target] = 1.0  # the target as a one-hot vector",
+        "grad_logits = (p - y) / temperature",
+    ])
+
+
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
@@ -450,4 +473,5 @@ WALKTHROUGH = Walkthrough(
     ),
     mistakes=BACKPROP_SOFTMAX_MISTAKES,
     extra=lambda rng, values: {"target": int(rng.integers(0, np.size(values["logits"])))},
+    script=script,
 )

@@ -457,6 +457,99 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
     return trace
 
 
+def script(trace: Trace) -> str:
+    """BPE learning and segmentation in plain Python (``--format py``): every pair recounted at each merge."""
+    from nntutor.render.python_script import assignment
+    from nntutor.walkthroughs._script import heading
+
+    if trace.inputs.get("text") is None:  # a corpus file: the script starts from the counts the lesson made
+        words = [
+            "# The corpus came from a file; its word counts, as the lesson counted them:",
+            assignment("word_counts", trace.outputs["word_counts"]),
+        ]
+    else:
+        words = [
+            "words = text.replace('\\r', ' ').replace('\\n', ' ').split(' ')",
+            "counts = Counter(word for word in words if word)",
+            "# most frequent first",
+            "word_counts = dict(sorted(counts.items(), key=lambda item: -item[1]))",
+        ]
+    return "\n".join([
+        "from collections import Counter",
+        "",
+        "END = '</w>'",
+        "merges_requested = merges  # the name merges is kept for the merge list itself",
+        "",
+        heading(trace, "words"),
+        *words,
+        "",
+        heading(trace, "symbols"),
+        "",
+        "",
+        "def characters(word):",
+        "    return tuple(word[:-1]) + (word[-1] + END,)",
+        "",
+        "",
+        "segmented = {word: characters(word) for word in word_counts}",
+        "# the base symbols",
+        "vocabulary = {symbol for symbols in segmented.values() for symbol in symbols}",
+        "",
+        "",
+        "def merge(symbols, pair):",
+        "    \"\"\"symbols with each (a, b) of pair joined, left to right, no overlap.\"\"\"",
+        "    out, i = [], 0",
+        "    while i < len(symbols):",
+        "        if i + 1 < len(symbols) and (symbols[i], symbols[i + 1]) == pair:",
+        "            out.append(symbols[i] + symbols[i + 1])",
+        "            i += 2",
+        "        else:",
+        "            out.append(symbols[i])",
+        "            i += 1",
+        "    return tuple(out)",
+        "",
+        "",
+        "# Steps 3 on. Each merge: the pair seen most often (each word counted as often",
+        "# as it occurs; a tie goes to the pair that sorts last, as in subword-nmt),",
+        "# joined everywhere",
+        "merges, vocab_size, corpus_symbols = [], [], []",
+        "while len(merges) < merges_requested:",
+        "    pair_counts = Counter()",
+        "    for word, symbols in segmented.items():",
+        "        for pair in zip(symbols, symbols[1:]):",
+        "            pair_counts[pair] += word_counts[word]",
+        "    if not pair_counts:",
+        "        break  # every word is one symbol",
+        "    best = max(pair_counts, key=lambda pair: (pair_counts[pair], pair))",
+        "    if pair_counts[best] < min_frequency:",
+        "        break  # the best pair is too rare",
+        "    segmented = {w: merge(symbols, best) for w, symbols in segmented.items()}",
+        "    vocabulary.add(best[0] + best[1])",
+        "    merges.append(list(best))",
+        "    vocab_size.append(len(vocabulary))  # base symbols + the merges' symbols",
+        "    left = {symbol for symbols in segmented.values() for symbol in symbols}",
+        "    corpus_symbols.append(len(left))",
+        "",
+        heading(trace, "encode"),
+        "rank = {}",
+        "for number, (a, b) in enumerate(merges):",
+        "    rank.setdefault((a, b), number)",
+        "",
+        "",
+        "def segment(word):",
+        "    \"\"\"Merge the adjacent pair learned earliest, until none is left.\"\"\"",
+        "    symbols = characters(word)",
+        "    while len(symbols) > 1:",
+        "        known = [pair for pair in zip(symbols, symbols[1:]) if pair in rank]",
+        "        if not known:",
+        "            break",
+        "        symbols = merge(symbols, min(known, key=rank.get))",
+        "    return list(symbols)",
+        "",
+        "",
+        "encoded = {word: segment(word) for word in encode}",
+    ])
+
+
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
@@ -474,4 +567,5 @@ WALKTHROUGH = Walkthrough(
         *(Target(f"merge-{n}", "frequency") for n in range(1, 11)),
         Target("encode", "encoded"),
     ),
+    script=script,
 )

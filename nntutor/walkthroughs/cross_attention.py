@@ -461,6 +461,39 @@ def _keys_from_decoder(case) -> float | None:
     return float((inputs.x @ inputs.wq)[i] @ keys[j])
 
 
+def script(trace: Trace) -> str:
+    """Cross-attention as NumPy source (``--format py``): decoder queries against encoder keys."""
+    from nntutor.walkthroughs._script import SOFTMAX_ROWS, has_step, heading
+
+    padding = trace.inputs.get("padding")
+    return "\n".join([
+        SOFTMAX_ROWS,
+        "",
+        "",
+        heading(trace, "queries"),
+        "q = x @ wq  # from the decoder",
+        "",
+        heading(trace, "keys-values"),
+        "k, v = memory @ wk, memory @ wv  # from the encoder",
+        "",
+        heading(trace, "scores"),
+        "scores = q @ k.T  # target rows × source columns",
+        "",
+        heading(trace, "scale"),
+        "scaled = scores / math.sqrt(k.shape[1])" if trace.inputs["scale"] else "scaled = scores  # --no-scale",
+        *(["", heading(trace, "mask")] if has_step(trace, "mask") else []),
+        ("keep = np.asarray(padding) != 0  # padded source tokens are hidden\n"
+         "allowed = np.broadcast_to(keep[None, :], scores.shape)"
+         if padding is not None else "allowed = None  # every target token sees every source token"),
+        "",
+        heading(trace, "softmax"),
+        "weights = softmax_rows(scaled, allowed)",
+        "",
+        heading(trace, "output"),
+        "output = weights @ v",
+    ])
+
+
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
@@ -500,4 +533,5 @@ WALKTHROUGH = Walkthrough(
         ),
         Mistake("keys-from-decoder", "took the keys from the decoder states X instead of the encoder's M", _keys_from_decoder, values=("scores",)),
     ),
+    script=script,
 )

@@ -518,6 +518,40 @@ MISTAKES = (
 )
 
 
+def script(trace: Trace) -> str:
+    """The boundary, each point's side and the collapse of two linear layers, as NumPy source."""
+    from nntutor.walkthroughs._script import heading
+
+    return "\n".join([
+        heading(trace, "boundary"),
+        "norm = math.sqrt(np.sum(w * w))  # ‖w‖",
+        "normal = w / norm",
+        "# where the line crosses each axis: inf if it never does (nan if it lies on it)",
+        "safe_w = np.where(w != 0, w, 1.0)",
+        "intercepts = np.where(w != 0, -b / safe_w, np.inf if b != 0 else np.nan)",
+        "offset = b / norm  # the signed distance of the origin",
+        "boundary = {'norm': norm, 'normal': normal, 'intercepts': intercepts,",
+        "            'offset': offset}",
+        "",
+        heading(trace, "sides"),
+        "z = points @ w + b",
+        "classes = np.where(z >= 0, 1, 0)",
+        "",
+        heading(trace, "collapse"),
+        "W = W2 @ W1",
+        "b_merged = W2 @ b1 + b2",
+        "",
+        heading(trace, "same"),
+        "stacked = W2 @ (W1 @ x + b1) + b2",
+        "merged = W @ x + b_merged",
+        "",
+        heading(trace, "relu"),
+        "relu = W2 @ np.maximum(W1 @ x + b1, 0.0) + b2",
+        "collapsed = {'W': W, 'b': b_merged, 'stacked': stacked, 'merged': merged,",
+        "             'relu': relu}",
+    ])
+
+
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
@@ -546,4 +580,5 @@ WALKTHROUGH = Walkthrough(
     ),
     mistakes=MISTAKES,
     keep=("span", "grid", "seed", "random-points"),
+    script=script,
 )

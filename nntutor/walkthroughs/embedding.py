@@ -410,6 +410,59 @@ def _analogy_reading(ctx: Context, vocab: tuple[str, ...], E: np.ndarray, result
     return text + f", and the offsets {b}→{c} and {a}→{best} have cosine {shown} (1 would be the same direction)."
 
 
+def script(trace: Trace) -> str:
+    """Lookup, cosine similarity and the analogy as NumPy source (``--format py``)."""
+    from nntutor.walkthroughs._script import heading
+
+    lines = [
+        "import re",
+        "",
+        heading(trace, "ids"),
+        "tokens = sentence.split()",
+        "ids = [vocab.index(token) for token in tokens]",
+        "",
+        heading(trace, "lookup"),
+        "vectors = E[ids]  # row id(t) of E for each token t",
+        "",
+        heading(trace, "similarity"),
+        "lengths = np.linalg.norm(vectors, axis=1)",
+        "# a zero vector has no direction: its cosines are nan",
+        "with np.errstate(divide='ignore', invalid='ignore'):",
+        "    similarity = (vectors @ vectors.T) / np.outer(lengths, lengths)",
+    ]
+    if trace.outputs.get("analogy") is None:
+        return "\n".join([*lines, "", "analogy = None  # no analogy was asked"])
+    return "\n".join([
+        *lines,
+        "",
+        heading(trace, "analogy"),
+        "terms = re.findall(r'[+-]|[^\\s+-]+', analogy)  # words, and signs between",
+        "expression, sign, vector, used = analogy, 1.0, np.zeros(E.shape[1]), []",
+        "for term in terms:",
+        "    if term in '+-':",
+        "        sign = 1.0 if term == '+' else -1.0",
+        "    else:",
+        "        vector = vector + sign * E[vocab.index(term)]",
+        "        used.append(term)",
+        "        sign = 1.0",
+        "excluded = list(dict.fromkeys(used))  # the expression's words: not candidates",
+        "",
+        "",
+        "def cosine(a, b):",
+        "    if not (a.any() and b.any()):",
+        "        return math.nan",
+        "    return float(a @ b) / (np.linalg.norm(a) * np.linalg.norm(b))",
+        "",
+        "",
+        "candidates = [(word, cosine(vector, E[i])) for i, word in enumerate(vocab)",
+        "              if word not in excluded]",
+        "defined = [pair for pair in candidates if not math.isnan(pair[1])]",
+        "ranking = sorted(defined, key=lambda pair: -pair[1])  # most similar first",
+        "analogy = {'expression': expression, 'vector': vector, 'ranking': ranking,",
+        "           'excluded': excluded}",
+    ])
+
+
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
@@ -420,4 +473,5 @@ WALKTHROUGH = Walkthrough(
         "analogy": Input("text"),
     },
     targets=(Target("ids", "ids"), Target("similarity", "norms"), Target("similarity", "similarity"), Target("analogy", "vector")),
+    script=script,
 )

@@ -205,6 +205,26 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
     return trace
 
 
+def script(trace: Trace) -> str:
+    """The position-wise feed-forward network as NumPy source (``--format py``)."""
+    from nntutor.walkthroughs._script import activation, heading, python_name
+
+    chosen = trace.inputs["activation"]
+    return "\n".join([
+        heading(trace, "hidden"),
+        "hidden = x @ W1 + b1  # every row (token) on its own",
+        "",
+        heading(trace, "activation"),
+        activation(chosen),
+        "",
+        "",
+        f"activated = {python_name(chosen)}(hidden)",
+        "",
+        heading(trace, "output"),
+        "y = activated @ W2 + b2",
+    ])
+
+
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
@@ -223,4 +243,5 @@ WALKTHROUGH = Walkthrough(
         Target("activation", "activated", uses=("hidden.hidden", "activation"), symbol="A"),
         Target("output", "y", uses=("activation.activated", "W2", "b2"), symbol="Y"),
     ),
+    script=script,
 )

@@ -315,15 +315,26 @@ def _plots(run: descent.DescentRun, names: tuple[str, ...]) -> list[Plot]:
     plots = [Plot("f at each step", (Series("f", steps, run.losses),), xlabel="step", ylabel="f")]
     if len(names) == 2:
         a, b = (float(c) for c in run.coefficients)
-        series = [Series("path", run.points[:, 0], run.points[:, 1])]
-        if a > 0 and b > 0 and np.isfinite(run.losses[0]) and run.losses[0] > 0:
-            # contour lines through the start, and at a quarter and a sixteenth of its height
-            for fraction in (1.0, 0.25, 0.0625):
-                level = float(run.losses[0]) * fraction
-                xs, ys = descent.contour(a, b, level)
-                series.append(Series(f"f = {level:.3g}", xs, ys))
-        plots.append(Plot("the path over the bowl's contour lines", tuple(series), xlabel="x", ylabel="y", kind="scatter"))
+        finite = run.points[np.all(np.isfinite(run.points), axis=1)]
+        series = [Series("path", finite[:, 0], finite[:, 1], style="path")]
+        if a > 0 and b > 0 and len(finite):
+            # the contour lines through the first points: each step crosses to a lower one
+            for level in sorted({float(a * x * x + b * y * y) for x, y in finite[:4]}, reverse=True):
+                if level > 0:
+                    xs, ys = descent.contour(a, b, level, points=400)
+                    series.append(Series(f"f = {level:.3g}", xs, ys, style="contour"))
+        plots.append(Plot("the path over the bowl's contour lines", tuple(series), xlabel="x", ylabel="y",
+                          frame=_frame(finite)))
     return plots
+
+
+def _frame(points: np.ndarray) -> tuple[float, float, float, float] | None:
+    """The path's bounding box with a margin: the zig-zag fills the picture."""
+    if not len(points):
+        return None
+    low, high = points.min(axis=0), points.max(axis=0)
+    margin = np.maximum((high - low) * 0.08, 1e-9)
+    return (float(low[0] - margin[0]), float(high[0] + margin[0]), float(low[1] - margin[1]), float(high[1] + margin[1]))
 
 
 # --------------------------------------------------------------------------- known mistakes
@@ -348,6 +359,41 @@ DESCENT_MISTAKES = (
 )
 
 
+def script(trace: Trace) -> str:
+    """Gradient descent on a·x² + b·y² as NumPy source (``--format py``)."""
+    from nntutor.walkthroughs._script import heading
+
+    return "\n".join([
+        heading(trace, "function"),
+        "c = np.array([a, b])",
+        "",
+        "",
+        "def f(p):",
+        "    return np.sum(c * p * p)",
+        "",
+        "",
+        "def grad_f(p):",
+        "    return 2.0 * c * p",
+        "",
+        "",
+        heading(trace, "steps"),
+        "p = start.copy()",
+        "points, values = [p], [f(p)]",
+        "with np.errstate(over='ignore', invalid='ignore'):",
+        "    for t in range(steps):",
+        "        new = p - lr * grad_f(p)",
+        "        if not (np.all(np.isfinite(new)) and np.isfinite(f(new))):",
+        "            break  # the run diverged: stop before a value overflows",
+        "        p = new",
+        "        points.append(p)",
+        "        values.append(f(p))",
+        "",
+        heading(trace, "result"),
+        "path = np.array(points)",
+        "losses = np.array(values)",
+    ])
+
+
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
@@ -365,4 +411,5 @@ WALKTHROUGH = Walkthrough(
         Target("result", "path", rows=(1, 2)),
     ),
     mistakes=DESCENT_MISTAKES,
+    script=script,
 )

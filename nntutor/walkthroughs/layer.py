@@ -207,6 +207,27 @@ def _explain_activation(case) -> list[str]:
     return [*_bias_lines(case), activation_worked(case.ctx, case.trace.inputs["activation"], z)]
 
 
+def script(trace: Trace) -> str:
+    """The layer as NumPy source (``--format py``): one matrix product, the biases, the activation."""
+    from nntutor.walkthroughs._script import activation, heading, python_name
+
+    chosen = trace.inputs["activation"]
+    batched = np.ndim(trace.inputs["x"]) == 2
+    return "\n".join([
+        heading(trace, "products"),
+        "XWT = x @ W.T  # one row per example, one column per neuron" if batched else "Wx = W @ x  # row i of W dotted with x",
+        "",
+        heading(trace, "bias"),
+        "z = XWT + b  # b added to every row" if batched else "z = Wx + b",
+        "",
+        heading(trace, "activation"),
+        activation(chosen),
+        "",
+        "",
+        f"y = {python_name(chosen)}(z)",
+    ])
+
+
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
@@ -221,4 +242,5 @@ WALKTHROUGH = Walkthrough(
         Target("bias", "z", explain=_bias_lines),
         Target("activation", "y", explain=_explain_activation),
     ),
+    script=script,
 )

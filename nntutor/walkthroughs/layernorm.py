@@ -382,6 +382,33 @@ LAYERNORM_MISTAKES = (
 )
 
 
+def script(trace: Trace) -> str:
+    """Layer normalisation (after the residual addition, when there is one) as NumPy source."""
+    from nntutor.walkthroughs._script import heading
+
+    residual = "residual" in trace.inputs
+    return "\n".join([
+        *([heading(trace, "residual"), "s = x + residual  # normalise x + sublayer(x)", ""] if residual else ["s = x"]),
+        heading(trace, "mean"),
+        "mean = s.mean(axis=-1)  # one μ per row (per token)",
+        "",
+        heading(trace, "deviations"),
+        "deviations = s - mean[..., None]",
+        "",
+        heading(trace, "variance"),
+        "var = (deviations ** 2).mean(axis=-1)  # divide by d, not d − 1",
+        "",
+        heading(trace, "std"),
+        "std = np.sqrt(var + eps)",
+        "",
+        heading(trace, "normalize"),
+        "normalized = deviations / std[..., None]",
+        "",
+        heading(trace, "scale-shift"),
+        "y = gamma * normalized + beta  # γ and β: one per feature, shared by every row",
+    ])
+
+
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
@@ -402,4 +429,5 @@ WALKTHROUGH = Walkthrough(
         Target("scale-shift", "y", explain=_explain_y),
     ),
     mistakes=LAYERNORM_MISTAKES,
+    script=script,
 )

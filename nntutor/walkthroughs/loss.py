@@ -173,7 +173,8 @@ def _comparison_step(ctx: Context, result: core.CrossEntropy) -> Step:
         formula_text="−ln p grows without bound as p → 0",
         values=[
             Value("cases", Table(("prediction", "p[target]", "loss"), rows), label="two predictions"),
-            Value("curve", curve, label="−ln p", cols=tuple(f"p={n(p)}" for p in SURPRISAL_POINTS)),
+            Value("curve", curve, label="−ln p", cols=tuple(f"p={n(p)}" for p in SURPRISAL_POINTS),
+                  key=(SURPRISAL_POINTS.index(0.2),)),  # the hedged answer the text talks about
         ],
         worked=[
             f"probs [{probs_text}], target {WRONG_TARGET}: the model puts 0.8 on class 0 and only "
@@ -467,6 +468,44 @@ def _explain_loss(case) -> list[str]:
     return list(case.trace.step("loss").worked)
 
 
+def script(trace: Trace) -> str:
+    """The chosen loss as NumPy source (``--format py``)."""
+    from nntutor.walkthroughs._script import heading
+
+    kind = trace.inputs["kind"]
+    if kind == "ce" and "logits" in trace.inputs:
+        return "\n".join([
+            heading(trace, "softmax"),
+            "shifted = logits - logits.max()",
+            "log_sum_exp = logits.max() + math.log(np.exp(shifted).sum())  # ln Σⱼ e^zⱼ",
+            "",
+            heading(trace, "loss"),
+            "loss = log_sum_exp - logits[target]  # −ln softmax(z)[target]",
+        ])
+    if kind == "ce":
+        return "\n".join([
+            heading(trace, "loss"),
+            "p_used = max(probs[target], eps)  # a probability of 0 is clipped up to eps",
+            "loss = -math.log(p_used)",
+        ])
+    if kind == "bce":
+        return "\n".join([
+            heading(trace, "terms"),
+            "p = np.clip(y_pred, eps, 1.0 - eps)",
+            "terms = -(y_true * np.log(p) + (1.0 - y_true) * np.log(1.0 - p))",
+            "",
+            heading(trace, "loss"),
+            "loss = terms.mean()",
+        ])
+    return "\n".join([
+        heading(trace, "errors"),
+        "squares = (y_pred - y_true) ** 2",
+        "",
+        heading(trace, "loss"),
+        "loss = 0.5 * squares.sum()" if kind == "half-sse" else "loss = squares.mean()",
+    ])
+
+
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
@@ -486,4 +525,5 @@ WALKTHROUGH = Walkthrough(
     mistakes=LOSS_MISTAKES,
     keep=("y-true", "y-pred"),
     extra=_quiz_probs,
+    script=script,
 )

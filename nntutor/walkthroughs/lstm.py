@@ -560,6 +560,33 @@ MISTAKES = (
 )
 
 
+def script(trace: Trace) -> str:
+    """The LSTM cell, step by step, as NumPy source (``--format py``)."""
+    from nntutor.walkthroughs._script import heading
+
+    return "\n".join([
+        "def sigmoid(z):",
+        "    return 1.0 / (1.0 + np.exp(-z))",
+        "",
+        "",
+        heading(trace, "inputs"),
+        heading(trace, "every"),
+        "h_t, c_t, hs, cs, gate_rows = h0, c0, [], [], []",
+        "for x_t in x:",
+        "    hx = np.concatenate([h_t, x_t])  # [hₜ₋₁, xₜ]",
+        "    f = sigmoid(wf @ hx + bf)  # forget gate",
+        "    i = sigmoid(wi @ hx + bi)  # input gate",
+        "    c_tilde = np.tanh(wc @ hx + bc)  # candidate",
+        "    o = sigmoid(wo @ hx + bo)  # output gate",
+        "    c_t = f * c_t + i * c_tilde",
+        "    h_t = o * np.tanh(c_t)",
+        "    hs.append(h_t)",
+        "    cs.append(c_t)",
+        "    gate_rows.append(np.concatenate([f, i, c_tilde, o]))",
+        "h, c, gates = np.array(hs), np.array(cs), np.array(gate_rows)",
+    ])
+
+
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
@@ -590,4 +617,5 @@ WALKTHROUGH = Walkthrough(
     ),
     mistakes=MISTAKES,
     keep=("lengths", "h0", "c0"),
+    script=script,
 )

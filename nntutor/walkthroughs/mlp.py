@@ -32,6 +32,7 @@ from nntutor.trace import Step, Table, Trace, Value
 from nntutor.walkthroughs._activation_notes import FORMULAS, activation_worked
 from nntutor.walkthroughs._common import Context, answer, counted, dot_worked, index_labels
 from nntutor.walkthroughs._declare import Args, Input, Target, Walkthrough
+from nntutor.walkthroughs._network import layered
 
 MAX_LAYERS = 32
 MAX_BYTES = 16 * 1024 * 1024  # what a forward pass may hold (float64), checked before allocating
@@ -315,7 +316,15 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
     )
     trace.add(_count_step(ctx, sizes))
     for index in range(len(params)):
-        trace.add(_layer_step(ctx, index, result, index == len(params) - 1))
+        step = trace.add(_layer_step(ctx, index, result, index == len(params) - 1))
+        # a middle layer repeats layer 1's rule; the network diagram of the last step draws its numbers
+        step.detail = 0 < index < len(params) - 1
+    trace.steps[-1].plots.append(layered(  # the forward pass as a picture, from the same arrays
+        f"the network: {' → '.join(map(str, sizes))}, values after the forward pass",
+        [x, *result.outputs], [w for w, _ in params], [b for _, b in params], ["in", *(f"a{k}[" for k in range(1, len(sizes)))],
+        ["input a0 = x", *(f"a{k} = {output_activation if k == len(params) else activation}(W{k}·a{k - 1} + b{k})"
+                           for k in range(1, len(sizes)))],
+    ))
     last = len(params)
     trace.result = answer(trace, f"layer-{last}.a{last}=the network's output a{last}",
                           Value("param_count", count.total, label="parameters"))
@@ -389,6 +398,65 @@ def _layer_targets(layer: int, last: bool) -> tuple[Target, ...]:
     )
 
 
+def script(trace: Trace) -> str:
+    """The forward pass layer by layer (and, with --same-weights, the backward pass) as NumPy source."""
+    from nntutor.walkthroughs._script import activation as source
+    from nntutor.walkthroughs._script import activation_slope, heading, python_name
+
+    hidden, last = trace.inputs["activation"], trace.inputs["output-activation"]
+    names = list(dict.fromkeys([hidden, last]))
+    functions = []
+    for name in names:
+        if name == "softmax":
+            functions.append("def softmax(z):\n    e = np.exp(z - z.max())\n    return e / e.sum()")
+        else:
+            functions.append(source(name))
+    lines = [
+        heading(trace, "params"),
+        "param_count = sum(layer['W'].size + layer['b'].size for layer in weights)",
+        "",
+        "# The activations: " + ", ".join(names) + " (the last layer uses output-activation)",
+        "\n\n\n".join(functions),
+        "",
+        "",
+        "# Each layer: z_l = W_l·a_(l−1) + b_l, a_l = f(z_l), starting from a0 = x",
+        "a = x",
+        "zs, activations = [], []",
+        "for number, layer in enumerate(weights, 1):",
+        "    z = layer['W'] @ a + layer['b']",
+        f"    a = {python_name(last)}(z) if number == len(weights) else {python_name(hidden)}(z)",
+        "    zs.append(z)",
+        "    activations.append(a)",
+    ]
+    if "grads" in trace.outputs:
+        slope_of = {name: f"{python_name(name)}_slope" for name in names}
+        slopes = [activation_slope(name) for name in names if name != "softmax"]
+        if last == "softmax":
+            delta_last = "delta = a * (grad_a - a @ grad_a)  # the softmax Jacobian times grad_a"
+        else:
+            delta_last = f"delta = grad_a * {slope_of[last]}(z)"
+        lines += [
+            "",
+            "# Equal weights: backpropagate L = ½·Σ a_L²,",
+            "# δ_l = ∂L/∂z_l and ∂L/∂W_l = δ_l·a_(l−1)ᵀ",
+            "\n\n\n".join(slopes),
+            "",
+            "",
+            "grad_a = activations[-1]  # ∂L/∂a_L = a_L",
+            "grads = [None] * len(weights)",
+            "for index in reversed(range(len(weights))):",
+            "    z, a = zs[index], activations[index]",
+            "    layer_input = x if index == 0 else activations[index - 1]",
+            "    if index == len(weights) - 1:",
+            "        " + delta_last,
+            "    else:",
+            f"        delta = grad_a * {slope_of[hidden]}(z)",
+            "    grads[index] = {'W': np.outer(delta, layer_input), 'b': delta}",
+            "    grad_a = weights[index]['W'].T @ delta",
+        ]
+    return "\n".join(lines)
+
+
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
@@ -408,4 +476,5 @@ WALKTHROUGH = Walkthrough(
         *_layer_targets(3, True),
     ),
     keep=("sizes",),
+    script=script,
 )

@@ -364,6 +364,39 @@ def _most_attended(ctx: Context, row: np.ndarray, toks: tuple[str, ...]) -> str:
     return f"{names} ({ctx.n(top)} each)"
 
 
+def script(trace: Trace) -> str:
+    """Multi-head attention as NumPy source (``--format py``): one attention per block of columns."""
+    from nntutor.walkthroughs._script import SOFTMAX_ROWS, heading, mask_source
+
+    return "\n".join([
+        SOFTMAX_ROWS,
+        "",
+        "",
+        heading(trace, "projections"),
+        "q, k, v = x @ wq, x @ wk, x @ wv",
+        "",
+        heading(trace, "split"),
+        "d_h = x.shape[1] // heads  # columns per head",
+        *mask_source(trace.inputs["causal"], trace.inputs.get("padding")),
+        "",
+        heading(trace, "head-1"),
+        "head_weights, head_outputs = [], []",
+        "for i in range(heads):",
+        "    columns = slice(i * d_h, (i + 1) * d_h)",
+        "    scores = q[:, columns] @ k[:, columns].T / math.sqrt(d_h)",
+        "    head_weights.append(softmax_rows(scores, allowed))",
+        "    head_outputs.append(head_weights[-1] @ v[:, columns])",
+        "weights = np.stack(head_weights)  # one n×n matrix per head",
+        "heads = np.stack(head_outputs)",
+        "",
+        heading(trace, "concat"),
+        "concat = np.concatenate(head_outputs, axis=1)",
+        "",
+        heading(trace, "output"),
+        "output = concat @ wo",
+    ])
+
+
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
@@ -393,4 +426,5 @@ WALKTHROUGH = Walkthrough(
         Target("concat", "concat", uses=("head-1.head1", "other-heads.head2"), symbol="C"),
         Target("output", "output", uses=("concat.concat", "wo"), symbol="MHA(X)"),
     ),
+    script=script,
 )

@@ -30,6 +30,7 @@ from nntutor.walkthroughs._common import (
     shape_words,
 )
 from nntutor.walkthroughs._declare import Args, Input, Mistake, Target, Walkthrough
+from nntutor.walkthroughs._script import activation, heading, python_name
 
 COMPARED = ("relu", "leaky-relu", "sigmoid", "tanh", "gelu", "identity")
 
@@ -171,6 +172,25 @@ def _explain_activation(case) -> list[str]:
     return [*_sum_lines(case), activation_worked(case.ctx, case.trace.inputs["activation"], case.data("sum", "z"))]
 
 
+def script(trace: Trace) -> str:
+    """The neuron as NumPy source (``--format py``)."""
+    chosen = trace.inputs["activation"]
+    return "\n".join([
+        heading(trace, "products"),
+        "products = w * x",
+        "",
+        heading(trace, "sum"),
+        "dot = products.sum()  # w·x",
+        "z = dot + b",
+        "",
+        heading(trace, "activation"),
+        activation(chosen),
+        "",
+        "",
+        f"y = {python_name(chosen)}(z)",
+    ])
+
+
 NEURON_MISTAKES = (
     Mistake("no-bias", "left out the bias b (z = w·x + b)", _without_bias, values=("z", "y")),
     Mistake("relu-for-sigmoid", "applied ReLU where the question asks for sigmoid", _other_activation("sigmoid", "relu"), values=("y",)),
@@ -197,4 +217,5 @@ WALKTHROUGH = Walkthrough(
     ),
     mistakes=NEURON_MISTAKES,
     extra=lambda rng, values: {"activation": str(rng.choice(["relu", "sigmoid", "tanh"]))},
+    script=script,
 )

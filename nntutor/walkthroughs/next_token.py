@@ -37,6 +37,11 @@ MAX_RANDOM_WEIGHTS = 1_000_000  # d × V numbers drawn for a random W_U
 TABLE_ROWS = 30  # ranked tables show at most this many rows, then "…"
 
 
+
+def _top(values) -> tuple[int, ...]:
+    """The most probable token's column: a table too wide for the terminal keeps it."""
+    return (int(np.argmax(values)),)
+
 def _random_inputs(seed: int, d: int, V: int, need_weights: bool) -> tuple[float, np.ndarray | None]:
     rng = np.random.default_rng(seed)
     u = math.floor(float(rng.random()) * 10_000) / 10_000
@@ -46,8 +51,11 @@ def _random_inputs(seed: int, d: int, V: int, need_weights: bool) -> tuple[float
 
 
 class Inputs(NamedTuple):
-    """Checked inputs: h, W_U (typed or drawn from the seed), the token names and the sampling settings."""
+    """Checked inputs: h, W_U (typed, drawn from the seed, or the trained model's), the token names and the sampling settings."""
 
+    model: str  # "random" (h, W_U and the names as typed or drawn), "tiny" or a model file
+    text: str  # with a trained model: the text whose last token's h is used ("" otherwise)
+    about: str  # with a trained model: where it came from
     h: np.ndarray  # the final hidden vector (length d)
     W_U: np.ndarray  # the unembedding matrix, d × V: --wu, or drawn from --seed
     wu_random: bool  # whether W_U was drawn from the seed (--wu not given)
@@ -60,20 +68,41 @@ class Inputs(NamedTuple):
     u: float  # the draw's uniform number: the seed's first number, floored to 4 decimals
 
 
+HAND = ("h", "wu", "vocab")  # the inputs of the hand-made setting, --model random
+
+
 def check(args: Args) -> Inputs:
-    """Shapes of --h, --wu and --vocab checked together, --top-k bounded; u and a missing W_U drawn from --seed.
+    """--model tiny or PATH: h, W_U and the vocabulary from the trained model run on --text.
+    --model random (or any of --h, --wu, --vocab typed): shapes of --h, --wu and --vocab checked
+    together, --top-k bounded; u and a missing W_U drawn from --seed.
 
     >>> from nntutor.catalog.run import parse_args
     >>> from nntutor.catalog.lessonfile import load_lesson
     >>> inputs = check(parse_args(load_lesson("next-token"), {"vocab": "yes,no"}))
-    >>> inputs.u, inputs.W_U.shape, inputs.wu_random
-    (0.6369, (4, 2), True)
+    >>> inputs.model, inputs.u, inputs.W_U.shape, inputs.wu_random
+    ('random', 0.6369, (4, 2), True)
+    >>> trained = check(parse_args(load_lesson("next-token"), {}))
+    >>> trained.model, trained.h.shape, len(trained.vocab)
+    ('tiny', (32,), 238)
     """
+    typed = [name for name in HAND if name in args.given]
+    model = args["model"].strip()
+    if "model" not in args.given and typed:
+        model = "random"  # h, W_U or the names typed: today's hand-made setting
+    if model != "random":
+        if typed:
+            raise InputError(f"--{typed[0]}", f"is for --model random (--model {model} computes h, W_U and the vocabulary from --text)")
+        return _check_trained(args, model)
+    if "text" in args.given:
+        raise InputError("--text", "needs a trained model (--model tiny or a PATH); --model random uses --h")
     _check_shapes(args)
     h, vocab, seed = args["h"], tuple(args["vocab"]), int(args["seed"])
     u, random_wu = _random_inputs(seed, h.size, len(vocab), args["wu"] is None)
     W_U = args["wu"] if args["wu"] is not None else random_wu
     return Inputs(
+        model="random",
+        text="",
+        about="",
         h=h,
         W_U=W_U,
         wu_random=args["wu"] is None,
@@ -84,6 +113,31 @@ def check(args: Args) -> Inputs:
         greedy=bool(args["greedy"]),
         seed=seed,
         u=u,
+    )
+
+
+def _check_trained(args: Args, name: str) -> Inputs:
+    from nntutor.walkthroughs._model import choose
+
+    m = choose(name)
+    text = args["text"]
+    tokens, ids, unknown = m.encode(text)
+    if not tokens:
+        raise InputError("--text", 'has no words (expected some text, e.g. "the fisher sat on the")')
+    if all(unknown):
+        raise InputError("--text", f"{text!r} has no token the model knows (every one would be <unk>)")
+    if len(tokens) > m.context:
+        raise InputError("--text", f"gives {len(tokens)} tokens; the model's context is {m.context}")
+    k = args["top-k"]
+    if k is not None and k > len(m.vocab):
+        raise InputError("--top-k", f"{k} is larger than the vocabulary (expected 1 to {len(m.vocab)})")
+    seed = int(args["seed"])
+    u, _ = _random_inputs(seed, 0, 0, False)
+    h = m.source.forward(ids).h_last
+    return Inputs(
+        model=m.name, text=text, about=m.about, h=h, W_U=np.asarray(m.weights.W_U), wu_random=False,
+        vocab=tuple(m.vocab), temperature=float(args["temperature"]), top_k=k, top_p=args["top-p"],
+        greedy=bool(args["greedy"]), seed=seed, u=u,
     )
 
 
@@ -153,13 +207,15 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
     s = sample_next(h, W_U, temperature=T, top_k=k, top_p=p, u=u, greedy=greedy)
 
     record: dict[str, Any] = {
-        "h": h, "wu": W_U, "vocab": list(vocab), "temperature": T, "top-k": k, "top-p": p,
+        "model": inputs.model, "h": h, "wu": W_U, "vocab": list(vocab), "temperature": T, "top-k": k, "top-p": p,
         "greedy": greedy, "seed": seed, "wu_random": inputs.wu_random,
     }
+    if inputs.model != "random":
+        record["text"] = inputs.text
     if not greedy:
         record["u"] = u
     trace = ctx.new_trace(record)
-    _logits_step(ctx, trace, s, vocab, random=inputs.wu_random, seed=seed)
+    _logits_step(ctx, trace, s, vocab, random=inputs.wu_random, seed=seed, inputs=inputs)
     _temperature_step(ctx, trace, s, vocab)
     _top_k_step(ctx, trace, s, vocab)
     _top_p_step(ctx, trace, s, vocab)
@@ -175,14 +231,16 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
     return trace
 
 
-def _logits_step(ctx: Context, trace: Trace, s: Sampling, vocab, *, random: bool, seed: int) -> None:
+def _logits_step(ctx: Context, trace: Trace, s: Sampling, vocab, *, random: bool, seed: int, inputs: Inputs) -> None:
     n = ctx.n
     j = int(np.argmax(s.logits))
-    source = (
-        f"W_U was drawn from --seed {seed} (standard normal, rounded to 2 decimals); give --wu to type your own."
-        if random
-        else "W_U as given with --wu."
-    )
+    if inputs.model != "random":
+        source = (f"h is the final vector of --model {inputs.model} ({inputs.about}) at the last token of "
+                  f"{inputs.text!r}, and W_U its unembedding (see: nntutor lesson pipeline).")
+    elif random:
+        source = f"W_U was drawn from --seed {seed} (standard normal, rounded to 2 decimals); give --wu to type your own."
+    else:
+        source = "W_U as given with --wu."
     dims = index_labels(s.h.size, "h")
     trace.add(
         Step(
@@ -193,7 +251,7 @@ def _logits_step(ctx: Context, trace: Trace, s: Sampling, vocab, *, random: bool
             values=[
                 Value("h", s.h, label="h (final hidden vector)", cols=dims),
                 Value("W_U", s.W_U, label=f"W_U ({s.h.size}×{len(vocab)})", rows=dims, cols=vocab),
-                Value("logits", s.logits, label="z = h·W_U", cols=vocab),
+                Value("logits", s.logits, label="z = h·W_U", cols=vocab, key=_top(s.logits)),
             ],
             worked=[
                 dot_worked(ctx, f"z[{vocab[j]}]", s.h, s.W_U[:, j], float(s.logits[j])),
@@ -237,7 +295,7 @@ def _temperature_step(ctx: Context, trace: Trace, s: Sampling, vocab) -> None:
         values=[
             Value("scaled", sm.scaled, label="z / T" if not s.overflow else "(z − max z) / T", cols=vocab),
             Value("exps", sm.exps, label="e^(z/T − max)", cols=vocab),
-            Value("probs", sm.probs, label="p = softmax(z / T)", cols=vocab),
+            Value("probs", sm.probs, label="p = softmax(z / T)", cols=vocab, key=_top(sm.probs)),
             Value(
                 "compare",
                 Table(("temperature", f"p[{vocab[top]}] (most likely)", f"p[{vocab[lo]}] (least likely)"), compare),
@@ -367,7 +425,7 @@ def _renormalise_step(ctx: Context, trace: Trace, s: Sampling, vocab) -> None:
             formula_text="p′ⱼ = pⱼ / Σ(kept p)  for kept j, 0 for cut j",
             values=[
                 Value("kept_mass", s.kept_mass, label="Σ kept p"),
-                Value("filtered_probs", s.filtered_probs, label="p′ (filtered, renormalised)", cols=vocab),
+                Value("filtered_probs", s.filtered_probs, label="p′ (filtered, renormalised)", cols=vocab, key=_top(s.filtered_probs)),
             ],
             worked=[
                 sum_worked(ctx, "Σ kept p", s.softmax.probs[kept], s.kept_mass),
@@ -431,10 +489,64 @@ def _draw_step(ctx: Context, trace: Trace, s: Sampling, vocab, seed: int) -> Non
     trace.add(step)
 
 
+def script(trace: Trace) -> str:
+    """Unembedding, temperature, top-k, top-p and the draw as NumPy source (``--format py``)."""
+    from nntutor.walkthroughs._script import heading
+
+    draw = ("position = 0  # --greedy: the most probable token" if trace.inputs["greedy"] else
+            "# where u lands on the cumulative distribution\n"
+            "position = min(int(np.searchsorted(cdf, u, side='right')), len(ranked) - 1)")
+    return "\n".join([
+        heading(trace, "logits"),
+        "logits = h @ wu",
+        "",
+        heading(trace, "temperature"),
+        "# the largest logit subtracted first: never an overflow",
+        "e = np.exp((logits - logits.max()) / temperature)",
+        "probs = e / e.sum()",
+        "",
+        "",
+        "def ranking(p):",
+        "    \"\"\"Token ids, most probable first (ties in vocabulary order).\"\"\"",
+        "    return np.argsort(-p, kind='stable')",
+        "",
+        "",
+        heading(trace, "top-k"),
+        "keep_k = np.zeros(len(probs), dtype=bool)",
+        "keep_k[ranking(probs)[:len(probs) if top_k is None else top_k]] = True",
+        "after_k = np.where(keep_k, probs, 0.0) / probs[keep_k].sum()",
+        "",
+        heading(trace, "top-p"),
+        "order = ranking(after_k)",
+        "# the mass ranked above each token; keep a token while that is below top-p",
+        "above = np.concatenate(([0.0], np.cumsum(after_k[order])[:-1]))",
+        "if top_p is None or top_p >= 1.0:",
+        "    count = len(probs)",
+        "else:",
+        "    count = max(1, int(np.count_nonzero(above < top_p)))",
+        "keep_p = np.zeros(len(probs), dtype=bool)",
+        "keep_p[order[:count]] = True",
+        "",
+        heading(trace, "renormalise"),
+        "kept = keep_k & keep_p",
+        "filtered_probs = np.where(kept, probs, 0.0) / probs[kept].sum()",
+        "",
+        heading(trace, "draw"),
+        "ranked = ranking(filtered_probs)",
+        "ranked = ranked[filtered_probs[ranked] > 0]",
+        "cdf = np.cumsum(filtered_probs[ranked])",
+        draw,
+        "token_id = int(ranked[position])",
+        "token = vocab[token_id]",
+    ])
+
+
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
     inputs={
+        "model": Input("path"),
+        "text": Input("text"),
         "h": Input("vector"),
         "wu": Input("matrix"),
         "vocab": Input("labels"),
@@ -451,4 +563,7 @@ WALKTHROUGH = Walkthrough(
         Target("temperature", "probs", uses=("temperature.exps",), symbol="p"),
         Target("renormalise", "filtered_probs", uses=("top-p.ranked",), symbol="p′"),
     ),
+    script=script,
+    keep=("model", "text"),
+    fixed={"model": "random"},  # the quiz asks about the small hand-made setting: h·W_U is 4 × 8
 )

@@ -653,6 +653,55 @@ def _build_rope(ctx: Context, inputs: Inputs) -> Trace:
     return trace
 
 
+def script(trace: Trace) -> str:
+    """The encoding of the chosen kind as NumPy source (``--format py``)."""
+    from nntutor.walkthroughs._script import heading
+
+    kind = trace.inputs["kind"]
+    if kind == "learned":
+        return "\n".join([
+            heading(trace, "learned"),
+            "pe = table[positions]  # a learned encoding is a lookup: row pos of the table",
+        ])
+    if kind == "rope":
+        return "\n".join([
+            heading(trace, "frequencies"),
+            "theta = 1.0 / base ** (np.arange(0, d_model, 2) / d_model)",
+            "",
+            heading(trace, "rotate"),
+            "",
+            "",
+            "def rotate(x, angles):",
+            "    \"\"\"Turn each pair (x[2i], x[2i+1]) by angles[i].\"\"\"",
+            "    out = np.empty_like(x)",
+            "    out[0::2] = x[0::2] * np.cos(angles) - x[1::2] * np.sin(angles)",
+            "    out[1::2] = x[0::2] * np.sin(angles) + x[1::2] * np.cos(angles)",
+            "    return out",
+            "",
+            "",
+            "angles = np.vstack([m * theta, n * theta])",
+            "rotated_q = rotate(q, m * theta)",
+            "rotated_k = rotate(k, n * theta)",
+            "",
+            heading(trace, "score"),
+            "score = rotated_q @ rotated_k",
+            "",
+            "# The sinusoidal encoding of the same two positions m and n (the same angles as sin and cos)",
+            "pe = np.empty((2, d_model))",
+            "pe[:, 0::2], pe[:, 1::2] = np.sin(angles), np.cos(angles)",
+        ])
+    return "\n".join([
+        heading(trace, "frequencies"),
+        "divisors = base ** (np.arange(0, d_model, 2) / d_model)  # ωᵢ = 1 / divisorᵢ",
+        "",
+        heading(trace, "table"),
+        "angles = np.array(positions, dtype=float)[:, None] / divisors  # pos·ωᵢ",
+        "pe = np.empty((len(positions), d_model))",
+        "pe[:, 0::2] = np.sin(angles)  # even dimensions: sin",
+        "pe[:, 1::2] = np.cos(angles)  # odd dimensions: cos",
+    ])
+
+
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
@@ -673,4 +722,5 @@ WALKTHROUGH = Walkthrough(
     },
     targets=(Target("table", "angles"), Target("table", "pe")),
     keep=("q", "k"),
+    script=script,
 )

@@ -648,6 +648,38 @@ def _quiz_stack(rng: np.random.Generator, values: dict[str, Any]) -> dict[str, A
     }
 
 
+def script(trace: Trace) -> str:
+    """The stacked 1-D convolutions and their receptive fields as NumPy source (``--format py``)."""
+    from nntutor.walkthroughs._script import heading
+
+    return "\n".join([
+        heading(trace, "conv"),
+        "",
+        "",
+        "def conv1d(x, w, stride, dilation):",
+        "    \"\"\"y[i] = Σⱼ w[j]·x[i·s + j·d]: no kernel flip, no padding.\"\"\"",
+        "    n_out = (len(x) - dilation * (len(w) - 1) - 1) // stride + 1",
+        "    y = np.zeros(max(n_out, 0))",
+        "    for i in range(len(y)):",
+        "        y[i] = sum(w[j] * x[i * stride + j * dilation] for j in range(len(w)))",
+        "    return y",
+        "",
+        "",
+        heading(trace, "stack"),
+        "outputs, y = {}, signal",
+        "for number, (w, s, d) in enumerate(zip(kernels, strides, dilations), 1):",
+        "    y = conv1d(y, np.asarray(w, dtype=float), s, d)",
+        "    outputs[f'layer {number}'] = y",
+        "",
+        heading(trace, "fields"),
+        "receptive_fields, r, jump = {}, 1, 1",
+        "for number, (w, s, d) in enumerate(zip(kernels, strides, dilations), 1):",
+        "    r += (len(w) - 1) * d * jump  # (k − 1)·d steps of the layer below",
+        "    jump *= s",
+        "    receptive_fields[f'layer {number}'] = r",
+    ])
+
+
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
@@ -670,4 +702,5 @@ WALKTHROUGH = Walkthrough(
     mistakes=MISTAKES,
     keep=("length", "image-size", "seed"),
     extra=_quiz_stack,
+    script=script,
 )

@@ -579,6 +579,42 @@ MISTAKES = (
 )
 
 
+def script(trace: Trace) -> str:
+    """The RNN forward pass and the gradient-norm table as NumPy source (``--format py``)."""
+    from nntutor.walkthroughs._script import heading
+
+    return "\n".join([
+        heading(trace, "forward"),
+        "h_prev, states = h0, []",
+        "for x_t in x:",
+        "    h_prev = np.tanh(wxh @ x_t + whh @ h_prev + b)",
+        "    states.append(h_prev)",
+        "h = np.array(states)",
+        "",
+        heading(trace, "norms"),
+        "# for each W_hh (as given, then scaled to each σ) and each length T: the rows",
+        "# of x repeated to T steps, and ‖J_T···J_2‖₂ with Jₜ = diag(1 − hₜ²)·W_hh",
+        "",
+        "",
+        "def gradient_norm(w, steps):",
+        "    h_t, product = h0, np.eye(len(h0))",
+        "    for t in range(steps):",
+        "        h_t = np.tanh(wxh @ x[t % len(x)] + w @ h_t + b)",
+        "        if t >= 1:",
+        "            J = (1.0 - h_t * h_t)[:, None] * w  # Jₜ = diag(1 − hₜ²)·W_hh",
+        "            product = J @ product",
+        "    return np.linalg.norm(product, 2)",
+        "",
+        "",
+        "sigma_max = np.linalg.norm(whh, 2)  # the largest singular value",
+        "variants = [('as given', whh, sigma_max)]",
+        "variants += [('scaled', whh * (s / sigma_max), s) for s in sigmas]",
+        "with np.errstate(over='ignore', under='ignore', invalid='ignore'):",
+        "    grad_norms = [(label, s, *(gradient_norm(w, T) for T in lengths))",
+        "                  for label, w, s in variants]",
+    ])
+
+
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
@@ -603,4 +639,5 @@ WALKTHROUGH = Walkthrough(
     ),
     mistakes=MISTAKES,
     keep=("h0", "lengths", "sigmas", "seq-len", "d-in", "hidden", "seed"),
+    script=script,
 )

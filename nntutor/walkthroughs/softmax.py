@@ -319,6 +319,39 @@ SOFTMAX_MISTAKES = (
 )
 
 
+def script(trace: Trace) -> str:
+    """Softmax at each temperature (and the cross-entropy for --target) as NumPy source."""
+    from nntutor.walkthroughs._script import heading
+
+    single = len(trace.inputs["temperature"]) == 1
+    lines = [
+        "runs = []",
+        "for T in temperature:",
+        "    " + heading(trace, "scale").replace("\n", "\n    "),
+        "    scaled = logits / T",
+        "    " + heading(trace, "shift").replace("\n", "\n    "),
+        "    # z′ − max z′ is computed as (z − max z) / T: the same numbers, and no",
+        "    # overflow when T is tiny",
+        "    shifted = (logits - logits.max()) / T",
+        "    " + heading(trace, "exp").replace("\n", "\n    "),
+        "    e = np.exp(shifted)",
+        "    " + heading(trace, "sum").replace("\n", "\n    "),
+        "    S = e.sum()",
+        "    " + heading(trace, "probs").replace("\n", "\n    "),
+        "    runs.append(e / S)",
+        "",
+        "probs = runs[0] if len(runs) == 1 else runs" if single else "probs = runs",
+    ]
+    if "loss" in trace.outputs:
+        lines += [
+            "",
+            heading(trace, "loss"),
+            "losses = [-math.log(p[target]) if p[target] > 0 else math.inf for p in runs]",
+            "loss = losses[0]" if single else "loss = losses",
+        ]
+    return "\n".join(lines)
+
+
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
@@ -338,4 +371,5 @@ WALKTHROUGH = Walkthrough(
     mistakes=SOFTMAX_MISTAKES,
     fixed={"temperature": np.array([1.0])},
     extra=_quiz_target,
+    script=script,
 )

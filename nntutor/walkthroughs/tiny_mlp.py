@@ -266,6 +266,32 @@ def _interval(ctx: Context, left: float, right: float) -> str:
     return f"{ctx.n(left)} < x < {ctx.n(right)}"
 
 
+def script(trace: Trace) -> str:
+    """The two hinges, their value, gradient and kinks at x0, as NumPy source (``--format py``)."""
+    from nntutor.walkthroughs._script import heading
+
+    return "\n".join([
+        heading(trace, "kinks"),
+        "kinks = {}",
+        "for name, w, b in (('hinge1', w1, b1), ('hinge2', w2, b2)):",
+        "    if w != 0 and math.isfinite(-b / w):  # w = 0: a flat hinge, no kink",
+        "        kinks[name] = -b / w",
+        "",
+        heading(trace, "value"),
+        "z1, z2 = w1 * x0 + b1, w2 * x0 + b2",
+        "y = v1 * max(z1, 0.0) + v2 * max(z2, 0.0) + c",
+        "",
+        heading(trace, "gradients"),
+        "s1 = 1.0 if z1 > 0 else 0.0  # ReLU'(z), 0 at z = 0",
+        "s2 = 1.0 if z2 > 0 else 0.0",
+        "grads = {",
+        "    'w1': v1 * s1 * x0, 'b1': v1 * s1, 'v1': max(z1, 0.0),",
+        "    'w2': v2 * s2 * x0, 'b2': v2 * s2, 'v2': max(z2, 0.0),",
+        "    'c': 1.0,",
+        "}",
+    ])
+
+
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
@@ -279,4 +305,5 @@ WALKTHROUGH = Walkthrough(
         "c": Input("scalar"),
         "x0": Input("scalar"),
     },
+    script=script,
 )

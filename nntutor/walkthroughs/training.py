@@ -330,6 +330,61 @@ def _epochs_to_show(count: int) -> list[int]:
 # shuffled order of every epoch, a 200×4 table).
 _NETWORK = ("setup.data", "W1", "b1", "W2", "b2", "activation")
 
+def script(trace: Trace) -> str:
+    """Mini-batch training of the small network, epoch by epoch, as NumPy source (``--format py``)."""
+    from nntutor.core.training import dataset
+    from nntutor.render.python_script import assignment
+    from nntutor.walkthroughs._script import activations as sources
+    from nntutor.walkthroughs._script import heading, python_name
+
+    data = dataset(trace.inputs["dataset"])
+    f = python_name(trace.inputs["activation"])
+    return "\n".join([
+        heading(trace, "setup"),
+        "# the data set: one example per row, and its classes",
+        assignment("X", data.X),
+        assignment("targets", data.y),
+        sources(trace.inputs["activation"], slopes=True),
+        "",
+        "",
+        "def sigmoid(z):",
+        "    return 1.0 / (1.0 + np.exp(-z))",
+        "",
+        "",
+        "def mean_loss(W1, b1, W2, b2):",
+        "    \"\"\"Binary cross-entropy over every example, from z2.\"\"\"",
+        f"    z2 = {f}(X @ W1.T + b1) @ W2.T + b2",
+        "    # −ln σ(z) = ln(1 + e^(−z)) and −ln(1 − σ(z)) = ln(1 + e^z)",
+        "    terms = targets * np.logaddexp(0.0, -z2)",
+        "    terms = terms + (1.0 - targets) * np.logaddexp(0.0, z2)",
+        "    return np.mean(np.sum(terms, axis=1))",
+        "",
+        "",
+        heading(trace, "shuffle"),
+        "# (the random orders are recorded above, in orders: one row per epoch)",
+        heading(trace, "first-batch"),
+        "# each mini-batch: forward, δ2 = ŷ − y averaged over the batch, back, one step",
+        "epoch_losses = []",
+        "for order in orders:",
+        "    for start in range(0, len(order), batch_size):",
+        "        batch = order[start:start + batch_size]",
+        "        x, y = X[batch], targets[batch]",
+        "        z1 = x @ W1.T + b1",
+        f"        h = {f}(z1)",
+        "        z2 = h @ W2.T + b2",
+        "        d2 = (sigmoid(z2) - y) / len(x)",
+        f"        d1 = (d2 @ W2) * {f}_slope(z1)",
+        "        W1, b1 = W1 - lr * (d1.T @ x), b1 - lr * d1.sum(axis=0)",
+        "        W2, b2 = W2 - lr * (d2.T @ h), b2 - lr * d2.sum(axis=0)",
+        "    " + heading(trace, "epochs").replace("\n", "\n    "),
+        "    epoch_losses.append(mean_loss(W1, b1, W2, b2))",
+        "losses = np.array(epoch_losses)",
+        "",
+        heading(trace, "predictions"),
+        f"predictions = sigmoid({f}(X @ W1.T + b1) @ W2.T + b2)[:, 0]",
+    ])
+
+
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
@@ -350,4 +405,5 @@ WALKTHROUGH = Walkthrough(
         Target("first-batch", "gradients_hidden", cols=(1, 2, 3, 5), uses=(*_NETWORK, "lr", "first-batch.forward"),
                symbol="hidden-layer gradients"),
     ),
+    script=script,
 )

@@ -407,6 +407,70 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
 _LN1 = ("x", "ln1.mean", "ln1.var", "ln1_gamma", "ln1_beta")
 _A = "attention-projections.attention_input"
 
+def script(trace: Trace) -> str:
+    """One transformer block, pre-norm or post-norm, as NumPy source (``--format py``)."""
+    from nntutor.walkthroughs._script import (
+        SOFTMAX_ROWS,
+        activation,
+        heading,
+        mask_source,
+        python_name,
+    )
+
+    chosen = trace.inputs["activation"]
+    pre = trace.inputs["norm"] == "pre"
+    functions = [
+        SOFTMAX_ROWS,
+        "def layer_norm(v, gamma, beta, eps=1e-5):",
+        "    \"\"\"γ ⊙ (v − μ) / √(σ² + ε) + β, μ and σ² over the features of each row.\"\"\"",
+        "    mean = v.mean(axis=1, keepdims=True)",
+        "    var = ((v - mean) ** 2).mean(axis=1, keepdims=True)",
+        "    return gamma * (v - mean) / np.sqrt(var + eps) + beta",
+        activation(chosen),
+        "def attention(a):",
+        "    \"\"\"Multi-head attention on the rows of a: per head",
+        "    softmax(Qᵢ·Kᵢᵀ / √d_h)·Vᵢ, then C·W_O + b_O.\"\"\"",
+        "    q, k, v = a @ wq + bq, a @ wk + bk, a @ wv + bv",
+        "    d_h = a.shape[1] // heads",
+        "    weights, outputs = [], []",
+        "    for i in range(heads):",
+        "        columns = slice(i * d_h, (i + 1) * d_h)",
+        "        scores = q[:, columns] @ k[:, columns].T / math.sqrt(d_h)",
+        "        weights.append(softmax_rows(scores, allowed))",
+        "        outputs.append(weights[-1] @ v[:, columns])",
+        "    return np.stack(weights), np.concatenate(outputs, axis=1) @ wo + bo",
+        "def ffn(f):",
+        f"    return {python_name(chosen)}(f @ W1 + b1) @ W2 + b2",
+    ]
+    text = "\n".join(functions).replace("\ndef ", "\n\n\ndef ")
+    mask = [line for line in mask_source(trace.inputs["causal"], trace.inputs.get("padding"))]
+    if pre:
+        body = [
+            heading(trace, "ln1"),
+            "a = layer_norm(x, ln1_gamma, ln1_beta)",
+            heading(trace, "attention-heads"),
+            "attention_weights, mha = attention(a)",
+            heading(trace, "residual1"),
+            "after_attention = x + mha  # h",
+            heading(trace, "ln2"),
+            "f = layer_norm(after_attention, ln2_gamma, ln2_beta)",
+            heading(trace, "ffn-hidden"),
+            heading(trace, "ffn-output"),
+            heading(trace, "residual2"),
+            "y = after_attention + ffn(f)",
+        ]
+    else:
+        body = [
+            "# Post-norm: attention on x itself, then LN₁ of the sum",
+            "attention_weights, mha = attention(x)",
+            heading(trace, "residual1"),
+            "after_attention = layer_norm(x + mha, ln1_gamma, ln1_beta)  # LN₁(x + MHA(x))",
+            "# then y = LN₂(h + FFN(h))",
+            "y = layer_norm(after_attention + ffn(after_attention), ln2_gamma, ln2_beta)",
+        ]
+    return "\n".join([text, "", "", *mask, "", *body])
+
+
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
@@ -437,4 +501,5 @@ WALKTHROUGH = Walkthrough(
         Target("ffn-output", "ffn", uses=("ffn-hidden.activated", "W2", "b2"), symbol="FFN"),
         Target("residual2", "residual2", uses=("residual1.residual1", "ffn-output.ffn"), symbol="y"),
     ),
+    script=script,
 )

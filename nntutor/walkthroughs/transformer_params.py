@@ -484,6 +484,35 @@ def _quiz_sizes(rng, values: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def script(trace: Trace) -> str:
+    """The parameter count and the memory of the weights as plain Python (``--format py``)."""
+    from nntutor.walkthroughs._script import heading
+
+    return "\n".join([
+        "d, V = d_model, vocab",
+        heading(trace, "attention"),
+        "attention = 4 * d * d + 4 * d  # W_Q, W_K, W_V, W_O (d×d each) and their biases",
+        "",
+        heading(trace, "ffn"),
+        "ffn = (d * d_ff + d_ff) + (d_ff * d + d)",
+        "",
+        heading(trace, "block"),
+        "layer_norms = 4 * d  # γ and β of two layer norms",
+        "per_block = {'attention': attention, 'ffn': ffn, 'layer_norms': layer_norms}",
+        "per_block['total'] = attention + ffn + layer_norms",
+        "",
+        heading(trace, "embeddings"),
+        "# token embeddings, positions, the final layer norm, and an untied output layer",
+        "around = V * d + context * d + 2 * d + (V * d if untied else 0)",
+        "",
+        heading(trace, "total"),
+        "total = around + layers * per_block['total']",
+        "",
+        heading(trace, "memory"),
+        "memory = {'FP32 bytes': 4 * total, 'FP16 bytes': 2 * total}",
+    ])
+
+
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
@@ -508,4 +537,5 @@ WALKTHROUGH = Walkthrough(
     mistakes=MISTAKES,
     keep=("preset",),
     extra=_quiz_sizes,
+    script=script,
 )

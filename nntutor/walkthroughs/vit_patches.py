@@ -628,6 +628,29 @@ def _quiz_inputs(rng: np.random.Generator, values: dict[str, Any]) -> dict[str, 
     return {"image": pixels, "channels": channels, "patch": patch, "seed": int(rng.integers(0, 1000))}
 
 
+def script(trace: Trace) -> str:
+    """Patches, their projection, [CLS] and positions as NumPy source (``--format py``)."""
+    from nntutor.walkthroughs._script import heading
+
+    return "\n".join([
+        heading(trace, "grid"),
+        "# H × W × C (the image is recorded as H rows of W·C numbers)",
+        "pixels = image.reshape(image.shape[0], -1, channels)",
+        "height, width = pixels.shape[0], pixels.shape[1]",
+        "n_patches = (height // patch) * (width // patch)",
+        "",
+        heading(trace, "flatten"),
+        "grid = pixels.reshape(height // patch, patch, width // patch, patch, channels)",
+        "patches = grid.transpose(0, 2, 1, 3, 4).reshape(n_patches, -1)",
+        "",
+        heading(trace, "embed"),
+        "E = patches @ we + b",
+        "",
+        heading(trace, "tokens"),
+        "embeddings = np.vstack([cls, E]) + pos  # [CLS] first, then the patches",
+    ])
+
+
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
@@ -654,4 +677,5 @@ WALKTHROUGH = Walkthrough(
     mistakes=MISTAKES,
     keep=("image", "we", "b", "cls", "pos"),
     extra=_quiz_inputs,
+    script=script,
 )
