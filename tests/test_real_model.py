@@ -51,7 +51,7 @@ def test_default_tokens_and_place():
 def test_softmax_row_recomputed_from_the_scores():
     trace = run()
     s = _step(trace, "scores").value("scores").data
-    a = _step(trace, "softmax").value("weights").data
+    a = _step(trace, "scores").value("weights").data
     e = np.exp(s - s.max())
     np.testing.assert_allclose(a, e / e.sum(), atol=1e-12)
     assert a.size == 5  # position 4 reads positions 0..4
@@ -72,7 +72,7 @@ def test_rope_keeps_each_pair_length():
 
 
 def test_position_zero_attends_only_to_itself():
-    a = _step(run(position="0"), "softmax").value("weights").data
+    a = _step(run(position="0"), "scores").value("weights").data
     np.testing.assert_allclose(a, [1.0])
 
 
@@ -124,7 +124,7 @@ needs_gguf = pytest.mark.skipif(not _has_gguf(), reason='gguf not installed: pip
 def test_runs_a_written_file(tmp_path):
     path = tiny_gguf.write(tmp_path / "m.gguf", Tiny(quant="Q8_0"), seed=7)
     trace = run(model=path, text="the cat sat", layer="1", head="3", position="1")
-    assert _step(trace, "softmax").value("weights").data.size == 2
+    assert _step(trace, "scores").value("weights").data.size == 2
     assert "key/value head 1" in _step(trace, "scores").worked[0]  # 4 heads over 2: head 3 reads kv 1
 
 
@@ -243,7 +243,7 @@ def test_a_file_is_data_its_strings_are_never_run(tmp_path):
     trace = run(model=path, text="the cat")
     assert not marker.exists()
     facts = dict(_step(trace, "file").value("facts").data.rows)
-    assert facts["model"] == f"{payload} (m.gguf)"
+    assert facts["model"] == "m.gguf"  # the file is named by its file name; general.name is not shown
 
 
 # ----------------------------------------------------------------- the real SmolLM2 file, when installed
@@ -322,3 +322,121 @@ def test_refusal_is_an_input_error_naming_model(tmp_path):
     with pytest.raises(InputError) as info:
         run(model=str(p))
     assert info.value.flag == "--model"
+
+
+# ----------------------------------------------------------------- the cost, said before the weights are read
+
+
+@needs_gguf
+def test_the_estimate_is_said_on_stderr_before_the_model_runs(tmp_path, run_cli, monkeypatch):
+    from nntutor.core import llama
+    from nntutor.models.gguf_file import estimate
+    from nntutor.render import console
+
+    path = tiny_gguf.write(tmp_path / "m.gguf", Tiny(n_layer=1))
+    events: list[str] = []
+    said = console.print_message
+    monkeypatch.setattr(console, "print_message", lambda message, **kw: (events.append(f"said {message}"), said(message, **kw)))
+    forward = llama.forward
+    monkeypatch.setattr(llama, "forward", lambda *a, **kw: (events.append("forward"), forward(*a, **kw))[1])
+    result = run_cli("lesson", "real-model", "--model", path, "--text", "the cat")
+    assert result.exit_code == 0, result.stderr
+    assert [e.split(" ")[0] for e in events] == ["said", "forward"]  # the notice comes first
+    from nntutor.models.llama_model import load_model
+
+    loaded = load_model(path)
+    cost = estimate(loaded.config, loaded.model.file_bytes, len(loaded.tokenizer.encode("the cat").ids))
+    from nntutor.numfmt import human_bytes
+
+    assert f"about {human_bytes(cost.peak_bytes)} of memory" in events[0] and "m.gguf" in events[0]
+    assert "m.gguf layer by layer" in result.stderr and "m.gguf layer by layer" not in result.stdout
+
+
+def test_the_built_in_model_says_nothing_before_it_runs(run_cli):
+    result = run_cli("lesson", "real-model")
+    assert result.exit_code == 0 and result.stderr == ""
+
+
+def test_a_notice_is_given_to_the_caller_between_check_and_build(monkeypatch):
+    from nntutor.catalog import run as run_module
+    from nntutor.walkthroughs import real_model
+
+    events: list[str] = []
+    wt = real_model.WALKTHROUGH._replace(notice=lambda inputs: events.append("notice") or "costly",
+                                          build=lambda ctx, inputs: events.append("build") or "trace")
+    monkeypatch.setattr(run_module, "walkthrough_of", lambda lesson: wt)
+    shown: list[str] = []
+    assert run_module.run_lesson(load_lesson("real-model"), {}, notice=shown.append) == "trace"
+    assert events == ["notice", "build"] and shown == ["costly"]
+    events.clear()
+    run_module.run_lesson(load_lesson("real-model"), {})  # no caller to tell: the notice is not asked for
+    assert events == ["build"]
+
+
+# ----------------------------------------------------------------- --format py
+
+
+@pytest.mark.parametrize("text", ["I'm  here, 42x!", "tabs\tand\n\nnew lines  ", "naïve café ¡Olé! 日本語 ²",
+                                  "the<|endoftext|>Paris", "It's the cat's, they'll've"])
+def test_the_script_tokenises_and_computes_as_the_lesson_does(text):
+    from nntutor.render.python_script import render_script
+    from nntutor.walkthroughs import real_model
+
+    trace = run(text=text)
+    source = render_script(trace, real_model.script(trace), command="nntutor lesson real-model --format py")
+    namespace: dict = {"__name__": "__main__"}
+    import contextlib
+    import io
+
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        exec(compile(source, "real-model.py", "exec"), namespace)
+    assert out.getvalue() == "all 3 checks passed\n"
+    lesson_ids = [int(i) for row in trace.step("tokens").value("pieces").data.rows for i in row[4].split(", ") if i]
+    assert namespace["ids"] == lesson_ids  # the script's own BPE finds the same tokens
+
+
+@needs_gguf
+def test_py_for_a_gguf_file_is_refused_in_one_line(tmp_path, run_cli):
+    path = tiny_gguf.write(tmp_path / "m.gguf", Tiny(n_layer=1))
+    assert_refused(run_cli("lesson", "real-model", "--model", path, "--format", "py"), "--format",
+                   "a GGUF file's weights are not copied into a script")
+
+
+def test_py_for_a_gguf_file_is_refused_before_the_model_is_read(run_cli, monkeypatch):
+    from nntutor.models import llama_model
+
+    def no_loading(path):
+        raise AssertionError("the model was opened before --format py was refused")
+
+    monkeypatch.setattr(llama_model, "load_model", no_loading)
+    assert_refused(run_cli("lesson", "real-model", "--model", "/any/where.gguf", "--format", "py"), "--format",
+                   "py is for the built-in model")
+
+
+@needs_gguf
+def test_full_writes_every_rope_pair_and_the_default_run_two(tmp_path):
+    path = tiny_gguf.write(tmp_path / "m.gguf", Tiny(n_layer=1))  # d_head 64: 32 pairs
+    lesson = load_lesson("real-model")
+    short = run_lesson(lesson, {"model": path, "text": "the cat"})
+    full = run_lesson(lesson, {"model": path, "text": "the cat"}, full=True)
+    pairs = lambda trace: [line.split(":")[0].split(" (")[0] for line in trace.step("rope").worked]  # noqa: E731
+    assert pairs(short) == ["pair 0", "pair 31"]
+    assert pairs(full) == [f"pair {i}" for i in range(32)]
+    q = full.step("rope").value("q").data  # rows: before, after
+    after = full.step("rope").worked[7].split("→ (")[1].rstrip(")").split(", ")
+    np.testing.assert_allclose([float(a) for a in after], q[1, 14:16], atol=1e-4)  # pair 7 turned, as in the table
+
+
+def test_the_script_does_not_share_the_lessons_maths(monkeypatch):
+    """A bug in the core (SiLU 1% too large) changes the lesson's probability; the script, NumPy
+    alone, recomputes the right one and fails on the number the lesson showed."""
+    from nntutor.core import llama
+    from nntutor.render.python_script import render_script
+    from nntutor.walkthroughs import real_model
+
+    honest = llama.silu
+    monkeypatch.setattr(llama, "silu", lambda z: honest(z) * 1.01)
+    trace = run()
+    source = render_script(trace, real_model.script(trace), command="nntutor lesson real-model --format py")
+    with pytest.raises(AssertionError, match="probability"):
+        exec(compile(source, "real-model.py", "exec"), {"__name__": "__main__"})

@@ -12,6 +12,7 @@ the walkthrough's ``check`` (rules between flags) -> typed inputs -> its ``build
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from nntutor.catalog import registry
@@ -163,6 +164,16 @@ def prepare(lesson: Lesson, args: Args, *, precision: int = 4, full: bool = Fals
     return Prepared(walkthrough, walkthrough.check(args), Context(lesson=lesson, precision=precision, full=full))
 
 
-def run_lesson(lesson: Lesson, raw: dict[str, Any] | None = None, *, precision: int = 4, full: bool = False) -> Trace:
-    """The lesson's Trace for these flag values."""
-    return prepare(lesson, parse_args(lesson, raw or {}), precision=precision, full=full).build()
+def run_lesson(lesson: Lesson, raw: dict[str, Any] | None = None, *, precision: int = 4, full: bool = False,
+               notice: Callable[[str], None] | None = None) -> Trace:
+    """The lesson's Trace for these flag values.
+
+    ``notice``, when given, receives the walkthrough's notice for the checked inputs
+    (e.g. what loading a model will cost) before the build starts; the caller shows it.
+    """
+    prepared = prepare(lesson, parse_args(lesson, raw or {}), precision=precision, full=full)
+    if notice is not None and prepared.walkthrough.notice is not None:
+        text = prepared.walkthrough.notice(prepared.inputs)
+        if text:
+            notice(text)
+    return prepared.build()

@@ -33,6 +33,13 @@ def _say(message: str) -> None:
     print_message(message)
 
 
+def _notice(message: str) -> None:
+    """A lesson's notice before it builds (what the run will cost): one dim line on stderr."""
+    from nntutor.render.console import print_message
+
+    print_message(message, style="dim")
+
+
 def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
@@ -403,7 +410,7 @@ def show_lesson(lesson, raw: dict[str, Any], *, output_format: str | None, outpu
     changed = vs_overrides(lesson, vs) if vs is not None else None  # a bad --vs fails before any run
     # with --vs both runs are kept in memory at once: they share each memory limit
     with shared_by(1 if vs is None else 2):
-        trace = run_lesson(lesson, raw, precision=digits, full=full)
+        trace = run_lesson(lesson, raw, precision=digits, full=full, notice=_notice)
     first = start_step(trace, from_step)
     if course is None:
         from nntutor.catalog.course import load_course
@@ -432,9 +439,16 @@ def lesson_script(lesson, raw: dict[str, Any], vs: str | None):
 
     if vs is not None:
         raise InputError("--format", "py checks one run, not a --vs comparison (drop --vs)")
-    maths = walkthrough_of(lesson).script
+    walkthrough = walkthrough_of(lesson)
+    maths = walkthrough.script
     if maths is None:
         raise InputError("--format", f"lesson {lesson.name!r} has no script yet (try --format json for its numbers)")
+    if walkthrough.no_script is not None:
+        from nntutor.catalog.run import parse_args
+
+        reason = walkthrough.no_script(parse_args(lesson, raw))
+        if reason:
+            raise InputError("--format", reason)
     return Script(maths, command_line(lesson, raw, "--format", "py"))
 
 

@@ -298,13 +298,27 @@ def projection_backward(x, wq, wk, wv, dq, dk, dv) -> ProjectionGrads:
     """
     x = np.asarray(x, dtype=np.float64)
     wq, wk, wv, dq, dk, dv = (np.asarray(a, dtype=np.float64) for a in (wq, wk, wv, dq, dk, dv))
-    dx_q, dx_k, dx_v = dq @ wq.T, dk @ wk.T, dv @ wv.T
+    dx_q, dx_k, dx_v = matmul_rows(dq, wq.T), matmul_rows(dk, wk.T), matmul_rows(dv, wv.T)
     xr = rows_of(x).T
     return ProjectionGrads(
         xr @ rows_of(dq), xr @ rows_of(dk), xr @ rows_of(dv),
         rows_of(dq).sum(axis=0), rows_of(dk).sum(axis=0), rows_of(dv).sum(axis=0),
         dx_q, dx_k, dx_v, dx_q + dx_k + dx_v,
     )
+
+
+def matmul_rows(a: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """a·w for a matrix w and rows a with any leading axes (a batch of sequences), as ONE matrix product.
+
+    The same numbers as ``a @ w``; folding the batch into rows first lets BLAS do one
+    large product instead of one small product per sequence.
+
+    >>> matmul_rows(np.ones((2, 3, 4)), np.ones((4, 5))).shape
+    (2, 3, 5)
+    """
+    if a.ndim <= 2:
+        return a @ w
+    return (a.reshape(-1, a.shape[-1]) @ w).reshape(*a.shape[:-1], w.shape[-1])
 
 
 def rows_of(a: np.ndarray) -> np.ndarray:

@@ -24,7 +24,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from nntutor.core.attention import rows_of
+from nntutor.core.attention import matmul_rows, rows_of
 from nntutor.core.ffn import FFNGrads, FFNResult, feed_forward, feed_forward_backward
 from nntutor.core.layernorm import LayerNormGrads, LayerNormResult, layer_norm, layer_norm_backward
 from nntutor.core.multihead import (
@@ -301,7 +301,7 @@ def unembed_loss(y, wu, targets, keep=None) -> UnembedLoss:
     y = np.asarray(y, dtype=np.float64)
     wu = np.asarray(wu, dtype=np.float64)
     targets = np.asarray(targets, dtype=np.int64)
-    logits = y @ wu
+    logits = matmul_rows(y, wu)
     logp = log_softmax(logits)
     keep = np.ones(targets.shape, dtype=bool) if keep is None else np.asarray(keep, dtype=bool)
     losses = np.where(keep, -np.take_along_axis(logp, targets[..., None], axis=-1)[..., 0], 0.0)
@@ -329,7 +329,7 @@ def unembed_backward(r: UnembedLoss) -> UnembedGrads:
     ([[0.75, -0.75]], [[0.824, 0.0]], [[0.75, -0.75], [0.0, 0.0]])
     """
     dlogits = cross_entropy_backward(r.logits, r.targets, keep=r.keep, reduction="mean", probs=r.probs)
-    return UnembedGrads(dlogits, rows_of(r.y).T @ rows_of(dlogits), dlogits @ r.wu.T)
+    return UnembedGrads(dlogits, rows_of(r.y).T @ rows_of(dlogits), matmul_rows(dlogits, r.wu.T))
 
 
 def sgd_step(weights: dict[str, np.ndarray], grads: dict[str, np.ndarray], lr: float) -> dict[str, np.ndarray]:

@@ -18,6 +18,7 @@ from typing import NamedTuple
 import numpy as np
 
 from nntutor.core.activations import activate, derivative
+from nntutor.core.attention import matmul_rows
 
 
 class FFNResult(NamedTuple):
@@ -41,9 +42,9 @@ def feed_forward(x, w1, b1, w2, b2, activation: str = "relu") -> FFNResult:
     w2 = np.asarray(w2, dtype=np.float64)
     b1 = np.zeros(w1.shape[1]) if b1 is None else np.asarray(b1, dtype=np.float64)
     b2 = np.zeros(w2.shape[1]) if b2 is None else np.asarray(b2, dtype=np.float64)
-    hidden = x @ w1 + b1
+    hidden = matmul_rows(x, w1) + b1
     activated = np.asarray(activate(activation, hidden), dtype=np.float64)
-    y = activated @ w2 + b2
+    y = matmul_rows(activated, w2) + b2
     return FFNResult(x, w1, b1, hidden, activation, activated, w2, b2, y)
 
 
@@ -107,7 +108,7 @@ def feed_forward_backward(r: FFNResult, dy) -> FFNGrads:
     dy = np.asarray(dy, dtype=np.float64)
     if dy.shape != r.y.shape:
         raise ValueError(f"dy has shape {dy.shape}; it must have the shape of y, {r.y.shape}")
-    dactivated = dy @ r.w2.T
+    dactivated = matmul_rows(dy, r.w2.T)
     slope = np.asarray(derivative(r.activation, r.hidden), dtype=np.float64)
     dhidden = dactivated * slope
     return FFNGrads(
@@ -119,5 +120,5 @@ def feed_forward_backward(r: FFNResult, dy) -> FFNGrads:
         dhidden,
         _rows(r.x).T @ _rows(dhidden),
         _rows(dhidden).sum(axis=0),
-        dhidden @ r.w1.T,
+        matmul_rows(dhidden, r.w1.T),
     )

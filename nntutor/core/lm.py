@@ -32,6 +32,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from nntutor.core.attention import matmul_rows
 from nntutor.core.block import (
     MATRICES,
     WEIGHT_SHAPES,
@@ -139,7 +140,7 @@ def lm_forward(ids, weights: PipelineWeights, *, heads: int, eps: float = EPS) -
         results.append(r)
         x = r.y
     final = layer_norm(x, weights.final_gamma, weights.final_beta, eps)  # None: γ = 1, β = 0
-    return LMForward(ids, pe, x0, tuple(results), final, final.y @ np.asarray(weights.W_U, dtype=np.float64))
+    return LMForward(ids, pe, x0, tuple(results), final, matmul_rows(final.y, np.asarray(weights.W_U, dtype=np.float64)))
 
 
 class LMLoss(NamedTuple):

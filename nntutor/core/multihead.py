@@ -31,6 +31,7 @@ from nntutor.core.attention import (
     attend,
     attend_backward_from,
     build_mask,
+    matmul_rows,
     projection_backward,
     rows_of,
 )
@@ -121,9 +122,9 @@ def multi_head_attention(
     x = np.asarray(x, dtype=np.float64)
     n, d = x.shape[-2:]
     head_dim = head_dim_for(d, heads)
-    q = x @ np.asarray(wq, dtype=np.float64) + _bias(bq, d)
-    k = x @ np.asarray(wk, dtype=np.float64) + _bias(bk, d)
-    v = x @ np.asarray(wv, dtype=np.float64) + _bias(bv, d)
+    q = matmul_rows(x, np.asarray(wq, dtype=np.float64)) + _bias(bq, d)
+    k = matmul_rows(x, np.asarray(wk, dtype=np.float64)) + _bias(bk, d)
+    v = matmul_rows(x, np.asarray(wv, dtype=np.float64)) + _bias(bv, d)
     allowed = build_mask(n, n, causal=causal, key_padding=key_padding)
     results = []
     for i in range(heads):
@@ -132,7 +133,7 @@ def multi_head_attention(
     concat = np.concatenate([r.output for r in results], axis=-1)
     wo = np.asarray(wo, dtype=np.float64)
     bo = _bias(bo, wo.shape[1])
-    output = concat @ wo + bo
+    output = matmul_rows(concat, wo) + bo
     return MultiHeadResult(x, q, k, v, head_dim, tuple(results), concat, wo, bo, output)
 
 
@@ -191,7 +192,7 @@ def multi_head_backward(r: MultiHeadResult, dout, wq, wk, wv) -> MultiHeadGrads:
     dout = np.asarray(dout, dtype=np.float64)
     if dout.shape != r.output.shape:
         raise ValueError(f"dout has shape {dout.shape}; it must have the shape of the output, {r.output.shape}")
-    dconcat = dout @ r.wo.T
+    dconcat = matmul_rows(dout, r.wo.T)
     heads = tuple(attend_backward_from(res, dconcat[..., r.columns(i)]) for i, res in enumerate(r.heads))
     dq = np.concatenate([g.dq for g in heads], axis=-1)
     dk = np.concatenate([g.dk for g in heads], axis=-1)

@@ -125,6 +125,11 @@ class Walkthrough(NamedTuple):
       recorded inputs as variables of the same names, ``d-model`` as ``d_model``, and an
       assert on every output, which the source must leave in a variable of its name). No
       import of nntutor: NumPy, ``math`` and the standard library only. ``None``: no script yet.
+    - ``no_script(args) -> str | None``: why ``--format py`` cannot be written for these
+      arguments (checked before the run; the CLI refuses ``--format`` with it), or None.
+    - ``notice(inputs) -> str | None``: one line the learner should read before ``build``
+      starts (what a slow or memory-hungry run will cost); the command line prints it to
+      stderr after ``check`` and before ``build``. ``None`` (or a ``None`` result): nothing.
     """
 
     check: Callable[[Args], Any]
@@ -137,4 +142,6 @@ class Walkthrough(NamedTuple):
     vary: tuple[str, ...] = ()
     extra: Callable[[Any, dict[str, Any]], dict[str, Any]] | None = None
     script: Callable[[Any], str] | None = None
+    notice: Callable[[Any], str | None] | None = None
+    no_script: Callable[[Args], str | None] | None = None
 

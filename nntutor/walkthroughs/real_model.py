@@ -10,7 +10,7 @@ at position 4 (the last token) and lists the 10 most probable next tokens.
 >>> from nntutor.catalog.lessonfile import load_lesson
 >>> trace = run_lesson(load_lesson("real-model"), {})
 >>> [step.id for step in trace.steps]
-['file', 'tokens', 'layers', 'rmsnorm', 'rope', 'scores', 'softmax', 'swiglu', 'next-token']
+['file', 'tokens', 'layers', 'rmsnorm', 'rope', 'scores', 'swiglu', 'next-token']
 """
 
 from __future__ import annotations
@@ -31,6 +31,14 @@ MAX_TOKENS = 256  # the prompt, in tokens: bounds the time of a NumPy pass and t
 MAX_SECONDS = 120.0  # estimated time of one pass above which a model is refused up front
 MAX_PEAK_BYTES = 8_000_000_000  # estimated memory above which a model is refused up front
 MERGES_SHOWN = 8  # merges of one piece written out
+STORED = {  # what a tensor type holds, said for the type most of a file's tensors have
+    "F64": "64-bit floats, as is", "F32": "32-bit floats, as is", "F16": "16-bit floats, widened as read",
+    "Q8_0": "blocks of 32 weights as 8-bit integers and one scale",
+    "Q4_0": "blocks of 32 weights as 4-bit integers and one scale",
+    "Q4_1": "blocks of 32 weights as 4-bit integers, a scale and a minimum",
+    "Q4_K": "super-blocks of 256 weights as 4-bit integers, with 6-bit scales and minimums per 32",
+    "Q6_K": "super-blocks of 256 weights as 6-bit integers, with 8-bit scales per 16",
+}
 
 
 class Inputs(NamedTuple):
@@ -80,6 +88,22 @@ def check(args: Args) -> Inputs:
     return Inputs(loaded, args["model"], text, encoding, layer, int(args["head"]), position, int(args["top"]), cost)
 
 
+def notice(inputs: Inputs) -> str | None:
+    """What the run will cost, said before the weights are read (None for the built-in model).
+
+    >>> from nntutor.catalog.run import parse_args, prepare
+    >>> from nntutor.catalog.lessonfile import load_lesson
+    >>> lesson = load_lesson("real-model")
+    >>> notice(prepare(lesson, parse_args(lesson, {})).inputs) is None
+    True
+    """
+    if inputs.path is None:
+        return None
+    cost = inputs.estimate
+    return (f"Reading {os.path.basename(inputs.path)} layer by layer: about {human_bytes(cost.peak_bytes)} of memory "
+            f"and {cost.seconds:.0f} s of computing for {len(inputs.encoding.ids)} tokens (estimated) …")
+
+
 # --------------------------------------------------------------------------- build
 
 
@@ -101,37 +125,28 @@ def _file_step(ctx: Context, inputs: Inputs) -> Step:
     per_layer = 2 * c.d_model * c.d_model + 2 * kv * c.d_model + 3 * c.d_model * c.d_ff + 2 * c.d_model
     embed = c.vocab * c.d_model
     types = ", ".join(f"{name} ×{count}" for name, count in model.type_counts().most_common())
-    groups = "; ".join(
-        f"heads {g * c.group}–{g * c.group + c.group - 1} share K/V head {g}" if c.group > 1 else f"head {g}: K/V head {g}"
-        for g in range(min(c.n_head_kv, 3))
-    ) + ("; …" if c.n_head_kv > 3 else "")
     rows = (
-        ("model", f"{model.name} ({os.path.basename(inputs.path)})" if inputs.path
-         else f"{model.name}; pass --model PATH.gguf (see: nntutor models)"),
-        ("architecture", f"llama: {c.n_layer} layers, d_model {c.d_model}, d_ff {c.d_ff}"),
+        ("model", os.path.basename(inputs.path) if inputs.path else model.name),
+        ("architecture", f"llama: {c.n_layer} layers, d_model {c.d_model}, feed-forward width {c.d_ff}"),
         ("attention", f"{c.n_head} query heads, {c.n_head_kv} key/value heads, {c.head_dim} numbers each"),
         ("vocabulary", f"{c.vocab:,} tokens, context {c.context:,}; output "
-                       + ("tied (the embedding, reused)" if c.tied else "its own matrix")),
+                       + ("tied (= the embedding)" if c.tied else "its own matrix")),
         ("stored as", f"{model.quantisation()} mostly ({types} tensors)"
-                      + (f", {human_bytes(model.file_bytes)}" if model.file_bytes else "")
-                      + "; dequantised to floats as each layer runs"),
-        ("estimate", f"peak about {human_bytes(inputs.estimate.peak_bytes)}, about {inputs.estimate.seconds:.1f} s "
-                     f"for {len(inputs.encoding.ids)} tokens"),
+                      + (f", {human_bytes(model.file_bytes)}" if model.file_bytes else "")),
+        ("which is", STORED.get(model.quantisation(), "blocks of small integers with a scale per block")),
     )
     return Step(
         id="file",
-        title="The model file: what it holds",
+        title="The model file: what its metadata says",
         values=[Value("facts", Table(("", ""), rows), label="Read from its metadata")],
         worked=[
-            f"per layer: 2×{c.d_model}×{c.d_model} (W_Q, W_O) + 2×{kv}×{c.d_model} (W_K, W_V) + "
+            f"parameters per layer: 2×{c.d_model}×{c.d_model} (W_Q, W_O) + 2×{kv}×{c.d_model} (W_K, W_V) + "
             f"3×{c.d_model}×{c.d_ff} (gate, up, down) + 2×{c.d_model} (gains) = {per_layer:,}; "
             f"in all {c.n_layer}×{per_layer:,} + {c.vocab:,}×{c.d_model} (embedding)"
             + ("" if c.tied else f" + {c.vocab:,}×{c.d_model} (output)") + f" + {c.d_model} (final gain) = "
             f"{c.n_layer * per_layer + embed * (1 if c.tied else 2) + c.d_model:,}",
-            f"grouped-query attention, {c.n_head} / {c.n_head_kv} = {c.group} query heads per key/value head: {groups}",
         ],
-        why="Quantised types store blocks of weights as small integers with a scale (Q4_1: 32 weights as "
-        "4-bit integers, a scale and a minimum per block).",
+        why="Without --model this is the built-in model; nntutor models lists the GGUF files found." if inputs.path is None else "",
     )
 
 
@@ -147,19 +162,19 @@ def _token_step(ctx: Context, inputs: Inputs) -> Step:
         rows.append((repr(piece), " ".join(symbols), str(len(merges)), " | ".join(final), ", ".join(map(str, ids))))
     busiest = max(range(len(enc.pieces)), key=lambda i: sum(m.piece == i for m in enc.merges))
     chain = [m for m in enc.merges if m.piece == busiest]
-    worked = [f"{repr(enc.pieces[busiest])}: " + " ".join(enc.symbols[busiest])]
-    worked += [f"  merge {m.left} + {m.right} (rank {m.rank:,}) → {' '.join(m.result)}" for m in chain[:MERGES_SHOWN]]
-    if len(chain) > MERGES_SHOWN:
-        worked.append(f"  … {len(chain) - MERGES_SHOWN} more merges")
+    shown = len(chain) if ctx.full else MERGES_SHOWN  # --full: every merge of the piece
+    steps = [f"{m.left}+{m.right} ({m.rank:,})" for m in chain[:shown]]
+    if len(chain) > shown:
+        steps.append(f"… {len(chain) - shown} more (--full shows them)")
+    worked = [f"{repr(enc.pieces[busiest])}: " + " ".join(enc.symbols[busiest]) + ", merges (rank) "
+              + ", ".join(steps) + (f" → {' '.join(chain[-1].result)}" if chain else "")]
     return Step(
         id="tokens",
         title=f"Tokenise with the model's own BPE: {len(enc.pieces)} pieces → {len(enc.ids)} tokens",
         values=[Value("pieces", Table(("piece", "byte symbols", "merges", "tokens", "ids"), tuple(rows)),
                       label="Pieces, their bytes and tokens")],
         worked=worked,
-        why=f"Pieces keep a space with the word after it, so no token spans two words. Each byte becomes one "
-        f"printable symbol; the file's {len(tok.ranks):,} merges, ranked in the order they were learned, are "
-        f"applied inside each piece, the lowest rank first.",
+        why=f"Ġ is a space (kept with its word); the {len(tok.ranks):,} merges apply lowest rank first.",
     )
 
 
@@ -172,7 +187,7 @@ def _lens_runs(tok, layers: list[llama.LayerSummary]) -> str:
             span = f"{start}" if i - 1 == start else f"{start}–{i - 1}"
             runs.append(f"{span} {_tok(tok, layers[start].lens_top)}")
             start = i
-    return "; ".join(runs) + f" (p = {layers[-1].lens_prob:.2f} after the last)"
+    return "; ".join(runs) + f" (last: p = {layers[-1].lens_prob:.2f})"
 
 
 def _layers_step(ctx: Context, inputs: Inputs, out: llama.Forward, tokens: list[str]) -> Step:
@@ -186,9 +201,8 @@ def _layers_step(ctx: Context, inputs: Inputs, out: llama.Forward, tokens: list[
                       rows=index_labels(c.n_layer, "layer "), cols=("‖x‖ in", "‖attention‖", "‖FFN‖", "‖x‖ out"))],
         worked=[f"x₀ = row {inputs.encoding.ids[p]} of the token embedding ({c.vocab:,}×{c.d_model}), "
                 f"‖x₀‖ = {ctx.n(out.layers[0].norm_in)}",
-                f"logit lens, by layer: {_lens_runs(tok, out.layers)}"],
-        why="Each block adds what attention gathered from earlier tokens and what the feed-forward made of the "
-        "row. The logit lens: the token the final norm and output matrix would pick from the row so far.",
+                f"logit lens (what the output would pick from the row so far), by layer: "
+                f"{_lens_runs(tok, out.layers)}"],
     )
 
 
@@ -199,84 +213,72 @@ def _rmsnorm_step(ctx: Context, inputs: Inputs, out: llama.Forward, tokens: list
     mean_sq = float(np.mean(x * x))
     eps = inputs.loaded.config.rms_eps
     worked = [sum_worked(ctx, f"mean(x²) = (1/{d})·Σ x²", x * x / d, mean_sq),
-              f"rms = √(mean(x²) + ε) = √({ctx.n(mean_sq)} + {eps:g}) = {ctx.n(h.rms)}"]
-    worked += [f"y[{j}] = x[{j}] / rms × g[{j}] = {ctx.f(x[j])} / {ctx.n(h.rms)} × {ctx.f(h.gain[j])} = {ctx.n(h.normed_row[j])}"
-               for j in range(min(1, d))]
+              f"rms = √(mean(x²) + ε) = √({ctx.n(mean_sq)} + {eps:g}) = {ctx.n(h.rms)};  "
+              f"y[0] = x[0] / rms × g[0] = {ctx.f(x[0])} / {ctx.n(h.rms)} × {ctx.f(h.gain[0])} = {ctx.n(h.normed_row[0])}"]
     rows = np.vstack([x, h.gain.astype(np.float64), h.normed_row.astype(np.float64)])
     return Step(
         id="rmsnorm",
         title=f"Layer {L}, RMSNorm of the row of {tokens[p]} (position {p})",
-        formula_text="y = x / √(mean(x²) + ε) · g",
+        formula_text="y = x / √(mean(x²) + ε) · g   (unlike layer norm: no mean subtracted, no bias)",
         values=[Value("rmsnorm", rows, label=f"x entering layer {L}, its gain g, y = x / rms · g ({d} numbers each)",
                       rows=("x", "g", "y"), cols=index_labels(d, "d"))],
         worked=worked,
-        why="Unlike layer norm, RMSNorm subtracts no mean and adds no bias: it only rescales the row to a "
-        "steady size, however much the residual stream has grown.",
     )
 
 
 def _rope_step(ctx: Context, inputs: Inputs, out: llama.Forward) -> Step:
     h, p, c = out.head, inputs.position, inputs.loaded.config
     hd = c.head_dim
-    worked = []
-    for i in sorted({0, hd // 2 - 1}):
-        theta = c.rope_base ** (-2 * i / hd)
-        a, b = float(h.q_raw[2 * i]), float(h.q_raw[2 * i + 1])
-        worked.append(
-            f"pair {i} (q[{2 * i}], q[{2 * i + 1}]): θ = {c.rope_base:g}^(−{2 * i}/{hd}) = {theta:.4g}, angle {p}×θ = {p * theta:.4g} rad; "
-            f"({ctx.f(a)}·{ctx.n(h.cos[i])} − {ctx.f(b)}·{ctx.n(h.sin[i])}, {ctx.f(a)}·{ctx.n(h.sin[i])} + {ctx.f(b)}·{ctx.n(h.cos[i])}) "
-            f"= ({ctx.n(h.q[2 * i])}, {ctx.n(h.q[2 * i + 1])})")
+    a, b = float(h.q_raw[0]), float(h.q_raw[1])
+    last = hd // 2 - 1
+    theta = c.rope_base ** (-2 * last / hd)
+    middle = [  # --full: every pair between the first and the last
+        f"pair {i}: angle {p * c.rope_base ** (-2 * i / hd):.4g} rad, ({ctx.n(h.q_raw[2 * i])}, {ctx.n(h.q_raw[2 * i + 1])}) → "
+        f"({ctx.n(h.q[2 * i])}, {ctx.n(h.q[2 * i + 1])})" for i in range(1, last)] if ctx.full else []
+    worked = [
+        f"pair 0 (θ₀ = 1, angle {p} rad): q[0] = {ctx.f(a)}·cos {p} − {ctx.f(b)}·sin {p} = {ctx.f(a)}·{ctx.f(h.cos[0])} − "
+        f"{ctx.f(b)}·{ctx.f(h.sin[0])} = {ctx.n(h.q[0])}, q[1] = {ctx.f(a)}·sin {p} + {ctx.f(b)}·cos {p} = {ctx.n(h.q[1])}",
+        *middle,
+        f"pair {last}: θ = {c.rope_base:g}^(−{2 * last}/{hd}) = {theta:.4g}, angle {p * theta:.4g} rad, "
+        f"({ctx.n(h.q_raw[2 * last])}, {ctx.n(h.q_raw[2 * last + 1])}) → ({ctx.n(h.q[2 * last])}, {ctx.n(h.q[2 * last + 1])})",
+    ]
     return Step(
         id="rope",
         title=f"Rotary position embedding: head {inputs.head}'s query at position {p}",
-        formula_text="(q₂ᵢ, q₂ᵢ₊₁) ← (q₂ᵢ cos pθᵢ − q₂ᵢ₊₁ sin pθᵢ, q₂ᵢ sin pθᵢ + q₂ᵢ₊₁ cos pθᵢ),  θᵢ = base^(−2i/d_head)",
+        formula_text="pair i turns by the angle p·θᵢ,  θᵢ = base^(−2i/d_head)",
         values=[Value("q", np.vstack([h.q_raw, h.q]).astype(np.float64), label=f"head {inputs.head}'s query q = y·W_Qᵀ ({hd} numbers)",
                       rows=("before", "after"), cols=index_labels(hd, "q"))],
         worked=worked,
-        why="Queries and keys are turned pair by pair by their position (the first pairs fast, the last slowly), "
-        "so q·k depends on how far apart two tokens are. In GGUF the pairs are adjacent coordinates: "
-        "llama.cpp's converter reorders the rows of W_Q and W_K (Hugging Face pairs i with i + d_head/2).",
+        why="Keys turn the same way, so q·k depends on how far apart two tokens are. GGUF pairs adjacent "
+        "coordinates (its converter reorders the rows of W_Q and W_K).",
     )
 
 
-def _scores_step(ctx: Context, inputs: Inputs, out: llama.Forward, tokens: list[str]) -> Step:
+def _attention_step(ctx: Context, inputs: Inputs, out: llama.Forward, tokens: list[str]) -> Step:
     h, c, p = out.head, inputs.loaded.config, inputs.position
     hd = c.head_dim
     shared = [q for q in range(c.n_head) if llama.kv_head_of(q, c.n_head, c.n_head_kv) == h.kv_head]
     cols = tuple(tokens[: p + 1])
     j = int(np.argmax(h.scores))
-    worked = [dot_worked(ctx, f"q·k[{j}]", h.q, h.k[j], float(h.q.astype(np.float64) @ h.k[j].astype(np.float64)))
-              + f"; ÷ √{hd} = {ctx.n(h.scores[j])}"]
-    return Step(
-        id="scores",
-        title=f"Layer {inputs.layer}, head {inputs.head}: scores of {tokens[p]} against positions 0…{p}",
-        formula_text="score[j] = q · k[j] / √d_head  (j ≤ position: the causal mask hides later tokens)",
-        values=[Value("scores", h.scores.astype(np.float64), label="scores", cols=cols)],
-        worked=[f"query head {inputs.head} reads key/value head {h.kv_head}, shared by query heads "
-                f"{', '.join(map(str, shared))}; each key was rotated by its own position"] + worked,
-        why=f"Grouped-query attention: {c.n_head} query heads share {c.n_head_kv} key/value heads, which "
-        f"shrinks the KV cache {c.group}-fold.",
-    )
-
-
-def _softmax_step(ctx: Context, inputs: Inputs, out: llama.Forward, tokens: list[str]) -> Step:
-    h, p = out.head, inputs.position
     s = h.scores.astype(np.float64)
     e = np.exp(s - s.max())
     total = float(e.sum())
-    worked = [sum_worked(ctx, "Σ e^(score − max)", e, total)]
-    shown = sorted({0, int(np.argmax(s)), p})
-    worked += [f"a[{j}] = e^({ctx.f(s[j])} − {ctx.f(s.max())}) / {ctx.n(total)} = {ctx.n(e[j])} / {ctx.n(total)} = {ctx.n(h.weights[j])}"
-               for j in shown]
     v0 = h.v[:, 0].astype(np.float64)
-    worked.append(dot_worked(ctx, f"output[0] (of {h.out.size}) = Σ a[j]·v[j][0]", h.weights, v0, float(h.out[0])))
     return Step(
-        id="softmax",
-        title=f"Softmax of the scores: how much {tokens[p]} reads from each earlier token",
-        formula_text="a[j] = e^(score[j] − max) / Σ e^(score − max);   output = Σ a[j]·v[j]",
-        values=[Value("weights", h.weights.astype(np.float64), label="a (the softmax row)", cols=tuple(tokens[: p + 1]))],
-        worked=worked,
-        why="W_O then mixes this head's output with the other heads'.",
+        id="scores",
+        title=f"Layer {inputs.layer}, head {inputs.head}: how much {tokens[p]} reads from positions 0…{p}",
+        formula_text="score[j] = q·k[j] / √d_head, j ≤ p;  a = softmax(score);  out = Σⱼ a[j]·v[j]",
+        values=[Value("scores", s, label="scores", cols=cols),
+                Value("weights", h.weights.astype(np.float64), label="a (the softmax row)", cols=cols)],
+        worked=[f"grouped-query attention: query head {inputs.head} reads key/value head {h.kv_head}, shared by "
+                f"query heads {', '.join(map(str, shared))} ({c.n_head} / {c.n_head_kv} = {c.group}); "
+                f"k[j] was turned by its own position j",
+                dot_worked(ctx, f"q·k[{j}]", h.q, h.k[j], float(h.q.astype(np.float64) @ h.k[j].astype(np.float64)))
+                + f"; ÷ √{hd} = {ctx.n(h.scores[j])}",
+                sum_worked(ctx, "Σ e^(score − max)", e, total)
+                + f";  a[{j}] = e^0 / {ctx.n(total)} = {ctx.n(h.weights[j])}",
+                dot_worked(ctx, f"out[0] (of {h.out.size}) = Σ a[j]·v[j][0]", h.weights, v0, float(h.out[0]))
+                + "; W_O mixes it with the other heads' outputs"],
     )
 
 
@@ -288,17 +290,15 @@ def _swiglu_step(ctx: Context, inputs: Inputs, out: llama.Forward, tokens: list[
     off = int(np.count_nonzero(np.abs(f.hidden) < 0.01 * np.abs(f.hidden).max()))
     return Step(
         id="swiglu",
-        title=f"Layer {inputs.layer}, SwiGLU of the row of {tokens[p]}: its strongest hidden unit",
-        formula_text="hidden = SiLU(b·W_gateᵀ) ⊙ (b·W_upᵀ),  SiLU(z) = z / (1 + e^(−z));  out = hidden·W_downᵀ",
-        worked=[f"b = RMSNorm of the row after attention: rms {ctx.n(f.rms)}, ‖b‖ = {ctx.n(float(np.linalg.norm(f.normed_row)))}",
-                dot_worked(ctx, f"gate[{u}] = b·W_gate[{u}]", f.normed_row, f.w_gate_row, g),
-                f"SiLU(gate[{u}]) = {ctx.f(g)} / (1 + e^{ctx.f(-g)}) = {ctx.n(silu)}",
-                dot_worked(ctx, f"up[{u}] = b·W_up[{u}]", f.normed_row, f.w_up_row, up),
+        title=f"Layer {inputs.layer}, SwiGLU of the row of {tokens[p]}: unit {u}, the strongest",
+        formula_text="hidden = SiLU(b·W_gateᵀ) ⊙ (b·W_upᵀ),  SiLU(z) = z / (1 + e^(−z))",
+        worked=[dot_worked(ctx, f"gate[{u}] = b·W_gate[{u}]", f.normed_row, f.w_gate_row, g),
+                f"SiLU({ctx.n(g)}) = {ctx.f(g)} / (1 + e^{ctx.f(-g)}) = {ctx.n(silu)};  up[{u}] = b·W_up[{u}] = {ctx.n(up)};  "
                 f"hidden[{u}] = {ctx.n(silu)} × {ctx.f(up)} = {ctx.n(f.hidden[u])}",
-                f"{off} of {f.hidden.size} hidden units are below 1% of the strongest; out = hidden·W_downᵀ, "
+                f"{off} of {f.hidden.size} units are below 1% of it; out = hidden·W_downᵀ, "
                 f"‖out‖ = {ctx.n(float(np.linalg.norm(f.out)))}"],
-        why="The gate decides how much of each 'up' unit passes: SiLU is near 0 for very negative inputs and "
-        "near z for positive ones.",
+        why="b is the row after attention, normalised by RMSNorm (gain g₂). SiLU(z) is near 0 for very "
+        "negative z: the gate can shut a unit.",
     )
 
 
@@ -315,12 +315,10 @@ def _next_step(ctx: Context, inputs: Inputs, out: llama.Forward) -> tuple[Step, 
         title=f"The next token: {len(z):,} logits, softmax, the top {len(order)}",
         formula_text="z = RMSNorm(x_last)·g · Eᵀ (tied output) ;  p = softmax(z)" if c.tied
         else "z = RMSNorm(x_last)·g · W_outᵀ ;  p = softmax(z)",
-        values=[Value("top", Table(("rank", "token", "id", "logit", "p"), rows), label="Most probable next tokens")],
-        worked=[f"p[{_tok(tok, best)}] = e^({ctx.f(z[best])} − {ctx.f(z.max())}) / Σ e^(z − max) = 1 / {ctx.n(float(e.sum()))} "
-                f"= {ctx.n(probs[best])}",
-                f"the top {len(order)} hold {ctx.n(float(probs[order].sum()))} of the probability"],
-        why="The last row, normalised once more, is compared with every token's output row. Greedy decoding "
-        "takes the first row of the table.",
+        values=[Value("top", Table(("rank", "token", "id", "logit", "p"), rows),
+                      label="Most probable next tokens (greedy decoding takes rank 1)")],
+        worked=[f"p[{_tok(tok, best)}] = e^0 / Σ e^(z − max) = 1 / {ctx.n(float(e.sum()))} = {ctx.n(probs[best])}; "
+                f"the top {len(order)} hold {ctx.n(float(probs[order].sum()))}"],
     )
     outputs = {"next_token": _tok(tok, best), "next_token_id": best, "probability": float(probs[best])}
     return step, outputs
@@ -336,7 +334,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
     trace = ctx.new_trace(recorded)
     for step in (_file_step(ctx, inputs), _token_step(ctx, inputs), _layers_step(ctx, inputs, out, tokens),
                  _rmsnorm_step(ctx, inputs, out, tokens), _rope_step(ctx, inputs, out),
-                 _scores_step(ctx, inputs, out, tokens), _softmax_step(ctx, inputs, out, tokens),
+                 _attention_step(ctx, inputs, out, tokens),
                  _swiglu_step(ctx, inputs, out, tokens)):
         trace.add(step)
     step, outputs = _next_step(ctx, inputs, out)
@@ -345,9 +343,228 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
     return trace
 
 
+# --------------------------------------------------------------------------- --format py
+
+_SCRIPT = r'''
+import re
+import unicodedata
+
+# The built-in model, regenerated exactly: its settings, its merges, its seeded weights
+# (NumPy's default_rng(SEED).normal draws the same numbers on every platform)
+N_LAYER, D_MODEL, N_HEAD, N_HEAD_KV, D_FF = {n_layer}, {d_model}, {n_head}, {n_head_kv}, {d_ff}
+ROPE_BASE, RMS_EPS, SEED = {rope_base!r}, {rms_eps!r}, {seed}
+MERGES = {merges}
+SPECIAL = "<|endoftext|>"  # token 0
+# Unicode White_Space, what the pre-tokeniser calls a space (str.isspace also counts \x1c-\x1f)
+SPACES = "\t\n\x0b\x0c\r \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + "\u2028\u2029\u202f\u205f\u3000"
+
+
+def byte_symbol_table():
+    """GPT-2's printable stand-in for each byte: printable bytes are themselves,
+    the others (space, control bytes …) get the characters from chr(256) on."""
+    keep = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    table, extra = [], 0
+    for b in range(256):
+        if b in keep:
+            table.append(chr(b))
+        else:
+            table.append(chr(256 + extra))
+            extra += 1
+    return table
+
+
+BYTE_SYMBOLS = byte_symbol_table()
+VOCAB = [SPECIAL, *BYTE_SYMBOLS]  # id 0, then byte b as id 1 + b, then each new merged token
+for merge in MERGES:
+    if merge.replace(" ", "") not in VOCAB:
+        VOCAB.append(merge.replace(" ", ""))
+RANK = {{tuple(m.split(" ")): r for r, m in enumerate(MERGES)}}
+
+rng = np.random.default_rng(SEED)
+KV = N_HEAD_KV * (D_MODEL // N_HEAD)
+W = {{}}
+
+
+def draw(name, shape):
+    """The next weights from the seeded generator, rounded to 3 decimals as the model stores them."""
+    if len(shape) == 1:  # a norm's gain, about 1
+        W[name] = np.round(1.0 + 0.2 * rng.normal(size=shape), 3)
+    else:
+        scale = 1.0 if name == "token_embd" else 1.5 / math.sqrt(shape[1])
+        W[name] = np.round(rng.normal(0.0, scale, size=shape), 3)
+
+
+draw("token_embd", (len(VOCAB), D_MODEL))
+draw("output_norm", (D_MODEL,))
+for block in range(N_LAYER):
+    for part, shape in (("attn_norm", (D_MODEL,)), ("attn_q", (D_MODEL, D_MODEL)), ("attn_k", (KV, D_MODEL)),
+                        ("attn_v", (KV, D_MODEL)), ("attn_output", (D_MODEL, D_MODEL)), ("ffn_norm", (D_MODEL,)),
+                        ("ffn_gate", (D_FF, D_MODEL)), ("ffn_up", (D_FF, D_MODEL)), ("ffn_down", (D_MODEL, D_FF))):
+        draw(f"{{block}}.{{part}}", shape)
+
+
+{tokens_heading}
+def kind(ch):
+    """S (space), L (letter), N (number) or O (anything else): what the pre-tokeniser tells apart."""
+    if ch in SPACES:
+        return "S"
+    first = unicodedata.category(ch)[0]
+    return first if first in "LN" else "O"
+
+
+def pieces_of(text):
+    """GPT-2's pieces: a contraction ('s 't 're 've 'm 'll 'd), or a run of one kind that takes
+    one space before it, or a run of spaces that leaves its last space to the word after it."""
+    out, i, n = [], 0, len(text)
+    while i < n:
+        contraction = re.match(r"'(?:s|t|re|ve|m|ll|d)", text[i:])
+        if contraction:
+            out.append(contraction.group())
+            i += len(contraction.group())
+            continue
+        start = i
+        if text[i] == " " and i + 1 < n and kind(text[i + 1]) != "S":
+            i += 1  # this space belongs to the run after it
+        k, j = kind(text[i]), i + 1
+        while j < n and kind(text[j]) == k:
+            j += 1
+        if k == "S" and j < n and j - i > 1:
+            j -= 1
+        out.append(text[start:j])
+        i = j
+    return out
+
+
+def bpe(symbols):
+    """Merge the adjacent pair of lowest rank, everywhere in the piece, until none is left."""
+    word = list(symbols)
+    while len(word) > 1:
+        pairs = [(RANK[pair], pair) for pair in zip(word, word[1:]) if pair in RANK]
+        if not pairs:
+            break
+        best = min(pairs)[1]
+        merged, i = [], 0
+        while i < len(word):
+            if i + 1 < len(word) and (word[i], word[i + 1]) == best:
+                merged.append(word[i] + word[i + 1])
+                i += 2
+            else:
+                merged.append(word[i])
+                i += 1
+        word = merged
+    return word
+
+
+ids = []
+for part in re.split("(" + re.escape(SPECIAL) + ")", text):
+    if part == SPECIAL:
+        ids.append(0)
+        continue
+    for piece in pieces_of(part):
+        ids += [VOCAB.index(t) for t in bpe(BYTE_SYMBOLS[b] for b in piece.encode("utf-8"))]
+n = len(ids)
+
+
+{layers_heading}
+def rms_norm(x, gain):
+    return x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + RMS_EPS) * gain
+
+
+def rope(x):
+    """Turn coordinates (0, 1), (2, 3), … at position p by p·θᵢ, θᵢ = base^(−2i/d_head)."""
+    theta = ROPE_BASE ** (-np.arange(0, x.shape[-1], 2) / x.shape[-1])
+    angle = np.arange(x.shape[-2])[:, None] * theta[None, :]
+    even, odd = x[..., 0::2], x[..., 1::2]
+    out = np.empty_like(x)
+    out[..., 0::2] = even * np.cos(angle) - odd * np.sin(angle)
+    out[..., 1::2] = even * np.sin(angle) + odd * np.cos(angle)
+    return out
+
+
+d_head = D_MODEL // N_HEAD
+group = N_HEAD // N_HEAD_KV  # query head h reads key/value head h // group
+causal = np.tril(np.ones((n, n), dtype=bool))  # position i sees positions 0..i
+x = W["token_embd"][ids]
+for block in range(N_LAYER):
+    w = {{part: W[f"{{block}}.{{part}}"] for part in ("attn_norm", "attn_q", "attn_k", "attn_v", "attn_output",
+                                                  "ffn_norm", "ffn_gate", "ffn_up", "ffn_down")}}
+    y = rms_norm(x, w["attn_norm"])
+    q = rope((y @ w["attn_q"].T).reshape(n, N_HEAD, d_head).transpose(1, 0, 2))  # (heads, n, d_head)
+    k = rope((y @ w["attn_k"].T).reshape(n, N_HEAD_KV, d_head).transpose(1, 0, 2))
+    v = (y @ w["attn_v"].T).reshape(n, N_HEAD_KV, d_head).transpose(1, 0, 2)
+    k, v = np.repeat(k, group, axis=0), np.repeat(v, group, axis=0)
+    scores = np.where(causal, q @ k.transpose(0, 2, 1) / math.sqrt(d_head), -np.inf)
+    a = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    a /= a.sum(axis=-1, keepdims=True)
+    x = x + (a @ v).transpose(1, 0, 2).reshape(n, D_MODEL) @ w["attn_output"].T
+    b = rms_norm(x, w["ffn_norm"])
+    gate = b @ w["ffn_gate"].T
+    x = x + (gate / (1.0 + np.exp(-gate)) * (b @ w["ffn_up"].T)) @ w["ffn_down"].T  # SwiGLU
+
+
+{next_heading}
+logits = rms_norm(x[-1], W["output_norm"]) @ W["token_embd"].T  # tied: the embedding is the output matrix
+p = np.exp(logits - logits.max())
+p /= p.sum()
+next_token_id = int(np.argmax(p))
+probability = float(p[next_token_id])
+token = VOCAB[next_token_id]
+raw = token.encode("utf-8") if next_token_id == 0 else bytes(BYTE_SYMBOLS.index(ch) for ch in token)
+decoded = raw.decode("utf-8", errors="replace")
+next_token = f"<0x{{raw[0]:02X}}>" if "\ufffd" in decoded and len(token) == 1 else repr(decoded)
+'''
+
+
+def no_script(args: Args) -> str | None:
+    """Why --format py is refused for these arguments: a GGUF file (None for the built-in model)."""
+    if args["model"] is None:
+        return None
+    return ("py is for the built-in model: a GGUF file's weights are not copied into a script "
+            "(drop --model, or use --format json for this run's numbers)")
+
+
+def script(trace: Trace) -> str:
+    """The built-in model's run as NumPy source (``--format py``): the model regenerated from its
+    seed, the text tokenised, every layer, the next token. A GGUF file's weights are not copied
+    into a script: with --model it is refused."""
+    from nntutor.models import demo
+    from nntutor.walkthroughs._script import heading
+
+    reason = no_script(Args({"model": trace.inputs.get("model")}))
+    if reason:
+        raise InputError("--format", reason)
+    c = demo.demo_model().config
+    body = _SCRIPT.format(
+        n_layer=c.n_layer, d_model=c.d_model, n_head=c.n_head, n_head_kv=c.n_head_kv, d_ff=c.d_ff,
+        rope_base=c.rope_base, rms_eps=c.rms_eps, seed=demo.SEED, merges=_wrapped_list(list(demo.MERGES)),
+        tokens_heading=heading(trace, "tokens"), layers_heading=heading(trace, "layers"),
+        next_heading=heading(trace, "next-token"))
+    return body
+
+
+def _wrapped_list(items: list[str], width: int = 100) -> str:
+    """A list of strings as source, broken into lines of at most ``width`` characters.
+
+    >>> print(_wrapped_list(["a b", "c d", "e f"], width=14))
+    ['a b', 'c d',
+        'e f']
+    """
+    lines, line = [], "["
+    for item in items:
+        piece = repr(item) + ", "
+        if len(line) + len(piece) > width:
+            lines.append(line.rstrip())
+            line = "    "
+        line += piece
+    return "\n".join([*lines, line.rstrip(", ") + "]"])
+
+
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
+    notice=notice,
+    script=script,
+    no_script=no_script,
     inputs={
         "model": Input("path"),
         "text": Input("text"),
@@ -357,7 +574,7 @@ WALKTHROUGH = Walkthrough(
         "top": Input("integer", minimum=1, maximum=50),
     },
     targets=(
-        Target("softmax", "weights", uses=("scores.scores",), symbol="a"),
+        Target("scores", "weights", uses=("scores.scores",), symbol="a"),
     ),
     keep=("model", "text", "layer", "head", "position", "top"),
 )
