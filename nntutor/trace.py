@@ -155,6 +155,9 @@ class Value(NamedTuple):
     differs from the key. ``heat`` marks values that read best as a heatmap
     (attention weights, encodings). ``key`` names the columns a table too wide for
     the terminal keeps whatever it leaves out (the one the step's text talks about).
+    ``detail`` marks a value a default terminal run names but does not draw (a slice
+    of a matrix already shown, an intermediate the worked lines spell out): ``--full``
+    draws it; exports and the quiz always have it.
     """
 
     name: str
@@ -164,6 +167,7 @@ class Value(NamedTuple):
     cols: tuple[str, ...] | None = None
     heat: bool = False
     key: tuple[int, ...] = ()
+    detail: bool = False
 
     @property
     def display_name(self) -> str:
@@ -233,6 +237,8 @@ class Step:
     ``formula`` is LaTeX (for Markdown); ``formula_text`` is the same formula in
     plain Unicode (for the terminal). ``worked`` holds at least one element
     worked out in full arithmetic, e.g. ``"q2·k1 = 0.2×1 + 0.3×0 + 1×0.5 = 0.7"``.
+    ``detail`` marks a step a default terminal run leaves out (one more round of a rule
+    already shown, a check): ``--full`` shows it, and every export and the quiz keep it.
     """
 
     id: str
@@ -244,6 +250,7 @@ class Step:
     why: str = ""
     warnings: list[str] = field(default_factory=list)
     plots: list[Plot] = field(default_factory=list)
+    detail: bool = False
 
     def value(self, name: str) -> Value:
         for v in self.values:
@@ -286,6 +293,9 @@ class Trace:
     their names are read by scripts and autograders. ``narrative`` is the
     lesson's introduction, shown before the steps. ``what_next``, when set (by
     the command that shows the lesson), is the course around it: never an output.
+    ``result`` is the lesson's answer as the learner reads it, labelled as in the steps
+    (``Value("weights", w, rows=tokens, cols=tokens)``): the Result section shows it
+    instead of ``outputs``, whose names are for scripts.
     """
 
     lesson: str
@@ -297,6 +307,7 @@ class Trace:
     summary: str = ""
     warnings: list[str] = field(default_factory=list)
     what_next: WhatNext | None = None
+    result: list[Value] = field(default_factory=list)
 
     def step(self, step_id: str) -> Step:
         for s in self.steps:

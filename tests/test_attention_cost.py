@@ -439,8 +439,10 @@ def test_result_names_the_answer(run_cli, monkeypatch):
     monkeypatch.setenv("COLUMNS", "80")
     result = run_cli("lesson", LESSON, "--no-timing")
     text = result.stdout.split("\nResult")[1]
-    assert "crossover = 3072" in text
-    assert "all_scores_bytes" in text and "one_matrix_fp32_bytes" in text and "attention" in text
+    assert "crossover n = 3072" in text
+    # the memory per length, labelled as in its step, never the outputs' keys
+    assert "all the score matrices, at FP16" in text and "6 GiB" in text
+    assert "all_scores_bytes" not in text and "one_matrix_fp32_bytes" not in text
 
 
 # Refused inputs: each is run in-process and through the CLI by tests/test_bad_input_matrix.py.

@@ -580,8 +580,8 @@ def test_readable_at_80_columns(run_cli, monkeypatch):
         assert internal not in text
     assert "Every gradient has the shape of what it is the gradient of" in text.replace("\n", " ")
     result_section = text.split("Result ─")[1]
-    assert "loss = 0.9767" in result_section and "loss_after = 0.7704" in result_section
-    assert "ln1_gamma" in result_section  # the gradients, named by their weight keys
+    assert "L before = 0.9767" in result_section and "L after = 0.7704" in result_section
+    assert "γ₁" in result_section and "ln1_gamma" not in result_section  # the gradients, named as in the steps
 
 
 @pytest.mark.parametrize("module", ["nntutor.core.block", "nntutor.core.ffn", "nntutor.core.multihead", "nntutor.walkthroughs.backprop_block"])

@@ -425,7 +425,7 @@ def test_readable_at_80_columns(run_cli, monkeypatch):
     for internal in ("grad_z", "dL_dp", "via_jacobian", "shortcut_"):
         assert internal not in text
     result_section = text.split("Result ─")[1]
-    assert "grad_logits" in result_section and "-0.7758" in result_section
+    assert "∂L/∂z" in result_section and "-0.7758" in result_section and "grad_logits" not in result_section
 
 
 @pytest.mark.parametrize(

@@ -211,10 +211,12 @@ def test_cli_json_outputs(run_cli, tmp_path):
 
 @pytest.mark.parametrize("output_format", ["text", "markdown"])
 def test_cli_renders_one_activation_vector_per_layer(run_cli, output_format):
-    # the layers have different widths (4, 3, 4): the renderers show each vector separately
+    # the layers have different widths (4, 3, 4): each layer shows its own a1, a2, a3, and the
+    # Result names the output as the steps do (a3), never activations[2] (which would be a3 counted from 0)
     result = run_cli("lesson", "mlp", "--format", output_format)
     assert result.exit_code == 0, result.stderr
-    assert "activations[2]" in result.stdout.replace("\\", "")
+    text = result.stdout.replace("\\", "")
+    assert "the network's output a3" in text and "activations[" not in text
 
 
 # ----------------------------------------------------------------------------- symmetry (--same-weights)

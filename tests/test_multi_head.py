@@ -284,7 +284,7 @@ def test_cost_of_heads_by_hand_and_from_the_run():
     trace = run()
     why = trace.step("projections").why
     assert "four 4×4 weight matrices, 64 numbers, whatever h" in why
-    assert "h × n² × d_h = 2×3²×2 = 36, as one head of width 4 would: 3²×4" in why
+    assert "(h × n² × d_h = 2×3²×2 = 36, as one head of width 4 would: 3²×4)" in why
     assert "2×3² = 18 numbers against 9 for one head" in why
     assert "no more than one wide head" not in why
     # the same counts taken from what the run computed

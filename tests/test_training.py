@@ -56,9 +56,10 @@ def test_default_run_learns_xor():
     assert ((preds >= 0.5).astype(int) == [0, 1, 1, 0]).all()
     assert "4 of 4" in trace.step("predictions").worked[0]
     # first-batch table: per-example columns, mean, before, after; mean = average of the examples
-    table = trace.step("first-batch").value("gradients").data
+    step = trace.step("first-batch")
+    table = step.value("gradients").data
     assert table.columns[-3:] == ("mean", "before", "after")
-    for row in table.rows:
+    for row in step.value("gradients_hidden").data.rows + table.rows:
         per, mean, before, after = row[1:-3], row[-3], row[-2], row[-1]
         assert mean == pytest.approx(sum(per) / len(per), abs=1e-15)
         assert after == pytest.approx(before - 1.0 * mean, abs=1e-15)
@@ -134,6 +135,7 @@ def test_first_batch_gradients_against_pytorch(torch):
     inp = trace.inputs
     data = tr.dataset("xor")
     table = trace.step("first-batch").value("gradients").data
+    hidden = trace.step("first-batch").value("gradients_hidden").data
     batch = [int(c.split()[1]) for c in table.columns[1:-3]]
     assert batch == list(inp["orders"][0][:2])
     for b, i in enumerate(batch):
@@ -142,7 +144,7 @@ def test_first_batch_gradients_against_pytorch(torch):
         yhat = torch.sigmoid(P[2] @ torch.tanh(P[0] @ x + P[1]) + P[3])
         torch.nn.functional.binary_cross_entropy(yhat, y).backward()
         expected = np.concatenate([p.grad.numpy().ravel() for p in P])
-        got = np.array([row[1 + b] for row in table.rows])
+        got = np.array([row[1 + b] for row in hidden.rows + table.rows])  # W1, b1, then W2, b2
         np.testing.assert_allclose(got, expected, rtol=0, atol=1e-10)
 
 

@@ -91,15 +91,32 @@ def test_default_has_every_step_with_shapes():
     trace = run()
     ids = [s.id for s in trace.steps]
     assert ids == [
-        "ln1", "attention-projections", "attention-heads", "attention-output",
-        "residual1", "ln2", "ffn-hidden", "ffn-output", "residual2",
+        "input", "ln1", "weights", "attention-projections", "attention-heads", "attention-other-heads",
+        "attention-concat", "attention-output", "residual1", "ln2", "ffn-hidden", "ffn-output", "residual2",
     ]
     assert "3×4 → 3×8" in trace.step("ffn-hidden").title
+    # the default run shows the block's flow; the weights, Q/K/V, the other heads, the second layer
+    # norm (the same rule as the first) and the FFN's hidden layer (the ffn lesson's subject) wait for --full
+    assert [s.id for s in trace.steps if s.detail] == ["weights", "attention-projections", "attention-other-heads", "attention-concat", "ln2", "ffn-hidden"]
     post = [s.id for s in run(norm="post").steps]
     assert post == [
-        "attention-projections", "attention-heads", "attention-output", "residual1",
-        "ln1", "ffn-hidden", "ffn-output", "residual2", "ln2",
+        "input", "weights", "attention-projections", "attention-heads", "attention-other-heads", "attention-concat",
+        "attention-output", "residual1", "ln1", "ffn-hidden", "ffn-output", "residual2", "ln2",
     ]
+
+
+def test_the_weights_the_worked_lines_cite_are_shown_with_full():
+    trace = run()
+    weights = trace.step("weights")
+    shown = {v.display_name: v for v in weights.values}
+    for name in ("W_Q", "W_K", "W_V", "W_O", "W₁", "W₂", "γ₁", "β₁", "b_Q", "b₁"):
+        assert name in shown
+    np.testing.assert_array_equal(shown["W_Q"].data, trace.inputs["wq"])
+    # the worked line's W_Q[:, 0] is the first column of the W_Q shown
+    line = trace.step("attention-projections").worked[0]
+    first = trace.inputs["wq"][:, 0]
+    assert f"×{first[0]:g}" in line.replace("(", "").replace(")", "")
+    assert trace.step("input").value("x").data is trace.inputs["x"] or np.array_equal(trace.step("input").value("x").data, trace.inputs["x"])
 
 
 # ----------------------------------------------------------------- PyTorch oracle

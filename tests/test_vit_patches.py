@@ -266,7 +266,7 @@ def test_seed_draws_every_input_not_given_each_from_its_own_stream():
     mixed = run({"seed": "3", "we": we})
     np.testing.assert_array_equal(mixed.inputs["cls"], first.inputs["cls"])
     np.testing.assert_array_equal(mixed.inputs["pos"], first.inputs["pos"])
-    assert "Drawn with seed 3" in first.summary
+    assert "Drawn at random, --seed 3" in first.summary
 
 
 def test_built_in_tables_only_at_the_built_in_sizes():

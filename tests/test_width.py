@@ -116,9 +116,11 @@ def test_nine_values_fit_120_columns_whole():
     assert "…" not in curve and "p=0.2" in curve
     assert "1.6094" in loss  # −ln 0.2, the column the elision hid
     bpe = render_text(run_lesson(load_lesson("bpe")), width=120, plots=False)
-    vocabulary = next(line for line in bpe.splitlines() if "after 1 " in line)
-    assert "…" not in vocabulary and "after 5" in vocabulary
-    descent = render_text(run_lesson(load_lesson("gradient-descent")), width=80, plots=False)
+    # the vocabulary after each merge is a column of the merge list: every row whole
+    vocabulary = [line.split() for line in bpe.splitlines() if re.match(r"^\s+\d+\s+\S+ \S+\s+\S+\s+\d+\s+\d+\s+\d+$", line)]
+    assert [row[-2] for row in vocabulary[:10]] == [str(12 + k) for k in range(10)]
+    # the descent path is drawn with --full (limit 0; a default run names it): all 16 points
+    descent = render_text(run_lesson(load_lesson("gradient-descent")), width=80, limit=0, plots=False)
     path = _step_block(descent, "Where the run ended")
     rows = [line.split() for line in path.splitlines() if re.match(r"^\s+\d+\s+-?\d\.\d{4}\s+-?\d\.\d{4}$", line)]
     assert [row[0] for row in rows] == [str(i) for i in range(16)]  # all 16 points, 0.8^t · 2 and (−0.6)^t

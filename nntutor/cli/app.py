@@ -303,7 +303,7 @@ def lesson_command(lesson, extra_dir: str | None = None):
         ),
         "full": (
             bool,
-            typer.Option(False, "--full", help="Show every row and column of large matrices, and every repeated step in full (for a pager).", rich_help_panel="Output"),
+            typer.Option(False, "--full", help="Show every step, value, row and column (a default run leaves some out; for a pager).", rich_help_panel="Output"),
         ),
         "vs": (
             str | None,

@@ -86,7 +86,7 @@ def value_markdown(value: Value, precision: int, limit: int = DEFAULT_LIMIT) -> 
         cols = _labels(value.cols, array.size)
         idx = shown_indices(array.size, limit)
         header = [""] + ["…" if i is None else cols[i] for i in idx]
-        row = [escape(value.name)] + ["…" if i is None else _cell(array[i].item(), precision) for i in idx]
+        row = [escape(value.display_name)] + ["…" if i is None else _cell(array[i].item(), precision) for i in idx]
         return [title, "", *_table(header, [row])]
     if kind == "matrix":
         return [title, "", *_matrix(array, value, precision, limit)]
@@ -184,7 +184,16 @@ def render_markdown(trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LI
         lines += [f"> **Warning:** {escape(warning)}", ""]
     for number, step in enumerate(trace.steps, start=1):
         lines += step_markdown(step, number, precision, limit, plots)
-    if trace.outputs:
+    if trace.result:  # the answer, labelled as in the steps
+        lines += ["## Result", ""]
+        for value in trace.result:
+            if value.kind in INLINE:
+                data = value.data.item() if isinstance(value.data, np.ndarray) else value.data
+                lines.append(f"- **{escape(value.display_name)}** = {escape(data) if isinstance(data, str) else fmt(data, precision)}")
+            else:
+                lines += ["", *value_markdown(value, precision, limit), ""]
+        lines.append("")
+    elif trace.outputs:
         lines += ["## Result", ""]
         for name, data in trace.outputs.items():
             value = Value(name, data)

@@ -48,6 +48,8 @@ STYLE_WHY = "italic"
 STYLE_WARNING = "bold yellow"
 STYLE_DIM = "dim"
 READING_WIDTH = 100
+NOTE_WIDTH = 76  # the line that says which steps a default run leaves out names them when it fits
+VECTOR_LABEL = 6  # a vector's row repeats its title when short; a long title is not repeated (the numbers need the width)
 
 
 # --------------------------------------------------------------------------- cells
@@ -230,7 +232,9 @@ class MatrixView:
             if vector:
                 data = data.reshape(1, -1)
         n_rows, n_cols = data.shape
-        row_names = (value.name,) if vector else _labels(value.rows, n_rows)
+        # a vector's row repeats its title when short; a long title is not repeated (the numbers need the width)
+        row_names = ((value.display_name if len(value.display_name) <= VECTOR_LABEL else "",) if vector
+                     else _labels(value.rows, n_rows))
         col_names = _labels(value.cols, n_cols)
         row_indices = shown_rows(n_rows, n_cols, self.limit)
         shown = [i for i in row_indices if i is not None]
@@ -495,6 +499,11 @@ def prose(renderable: RenderableType) -> RenderableType:
     return Constrain(renderable, READING_WIDTH)
 
 
+def short_name(value: Value) -> str:
+    """A value's label up to its first `` = `` or `` (``: ``dO = ∂L/∂O, given (3×2)`` -> ``dO``."""
+    return value.display_name.split(" = ")[0].split(" (")[0].split(", ")[0]
+
+
 def step_renderable(
     step: Step, number: int, precision: int, limit: int = DEFAULT_LIMIT, heat: bool = False, plots: bool = True,
     run_on: bool = False, *, values: Sequence[Value] | None = None, head: bool = True, body: bool = True,
@@ -507,6 +516,11 @@ def step_renderable(
     """
     pad = functools.partial(indent, run_on=run_on)
     values = step.values if values is None else values
+    hidden = [v for v in values if v.detail] if limit > 0 else []  # named, drawn with --full
+    values = [v for v in values if not v.detail] if hidden else values
+    # a value drawn inside a side-by-side one ("dQ | dK, side by side") needs no mention
+    joined = [v.display_name for v in values if " | " in v.display_name]
+    hidden = [v for v in hidden if not any(short_name(v) in label for label in joined)]
     parts: list[RenderableType] = []
     if head:
         parts.append(prose(Heading(Text(f"Step {number} · {step.title}", style=STYLE_TITLE))))
@@ -520,6 +534,9 @@ def step_renderable(
     for value in others:
         for renderable in value_renderables(value, precision, limit, heat):
             parts.append(pad(renderable, top=1))
+    if hidden:
+        names = ", ".join(short_name(v) for v in hidden)
+        parts.append(prose(pad(Text(f"also computed: {names} (--full shows {'it' if len(hidden) == 1 else 'them'})", style=STYLE_DIM))))
     if not body:
         return Group(*parts)
     if plots:
@@ -573,8 +590,17 @@ def _shown_in_steps(trace: Trace, data: Any) -> str | None:
 
 
 def outputs_renderable(trace: Trace, precision: int, limit: int = DEFAULT_LIMIT) -> RenderableType:
-    """The lesson's public outputs; arrays already shown in a step are named, not repeated."""
+    """The lesson's answer (``trace.result``, labelled as in the steps); without one, its
+    public outputs, arrays already shown in a step named, not repeated."""
     parts: list[RenderableType] = [prose(Rule(Text("Result", style=STYLE_TITLE), align="left"))]
+    if trace.result:
+        scalars = [v for v in trace.result if v.kind in INLINE]
+        if scalars:
+            parts.append(prose(indent(Text("   ").join(scalar_text(v, precision) for v in scalars))))
+        for value in trace.result:
+            if value.kind not in INLINE:
+                parts.extend(indent(r) for r in value_renderables(value, precision, limit))
+        return Group(*parts)
     already = {name: _shown_in_steps(trace, data) for name, data in trace.outputs.items()}
     repeated = [name for name, where in already.items() if where]
     for name, data in trace.outputs.items():
@@ -639,6 +665,46 @@ def ending_renderables(trace: Trace, precision: int = 4, limit: int = DEFAULT_LI
         yield what_next_renderable(trace.lesson, trace.what_next)
 
 
+def concise_steps(trace: Trace, *, full: bool, first: int = 1) -> Iterator[tuple[int, Step, str]]:
+    """The steps a run shows, numbered as in the whole lesson: ``(number, step, "")``.
+
+    Unless ``full``, a run of :attr:`~nntutor.trace.Step.detail` steps is one
+    ``(number, step, note)`` saying which were left out, and a "why" already given
+    by an earlier step is not repeated.
+
+    >>> steps = [Step("a", "A", why="w"), Step("b", "B", why="w", detail=True), Step("c", "C", why="w")]
+    >>> [(n, s.id, s.why, note) for n, s, note in concise_steps(Trace("x", "X", steps=steps), full=False)]
+    [(1, 'a', 'w', ''), (2, 'b', 'w', '(step 2 · B: --full shows it)'), (3, 'c', '', '')]
+    """
+    import dataclasses
+
+    said: set[str] = set()
+    numbered = [(n, s) for n, s in enumerate(trace.steps, start=1) if n >= first]
+    index = 0
+    while index < len(numbered):
+        number, step = numbered[index]
+        if step.detail and not full and not (index == 0 and first > 1):  # --from-step names it: shown
+            end = index
+            while end + 1 < len(numbered) and numbered[end + 1][1].detail:
+                end += 1
+            last = numbered[end][0]
+            if last == number:
+                note, short = f"(step {number} · {step.title}: --full shows it)", f"(step {number} left out here: --full shows it)"
+            else:
+                note = f"(steps {number}–{last} · {step.title} … {numbered[end][1].title}: --full shows them)"
+                short = f"(steps {number}–{last} left out here: --full shows them)"
+            note = note if len(note) <= NOTE_WIDTH else short  # one line
+            yield number, step, note
+            index = end + 1
+            continue
+        if not full and step.why:
+            if step.why in said:
+                step = dataclasses.replace(step, why="")
+            said.add(step.why)
+        yield number, step, ""
+        index += 1
+
+
 def trace_renderables(
     trace: Trace, *, precision: int = 4, limit: int = DEFAULT_LIMIT, heat: bool = False, plots: bool = True,
     ending: bool = True, first: int = 1,
@@ -646,8 +712,10 @@ def trace_renderables(
     """Everything shown for a lesson run, in order, from step ``first`` on (``--from-step``);
     ``ending=False``: without what comes next."""
     yield header_renderable(trace)
-    for number, step in enumerate(trace.steps, start=1):
-        if number >= first:
+    for number, step, hidden in concise_steps(trace, full=limit <= 0, first=first):
+        if hidden:
+            yield prose(indent(Text(hidden, style=STYLE_DIM), bottom=1))
+        else:
             yield step_renderable(step, number, precision, limit, heat, plots)
     if ending:
         yield from ending_renderables(trace, precision, limit)

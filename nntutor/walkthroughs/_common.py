@@ -14,7 +14,7 @@ import numpy as np
 
 from nntutor.errors import InputError
 from nntutor.numfmt import fmt, fmt_factor
-from nntutor.trace import Trace
+from nntutor.trace import Trace, Value
 
 
 class Context(NamedTuple):
@@ -33,12 +33,19 @@ class Context(NamedTuple):
         return fmt_factor(x, self.precision)
 
     def new_trace(self, inputs: dict[str, Any], *, name: str = "", title: str = "") -> Trace:
+        """A trace of this lesson; ``inputs`` records a ``seed`` only when inputs were drawn
+        at random, and then the introduction says so (``drawn at random with --seed 3``)."""
         lesson = self.lesson
+        narrative = lesson.narrative.strip() if lesson is not None else ""
+        seed = inputs.get("seed")
+        if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
+            note = f"Numbers drawn at random with --seed {seed} (the same seed, the same numbers)."
+            narrative = f"{narrative}\n\n{note}" if narrative else note
         return Trace(
             lesson=name or (lesson.name if lesson is not None else ""),
             title=title or (lesson.title if lesson is not None else ""),
             summary=lesson.summary if lesson is not None else "",
-            narrative=lesson.narrative if lesson is not None else "",
+            narrative=narrative,
             inputs=inputs,
         )
 
@@ -163,3 +170,30 @@ def shape_words(value: Any) -> str:
     if len(shape) == 1:
         return counted(shape[0], "numbers")
     return "×".join(str(n) for n in shape)
+
+
+def answer(trace: Trace, *picks: str | Value) -> list[Value]:
+    """The Result section: values of the trace's steps, labelled as those steps label them.
+
+    Each pick is ``"step.value"`` (optionally ``"step.value=label"`` to name it) or a
+    :class:`Value` made for the result (a summary table, a sentence). A pick this run
+    has no step or value for (a flag can leave a step out) is left out.
+
+    >>> from nntutor.trace import Step
+    >>> trace = Trace("x", "X", steps=[Step("s", "S", values=[Value("p", np.array([0.5, 0.5]), label="probabilities", cols=("a", "b"))])])
+    >>> [(v.display_name, v.cols) for v in answer(trace, "s.p", "s.p=p(next)")]
+    [('probabilities', ('a', 'b')), ('p(next)', ('a', 'b'))]
+    """
+    values = []
+    for pick in picks:
+        if isinstance(pick, Value):
+            values.append(pick)
+            continue
+        key, _, label = pick.partition("=")
+        step_id, _, name = key.partition(".")
+        try:
+            value = trace.step(step_id).value(name)
+        except KeyError:
+            continue
+        values.append(value._replace(label=label or value.display_name))
+    return values

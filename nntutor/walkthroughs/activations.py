@@ -20,24 +20,23 @@ from nntutor.core import activations
 from nntutor.errors import InputError
 from nntutor.trace import Plot, Series, Step, Trace, Value
 from nntutor.walkthroughs._activation_notes import NAMES, activation_worked, derivative_worked
-from nntutor.walkthroughs._common import Context
+from nntutor.walkthroughs._common import Context, answer
 from nntutor.walkthroughs._declare import Args, Input, Target, Walkthrough
 
 SHOWN = ("relu", "leaky-relu", "sigmoid", "tanh", "gelu", "gelu-tanh")
 MAX_POINTS = 10_000
 
 WHY = {
-    "relu": "ReLU passes positive numbers unchanged and silences negative ones. Its slope is "
-    "exactly 1 or 0, so gradients flow through active units without shrinking, and "
-    "inactive units pass no gradient at all.",
+    "relu": "ReLU passes positive numbers and silences negative ones; its slope is 1 or 0, so "
+    "gradients cross active units unshrunk and inactive units pass none.",
     "leaky-relu": "A small slope α for z ≤ 0 keeps a trickle of gradient flowing, so a unit "
     "stuck on the negative side can still learn.",
-    "sigmoid": "σ squashes any number into (0, 1), handy for a probability. Its slope is at most "
-    "0.25 (at z = 0) and vanishes for large |z|: stacked sigmoids shrink gradients.",
+    "sigmoid": "σ squashes any number into (0, 1), like a probability; its slope is at most 0.25 "
+    "(at z = 0) and vanishes for large |z|: stacked sigmoids shrink gradients.",
     "tanh": "tanh squashes into (−1, 1) and is centred on 0; its slope is 1 at z = 0 and vanishes "
     "for large |z|, like σ (tanh(z) = 2σ(2z) − 1).",
-    "gelu": "GELU weights z by Φ(z), the probability that a standard normal variable is below z: "
-    "a smooth ReLU that dips slightly below 0 for negative z. Transformers (BERT, GPT-2) use it.",
+    "gelu": "GELU weights z by Φ(z), the chance that a standard normal is below z: a smooth ReLU "
+    "dipping slightly below 0 for negative z, used in BERT and GPT-2.",
     "gelu-tanh": "The tanh form approximates Φ(z) with a cheap formula; it differs from the exact "
     "GELU by less than 0.001 everywhere, which is why both appear in libraries.",
 }
@@ -86,9 +85,8 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
             title="The points z where every activation is evaluated",
             formula=r"z \in \{" + ", ".join(n(p) for p in points[:12]) + (r", \ldots" if points.size > 12 else "") + r"\}",
             formula_text="z ∈ {" + ", ".join(n(p) for p in points[:12]) + (", …" if points.size > 12 else "") + "}",
-            values=[Value("at", points, label="z", cols=labels), Value("alpha", alpha, label="α (leaky-relu slope)")],
-            why="An activation acts on each number separately, so a handful of points on both "
-            "sides of 0 shows its whole character: where it is flat, where it passes z through.",
+            values=[Value("at", points, label="z", cols=labels, detail=True), Value("alpha", alpha, label="α (leaky-relu slope)")],
+            why="Each number is bent alone: a few points either side of 0 show the character.",
         )
     )
     for name in SHOWN:
@@ -99,8 +97,8 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
             derivative_worked(ctx, name, example, alpha=alpha),
         ]
         if name == "sigmoid" and symbolic.sigmoid_derivative_is_s_times_one_minus_s():
-            worked.append("sympy: e^(−z)/(1 + e^(−z))² − σ(z)·(1 − σ(z)) simplifies to 0, so σ' = σ·(1 − σ)")
-        if name in ("relu", "leaky-relu") and example != 0 and np.any(points == 0):
+            worked.append("sympy: e^(−z)/(1 + e^(−z))² − σ·(1 − σ) simplifies to 0, so σ' = σ·(1 − σ)")
+        if name == "leaky-relu" and example != 0 and np.any(points == 0):  # ReLU's: the step on the convention
             worked.append(derivative_worked(ctx, name, 0.0, alpha=alpha))
         label = NAMES[name]
         trace.add(
@@ -113,13 +111,16 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
                     Value(
                         name,
                         np.vstack([points, table.values[name], table.derivatives[name]]),
-                        label=label,
+                        label=f"{label}: z, f(z), f'(z)",
                         rows=("z", "f(z)", "f'(z)"),
                         cols=labels,
+                        detail=True,  # its rows are in the side-by-side tables of the last two steps
                     )
                 ],
                 worked=worked,
                 why=WHY[name],
+                # variants of a function already shown: their numbers are in the side-by-side tables
+                detail=name in ("leaky-relu", "tanh", "gelu-tanh"),
             )
         )
     trace.add(
@@ -135,10 +136,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
                 Value("convention", float(activations.derivative("relu", 0.0)), label="ReLU'(0) used"),
             ],
             worked=[derivative_worked(ctx, "relu", 0.0), derivative_worked(ctx, "leaky-relu", 0.0, alpha=alpha)],
-            why="The kink at 0 has two one-sided slopes. Any value between 0 and 1 is a valid "
-            "subgradient; PyTorch (and this tutor) use 0, so an input of exactly 0 passes no "
-            "gradient. The sympy formulas above encode the same choice: the z > 0 branch is "
-            "the only one with slope 1.",
+            why="Any value between the one-sided slopes is a subgradient; PyTorch uses 0.",
         )
     )
     names = tuple(NAMES[name] for name in SHOWN)
@@ -151,10 +149,9 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
             title="All activations side by side: f(z)",
             formula_text="f(z) for each activation f (rows) and point z (columns)",
             formula=r"f(z)",
-            values=[Value("values", np.vstack([table.values[k] for k in SHOWN]), rows=names, cols=labels)],
+            values=[Value("values", np.vstack([table.values[k] for k in SHOWN]), label="f(z)", rows=names, cols=labels, detail=True)],  # in the Result
             worked=[activation_worked(ctx, name, example, alpha=alpha) for name in ("gelu", "gelu-tanh")],
-            why="Far from 0 the smooth activations agree with ReLU (GELU) or saturate (σ, tanh); "
-            "they differ most for small |z|.",
+            why="Far from 0 they match ReLU (GELU) or saturate (σ, tanh); they differ near 0.",
             plots=[Plot("f(z)", tuple(Series(NAMES[k], grid, curve_f[k]) for k in SHOWN), xlabel="z", ylabel="f(z)")],
         )
     )
@@ -164,10 +161,10 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
             title="All activations side by side: f'(z)",
             formula_text="f'(z) for each activation f (rows) and point z (columns)",
             formula=r"f'(z)",
-            values=[Value("derivatives", np.vstack([table.derivatives[k] for k in SHOWN]), rows=names, cols=labels)],
+            values=[Value("derivatives", np.vstack([table.derivatives[k] for k in SHOWN]), label="f'(z)", rows=names, cols=labels, detail=True)],
             worked=[derivative_worked(ctx, name, example, alpha=alpha) for name in ("sigmoid", "tanh")],
-            why="Backpropagation multiplies these slopes layer after layer: slopes well below 1 "
-            "(σ, tanh for large |z|) make gradients vanish, slopes of exactly 0 stop them.",
+            why="Backpropagation multiplies these slopes: well below 1 (σ, tanh at large |z|) they make "
+            "gradients vanish; exactly 0, they stop them.",
             plots=[Plot("f'(z)", tuple(Series(NAMES[k], grid, curve_df[k]) for k in SHOWN), xlabel="z", ylabel="f'(z)")],
         )
     )
@@ -176,6 +173,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
         "values": {name: table.values[name] for name in SHOWN},
         "derivatives": {name: table.derivatives[name] for name in SHOWN},
     }
+    trace.result = answer(trace, "values.values", "derivatives.derivatives")
     return trace
 
 

@@ -18,6 +18,7 @@ from nntutor.walkthroughs._budget import allowance
 from nntutor.walkthroughs._common import (
     Context,
     Size,
+    answer,
     dot_worked,
     mismatch,
     shape_words,
@@ -275,6 +276,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
         "weights": weights,
         "output": result.output,
     }
+    trace.result = answer(trace, "softmax.weights", "output.output")
     return trace
 
 
@@ -298,8 +300,8 @@ def scale_step(ctx: Context, result, scaled: Deferred, where: tuple[int, int], n
             formula_text=f"S′ = S / √d_k = S / {n_(result.scale)}",
             values=[Value("scaled", scaled, label="scaled scores", rows=rows, cols=cols)],
             worked=[f"S′[{named}] = {n_(raw)} / √{d_k} = {n_(raw)} / {n_(result.scale)} = {n_(scaled_ij)}"],
-            why="With d_k random components a dot product's variance grows like d_k; without the "
-            "division, large scores push softmax into a near one-hot corner where gradients vanish.",
+            why="A dot product of d_k random terms has variance ∝ d_k; unscaled, large scores push "
+            "softmax into a near one-hot corner where gradients vanish.",
         )
     return Step(
         id="scale",

@@ -25,7 +25,7 @@ import numpy as np
 from nntutor.core import attention_cost as core
 from nntutor.errors import InputError
 from nntutor.trace import Step, Table, Trace, Value
-from nntutor.walkthroughs._common import Context
+from nntutor.walkthroughs._common import Context, answer
 from nntutor.walkthroughs._declare import Args, Input, Mistake, Target, Walkthrough
 from nntutor.walkthroughs.multi_head import check_heads
 
@@ -487,6 +487,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
         fit = core.loglog_slope(inputs.time_lengths, seconds)
         trace.add(_measured_step(ctx, inputs, seconds, fit))
         trace.outputs["measured_slope"] = fit.slope
+    trace.result = answer(trace, "memory.memory", "crossover.crossover", "measured.measured_slope")
     return trace
 
 

@@ -27,11 +27,13 @@ import numpy as np
 
 from nntutor.core import backprop as bp
 from nntutor.errors import InputError
+from nntutor.numfmt import fmt
 from nntutor.trace import Step, Table, Trace, Value
 from nntutor.walkthroughs._activation_notes import FORMULAS, activation_worked
 from nntutor.walkthroughs._common import (
     Context,
     Size,
+    answer,
     dot_worked,
     index_labels,
     mismatch,
@@ -175,6 +177,9 @@ def _network(args: Args) -> tuple[bp.Params, np.ndarray, np.ndarray]:
     return params, x, y
 
 
+SYMBOL = {"sigmoid": "σ", "identity": "", "relu": "ReLU", "tanh": "tanh"}  # g(z) as the worked lines write it
+
+
 def build(ctx: Context, inputs: Inputs) -> Trace:
     params, x, y = inputs.params, inputs.x, inputs.y
     activation, out_act, loss = inputs.activation, inputs.output_activation, inputs.loss
@@ -205,6 +210,11 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
     # 1. Hidden layer.
     worked = []
     for i in range(min(n_hid, 4)):
+        if i:  # the first unit step by step, the others on one line each
+            g = SYMBOL.get(activation, activation)
+            worked.append(f"h[{i}] = {g}(W1[{i}]·x + b1[{i}]) = {g}({n(params.W1[i] @ x)} + {f(params.b1[i])}) = "
+                          f"{g}({n(fw.z1[i])}) = {n(fw.h[i])}")
+            continue
         worked.append(dot_worked(ctx, f"W1[{i}]·x", params.W1[i], x, float(params.W1[i] @ x)))
         worked.append(f"z1[{i}] = {n(params.W1[i] @ x)} + {f(params.b1[i])} = {n(fw.z1[i])}")
         worked.append(f"h[{i}] = {activation_worked(ctx, activation, fw.z1[i])}")
@@ -217,19 +227,21 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
             formula_text=f"z1 = W1·x + b1,  h = f(z1),  {FORMULAS[activation][1]}",
             values=[
                 Value("x", x, cols=xl),
-                Value("W1", params.W1, rows=index_labels(n_hid, "z1_"), cols=xl),
-                Value("b1", params.b1, cols=index_labels(n_hid, "z1_")),
-                Value("z1", fw.z1, cols=index_labels(n_hid, "z1_")),
-                Value("h", fw.h, cols=hl),
+                Value("W1", params.W1, rows=hl, cols=xl),
+                Value("b1", params.b1, cols=hl),
+                Value("z1", fw.z1, cols=hl, detail=True),  # the worked lines give each entry
+                Value("h", fw.h, cols=hl, detail=n_hid <= 4),  # then every entry is worked out below
             ],
             worked=worked,
-            why="Each hidden unit is one neuron: a weighted sum of the inputs plus a bias, then the activation.",
+            why="Each hidden unit is a neuron: weighted inputs plus a bias, then f.",
         )
     )
 
     # 2. Output layer and loss.
     worked = []
     for k in range(min(n_out, 4)):
+        if k and out_act != "softmax":  # the first output step by step, the others on one line each
+            continue
         worked.append(dot_worked(ctx, f"W2[{k}]·h", params.W2[k], fw.h, float(params.W2[k] @ fw.h)))
         worked.append(f"z2[{k}] = {n(params.W2[k] @ fw.h)} + {f(params.b2[k])} = {n(fw.z2[k])}")
     if out_act == "softmax":
@@ -239,7 +251,12 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
             f"{' + …' if n_out > 6 else ''}) = {n(fw.yhat[0])}"
         )
     else:
-        worked.extend(f"ŷ[{k}] = {activation_worked(ctx, out_act, fw.z2[k])}" for k in range(min(n_out, 4)))
+        g = SYMBOL.get(out_act, out_act)
+        worked.append(f"ŷ[0] = {activation_worked(ctx, out_act, fw.z2[0])}")
+        for k in range(1, min(n_out, 4)):
+            line = f"W2[{k}]·h + b2[{k}] = {n(params.W2[k] @ fw.h)} + {f(params.b2[k])}"
+            worked.append(f"ŷ[{k}] = {line} = {n(fw.yhat[k])}" if not g else
+                          f"ŷ[{k}] = {g}({line.replace(' = ', ') = ' + g + '(', 1)}) = {g}({n(fw.z2[k])}) = {n(fw.yhat[k])}")
     worked.append(_loss_worked(ctx, loss, out_act, y, fw.yhat, float(r.loss)))
     loss_key = f"ce-{out_act}" if loss == "ce" else loss
     if out_act == "softmax":
@@ -255,16 +272,17 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
         + LOSS_TEXT[loss_key][0],
         formula_text=f"z2 = W2·h + b2,  ŷ = g(z2),  {out_text},  {LOSS_TEXT[loss_key][1]}",
         values=[
-            Value("W2", params.W2, rows=index_labels(n_out, "z2_"), cols=hl),
-            Value("b2", params.b2, cols=index_labels(n_out, "z2_")),
-            Value("z2", fw.z2, cols=index_labels(n_out, "z2_")),
-            Value("output", fw.yhat, label="ŷ", cols=ol),
+            # the network diagram below draws W2 and b2 with the values they connect
+            Value("W2", params.W2, rows=ol, cols=hl, detail=True),
+            Value("b2", params.b2, cols=ol, detail=True),
+            Value("z2", fw.z2, cols=ol, detail=True),
+            Value("output", fw.yhat, label="ŷ", cols=ol, detail=n_out <= 4 and out_act != "softmax"),
             Value("y", y, label="target y", cols=ol),
             Value("loss", float(r.loss), label="L"),
         ],
         worked=worked,
-        why=(f"The output activation is {out_act}; " if out_act != "identity" else "The outputs are left as they are (identity); ")
-        + _loss_why(loss, out_act),
+        why=("The outputs are left as they are (identity); " + _loss_why(loss, out_act)) if out_act == "identity"
+        else _loss_why(loss, out_act)[0].upper() + _loss_why(loss, out_act)[1:],
     )
     if out_act == "softmax" and n_out == 1:
         output_step.warnings.append("softmax of a single output is always 1: nothing can be learned from it.")
@@ -275,13 +293,10 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
     ))
     trace.add(output_step)
 
-    # 3. The exact derivatives (sympy).
-    trace.add(_symbolic_step(ctx, params, x, y, activation, out_act, loss, chosen))
-
-    # 4. δ at the output.
+    # 3. δ at the output.
     trace.add(_output_delta_step(ctx, r, y, out_act, loss))
 
-    # 5. δ at the hidden layer.
+    # 4. δ at the hidden layer.
     worked = []
     for i in range(min(n_hid, 4)):
         terms = " + ".join(f"{f(params.W2[k, i])}×{f(r.delta2[k])}" for k in range(min(n_out, 6)))
@@ -295,21 +310,16 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
             formula=r"\boldsymbol{\delta}^{(1)} = \left(W^{(2)\top} \boldsymbol{\delta}^{(2)}\right) \odot f'(\mathbf{z}^{(1)})",
             formula_text="δ1 = (W2ᵀ·δ2) ⊙ f′(z1)",
             values=[
-                Value("back", r.back, label="W2ᵀ·δ2 = ∂L/∂h", cols=hl),
-                Value("f_prime", r.f_prime, label="f′(z1)", cols=hl),
+                Value("back", r.back, label="W2ᵀ·δ2 = ∂L/∂h", cols=hl, detail=True),
+                Value("f_prime", r.f_prime, label="f′(z1)", cols=hl, detail=True),
                 Value("delta1", r.delta1, label="δ1 = ∂L/∂z1", cols=hl),
             ],
             worked=worked,
-            why="Each hidden unit fed every output, so its blame is the sum of the output δs, each weighted "
-            "by the connection it travelled along, then scaled by how much the unit's activation responds "
-            "to its input (f′)." + (" ReLU's derivative at exactly 0 is taken as 0, as PyTorch does." if activation == "relu" else ""),
+            why="A hidden unit's δ: the output δs summed over its connections, times f′." + (" ReLU's derivative at exactly 0 is taken as 0, as PyTorch does." if activation == "relu" else ""),
         )
     )
 
-    # 6. The chosen parameters as chain-rule factors.
-    trace.add(_chain_step(ctx, params, r, chosen))
-
-    # 7. Full gradient tables.
+    # 5. Full gradient tables.
     g = r.grads
     trace.add(
         Step(
@@ -321,24 +331,32 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
             r"\frac{\partial L}{\partial \mathbf{b}^{(1)}} = \boldsymbol{\delta}^{(1)}",
             formula_text="∂L/∂W2 = δ2·hᵀ,  ∂L/∂b2 = δ2,  ∂L/∂W1 = δ1·xᵀ,  ∂L/∂b1 = δ1",
             values=[
-                Value("dW1", g.W1, label="∂L/∂W1", rows=index_labels(n_hid, "z1_"), cols=xl),
-                Value("db1", g.b1, label="∂L/∂b1", cols=index_labels(n_hid, "z1_")),
-                Value("dW2", g.W2, label="∂L/∂W2", rows=index_labels(n_out, "z2_"), cols=hl),
-                Value("db2", g.b2, label="∂L/∂b2", cols=index_labels(n_out, "z2_")),
+                Value("dW1", g.W1, label="∂L/∂W1", rows=hl, cols=xl),
+                Value("db1", g.b1, label="∂L/∂b1", cols=hl, detail=True),  # = δ1
+                Value("dW2", g.W2, label="∂L/∂W2", rows=ol, cols=hl),
+                Value("db2", g.b2, label="∂L/∂b2", cols=ol, detail=True),  # = δ2
             ],
             worked=[
                 f"∂L/∂W2[0,0] = δ2[0]×h[0] = {f(r.delta2[0])}×{f(fw.h[0])} = {n(g.W2[0, 0])}",
                 f"∂L/∂W1[0,0] = δ1[0]×x[0] = {f(r.delta1[0])}×{f(x[0])} = {n(g.W1[0, 0])}",
             ],
-            why="A weight's gradient is the δ of the unit it feeds times the value it multiplies: "
-            "an outer product, so one backward pass gives every gradient at once.",
+            why="A weight's gradient: the δ of the unit it feeds × the value it multiplies.",
         )
     )
 
-    # 8. Finite-difference check.
-    trace.add(_check_step(ctx, params, x, y, activation, out_act, loss, r))
+    # Checks, left to --full: the exact derivatives (sympy), the chosen ones as chain-rule
+    # factors, central finite differences. What they found is said with the gradients.
+    first = len(trace.steps) + 1
+    trace.add(_symbolic_step(ctx, params, x, y, activation, out_act, loss, chosen)).detail = True
+    trace.add(_chain_step(ctx, params, r, chosen)).detail = True
+    check = trace.add(_check_step(ctx, params, x, y, activation, out_act, loss, r))
+    check.detail = True
+    trace.step("gradients").worked.append(
+        f"checked (steps {first}–{first + 2}, --full): sympy and finite differences agree to "
+        f"{fmt(check.value('max_error').data, 3)}"
+    )
 
-    # 9. One step of gradient descent.
+    # 9. One step of gradient descent (after the three checks).
     new = bp.sgd_step(params, g, lr)
     after = bp.loss_value(bp.forward(new, x, activation, out_act), y, out_act, loss)
     trace.add(
@@ -348,26 +366,26 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
             formula=r"\theta \leftarrow \theta - \eta \, \frac{\partial L}{\partial \theta}",
             formula_text="θ ← θ − η·∂L/∂θ",
             values=[
-                Value("W1", new.W1, label="new W1", rows=index_labels(n_hid, "z1_"), cols=xl),
-                Value("b1", new.b1, label="new b1", cols=index_labels(n_hid, "z1_")),
-                Value("W2", new.W2, label="new W2", rows=index_labels(n_out, "z2_"), cols=hl),
-                Value("b2", new.b2, label="new b2", cols=index_labels(n_out, "z2_")),
+                Value("W1", new.W1, label="new W1", rows=hl, cols=xl, detail=True),  # one entry worked below
+                Value("b1", new.b1, label="new b1", cols=hl, detail=True),
+                Value("W2", new.W2, label="new W2", rows=ol, cols=hl, detail=True),
+                Value("b2", new.b2, label="new b2", cols=ol, detail=True),
                 Value("loss_before", float(r.loss), label="L before"),
                 Value("loss_after", after, label="L after"),
             ],
             worked=[
                 f"W1[0,0] ← {n(params.W1[0, 0])} − {n(lr)}×{f(g.W1[0, 0])} = {n(new.W1[0, 0])}",
                 f"W2[0,0] ← {n(params.W2[0, 0])} − {n(lr)}×{f(g.W2[0, 0])} = {n(new.W2[0, 0])}",
-                f"loss on the same example: {n(float(r.loss))} → {n(after)}",
             ],
-            why="Every parameter moves a little against its own gradient; for a small enough learning "
-            "rate the loss on this example goes down.",
+            why="Each parameter steps against its gradient; a small step lowers the loss.",
         )
     )
     if after > float(r.loss):
         trace.step("update").warnings.append(
             f"The loss went up ({n(float(r.loss))} → {n(after)}): lr = {n(lr)} overshoots here; try a smaller --lr."
         )
+    trace.result = answer(trace, "output.loss", "update.loss_after=L after", "gradients.dW1", "gradients.dW2",
+                          Value("bias_gradients", "∂L/∂b1 = δ1, ∂L/∂b2 = δ2", label="bias gradients"))
     trace.outputs = {
         "hidden": fw.h,
         "output": fw.yhat,
@@ -401,7 +419,7 @@ def _loss_worked(ctx: Context, loss: str, out_act: str, y, yhat, value: float) -
 
 def _loss_why(loss: str, out_act: str) -> str:
     if loss == "half-sse":
-        return "the loss is half the sum of squared errors: the ½ cancels the 2 of the derivative, so ∂L/∂ŷ = ŷ − y."
+        return "half the squared error: its ½ cancels the derivative's 2, so ∂L/∂ŷ = ŷ − y."
     if loss == "mse":
         return "the loss is the mean squared error over the outputs, so ∂L/∂ŷ = 2(ŷ − y)/n."
     if out_act == "softmax":
@@ -446,7 +464,7 @@ def _output_delta_step(ctx: Context, r: bp.Backprop, y, out_act: str, loss: str)
     fw = r.forward
     n_out = len(y)
     ol = index_labels(n_out, "ŷ")
-    values = [Value("dL_dyhat", _finite_or_table(r.dL_dyhat, ol), label="∂L/∂ŷ", cols=ol)]
+    values = [Value("dL_dyhat", _finite_or_table(r.dL_dyhat, ol), label="∂L/∂ŷ", cols=ol, detail=True)]
     worked = []
     if loss == "ce":
         formula = r"\boldsymbol{\delta}^{(2)} = \hat{\mathbf{y}} - \mathbf{y}"
@@ -455,7 +473,7 @@ def _output_delta_step(ctx: Context, r: bp.Backprop, y, out_act: str, loss: str)
             values.append(Value("jacobian", bp.softmax_jacobian(fw.yhat), label="softmax Jacobian ∂ŷ/∂z2", rows=ol, cols=index_labels(n_out, "z2_")))
         else:
             text = "∂L/∂ŷₖ = −yₖ/ŷₖ + (1 − yₖ)/(1 − ŷₖ) and σ′ = ŷₖ(1 − ŷₖ): their product collapses to δ2 = ŷ − y"
-            values.append(Value("g_prime", r.g_prime, label="g′(z2) = ŷ(1 − ŷ)", cols=ol))
+            values.append(Value("g_prime", r.g_prime, label="g′(z2) = ŷ(1 − ŷ)", cols=ol, detail=True))
         for k in range(min(n_out, 4)):
             worked.append(f"δ2[{k}] = ŷ[{k}] − y[{k}] = {n(fw.yhat[k])} − {f(y[k])} = {n(r.delta2[k])}")
         formula_text = text
@@ -463,20 +481,20 @@ def _output_delta_step(ctx: Context, r: bp.Backprop, y, out_act: str, loss: str)
         formula = r"\boldsymbol{\delta}^{(2)} = J^\top \frac{\partial L}{\partial \hat{\mathbf{y}}}, \quad J_{ij} = \hat y_i (\delta_{ij} - \hat y_j)"
         formula_text = "δ2 = Jᵀ·∂L/∂ŷ, with J[i,j] = ŷᵢ(δᵢⱼ − ŷⱼ) (every output depends on every z2)"
         J = bp.softmax_jacobian(fw.yhat)
-        values.append(Value("jacobian", J, label="softmax Jacobian ∂ŷ/∂z2", rows=ol, cols=index_labels(n_out, "z2_")))
+        values.append(Value("jacobian", J, label="softmax Jacobian ∂ŷ/∂z2", rows=ol, cols=ol))
         for k in range(min(n_out, 3)):
             terms = " + ".join(f"{f(J[j, k])}×{f(r.dL_dyhat[j])}" for j in range(min(n_out, 6)))
             worked.append(f"δ2[{k}] = {terms}{' + …' if n_out > 6 else ''} = {n(r.delta2[k])}")
     else:
         formula = r"\boldsymbol{\delta}^{(2)} = \frac{\partial L}{\partial \hat{\mathbf{y}}} \odot g'(\mathbf{z}^{(2)})"
         formula_text = "δ2 = ∂L/∂ŷ ⊙ g′(z2)"
-        values.append(Value("g_prime", r.g_prime, label="g′(z2)", cols=ol))
+        values.append(Value("g_prime", r.g_prime, label="g′(z2)", cols=ol, detail=True))
         scale = "" if loss == "half-sse" else f"2/{n_out}×"
         for k in range(min(n_out, 4)):
             worked.append(
                 f"δ2[{k}] = {scale}({n(fw.yhat[k])} − {f(y[k])}) × {n(r.g_prime[k])} = {f(r.dL_dyhat[k])}×{f(r.g_prime[k])} = {n(r.delta2[k])}"
             )
-    values.append(Value("delta2", r.delta2, label="δ2 = ∂L/∂z2", cols=index_labels(n_out, "z2_")))
+    values.append(Value("delta2", r.delta2, label="δ2 = ∂L/∂z2", cols=ol))
     step = Step(
         id="output-delta",
         title="Backward: δ at the output",
@@ -484,8 +502,7 @@ def _output_delta_step(ctx: Context, r: bp.Backprop, y, out_act: str, loss: str)
         formula_text=formula_text,
         values=values,
         worked=worked,
-        why="δ2 says how much the loss changes when each output pre-activation z2 moves: "
-        "the loss's slope times the output activation's slope.",
+        why="δ2: how fast the loss moves with each z2 (the loss's slope × g's slope).",
     )
     if loss == "ce" and not np.all(np.isfinite(r.dL_dyhat)):
         step.warnings.append(
@@ -565,7 +582,8 @@ def _check_step(ctx: Context, params, x, y, activation, out_act, loss, r: bp.Bac
         formula=r"\frac{\partial L}{\partial \theta} \approx \frac{L(\theta + h) - L(\theta - h)}{2h}, \quad h = 10^{-6}",
         formula_text="∂L/∂θ ≈ (L(θ + h) − L(θ − h)) / 2h,  h = 10⁻⁶",
         values=[
-            Value("table", Table(("parameter", "backprop", "finite difference", "|difference|"), tuple(rows))),
+            Value("table", Table(("parameter", "backprop", "finite difference", "|difference|"), tuple(rows)),
+                  label="every gradient: backprop against finite differences"),
             Value("max_error", worst, label="largest |difference|"),
         ],
         worked=[

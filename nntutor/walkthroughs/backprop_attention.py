@@ -40,6 +40,7 @@ from nntutor.walkthroughs._budget import allowance
 from nntutor.walkthroughs._common import (
     Context,
     Size,
+    answer,
     dot_worked,
     index_labels,
     mismatch,
@@ -239,12 +240,14 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
             if inputs.scale
             else "Q = X·W_Q, K = X·W_K, V = X·W_V, A = softmax(Q·Kᵀ) (not scaled), O = A·V",
             values=[
+                Value("x", x, label=f"X ({shape_text(x)})", rows=toks, cols=dims),
+                Value("w", np.hstack([wq, wk, wv]), label="W_Q | W_K | W_V, side by side", rows=dims,
+                      cols=(*qcols, *kcols, *vcols)),
                 Value("qkv", qkv, label="Q | K | V, side by side", rows=toks, cols=(*qcols, *kcols, *vcols)),
                 Value("A", a, label="attention weights A (rows: queries, columns: keys)", rows=toks, cols=toks),
             ],
             worked=worked,
-            why="Every gradient below multiplies an upstream gradient by a value kept from the "
-            "forward pass, so the backward pass reuses Q, K, V and A.",
+            why="Each gradient below multiplies an upstream gradient by a value kept here."
         )
     )
 
@@ -257,16 +260,17 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
             formula=r"dV = A^\top dO,\quad dA = dO\, V^\top",
             formula_text="dV = Aᵀ·dO,  dA = dO·Vᵀ",
             values=[
-                Value("dO", dout, label=f"dO = ∂L/∂O, given ({shape_text(dout)}, the shape of O)", rows=toks, cols=vcols),
-                Value("dV", g.dv, label=f"dV = ∂L/∂V ({shape_text(g.dv)}, the shape of V)", rows=toks, cols=vcols),
+                Value("dO", dout, label=f"dO = ∂L/∂O, given ({shape_text(dout)}, the shape of O)", rows=toks, cols=vcols, detail=True),
+                Value("dV", g.dv, label=f"dV = ∂L/∂V ({shape_text(g.dv)}, the shape of V)", rows=toks, cols=vcols, detail=True),
+                Value("dOV", np.hstack([dout, g.dv]), label="dO = ∂L/∂O (given) | dV = ∂L/∂V, side by side (the shapes of O and V)",
+                      rows=toks, cols=(*(f"dO {c}" for c in vcols), *(f"dV {c}" for c in vcols))),
                 Value("dA", g.dweights, label=f"dA = ∂L/∂A ({n}×{n}, the shape of A)", rows=toks, cols=toks),
             ],
             worked=[
                 f"dV[{j},{c}] = Σᵢ A[i,{j}]·dO[i,{c}] = {dv_terms} = {num(g.dv[j, c])}",
                 dot_worked(ctx, f"dA[{i},{j}] = dO[{i}]·v{j}", dout[i], fw.v[j], g.dweights[i, j]),
             ],
-            why="Value j reaches output row i scaled by A[i,j], so dV gathers the rows of dO by the "
-            "columns of A; weight A[i,j] multiplies vⱼ, so dA[i,j] = dO[i]·vⱼ.",
+            why="dV gathers dO's rows by A's columns; A[i,j] scales vⱼ, so dA[i,j] = dO[i]·vⱼ.",
         )
     )
 
@@ -308,8 +312,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
         formula = r"dS = \frac{1}{\sqrt{d_k}}\frac{\partial L}{\partial S'},\quad dQ = dS\,K,\quad dK = dS^\top Q"
         formula_text = f"dS = ∂L/∂S′ / √d_k (√{d_k} = {num(fw.scale)}),  dQ = dS·K,  dK = dSᵀ·Q"
         scale_line = f"dS[{i},{j}] = ∂L/∂S′[{i},{j}] / √{d_k} = {num(g.dscaled[i, j])} / {num(fw.scale)} = {num(g.dscores[i, j])}"
-        why = ("S′ = S/√d_k, so the chain rule divides by √d_k once more. Sᵢⱼ = qᵢ·kⱼ: query i gathers "
-               "the keys by row i of dS, key j the queries by column j (so dSᵀ).")
+        why = "÷√d_k again; query i gathers keys by row i of dS, key j queries by column j."
     else:
         title = "Back through S = Q·Kᵀ (no ÷√d_k): dS, dQ, dK"
         formula = r"dS = \frac{\partial L}{\partial S'},\quad dQ = dS\,K,\quad dK = dS^\top Q"
@@ -324,9 +327,12 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
             formula=formula,
             formula_text=formula_text,
             values=[
-                Value("dS", g.dscores, label=f"dS = ∂L/∂S, the raw scores Q·Kᵀ ({n}×{n})", rows=toks, cols=toks),
-                Value("dQ", g.dq, label=f"dQ = ∂L/∂Q ({shape_text(g.dq)}, the shape of Q)", rows=toks, cols=qcols),
-                Value("dK", g.dk, label=f"dK = ∂L/∂K ({shape_text(g.dk)}, the shape of K)", rows=toks, cols=kcols),
+                # dS is ∂L/∂S′ / √d_k (one entry worked below); dQ and dK are drawn side by side
+                Value("dS", g.dscores, label=f"dS = ∂L/∂S, the raw scores Q·Kᵀ ({n}×{n})", rows=toks, cols=toks, detail=True),
+                Value("dQ", g.dq, label=f"dQ = ∂L/∂Q ({shape_text(g.dq)}, the shape of Q)", rows=toks, cols=qcols, detail=True),
+                Value("dK", g.dk, label=f"dK = ∂L/∂K ({shape_text(g.dk)}, the shape of K)", rows=toks, cols=kcols, detail=True),
+                Value("dQK", np.hstack([g.dq, g.dk]), label="dQ | dK, side by side (the shapes of Q and K)", rows=toks,
+                      cols=(*qcols, *kcols)),
             ],
             worked=[
                 scale_line,
@@ -349,14 +355,16 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
             formula=r"dW_Q = X^\top dQ\ (\text{the same for } K, V),\quad dX = dQ\,W_Q^\top + dK\,W_K^\top + dV\,W_V^\top",
             formula_text="dW_Q = Xᵀ·dQ (K, V alike),  dX = dQ·W_Qᵀ + dK·W_Kᵀ + dV·W_Vᵀ",
             values=[
-                Value("dW_Q", p.dwq, label=f"dW_Q ({shape_text(p.dwq)}, the shape of W_Q)", rows=dims, cols=qcols),
-                Value("dW_K", p.dwk, label=f"dW_K ({shape_text(p.dwk)}, the shape of W_K)", rows=dims, cols=kcols),
-                Value("dW_V", p.dwv, label=f"dW_V ({shape_text(p.dwv)}, the shape of W_V)", rows=dims, cols=vcols),
+                Value("dW_Q", p.dwq, label=f"dW_Q ({shape_text(p.dwq)}, the shape of W_Q)", rows=dims, cols=qcols, detail=True),
+                Value("dW_K", p.dwk, label=f"dW_K ({shape_text(p.dwk)}, the shape of W_K)", rows=dims, cols=kcols, detail=True),
+                Value("dW_V", p.dwv, label=f"dW_V ({shape_text(p.dwv)}, the shape of W_V)", rows=dims, cols=vcols, detail=True),
+                Value("dW", np.hstack([p.dwq, p.dwk, p.dwv]), label="dW_Q | dW_K | dW_V, side by side", rows=dims,
+                      cols=(*qcols, *kcols, *vcols)),
                 Value("dX", p.dx, label=f"dX = ∂L/∂X, the three paths added ({shape_text(p.dx)}, the shape of X)", rows=toks, cols=dims),
             ],
             worked=worked,
-            why="A weight's gradient sums, over the tokens, its input times the gradient of its output; "
-            "X feeds Q, K and V, so its gradient is the sum over the three paths.",
+            why="A weight's gradient sums, over tokens, its input × its output's gradient; X feeds Q, K "
+            "and V, so dX sums three paths.",
         )
     )
 
@@ -373,6 +381,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
         "grad_wk": p.dwk,
         "grad_wv": p.dwv,
     }
+    trace.result = answer(trace, "projections.dX", "projections.dW")
     return trace
 
 

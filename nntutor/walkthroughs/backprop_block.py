@@ -44,9 +44,9 @@ from nntutor.core.block import (
 )
 from nntutor.core.layernorm import LayerNormResult, layer_norm_backward
 from nntutor.errors import InputError
-from nntutor.trace import Step, Table, Trace, Value
+from nntutor.trace import Step, Trace, Value
 from nntutor.walkthroughs._activation_notes import NAMES
-from nntutor.walkthroughs._common import Context, dot_worked, index_labels
+from nntutor.walkthroughs._common import Context, answer, dot_worked, index_labels
 from nntutor.walkthroughs._declare import Args, Input, Mistake, Target, Walkthrough
 from nntutor.walkthroughs._transformer import (
     check_memory,
@@ -379,6 +379,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
     for step in trace.steps:
         _note_rounding(ctx, step)
     trace.outputs = {"loss": run.loss, "grads": run.grads, "loss_after": run.loss_after}
+    trace.result = answer(trace, "update.L", "update.L_after", "residual-x.∂L/∂x", "update.gradients")
     return trace
 
 
@@ -481,7 +482,7 @@ def _update_step(ctx: Context, inputs: Inputs, run: Run) -> Step:
     if inputs.wu is not None:
         params["wu"] = inputs.wu
     rows = tuple(
-        (NAME_OF[key], key, shape_text(grad), float(np.sqrt(np.sum(grad * grad)))) for key, grad in run.grads.items()
+        (NAME_OF[key], shape_text(grad), float(np.sqrt(np.sum(grad * grad)))) for key, grad in run.grads.items()
     )
     squares = float(sum(np.sum(grad * grad) for grad in run.grads.values()))
     first = "wo"
@@ -499,7 +500,8 @@ def _update_step(ctx: Context, inputs: Inputs, run: Run) -> Step:
         formula=r"w \leftarrow w - \mathrm{lr}\, \frac{\partial L}{\partial w},\quad \Delta L \approx -\mathrm{lr} \sum_w \left\lVert \frac{\partial L}{\partial w} \right\rVert^2",
         formula_text="w ← w − lr·∂L/∂w for every parameter;  ΔL ≈ −lr·Σ‖∂L/∂w‖²",
         values=[
-            Value("gradients", Table(("parameter", "key", "shape", "‖∂L/∂w‖"), rows), label="each gradient has its parameter's shape"),
+            Value("gradients", [f"{name} ({shape}) {num(norm)}" for name, shape, norm in rows],
+                  label="‖∂L/∂w‖ of each gradient (each has its parameter's shape)"),
             Value("L", run.loss, label="L before"),
             Value("L_after", run.loss_after, label="L after"),
         ],
@@ -509,7 +511,7 @@ def _update_step(ctx: Context, inputs: Inputs, run: Run) -> Step:
     )
     if "bk" in run.grads and np.any(run.grads["bk"] != 0):
         step.warnings.append(
-            f"‖∂L/∂b_K‖ = {num(rows[[r[1] for r in rows].index('bk')][3])} is rounding noise: b_K adds the same "
+            f"‖∂L/∂b_K‖ = {num(float(np.sqrt(np.sum(run.grads['bk'] ** 2))))} is rounding noise: b_K adds the same "
             "number to every score of a query's row, which the softmax ignores, so its exact gradient is 0"
         )
     if run.loss_after >= run.loss:

@@ -32,6 +32,7 @@ from nntutor.trace import Step, Trace, Value
 from nntutor.walkthroughs._common import (
     Context,
     Size,
+    answer,
     dot_worked,
     index_labels,
     mismatch,
@@ -223,10 +224,10 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
             formula=r"\hat{" + name + r"} = \frac{" + name + r" - \mu}{\sigma_\varepsilon}, \quad "
             r"\sigma_\varepsilon = \sqrt{\sigma^2 + \varepsilon}, \quad y = \gamma \odot \hat{" + name + r"} + \beta",
             formula_text=f"{name}̂ = ({name} − μ)/σ_ε,  σ_ε = √(σ² + ε),  y = γ ⊙ {name}̂ + β",
-            values=[*_row_stats(is_rows, rows, ("μ", r.mean), ("σ_ε", r.std)), val(f"{name}̂", r.normalized)],
+            values=[*([val("input", x, "x (the input)")] if sub is None else []),
+                    *_row_stats(is_rows, rows, ("μ", r.mean), ("σ_ε", r.std)), val(f"{name}̂", r.normalized)],
             worked=worked,
-            why=f"Every gradient below is built from {name}̂, {name} − μ and σ_ε, so a training loop "
-            "keeps them from the forward pass instead of computing them again.",
+            why=f"Every gradient below is built from {name}̂, {name} − μ and σ_ε: training keeps them.",
         )
     )
     for i in np.flatnonzero(np.atleast_1d(r.var == 0))[:3]:
@@ -249,8 +250,10 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
             formula_text=f"∂L/∂βⱼ = Σ_rows ∂L/∂yⱼ,  ∂L/∂γⱼ = Σ_rows ∂L/∂yⱼ·{name}̂ⱼ",
             values=[
                 val("∂L/∂y", dy, "∂L/∂y (given, the shape of y)"),
-                val("∂L/∂β", closed.dbeta, f"∂L/∂β ({over})"),
-                val("∂L/∂γ", closed.dgamma, f"∂L/∂γ ({over})"),
+                val("∂L/∂β", closed.dbeta, f"∂L/∂β ({over})")._replace(detail=True),  # drawn together below
+                val("∂L/∂γ", closed.dgamma, f"∂L/∂γ ({over})")._replace(detail=True),
+                Value("∂L/∂β, ∂L/∂γ", np.vstack([closed.dbeta, closed.dgamma]), label=f"∂L/∂β and ∂L/∂γ ({over})",
+                      rows=("∂L/∂β", "∂L/∂γ"), cols=feats),
             ],
             worked=[
                 (sum_worked(ctx, "∂L/∂β0", dy_col, float(closed.dbeta[0])) if is_rows else "∂L/∂β = ∂L/∂y")
@@ -258,8 +261,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
                 + dot_worked(ctx, "∂L/∂γ0", dy_col, xh_col, float(closed.dgamma[0]))
                 + others,
             ],
-            why="γ and β are shared by every row, so each row adds its contribution and the "
-            "gradients keep one number per feature; β appears in none of them.",
+            why="γ, β are shared by all rows: their contributions add, one per feature.",
         )
     )
 
@@ -269,15 +271,14 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
             id="dxhat",
             title=f"Into the normalisation: ∂L/∂{name}̂ = γ ⊙ ∂L/∂y",
             formula=r"\frac{\partial L}{\partial \hat{" + name + r"}_i} = \gamma_i \frac{\partial L}{\partial y_i}",
-            formula_text=f"∂L/∂{name}̂ᵢ = γᵢ·∂L/∂yᵢ",
+            formula_text=f"∂L/∂{name}̂ᵢ = γᵢ·∂L/∂yᵢ,  γ = ({', '.join(num(v) for v in gamma[:MAX_SHOWN])}{more})",
             values=[val(f"∂L/∂{name}̂", p.dxhat, f"∂L/∂{name}̂")],
             worked=[
                 f"{first}"
                 + ", ".join(f"{f(gamma[i])}×{f(row0(dy)[i])} = {num(dxh[i])}" for i in range(k))
                 + more
             ],
-            why="y = γ ⊙ x̂ + β acts on each feature separately, so each x̂ᵢ receives its own "
-            "upstream gradient scaled by its own γᵢ.",
+            why="y = γ ⊙ x̂ + β acts on each feature alone: ∂L/∂x̂ᵢ = γᵢ·∂L/∂yᵢ.",
         )
     )
 
@@ -289,10 +290,9 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
             formula=r"\frac{\partial L}{\partial " + name + r"_i}\Big|_{\text{direct}} = "
             r"\frac{1}{\sigma_\varepsilon} \frac{\partial L}{\partial \hat{" + name + r"}_i}",
             formula_text=f"path 1: ∂L/∂{name}̂ᵢ / σ_ε",
-            values=[val("dx₁", p.direct, f"path 1, direct: ∂L/∂{name}̂ / σ_ε")],
+            values=[val("dx₁", p.direct, f"path 1, direct: ∂L/∂{name}̂ / σ_ε")._replace(detail=True)],  # one entry worked below
             worked=[f"{first}{num(dxh[0])} / {sd} = {num(row0(p.direct)[0])}{others}"],
-            why=f"With μ and σ² fixed, {name}̂ᵢ = ({name}ᵢ − μ)/σ_ε moves by 1/σ_ε per unit of {name}ᵢ "
-            "and no other output moves.",
+            why=f"With μ and σ² fixed, {name}̂ᵢ moves by 1/σ_ε per unit of {name}ᵢ and no other output moves.",
         )
     )
 
@@ -308,15 +308,14 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
             r"\text{path 2} = \frac{\partial L}{\partial \sigma^2} \cdot \frac{2(" + name + r"_i - \mu)}{d}",
             formula_text=f"∂L/∂σ² = −½(σ² + ε)^(−3/2)·Σᵢ ∂L/∂{name}̂ᵢ·({name}ᵢ − μ);"
             f"  path 2: ∂L/∂σ²·2({name}ᵢ − μ)/d",
-            values=[per_row("∂L/∂σ²", p.dvar), val("dx₂", p.via_var, "path 2, through σ²")],
+            values=[per_row("∂L/∂σ²", p.dvar)._replace(detail=True), val("dx₂", p.via_var, "path 2, through σ²")],
             worked=[
                 dot_worked(ctx, f"{first}Σᵢ ∂L/∂{name}̂ᵢ·({name}ᵢ − μ)", dxh, dev, total),
                 f"{first}∂L/∂σ² = −½ × {num(total)} / {sd}³ = −½ × {num(total)} / "
                 f"{num(var_eps**1.5)} = {num(at0(p.dvar))}",
                 f"{first}path 2 for {name}0: {f(at0(p.dvar))} × 2×{f(dev[0])} / {d} = {num(row0(p.via_var)[0])}{others}",
             ],
-            why="σ² grows by 2(xᵢ − μ)/d when xᵢ grows, and a larger σ² shrinks every x̂ of the row, "
-            "so this path brings the gradients of all d outputs back to each input.",
+            why="σ² grows by 2(xᵢ − μ)/d with xᵢ and shrinks every x̂: all outputs reach xᵢ.",
         )
     )
 
@@ -331,7 +330,8 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
             r"\frac{\partial L}{\partial \hat{" + name + r"}_i} + \frac{\partial L}{\partial \sigma^2} "
             r"\cdot \frac{-2}{d}\sum_i (" + name + r"_i - \mu), \quad \text{path 3} = \frac{1}{d}\frac{\partial L}{\partial \mu}",
             formula_text=f"∂L/∂μ = −Σᵢ ∂L/∂{name}̂ᵢ/σ_ε + ∂L/∂σ²·(−2/d)·Σᵢ ({name}ᵢ − μ);  path 3: ∂L/∂μ / d",
-            values=[per_row("∂L/∂μ", p.dmean), val("dx₃", p.via_mean, "path 3, through μ")],
+            # ∂L/∂μ / d, the same for every input of a row: the worked lines give each row's
+            values=[per_row("∂L/∂μ", p.dmean)._replace(detail=True), val("dx₃", p.via_mean, "path 3, through μ")._replace(detail=True)],
             worked=[
                 sum_worked(ctx, f"{first}Σᵢ ∂L/∂{name}̂ᵢ", dxh, dxh_sum),
                 sum_worked(ctx, f"{first}Σᵢ ({name}ᵢ − μ)", dev, dev_sum),
@@ -340,8 +340,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
                 f"{first}path 3: {f(at0(p.dmean))} / {d} = {num(row0(p.via_mean)[0])}, the same for every "
                 f"{name}ᵢ of the row",
             ],
-            why="μ moves by 1/d when any xᵢ moves and a larger μ lowers every x̂ of the row; σ² "
-            "depends on μ only through Σ(xᵢ − μ), which is 0.",
+            why="μ moves by 1/d with any xᵢ and lowers every x̂; σ²'s share is through Σ(xᵢ − μ) = 0.",
         )
     )
 
@@ -352,7 +351,6 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
     mean_dxh = dxh_sum / d
     mean_dxh_xhat = float(np.sum(dxh * xhat)) / d
     diff = float(np.max(np.abs(closed.dx - p.dx)))
-    per = "∂L/∂σ², ∂L/∂μ one per row" if is_rows else "∂L/∂σ², ∂L/∂μ one number"
     mean_text = f"mean(∂L/∂{name}̂)"
     mean_x_text = f"mean(∂L/∂{name}̂ ⊙ {name}̂)"
     trace.add(
@@ -378,10 +376,9 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
                 f"{sd} = {num(row0(closed.dx)[0])}",
                 sum_worked(ctx, f"{first}Σᵢ {grad_name}ᵢ", dx_row, row_total)
                 + f", zero up to rounding: shifting a whole row leaves {name}̂ unchanged",
-                f"shapes: {grad_name} {shape_text(s)} like {name}; ∂L/∂γ, ∂L/∂β {d} like γ, β; {per}",
             ],
-            why="The paths are separate routes from an input to the loss, so the chain rule adds "
-            "them; written out, their sum collapses into two row means, the form training uses.",
+            why="Separate routes to the loss add up; written out, their sum collapses into two row "
+            "means, the form training uses.",
         )
     )
 
@@ -404,6 +401,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
         )
 
     trace.outputs = {"grad_x": grad_x, "grad_gamma": closed.dgamma, "grad_beta": closed.dbeta}
+    trace.result = answer(trace, "sum.∂L/∂x", "params.∂L/∂β, ∂L/∂γ")
     return trace
 
 

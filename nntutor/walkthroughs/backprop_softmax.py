@@ -35,7 +35,7 @@ from nntutor.errors import InputError
 from nntutor.numfmt import fmt, fmt_factor, human_bytes
 from nntutor.trace import Step, Trace, Value
 from nntutor.walkthroughs._budget import allowance
-from nntutor.walkthroughs._common import Context, dot_worked, sum_worked
+from nntutor.walkthroughs._common import Context, answer, dot_worked, sum_worked
 from nntutor.walkthroughs._declare import Args, Input, Mistake, Target, Walkthrough
 from nntutor.walkthroughs.attention import MAX_MEMORY_BYTES
 
@@ -159,7 +159,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
         id="forward",
         title="Forward: softmax at temperature T, then the loss",
         formula=r"p_i = \frac{e^{z_i/T}}{\sum_k e^{z_k/T}}, \quad L = -\ln p_{\text{target}}",
-        formula_text="pᵢ = e^(zᵢ/T) / Σₖ e^(zₖ/T),   L = −ln p_target",
+        formula_text="pᵢ = e^(zᵢ/T) / Σₖ e^(zₖ/T),   L = −ln p_t (t: the target class)",
         values=[
             Value("p", p, label="p = softmax(z / T)", cols=cols),
             Value("loss", loss, label=f"cross-entropy L (target {name})"),
@@ -290,6 +290,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
 
     # grad_logits is a copy, so the Result section shows it again (an array a step shows is only named there).
     trace.outputs = {"jacobian": J, "grad_logits": grad_logits.copy()}
+    trace.result = answer(trace, "jacobian.jacobian", "cross-entropy.dz")
     return trace
 
 

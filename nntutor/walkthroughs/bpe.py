@@ -19,7 +19,7 @@ from nntutor.core import bpe
 from nntutor.errors import InputError
 from nntutor.numfmt import human_bytes
 from nntutor.trace import Step, Table, Trace, Value
-from nntutor.walkthroughs._common import Context
+from nntutor.walkthroughs._common import Context, answer
 from nntutor.walkthroughs._declare import Args, Input, Target, Walkthrough
 
 MAX_MERGES = 100_000
@@ -189,7 +189,7 @@ def _merge_step(ctx: Context, merge: bpe.Merge, before: bpe.Merge | None, base: 
     added = f" + 1 ({new})" if merge.vocab_size > vocab else f" + 0 ({new} is already in it)"
     worked.append(
         f"vocabulary = {vocab}{added} = {merge.vocab_size}"
-        + (f" (the {len(merge.vanished)} used up stay in it: new words may need them)" if merge.vanished else "")
+        + (" (used-up symbols stay: new words may need them)" if merge.vanished else "")
     )
     values = [
         Value(
@@ -288,8 +288,8 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
                 + f" = {n_tokens}"
             ],
             why=(
-                "BPE works on word types, not on running text: each distinct word is processed once and its "
-                "count weights every pair inside it. Words are split on spaces and line breaks, as subword-nmt does."
+                "BPE works on word types: each distinct word is processed once, its count weighting every "
+                "pair inside it (words split on spaces and line breaks, as in subword-nmt)."
             ),
         )
     )
@@ -313,7 +313,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
                                        tuple((_vis(w), counts[w], _symbols(initial[w])) for w in shown_words)),
                       label=f"initial symbols{more}"),
                 Value("initial_vocab", _symbols(tuple(symbols0)), label=f"base symbols ({len(symbols0)})"),
-                Value("initial_vocab_size", result.initial_vocab_size, label="initial vocabulary size (base symbols)"),
+                Value("initial_vocab_size", result.initial_vocab_size, label="vocabulary before any merge"),
             ],
             worked=[f"{_vis(first)} → {_symbols(bpe.initial_symbols(first))}"],
             why=(
@@ -325,7 +325,8 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
 
     before: bpe.Merge | None = None
     for merge in result.merges[:show]:
-        trace.add(_merge_step(ctx, merge, before, result.initial_vocab_size, counts, top))
+        step = trace.add(_merge_step(ctx, merge, before, result.initial_vocab_size, counts, top))
+        step.detail = merge.rank > 1  # merge 1 shows the rule; the merge list has the others in one table
         before = merge
 
     later = result.merges[show:]
@@ -369,23 +370,20 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
             title="The merge list (in the order learned)",
             formula_text="merge i: left right  (new symbol = left + right)",
             values=[
-                Value("merges", Table(("#", "codes line"), tuple((m.rank, _symbols(m.pair)) for m in result.merges)),
-                      label=f"{len(result.merges)} {'merge' if len(result.merges) == 1 else 'merges'}, "
-                      "as subword-nmt writes them (after its '#version: 0.2' line)"),
-                Value("vocab_size", [m.vocab_size for m in result.merges],
-                      label="vocabulary after each merge (base symbols + merges)",
-                      cols=tuple(f"after {m.rank}" for m in result.merges)),
-                Value("corpus_symbols", [m.corpus_symbols for m in result.merges],
-                      label="distinct symbols left in the corpus after each merge",
-                      cols=tuple(f"after {m.rank}" for m in result.merges)),
+                Value("merges", Table(("#", "codes line", "new symbol", "count", "vocabulary", "left in corpus"),
+                                      tuple((m.rank, _symbols(m.pair), _vis(m.symbol), m.frequency, m.vocab_size,
+                                             m.corpus_symbols) for m in result.merges)),
+                      label=f"{len(result.merges)} {'merge' if len(result.merges) == 1 else 'merges'} (codes lines as "
+                      "subword-nmt writes them); vocabulary = base symbols + merges"),
             ],
-            worked=[f"{len(result.merges)} {'merge' if len(result.merges) == 1 else 'merges'}; {stop_note}",
+            worked=[*([f"the same rule as merge 1 for the other {len(result.merges) - 1} merges: each row is "
+                       "the most frequent pair left at that point"] if len(result.merges) > 1 else []),
+                    f"{len(result.merges)} {'merge' if len(result.merges) == 1 else 'merges'}; {stop_note}",
                     *_vocabulary_worked(result)],
             why=(
-                "This list is the whole tokenizer: subword-nmt writes it, one pair a line, to its codes file, "
-                "and segmenting any text replays it. Its vocabulary, as Sennrich et al. count it, is the base "
-                "symbols plus one symbol per merge; it only grows. The number of distinct symbols left in the "
-                "training corpus is another count: a merge adds one symbol there and can use up the two it joined."
+                "This list is the whole tokenizer: segmenting any text replays it. The vocabulary (as Sennrich "
+                "et al. count it: base symbols + merges) only grows; the distinct symbols left in the corpus "
+                "can shrink, as a merge may use up the two symbols it joined."
             ),
         )
     )
@@ -437,12 +435,18 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
             ],
             worked=worked,
             why=(
-                new_words + "Frequent words end up as one token, rare ones as several subwords, and nothing is "
-                "out of vocabulary except characters never seen in training."
+                new_words + "Frequent words become one token, rare ones several; only characters never "
+                "seen in training are out of vocabulary."
             ),
         )
     )
 
+    trace.result = answer(
+        trace,
+        Value("merges", [_symbols(m.pair) for m in result.merges] or ["(none)"],
+              label=f"{len(result.merges)} {'merge' if len(result.merges) == 1 else 'merges'} learned, in order"),
+        Value("encoded", [f"{row[0]} → {row[2]}" for row in rows], label="segmentations"),
+    )
     trace.outputs = {
         "word_counts": counts,
         "merges": [[a, b] for a, b in result.pairs],
@@ -559,7 +563,7 @@ WALKTHROUGH = Walkthrough(
         "encode": Input("text"),
     },
     targets=(
-        Target("symbols", "initial_vocab_size"),
+        Target("symbols", "initial_vocab_size", symbol="the number of base symbols"),
         *(Target(f"merge-{n}", "frequency") for n in range(1, 11)),
         Target("encode", "encoded"),
     ),

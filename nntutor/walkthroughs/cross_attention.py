@@ -36,6 +36,7 @@ from nntutor.trace import Deferred, Step, Table, Trace, Value
 from nntutor.walkthroughs._common import (
     Context,
     Size,
+    answer,
     dot_worked,
     index_labels,
     mismatch,
@@ -223,14 +224,14 @@ def _worked_column(inputs: Inputs, allowed: np.ndarray | None) -> int:
 
 
 def _weights_shown(ctx: Context, *named: tuple[str, np.ndarray]) -> list[str]:
-    """``W_K = [[1, 0], [0, 1], [1, 1], [1, -1]]`` for small projections (on one line when they fit), none for big ones."""
+    """``W_K rows: (1, 0), (0, 1), (1, 1), (1, -1)`` for small projections (on one line when they fit), none for big ones."""
     parts = [
-        f"{name} = [" + ", ".join("[" + ", ".join(ctx.n(v) for v in row) + "]" for row in w) + "]"
+        f"{name} rows: " + ", ".join("(" + ", ".join(ctx.n(v) for v in row) + ")" for row in w)
         for name, w in named
         if w.size <= MAX_SHOWN_WEIGHTS
     ]
     line = ";  ".join(parts)
-    return ([line] if len(line) <= 76 else parts) if parts else []
+    return ([line] if len(line) <= 78 else parts) if parts else []
 
 
 def _terms(ctx: Context, weights: np.ndarray, column: np.ndarray) -> str:
@@ -291,8 +292,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
                 Value("queries", r.q, label="queries Q = X·W_Q", rows=tgt, cols=feature_labels(d_k)),
             ],
             worked=[*_weights_shown(ctx, ("W_Q", wq)), dot_worked(ctx, f"Q[{ti}, d0] = X[{ti}]·W_Q[:, 0]", x[i], wq[:, 0], r.q[i, 0])],
-            why="The queries come from the text being written: each target token asks, through W_Q, "
-            "what it needs from the source sentence.",
+            why="Queries come from the text being written: what each target token needs.",
         )
     )
     trace.add(
@@ -303,16 +303,17 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
             formula_text=f"K = M·W_K,  V = M·W_V   (M is {n_s}×{memory.shape[1]}: K is {n_s}×{d_k}, V is {n_s}×{d_v})",
             values=[
                 Value("memory", memory, label="encoder states M (source tokens)", rows=src, cols=feature_labels(memory.shape[1])),
-                Value("keys", r.k, label="keys K = M·W_K", rows=src, cols=feature_labels(d_k)),
-                Value("values", r.v, label="values V = M·W_V", rows=src, cols=feature_labels(d_v)),
+                Value("keys", r.k, label="keys K = M·W_K", rows=src, cols=feature_labels(d_k), detail=True),
+                Value("values", r.v, label="values V = M·W_V", rows=src, cols=feature_labels(d_v), detail=True),
+                Value("kv", np.hstack([r.k, r.v]), label="keys K = M·W_K | values V = M·W_V, side by side", rows=src,
+                      cols=(*(f"k{c}" for c in range(d_k)), *(f"v{c}" for c in range(d_v)))),
             ],
             worked=[
                 *_weights_shown(ctx, ("W_K", wk), ("W_V", wv)),
                 dot_worked(ctx, f"K[{sj}, d{c}] = M[{sj}]·W_K[:, {c}]", memory[j], wk[:, c], r.k[j, c]),
                 dot_worked(ctx, f"V[{sj}, d0] = M[{sj}]·W_V[:, 0]", memory[j], wv[:, 0], r.v[j, 0]),
             ],
-            why="What can be looked up is the source: the encoder's output, projected once into keys "
-            "and values and read by every target token at every decoding step.",
+            why="The source is what is looked up: encoded once, read at every decoding step.",
         )
     )
     trace.add(
@@ -325,8 +326,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
                 Value("scores", r.scores, label="raw scores Q·Kᵀ (rows: target, columns: source)", rows=tgt, cols=src),
             ],
             worked=[dot_worked(ctx, f"S[{ti}, {sj}] = Q[{ti}]·K[{sj}]", r.q[i], r.k[j], r.scores[i, j])],
-            why="The matrix is target × source and has no causal mask: the source is known in full "
-            "before decoding starts, so none of it lies in the future.",
+            why="Target × source, no causal mask: the whole source is known before decoding.",
         )
     )
     scaled = Deferred((n_t, n_s), r.scaled)
@@ -357,17 +357,13 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
         f"row {ti}: max = {num(r.row_max[i])}; "
         + ", ".join(f"e^({num(scaled_i[c])} − {f(r.row_max[i])}) = {num(row[c])}" for c in visible[:MAX_SHOWN_TERMS])
         + (", …" if len(visible) > MAX_SHOWN_TERMS else ""),
-        sum_worked(ctx, f"Σ exp (row {ti})", row[visible] if visible else row, r.row_sum[i]),
+        sum_worked(ctx, f"Σ exp (row {ti})", row[visible] if visible else row, r.row_sum[i])
+        + ("   (other rows: " + ", ".join(f"{label} {num(total)}" for label, total in others[:MAX_SHOWN_TERMS])
+           + (", …" if len(others) > MAX_SHOWN_TERMS else "") + ")" if others else ""),
         f"A[{ti}, {sj}] = {num(row[j])} / {num(r.row_sum[i])} = {num(r.weights[i, j])}"
         if r.row_sum[i] > 0
         else f"A[{ti}, {sj}] = 0 (every source token is padding)",
     ]
-    if others:
-        softmax_worked.append(
-            "the same for the other rows, whose sums are "
-            + ", ".join(f"{num(total)} ({label})" for label, total in others[:MAX_SHOWN_TERMS])
-            + (", …" if len(others) > MAX_SHOWN_TERMS else "")
-        )
     trace.add(
         Step(
             id="softmax",
@@ -378,8 +374,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
                 Value("weights", r.weights, label="cross-attention weights A (each row sums to 1)", rows=tgt, cols=src, heat=True),
             ],
             worked=softmax_worked,
-            why="Each row is a probability distribution over the source tokens: how one target token "
-            "spreads its attention over the source, a soft alignment.",
+            why="Each row spreads a target token's attention over the source: a soft alignment.",
         )
     )
     trace.add(
@@ -390,8 +385,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
             formula_text=f"O = A·V,  oᵢ = Σⱼ Aᵢⱼ vⱼ   ({n_t}×{n_s} · {n_s}×{d_v} = {n_t}×{d_v})",
             values=[Value("output", r.output, label=f"output O ({n_t}×{d_v}, rows: target)", rows=tgt, cols=feature_labels(d_v))],
             worked=[f"O[{ti}, d0] = A[{ti}]·V[:, 0] = {_terms(ctx, r.weights[i], r.v[:, 0])} = {num(r.output[i, 0])}"],
-            why="Each target token receives a weighted average of the source values: what the decoder "
-            "takes from the source sentence for that token.",
+            why="Each target token gets a weighted average of the source values.",
         )
     )
     masks = mask_patterns(n_t, n_s, padding)
@@ -407,7 +401,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
         ]
     mask_values.append(
         Value("models", Table(("model", "architecture", "encoder self", "decoder self", "cross"), MODELS),
-              label="which attentions each model has")
+              label="which attentions each model has", detail=True)
     )
     trace.add(
         Step(
@@ -421,11 +415,11 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
                 f"pairs allowed: encoder {int(masks.encoder.sum()):,} of {n_s}×{n_s}; decoder "
                 f"{n_t}×{n_t + 1}/2 = {allowed_decoder:,} of {n_t}×{n_t}; cross {int(masks.cross.sum()):,} of {n_t}×{n_s}",
             ],
-            why="The encoder reads its whole input, the decoder may not look ahead in its own text, "
-            "and cross-attention lets each target token read the whole source.",
+            why="BERT has only the first, GPT the second, encoder–decoder models (T5) all three.",
         )
     )
     trace.outputs = {"scores": r.scores, "weights": r.weights, "output": r.output}
+    trace.result = answer(trace, "softmax.weights", "output.output")
     return trace
 
 

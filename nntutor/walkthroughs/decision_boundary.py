@@ -30,6 +30,7 @@ from nntutor.trace import Step, Table, Trace, Value
 from nntutor.walkthroughs._common import (
     Context,
     Size,
+    answer,
     dot_worked,
     index_labels,
     mismatch,
@@ -312,8 +313,7 @@ def _collapse_step(ctx: Context, c: core.Collapse) -> Step:
                   rows=index_labels(n_out, "y"), cols=(*index_labels(n_in, "x", start=1), "b")),
         ],
         worked=worked,
-        why="Multiplying out shows that two linear layers are one linear layer in disguise: "
-        "W₂W₁ does the work of both weight matrices, W₂b₁ + b₂ of both biases.",
+        why="Two linear layers are one in disguise: W = W₂W₁, b = W₂b₁ + b₂.",
     )
 
 
@@ -338,8 +338,7 @@ def _same_step(ctx: Context, c: core.Collapse) -> Step:
                   rows=("stacked", "merged"), cols=index_labels(c.merged.size, "y")),
         ],
         worked=worked,
-        why="Without a non-linearity between them, extra layers add nothing: the network's "
-        "boundary is still one flat hyperplane.",
+        why="No non-linearity between them: the layers add nothing, one flat boundary.",
     )
 
 
@@ -383,9 +382,8 @@ def _relu_step(ctx: Context, c: core.Collapse) -> Step:
             "give an --x where W₁x + b₁ has a negative entry"
         )
     step.why = (
-        "ReLU zeroes negative hidden values, which ones depending on x: the network is "
-        "linear only piecewise, and no single W, b reproduces it"
-        + (": here it computes XOR." if solves else ".")
+        "Piecewise linear, the ReLU network matches no single W, b"
+        + (": here, XOR." if solves else ".")
     )
     return step
 
@@ -413,6 +411,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
         "classes": s.classes.copy(),
         "collapsed": {"W": c.W, "b": c.b, "stacked": c.stacked, "merged": c.merged, "relu": c.relu},
     }
+    trace.result = answer(trace, "sides.sides", "relu.networks")
     return trace
 
 

@@ -16,7 +16,7 @@ from nntutor.core import embedding as emb
 from nntutor.errors import InputError
 from nntutor.numfmt import human_bytes
 from nntutor.trace import Step, Table, Trace, Value
-from nntutor.walkthroughs._common import Context, dot_worked, index_labels
+from nntutor.walkthroughs._common import Context, answer, dot_worked, index_labels
 from nntutor.walkthroughs._declare import Args, Input, Target, Walkthrough
 
 DEFAULT_ANALOGY = "king-man+woman"
@@ -177,7 +177,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
                 Value("vocabulary", Table(("id", "word"), tuple((i, w) for i, w in enumerate(vocab)))),
                 Value("ids", Table(("position", "token", "id"), token_rows), label="token → id"),
             ],
-            worked=[f"{tok!r} is word {i} of the vocabulary, so id({tok}) = {i}" for _, tok, i in token_rows[:4]],
+            worked=[f"{tok!r} is word {i} of the vocabulary, so id({tok}) = {i}" for _, tok, i in token_rows[:1]],
             why="A network cannot do arithmetic on words, only on numbers. The id is just an address: "
             "id 2 is not 'twice' id 1. Meaning lives in the row of E the id points to.",
         )
@@ -201,8 +201,9 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
             formula_text="xₜ = onehot(id(t))·E = row id(t) of E",
             values=[
                 Value("E", E, label="E (one row per word)", rows=vocab, cols=dims),
-                Value("one_hot", looked.one_hot, label="one-hot rows", rows=tokens, cols=vocab),
-                Value("vectors", looked.vectors, label="looked-up vectors", rows=tokens, cols=dims),
+                # the worked lines show one selection; the others are rows of E the same way
+                Value("one_hot", looked.one_hot, label="one-hot rows", rows=tokens, cols=vocab, detail=True),
+                Value("vectors", looked.vectors, label="looked-up vectors", rows=tokens, cols=dims, detail=True),
             ],
             worked=worked,
             why="Multiplying by a one-hot row is a row selection, so frameworks skip the multiplication "
@@ -239,7 +240,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
             formula=r"\cos(\mathbf{a}, \mathbf{b}) = \frac{\mathbf{a}\cdot\mathbf{b}}{\lVert\mathbf{a}\rVert\,\lVert\mathbf{b}\rVert}",
             formula_text="cos(a, b) = a·b / (|a| |b|)",
             values=[
-                Value("norms", sim.norms, label="lengths |x|", cols=tokens),
+                Value("norms", sim.norms, label="lengths |x|", cols=tokens, detail=True),  # two worked below
                 Value("similarity", sim.similarity, label="cosine similarity", rows=tokens, cols=tokens, heat=True),
             ],
             worked=sim_worked,
@@ -265,6 +266,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
         "similarity": sim.similarity,
         "analogy": analogy_out,
     }
+    trace.result = answer(trace, "similarity.similarity", "analogy.ranking")
     return trace
 
 
@@ -293,13 +295,11 @@ def _analogy_step(
     n = ctx.n
     labels = tuple(f"{'+' if s > 0 else '−'}{w}" for s, w in result.terms)
     worked = []
-    for d, name in enumerate(dims[:8]):
+    for d, name in enumerate(dims[:1]):  # the first dimension; the table's last row has the others
         parts = " ".join(
             _signed(ctx, s, E[vocab.index(w), d], k == 0) for k, (s, w) in enumerate(result.terms)
         )
-        worked.append(f"{name}: {parts} = {n(result.vector[d])}")
-    if len(dims) > 8:
-        worked.append(f"… and {len(dims) - 8} more dimensions, the same way")
+        worked.append(f"{name}: {parts} = {n(result.vector[d])}" + (", and the same for every dimension" if len(dims) > 1 else ""))
     warnings = []
     if not np.any(result.vector):
         warnings.append(
@@ -328,9 +328,8 @@ def _analogy_step(
     )
     excluded_text = ", ".join(result.excluded)
     why = (
-        f"The words of the expression ({excluded_text}) are excluded from the ranking, as is usual: "
-        "the result is built from them, so it often stays closest to one of them, "
-        "which would tell us nothing. Their cosines are listed separately. "
+        f"The expression's words ({excluded_text}) are left out of the ranking, as usual: the result is "
+        "built from them and often stays closest to one. "
         + _analogy_reading(ctx, vocab, E, result)
     )
     if excluded_rows and result.ranking:
@@ -351,7 +350,7 @@ def _analogy_step(
                     rows=labels + ("= result",),
                     cols=dims,
                 ),
-                Value("vector", result.vector, label="result vector", cols=dims),
+                Value("vector", result.vector, label="result vector", cols=dims, detail=True),  # the table's last row
                 Value(
                     "ranking",
                     Table(("rank", "word", "cosine"), tuple((r + 1, w, c) for r, (w, c) in enumerate(result.ranking))),

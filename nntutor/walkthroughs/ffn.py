@@ -27,6 +27,7 @@ from nntutor.walkthroughs._activation_notes import FORMULAS, activation_worked
 from nntutor.walkthroughs._common import (
     Context,
     Size,
+    answer,
     dot_worked,
     index_labels,
     mismatch,
@@ -200,6 +201,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
         )
     )
     trace.outputs = {"hidden": r.hidden, "activated": r.activated, "y": r.y}
+    trace.result = answer(trace, "output.y")
     return trace
 
 

@@ -25,7 +25,7 @@ import numpy as np
 from nntutor.core import descent
 from nntutor.errors import InputError
 from nntutor.trace import Plot, Series, Step, Table, Trace, Value
-from nntutor.walkthroughs._common import Context
+from nntutor.walkthroughs._common import Context, answer
 from nntutor.walkthroughs._declare import Args, Input, Mistake, Target, Walkthrough
 
 
@@ -97,9 +97,9 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
             formula=formula,
             formula_text=formula_text,
             values=[
-                Value("start", start, cols=names),
+                Value("start", start, label="start", cols=names, detail=True),  # both in the worked lines
                 Value("f_start", run.losses[0], label="f(start)"),
-                Value("gradient_start", g0, label="gradient at start", cols=names),
+                Value("gradient_start", g0, label="gradient at start", cols=names, detail=True),
             ],
             worked=[f_start, g_start],
             why="The gradient points uphill, steepest where the bowl is steepest; "
@@ -202,8 +202,11 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
             formula=r"f(\mathbf{p}_T)",
             formula_text="f(p_T)",
             values=[
-                Value("path", run.points, label="path", rows=tuple(str(t) for t in range(len(run.points))), cols=names),
-                Value("losses", run.losses, label="f at each point", cols=tuple(str(t) for t in range(len(run.losses)))),
+                # the step table and the plot show both; --full draws them whole
+                Value("path", run.points, label="path", rows=tuple(str(t) for t in range(len(run.points))), cols=names,
+                      detail=True),
+                Value("losses", run.losses, label="f at each point", cols=tuple(str(t) for t in range(len(run.losses))),
+                      detail=True),
                 Value("final", final, label="final point", cols=names),
             ],
             worked=[
@@ -215,6 +218,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
         )
     )
     trace.outputs = {"path": run.points, "losses": run.losses}
+    trace.result = answer(trace, "result.final", Value("loss", float(run.losses[-1]), label="f at the final point"))
     return trace
 
 
@@ -401,8 +405,8 @@ WALKTHROUGH = Walkthrough(
         "steps": Input("integer", minimum=1, maximum=1000),
     },
     targets=(
-        Target("function", "f_start"),
-        Target("function", "gradient_start"),
+        Target("function", "f_start", symbol="f(start)"),
+        Target("function", "gradient_start", symbol="∇f(start)"),
         Target("stability", "limit"),
         Target("result", "path", rows=(1, 2)),
     ),

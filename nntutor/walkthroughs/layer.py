@@ -26,6 +26,7 @@ from nntutor.walkthroughs._activation_notes import FORMULAS, activation_worked
 from nntutor.walkthroughs._common import (
     Context,
     Size,
+    answer,
     dot_worked,
     index_labels,
     mismatch,
@@ -172,6 +173,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
         )
     )
     trace.outputs = {"z": result.z, "y": result.y}
+    trace.result = answer(trace, "activation.y")
     return trace
 
 

@@ -25,7 +25,7 @@ import numpy as np
 from nntutor.core.layernorm import layer_norm
 from nntutor.errors import InputError
 from nntutor.trace import Step, Trace, Value
-from nntutor.walkthroughs._common import Context, index_labels, sum_worked
+from nntutor.walkthroughs._common import Context, answer, index_labels, sum_worked
 from nntutor.walkthroughs._declare import Args, Input, Mistake, Target, Walkthrough
 from nntutor.walkthroughs._transformer import shape_text
 
@@ -231,6 +231,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
         trace.outputs = {"mean": r.mean, "var": r.var, "normalized": r.normalized, "y": r.y}
     else:
         trace.outputs = {"mean": float(r.mean), "var": float(r.var), "normalized": r.normalized, "y": r.y}
+    trace.result = answer(trace, "scale-shift.y")
     return trace
 
 

@@ -35,6 +35,7 @@ from nntutor.trace import Step, Table, Trace, Value
 from nntutor.walkthroughs._common import (
     Context,
     Size,
+    answer,
     blamed,
     index_labels,
     mismatch,
@@ -414,6 +415,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
     else:
         loss = _squared(ctx, trace, inputs, half=kind == "half-sse")
     trace.outputs = {"loss": loss}
+    trace.result = answer(trace, "loss.loss")
     return trace
 
 

@@ -25,7 +25,7 @@ from nntutor.core import lstm as core
 from nntutor.errors import InputError
 from nntutor.numfmt import human_bytes
 from nntutor.trace import Step, Trace, Value
-from nntutor.walkthroughs._common import Context, Size, mismatch, products, shape_words
+from nntutor.walkthroughs._common import Context, Size, answer, mismatch, products, shape_words
 from nntutor.walkthroughs._declare import Args, Input, Mistake, Target, Walkthrough
 
 WEIGHTS = ("wf", "wi", "wc", "wo")  # the flags, in the order of core.GATES
@@ -352,8 +352,10 @@ def _every_step(ctx: Context, inputs: Inputs, fw: core.LSTMForward) -> Step:
         formula_text="row t reads hₜ₋₁ from the row before: cₜ = fₜ⊙cₜ₋₁ + iₜ⊙c̃ₜ, hₜ = oₜ⊙tanh(cₜ)",
         values=[
             Value("gates", fw.gates(), label="the gates", rows=step_labels(steps), cols=cols),
-            Value("c", fw.c, label="the cell state c", rows=step_labels(steps), cols=unit_labels("c", hidden)),
-            Value("h", fw.h, label="the output h", rows=step_labels(steps), cols=unit_labels("h", hidden)),
+            Value("c", fw.c, label="the cell state c", rows=step_labels(steps), cols=unit_labels("c", hidden), detail=True),
+            Value("h", fw.h, label="the output h", rows=step_labels(steps), cols=unit_labels("h", hidden), detail=True),
+            Value("ch", np.hstack([fw.c, fw.h]), label="the cell state c | the output h, side by side",
+                  rows=step_labels(steps), cols=(*unit_labels("c", hidden), *unit_labels("h", hidden))),
         ],
         worked=worked,
         why="The weights stay the same; the gates change with xₜ and hₜ₋₁, and the cell changes only by a "
@@ -444,6 +446,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
     every = trace.add(_every_step(ctx, inputs, fw))
     trace.add(_carry_step(ctx, inputs, fw))
     trace.outputs = {name: every.value(name).data for name in ("h", "c", "gates")}
+    trace.result = answer(trace, "every.ch")
     return trace
 
 

@@ -30,7 +30,7 @@ from nntutor.errors import InputError
 from nntutor.numfmt import human_bytes
 from nntutor.trace import Step, Table, Trace, Value
 from nntutor.walkthroughs._activation_notes import FORMULAS, activation_worked
-from nntutor.walkthroughs._common import Context, counted, dot_worked, index_labels
+from nntutor.walkthroughs._common import Context, answer, counted, dot_worked, index_labels
 from nntutor.walkthroughs._declare import Args, Input, Target, Walkthrough
 from nntutor.walkthroughs._network import layered
 
@@ -202,9 +202,9 @@ def _count_step(ctx: Context, sizes: list[int]) -> Step:
     rows = tuple(
         (f"{i + 1}", f"{c.n_out}×{c.n_in}", c.weights, c.biases, c.total) for i, c in enumerate(count.layers)
     ) + (("total", "", count.weights, count.biases, count.total),)
-    worked = [
-        f"layer {i + 1}: {c.n_in:,}×{c.n_out:,} = {c.weights:,} weights + {c.biases:,} biases = {c.total:,}"
-        for i, c in enumerate(count.layers[:MAX_WORKED])
+    worked = [  # the first layer in words; the table has the others
+        f"layer {i + 1}: {c.n_out:,}×{c.n_in:,} = {c.weights:,} weights + {c.biases:,} biases = {c.total:,}"
+        for i, c in enumerate(count.layers[:1])
     ]
     worked.append(f"total: {count.weights:,} weights + {count.biases:,} biases = {count.total:,} parameters")
     biggest = max(range(len(count.layers)), key=lambda i: count.layers[i].total)
@@ -216,9 +216,7 @@ def _count_step(ctx: Context, sizes: list[int]) -> Step:
         formula_text="P = Σₗ (n_(l−1)·n_l + n_l): weights plus biases per layer",
         values=[Value("param_table", Table(("layer", "W shape", "weights", "biases", "total"), rows), label="parameters")],
         worked=worked,
-        why="Every connection between consecutive layers is one weight and every neuron has one "
-        f"bias, so the count grows with the product of neighbouring widths: layer {biggest + 1} "
-        f"alone holds {share:.0%} of the parameters.",
+        why=f"One weight per connection, one bias per neuron: layer {biggest + 1} holds {share:.0%} of them.",
     )
 
 
@@ -231,7 +229,6 @@ def _layer_step(ctx: Context, index: int, result: mlp.ForwardPass, last: bool) -
     n_out = w.shape[0]
     k = index + 1
     worked = [
-        f"W{k}: {w.shape[0]}×{w.shape[1]}, a{index}: {a_in.size} → z{k}: {n_out}",
         dot_worked(ctx, f"W{k}[0]·a{index}", w[0], a_in, float(w[0] @ a_in)),
         f"z{k}[0] = W{k}[0]·a{index} + b{k}[0] = {ctx.n(float(w[0] @ a_in))} + {ctx.f(b[0])} = {ctx.n(z[0])}",
     ]
@@ -243,7 +240,10 @@ def _layer_step(ctx: Context, index: int, result: mlp.ForwardPass, last: bool) -
         )
         formula, text = r"\mathbf{a} = \mathrm{softmax}(\mathbf{z})", "a = softmax(z): e^(zᵢ − max z) / Σⱼ e^(zⱼ − max z)"
     else:
-        worked += [activation_worked(ctx, name, float(v)) for v in z[: min(3, n_out)]]
+        worked += [activation_worked(ctx, name, float(v)) for v in z[: min(3, n_out)]] if name != "identity" else [
+            f"f(z) = z: a{k} = z{k}"]
+        if n_out > 3 and name != "identity":
+            worked[-1] += f"   (3 of the {n_out} neurons shown; a{k} has them all)"
         formula, text = FORMULAS[name]
     labels = index_labels(n_out, "n")
     return Step(
@@ -252,9 +252,10 @@ def _layer_step(ctx: Context, index: int, result: mlp.ForwardPass, last: bool) -
         formula=rf"\mathbf{{z}}_{k} = W_{k}\,\mathbf{{a}}_{index} + \mathbf{{b}}_{k}, \quad \mathbf{{a}}_{k} = f(\mathbf{{z}}_{k}), \quad {formula}",
         formula_text=f"z{k} = W{k}·a{index} + b{k};  a{k} = f(z{k}), {text}",
         values=[
-            Value(f"W{k}", w, rows=labels, cols=index_labels(w.shape[1], "in")),
+            # W's columns are the entries of the vector it multiplies: x = a0, then each layer's output
+            Value(f"W{k}", w, rows=labels, cols=tuple(f"a{index}[{j}]" for j in range(w.shape[1]))),
             Value(f"b{k}", b, cols=labels),
-            Value(f"z{k}", z, cols=labels),
+            Value(f"z{k}", z, cols=labels, detail=True),  # z[0] worked below; a holds f of every entry
             Value(f"a{k}", a, cols=labels),
         ],
         worked=worked,
@@ -274,9 +275,9 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
     if inputs.weights_file is not None:
         source = f"read from {inputs.weights_file}"
     else:
-        source = f"drawn with seed {inputs.seed}, uniform in ±1/√n_in, rounded to 2 decimals"
+        source = f"drawn at random (--seed {inputs.seed}), uniform in ±1/√n_in, rounded to 2 decimals"
     if inputs.x_drawn:
-        source += f"; x drawn with seed {inputs.seed}, uniform in ±1, rounded to 2 decimals"
+        source += f"; x drawn at random (--seed {inputs.seed}), uniform in ±1, rounded to 2 decimals"
     result = mlp.forward(x, params, activation, output_activation)
     count = mlp.param_count(sizes)
 
@@ -305,25 +306,28 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
             formula_text="W_l is n_l × n_(l−1) (outputs × inputs); b_l has n_l entries",
             values=[
                 Value("layers", Table(("layer", "in → out", "W shape", "b size", "activation"), arch)),
-                Value("x", x, label="x = a0", cols=index_labels(x.size, "in")),
+                Value("x", x, label="x = a0", cols=tuple(f"a0[{j}]" for j in range(x.size))),
             ],
-            worked=[f"weights and biases {source}"] + [
-                f"layer {i + 1}: W{i + 1} is {w.shape[0]}×{w.shape[1]}, so it takes {w.shape[1]} numbers "
-                f"and gives {w.shape[0]}" for i, (w, _) in enumerate(params[:MAX_WORKED])
-            ],
-            why="Each layer's W has one row per output and one column per input, so consecutive "
-            "shapes must chain: layer l's columns equal layer l−1's rows.",
+            worked=[f"weights and biases {source}",
+                    f"layer 1: W1 is {params[0][0].shape[0]}×{params[0][0].shape[1]}: it takes "
+                    f"{params[0][0].shape[1]} numbers and gives {params[0][0].shape[0]}, the next layer's input"],
+            why="W has a row per output and a column per input: layer l's columns = layer l−1's rows.",
         )
     )
     trace.add(_count_step(ctx, sizes))
     for index in range(len(params)):
-        trace.add(_layer_step(ctx, index, result, index == len(params) - 1))
+        step = trace.add(_layer_step(ctx, index, result, index == len(params) - 1))
+        # a middle layer repeats layer 1's rule; the network diagram of the last step draws its numbers
+        step.detail = 0 < index < len(params) - 1
     trace.steps[-1].plots.append(layered(  # the forward pass as a picture, from the same arrays
         f"the network: {' → '.join(map(str, sizes))}, values after the forward pass",
         [x, *result.outputs], [w for w, _ in params], [b for _, b in params], ["in", *(f"a{k}[" for k in range(1, len(sizes)))],
         ["input a0 = x", *(f"a{k} = {output_activation if k == len(params) else activation}(W{k}·a{k - 1} + b{k})"
                            for k in range(1, len(sizes)))],
     ))
+    last = len(params)
+    trace.result = answer(trace, f"layer-{last}.a{last}=the network's output a{last}",
+                          Value("param_count", count.total, label="parameters"))
     trace.outputs = {"activations": list(result.outputs), "param_count": count.total}
     if inputs.same_weights:
         back = mlp.backward(result)

@@ -25,7 +25,15 @@ import numpy as np
 from nntutor.core.multihead import estimate_bytes, head_columns, head_costs, multi_head_attention
 from nntutor.errors import InputError
 from nntutor.trace import Step, Table, Trace, Value
-from nntutor.walkthroughs._common import Context, Size, blamed, dot_worked, mismatch, shape_words
+from nntutor.walkthroughs._common import (
+    Context,
+    Size,
+    answer,
+    blamed,
+    dot_worked,
+    mismatch,
+    shape_words,
+)
 from nntutor.walkthroughs._declare import Args, Input, Target, Walkthrough
 from nntutor.walkthroughs._transformer import (
     check_memory,
@@ -174,9 +182,13 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
             formula_text="Q = X·W_Q,  K = X·W_K,  V = X·W_V",
             values=[
                 Value("x", x, label=f"X ({shape_text(x)})", rows=toks, cols=feats),
+                Value("wq", w["wq"], label=f"W_Q ({shape_text(w['wq'])})", rows=feats, cols=feats),
                 Value("q", r.q, label=f"Q ({shape_text(r.q)})", rows=toks, cols=feats),
-                Value("k", r.k, label=f"K ({shape_text(r.k)})", rows=toks, cols=feats),
-                Value("v", r.v, label=f"V ({shape_text(r.v)})", rows=toks, cols=feats),
+                # K and V follow the same rule as Q (their first entries are worked below)
+                Value("wk", w["wk"], label=f"W_K ({shape_text(w['wk'])})", rows=feats, cols=feats, detail=True),
+                Value("k", r.k, label=f"K ({shape_text(r.k)})", rows=toks, cols=feats, detail=True),
+                Value("wv", w["wv"], label=f"W_V ({shape_text(w['wv'])})", rows=feats, cols=feats, detail=True),
+                Value("v", r.v, label=f"V ({shape_text(r.v)})", rows=toks, cols=feats, detail=True),
             ],
             worked=[
                 dot_worked(ctx, f"Q[{toks[0]}, d0] = X[{toks[0]}]·W_Q[:, 0]", x[0], w["wq"][:, 0], r.q[0, 0]),
@@ -202,14 +214,13 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
             formula_text="Qᵢ = columns (i−1)·d_h … i·d_h − 1 of Q (same for K, V),  d_h = d_model / h",
             values=[
                 Value("split", Table(("head", "columns", "Qᵢ", "Kᵢ", "Vᵢ"), tuple(rows)), label="who gets which columns"),
-                Value("q1", r.q[:, first], label=f"Q₁ ({n}×{dh})", rows=toks, cols=feats[first]),
-                Value("k1", r.k[:, first], label=f"K₁ ({n}×{dh})", rows=toks, cols=feats[first]),
-                Value("v1", r.v[:, first], label=f"V₁ ({n}×{dh})", rows=toks, cols=feats[first]),
+                Value("q1", r.q[:, first], label=f"Q₁ ({n}×{dh})", rows=toks, cols=feats[first], detail=True),
+                Value("k1", r.k[:, first], label=f"K₁ ({n}×{dh})", rows=toks, cols=feats[first], detail=True),
+                Value("v1", r.v[:, first], label=f"V₁ ({n}×{dh})", rows=toks, cols=feats[first], detail=True),
             ],
             worked=[f"d_h = d_model / h = {d} / {heads} = {dh}", f"Q ({n}×{d}) → {heads} blocks of {n}×{dh}"],
-            why="Each head sees only its own slice of the queries, keys and values, so each "
-            "can learn a different notion of relevance (one may track the previous word, "
-            "another the subject of the sentence).",
+            why="Each head sees only its own slice of Q, K and V, so each can learn its own notion of "
+            "relevance (one may track the previous word, another the subject).",
         )
     )
 
@@ -222,14 +233,14 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
     allowed_i = np.ones(n, dtype=bool) if h1.allowed is None else h1.allowed[i]
     shown = [k for k in range(n) if allowed_i[k]][:8]
     values = [
-        Value("scores", h1.scores, label="Q₁·K₁ᵀ", rows=toks, cols=toks),
-        Value("scaled", h1.scaled(), label=f"Q₁·K₁ᵀ / √{dh}", rows=toks, cols=toks),
+        Value("scores", h1.scores, label="Q₁·K₁ᵀ", rows=toks, cols=toks, detail=True),  # the worked lines divide it
+        Value("scaled", h1.scaled(), label=f"Q₁·K₁ᵀ / √{dh}", rows=toks, cols=toks, detail=True),
     ]
     if h1.allowed is not None:
         values.append(Value("allowed", h1.allowed.astype(np.int64), label="causal mask (1 = may attend)", rows=toks, cols=toks))
     values += [
         Value("weights1", h1.weights, label="head 1 weights", rows=toks, cols=toks, heat=True),
-        Value("head1", h1.output, label=f"head 1 output ({n}×{dh})", rows=toks, cols=feats[first]),
+        Value("head1", h1.output, label=f"head 1 output ({n}×{dh})", rows=toks, cols=feats[first], detail=True),
     ]
     trace.add(
         Step(
@@ -249,8 +260,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
                 + ", ".join(f"{num(exps[k])}/{num(h1.row_sum[i])} = {num(h1.weights[i, k])}" for k in shown),
                 dot_worked(ctx, f"head₁[{toks[i]}, {feats[0]}] = weights[{toks[i]}]·V₁[:, 0]", h1.weights[i], h1.v[:, 0], h1.output[i, 0]),
             ],
-            why=f"This is single-head attention, only on {dh} of the {d} columns: the scale is "
-            f"√d_h = √{dh}, the width of the head, not of the model.",
+            why=f"Single-head attention on {dh} of the {d} columns: the scale is √d_h = √{dh}, the head's width.",
         )
     )
 
@@ -262,7 +272,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
             res = r.heads[hi]
             cols = head_columns(hi, dh)
             values.append(Value(f"weights{hi + 1}", res.weights, label=f"head {hi + 1} weights", rows=toks, cols=toks, heat=True))
-            values.append(Value(f"head{hi + 1}", res.output, label=f"head {hi + 1} output", rows=toks, cols=feats[cols]))
+            values.append(Value(f"head{hi + 1}", res.output, label=f"head {hi + 1} output", rows=toks, cols=feats[cols], detail=True))
             if len(worked) < 8:
                 worked.append(
                     f"head {hi + 1}: {toks[i]} attends most to {_most_attended(ctx, res.weights[i], toks)}; "
@@ -278,8 +288,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
                 formula_text="headᵢ = softmax(Qᵢ·Kᵢᵀ / √d_h" + (" + M" if causal else "") + ")·Vᵢ",
                 values=values,
                 worked=worked,
-                why="Different columns give different scores, so the heads spread their attention "
-                "differently over the same tokens.",
+                why="Different columns give different scores: the heads attend differently to the same tokens.",
             )
         )
 
@@ -289,15 +298,14 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
             id="concat",
             title=f"Concatenate the {heads} head outputs side by side ({n}×{dh} each → {n}×{d})",
             formula=r"C = [\mathrm{head}_1 \mid \cdots \mid \mathrm{head}_h]",
-            formula_text="C = [head₁ | head₂ | … | head_h]",
-            values=[Value("concat", r.concat, label=f"C ({shape_text(r.concat)})", rows=toks, cols=feats)],
+            formula_text="C = [head₁ | head₂ | … | headₕ]",
+            values=[Value("concat", r.concat, label=f"C ({shape_text(r.concat)})", rows=toks, cols=feats, detail=True)],
             worked=[
                 f"C[{toks[0]}] = "
                 + " | ".join("[" + ", ".join(num(v) for v in r.heads[hi].output[0][:4]) + (", …" if dh > 4 else "") + "]" for hi in range(min(heads, 4)))
                 + (" | …" if heads > 4 else "")
             ],
-            why="Laying the heads side by side brings the width back to d_model, so the block's "
-            "output can be added to its input (the residual connection).",
+            why="Side by side the heads fill d_model columns again, so the output can be added to the input.",
         )
     )
 
@@ -310,11 +318,10 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
             formula_text="MHA(X) = C·W_O",
             values=[
                 Value("wo", w["wo"], label=f"W_O ({shape_text(w['wo'])})", rows=feats, cols=feats),
-                Value("output", r.output, label=f"output ({shape_text(r.output)})", rows=toks, cols=feats),
+                Value("output", r.output, label=f"MHA(X) = C·W_O ({shape_text(r.output)})", rows=toks, cols=feats),
             ],
             worked=[dot_worked(ctx, f"out[{toks[0]}, d0] = C[{toks[0]}]·W_O[:, 0]", r.concat[0], w["wo"][:, 0], r.output[0, 0])],
-            why="Each head wrote into its own columns; W_O lets every output column combine what "
-            "all the heads found.",
+            why="Each head wrote its own columns; W_O lets every output column combine what all heads found.",
         )
     )
     trace.outputs = {
@@ -323,6 +330,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
         "concat": r.concat,
         "output": r.output,
     }
+    trace.result = answer(trace, "output.output")
     return trace
 
 
@@ -337,11 +345,10 @@ def _cost_why(ctx: Context, n: int, d: int, heads: int) -> str:
             f"{c.weights} numbers. With h = 1 the single head uses every column."
         )
     return (
-        "The projections are done once, at full width d_model; the heads then share the work by taking "
-        f"different columns. So h heads cost the same as one wide head in parameters (four {d}×{d} "
-        f"weight matrices, {num(c.weights)} numbers, whatever h) and in multiply-adds (the score matrices "
-        f"take h × n² × d_h = {heads}×{n}²×{dh} = {num(c.score_mults)}, as one head of width {d} would: "
-        f"{n}²×{d}). What grows with h is the number of attention weights: h matrices of n × n, "
+        "Projected once at full width, then split by columns: h heads cost what one wide head costs in "
+        f"parameters (four {d}×{d} weight matrices, {num(c.weights)} numbers, whatever h) and in "
+        f"multiply-adds (h × n² × d_h = {heads}×{n}²×{dh} = {num(c.score_mults)}, as one head of width {d} "
+        f"would: {n}²×{d}). Only the attention weights grow: h matrices of n × n, "
         f"{heads}×{n}² = {num(c.attention_numbers)} numbers against {num(c.one_head_attention_numbers)} "
         "for one head."
     )

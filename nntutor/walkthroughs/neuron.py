@@ -23,6 +23,7 @@ from nntutor.walkthroughs._activation_notes import FORMULAS, activation_worked
 from nntutor.walkthroughs._common import (
     Context,
     Size,
+    answer,
     dot_worked,
     index_labels,
     mismatch,
@@ -118,6 +119,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
         )
     )
     trace.outputs = {"z": s.z, "y": y}
+    trace.result = answer(trace, "activation.z", "activation.y")
     return trace
 
 

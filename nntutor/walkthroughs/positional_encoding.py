@@ -24,7 +24,7 @@ from nntutor.core import positional as posenc
 from nntutor.errors import InputError
 from nntutor.numfmt import human_bytes
 from nntutor.trace import Step, Table, Trace, Value
-from nntutor.walkthroughs._common import Context, Size, dot_worked, mismatch, shape_words
+from nntutor.walkthroughs._common import Context, Size, answer, dot_worked, mismatch, shape_words
 from nntutor.walkthroughs._declare import Args, Input, Target, Walkthrough
 
 MAX_CELLS = 1_000_000  # numbers in the tables of one run (8 MB as float64)
@@ -295,7 +295,7 @@ def _build_sinusoidal(ctx: Context, inputs: Inputs) -> Trace:
             worked=[
                 f"ω{i} = 1 / {n(base)}^({2 * i}/{d}) = 1 / {n(enc.divisors[i])} = {n(enc.frequencies[i])} "
                 f"rad per position (a full turn every {n(enc.wavelengths[i])} positions)"
-                for i in shown
+                for i in (shown[0], shown[-1])[: len(shown)]  # the fastest and the slowest; the table has every pair
             ],
             why="Dimensions 2i and 2i+1 share one frequency. The first pair turns fast (one radian per "
             "position); each later pair turns slower, by a constant factor, so together they run "
@@ -340,7 +340,8 @@ def _build_sinusoidal(ctx: Context, inputs: Inputs) -> Trace:
             formula=r"PE \in \mathbb{R}^{n \times d}",
             formula_text=f"PE: {positions.size} positions × {d} dimensions",
             values=[
-                Value("angles", enc.angles, label="angles pos·ωᵢ (radians)", rows=pos_labels, cols=pair_labels),
+                Value("angles", enc.angles, label="angles pos·ωᵢ (radians)", rows=pos_labels, cols=pair_labels,
+                      detail=True),  # pos·ωᵢ: the frequency table and position 7's row show how
                 Value("pe", enc.pe, label="PE", rows=pos_labels, cols=dim_labels, heat=True),
             ],
             worked=[f"PE({int(positions[0])}, 0) = sin({n(enc.angles[0, 0])}) = {n(enc.pe[0, 0])}"]
@@ -415,6 +416,7 @@ def _build_sinusoidal(ctx: Context, inputs: Inputs) -> Trace:
         )
     )
     trace.outputs = {"pe": enc.pe, "angles": enc.angles}
+    trace.result = answer(trace, "table.pe")
     return trace
 
 

@@ -31,6 +31,7 @@ from nntutor.trace import Step, Table, Trace, Value
 from nntutor.walkthroughs._common import (
     Context,
     Size,
+    answer,
     dot_worked,
     index_labels,
     mismatch,
@@ -282,7 +283,7 @@ def _conv_step(ctx: Context, inputs: Inputs, outputs: list[np.ndarray]) -> Step:
         formula_text="y1[i] = Σⱼ w1[j]·x[i·s + j·d];  n1 = ⌊(n − d·(k − 1) − 1)/s⌋ + 1 outputs",
         values=[
             Value("x", x, label=label, cols=index_labels(n, "x")),
-            Value("y1", y1, label=f"layer 1 output y1 (kernel w1 = {_kernel_text(ctx, w)})", cols=index_labels(y1.size)),
+            Value("y1", y1, label=f"y1 (w1 = {_kernel_text(ctx, w)})", cols=index_labels(y1.size)),
         ],
         worked=worked,
         why="One kernel slides along the signal (not flipped, no padding): every output is the "
@@ -298,8 +299,8 @@ def _stack_step(ctx: Context, inputs: Inputs, outputs: list[np.ndarray]) -> Step
         if number <= 4:
             worked.append(dot_worked(ctx, f"y{number}[0] = w{number}·{_window(f'y{number - 1}', read)}",
                                      layer.kernel, below[read], y[0]))
-        values.append(Value(f"y{number}", y, label=f"layer {number} output y{number} "
-                            f"(kernel w{number} = {_kernel_text(ctx, layer.kernel)})", cols=index_labels(y.size)))
+        values.append(Value(f"y{number}", y, label=f"y{number} (w{number} = {_kernel_text(ctx, layer.kernel)})",
+                            cols=index_labels(y.size)))
     if len(outputs) > 4:
         worked.append(f"… the same for layers 5 to {len(outputs)}")
     return Step(
@@ -456,7 +457,7 @@ def _image_step(ctx: Context, inputs: Inputs, fields: conv.Fields) -> Step:
             Value(f"Y{depth}", final, label=f"layer {depth} output Y{depth} ({final.shape[0]}×{final.shape[1]})",
                   rows=index_labels(final.shape[0], "r"), cols=index_labels(final.shape[1], "c")),
             Value("paths", paths, label=f"paths from each pixel of X to Y{depth}[0,0]",
-                  rows=index_labels(rows_n, "r"), cols=index_labels(cols_n, "c")),
+                  rows=index_labels(rows_n, "r"), cols=index_labels(cols_n, "c"), detail=True),  # its centre is worked below
         ],
         worked=worked,
         why="The recurrence holds along rows and columns alike, so k×k layers see an r×r patch: "
@@ -487,7 +488,7 @@ def _attention_step(ctx: Context, inputs: Inputs) -> Step:
         formula=r"A_{0j} = \frac{e^{s_{0j}}}{\sum_k e^{s_{0k}}} > 0 \text{ for every } j",
         formula_text="A[0,j] = exp(s[0,j]) / Σₖ exp(s[0,k]) > 0,  s[0,j] = x0·xj/√1",
         values=[
-            Value("A", weights, label="attention weights of position 0, each number a token (Q = K = V = x)",
+            Value("A", weights, label="A[0] (each number a token, Q = K = V = x)",
                   cols=index_labels(n, "x")),
             Value("depth", Table(("positions n", "3-tap layers", "dilated", "attention"), rows),
                   label="layers before one output sees all n positions"),
@@ -524,6 +525,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
         "outputs": {f"layer {number}": y for number, y in enumerate(outputs, start=1)},
         "receptive_fields": {f"layer {number}": r for number, r in enumerate(fields.sizes, start=1)},
     }
+    trace.result = answer(trace, "fields.fields")
     return trace
 
 # --------------------------------------------------------------------------- known mistakes

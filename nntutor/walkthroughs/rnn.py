@@ -33,7 +33,7 @@ from nntutor.core import recurrent as rnn
 from nntutor.errors import InputError
 from nntutor.trace import Step, Table, Trace, Value
 from nntutor.walkthroughs._activation_notes import activation_worked
-from nntutor.walkthroughs._common import Context, Size, dot_worked, mismatch, shape_words
+from nntutor.walkthroughs._common import Context, Size, answer, dot_worked, mismatch, shape_words
 from nntutor.walkthroughs._declare import Args, Input, Mistake, Target, Walkthrough
 from nntutor.walkthroughs._transformer import check_memory, random_matrix, refuse_with, shape_text
 
@@ -330,8 +330,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
                 f"Every step shares W_xh ({hidden}×{d}), W_hh ({hidden}×{hidden}) and b ({hidden}): "
                 f"{params} parameters for any T.",
             ],
-            why="Unrolled, an RNN is a deep network with one layer per time step, every layer sharing the "
-            "same weights; hₜ depends on the earlier inputs only through hₜ₋₁.",
+            why="Unrolled: a layer per step, all sharing weights; hₜ sees the past via hₜ₋₁.",
         )
     )
 
@@ -362,12 +361,12 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
             formula=r"z_t = W_{xh} x_t + W_{hh} h_{t-1} + b,\quad h_t = \tanh(z_t)",
             formula_text="zₜ = W_xh·xₜ + W_hh·hₜ₋₁ + b,  hₜ = tanh(zₜ)",
             values=[
-                Value("z", fw.z, label="zₜ, one row per step", rows=tuple(f"z{sub(s)}" for s in range(1, steps + 1)), cols=units),
+                Value("z", fw.z, label="zₜ, one row per step", rows=tuple(f"z{sub(s)}" for s in range(1, steps + 1)), cols=units,
+                      detail=True),  # z₂ is worked below; hₜ = tanh(zₜ) follows
                 Value("h", fw.h, label="hₜ = tanh(zₜ), the state after each step", rows=tuple(f"h{sub(s)}" for s in range(1, steps + 1)), cols=units),
             ],
             worked=worked,
-            why="Each step is one layer: a weighted sum of the new input and the previous state, then tanh; "
-            "the state is all the network remembers of the inputs before.",
+            why="The state is all the network remembers of the inputs before.",
         )
     )
 
@@ -387,7 +386,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
             r"\quad \tanh'(z) = 1 - \tanh^2(z)",
             formula_text="Jₜ = ∂hₜ/∂hₜ₋₁ = diag(1 − hₜ²)·W_hh,  tanh′(z) = 1 − tanh²(z)",
             values=[
-                Value("tanh'", slopes[1:], label=f"1 − hₜ², the tanh slope of each unit (t = 2 … {steps})" if steps > 2 else "1 − h₂², the tanh slope of each unit", rows=later, cols=units),
+                Value("tanh'", slopes[1:], label=f"1 − hₜ², the tanh slope of each unit (t = 2 … {steps})" if steps > 2 else "1 − h₂², the tanh slope of each unit", rows=later, cols=units, detail=True),  # worked below; Jₜ carries it
                 Value("J", flat, label="Jₜ, one row per step, entries [i,j] in reading order", rows=later, cols=pairs),
             ],
             worked=worked,
@@ -447,8 +446,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
                       rows=(f"‖∂h{sub(T)}/∂hₜ‖₂",), cols=tuple(f"t={s}" for s in range(1, T + 1))),
             ],
             worked=worked,
-            why="The chain rule multiplies one Jacobian per step: h₁ reaches h_T through T − 1 factors, "
-            "so with norms below 1 its influence shrinks geometrically.",
+            why="h₁ reaches h_T through T − 1 Jacobians: with norms below 1 it fades geometrically.",
         )
     )
 
@@ -463,6 +461,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
         tuple((group[0].label, group[0].sigma, *(r.actual.value for r in group)) for group in per_variant.values()),
     )
     trace.outputs = {"h": fw.h, "grad_norms": grad_norms}
+    trace.result = answer(trace, "forward.h", "norms.table")
     return trace
 
 

@@ -27,7 +27,7 @@ from nntutor.core.softmax import temperature_softmax, temperature_sweep
 from nntutor.errors import InputError
 from nntutor.numfmt import human_bytes
 from nntutor.trace import Plot, Series, Step, Trace, Value
-from nntutor.walkthroughs._common import Context, sum_worked
+from nntutor.walkthroughs._common import Context, answer, sum_worked
 from nntutor.walkthroughs._declare import Args, Input, Mistake, Target, Walkthrough
 
 
@@ -209,6 +209,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
         trace.add(step)
         outputs["loss"] = losses[0] if single else losses
     trace.outputs = outputs
+    trace.result = answer(trace, "probs.probs")
     return trace
 
 

@@ -20,7 +20,7 @@ from typing import NamedTuple
 
 from nntutor.core import tiny_mlp as tm
 from nntutor.trace import Plot, Series, Step, Table, Trace, Value
-from nntutor.walkthroughs._common import Context
+from nntutor.walkthroughs._common import Context, answer
 from nntutor.walkthroughs._declare import Args, Input, Walkthrough
 
 SHAPE_WHY = {
@@ -200,6 +200,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
     # kinks: hinge → x of its kink; a hinge without a kink (w = 0) has no entry.
     kinks = {f"hinge{i}": k for i, k in enumerate(r.kinks, start=1) if k is not None}
     trace.outputs = {"y": r.y, "grads": dict(r.grads), "kinks": kinks}
+    trace.result = answer(trace, "value.y", "gradients.dydx", "shape.shape")
     return trace
 
 

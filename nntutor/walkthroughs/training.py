@@ -26,7 +26,7 @@ from nntutor.core import backprop as bp
 from nntutor.core import training as tr
 from nntutor.errors import InputError
 from nntutor.trace import Plot, Series, Step, Table, Trace, Value
-from nntutor.walkthroughs._common import Context, index_labels, sum_worked
+from nntutor.walkthroughs._common import Context, answer, index_labels, sum_worked
 from nntutor.walkthroughs._declare import Args, Input, Target, Walkthrough
 
 
@@ -108,21 +108,20 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
                     label=f"the {data.name} data set",
                 ),
                 Value("W1", params.W1, label="initial W1", rows=hl, cols=("x0", "x1")),
-                Value("b1", params.b1, label="initial b1", cols=hl),
+                Value("b1", params.b1, label="initial b1", cols=hl, detail=not np.any(params.b1)),  # zeros: said below
                 Value("W2", params.W2, label="initial W2", rows=("out",), cols=hl),
-                Value("b2", params.b2, label="initial b2", cols=("out",)),
+                Value("b2", params.b2, label="initial b2", cols=("out",), detail=not np.any(params.b2)),
                 Value("initial_loss", run.initial_loss, label="loss before training"),
             ],
             worked=[
                 f"2 inputs → {hidden} hidden ({activation}) → 1 output (sigmoid): "
                 f"{params.W1.size} + {hidden} + {params.W2.size} + 1 = {params.count()} parameters",
-                f"weights drawn uniformly from [−1, 1] with seed {seed}, rounded to 2 decimals; biases start at 0",
+                "weights uniform in [−1, 1], rounded to 2 decimals; biases start at 0",
             ]
             + [f"the {data.name} data set: {_batches_worked(ctx, n_examples, batch_size)}"]
             + ([f"a data set of {inputs.data_size:,}: {_batches_worked(ctx, inputs.data_size, batch_size)}"]
                if inputs.data_size else []),
-            why="XOR cannot be separated by one straight line, so a network without a hidden layer cannot "
-            "learn it; the hidden units bend the input space until it can."
+            why="No line separates XOR; the hidden units bend the input space until one does."
             if data.name == "xor"
             else "Two clusters that one straight line separates: an easy problem, learned in a few epochs.",
         )
@@ -168,7 +167,11 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
                     Table(("example", "x0", "x1", "y", "ŷ", "loss", "δ2 = ŷ − y"), forward_rows),
                     label="each example's forward pass",
                 ),
-                Value("gradients", Table(("parameter", *cols), tuple(rows)), label="per-example gradients, their mean, the update"),
+                # the output layer's rows by default (the worked lines use them), the hidden layer's with --full
+                Value("gradients", Table(("parameter", *cols), tuple(r for r in rows if r[0][:2] in ("W2", "b2"))),
+                      label="per-example gradients, their mean, the update (output layer)"),
+                Value("gradients_hidden", Table(("parameter", *cols), tuple(r for r in rows if r[0][:2] in ("W1", "b1"))),
+                      label="the same for the hidden layer", detail=True),
             ],
             worked=[
                 f"example {ex}: ŷ = {n(fw.yhat[b, 0])}, δ2 = ŷ − y = {n(fw.yhat[b, 0])} − {n(data.y[ex, 0])} = {n(detail.delta2[b, 0])}",
@@ -176,8 +179,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
                 sum_worked(ctx, "sum over the batch", g_per, float(np.sum(g_per))) + f"; mean = {n(np.sum(g_per))} / {len(g_per)} = {n(mean_w2)}",
                 f"W2[0,0] ← {n(first.before.W2[0, 0])} − {n(lr)}×{f(mean_w2)} = {n(first.after.W2[0, 0])}",
             ],
-            why="Each example pulls the weights its own way; averaging over a mini-batch gives a less noisy "
-            "direction than one example, and is far cheaper than the whole data set on big problems.",
+            why="A batch's mean gradient is less noisy than one example's, cheaper than all.",
         )
     )
 
@@ -192,16 +194,16 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
         formula=r"\bar L_{\text{epoch}} = \frac{1}{N} \sum_{n=1}^{N} L_n",
         formula_text="mean loss over all N examples, after each epoch",
         values=[
-            Value("losses", losses, label="loss per epoch", cols=tuple(str(e + 1) for e in range(len(losses)))),
-            Value("table", Table(("epoch", "loss"), loss_rows), label="selected epochs"),
+            Value("losses", losses, label="loss per epoch", cols=tuple(str(e + 1) for e in range(len(losses))),
+                  detail=True),  # the table and the plot show it
+            Value("table", Table(("epoch", "loss"), loss_rows), label="loss at selected epochs", detail=True),
         ],
         worked=[
             f"one epoch = {n_examples} examples in batches of {batch_size} = {batches} updates; "
             f"{run.epochs_done} epochs = {run.epochs_done * batches} updates",
             f"loss: {n(run.initial_loss)} before training → {n(losses[0])} after epoch 1 → {n(losses[-1])} after epoch {len(losses)}",
         ],
-        why="The examples are shuffled every epoch, so the batches differ; the loss need not fall at every "
-        "epoch, but with a sensible learning rate it trends down.",
+        why="The batches change, so the loss need not fall every epoch, but it trends down.",
         plots=[
             Plot(
                 "loss per epoch",
@@ -232,15 +234,17 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
             formula=r"\text{class} = [\hat y \ge 0.5]",
             formula_text="class = 1 if ŷ ≥ 0.5 else 0",
             values=[
-                Value("predictions", preds, label="ŷ", cols=tuple(str(i) for i in range(n_examples))),
-                Value("table", Table(("example", "x", "target", "ŷ", "class", "correct"), pred_rows)),
+                Value("predictions", preds, label="ŷ", cols=tuple(str(i) for i in range(n_examples)), detail=True),  # the table has it
+                Value("table", Table(("example", "x", "target", "ŷ", "class", "correct"), pred_rows),
+                      label="the trained network on every example"),
             ],
             worked=[f"{correct} of {n_examples} examples classified correctly"],
-            why="ŷ is the network's probability that the class is 1; a confident, correct network pushes it "
-            "towards the target, which is exactly what lowered the cross-entropy.",
+            why="ŷ is the probability of class 1; pushing it to each target lowered the loss.",
         )
     )
     trace.outputs = {"losses": losses, "predictions": preds}
+    trace.result = answer(trace, Value("final_loss", float(losses[-1]), label=f"loss after {len(losses)} epochs"),
+                          "predictions.table")
     return trace
 
 
@@ -283,7 +287,7 @@ def _shuffle_step(ctx: Context, orders: np.ndarray, batch_size: int, seed: int) 
 
     rows = tuple((e + 1, ids(orders[e]), cut(orders[e])) for e in shown)
     first = _batches(orders[0], batch_size)
-    worked = [f"epoch 1: order {ids(orders[0])} → batches {cut(orders[0])}"]
+    worked = []
     if np.array_equal(orders[0], np.arange(count)) and count > 1:
         worked.append(
             f"epoch 1's random order happens to be the original one: with {count} examples the chance "
@@ -299,7 +303,7 @@ def _shuffle_step(ctx: Context, orders: np.ndarray, batch_size: int, seed: int) 
         title=f"Shuffle the {count} examples, then cut them into mini-batches of {batch_size}",
         formula=r"\pi_e = \text{a random order of the } N \text{ examples}, \quad "
         r"B_{e,k} = \text{the } k\text{-th run of } |B| \text{ examples in } \pi_e",
-        formula_text="each epoch e: a new random order πₑ of the N examples; batch k = the next |B| of them",
+        formula_text="each epoch e: a new random order πₑ of the N examples, cut into batches of |B|",
         values=[
             Value(
                 "orders",
@@ -308,15 +312,14 @@ def _shuffle_step(ctx: Context, orders: np.ndarray, batch_size: int, seed: int) 
             )
         ],
         worked=worked,
-        why="Every epoch visits each example exactly once, but in a new order, so the mini-batches (and "
-        "the order of the updates) change from epoch to epoch instead of repeating one fixed pattern.",
+        why="Every epoch visits each example once, in a new order: the batches change.",
     )
 
 
 def _epochs_to_show(count: int) -> list[int]:
-    """First 5, about ten evenly spaced, and the last epoch (0-based indices)."""
-    chosen = set(range(min(count, 5)))
-    step = max(1, count // 10)
+    """First 3, about five evenly spaced, and the last epoch (0-based indices)."""
+    chosen = set(range(min(count, 3)))
+    step = max(1, count // 5)
     chosen.update(range(0, count, step))
     if count:
         chosen.add(count - 1)
@@ -399,6 +402,8 @@ WALKTHROUGH = Walkthrough(
         Target("setup", "initial_loss", uses=_NETWORK, symbol="L"),
         Target("first-batch", "forward", cols=(4, 5, 6), uses=_NETWORK),
         Target("first-batch", "gradients", cols=(1, 2, 3, 5), uses=(*_NETWORK, "lr", "first-batch.forward")),
+        Target("first-batch", "gradients_hidden", cols=(1, 2, 3, 5), uses=(*_NETWORK, "lr", "first-batch.forward"),
+               symbol="hidden-layer gradients"),
     ),
     script=script,
 )

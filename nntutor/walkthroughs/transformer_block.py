@@ -47,7 +47,7 @@ from nntutor.core.layernorm import LayerNormResult
 from nntutor.errors import InputError
 from nntutor.trace import Step, Trace, Value
 from nntutor.walkthroughs._activation_notes import activation_worked
-from nntutor.walkthroughs._common import Context, dot_worked, index_labels, sum_worked
+from nntutor.walkthroughs._common import Context, answer, dot_worked, index_labels, sum_worked
 from nntutor.walkthroughs._declare import Args, Input, Target, Walkthrough
 from nntutor.walkthroughs._transformer import check_memory, refuse_with, shape_text, token_labels
 from nntutor.walkthroughs.multi_head import check_heads
@@ -169,8 +169,6 @@ def _ln_step(ctx: Context, sid: str, which: str, ln: LayerNormResult, in_name: s
         values=[
             Value("mean", ln.mean, label="μ per row", cols=toks),
             Value("var", ln.var, label="σ² per row (÷ d)", cols=toks),
-            Value("gamma", ln.gamma, label=f"γ{SUB[which]}", cols=feats),
-            Value("beta", ln.beta, label=f"β{SUB[which]}", cols=feats),
             Value("y", ln.y, label=f"{out_name} ({shape_text(ln.y)})", rows=toks, cols=feats),
         ],
         worked=[
@@ -179,8 +177,37 @@ def _ln_step(ctx: Context, sid: str, which: str, ln: LayerNormResult, in_name: s
             f"{toks[0]}, d0: {f(ln.gamma[0])}×({num(s0[0])} − {f(float(ln.mean[0]))}) / √({num(float(ln.var[0]))} + {num(ln.eps)}) "
             f"+ {f(ln.beta[0])} = {f(ln.gamma[0])}×{f(ln.normalized[0, 0])} + {f(ln.beta[0])} = {num(ln.y[0, 0])}",
         ],
-        why="Each token's vector is brought to mean 0 and variance 1 before γ and β rescale it, so the "
-        "numbers entering (or leaving) a sublayer keep a steady size however many blocks are stacked.",
+        why="Each token's vector is brought to mean 0 and variance 1 before γ and β rescale it, so "
+        "sublayers see numbers of a steady size however many blocks are stacked.",
+    )
+
+
+# The block's parameters as the steps write them, in the order they are used.
+WEIGHT_NAMES: tuple[tuple[str, str], ...] = (
+    ("ln1_gamma", "γ₁"), ("ln1_beta", "β₁"), ("wq", "W_Q"), ("bq", "b_Q"), ("wk", "W_K"), ("bk", "b_K"),
+    ("wv", "W_V"), ("bv", "b_V"), ("wo", "W_O"), ("bo", "b_O"), ("ln2_gamma", "γ₂"), ("ln2_beta", "β₂"),
+    ("W1", "W₁"), ("b1", "b₁"), ("W2", "W₂"), ("b2", "b₂"),
+)
+
+
+def _weights_step(w: dict[str, np.ndarray], toks, feats, units, source: dict[str, Any]) -> Step:
+    """Every weight the worked lines cite, labelled as they cite it (a detail: ``--full``)."""
+    d, d_ff = w["wq"].shape[0], w["W1"].shape[1]
+    rows_of = {"wq": feats, "wk": feats, "wv": feats, "wo": feats, "W1": feats, "W2": units}
+    cols_of = {"W1": units, "b1": units}
+    values = [
+        Value(key, w[key], label=name, rows=rows_of.get(key), cols=cols_of.get(key, feats))
+        for key, name in WEIGHT_NAMES
+    ]
+    where = f"read from {source['weights']}" if "weights" in source else f"drawn at random, --seed {source.get('seed')}"
+    return Step(
+        id="weights",
+        title=f"The block's weights ({where})",
+        formula_text=f"W_Q, W_K, W_V, W_O: {d}×{d};  W₁: {d}×{d_ff};  W₂: {d_ff}×{d};  γ, β, b: one per column",
+        values=values,
+        worked=[f"{sum(int(np.size(w[k])) for k, _ in WEIGHT_NAMES):,} numbers in all; the worked lines below cite them"],
+        why="The weights are what training learns; one block's are shared by every token.",
+        detail=True,
     )
 
 
@@ -202,9 +229,18 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
     recorded.update(w)
     trace = ctx.new_trace(recorded)
 
+    trace.add(
+        Step(
+            id="input",
+            title=f"The input: {n} tokens of d = {d} features",
+            formula_text=f"x: one row per token ({n}×{d}); each sublayer keeps that shape, so blocks stack",
+            values=[Value("x", x, label=f"x ({n}×{d})", rows=toks, cols=feats)],
+        )
+    )
     a_in = "LN₁(x)" if pre else "x"
     if pre:
         trace.add(_ln_step(ctx, "ln1", "1", r.ln1, "x", "LN₁(x)", toks, feats))
+    trace.add(_weights_step(w, toks, feats, units, inputs.source))  # with the projections that use most of them
 
     # attention: projections, heads, output
     trace.add(
@@ -225,6 +261,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
             ],
             why="The same three projections as in the multi-head lesson, now with biases; "
             + ("in pre-norm they read the normalised x." if pre else "in post-norm they read x itself."),
+            detail=True,  # taught in the multi-head lesson; the heads' weights follow from them
         )
     )
     i = n - 1
@@ -240,7 +277,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
             title=f"Attention: {heads} heads of {dh} columns" + (", causal" if causal else "") + f" ({heads}×{n}×{n} weights)",
             formula=r"\mathrm{head}_i = \mathrm{softmax}\!\left(\frac{Q_i K_i^\top}{\sqrt{d_h}}" + (" + M" if causal else "") + r"\right) V_i",
             formula_text="headᵢ = softmax(Qᵢ·Kᵢᵀ / √d_h" + (" + M" if causal else "") + ")·Vᵢ",
-            values=head_values,
+            values=head_values[:1],
             worked=[
                 dot_worked(ctx, f"head 1: s[{toks[i]}, {toks[0]}] = Q₁[{toks[i]}]·K₁[{toks[0]}]", h1.q[i], h1.k[0], h1.scores[i, 0])
                 + f"; ÷ √{dh} = {num(scaled_i[0])}",
@@ -251,16 +288,32 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
             why="Attention is the only place in the block where tokens exchange information.",
         )
     )
+    if heads > 1:
+        trace.add(
+            Step(
+                id="attention-other-heads",
+                title="Attention: the same rule for the other head" if heads == 2 else f"Attention: the same rule for the other {heads - 1} heads",
+                formula_text="headᵢ = softmax(Qᵢ·Kᵢᵀ / √d_h)·Vᵢ, each head on its own columns of Q, K and V",
+                values=head_values[1:],
+                detail=True,
+            )
+        )
+    trace.add(
+        Step(
+            id="attention-concat",
+            title=f"Attention: the heads' outputs side by side, C = [head₁ | … | headₕ] ({n}×{d})",
+            formula_text="C = [head₁ | … | headₕ]: head i fills columns (i−1)·d_h to i·d_h − 1",
+            values=[Value("concat", m.concat, label=f"C ({n}×{d})", rows=toks, cols=feats)],
+            detail=True,
+        )
+    )
     trace.add(
         Step(
             id="attention-output",
-            title=f"Attention: concatenate the heads and project, C·W_O + b_O ({n}×{d})",
+            title=f"Attention: mix the heads with W_O, C·W_O + b_O ({n}×{d})",
             formula=r"\mathrm{MHA}(A) = [\mathrm{head}_1 \mid \cdots \mid \mathrm{head}_h]\, W_O + b_O",
-            formula_text="MHA(A) = [head₁ | … | head_h]·W_O + b_O",
-            values=[
-                Value("concat", m.concat, label=f"C ({n}×{d})", rows=toks, cols=feats),
-                Value("attention", m.output, label=f"MHA({a_in}) ({n}×{d})", rows=toks, cols=feats),
-            ],
+            formula_text="MHA(A) = [head₁ | … | headₕ]·W_O + b_O",
+            values=[Value("attention", m.output, label=f"MHA({a_in}) ({n}×{d})", rows=toks, cols=feats)],
             worked=[
                 dot_worked(ctx, f"C[{toks[0]}]·W_O[:, 0]", m.concat[0], w["wo"][:, 0], float(m.concat[0] @ w["wo"][:, 0]))
                 + f"; + b_O[0] = {num(float(m.concat[0] @ w['wo'][:, 0]))} + {f(w['bo'][0])} = {num(m.output[0, 0])}"
@@ -277,17 +330,16 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
             formula_text=f"{res1_name} = x + MHA({a_in})",
             values=[Value("residual1", r.residual1, label=res1_name, rows=toks, cols=feats)],
             worked=[
-                f"{res1_name}[{toks[0]}, d{j}] = {num(x[0, j])} + {f(m.output[0, j])} = {num(r.residual1[0, j])}"
-                for j in range(min(d, 4))
+                f"{res1_name}[{toks[0]}, d0] = {num(x[0, 0])} + {f(m.output[0, 0])} = {num(r.residual1[0, 0])}",
             ],
-            why="The input is carried around the sublayer unchanged and the sublayer's output is added "
-            "to it: the sublayer only has to learn a correction, and gradients have a direct path back.",
+            why="The input goes around the sublayer unchanged and the output is added to it: the "
+            "sublayer learns a correction, and gradients get a direct path back.",
         )
     )
     if not pre:
         trace.add(_ln_step(ctx, "ln1", "1", r.ln1, "s₁", "h", toks, feats))
-    else:
-        trace.add(_ln_step(ctx, "ln2", "2", r.ln2, "h", "LN₂(h)", toks, feats))
+    else:  # the same rule as layer norm 1; the FFN step shows its output F = LN₂(h)
+        trace.add(_ln_step(ctx, "ln2", "2", r.ln2, "h", "LN₂(h)", toks, feats)).detail = True
 
     f_in = "LN₂(h)" if pre else "h"
     fr = r.ffn
@@ -309,6 +361,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
                 activation_worked(ctx, activation, fr.hidden[0, 0]),
             ],
             why="The feed-forward network works on each token alone, widening it to d_ff features.",
+            detail=True,  # taught in the ffn lesson; the next step shows what the FFN returns
         )
     )
     k0 = float(fr.activated[0] @ w["W2"][:, 0])
@@ -335,17 +388,17 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
             formula_text=f"{res2_name} = h + FFN({f_in})",
             values=[Value("residual2", r.residual2, label=res2_name, rows=toks, cols=feats)],
             worked=[
-                f"{res2_name}[{toks[0]}, d{j}] = {num(r.after_attention[0, j])} + {f(fr.y[0, j])} = {num(r.residual2[0, j])}"
-                for j in range(min(d, 4))
+                f"{res2_name}[{toks[0]}, d0] = {num(r.after_attention[0, 0])} + {f(fr.y[0, 0])} = {num(r.residual2[0, 0])}",
             ],
-            why="Again the sublayer only adds to what was there"
-            + (": in pre-norm nothing normalises this sum, so the stream of residual additions runs "
-               "straight through the whole stack (a final LN comes after the last block)." if pre else "."),
+            why="Again the sublayer only adds"
+            + (": in pre-norm nothing normalises the sum, so the residual stream runs through the whole "
+               "stack (a final LN follows the last block)." if pre else "."),
         )
     )
     if not pre:
         trace.add(_ln_step(ctx, "ln2", "2", r.ln2, "s₂", "y", toks, feats))
     trace.outputs = {"attention_weights": m.weights, "after_attention": r.after_attention, "y": r.y}
+    trace.result = answer(trace, "residual2.residual2=y, the block's output" if pre else "ln2.y=y, the block's output")
     return trace
 
 
@@ -440,7 +493,7 @@ WALKTHROUGH = Walkthrough(
         Target("attention-projections", "k", uses=(_A, "wk", "bk"), symbol="K"),
         Target("attention-projections", "v", uses=(_A, "wv", "bv"), symbol="V"),
         Target("attention-heads", "weights1", uses=("attention-projections.q", "attention-projections.k", "heads"), symbol="A₁"),
-        Target("attention-output", "attention", uses=("attention-output.concat", "wo", "bo"), symbol="MHA"),
+        Target("attention-output", "attention", uses=("attention-concat.concat", "wo", "bo"), symbol="MHA"),
         Target("residual1", "residual1", uses=("x", "attention-output.attention"), symbol="h"),
         Target("ln2", "y", uses=("residual1.residual1", "ln2.mean", "ln2.var", "ln2_gamma", "ln2_beta"), symbol="LN₂(h)"),
         Target("ffn-hidden", "hidden", uses=("ffn-hidden.ffn_input", "W1", "b1"), symbol="F·W₁ + b₁"),

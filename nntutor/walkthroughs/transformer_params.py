@@ -27,7 +27,7 @@ from nntutor.core import param_count as pc
 from nntutor.errors import InputError
 from nntutor.numfmt import human_bytes
 from nntutor.trace import Step, Table, Trace, Value
-from nntutor.walkthroughs._common import Context, blamed
+from nntutor.walkthroughs._common import Context, answer, blamed
 from nntutor.walkthroughs._declare import Args, Input, Mistake, Target, Walkthrough
 from nntutor.walkthroughs.multi_head import check_heads, divisors
 
@@ -384,6 +384,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
         "total": count.total,
         "memory": {f"{name} bytes": pc.weight_bytes(count.total, name) for name in pc.BYTES_PER_NUMBER},
     }
+    trace.result = answer(trace, "total.total", "memory.FP32", "memory.FP16")
     return trace
 
 

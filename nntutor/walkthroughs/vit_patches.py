@@ -23,11 +23,12 @@ import numpy as np
 
 from nntutor.core import patches as core
 from nntutor.errors import InputError
-from nntutor.numfmt import human_bytes
+from nntutor.numfmt import fmt, human_bytes
 from nntutor.trace import Step, Trace, Value
 from nntutor.walkthroughs._common import (
     Context,
     Size,
+    answer,
     counted,
     index_labels,
     mismatch,
@@ -288,7 +289,7 @@ def _grid_step(ctx: Context, inputs: Inputs, r: core.PatchEmbedding) -> Step:
     k = _worked_patch(r.n_patches)
     gi, gj = divmod(k, across)
     grid = np.arange(r.n_patches).reshape(down, across)
-    what = {"built-in": "the built-in letter A", "given": "as given", "random": f"drawn with seed {inputs.seed}"}[inputs.source]
+    what = {"built-in": "the built-in letter A", "given": "as given", "random": f"drawn at random, --seed {inputs.seed}"}[inputs.source]
     layers = "one channel" if channels == 1 else f"{channels} channels side by side"
     worked = [
         f"N = (H/P)·(W/P) = ({height}/{patch})·({width}/{patch}) = {down}·{across} = {r.n_patches}",
@@ -509,14 +510,20 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
         said = [ranges[name] for name in inputs.drawn if name in ranges]
         if any(name in ("[CLS]", "the positions") for name in inputs.drawn):
             said.append("[CLS] and positions in ±0.5")
-        trace.summary += f" Drawn with seed {inputs.seed}: {', '.join(inputs.drawn)} ({'; '.join(said)})."
+        trace.summary += f" Drawn at random, --seed {inputs.seed}: {', '.join(inputs.drawn)} ({'; '.join(said)})."
     trace.add(_grid_step(ctx, inputs, r))
     trace.add(_flatten_step(ctx, r))
     trace.add(_embed_step(ctx, inputs, r, dims, j))
     trace.add(_tokens_step(ctx, r, dims, j))
-    trace.add(_conv_step(ctx, r, j))
+    conv = trace.add(_conv_step(ctx, r, j))
+    conv.detail = True  # a check; its finding is said where E is computed
+    trace.step("embed").worked.append(
+        f"a stride-{r.patch} convolution gives the same E to {fmt(conv.value('difference').data, 3)} "
+        f"(step {len(trace.steps)}, --full)"
+    )
     trace.add(_params_step(ctx, r))
     trace.outputs = {"patches": r.patches, "embeddings": r.embeddings, "n_patches": r.n_patches}
+    trace.result = answer(trace, "tokens.embeddings")
     return trace
 
 
@@ -660,7 +667,7 @@ WALKTHROUGH = Walkthrough(
         "seed": Input("integer", minimum=0),
     },
     targets=(
-        Target("grid", "n_patches"),
+        Target("grid", "n_patches", symbol="N, the number of patches"),
         Target("flatten", "patches"),
         Target("embed", "E"),
         Target("tokens", "embeddings"),
