@@ -545,7 +545,7 @@ def script(trace: Trace) -> str:
 def _wrapped_list(items: list[str], width: int = 100) -> str:
     """A list of strings as source, broken into lines of at most ``width`` characters.
 
-    >>> print(_wrapped_list(["a b", "c d", "e f"], width=14))
+    >>> print(_wrapped_list(["a b", "c d", "e f"], width=16))
     ['a b', 'c d',
         'e f']
     """
