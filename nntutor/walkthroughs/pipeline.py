@@ -56,7 +56,7 @@ from nntutor.core.pipeline import (
 from nntutor.core.sampling import rank
 from nntutor.errors import InputError
 from nntutor.trace import Step, Table, Trace, Value
-from nntutor.walkthroughs._common import Context, dot_worked, index_labels, sum_worked
+from nntutor.walkthroughs._common import Context, answer, dot_worked, index_labels, sum_worked
 from nntutor.walkthroughs._declare import Args, Input, Target, Walkthrough
 from nntutor.walkthroughs._transformer import check_memory, shape_text
 from nntutor.walkthroughs.multi_head import check_heads
@@ -192,6 +192,8 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
         recorded.update({"final_gamma": weights.final_gamma, "final_beta": weights.final_beta})
     if sample:
         recorded["u"] = u
+    if inputs.model != "random" and not sample:  # a trained model, greedy: nothing was drawn
+        del recorded["seed"]
     trace = ctx.new_trace(recorded)
 
     rows = tuple(f"{i} {t}" for i, t in enumerate(tokens))
@@ -206,6 +208,10 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
     _softmax_step(ctx, trace, r, vocab)
     _next_step(ctx, trace, r, vocab, seed)
 
+    trace.result = answer(
+        trace, "tokenize.tokens=tokens read", "next-token.next_token=the next token",
+        Value("p_next", float(r.probs[r.next_id]), label=f"its probability p[{vocab[r.next_id]}]"),
+    )
     trace.outputs = {
         "tokens": list(tokens),
         "ids": [int(i) for i in ids],
@@ -243,8 +249,8 @@ def _tokenize_step(ctx, trace: Trace, inputs: Inputs, words, pieces, vocab) -> N
     steps = [encode_steps(w, ranks) for w in words]
     j = max(range(len(words)), key=lambda i: (len(steps[i]), -i))
     source = ("merges learned from the built-in corpus of the random model" if inputs.model == "random"
-              else f"the merges of --model {inputs.model}'s tokenizer, learned from its training corpus")
-    worked = [f"{len(inputs.merges)} {source}"]
+              else f"--model {inputs.model}'s tokenizer learned them from its training corpus")
+    worked = [f"{len(inputs.merges)} merges: {source}"]
     chain = " → ".join(" ".join(after) for _, _, after in steps[j][:6])
     if steps[j]:
         worked.append(f"{words[j]!r}: {' '.join(initial_symbols(words[j]))} → {chain}"
@@ -297,7 +303,7 @@ def _positions_step(ctx, trace: Trace, inputs: Inputs, r: Forward, rows, feats, 
             id="positions",
             title=f"Embedding plus position: X₀ = E[ids] + PE ({shape_text(r.x0)})",
             formula_text="X₀[p] = E[id_p] + PE[p],  PE[p, 2i] = sin(p / 10000^(2i/d)),  PE[p, 2i+1] = cos(p / 10000^(2i/d))",
-            values=[Value("x0", r.x0, label=f"X₀ ({shape_text(r.x0)}: one row per token)", rows=rows, cols=feats)],
+            values=[Value("x0", r.x0, label=f"X₀ ({shape_text(r.x0)}: one row per token)", rows=rows, cols=feats, detail=True)],
             worked=[
                 f"E is {E.shape[0]}×{E.shape[1]}: {inputs.about}; position {p}, {tokens[p]!r}, reads row {i}: "
                 f"E[{i}, d0] = {n(r.lookup.vectors[p, 0])}",
@@ -349,6 +355,7 @@ def _block_step(ctx, trace: Trace, r: Forward, k: int, heads: int, tokens, feats
             values=values,
             worked=worked,
             why=why,
+            detail=k > 0,  # the later blocks repeat the first one's computation; --full shows them
         )
     )
 
@@ -369,7 +376,8 @@ def _final_norm_step(ctx, trace: Trace, r: Forward, rows, feats, tokens) -> None
             formula_text=f"h = LN_f(X{_sub(L)})[{last}] = γ·(X{_sub(L)}[{last}] − μ) / √(σ² + ε) + β",
             values=[Value("h", r.h_last, label=f"h = row {last}, {tokens[last]!r}", cols=feats)],
             worked=[
-                f"μ = {n(fin.mean[last])}, σ² = {n(fin.var[last])}; h[d0] = {n(fin.gamma[0])}·({n(fin.x[last, 0])} − {f(fin.mean[last])}) "
+                (f"X{_sub(L)}[{last}, d0] = {n(fin.x[last, 0])} (block {L}'s output); " if L > 1 else "")
+                + f"μ = {n(fin.mean[last])}, σ² = {n(fin.var[last])}; h[d0] = {n(fin.gamma[0])}·({n(fin.x[last, 0])} − {f(fin.mean[last])}) "
                 f"/ √({n(fin.var[last])} + {n(fin.eps)}) + {f(fin.beta[0])} = {n(r.h_last[0])}",
             ],
             why="Pre-norm blocks never normalise the residual stream, so it is normalised once at the end; "
@@ -461,7 +469,7 @@ def _next_step(ctx, trace: Trace, r: Forward, vocab, seed: int) -> None:
             id="next-token",
             title=title,
             formula_text=formula_text,
-            values=[Value("next_token", token)],
+            values=[Value("next_token", token, label="next token")],
             worked=worked,
             why=why + " Appending the token and running again generates text." + see("next-token", "generate"),
         )
