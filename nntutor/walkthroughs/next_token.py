@@ -25,6 +25,7 @@ from nntutor.trace import Step, Table, Trace, Value
 from nntutor.walkthroughs._common import (
     Context,
     Size,
+    answer,
     dot_worked,
     index_labels,
     mismatch,
@@ -221,6 +222,11 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
     _top_p_step(ctx, trace, s, vocab)
     _renormalise_step(ctx, trace, s, vocab)
     _draw_step(ctx, trace, s, vocab, seed)
+    token = vocab[s.draw.token]
+    trace.result = answer(
+        trace, "draw.token=the next token",
+        Value("p_next", float(s.filtered_probs[s.draw.token]), label=f"its probability p′[{token}]"),
+    )
     trace.outputs = {
         "logits": s.logits,
         "probs": s.softmax.probs,
@@ -250,7 +256,7 @@ def _logits_step(ctx: Context, trace: Trace, s: Sampling, vocab, *, random: bool
             formula_text="zⱼ = h·W_U[:, j] = Σᵢ hᵢ·W_U[i, j]",
             values=[
                 Value("h", s.h, label="h (final hidden vector)", cols=dims),
-                Value("W_U", s.W_U, label=f"W_U ({s.h.size}×{len(vocab)})", rows=dims, cols=vocab),
+                Value("W_U", s.W_U, label=f"W_U ({s.h.size}×{len(vocab)})", rows=dims, cols=vocab, detail=True),
                 Value("logits", s.logits, label="z = h·W_U", cols=vocab, key=_top(s.logits)),
             ],
             worked=[
@@ -293,8 +299,8 @@ def _temperature_step(ctx: Context, trace: Trace, s: Sampling, vocab) -> None:
         formula=r"p_j = \frac{e^{z_j / T}}{\sum_k e^{z_k / T}}",
         formula_text="pⱼ = e^(zⱼ/T) / Σₖ e^(zₖ/T)",
         values=[
-            Value("scaled", sm.scaled, label="z / T" if not s.overflow else "(z − max z) / T", cols=vocab),
-            Value("exps", sm.exps, label="e^(z/T − max)", cols=vocab),
+            Value("scaled", sm.scaled, label="z / T" if not s.overflow else "(z − max z) / T", cols=vocab, detail=True),
+            Value("exps", sm.exps, label="e^(z/T − max)", cols=vocab, detail=True),
             Value("probs", sm.probs, label="p = softmax(z / T)", cols=vocab, key=_top(sm.probs)),
             Value(
                 "compare",
@@ -425,7 +431,8 @@ def _renormalise_step(ctx: Context, trace: Trace, s: Sampling, vocab) -> None:
             formula_text="p′ⱼ = pⱼ / Σ(kept p)  for kept j, 0 for cut j",
             values=[
                 Value("kept_mass", s.kept_mass, label="Σ kept p"),
-                Value("filtered_probs", s.filtered_probs, label="p′ (filtered, renormalised)", cols=vocab, key=_top(s.filtered_probs)),
+                Value("filtered_probs", s.filtered_probs, label="p′ (filtered, renormalised)", cols=vocab,
+                      key=_top(s.filtered_probs), detail=True),  # the draw's table lists the kept p′
             ],
             worked=[
                 sum_worked(ctx, "Σ kept p", s.softmax.probs[kept], s.kept_mass),
@@ -459,7 +466,7 @@ def _draw_step(ctx: Context, trace: Trace, s: Sampling, vocab, seed: int) -> Non
             title=f"Greedy choice: {token!r}",
             formula=r"\text{next} = \arg\max_j p'_j",
             formula_text="next = argmax p′ⱼ",
-            values=[Value("cdf", table, label="kept tokens and their slices of [0, 1)"), Value("token", token)],
+            values=[Value("cdf", table, label="kept tokens and their slices of [0, 1)"), Value("token", token, label="the next token")],
             worked=worked,
             why="Greedy decoding always takes the most probable token (ties: the first in the "
             "vocabulary). It is deterministic, so temperature and filtering do not change the "
@@ -479,7 +486,7 @@ def _draw_step(ctx: Context, trace: Trace, s: Sampling, vocab, seed: int) -> Non
             values=[
                 Value("u", dr.u),
                 Value("cdf", table, label="kept tokens and their slices of [0, 1)"),
-                Value("token", token),
+                Value("token", token, label="the next token"),
             ],
             worked=worked,
             why="Laying the kept tokens end to end on [0, 1) gives each a slice as wide as its "
