@@ -146,7 +146,7 @@ def _file_step(ctx: Context, inputs: Inputs) -> Step:
             + ("" if c.tied else f" + {c.vocab:,}×{c.d_model} (output)") + f" + {c.d_model} (final gain) = "
             f"{c.n_layer * per_layer + embed * (1 if c.tied else 2) + c.d_model:,}",
         ],
-        why="Without --model this is the built-in model; nntutor models lists the GGUF files found." if inputs.path is None else "",
+        why="Without --model: the built-in model. nntutor models lists GGUF files found." if inputs.path is None else "",
     )
 
 
@@ -291,14 +291,14 @@ def _swiglu_step(ctx: Context, inputs: Inputs, out: llama.Forward, tokens: list[
     return Step(
         id="swiglu",
         title=f"Layer {inputs.layer}, SwiGLU of the row of {tokens[p]}: unit {u}, the strongest",
-        formula_text="hidden = SiLU(b·W_gateᵀ) ⊙ (b·W_upᵀ),  SiLU(z) = z / (1 + e^(−z))",
-        worked=[dot_worked(ctx, f"gate[{u}] = b·W_gate[{u}]", f.normed_row, f.w_gate_row, g),
-                f"SiLU({ctx.n(g)}) = {ctx.f(g)} / (1 + e^{ctx.f(-g)}) = {ctx.n(silu)};  up[{u}] = b·W_up[{u}] = {ctx.n(up)};  "
+        formula_text="hidden = SiLU(b·W_gᵀ) ⊙ (b·W_uᵀ),  SiLU(z) = z / (1 + e^(−z))",
+        worked=[dot_worked(ctx, f"gate[{u}] = b·W_g[{u}]", f.normed_row, f.w_gate_row, g),
+                f"SiLU({ctx.n(g)}) = {ctx.f(g)} / (1 + e^{ctx.f(-g)}) = {ctx.n(silu)};  up[{u}] = b·W_u[{u}] = {ctx.n(up)};  "
                 f"hidden[{u}] = {ctx.n(silu)} × {ctx.f(up)} = {ctx.n(f.hidden[u])}",
-                f"{off} of {f.hidden.size} units are below 1% of it; out = hidden·W_downᵀ, "
+                f"{off} of {f.hidden.size} units are below 1% of it; out = hidden·W_dᵀ, "
                 f"‖out‖ = {ctx.n(float(np.linalg.norm(f.out)))}"],
-        why="b is the row after attention, normalised by RMSNorm (gain g₂). SiLU(z) is near 0 for very "
-        "negative z: the gate can shut a unit.",
+        why="b is the row after attention, normalised by RMSNorm (gain g₂); W_g, W_u, W_d are the gate, up "
+        "and down matrices. SiLU(z) is near 0 for very negative z: the gate can shut a unit.",
     )
 
 
@@ -313,8 +313,8 @@ def _next_step(ctx: Context, inputs: Inputs, out: llama.Forward) -> tuple[Step, 
     step = Step(
         id="next-token",
         title=f"The next token: {len(z):,} logits, softmax, the top {len(order)}",
-        formula_text="z = RMSNorm(x_last)·g · Eᵀ (tied output) ;  p = softmax(z)" if c.tied
-        else "z = RMSNorm(x_last)·g · W_outᵀ ;  p = softmax(z)",
+        formula_text="z = RMSNorm(x)·g · Eᵀ (x: the last row; output tied to E) ;  p = softmax(z)" if c.tied
+        else "z = RMSNorm(x)·g · W_Uᵀ (x: the last row) ;  p = softmax(z)",
         values=[Value("top", Table(("rank", "token", "id", "logit", "p"), rows),
                       label="Most probable next tokens (greedy decoding takes rank 1)")],
         worked=[f"p[{_tok(tok, best)}] = e^0 / Σ e^(z − max) = 1 / {ctx.n(float(e.sum()))} = {ctx.n(probs[best])}; "
@@ -340,6 +340,10 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
     step, outputs = _next_step(ctx, inputs, out)
     trace.add(step)
     trace.outputs = outputs
+    trace.result = [
+        Value("next_token", outputs["next_token"], label="the next token (greedy)"),
+        Value("probability", outputs["probability"], label="its probability p"),
+    ]
     return trace
 
 
