@@ -21,6 +21,7 @@ from nntutor.core.kvcache import Generation, cost_table, full_recompute_logits, 
 from nntutor.core.pipeline import draw_u
 from nntutor.core.sampling import rank
 from nntutor.errors import InputError
+from nntutor.models.threads import on_one_thread
 from nntutor.trace import Step, Table, Trace, Value
 from nntutor.walkthroughs._common import Context, dot_worked, index_labels
 from nntutor.walkthroughs._declare import Args, Input, Target, Walkthrough
@@ -52,6 +53,7 @@ class Inputs(NamedTuple):
     us: tuple[float, ...] | None  # one uniform number per new token (None: greedy)
 
 
+@on_one_thread
 def check(args: Args) -> Inputs:
     """A known model, a prompt with at least one known token, prompt + new tokens within the context."""
     seed = int(args["seed"])
@@ -86,6 +88,7 @@ def check(args: Args) -> Inputs:
 # --------------------------------------------------------------------------- build
 
 
+@on_one_thread
 def build(ctx: Context, inputs: Inputs) -> Trace:
     model = inputs.model
     w = model.weights
