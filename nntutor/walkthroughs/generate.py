@@ -21,7 +21,6 @@ from nntutor.core.kvcache import Generation, cost_table, full_recompute_logits, 
 from nntutor.core.pipeline import draw_u
 from nntutor.core.sampling import rank
 from nntutor.errors import InputError
-from nntutor.models.threads import on_one_thread
 from nntutor.trace import Step, Table, Trace, Value
 from nntutor.walkthroughs._common import Context, dot_worked, index_labels
 from nntutor.walkthroughs._declare import Args, Input, Target, Walkthrough
@@ -53,7 +52,6 @@ class Inputs(NamedTuple):
     us: tuple[float, ...] | None  # one uniform number per new token (None: greedy)
 
 
-@on_one_thread
 def check(args: Args) -> Inputs:
     """A known model, a prompt with at least one known token, prompt + new tokens within the context."""
     seed = int(args["seed"])
@@ -88,7 +86,6 @@ def check(args: Args) -> Inputs:
 # --------------------------------------------------------------------------- build
 
 
-@on_one_thread
 def build(ctx: Context, inputs: Inputs) -> Trace:
     model = inputs.model
     w = model.weights

@@ -21,7 +21,6 @@ import numpy as np
 
 from nntutor.core.sampling import Filter, Sampling, sample_next, temperature_softmax
 from nntutor.errors import InputError
-from nntutor.models.threads import on_one_thread
 from nntutor.trace import Step, Table, Trace, Value
 from nntutor.walkthroughs._common import (
     Context,
@@ -72,7 +71,6 @@ class Inputs(NamedTuple):
 HAND = ("h", "wu", "vocab")  # the inputs of the hand-made setting, --model random
 
 
-@on_one_thread
 def check(args: Args) -> Inputs:
     """--model tiny or PATH: h, W_U and the vocabulary from the trained model run on --text.
     --model random (or any of --h, --wu, --vocab typed): shapes of --h, --wu and --vocab checked
@@ -202,7 +200,6 @@ def _ranked_table(f: Filter, vocab, label: str, mark: str) -> Table:
     return Table(("rank", "token", label, "sum before", "cumulative", "kept?", ""), tuple(rows))
 
 
-@on_one_thread
 def build(ctx: Context, inputs: Inputs) -> Trace:
     h, W_U, vocab = inputs.h, inputs.W_U, inputs.vocab
     T, k, p = inputs.temperature, inputs.top_k, inputs.top_p
