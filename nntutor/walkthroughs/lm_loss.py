@@ -17,6 +17,7 @@ import numpy as np
 from nntutor.core.lm_loss import LMLoss, lm_loss, uniform_baseline
 from nntutor.core.sampling import rank
 from nntutor.errors import InputError
+from nntutor.models.threads import on_one_thread
 from nntutor.trace import Step, Table, Trace, Value
 from nntutor.walkthroughs._common import Context, sum_worked
 from nntutor.walkthroughs._declare import Args, Input, Target, Walkthrough
@@ -56,6 +57,7 @@ def _scored(flag: str, value: str, seed: int, text: str) -> Scored:
     return Scored(model, tuple(tokens), ids)
 
 
+@on_one_thread
 def check(args: Args) -> Inputs:
     seed, text = int(args["seed"]), args["text"]
     if not text.split():
@@ -66,6 +68,7 @@ def check(args: Args) -> Inputs:
 # --------------------------------------------------------------------------- build
 
 
+@on_one_thread
 def build(ctx: Context, inputs: Inputs) -> Trace:
     main, other = inputs.main, inputs.other
     a = lm_loss(main.ids, main.model.weights, heads=main.model.heads, eps=main.model.eps)

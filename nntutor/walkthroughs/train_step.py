@@ -18,6 +18,7 @@ from nntutor.core.block import WEIGHT_SHAPES
 from nntutor.core.lm import parameter_names
 from nntutor.core.train_step import TrainStep, train_step
 from nntutor.errors import InputError
+from nntutor.models.threads import on_one_thread
 from nntutor.trace import Step, Table, Trace, Value
 from nntutor.walkthroughs._common import Context
 from nntutor.walkthroughs._declare import Args, Input, Target, Walkthrough
@@ -80,6 +81,7 @@ class Inputs(NamedTuple):
     seed: int
 
 
+@on_one_thread
 def check(args: Args) -> Inputs:
     seed = int(args["seed"])
     model = choose(args["model"], seed=seed)
@@ -102,6 +104,7 @@ def check(args: Args) -> Inputs:
 # --------------------------------------------------------------------------- build
 
 
+@on_one_thread
 def build(ctx: Context, inputs: Inputs) -> Trace:
     model = inputs.model
     s = train_step(inputs.batch, model.weights, heads=model.heads, lr=inputs.lr, weight_decay=inputs.weight_decay, eps=model.eps)
