@@ -18,10 +18,10 @@ from nntutor.core.lm_loss import LMLoss, lm_loss, uniform_baseline
 from nntutor.core.sampling import rank
 from nntutor.errors import InputError
 from nntutor.trace import Step, Table, Trace, Value
-from nntutor.walkthroughs._tokens import shown as word
 from nntutor.walkthroughs._common import Context, answer, sum_worked
 from nntutor.walkthroughs._declare import Args, Input, Target, Walkthrough
 from nntutor.walkthroughs._model import LessonModel, choose, held_out
+from nntutor.walkthroughs._tokens import shown as word
 
 MAX_TOKENS = 256
 GRADIENT_ROWS = 5  # tokens listed in the gradient table of one position
