@@ -139,7 +139,7 @@ def _choices(inputs: Inputs, g: Generation, worst: float) -> Value:
         rows.append((j, word(vocab[chosen]), float(p[chosen]), word(vocab[other]), float(p[other])))
     return Value("choices", Table(("new token", "chosen", "p", "next best", "its p"), tuple(rows)),
                  label="each new token: the one " + ("drawn" if inputs.sample else "chosen (greedy)")
-                 + f" and the runner-up (the cache moved no logit by more than {worst:.1e})")
+                 + f" and the runner-up (the cache changed no logit by more than {worst:.1g})")
 
 
 def _choice_words(ctx: Context, s, vocab) -> str:
