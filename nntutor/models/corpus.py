@@ -146,10 +146,12 @@ class Split(NamedTuple):
 
 
 @cache
+@cache
 def split(seed: int = SEED) -> Split:
     """Hold out :data:`HELD_OUT_FRACTION` of each template's sentences, drawn with ``seed``.
 
-    Per template, so that every pattern is both learned and tested.
+    Per template, so that every pattern is both learned and tested. Computed once per seed
+    (the held-out evaluation asks for it twice; the result is tuples, never changed).
     """
     rng = np.random.default_rng(seed)
     sentences = language()

@@ -135,11 +135,22 @@ def evaluate(model: TinyModel, seed: int = corpus.SEED) -> Evaluation:
     total_loss = 0.0
     positions = 0
     by_tag: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for item in items:
-        r = model.loss(item.ids[None, :])
-        total_loss += float(r.unembed.losses.sum())
-        positions += r.targets.size
-        predicted = r.forward.logits[0].argmax(axis=-1)
+    # one forward per length (sentences of equal length stacked as a batch) instead of one per
+    # sentence: the same numbers to rounding (every sentence is still fed alone, from its first
+    # token, causally masked), a tenth of the forwards; the sums run in sentence order as before
+    by_length: dict[int, list[int]] = defaultdict(list)
+    for k, item in enumerate(items):
+        by_length[item.ids.size].append(k)
+    rows: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    for ks in by_length.values():
+        r = model.loss(np.stack([items[k].ids for k in ks]))
+        predicted = r.forward.logits.argmax(axis=-1)
+        for row, k in enumerate(ks):
+            rows[k] = r.unembed.losses[row], predicted[row]
+    for k, item in enumerate(items):
+        losses, predicted = rows[k]
+        total_loss += float(losses.sum())
+        positions += losses.size
         for p in item.determined:
             hit = int(predicted[p.index] == p.expected)
             correct += hit

@@ -139,7 +139,8 @@ def _tokenizer(path: str, config: dict, vocab_size: int) -> Tokenizer:
         raise ModelFileError(path, f"tokenizer vocab has {len(vocab)} symbols but architecture.vocab_size is {vocab_size}")
     if len(set(vocab)) != len(vocab) or not vocab or vocab[0] != UNK:
         raise ModelFileError(path, f"tokenizer vocab must start with {UNK} and hold each symbol once")
-    missing = [a + b for a, b in merges if a + b not in set(vocab)]
+    symbols = set(vocab)
+    missing = [a + b for a, b in merges if a + b not in symbols]
     if missing:
         raise ModelFileError(path, f"merge result {missing[0]!r} is not in the tokenizer vocab")
     return Tokenizer(tuple((a, b) for a, b in merges), tuple(vocab))

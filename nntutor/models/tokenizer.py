@@ -45,22 +45,49 @@ def normalize(text: str) -> list[str]:
     return _PUNCTUATION.sub(r" \1 ", text.lower()).split()
 
 
-@lru_cache(maxsize=8)
-def _ranks(merges: tuple[Pair, ...]) -> dict[Pair, int]:
-    return merge_ranks(merges)
+class _Coder:
+    """One tokenizer's merge ranks, vocabulary index and the symbols of each word seen so far.
+
+    Built once per tokenizer (:func:`_coder`): the corpus repeats its words, and the
+    merges and vocabulary, tuples of hundreds of entries, used to be hashed again for
+    every word of every text (most of the held-out evaluation's tokenizing time).
+    """
+
+    def __init__(self, merges: tuple[Pair, ...], vocab: tuple[str, ...]) -> None:
+        self.ranks = merge_ranks(merges)
+        self.index = {t: i for i, t in enumerate(vocab)}
+        self.word = lru_cache(maxsize=65536)(self._word)
+
+    def _word(self, word: str) -> tuple[tuple[str, ...], tuple[int, ...]]:
+        """A word's symbols (``<unk>`` for those the vocabulary lacks) and their ids."""
+        symbols = tuple(t if t in self.index else UNK for t in encode_word(word, self.ranks))
+        return symbols, tuple(self.index[t] for t in symbols)
+
+    def tokens(self, text: str) -> tuple[str, ...]:
+        return tuple(t for word in normalize(text) for t in self.word(word)[0])
+
+    def ids(self, text: str) -> list[int]:
+        return [i for word in normalize(text) for i in self.word(word)[1]]
 
 
-@lru_cache(maxsize=8)
-def _index(vocab: tuple[str, ...]) -> dict[str, int]:
-    return {t: i for i, t in enumerate(vocab)}
+_CODERS: dict[tuple[int, int], tuple[tuple[Pair, ...], tuple[str, ...], _Coder]] = {}
 
 
-@lru_cache(maxsize=65536)
-def _segment(word: str, merges: tuple[Pair, ...]) -> tuple[str, ...]:
-    """One word's BPE symbols (computed once per word: the corpus repeats its words; the merges,
-    their ranks and the vocabulary index were rebuilt for every text before, a third of the
-    held-out evaluation's time)."""
-    return tuple(encode_word(word, _ranks(merges)))
+def _coder(merges: tuple[Pair, ...], vocab: tuple[str, ...]) -> _Coder:
+    """The :class:`_Coder` of these merges and vocabulary, found by identity.
+
+    A model's tokenizer keeps the same two tuples for its life, so looking them up by
+    ``id`` (the entry holds them, so the ids cannot be reused while it exists) spares
+    hashing hundreds of entries on every call; equal tuples that are other objects
+    just get a coder of their own.
+    """
+    key = (id(merges), id(vocab))
+    hit = _CODERS.get(key)
+    if hit is None or hit[0] is not merges or hit[1] is not vocab:
+        if len(_CODERS) >= 8:
+            _CODERS.clear()
+        hit = _CODERS[key] = (merges, vocab, _Coder(merges, vocab))
+    return hit[2]
 
 
 class Tokenizer(NamedTuple):
@@ -70,13 +97,11 @@ class Tokenizer(NamedTuple):
     vocab: tuple[str, ...]
 
     def tokens(self, text: str) -> tuple[str, ...]:
-        known = _index(self.vocab)
-        return tuple(t if t in known else UNK for word in normalize(text) for t in _segment(word, self.merges))
+        return _coder(self.merges, self.vocab).tokens(text)
 
     def encode(self, text: str) -> np.ndarray:
         """Token ids of ``text`` (int64)."""
-        index = _index(self.vocab)
-        return np.array([index[t] for t in self.tokens(text)], dtype=np.int64)
+        return np.array(_coder(self.merges, self.vocab).ids(text), dtype=np.int64)
 
     def decode(self, ids: Sequence[int]) -> str:
         """The text of ``ids``: symbols joined, a space wherever a word ends (``</w>``)."""

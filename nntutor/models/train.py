@@ -18,7 +18,6 @@ busy machine are slower, not faster.
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
@@ -36,6 +35,7 @@ from nntutor.core.lm import (
 from nntutor.core.optim import BETAS, EPS, adamw_update
 from nntutor.models import corpus
 from nntutor.models.model import TinyModel
+from nntutor.models.threads import one_thread
 from nntutor.models.tokenizer import Tokenizer, learn_tokenizer
 
 
@@ -71,18 +71,6 @@ def check_settings(s: Settings) -> None:
         raise ValueError(f"--lr: {s.lr} must be above 0 and at most 1")
     if not 0 <= s.weight_decay < 1:
         raise ValueError(f"--weight-decay: {s.weight_decay} must be at least 0 and below 1")
-
-
-@contextlib.contextmanager
-def one_thread():
-    """BLAS on one thread while the block runs (threadpoolctl, when installed)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl is a dependency
-        yield
-        return
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
 
 
 def sentence_ids(tokenizer: Tokenizer, sentences: Sequence[corpus.Sentence]) -> list[np.ndarray]:

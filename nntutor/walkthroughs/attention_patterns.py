@@ -20,6 +20,7 @@ from nntutor.trace import Step, Table, Trace, Value
 from nntutor.walkthroughs._common import Context
 from nntutor.walkthroughs._declare import Args, Input, Target, Walkthrough
 from nntutor.walkthroughs._model import LessonModel, choose
+from nntutor.walkthroughs._tokens import shown
 
 MAX_TOKENS = 64  # a heatmap of more columns cannot be read at 80 columns anyway
 
@@ -58,7 +59,7 @@ def _words(s: HeadStats, tokens) -> str:
     if habit == "mixed":
         return f"no clear habit (at most {value:.2f})"
     if habit == "one token":
-        return f"looks back at {s.key} {tokens[s.key]!r} ({value:.2f})"
+        return f"looks back at {s.key} '{shown(tokens[s.key])}' ({value:.2f})"
     return f"the {habit} ({value:.2f})" if habit != "itself" else f"itself ({value:.2f})"
 
 
@@ -67,7 +68,8 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
     n_ = ctx.n
     r = forward(inputs.ids, model.weights, heads=model.heads, eps=model.eps)
     trace = ctx.new_trace({"model": model.name, "text": inputs.text, "seed": inputs.seed})
-    labels = tuple(f"{i} {t}" for i, t in enumerate(inputs.tokens))
+    labels = tuple(f"{i} {shown(t)}" for i, t in enumerate(inputs.tokens))
+    words = tuple(shown(t) for t in inputs.tokens)
     positions = tuple(str(i) for i in range(len(inputs.tokens)))
     n = len(inputs.tokens)
     all_stats: list[list[HeadStats]] = []
@@ -85,7 +87,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
             "head 1, previous token: (" + " + ".join(n_(w0[i, i - 1]) for i in range(1, min(n, 5)))
             + (" + …" if n > 5 else "") + f") / {n - 1} = {n_(h0.previous)}",
             f"head 1, first token: mean of column 0 over rows 1…{n - 1} = {n_(h0.first)}; itself: mean of the diagonal = {n_(h0.itself)}",
-            f"head 1, one token: column {h0.key} ({inputs.tokens[h0.key]!r}) gets the most from the rows below it, "
+            f"head 1, one token: column {h0.key} ('{words[h0.key]}') gets the most from the rows below it, "
             f"mean of A[{h0.key + 1}…{n - 1}, {h0.key}] = {n_(h0.key_weight)}",
         ]
         if k == 0:
@@ -96,8 +98,9 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
                 title=f"Layer {k + 1}: {model.heads} heads on {n} tokens",
                 formula_text="row i = the weights of query i over keys 0…i (sum 1);  previous = mean Aᵢ,ᵢ₋₁, first = mean Aᵢ₀, itself = mean Aᵢᵢ over i = 1…n−1",
                 values=[
-                    *(Value(f"head-{h + 1}", weights[h], label=f"layer {k + 1}, head {h + 1}: row = the token looking, "
-                            "column = the position it looks at", rows=labels, cols=positions, heat=True)
+                    *(Value(f"head-{h + 1}", weights[h], label=f"layer {k + 1} head {h + 1} weights (row = the token looking, "
+                            "column = the one looked at)", rows=labels, cols=positions, heat=True,
+                            detail=k > 0)  # layer 1's heatmaps show how; --full draws the rest
                       for h in range(model.heads)),
                     Value("previous", np.array([s.previous for s in stats]), label=f"layer {k + 1}: average weight on the previous token",
                           cols=tuple(f"head {h + 1}" for h in range(model.heads))),
@@ -112,7 +115,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
         )
     flat = [(k + 1, h + 1, s) for k, stats in enumerate(all_stats) for h, s in enumerate(stats)]
     summary = Table(("layer", "head", "habit", "average weight"), tuple(
-        (k, h, _habit(s, inputs.tokens), describe(s)[1]) for k, h, s in flat
+        (k, h, _habit(s, words), describe(s)[1]) for k, h, s in flat
     ))
     clear = [(k, h, s) for k, h, s in flat if describe(s)[0] != "mixed"]
     trace.add(
@@ -132,6 +135,9 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
         "itself": np.array([[s.itself for s in stats] for stats in all_stats]),
         "habits": [f"layer {k} head {h}: {_habit(s, inputs.tokens)}" for k, h, s in flat],
     }
+    trace.result = [Value("habits", Table(("layer", "head", "previous", "first", "itself", "habit"), tuple(
+        (k, h, s.previous, s.first, s.itself, _habit(s, words)) for k, h, s in flat
+    )), label="each head's average weight on the previous token, the first, itself; and its habit")]
     return trace
 
 

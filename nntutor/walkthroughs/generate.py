@@ -25,6 +25,7 @@ from nntutor.trace import Step, Table, Trace, Value
 from nntutor.walkthroughs._common import Context, dot_worked, index_labels
 from nntutor.walkthroughs._declare import Args, Input, Target, Walkthrough
 from nntutor.walkthroughs._model import LessonModel, choose
+from nntutor.walkthroughs._tokens import shown as word
 
 MAX_NEW = 64
 MAX_PROMPT = 256  # tokens; a model's own context may be shorter
@@ -120,7 +121,25 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
         "logits": g.logits,
         "max_cache_error": float(errors.max()),
     }
+    trace.result = [
+        Value("text", trace.outputs["text"], label="the text"),
+        _choices(inputs, g, float(errors.max())),
+    ]
     return trace
+
+
+def _choices(inputs: Inputs, g: Generation, worst: float) -> Value:
+    """Each new token with its probability and the runner-up: the logits' answer, a row per token."""
+    vocab = inputs.model.vocab
+    rows = []
+    for j, s in enumerate([g.first, *(step.sampling for step in g.steps)], start=1):
+        p = s.softmax.probs
+        chosen = s.draw.token
+        other = next(int(i) for i in rank(p)[:2] if int(i) != chosen)
+        rows.append((j, word(vocab[chosen]), float(p[chosen]), word(vocab[other]), float(p[other])))
+    return Value("choices", Table(("new token", "chosen", "p", "next best", "its p"), tuple(rows)),
+                 label="each new token: the one " + ("drawn" if inputs.sample else "chosen (greedy)")
+                 + f" and the runner-up (the cache changed no logit by more than {worst:.1g})")
 
 
 def _choice_words(ctx: Context, s, vocab) -> str:
@@ -130,8 +149,8 @@ def _choice_words(ctx: Context, s, vocab) -> str:
     chosen = s.draw.token
     order = [int(i) for i in rank(p)[:2] if int(i) != chosen][:1]
     how = "greedy" if s.draw.greedy else f"drawn at u = {n(s.draw.u)}"
-    other = f"; next best {vocab[order[0]]!r}, {n(p[order[0]])}" if order else ""
-    return f"{vocab[chosen]!r} (p = {n(p[chosen])}, {how}{other})"
+    other = f"; next best '{word(vocab[order[0]])}', {n(p[order[0]])}" if order else ""
+    return f"'{word(vocab[chosen])}' (p = {n(p[chosen])}, {how}{other})"
 
 
 def _prompt_step(ctx: Context, trace: Trace, inputs: Inputs) -> None:
@@ -140,7 +159,7 @@ def _prompt_step(ctx: Context, trace: Trace, inputs: Inputs) -> None:
         id="prompt",
         title=f"The prompt: {len(inputs.tokens)} tokens; the model: {model.layers} layers of {model.heads} heads",
         formula_text="ids = the prompt's tokens, looked up in the model's vocabulary",
-        values=[Value("prompt_tokens", list(inputs.tokens), label="the prompt as tokens")],
+        values=[Value("prompt_tokens", [word(t) for t in inputs.tokens], label="the prompt as tokens")],
         worked=["ids: " + ", ".join(str(int(i)) for i in inputs.ids) + f"; model {model.name}: {model.about}", model.shape_words],
         why="Everything after the prompt is the model predicting and appending." + see("pipeline"),
     )
@@ -182,8 +201,8 @@ def _first_step(ctx: Context, trace: Trace, inputs: Inputs, g: Generation, numbe
     dh = head.q.shape[1]
     m = layer.cached
     pos = s.position
-    fed = vocab[s.token]
-    seq = [vocab[int(t)] for t in g.sequence[: pos + 1]]
+    fed = word(vocab[s.token])
+    seq = [word(vocab[int(t)]) for t in g.sequence[: pos + 1]]
     rows = tuple(f"{i} {t}" for i, t in enumerate(seq))
     j = m - 1  # the new key: the query against itself
     weights = head.weights[0]
@@ -199,21 +218,22 @@ def _first_step(ctx: Context, trace: Trace, inputs: Inputs, g: Generation, numbe
     trace.add(
         Step(
             id=f"step-{number + 1}",
-            title=f"Feed new token {number + 1}, {fed!r} (position {pos}): one row per layer",
+            title=f"Feed new token {number + 1}, '{fed}' (position {pos}): one row per layer",
             formula_text="q, k, v = LN₁(x)·W_Q, ·W_K, ·W_V (one row);  K ← [K; k], V ← [V; v];  "
             "a = softmax(K·q / √d_head);  out = a·V",
             values=[
                 Value("qkv", np.stack([head.q[0], head.k[j], head.v[j]]),
-                      label=f"layer 1, head 1: the new row's query, key and value ({dh} each)",
-                      rows=("q (new query)", f"k (appended: K row {j})", f"v (appended: V row {j})"), cols=index_labels(dh)),
+                      label=f"layer 1 head 1's new query/key/value rows ({dh} each)",
+                      rows=("q (new query)", f"k (appended: K row {j})", f"v (appended: V row {j})"), cols=index_labels(dh),
+                      detail=True),  # the worked dot product below uses two of its rows
                 Value("weights", weights, label=f"a = softmax(K·q / √{dh}) over the {m} cached keys", cols=rows),
                 Value("heads", summary, label="every layer and head at this step"),
             ],
             worked=[
-                f"x = E[{s.token}] + PE[{pos}]: the only new row; the cache held {m - 1} keys and values per layer",
+                f"x = E[{s.token}] + PE[{pos}], the only new row; the caches held {m - 1} keys and values",
                 dot_worked(ctx, f"k{j}·q", head.k[j], head.q[0], float(head.scores[0, j]))
                 + f"; ÷ √{dh} = {n_(head.scaled()[0, j])}",
-                f"softmax over the {m} scores: the most weight, {n_(weights[top])}, on position {top} ({seq[top]!r}); "
+                f"softmax over the {m} scores: the most weight, {n_(weights[top])}, on position {top} ('{seq[top]}'); "
                 f"out = Σ aᵢ·vᵢ = [{', '.join(n_(x) for x in head.output[0][:4])}{', …' if dh > 4 else ''}]",
                 f"the cache of every layer grows from {m - 1} to {m} rows; new token {number + 2} = {_choice_words(ctx, s.sampling, vocab)}",
             ],
@@ -228,19 +248,19 @@ def _other_steps(ctx: Context, trace: Trace, inputs: Inputs, g: Generation) -> N
     rows = []
     for j, s in enumerate(g.steps[1:], start=2):
         rows.append((
-            j, s.position, vocab[s.token], s.layers[0].cached,
-            vocab[s.sampling.draw.token], float(s.sampling.softmax.probs[s.sampling.draw.token]),
+            j, s.position, word(vocab[s.token]), s.layers[0].cached,
+            word(vocab[s.sampling.draw.token]), float(s.sampling.softmax.probs[s.sampling.draw.token]),
         ))
     table = Table(("step", "position", "token fed", "keys cached", "next token", "p"), tuple(rows))
     last = g.steps[-1]
     trace.add(
         Step(
             id="steps",
-            title=f"The same for the other {len(g.steps) - 1} step{'s' if len(g.steps) > 2 else ''}: one row each, the cache one longer",
+            title=f"The other {len(g.steps) - 1} step{'s' if len(g.steps) > 2 else ''}: one row each, the cache one longer",
             formula_text="step j: the token chosen at step j − 1 goes in at position n + j − 1; every cache grows by one row",
             values=[Value("steps", table, label="each step: what went in, how long the cache was, what came out")],
             worked=[
-                f"last step: {vocab[last.token]!r} at position {last.position} scored against {last.layers[0].cached} "
+                f"last step: '{word(vocab[last.token])}' at position {last.position} scored against {last.layers[0].cached} "
                 f"cached keys per head; it chose {_choice_words(ctx, last.sampling, vocab)}",
             ],
             why="Every step repeats the first with a cache one row longer.",
@@ -254,10 +274,10 @@ def _proof_step(ctx: Context, trace: Trace, inputs: Inputs, g: Generation, error
     step = Step(
         id="proof",
         title=f"The cache changes nothing: largest |Δ logit| = {worst:.1e}",
-        formula_text="Δ = logits with the cache − logits of the whole sequence recomputed (no cache), every new token",
+        formula_text="Δ = logits with the cache − logits recomputed without it, every new token",
         values=[
             Value("|Δ|", errors, label="largest |Δ| over the vocabulary, for each new token",
-                  cols=tuple(f"{j + 1} {vocab[int(t)]}" for j, t in enumerate(g.tokens))),
+                  cols=tuple(f"{j + 1} {word(vocab[int(t)])}" for j, t in enumerate(g.tokens)), detail=True),
         ],
         worked=[
             f"recomputing, new token j runs all {g.prompt.size} + j − 1 positions through the model again; the largest "

@@ -17,10 +17,12 @@ import numpy as np
 from nntutor.core.lm_loss import LMLoss, lm_loss, uniform_baseline
 from nntutor.core.sampling import rank
 from nntutor.errors import InputError
+from nntutor.models.threads import on_one_thread
 from nntutor.trace import Step, Table, Trace, Value
-from nntutor.walkthroughs._common import Context, sum_worked
+from nntutor.walkthroughs._common import Context, answer, sum_worked
 from nntutor.walkthroughs._declare import Args, Input, Target, Walkthrough
 from nntutor.walkthroughs._model import LessonModel, choose, held_out
+from nntutor.walkthroughs._tokens import shown as word
 
 MAX_TOKENS = 256
 GRADIENT_ROWS = 5  # tokens listed in the gradient table of one position
@@ -56,6 +58,7 @@ def _scored(flag: str, value: str, seed: int, text: str) -> Scored:
     return Scored(model, tuple(tokens), ids)
 
 
+@on_one_thread
 def check(args: Args) -> Inputs:
     seed, text = int(args["seed"]), args["text"]
     if not text.split():
@@ -66,6 +69,7 @@ def check(args: Args) -> Inputs:
 # --------------------------------------------------------------------------- build
 
 
+@on_one_thread
 def build(ctx: Context, inputs: Inputs) -> Trace:
     main, other = inputs.main, inputs.other
     a = lm_loss(main.ids, main.model.weights, heads=main.model.heads, eps=main.model.eps)
@@ -84,6 +88,12 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
         "loss": a.loss,
         "perplexity": a.perplexity,
     }
+    worst = int(np.argmax(a.losses))
+    trace.result = answer(trace, "mean.table=the sentence's mean loss L and perplexity e^L, model by model") + [
+        Value("costliest", f"position {worst} (predicting '{word(vocab[int(a.targets[worst])])}'): "
+              f"−ln p = {ctx.n(a.losses[worst])}, the largest of the {a.losses.size} losses averaged into L",
+              label="the costliest prediction"),
+    ]
     return trace
 
 
@@ -95,7 +105,7 @@ def _shift_step(ctx: Context, trace: Trace, s: Scored, r: LMLoss) -> None:
     vocab = s.model.vocab
     n = len(s.tokens)
     table = Table(("position", "reads (input)", "must predict (target)"), tuple(
-        (i, vocab[int(r.inputs[i])], vocab[int(r.targets[i])]) for i in range(n - 1)
+        (i, word(vocab[int(r.inputs[i])]), word(vocab[int(r.targets[i])])) for i in range(n - 1)
     ))
     trace.add(
         Step(
@@ -105,8 +115,8 @@ def _shift_step(ctx: Context, trace: Trace, s: Scored, r: LMLoss) -> None:
             values=[Value("shift", table, label="each position and the token it is scored on")],
             worked=[
                 f"model {s.model.name}: {s.model.about}",
-                f"position 0 reads {vocab[int(r.inputs[0])]!r} and must predict {vocab[int(r.targets[0])]!r}; "
-                f"the last token, {vocab[int(s.ids[-1])]!r}, is only a target",
+                f"position 0 reads '{word(vocab[int(r.inputs[0])])}' and must predict '{word(vocab[int(r.targets[0])])}'; "
+                f"the last token, '{word(vocab[int(s.ids[-1])])}', is only a target",
             ],
             why="One forward pass over the inputs gives a prediction at every position at once; causal "
             "attention keeps each position from seeing its own target. So one sentence is n − 1 "
@@ -124,7 +134,7 @@ def _loss_step(ctx: Context, trace: Trace, s: Scored, r: LMLoss, o: Scored, q: L
         columns += [f"p ({_label(o)})", "−ln p "]
     rows = []
     for i in range(r.targets.size):
-        row = [i, vocab[int(r.targets[i])], float(p[i]), float(losses[i])]
+        row = [i, word(vocab[int(r.targets[i])]), float(p[i]), float(losses[i])]
         if same:
             row += [float(q.target_probs[i]), float(q.losses[i])]
         rows.append(tuple(row))
@@ -135,9 +145,9 @@ def _loss_step(ctx: Context, trace: Trace, s: Scored, r: LMLoss, o: Scored, q: L
     top = float(z.max())
     total = float(np.exp(z - top).sum())
     worked = [
-        f"position {i} (the costliest): p[{vocab[t]!r}] = e^(z − max z) / Σ e^(z − max z) over the {len(vocab)} logits "
+        f"position {i} (the costliest): p['{word(vocab[t])}'] = e^(z − max z) / Σ e^(z − max z) over the {len(vocab)} logits "
         f"= e^({n_(z[t])} − {ctx.f(top)}) / {n_(total)} = {n_(p[i])}; −ln {n_(p[i])} = {n_(losses[i])}",
-        f"top token there: {vocab[int(np.argmax(z))]!r} with p = {n_(sc.probs[i].max())}",
+        f"top token there: '{word(vocab[int(np.argmax(z))])}' with p = {n_(sc.probs[i].max())}",
     ]
     if not same:
         worked.append(f"--compare {o.model.name} cuts the text into other tokens; its totals are in the next step")
@@ -200,14 +210,14 @@ def _gradient_step(ctx: Context, trace: Trace, s: Scored, r: LMLoss) -> None:
     g = r.dlogits[i]
     shown = [t, *[int(j) for j in rank(p)[: GRADIENT_ROWS + 1] if int(j) != t][:GRADIENT_ROWS - 1]]
     table = Table(("token", "p", "one-hot", f"(p − one-hot)/{count}"), tuple(
-        (vocab[j] + (" (target)" if j == t else ""), float(p[j]), 1 if j == t else 0, float(g[j])) for j in shown
+        (word(vocab[j]) + (" (target)" if j == t else ""), float(p[j]), 1 if j == t else 0, float(g[j])) for j in shown
     ))
     trace.add(
         Step(
             id="gradient",
             title=f"The gradient: (p − one-hot)/{count} at every position",
             formula_text=f"∂L/∂zᵢ = (pᵢ − onehot(targetᵢ)) / {count}",
-            values=[Value("gradient", table, label=f"position {i} (target {vocab[t]!r}): the target and the most probable others")],
+            values=[Value("gradient", table, label=f"position {i} (target '{word(vocab[t])}'): the target and the most probable others")],
             worked=[
                 f"target: ({n_(p[t])} − 1) / {count} = {n_(g[t])} (negative: a step against the gradient raises its logit)",
                 f"every other token j: pⱼ / {count} > 0 (lowered in proportion to its probability); "

@@ -18,8 +18,9 @@ from nntutor.core.block import WEIGHT_SHAPES
 from nntutor.core.lm import parameter_names
 from nntutor.core.train_step import TrainStep, train_step
 from nntutor.errors import InputError
+from nntutor.models.threads import on_one_thread
 from nntutor.trace import Step, Table, Trace, Value
-from nntutor.walkthroughs._common import Context
+from nntutor.walkthroughs._common import Context, answer
 from nntutor.walkthroughs._declare import Args, Input, Target, Walkthrough
 from nntutor.walkthroughs._model import LessonModel, choose
 
@@ -31,6 +32,9 @@ _PRETTY = {
     "W1": "W₁", "b1": "b₁", "W2": "W₂", "b2": "b₂",
     "ln1_gamma": "LN₁ γ", "ln1_beta": "LN₁ β", "ln2_gamma": "LN₂ γ", "ln2_beta": "LN₂ β",
 }
+
+
+LARGEST = 5  # gradient norms shown by default; --full shows every one
 
 
 def pretty(name: str) -> str:
@@ -80,6 +84,7 @@ class Inputs(NamedTuple):
     seed: int
 
 
+@on_one_thread
 def check(args: Args) -> Inputs:
     seed = int(args["seed"])
     model = choose(args["model"], seed=seed)
@@ -102,6 +107,7 @@ def check(args: Args) -> Inputs:
 # --------------------------------------------------------------------------- build
 
 
+@on_one_thread
 def build(ctx: Context, inputs: Inputs) -> Trace:
     model = inputs.model
     s = train_step(inputs.batch, model.weights, heads=model.heads, lr=inputs.lr, weight_decay=inputs.weight_decay, eps=model.eps)
@@ -120,6 +126,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
         "loss_after": s.loss_after,
         "grad_norms": norms,
     }
+    trace.result = answer(trace, "loss.loss_before", "after.loss_after", "backward.largest")
     return trace
 
 
@@ -186,7 +193,14 @@ def _backward_step(ctx: Context, trace: Trace, inputs: Inputs, s: TrainStep) -> 
             id="backward",
             title=f"Backward: a gradient for every one of the {len(norms)} parameters",
             formula_text="‖g‖ = √(Σ g²) of each parameter's gradient ∂L/∂θ (same shape as θ)",
-            values=[Value("grad_norms", Table(columns, tuple(rows)), label="gradient norms (E, final LN γ, β and W_U: one each; the rest: one per layer)")],
+            values=[
+                Value("largest", Table(("parameter", "shape", "‖g‖"), tuple(
+                    (pretty(name), "×".join(map(str, s.grads.grads[name].shape)), norms[name])
+                    for name in sorted(norms, key=norms.get, reverse=True)[:LARGEST]
+                )), label=f"the {LARGEST} largest gradient norms, of {len(norms)}"),
+                Value("grad_norms", Table(columns, tuple(rows)), label="every gradient norm (E, final LN γ, β and W_U: one each; "
+                      "the rest: one per layer)", detail=True),
+            ],
             worked=[
                 f"the largest: {pretty(largest)}, ‖g‖ = {n_(norms[largest])}; "
                 f"{pretty(inputs.param)} (--param {inputs.param}): √(Σ of its {g.size} squared entries) = {n_(norms[inputs.param])}",
