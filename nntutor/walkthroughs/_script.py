@@ -253,3 +253,9 @@ def model_literals(model: Any, about: str, *, tokenizer: bool = True) -> str:
         assignment("final_beta", beta),
     ]
     return "\n".join(parts)
+
+
+def tiny_model_preamble(model: Any) -> list[str]:
+    """The lines every script on a tiny-model lesson starts with: its imports, the model's
+    weights, vocabulary and merges as literals, then :data:`TINY_MODEL` (tokenizer and forward)."""
+    return ["import re", model_literals(model, f"--model {model.name}, {model.about}"), "", "", TINY_MODEL, "", ""]

@@ -143,18 +143,12 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
 
 def script(trace: Trace) -> str:
     """Every head's weights on the text and their measures, as NumPy source (``--format py``)."""
-    from nntutor.walkthroughs._script import TINY_MODEL, heading, model_literals
+    from nntutor.walkthroughs._script import heading, tiny_model_preamble
 
     model = choose(trace.inputs["model"], seed=int(trace.inputs["seed"]))
     layers = [heading(trace, f"layer-{k + 1}") for k in range(model.layers)]
     return "\n".join([
-        "import re",
-        model_literals(model, f"--model {model.name}, {model.about}"),
-        "",
-        "",
-        TINY_MODEL,
-        "",
-        "",
+        *tiny_model_preamble(model),
         "def measures(A):",
         "    \"\"\"Averages over the queries 1…n−1: on the previous token, the first,",
         "    itself; and the key the later queries look back at most (keys 0…n−3),",

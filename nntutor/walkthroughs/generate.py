@@ -332,7 +332,7 @@ def script(trace: Trace) -> str:
     """The prompt continued with a KV cache, the uncached recomputation and the multiply-add
     counts, as NumPy source (``--format py``); the model's weights are written out as literals."""
     from nntutor.render.python_script import assignment
-    from nntutor.walkthroughs._script import TINY_MODEL, has_step, heading, model_literals
+    from nntutor.walkthroughs._script import has_step, heading, tiny_model_preamble
 
     model = choose(trace.inputs["model"], seed=int(trace.inputs["seed"]))
     if trace.inputs["sample"]:
@@ -395,13 +395,7 @@ def script(trace: Trace) -> str:
     lengths = [int(row[0]) for row in shown.rows]
     counts = [[int(row[1]), int(row[2])] for row in shown.rows]
     return "\n".join([
-        "import re",
-        model_literals(model, f"--model {model.name}, {model.about}"),
-        "",
-        "",
-        TINY_MODEL,
-        "",
-        "",
+        *tiny_model_preamble(model),
         *choose_lines,
         "",
         "",

@@ -260,17 +260,11 @@ def _held_out_step(ctx: Context, trace: Trace, s: Scored, o: Scored) -> None:
 def script(trace: Trace) -> str:
     """The --model's loss on the text, as NumPy source (``--format py``): its weights are written
     out as literals (the --compare model is shown beside it, not checked)."""
-    from nntutor.walkthroughs._script import TINY_MODEL, heading, model_literals
+    from nntutor.walkthroughs._script import heading, tiny_model_preamble
 
     model = choose(trace.inputs["model"], seed=int(trace.inputs["seed"]))
     return "\n".join([
-        "import re",
-        model_literals(model, f"--model {model.name}, {model.about}"),
-        "",
-        "",
-        TINY_MODEL,
-        "",
-        "",
+        *tiny_model_preamble(model),
         heading(trace, "shift"),
         "tokens, ids = tokenize(text)",
         "targets = tokens[1:]  # position i reads tokens 0…i, must predict token i + 1",
