@@ -132,6 +132,37 @@ def mask_source(causal: bool, padding: Any = None, size: str = "len(x)") -> list
     return lines
 
 
+BPE_SEGMENT = '''rank = {}
+for number, (a, b) in enumerate(merges):
+    rank.setdefault((a, b), number)
+
+
+def merge(symbols, pair):
+    out, i = [], 0
+    while i < len(symbols):
+        if i + 1 < len(symbols) and (symbols[i], symbols[i + 1]) == pair:
+            out.append(symbols[i] + symbols[i + 1])
+            i += 2
+        else:
+            out.append(symbols[i])
+            i += 1
+    return out
+
+
+def segment(word):
+    """Characters (the last with </w>), then the earliest merge, again."""
+    symbols = list(word[:-1]) + [word[-1] + '</w>']
+    while len(symbols) > 1:
+        known = [pair for pair in zip(symbols, symbols[1:]) if pair in rank]
+        if not known:
+            break
+        symbols = merge(symbols, min(known, key=rank.get))
+    return symbols
+'''
+"""NumPy-free source that cuts a word into BPE tokens by the ``merges`` list (earliest merge
+first, ``</w>`` ending the word), shared by the scripts that tokenize."""
+
+
 TINY_MODEL = SOFTMAX_ROWS + '''
 
 
@@ -181,33 +212,7 @@ def all_logits(ids):
     return layer_norm(x, final_gamma, final_beta) @ W_U
 
 
-rank = {}
-for number, (a, b) in enumerate(merges):
-    rank.setdefault((a, b), number)
-
-
-def merge(symbols, pair):
-    out, i = [], 0
-    while i < len(symbols):
-        if i + 1 < len(symbols) and (symbols[i], symbols[i + 1]) == pair:
-            out.append(symbols[i] + symbols[i + 1])
-            i += 2
-        else:
-            out.append(symbols[i])
-            i += 1
-    return out
-
-
-def segment(word):
-    """Characters (the last with </w>), then the earliest merge, again."""
-    symbols = list(word[:-1]) + [word[-1] + '</w>']
-    while len(symbols) > 1:
-        known = [pair for pair in zip(symbols, symbols[1:]) if pair in rank]
-        if not known:
-            break
-        symbols = merge(symbols, min(known, key=rank.get))
-    return symbols
-
+''' + BPE_SEGMENT + '''
 
 def tokenize(text):
     """Lower-case, "." and "," apart, split at spaces; BPE each word; a token

@@ -478,36 +478,11 @@ def _next_step(ctx, trace: Trace, r: Forward, vocab, seed: int) -> None:
 
 def script(trace: Trace) -> str:
     """The whole decoder, text to next token, as NumPy source (``--format py``)."""
-    from nntutor.walkthroughs._script import SOFTMAX_ROWS, heading
+    from nntutor.walkthroughs._script import BPE_SEGMENT, SOFTMAX_ROWS, heading
 
     if trace.inputs["tokenizer"] == "bpe":
         tokenize = [
-            "rank = {}",
-            "for number, (a, b) in enumerate(merges):",
-            "    rank.setdefault((a, b), number)",
-            "",
-            "",
-            "def merge(symbols, pair):",
-            "    out, i = [], 0",
-            "    while i < len(symbols):",
-            "        if i + 1 < len(symbols) and (symbols[i], symbols[i + 1]) == pair:",
-            "            out.append(symbols[i] + symbols[i + 1])",
-            "            i += 2",
-            "        else:",
-            "            out.append(symbols[i])",
-            "            i += 1",
-            "    return out",
-            "",
-            "",
-            "def segment(word):",
-            "    \"\"\"Characters (the last with </w>), then the earliest merge, again.\"\"\"",
-            "    symbols = list(word[:-1]) + [word[-1] + '</w>']",
-            "    while len(symbols) > 1:",
-            "        known = [pair for pair in zip(symbols, symbols[1:]) if pair in rank]",
-            "        if not known:",
-            "            break",
-            "        symbols = merge(symbols, min(known, key=rank.get))",
-            "    return symbols",
+            *BPE_SEGMENT.splitlines(),
             "",
             "",
             "tokens = [token for word in text.split() for token in segment(word)]",
