@@ -26,10 +26,9 @@ from nntutor.numfmt import human_bytes
 from nntutor.trace import Step, Table, Trace, Value
 from nntutor.walkthroughs._common import Context, dot_worked, index_labels, sum_worked
 from nntutor.walkthroughs._declare import Args, Input, Target, Walkthrough
+from nntutor.walkthroughs._gguf import notice as gguf_notice
+from nntutor.walkthroughs._gguf import open_prompt, token_text
 
-MAX_TOKENS = 256  # the prompt, in tokens: bounds the time of a NumPy pass and the attention rows shown
-MAX_SECONDS = 120.0  # estimated time of one pass above which a model is refused up front
-MAX_PEAK_BYTES = 8_000_000_000  # estimated memory above which a model is refused up front
 MERGES_SHOWN = 8  # merges of one piece written out
 STORED = {  # what a tensor type holds, said for the type most of a file's tensors have
     "F64": "64-bit floats, as is", "F32": "32-bit floats, as is", "F16": "16-bit floats, widened as read",
@@ -52,7 +51,7 @@ class Inputs(NamedTuple):
     head: int
     position: int
     top: int
-    estimate: Any  # nntutor.models.gguf_file.Estimate
+    prompt: Any  # walkthroughs._gguf.Prompt: the same, with the estimated cost
 
 
 def _in_range(flag: str, value: int, count: int, what: str) -> None:
@@ -62,30 +61,15 @@ def _in_range(flag: str, value: int, count: int, what: str) -> None:
 
 def check(args: Args) -> Inputs:
     """The model opened and validated, the text tokenised and bounded, --layer/--head/--position in range."""
-    from nntutor.models.gguf_file import estimate
-    from nntutor.models.llama_model import load_model
-
-    text = args["text"]
-    if not text:
-        raise InputError("--text", "is empty (give a prompt, e.g. --text \"The capital of France is\")")
-    loaded = load_model(args["model"])
-    config = loaded.config
-    encoding = loaded.tokenizer.encode(text)
-    n = len(encoding.ids)
-    if n > config.context:
-        raise InputError("--text", f"is {n:,} tokens, longer than this model's context of {config.context:,} tokens")
-    if n > MAX_TOKENS:
-        raise InputError("--text", f"is {n:,} tokens; this lesson runs at most {MAX_TOKENS} (NumPy computes every layer in front of you)")
+    prompt = open_prompt(args["model"], args["text"])
+    config, n = prompt.loaded.config, len(prompt.encoding.ids)
     layer = config.n_layer // 2 if args["layer"] is None else int(args["layer"])
     _in_range("--layer", layer, config.n_layer, "layers")
     _in_range("--head", int(args["head"]), config.n_head, "query heads")
     position = n - 1 if args["position"] is None else int(args["position"])
     _in_range("--position", position, n, "tokens in --text")
-    cost = estimate(config, loaded.model.file_bytes, n)
-    if cost.seconds > MAX_SECONDS or cost.peak_bytes > MAX_PEAK_BYTES:
-        raise InputError("--model", f"would need about {human_bytes(cost.peak_bytes)} and {cost.seconds:.0f} s for one pass "
-                         f"(at most {human_bytes(MAX_PEAK_BYTES)} and {MAX_SECONDS:.0f} s): choose a smaller model")
-    return Inputs(loaded, args["model"], text, encoding, layer, int(args["head"]), position, int(args["top"]), cost)
+    return Inputs(prompt.loaded, prompt.path, prompt.text, prompt.encoding, layer, int(args["head"]), position,
+                  int(args["top"]), prompt)
 
 
 def notice(inputs: Inputs) -> str | None:
@@ -97,26 +81,10 @@ def notice(inputs: Inputs) -> str | None:
     >>> notice(prepare(lesson, parse_args(lesson, {})).inputs) is None
     True
     """
-    if inputs.path is None:
-        return None
-    cost = inputs.estimate
-    return (f"Reading {os.path.basename(inputs.path)} layer by layer: about {human_bytes(cost.peak_bytes)} of memory "
-            f"and {cost.seconds:.0f} s of computing for {len(inputs.encoding.ids)} tokens (estimated) …")
+    return gguf_notice(inputs.prompt)
 
 
 # --------------------------------------------------------------------------- build
-
-
-def _tok(tokenizer, token_id: int) -> str:
-    """A token as text, quoted, control characters escaped: ' Paris', '\\n'; a lone byte as <0xA5>."""
-    text = tokenizer.decode([int(token_id)])
-    if "\ufffd" in text and len(tokenizer.tokens[int(token_id)]) == 1:  # part of a UTF-8 character
-        from nntutor.core.byte_bpe import byte_symbols
-
-        symbol = tokenizer.tokens[int(token_id)]
-        if symbol in byte_symbols():
-            return f"<0x{byte_symbols().index(symbol):02X}>"
-    return repr(text)
 
 
 def _file_step(ctx: Context, inputs: Inputs) -> Step:
@@ -185,7 +153,7 @@ def _lens_runs(tok, layers: list[llama.LayerSummary]) -> str:
     for i in range(1, len(layers) + 1):
         if i == len(layers) or layers[i].lens_top != layers[start].lens_top:
             span = f"{start}" if i - 1 == start else f"{start}–{i - 1}"
-            runs.append(f"{span} {_tok(tok, layers[start].lens_top)}")
+            runs.append(f"{span} {token_text(tok, layers[start].lens_top)}")
             start = i
     return "; ".join(runs) + f" (last: p = {layers[-1].lens_prob:.2f})"
 
@@ -308,7 +276,7 @@ def _next_step(ctx: Context, inputs: Inputs, out: llama.Forward) -> tuple[Step, 
     e = np.exp(z - z.max())
     probs = e / e.sum()
     order = np.argsort(-probs, kind="stable")[: inputs.top]
-    rows = tuple((str(r + 1), _tok(tok, i), str(int(i)), ctx.n(z[i]), ctx.n(probs[i])) for r, i in enumerate(order))
+    rows = tuple((str(r + 1), token_text(tok, i), str(int(i)), ctx.n(z[i]), ctx.n(probs[i])) for r, i in enumerate(order))
     best = int(order[0])
     step = Step(
         id="next-token",
@@ -317,10 +285,10 @@ def _next_step(ctx: Context, inputs: Inputs, out: llama.Forward) -> tuple[Step, 
         else "z = RMSNorm(x)·g · W_Uᵀ (x: the last row) ;  p = softmax(z)",
         values=[Value("top", Table(("rank", "token", "id", "logit", "p"), rows),
                       label="Most probable next tokens (greedy decoding takes rank 1)")],
-        worked=[f"p[{_tok(tok, best)}] = e^0 / Σ e^(z − max) = 1 / {ctx.n(float(e.sum()))} = {ctx.n(probs[best])}; "
+        worked=[f"p[{token_text(tok, best)}] = e^0 / Σ e^(z − max) = 1 / {ctx.n(float(e.sum()))} = {ctx.n(probs[best])}; "
                 f"the top {len(order)} hold {ctx.n(float(probs[order].sum()))}"],
     )
-    outputs = {"next_token": _tok(tok, best), "next_token_id": best, "probability": float(probs[best])}
+    outputs = {"next_token": token_text(tok, best), "next_token_id": best, "probability": float(probs[best])}
     return step, outputs
 
 
@@ -328,7 +296,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
     loaded = inputs.loaded
     zoom = llama.Zoom(inputs.layer, inputs.head, inputs.position)
     out = llama.forward(loaded.config, loaded.weights, inputs.encoding.ids, zoom=zoom, lens=True, dtype=loaded.dtype)
-    tokens = [_tok(loaded.tokenizer, i) for i in inputs.encoding.ids]
+    tokens = [token_text(loaded.tokenizer, i) for i in inputs.encoding.ids]
     recorded: dict[str, Any] = {"model": inputs.path, "text": inputs.text, "layer": inputs.layer, "head": inputs.head,
                                 "position": inputs.position, "top": inputs.top}
     trace = ctx.new_trace(recorded)

@@ -1,0 +1,104 @@
+"""A GGUF model (``--model PATH.gguf``) opened for a lesson: the prompt tokenised and bounded, the cost said up front.
+
+Shared by the lessons that can run a real Llama-family model (real-model, pipeline,
+next-token, generate, attention). :func:`open_prompt` is called from a lesson's
+``check`` and raises only one-line ``InputError``s; :func:`notice` is what the
+lesson's ``notice`` hook prints before the weights are read; :func:`token_text`
+writes a token for the screen.
+
+>>> is_gguf("SmolLM2-135M-Instruct.Q4_1.gguf"), is_gguf("tiny"), is_gguf("model.npz")
+(True, False, False)
+>>> p = open_prompt(None, "The capital of France is")   # None: the built-in tiny Llama
+>>> [token_text(p.loaded.tokenizer, i) for i in p.encoding.ids]
+["'The'", "' capital'", "' of'", "' France'", "' is'"]
+>>> notice(p) is None   # nothing to say for the built-in model
+True
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, NamedTuple
+
+from nntutor.errors import InputError
+from nntutor.numfmt import human_bytes
+
+MAX_TOKENS = 256  # the prompt, in tokens: bounds the time of a NumPy pass and the attention rows shown
+MAX_SECONDS = 120.0  # estimated time of one pass above which a model is refused up front
+MAX_PEAK_BYTES = 8_000_000_000  # estimated memory above which a model is refused up front
+MAGIC = b"GGUF"
+
+
+class Prompt(NamedTuple):
+    """A model opened (weights not yet read) and a prompt tokenised for it."""
+
+    loaded: Any  # nntutor.models.llama_model.Loaded
+    path: str | None  # as typed (None: the built-in tiny model)
+    text: str
+    encoding: Any  # nntutor.core.byte_bpe.Encoding of the text
+    estimate: Any  # nntutor.models.gguf_file.Estimate of one pass over the prompt (and extra tokens)
+
+
+def is_gguf(value: Any) -> bool:
+    """Whether ``--model VALUE`` names a GGUF file: its name ends in .gguf, or the file starts with GGUF's magic."""
+    text = str(value or "").strip()
+    if text.lower().endswith(".gguf"):
+        return True
+    try:
+        with open(text, "rb") as handle:
+            return handle.read(4) == MAGIC
+    except OSError:
+        return False
+
+
+def open_prompt(path: str | None, text: str, *, flag: str = "--model", text_flag: str = "--text",
+                extra_tokens: int = 0, keep_all: bool = False) -> Prompt:
+    """Open ``path`` (None: the built-in model) and tokenise ``text`` for it.
+
+    Refused with one line: an empty text; a prompt (plus ``extra_tokens``, e.g. tokens to
+    generate) longer than the model's context or than :data:`MAX_TOKENS`; a model whose
+    estimated pass needs more than :data:`MAX_PEAK_BYTES` or :data:`MAX_SECONDS`.
+    ``keep_all`` keeps every dequantised tensor (many passes: generation).
+    """
+    from nntutor.models.gguf_file import estimate
+    from nntutor.models.llama_model import load_model
+
+    if not text:
+        raise InputError(text_flag, "is empty (give a prompt, e.g. --text \"The capital of France is\")")
+    loaded = load_model(path, flag, keep_all=keep_all)
+    config = loaded.config
+    encoding = loaded.tokenizer.encode(text)
+    n = len(encoding.ids)
+    total = n + extra_tokens
+    more = f" plus {extra_tokens} new" if extra_tokens else ""
+    if total > config.context:
+        raise InputError(text_flag, f"is {n:,} tokens{more}, longer than this model's context of {config.context:,} tokens")
+    if total > MAX_TOKENS:
+        raise InputError(text_flag, f"is {n:,} tokens{more}; this lesson runs at most {MAX_TOKENS} "
+                                    "(NumPy computes every layer in front of you)")
+    cost = estimate(config, loaded.model.file_bytes, total)
+    if cost.seconds > MAX_SECONDS or cost.peak_bytes > MAX_PEAK_BYTES:
+        raise InputError(flag, f"would need about {human_bytes(cost.peak_bytes)} and {cost.seconds:.0f} s for one pass "
+                               f"(at most {human_bytes(MAX_PEAK_BYTES)} and {MAX_SECONDS:.0f} s): choose a smaller model")
+    return Prompt(loaded, path, text, encoding, cost)
+
+
+def notice(prompt: Prompt | None) -> str | None:
+    """What the run will cost, said before the weights are read (None for the built-in model)."""
+    if prompt is None or prompt.path is None:
+        return None
+    cost = prompt.estimate
+    return (f"Reading {os.path.basename(prompt.path)} layer by layer: about {human_bytes(cost.peak_bytes)} of memory "
+            f"and {cost.seconds:.0f} s of computing for {len(prompt.encoding.ids)} tokens (estimated) …")
+
+
+def token_text(tokenizer: Any, token_id: int) -> str:
+    """A token as text, quoted, control characters escaped: ' Paris', '\\n'; a lone byte as <0xA5>."""
+    text = tokenizer.decode([int(token_id)])
+    if "\ufffd" in text and len(tokenizer.tokens[int(token_id)]) == 1:  # part of a UTF-8 character
+        from nntutor.core.byte_bpe import byte_symbols
+
+        symbol = tokenizer.tokens[int(token_id)]
+        if symbol in byte_symbols():
+            return f"<0x{byte_symbols().index(symbol):02X}>"
+    return repr(text)
