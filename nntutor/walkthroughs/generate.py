@@ -8,7 +8,8 @@ head 1), the others as one table; then the proof that the cached logits equal
 a full recomputation, and the multiply-adds the cache saves.
 
 The maths is :mod:`nntutor.core.kvcache`; the model comes from ``--model``
-(:mod:`nntutor.walkthroughs._model`).
+(:mod:`nntutor.walkthroughs._model`). ``--model PATH.gguf`` runs a real Llama-family
+model instead (:mod:`nntutor.walkthroughs._generate_llama`).
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ from nntutor.core.pipeline import draw_u
 from nntutor.core.sampling import rank
 from nntutor.errors import InputError
 from nntutor.trace import Step, Table, Trace, Value
+from nntutor.walkthroughs import _generate_llama as _llama
 from nntutor.walkthroughs._common import Context, dot_worked, index_labels
 from nntutor.walkthroughs._declare import Args, Input, Target, Walkthrough
+from nntutor.walkthroughs._gguf import is_gguf
 from nntutor.walkthroughs._model import LessonModel, choose
 from nntutor.walkthroughs._tokens import shown as word
 
@@ -53,8 +56,18 @@ class Inputs(NamedTuple):
     us: tuple[float, ...] | None  # one uniform number per new token (None: greedy)
 
 
-def check(args: Args) -> Inputs:
-    """A known model, a prompt with at least one known token, prompt + new tokens within the context."""
+def _draws(seed: int, count: int) -> tuple[float, ...]:
+    """One uniform number per new token, from --seed (the draws of --sample)."""
+    rng = np.random.default_rng(seed)
+    return tuple(draw_u(rng) for _ in range(count))
+
+
+def check(args: Args) -> Inputs | _llama.Inputs:
+    """A known model, a prompt with at least one known token, prompt + new tokens within the context.
+
+    ``--model PATH.gguf``: a Llama-family model, checked by :mod:`nntutor.walkthroughs._generate_llama`."""
+    if is_gguf(args["model"]):
+        return _llama.check(args, _draws)
     seed = int(args["seed"])
     model = choose(args["model"], seed=seed)
     prompt = args["prompt"]
@@ -76,10 +89,7 @@ def check(args: Args) -> Inputs:
     if k is not None and k > len(model.vocab):
         raise InputError("--top-k", f"{k} is larger than the vocabulary (expected 1 to {len(model.vocab)})")
     sample = bool(args["sample"])
-    us = None
-    if sample:
-        rng = np.random.default_rng(seed)
-        us = tuple(draw_u(rng) for _ in range(count))
+    us = _draws(seed, count) if sample else None
     return Inputs(model, prompt, tuple(tokens), ids, tuple(unknown), count, sample,
                   float(args["temperature"]), k, float(args["top-p"]), seed, us)
 
@@ -87,7 +97,19 @@ def check(args: Args) -> Inputs:
 # --------------------------------------------------------------------------- build
 
 
-def build(ctx: Context, inputs: Inputs) -> Trace:
+def notice(inputs: Inputs | _llama.Inputs) -> str | None:
+    """What a GGUF model's run will cost, said before its weights are read (None for the built-in models)."""
+    return _llama.notice(inputs) if isinstance(inputs, _llama.Inputs) else None
+
+
+def no_script(args: Args) -> str | None:
+    """Why --format py is refused: a GGUF file (None for the built-in models and nntutor train's files)."""
+    return _llama.no_script(args) if is_gguf(args.get("model")) else None
+
+
+def build(ctx: Context, inputs: Inputs | _llama.Inputs) -> Trace:
+    if isinstance(inputs, _llama.Inputs):
+        return _llama.build(ctx, inputs)
     model = inputs.model
     w = model.weights
     settings = {"temperature": inputs.temperature, "top_k": inputs.top_k, "top_p": inputs.top_p} if inputs.sample else {}
@@ -466,5 +488,7 @@ WALKTHROUGH = Walkthrough(
     },
     targets=(Target("cost", "without ÷ with", uses=("cost.cost",), symbol="without ÷ with"),),
     script=script,
+    no_script=no_script,
+    notice=notice,
     keep=("model", "prompt", "tokens"),
 )
