@@ -553,3 +553,18 @@ def test_smollm2_continues_the_capital_of_france_with_paris(run_cli, monkeypatch
     text = run_cli("lesson", "generate", "--model", SMOLLM2, "--prompt", "The capital of France is")
     lines = text.stdout.splitlines()
     assert text.exit_code == 0 and len(lines) <= 150 and max(map(len, lines)) <= 80, len(lines)
+
+
+@needs_gguf
+def test_a_control_token_is_pointed_out_where_it_is_chosen(tmp_path, monkeypatch):
+    # the tiny vocabulary's one control token is <|endoftext|> (id 0): make the model choose it first
+    from nntutor.core import llama_generate as gen
+
+    path = tiny_gguf.write(tmp_path / "m.gguf", Tiny(n_layer=1), seed=3)
+    honest = gen.choose
+    monkeypatch.setattr(gen, "choose", lambda logits, **kw: honest(np.where(np.arange(logits.size) == 0, 99.0, logits), **kw))
+    trace = _gguf_run(path, prompt="the cat", tokens="3")
+    assert trace.outputs["token_ids"] == [0, 0, 0]
+    assert trace.step("prefill").warnings == [
+        "new token 1, '<|endoftext|>', is a control token: a chat program would stop at it; the lesson goes on for --tokens"]
+    assert not trace.step("step-1").warnings and not trace.step("steps").warnings  # said once, where it happens

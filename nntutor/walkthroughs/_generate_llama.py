@@ -162,6 +162,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
         trace.add(_fed_step(ctx, inputs, g, words, j))
     if len(g.steps) > 1 and not ctx.full:
         trace.add(_other_steps(ctx, inputs, g, words))
+    _control_warnings(trace, tok, g, ctx.full)
     trace.add(_cache_step(ctx, inputs, g, words))
     trace.add(_proof_step(inputs, g, full, errors))
     trace.add(_cost_step(inputs, g))
@@ -178,6 +179,18 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
     trace.result = [Value("text", shown, label="the text (⏎: a new line)" if shown != text else "the text"),
                     _choices(inputs, g)]
     return trace
+
+
+def _control_warnings(trace: Trace, tok: Any, g: gen.Generation, full: bool) -> None:
+    """The first new token that is a control token (<|im_end|>, <|endoftext|>): a chat program would stop there."""
+    special = set(tok.special)
+    for j, token in enumerate(g.tokens.tolist(), start=1):
+        if tok.tokens[token] in special:
+            where = "prefill" if j == 1 else f"step-{j - 1}" if j == 2 or full else "steps"
+            trace.step(where).warnings.append(
+                f"new token {j}, {token_text(tok, token)}, is a control token: a chat program would stop at it; "
+                "the lesson goes on for --tokens")
+            return
 
 
 def _how(inputs: Inputs) -> str:
@@ -326,7 +339,7 @@ def _cache_step(ctx: Context, inputs: Inputs, g: gen.Generation, words: list[str
         ],
         worked=[
             f"{c.n_layer} × 2 × {m} × {c.n_head_kv} × {c.head_dim} = {gen.cache_numbers(c, m):,}; with {c.n_head} "
-            f"kv heads, {c.group}× as many",
+            f"kv heads, {c.group}× as many (the last new token is not in it: nothing has read it yet)",
         ],
         why=f"Grouped-query attention: {c.group} query heads share each key/value head, so the cache is {c.group} "
         "times smaller. Queries are used once, never cached.",
@@ -382,8 +395,8 @@ def _cost_step(inputs: Inputs, g: gen.Generation) -> Step:
             f"m = {end}, without: {L}·({end}·(2·{d}² + 2·{d}·{kv}) + 2·{end}²·{d} + 3·{end}·{d}·{f}) + {d}·{V} = "
             f"{without_end:,} ({without_end / with_end:.1f}× as many)",
         ],
-        why=f"GQA: W_K, W_V are {kv} × {d}, not {d} × {d}, but all {c.n_head} query heads score m keys. "
-        "SwiGLU: 3 matrices. Norms, RoPE, SiLU, softmax: left out.",
+        why=f"W_K, W_V are {kv} × {d} ({c.n_head_kv} kv heads), not {d} × {d}, yet all {c.n_head} query heads score "
+        "m keys. SwiGLU: 3 matrices. Norms, RoPE, SiLU, softmax: left out.",
     )
 
 
