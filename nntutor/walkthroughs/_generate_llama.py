@@ -79,7 +79,7 @@ def run_cost(config: Any, file_bytes: int, n: int, count: int, itemsize: int) ->
     >>> c = LlamaConfig(30, 576, 9, 3, 1536, 49152, 8192, 1e5, 1e-5, True)   # SmolLM2-135M
     >>> cost = run_cost(c, 98_400_000, 5, 8, 4)
     >>> round(cost.peak_bytes / 1e6), round(cost.seconds, 1)
-    (949, 2.6)
+    (952, 3.0)
     """
     from nntutor.models.gguf_file import estimate
 
