@@ -331,7 +331,7 @@ def _cache_step(ctx: Context, inputs: Inputs, g: gen.Generation, words: list[str
     return Step(
         id="cache",
         title=f"The cache: {m} positions × {c.n_layer} layers, K and V of {c.n_head_kv} heads × {c.head_dim}",
-        formula_text=f"numbers = layers × 2 (K, V) × positions × kv heads × head_dim ({size} bytes each)",
+        formula_text=f"numbers = layers × 2 (K, V) × positions × kv heads × d_head ({size} bytes each)",
         values=[
             Value("keys", keys, label=f"layer {ZOOM.layer}, key/value head 0: its keys, a row per position", rows=tuple(f"{i} {w}" for i, w in enumerate(words[:m])),
                   cols=index_labels(c.head_dim, "k")),
