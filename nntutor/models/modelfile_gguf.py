@@ -351,7 +351,13 @@ def read_gguf(path: str | os.PathLike, *, source: str | None = None) -> TinyMode
     """Read and check an nntutor GGUF file (see the module docstring); ``source`` defaults to ``path``."""
     from nntutor.core.lm import from_parameters
     from nntutor.models.gguf_file import INSTALL_HINT
-    from nntutor.models.modelfile import FORMAT, MAX_BYTES, ModelFileError, ModelFileUnreadable, check_record
+    from nntutor.models.modelfile import (
+        FORMAT,
+        MAX_BYTES,
+        ModelFileError,
+        ModelFileUnreadable,
+        check_record,
+    )
 
     path = os.fspath(path)
     try:
