@@ -65,11 +65,12 @@ import json
 import os
 import struct
 import tempfile
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from nntutor.models.model import TinyModel
+if TYPE_CHECKING:
+    from nntutor.models.model import TinyModel
 
 ARCHITECTURE = "nntutor"
 TOKENIZER_MODEL = "nntutor-bpe"
@@ -351,6 +352,7 @@ def read_gguf(path: str | os.PathLike, *, source: str | None = None) -> TinyMode
     """Read and check an nntutor GGUF file (see the module docstring); ``source`` defaults to ``path``."""
     from nntutor.core.lm import from_parameters
     from nntutor.models.gguf_file import INSTALL_HINT
+    from nntutor.models.model import TinyModel
     from nntutor.models.modelfile import (
         FORMAT,
         MAX_BYTES,
