@@ -219,7 +219,7 @@ def test_logits_equal_transformers_gpt2_loaded_from_the_file(tiny, tiny_file, to
         vocab_size=t["token_embd.weight"].shape[0], n_positions=meta["nntutor.context_length"], n_embd=d, n_layer=layers,
         n_head=meta["nntutor.attention.head_count"], n_inner=meta["nntutor.feed_forward_length"],
         activation_function=meta["nntutor.feed_forward.activation"], layer_norm_epsilon=meta["nntutor.attention.layer_norm_epsilon"],
-        resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, tie_word_embeddings=False,
+        resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, tie_word_embeddings=False, bos_token_id=None, eos_token_id=None,
     )
     hf = transformers.GPT2LMHeadModel(config).to(torch.float64).eval()
     hf.config._attn_implementation = "eager"
