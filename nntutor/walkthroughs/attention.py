@@ -234,7 +234,7 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
 
     result = attention(x, wq, wk, wv, causal=causal, scale=scale, key_padding=padding)
     labels = tuple(tokens)
-    n_, f = ctx.n, ctx.f
+    n_ = ctx.n
     i = 1 if n > 1 else 0  # the query worked out in full
     j = 0
 
