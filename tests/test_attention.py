@@ -340,7 +340,8 @@ def test_a_gguf_head_matches_transformers(tmp_path, torch, spec, layer, head):
 def test_a_gguf_run_fits_150_lines_at_80_columns(tmp_path, run_cli, monkeypatch):
     path = tiny_gguf.write(tmp_path / "m.gguf", Tiny(quant="Q8_0"), seed=3)
     monkeypatch.setenv("COLUMNS", "80")
-    for flags in (["--model", path, "--text", FILE_TEXT], ["--model", "builtin-llama"]):
+    long_text = "the cat sat on the mat, then the cat is in 1 2 hats"  # 30 tokens: rows and columns left out
+    for flags in (["--model", path, "--text", FILE_TEXT], ["--model", path, "--text", long_text], ["--model", "builtin-llama"]):
         result = run_cli("lesson", "attention", *flags)
         assert result.exit_code == 0, result.stderr
         lines = result.stdout.splitlines()

@@ -288,7 +288,8 @@ def attention_steps(ctx: Context, trace: Trace, result, labels: tuple[str, ...],
             title="Score every query against every key",
             formula=r"S = Q K^\top,\quad S_{ij} = \mathbf{q}_i \cdot \mathbf{k}_j",
             formula_text="S = Q·Kᵀ,  Sᵢⱼ = qᵢ·kⱼ",
-            values=[Value("scores", result.scores, label="raw scores Q·Kᵀ (rows: queries, columns: keys)", rows=labels, cols=labels)],
+            values=[Value("scores", result.scores, label="raw scores Q·Kᵀ (rows: queries, columns: keys)", rows=labels, cols=labels,
+                          key=(j,))],
             worked=[dot_worked(ctx, f"S[{i},{j}] = q{i}·k{j}", result.q[i], result.k[j], result.scores[i, j])],
             why="A dot product is large when two vectors point the same way: "
             "each row says how well one token's query matches every key.",
@@ -305,7 +306,7 @@ def attention_steps(ctx: Context, trace: Trace, result, labels: tuple[str, ...],
     if result.allowed is not None:
         what = []
         if causal and model:
-            what.append("causal, as in every decoder: token i sees tokens 0..i; always on with --model")
+            what.append("causal, as in every decoder: always on with --model")
         elif causal:
             what.append("causal: token i may only look at tokens 0..i")
         if padding is not None:
@@ -317,7 +318,8 @@ def attention_steps(ctx: Context, trace: Trace, result, labels: tuple[str, ...],
             formula_text="S′ᵢⱼ = −∞ where masked (" + "; ".join(what) + ")",
             values=[Value("masked", Deferred((n, n), result.masked), label="scores after masking", rows=labels, cols=labels,
                           detail=model)],
-            worked=[_mask_worked(ctx, result, i, labels)],
+            worked=[_mask_worked(ctx, result, i, labels) if not model else
+                    f"row {i} ({labels[i]}) sees positions 0 to {i}; row 0 sees only itself"],
             why="e^(−∞) = 0, so a masked key gets exactly zero weight while the remaining weights still sum to 1.",
         )
         for row in np.flatnonzero(result.empty_rows):
@@ -337,8 +339,10 @@ def attention_steps(ctx: Context, trace: Trace, result, labels: tuple[str, ...],
             formula_text="Aᵢⱼ = exp(S′ᵢⱼ − maxₖ S′ᵢₖ) / Σₖ exp(S′ᵢₖ − maxₖ S′ᵢₖ)",
             values=[
                 Value("exp", exps, label="exp(S′ − row max)", rows=labels, cols=labels, detail=model),
-                Value("row_sum", result.row_sum, label="row sums of the exponentials", cols=labels, detail=model),
-                Value("weights", weights, label="attention weights A (each row sums to 1)", rows=labels, cols=labels, heat=True),
+                Value("row_sum", result.row_sum, label="row sums of exp" if model else "row sums of the exponentials",
+                      cols=labels, detail=model),
+                Value("weights", weights, label="attention weights A (each row sums to 1)", rows=labels, cols=labels, heat=True,
+                      key=(j,)),  # the column the worked lines use stays when a long prompt's columns are left out
             ],
             worked=[
                 f"row max for {labels[i]} = {n_(result.row_max[i])}",
@@ -364,13 +368,13 @@ def attention_steps(ctx: Context, trace: Trace, result, labels: tuple[str, ...],
             formula_text="O = A·V,  oᵢ = Σⱼ Aᵢⱼ vⱼ",
             values=[Value("output", result.output, label=f"output O ({n}×{d_v})", rows=labels, detail=model)],
             worked=[
-                f"o{i} = " + " + ".join(f"{n_(weights[i, c])}·v{c}" for c in range(min(n, 6))) + (" + …" if n > 6 else ""),
+                *([] if model else [f"o{i} = " + " + ".join(f"{n_(weights[i, c])}·v{c}" for c in range(min(n, 6)))
+                                    + (" + …" if n > 6 else "")]),
                 f"O[{i},{column}] = {terms} = {n_(result.output[i, column])}",
             ],
             why="Each output row is a weighted average of the value rows: "
             "a token's new representation blends in the tokens it attends to."
-            + (" In the model, each head's row is put side by side with the other heads' and multiplied by "
-               "the layer's W_O, then added to the residual stream." if model else ""),
+            + (" In the model, W_O then mixes this head's rows with the other heads'." if model else ""),
         )
     )
     trace.outputs = {
@@ -415,7 +419,7 @@ def build_model(ctx: Context, inputs: Inputs) -> Trace:
                                 "key_value_head": kv, "causal": True, "scale": inputs.scale}
     trace = ctx.new_trace(recorded)
     trace.narrative += (f"\n\nThe numbers below are a model's, not typed ones: {name}, layer {m.layer}, "
-                        f"query head {m.head}, on --text {m.prompt.text!r}: one row per token, row i at position i.")
+                        f"query head {m.head}, on the {n} tokens of --text: one row per token, row i at position i.")
     p = n - 1  # the last token: the one whose row predicts the next token
     cols = index_labels(d_k, "")
     trace.add(
