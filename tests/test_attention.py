@@ -212,6 +212,7 @@ BAD_INPUTS = [
     ({"model": "builtin-llama", "text": ""}, "--text", "--text: is empty"),
     ({"model": "builtin-llama", "text": "x" * 70}, "--text", "--text: is 70 tokens, longer than this model's context of 64"),
     ({"model": "/nonexistent/model.gguf"}, "--model", "does not exist"),
+    ({"model": "builtin"}, "--model", "--model: 'builtin' does not exist (expected a .gguf model file, or builtin-llama"),
 ]
 
 

@@ -80,7 +80,11 @@ class ModelHead(NamedTuple):
 
 
 class Inputs(NamedTuple):
-    """Checked inputs: X (n × d_model), token labels, optional projections, masking and scaling."""
+    """Checked inputs: X (n × d_model), token labels, optional projections, masking and scaling.
+
+    With ``--model`` X, the labels and the projections are placeholders (n × 0, t0…): ``model``
+    says whose Q, K and V the steps use, and ``causal`` is always on.
+    """
 
     x: np.ndarray
     tokens: tuple[str, ...]
@@ -185,6 +189,9 @@ def check_model(args: Args) -> Inputs:
             raise InputError(f"--{name}", "cannot be combined with --model (the model gives X, W_Q, W_K, W_V "
                                           "and the tokens of --text)")
     path = None if str(model).strip() == BUILT_IN_LLAMA else model
+    if path is not None and not os.path.exists(path):  # also a mistyped builtin-llama
+        raise InputError("--model", f"{path!r} does not exist (expected a .gguf model file, or {BUILT_IN_LLAMA} "
+                                    "for nntutor's tiny one; see: nntutor models)")
     text = args["text"] if args.get("text") is not None else DEFAULT_TEXT
     prompt = open_prompt(path, text)
     config = prompt.loaded.config
