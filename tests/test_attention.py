@@ -241,7 +241,7 @@ def test_builtin_llama_hand_worked_score_and_rope_pair():
     # RoPE pair 0 of q4 turns by 4 rad: 0.5266·cos 4 − (−2.8277)·sin 4 = −0.34421 − 2.13999 = −2.4842,
     # 0.5266·sin 4 + (−2.8277)·cos 4 = −0.39853 + 1.84831 = 1.4498
     line = next(w for w in trace.step("projections").worked if w.startswith("RoPE"))
-    assert "pair 0 of q4 turns by 4 rad, (0.5266, -2.8277) → (-2.4842, 1.4498)" in line
+    assert "pair 0 (coordinates 0 and 1) of q4 turns by 4 rad, (0.5266, -2.8277) → (-2.4842, 1.4498)" in line
 
 
 def test_model_run_is_causal_and_says_which_heads_share():

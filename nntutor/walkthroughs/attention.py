@@ -444,8 +444,8 @@ def build_model(ctx: Context, inputs: Inputs) -> Trace:
                 f"X is the model's residual stream entering layer {m.layer}, after its RMSNorm ({n}×{config.d_model}); "
                 f"W_Q, W_K, W_V are layer {m.layer}'s own matrices ({config.d_model}×{d_k} each: query head {m.head}'s "
                 f"columns of W_Q, key/value head {kv}'s of W_K and W_V)",
-                f"RoPE turned q_i and k_i by angles that grow with position i (V is not turned): pair 0 of "
-                f"q{p} turns by {p} rad, ({ctx.n(head.q_raw[0])}, {ctx.n(head.q_raw[1])}) → "
+                f"RoPE turned q_i and k_i by angles that grow with position i (V is not turned): pair 0 "
+                f"(coordinates 0 and 1) of q{p} turns by {p} rad, ({ctx.n(head.q_raw[0])}, {ctx.n(head.q_raw[1])}) → "
                 f"({ctx.n(head.q[0])}, {ctx.n(head.q[1])})",
                 f"grouped-query attention: {config.n_head} query heads share {config.n_head_kv} key/value heads, so "
                 f"key/value head {kv} serves query heads {', '.join(map(str, shared))}",
