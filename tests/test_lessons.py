@@ -44,7 +44,7 @@ def test_check_catches_a_builder_that_is_not_a_lesson_module(tmp_path):
     path = _variant(tmp_path, {'builder = "neuron"': 'builder = "attention"'})
     problems = _check_folder(tmp_path)
     assert problems == [
-        f"{path}: inputs: lack --tokens, --wq, --wk, --wv and 6 more, which builder 'attention' reads, and have --w, --b,"
+        f"{path}: inputs: lack --tokens, --wq, --wk, --wv and 10 more, which builder 'attention' reads, and have --w, --b,"
         " --activation, which it does not know (is it the builder of another lesson?)",
         f"{path}: inputs.x.kind: is 'vector' but builder 'attention' reads a matrix",
     ]
