@@ -36,6 +36,7 @@ from nntutor.walkthroughs._common import Context, dot_worked, index_labels
 from nntutor.walkthroughs._gguf import Prompt, open_prompt, token_text
 
 TOP = 5  # the largest logits shown
+PIECES = 8  # pre-tokenised pieces listed
 SUMMARY = ("The whole path on a real model: byte-level BPE tokens, ids, embedding rows, the blocks, the final "
            "RMSNorm, logits, softmax, the next token.")
 NARRATIVE = """\
@@ -170,7 +171,8 @@ def _tokenize_step(ctx: Context, prompt: Prompt, symbols: list[str], see) -> Ste
         formula_text="text → pieces → bytes as symbols → the model's merges, lowest rank first",
         values=[Value("tokens", symbols, label="tokens (Ġ stands for a space)")],
         worked=[
-            "pieces (a word keeps the space before it): " + " | ".join(repr(p) for p in enc.pieces),
+            "pieces (a word keeps the space before it): " + " | ".join(repr(p) for p in enc.pieces[:PIECES])
+            + (f" … ({len(enc.pieces) - PIECES} more)" if len(enc.pieces) > PIECES else ""),
             f"{enc.pieces[busiest]!r}: bytes " + " ".join(enc.symbols[busiest])
             + (f", {count} merges → " + " ".join(final[-1]) if count else ", no merge applies"),
         ],
@@ -184,9 +186,8 @@ def _ids_step(ctx: Context, prompt: Prompt, symbols: list[str]) -> Step:
     return Step(
         id="ids",
         title=f"Token ids: {len(enc.ids)} tokens in a vocabulary of V = {c.vocab:,}",
-        formula_text="id(t) = the row of t in the model's vocabulary",
+        formula_text="id(t) = the row of t in the model's vocabulary (and the row of E it selects)",
         values=[Value("ids", np.asarray(enc.ids, dtype=np.int64), label="ids", cols=tuple(symbols))],
-        why="From here on a token is only its number: the id selects a row of the embedding table.",
     )
 
 
@@ -239,9 +240,9 @@ def _blocks_step(ctx: Context, prompt: Prompt, r: Run, names: Names, see) -> Ste
             "top token from the row after each layer (the logit lens: final RMSNorm, then the output matrix): "
             + _lens_runs(names, r.out.layers),
         ],
-        why="Attention mixes in what the earlier tokens hold, SwiGLU transforms the row on its own; both "
-        "are added to it (the residual stream), so its length grows. One head, one RMSNorm and one SwiGLU "
-        "unit in full: nntutor lesson real-model --model PATH --layer L (the same file)."
+        why="Attention mixes in what the tokens up to this one hold, SwiGLU transforms the row on its own; "
+        "both are added to it (the residual stream). One head, one RMSNorm and one SwiGLU unit in full: "
+        "nntutor lesson real-model --model PATH --layer L (the same file)."
         + see("transformer-block"),
     )
 
@@ -275,8 +276,8 @@ def _final_step(ctx: Context, prompt: Prompt, r: Run, names: Names, see) -> Step
             f"rms = √({ctx.n(mean_sq)} + {c.rms_eps:g}) = {ctx.n(rms)}",
             f"h[d0] = x[d0] / rms × g[d0] = {ctx.f(x[0])} / {ctx.n(rms)} × {ctx.f(r.gain[0])} = {ctx.n(r.h[0])}",
         ],
-        why="The blocks normalise what they read, never the row itself, so it is normalised once at the end; "
-        "the last position has seen every token." + see("real-model"),
+        why="The blocks normalise what they read, never the row itself: it is normalised once, here."
+        + see("real-model"),
     )
 
 
