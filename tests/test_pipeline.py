@@ -739,3 +739,15 @@ def test_smollm2_says_paris():
     assert trace.outputs["probs"][trace.outputs["next_token_id"]] > 0.5
     assert trace.outputs["tokens"] == ["The", "Ġcapital", "Ġof", "ĠFrance", "Ġis"]
     assert trace.step("blocks").value("layers").data.shape == (30, 4)  # 30 layers, summarised
+
+
+@needs_gguf
+@pytest.mark.parametrize("tied", [False, True], ids=["untied", "tied"])
+def test_gguf_run_has_no_internal_names(tmp_path, tied):
+    from nntutor.render.markdown import render_markdown
+    from nntutor.render.terminal import render_text
+    from tests.test_concise import _names_in  # what test_concise calls an internal name
+
+    trace = _run_gguf(_gguf_file(tmp_path, tied=tied, n_layer=1))
+    found = _names_in(render_text(trace, width=80)) | _names_in(render_markdown(trace))
+    assert not found, sorted(found)

@@ -233,7 +233,7 @@ def _blocks_step(ctx: Context, prompt: Prompt, r: Run, names: Names, see) -> Ste
                   detail=True),
         ],
         worked=[
-            f"each block: RMSNorm, attention with RoPE, {c.n_head} query heads over {c.n_head_kv} key/value heads "
+            f"each block: RMSNorm, causal attention with RoPE, {c.n_head} query heads over {c.n_head_kv} key/value heads "
             f"(grouped-query: {c.group} share each), added; RMSNorm, SwiGLU of {c.d_ff:,} units, added",
             f"layer {k} turns the row most: cos = X{_sub(k)}·X{_sub(k + 1)} / (‖X{_sub(k)}‖·‖X{_sub(k + 1)}‖) = "
             f"{ctx.n(dot)} / ({ctx.f(lengths[k])} × {ctx.f(lengths[k + 1])}) = {ctx.n(cos[k])}",
@@ -288,11 +288,11 @@ def _unembed_step(ctx: Context, prompt: Prompt, r: Run, names: Names, see) -> St
     j = int(order[0])
     matrix = "token_embd.weight" if c.tied else "output.weight"
     row = np.asarray(loaded.weights(matrix)[j], dtype=np.float64)
-    name, what = ("E", "tied: the output matrix is the embedding E") if c.tied else ("W_out", "the file's output matrix")
+    name, what = ("E", "tied: the output matrix is E itself") if c.tied else ("W_U", "the file's output matrix")
     return Step(
         id="unembed",
         title=f"Unembed: logits = h·{name}ᵀ ({c.d_model} · {c.d_model}×{c.vocab:,} → V = {c.vocab:,})",
-        formula_text=f"zⱼ = h·{name}[j]   ({what}, V × d_model: one row per token)",
+        formula_text=f"zⱼ = h·{name}[j]   (one row per token; {what})",
         values=[Value("logits", r.logits[order], label=f"the {len(order)} largest of the {c.vocab:,} logits",
                       cols=tuple(names[int(t)] for t in order), detail=True)],
         worked=[dot_worked(ctx, f"z[{names[j]}] = h·{name}[{j}]", r.h, row, float(r.logits[j])) + " (the largest logit)"],
