@@ -270,7 +270,8 @@ def _final_step(ctx: Context, prompt: Prompt, r: Run, names: Names, see) -> Step
         id="final",
         title=f"Final RMSNorm; keep the last token's vector h ({c.d_model} numbers)",
         formula_text=f"h = {xl} / √(mean(x²) + ε) · g   (no mean subtracted, no bias)",
-        values=[Value("h", r.h, label=f"h, the row of {names[enc.ids[-1]]}", cols=index_labels(c.d_model, "d"))],
+        values=[Value("h", r.h, label=f"h, the row of {names[enc.ids[-1]]}", cols=index_labels(c.d_model, "d"),
+                      detail=True)],
         worked=[
             f"mean(x²) = ‖{xl}‖² / {c.d_model} = {ctx.f(float(np.linalg.norm(x)))}² / {c.d_model} = {ctx.n(mean_sq)}; "
             f"rms = √({ctx.n(mean_sq)} + {c.rms_eps:g}) = {ctx.n(rms)}",
@@ -294,7 +295,7 @@ def _unembed_step(ctx: Context, prompt: Prompt, r: Run, names: Names, see) -> St
         title=f"Unembed: logits = h·{name}ᵀ ({c.d_model} · {c.d_model}×{c.vocab:,} → V = {c.vocab:,})",
         formula_text=f"zⱼ = h·{name}[j]   (one row per token; {what})",
         values=[Value("logits", r.logits[order], label=f"the {len(order)} largest of the {c.vocab:,} logits",
-                      cols=tuple(names[int(t)] for t in order), detail=True)],
+                      cols=tuple(names[int(t)] for t in order))],
         worked=[dot_worked(ctx, f"z[{names[j]}] = h·{name}[{j}]", r.h, row, float(r.logits[j])) + " (the largest logit)"],
-        why="Each row of the output matrix stands for one token; its logit measures how far h points along it.",
+        why="Each row stands for one token: its logit measures how far h points along it.",
     )

@@ -3,6 +3,10 @@
 tokenize → ids → embedding + positions → L causal pre-norm blocks → final layer
 norm → the last token's vector → logits = h·W_U → softmax(z / T) → next token.
 
+With ``--model PATH.gguf`` a Llama-family model runs instead (``walkthroughs/_pipeline_gguf``):
+the same path as that architecture has it (byte-level BPE, no position vector, RMSNorm,
+RoPE, SwiGLU), every block summarised; the softmax and next-token steps are shared.
+
 Every number comes from the cores (``nntutor.core.pipeline`` chains them); each
 step summarises one stage with its shapes and a few key numbers worked out, and
 names the lesson that explains it in full (``see: nntutor lesson …``).
