@@ -35,6 +35,8 @@ def _size(count: int) -> str:
 def _params(count: int | None) -> str:
     if count is None:
         return "?"
+    if count < 1e6:  # nntutor's own tiny model: 40,704
+        return f"{count:,}"
     return f"{count / 1e9:.1f}B" if count >= 1e9 else f"{count / 1e6:.0f}M"
 
 
@@ -52,8 +54,12 @@ def models_renderable(rows: Sequence) -> RenderableType:
         title = Text(f"{number}. {row.found.label or row.found.path.name}", style=STYLE_TITLE)
         title.append(f"  (found in: {row.found.where})", style=STYLE_DIM)
         facts = [row.architecture, f"{_params(row.parameters)} parameters", row.quantisation, _size(row.size_bytes)]
-        verdict = (f"nntutor runs it: about {_size(row.peak_bytes)} of memory and {row.seconds:.0f} s of computing for a short prompt"
-                   if not row.problem else f"nntutor cannot run it: {row.problem}")
+        if getattr(row, "runs_with", ()):
+            verdict = f"nntutor's own tiny model: runs with: {', '.join(row.runs_with)} (not real-model)"
+        elif not row.problem:
+            verdict = f"nntutor runs it: about {_size(row.peak_bytes)} of memory and {row.seconds:.0f} s of computing for a short prompt"
+        else:
+            verdict = f"nntutor cannot run it: {row.problem}"
         parts += [Text(""), title, Text("   " + " · ".join(facts)), Text("   " + verdict),
                   Text("   " + _shown_path(str(row.found.path)), style=STYLE_DIM)]
     runnable = [row for row in rows if not row.problem]
