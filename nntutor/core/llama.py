@@ -159,6 +159,7 @@ class Forward(NamedTuple):
     head: HeadDetail | None
     ffn: FFNDetail | None
     final_rms: float  # the final norm's rms of the zoomed row
+    final: np.ndarray | None = None  # the rows after the final RMSNorm, what the output matrix multiplies (like logits)
 
 
 class KVCache:
@@ -263,4 +264,4 @@ def forward(
     if cache is not None:
         cache.length = start + n
     zoom_rms = float(final_rms[zp] if all_logits else final_rms[-1])
-    return Forward(logits, layers, head_detail, ffn_detail, zoom_rms)
+    return Forward(logits, layers, head_detail, ffn_detail, zoom_rms, final)
