@@ -349,6 +349,8 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
         real = _run_gguf(inputs)
         s = sample_logits(unembed_rows(real.h, real.rows), temperature=T, top_k=k, top_p=p, u=u, greedy=greedy)
         view: np.ndarray | None = rank(s.logits)[:TOP_SHOWN]
+        if s.draw.token not in view:  # the token drawn is worked in the steps: its column is shown too
+            view = np.append(view, s.draw.token)
         record: dict[str, Any] = {"model": inputs.model, "text": inputs.text, "temperature": T, "top-k": k,
                                   "top-p": p, "greedy": greedy, "seed": seed}
     else:
@@ -383,7 +385,8 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
         "logits": s.logits,
         "probs": s.softmax.probs,
         "filtered_probs": s.filtered_probs,
-        "token": vocab[s.draw.token],
+        # a GGUF model's token as text (' Paris'), the others' as the vocabulary writes it ('water</w>')
+        "token": vocab.tokenizer.decode([s.draw.token]) if isinstance(vocab, TokenNames) else vocab[s.draw.token],
         "token_id": s.draw.token,
     }
     return trace
@@ -398,7 +401,8 @@ def _vector(name: str, values: np.ndarray, label: str, vocab, view: np.ndarray |
     if view is not None:
         values, cols = values[view], tuple(vocab[int(i)] for i in view)
         if not detail:
-            label = f"{label}: the {len(view)} most probable of {len(vocab):,} tokens"
+            label = f"{label}: the {min(len(view), TOP_SHOWN)} most probable of {len(vocab):,} tokens" + (
+                ", then the one drawn" if len(view) > TOP_SHOWN else "")
     return Value(name, values, label=label, cols=cols, key=_top(values) if key else (), detail=detail)
 
 
