@@ -655,7 +655,7 @@ def _renormalise_step(ctx: Context, trace: Trace, s: Sampling, vocab, view: np.n
     trace.add(
         Step(
             id="renormalise",
-            title=f"Renormalise the {len(kept):,} kept tokens",
+            title=f"Renormalise the {len(kept):,} kept token{'' if len(kept) == 1 else 's'}",
             formula=r"p'_j = \frac{p_j \, [j \text{ kept}]}{\sum_{k \text{ kept}} p_k}",
             formula_text="p′ⱼ = pⱼ / Σ(kept p)  for kept j, 0 for cut j",
             values=[
@@ -698,8 +698,9 @@ def _draw_step(ctx: Context, trace: Trace, s: Sampling, vocab, seed: int, head: 
     token = vocab[dr.token]
     said = _quoted(vocab, token)
     rescaled = [] if head is None else [  # a real model's run leaves the renormalise step to --full
-        f"p′ = p / {n(s.kept_mass)} (the kept mass): the {m:,} kept tokens rescaled to add up to 1, "
-        f"p′[{vocab[int(dr.order[0])]}] = {n(s.softmax.probs[int(dr.order[0])])} / {n(s.kept_mass)} = {n(dr.probs[0])}"]
+        f"p′ = p / {n(s.kept_mass)} (the kept mass): "
+        + ("the kept token's p′ is 1, " if m == 1 else f"the {m:,} kept tokens rescaled to add up to 1, ")
+        + f"p′[{vocab[int(dr.order[0])]}] = {n(s.softmax.probs[int(dr.order[0])])} / {n(s.kept_mass)} = {n(dr.probs[0])}"]
     if dr.greedy:
         worked = [*rescaled, f"greedy: the largest p′ is p′[{token}] = {n(dr.probs[0])}, so the next token is {said}"]
         step = Step(
