@@ -576,7 +576,8 @@ def _top_k_step(ctx: Context, trace: Trace, s: Sampling, vocab, view: np.ndarray
             values=[
                 Value("ranked", _ranked_table(f, vocab, "p", f"← k = {f.count}", head), label="tokens ranked by probability"),
                 Value("kept_mass", f.kept_mass, label="probability kept"),
-                _vector("after_top_k", f.renormalised, "renormalised after top-k", vocab, view),
+                # a real model's run: the top-p table lists the kept tokens' p after top-k
+                _vector("after_top_k", f.renormalised, "renormalised after top-k", vocab, view, detail=view is not None),
             ],
             worked=[
                 f"ranks 1–{f.count} kept, {removed:,} cut; kept mass = {n(f.kept_mass)}",
