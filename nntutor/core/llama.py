@@ -192,7 +192,8 @@ def forward(
     returns a tensor, dequantised when asked for, so a layer's weights can be dropped
     after it. ``zoom`` keeps one head, one RMSNorm and one SwiGLU row in full (its
     position counts from the start of this call); ``lens`` adds the logit lens per layer
-    (``zoom`` gives the row it reads); ``all_logits=False`` returns the last row only.
+    (``zoom`` gives the row it reads); ``all_logits=False`` returns the last row only (of the
+    logits and of ``final``, the rows after the final RMSNorm that the output matrix multiplies).
     """
     ids = np.asarray(ids, dtype=np.int64)
     n = ids.size

@@ -55,6 +55,7 @@ TABLE_ROWS = 30  # ranked tables show at most this many rows, then "…"
 TOP_SHOWN = 10  # with a GGUF model: the tokens a vector over the vocabulary shows (the most probable)
 REAL_HEAD = 4  # with a GGUF model: the first ranks a ranked table shows (and the rows at its cut; --full: TABLE_ROWS)
 
+
 def _top(values) -> tuple[int, ...]:
     """The most probable token's column: a table too wide for the terminal keeps it."""
     return (int(np.argmax(values)),)
