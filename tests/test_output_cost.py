@@ -233,3 +233,14 @@ def test_vs_refuses_a_bad_flag_before_any_run(run_cli, monkeypatch):
     monkeypatch.setattr(run, "run_lesson", lambda *a, **k: calls.append(1) or real(*a, **k))
     assert_refused(run_cli("lesson", "attention", "--vs", "--nope"), "--vs", "'--nope' is not an input")
     assert calls == []
+
+
+def test_outputs_behind_a_labelled_result_are_not_counted_as_drawn():
+    # the terminal draws trace.result when there is one, not trace.outputs (a GGUF next-token
+    # run keeps 3 vectors of 49,152 probabilities for --format json): --full is not refused for them
+    trace = _trace_of(np.zeros(3))
+    trace.outputs = {"probs": np.zeros(49_152), "token": "x"}
+    drawn = cost.estimate(trace, "text", limit=0).numbers  # 4 (inputs) + 4 cells + 4 (the step) + 2 × 49,153 + 1
+    trace.result = [Value("token", "x", label="the next token")]
+    assert cost.estimate(trace, "text", limit=0).numbers == drawn - 2 * 49_153 - 1 + 1  # the result's one value
+    assert cost.estimate(trace, "json", limit=0).numbers > 49_152  # JSON still writes every output

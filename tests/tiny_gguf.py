@@ -83,8 +83,11 @@ def _stored(gguf, w: np.ndarray, quant: str, rng) -> tuple[np.ndarray, object]:
 
 
 def write(path, spec: Tiny = DEFAULT, seed: int = 0, *, arch: str = "llama", tokenizer: bool = True,
-          drop: tuple[str, ...] = (), context: int | None = None, strings: dict[str, str] | None = None) -> str:
-    """Write a random model to ``path``; ``drop`` leaves tensors out (to test refusals)."""
+          drop: tuple[str, ...] = (), context: int | None = None, strings: dict[str, str] | None = None,
+          tensors: dict[str, np.ndarray] | None = None) -> str:
+    """Write a random model to ``path``; ``drop`` leaves tensors out (to test refusals);
+    ``tensors`` gives some of them instead of drawing them (HF layout: Q and K are permuted
+    as the drawn ones are), for a model whose numbers can be worked by hand."""
     import gguf
 
     rng = np.random.default_rng(seed)
@@ -119,6 +122,8 @@ def write(path, spec: Tiny = DEFAULT, seed: int = 0, *, arch: str = "llama", tok
         if name in drop:
             return
         w = rng.normal(0.0, scale, size=(rows, cols))
+        if name in (tensors or {}):
+            w = np.asarray(tensors[name], dtype=np.float64).reshape(rows, cols)
         if permute_heads:
             w = _permute(w, permute_heads)
         data, qtype = _stored(gguf, w, spec.quant, rng)
@@ -126,7 +131,10 @@ def write(path, spec: Tiny = DEFAULT, seed: int = 0, *, arch: str = "llama", tok
 
     def gain(name, size):
         if name not in drop:
-            writer.add_tensor(name, (1.0 + 0.2 * rng.normal(size=size)).astype(np.float32))
+            g = 1.0 + 0.2 * rng.normal(size=size)
+            if name in (tensors or {}):
+                g = np.asarray(tensors[name], dtype=np.float64).reshape(size)
+            writer.add_tensor(name, g.astype(np.float32))
 
     vocab = len(tokens)
     matrix("token_embd.weight", vocab, d, 1.0)

@@ -160,6 +160,7 @@ class Forward(NamedTuple):
     ffn: FFNDetail | None
     final_rms: float  # the final norm's rms of the zoomed row
     rows: np.ndarray | None = None  # with rows=True: the zoomed row entering layer 0, then after each block
+    final: np.ndarray | None = None  # the rows after the final RMSNorm, what the output matrix multiplies (like logits)
 
 
 class KVCache:
@@ -193,7 +194,8 @@ def forward(
     returns a tensor, dequantised when asked for, so a layer's weights can be dropped
     after it. ``zoom`` keeps one head, one RMSNorm and one SwiGLU row in full (its
     position counts from the start of this call); ``lens`` adds the logit lens per layer
-    (``zoom`` gives the row it reads); ``all_logits=False`` returns the last row only;
+    (``zoom`` gives the row it reads); ``all_logits=False`` returns the last row only (of the
+    logits and of ``final``, the rows after the final RMSNorm that the output matrix multiplies);
     ``rows`` keeps that row of the residual stream as it enters layer 0 and after every
     block ((n_layer + 1) × d_model: what transformers calls the hidden states).
     """
@@ -270,4 +272,4 @@ def forward(
     if cache is not None:
         cache.length = start + n
     zoom_rms = float(final_rms[zp] if all_logits else final_rms[-1])
-    return Forward(logits, layers, head_detail, ffn_detail, zoom_rms, None if kept is None else np.stack(kept))
+    return Forward(logits, layers, head_detail, ffn_detail, zoom_rms, None if kept is None else np.stack(kept), final)

@@ -85,8 +85,8 @@ class Draw(NamedTuple):
 class Sampling(NamedTuple):
     """Every stage from the hidden vector to the chosen token."""
 
-    h: np.ndarray
-    W_U: np.ndarray
+    h: np.ndarray | None  # None when the logits were given (:func:`sample_logits`)
+    W_U: np.ndarray | None
     logits: np.ndarray
     softmax: SoftmaxSteps
     overflow: bool  # logits/T overflowed float64: the T → 0 limit was used
@@ -199,6 +199,21 @@ def inverse_cdf_draw(probs, u: float | None, *, greedy: bool = False) -> Draw:
     return Draw(greedy, None if greedy else float(u), order, ranked, lower, upper, position, int(order[position]))
 
 
+def unembed_rows(h, rows, block: int = 4096) -> np.ndarray:
+    """logits = h·W_U for W_U stored as its transpose, one row per token (V × d, as GGUF
+    files store the output matrix and the embedding), in float64, a block of rows at a
+    time: a float64 copy of a 49,152 × 576 matrix would cost 226 MB.
+
+    >>> unembed_rows([1.0, 2.0], np.array([[1.0, 0.5], [0.0, 1.0], [-1.0, 0.0]], dtype=np.float32), block=2).tolist()
+    [2.0, 2.0, -1.0]
+    """
+    h = np.asarray(h, dtype=np.float64)
+    out = np.empty(len(rows), dtype=np.float64)
+    for start in range(0, len(rows), block):
+        out[start:start + block] = np.asarray(rows[start:start + block], dtype=np.float64) @ h
+    return out
+
+
 def sample_next(
     h,
     W_U,
@@ -215,11 +230,32 @@ def sample_next(
     >>> s.logits.tolist(), s.draw.token
     ([2.0, 1.0, 0.0], 0)
     """
-    if temperature <= 0:
-        raise ValueError("temperature must be positive")
     h = np.asarray(h, dtype=np.float64)
     W_U = np.asarray(W_U, dtype=np.float64)
-    logits = unembed(h, W_U)
+    return sample_logits(unembed(h, W_U), temperature=temperature, top_k=top_k, top_p=top_p, u=u,
+                         greedy=greedy, h=h, W_U=W_U)
+
+
+def sample_logits(
+    logits,
+    *,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    u: float | None = None,
+    greedy: bool = False,
+    h=None,
+    W_U=None,
+) -> Sampling:
+    """From logits already computed to the next token (``h`` and ``W_U`` are kept as given, if at all).
+
+    >>> s = sample_logits([2.0, 1.0, 0.0], top_p=0.8, u=0.7)
+    >>> s.top_p.count, s.draw.token, s.W_U is None
+    (2, 0, True)
+    """
+    if temperature <= 0:
+        raise ValueError("temperature must be positive")
+    logits = np.asarray(logits, dtype=np.float64)
     steps, overflow = temperature_softmax(logits, temperature)
     k_filter = top_k_filter(steps.probs, top_k)
     p_filter = top_p_filter(k_filter.renormalised, top_p)

@@ -149,7 +149,9 @@ def estimate(subject: Any, format: str, *, limit: int) -> Cost:
             for step in trace.steps:
                 total += sum(_cells(value.data, limit) for value in step.values) + len(step.worked) + 4
                 total += PLOT_CELLS * len(step.plots)
-            total += sum(_cells(data, limit) for data in trace.outputs.values())
+            if not trace.result:  # with a labelled Result, the outputs are not drawn (the Result's values are)
+                total += sum(_cells(data, limit) for data in trace.outputs.values())
+            total += sum(_cells(value.data, limit) for value in trace.result or ())
     return Cost(format, total)
 
 
