@@ -811,13 +811,16 @@ def models() -> None:
     $NNTUTOR_MODELS): architecture, size, quantisation, and whether nntutor can run each."""
     from nntutor.models.discover import describe, find_models
     from nntutor.models.gguf_file import require_gguf
-    from nntutor.render.models_view import models_renderable
+    from nntutor.render.models_view import models_parts
     from nntutor.render.output import emit
 
     found = find_models()
     if found:
         require_gguf(None)
-    emit(models_renderable([describe(item) for item in found]))
+        _notice(f"Reading the {len(found)} files found (gguf reads each vocabulary: seconds each) …" if len(found) > 1
+                else "Reading the file found (gguf reads its whole vocabulary: a few seconds) …")
+    for part, soft in models_parts([describe(item) for item in found]):
+        emit(part, soft_wrap=soft)
 
 
 def _command(name: str, function, **settings: Any):
