@@ -315,8 +315,8 @@ def _one_line(exc: BaseException) -> str:
 
 # The constants of :func:`estimate`, measured on one core of a 2-core x86 machine shared with
 # other work (benchmarks/gguf_cost.py calibrate and compare; the numbers are in estimate's docstring).
-STARTUP_SECONDS = 0.5  # Python, NumPy, rich and the lesson's own drawing (the built-in model's run: 0.44 s)
-OPEN_SECONDS_PER_VOCAB = 64e-6  # gguf reading a token, its type and about one merge (~20 µs each), the tokenizer 4 µs
+STARTUP_SECONDS = 0.4  # Python, NumPy, rich and the lesson's own drawing (a run on a tiny file: 0.39–0.46 s of CPU)
+OPEN_SECONDS_PER_VOCAB = 55e-6  # gguf reading a token, its type and about one merge (~17 µs each), the tokenizer 4 µs
 READ_NS = 0.35  # a pass reads each weight once from memory: ns per weight (one token's pass is this)
 MAC_NS = 0.05  # each further token of the same pass: ns per weight (a matrix product, not a vector one)
 BASE_BYTES = 45_000_000  # Python with NumPy and rich (the built-in model's run peaks at 45 MB)
@@ -374,14 +374,14 @@ def estimate(config: LlamaConfig, file_bytes: int, n_tokens: int, itemsize: int 
     SmolLM2's sizes, worked by hand: 30 layers of 3,538,944 weights (106,168,320, Q4_1) and a
     tied 49,152 × 576 embedding (28,311,552, Q8_0). Dequantising: 106,168,320 × 7 ns +
     28,311,552 × 4 ns = 0.856 s. Computing 5 tokens: 134,479,872 × (0.35 + 4 × 0.05) ns =
-    0.074 s, and the lens 30 × 28,311,552 × 0.35 ns = 0.297 s. Opening: 49,152 × 64 µs = 3.146 s.
+    0.074 s, and the lens 30 × 28,311,552 × 0.35 ns = 0.297 s. Opening: 49,152 × 55 µs = 2.703 s.
 
     >>> c = LlamaConfig(30, 576, 9, 3, 1536, 49152, 8192, 1e5, 1e-5, True)
     >>> e = estimate(c, 98_400_000, 5, weights_by_type={"Q4_1": 106_168_320, "Q8_0": 28_311_552}, lens=True)
     >>> round(e.dequantise_seconds, 3), round(e.compute_seconds, 3), round(e.open_seconds, 3)
-    (0.856, 0.371, 3.146)
+    (0.856, 0.371, 2.703)
     >>> round(e.total_seconds, 2), round(e.peak_bytes / 1e6)
-    (4.87, 489)
+    (4.33, 489)
     """
     d, kv = config.d_model, config.n_head_kv * config.head_dim
     layer = 2 * d * d + 2 * kv * d + 3 * d * config.d_ff
