@@ -366,8 +366,9 @@ def estimate(config: LlamaConfig, file_bytes: int, n_tokens: int, itemsize: int 
     Measured (benchmarks/gguf_cost.py) on SmolLM2-135M-Instruct Q4_1 (its Q4_1 layers and
     Q8_0 embedding), ``nntutor lesson real-model`` with 5 tokens: gguf opening the file 2.7–3.5 s,
     the tokenizer 0.15–0.4 s, dequantising Q8_0 4–12 ns and Q4_1 5.6–13.6 ns per weight,
-    the forward pass with the logit lens 0.27–0.39 s; the whole run 4.9–5.5 s of CPU and
-    470–530 MB at its peak. Dequantisation on tiny files (rows of 512 and 1536), ns per weight:
+    the forward pass with the logit lens 0.27–0.39 s; the whole run 3.8–5.2 s of CPU (this
+    estimate: 4.3 s) and 502 MB at its peak (estimate: 489 MB); runs on tiny files of every type
+    0.4–0.7 s (estimates: 0.42–0.49 s). Dequantisation on tiny files (rows of 512 and 1536), ns per weight:
     F16 1.8–4.8, Q8_0 2.3–2.8, Q4_0 3.3–3.7, Q4_1 4.0–5.9, Q4_K 7.2–10.8, Q6_K 5.6–8.4
     (F32 is read in place). A busy machine doubles these.
 
