@@ -349,7 +349,9 @@ def test_the_estimate_is_said_on_stderr_before_the_model_runs(tmp_path, run_cli,
     cost = estimate_for(loaded.model, len(loaded.tokenizer.encode("the cat").ids), lens=True)
     from nntutor.numfmt import about_bytes
 
-    assert f"about {about_bytes(cost.peak_bytes)} of memory" in events[0] and "m.gguf" in events[0]
+    from nntutor.walkthroughs._gguf import seconds_text
+
+    assert f"about {seconds_text(cost.seconds)}, {about_bytes(cost.peak_bytes)} …" in events[0] and "m.gguf" in events[0]
     assert "m.gguf layer by layer" in result.stderr and "m.gguf layer by layer" not in result.stdout
 
 

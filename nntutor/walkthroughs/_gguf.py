@@ -91,8 +91,9 @@ def notice(prompt: Prompt | None) -> str | None:
     if prompt is None or prompt.path is None:
         return None
     cost = prompt.estimate
-    return (f"Reading {os.path.basename(prompt.path)} layer by layer: about {about_bytes(cost.peak_bytes)} of memory "
-            f"and {seconds_text(cost.seconds)} more for {len(prompt.encoding.ids)} tokens (estimated) …")
+    # short: one line at 80 columns for a name like SmolLM2's (the file is already open; this is what is left)
+    return (f"Reading {os.path.basename(prompt.path)} layer by layer: about {seconds_text(cost.seconds)}, "
+            f"{about_bytes(cost.peak_bytes)} …")
 
 
 def seconds_text(seconds: float) -> str:

@@ -307,6 +307,16 @@ def _swiglu_step(ctx: Context, inputs: Inputs, out: llama.Forward, tokens: list[
     )
 
 
+def _bytes_why(shown: list[str]) -> str:
+    """What a token written <0xA4> is, when one is shown (a byte-level vocabulary has one token per byte).
+
+    >>> _bytes_why(["' Paris'", "<0xA4>"])
+    '<0xA4> is one byte (hex A4) alone: part of a character UTF-8 writes in several bytes.'
+    """
+    byte = next((t for t in shown if t.startswith("<0x")), None)
+    return f"{byte} is one byte (hex {byte[3:-1]}) alone: part of a character UTF-8 writes in several bytes." if byte else ""
+
+
 def _next_step(ctx: Context, inputs: Inputs, out: llama.Forward) -> tuple[Step, dict[str, Any]]:
     tok, c = inputs.loaded.tokenizer, inputs.loaded.config
     z = out.logits[-1].astype(np.float64)
@@ -324,6 +334,7 @@ def _next_step(ctx: Context, inputs: Inputs, out: llama.Forward) -> tuple[Step, 
                       label="Most probable next tokens (greedy decoding takes rank 1)")],
         worked=[f"p[{token_text(tok, best)}] = e^0 / Σ e^(z − max) = 1 / {ctx.n(float(e.sum()))} = {ctx.n(probs[best])}; "
                 f"the top {len(order)} hold {ctx.n(float(probs[order].sum()))}"],
+        why=_bytes_why([token_text(tok, i) for i in order]),
     )
     outputs = {"next_token": token_text(tok, best), "next_token_id": best, "probability": float(probs[best])}
     return step, outputs
