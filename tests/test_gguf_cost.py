@@ -183,6 +183,16 @@ def test_ctrl_c_while_the_weights_are_dequantised_is_one_line_and_130(tmp_path, 
 
 
 @needs_gguf
+def test_ctrl_c_while_real_model_opens_the_file_is_one_line_and_130(tmp_path, run_cli, monkeypatch):
+    import gguf
+
+    path = tiny_gguf.write(tmp_path / "m.gguf", Tiny(n_layer=1))
+    monkeypatch.setattr(gguf, "GGUFReader", _interrupt_at_dequantise)
+    result = run_cli("lesson", "real-model", "--model", path)
+    assert result.exit_code == 130 and result.stdout == "" and result.stderr == "Interrupted.\n"
+
+
+@needs_gguf
 def test_ctrl_c_while_models_reads_the_files_is_one_line_and_130(tmp_path, run_cli, monkeypatch):
     import gguf
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from nntutor.core import llama
 from nntutor.errors import InputError
-from nntutor.models.threads import on_one_thread
+from nntutor.models.threads import one_thread
 from nntutor.numfmt import human_bytes
 from nntutor.trace import Step, Table, Trace, Value
 from nntutor.walkthroughs._common import Context, dot_worked, index_labels, sum_worked
@@ -340,8 +340,14 @@ def _next_step(ctx: Context, inputs: Inputs, out: llama.Forward) -> tuple[Step, 
     return step, outputs
 
 
-@on_one_thread  # products of a few rows: a second BLAS thread only waits for a busy core (2× slower here)
 def build(ctx: Context, inputs: Inputs) -> Trace:
+    if inputs.path is None:  # the built-in model's products are tiny: no need to set BLAS's threads (12 ms)
+        return _build(ctx, inputs)
+    with one_thread():  # products of a few rows: a second BLAS thread only waits for a busy core (2× slower here)
+        return _build(ctx, inputs)
+
+
+def _build(ctx: Context, inputs: Inputs) -> Trace:
     loaded = inputs.loaded
     zoom = llama.Zoom(inputs.layer, inputs.head, inputs.position)
     out = llama.forward(loaded.config, loaded.weights, inputs.encoding.ids, zoom=zoom, lens=True, dtype=loaded.dtype)
