@@ -506,7 +506,7 @@ def test_lesson_file_of_an_unknown_lesson_is_one_line_with_suggestions(run_cli):
     assert_refused(run_cli("lesson-file", "../../etc/passwd"), "is not a lesson name")
 
 
-LEARNER_ORDER = ["next", "lesson", "list", "quiz", "progress", "explain", "models", "check", "lesson-file", "train"]
+LEARNER_ORDER = ["next", "lesson", "list", "quiz", "progress", "explain", "models", "check", "lesson-file", "train", "export"]
 
 
 def _listed_commands(help_text: str) -> list[str]:
@@ -534,7 +534,7 @@ def test_command_order_does_not_depend_on_which_commands_were_built():
 
 
 @pytest.mark.parametrize(
-    "command", [[], ["lesson"], ["lesson", "softmax"], ["list"], ["quiz"], ["progress"], ["check"], ["lesson-file"], ["train"]],
+    "command", [[], ["lesson"], ["lesson", "softmax"], ["list"], ["quiz"], ["progress"], ["check"], ["lesson-file"], ["train"], ["export"]],
     ids=lambda argv: " ".join(argv) or "nntutor",
 )
 def test_dash_h_is_help_wherever_help_is(run_cli, command):

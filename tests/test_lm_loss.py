@@ -12,6 +12,7 @@ from nntutor.catalog.lessonfile import load_lesson
 from nntutor.catalog.run import run_lesson
 from nntutor.core.lm_loss import lm_loss, shift, uniform_baseline
 from nntutor.core.pipeline import PipelineWeights, random_pipeline_weights
+from tests import bad_tiny_gguf
 from tests.lm_oracle import Oracle
 
 
@@ -86,4 +87,6 @@ BAD_INPUTS = [
     ({"text": "a", "model": "random", "compare": "random"}, "--text", "a loss needs at least 2"),
     ({"model": "missing-model.npz"}, "--model", "does not exist"),
     ({"compare": "missing-model.npz"}, "--compare", "does not exist"),
+    *bad_tiny_gguf.bad_inputs("model"),  # nntutor's own model as GGUF, damaged or not nntutor's
+    *bad_tiny_gguf.bad_inputs("compare")[:1],
 ]

@@ -348,7 +348,6 @@ def test_the_estimate_is_said_on_stderr_before_the_model_runs(tmp_path, run_cli,
     loaded = load_model(path)
     cost = estimate_for(loaded.model, len(loaded.tokenizer.encode("the cat").ids), lens=True)
     from nntutor.numfmt import about_bytes
-
     from nntutor.walkthroughs._gguf import seconds_text
 
     assert f"about {seconds_text(cost.seconds)}, {about_bytes(cost.peak_bytes)} …" in events[0] and "m.gguf" in events[0]

@@ -93,7 +93,7 @@ def test_only_typer_compat_touches_typer_internals():
     assert offenders == [], f"only nntutor/cli/typer_compat.py may use typer._coercion: {offenders}"
 
 
-HELP_SCREENS = [[], ["lesson"], ["lesson", "attention"], ["lesson", "neuron"], ["list"], ["check"], ["lesson-file"], ["quiz"], ["progress"], ["train"]]
+HELP_SCREENS = [[], ["lesson"], ["lesson", "attention"], ["lesson", "neuron"], ["list"], ["check"], ["lesson-file"], ["quiz"], ["progress"], ["train"], ["export"]]
 
 
 @pytest.mark.parametrize("command", HELP_SCREENS, ids=lambda argv: " ".join(argv) or "nntutor")

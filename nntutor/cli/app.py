@@ -868,6 +868,7 @@ SUBCOMMANDS = {
     "check": lambda: _command("check", check, cls=NntutorCommand),
     "lesson-file": lambda: _command("lesson-file", lesson_file, cls=NntutorCommand),
     "train": lambda: _command("train", _train_command(), cls=NntutorCommand),
+    "export": lambda: _command("export", _export_command(), cls=NntutorCommand),
 }
 
 
@@ -875,6 +876,12 @@ def _train_command():
     from nntutor.cli.train import train
 
     return train
+
+
+def _export_command():
+    from nntutor.cli.export import export
+
+    return export
 
 
 def make_app(argv: list[str] | None = None) -> typer.Typer:

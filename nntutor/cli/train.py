@@ -25,7 +25,9 @@ def train(
     layers: Annotated[str, _opt("--layers", "How many transformer blocks.")] = "2",
     heads: Annotated[str, _opt("--heads", "Attention heads per block (must divide --d-model).")] = "2",
     context: Annotated[str, _opt("--context", "The longest sequence the model reads, in tokens.")] = "32",
-    output: Annotated[str | None, _opt("--output", "Where to write the model file (default: model.npz in your data folder).", "PATH", "-o")] = None,
+    output: Annotated[str | None, _opt("--output", "Where to write the model file (default: model.npz in your data folder). "
+                                       "A name ending in .gguf writes a GGUF file (needs: pip install \"nntutor\\[models]\"); "
+                                       "any other name, nntutor's .npz model file.", "PATH", "-o")] = None,
 ) -> None:
     """Train the tiny transformer from scratch, in NumPy, and write it to a model file.
 
@@ -38,7 +40,8 @@ def train(
     model as it was then.
 
     The lessons use the result with --model PATH (they use the shipped model,
-    trained by this command with its defaults, unless told otherwise).
+    trained by this command with its defaults, unless told otherwise). -o
+    NAME.gguf writes it as GGUF (see: nntutor export --help).
     """
     from nntutor.catalog.inputs import check_range, parse_integer, parse_scalar
     from nntutor.models import train as training
@@ -82,6 +85,12 @@ def _output_path(output: str | None) -> str:
         raise InputError("--output", f"the folder {folder!r} does not exist")
     if not os.access(folder, os.W_OK):
         raise OutputError(f"--output: cannot write in {folder!r} (no permission)")
+    from nntutor.models.modelfile_gguf import is_gguf_path
+
+    if is_gguf_path(output):
+        from nntutor.models.gguf_file import require_gguf
+
+        require_gguf("--output")  # said before training, not after
     return output
 
 

@@ -47,6 +47,7 @@ class Described(NamedTuple):
     problem: str  # "" when nntutor can run it
     peak_bytes: int = 0  # estimated for real-model on a short prompt (8 tokens), before any weight is read
     seconds: float = 0.0  # the same run's time, start to end (Estimate.total_seconds)
+    runs_with: tuple[str, ...] = ()  # nntutor's own tiny model: the lessons that run it (real-model does not)
 
 
 def _is_gguf(path: Path) -> bool:
@@ -158,11 +159,28 @@ def describe(found: Found) -> Described:
         model = open_gguf(str(found.path))
     except InputError as exc:
         problem = exc.message.split(" ", 1)[1] if exc.message.startswith("'") else exc.message
-        return Described(found, size, _peek_architecture(found.path), None, "?", problem)
+        architecture = _peek_architecture(found.path)
+        if architecture == "nntutor":
+            return _tiny_model(found, size, problem)
+        return Described(found, size, architecture, None, "?", problem)
     from nntutor.models.gguf_file import estimate_for
 
     cost = estimate_for(model, SHORT_PROMPT, lens=True)  # what `nntutor lesson real-model` costs with it
     return Described(found, size, "llama", model.n_params, model.quantisation(), "", cost.peak_bytes, cost.total_seconds)
+
+
+def _tiny_model(found: Found, size: int, problem: str) -> Described:
+    """nntutor's own tiny model as GGUF: read in full; the lessons that run it (or why it is refused)."""
+    from nntutor.core.lm import parameters
+    from nntutor.models.modelfile import ModelFileError
+    from nntutor.models.modelfile_gguf import TINY_MODEL_LESSONS, read_gguf
+
+    try:
+        model = read_gguf(found.path)
+    except ModelFileError as exc:
+        return Described(found, size, "nntutor", None, "?", exc.message)
+    count = sum(int(value.size) for value in parameters(model.weights).values())
+    return Described(found, size, "nntutor", count, "F64", problem, runs_with=TINY_MODEL_LESSONS)
 
 
 def _peek_architecture(path: Path) -> str:

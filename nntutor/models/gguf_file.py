@@ -200,6 +200,9 @@ def _scalar_metadata(reader: Any) -> dict[str, Any]:
 
 def _config(flag: str, path: str, meta: dict[str, Any], tensors: dict[str, Tensor]) -> LlamaConfig:
     arch = meta.get("general.architecture")
+    if arch == "nntutor":  # nntutor's own tiny model (nntutor export): the tiny-model lessons run it
+        raise InputError(flag, f"{_shown(path)} holds nntutor's own tiny model, not a Llama model: real-model cannot run it; "
+                               f"use it with the tiny-model lessons (e.g. nntutor lesson next-token --model {_shown(path)})")
     if arch not in ARCHITECTURES:
         raise InputError(flag, f"{_shown(path)} holds a {arch or 'unnamed'!s} model; nntutor runs the Llama architecture only (llama)")
 

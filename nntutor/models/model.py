@@ -112,7 +112,8 @@ def shipped_path() -> str:
 
 
 def load_model(name_or_path: str | os.PathLike) -> TinyModel:
-    """``"tiny"`` (the shipped model) or a model file's path, checked in full.
+    """``"tiny"`` (the shipped model) or a model file's path (``.npz``, or GGUF written by
+    :func:`save_model`), checked in full.
 
     A bad file raises :class:`~nntutor.models.modelfile.ModelFileError` (exit code 2)
     naming the file and the problem; an unreadable one
@@ -126,7 +127,14 @@ def load_model(name_or_path: str | os.PathLike) -> TinyModel:
 
 
 def save_model(model: TinyModel, path: str | os.PathLike) -> None:
-    """Write ``model`` to ``path`` (see :mod:`nntutor.models.modelfile`), atomically."""
+    """Write ``model`` to ``path``, atomically: GGUF when the name ends in ``.gguf``
+    (:mod:`nntutor.models.modelfile_gguf`, needs the gguf package), else the ``.npz``
+    model file (:mod:`nntutor.models.modelfile`)."""
+    from nntutor.models.modelfile_gguf import is_gguf_path, write_gguf
+
+    if is_gguf_path(path):
+        write_gguf(model, path)
+        return
     from nntutor.models.modelfile import write_model
 
     write_model(model, os.fspath(path))

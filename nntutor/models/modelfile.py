@@ -146,11 +146,41 @@ def _tokenizer(path: str, config: dict, vocab_size: int) -> Tokenizer:
     return Tokenizer(tuple((a, b) for a, b in merges), tuple(vocab))
 
 
+def check_record(path: str, config: dict) -> tuple[dict[str, int], Tokenizer]:
+    """Check a record's architecture, tokenizer and training sections: (sizes, tokenizer), or one line why not.
+
+    Shared by the ``.npz`` reader and the GGUF reader (:mod:`nntutor.models.modelfile_gguf`).
+    """
+    arch = _section(path, config, "architecture")
+    sizes = {key: _integer(path, arch, key, 1, limit) for key, limit in LIMITS.items()}
+    d, heads = sizes["d_model"], sizes["heads"]
+    if d % heads:
+        raise ModelFileError(path, f"config architecture.heads = {heads} does not divide d_model = {d}")
+    eps = arch.get("eps")
+    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 < eps < 1:
+        raise ModelFileError(path, f"config architecture.eps must be a number between 0 and 1, got {eps!r}")
+    for key, expected in (("norm", "pre"), ("positional", "sinusoidal"), ("activation", "relu")):
+        if arch.get(key, expected) != expected:
+            raise ModelFileError(path, f"config architecture.{key} must be {expected!r}, got {arch.get(key)!r}")
+    tokenizer = _tokenizer(path, config, sizes["vocab_size"])
+    training = config.get("training", {})
+    if not isinstance(training, dict) or not isinstance(training.get("loss_curve", []), list):
+        raise ModelFileError(path, "config training.loss_curve must be a list of numbers")
+    return sizes, tokenizer
+
+
 def read_model(path: str, *, source: str | None = None) -> TinyModel:
-    """Read and check a model file (see the module docstring); ``source`` defaults to ``path``."""
+    """Read and check a model file (see the module docstring); ``source`` defaults to ``path``.
+
+    A file that starts with GGUF's magic is read by :func:`nntutor.models.modelfile_gguf.read_gguf`.
+    """
     data = _read_bytes(path)
+    if data.startswith(b"GGUF"):
+        from nntutor.models.modelfile_gguf import read_gguf
+
+        return read_gguf(path, source=source)
     if not data.startswith(b"PK"):
-        raise ModelFileError(path, "is not a model file (not an .npz archive)")
+        raise ModelFileError(path, "is not a model file (not an .npz archive nor a GGUF file)")
     try:
         with np.load(io.BytesIO(data), allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in archive.files}
@@ -170,22 +200,9 @@ def read_model(path: str, *, source: str | None = None) -> TinyModel:
     version = config.get("format_version")
     if version != FORMAT_VERSION:
         raise ModelFileError(path, f"has format version {version!r}; this nntutor reads version {FORMAT_VERSION}")
-    arch = _section(path, config, "architecture")
-    sizes = {key: _integer(path, arch, key, 1, limit) for key, limit in LIMITS.items()}
+    sizes, tokenizer = check_record(path, config)
+    eps = config["architecture"]["eps"]
     d, heads = sizes["d_model"], sizes["heads"]
-    if d % heads:
-        raise ModelFileError(path, f"config architecture.heads = {heads} does not divide d_model = {d}")
-    eps = arch.get("eps")
-    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 < eps < 1:
-        raise ModelFileError(path, f"config architecture.eps must be a number between 0 and 1, got {eps!r}")
-    for key, expected in (("norm", "pre"), ("positional", "sinusoidal"), ("activation", "relu")):
-        if arch.get(key, expected) != expected:
-            raise ModelFileError(path, f"config architecture.{key} must be {expected!r}, got {arch.get(key)!r}")
-    tokenizer = _tokenizer(path, config, sizes["vocab_size"])
-    training = config.get("training", {})
-    if not isinstance(training, dict) or not isinstance(training.get("loss_curve", []), list):
-        raise ModelFileError(path, "config training.loss_curve must be a list of numbers")
-
     layers, d_ff, V = sizes["layers"], sizes["d_ff"], sizes["vocab_size"]
     expected = {"E": (V, d), "final_gamma": (d,), "final_beta": (d,), "W_U": (d, V)}
     for i in range(layers):

@@ -38,6 +38,8 @@ def _size(count: int) -> str:
 def _params(count: int | None) -> str:
     if count is None:
         return "?"
+    if count < 1e6:  # nntutor's own tiny model: 40,704
+        return f"{count:,}"
     return f"{count / 1e9:.1f}B" if count >= 1e9 else f"{count / 1e6:.0f}M"
 
 
@@ -63,9 +65,13 @@ def models_parts(rows: Sequence) -> list[tuple[RenderableType, bool]]:
         title.append(f"  (found in: {row.found.where})", style=STYLE_DIM)
         facts = [row.architecture, f"{_params(row.parameters)} parameters",
                  f"stored as {row.quantisation}", f"{_size(row.size_bytes)}{_bits_per_weight(row)}"]
-        verdict = (f"nntutor can run it: nntutor lesson real-model on a short prompt needs about "
-                   f"{about_bytes(row.peak_bytes)} of memory and {row.seconds:.0f} s (estimated)"
-                   if not row.problem else f"nntutor cannot run it: {row.problem}")
+        if getattr(row, "runs_with", ()):
+            verdict = f"nntutor's own tiny model: runs with: {', '.join(row.runs_with)} (not real-model)"
+        elif not row.problem:
+            verdict = (f"nntutor can run it: nntutor lesson real-model on a short prompt needs about "
+                       f"{about_bytes(row.peak_bytes)} of memory and {row.seconds:.0f} s (estimated)")
+        else:
+            verdict = f"nntutor cannot run it: {row.problem}"
         parts += [(Text(""), False), (title, False), (Padding(Text(" · ".join(facts)), (0, 0, 0, 3)), False),
                   (Padding(Text(verdict), (0, 0, 0, 3)), False),
                   (Text("   " + _shown_path(str(row.found.path)), style=STYLE_DIM), True)]

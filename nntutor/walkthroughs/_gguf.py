@@ -40,15 +40,31 @@ class Prompt(NamedTuple):
 
 
 def is_gguf(value: Any) -> bool:
-    """Whether ``--model VALUE`` names a GGUF file: its name ends in .gguf, or the file starts with GGUF's magic."""
+    """Whether ``--model VALUE`` names a GGUF file of a model for the Llama path: its name ends in .gguf,
+    or the file starts with GGUF's magic.
+
+    A GGUF file of nntutor's own tiny model (``general.architecture = "nntutor"``, written
+    by ``nntutor export`` or ``nntutor train -o X.gguf``) is not: it goes to the tiny-model
+    path (:func:`nntutor.walkthroughs._model.choose`). Telling it apart is a cheap header
+    read (:func:`nntutor.models.modelfile_gguf.peek_architecture`: the first 4 KB, where
+    the architecture is written first).
+    """
     text = str(value or "").strip()
     if text.lower().endswith(".gguf"):
-        return True
+        return not _tiny_model_file(text)
     try:
         with open(text, "rb") as handle:
-            return handle.read(4) == MAGIC
+            if handle.read(4) != MAGIC:
+                return False
     except OSError:
         return False
+    return not _tiny_model_file(text)
+
+
+def _tiny_model_file(path: str) -> bool:
+    from nntutor.models.modelfile_gguf import ARCHITECTURE, peek_architecture
+
+    return peek_architecture(path) == ARCHITECTURE
 
 
 def open_prompt(path: str | None, text: str, *, flag: str = "--model", text_flag: str = "--text",

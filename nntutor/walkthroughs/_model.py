@@ -1,4 +1,5 @@
-"""The model a lesson runs, chosen by ``--model``: ``tiny`` (trained, shipped), ``random`` or a PATH.
+"""The model a lesson runs, chosen by ``--model``: ``tiny`` (trained, shipped), ``random`` or a PATH
+(a ``.npz`` model file, or nntutor's own model as GGUF: ``nntutor export tiny -o tiny.gguf``).
 
 Shared by the lessons that run a whole language model (generate, lm-loss,
 train-step, attention-patterns, pipeline, next-token). :func:`choose` is called
@@ -133,7 +134,7 @@ def _load(flag: str, name: str) -> Any:
     except ModelFileUnreadable as exc:
         raise UnreadableModel(flag, str(exc)) from None
     except ModelFileError as exc:
-        raise InputError(flag, f"{exc} (expected tiny, random or a model file written by nntutor train)") from None
+        raise InputError(flag, f"{exc} (expected tiny, random or a model file written by nntutor train or nntutor export)") from None
     if name == "tiny":
         _LOADED[name] = m  # the shipped file never changes while nntutor runs
     return m
