@@ -29,7 +29,10 @@ generating 256 tokens with the KV cache against recomputing the whole sequence
 for every token (``generate_cache.py``: the same tokens, each side timed inside);
 9, next-token latency of the real-model lesson's NumPy Llama against transformers on
 SmolLM2-135M (``llama_vs_transformers.py``: the same float32 weights, one thread each, KV
-caches; it interleaves the two itself, so it runs once, after the rounds). Row 9 is skipped,
+caches; it interleaves the two itself, so it runs once, after the rounds); 10, the cost the
+real-model lesson says before it reads a GGUF file's weights (``gguf_file.estimate``) against its
+measured CPU time and peak memory (``gguf_cost.py compare``: a tiny file of each tensor type, and
+SmolLM2 when found; target: within 2× either way; once, after the rounds). Row 9 is skipped,
 with the reason shown, when no SmolLM2 GGUF file is found or gguf, torch or transformers is
 missing, and under ``--quick`` unless ``--rows`` names it. The real-model lesson itself (its
 built-in model) has its row L like every lesson.
@@ -73,6 +76,7 @@ LESSON_WALL_TARGET = 1.5
 LESSON_ROW_ALIASES = {"attention": "2", "backprop": "3"}
 LESSON_WALL_TARGETS = {"attention": 1.25, "backprop": 1.25}
 LATENCY_TARGET = 1.5  # row 9: next-token latency, ours ÷ transformers
+COST_FACTOR = 2.0  # row 10: the GGUF estimate within this factor of the measured run (benchmarks/gguf_cost.py FACTOR)
 
 # The wrapper: runs argv (its only child), streams the child's stdout through a
 # pipe and discards it, then reports wall time and the child's peak RSS.
@@ -396,6 +400,12 @@ def build(args: argparse.Namespace, repo: Path, work: Path, env: dict[str, str])
                     "", "", "transformers `LlamaForCausalLM`, same float32 weights", wall_target=LATENCY_TARGET))
     if args.quick and not (args.rows and "9" in args.rows):
         rows[-1].skip = "not run with --quick (it loads SmolLM2 twice, about a minute); `--rows 9` runs it"
+    # 10: the cost said before a GGUF model runs (gguf_file.estimate) against the measured run
+    rows.append(Row("10", "`nntutor lesson real-model --model F.gguf`: CPU time and peak memory ÷ the estimate said "
+                    "up front (worst of the tiny files of each type and SmolLM2)", "", "",
+                    "the estimate (`nntutor.models.gguf_file.estimate`)", wall_target=COST_FACTOR))
+    if importlib.util.find_spec("gguf") is None:
+        rows[-1].skip = 'gguf is not installed (pip install "nntutor[models]")'
     return rows, commands
 
 
@@ -416,6 +426,35 @@ def latency_row(row: Row, args: argparse.Namespace, repo: Path, work: Path, env:
         row.skip = result["skipped"]
     else:
         row.measured = result
+
+
+def cost_row(row: Row, args: argparse.Namespace, work: Path, env: dict[str, str]) -> None:
+    """Row 10: run ``gguf_cost.py compare`` once (tiny files; SmolLM2 too when found) and keep its result."""
+    out = work / "cost.json"
+    done = subprocess.run(
+        [sys.executable, str(HERE / "gguf_cost.py"), "compare", "--json", str(out),
+         *(["--runs", "1", "--types", "Q8_0,Q4_K", "--no-smollm2"] if args.quick else ["--runs", "3"]),
+         *(["--model", str(args.model)] if args.model else [])],
+        cwd=work, env=env, capture_output=True, text=True, check=False,
+    )
+    if done.returncode != 0 or not out.exists():
+        row.skip = f"`gguf_cost.py compare` failed (exit {done.returncode}): {done.stderr.strip()[-300:]}"
+        return
+    row.measured = json.loads(out.read_text(encoding="utf-8"))
+
+
+def cost_line(row: Row, target: str, quick: bool) -> tuple[str, str, dict]:
+    """Row 10's table line, its note and its record, from ``gguf_cost.py``'s result."""
+    m = row.measured
+    worst = max(m["rows"], key=lambda r: max(r["time_ratio"], 1 / r["time_ratio"], r["memory_ratio"], 1 / r["memory_ratio"]))
+    meets = ("yes" if m["worst_factor"] <= m["factor"] else "**no**") if not quick else "n/a (quick)"
+    line = (f"| {row.number} | {row.what} | {worst['cpu_s']:.3f} | {worst['peak_mb']:.0f} | {row.baseline_label} "
+            f"({worst['file']}) | {worst['estimated_s']:.3f} | {worst['estimated_mb']:.0f} | {worst['time_ratio']:.2f}× | – | "
+            f"{worst['memory_ratio']:.2f}× | – | {target} either way | {meets} |")
+    note = "- row 10: measured ÷ estimated per file: " + "; ".join(
+        f"{r['file']} {r['time_ratio']:.2f}× time, {r['memory_ratio']:.2f}× memory" for r in m["rows"])
+    return line, note, {"row": row.number, "lesson": "real-model", "what": row.what, "baseline": row.baseline_label,
+                        **m, "meets": meets.strip("*")}
 
 
 def wanted(args: argparse.Namespace, number: str, alias: str | None = None) -> bool:
@@ -449,6 +488,12 @@ def table(rows: list[Row], commands: dict[str, Command], *, quick: bool = False)
                 f"≤ {row.memory_target:g}× memory" if row.memory_target is not None else "",
             ) if t
         ) or "none (for scale)"
+        if row.number == "10" and row.measured is not None and not row.skip:
+            line, note, record = cost_line(row, f"within {row.wall_target:g}×", quick)
+            lines.append(line)
+            notes.append(note)
+            records.append(record)
+            continue
         if row.measured is not None and not row.skip:
             m = row.measured
             meets = verdict(m["ratio"], row.wall_target) if not quick else "n/a (quick)"
@@ -561,6 +606,8 @@ def main(argv: list[str] | None = None) -> int:
         for row in rows:
             if row.number == "9" and not row.skip:
                 latency_row(row, args, repo, work, env)
+            if row.number == "10" and not row.skip:
+                cost_row(row, args, work, env)
         text, records = table(rows, commands, quick=args.quick)
     mode = "quick mode (small sizes, 1 run: not comparable with the targets)" if args.quick else f"median of {runs} runs"
     print(

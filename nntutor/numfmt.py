@@ -65,6 +65,19 @@ def fmt_factor(x: Any, precision: int = 4) -> str:
     return f"({text})" if text.startswith("-") else text
 
 
+def about_bytes(count: float) -> str:
+    """An estimated memory size, to two significant figures (decimal units).
+
+    >>> about_bytes(488_812_345), about_bytes(1_234_567_890), about_bytes(45_000)
+    ('490 MB', '1.2 GB', '45 KB')
+    """
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if count < 999.5 or unit == "GB":
+            return f"{float(f'{count:.2g}'):g} {unit}"
+        count /= 1000
+    return f"{count:.0f} GB"
+
+
 def human_bytes(count: float) -> str:
     """A memory size for a learner (decimal units).
 

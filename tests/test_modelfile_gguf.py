@@ -198,7 +198,7 @@ def test_nntutor_models_lists_it_with_the_lessons_that_run_it(run_cli, tiny_file
     monkeypatch.setenv("COLUMNS", "200")
     result = run_cli("models")
     assert result.exit_code == 0, result.stderr
-    assert "tiny.gguf" in result.stdout and "nntutor · 40,704 parameters · F64" in result.stdout
+    assert "tiny.gguf" in result.stdout and "nntutor · 40,704 parameters · stored as F64" in result.stdout
     assert "runs with: pipeline, next-token, generate, lm-loss, train-step, attention-patterns (not real-model)" in result.stdout
     from nntutor.models.discover import first_runnable
 

@@ -194,7 +194,7 @@ def test_models_lists_written_files(tmp_path, run_cli, monkeypatch):
     result = run_cli("models")
     assert result.exit_code == 0, result.stderr
     out = " ".join(result.stdout.split())
-    assert "good.gguf (found in: NNTUTOR_MODELS)" in out and "nntutor runs it" in out
+    assert "good.gguf (found in: NNTUTOR_MODELS)" in out and "nntutor can run it" in out
     assert "bad.gguf" in out and "nntutor cannot run it" in out
     assert good in out.replace(" ", "") or "good.gguf" in out
 
@@ -243,7 +243,8 @@ def test_a_file_is_data_its_strings_are_never_run(tmp_path):
     trace = run(model=path, text="the cat")
     assert not marker.exists()
     facts = dict(_step(trace, "file").value("facts").data.rows)
-    assert facts["model"] == "m.gguf"  # the file is named by its file name; general.name is not shown
+    assert facts["model"].split(",")[0] == "m.gguf"  # the file is named by its file name; general.name is not shown
+    assert payload not in " ".join(map(str, facts.values()))
 
 
 # ----------------------------------------------------------------- the real SmolLM2 file, when installed
@@ -330,7 +331,7 @@ def test_refusal_is_an_input_error_naming_model(tmp_path):
 @needs_gguf
 def test_the_estimate_is_said_on_stderr_before_the_model_runs(tmp_path, run_cli, monkeypatch):
     from nntutor.core import llama
-    from nntutor.models.gguf_file import estimate
+    from nntutor.models.gguf_file import estimate_for
     from nntutor.render import console
 
     path = tiny_gguf.write(tmp_path / "m.gguf", Tiny(n_layer=1))
@@ -345,10 +346,11 @@ def test_the_estimate_is_said_on_stderr_before_the_model_runs(tmp_path, run_cli,
     from nntutor.models.llama_model import load_model
 
     loaded = load_model(path)
-    cost = estimate(loaded.config, loaded.model.file_bytes, len(loaded.tokenizer.encode("the cat").ids))
-    from nntutor.numfmt import human_bytes
+    cost = estimate_for(loaded.model, len(loaded.tokenizer.encode("the cat").ids), lens=True)
+    from nntutor.numfmt import about_bytes
+    from nntutor.walkthroughs._gguf import seconds_text
 
-    assert f"about {human_bytes(cost.peak_bytes)} of memory" in events[0] and "m.gguf" in events[0]
+    assert f"about {seconds_text(cost.seconds)}, {about_bytes(cost.peak_bytes)} …" in events[0] and "m.gguf" in events[0]
     assert "m.gguf layer by layer" in result.stderr and "m.gguf layer by layer" not in result.stdout
 
 

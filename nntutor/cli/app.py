@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import inspect
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -38,6 +40,17 @@ def _notice(message: str) -> None:
     from nntutor.render.console import print_message
 
     print_message(message, style="dim")
+
+
+@contextmanager
+def _ctrl_c() -> Iterator[None]:
+    """Ctrl-C inside the block: one line and exit 130, no traceback (Typer would exit 130 silently).
+    Nothing is half-written: outputs are renamed into place, progress is recorded after a run."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        _say("Interrupted.")
+        raise typer.Exit(130) from None
 
 
 def _one_line(text: str) -> str:
@@ -409,7 +422,7 @@ def show_lesson(lesson, raw: dict[str, Any], *, output_format: str | None, outpu
                   if raw.get(spec.name) not in (None, False) and spec.kind not in ("flag", "choice") and spec.name != "seed")
     changed = vs_overrides(lesson, vs) if vs is not None else None  # a bad --vs fails before any run
     # with --vs both runs are kept in memory at once: they share each memory limit
-    with shared_by(1 if vs is None else 2):
+    with shared_by(1 if vs is None else 2), _ctrl_c():  # a real model can take seconds to load and run
         trace = run_lesson(lesson, raw, precision=digits, full=full, notice=_notice)
     first = start_step(trace, from_step)
     if course is None:
@@ -811,13 +824,18 @@ def models() -> None:
     $NNTUTOR_MODELS): architecture, size, quantisation, and whether nntutor can run each."""
     from nntutor.models.discover import describe, find_models
     from nntutor.models.gguf_file import require_gguf
-    from nntutor.render.models_view import models_renderable
+    from nntutor.render.models_view import models_parts
     from nntutor.render.output import emit
 
     found = find_models()
     if found:
         require_gguf(None)
-    emit(models_renderable([describe(item) for item in found]))
+        _notice(f"Reading the {len(found)} files found (gguf reads each vocabulary: seconds each) …" if len(found) > 1
+                else "Reading the file found (gguf reads its whole vocabulary: a few seconds) …")
+    with _ctrl_c():  # gguf takes seconds to read a file's vocabulary
+        described = [describe(item) for item in found]
+    for part, soft in models_parts(described):
+        emit(part, soft_wrap=soft)
 
 
 def _command(name: str, function, **settings: Any):

@@ -27,6 +27,7 @@ from typing import NamedTuple
 
 MAX_FILES = 200  # a folder of thousands of files is not searched to the end
 MAX_DEPTH = 8
+SHORT_PROMPT = 8  # tokens: the prompt the cost of a file is said for
 
 
 class Found(NamedTuple):
@@ -44,8 +45,8 @@ class Described(NamedTuple):
     parameters: int | None
     quantisation: str
     problem: str  # "" when nntutor can run it
-    peak_bytes: int = 0  # estimated for a short prompt (8 tokens), before any weight is read
-    seconds: float = 0.0
+    peak_bytes: int = 0  # estimated for real-model on a short prompt (8 tokens), before any weight is read
+    seconds: float = 0.0  # the same run's time, start to end (Estimate.total_seconds)
     runs_with: tuple[str, ...] = ()  # nntutor's own tiny model: the lessons that run it (real-model does not)
 
 
@@ -162,10 +163,10 @@ def describe(found: Found) -> Described:
         if architecture == "nntutor":
             return _tiny_model(found, size, problem)
         return Described(found, size, architecture, None, "?", problem)
-    from nntutor.models.gguf_file import estimate
+    from nntutor.models.gguf_file import estimate_for
 
-    cost = estimate(model.config, size, 8)
-    return Described(found, size, "llama", model.n_params, model.quantisation(), "", cost.peak_bytes, cost.seconds)
+    cost = estimate_for(model, SHORT_PROMPT, lens=True)  # what `nntutor lesson real-model` costs with it
+    return Described(found, size, "llama", model.n_params, model.quantisation(), "", cost.peak_bytes, cost.total_seconds)
 
 
 def _tiny_model(found: Found, size: int, problem: str) -> Described:

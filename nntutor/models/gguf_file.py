@@ -38,6 +38,9 @@ TOKENIZERS = ("gpt2",)  # byte-level BPE with merges (GPT-2, SmolLM2)
 # How the text is split before merging (tokenizer.ggml.pre): GPT-2's rule, and SmolLM's (digits apart first).
 # Others (Llama 3's "llama-bpe", Qwen's …) split differently and are refused rather than tokenised wrongly.
 PRE_TOKENIZERS = ("gpt2", "smollm", "default")
+# gguf's dequantisation on one core, nanoseconds per weight, the mapped bytes read for the first
+# time (benchmarks/gguf_cost.py calibrate: rows of 512 and 1536 weights).
+DEQUANTISE_NS = {"F32": 0.1, "F16": 2.5, "Q8_0": 4.0, "Q4_0": 4.0, "Q4_1": 7.0, "Q4_K": 10.0, "Q6_K": 8.0}
 _TYPE_NAMES = {0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 6: "Q5_0", 7: "Q5_1", 8: "Q8_0", 10: "Q2_K", 11: "Q3_K",
                12: "Q4_K", 13: "Q5_K", 14: "Q6_K", 15: "Q8_K", 30: "BF16"}
 
@@ -130,19 +133,25 @@ class GGUFModel:
         """How many tensors each quantisation type holds: ``Counter({'Q4_1': 210, 'F32': 61, 'Q8_0': 1})``."""
         return Counter(t.type_name for t in self.tensors.values())
 
-    def quantisation(self) -> str:
-        """The type most parameters are stored in (``Q4_1``), as the file's label says."""
+    def weights_by_type(self) -> Counter:
+        """How many weights each quantisation type holds: ``Counter({'Q4_1': 106168320, 'Q8_0': 28311552, …})``."""
         weights: Counter = Counter()
         for t in self.tensors.values():
             weights[t.type_name] += int(np.prod(t.shape))
-        return weights.most_common(1)[0][0]
+        return weights
+
+    def quantisation(self) -> str:
+        """The type most parameters are stored in (``Q4_1``), as the file's label says."""
+        return self.weights_by_type().most_common(1)[0][0]
 
     def tensor(self, name: str, dtype: Any = np.float32) -> np.ndarray:
         """Tensor ``name`` dequantised by ``gguf`` into a new ``dtype`` array, NumPy order (out × in)."""
         import gguf
 
         entry = self._by_name[name]
-        values = gguf.dequantize(entry.data, entry.tensor_type)
+        # a plain ndarray view of the mapped bytes (no copy): gguf's block arithmetic on the
+        # memmap subclass itself runs its Python hooks on every intermediate view (~25% slower)
+        values = gguf.dequantize(np.asarray(entry.data), entry.tensor_type)
         return np.asarray(values, dtype=dtype).reshape(self.tensors[name].shape)
 
     def field(self, key: str, default: Any = None) -> Any:
@@ -307,38 +316,117 @@ def _one_line(exc: BaseException) -> str:
 # --------------------------------------------------------------------------- cost, said before loading
 
 
+# The constants of :func:`estimate`, measured on one core of a 2-core x86 machine shared with
+# other work (benchmarks/gguf_cost.py calibrate and compare; the numbers are in estimate's docstring).
+STARTUP_SECONDS = 0.4  # Python, NumPy, rich and the lesson's own drawing (a run on a tiny file: 0.39–0.46 s of CPU)
+OPEN_SECONDS_PER_VOCAB = 55e-6  # gguf reading a token, its type and about one merge (~17 µs each), the tokenizer 4 µs
+READ_NS = 0.35  # a pass reads each weight once from memory: ns per weight (one token's pass is this)
+MAC_NS = 0.05  # each further token of the same pass: ns per weight (a matrix product, not a vector one)
+BASE_BYTES = 45_000_000  # Python with NumPy and rich (the built-in model's run peaks at 45 MB)
+METADATA_BYTES_PER_VOCAB = 4_000  # gguf keeps a NumPy view per metadata entry (~1.1 KB each, 3 per token) + the tokenizer
+
+
 class Estimate(NamedTuple):
-    """What running a model costs, said before its weights are read."""
+    """What running a model costs, said before its weights are read.
+
+    ``seconds`` is what comes after the file is open (dequantising and computing: what a
+    lesson's notice announces); ``total_seconds`` adds starting up and gguf reading the
+    file's metadata (what ``nntutor models`` says a run takes).
+    """
 
     peak_bytes: int  # the mapped file plus the floats held at once
-    seconds: float  # a rough guess for one pass over the prompt on one CPU core
+    seconds: float  # dequantising and computing, on one CPU core, once the file is open
     held: str  # what is held at once, in words
+    open_seconds: float = 0.0  # gguf reading the metadata (vocabulary, merges) and the tokenizer built
+    startup_seconds: float = 0.0  # Python and nntutor starting, the lesson drawn
+    dequantise_seconds: float = 0.0  # part of ``seconds``
+    compute_seconds: float = 0.0  # part of ``seconds``
+
+    @property
+    def total_seconds(self) -> float:
+        return self.startup_seconds + self.open_seconds + self.seconds
 
 
-def estimate(config: LlamaConfig, file_bytes: int, n_tokens: int, itemsize: int = 4) -> Estimate:
-    """Peak memory and time of a layer-by-layer forward pass over ``n_tokens`` tokens.
+def estimate(config: LlamaConfig, file_bytes: int, n_tokens: int, itemsize: int = 4, *, new_tokens: int = 0,
+             weights_by_type: dict[str, int] | None = None, lens: bool = False, keep_all: bool = False) -> Estimate:
+    """Peak memory and time of a layer-by-layer forward pass over ``n_tokens`` tokens, then
+    ``new_tokens`` passes of one token each over the KV cache (generation).
 
-    Memory: Python with NumPy (about 80 MB), the mapped file, the embedding and output
-    matrices (one when tied) held throughout, one layer's weights, and gguf's dequantisation
-    of the largest tensor (its intermediate arrays are about twice the result). Time: one
-    multiply-add per weight per token at a conservative 2·10⁹ per second, plus about
-    1 s per 10⁸ weights dequantised (gguf works in NumPy, block by block). Measured on
-    SmolLM2-135M (Q4_1, 5 tokens): 524 MB peak, which this estimate puts at 533 MB.
+    Time, on one core: starting up (:data:`STARTUP_SECONDS`); gguf reading the metadata, about
+    :data:`OPEN_SECONDS_PER_VOCAB` per vocabulary entry; dequantising every weight once,
+    :data:`DEQUANTISE_NS` per weight by its type (``weights_by_type``; without it, the slowest
+    type), again for every layer weight on each new token unless ``keep_all``; computing,
+    :data:`READ_NS` per weight per pass plus :data:`MAC_NS` per weight for each further token
+    in the pass (the output matrix on every row), plus, with ``lens``, one product of the
+    output matrix per layer (the logit lens).
+
+    Memory: Python (:data:`BASE_BYTES`) and the metadata gguf keeps (:data:`METADATA_BYTES_PER_VOCAB`),
+    then the larger of two moments: the largest tensor being dequantised (gguf holds its
+    blocks' floats and the result: twice its floats) and the last layer (the whole file
+    mapped, the embedding and output held, one layer and its widest tensor's dequantisation,
+    the activations, the KV cache). With ``keep_all``, every weight is held as floats.
+
+    Measured (benchmarks/gguf_cost.py) on SmolLM2-135M-Instruct Q4_1 (its Q4_1 layers and
+    Q8_0 embedding), ``nntutor lesson real-model`` with 5 tokens: gguf opening the file 2.7–3.5 s,
+    the tokenizer 0.15–0.4 s, dequantising Q8_0 4–12 ns and Q4_1 5.6–13.6 ns per weight,
+    the forward pass with the logit lens 0.27–0.39 s; the whole run 3.8–5.2 s of CPU (this
+    estimate: 4.3 s) and 502 MB at its peak (estimate: 489 MB); runs on tiny files of every type
+    0.4–0.7 s (estimates: 0.42–0.49 s). Dequantisation on tiny files (rows of 512 and 1536), ns per weight:
+    F16 1.8–4.8, Q8_0 2.3–2.8, Q4_0 3.3–3.7, Q4_1 4.0–5.9, Q4_K 7.2–10.8, Q6_K 5.6–8.4
+    (F32 is read in place). A busy machine doubles these.
+
+    SmolLM2's sizes, worked by hand: 30 layers of 3,538,944 weights (106,168,320, Q4_1) and a
+    tied 49,152 × 576 embedding (28,311,552, Q8_0). Dequantising: 106,168,320 × 7 ns +
+    28,311,552 × 4 ns = 0.856 s. Computing 5 tokens: 134,479,872 × (0.35 + 4 × 0.05) ns =
+    0.074 s, and the lens 30 × 28,311,552 × 0.35 ns = 0.297 s. Opening: 49,152 × 55 µs = 2.703 s.
 
     >>> c = LlamaConfig(30, 576, 9, 3, 1536, 49152, 8192, 1e5, 1e-5, True)
-    >>> e = estimate(c, 98_400_000, 5)
-    >>> round(e.peak_bytes / 1e6), round(e.seconds, 1)
-    (533, 1.7)
+    >>> e = estimate(c, 98_400_000, 5, weights_by_type={"Q4_1": 106_168_320, "Q8_0": 28_311_552}, lens=True)
+    >>> round(e.dequantise_seconds, 3), round(e.compute_seconds, 3), round(e.open_seconds, 3)
+    (0.856, 0.371, 2.703)
+    >>> round(e.total_seconds, 2), round(e.peak_bytes / 1e6)
+    (4.33, 489)
     """
     d, kv = config.d_model, config.n_head_kv * config.head_dim
     layer = 2 * d * d + 2 * kv * d + 3 * d * config.d_ff
-    vocab_mats = config.vocab * d * (1 if config.tied else 2)
-    largest = max(config.vocab * d, d * config.d_ff)
-    n_weights = config.n_layer * layer + vocab_mats
+    out_mats = config.vocab * d * (1 if config.tied else 2)  # the embedding, and the output matrix if untied
+    n_weights = config.n_layer * layer + out_mats
+    by_type = weights_by_type or {max(DEQUANTISE_NS, key=DEQUANTISE_NS.get): n_weights}
+    slowest = max(DEQUANTISE_NS.values())
+    per_weight = sum(count * DEQUANTISE_NS.get(kind, slowest) for kind, count in by_type.items()) / max(sum(by_type.values()), 1)
+    dequantise = n_weights * per_weight * 1e-9
+    if new_tokens and not keep_all:
+        dequantise += new_tokens * config.n_layer * layer * per_weight * 1e-9  # the blocks are read again each pass
+    read = config.n_layer * layer + config.vocab * d  # the weights one pass reads (one output matrix)
+    compute = read * (READ_NS + max(n_tokens - 1, 0) * MAC_NS) * 1e-9
+    compute += 2 * config.n_layer * n_tokens * n_tokens * d * MAC_NS * 1e-9  # scores and weighted sums
+    compute += new_tokens * read * READ_NS * 1e-9
+    if lens:
+        compute += config.n_layer * config.vocab * d * READ_NS * 1e-9  # one row per layer through the output matrix
+    total = n_tokens + new_tokens
     activations = n_tokens * (6 * d + 2 * config.d_ff + config.vocab) * itemsize + n_tokens * n_tokens * config.n_head * itemsize
-    peak = 80_000_000 + file_bytes + (layer + vocab_mats + 2 * largest) * itemsize + activations
-    seconds = n_weights * n_tokens / 2e9 + n_weights / 1e8
-    return Estimate(int(peak), seconds, "one layer's weights at a time, with the embedding and output matrices")
+    kv_cache = 2 * config.n_layer * kv * total * itemsize
+    start = BASE_BYTES + METADATA_BYTES_PER_VOCAB * config.vocab
+    largest = max(config.vocab * d, d * config.d_ff)
+    widest = max(d * config.d_ff, d * d)
+    stored = file_bytes * largest / max(n_weights, 1)  # the largest tensor's share of the file
+    dequantising = start + stored + 2 * largest * itemsize
+    held = (n_weights if keep_all else out_mats + layer) * itemsize
+    last_layer = start + file_bytes + held + widest * itemsize + activations + kv_cache
+    return Estimate(
+        int(max(dequantising, last_layer)), dequantise + compute,
+        "every weight, dequantised once and kept" if keep_all
+        else "one layer's weights at a time, with the embedding and output matrices",
+        open_seconds=config.vocab * OPEN_SECONDS_PER_VOCAB, startup_seconds=STARTUP_SECONDS,
+        dequantise_seconds=dequantise, compute_seconds=compute,
+    )
+
+
+def estimate_for(model: Any, n_tokens: int, **options: Any) -> Estimate:
+    """:func:`estimate` for an open model (its file size and the weights of each type); ``options``
+    as for :func:`estimate` (``new_tokens``, ``lens``, ``keep_all``)."""
+    by_type = model.weights_by_type() if hasattr(model, "weights_by_type") else {}
+    return estimate(model.config, model.file_bytes, n_tokens, weights_by_type=by_type or None, **options)
 
 
 def weights_of(model: GGUFModel, dtype: Any = np.float32, keep_all: bool = False):

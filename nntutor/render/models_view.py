@@ -14,7 +14,10 @@ import os
 from collections.abc import Sequence
 
 from rich.console import Group, RenderableType
+from rich.padding import Padding
 from rich.text import Text
+
+from nntutor.numfmt import about_bytes
 
 STYLE_TITLE = "bold"
 STYLE_DIM = "dim"
@@ -45,24 +48,43 @@ def _shown_path(path: str) -> str:
     return "~" + path[len(home):] if home != "/" and path.startswith(home + os.sep) else path
 
 
-def models_renderable(rows: Sequence) -> RenderableType:
-    """Each file found (name, where, what it holds, whether it runs, its path), and what to run."""
+def _bits_per_weight(row) -> str:
+    if not row.parameters or not row.size_bytes:
+        return ""
+    return f", about {row.size_bytes * 8 / row.parameters:.1f} bits per weight"
+
+
+def models_parts(rows: Sequence) -> list[tuple[RenderableType, bool]]:
+    """What ``nntutor models`` prints, as (renderable, soft_wrap) pairs: a path or a command to copy
+    is never broken by a hard newline (the terminal wraps it, and copying it gives one line)."""
     if not rows:
-        return Group(Text("No GGUF model files found."), Text(""), Text(GET_ONE))
-    parts: list[RenderableType] = [Text(f"GGUF model files found: {len(rows)}", style=STYLE_TITLE)]
+        return [(Group(Text("No GGUF model files found."), Text(""), Text(GET_ONE)), False)]
+    parts: list[tuple[RenderableType, bool]] = [(Text(f"GGUF model files found: {len(rows)}", style=STYLE_TITLE), False)]
     for number, row in enumerate(rows, start=1):
         title = Text(f"{number}. {row.found.label or row.found.path.name}", style=STYLE_TITLE)
         title.append(f"  (found in: {row.found.where})", style=STYLE_DIM)
-        facts = [row.architecture, f"{_params(row.parameters)} parameters", row.quantisation, _size(row.size_bytes)]
+        facts = [row.architecture, f"{_params(row.parameters)} parameters",
+                 f"stored as {row.quantisation}", f"{_size(row.size_bytes)}{_bits_per_weight(row)}"]
         if getattr(row, "runs_with", ()):
             verdict = f"nntutor's own tiny model: runs with: {', '.join(row.runs_with)} (not real-model)"
         elif not row.problem:
-            verdict = f"nntutor runs it: about {_size(row.peak_bytes)} of memory and {row.seconds:.0f} s of computing for a short prompt"
+            verdict = (f"nntutor can run it: nntutor lesson real-model on a short prompt needs about "
+                       f"{about_bytes(row.peak_bytes)} of memory and {row.seconds:.0f} s (estimated)")
         else:
             verdict = f"nntutor cannot run it: {row.problem}"
-        parts += [Text(""), title, Text("   " + " · ".join(facts)), Text("   " + verdict),
-                  Text("   " + _shown_path(str(row.found.path)), style=STYLE_DIM)]
+        parts += [(Text(""), False), (title, False), (Padding(Text(" · ".join(facts)), (0, 0, 0, 3)), False),
+                  (Padding(Text(verdict), (0, 0, 0, 3)), False),
+                  (Text("   " + _shown_path(str(row.found.path)), style=STYLE_DIM), True)]
     runnable = [row for row in rows if not row.problem]
-    hint = (f"Run one: nntutor lesson real-model --model {_shown_path(str(runnable[0].found.path))}"
-            if runnable else GET_ONE)
-    return Group(*parts, Text(""), Text(hint))
+    if runnable:
+        parts += [(Text(""), False), (Text("Run one:"), False),
+                  (Text(f"nntutor lesson real-model --model {_shown_path(str(runnable[0].found.path))}"), True)]
+    else:
+        parts += [(Text(""), False), (Text(GET_ONE), False)]
+    return parts
+
+
+def models_renderable(rows: Sequence) -> RenderableType:
+    """Each file found (name, where, what it holds, whether it runs, its path), and what to run, as one
+    renderable (hard-wrapped; the command prints :func:`models_parts`)."""
+    return Group(*(part for part, _ in models_parts(rows)))

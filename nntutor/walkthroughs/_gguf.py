@@ -21,7 +21,7 @@ import os
 from typing import Any, NamedTuple
 
 from nntutor.errors import InputError
-from nntutor.numfmt import human_bytes
+from nntutor.numfmt import about_bytes, human_bytes
 
 MAX_TOKENS = 256  # the prompt, in tokens: bounds the time of a NumPy pass and the attention rows shown
 MAX_SECONDS = 120.0  # estimated time of one pass above which a model is refused up front
@@ -68,15 +68,18 @@ def _tiny_model_file(path: str) -> bool:
 
 
 def open_prompt(path: str | None, text: str, *, flag: str = "--model", text_flag: str = "--text",
-                extra_tokens: int = 0, keep_all: bool = False) -> Prompt:
+                extra_tokens: int = 0, keep_all: bool = False, lens: bool = False) -> Prompt:
     """Open ``path`` (None: the built-in model) and tokenise ``text`` for it.
 
     Refused with one line: an empty text; a prompt (plus ``extra_tokens``, e.g. tokens to
     generate) longer than the model's context or than :data:`MAX_TOKENS`; a model whose
     estimated pass needs more than :data:`MAX_PEAK_BYTES` or :data:`MAX_SECONDS`.
-    ``keep_all`` keeps every dequantised tensor (many passes: generation).
+    ``keep_all`` keeps every dequantised tensor (many passes: generation). The estimate
+    counts one pass over the prompt and one cached pass per extra token
+    (:func:`nntutor.models.gguf_file.estimate`'s ``new_tokens``); ``lens``: the lesson shows
+    the logit lens (one more product with the output matrix per layer).
     """
-    from nntutor.models.gguf_file import estimate
+    from nntutor.models.gguf_file import estimate_for
     from nntutor.models.llama_model import load_model
 
     if not text:
@@ -92,9 +95,9 @@ def open_prompt(path: str | None, text: str, *, flag: str = "--model", text_flag
     if total > MAX_TOKENS:
         raise InputError(text_flag, f"is {n:,} tokens{more}; this lesson runs at most {MAX_TOKENS} "
                                     "(NumPy computes every layer in front of you)")
-    cost = estimate(config, loaded.model.file_bytes, total)
+    cost = estimate_for(loaded.model, n, new_tokens=extra_tokens, keep_all=keep_all, lens=lens)
     if cost.seconds > MAX_SECONDS or cost.peak_bytes > MAX_PEAK_BYTES:
-        raise InputError(flag, f"would need about {human_bytes(cost.peak_bytes)} and {cost.seconds:.0f} s for one pass "
+        raise InputError(flag, f"would need about {human_bytes(cost.peak_bytes)} and {cost.seconds:.0f} s for this run "
                                f"(at most {human_bytes(MAX_PEAK_BYTES)} and {MAX_SECONDS:.0f} s): choose a smaller model")
     return Prompt(loaded, path, text, encoding, cost)
 
@@ -104,8 +107,14 @@ def notice(prompt: Prompt | None) -> str | None:
     if prompt is None or prompt.path is None:
         return None
     cost = prompt.estimate
-    return (f"Reading {os.path.basename(prompt.path)} layer by layer: about {human_bytes(cost.peak_bytes)} of memory "
-            f"and {cost.seconds:.0f} s of computing for {len(prompt.encoding.ids)} tokens (estimated) …")
+    # short: one line at 80 columns for a name like SmolLM2's (the file is already open; this is what is left)
+    return (f"Reading {os.path.basename(prompt.path)} layer by layer: about {seconds_text(cost.seconds)}, "
+            f"{about_bytes(cost.peak_bytes)} …")
+
+
+def seconds_text(seconds: float) -> str:
+    """A duration for the screen: ``seconds_text(1.23) -> '1.2 s'``, ``seconds_text(42.7) -> '43 s'``."""
+    return f"{seconds:.1f} s" if seconds < 10 else f"{seconds:.0f} s"
 
 
 def token_text(tokenizer: Any, token_id: int) -> str:

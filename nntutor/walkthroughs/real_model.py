@@ -22,6 +22,7 @@ import numpy as np
 
 from nntutor.core import llama
 from nntutor.errors import InputError
+from nntutor.models.threads import one_thread
 from nntutor.numfmt import human_bytes
 from nntutor.trace import Step, Table, Trace, Value
 from nntutor.walkthroughs._common import Context, dot_worked, index_labels, sum_worked
@@ -30,6 +31,8 @@ from nntutor.walkthroughs._gguf import notice as gguf_notice
 from nntutor.walkthroughs._gguf import open_prompt, token_text
 
 MERGES_SHOWN = 8  # merges of one piece written out
+PIECES_SHOWN = 8  # more pieces than this: the tokens as a list, the table of pieces with --full
+TOKENS_LISTED = 16  # of those, the first 12 and the last 4
 STORED = {  # what a tensor type holds, said for the type most of a file's tensors have
     "F64": "64-bit floats, as is", "F32": "32-bit floats, as is", "F16": "16-bit floats, widened as read",
     "Q8_0": "blocks of 32 weights as 8-bit integers and one scale",
@@ -61,7 +64,7 @@ def _in_range(flag: str, value: int, count: int, what: str) -> None:
 
 def check(args: Args) -> Inputs:
     """The model opened and validated, the text tokenised and bounded, --layer/--head/--position in range."""
-    prompt = open_prompt(args["model"], args["text"])
+    prompt = open_prompt(args["model"], args["text"], lens=True)
     config, n = prompt.loaded.config, len(prompt.encoding.ids)
     layer = config.n_layer // 2 if args["layer"] is None else int(args["layer"])
     _in_range("--layer", layer, config.n_layer, "layers")
@@ -87,26 +90,47 @@ def notice(inputs: Inputs) -> str | None:
 # --------------------------------------------------------------------------- build
 
 
+def _holds(model: Any) -> str:
+    """Which tensors each type stores, most weights first: "Q4_1: 210 matrices; Q8_0: the embedding; …"."""
+    parts = []
+    for kind, _ in model.weights_by_type().most_common():
+        names = [t.name for t in model.tensors.values() if t.type_name == kind]
+        what = []
+        if "token_embd.weight" in names:
+            what.append("the embedding")
+        if "output.weight" in names:
+            what.append("the output matrix")
+        gains = sum(name.endswith("norm.weight") for name in names)
+        matrices = len(names) - gains - len(what)
+        if matrices:
+            what.insert(0, f"{matrices} matrices")
+        if gains:
+            what.append(f"{gains} norm gains")
+        parts.append(f"{kind}: {', '.join(what)}")
+    return "; ".join(parts)
+
+
 def _file_step(ctx: Context, inputs: Inputs) -> Step:
     model, c = inputs.loaded.model, inputs.loaded.config
     kv = c.n_head_kv * c.head_dim
     per_layer = 2 * c.d_model * c.d_model + 2 * kv * c.d_model + 3 * c.d_model * c.d_ff + 2 * c.d_model
     embed = c.vocab * c.d_model
-    types = ", ".join(f"{name} ×{count}" for name, count in model.type_counts().most_common())
-    rows = (
-        ("model", os.path.basename(inputs.path) if inputs.path else model.name),
+    rows = [
+        ("model", os.path.basename(inputs.path) + f", {human_bytes(model.file_bytes)}" if inputs.path else model.name),
         ("architecture", f"llama: {c.n_layer} layers, d_model {c.d_model}, feed-forward width {c.d_ff}"),
         ("attention", f"{c.n_head} query heads, {c.n_head_kv} key/value heads, {c.head_dim} numbers each"),
         ("vocabulary", f"{c.vocab:,} tokens, context {c.context:,}; output "
                        + ("tied (= the embedding)" if c.tied else "its own matrix")),
-        ("stored as", f"{model.quantisation()} mostly ({types} tensors)"
-                      + (f", {human_bytes(model.file_bytes)}" if model.file_bytes else "")),
-        ("which is", STORED.get(model.quantisation(), "blocks of small integers with a scale per block")),
-    )
+    ]
+    if inputs.path is None:
+        rows.append(("stored as", "64-bit floats, in memory (no file)"))
+    else:
+        rows += [("stored as", _holds(model)),
+                 (model.quantisation(), STORED.get(model.quantisation(), "blocks of small integers with a scale per block"))]
     return Step(
         id="file",
         title="The model file: what its metadata says",
-        values=[Value("facts", Table(("", ""), rows), label="Read from its metadata")],
+        values=[Value("facts", Table(("", ""), tuple(rows)), label="Read from its metadata")],
         worked=[
             f"parameters per layer: 2×{c.d_model}×{c.d_model} (W_Q, W_O) + 2×{kv}×{c.d_model} (W_K, W_V) + "
             f"3×{c.d_model}×{c.d_ff} (gate, up, down) + 2×{c.d_model} (gains) = {per_layer:,}; "
@@ -114,7 +138,7 @@ def _file_step(ctx: Context, inputs: Inputs) -> Step:
             + ("" if c.tied else f" + {c.vocab:,}×{c.d_model} (output)") + f" + {c.d_model} (final gain) = "
             f"{c.n_layer * per_layer + embed * (1 if c.tied else 2) + c.d_model:,}",
         ],
-        why="Without --model: the built-in model. nntutor models lists GGUF files found." if inputs.path is None else "",
+        why="Built in and untrained (random weights): try a real one, see nntutor models." if inputs.path is None else "",
     )
 
 
@@ -136,26 +160,38 @@ def _token_step(ctx: Context, inputs: Inputs) -> Step:
         steps.append(f"… {len(chain) - shown} more (--full shows them)")
     worked = [f"{repr(enc.pieces[busiest])}: " + " ".join(enc.symbols[busiest]) + ", merges (rank) "
               + ", ".join(steps) + (f" → {' '.join(chain[-1].result)}" if chain else "")]
+    table = Table(("piece", "byte symbols", "merges", "tokens", "ids"), tuple(rows))
+    long = len(rows) > PIECES_SHOWN and not ctx.full  # a long text: its tokens in a few lines, the table with --full
+    values = [Value("pieces", table, label="Pieces with their bytes and merges", detail=long)]
+    if long:  # the first and the last tokens (every one is in the table)
+        listed = [f"{tok.tokens[i]} {i}" for i in enc.ids]
+        if len(listed) > TOKENS_LISTED:
+            listed = [*listed[:TOKENS_LISTED - 4], f"… {len(listed) - TOKENS_LISTED} more …", *listed[-4:]]
+        values.insert(0, Value("tokens", listed, label="tokens and their ids"))
     return Step(
         id="tokens",
         title=f"Tokenise with the model's own BPE: {len(enc.pieces)} pieces → {len(enc.ids)} tokens",
-        values=[Value("pieces", Table(("piece", "byte symbols", "merges", "tokens", "ids"), tuple(rows)),
-                      label="Pieces, their bytes and tokens")],
+        values=values,
         worked=worked,
         why=f"Ġ is a space (kept with its word); the {len(tok.ranks):,} merges apply lowest rank first.",
     )
 
 
+def _lens_token(tok, token_id: int) -> str:
+    """A token in the logit-lens line, quoted as elsewhere, its spaces as ␣ (so the line never wraps inside it)."""
+    return token_text(tok, token_id).replace(" ", "␣")
+
+
 def _lens_runs(tok, layers: list[llama.LayerSummary]) -> str:
-    """The logit lens as runs of layers with the same top token: "0: ' a' 0.45; 1–4: '.'; …"."""
+    """The logit lens as runs of layers with the same top token: "0→'␣a'; 1–4→'.'; …"."""
     runs: list[str] = []
     start = 0
     for i in range(1, len(layers) + 1):
         if i == len(layers) or layers[i].lens_top != layers[start].lens_top:
             span = f"{start}" if i - 1 == start else f"{start}–{i - 1}"
-            runs.append(f"{span} {token_text(tok, layers[start].lens_top)}")
+            runs.append(f"{span}→{_lens_token(tok, layers[start].lens_top)}")  # no space: never wrapped apart
             start = i
-    return "; ".join(runs) + f" (last: p = {layers[-1].lens_prob:.2f})"
+    return "; ".join(runs) + f", p = {layers[-1].lens_prob:.2f}"
 
 
 def _layers_step(ctx: Context, inputs: Inputs, out: llama.Forward, tokens: list[str]) -> Step:
@@ -169,7 +205,7 @@ def _layers_step(ctx: Context, inputs: Inputs, out: llama.Forward, tokens: list[
                       rows=index_labels(c.n_layer, "layer "), cols=("‖x‖ in", "‖attention‖", "‖FFN‖", "‖x‖ out"))],
         worked=[f"x₀ = row {inputs.encoding.ids[p]} of the token embedding ({c.vocab:,}×{c.d_model}), "
                 f"‖x₀‖ = {ctx.n(out.layers[0].norm_in)}",
-                f"logit lens (what the output would pick from the row so far), by layer: "
+                f"logit lens, the output's pick from the row after each layer (␣ is a space): "
                 f"{_lens_runs(tok, out.layers)}"],
     )
 
@@ -204,8 +240,9 @@ def _rope_step(ctx: Context, inputs: Inputs, out: llama.Forward) -> Step:
         f"pair {i}: angle {p * c.rope_base ** (-2 * i / hd):.4g} rad, ({ctx.n(h.q_raw[2 * i])}, {ctx.n(h.q_raw[2 * i + 1])}) → "
         f"({ctx.n(h.q[2 * i])}, {ctx.n(h.q[2 * i + 1])})" for i in range(1, last)] if ctx.full else []
     worked = [
-        f"pair 0 (θ₀ = 1, angle {p} rad): q[0] = {ctx.f(a)}·cos {p} − {ctx.f(b)}·sin {p} = {ctx.f(a)}·{ctx.f(h.cos[0])} − "
-        f"{ctx.f(b)}·{ctx.f(h.sin[0])} = {ctx.n(h.q[0])}, q[1] = {ctx.f(a)}·sin {p} + {ctx.f(b)}·cos {p} = {ctx.n(h.q[1])}",
+        f"pair 0 (angle {p} rad): q[0] = {ctx.f(a)}·cos {p} − {ctx.f(b)}·sin {p} = {ctx.n(h.q[0])}, "
+        f"q[1] = {ctx.f(a)}·sin {p} + {ctx.f(b)}·cos {p} = {ctx.n(h.q[1])} (cos {p} = {ctx.n(h.cos[0])}, "
+        f"sin {p} = {ctx.n(h.sin[0])})",
         *middle,
         f"pair {last}: θ = {c.rope_base:g}^(−{2 * last}/{hd}) = {theta:.4g}, angle {p * theta:.4g} rad, "
         f"({ctx.n(h.q_raw[2 * last])}, {ctx.n(h.q_raw[2 * last + 1])}) → ({ctx.n(h.q[2 * last])}, {ctx.n(h.q[2 * last + 1])})",
@@ -215,7 +252,7 @@ def _rope_step(ctx: Context, inputs: Inputs, out: llama.Forward) -> Step:
         title=f"Rotary position embedding: head {inputs.head}'s query at position {p}",
         formula_text="pair i turns by the angle p·θᵢ,  θᵢ = base^(−2i/d_head)",
         values=[Value("q", np.vstack([h.q_raw, h.q]).astype(np.float64), label=f"head {inputs.head}'s query q = y·W_Qᵀ ({hd} numbers)",
-                      rows=("before", "after"), cols=index_labels(hd, "q"))],
+                      rows=("before", "after"), cols=index_labels(hd, "q"), detail=True)],  # pairs 0 and last: below
         worked=worked,
         why="Keys turn the same way, so q·k depends on how far apart two tokens are. GGUF pairs adjacent "
         "coordinates (its converter reorders the rows of W_Q and W_K).",
@@ -246,7 +283,7 @@ def _attention_step(ctx: Context, inputs: Inputs, out: llama.Forward, tokens: li
                 sum_worked(ctx, "Σ e^(score − max)", e, total)
                 + f";  a[{j}] = e^0 / {ctx.n(total)} = {ctx.n(h.weights[j])}",
                 dot_worked(ctx, f"out[0] (of {h.out.size}) = Σ a[j]·v[j][0]", h.weights, v0, float(h.out[0]))
-                + "; W_O mixes it with the other heads' outputs"],
+],
     )
 
 
@@ -258,16 +295,26 @@ def _swiglu_step(ctx: Context, inputs: Inputs, out: llama.Forward, tokens: list[
     off = int(np.count_nonzero(np.abs(f.hidden) < 0.01 * np.abs(f.hidden).max()))
     return Step(
         id="swiglu",
-        title=f"Layer {inputs.layer}, SwiGLU of the row of {tokens[p]}: unit {u}, the strongest",
+        title=f"Layer {inputs.layer}, SwiGLU at position {p}: unit {u}, the strongest",
         formula_text="hidden = SiLU(b·W_gᵀ) ⊙ (b·W_uᵀ),  SiLU(z) = z / (1 + e^(−z))",
         worked=[dot_worked(ctx, f"gate[{u}] = b·W_g[{u}]", f.normed_row, f.w_gate_row, g),
                 f"SiLU({ctx.n(g)}) = {ctx.f(g)} / (1 + e^{ctx.f(-g)}) = {ctx.n(silu)};  up[{u}] = b·W_u[{u}] = {ctx.n(up)};  "
                 f"hidden[{u}] = {ctx.n(silu)} × {ctx.f(up)} = {ctx.n(f.hidden[u])}",
                 f"{off} of {f.hidden.size} units are below 1% of it; out = hidden·W_dᵀ, "
                 f"‖out‖ = {ctx.n(float(np.linalg.norm(f.out)))}"],
-        why="b is the row after attention, normalised by RMSNorm (gain g₂); W_g, W_u, W_d are the gate, up "
-        "and down matrices. SiLU(z) is near 0 for very negative z: the gate can shut a unit.",
+        why="b: the row after attention, through RMSNorm (gain g₂); W_g, W_u, W_d: the gate, up and down "
+        "matrices. A very negative gate shuts its unit (SiLU ≈ 0).",
     )
+
+
+def _bytes_why(shown: list[str]) -> str:
+    """What a token written <0xA4> is, when one is shown (a byte-level vocabulary has one token per byte).
+
+    >>> _bytes_why(["' Paris'", "<0xA4>"])
+    '<0xA4> is one byte (hex A4) alone: part of a character UTF-8 writes in several bytes.'
+    """
+    byte = next((t for t in shown if t.startswith("<0x")), None)
+    return f"{byte} is one byte (hex {byte[3:-1]}) alone: part of a character UTF-8 writes in several bytes." if byte else ""
 
 
 def _next_step(ctx: Context, inputs: Inputs, out: llama.Forward) -> tuple[Step, dict[str, Any]]:
@@ -287,12 +334,20 @@ def _next_step(ctx: Context, inputs: Inputs, out: llama.Forward) -> tuple[Step, 
                       label="Most probable next tokens (greedy decoding takes rank 1)")],
         worked=[f"p[{token_text(tok, best)}] = e^0 / Σ e^(z − max) = 1 / {ctx.n(float(e.sum()))} = {ctx.n(probs[best])}; "
                 f"the top {len(order)} hold {ctx.n(float(probs[order].sum()))}"],
+        why=_bytes_why([token_text(tok, i) for i in order]),
     )
     outputs = {"next_token": token_text(tok, best), "next_token_id": best, "probability": float(probs[best])}
     return step, outputs
 
 
 def build(ctx: Context, inputs: Inputs) -> Trace:
+    if inputs.path is None:  # the built-in model's products are tiny: no need to set BLAS's threads (12 ms)
+        return _build(ctx, inputs)
+    with one_thread():  # products of a few rows: a second BLAS thread only waits for a busy core (2× slower here)
+        return _build(ctx, inputs)
+
+
+def _build(ctx: Context, inputs: Inputs) -> Trace:
     loaded = inputs.loaded
     zoom = llama.Zoom(inputs.layer, inputs.head, inputs.position)
     out = llama.forward(loaded.config, loaded.weights, inputs.encoding.ids, zoom=zoom, lens=True, dtype=loaded.dtype)
@@ -309,7 +364,8 @@ def build(ctx: Context, inputs: Inputs) -> Trace:
     trace.add(step)
     trace.outputs = outputs
     trace.result = [
-        Value("next_token", outputs["next_token"], label="the next token (greedy)"),
+        Value("next_token", outputs["next_token"],
+              label="the next token (greedy)" if inputs.path else "the untrained model's next token (greedy)"),
         Value("probability", outputs["probability"], label="its probability p"),
     ]
     return trace
