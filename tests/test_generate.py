@@ -466,7 +466,8 @@ def test_gguf_notice_covers_every_pass_before_the_weights_are_read(tmp_path, run
     # said first; then the prefill, 3 fed-back tokens and the check pass
     assert [e.split(" ")[0] for e in events] == ["said"] + ["forward"] * 5
     assert ("the prompt's 3 tokens, 3 one-token steps with the cache and one check pass over 6 without it "
-            "(estimated, all passes)") in events[0]
+            "(estimated)") in events[0]
+    assert events[0].startswith("said Reading m.gguf: about ") and " MB for " in events[0]
     assert "m.gguf" in result.stderr and "estimated" not in result.stdout
 
 
@@ -476,10 +477,14 @@ def test_run_cost_is_the_estimate_over_every_pass():
 
     c = LlamaConfig(30, 576, 9, 3, 1536, 49152, 8192, 1e5, 1e-5, True)
     cost = run_cost(c, 98_400_000, 5, 8, 4)
-    # prefill 5 + 7 one-token steps + one check pass over 12 = 24 tokens through the model
-    assert cost.seconds == estimate(c, 98_400_000, 24, 4).seconds
-    # memory: the longest pass (13 tokens), plus the 29 other blocks' 3,538,944 weights kept, plus 2·8·49,152 floats
-    assert cost.peak_bytes == estimate(c, 98_400_000, 13, 4).peak_bytes + 29 * 3_538_944 * 4 + 2 * 8 * 49152 * 8
+    # prefill 5 + 7 one-token steps over the cache, weights kept; then the check pass over 12 (computing only)
+    run = estimate(c, 98_400_000, 5, 4, new_tokens=7, keep_all=True)
+    check = estimate(c, 98_400_000, 12, 4, keep_all=True)
+    assert cost.seconds == run.seconds + check.compute_seconds
+    assert check.compute_seconds < check.seconds  # the check pass dequantises nothing again
+    # memory: every weight held (30 × 3,538,944 + 28,311,552 floats), plus 2·8·49,152 float64 numbers
+    assert cost.peak_bytes == max(run.peak_bytes, check.peak_bytes) + 2 * 8 * 49152 * 8
+    assert run.peak_bytes > (30 * 3_538_944 + 28_311_552) * 4
 
 
 @needs_gguf

@@ -599,7 +599,7 @@ def test_gguf_py_is_refused_and_the_cost_said_first(tmp_path, run_cli):
                    "a GGUF file's weights are not copied into a script")
     result = run_cli("lesson", "next-token", "--model", path, "--text", "the cat")
     assert result.exit_code == 0, result.stderr
-    assert result.stderr.startswith("Reading m.gguf layer by layer: about ") and "for 3 tokens (estimated)" in result.stderr
+    assert result.stderr.startswith("Reading m.gguf layer by layer: about ") and " MB …" in result.stderr
     assert "Reading m.gguf" not in result.stdout and "h: the last token's vector after 1 layers" in result.stdout
 
 

@@ -21,7 +21,7 @@ import numpy as np
 from nntutor.core import llama
 from nntutor.core import llama_generate as gen
 from nntutor.errors import InputError
-from nntutor.numfmt import human_bytes
+from nntutor.numfmt import about_bytes, human_bytes
 from nntutor.trace import Step, Table, Trace, Value
 from nntutor.walkthroughs._common import Context, dot_worked, index_labels
 from nntutor.walkthroughs._declare import Args
@@ -30,6 +30,7 @@ from nntutor.walkthroughs._gguf import (
     MAX_SECONDS,
     MAX_TOKENS,
     open_prompt,
+    seconds_text,
     token_text,
 )
 
@@ -67,29 +68,29 @@ class Inputs(NamedTuple):
     cost: Cost
 
 
-def run_cost(config: Any, file_bytes: int, n: int, count: int, itemsize: int) -> Cost:
+def run_cost(config: Any, file_bytes: int, n: int, count: int, itemsize: int,
+             weights_by_type: dict[str, int] | None = None) -> Cost:
     """Every pass of the run, estimated with :func:`nntutor.models.gguf_file.estimate`.
 
-    Time: the estimate is linear in the tokens a pass runs (plus the dequantisation, once),
-    so the run's time is one estimate over all of them: the prompt (n), the count − 1
-    fed-back tokens, and the check pass without the cache (n + count − 1). Memory: the
-    longest pass, plus every block's weights kept (generation reads them again at every token).
+    Time: the prompt's pass (n tokens) and the count − 1 fed-back tokens over the KV cache,
+    every weight dequantised once and kept; then the computing of the check pass without
+    the cache (n + count − 1 tokens: its weights are already held). Memory: the larger of
+    the two passes with every weight held, plus the logits and probabilities of every new token.
 
     >>> from nntutor.models.gguf_file import LlamaConfig
     >>> c = LlamaConfig(30, 576, 9, 3, 1536, 49152, 8192, 1e5, 1e-5, True)   # SmolLM2-135M
-    >>> cost = run_cost(c, 98_400_000, 5, 8, 4)
+    >>> cost = run_cost(c, 98_400_000, 5, 8, 4, {"Q4_1": 106_168_320, "Q8_0": 28_311_552})
     >>> round(cost.peak_bytes / 1e6), round(cost.seconds, 1)
-    (952, 3.0)
+    (891, 1.4)
     """
     from nntutor.models.gguf_file import estimate
 
-    tokens = n + (count - 1) + (n + count - 1)
-    one = estimate(config, file_bytes, n + count, itemsize)
-    kept = (config.n_layer - 1) * gen.layer_weights(config) * itemsize
+    run = estimate(config, file_bytes, n, itemsize, new_tokens=count - 1, keep_all=True, weights_by_type=weights_by_type)
+    check = estimate(config, file_bytes, n + count - 1, itemsize, keep_all=True, weights_by_type=weights_by_type)
     held = 2 * count * config.vocab * 8  # the logits and probabilities of every new token
     steps = f", {count - 1} one-token step{'s' if count > 2 else ''} with the cache" if count > 1 else ""
     words = f"the prompt's {n} tokens{steps} and one check pass over {n + count - 1} without it"
-    return Cost(one.peak_bytes + kept + held, estimate(config, file_bytes, tokens, itemsize).seconds, words)
+    return Cost(max(run.peak_bytes, check.peak_bytes) + held, run.seconds + check.compute_seconds, words)
 
 
 def check(args: Args, us_of) -> Inputs:
@@ -114,7 +115,8 @@ def check(args: Args, us_of) -> Inputs:
         raise InputError("--top-k", f"{k} is larger than the vocabulary (expected 1 to {config.vocab:,})")
     small = gen.parameters(config) <= FLOAT64_UP_TO
     dtype = np.float64 if small else np.float32
-    cost = run_cost(config, prompt.loaded.model.file_bytes, n, count, np.dtype(dtype).itemsize)
+    by_type = prompt.loaded.model.weights_by_type() if hasattr(prompt.loaded.model, "weights_by_type") else None
+    cost = run_cost(config, prompt.loaded.model.file_bytes, n, count, np.dtype(dtype).itemsize, by_type or None)
     if cost.seconds > MAX_SECONDS or cost.peak_bytes > MAX_PEAK_BYTES:
         raise InputError("--model", f"generating {count} tokens would need about {human_bytes(cost.peak_bytes)} and "
                                     f"{cost.seconds:.0f} s (at most {human_bytes(MAX_PEAK_BYTES)} and {MAX_SECONDS:.0f} s): "
@@ -133,8 +135,8 @@ def check(args: Args, us_of) -> Inputs:
 def notice(inputs: Inputs) -> str:
     """What the whole run will cost, said before the weights are read."""
     cost = inputs.cost
-    return (f"Reading {os.path.basename(inputs.prompt.path)}: about {human_bytes(cost.peak_bytes)} of memory and "
-            f"{cost.seconds:.0f} s of computing for {cost.passes} (estimated, all passes) …")
+    return (f"Reading {os.path.basename(inputs.prompt.path)}: about {seconds_text(cost.seconds)}, "
+            f"{about_bytes(cost.peak_bytes)} for {cost.passes} (estimated) …")
 
 
 # --------------------------------------------------------------------------- build
