@@ -619,12 +619,12 @@ def test_gguf_numbers_match_transformers_float64(torch, tmp_path, float64_files,
     from nntutor.walkthroughs._gguf import token_text
 
     tok = tokenizer_of(open_gguf(path))
-    runs, start = [], 0  # transformers' top tokens as runs of layers: "0–1 ' mat'; 2 'g'"
+    runs, start = [], 0  # transformers' top tokens as runs of layers: "0–1→'␣mat'; 2→'g'"
     for i in range(1, len(lens) + 1):
         if i == len(lens) or lens[i] != lens[start]:
-            runs.append(f"{start}{'' if i - 1 == start else f'–{i - 1}'} {token_text(tok, lens[start])}")
+            runs.append(f"{start}{'' if i - 1 == start else f'–{i - 1}'}→{token_text(tok, lens[start]).replace(' ', '␣')}")
             start = i
-    assert blocks.worked[-1].endswith("the output matrix): " + "; ".join(runs)), (blocks.worked[-1], runs)
+    assert blocks.worked[-1].endswith("is a space): " + "; ".join(runs)), (blocks.worked[-1], runs)
     np.testing.assert_allclose(trace.step("final").value("h").data, h, atol=1e-10, rtol=1e-12)
     top = np.argsort(-logits, kind="stable")[:5]
     np.testing.assert_allclose(trace.step("unembed").value("logits").data, logits[top], atol=1e-9, rtol=1e-12)

@@ -72,7 +72,7 @@ def sum_worked(ctx: Context, lhs: str, terms: Sequence[float], result: float) ->
     """``lhs = t₁ + t₂ + … = result``."""
     items = [float(t) for t in np.asarray(terms, dtype=float).ravel()]
     if len(items) > 8:
-        text = " + ".join(ctx.f(t) for t in items[:3]) + f" + … ({len(items) - 5} more) … + " + " + ".join(
+        text = " + ".join(ctx.f(t) for t in items[:3]) + f" + … ({len(items) - 5:,} more) … + " + " + ".join(
             ctx.f(t) for t in items[-2:]
         )
     else:

@@ -18,6 +18,7 @@ True
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from nntutor.errors import InputError
@@ -127,3 +128,25 @@ def token_text(tokenizer: Any, token_id: int) -> str:
         if symbol in byte_symbols():
             return f"<0x{byte_symbols().index(symbol):02X}>"
     return repr(text)
+
+
+def unbroken(text: str) -> str:
+    """A token's text with its spaces as ␣, so a line never wraps inside it: ``unbroken("' Paris'") -> "'␣Paris'"``."""
+    return text.replace(" ", "␣")
+
+
+def lens_runs(layers: list, name: Callable[[int], str]) -> str:
+    """The logit lens as runs of layers with the same top token, each token written by ``name(id)`` and unbroken.
+
+    >>> from types import SimpleNamespace as L
+    >>> lens_runs([L(lens_top=7), L(lens_top=3), L(lens_top=3)], lambda i: repr(f" t{i}"))
+    "0→'␣t7'; 1–2→'␣t3'"
+    """
+    runs: list[str] = []
+    start = 0
+    for i in range(1, len(layers) + 1):
+        if i == len(layers) or layers[i].lens_top != layers[start].lens_top:
+            span = f"{start}" if i - 1 == start else f"{start}–{i - 1}"
+            runs.append(f"{span}→{unbroken(name(layers[start].lens_top))}")  # no space: never wrapped apart
+            start = i
+    return "; ".join(runs)

@@ -33,7 +33,7 @@ from nntutor.core.softmax import temperature_softmax
 from nntutor.errors import InputError
 from nntutor.trace import Step, Trace, Value
 from nntutor.walkthroughs._common import Context, dot_worked, index_labels
-from nntutor.walkthroughs._gguf import Prompt, open_prompt, token_text
+from nntutor.walkthroughs._gguf import Prompt, lens_runs, open_prompt, token_text, unbroken
 
 TOP = 5  # the largest logits shown
 PIECES = 8  # pre-tokenised pieces listed
@@ -171,7 +171,7 @@ def _tokenize_step(ctx: Context, prompt: Prompt, symbols: list[str], see) -> Ste
         formula_text="text → pieces → bytes as symbols → the model's merges, lowest rank first",
         values=[Value("tokens", symbols, label="tokens (Ġ stands for a space)")],
         worked=[
-            "pieces (a word keeps the space before it): " + " | ".join(repr(p) for p in enc.pieces[:PIECES])
+            "pieces (a word keeps the space before it, ␣): " + " | ".join(unbroken(repr(p)) for p in enc.pieces[:PIECES])
             + (f" … ({len(enc.pieces) - PIECES} more)" if len(enc.pieces) > PIECES else ""),
             f"{enc.pieces[busiest]!r}: bytes " + " ".join(enc.symbols[busiest])
             + (f", {count} merges → " + " ".join(final[-1]) if count else ", no merge applies"),
@@ -237,26 +237,14 @@ def _blocks_step(ctx: Context, prompt: Prompt, r: Run, names: Names, see) -> Ste
             f"(grouped-query: {c.group} share each), added; RMSNorm, SwiGLU of {c.d_ff:,} units, added",
             f"layer {k} turns the row most: cos = X{_sub(k)}·X{_sub(k + 1)} / (‖X{_sub(k)}‖·‖X{_sub(k + 1)}‖) = "
             f"{ctx.n(dot)} / ({ctx.f(lengths[k])} × {ctx.f(lengths[k + 1])}) = {ctx.n(cos[k])}",
-            "top token from the row after each layer (the logit lens: final RMSNorm, then the output matrix): "
-            + _lens_runs(names, r.out.layers),
+            "top token from the row after each layer (the logit lens: final RMSNorm, then the output matrix; "
+            "␣ is a space): " + lens_runs(r.out.layers, names.__getitem__),
         ],
         why="Attention mixes in what the tokens up to this one hold, SwiGLU transforms the row on its own; "
         "both are added to it (the residual stream). One head, one RMSNorm and one SwiGLU unit in full: "
         "nntutor lesson real-model --model PATH --layer L (the same file)."
         + see("transformer-block"),
     )
-
-
-def _lens_runs(names: Names, layers: list) -> str:
-    """Runs of layers with the same top token, latest first kept whole: "0 ' a'; 1–4 '.'; …; 29 ' Paris'"."""
-    runs: list[str] = []
-    start = 0
-    for i in range(1, len(layers) + 1):
-        if i == len(layers) or layers[i].lens_top != layers[start].lens_top:
-            span = f"{start}" if i - 1 == start else f"{start}–{i - 1}"
-            runs.append(f"{span} {names[layers[start].lens_top]}")
-            start = i
-    return "; ".join(runs)
 
 
 def _final_step(ctx: Context, prompt: Prompt, r: Run, names: Names, see) -> Step:

@@ -445,7 +445,8 @@ def _softmax_step(ctx, trace: Trace, s, vocab) -> None:
     names = tuple(vocab[t] for t in shown)
     j = shown[1] if len(shown) > 1 else top
     worked = [
-        sum_worked(ctx, "Σ e^(z/T − max)", sm.exps, sm.total) + " (all the tokens)",
+        # the largest terms first: a few tokens hold most of the sum
+        sum_worked(ctx, "Σ e^(z/T − max), largest first", np.sort(sm.exps)[::-1], sm.total),
         f"p[{vocab[j]}] = e^({n(sm.scaled[j])} − {ctx.f(sm.maximum)}) / {n(sm.total)} = {n(sm.exps[j])} / {n(sm.total)} = {n(sm.probs[j])}",
     ]
     step = Step(

@@ -27,8 +27,8 @@ from nntutor.numfmt import human_bytes
 from nntutor.trace import Step, Table, Trace, Value
 from nntutor.walkthroughs._common import Context, dot_worked, index_labels, sum_worked
 from nntutor.walkthroughs._declare import Args, Input, Target, Walkthrough
+from nntutor.walkthroughs._gguf import lens_runs, open_prompt, token_text
 from nntutor.walkthroughs._gguf import notice as gguf_notice
-from nntutor.walkthroughs._gguf import open_prompt, token_text
 
 MERGES_SHOWN = 8  # merges of one piece written out
 PIECES_SHOWN = 8  # more pieces than this: the tokens as a list, the table of pieces with --full
@@ -177,21 +177,9 @@ def _token_step(ctx: Context, inputs: Inputs) -> Step:
     )
 
 
-def _lens_token(tok, token_id: int) -> str:
-    """A token in the logit-lens line, quoted as elsewhere, its spaces as ␣ (so the line never wraps inside it)."""
-    return token_text(tok, token_id).replace(" ", "␣")
-
-
 def _lens_runs(tok, layers: list[llama.LayerSummary]) -> str:
-    """The logit lens as runs of layers with the same top token: "0→'␣a'; 1–4→'.'; …"."""
-    runs: list[str] = []
-    start = 0
-    for i in range(1, len(layers) + 1):
-        if i == len(layers) or layers[i].lens_top != layers[start].lens_top:
-            span = f"{start}" if i - 1 == start else f"{start}–{i - 1}"
-            runs.append(f"{span}→{_lens_token(tok, layers[start].lens_top)}")  # no space: never wrapped apart
-            start = i
-    return "; ".join(runs) + f", p = {layers[-1].lens_prob:.2f}"
+    """The logit lens as runs of layers with the same top token: "0→'␣a'; 1–4→'.'; …, p = 0.77"."""
+    return lens_runs(layers, lambda i: token_text(tok, i)) + f", p = {layers[-1].lens_prob:.2f}"
 
 
 def _layers_step(ctx: Context, inputs: Inputs, out: llama.Forward, tokens: list[str]) -> Step:
