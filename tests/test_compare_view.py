@@ -105,3 +105,13 @@ def test_vs_shows_mappings_instead_of_referring_to_the_runs(run_cli, monkeypatch
 )
 def test_each_kind_of_change_in_words(change, words):
     assert effect(change) == words
+
+
+def test_a_changed_text_is_one_line_with_its_control_characters_escaped():
+    # generated text may hold any byte: a newline or an escape sequence must not reach the terminal raw
+    from nntutor.render.compare_view import change_renderables
+    from nntutor.render.output import plain_text
+
+    change = Change("text", "the cat\n\x1b[2J", "the dog", mask=True)
+    out = plain_text(list(change_renderables(change, ("as given", "with --seed 1"), 4, 8)), width=200)
+    assert out.strip() == "text: the cat⏎\\x1b[2J as given → the dog* with --seed 1"

@@ -41,6 +41,7 @@ from rich.measure import Measurement
 from rich.rule import Rule
 from rich.text import Text
 
+from nntutor.escapes import escape_controls
 from nntutor.render.compare import Change, Comparison, differences, headline, unchanged
 from nntutor.render.layout import DEFAULT_LIMIT, shown_indices
 from nntutor.render.output import FULL_WIDTH
@@ -139,7 +140,9 @@ class MarkedTable:
 
 def _scalar_line(change: Change, labels: tuple[str, str], precision: int) -> Text:
     def shown(x: Any) -> str:
-        return _cell(x, precision).plain if classify(x) == "scalar" else str(x)
+        if classify(x) == "scalar":
+            return _cell(x, precision).plain
+        return escape_controls(str(x)).replace("\n", "⏎")  # one line; generated text may hold any byte
 
     text = Text(f"{change.title}: ", style=STYLE_LABEL)
     text.append(f"{shown(change.first)} {labels[0]} → ")
