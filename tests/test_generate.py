@@ -259,12 +259,12 @@ BAD_INPUTS += [
 if SMALL_FILE:
     BAD_INPUTS += [
         # "the fisher sat" is 8 tokens of the tiny byte-level vocabulary: t he ␣ f is he r ␣sat
-        ({"model": SMALL_FILE, "tokens": "9"}, "--tokens",
+        ({"model": SMALL_FILE, "prompt": "the fisher sat", "tokens": "9"}, "--tokens",
          "8 prompt tokens + 9 new ones = 17, more than this model's context of 16"),
         ({"model": SMALL_FILE, "prompt": "the fisher sat on the bank"}, "--prompt", "more than this model's context of 16"),
         ({"model": LONG_FILE, "prompt": "x" * 250, "tokens": "7"}, "--tokens",
          "250 prompt tokens + 7 new ones = 257, more than this lesson runs (256"),
-        ({"model": SMALL_FILE, "sample": True, "top-k": "281"}, "--top-k", "larger than the vocabulary (expected 1 to 280)"),
+        ({"model": SMALL_FILE, "prompt": "the fisher sat", "sample": True, "top-k": "281"}, "--top-k", "larger than the vocabulary (expected 1 to 280)"),
         ({"model": SMALL_FILE, "prompt": ""}, "--prompt", "is empty"),
     ]
 

@@ -32,6 +32,7 @@ from nntutor.walkthroughs._gguf import (
     open_prompt,
     seconds_text,
     token_text,
+    typed_or_default,
 )
 
 FLOAT64_UP_TO = 50_000_000  # parameters: a model this small runs in float64 (the course's rule); larger ones in float32
@@ -101,7 +102,7 @@ def check(args: Args, us_of) -> Inputs:
             what = ("nothing is drawn without --sample, and the weights are the file's" if flag == "seed"
                     else "it only shapes the draws of --sample; without it the most probable token is taken")
             raise InputError(f"--{flag}", f"changes nothing here: {what} (add --sample)")
-    prompt = open_prompt(args["model"], args["prompt"], text_flag="--prompt", keep_all=True)
+    prompt = open_prompt(args["model"], typed_or_default(args, "prompt"), text_flag="--prompt", keep_all=True)
     config = prompt.loaded.config
     n, count = len(prompt.encoding.ids), int(args["tokens"])
     limit = min(config.context, MAX_TOKENS)

@@ -28,6 +28,7 @@ MAX_TOKENS = 256  # the prompt, in tokens: bounds the time of a NumPy pass and t
 MAX_SECONDS = 120.0  # estimated time of one pass above which a model is refused up front
 MAX_PEAK_BYTES = 8_000_000_000  # estimated memory above which a model is refused up front
 MAGIC = b"GGUF"
+DEFAULT_PROMPT = "The capital of France is"  # a GGUF model's prompt when none is typed (the lessons' own suit the tiny model)
 
 
 class Prompt(NamedTuple):
@@ -150,3 +151,9 @@ def lens_runs(layers: list, name: Callable[[int], str]) -> str:
             runs.append(f"{span}→{unbroken(name(layers[start].lens_top))}")  # no space: never wrapped apart
             start = i
     return "; ".join(runs)
+
+
+def typed_or_default(args: Any, name: str = "text") -> str:
+    """The prompt the learner typed as ``--NAME``, else :data:`DEFAULT_PROMPT` (a GGUF model's default,
+    since a lesson's own default is written for the tiny model's vocabulary)."""
+    return args[name] if name in args.given else DEFAULT_PROMPT

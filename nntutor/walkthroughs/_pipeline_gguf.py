@@ -33,7 +33,14 @@ from nntutor.core.softmax import temperature_softmax
 from nntutor.errors import InputError
 from nntutor.trace import Step, Trace, Value
 from nntutor.walkthroughs._common import Context, dot_worked, index_labels
-from nntutor.walkthroughs._gguf import Prompt, lens_runs, open_prompt, token_text, unbroken
+from nntutor.walkthroughs._gguf import (
+    Prompt,
+    lens_runs,
+    open_prompt,
+    token_text,
+    typed_or_default,
+    unbroken,
+)
 
 TOP = 5  # the largest logits shown
 PIECES = 8  # pre-tokenised pieces listed
@@ -72,7 +79,7 @@ def check(args: Any, random_only: tuple[str, ...]) -> GGUFInputs:
         if name in args.given:
             raise InputError(f"--{name}", f"sets up the random model; --model {os.path.basename(path)} has its own "
                                           "(add --model random)")
-    prompt = open_prompt(path, args["text"])
+    prompt = open_prompt(path, typed_or_default(args))
     seed, sample = int(args["seed"]), bool(args["sample"])
     u = draw_u(np.random.default_rng(seed)) if sample else None
     return GGUFInputs(prompt, float(args["temperature"]), sample, seed, u)

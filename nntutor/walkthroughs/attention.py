@@ -43,7 +43,6 @@ MAX_MEMORY_BYTES = 4 * 1024**3
 DEFAULT_SEQ_LEN = 4
 DEFAULT_D_MODEL = 3
 BUILT_IN_LLAMA = "builtin-llama"  # --model value for the built-in tiny Llama (nntutor.models.demo)
-DEFAULT_TEXT = "The capital of France is"  # --text when --model is given without it
 MODEL_FLAGS = ("text", "layer", "head")  # go with --model only
 HAND_FLAGS = ("x", "tokens", "wq", "wk", "wv", "padding", "seq-len", "d-model", "seed")  # clash with --model
 
@@ -177,7 +176,7 @@ def check_model(args: Args) -> Inputs:
     """``--model PATH.gguf`` (or ``builtin-llama``) with ``--text``, ``--layer``, ``--head``: the model
     opened and its prompt tokenised (refusals are one line: :func:`~nntutor.walkthroughs._gguf.open_prompt`),
     the layer and head in range; the hand-typed flags refused, since the model supplies X and the projections."""
-    from nntutor.walkthroughs._gguf import open_prompt
+    from nntutor.walkthroughs._gguf import DEFAULT_PROMPT, open_prompt
 
     model = args.get("model")
     if model is None:
@@ -192,7 +191,7 @@ def check_model(args: Args) -> Inputs:
     if path is not None and not os.path.exists(path):  # also a mistyped builtin-llama
         raise InputError("--model", f"{path!r} does not exist (expected a .gguf model file, or {BUILT_IN_LLAMA} "
                                     "for nntutor's tiny one; see: nntutor models)")
-    text = args["text"] if args.get("text") is not None else DEFAULT_TEXT
+    text = args["text"] if args.get("text") is not None else DEFAULT_PROMPT
     prompt = open_prompt(path, text)
     config = prompt.loaded.config
     layer = config.n_layer // 2 if args.get("layer") is None else int(args["layer"])

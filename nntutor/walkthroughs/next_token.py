@@ -191,9 +191,9 @@ def _check_trained(args: Args, name: str) -> Inputs:
 
 def _check_gguf(args: Args, path: str) -> Inputs:
     """A GGUF model opened (its weights not yet read), --text tokenised and bounded, --top-k within its vocabulary."""
-    from nntutor.walkthroughs._gguf import open_prompt
+    from nntutor.walkthroughs._gguf import open_prompt, typed_or_default
 
-    prompt = open_prompt(path, args["text"])
+    prompt = open_prompt(path, typed_or_default(args))
     V = prompt.loaded.config.vocab
     k = args["top-k"]
     if k is not None and k > V:
@@ -637,7 +637,7 @@ def _top_p_step(ctx: Context, trace: Trace, s: Sampling, vocab, head: int | None
             values=[
                 Value(
                     "ranked",
-                    _ranked_table(f, vocab, "p" if not s.top_k.active else "p after top-k", f"← cumulative ≥ {n(f.parameter)}", head),
+                    _ranked_table(f, vocab, "p" if not s.top_k.active else "p after top-k", f"← p = {n(f.parameter)}", head),
                     label="tokens ranked by probability",
                 ),
                 Value("kept_mass", f.kept_mass, label="probability kept"),
