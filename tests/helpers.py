@@ -22,3 +22,17 @@ def assert_refused(result, *fragments: str) -> str:
         assert fragment in lines[0], lines[0]
     assert result.stdout == ""
     return lines[0]
+
+
+def record_notices_and_passes(monkeypatch) -> list[str]:
+    """From now on, each message nntutor says (``"said MESSAGE"``) and each model pass
+    (``"forward"``) is appended, in order, to the list returned: to check that a GGUF
+    lesson's cost is said before the weights are read."""
+    from nntutor.core import llama
+    from nntutor.render import console
+
+    events: list[str] = []
+    said, forward = console.print_message, llama.forward
+    monkeypatch.setattr(console, "print_message", lambda message, **kw: (events.append(f"said {message}"), said(message, **kw)))
+    monkeypatch.setattr(llama, "forward", lambda *a, **kw: (events.append("forward"), forward(*a, **kw))[1])
+    return events

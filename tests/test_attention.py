@@ -352,18 +352,14 @@ def test_a_gguf_run_fits_150_lines_at_80_columns(tmp_path, run_cli, monkeypatch)
 
 @needs_gguf
 def test_the_estimate_is_said_before_a_gguf_run(tmp_path, run_cli, monkeypatch):
-    from nntutor.core import llama
-    from nntutor.render import console
 
     path = tiny_gguf.write(tmp_path / "m.gguf", Tiny(n_layer=1))
-    events: list[str] = []
-    said = console.print_message
-    monkeypatch.setattr(console, "print_message", lambda message, **kw: (events.append("said"), said(message, **kw)))
-    forward = llama.forward
-    monkeypatch.setattr(llama, "forward", lambda *a, **kw: (events.append("forward"), forward(*a, **kw))[1])
+    from tests.helpers import record_notices_and_passes
+
+    events = record_notices_and_passes(monkeypatch)
     result = run_cli("lesson", "attention", "--model", path, "--text", "the cat")
     assert result.exit_code == 0, result.stderr
-    assert events == ["said", "forward"]
+    assert [e.split(" ")[0] for e in events] == ["said", "forward"]
     assert "Reading m.gguf layer by layer: about" in result.stderr and "m.gguf layer by layer" not in result.stdout
 
 

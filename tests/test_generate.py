@@ -452,15 +452,11 @@ def test_gguf_run_fits_in_150_lines_at_80_columns(tmp_path, run_cli, monkeypatch
 
 @needs_gguf
 def test_gguf_notice_covers_every_pass_before_the_weights_are_read(tmp_path, run_cli, monkeypatch):
-    from nntutor.core import llama
-    from nntutor.render import console
 
     path = tiny_gguf.write(tmp_path / "m.gguf", Tiny(n_layer=1))
-    events: list[str] = []
-    said = console.print_message
-    monkeypatch.setattr(console, "print_message", lambda message, **kw: (events.append(f"said {message}"), said(message, **kw)))
-    forward = llama.forward
-    monkeypatch.setattr(llama, "forward", lambda *a, **kw: (events.append("forward"), forward(*a, **kw))[1])
+    from tests.helpers import record_notices_and_passes
+
+    events = record_notices_and_passes(monkeypatch)
     result = run_cli("lesson", "generate", "--model", path, "--prompt", "the cat", "--tokens", "4")
     assert result.exit_code == 0, result.stderr
     # said first; then the prefill, 3 fed-back tokens and the check pass

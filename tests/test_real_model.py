@@ -13,7 +13,7 @@ from nntutor.catalog.lessonfile import load_lesson
 from nntutor.catalog.run import run_lesson
 from nntutor.errors import InputError
 from tests import tiny_gguf
-from tests.helpers import assert_refused
+from tests.helpers import assert_refused, record_notices_and_passes
 from tests.tiny_gguf import Tiny
 
 LONG_TEXT = "x" * 70  # 70 byte tokens: the built-in model's context is 64
@@ -330,16 +330,10 @@ def test_refusal_is_an_input_error_naming_model(tmp_path):
 
 @needs_gguf
 def test_the_estimate_is_said_on_stderr_before_the_model_runs(tmp_path, run_cli, monkeypatch):
-    from nntutor.core import llama
     from nntutor.models.gguf_file import estimate_for
-    from nntutor.render import console
 
     path = tiny_gguf.write(tmp_path / "m.gguf", Tiny(n_layer=1))
-    events: list[str] = []
-    said = console.print_message
-    monkeypatch.setattr(console, "print_message", lambda message, **kw: (events.append(f"said {message}"), said(message, **kw)))
-    forward = llama.forward
-    monkeypatch.setattr(llama, "forward", lambda *a, **kw: (events.append("forward"), forward(*a, **kw))[1])
+    events = record_notices_and_passes(monkeypatch)
     result = run_cli("lesson", "real-model", "--model", path, "--text", "the cat")
     assert result.exit_code == 0, result.stderr
     assert [e.split(" ")[0] for e in events] == ["said", "forward"]  # the notice comes first

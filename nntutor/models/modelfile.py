@@ -35,6 +35,8 @@ import json
 import os
 import tempfile
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -80,22 +82,29 @@ def config_of(model: TinyModel) -> dict[str, Any]:
     return config
 
 
-def write_model(model: TinyModel, path: str) -> None:
-    """Write the archive to a temporary file beside ``path``, then move it into place."""
-    arrays = {name: np.asarray(value, dtype=np.float64) for name, value in parameters(model.weights).items()}
-    text = json.dumps(config_of(model), ensure_ascii=False, separators=(",", ":"))
-    arrays["config"] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".model-", suffix=".npz", dir=folder)
+@contextmanager
+def replaced_atomically(path: str, suffix: str) -> Iterator[str]:
+    """A temporary file beside ``path`` to write, moved onto ``path`` when the block ends (so a
+    reader never sees half a model), removed if the block fails or is interrupted."""
+    fd, tmp = tempfile.mkstemp(prefix=".model-", suffix=suffix, dir=os.path.dirname(os.path.abspath(path)))
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez_compressed(handle, **arrays)
+        yield tmp
         os.chmod(tmp, 0o644)  # mkstemp makes it private; a model file is for anyone to read
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def write_model(model: TinyModel, path: str) -> None:
+    """Write the archive to a temporary file beside ``path``, then move it into place."""
+    arrays = {name: np.asarray(value, dtype=np.float64) for name, value in parameters(model.weights).items()}
+    text = json.dumps(config_of(model), ensure_ascii=False, separators=(",", ":"))
+    arrays["config"] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    with replaced_atomically(path, ".npz") as tmp, open(tmp, "wb") as handle:
+        np.savez_compressed(handle, **arrays)
 
 
 def _read_bytes(path: str) -> bytes:

@@ -64,7 +64,6 @@ from __future__ import annotations
 import json
 import os
 import struct
-import tempfile
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -167,7 +166,7 @@ def write_gguf(model: TinyModel, path: str | os.PathLike) -> None:
 
     from nntutor.core.lm import parameters
     from nntutor.core.positional import sinusoidal
-    from nntutor.models.modelfile import config_of
+    from nntutor.models.modelfile import config_of, replaced_atomically
 
     path = os.fspath(path)
     symbols = [*model.vocab, *(s for pair in model.tokenizer.merges for s in pair)]
@@ -175,10 +174,7 @@ def write_gguf(model: TinyModel, path: str | os.PathLike) -> None:
         raise ValueError("a tokenizer symbol holds a space: its merges cannot be written as GGUF's 'a b' strings")
     config = config_of(model)
     record = {key: value for key, value in config.items() if key not in ("format", "format_version", "architecture", "tokenizer")}
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".model-", suffix=".gguf", dir=folder)
-    os.close(fd)
-    try:
+    with replaced_atomically(path, ".gguf") as tmp:
         writer = gguf.GGUFWriter(tmp, ARCHITECTURE)
         writer.add_name(f"nntutor tiny model ({os.path.basename(model.source) or 'trained'})")
         writer.add_uint32(f"{ARCHITECTURE}.format_version", FORMAT_VERSION)
@@ -203,12 +199,6 @@ def write_gguf(model: TinyModel, path: str | os.PathLike) -> None:
         writer.write_kv_data_to_file()
         writer.write_tensors_to_file()
         writer.close()
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a model file is for anyone to read
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 # --------------------------------------------------------------------------- reading
