@@ -158,6 +158,7 @@ def test_models_never_breaks_a_path_or_the_command_to_copy(tmp_path, monkeypatch
     said = next(line for line in lines if "can run it" in line) + " " + lines[lines.index(f"   {path}") - 1]
     assert "MB of memory and" in said and "(estimated)" in said
     assert "bits per weight" in " ".join(text.split())
+    assert "The same --model runs in pipeline, next-token, generate and attention" in " ".join(text.split())
 
 
 # ----------------------------------------------------------------- Ctrl-C

@@ -78,7 +78,9 @@ def models_parts(rows: Sequence) -> list[tuple[RenderableType, bool]]:
     runnable = [row for row in rows if not row.problem]
     if runnable:
         parts += [(Text(""), False), (Text("Run one:"), False),
-                  (Text(f"nntutor lesson real-model --model {_shown_path(str(runnable[0].found.path))}"), True)]
+                  (Text(f"nntutor lesson real-model --model {_shown_path(str(runnable[0].found.path))}"), True),
+                  (Text("The same --model runs in pipeline, next-token, generate and attention (with --layer, --head)."),
+                   False)]
     else:
         parts += [(Text(""), False), (Text(GET_ONE), False)]
     return parts
