@@ -89,3 +89,11 @@ def human_bytes(count: float) -> str:
             return f"{count:.0f} {unit}" if unit == "bytes" else f"{count:.1f} {unit}"
         count /= 1000
     return f"{count:,.1f} TB"
+
+
+_SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+
+
+def subscript(n: int) -> str:
+    """A whole number as subscript digits, for an index in a name: ``subscript(12) -> '₁₂'``."""
+    return str(n).translate(_SUBSCRIPT)

@@ -273,3 +273,16 @@ def forward(
         cache.length = start + n
     zoom_rms = float(final_rms[zp] if all_logits else final_rms[-1])
     return Forward(logits, layers, head_detail, ffn_detail, zoom_rms, None if kept is None else np.stack(kept), final)
+
+
+def residual_turns(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The length of each residual row (``rows``: the row entering layer 0, then after each
+    block) and the cosine between each row and the next: how far each block turned it.
+
+    >>> lengths, cos = residual_turns(np.array([[3.0, 4.0], [0.0, 5.0], [0.0, -1.0]]))
+    >>> lengths.tolist(), cos.round(4).tolist()
+    ([5.0, 5.0, 1.0], [0.8, -1.0])
+    """
+    rows = np.asarray(rows, dtype=np.float64)
+    lengths = np.linalg.norm(rows, axis=1)
+    return lengths, np.einsum("ld,ld->l", rows[:-1], rows[1:]) / (lengths[:-1] * lengths[1:])

@@ -30,6 +30,7 @@ from nntutor.walkthroughs._gguf import (
     MAX_SECONDS,
     MAX_TOKENS,
     open_prompt,
+    py_refusal,
     seconds_text,
     token_text,
     typed_or_default,
@@ -404,5 +405,4 @@ def _cost_step(inputs: Inputs, g: gen.Generation) -> Step:
 
 
 def no_script(args: Args) -> str:
-    return ("py is for the built-in models (tiny, random, a file from nntutor train): a GGUF file's weights are "
-            "not copied into a script (use --format json for this run's numbers)")
+    return py_refusal("the built-in models (tiny, random, a file from nntutor train)")

@@ -157,3 +157,14 @@ def typed_or_default(args: Any, name: str = "text") -> str:
     """The prompt the learner typed as ``--NAME``, else :data:`DEFAULT_PROMPT` (a GGUF model's default,
     since a lesson's own default is written for the tiny model's vocabulary)."""
     return args[name] if name in args.given else DEFAULT_PROMPT
+
+
+def py_refusal(works_with: str, instead: str = "", weights: str = "a GGUF file's") -> str:
+    """Why ``--format py`` is refused for a model file (a lesson's ``no_script`` hook): its weights
+    are not copied into a script. ``instead``: what else the learner can do, before --format json.
+
+    >>> py_refusal("the built-in model", "drop --model")
+    "py is for the built-in model: a GGUF file's weights are not copied into a script (drop --model, or use --format json for this run's numbers)"
+    """
+    other = f"{instead}, or use" if instead else "use"
+    return f"py is for {works_with}: {weights} weights are not copied into a script ({other} --format json for this run's numbers)"

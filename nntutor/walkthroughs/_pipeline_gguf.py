@@ -31,6 +31,7 @@ from nntutor.core.pipeline import draw_u
 from nntutor.core.sampling import inverse_cdf_draw
 from nntutor.core.softmax import temperature_softmax
 from nntutor.errors import InputError
+from nntutor.numfmt import subscript
 from nntutor.trace import Step, Trace, Value
 from nntutor.walkthroughs._common import Context, dot_worked, index_labels
 from nntutor.walkthroughs._gguf import (
@@ -125,10 +126,6 @@ def compute(inputs: GGUFInputs) -> Run:
     return Run(out, h, gain, logits, Choice(steps, overflow, draw))
 
 
-def _sub(k: int) -> str:
-    return "".join("₀₁₂₃₄₅₆₇₈₉"[int(c)] for c in str(k))
-
-
 def build(ctx: Context, inputs: GGUFInputs, softmax_step, next_step, see) -> Trace:
     """The trace; ``softmax_step``/``next_step``/``see`` are the pipeline's own (shared with the tiny model)."""
     prompt = inputs.prompt
@@ -220,8 +217,7 @@ def _blocks_step(ctx: Context, prompt: Prompt, r: Run, names: Names, see) -> Ste
     enc, c = prompt.encoding, prompt.loaded.config
     last, L = len(enc.ids) - 1, c.n_layer
     rows = r.out.rows.astype(np.float64)
-    lengths = np.linalg.norm(rows, axis=1)
-    cos = np.einsum("ld,ld->l", rows[:-1], rows[1:]) / (lengths[:-1] * lengths[1:])
+    lengths, cos = llama.residual_turns(rows)
     table = np.array([[lengths[k + 1], s.attn_norm, s.ffn_norm, cos[k]] for k, s in enumerate(r.out.layers)],
                      dtype=np.float64)
     k = int(np.argmin(cos))  # the block that turned the row most
@@ -236,13 +232,13 @@ def _blocks_step(ctx: Context, prompt: Prompt, r: Run, names: Names, see) -> Ste
             Value("layers", table, label=f"The row X[{where}] after each layer, and what the layer added",
                   rows=index_labels(L, "layer "), cols=("‖x‖ after", "‖attention‖", "‖SwiGLU‖", "cos(before, after)")),
             Value("rows", rows, label=f"X[{where}] entering layer 0 and after each layer ({L + 1}×{c.d_model})",
-                  rows=("X₀", *(f"X{_sub(i + 1)}" for i in range(L))), cols=index_labels(c.d_model, "d"),
+                  rows=("X₀", *(f"X{subscript(i + 1)}" for i in range(L))), cols=index_labels(c.d_model, "d"),
                   detail=True),
         ],
         worked=[
             f"each block: RMSNorm, causal attention with RoPE, {c.n_head} query heads over {c.n_head_kv} key/value heads "
             f"(grouped-query: {c.group} share each), added; RMSNorm, SwiGLU of {c.d_ff:,} units, added",
-            f"layer {k} turns the row most: cos = X{_sub(k)}·X{_sub(k + 1)} / (‖X{_sub(k)}‖·‖X{_sub(k + 1)}‖) = "
+            f"layer {k} turns the row most: cos = X{subscript(k)}·X{subscript(k + 1)} / (‖X{subscript(k)}‖·‖X{subscript(k + 1)}‖) = "
             f"{ctx.n(dot)} / ({ctx.f(lengths[k])} × {ctx.f(lengths[k + 1])}) = {ctx.n(cos[k])}",
             "top token from the row after each layer (the logit lens: final RMSNorm, then the output matrix; "
             "␣ is a space): " + lens_runs(r.out.layers, names.__getitem__),
@@ -260,7 +256,7 @@ def _final_step(ctx: Context, prompt: Prompt, r: Run, names: Names, see) -> Step
     x = r.out.rows[-1].astype(np.float64)
     mean_sq = float(np.mean(x * x))
     rms = float(np.sqrt(mean_sq + c.rms_eps))
-    xl = f"X{_sub(L)}[{last}]"
+    xl = f"X{subscript(L)}[{last}]"
     return Step(
         id="final",
         title=f"Final RMSNorm; keep the last token's vector h ({c.d_model} numbers)",

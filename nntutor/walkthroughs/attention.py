@@ -223,8 +223,9 @@ def no_script(args: Args) -> str | None:
     """Why --format py is refused: with --model the numbers come from a model's weights (None otherwise)."""
     if args.get("model") is None:
         return None
-    return ("py is for the typed matrices: a model's weights are not copied into a script "
-            "(drop --model, or use --format json for this run's numbers)")
+    from nntutor.walkthroughs._gguf import py_refusal
+
+    return py_refusal("the typed matrices", "drop --model", weights="a model's")
 
 
 def build(ctx: Context, inputs: Inputs) -> Trace:

@@ -24,6 +24,7 @@ from nntutor.core import activations
 from nntutor.core import lstm as core
 from nntutor.errors import InputError
 from nntutor.numfmt import human_bytes
+from nntutor.numfmt import subscript as sub
 from nntutor.trace import Step, Trace, Value
 from nntutor.walkthroughs._common import Context, Size, answer, mismatch, products, shape_words
 from nntutor.walkthroughs._declare import Args, Input, Mistake, Target, Walkthrough
@@ -41,10 +42,6 @@ STEP_SECONDS = 1.2e-4  # per time step, measured here for small H (and rounded u
 FLOP_RATE = 3e9  # multiply-adds per second for the (2H × 2H) Jacobian products, conservatively
 SHOWN_STEPS = 6  # worked lines per step table, at most
 
-
-def sub(n: int) -> str:
-    """A time index as a subscript: ``sub(12) -> '₁₂'``."""
-    return str(n).translate(str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉"))
 
 
 def step_labels(steps: int, start: int = 1) -> tuple[str, ...]:

@@ -225,8 +225,9 @@ def no_script(args: Args) -> str | None:
     """Why --format py is refused for these arguments: a GGUF file (None otherwise)."""
     if not is_gguf(args.get("model")):
         return None
-    return ("py is for --model tiny, random or a model nntutor trained: a GGUF file's weights are not "
-            "copied into a script (use --format json for this run's numbers)")
+    from nntutor.walkthroughs._gguf import py_refusal
+
+    return py_refusal("--model tiny, random or a model nntutor trained")
 
 
 class Real(NamedTuple):

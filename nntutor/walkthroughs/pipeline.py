@@ -59,6 +59,7 @@ from nntutor.core.pipeline import (
 )
 from nntutor.core.sampling import rank
 from nntutor.errors import InputError
+from nntutor.numfmt import subscript
 from nntutor.trace import Step, Table, Trace, Value
 from nntutor.walkthroughs._common import Context, answer, dot_worked, index_labels, sum_worked
 from nntutor.walkthroughs._declare import Args, Input, Target, Walkthrough
@@ -344,8 +345,8 @@ def _block_step(ctx, trace: Trace, r: Forward, k: int, heads: int, tokens, feats
     L = len(r.blocks)
     last = b.x.shape[0] - 1
     weights = np.stack([h.weights for h in b.mha.heads])
-    x_in = "X₀" if k == 0 else f"X{_sub(k)}"
-    x_out = f"X{_sub(k + 1)}"
+    x_in = "X₀" if k == 0 else f"X{subscript(k)}"
+    x_out = f"X{subscript(k + 1)}"
     tops = [int(np.argmax(weights[h, last])) for h in range(heads)]
     before, after = norms(b.x[last:])[0], norms(b.y[last:])[0]
     worked = [
@@ -381,10 +382,6 @@ def _block_step(ctx, trace: Trace, r: Forward, k: int, heads: int, tokens, feats
     )
 
 
-def _sub(k: int) -> str:
-    return "".join("₀₁₂₃₄₅₆₇₈₉"[int(c)] for c in str(k))
-
-
 def _final_norm_step(ctx, trace: Trace, r: Forward, rows, feats, tokens) -> None:
     n, f = ctx.n, ctx.f
     fin = r.final
@@ -394,10 +391,10 @@ def _final_norm_step(ctx, trace: Trace, r: Forward, rows, feats, tokens) -> None
         Step(
             id="final",
             title=f"Final layer norm; keep the last token's vector h ({r.h_last.size} numbers)",
-            formula_text=f"h = LN_f(X{_sub(L)})[{last}] = γ·(X{_sub(L)}[{last}] − μ) / √(σ² + ε) + β",
+            formula_text=f"h = LN_f(X{subscript(L)})[{last}] = γ·(X{subscript(L)}[{last}] − μ) / √(σ² + ε) + β",
             values=[Value("h", r.h_last, label=f"h = row {last}, {tokens[last]!r}", cols=feats)],
             worked=[
-                (f"X{_sub(L)}[{last}, d0] = {n(fin.x[last, 0])} (block {L}'s output); " if L > 1 else "")
+                (f"X{subscript(L)}[{last}, d0] = {n(fin.x[last, 0])} (block {L}'s output); " if L > 1 else "")
                 + f"μ = {n(fin.mean[last])}, σ² = {n(fin.var[last])}; h[d0] = {n(fin.gamma[0])}·({n(fin.x[last, 0])} − {f(fin.mean[last])}) "
                 f"/ √({n(fin.var[last])} + {n(fin.eps)}) + {f(fin.beta[0])} = {n(r.h_last[0])}",
             ],
@@ -594,8 +591,9 @@ def no_script(args: Args) -> str | None:
     """Why --format py is refused for these arguments: a GGUF file (None for tiny, random or an nntutor model)."""
     if not is_gguf(args["model"]):
         return None
-    return ("py is for nntutor's own models: a GGUF file's weights are not copied into a script "
-            "(use --model tiny or random, or --format json for this run's numbers)")
+    from nntutor.walkthroughs._gguf import py_refusal
+
+    return py_refusal("nntutor's own models", "use --model tiny or random")
 
 
 def notice(inputs: Any) -> str | None:

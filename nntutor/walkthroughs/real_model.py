@@ -27,7 +27,7 @@ from nntutor.numfmt import human_bytes
 from nntutor.trace import Step, Table, Trace, Value
 from nntutor.walkthroughs._common import Context, dot_worked, index_labels, sum_worked
 from nntutor.walkthroughs._declare import Args, Input, Target, Walkthrough
-from nntutor.walkthroughs._gguf import lens_runs, open_prompt, token_text
+from nntutor.walkthroughs._gguf import lens_runs, open_prompt, py_refusal, token_text
 from nntutor.walkthroughs._gguf import notice as gguf_notice
 
 MERGES_SHOWN = 8  # merges of one piece written out
@@ -535,8 +535,7 @@ def no_script(args: Args) -> str | None:
     """Why --format py is refused for these arguments: a GGUF file (None for the built-in model)."""
     if args["model"] is None:
         return None
-    return ("py is for the built-in model: a GGUF file's weights are not copied into a script "
-            "(drop --model, or use --format json for this run's numbers)")
+    return py_refusal("the built-in model", "drop --model")
 
 
 def script(trace: Trace) -> str:

@@ -31,6 +31,7 @@ import numpy as np
 
 from nntutor.core import recurrent as rnn
 from nntutor.errors import InputError
+from nntutor.numfmt import subscript as sub
 from nntutor.trace import Step, Table, Trace, Value
 from nntutor.walkthroughs._activation_notes import activation_worked
 from nntutor.walkthroughs._common import Context, Size, answer, dot_worked, mismatch, shape_words
@@ -49,13 +50,6 @@ MAX_SECONDS = 5.0
 SECONDS_PER_LOOP_STEP = 30e-6
 MULTIPLY_ADDS_PER_SECOND = 4e8
 DIAGRAM_STEPS = 6  # the chain drawn in full up to this many steps
-_SUB = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
-
-
-def sub(t: int) -> str:
-    """``12 -> '₁₂'``: a time step as a subscript."""
-    return str(t).translate(_SUB)
-
 
 class Inputs(NamedTuple):
     """Checked inputs: the sequence, the weights whose shapes chain, h₀, and the table's T and σ values."""
